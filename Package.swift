@@ -110,7 +110,6 @@ let package = Package(
         .executableTarget(
             name: "meshctl",
             dependencies: [
-                "MeshModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Yams", package: "Yams"),

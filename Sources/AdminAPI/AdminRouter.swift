@@ -1,0 +1,22 @@
+import Hummingbird
+
+/// Builds the admin API's router: config, registry, debug, readiness and metrics endpoints.
+public enum AdminRouter {
+    /// The router for `dependencies`; routes are documented in docs/admin-api.md.
+    public static func make(_ dependencies: AdminDependencies) -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: AdminErrorMiddleware())
+        ConfigController(dependencies: dependencies).register(on: router)
+        RegistryController(dependencies: dependencies).register(on: router)
+        DebugController(dependencies: dependencies).register(on: router)
+        return router
+    }
+}
+
+extension Request {
+    /// The body as UTF-8 text, at most `AdminLimits.maxBodyBytes` long (413 beyond).
+    mutating func text() async throws -> String {
+        let buffer = try await collectBody(upTo: AdminLimits.maxBodyBytes)
+        return String(buffer: buffer)
+    }
+}

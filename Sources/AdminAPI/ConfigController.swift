@@ -1,0 +1,61 @@
+import Hummingbird
+import MeshModel
+import Storage
+
+/// `/api/v1/apply`, `/api/v1/delete` and `/api/v1/config/...`: kubectl-style config access.
+struct ConfigController: Sendable {
+    let dependencies: AdminDependencies
+
+    func register(on router: Router<BasicRequestContext>) {
+        let writer = ConfigWriter(store: dependencies.store)
+        let store = dependencies.store
+
+        router.post("/api/v1/apply") { request, _ -> Response in
+            var request = request
+            let resources = try ConfigDocumentParser.parse(try await request.text())
+            return JSONResponse.make(try await writer.apply(resources))
+        }
+
+        router.post("/api/v1/delete") { request, _ -> Response in
+            var request = request
+            let resources = try ConfigDocumentParser.parse(try await request.text())
+            return JSONResponse.make(try await writer.delete(resources.map(\.key)))
+        }
+
+        router.get("/api/v1/config/:kind") { request, context -> Response in
+            let kind = try Self.kind(context)
+            let namespace = request.uri.queryParameters["namespace"].map(String.init)
+            let items = try await store.list(kind: kind, namespace: namespace)
+            return JSONResponse.make(.object(["items": .array(items.map { $0.resource.toJSONValue(resourceVersion: $0.revision) })]))
+        }
+
+        router.get("/api/v1/config/:kind/:namespace/:name") { _, context -> Response in
+            let key = try Self.key(context)
+            guard let stored = try await store.get(key) else { throw AdminError.notFound("\(key)") }
+            return JSONResponse.make(stored.resource.toJSONValue(resourceVersion: stored.revision))
+        }
+
+        router.delete("/api/v1/config/:kind/:namespace/:name") { _, context -> Response in
+            let key = try Self.key(context)
+            let answer = try await writer.delete([key])
+            if case .array(let results)? = answer["results"], results.first?["action"] == .string(ConfigAction.notFound.rawValue) {
+                throw AdminError.notFound("\(key)")
+            }
+            return JSONResponse.make(answer)
+        }
+    }
+
+    static func kind(_ context: BasicRequestContext) throws -> ConfigKind {
+        let name = context.parameters.get("kind") ?? ""
+        guard let kind = ConfigKind.named(name) else {
+            throw AdminError(code: "unknownKind", status: .badRequest,
+                             message: "unknown kind \"\(name)\"; supported: \(ConfigKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return kind
+    }
+
+    static func key(_ context: BasicRequestContext) throws -> ConfigKey {
+        ConfigKey(kind: try kind(context), namespace: context.parameters.get("namespace") ?? "default",
+                  name: context.parameters.get("name") ?? "")
+    }
+}

@@ -1,0 +1,87 @@
+import EnvoyAPI
+import Foundation
+import Hummingbird
+import MeshModel
+import SwiftProtobuf
+import Translator
+import XDS
+
+/// `/ready`, `/metrics` and istiod-style `/debug/*` endpoints.
+struct DebugController: Sendable {
+    let dependencies: AdminDependencies
+
+    func register(on router: Router<BasicRequestContext>) {
+        let publisher = dependencies.publisher
+        let statuses = dependencies.statuses
+        let metrics = dependencies.metrics
+
+        router.get("/ready") { _, _ -> Response in
+            let ready = publisher.current != nil
+            return Response(status: ready ? .ok : .serviceUnavailable,
+                            body: ResponseBody(byteBuffer: ByteBuffer(string: ready ? "ready\n" : "not ready\n")))
+        }
+
+        router.get("/metrics") { _, _ -> Response in
+            var buffer: [UInt8] = []
+            metrics.emit(into: &buffer)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: buffer)))
+        }
+
+        router.get("/debug/syncz") { _, _ -> Response in
+            JSONResponse.make(.array(statuses.all.map(Self.syncz)))
+        }
+
+        router.get("/debug/config_dump") { request, _ -> Response in
+            guard let id = request.uri.queryParameters["proxyID"].map(String.init), let status = statuses.proxy(id) else {
+                throw AdminError.notFound("proxy \(request.uri.queryParameters["proxyID"].map(String.init) ?? "(no proxyID given)")")
+            }
+            return JSONResponse.make(try Self.configDump(status))
+        }
+
+        router.get("/debug/push_status") { _, _ -> Response in
+            guard let push = publisher.current else { throw AdminError.notFound("push context (not built yet)") }
+            return JSONResponse.make(.object([
+                "revision": .number(Double(push.revision)),
+                "services": .array(push.registry.sortedServices.map { .string($0.host) }),
+                "warnings": .array(push.warnings.map { .string($0.description) }),
+            ]))
+        }
+    }
+
+    static func syncz(_ status: ProxyStatus) -> JSONValue {
+        var types: [String: JSONValue] = [:]
+        for (name, type) in status.types {
+            var entry: [String: JSONValue] = ["status": .string(type.status.rawValue)]
+            if let v = type.sentVersion { entry["sentVersion"] = .string(v) }
+            if let v = type.ackedVersion { entry["ackedVersion"] = .string(v) }
+            if let v = type.sentNonce { entry["sentNonce"] = .string(v) }
+            if let v = type.error { entry["error"] = .string(v) }
+            types[name] = .object(entry)
+        }
+        return .object([
+            "proxyID": .string(status.proxyID), "connectionID": .string(status.connectionID),
+            "connectedAt": .string(ISO8601DateFormatter().string(from: status.connectedAt)),
+            "types": .object(types), "synced": .bool(status.synced),
+        ])
+    }
+
+    static func configDump(_ status: ProxyStatus) throws -> JSONValue {
+        var byType: [String: JSONValue] = [:]
+        var options = JSONEncodingOptions()
+        options.preserveProtoFieldNames = true
+        for (typeURL, resources) in status.snapshot?.resources ?? [:] {
+            byType[TypeURL.shortName(typeURL)] = .array(try resources.values.sorted { $0.name < $1.name }.map { resource in
+                .object([
+                    "name": .string(resource.name), "version": .string(resource.version),
+                    "resource": try JSONValue.parse(json: resource.payload.jsonString(options: options)),
+                ])
+            })
+        }
+        return .object([
+            "proxyID": .string(status.proxyID),
+            "revision": .number(Double(status.snapshot?.revision ?? 0)),
+            "resources": .object(byType),
+        ])
+    }
+}

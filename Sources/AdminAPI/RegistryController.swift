@@ -1,0 +1,81 @@
+import Discovery
+import Hummingbird
+import MeshModel
+
+/// `/api/v1/registry/...`: register machines outside any cluster. Each call writes an ordinary
+/// ServiceEntry or WorkloadEntry (label `meshd.io/registered-by: api`), so registrations are
+/// durable and flow through the same validation and push pipeline as applied YAML.
+struct RegistryController: Sendable {
+    let dependencies: AdminDependencies
+
+    static let registeredBy = ["meshd.io/registered-by": "api"]
+
+    func register(on router: Router<BasicRequestContext>) {
+        let writer = ConfigWriter(store: dependencies.store)
+
+        router.put("/api/v1/registry/services/:namespace/:name") { request, context -> Response in
+            var request = request
+            let (namespace, name) = try Self.names(context)
+            let body = try JSONValue.parse(json: try await request.text())
+            let resource = try Self.serviceEntry(namespace: namespace, name: name, body: body)
+            return JSONResponse.make(try await writer.apply([resource]))
+        }
+
+        router.put("/api/v1/registry/workloads/:namespace/:name") { request, context -> Response in
+            var request = request
+            let (namespace, name) = try Self.names(context)
+            let body = try JSONValue.parse(json: try await request.text())
+            let resource = try Self.workloadEntry(namespace: namespace, name: name, body: body)
+            return JSONResponse.make(try await writer.apply([resource]))
+        }
+
+        for (path, kind) in [("services", ConfigKind.serviceEntry), ("workloads", .workloadEntry)] {
+            router.delete("/api/v1/registry/\(path)/:namespace/:name") { _, context -> Response in
+                let (namespace, name) = try Self.names(context)
+                let key = ConfigKey(kind: kind, namespace: namespace, name: name)
+                let answer = try await writer.delete([key])
+                if case .array(let results)? = answer["results"], results.first?["action"] == .string("notFound") {
+                    throw AdminError.notFound("\(key)")
+                }
+                return JSONResponse.make(answer)
+            }
+        }
+    }
+
+    static func names(_ context: BasicRequestContext) throws -> (String, String) {
+        (context.parameters.get("namespace") ?? "default", context.parameters.get("name") ?? "")
+    }
+
+    /// A ServiceEntry for a registered service; hosts default to `NAME.NAMESPACE.svc.cluster.local`
+    /// and the workload selector to `app: NAME`.
+    static func serviceEntry(namespace: String, name: String, body: JSONValue) throws -> ConfigResource {
+        let hosts = body["hosts"] ?? .array([.string(HostName.resolve(name, namespace: namespace))])
+        let selector = body["workloadSelector"] ?? .object(["app": .string(name)])
+        let spec: JSONValue = .object([
+            "hosts": hosts, "ports": body["ports"] ?? .array([]), "location": "MESH_INTERNAL",
+            "resolution": "STATIC", "workloadSelector": .object(["labels": selector]),
+        ])
+        return ConfigResource(key: ConfigKey(kind: .serviceEntry, namespace: namespace, name: name),
+                              apiVersion: "networking.istio.io/v1", labels: registeredBy, spec: spec)
+    }
+
+    /// A WorkloadEntry for a registered workload; `healthy: false` becomes the health annotation.
+    static func workloadEntry(namespace: String, name: String, body: JSONValue) throws -> ConfigResource {
+        guard case .object(var spec) = body else {
+            throw AdminError(code: "invalid", status: .unprocessableContent, message: "expected a JSON object",
+                             resource: "WorkloadEntry \(namespace)/\(name)", field: "body")
+        }
+        let healthy = spec.removeValue(forKey: "healthy")
+        var annotations: [String: String] = [:]
+        if let healthy {
+            guard case .bool(let value) = healthy else {
+                throw AdminError(code: "invalid", status: .unprocessableContent, message: "expected a boolean",
+                                 resource: "WorkloadEntry \(namespace)/\(name)", field: "healthy")
+            }
+            if !value { annotations[ConfigRegistry.healthAnnotation] = "false" }
+        }
+        return ConfigResource(key: ConfigKey(kind: .workloadEntry, namespace: namespace, name: name),
+                              apiVersion: "networking.istio.io/v1", labels: registeredBy, annotations: annotations,
+                              spec: .object(spec))
+    }
+}

@@ -1,0 +1,76 @@
+import MeshModel
+
+/// The embedded registry: services and endpoints derived from ServiceEntry and WorkloadEntry
+/// resources (applied as YAML or registered through the REST API — both land in the config store).
+///
+/// Istio's rules: a ServiceEntry declares one service per host; its endpoints are its inline
+/// `endpoints`, or else the WorkloadEntries in its namespace whose labels carry its
+/// `workloadSelector`. A workload's port for a service port is `ports[portName]`, else the
+/// service port's `targetPort`, else the service port's number.
+public enum ConfigRegistry {
+    /// A WorkloadEntry with what the store knows about its health.
+    public struct Workload: Sendable, Hashable {
+        public var key: ConfigKey
+        public var spec: WorkloadEntry
+        /// False when the workload was registered as unhealthy (`meshd.io/healthy: "false"`).
+        public var healthy: Bool
+
+        public init(key: ConfigKey, spec: WorkloadEntry, healthy: Bool) {
+            self.key = key
+            self.spec = spec
+            self.healthy = healthy
+        }
+    }
+
+    /// The annotation that marks a registered workload unhealthy.
+    public static let healthAnnotation = "meshd.io/healthy"
+
+    /// Builds the registry. Input order does not matter; when two ServiceEntries declare one host,
+    /// the one created first wins (`serviceEntries` must be sorted oldest-first).
+    public static func build(serviceEntries: [(key: ConfigKey, spec: ServiceEntry)], workloads: [Workload]) -> RegistrySnapshot {
+        var services: [String: Service] = [:]
+        var endpoints: [String: [UInt32: [Endpoint]]] = [:]
+        let workloadsByNamespace = Dictionary(grouping: workloads, by: { $0.key.namespace })
+        for (key, entry) in serviceEntries {
+            let ports = entry.ports.map {
+                Service.Port(number: $0.number, name: $0.name, protocolName: ($0.protocol ?? "").uppercased(), targetPort: $0.targetPort)
+            }
+            let members: [Workload]
+            if !entry.endpoints.isEmpty {
+                members = entry.endpoints.enumerated().map { index, spec in
+                    Workload(key: ConfigKey(kind: .serviceEntry, namespace: key.namespace, name: "\(key.name)#\(index)"), spec: spec, healthy: true)
+                }
+            } else if let selector = entry.workloadSelector {
+                members = (workloadsByNamespace[key.namespace] ?? [])
+                    .filter { w in selector.allSatisfy { w.spec.labels[$0.key] == $0.value } }
+                    .sorted { $0.key < $1.key }
+            } else {
+                members = []
+            }
+            for rawHost in entry.hosts {
+                let host = HostName.resolve(rawHost, namespace: key.namespace)
+                guard services[host] == nil else { continue }
+                services[host] = Service(host: host, namespace: key.namespace, ports: ports, source: key)
+                var byPort: [UInt32: [Endpoint]] = [:]
+                for port in ports {
+                    byPort[port.number] = members.map { endpoint(for: $0, port: port) }
+                }
+                endpoints[host] = byPort
+            }
+        }
+        return RegistrySnapshot(services: services, endpoints: endpoints)
+    }
+
+    private static func endpoint(for workload: Workload, port: Service.Port) -> Endpoint {
+        let spec = workload.spec
+        return Endpoint(
+            address: spec.address,
+            port: spec.ports[port.name] ?? port.targetPort ?? port.number,
+            labels: spec.labels,
+            locality: Locality(istio: spec.locality),
+            weight: max(spec.weight ?? 1, 1),
+            healthy: workload.healthy,
+            serviceAccount: spec.serviceAccount,
+            source: workload.key)
+    }
+}

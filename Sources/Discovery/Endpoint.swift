@@ -1,0 +1,62 @@
+import MeshModel
+
+/// One reachable instance of a service port: where a client sends traffic.
+public struct Endpoint: Sendable, Hashable {
+    /// The IP address (or host name) of the workload.
+    public var address: String
+    /// The workload's port number for the service port.
+    public var port: UInt32
+    /// The workload's labels; subsets select endpoints by them.
+    public var labels: [String: String]
+    /// `region/zone/subzone`, any part may be empty.
+    public var locality: Locality
+    /// Relative weight within its locality (1 when not given).
+    public var weight: UInt32
+    /// Whether clients may pick it.
+    public var healthy: Bool
+    /// The service account the workload runs as.
+    public var serviceAccount: String?
+    /// The WorkloadEntry (or ServiceEntry, for inline endpoints) it came from.
+    public var source: ConfigKey
+
+    public init(address: String, port: UInt32, labels: [String: String], locality: Locality, weight: UInt32,
+                healthy: Bool, serviceAccount: String?, source: ConfigKey) {
+        self.address = address
+        self.port = port
+        self.labels = labels
+        self.locality = locality
+        self.weight = weight
+        self.healthy = healthy
+        self.serviceAccount = serviceAccount
+        self.source = source
+    }
+
+    /// Whether the endpoint carries every label of `selector`.
+    public func matches(_ selector: [String: String]) -> Bool {
+        selector.allSatisfy { labels[$0.key] == $0.value }
+    }
+}
+
+/// Where a workload runs, Envoy's three-level locality.
+public struct Locality: Sendable, Hashable, Comparable {
+    public var region: String
+    public var zone: String
+    public var subZone: String
+
+    public init(region: String = "", zone: String = "", subZone: String = "") {
+        self.region = region
+        self.zone = zone
+        self.subZone = subZone
+    }
+
+    /// Parses Istio's `region/zone/subzone` form; missing parts are empty.
+    public init(istio text: String?) {
+        let parts = (text ?? "").split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        self.init(region: parts.count > 0 ? parts[0] : "", zone: parts.count > 1 ? parts[1] : "",
+                  subZone: parts.count > 2 ? parts[2] : "")
+    }
+
+    public static func < (a: Locality, b: Locality) -> Bool {
+        (a.region, a.zone, a.subZone) < (b.region, b.zone, b.subZone)
+    }
+}

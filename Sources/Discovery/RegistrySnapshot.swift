@@ -1,0 +1,59 @@
+import MeshModel
+
+/// The registry at one moment: every service and, per service host, the endpoints of each port.
+///
+/// Immutable and `Sendable`; built by `ConfigRegistry`, read by the translator.
+public struct RegistrySnapshot: Sendable, Hashable {
+    /// Services by host.
+    public private(set) var services: [String: Service]
+    /// Endpoints by host, then by service port number.
+    public private(set) var endpoints: [String: [UInt32: [Endpoint]]]
+
+    public init(services: [String: Service] = [:], endpoints: [String: [UInt32: [Endpoint]]] = [:]) {
+        self.services = services
+        self.endpoints = endpoints
+    }
+
+    /// Services sorted by host: a stable order for generated output.
+    public var sortedServices: [Service] { services.values.sorted { $0.host < $1.host } }
+
+    /// The service for a host, if registered.
+    public func service(_ host: String) -> Service? { services[host] }
+
+    /// Endpoints of `host:port` whose labels carry every label in `selector`, in a stable order.
+    public func endpoints(host: String, port: UInt32, selector: [String: String] = [:]) -> [Endpoint] {
+        (endpoints[host]?[port] ?? []).filter { $0.matches(selector) }
+    }
+
+    /// What changed between `old` and this snapshot, as typed events (sorted by host).
+    public func events(since old: RegistrySnapshot) -> [RegistryEvent] {
+        var events: [RegistryEvent] = []
+        for host in Set(services.keys).union(old.services.keys).sorted() {
+            switch (old.services[host], services[host]) {
+            case (nil, .some): events.append(.serviceAdded(host))
+            case (.some, nil): events.append(.serviceRemoved(host))
+            case (.some(let a), .some(let b)) where a != b: events.append(.serviceUpdated(host))
+            default: break
+            }
+            if old.endpoints[host] != endpoints[host], services[host] != nil, old.services[host] != nil {
+                events.append(.endpointsChanged(host))
+            }
+        }
+        return events
+    }
+}
+
+/// A typed registry change.
+public enum RegistryEvent: Sendable, Hashable {
+    case serviceAdded(String)
+    case serviceUpdated(String)
+    case serviceRemoved(String)
+    case endpointsChanged(String)
+
+    /// The host the event is about.
+    public var host: String {
+        switch self {
+        case .serviceAdded(let h), .serviceUpdated(let h), .serviceRemoved(let h), .endpointsChanged(let h): h
+        }
+    }
+}

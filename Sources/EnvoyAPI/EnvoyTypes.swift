@@ -1,0 +1,21 @@
+import SwiftProtobuf
+
+/// Registration of the packed message types meshd emits, so `Any` payloads render in JSON
+/// (config dumps) instead of failing on an unknown type URL.
+public enum EnvoyTypes {
+    /// The message types that travel inside `Any`.
+    public static let packed: [any SwiftProtobuf.Message.Type] = [
+        Envoy_Config_Listener_V3_Listener.self,
+        Envoy_Config_Route_V3_RouteConfiguration.self,
+        Envoy_Config_Cluster_V3_Cluster.self,
+        Envoy_Config_Endpoint_V3_ClusterLoadAssignment.self,
+        Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager.self,
+        Envoy_Extensions_Filters_Http_Router_V3_Router.self,
+        Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext.self,
+    ]
+
+    /// Registers `packed` with SwiftProtobuf's `Any` registry; idempotent.
+    public static func registerForJSON() {
+        for type in packed { _ = Google_Protobuf_Any.register(messageType: type) }
+    }
+}

@@ -1,0 +1,65 @@
+/// The Istio networking kinds meshd serves, with the names Kubernetes tooling uses for them.
+///
+/// Ordering (`Comparable`) is by the kind name, so listings are stable and alphabetical.
+public enum ConfigKind: String, CaseIterable, Sendable, Codable, Comparable {
+    /// `VirtualService`: routing rules for hosts.
+    case virtualService = "VirtualService"
+    /// `DestinationRule`: subsets and traffic policy for a host.
+    case destinationRule = "DestinationRule"
+    /// `ServiceEntry`: a service added to the mesh by hand.
+    case serviceEntry = "ServiceEntry"
+    /// `WorkloadEntry`: a workload (VM, bare process) added to the mesh by hand.
+    case workloadEntry = "WorkloadEntry"
+
+    /// The API group of every kind here: `networking.istio.io`.
+    public var group: String { "networking.istio.io" }
+
+    /// The lowercase plural Kubernetes uses in URLs: `virtualservices`.
+    public var plural: String {
+        switch self {
+        case .virtualService: "virtualservices"
+        case .destinationRule: "destinationrules"
+        case .serviceEntry: "serviceentries"
+        case .workloadEntry: "workloadentries"
+        }
+    }
+
+    /// The short names `kubectl` accepts: `vs`, `dr`, `se`, `we`.
+    public var shortNames: [String] {
+        switch self {
+        case .virtualService: ["vs"]
+        case .destinationRule: ["dr"]
+        case .serviceEntry: ["se"]
+        case .workloadEntry: ["we"]
+        }
+    }
+
+    /// The versions of `networking.istio.io` accepted on input, newest first. Istio serves the
+    /// same schema under all three, so a document is accepted under any of them.
+    public static let supportedVersions: [String] = ["v1", "v1beta1", "v1alpha3"]
+
+    /// Every accepted `apiVersion` string, e.g. `networking.istio.io/v1`, newest first.
+    public var supportedAPIVersions: [String] {
+        Self.supportedVersions.map { "\(group)/\($0)" }
+    }
+
+    /// Finds a kind by any name a user may type, ignoring case: the kind (`VirtualService`), the
+    /// plural (`virtualservices`), the singular (`virtualservice`), a short name (`vs`), or any of
+    /// these qualified by the group (`virtualservices.networking.istio.io`).
+    /// - Returns: `nil` when nothing matches.
+    public static func named(_ s: String) -> ConfigKind? {
+        var name = s.lowercased()
+        let suffix = ".networking.istio.io"
+        if name.hasSuffix(suffix) {
+            name.removeLast(suffix.count)
+        }
+        return allCases.first { kind in
+            kind.rawValue.lowercased() == name || kind.plural == name || kind.shortNames.contains(name)
+        }
+    }
+
+    /// Orders kinds by name.
+    public static func < (lhs: ConfigKind, rhs: ConfigKind) -> Bool {
+        lhs.rawValue < rhs.rawValue
+    }
+}

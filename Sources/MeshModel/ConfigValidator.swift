@@ -1,0 +1,28 @@
+/// Istio's validation rules for the kinds meshd serves.
+public enum ConfigValidator {
+    /// Decodes `resource.spec` into its typed form and applies Istio's validation rules; errors
+    /// carry the resource and the field path.
+    ///
+    /// Unknown spec fields are ignored, as Istio accepts many fields meshd does not implement
+    /// yet. The name and namespace are checked too, so resources that did not come through
+    /// `ConfigDocumentParser` get the same guarantees.
+    /// - Throws: `MeshModelError` with code `.invalid` naming the first problem found.
+    public static func validate(_ resource: ConfigResource) throws(MeshModelError) -> TypedConfig {
+        let key = resource.key
+        let name = key.description
+        guard NameRules.isDNS1123Subdomain(key.name) else {
+            throw MeshModelError(code: .invalid, resource: name, field: "metadata.name", message: NameRules.subdomainRule)
+        }
+        guard NameRules.isDNS1123Label(key.namespace) else {
+            throw MeshModelError(code: .invalid, resource: name, field: "metadata.namespace", message: NameRules.labelRule)
+        }
+        let spec = FieldReader(resource.spec, path: "spec", resource: name)
+        guard try spec.object() != nil else { throw spec.error("required") }
+        switch key.kind {
+        case .virtualService: return .virtualService(try VirtualService(reading: spec))
+        case .destinationRule: return .destinationRule(try DestinationRule(reading: spec))
+        case .serviceEntry: return .serviceEntry(try ServiceEntry(reading: spec))
+        case .workloadEntry: return .workloadEntry(try WorkloadEntry(reading: spec))
+        }
+    }
+}

@@ -1,0 +1,23 @@
+/// One weighted destination of an HTTP route.
+public struct HTTPRouteDestination: Sendable, Hashable {
+    /// Where the traffic goes.
+    public var destination: Destination
+    /// The relative weight. meshd treats weights as relative shares (Istio documents them as
+    /// percentages summing to 100); `nil` on a lone destination means all of the traffic.
+    public var weight: Int?
+
+    /// Creates a weighted destination.
+    public init(destination: Destination, weight: Int? = nil) {
+        self.destination = destination
+        self.weight = weight
+    }
+}
+
+extension HTTPRouteDestination {
+    init(reading r: FieldReader) throws(MeshModelError) {
+        guard try r.object() != nil else { throw r.error("expected an object") }
+        destination = try Destination(reading: r["destination"])
+        weight = try r["weight"].integer()
+        if let weight, weight < 0 { throw r["weight"].error("must not be negative") }
+    }
+}

@@ -1,0 +1,52 @@
+/// Textual IPv4/IPv6 address and CIDR checks, without Foundation or the C library, so the rules
+/// are identical on every platform.
+enum IPAddressSyntax {
+    /// Dotted-quad IPv4 (`10.0.0.1`); leading zeros are refused, as Go's `netip` refuses them,
+    /// because they are read as octal by some tools.
+    static func isIPv4(_ s: String) -> Bool {
+        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts.allSatisfy { part in
+            guard (1...3).contains(part.count), part.utf8.allSatisfy({ (0x30...0x39).contains($0) }),
+                  part.count == 1 || part.first != "0", let value = Int(part) else { return false }
+            return value <= 255
+        }
+    }
+
+    /// IPv6 in any RFC 4291 text form (`::1`, `fe80::1`, `::ffff:10.0.0.1`); zones are refused.
+    static func isIPv6(_ s: String) -> Bool {
+        guard s.contains(":") else { return false }
+        let halves = s.split(separator: "::", omittingEmptySubsequences: false)
+        guard halves.count <= 2 else { return false }
+        var groups = 0
+        for (h, half) in halves.enumerated() where !half.isEmpty {
+            let parts = half.split(separator: ":", omittingEmptySubsequences: false)
+            for (i, part) in parts.enumerated() {
+                // An embedded IPv4 address may end the address and counts as two groups.
+                if h == halves.count - 1, i == parts.count - 1, part.contains(".") {
+                    guard isIPv4(String(part)) else { return false }
+                    groups += 2
+                } else {
+                    guard (1...4).contains(part.count), part.allSatisfy(\.isHexDigit) else { return false }
+                    groups += 1
+                }
+            }
+        }
+        return halves.count == 2 ? groups <= 7 : groups == 8
+    }
+
+    /// Either kind of address.
+    static func isIPAddress(_ s: String) -> Bool {
+        isIPv4(s) || isIPv6(s)
+    }
+
+    /// `address/prefix` with a prefix length that fits the address family.
+    static func isCIDR(_ s: String) -> Bool {
+        let parts = s.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[1].isEmpty, parts[1].utf8.allSatisfy({ (0x30...0x39).contains($0) }),
+              let bits = Int(parts[1]) else { return false }
+        let address = String(parts[0])
+        if isIPv4(address) { return bits <= 32 }
+        if isIPv6(address) { return bits <= 128 }
+        return false
+    }
+}

@@ -1,0 +1,21 @@
+/// A validated resource's spec in its typed form, one case per kind.
+public enum TypedConfig: Sendable, Hashable {
+    /// A VirtualService spec.
+    case virtualService(VirtualService)
+    /// A DestinationRule spec.
+    case destinationRule(DestinationRule)
+    /// A ServiceEntry spec.
+    case serviceEntry(ServiceEntry)
+    /// A WorkloadEntry spec.
+    case workloadEntry(WorkloadEntry)
+
+    /// The kind of the spec.
+    public var kind: ConfigKind {
+        switch self {
+        case .virtualService: .virtualService
+        case .destinationRule: .destinationRule
+        case .serviceEntry: .serviceEntry
+        case .workloadEntry: .workloadEntry
+        }
+    }
+}

@@ -1,0 +1,27 @@
+import MeshModel
+
+/// The seam between meshd and where config lives.
+///
+/// Contract for every implementation:
+/// - `apply` and `delete` are all-or-nothing and atomic; a returned success is durable.
+/// - Each call that changes something advances the revision by exactly one; a call that changes
+///   nothing (re-applying identical content) leaves the revision alone and notifies nobody.
+/// - `revisions()` yields the latest revision after each change (latest-wins; a slow reader may
+///   skip intermediate revisions, which is what a debouncer wants).
+/// - Safe to call from any task.
+public protocol ConfigStore: Sendable {
+    /// Creates or replaces `resources` in one transaction.
+    func apply(_ resources: [ConfigResource]) async throws(StorageError) -> ChangeOutcome
+    /// Deletes `keys` in one transaction; missing keys are reported as `.notFound`.
+    func delete(_ keys: [ConfigKey]) async throws(StorageError) -> ChangeOutcome
+    /// One resource, or nil.
+    func get(_ key: ConfigKey) async throws(StorageError) -> StoredConfig?
+    /// Resources of a kind (all kinds when nil), optionally in one namespace, sorted by key.
+    func list(kind: ConfigKind?, namespace: String?) async throws(StorageError) -> [StoredConfig]
+    /// Every resource at one consistent revision.
+    func snapshot() async throws(StorageError) -> ConfigSnapshot
+    /// The current revision (0 for an empty store).
+    func currentRevision() async throws(StorageError) -> Int64
+    /// A change feed: each element is the revision after a committed change.
+    func revisions() -> AsyncStream<Int64>
+}

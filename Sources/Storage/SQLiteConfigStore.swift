@@ -1,0 +1,120 @@
+import Foundation
+import GRDB
+import MeshModel
+
+/// The embedded default `ConfigStore`: one SQLite file (WAL, `synchronous=FULL`) through GRDB.
+///
+/// A success returned by `apply`/`delete` has been committed and fsynced, so it survives
+/// `kill -9` and power loss. Writes are serialised by GRDB's writer; reads run concurrently.
+public final class SQLiteConfigStore: ConfigStore {
+    private let pool: DatabasePool
+    private let broadcaster = RevisionBroadcaster()
+
+    /// Opens (creating if needed) `config.db` in `directory` and migrates it to the latest schema.
+    public init(directory: URL) throws(StorageError) {
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            var configuration = Configuration()
+            configuration.prepareDatabase { db in
+                // FULL makes each WAL commit durable before apply returns.
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+            }
+            pool = try DatabasePool(path: directory.appendingPathComponent("config.db").path, configuration: configuration)
+            try StoreMigrations.migrator.migrate(pool)
+        } catch {
+            throw StorageError(code: .database, message: "cannot open the config store in \(directory.path)", cause: error)
+        }
+    }
+
+    public func apply(_ resources: [ConfigResource]) async throws(StorageError) -> ChangeOutcome {
+        let outcome: ChangeOutcome = try await write("apply") { db in
+            let revision = try Self.revision(db)
+            var existing: [ConfigKey: StoredConfig] = [:]
+            for key in Set(resources.map(\.key)) {
+                if let record = try ConfigRow.fetch(db, key: key) { existing[key] = record }
+            }
+            let plan = ApplyPlan.apply(resources, existing: existing, nextRevision: revision + 1)
+            guard !plan.writes.isEmpty else { return ChangeOutcome(revision: revision, results: plan.results) }
+            for write in plan.writes {
+                try ConfigRow.upsert(db, write.record)
+                try ChangeRow.insert(db, revision: revision + 1, key: write.record.key, action: write.action)
+            }
+            try Self.setRevision(db, revision + 1)
+            return ChangeOutcome(revision: revision + 1, results: plan.results)
+        }
+        if outcome.changedAnything { broadcaster.publish(outcome.revision) }
+        return outcome
+    }
+
+    public func delete(_ keys: [ConfigKey]) async throws(StorageError) -> ChangeOutcome {
+        let outcome: ChangeOutcome = try await write("delete") { db in
+            let revision = try Self.revision(db)
+            var results: [ChangeOutcome.Result] = []
+            var deleted = false
+            for key in keys {
+                if try ConfigRow.delete(db, key: key) {
+                    try ChangeRow.insert(db, revision: revision + 1, key: key, action: .deleted)
+                    results.append(.init(key: key, action: .deleted))
+                    deleted = true
+                } else {
+                    results.append(.init(key: key, action: .notFound))
+                }
+            }
+            guard deleted else { return ChangeOutcome(revision: revision, results: results) }
+            try Self.setRevision(db, revision + 1)
+            return ChangeOutcome(revision: revision + 1, results: results)
+        }
+        if outcome.changedAnything { broadcaster.publish(outcome.revision) }
+        return outcome
+    }
+
+    public func get(_ key: ConfigKey) async throws(StorageError) -> StoredConfig? {
+        try await read("get \(key)") { db in try ConfigRow.fetch(db, key: key) }
+    }
+
+    public func list(kind: ConfigKind?, namespace: String?) async throws(StorageError) -> [StoredConfig] {
+        try await read("list") { db in try ConfigRow.fetchAll(db, kind: kind, namespace: namespace) }
+    }
+
+    public func snapshot() async throws(StorageError) -> ConfigSnapshot {
+        // One read transaction: the revision and the rows are consistent with each other.
+        try await read("snapshot") { db in
+            ConfigSnapshot(revision: try Self.revision(db), configs: try ConfigRow.fetchAll(db, kind: nil, namespace: nil))
+        }
+    }
+
+    public func currentRevision() async throws(StorageError) -> Int64 {
+        try await read("revision") { db in try Self.revision(db) }
+    }
+
+    public func revisions() -> AsyncStream<Int64> { broadcaster.subscribe() }
+
+    /// The change feed as recorded: every change after `revision`, oldest first.
+    public func changes(after revision: Int64) async throws(StorageError) -> [ConfigChange] {
+        try await read("changes") { db in try ChangeRow.fetch(db, after: revision) }
+    }
+
+    // MARK: - Helpers
+
+    private static func revision(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'revision'") ?? 0
+    }
+
+    private static func setRevision(_ db: Database, _ revision: Int64) throws {
+        try db.execute(
+            sql: "INSERT INTO meta(key, value) VALUES('revision', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            arguments: [revision])
+    }
+
+    private func write<T: Sendable>(_ what: String, _ body: @escaping @Sendable (Database) throws -> T) async throws(StorageError) -> T {
+        do { return try await pool.write(body) } catch {
+            throw StorageError(code: .database, message: "config store \(what) failed", cause: error)
+        }
+    }
+
+    private func read<T: Sendable>(_ what: String, _ body: @escaping @Sendable (Database) throws -> T) async throws(StorageError) -> T {
+        do { return try await pool.read(body) } catch {
+            throw StorageError(code: .database, message: "config store \(what) failed", cause: error)
+        }
+    }
+}

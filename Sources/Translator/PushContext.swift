@@ -1,0 +1,67 @@
+import Discovery
+import MeshModel
+
+/// Everything the generators read, at one config revision: immutable, `Sendable`, built once per
+/// debounced change by `PushContextBuilder` and published by swapping a reference.
+public struct PushContext: Sendable {
+    /// A VirtualService with what orders it among others for the same host.
+    public struct VirtualServiceEntry: Sendable, Hashable {
+        public var key: ConfigKey
+        public var createdRevision: Int64
+        public var spec: VirtualService
+    }
+
+    /// A DestinationRule.
+    public struct DestinationRuleEntry: Sendable, Hashable {
+        public var key: ConfigKey
+        public var createdRevision: Int64
+        public var spec: DestinationRule
+
+        /// The labels of a named subset, or nil when the rule has no such subset.
+        public func subset(_ name: String) -> [String: String]? {
+            spec.subsets.first { $0.name == name }?.labels
+        }
+    }
+
+    /// The store revision this context reflects.
+    public let revision: Int64
+    /// Services and endpoints.
+    public let registry: RegistrySnapshot
+    /// The VirtualService that governs each host (oldest wins when several name it, as in Istio).
+    public let virtualServices: [String: VirtualServiceEntry]
+    /// The DestinationRule for each host (oldest wins).
+    public let destinationRules: [String: DestinationRuleEntry]
+    /// Problems found while building, each naming the resource and field (dangling references,
+    /// ignored duplicates); the admin API shows them and apply returns those of the applied resources.
+    public let warnings: [ConfigWarning]
+
+    public init(revision: Int64, registry: RegistrySnapshot, virtualServices: [String: VirtualServiceEntry],
+                destinationRules: [String: DestinationRuleEntry], warnings: [ConfigWarning]) {
+        self.revision = revision
+        self.registry = registry
+        self.virtualServices = virtualServices
+        self.destinationRules = destinationRules
+        self.warnings = warnings
+    }
+
+    /// An empty context (before the store has been read).
+    public static let empty = PushContext(revision: 0, registry: RegistrySnapshot(), virtualServices: [:], destinationRules: [:], warnings: [])
+}
+
+/// A non-fatal problem with a config resource.
+public struct ConfigWarning: Sendable, Hashable, CustomStringConvertible {
+    /// The resource the warning is about.
+    public var key: ConfigKey
+    /// The field path, Istio style (`spec.http[0].route[1].destination.subset`).
+    public var field: String
+    /// What is wrong.
+    public var message: String
+
+    public init(key: ConfigKey, field: String, message: String) {
+        self.key = key
+        self.field = field
+        self.message = message
+    }
+
+    public var description: String { "\(key): \(field): \(message)" }
+}

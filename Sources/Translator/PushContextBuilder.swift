@@ -1,0 +1,65 @@
+import Discovery
+import MeshModel
+
+/// Builds a `PushContext` from validated config. Pure: the same input gives the same context.
+public enum PushContextBuilder {
+    /// One validated config resource with the revision that created it.
+    public struct Input: Sendable, Hashable {
+        public var key: ConfigKey
+        public var createdRevision: Int64
+        public var annotations: [String: String]
+        public var config: TypedConfig
+
+        public init(key: ConfigKey, createdRevision: Int64, annotations: [String: String] = [:], config: TypedConfig) {
+            self.key = key
+            self.createdRevision = createdRevision
+            self.annotations = annotations
+            self.config = config
+        }
+    }
+
+    /// Builds the context for `revision` from `inputs` (any order).
+    public static func build(revision: Int64, inputs: [Input]) -> PushContext {
+        // Oldest first, then by key: Istio's tie-break for resources that claim the same host.
+        let ordered = inputs.sorted { ($0.createdRevision, $0.key) < ($1.createdRevision, $1.key) }
+        var serviceEntries: [(key: ConfigKey, spec: ServiceEntry)] = []
+        var workloads: [ConfigRegistry.Workload] = []
+        var virtualServices: [String: PushContext.VirtualServiceEntry] = [:]
+        var destinationRules: [String: PushContext.DestinationRuleEntry] = [:]
+        var warnings: [ConfigWarning] = []
+
+        for input in ordered {
+            switch input.config {
+            case .serviceEntry(let spec):
+                serviceEntries.append((input.key, spec))
+            case .workloadEntry(let spec):
+                let healthy = input.annotations[ConfigRegistry.healthAnnotation]?.lowercased() != "false"
+                workloads.append(.init(key: input.key, spec: spec, healthy: healthy))
+            case .virtualService(let spec):
+                for (index, raw) in spec.hosts.enumerated() {
+                    let host = HostName.resolve(raw, namespace: input.key.namespace)
+                    if let winner = virtualServices[host] {
+                        warnings.append(.init(key: input.key, field: "spec.hosts[\(index)]",
+                                              message: "host \(host) is already routed by \(winner.key); this VirtualService is ignored for it"))
+                        continue
+                    }
+                    virtualServices[host] = .init(key: input.key, createdRevision: input.createdRevision, spec: spec)
+                }
+            case .destinationRule(let spec):
+                let host = HostName.resolve(spec.host, namespace: input.key.namespace)
+                if let winner = destinationRules[host] {
+                    warnings.append(.init(key: input.key, field: "spec.host",
+                                          message: "host \(host) already has DestinationRule \(winner.key); this one is ignored"))
+                    continue
+                }
+                destinationRules[host] = .init(key: input.key, createdRevision: input.createdRevision, spec: spec)
+            }
+        }
+        let registry = ConfigRegistry.build(serviceEntries: serviceEntries, workloads: workloads)
+        let context = PushContext(revision: revision, registry: registry, virtualServices: virtualServices,
+                                  destinationRules: destinationRules, warnings: warnings)
+        return PushContext(revision: revision, registry: registry, virtualServices: virtualServices,
+                           destinationRules: destinationRules,
+                           warnings: warnings + ReferenceChecker.warnings(in: context))
+    }
+}

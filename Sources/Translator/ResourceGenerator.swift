@@ -1,0 +1,19 @@
+/// Produces the resources of one xDS type for one proxy.
+///
+/// Contract: a pure function of `(proxy.generationKey, push)` — no globals, no store access —
+/// so its output can be cached under that key and shared by every proxy with the same key.
+/// Output is sorted by name.
+public protocol ResourceGenerator: Sendable {
+    /// The type URL of everything it generates.
+    var typeURL: String { get }
+    /// Every resource of this type the proxy may ask for.
+    func generate(for proxy: Proxy, in push: PushContext) -> [XDSResource]
+}
+
+/// The generators meshd runs, one per xDS type.
+public enum Generators {
+    /// Listener, route, cluster and endpoint generators.
+    public static let all: [any ResourceGenerator] = [
+        ClusterGenerator(), EndpointGenerator(), ListenerGenerator(), RouteGenerator(),
+    ]
+}

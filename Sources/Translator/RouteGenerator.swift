@@ -1,0 +1,148 @@
+import Discovery
+import EnvoyAPI
+import MeshModel
+import SwiftProtobuf
+
+/// RDS for proxyless gRPC: route configuration `HOST:PORT` with one virtual host.
+///
+/// Without a VirtualService the host gets one catch-all route to `outbound|PORT||HOST`. With one,
+/// each `http[]` rule becomes one route per match (first match wins, in order), and its
+/// destinations become weighted clusters. A destination that names no existing cluster (unknown
+/// host, port or subset) is left out and the remaining weights keep their ratio; when none is
+/// left the route answers with a direct 503 (Envoy returns 503, gRPC clients fail the RPC with
+/// UNAVAILABLE) — meshd never names a cluster that does not exist.
+public struct RouteGenerator: ResourceGenerator {
+    public init() {}
+
+    public var typeURL: String { TypeURL.route }
+
+    public func generate(for proxy: Proxy, in push: PushContext) -> [XDSResource] {
+        var resources: [XDSResource] = []
+        for service in push.registry.sortedServices {
+            for port in service.ports {
+                let name = ListenerName.proxyless(host: service.host, port: port.number)
+                let routes: [Envoy_Config_Route_V3_Route]
+                if let entry = push.virtualServices[service.host] {
+                    routes = virtualServiceRoutes(entry, port: port.number, push: push)
+                } else {
+                    routes = [defaultRoute(cluster: ClusterName.outbound(port: port.number, host: service.host))]
+                }
+                var virtualHost = Envoy_Config_Route_V3_VirtualHost()
+                virtualHost.name = name
+                virtualHost.domains = [service.host, name]
+                virtualHost.routes = routes
+                var configuration = Envoy_Config_Route_V3_RouteConfiguration()
+                configuration.name = name
+                configuration.virtualHosts = [virtualHost]
+                resources.append(XDSResource(name: name, message: configuration, dependencies: clusters(in: routes)))
+            }
+        }
+        return resources.sorted { $0.name < $1.name }
+    }
+
+    private func defaultRoute(cluster: String) -> Envoy_Config_Route_V3_Route {
+        var route = Envoy_Config_Route_V3_Route()
+        route.name = "default"
+        route.match.prefix = "/"
+        route.route.cluster = cluster
+        return route
+    }
+
+    private func virtualServiceRoutes(_ entry: PushContext.VirtualServiceEntry, port: UInt32, push: PushContext) -> [Envoy_Config_Route_V3_Route] {
+        var routes: [Envoy_Config_Route_V3_Route] = []
+        for (index, rule) in entry.spec.http.enumerated() {
+            let action = self.action(for: rule, namespace: entry.key.namespace, port: port, push: push)
+            let matches = rule.match.isEmpty ? [nil] : rule.match.map(Optional.some)
+            for match in matches {
+                if let wanted = match?.port, wanted != port { continue }
+                var route = Envoy_Config_Route_V3_Route()
+                route.name = rule.name ?? "\(entry.key.namespace)/\(entry.key.name)#\(index)"
+                route.match = routeMatch(match)
+                switch action {
+                case .some(let routeAction): route.route = routeAction
+                case .none:
+                    var direct = Envoy_Config_Route_V3_DirectResponseAction()
+                    direct.status = 503
+                    route.directResponse = direct
+                }
+                routes.append(route)
+            }
+        }
+        return routes
+    }
+
+    /// The route action for a rule, or nil when none of its destinations resolves.
+    private func action(for rule: HTTPRoute, namespace: String, port: UInt32, push: PushContext) -> Envoy_Config_Route_V3_RouteAction? {
+        let single = rule.route.count == 1
+        var weighted: [(cluster: String, weight: UInt32)] = []
+        for destination in rule.route {
+            let weight = UInt32(max(0, destination.weight ?? (single ? 100 : 0)))
+            guard weight > 0,
+                  case .success(let cluster) = DestinationResolver.cluster(for: destination.destination, namespace: namespace, listenerPort: port, in: push)
+            else { continue }
+            if let existing = weighted.firstIndex(where: { $0.cluster == cluster }) {
+                weighted[existing].weight += weight
+            } else {
+                weighted.append((cluster, weight))
+            }
+        }
+        guard !weighted.isEmpty else { return nil }
+        var action = Envoy_Config_Route_V3_RouteAction()
+        if weighted.count == 1 {
+            action.cluster = weighted[0].cluster
+        } else {
+            var clusters = Envoy_Config_Route_V3_WeightedCluster()
+            clusters.clusters = weighted.map { item in
+                var weight = Envoy_Config_Route_V3_WeightedCluster.ClusterWeight()
+                weight.name = item.cluster
+                weight.weight = Google_Protobuf_UInt32Value(item.weight)
+                return weight
+            }
+            action.weightedClusters = clusters
+        }
+        return action
+    }
+
+    private func routeMatch(_ match: HTTPMatchRequest?) -> Envoy_Config_Route_V3_RouteMatch {
+        var result = Envoy_Config_Route_V3_RouteMatch()
+        switch match?.uri {
+        case .exact(let path): result.path = path
+        case .prefix(let prefix): result.prefix = prefix
+        case .regex(let pattern):
+            var regex = Envoy_Type_Matcher_V3_RegexMatcher()
+            regex.regex = pattern
+            result.safeRegex = regex
+        case nil: result.prefix = "/"
+        }
+        for name in (match?.headers.keys.sorted() ?? []) {
+            guard let value = match?.headers[name] else { continue }
+            var header = Envoy_Config_Route_V3_HeaderMatcher()
+            header.name = name
+            var matcher = Envoy_Type_Matcher_V3_StringMatcher()
+            switch value {
+            case .exact(let text): matcher.exact = text
+            case .prefix(let text): matcher.prefix = text
+            case .regex(let pattern):
+                var regex = Envoy_Type_Matcher_V3_RegexMatcher()
+                regex.regex = pattern
+                matcher.safeRegex = regex
+            }
+            header.stringMatch = matcher
+            result.headers.append(header)
+        }
+        return result
+    }
+
+    private func clusters(in routes: [Envoy_Config_Route_V3_Route]) -> [String] {
+        var names: [String] = []
+        for route in routes {
+            guard case .route(let action)? = route.action else { continue }
+            switch action.clusterSpecifier {
+            case .cluster(let name)?: names.append(name)
+            case .weightedClusters(let weighted)?: names.append(contentsOf: weighted.clusters.map(\.name))
+            default: break
+            }
+        }
+        return Array(Set(names)).sorted()
+    }
+}

@@ -1,0 +1,29 @@
+import Translator
+
+/// Every resource one proxy may receive at one PushContext, by type URL then name.
+///
+/// Immutable and shared: proxies with the same generation key get the same snapshot value.
+public struct ProxySnapshot: Sendable {
+    /// The store revision the resources were generated from.
+    public let revision: Int64
+    /// Resources by type URL, then by name.
+    public let resources: [String: [String: XDSResource]]
+
+    public init(revision: Int64, resources: [String: [String: XDSResource]]) {
+        self.revision = revision
+        self.resources = resources
+    }
+
+    /// Generates a snapshot with `generators` (one per type).
+    public init(proxy: Proxy, push: PushContext, generators: [any ResourceGenerator] = Generators.all) {
+        var resources: [String: [String: XDSResource]] = [:]
+        for generator in generators {
+            let generated = generator.generate(for: proxy, in: push)
+            resources[generator.typeURL] = Dictionary(generated.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        }
+        self.init(revision: push.revision, resources: resources)
+    }
+
+    /// The resources of one type (empty when none).
+    public func of(_ typeURL: String) -> [String: XDSResource] { resources[typeURL] ?? [:] }
+}

@@ -1,0 +1,51 @@
+import Foundation
+import Synchronization
+import Translator
+
+/// What `/debug/syncz` shows for one connected stream.
+public struct ProxyStatus: Sendable {
+    public var connectionID: String
+    public var proxyID: String
+    public var connectedAt: Date
+    /// Status by short type name (LDS, RDS, CDS, EDS) for the types the proxy subscribed to.
+    public var types: [String: TypeStatus]
+    /// The snapshot the stream last sent from, for `/debug/config_dump`.
+    public var snapshot: ProxySnapshot?
+
+    /// True when every subscribed type is SYNCED.
+    public var synced: Bool { !types.isEmpty && types.values.allSatisfy { $0.status == .synced } }
+}
+
+/// Connected proxies and where each stands; written by streams, read by the admin API.
+public final class ProxyStatusRegistry: Sendable {
+    private let entries = Mutex<[String: ProxyStatus]>([:])
+
+    public init() {}
+
+    /// Records a stream's state after it handled an event.
+    public func update(connectionID: String, connectedAt: Date, machine: StreamStateMachine) {
+        var types: [String: TypeStatus] = [:]
+        for typeURL in machine.subscribedTypes { types[TypeURL.shortName(typeURL)] = machine.status(of: typeURL) }
+        let status = ProxyStatus(connectionID: connectionID, proxyID: machine.nodeID ?? connectionID,
+                                 connectedAt: connectedAt, types: types, snapshot: machine.snapshot)
+        entries.withLock { $0[connectionID] = status }
+    }
+
+    /// Forgets a closed stream.
+    public func remove(connectionID: String) {
+        _ = entries.withLock { $0.removeValue(forKey: connectionID) }
+    }
+
+    /// Every connected stream, sorted by proxy id.
+    public var all: [ProxyStatus] {
+        entries.withLock { Array($0.values) }.sorted { ($0.proxyID, $0.connectionID) < ($1.proxyID, $1.connectionID) }
+    }
+
+    /// The most recent stream of a proxy id.
+    public func proxy(_ proxyID: String) -> ProxyStatus? {
+        all.filter { $0.proxyID == proxyID }.max { $0.connectedAt < $1.connectedAt }
+    }
+
+    /// How many streams are open.
+    public var count: Int { entries.withLock { $0.count } }
+}

@@ -1,0 +1,29 @@
+import Logging
+import MeshModel
+import Storage
+import Translator
+
+/// Turns a store snapshot into a `PushContext`: validates each resource into its typed form and
+/// hands the result to `PushContextBuilder`.
+public enum PushContextFactory {
+    /// Builds the context for `snapshot`. A stored resource that no longer validates (written by an
+    /// older meshd with looser rules) is skipped with a warning rather than failing every push.
+    public static func build(from snapshot: ConfigSnapshot, logger: Logger? = nil) -> PushContext {
+        var inputs: [PushContextBuilder.Input] = []
+        var skipped: [ConfigWarning] = []
+        for stored in snapshot.configs {
+            do {
+                let typed = try ConfigValidator.validate(stored.resource)
+                inputs.append(.init(key: stored.key, createdRevision: stored.createdRevision,
+                                    annotations: stored.resource.annotations, config: typed))
+            } catch {
+                logger?.warning("skipping invalid stored config", metadata: ["resource": "\(stored.key)", "error": "\(error)"])
+                skipped.append(ConfigWarning(key: stored.key, field: error.field ?? "spec", message: "skipped: \(error.message)"))
+            }
+        }
+        let context = PushContextBuilder.build(revision: snapshot.revision, inputs: inputs)
+        guard !skipped.isEmpty else { return context }
+        return PushContext(revision: context.revision, registry: context.registry, virtualServices: context.virtualServices,
+                           destinationRules: context.destinationRules, warnings: skipped + context.warnings)
+    }
+}

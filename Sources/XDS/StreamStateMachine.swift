@@ -1,0 +1,218 @@
+import Translator
+
+/// The state-of-the-world ADS protocol for one stream, as a value type that returns events.
+///
+/// No I/O: the server feeds it requests and new snapshots and performs the events it returns,
+/// in order. Rules it implements (xDS spec):
+/// - Every response carries a fresh nonce. A request whose nonce is not the latest sent for its
+///   type is stale and ignored (grpcio may ACK an older nonce after several nonce-less requests).
+/// - ACK = the latest nonce without `error_detail`; NACK = with it. Versions are per type.
+/// - A request without a nonce (a new stream, a reconnect with a version, or an early repeat
+///   before the first response) is answered with everything it names that exists.
+/// - A push sends a type only when its content for this proxy changed; LDS/CDS carry the full set,
+///   RDS/EDS only the changed names.
+/// - Make-before-break: CDS (keeping clusters about to go), EDS, LDS, RDS, then CDS without the
+///   removed clusters. When the proxy watches every cluster (wildcard CDS) and EDS, routes naming a
+///   new cluster are held until that cluster's endpoints have been sent.
+public struct StreamStateMachine: Sendable {
+    /// What the server must do or record, in order.
+    public enum Event: Sendable, Hashable {
+        case send(DiscoveryResponseInfo)
+        case acked(typeURL: String, version: String)
+        case nacked(typeURL: String, version: String, error: String)
+        case ignoredStale(typeURL: String, nonce: String)
+    }
+
+    struct TypeState: Sendable {
+        var wildcard = false
+        var names: Set<String> = []
+        /// What the proxy holds, as far as this stream has sent it.
+        var sent: [String: XDSResource] = [:]
+        var lastNonce: String?
+        var lastVersion: String?
+        var ackedNonce: String?
+        var ackedVersion: String?
+        var error: String?
+    }
+
+    private let streamID: String
+    private var nonceCounter: UInt64 = 0
+    private var types: [String: TypeState] = [:]
+    private var awaitingEndpoints: Set<String> = []
+    private var routesDeferred = false
+    private var clusterRemovalDeferred = false
+
+    /// The node id from the stream's first request.
+    public private(set) var nodeID: String?
+    /// The snapshot responses are built from.
+    public private(set) var snapshot: ProxySnapshot?
+
+    /// A machine for a new stream; `streamID` prefixes its nonces so they are unique per server.
+    public init(streamID: String, snapshot: ProxySnapshot? = nil) {
+        self.streamID = streamID
+        self.snapshot = snapshot
+    }
+
+    /// The type URLs the proxy has asked for.
+    public var subscribedTypes: [String] { types.keys.sorted() }
+
+    /// Per-type status for proxy-status and `/debug/syncz`.
+    public func status(of typeURL: String) -> TypeStatus {
+        guard let state = types[typeURL], let nonce = state.lastNonce else {
+            return TypeStatus(status: .notSent)
+        }
+        let synced = state.ackedNonce == nonce && state.error == nil
+        return TypeStatus(status: synced ? .synced : .stale, sentVersion: state.lastVersion,
+                          ackedVersion: state.ackedVersion, sentNonce: nonce, error: state.error)
+    }
+
+    // MARK: - Requests
+
+    /// Handles one request from the proxy.
+    public mutating func receive(_ request: DiscoveryRequestInfo) -> [Event] {
+        if nodeID == nil, let node = request.nodeID, !node.isEmpty { nodeID = node }
+        let typeURL = request.typeURL
+        var state = types[typeURL] ?? TypeState()
+        let requested = Set(request.resourceNames)
+        // Legacy SotW: an empty name list means "everything" for LDS and CDS.
+        let wildcard = TypeURL.isFullState(typeURL) && (requested.isEmpty || requested.contains("*"))
+        var events: [Event] = []
+
+        if request.responseNonce.isEmpty {
+            state.wildcard = wildcard
+            state.names = requested
+            state.sent = [:]
+            types[typeURL] = state
+            events += respond(typeURL, force: true)
+        } else {
+            guard request.responseNonce == state.lastNonce else {
+                return [.ignoredStale(typeURL: typeURL, nonce: request.responseNonce)]
+            }
+            if let error = request.errorDetail {
+                state.error = error
+                events.append(.nacked(typeURL: typeURL, version: state.lastVersion ?? "", error: error))
+            } else {
+                state.ackedNonce = state.lastNonce
+                state.ackedVersion = state.lastVersion
+                state.error = nil
+                events.append(.acked(typeURL: typeURL, version: state.lastVersion ?? ""))
+            }
+            let changed = wildcard != state.wildcard || (!wildcard && requested != state.names)
+            if changed {
+                let added = requested.subtracting(state.names)
+                state.wildcard = wildcard
+                state.names = requested
+                state.sent = state.sent.filter { wildcard || requested.contains($0.key) }
+                types[typeURL] = state
+                events += respond(typeURL, force: true, only: TypeURL.isFullState(typeURL) || wildcard ? nil : added)
+            } else {
+                types[typeURL] = state
+            }
+        }
+        if typeURL == TypeURL.endpoint { events += releaseDeferred() }
+        return events
+    }
+
+    // MARK: - Pushes
+
+    /// Moves to a new snapshot and returns what must be sent, in make-before-break order.
+    public mutating func push(_ newSnapshot: ProxySnapshot) -> [Event] {
+        snapshot = newSnapshot
+        var events: [Event] = []
+        var removingClusters = false
+
+        if var clusters = types[TypeURL.cluster] {
+            let view = self.view(TypeURL.cluster, clusters)
+            let removed = clusters.sent.filter { view[$0.key] == nil }
+            let changed = view.contains { clusters.sent[$0.key]?.version != $0.value.version }
+            let added = Set(view.keys).subtracting(clusters.sent.keys)
+            if changed {
+                // Keep the clusters about to go until the routes stop naming them.
+                let merged = view.merging(removed) { new, _ in new }
+                clusters.sent = merged
+                types[TypeURL.cluster] = clusters
+                events.append(.send(makeResponse(TypeURL.cluster, resources: Array(merged.values), view: merged)))
+            }
+            removingClusters = !removed.isEmpty
+            if types[TypeURL.endpoint] != nil { awaitingEndpoints.formUnion(added) }
+        }
+        events += respond(TypeURL.endpoint, force: false)
+        if let sent = types[TypeURL.endpoint]?.sent { awaitingEndpoints.subtract(sent.keys) }
+        events += respond(TypeURL.listener, force: false)
+        if routesWaitForEndpoints() {
+            routesDeferred = true
+            clusterRemovalDeferred = clusterRemovalDeferred || removingClusters
+        } else {
+            routesDeferred = false
+            events += respond(TypeURL.route, force: false)
+            if removingClusters || clusterRemovalDeferred {
+                clusterRemovalDeferred = false
+                events += respond(TypeURL.cluster, force: false)
+            }
+        }
+        return events
+    }
+
+    // MARK: - Internals
+
+    private func view(_ typeURL: String, _ state: TypeState) -> [String: XDSResource] {
+        let available = snapshot?.of(typeURL) ?? [:]
+        return state.wildcard ? available : available.filter { state.names.contains($0.key) }
+    }
+
+    /// Whether a changed route configuration names a cluster whose endpoints have not been sent.
+    private func routesWaitForEndpoints() -> Bool {
+        guard !awaitingEndpoints.isEmpty, let routes = types[TypeURL.route] else { return false }
+        return view(TypeURL.route, routes).values.contains { resource in
+            routes.sent[resource.name]?.version != resource.version
+                && resource.dependencies.contains(where: awaitingEndpoints.contains)
+        }
+    }
+
+    private mutating func releaseDeferred() -> [Event] {
+        if let sent = types[TypeURL.endpoint]?.sent { awaitingEndpoints.subtract(sent.keys) }
+        guard routesDeferred, !routesWaitForEndpoints() else { return [] }
+        routesDeferred = false
+        var events = respond(TypeURL.route, force: false)
+        if clusterRemovalDeferred {
+            clusterRemovalDeferred = false
+            events += respond(TypeURL.cluster, force: false)
+        }
+        return events
+    }
+
+    /// Sends what the proxy should hold of `typeURL` now. `force` answers a request even when
+    /// nothing changed; `only` narrows an RDS/EDS answer to newly subscribed names.
+    private mutating func respond(_ typeURL: String, force: Bool, only: Set<String>? = nil) -> [Event] {
+        guard snapshot != nil, var state = types[typeURL] else { return [] }
+        let view = self.view(typeURL, state)
+        let resources: [XDSResource]
+        if TypeURL.isFullState(typeURL) {
+            let unchanged = view.count == state.sent.count && view.allSatisfy { state.sent[$0.key]?.version == $0.value.version }
+            if unchanged && !force { return [] }
+            resources = Array(view.values)
+            state.sent = view
+        } else {
+            var candidates = view
+            if let only { candidates = candidates.filter { only.contains($0.key) } }
+            if !force { candidates = candidates.filter { state.sent[$0.key]?.version != $0.value.version } }
+            if candidates.isEmpty && !force { return [] }
+            resources = Array(candidates.values)
+            for resource in resources { state.sent[resource.name] = resource }
+            // A name that no longer exists is forgotten, so that its return is sent again.
+            state.sent = state.sent.filter { view[$0.key] != nil }
+        }
+        types[typeURL] = state
+        return [.send(makeResponse(typeURL, resources: resources, view: view))]
+    }
+
+    private mutating func makeResponse(_ typeURL: String, resources: [XDSResource], view: [String: XDSResource]) -> DiscoveryResponseInfo {
+        nonceCounter += 1
+        let nonce = "\(streamID)-\(nonceCounter)"
+        let version = ContentVersion.of(view.values)
+        types[typeURL, default: TypeState()].lastNonce = nonce
+        types[typeURL, default: TypeState()].lastVersion = version
+        return DiscoveryResponseInfo(typeURL: typeURL, versionInfo: version, nonce: nonce,
+                                     resources: resources.sorted { $0.name < $1.name })
+    }
+}

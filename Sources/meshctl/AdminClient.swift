@@ -1,0 +1,192 @@
+import AsyncHTTPClient
+import Foundation
+
+/// A client of meshd's admin REST API (docs/admin-api.md), one method per endpoint meshctl uses.
+///
+/// It turns every failure into a `MeshctlError`: a non-2xx answer carries the server's
+/// `error.detail`, and a transport failure names the server URL so a wrong `--server` is obvious.
+/// Create it with `withClient(_:_:)`, which owns the underlying `HTTPClient`'s lifetime.
+struct AdminClient: Sendable {
+    /// The admin API base URL, without a trailing slash.
+    let baseURL: String
+    private let token: String?
+    private let http: HTTPClient
+
+    /// The largest response meshctl reads; a config dump of a big mesh is a few MiB.
+    private static let maxResponseBytes = 64 * 1024 * 1024
+
+    /// The HTTP methods the admin API uses. Ours rather than NIO's so meshctl depends only on
+    /// AsyncHTTPClient's public surface.
+    enum Method: Sendable {
+        case get, post, delete
+    }
+
+    private init(baseURL: String, token: String?, http: HTTPClient) {
+        self.baseURL = baseURL
+        self.token = token
+        self.http = http
+    }
+
+    /// Runs `body` with a client for the server named by `options`, and shuts the client down
+    /// afterwards whether `body` succeeds or throws.
+    ///
+    /// A private `HTTPClient` rather than `HTTPClient.shared`: the shared one retries a refused
+    /// connection until the request deadline, and a CLI should fail at once when meshd is down.
+    static func withClient<Result>(
+        _ options: GlobalOptions,
+        _ body: (AdminClient) async throws -> Result
+    ) async throws -> Result {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout = .init(connect: .seconds(5), read: .seconds(60))
+        let http = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        let client = AdminClient(baseURL: options.resolvedServer, token: options.resolvedToken, http: http)
+        let result: Result
+        do {
+            result = try await body(client)
+        } catch {
+            try? await http.shutdown()
+            throw error
+        }
+        try await http.shutdown()
+        return result
+    }
+
+    // MARK: Config
+
+    /// `POST /api/v1/apply`: creates or updates every resource in one manifest, all or nothing.
+    func apply(_ manifest: ManifestSource) async throws -> MutationResponse {
+        let data = try await send(.post, "/api/v1/apply", body: manifest.data, contentType: manifest.contentType)
+        return try MutationResponse.decode(data, what: "apply response")
+    }
+
+    /// `POST /api/v1/delete`: deletes every resource named in one manifest.
+    func delete(_ manifest: ManifestSource) async throws -> MutationResponse {
+        let data = try await send(.post, "/api/v1/delete", body: manifest.data, contentType: manifest.contentType)
+        return try MutationResponse.decode(data, what: "delete response")
+    }
+
+    /// `DELETE /api/v1/config/{kind}/{namespace}/{name}`.
+    func deleteResource(kind: String, namespace: String, name: String) async throws -> MutationResponse {
+        let data = try await send(.delete, Self.configPath(kind, namespace, name))
+        return try MutationResponse.decode(data, what: "delete response")
+    }
+
+    /// `GET /api/v1/config/{kind}[?namespace=NS]`: resources of one kind, sorted by namespace and
+    /// name; `namespace` nil means every namespace.
+    func list(kind: String, namespace: String?) async throws -> [JSONValue] {
+        let query = namespace.map { [("namespace", $0)] } ?? []
+        let data = try await send(.get, Self.configPath(kind), query: query)
+        let answer = try JSONValue.parse(data, what: "list response")
+        guard let items = answer["items"]?.arrayValue else {
+            throw MeshctlError(.badResponse, "list response from \(baseURL) has no \"items\" array")
+        }
+        return items
+    }
+
+    /// `GET /api/v1/config/{kind}/{namespace}/{name}`: one resource.
+    func get(kind: String, namespace: String, name: String) async throws -> JSONValue {
+        let data = try await send(.get, Self.configPath(kind, namespace, name))
+        return try JSONValue.parse(data, what: "resource")
+    }
+
+    // MARK: Proxies
+
+    /// `GET /debug/syncz`: the xDS sync state of every connected proxy, as meshd reports it.
+    func syncStatus() async throws -> JSONValue {
+        try JSONValue.parse(try await send(.get, "/debug/syncz"), what: "syncz response")
+    }
+
+    // MARK: Transport
+
+    /// `/api/v1/config/` followed by each segment percent-encoded, so a name can never change
+    /// the path's shape.
+    private static func configPath(_ segments: String...) -> String {
+        var allowed = CharacterSet.urlPathAllowed
+        allowed.remove("/")
+        let encoded = segments.map { $0.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0 }
+        return "/api/v1/config/" + encoded.joined(separator: "/")
+    }
+
+    /// Sends one request and returns the body of a 2xx answer; throws `MeshctlError` otherwise.
+    private func send(
+        _ method: Method,
+        _ path: String,
+        query: [(String, String)] = [],
+        body: Data? = nil,
+        contentType: String? = nil
+    ) async throws -> Data {
+        var url = baseURL + path
+        if !query.isEmpty {
+            var allowed = CharacterSet.urlQueryAllowed
+            allowed.remove(charactersIn: "&=+")
+            url += "?" + query.map { key, value in
+                "\(key)=\(value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value)"
+            }.joined(separator: "&")
+        }
+        var request = HTTPClientRequest(url: url)
+        switch method {
+        case .get: request.method = .GET
+        case .post: request.method = .POST
+        case .delete: request.method = .DELETE
+        }
+        request.headers.add(name: "Accept", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "meshctl/\(MeshctlCommand.version)")
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        if let body {
+            request.headers.add(name: "Content-Type", value: contentType ?? "application/json")
+            request.body = .bytes(Array(body))
+        }
+
+        let response: HTTPClientResponse
+        do {
+            response = try await http.execute(request, timeout: .seconds(120))
+        } catch {
+            throw MeshctlError(.unreachable, "cannot reach meshd at \(baseURL): \(Self.reason(error))", cause: error)
+        }
+        let status = response.status.code
+        let data: Data
+        do {
+            data = Data(try await response.body.collect(upTo: Self.maxResponseBytes).readableBytesView)
+        } catch {
+            // Connected, so not "unreachable": the answer broke off or exceeded the size limit.
+            throw MeshctlError(.badResponse, "reading the answer from meshd at \(baseURL) failed: \(error)", cause: error)
+        }
+        guard (200..<300).contains(status) else {
+            throw Self.serverError(status: status, body: data)
+        }
+        return data
+    }
+
+    /// The server's own one-line `error.detail` (or `message`) when the body follows the admin
+    /// API's error shape; otherwise the status and whatever text came back.
+    private static func serverError(status: UInt, body: Data) -> MeshctlError {
+        let envelope = try? JSONValue.parse(body, what: "error")
+        let error = envelope?["error"]
+        let apiCode = error?["code"]?.stringValue
+        if let text = error?["detail"]?.stringValue ?? error?["message"]?.stringValue, !text.isEmpty {
+            return MeshctlError(.server(status: status, apiCode: apiCode), text)
+        }
+        // Not meshd's error shape (a proxy or another server answered): keep it to one line.
+        var raw = String(decoding: body.prefix(2048), as: UTF8.self)
+            .split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        if raw.count > 200 { raw = raw.prefix(200) + "..." }
+        let text = raw.isEmpty ? "server answered HTTP \(status)" : "server answered HTTP \(status): \(raw)"
+        return MeshctlError(.server(status: status, apiCode: apiCode), text)
+    }
+
+    /// A short human reason for a transport failure.
+    ///
+    /// NIO's connection errors are not part of meshctl's declared dependencies, so they are
+    /// recognised by their text; the fallback still prints the full error.
+    private static func reason(_ error: any Error) -> String {
+        if let clientError = error as? HTTPClientError {
+            return clientError.shortDescription.lowercased()
+        }
+        let text = String(describing: error)
+        if text.contains("Connection refused") || text.contains("ECONNREFUSED") {
+            return "connection refused (is meshd running? set --server or MESHCTL_SERVER)"
+        }
+        return text
+    }
+}

@@ -1,0 +1,78 @@
+import ArgumentParser
+import Foundation
+
+/// `meshctl bootstrap`: prints an xDS bootstrap for proxyless gRPC clients (grpcio and others).
+///
+/// It does not contact meshd: the output is for `GRPC_XDS_BOOTSTRAP` (a file) or
+/// `GRPC_XDS_BOOTSTRAP_CONFIG` (the JSON inline).
+struct BootstrapCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bootstrap",
+        abstract: "Print a gRPC xDS bootstrap JSON pointing at meshd.")
+
+    /// meshd's plaintext xDS port (istiod's), used with the --server host by default.
+    static let defaultXDSPort = 15010
+
+    @ParentCommand var root: MeshctlCommand
+
+    @Option(help: ArgumentHelp(
+        "Node ID the client announces (default: proxyless~<hostname>-<pid>).", valueName: "id"))
+    var nodeID: String?
+
+    @Option(help: ArgumentHelp(
+        "xDS server address (default: the --server host, port \(BootstrapCommand.defaultXDSPort)).",
+        valueName: "host:port"))
+    var xdsAddress: String?
+
+    func validate() throws {
+        if let xdsAddress, !Self.isHostPort(xdsAddress) {
+            throw ValidationError("--xds-address must be HOST:PORT, got '\(xdsAddress)'")
+        }
+        if let nodeID, nodeID.isEmpty {
+            throw ValidationError("--node-id must not be empty")
+        }
+    }
+
+    func run() throws {
+        Console.out(try Self.bootstrap(serverURI: try resolvedXDSAddress(), nodeID: resolvedNodeID).prettyJSON() + "\n")
+    }
+
+    /// The minimal bootstrap grpcio accepts: one plaintext xDS v3 server and the node ID.
+    static func bootstrap(serverURI: String, nodeID: String) -> JSONValue {
+        .object([
+            "xds_servers": .array([
+                .object([
+                    "server_uri": .string(serverURI),
+                    "channel_creds": .array([.object(["type": .string("insecure")])]),
+                    "server_features": .array([.string("xds_v3")]),
+                ]),
+            ]),
+            "node": .object(["id": .string(nodeID)]),
+        ])
+    }
+
+    private var resolvedNodeID: String {
+        nodeID ?? "proxyless~\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+    }
+
+    /// `--xds-address`, else the admin server's host with the xDS port (bracketed if IPv6).
+    private func resolvedXDSAddress() throws -> String {
+        if let xdsAddress { return xdsAddress }
+        let server = root.global.resolvedServer
+        guard var host = URL(string: server)?.host, !host.isEmpty else {
+            throw MeshctlError(.input, "cannot take the xDS host from server URL '\(server)'; give --xds-address")
+        }
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return host.contains(":") ? "[\(host)]:\(Self.defaultXDSPort)" : "\(host):\(Self.defaultXDSPort)"
+    }
+
+    /// HOST:PORT with a non-empty host and a port in 1...65535; `[v6]:PORT` allowed.
+    private static func isHostPort(_ value: String) -> Bool {
+        guard let colon = value.lastIndex(of: ":") else { return false }
+        let host = value[..<colon]
+        guard let port = Int(value[value.index(after: colon)...]), (1...65535).contains(port), !host.isEmpty
+        else { return false }
+        // An unbracketed IPv6 address is ambiguous (where does the port start?).
+        return !host.contains(":") || (host.hasPrefix("[") && host.hasSuffix("]"))
+    }
+}

@@ -1,0 +1,56 @@
+import ArgumentParser
+
+/// `meshctl get KIND [NAME]`: lists or shows config resources.
+struct GetCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "get",
+        abstract: "List resources of a kind, or show one by name.",
+        discussion: "Lists the 'default' namespace unless -n or -A is given, as kubectl does.")
+
+    /// The namespace used when neither `-n` nor `-A` is given, kubectl's default.
+    static let defaultNamespace = "default"
+
+    @ParentCommand var root: MeshctlCommand
+
+    @Argument(help: "Resource kind, e.g. VirtualService, destinationrules, se.")
+    var kind: String
+
+    @Argument(help: "Resource name; omit to list.")
+    var name: String?
+
+    @Option(name: .shortAndLong, help: "Namespace (default: default).")
+    var namespace: String?
+
+    @Flag(name: [.customShort("A"), .customLong("all-namespaces")], help: "List across all namespaces.")
+    var allNamespaces = false
+
+    @Option(name: .shortAndLong, help: "Output format: table, yaml or json.")
+    var output: OutputFormat = .table
+
+    func validate() throws {
+        if allNamespaces && namespace != nil {
+            throw ValidationError("--namespace and --all-namespaces cannot be used together")
+        }
+        if allNamespaces && name != nil {
+            throw ValidationError("a resource cannot be retrieved by name across all namespaces")
+        }
+    }
+
+    func run() async throws {
+        let formatter = OutputFormatter(format: output)
+        let namespace = self.namespace ?? Self.defaultNamespace
+        try await AdminClient.withClient(root.global) { client in
+            if let name {
+                let resource = try await client.get(kind: kind, namespace: namespace, name: name)
+                Console.out(try formatter.render(resource: resource))
+                return
+            }
+            let items = try await client.list(kind: kind, namespace: allNamespaces ? nil : namespace)
+            if items.isEmpty && output == .table {
+                // On stderr, as kubectl does, so scripts reading stdout see an empty listing.
+                Console.err(allNamespaces ? "No resources found." : "No resources found in \(namespace) namespace.")
+            }
+            Console.out(try formatter.render(list: items))
+        }
+    }
+}

@@ -1,0 +1,114 @@
+"""The Istio YAML the interop tests apply: the same documents one would give Istio."""
+
+from __future__ import annotations
+
+API_VERSION = "networking.istio.io/v1"
+NAMESPACE = "default"
+HOST = "reviews.default.svc.cluster.local"
+PORT = 9080
+LISTENER = f"{HOST}:{PORT}"
+TARGET = f"xds:///{LISTENER}"
+
+
+def cluster(subset: str = "") -> str:
+    return f"outbound|{PORT}|{subset}|{HOST}"
+
+
+def service_entry() -> str:
+    return f"""\
+apiVersion: {API_VERSION}
+kind: ServiceEntry
+metadata:
+  name: reviews
+  namespace: {NAMESPACE}
+spec:
+  hosts:
+  - {HOST}
+  ports:
+  - number: {PORT}
+    name: grpc
+    protocol: GRPC
+  resolution: STATIC
+  workloadSelector:
+    labels:
+      app: reviews
+"""
+
+
+def workload_entry(version: str, port: int, address: str = "127.0.0.1") -> str:
+    return f"""\
+apiVersion: {API_VERSION}
+kind: WorkloadEntry
+metadata:
+  name: reviews-{version}
+  namespace: {NAMESPACE}
+spec:
+  address: {address}
+  ports:
+    grpc: {port}
+  labels:
+    app: reviews
+    version: {version}
+"""
+
+
+def destination_rule(subsets=("v1", "v2")) -> str:
+    lines = "".join(
+        f"""\
+  - name: {s}
+    labels:
+      version: {s}
+"""
+        for s in subsets
+    )
+    return f"""\
+apiVersion: {API_VERSION}
+kind: DestinationRule
+metadata:
+  name: reviews
+  namespace: {NAMESPACE}
+spec:
+  host: reviews
+  subsets:
+{lines}"""
+
+
+def virtual_service(weights: dict) -> str:
+    """weights: subset -> weight, in route order, e.g. {"v1": 50, "v2": 50}."""
+    routes = "".join(
+        f"""\
+    - destination:
+        host: reviews
+        subset: {s}
+      weight: {w}
+"""
+        for s, w in weights.items()
+    )
+    return f"""\
+apiVersion: {API_VERSION}
+kind: VirtualService
+metadata:
+  name: reviews
+  namespace: {NAMESPACE}
+spec:
+  hosts:
+  - reviews
+  http:
+  - route:
+{routes}"""
+
+
+def join(*docs: str) -> str:
+    return "---\n".join(d if d.endswith("\n") else d + "\n" for d in docs)
+
+
+def canary(v1_port: int, v2_port: int, weights=None, subsets=("v1", "v2")) -> str:
+    """ServiceEntry + two WorkloadEntries + DestinationRule + VirtualService, one YAML stream."""
+    weights = weights or {"v1": 50, "v2": 50}
+    return join(
+        service_entry(),
+        workload_entry("v1", v1_port),
+        workload_entry("v2", v2_port),
+        destination_rule(subsets),
+        virtual_service(weights),
+    )
