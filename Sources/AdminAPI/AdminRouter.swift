@@ -16,7 +16,13 @@ public enum AdminRouter {
 extension Request {
     /// The body as UTF-8 text, at most `AdminLimits.maxBodyBytes` long (413 beyond).
     mutating func text() async throws -> String {
-        let buffer = try await collectBody(upTo: AdminLimits.maxBodyBytes)
-        return String(buffer: buffer)
+        do {
+            return String(buffer: try await collectBody(upTo: AdminLimits.maxBodyBytes))
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw AdminError.tooLarge
+        } catch where String(describing: type(of: error)).contains("TooManyBytes") {
+            // NIO's collector reports an oversized streamed body with its own error type.
+            throw AdminError.tooLarge
+        }
     }
 }
