@@ -3,12 +3,14 @@ import Hummingbird
 /// Builds the admin API's router: config, registry, debug, readiness and metrics endpoints.
 public enum AdminRouter {
     /// The router for `dependencies`; routes are documented in docs/admin-api.md.
-    public static func make(_ dependencies: AdminDependencies) -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    public static func make(_ dependencies: AdminDependencies) -> Router<AdminRequestContext> {
+        let router = Router(context: AdminRequestContext.self)
         router.add(middleware: AdminErrorMiddleware())
+        router.add(middleware: AdminAuthMiddleware(adminToken: dependencies.adminToken, trustedAddresses: dependencies.trustedAddresses))
         ConfigController(dependencies: dependencies).register(on: router)
         RegistryController(dependencies: dependencies).register(on: router)
         DebugController(dependencies: dependencies).register(on: router)
+        if let identity = dependencies.identity { IdentityController(identity: identity).register(on: router) }
         return router
     }
 }

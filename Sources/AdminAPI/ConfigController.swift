@@ -6,7 +6,7 @@ import Storage
 struct ConfigController: Sendable {
     let dependencies: AdminDependencies
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<AdminRequestContext>) {
         let writer = ConfigWriter(store: dependencies.store)
         let store = dependencies.store
 
@@ -45,7 +45,7 @@ struct ConfigController: Sendable {
         }
     }
 
-    static func kind(_ context: BasicRequestContext) throws -> ConfigKind {
+    static func kind(_ context: AdminRequestContext) throws -> ConfigKind {
         let name = context.parameters.get("kind") ?? ""
         guard let kind = ConfigKind.named(name) else {
             throw AdminError(code: "unknownKind", status: .badRequest,
@@ -54,7 +54,7 @@ struct ConfigController: Sendable {
         return kind
     }
 
-    static func key(_ context: BasicRequestContext) throws -> ConfigKey {
+    static func key(_ context: AdminRequestContext) throws -> ConfigKey {
         ConfigKey(kind: try kind(context), namespace: context.parameters.get("namespace") ?? "default",
                   name: context.parameters.get("name") ?? "")
     }

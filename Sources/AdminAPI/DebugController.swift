@@ -10,7 +10,7 @@ import XDS
 struct DebugController: Sendable {
     let dependencies: AdminDependencies
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<AdminRequestContext>) {
         let publisher = dependencies.publisher
         let statuses = dependencies.statuses
         let metrics = dependencies.metrics

@@ -10,7 +10,7 @@ struct RegistryController: Sendable {
 
     static let registeredBy = ["meshd.io/registered-by": "api"]
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<AdminRequestContext>) {
         let writer = ConfigWriter(store: dependencies.store)
 
         router.put("/api/v1/registry/services/:namespace/:name") { request, context -> Response in
@@ -42,7 +42,7 @@ struct RegistryController: Sendable {
         }
     }
 
-    static func names(_ context: BasicRequestContext) throws -> (String, String) {
+    static func names(_ context: AdminRequestContext) throws -> (String, String) {
         (context.parameters.get("namespace") ?? "default", context.parameters.get("name") ?? "")
     }
 

@@ -1,28 +1,40 @@
+import Discovery
 import EnvoyAPI
 import SwiftProtobuf
 
 /// CDS: for every service port an EDS cluster `outbound|PORT||HOST`, plus one
-/// `outbound|PORT|SUBSET|HOST` per subset of the host's DestinationRule.
+/// `outbound|PORT|SUBSET|HOST` per subset of the host's DestinationRule. A DestinationRule with
+/// `trafficPolicy.tls.mode: ISTIO_MUTUAL` adds mesh mTLS (see `UpstreamTLS`).
 public struct ClusterGenerator: ResourceGenerator {
-    public init() {}
+    /// The SPIFFE trust domain expected in destination certificates.
+    public let trustDomain: String
+
+    public init(trustDomain: String = "cluster.local") {
+        self.trustDomain = trustDomain
+    }
 
     public var typeURL: String { TypeURL.cluster }
 
     public func generate(for proxy: Proxy, in push: PushContext) -> [XDSResource] {
         var resources: [XDSResource] = []
         for service in push.registry.sortedServices {
-            let subsets = push.destinationRules[service.host]?.spec.subsets.map(\.name) ?? []
+            let rule = push.destinationRules[service.host]
+            let mutual = rule?.spec.trafficPolicy?["tls"]?["mode"]?.stringValue == "ISTIO_MUTUAL"
             for port in service.ports {
-                resources.append(cluster(ClusterName.outbound(port: port.number, host: service.host)))
-                for subset in subsets {
-                    resources.append(cluster(ClusterName.outbound(port: port.number, subset: subset, host: service.host)))
+                let all = push.registry.endpoints(host: service.host, port: port.number)
+                resources.append(cluster(ClusterName.outbound(port: port.number, host: service.host),
+                                         tls: mutual ? UpstreamTLS.context(for: all, trustDomain: trustDomain) : nil))
+                for subset in rule?.spec.subsets ?? [] {
+                    let selected = all.filter { $0.matches(subset.labels) }
+                    resources.append(cluster(ClusterName.outbound(port: port.number, subset: subset.name, host: service.host),
+                                             tls: mutual ? UpstreamTLS.context(for: selected, trustDomain: trustDomain) : nil))
                 }
             }
         }
         return resources.sorted { $0.name < $1.name }
     }
 
-    private func cluster(_ name: String) -> XDSResource {
+    private func cluster(_ name: String, tls: Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext?) -> XDSResource {
         var cluster = Envoy_Config_Cluster_V3_Cluster()
         cluster.name = name
         cluster.type = .eds
@@ -31,6 +43,12 @@ public struct ClusterGenerator: ResourceGenerator {
         cluster.edsClusterConfig.serviceName = name
         cluster.connectTimeout = Google_Protobuf_Duration(seconds: 10)
         cluster.lbPolicy = .roundRobin
+        if let tls {
+            var socket = Envoy_Config_Core_V3_TransportSocket()
+            socket.name = UpstreamTLS.transportSocketName
+            socket.typedConfig = ListenerGenerator.pack(tls)
+            cluster.transportSocket = socket
+        }
         return XDSResource(name: name, message: cluster)
     }
 }

@@ -12,8 +12,11 @@ public protocol ResourceGenerator: Sendable {
 
 /// The generators meshd runs, one per xDS type.
 public enum Generators {
-    /// Listener, route, cluster and endpoint generators.
-    public static let all: [any ResourceGenerator] = [
-        ClusterGenerator(), EndpointGenerator(), ListenerGenerator(), RouteGenerator(),
-    ]
+    /// Listener, route, cluster and endpoint generators for the default trust domain.
+    public static let all: [any ResourceGenerator] = all(trustDomain: "cluster.local")
+
+    /// Listener, route, cluster and endpoint generators; `trustDomain` names expected peer identities.
+    public static func all(trustDomain: String) -> [any ResourceGenerator] {
+        [ClusterGenerator(trustDomain: trustDomain), EndpointGenerator(), ListenerGenerator(), RouteGenerator()]
+    }
 }

@@ -1,3 +1,4 @@
+import Discovery
 import Logging
 import ServiceLifecycle
 import Storage
@@ -6,7 +7,7 @@ import Translator
 /// Turns store changes into published PushContexts: waits until the store has been quiet for
 /// `quiet` (100 ms by default) or `maxDelay` (10 s) has passed since the first change, then
 /// builds one context for the latest revision. Bursts of applies become one push.
-public struct PushDebouncer: Service {
+public struct PushDebouncer: ServiceLifecycle.Service {
     private let store: any ConfigStore
     private let publisher: PushContextPublisher
     private let quiet: Duration
@@ -50,11 +51,13 @@ public struct PushDebouncer: Service {
     public func buildAndPublish() async throws -> Int64 {
         let snapshot = try await store.snapshot()
         let context = PushContextFactory.build(from: snapshot, logger: logger)
+        let events = context.registry.events(since: publisher.current?.registry ?? RegistrySnapshot())
+        for event in events { logger.debug("registry change", metadata: ["event": "\(event)"]) }
         publisher.publish(context)
         metrics?.revision.set(Int64(snapshot.revision))
         logger.info("published push context", metadata: [
             "revision": "\(snapshot.revision)", "services": "\(context.registry.services.count)",
-            "warnings": "\(context.warnings.count)",
+            "warnings": "\(context.warnings.count)", "registry_events": "\(events.count)",
         ])
         return snapshot.revision
     }

@@ -97,6 +97,34 @@ struct AdminClient: Sendable {
         try JSONValue.parse(try await send(.get, "/debug/syncz"), what: "syncz response")
     }
 
+    // MARK: Identity
+
+    /// `POST /api/v1/tokens`: mints a workload token for `namespace`/`serviceAccount`, valid for
+    /// `ttl` (a duration such as `24h`, validated by meshd).
+    func createToken(namespace: String, serviceAccount: String, ttl: String) async throws -> String {
+        let request = JSONValue.object([
+            "namespace": .string(namespace),
+            "serviceAccount": .string(serviceAccount),
+            "ttl": .string(ttl),
+        ])
+        let body = try JSONEncoder().encode(request)
+        let answer = try JSONValue.parse(try await send(.post, "/api/v1/tokens", body: body), what: "token response")
+        guard let token = answer["token"]?.stringValue, !token.isEmpty else {
+            throw MeshctlError(.badResponse, "token response from \(baseURL) has no \"token\" string")
+        }
+        return token
+    }
+
+    /// `GET /api/v1/ca/root`: the mesh's root certificate as PEM text.
+    func caRoot() async throws -> String {
+        let data = try await send(.get, "/api/v1/ca/root", accept: "application/x-pem-file, text/plain")
+        let pem = String(decoding: data, as: UTF8.self)
+        guard pem.contains("-----BEGIN CERTIFICATE-----") else {
+            throw MeshctlError(.badResponse, "CA root from \(baseURL) is not a PEM certificate")
+        }
+        return pem
+    }
+
     // MARK: Transport
 
     /// `/api/v1/config/` followed by each segment percent-encoded, so a name can never change
@@ -114,7 +142,8 @@ struct AdminClient: Sendable {
         _ path: String,
         query: [(String, String)] = [],
         body: Data? = nil,
-        contentType: String? = nil
+        contentType: String? = nil,
+        accept: String = "application/json"
     ) async throws -> Data {
         var url = baseURL + path
         if !query.isEmpty {
@@ -130,7 +159,7 @@ struct AdminClient: Sendable {
         case .post: request.method = .POST
         case .delete: request.method = .DELETE
         }
-        request.headers.add(name: "Accept", value: "application/json")
+        request.headers.add(name: "Accept", value: accept)
         request.headers.add(name: "User-Agent", value: "meshctl/\(MeshctlCommand.version)")
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         if let body {

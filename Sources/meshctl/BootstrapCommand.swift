@@ -24,6 +24,11 @@ struct BootstrapCommand: ParsableCommand {
         valueName: "host:port"))
     var xdsAddress: String?
 
+    @Option(help: ArgumentHelp(
+        "Directory mesh-agent writes certificates to; adds a file_watcher certificate provider named 'default'.",
+        valueName: "dir"))
+    var certDir: String?
+
     func validate() throws {
         if let xdsAddress, !Self.isHostPort(xdsAddress) {
             throw ValidationError("--xds-address must be HOST:PORT, got '\(xdsAddress)'")
@@ -31,14 +36,52 @@ struct BootstrapCommand: ParsableCommand {
         if let nodeID, nodeID.isEmpty {
             throw ValidationError("--node-id must not be empty")
         }
+        if let certDir, certDir.isEmpty {
+            throw ValidationError("--cert-dir must not be empty")
+        }
     }
 
     func run() throws {
-        Console.out(try Self.bootstrap(serverURI: try resolvedXDSAddress(), nodeID: resolvedNodeID).prettyJSON() + "\n")
+        let bootstrap = Self.bootstrap(
+            serverURI: try resolvedXDSAddress(), nodeID: resolvedNodeID,
+            certificateDirectory: certDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path })
+        Console.out(try bootstrap.prettyJSON() + "\n")
     }
 
-    /// The minimal bootstrap grpcio accepts: one plaintext xDS v3 server and the node ID.
-    static func bootstrap(serverURI: String, nodeID: String) -> JSONValue {
+    /// The instance name meshd's UpstreamTlsContext refers to (identity certificate `default`,
+    /// CA certificate `ROOTCA`, both served by this one provider instance).
+    static let certificateProviderInstance = "default"
+
+    /// How often grpcio re-reads the files: mesh-agent renews at half the lifetime, so seconds
+    /// of delay are harmless, and the atomic `..data` swap makes any moment safe to read.
+    static let certificateRefreshInterval = "5s"
+
+    /// The minimal bootstrap grpcio accepts: one plaintext xDS v3 server and the node ID; with
+    /// `certificateDirectory` (absolute), a `file_watcher` certificate provider reading the
+    /// files mesh-agent keeps there, which meshd's xDS mTLS config names.
+    static func bootstrap(serverURI: String, nodeID: String, certificateDirectory: String? = nil) -> JSONValue {
+        var document = minimalBootstrap(serverURI: serverURI, nodeID: nodeID)
+        if let certificateDirectory, case .object(var members) = document {
+            func file(_ name: String) -> JSONValue {
+                .string((certificateDirectory as NSString).appendingPathComponent(name))
+            }
+            members["certificate_providers"] = .object([
+                certificateProviderInstance: .object([
+                    "plugin_name": .string("file_watcher"),
+                    "config": .object([
+                        "certificate_file": file("cert-chain.pem"),
+                        "private_key_file": file("key.pem"),
+                        "ca_certificate_file": file("root-cert.pem"),
+                        "refresh_interval": .string(certificateRefreshInterval),
+                    ]),
+                ]),
+            ])
+            document = .object(members)
+        }
+        return document
+    }
+
+    private static func minimalBootstrap(serverURI: String, nodeID: String) -> JSONValue {
         .object([
             "xds_servers": .array([
                 .object([

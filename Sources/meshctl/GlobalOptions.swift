@@ -16,8 +16,14 @@ struct GlobalOptions: ParsableArguments {
     var server: String?
 
     @Option(help: ArgumentHelp(
-        "Bearer token sent to meshd (default: $MESHCTL_TOKEN).", valueName: "token"))
+        "Bearer token sent to meshd (default: $MESHCTL_TOKEN, else the admin-token file in --data-dir).",
+        valueName: "token"))
     var token: String?
+
+    @Option(help: ArgumentHelp(
+        "meshd's data directory, where it writes admin-token (default: $MESHD_DATA_DIR, else /var/lib/meshd as root, else ~/.local/share/meshd).",
+        valueName: "dir"))
+    var dataDir: String?
 
     /// The base URL to talk to, without a trailing slash, after applying the environment default.
     var resolvedServer: String {
@@ -28,11 +34,33 @@ struct GlobalOptions: ParsableArguments {
         return trimmed.contains("://") ? trimmed : "http://" + trimmed
     }
 
-    /// The token to send, if any; an empty value means none so `MESHCTL_TOKEN=` can switch it off.
+    /// The token to send, if any: `--token`, else `$MESHCTL_TOKEN`, else the admin token meshd
+    /// wrote into its data directory when this user can read it.
+    ///
+    /// An explicitly empty value means none, so `MESHCTL_TOKEN=` switches off the file as well.
     var resolvedToken: String? {
-        let value = token ?? ProcessInfo.processInfo.environment["MESHCTL_TOKEN"]
-        guard let value, !value.isEmpty else { return nil }
-        return value
+        if let value = token ?? ProcessInfo.processInfo.environment["MESHCTL_TOKEN"] {
+            return value.isEmpty ? nil : value
+        }
+        return adminTokenFromFile()
+    }
+
+    /// meshd's data directory as meshd itself resolves it (`DataDirectory` in meshd): the flag,
+    /// else `$MESHD_DATA_DIR`, else `/var/lib/meshd` for root, else `~/.local/share/meshd`.
+    var resolvedDataDirectory: String {
+        if let dataDir, !dataDir.isEmpty { return dataDir }
+        if let env = ProcessInfo.processInfo.environment["MESHD_DATA_DIR"], !env.isEmpty { return env }
+        if getuid() == 0 { return "/var/lib/meshd" }
+        return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".local/share/meshd").path
+    }
+
+    /// `DATA_DIR/admin-token`, trimmed; nil when it is missing, unreadable or empty. Silent on
+    /// purpose: most callers are on loopback, which needs no token, and must not see a warning.
+    private func adminTokenFromFile() -> String? {
+        let path = (resolvedDataDirectory as NSString).appendingPathComponent("admin-token")
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return token.isEmpty ? nil : token
     }
 
     mutating func validate() throws {

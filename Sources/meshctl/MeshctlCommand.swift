@@ -23,6 +23,8 @@ struct MeshctlCommand: AsyncParsableCommand {
             DeleteCommand.self,
             ProxyStatusCommand.self,
             BootstrapCommand.self,
+            TokenCommand.self,
+            CACommand.self,
             VersionCommand.self,
         ]
     )

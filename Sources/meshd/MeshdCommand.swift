@@ -1,5 +1,6 @@
 import AdminAPI
 import ArgumentParser
+import CertificateAuthority
 import EnvoyAPI
 import Foundation
 import GRPCCore
@@ -9,6 +10,7 @@ import Logging
 import Prometheus
 import ServiceLifecycle
 import Storage
+import Translator
 import XDS
 
 /// meshd: the control plane. Wiring only — every behaviour lives in the library modules.
@@ -30,8 +32,23 @@ struct MeshdCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Admin REST API, /metrics and /debug port (0 picks a free port).")
     var adminPort: Int = 15014
 
+    @Option(name: .long, help: "xDS and certificate signing over TLS (0 picks a free port).")
+    var tlsPort: Int = 15012
+
     @Option(name: .long, help: "Address to listen on.")
     var listenAddress: String = "0.0.0.0"
+
+    @Option(name: .long, parsing: .singleValue, help: "DNS name in meshd's TLS certificate (repeatable; default meshd.mesh-system.svc and localhost).")
+    var tlsSan: [String] = []
+
+    @Option(name: .long, help: "SPIFFE trust domain of workload identities.")
+    var trustDomain: String = "cluster.local"
+
+    @Option(name: .long, help: "Plugged-in CA directory (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem); default: a self-signed root in DATA_DIR/ca.")
+    var caDir: String?
+
+    @Option(name: .long, help: "Comma-separated caller addresses trusted by the admin API without the admin token.")
+    var adminTrustedAddresses: String = "127.0.0.1,::1"
 
     @Option(name: .long, help: "Debounce: push once config has been quiet this long (e.g. 100ms, 1s).")
     var debounceAfter: String = "100ms"
@@ -55,21 +72,33 @@ struct MeshdCommand: AsyncParsableCommand {
         EnvoyTypes.registerForJSON()
 
         let prometheus = PrometheusCollectorRegistry()
+        let identity = try MeshIdentity.load(dataDirectory: directory, caDirectory: caDir.map { URL(fileURLWithPath: $0) },
+                                             trustDomain: trustDomain, metrics: CAMetrics(registry: prometheus), logger: logger)
         let metrics = XDSMetrics(registry: prometheus)
         let publisher = PushContextPublisher()
         let statuses = ProxyStatusRegistry()
         let debouncer = PushDebouncer(store: store, publisher: publisher, quiet: quiet, maxDelay: maxDelay,
                                       metrics: metrics, logger: logger)
-        let ads = AggregatedDiscoveryServer(publisher: publisher, cache: SnapshotCache(), statuses: statuses,
-                                            metrics: metrics, logger: logger)
+        let ads = AggregatedDiscoveryServer(publisher: publisher, cache: SnapshotCache(generators: Generators.all(trustDomain: trustDomain)),
+                                            statuses: statuses, metrics: metrics, logger: logger)
         let grpc = GRPCServerService(
             server: GRPCServer(transport: .http2NIOPosix(address: .ipv4(host: listenAddress, port: grpcPort),
                                                          transportSecurity: .plaintext),
-                               services: [ads]),
-            logger: logger)
+                               services: [ads, PlaintextCertificateRefusal()]),
+            name: "xDS gRPC server", addressKey: "xds_address", logger: logger)
+        let serving = try identity.servingCertificate(dnsNames: tlsSan.isEmpty ? ["meshd.mesh-system.svc", "localhost"] : tlsSan,
+                                                      listenAddress: listenAddress)
+        let tls = GRPCServerService(
+            server: GRPCServer(transport: .http2NIOPosix(address: .ipv4(host: listenAddress, port: tlsPort),
+                                                         transportSecurity: serving),
+                               services: [ads, identity.certificateService]),
+            name: "xDS and CA TLS server", addressKey: "tls_address", logger: logger)
 
-        let router = AdminRouter.make(AdminDependencies(store: store, publisher: publisher, statuses: statuses,
-                                                        metrics: prometheus, logger: logger))
+        let trusted = Set(adminTrustedAddresses.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        let router = AdminRouter.make(AdminDependencies(
+            store: store, publisher: publisher, statuses: statuses, metrics: prometheus, logger: logger,
+            adminToken: identity.adminToken, trustedAddresses: trusted,
+            identity: .init(ca: identity.ca, tokens: identity.tokens)))
         let adminLogger = logger
         let admin = Application(
             router: router,
@@ -81,7 +110,7 @@ struct MeshdCommand: AsyncParsableCommand {
             logger: logger)
 
         let group = ServiceGroup(configuration: .init(
-            services: [debouncer, grpc, admin],
+            services: [debouncer, grpc, tls, admin],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
@@ -94,9 +123,11 @@ struct MeshdCommand: AsyncParsableCommand {
     }
 }
 
-/// Runs a gRPC server as a lifecycle service and logs its bound address.
+/// Runs a gRPC server as a lifecycle service and logs its bound address as `KEY=HOST:PORT`.
 struct GRPCServerService: Service {
     let server: GRPCServer<HTTP2ServerTransport.Posix>
+    let name: String
+    let addressKey: String
     let logger: Logger
 
     func run() async throws {
@@ -104,7 +135,7 @@ struct GRPCServerService: Service {
             group.addTask {
                 let address = try await server.listeningAddress
                 if let ipv4 = address?.ipv4 {
-                    logger.info("xDS gRPC server listening xds_address=\(MeshdCommand.display(ipv4.host)):\(ipv4.port)")
+                    logger.info("\(name) listening \(addressKey)=\(MeshdCommand.display(ipv4.host)):\(ipv4.port)")
                 }
             }
             try await withGracefulShutdownHandler {

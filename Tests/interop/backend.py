@@ -3,6 +3,10 @@
 No protoc: grpcio's generic handlers with no (de)serializers pass bytes through.
 Run in-process (`EchoBackend("v1").start()`) or as a script: `python backend.py v1` prints
 `port=N` and serves until stdin closes.
+
+With `tls=TlsFiles(...)` (a mesh workload's key, certificate chain and root, as mesh-agent
+writes them) it serves mutual TLS only: the caller must present a certificate that chains to
+the root. `peers` records the identities (URI SANs) of the callers it accepted.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from __future__ import annotations
 import sys
 import threading
 from concurrent import futures
+from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 
@@ -18,18 +24,40 @@ METHOD = "Who"
 FULL_METHOD = f"/{SERVICE}/{METHOD}"
 
 
+@dataclass
+class TlsFiles:
+    """PEM bytes of a workload identity: private key, certificate chain (leaf first), root."""
+    key: bytes
+    chain: bytes
+    root: bytes
+
+    @classmethod
+    def from_dir(cls, d, key: str = "key.pem", chain: str = "cert-chain.pem", root: str = "root-cert.pem") -> "TlsFiles":
+        d = Path(d)
+        return cls((d / key).read_bytes(), (d / chain).read_bytes(), (d / root).read_bytes())
+
+
 class EchoBackend:
-    def __init__(self, name: str, host: str = "127.0.0.1"):
+    def __init__(self, name: str, host: str = "127.0.0.1", tls: TlsFiles | None = None):
         self.name = name
         self.host = host
+        self.tls = tls
         self.port: int | None = None
         self.calls = 0
+        self.peers: list[str] = []
         self._lock = threading.Lock()
         self._server: grpc.Server | None = None
 
     def _who(self, request: bytes, context) -> bytes:
+        peer = ""
+        if self.tls is not None:
+            auth = context.auth_context() or {}
+            sans = auth.get("x509_subject_alternative_name") or auth.get("peer_spiffe_id") or []
+            peer = ",".join(v.decode(errors="replace") for v in sans)
         with self._lock:
             self.calls += 1
+            if peer and peer not in self.peers:
+                self.peers.append(peer)
         return self.name.encode()
 
     def start(self) -> "EchoBackend":
@@ -38,7 +66,12 @@ class EchoBackend:
             SERVICE, {METHOD: grpc.unary_unary_rpc_method_handler(self._who)}
         )
         server.add_generic_rpc_handlers((handler,))
-        self.port = server.add_insecure_port(f"{self.host}:0")
+        if self.tls is None:
+            self.port = server.add_insecure_port(f"{self.host}:0")
+        else:
+            creds = grpc.ssl_server_credentials([(self.tls.key, self.tls.chain)],
+                                                root_certificates=self.tls.root, require_client_auth=True)
+            self.port = server.add_secure_port(f"{self.host}:0", creds)
         if not self.port:
             raise RuntimeError("backend could not bind a port")
         server.start()

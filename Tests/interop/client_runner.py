@@ -37,8 +37,11 @@ class XdsClientProcess:
     """
 
     def __init__(self, xds_address: str, node_id: str, target: str = DEFAULT_TARGET,
-                 interval: float = 0.002, extra_env: dict | None = None, bootstrap_json: str | None = None):
-        """bootstrap_json: use this bootstrap verbatim (e.g. meshctl's) instead of the minimal one."""
+                 interval: float = 0.002, extra_env: dict | None = None, bootstrap_json: str | None = None,
+                 creds: str = "insecure", deadline: float | None = None, warmup_timeout: float | None = None):
+        """bootstrap_json: use this bootstrap verbatim (e.g. meshctl's) instead of the minimal one.
+        creds: "xds" to dial with grpc.xds_channel_credentials (mTLS per the clusters' TLS config).
+        deadline / warmup_timeout: xds_client.py's per-RPC deadline and warm-up timeout."""
         self.node_id = node_id
         env = dict(os.environ)
         env.pop("GRPC_XDS_BOOTSTRAP", None)
@@ -47,7 +50,10 @@ class XdsClientProcess:
         env["PYTHONUNBUFFERED"] = "1"
         env.update(extra_env or {})
         self.proc = subprocess.Popen(
-            [sys.executable, str(HERE / "xds_client.py"), "--target", target, "--interval", str(interval)],
+            [sys.executable, str(HERE / "xds_client.py"), "--target", target, "--interval", str(interval),
+             "--creds", creds,
+             *(["--deadline", str(deadline)] if deadline is not None else []),
+             *(["--warmup-timeout", str(warmup_timeout)] if warmup_timeout is not None else [])],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -35,7 +35,8 @@ spec:
 """
 
 
-def workload_entry(version: str, port: int, address: str = "127.0.0.1") -> str:
+def workload_entry(version: str, port: int, address: str = "127.0.0.1", service_account: str | None = None) -> str:
+    sa = f"  serviceAccount: {service_account}\n" if service_account else ""
     return f"""\
 apiVersion: {API_VERSION}
 kind: WorkloadEntry
@@ -49,10 +50,26 @@ spec:
   labels:
     app: reviews
     version: {version}
-"""
+{sa}"""
 
 
-def destination_rule(subsets=("v1", "v2")) -> str:
+def destination_rule(subsets=("v1", "v2"), tls_mode: str | None = None) -> str:
+    """tls_mode: spec.trafficPolicy.tls.mode, e.g. "ISTIO_MUTUAL"."""
+    policy = f"""\
+  trafficPolicy:
+    tls:
+      mode: {tls_mode}
+""" if tls_mode else ""
+    if not subsets:
+        return f"""\
+apiVersion: {API_VERSION}
+kind: DestinationRule
+metadata:
+  name: reviews
+  namespace: {NAMESPACE}
+spec:
+  host: reviews
+{policy}"""
     lines = "".join(
         f"""\
   - name: {s}
@@ -69,7 +86,7 @@ metadata:
   namespace: {NAMESPACE}
 spec:
   host: reviews
-  subsets:
+{policy}  subsets:
 {lines}"""
 
 
@@ -111,4 +128,13 @@ def canary(v1_port: int, v2_port: int, weights=None, subsets=("v1", "v2")) -> st
         workload_entry("v2", v2_port),
         destination_rule(subsets),
         virtual_service(weights),
+    )
+
+
+def mtls(port: int, service_account: str = "reviews", version: str = "v1") -> str:
+    """reviews served by one WorkloadEntry running as `service_account`, ISTIO_MUTUAL to it."""
+    return join(
+        service_entry(),
+        workload_entry(version, port, service_account=service_account),
+        destination_rule(subsets=(), tls_mode="ISTIO_MUTUAL"),
     )

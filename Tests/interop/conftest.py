@@ -102,6 +102,25 @@ def meshd(request):
 
 
 @pytest.fixture
+def meshd_factory(request):
+    """Factory: meshd_factory(extra_args=[...], data_dir=None, start=True) -> a Meshd, closed at teardown."""
+    made: list[Meshd] = []
+
+    def make(extra_args=None, data_dir=None, start: bool = True, name: str = "") -> Meshd:
+        m = Meshd(data_dir=data_dir, extra_args=extra_args,
+                  name=f"meshd{len(made) + 1}{'-' + name if name else ''}[{request.node.name}]")
+        made.append(m)
+        _attach(request, f"{m.name} log", lambda: m.tail(200))
+        return m.start() if start else m
+
+    try:
+        yield make
+    finally:
+        for m in made:
+            m.close()
+
+
+@pytest.fixture
 def backends():
     started = {}
     try:

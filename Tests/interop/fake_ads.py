@@ -26,6 +26,9 @@ from envoy.config.listener.v3 import api_listener_pb2, listener_pb2
 from envoy.config.route.v3 import route_components_pb2, route_pb2
 from envoy.extensions.filters.http.router.v3 import router_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import http_connection_manager_pb2 as hcm_pb2
+from envoy.extensions.transport_sockets.tls.v3 import common_pb2 as tls_common_pb2
+from envoy.extensions.transport_sockets.tls.v3 import tls_pb2
+from envoy.type.matcher.v3 import string_pb2
 from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
 from google.protobuf import any_pb2, wrappers_pb2
 
@@ -83,13 +86,34 @@ def route_config(name: str, domains: list, weights: dict):
     )
 
 
-def eds_cluster(name: str):
-    return cluster_pb2.Cluster(
+def istio_mutual_tls(sans: list) -> base_pb2.TransportSocket:
+    """ISTIO_MUTUAL for a proxyless client, the way istiod writes it: certificate provider
+    instance "default" for both the client certificate and the roots, server SAN in `sans`."""
+    common = tls_pb2.CommonTlsContext(
+        tls_certificate_provider_instance=tls_common_pb2.CertificateProviderPluginInstance(
+            instance_name="default", certificate_name="default"),
+        combined_validation_context=tls_pb2.CommonTlsContext.CombinedCertificateValidationContext(
+            default_validation_context=tls_common_pb2.CertificateValidationContext(
+                match_subject_alt_names=[string_pb2.StringMatcher(exact=s) for s in sans]),
+            validation_context_certificate_provider_instance=tls_pb2.CommonTlsContext.CertificateProviderInstance(
+                instance_name="default", certificate_name="ROOTCA"),
+        ),
+    )
+    return base_pb2.TransportSocket(name="envoy.transport_sockets.tls",
+                                    typed_config=_any(tls_pb2.UpstreamTlsContext(common_tls_context=common)))
+
+
+def eds_cluster(name: str, tls_sans: list | None = None):
+    """tls_sans not None: ISTIO_MUTUAL, requiring one of these server SANs."""
+    c = cluster_pb2.Cluster(
         name=name,
         type=cluster_pb2.Cluster.EDS,
         eds_cluster_config=cluster_pb2.Cluster.EdsClusterConfig(eds_config=_ads_source(), service_name=name),
         lb_policy=cluster_pb2.Cluster.ROUND_ROBIN,
     )
+    if tls_sans is not None:
+        c.transport_socket.CopyFrom(istio_mutual_tls(tls_sans))
+    return c
 
 
 def load_assignment(name: str, addresses: list):
@@ -165,10 +189,17 @@ class FakeAds(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):
         self.server = None
         self.port = None
 
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> "FakeAds":
+    def start(self, host: str = "127.0.0.1", port: int = 0, handlers=(), tls=None) -> "FakeAds":
+        """handlers: extra generic RPC handlers; tls: (port, grpc.ServerCredentials) to serve
+        the same services on a TLS port too (its port ends up in self.tls_port)."""
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=32))
         ads_pb2_grpc.add_AggregatedDiscoveryServiceServicer_to_server(self, self.server)
+        if handlers:
+            self.server.add_generic_rpc_handlers(tuple(handlers))
         self.port = self.server.add_insecure_port(f"{host}:{port}")
+        self.tls_port = None
+        if tls is not None:
+            self.tls_port = self.server.add_secure_port(f"{host}:{tls[0]}", tls[1])
         self.server.start()
         return self
 

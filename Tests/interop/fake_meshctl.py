@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import urllib.error
 import urllib.request
@@ -48,9 +49,15 @@ def main() -> int:
     d.add_argument("name")
     d.add_argument("-n", default="default")
     sub.add_parser("proxy-status")
+    t = sub.add_parser("token").add_subparsers(dest="sub", required=True).add_parser("create")
+    t.add_argument("-n", "--namespace", default="default")
+    t.add_argument("--service-account", required=True)
+    t.add_argument("--ttl", default="24h")
+    sub.add_parser("ca").add_subparsers(dest="sub", required=True).add_parser("root")
     b = sub.add_parser("bootstrap")
     b.add_argument("--xds-address")
     b.add_argument("--node-id", default="client")
+    b.add_argument("--cert-dir")
     args = p.parse_args()
     s = args.server
     if args.cmd == "apply":
@@ -72,15 +79,37 @@ def main() -> int:
         if status != 200:
             return fail(body)
         print(f"{args.kind} {args.n}/{args.name} deleted")
+    elif args.cmd == "token":
+        body = json.dumps({"namespace": args.namespace, "serviceAccount": args.service_account, "ttl": args.ttl})
+        req = urllib.request.Request(s + "/api/v1/tokens", data=body.encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                print(json.loads(r.read())["token"])
+        except urllib.error.HTTPError as e:
+            return fail(e.read())
+    elif args.cmd == "ca":
+        status, body = call(s, "GET", "/api/v1/ca/root")
+        if status != 200:
+            return fail(body)
+        sys.stdout.write(body.decode())
     elif args.cmd == "proxy-status":
         status, body = call(s, "GET", "/debug/syncz")
         for e in json.loads(body):
             print(e["proxyID"], "SYNCED" if e["synced"] else "STALE")
     elif args.cmd == "bootstrap":
         host = s.split("://")[-1].rsplit(":", 1)[0]
-        print(json.dumps({"xds_servers": [{"server_uri": args.xds_address or f"{host}:15010",
-                                           "channel_creds": [{"type": "insecure"}],
-                                           "server_features": ["xds_v3"]}], "node": {"id": args.node_id}}))
+        boot = {"xds_servers": [{"server_uri": args.xds_address or f"{host}:15010",
+                                 "channel_creds": [{"type": "insecure"}],
+                                 "server_features": ["xds_v3"]}], "node": {"id": args.node_id}}
+        if args.cert_dir:
+            d = os.path.abspath(args.cert_dir)
+            boot["certificate_providers"] = {"default": {"plugin_name": "file_watcher", "config": {
+                "certificate_file": os.path.join(d, "cert-chain.pem"),
+                "private_key_file": os.path.join(d, "key.pem"),
+                "ca_certificate_file": os.path.join(d, "root-cert.pem"),
+                "refresh_interval": "900s"}}}
+        print(json.dumps(boot))
     return 0
 
 

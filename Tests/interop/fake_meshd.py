@@ -22,9 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import grpc  # noqa: E402
 import yaml  # noqa: E402
 
 import fake_ads  # noqa: E402
+from fake_ca import FakeCA  # noqa: E402
 
 MAX_BODY = 1024 * 1024
 KINDS = {
@@ -147,13 +149,18 @@ class Store:
             return self.revision, json.loads(json.dumps(self.resources))
 
 
+TRUST_DOMAIN = "cluster.local"
+
+
 def translate(resources: dict) -> dict:
     by_kind = {k: [r for r in resources.values() if r["kind"] == k] for k in KINDS}
     out = {t: {} for t in ("LDS", "RDS", "CDS", "EDS")}
-    subsets, routes = {}, {}
+    subsets, routes, mutual = {}, {}, set()
     for dr in by_kind["DestinationRule"]:
         ns = dr["metadata"]["namespace"]
         subsets[fqdn(dr["spec"]["host"], ns)] = dr["spec"].get("subsets") or []
+        if (((dr["spec"].get("trafficPolicy") or {}).get("tls") or {}).get("mode")) == "ISTIO_MUTUAL":
+            mutual.add(fqdn(dr["spec"]["host"], ns))
     for vs in by_kind["VirtualService"]:
         ns = vs["metadata"]["namespace"]
         http = (vs["spec"].get("http") or [{}])[0]
@@ -180,8 +187,10 @@ def translate(resources: dict) -> dict:
                 clusters = {f"outbound|{num}||{host}": {}}
                 for s in subsets.get(host, []):
                     clusters[f"outbound|{num}|{s['name']}|{host}"] = s.get("labels") or {}
+                sans = sorted({f"spiffe://{TRUST_DOMAIN}/ns/{ns}/sa/{w['spec'].get('serviceAccount') or 'default'}"
+                               for w in workloads}) if host in mutual else None
                 for cname, labels in clusters.items():
-                    out["CDS"][cname] = fake_ads.eds_cluster(cname)
+                    out["CDS"][cname] = fake_ads.eds_cluster(cname, sans)
                     out["EDS"][cname] = fake_ads.load_assignment(cname, eps(labels))
                 weights = {f"outbound|{num}|{s}|{h}": w for h, s, w in routes.get(host, [])} or {
                     f"outbound|{num}||{host}": 100}
@@ -192,7 +201,13 @@ def translate(resources: dict) -> dict:
 class FakeMeshd:
     def __init__(self, args):
         self.store = Store(args.data_dir)
-        self.ads = fake_ads.FakeAds().start(args.listen_address, args.grpc_port)
+        self.ca = FakeCA(args.data_dir, args.ca_dir, args.trust_domain)
+        key, chain = self.ca.serving_identity(args.tls_san or ["meshd.mesh-system.svc", "localhost"],
+                                              [args.listen_address])
+        creds = grpc.ssl_server_credentials([(key, chain)])
+        self.trusted = {a.strip() for a in args.admin_trusted_addresses.split(",") if a.strip()}
+        self.ads = fake_ads.FakeAds().start(args.listen_address, args.grpc_port, handlers=[self.ca.handler()],
+                                            tls=(args.tls_port, creds))
         self.debounce = float(args.debounce_after.rstrip("ms")) / (1000 if args.debounce_after.endswith("ms") else 1)
         self.pushed_revision = -1
         self.timer = None
@@ -278,6 +293,18 @@ def make_handler(m: FakeMeshd):
                 parts = [p for p in path.split("/") if p]
                 if method == "GET" and path == "/ready":
                     return self.send(200, b"ready", "text/plain")
+                if parts[:1] in (["api"], ["debug"]) and self.client_address[0] not in m.trusted:
+                    if self.headers.get("Authorization", "") != "Bearer " + m.ca.admin_token:
+                        self.body()
+                        return self.send(401, {"error": {"code": "unauthenticated", "message": "admin token required"}})
+                if method == "GET" and path == "/api/v1/ca/root":
+                    return self.send(200, m.ca.root.encode(), "application/x-pem-file")
+                if method == "POST" and path == "/api/v1/tokens":
+                    try:
+                        token = m.ca.token_request(self.body())
+                    except (ValueError, KeyError) as exc:
+                        raise ApiError("malformed", f"bad token request: {exc}")
+                    return self.send(200, {"token": token})
                 if method == "GET" and path == "/debug/syncz":
                     return self.send(200, m.syncz())
                 if method == "GET" and path == "/debug/push_status":
@@ -285,6 +312,7 @@ def make_handler(m: FakeMeshd):
                 if method == "GET" and path == "/metrics":
                     text = "".join(f'pilot_xds_pushes{{type="{t.lower()}"}} {n}\n' for t, n in m.ads.pushes.items())
                     text += f"meshd_config_revision {m.store.revision}\n"
+                    text += m.ca.metrics()
                     return self.send(200, text.encode(), "text/plain")
                 if method == "POST" and path in ("/api/v1/apply", "/api/v1/delete"):
                     docs = parse_docs(self.body())
@@ -344,13 +372,21 @@ def main() -> int:
     p.add_argument("--listen-address", default="127.0.0.1")
     p.add_argument("--debounce-after", default="100ms")
     p.add_argument("--debounce-max", default="10s")
+    p.add_argument("--tls-port", type=int, default=15012)
+    p.add_argument("--tls-san", action="append", default=[])
+    p.add_argument("--trust-domain", default="cluster.local")
+    p.add_argument("--ca-dir")
+    p.add_argument("--admin-trusted-addresses", default="127.0.0.1,::1")
     args = p.parse_args()
+    global TRUST_DOMAIN
+    TRUST_DOMAIN = args.trust_domain
     m = FakeMeshd(args)
     httpd = ThreadingHTTPServer((args.listen_address, args.admin_port), make_handler(m))
     httpd.daemon_threads = True
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     print(f"fake meshd xds_address={args.listen_address}:{m.ads.port}", file=sys.stderr, flush=True)
     print(f"fake meshd admin_address={args.listen_address}:{httpd.server_address[1]}", file=sys.stderr, flush=True)
+    print(f"fake meshd tls_address={args.listen_address}:{m.ads.tls_port}", file=sys.stderr, flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     while not stop.wait(0.5):

@@ -25,6 +25,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 XDS_RE = re.compile(r"xds_address=\[?([0-9.:a-fA-F]*?)\]?:(\d+)\b")
 ADMIN_RE = re.compile(r"admin_address=\[?([0-9.:a-fA-F]*?)\]?:(\d+)\b")
+TLS_RE = re.compile(r"tls_address=\[?([0-9.:a-fA-F]*?)\]?:(\d+)\b")
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
@@ -39,8 +40,42 @@ def meshctl_bin() -> str:
     return os.environ.get("MESHCTL_BIN", str(REPO_ROOT / ".build" / "debug" / "meshctl"))
 
 
+def mesh_agent_bin() -> str:
+    return os.environ.get("MESH_AGENT_BIN", str(REPO_ROOT / ".build" / "debug" / "mesh-agent"))
+
+
+def launcher(binary: str) -> list[str]:
+    """argv prefix to run a binary; a .py "binary" is one of the fake_*.py stand-ins."""
+    return [sys.executable, binary] if binary.endswith(".py") else [binary]
+
+
 class MeshdError(AssertionError):
     """An unexpected answer from meshd; the message carries meshd's log tail."""
+
+
+def run_tool(binary: str, *args, check: bool = True, timeout: float = 30.0, what: str = "") -> subprocess.CompletedProcess:
+    """Run meshctl / mesh-agent (or their fake_*.py stand-ins); text output; raise on failure."""
+    if not os.path.exists(binary):
+        raise MeshdError(f"{what or binary} not found at {binary}: build it first (swift build) or set its *_BIN variable")
+    argv = [*launcher(binary), *map(str, args)]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    if check and p.returncode != 0:
+        raise MeshdError(f"{' '.join(argv)} exited {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}")
+    return p
+
+
+def run_meshctl(server_url: str, *args, **kw) -> subprocess.CompletedProcess:
+    return run_tool(meshctl_bin(), "--server", server_url, *args, what="meshctl", **kw)
+
+
+def run_mesh_agent(ca_address: str, root_cert: str | Path, token: str, output_dir: str | Path,
+                   ttl: str | None = None, server_name: str = "localhost", **kw) -> subprocess.CompletedProcess:
+    """`mesh-agent --once`: writes output_dir/{cert-chain.pem,key.pem,root-cert.pem}."""
+    args = ["--ca-address", ca_address, "--root-cert", root_cert, "--server-name", server_name,
+            "--token", token, "--output-dir", output_dir, "--once"]
+    if ttl is not None:
+        args += ["--ttl", ttl]
+    return run_tool(mesh_agent_bin(), *args, what="mesh-agent", **kw)
 
 
 class HttpResult:
@@ -84,6 +119,7 @@ class Meshd:
         self._readers: list[threading.Thread] = []
         self.xds_address: str | None = None
         self.admin_address: str | None = None
+        self.tls_address_seen: str | None = None  # from the `tls_address=` log line
         self.generation = 0  # bumped on every (re)start
 
     # ---------------------------------------------------------------- lifecycle
@@ -97,14 +133,15 @@ class Meshd:
         self.generation += 1
         self.xds_address = None
         self.admin_address = None
+        self.tls_address_seen = None
         self._log(f"---- [{self.name}] start #{self.generation} (data dir {self.data_dir}) ----")
         # A .py "binary" is fake_meshd.py, used to debug this suite without meshd.
-        launcher = [sys.executable, binary] if binary.endswith(".py") else [binary]
         args = [
-            *launcher,
+            *launcher(binary),
             "--data-dir", self.data_dir,
             "--grpc-port", "0",
             "--admin-port", "0",
+            "--tls-port", "0",
             "--listen-address", "127.0.0.1",
             "--debounce-after", "100ms",
             "--debounce-max", "10s",
@@ -160,6 +197,10 @@ class Meshd:
                 m = ADMIN_RE.search(line)
                 if m:
                     self.admin_address = f"{m.group(1) or '127.0.0.1'}:{m.group(2)}"
+            if self.tls_address_seen is None:
+                m = TLS_RE.search(line)
+                if m:
+                    self.tls_address_seen = f"{m.group(1) or '127.0.0.1'}:{m.group(2)}"
         stream.close()
 
     def _log(self, line: str) -> None:
@@ -230,17 +271,38 @@ class Meshd:
         return int(self.xds_address.rsplit(":", 1)[1])
 
     def request(self, method: str, path: str, body: bytes | str | None = None,
-                content_type: str | None = None, timeout: float = HTTP_TIMEOUT) -> HttpResult:
+                content_type: str | None = None, timeout: float = HTTP_TIMEOUT,
+                headers: dict | None = None, source_address: str | None = None) -> HttpResult:
+        """One admin API call. source_address: the local IP to connect from (e.g. "127.0.0.2",
+        to be a caller outside --admin-trusted-addresses while meshd listens on 127.0.0.1)."""
         if isinstance(body, str):
             body = body.encode("utf-8")
+        if source_address is not None:
+            return self._request_from(source_address, method, path, body, content_type, timeout, headers)
         req = urllib.request.Request(self.admin_url + path, data=body, method=method)
         if content_type:
             req.add_header("Content-Type", content_type)
+        for k, v in (headers or {}).items():
+            req.add_header(k, v)
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:
                 return HttpResult(resp.status, dict(resp.headers), resp.read())
         except urllib.error.HTTPError as err:
             return HttpResult(err.code, dict(err.headers or {}), err.read() or b"")
+
+    def _request_from(self, source: str, method: str, path: str, body: bytes | None,
+                      content_type: str | None, timeout: float, headers: dict | None) -> HttpResult:
+        host, port = self.admin_address.rsplit(":", 1)
+        conn = http.client.HTTPConnection(host.strip("[]"), int(port), timeout=timeout, source_address=(source, 0))
+        try:
+            hdrs = dict(headers or {})
+            if content_type:
+                hdrs["Content-Type"] = content_type
+            conn.request(method, path, body=body, headers=hdrs)
+            resp = conn.getresponse()
+            return HttpResult(resp.status, dict(resp.headers), resp.read())
+        finally:
+            conn.close()
 
     def request_large(self, method: str, path: str, body: bytes, content_type: str,
                       timeout: float = HTTP_TIMEOUT) -> HttpResult:
@@ -311,6 +373,15 @@ class Meshd:
     def metrics(self) -> str:
         return self._expect(self.request("GET", "/metrics"), 200, "metrics").text
 
+    def metric_value(self, name: str) -> float | None:
+        """The value of a metric with a single sample (a gauge); None when absent."""
+        pattern = re.compile(r"^" + re.escape(name) + r"(\{[^}]*\})?\s+([-+0-9.eEinfNa]+)")
+        for line in self.metrics().splitlines():
+            m = pattern.match(line)
+            if m:
+                return float(m.group(2))
+        return None
+
     def metric_sum(self, name: str) -> float:
         """Sum of all samples of a Prometheus metric (all label sets); 0 when absent."""
         total = 0.0
@@ -320,6 +391,58 @@ class Meshd:
             if m:
                 total += float(m.group(2))
         return total
+
+    # ---------------------------------------------------------------- CA, tokens, TLS port
+
+    @property
+    def tls_address(self) -> str:
+        """The TLS (ADS + CA) address from meshd's `tls_address=` log line; waits a little for it."""
+        deadline = time.monotonic() + 5
+        while self.tls_address_seen is None and time.monotonic() < deadline and self.running:
+            time.sleep(0.02)
+        if self.tls_address_seen is None:
+            raise MeshdError(f"meshd printed no tls_address= line\n{self.tail(40)}")
+        return self.tls_address_seen
+
+    @property
+    def tls_port(self) -> int:
+        return int(self.tls_address.rsplit(":", 1)[1])
+
+    def ca_root(self) -> str:
+        """GET /api/v1/ca/root: the root certificate PEM (text/plain, or a JSON object holding it)."""
+        r = self._expect(self.request("GET", "/api/v1/ca/root"), 200, "GET /api/v1/ca/root")
+        text = r.text
+        if text.lstrip().startswith("{"):
+            values = [v for v in r.json().values() if isinstance(v, str) and "BEGIN CERTIFICATE" in v]
+            if len(values) != 1:
+                raise MeshdError(f"/api/v1/ca/root: JSON without one PEM value: {text[:2000]}")
+            text = values[0]
+        if "-----BEGIN CERTIFICATE-----" not in text:
+            raise MeshdError(f"/api/v1/ca/root is not a PEM certificate: {text[:2000]!r}")
+        return text
+
+    def create_token_raw(self, namespace: str, service_account: str, ttl: str | None = "24h", **kw) -> HttpResult:
+        body = {"namespace": namespace, "serviceAccount": service_account}
+        if ttl is not None:
+            body["ttl"] = ttl
+        return self.request("POST", "/api/v1/tokens", json.dumps(body), "application/json", **kw)
+
+    def create_token(self, namespace: str, service_account: str, ttl: str | None = "24h") -> str:
+        """POST /api/v1/tokens -> the JWT for namespace/serviceAccount."""
+        r = self.create_token_raw(namespace, service_account, ttl)
+        if not 200 <= r.status < 300:
+            raise MeshdError(f"POST /api/v1/tokens: HTTP {r.status}: {r.text[:2000]}\n{self.tail(40)}")
+        token = r.json().get("token")
+        if not isinstance(token, str) or token.count(".") != 2:
+            raise MeshdError(f"POST /api/v1/tokens: no JWT in {r.text[:2000]}")
+        return token
+
+    def data_path(self, *parts: str) -> Path:
+        return Path(self.data_dir, *parts)
+
+    def admin_token(self) -> str:
+        """The contents of DATA_DIR/admin-token (what a caller outside the trusted addresses sends)."""
+        return self.data_path("admin-token").read_text().strip()
 
     # ---------------------------------------------------------------- waiting
 

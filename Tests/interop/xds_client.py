@@ -6,6 +6,10 @@ GRPC_XDS_BOOTSTRAP) once per process. It dials `--target` (default
 xds:///reviews.default.svc.cluster.local:9080) and calls the unary method `/meshd.test.Echo/Who`,
 whose answer is the backend's name ("v1"/"v2").
 
+`--creds xds` dials with grpc.xds_channel_credentials (fallback: insecure), so the TLS settings
+of the clusters (UpstreamTlsContext) and the bootstrap's certificate_providers apply: mTLS with
+the mesh certificate. The default, `--creds insecure`, ignores them.
+
 Start-up: one warm-up RPC with wait_for_ready=True and a long deadline (the xDS resources may
 still be arriving), then `{"event": "ready", "ok": ..., ...}` on stdout. Every other RPC uses
 wait_for_ready=False and a 2 s deadline, so a failure is a real failure.
@@ -37,6 +41,7 @@ import threading
 import time
 
 import grpc
+import grpc.experimental  # insecure_channel_credentials (the fallback of xds_channel_credentials)
 
 MAX_RUNS = 200
 MAX_EXAMPLES = 10
@@ -85,7 +90,11 @@ class Window:
 class Client:
     def __init__(self, args):
         self.args = args
-        self.channel = grpc.insecure_channel(args.target)
+        if args.creds == "xds":
+            creds = grpc.xds_channel_credentials(fallback_credentials=grpc.experimental.insecure_channel_credentials())
+            self.channel = grpc.secure_channel(args.target, creds)
+        else:
+            self.channel = grpc.insecure_channel(args.target)
         self.who = self.channel.unary_unary(args.method)
         self.cond = threading.Condition()
         self.current = Window("initial")
@@ -182,6 +191,8 @@ def main() -> int:
     parser.add_argument("--warmup-timeout", type=float, default=20.0)
     parser.add_argument("--interval", type=float, default=0.002, help="pause between loop RPCs, seconds")
     parser.add_argument("--count", type=int, help="run N RPCs, print one report, exit")
+    parser.add_argument("--creds", choices=("insecure", "xds"), default="insecure",
+                        help="xds: grpc.xds_channel_credentials (mTLS as the xDS config says)")
     args = parser.parse_args()
     if args.target.startswith("xds:") and not (
         os.environ.get("GRPC_XDS_BOOTSTRAP_CONFIG") or os.environ.get("GRPC_XDS_BOOTSTRAP")

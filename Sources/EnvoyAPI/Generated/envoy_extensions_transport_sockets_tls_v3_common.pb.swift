@@ -153,6 +153,10 @@ public nonisolated struct Envoy_Extensions_TransportSockets_Tls_V3_CertificateVa
   /// Clears the value of `trustedCa`. Subsequent reads from it will return its default value.
   public mutating func clearTrustedCa() {self._trustedCa = nil}
 
+  /// Deprecated upstream in favour of match_typed_subject_alt_names, but it is the form every
+  /// gRPC xDS client has understood the longest; meshd sets both.
+  public var matchSubjectAltNames: [Envoy_Type_Matcher_V3_StringMatcher] = []
+
   public var caCertificateProviderInstance: Envoy_Extensions_TransportSockets_Tls_V3_CertificateProviderPluginInstance {
     get {_caCertificateProviderInstance ?? Envoy_Extensions_TransportSockets_Tls_V3_CertificateProviderPluginInstance()}
     set {_caCertificateProviderInstance = newValue}
@@ -295,7 +299,7 @@ nonisolated extension Envoy_Extensions_TransportSockets_Tls_V3_SubjectAltNameMat
 
 nonisolated extension Envoy_Extensions_TransportSockets_Tls_V3_CertificateValidationContext: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CertificateValidationContext"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}trusted_ca\0\u{4}\u{c}ca_certificate_provider_instance\0\u{4}\u{2}match_typed_subject_alt_names\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}trusted_ca\0\u{4}\u{8}match_subject_alt_names\0\u{4}\u{4}ca_certificate_provider_instance\0\u{4}\u{2}match_typed_subject_alt_names\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -304,6 +308,7 @@ nonisolated extension Envoy_Extensions_TransportSockets_Tls_V3_CertificateValida
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularMessageField(value: &self._trustedCa) }()
+      case 9: try { try decoder.decodeRepeatedMessageField(value: &self.matchSubjectAltNames) }()
       case 13: try { try decoder.decodeSingularMessageField(value: &self._caCertificateProviderInstance) }()
       case 15: try { try decoder.decodeRepeatedMessageField(value: &self.matchTypedSubjectAltNames) }()
       default: break
@@ -319,6 +324,9 @@ nonisolated extension Envoy_Extensions_TransportSockets_Tls_V3_CertificateValida
     try { if let v = self._trustedCa {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
     } }()
+    if !self.matchSubjectAltNames.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.matchSubjectAltNames, fieldNumber: 9)
+    }
     try { if let v = self._caCertificateProviderInstance {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
     } }()
@@ -330,6 +338,7 @@ nonisolated extension Envoy_Extensions_TransportSockets_Tls_V3_CertificateValida
 
   public static func ==(lhs: Envoy_Extensions_TransportSockets_Tls_V3_CertificateValidationContext, rhs: Envoy_Extensions_TransportSockets_Tls_V3_CertificateValidationContext) -> Bool {
     if lhs._trustedCa != rhs._trustedCa {return false}
+    if lhs.matchSubjectAltNames != rhs.matchSubjectAltNames {return false}
     if lhs._caCertificateProviderInstance != rhs._caCertificateProviderInstance {return false}
     if lhs.matchTypedSubjectAltNames != rhs.matchTypedSubjectAltNames {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}

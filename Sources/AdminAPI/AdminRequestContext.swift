@@ -1,0 +1,15 @@
+import Hummingbird
+import NIOCore
+
+/// The admin API's request context: Hummingbird's basics plus the caller's address, which
+/// decides whether the caller is trusted (loopback) or must authenticate.
+public struct AdminRequestContext: RequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The peer address of the connection.
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
+    }
+}

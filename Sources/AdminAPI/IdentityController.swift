@@ -1,0 +1,44 @@
+import CertificateAuthority
+import Hummingbird
+import MeshModel
+
+/// `/api/v1/tokens` (mint a workload token, as `meshctl token create` does) and
+/// `/api/v1/ca/root` (the trust anchor operators distribute).
+struct IdentityController: Sendable {
+    let identity: AdminDependencies.Identity
+
+    func register(on router: Router<AdminRequestContext>) {
+        let identity = self.identity
+
+        router.post("/api/v1/tokens") { request, _ -> Response in
+            var request = request
+            let body = try JSONValue.parse(json: try await request.text())
+            let namespace = try Self.name(body, "namespace")
+            let account = try Self.name(body, "serviceAccount")
+            let ttlText = body["ttl"]?.stringValue ?? "24h"
+            guard let ttl = IstioDuration.parse(ttlText), ttl > .zero, ttl <= .seconds(366 * 86_400) else {
+                throw AdminError(code: "invalid", status: .unprocessableContent,
+                                 message: "must be a positive duration up to 366 days, like 24h or 90m", field: "ttl")
+            }
+            let token = identity.tokens.issue(namespace: namespace, serviceAccount: account, ttl: ttl)
+            return JSONResponse.make(.object(["token": .string(token), "namespace": .string(namespace),
+                                              "serviceAccount": .string(account), "ttl": .string(ttlText)]))
+        }
+
+        router.get("/api/v1/ca/root") { _, _ -> Response in
+            Response(status: .ok, headers: [.contentType: "application/x-pem-file"],
+                     body: ResponseBody(byteBuffer: ByteBuffer(string: identity.ca.rootCertificatePEM)))
+        }
+    }
+
+    /// A DNS-1123 label field of the request body.
+    static func name(_ body: JSONValue, _ field: String) throws -> String {
+        guard let value = body[field]?.stringValue, !value.isEmpty, value.count <= 63,
+              value.allSatisfy({ $0.isLowercase || $0.isNumber || $0 == "-" }), value.first != "-", value.last != "-"
+        else {
+            throw AdminError(code: "invalid", status: .unprocessableContent,
+                             message: "required: a DNS-1123 label (lowercase letters, digits, '-')", field: field)
+        }
+        return value
+    }
+}
