@@ -114,6 +114,7 @@ let package = Package(
             name: "mesh-agent",
             dependencies: [
                 "EnvoyAPI",
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "X509", package: "swift-certificates"),

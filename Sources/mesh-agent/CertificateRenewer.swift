@@ -73,7 +73,7 @@ struct CertificateRenewer: Sendable {
     func run(initial: IssuedCertificate?) async throws {
         var current = initial
         if let initial, initial.isValid(at: Date()) {
-            let delay = policy.renewalDelay(notBefore: initial.notBefore, notAfter: initial.notAfter, now: Date())
+            let delay = policy.renewalDelay(for: initial)
             logger.info("using existing certificate", metadata: [
                 "identity": "\(initial.identity)",
                 "notAfter": "\(Self.timestamp(initial.notAfter))",
@@ -89,7 +89,7 @@ struct CertificateRenewer: Sendable {
                 let issued = try await issue(current: current)
                 current = issued
                 failures = 0
-                wait = policy.renewalDelay(notBefore: issued.notBefore, notAfter: issued.notAfter, now: Date())
+                wait = policy.renewalDelay(for: issued)
                 logger.info("next renewal scheduled", metadata: ["renewIn": "\(Self.format(wait))"])
             } catch is CancellationError {
                 return

@@ -8,8 +8,10 @@ import GRPCNIOTransportHTTP2
 /// presented changes with every renewal, so a long-lived channel would only have to be rebuilt.
 /// The call fails fast (no wait-for-ready) so the renewal loop's own backoff decides the pace.
 struct GRPCCertificateSigner: CertificateSigner {
-    /// Where meshd's CA listens.
+    /// Where meshd's CA listens (token authentication).
     let address: CAAddress
+    /// meshd's renewal port, which requires a client certificate: calls that present one go there.
+    let renewAddress: CAAddress
     /// The name meshd's certificate must carry (`--server-name`).
     let serverName: String
     /// The PEM trust anchor(s) meshd's certificate must chain to (`--root-cert`).
@@ -21,7 +23,7 @@ struct GRPCCertificateSigner: CertificateSigner {
         let transport: HTTP2ClientTransport.Posix
         do {
             transport = try HTTP2ClientTransport.Posix(
-                target: address.target,
+                target: (credentials.clientCertificate == nil ? address : renewAddress).target,
                 transportSecurity: .tls(tlsConfiguration(presenting: credentials.clientCertificate)),
                 config: transportConfiguration())
         } catch let error as RPCError {

@@ -16,6 +16,12 @@ struct IssuedCertificate: Sendable {
     let rootPEM: String
     /// `key.pem`: the private key of the leaf.
     let keyPEM: String
+    /// When the agent received the certificate (for one loaded from disk: when it was written).
+    ///
+    /// Renewal is timed from here, not from notBefore: CAs backdate notBefore for clock skew
+    /// (meshd by a minute), which for short lifetimes would put the half-life point before the
+    /// certificate even arrived. istio-agent times rotation from receipt for the same reason.
+    let receivedAt: Date
 
     /// The names of the three files, as `file_watcher` configs and meshctl's bootstrap use them.
     enum FileName {
@@ -30,7 +36,7 @@ struct IssuedCertificate: Sendable {
     /// re-encoded so the written files are canonical. When meshd returns the leaf alone, the
     /// root is not known from the answer and `fallbackRootPEM` (the `--root-cert` anchor, which
     /// in meshd is the same CA) is written instead.
-    init(chain: [String], key: WorkloadKey, fallbackRootPEM: String) throws {
+    init(chain: [String], key: WorkloadKey, fallbackRootPEM: String, receivedAt: Date = Date()) throws {
         let documents: [PEMDocument]
         do {
             documents = try chain.flatMap { try PEMDocument.parseMultiple(pemString: $0) }
@@ -54,6 +60,7 @@ struct IssuedCertificate: Sendable {
         self.chainPEM = pems.count > 1 ? pems.dropLast().joined() : pems[0]
         self.rootPEM = pems.count > 1 ? pems[pems.count - 1] : fallbackRootPEM
         self.keyPEM = key.pem
+        self.receivedAt = receivedAt
     }
 
     /// Loads what an earlier run wrote into `directory`, or nil when the files are missing,
@@ -73,6 +80,11 @@ struct IssuedCertificate: Sendable {
         self.chainPEM = chainPEM
         self.rootPEM = rootPEM
         self.keyPEM = keyPEM
+        // The generation's file, not the stable symlink, whose own mtime is when it was created.
+        let written = try? FileManager.default.attributesOfItem(
+            atPath: (directory as NSString).appendingPathComponent("\(AtomicDirectoryWriter.dataLink)/\(FileName.certificateChain)")
+        )[.modificationDate] as? Date
+        self.receivedAt = written ?? leaf.notValidBefore
     }
 
     /// The workload identity: the leaf's first URI SAN (`spiffe://cluster.local/ns/NS/sa/SA`).
@@ -89,6 +101,9 @@ struct IssuedCertificate: Sendable {
     var notBefore: Date { leaf.notValidBefore }
     /// When the certificate stops being valid.
     var notAfter: Date { leaf.notValidAfter }
+
+    /// Where the lifetime that renewal is timed against starts: receipt, or notBefore if later.
+    var lifetimeStart: Date { max(notBefore, min(receivedAt, notAfter)) }
 
     /// Whether the certificate can still authenticate the agent at `date`.
     func isValid(at date: Date) -> Bool {

@@ -31,6 +31,11 @@ struct MeshAgentCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("meshd's CA (TLS) address.", valueName: "host:port"))
     var caAddress: CAAddress = .default
 
+    @Option(help: ArgumentHelp(
+        "meshd's mTLS renewal address, used when renewing with a still-valid certificate (default: the --ca-address host, port 15013).",
+        valueName: "host:port"))
+    var renewAddress: CAAddress?
+
     @Option(help: ArgumentHelp("PEM trust anchor meshd's TLS certificate must chain to.", valueName: "file"))
     var rootCert: String
 
@@ -81,7 +86,8 @@ struct MeshAgentCommand: AsyncParsableCommand {
 
         let rootPEM = try Self.loadTrustRoot(rootCert)
         let renewer = CertificateRenewer(
-            signer: GRPCCertificateSigner(address: caAddress, serverName: serverName, trustRootPEM: rootPEM),
+            signer: GRPCCertificateSigner(address: caAddress, renewAddress: renewAddress ?? CAAddress(host: caAddress.host, port: 15013),
+                                          serverName: serverName, trustRootPEM: rootPEM),
             writer: AtomicDirectoryWriter(directory: outputDir),
             tokenSource: resolvedTokenSource,
             keyType: keyType,

@@ -13,24 +13,28 @@ struct RenewalPolicy: Sendable {
     var initialBackoff: Duration = .seconds(1)
     /// The longest retry delay: a restarted meshd is noticed within a minute.
     var maximumBackoff: Duration = .seconds(60)
+    /// The shortest wait before a renewal, even when the renewal point is past: a CA that
+    /// returns certificates already due (skewed clocks, a cap below the asked lifetime) must
+    /// not be called in a tight loop.
+    var minimumRenewalDelay: Duration = .seconds(1)
 
-    /// How long to wait from `now` before renewing a certificate valid from `notBefore` to
-    /// `notAfter`; zero when the renewal point is already past.
+    /// How long to wait from `now` before renewing a certificate whose lifetime runs from
+    /// `start` (see `IssuedCertificate.lifetimeStart`) to `notAfter`.
     func renewalDelay(
-        notBefore: Date, notAfter: Date, now: Date,
+        start: Date, notAfter: Date, now: Date,
         using generator: inout some RandomNumberGenerator
     ) -> Duration {
-        let lifetime = max(0, notAfter.timeIntervalSince(notBefore))
+        let lifetime = max(0, notAfter.timeIntervalSince(start))
         let jitter = Double.random(in: -jitterFraction...jitterFraction, using: &generator)
-        let renewAt = notBefore.addingTimeInterval(lifetime * renewAtFraction * (1 + jitter))
-        let seconds = renewAt.timeIntervalSince(now)
-        return seconds > 0 ? .milliseconds(Int64(seconds * 1_000)) : .zero
+        let renewAt = start.addingTimeInterval(lifetime * renewAtFraction * (1 + jitter))
+        let delay = Duration.milliseconds(Int64(max(0, renewAt.timeIntervalSince(now)) * 1_000))
+        return max(delay, minimumRenewalDelay)
     }
 
-    /// Convenience with the system random generator.
-    func renewalDelay(notBefore: Date, notAfter: Date, now: Date) -> Duration {
+    /// `renewalDelay(start:notAfter:now:using:)` for `certificate`, with the system generator.
+    func renewalDelay(for certificate: IssuedCertificate, now: Date = Date()) -> Duration {
         var generator = SystemRandomNumberGenerator()
-        return renewalDelay(notBefore: notBefore, notAfter: notAfter, now: now, using: &generator)
+        return renewalDelay(start: certificate.lifetimeStart, notAfter: certificate.notAfter, now: now, using: &generator)
     }
 
     /// The wait after `failures` consecutive failed attempts (1 for the first): the initial

@@ -42,7 +42,15 @@ struct GlobalOptions: ParsableArguments {
         if let value = token ?? ProcessInfo.processInfo.environment["MESHCTL_TOKEN"] {
             return value.isEmpty ? nil : value
         }
-        return adminTokenFromFile()
+        // The file is meshd's on this machine: never hand it to another host (it would travel
+        // in clear over http:// and is not that host's token anyway).
+        return serverIsLocal ? adminTokenFromFile() : nil
+    }
+
+    /// Whether `--server` names this machine (loopback), the only place the data-dir token belongs.
+    var serverIsLocal: Bool {
+        guard let host = URLComponents(string: resolvedServer)?.host?.lowercased() else { return false }
+        return host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
     }
 
     /// meshd's data directory as meshd itself resolves it (`DataDirectory` in meshd): the flag,

@@ -11,6 +11,8 @@ struct MeshIdentity {
     let tokens: TokenAuthority
     let adminToken: String
     let certificateService: CertificateService
+    /// The same service for the renewal port: callers authenticate with their mesh certificate.
+    let renewalService: CertificateService
 
     static func load(dataDirectory: URL, caDirectory: URL?, trustDomain: String, metrics: CAMetrics, logger: Logger) throws -> MeshIdentity {
         let ca: LocalCertificateAuthority
@@ -24,18 +26,43 @@ struct MeshIdentity {
         let tokens = try TokenAuthority.loadOrCreate(directory: dataDirectory)
         let adminToken = try AdminToken.loadOrCreate(directory: dataDirectory)
         let service = CertificateService(ca: ca, tokens: tokens, metrics: metrics, logger: logger)
-        return MeshIdentity(ca: ca, tokens: tokens, adminToken: adminToken, certificateService: service)
+        let renewal = CertificateService(ca: ca, tokens: tokens, metrics: metrics, logger: logger,
+                                         peerIdentity: CertificateService.tlsPeerIdentity(ca: ca))
+        return MeshIdentity(ca: ca, tokens: tokens, adminToken: adminToken, certificateService: service, renewalService: renewal)
     }
 
     /// TLS settings for the TLS port: a serving certificate from meshd's own CA, re-issued at each
     /// start, naming `dnsNames` and the listen address (loopback too when listening on all addresses).
-    func servingCertificate(dnsNames: [String], listenAddress: String) throws -> HTTP2ServerTransport.Posix.TransportSecurity {
+    func servingCertificate(dnsNames: [String], listenAddress: String) throws -> ServingCertificate {
         var ips = [listenAddress]
         if listenAddress == "0.0.0.0" { ips = ["127.0.0.1"] }
         let (chain, key) = try ca.issueServingCertificate(dnsNames: dnsNames, ipAddresses: ips, ttl: .seconds(365 * 86_400))
-        // Workloads authenticate with bearer tokens; grpc-swift-nio-transport offers no
-        // optional client-certificate mode, so the port does not ask for client certificates.
-        return .tls(certificateChain: chain.map { .bytes(Array($0.utf8), format: .pem) },
-                    privateKey: .bytes(Array(key.utf8), format: .pem))
+        return ServingCertificate(chain: chain.map { .bytes(Array($0.utf8), format: .pem) },
+                                  key: .bytes(Array(key.utf8), format: .pem),
+                                  root: .bytes(Array(ca.rootCertificatePEM.utf8), format: .pem))
+    }
+}
+
+/// meshd's TLS serving certificate and the two ways the ports use it.
+///
+/// grpc-swift-nio-transport has no *optional* client-certificate mode, so the two kinds of
+/// caller get a port each: the TLS port (15012) asks for no client certificate (workloads
+/// present bearer tokens), the renewal port (15013) requires one that chains to the mesh root.
+struct ServingCertificate {
+    let chain: [TLSConfig.CertificateSource]
+    let key: TLSConfig.PrivateKeySource
+    let root: TLSConfig.CertificateSource
+
+    /// Server-authenticated TLS.
+    var serverOnly: HTTP2ServerTransport.Posix.TransportSecurity {
+        .tls(certificateChain: chain, privateKey: key)
+    }
+
+    /// Mutual TLS: the client must present a certificate issued under the mesh root.
+    var mutual: HTTP2ServerTransport.Posix.TransportSecurity {
+        .tls(certificateChain: chain, privateKey: key) { tls in
+            tls.clientCertificateVerification = .noHostnameVerification
+            tls.trustRoots = .certificates([root])
+        }
     }
 }

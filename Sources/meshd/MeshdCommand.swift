@@ -35,6 +35,9 @@ struct MeshdCommand: AsyncParsableCommand {
     @Option(name: .long, help: "xDS and certificate signing over TLS (0 picks a free port).")
     var tlsPort: Int = 15012
 
+    @Option(name: .long, help: "Certificate renewal over mTLS: callers present their mesh certificate (0 picks a free port).")
+    var renewPort: Int = 15013
+
     @Option(name: .long, help: "Address to listen on.")
     var listenAddress: String = "0.0.0.0"
 
@@ -90,9 +93,14 @@ struct MeshdCommand: AsyncParsableCommand {
                                                       listenAddress: listenAddress)
         let tls = GRPCServerService(
             server: GRPCServer(transport: .http2NIOPosix(address: .ipv4(host: listenAddress, port: tlsPort),
-                                                         transportSecurity: serving),
+                                                         transportSecurity: serving.serverOnly),
                                services: [ads, identity.certificateService]),
             name: "xDS and CA TLS server", addressKey: "tls_address", logger: logger)
+        let renewal = GRPCServerService(
+            server: GRPCServer(transport: .http2NIOPosix(address: .ipv4(host: listenAddress, port: renewPort),
+                                                         transportSecurity: serving.mutual),
+                               services: [identity.renewalService]),
+            name: "CA mTLS renewal server", addressKey: "renew_address", logger: logger)
 
         let trusted = Set(adminTrustedAddresses.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
         let router = AdminRouter.make(AdminDependencies(
@@ -110,7 +118,7 @@ struct MeshdCommand: AsyncParsableCommand {
             logger: logger)
 
         let group = ServiceGroup(configuration: .init(
-            services: [debouncer, grpc, tls, admin],
+            services: [debouncer, grpc, tls, renewal, admin],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()

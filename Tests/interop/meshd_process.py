@@ -26,6 +26,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 XDS_RE = re.compile(r"xds_address=\[?([0-9.:a-fA-F]*?)\]?:(\d+)\b")
 ADMIN_RE = re.compile(r"admin_address=\[?([0-9.:a-fA-F]*?)\]?:(\d+)\b")
 TLS_RE = re.compile(r"tls_address=\[?([0-9.:a-fA-F]*?)\]?:(\d+)\b")
+RENEW_RE = re.compile(r"renew_address=\[?([0-9.:a-fA-F]*?)\]?:(\d+)\b")
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
@@ -68,11 +69,19 @@ def run_meshctl(server_url: str, *args, **kw) -> subprocess.CompletedProcess:
     return run_tool(meshctl_bin(), "--server", server_url, *args, what="meshctl", **kw)
 
 
-def run_mesh_agent(ca_address: str, root_cert: str | Path, token: str, output_dir: str | Path,
-                   ttl: str | None = None, server_name: str = "localhost", **kw) -> subprocess.CompletedProcess:
-    """`mesh-agent --once`: writes output_dir/{cert-chain.pem,key.pem,root-cert.pem}."""
+def run_mesh_agent(ca_address: str, root_cert: str | Path, token: str | None, output_dir: str | Path,
+                   ttl: str | None = None, server_name: str = "localhost", renew_address: str | None = None,
+                   **kw) -> subprocess.CompletedProcess:
+    """`mesh-agent --once`: writes output_dir/{cert-chain.pem,key.pem,root-cert.pem}.
+
+    Without a token it can only renew: it presents the certificate already in output_dir on
+    meshd's mTLS renewal port (`renew_address`)."""
     args = ["--ca-address", ca_address, "--root-cert", root_cert, "--server-name", server_name,
-            "--token", token, "--output-dir", output_dir, "--once"]
+            "--output-dir", output_dir, "--once"]
+    if token is not None:
+        args += ["--token", token]
+    if renew_address is not None:
+        args += ["--renew-address", renew_address]
     if ttl is not None:
         args += ["--ttl", ttl]
     return run_tool(mesh_agent_bin(), *args, what="mesh-agent", **kw)
@@ -120,6 +129,7 @@ class Meshd:
         self.xds_address: str | None = None
         self.admin_address: str | None = None
         self.tls_address_seen: str | None = None  # from the `tls_address=` log line
+        self.renew_address_seen: str | None = None  # from the `renew_address=` log line
         self.generation = 0  # bumped on every (re)start
 
     # ---------------------------------------------------------------- lifecycle
@@ -134,6 +144,7 @@ class Meshd:
         self.xds_address = None
         self.admin_address = None
         self.tls_address_seen = None
+        self.renew_address_seen = None
         self._log(f"---- [{self.name}] start #{self.generation} (data dir {self.data_dir}) ----")
         # A .py "binary" is fake_meshd.py, used to debug this suite without meshd.
         args = [
@@ -142,6 +153,7 @@ class Meshd:
             "--grpc-port", "0",
             "--admin-port", "0",
             "--tls-port", "0",
+            "--renew-port", "0",
             "--listen-address", "127.0.0.1",
             "--debounce-after", "100ms",
             "--debounce-max", "10s",
@@ -201,6 +213,10 @@ class Meshd:
                 m = TLS_RE.search(line)
                 if m:
                     self.tls_address_seen = f"{m.group(1) or '127.0.0.1'}:{m.group(2)}"
+            if self.renew_address_seen is None:
+                m = RENEW_RE.search(line)
+                if m:
+                    self.renew_address_seen = f"{m.group(1) or '127.0.0.1'}:{m.group(2)}"
         stream.close()
 
     def _log(self, line: str) -> None:
@@ -403,6 +419,16 @@ class Meshd:
         if self.tls_address_seen is None:
             raise MeshdError(f"meshd printed no tls_address= line\n{self.tail(40)}")
         return self.tls_address_seen
+
+    @property
+    def renew_address(self) -> str:
+        """The mTLS renewal address from meshd's `renew_address=` log line; waits a little for it."""
+        deadline = time.monotonic() + 5
+        while self.renew_address_seen is None and time.monotonic() < deadline and self.running:
+            time.sleep(0.02)
+        if self.renew_address_seen is None:
+            raise MeshdError(f"meshd printed no renew_address= line\n{self.tail(40)}")
+        return self.renew_address_seen
 
     @property
     def tls_port(self) -> int:
