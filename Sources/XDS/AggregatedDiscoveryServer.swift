@@ -2,6 +2,7 @@ import EnvoyAPI
 import Foundation
 import GRPCCore
 import Logging
+import ServiceLifecycle
 import Synchronization
 import Translator
 
@@ -47,6 +48,22 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
             metrics?.connections.decrement()
             statuses.remove(connectionID: connectionID)
         }
+        // On meshd's graceful shutdown the stream ends (the proxy reconnects elsewhere) instead
+        // of holding shutdown open forever: ADS streams never finish on their own.
+        let streamLogger = logger
+        let nodeID = try await cancelWhenGracefulShutdown {
+            try await serve(request: request, response: response, connectionID: connectionID,
+                            connectedAt: connectedAt, logger: streamLogger)
+        }
+        logger.info("xDS stream closed", metadata: ["proxy": "\(nodeID ?? "")"])
+    }
+
+    /// Runs one stream until the proxy closes it or the task is cancelled; returns the node id.
+    private func serve(
+        request: RPCAsyncSequence<Envoy_Service_Discovery_V3_DiscoveryRequest, any Error>,
+        response: RPCWriter<Envoy_Service_Discovery_V3_DiscoveryResponse>,
+        connectionID: String, connectedAt: Date, logger: Logger
+    ) async throws -> String? {
         let proxy = Proxy(id: connectionID)
         var machine = StreamStateMachine(streamID: connectionID)
         var pendingSince: ContinuousClock.Instant?
@@ -82,7 +99,7 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
             }
             group.cancelAll()
         }
-        logger.info("xDS stream closed", metadata: ["proxy": "\(machine.nodeID ?? "")"])
+        return machine.nodeID
     }
 
     public func deltaAggregatedResources(

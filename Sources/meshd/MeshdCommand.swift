@@ -117,10 +117,13 @@ struct MeshdCommand: AsyncParsableCommand {
             },
             logger: logger)
 
-        let group = ServiceGroup(configuration: .init(
+        var lifecycle = ServiceGroupConfiguration(
             services: [debouncer, grpc, tls, renewal, admin],
             gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
+            logger: logger)
+        // A backstop: whatever still runs 10 s after SIGTERM is cancelled.
+        lifecycle.maximumGracefulShutdownDuration = .seconds(10)
+        let group = ServiceGroup(configuration: lifecycle)
         try await group.run()
         logger.info("meshd stopped")
     }
