@@ -113,11 +113,14 @@ def weighted_clusters(route_config) -> dict[str, int]:
 
 class AdsClient:
     def __init__(self, address: str, node_id: str, wildcard=("CDS", "LDS"), follow: bool = True,
-                 user_agent_name: str = "gRPC Python", client_features=None):
+                 user_agent_name: str = "gRPC Python", client_features=None, reject: dict | None = None):
         self.address = address
         self.node_id = node_id
         self.wildcard = tuple(wildcard)
         self.follow = follow
+        # type -> error message: responses of these types are NACKed (error_detail set, the
+        # previous version kept), as a proxy does with config it cannot apply.
+        self.reject = dict(reject or {})
         self.node = base_pb2.Node(
             id=node_id,
             user_agent_name=user_agent_name,
@@ -159,7 +162,7 @@ class AdsClient:
                 return
             yield item
 
-    def _send(self, type_short: str, names) -> None:
+    def _send(self, type_short: str, names, error: str | None = None) -> None:
         """Queue one request for a type with the current version/nonce (caller holds cond)."""
         req = discovery_pb2.DiscoveryRequest(
             type_url=TYPE_URLS[type_short],
@@ -167,6 +170,9 @@ class AdsClient:
             version_info=self.versions[type_short] or "",
             response_nonce=self.nonces[type_short],
         )
+        if error is not None:
+            req.error_detail.code = 3  # INVALID_ARGUMENT, as Envoy reports rejected config
+            req.error_detail.message = error
         if not self._node_sent:
             req.node.CopyFrom(self.node)
             self._node_sent = True
@@ -211,7 +217,10 @@ class AdsClient:
                 self.state[t] = dict(rec.resources)
             elif t in self.state:
                 self.state[t].update(rec.resources)
-            if t in TYPE_URLS:
+            if t in TYPE_URLS and t in self.reject:
+                self.nonces[t] = rec.nonce
+                self._send(t, self.subs[t] or [], error=self.reject[t])  # NACK: keep the old version
+            elif t in TYPE_URLS:
                 self.versions[t] = rec.version
                 self.nonces[t] = rec.nonce
                 self._send(t, self.subs[t] or [])  # ACK
