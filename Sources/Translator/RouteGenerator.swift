@@ -88,6 +88,7 @@ public struct RouteGenerator: ResourceGenerator {
         }
         guard !weighted.isEmpty else { return nil }
         var action = Envoy_Config_Route_V3_RouteAction()
+        RoutePolicy.apply(rule, to: &action)
         if weighted.count == 1 {
             action.cluster = weighted[0].cluster
         } else {

@@ -136,3 +136,28 @@ let proxy = Proxy(id: "test")
         #expect(ContentVersion.of(a) == ContentVersion.of(b.reversed()))
     }
 }
+
+@Suite struct RoutePolicyTests {
+    @Test func timeoutAndRetriesReachTheRoute() throws {
+        let vs = """
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: reviews}
+            spec:
+              hosts: [reviews]
+              http:
+              - route: [{destination: {host: reviews}}]
+                timeout: 2.5s
+                retries: {attempts: 3, perTryTimeout: 500ms}
+            """
+        let push = try pushContext(CanaryFixture.registry, vs)
+        let action = try decode(Envoy_Config_Route_V3_RouteConfiguration.self, RouteGenerator().generate(for: proxy, in: push)[0])
+            .virtualHosts[0].routes[0].route
+        #expect(action.cluster == "outbound|9080||\(host)")
+        #expect(action.maxStreamDuration.maxStreamDuration == Google_Protobuf_Duration(seconds: 2, nanos: 500_000_000))
+        #expect(action.timeout == Google_Protobuf_Duration(seconds: 2, nanos: 500_000_000))
+        #expect(action.retryPolicy.numRetries.value == 3)
+        #expect(action.retryPolicy.perTryTimeout == Google_Protobuf_Duration(seconds: 0, nanos: 500_000_000))
+        #expect(action.retryPolicy.retryOn.contains("unavailable"))
+    }
+}
