@@ -46,7 +46,7 @@ public struct ClusterGenerator: ResourceGenerator {
         if let tls {
             var socket = Envoy_Config_Core_V3_TransportSocket()
             socket.name = UpstreamTLS.transportSocketName
-            socket.typedConfig = ListenerGenerator.pack(tls)
+            socket.typedConfig = AnyPacking.pack(tls)
             cluster.transportSocket = socket
         }
         return XDSResource(name: name, message: cluster)

@@ -1,5 +1,4 @@
 import EnvoyAPI
-import Foundation
 import SwiftProtobuf
 
 /// LDS for proxyless gRPC: for every service host:port an API listener named `HOST:PORT`
@@ -31,22 +30,12 @@ public struct ListenerGenerator: ResourceGenerator {
         manager.rds.routeConfigName = name
         var router = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter()
         router.name = Self.routerFilterName
-        router.typedConfig = Self.pack(Envoy_Extensions_Filters_Http_Router_V3_Router())
+        router.typedConfig = AnyPacking.pack(Envoy_Extensions_Filters_Http_Router_V3_Router())
         manager.httpFilters = [router]
 
         var listener = Envoy_Config_Listener_V3_Listener()
         listener.name = name
-        listener.apiListener.apiListener = Self.pack(manager)
+        listener.apiListener.apiListener = AnyPacking.pack(manager)
         return listener
-    }
-
-    /// Packs a message into an Any with the standard type URL prefix.
-    static func pack(_ message: some SwiftProtobuf.Message) -> Google_Protobuf_Any {
-        var options = BinaryEncodingOptions()
-        options.useDeterministicOrdering = true
-        var any = Google_Protobuf_Any()
-        any.typeURL = "type.googleapis.com/" + type(of: message).protoMessageName
-        any.value = (try? message.serializedBytes(options: options) as Data) ?? Data()
-        return any
     }
 }

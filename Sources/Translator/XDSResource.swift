@@ -20,16 +20,10 @@ public struct XDSResource: Sendable, Hashable {
 
     /// Encodes `message` deterministically and derives its version.
     public init(name: String, message: some SwiftProtobuf.Message, dependencies: [String] = []) {
-        // Deterministic ordering makes equal messages encode to equal bytes (maps included).
-        var options = BinaryEncodingOptions()
-        options.useDeterministicOrdering = true
-        let bytes = (try? message.serializedBytes(options: options) as Data) ?? Data()
-        var any = Google_Protobuf_Any()
-        any.typeURL = "type.googleapis.com/" + type(of: message).protoMessageName
-        any.value = bytes
+        let any = AnyPacking.pack(message)
         self.name = name
         self.payload = any
-        self.version = ContentVersion.of(bytes)
+        self.version = ContentVersion.of(any.value)
         self.dependencies = dependencies
     }
 
