@@ -36,12 +36,7 @@ struct ConfigController: Sendable {
         }
 
         router.delete("/api/v1/config/:kind/:namespace/:name") { _, context -> Response in
-            let key = try Self.key(context)
-            let answer = try await writer.delete([key])
-            if case .array(let results)? = answer["results"], results.first?["action"] == .string(ConfigAction.notFound.rawValue) {
-                throw AdminError.notFound("\(key)")
-            }
-            return JSONResponse.make(answer)
+            JSONResponse.make(try await writer.deleteOne(try Self.key(context)))
         }
     }
 

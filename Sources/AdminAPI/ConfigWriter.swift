@@ -18,9 +18,16 @@ struct ConfigWriter: Sendable {
         return answer(outcome, extra: ["warnings": .array(warnings)])
     }
 
-    /// Deletes keys and returns the JSON answer.
+    /// Deletes keys and returns the JSON answer (missing keys are reported as `notFound`).
     func delete(_ keys: [ConfigKey]) async throws -> JSONValue {
         answer(try await store.delete(keys), extra: [:])
+    }
+
+    /// Deletes one resource named by a URL path; a missing one is a 404.
+    func deleteOne(_ key: ConfigKey) async throws -> JSONValue {
+        let outcome = try await store.delete([key])
+        guard outcome.changedAnything else { throw AdminError.notFound("\(key)") }
+        return answer(outcome, extra: [:])
     }
 
     private func answer(_ outcome: ChangeOutcome, extra: [String: JSONValue]) -> JSONValue {

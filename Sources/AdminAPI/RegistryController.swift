@@ -32,12 +32,7 @@ struct RegistryController: Sendable {
         for (path, kind) in [("services", ConfigKind.serviceEntry), ("workloads", .workloadEntry)] {
             router.delete("/api/v1/registry/\(path)/:namespace/:name") { _, context -> Response in
                 let (namespace, name) = try Self.names(context)
-                let key = ConfigKey(kind: kind, namespace: namespace, name: name)
-                let answer = try await writer.delete([key])
-                if case .array(let results)? = answer["results"], results.first?["action"] == .string("notFound") {
-                    throw AdminError.notFound("\(key)")
-                }
-                return JSONResponse.make(answer)
+                return JSONResponse.make(try await writer.deleteOne(ConfigKey(kind: kind, namespace: namespace, name: name)))
             }
         }
     }

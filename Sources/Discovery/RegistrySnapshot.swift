@@ -5,17 +5,19 @@ import MeshModel
 /// Immutable and `Sendable`; built by `ConfigRegistry`, read by the translator.
 public struct RegistrySnapshot: Sendable, Hashable {
     /// Services by host.
-    public private(set) var services: [String: Service]
+    public let services: [String: Service]
     /// Endpoints by host, then by service port number.
-    public private(set) var endpoints: [String: [UInt32: [Endpoint]]]
+    public let endpoints: [String: [UInt32: [Endpoint]]]
+    /// Services sorted by host: a stable order for generated output, sorted once per snapshot
+    /// because every generator walks it.
+    public let sortedServices: [Service]
 
     public init(services: [String: Service] = [:], endpoints: [String: [UInt32: [Endpoint]]] = [:]) {
         self.services = services
         self.endpoints = endpoints
+        self.sortedServices = services.values.sorted { $0.host < $1.host }
     }
 
-    /// Services sorted by host: a stable order for generated output.
-    public var sortedServices: [Service] { services.values.sorted { $0.host < $1.host } }
 
     /// The service for a host, if registered.
     public func service(_ host: String) -> Service? { services[host] }

@@ -18,15 +18,16 @@ public enum PushContextBuilder {
         }
     }
 
-    /// Builds the context for `revision` from `inputs` (any order).
-    public static func build(revision: Int64, inputs: [Input]) -> PushContext {
+    /// Builds the context for `revision` from `inputs` (any order); `warnings` found upstream
+    /// (stored config that no longer validates) are listed first.
+    public static func build(revision: Int64, inputs: [Input], warnings upstream: [ConfigWarning] = []) -> PushContext {
         // Oldest first, then by key: Istio's tie-break for resources that claim the same host.
         let ordered = inputs.sorted { ($0.createdRevision, $0.key) < ($1.createdRevision, $1.key) }
         var serviceEntries: [(key: ConfigKey, spec: ServiceEntry)] = []
         var workloads: [ConfigRegistry.Workload] = []
         var virtualServices: [String: PushContext.VirtualServiceEntry] = [:]
         var destinationRules: [String: PushContext.DestinationRuleEntry] = [:]
-        var warnings: [ConfigWarning] = []
+        var warnings = upstream
 
         for input in ordered {
             switch input.config {

@@ -109,10 +109,7 @@ public struct RouteGenerator: ResourceGenerator {
         switch match?.uri {
         case .exact(let path): result.path = path
         case .prefix(let prefix): result.prefix = prefix
-        case .regex(let pattern):
-            var regex = Envoy_Type_Matcher_V3_RegexMatcher()
-            regex.regex = pattern
-            result.safeRegex = regex
+        case .regex(let pattern): result.safeRegex = regexMatcher(pattern)
         case nil: result.prefix = "/"
         }
         for name in (match?.headers.keys.sorted() ?? []) {
@@ -123,15 +120,19 @@ public struct RouteGenerator: ResourceGenerator {
             switch value {
             case .exact(let text): matcher.exact = text
             case .prefix(let text): matcher.prefix = text
-            case .regex(let pattern):
-                var regex = Envoy_Type_Matcher_V3_RegexMatcher()
-                regex.regex = pattern
-                matcher.safeRegex = regex
+            case .regex(let pattern): matcher.safeRegex = regexMatcher(pattern)
             }
             header.stringMatch = matcher
             result.headers.append(header)
         }
         return result
+    }
+
+    /// Istio's `regex` (RE2 syntax) as Envoy's safe regex matcher.
+    private func regexMatcher(_ pattern: String) -> Envoy_Type_Matcher_V3_RegexMatcher {
+        var regex = Envoy_Type_Matcher_V3_RegexMatcher()
+        regex.regex = pattern
+        return regex
     }
 
     private func clusters(in routes: [Envoy_Config_Route_V3_Route]) -> [String] {

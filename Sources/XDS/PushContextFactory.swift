@@ -21,9 +21,6 @@ public enum PushContextFactory {
                 skipped.append(ConfigWarning(key: stored.key, field: error.field ?? "spec", message: "skipped: \(error.message)"))
             }
         }
-        let context = PushContextBuilder.build(revision: snapshot.revision, inputs: inputs)
-        guard !skipped.isEmpty else { return context }
-        return PushContext(revision: context.revision, registry: context.registry, virtualServices: context.virtualServices,
-                           destinationRules: context.destinationRules, warnings: skipped + context.warnings)
+        return PushContextBuilder.build(revision: snapshot.revision, inputs: inputs, warnings: skipped)
     }
 }

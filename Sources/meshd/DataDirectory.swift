@@ -10,15 +10,3 @@ enum DataDirectory {
         return home.appendingPathComponent(".local/share/meshd")
     }
 }
-
-/// Parses durations given on the command line: `100ms`, `2s`, `1m`.
-enum DurationFlag {
-    static func parse(_ text: String) -> Duration? {
-        let units: [(String, (Int64) -> Duration)] = [("ms", { .milliseconds($0) }), ("s", { .seconds($0) }), ("m", { .seconds($0 * 60) })]
-        for (suffix, make) in units where text.hasSuffix(suffix) {
-            guard let value = Int64(text.dropLast(suffix.count)), value >= 0 else { return nil }
-            return make(value)
-        }
-        return nil
-    }
-}

@@ -7,6 +7,7 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 import Hummingbird
 import Logging
+import MeshModel
 import Prometheus
 import ServiceLifecycle
 import Storage
@@ -65,7 +66,7 @@ struct MeshdCommand: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "meshd")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-        guard let quiet = DurationFlag.parse(debounceAfter), let maxDelay = DurationFlag.parse(debounceMax) else {
+        guard let quiet = IstioDuration.parse(debounceAfter), let maxDelay = IstioDuration.parse(debounceMax) else {
             throw ValidationError("--debounce-after and --debounce-max take durations like 100ms, 2s or 1m")
         }
         let directory = DataDirectory.resolve(dataDir)
