@@ -32,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
     ],
     targets: [
         .target(
@@ -44,9 +45,15 @@ let package = Package(
             exclude: ["Protos"],
             swiftSettings: swiftSettings
         ),
+        // RE2 (Debian's libre2-dev) behind a C entry point: regexes are checked by the engine
+        // Envoy and gRPC use, without turning on C++ interop in every module that imports MeshModel.
+        .target(
+            name: "CRE2Shim",
+            linkerSettings: [.linkedLibrary("re2")]
+        ),
         .target(
             name: "MeshModel",
-            dependencies: [.product(name: "Yams", package: "Yams")],
+            dependencies: ["CRE2Shim", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -80,6 +87,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -186,7 +194,11 @@ let package = Package(
         ),
         .testTarget(
             name: "XDSTests",
-            dependencies: ["XDS", "Translator", "MeshModel", "EnvoyAPI", "MeshTesting"],
+            dependencies: [
+                "XDS", "Translator", "MeshModel", "EnvoyAPI", "MeshTesting", "Storage",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -57,15 +57,19 @@ struct FieldReader {
     }
 
     /// The integer, or `nil` when absent. A string of decimal digits is accepted too, as
-    /// Istio's protobuf JSON decoding accepts quoted integers.
+    /// Istio's protobuf JSON decoding accepts quoted integers. A whole number beyond Int64 (or
+    /// beyond 2^53, where a JSON number stops being exact) is refused as out of range, never
+    /// rounded or trapped on.
     func integer() throws(MeshModelError) -> Int? {
         guard !isAbsent, let value else { return nil }
         switch value {
-        case .number:
+        case .number(let n):
             if let int = value.intValue { return int }
+            if n.isFinite, n.rounded(.towardZero) == n { throw error("out of range for a 64-bit integer") }
         case .string(let s):
             let digits = s.hasPrefix("-") ? s.dropFirst() : Substring(s)
-            if !digits.isEmpty, digits.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let int = Int(s) {
+            if !digits.isEmpty, digits.utf8.allSatisfy({ (0x30...0x39).contains($0) }) {
+                guard let int = Int(s) else { throw error("out of range for a 64-bit integer") }
                 return int
             }
         default:
@@ -81,11 +85,24 @@ struct FieldReader {
         return int
     }
 
-    /// A non-negative 32-bit integer, or `nil` when absent.
+    /// A protobuf `int32`, or `nil` when absent.
+    func int32() throws(MeshModelError) -> Int32? {
+        try integer(in: Int(Int32.min)...Int(Int32.max),
+                    message: "must be between \(Int32.min) and \(Int32.max) (int32)").map { Int32($0) }
+    }
+
+    /// A protobuf `int32` that must not be negative, or `nil` when absent.
+    func nonNegativeInt32() throws(MeshModelError) -> Int32? {
+        guard let int = try int32() else { return nil }
+        guard int >= 0 else { throw error("must not be negative") }
+        return int
+    }
+
+    /// A protobuf `uint32`, or `nil` when absent.
     func uint32() throws(MeshModelError) -> UInt32? {
         guard let int = try integer() else { return nil }
         guard int >= 0 else { throw error("must not be negative") }
-        guard int <= Int(UInt32.max) else { throw error("must be at most \(UInt32.max)") }
+        guard int <= Int(UInt32.max) else { throw error("must be at most \(UInt32.max) (uint32)") }
         return UInt32(int)
     }
 
@@ -149,10 +166,19 @@ struct FieldReader {
         return result
     }
 
-    /// A duration string (`5s`, `250ms`), checked with `IstioDuration`; `nil` when absent.
+    /// A duration string (`5s`, `250ms`) as Istio accepts it for timeouts: at least 1ms, whole
+    /// milliseconds, within google.protobuf.Duration's range; `nil` when absent.
     func duration() throws(MeshModelError) -> String? {
         guard let text = try string() else { return nil }
-        guard IstioDuration.parse(text) != nil else { throw error("invalid duration \"\(text)\"") }
+        if let problem = IstioDuration.problem(in: text) { throw error(problem) }
+        return text
+    }
+
+    /// A regex (RE2 syntax), checked by RE2 itself; `nil` when absent.
+    func regex() throws(MeshModelError) -> String? {
+        guard let text = try string() else { return nil }
+        guard !text.isEmpty else { throw error("must not be empty") }
+        if let problem = RegexSyntax.problem(in: text) { throw error(problem) }
         return text
     }
 }

@@ -18,9 +18,12 @@ public struct HTTPRetry: Sendable, Hashable {
 extension HTTPRetry {
     init(reading r: FieldReader) throws(MeshModelError) {
         guard try r.object() != nil else { throw r.error("expected an object") }
-        attempts = try r["attempts"].integer() ?? 0
-        guard attempts >= 0 else { throw r["attempts"].error("must not be negative") }
+        attempts = try Int(r["attempts"].nonNegativeInt32() ?? 0)
         perTryTimeout = try r["perTryTimeout"].duration()
         retryOn = try r["retryOn"].string()
+        // Istio: a policy with zero attempts is disabled, so settings beside it would be ignored.
+        if attempts == 0, perTryTimeout != nil || retryOn != nil {
+            throw r["attempts"].error("http retry policy configured when attempts are set to 0 (disabled)")
+        }
     }
 }

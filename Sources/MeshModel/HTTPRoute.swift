@@ -37,7 +37,8 @@ extension HTTPRoute {
         }
         self.match = match
         var route: [HTTPRouteDestination] = []
-        for d in try r["route"].list() {
+        let routeReaders = try r["route"].list()
+        for d in routeReaders {
             route.append(try HTTPRouteDestination(reading: d))
         }
         guard !route.isEmpty else { throw r["route"].error("must not be empty") }
@@ -45,6 +46,17 @@ extension HTTPRoute {
         // omitted weight counts as zero once there are several destinations, as in Istio.
         if route.count > 1, route.allSatisfy({ ($0.weight ?? 0) == 0 }) {
             throw r["route"].error("weights must not all be zero")
+        }
+        // Envoy and gRPC add a route's weights into a uint32 total; a sum past it is refused here
+        // rather than found when translating. Destinations naming one cluster are summed by the
+        // translator too, so the bound on the whole rule covers them.
+        var total: UInt32 = 0
+        for (destination, reader) in zip(route, routeReaders) {
+            let (sum, overflow) = total.addingReportingOverflow(UInt32(clamping: destination.weight ?? 0))
+            guard !overflow else {
+                throw reader["weight"].error("the weights of this rule add up to more than \(UInt32.max)")
+            }
+            total = sum
         }
         self.route = route
         timeout = try r["timeout"].duration()

@@ -17,7 +17,7 @@ extension HTTPRouteDestination {
     init(reading r: FieldReader) throws(MeshModelError) {
         guard try r.object() != nil else { throw r.error("expected an object") }
         destination = try Destination(reading: r["destination"])
-        weight = try r["weight"].integer()
-        if let weight, weight < 0 { throw r["weight"].error("must not be negative") }
+        // Istio's proto field is int32; negative weights are refused as Istio refuses them.
+        weight = try r["weight"].nonNegativeInt32().map(Int.init)
     }
 }

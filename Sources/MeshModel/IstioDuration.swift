@@ -25,4 +25,20 @@ public enum IstioDuration {
         guard total < Double(Int64.max) else { return nil }
         return .nanoseconds(Int64(total.rounded()))
     }
+
+    /// The largest duration meshd accepts: Swift's `Duration` in nanoseconds stops at Int64
+    /// (about 292 years), below google.protobuf.Duration's 10,000 years.
+    public static let maximum = Duration.nanoseconds(Int64.max)
+
+    /// Why `text` is not a duration Istio accepts for a timeout (`ValidateDuration`: at least
+    /// 1ms, whole milliseconds), or `nil` when it is one.
+    public static func problem(in text: String) -> String? {
+        guard let duration = parse(text) else {
+            return "invalid duration \"\(text)\""
+        }
+        if duration < .milliseconds(1) { return "duration must be at least 1ms" }
+        let (_, attoseconds) = duration.components
+        if attoseconds % 1_000_000_000_000_000 != 0 { return "only durations to ms precision are supported" }
+        return nil
+    }
 }

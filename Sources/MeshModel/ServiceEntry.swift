@@ -101,6 +101,11 @@ extension ServiceEntry {
             }
             endpoints.append(endpoint)
         }
+        // Every endpoint of the entry can land in one locality of one cluster, and locality
+        // weights add up per priority: Envoy and gRPC need both sums to fit in uint32.
+        if WeightBudget.total(of: endpoints.map(\.weight)) == nil {
+            throw r.error("the endpoint weights add up to more than \(UInt32.max)")
+        }
         return endpoints
     }
 }

@@ -1,6 +1,5 @@
 /// How a string (a URI, a header value) is matched: Istio's `StringMatch`, exactly one of
-/// `exact`, `prefix` or `regex` (RE2 syntax, checked only for being non-empty here because
-/// Foundation's regular expressions are not RE2).
+/// `exact`, `prefix` or `regex` (RE2 syntax, checked by RE2 itself: see `RegexSyntax`).
 public enum StringMatch: Sendable, Hashable {
     /// The whole string equals this.
     case exact(String)
@@ -18,13 +17,10 @@ extension StringMatch {
         guard present.count == 1, let which = present.first else {
             throw r.error("must set exactly one of exact, prefix, regex")
         }
-        let text = try r[which].string() ?? ""
         switch which {
-        case "exact": self = .exact(text)
-        case "prefix": self = .prefix(text)
-        default:
-            guard !text.isEmpty else { throw r[which].error("must not be empty") }
-            self = .regex(text)
+        case "exact": self = try .exact(r[which].string() ?? "")
+        case "prefix": self = try .prefix(r[which].string() ?? "")
+        default: self = try .regex(r[which].regex() ?? "")
         }
     }
 }

@@ -5,18 +5,19 @@ import Yams
 /// Scalars are typed by Yams' default (YAML 1.1) resolver, as Kubernetes' YAML reader does:
 /// unquoted `9080` is a number and `true` a boolean, while `v1`, `"1.0"` and timestamps stay
 /// strings. Aliases are expanded and `<<` merge keys applied, so what follows sees plain JSON.
+/// `YAMLExpansionBudget` measures the expansion first, so nothing past its budget is expanded.
 struct YAMLConverter {
-    /// Alias expansion can grow a small text exponentially ("billion laughs"); past this many
-    /// values the body is refused rather than expanded.
-    static let maxValues = 1_000_000
+    /// A second guard behind `YAMLExpansionBudget`: conversion stops past this many values.
+    static let maxValues = YAMLExpansionBudget.maxNodes
     /// Deeper nesting is refused so conversion cannot exhaust the stack.
-    static let maxDepth = 256
+    static let maxDepth = YAMLExpansionBudget.maxDepth
 
     private var values = 0
 
     /// Converts every document in `text`; empty documents (nothing, comments, or `null`) are skipped.
     /// - Throws: `.malformed`, with line and column, for YAML syntax errors and duplicate keys.
     static func documents(in text: String) throws(MeshModelError) -> [JSONValue] {
+        try YAMLExpansionBudget.check(text)
         var converter = YAMLConverter()
         var documents: [JSONValue] = []
         do {
@@ -94,10 +95,9 @@ struct YAMLConverter {
         case .bool:
             return Node.scalar(scalar).bool.map(JSONValue.bool) ?? .string(scalar.string)
         case .int:
-            if let int = Node.scalar(scalar).int { return .number(Double(int)) }
-            // Beyond Int's range: keep the magnitude as a Double rather than failing.
-            return Double(String(scalar.string.filter { $0 != "_" })).map(JSONValue.number)
-                ?? .string(scalar.string)
+            // Not Yams' `Int` constructor: it traps on base-60 overflow. Beyond Int64 the value
+            // keeps its magnitude as a Double, for typed validation to refuse as out of range.
+            return YAMLInteger.value(of: scalar.string).map(JSONValue.number) ?? .string(scalar.string)
         case .float:
             // JSON has no NaN or infinity; `.inf`/`.nan` stay text so the value survives.
             if let double = Node.scalar(scalar).float, double.isFinite { return .number(double) }
