@@ -1,5 +1,6 @@
 import MeshModel
 import Storage
+import Translator
 import XDS
 
 /// The one write path for config: parse, validate every document, then apply all in one store
@@ -8,14 +9,41 @@ struct ConfigWriter: Sendable {
     let store: any ConfigStore
 
     /// Applies parsed, validated resources and returns the JSON answer (results and warnings).
+    ///
+    /// The configuration as it will be after the apply is built once, before anything is
+    /// written: rules that span resources (endpoint weights of the WorkloadEntries a
+    /// ServiceEntry selects must add up within uint32) are checked there, so a refused apply
+    /// changes nothing, and the same build yields the warnings of the answer.
     func apply(_ resources: [ConfigResource]) async throws -> JSONValue {
         for resource in resources { _ = try ConfigValidator.validate(resource) }
+        let current = try await store.snapshot()
+        var byKey = Dictionary(current.configs.map { ($0.key, $0) }, uniquingKeysWith: { _, new in new })
+        let next = current.revision + 1
+        for resource in resources {
+            byKey[resource.key] = StoredConfig(resource: resource, revision: next,
+                                               createdRevision: byKey[resource.key]?.createdRevision ?? next)
+        }
+        let context = PushContextFactory.build(from: ConfigSnapshot(revision: next, configs: Array(byKey.values)))
+        let keys = Set(resources.map(\.key))
+        try Self.checkWeights(context, applied: resources.map(\.key))
         let outcome = try await store.apply(resources)
         // Dangling references are accepted (apply order must not matter) but reported.
-        let context = PushContextFactory.build(from: try await store.snapshot())
-        let keys = Set(resources.map(\.key))
         let warnings = context.warnings.filter { keys.contains($0.key) }.map { JSONValue.string($0.description) }
         return answer(outcome, extra: ["warnings": .array(warnings)])
+    }
+
+    /// Refuses an apply that makes a service's endpoint weights add up past uint32, naming the
+    /// first applied resource involved.
+    private static func checkWeights(_ context: PushContext, applied: [ConfigKey]) throws(MeshModelError) {
+        for host in context.registry.weightOverflows.keys.sorted() {
+            guard let overflow = context.registry.weightOverflows[host] else { continue }
+            let involved = Set([overflow.service] + overflow.workloads)
+            guard let key = applied.first(where: involved.contains) else { continue }
+            throw MeshModelError(
+                code: .invalid, resource: key.description,
+                field: key.kind == .workloadEntry ? "spec.weight" : "spec.workloadSelector",
+                message: "the endpoint weights of service \(host) (\(overflow.workloads.count) WorkloadEntries selected by \(overflow.service)) would add up to more than \(UInt32.max)")
+        }
     }
 
     /// Deletes keys and returns the JSON answer (missing keys are reported as `notFound`).

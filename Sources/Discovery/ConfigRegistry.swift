@@ -30,6 +30,7 @@ public enum ConfigRegistry {
     public static func build(serviceEntries: [(key: ConfigKey, spec: ServiceEntry)], workloads: [Workload]) -> RegistrySnapshot {
         var services: [String: Service] = [:]
         var endpoints: [String: [UInt32: [Endpoint]]] = [:]
+        var overflows: [String: WeightOverflow] = [:]
         let index = WorkloadIndex(workloads)
         for (key, entry) in serviceEntries {
             let ports = entry.ports.map {
@@ -45,9 +46,13 @@ public enum ConfigRegistry {
             } else {
                 members = []
             }
+            let overweight = WeightBudget.total(of: members.map(\.spec.weight)) == nil
             for rawHost in entry.hosts {
                 let host = HostName.resolve(rawHost, namespace: key.namespace)
                 guard services[host] == nil else { continue }
+                if overweight {
+                    overflows[host] = WeightOverflow(service: key, workloads: members.map(\.key).filter { $0.kind == .workloadEntry })
+                }
                 services[host] = Service(host: host, namespace: key.namespace, ports: ports, source: key)
                 var byPort: [UInt32: [Endpoint]] = [:]
                 for port in ports {
@@ -56,7 +61,7 @@ public enum ConfigRegistry {
                 endpoints[host] = byPort
             }
         }
-        return RegistrySnapshot(services: services, endpoints: endpoints)
+        return RegistrySnapshot(services: services, endpoints: endpoints, weightOverflows: overflows)
     }
 
     private static func endpoint(for workload: Workload, port: Service.Port) -> Endpoint {
@@ -66,7 +71,7 @@ public enum ConfigRegistry {
             port: spec.ports[port.name] ?? port.targetPort ?? port.number,
             labels: spec.labels,
             locality: Locality(istio: spec.locality),
-            weight: max(spec.weight ?? 1, 1),
+            weight: WeightBudget.effective(spec.weight),
             healthy: workload.healthy,
             serviceAccount: spec.serviceAccount,
             source: workload.key)

@@ -12,12 +12,16 @@ public struct RegistrySnapshot: Sendable, Hashable {
     /// because every generator walks it.
     public let sortedServices: [Service]
 
-    public init(services: [String: Service] = [:], endpoints: [String: [UInt32: [Endpoint]]] = [:]) {
+    /// Services whose endpoints' weights add up past uint32, by host (see `WeightOverflow`).
+    public let weightOverflows: [String: WeightOverflow]
+
+    public init(services: [String: Service] = [:], endpoints: [String: [UInt32: [Endpoint]]] = [:],
+                weightOverflows: [String: WeightOverflow] = [:]) {
         self.services = services
         self.endpoints = endpoints
+        self.weightOverflows = weightOverflows
         self.sortedServices = services.values.sorted { $0.host < $1.host }
     }
-
 
     /// The service for a host, if registered.
     public func service(_ host: String) -> Service? { services[host] }
@@ -57,5 +61,21 @@ public enum RegistryEvent: Sendable, Hashable {
         switch self {
         case .serviceAdded(let h), .serviceUpdated(let h), .serviceRemoved(let h), .endpointsChanged(let h): h
         }
+    }
+}
+
+/// A service whose endpoints' weights add up past uint32 — possible only across resources (one
+/// ServiceEntry's selector picking WorkloadEntries whose weights each fit). Proxies cannot take
+/// such a sum: writes that cause one are refused, and the translator scales weights down for
+/// any that slipped in.
+public struct WeightOverflow: Sendable, Hashable {
+    /// The ServiceEntry that declares the service.
+    public var service: ConfigKey
+    /// The WorkloadEntries whose weights were added.
+    public var workloads: [ConfigKey]
+
+    public init(service: ConfigKey, workloads: [ConfigKey]) {
+        self.service = service
+        self.workloads = workloads
     }
 }

@@ -30,27 +30,31 @@ public struct EndpointGenerator: ResourceGenerator {
         var cla = Envoy_Config_Endpoint_V3_ClusterLoadAssignment()
         cla.clusterName = name
         let byLocality = Dictionary(grouping: endpoints, by: \.locality)
-        for locality in byLocality.keys.sorted() {
-            let members = byLocality[locality]!.sorted { ($0.address, $0.port) < ($1.address, $1.port) }
+        let localities = byLocality.keys.sorted()
+        let members = localities.map { locality in
+            (byLocality[locality] ?? []).sorted { ($0.address, $0.port) < ($1.address, $1.port) }
+        }
+        let weights = WeightScaling.fitted(members.map { $0.map(\.weight) })
+        for (index, locality) in localities.enumerated() {
             var group = Envoy_Config_Endpoint_V3_LocalityLbEndpoints()
             group.locality.region = locality.region
             group.locality.zone = locality.zone
             group.locality.subZone = locality.subZone
-            group.lbEndpoints = members.map(lbEndpoint)
-            group.loadBalancingWeight = Google_Protobuf_UInt32Value(max(1, members.reduce(0) { $0 + $1.weight }))
+            group.lbEndpoints = zip(members[index], weights[index]).map { lbEndpoint($0, weight: $1) }
+            group.loadBalancingWeight = Google_Protobuf_UInt32Value(max(1, WeightScaling.sum(weights[index])))
             cla.endpoints.append(group)
         }
         return XDSResource(name: name, message: cla)
     }
 
-    private func lbEndpoint(_ endpoint: Endpoint) -> Envoy_Config_Endpoint_V3_LbEndpoint {
+    private func lbEndpoint(_ endpoint: Endpoint, weight: UInt32) -> Envoy_Config_Endpoint_V3_LbEndpoint {
         var lb = Envoy_Config_Endpoint_V3_LbEndpoint()
         var address = Envoy_Config_Core_V3_SocketAddress()
         address.address = endpoint.address
         address.portValue = endpoint.port
         lb.endpoint.address.socketAddress = address
         lb.healthStatus = endpoint.healthy ? .healthy : .unhealthy
-        lb.loadBalancingWeight = Google_Protobuf_UInt32Value(endpoint.weight)
+        lb.loadBalancingWeight = Google_Protobuf_UInt32Value(max(1, weight))
         return lb
     }
 }

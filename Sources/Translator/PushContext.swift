@@ -34,14 +34,18 @@ public struct PushContext: Sendable {
     /// Problems found while building, each naming the resource and field (dangling references,
     /// ignored duplicates); the admin API shows them and apply returns those of the applied resources.
     public let warnings: [ConfigWarning]
+    /// Stored resources left out of this context because they fail today's validation (written
+    /// under older rules); each is also among `warnings`. Operators must fix or delete them.
+    public let invalid: [ConfigWarning]
 
     public init(revision: Int64, registry: RegistrySnapshot, virtualServices: [String: VirtualServiceEntry],
-                destinationRules: [String: DestinationRuleEntry], warnings: [ConfigWarning]) {
+                destinationRules: [String: DestinationRuleEntry], warnings: [ConfigWarning], invalid: [ConfigWarning] = []) {
         self.revision = revision
         self.registry = registry
         self.virtualServices = virtualServices
         self.destinationRules = destinationRules
         self.warnings = warnings
+        self.invalid = invalid
     }
 
     /// An empty context (before the store has been read).

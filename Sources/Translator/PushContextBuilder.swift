@@ -18,16 +18,16 @@ public enum PushContextBuilder {
         }
     }
 
-    /// Builds the context for `revision` from `inputs` (any order); `warnings` found upstream
-    /// (stored config that no longer validates) are listed first.
-    public static func build(revision: Int64, inputs: [Input], warnings upstream: [ConfigWarning] = []) -> PushContext {
+    /// Builds the context for `revision` from `inputs` (any order); `invalid` names stored config
+    /// left out because it no longer validates, listed first among the warnings.
+    public static func build(revision: Int64, inputs: [Input], invalid: [ConfigWarning] = []) -> PushContext {
         // Oldest first, then by key: Istio's tie-break for resources that claim the same host.
         let ordered = inputs.sorted { ($0.createdRevision, $0.key) < ($1.createdRevision, $1.key) }
         var serviceEntries: [(key: ConfigKey, spec: ServiceEntry)] = []
         var workloads: [ConfigRegistry.Workload] = []
         var virtualServices: [String: PushContext.VirtualServiceEntry] = [:]
         var destinationRules: [String: PushContext.DestinationRuleEntry] = [:]
-        var warnings = upstream
+        var warnings = invalid
 
         for input in ordered {
             switch input.config {
@@ -57,10 +57,15 @@ public enum PushContextBuilder {
             }
         }
         let registry = ConfigRegistry.build(serviceEntries: serviceEntries, workloads: workloads)
+        for host in registry.weightOverflows.keys.sorted() {
+            guard let overflow = registry.weightOverflows[host] else { continue }
+            warnings.append(.init(key: overflow.service, field: "spec.workloadSelector",
+                                  message: "the weights of the \(overflow.workloads.count) selected WorkloadEntries add up to more than \(UInt32.max); proxies get them scaled down"))
+        }
         let context = PushContext(revision: revision, registry: registry, virtualServices: virtualServices,
                                   destinationRules: destinationRules, warnings: warnings)
         return PushContext(revision: revision, registry: registry, virtualServices: virtualServices,
                            destinationRules: destinationRules,
-                           warnings: warnings + ReferenceChecker.warnings(in: context))
+                           warnings: warnings + ReferenceChecker.warnings(in: context), invalid: invalid)
     }
 }

@@ -76,12 +76,15 @@ public struct RouteGenerator: ResourceGenerator {
         let single = rule.route.count == 1
         var weighted: [(cluster: String, weight: UInt32)] = []
         for destination in rule.route {
-            let weight = UInt32(max(0, destination.weight ?? (single ? 100 : 0)))
+            // Validation bounds weights (int32, summing within uint32); clamping keeps config
+            // stored under older rules from trapping here.
+            let weight = UInt32(clamping: destination.weight ?? (single ? 100 : 0))
             guard weight > 0,
                   case .success(let cluster) = DestinationResolver.cluster(for: destination.destination, namespace: namespace, listenerPort: port, in: push)
             else { continue }
             if let existing = weighted.firstIndex(where: { $0.cluster == cluster }) {
-                weighted[existing].weight += weight
+                let (sum, overflow) = weighted[existing].weight.addingReportingOverflow(weight)
+                weighted[existing].weight = overflow ? .max : sum
             } else {
                 weighted.append((cluster, weight))
             }
@@ -93,10 +96,11 @@ public struct RouteGenerator: ResourceGenerator {
             action.cluster = weighted[0].cluster
         } else {
             var clusters = Envoy_Config_Route_V3_WeightedCluster()
-            clusters.clusters = weighted.map { item in
+            let weights = WeightScaling.fitted([weighted.map(\.weight)])[0]
+            clusters.clusters = zip(weighted, weights).map { item, fitted in
                 var weight = Envoy_Config_Route_V3_WeightedCluster.ClusterWeight()
                 weight.name = item.cluster
-                weight.weight = Google_Protobuf_UInt32Value(item.weight)
+                weight.weight = Google_Protobuf_UInt32Value(fitted)
                 return weight
             }
             action.weightedClusters = clusters
