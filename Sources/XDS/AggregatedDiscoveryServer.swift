@@ -1,3 +1,4 @@
+import AsyncAlgorithms
 import EnvoyAPI
 import Foundation
 import GRPCCore
@@ -9,29 +10,37 @@ import Translator
 /// ADS over gRPC (state of the world): one `StreamStateMachine` per stream, fed by the proxy's
 /// requests and by every PushContext the publisher hands out.
 ///
-/// Each stream runs two producers (requests, pushes) into one ordered input queue and one
-/// consumer that drives the machine and writes its responses, so a stream's sends never
-/// interleave. Delta xDS is not served yet: it answers UNIMPLEMENTED.
+/// Each stream merges its requests with a publish signal into one consumer that drives the
+/// machine and writes its responses, so a stream's sends never interleave. Both inputs are
+/// bounded: requests are pulled one at a time (a proxy that floods requests while meshd waits to
+/// write is held back by HTTP/2 flow control), and a publish is a latest-only signal — the
+/// consumer reads the publisher's current context when it gets to it, so a proxy that stops
+/// reading holds at most one pending push and never pins old contexts. Stream count and request
+/// size are bounded by `ADSLimits`. Delta xDS is not served yet: it answers UNIMPLEMENTED.
 public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDiscoveryService.SimpleServiceProtocol {
     private let publisher: PushContextPublisher
     private let cache: SnapshotCache
     private let statuses: ProxyStatusRegistry
     private let metrics: XDSMetrics?
     private let logger: Logger
+    private let limits: ADSLimits
     private let streamCounter = StreamCounter()
+    private let openStreams = OpenStreamCount()
 
     public init(publisher: PushContextPublisher, cache: SnapshotCache, statuses: ProxyStatusRegistry,
-                metrics: XDSMetrics?, logger: Logger) {
+                metrics: XDSMetrics?, logger: Logger, limits: ADSLimits = ADSLimits()) {
         self.publisher = publisher
         self.cache = cache
         self.statuses = statuses
         self.metrics = metrics
         self.logger = logger
+        self.limits = limits
     }
 
     private enum Input: Sendable {
         case request(Envoy_Service_Discovery_V3_DiscoveryRequest)
-        case push(PushContext)
+        case published
+        case requestsEnded
     }
 
     public func streamAggregatedResources(
@@ -39,6 +48,12 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
         response: RPCWriter<Envoy_Service_Discovery_V3_DiscoveryResponse>,
         context: ServerContext
     ) async throws {
+        guard openStreams.enter(limit: limits.maxStreams) else {
+            metrics?.refusedStreams.increment()
+            throw RPCError(code: .resourceExhausted,
+                           message: "meshd already serves \(limits.maxStreams) xDS streams (--xds-max-streams); try another replica or later")
+        }
+        defer { openStreams.leave() }
         let connectionID = streamCounter.next()
         let connectedAt = Date()
         var logger = self.logger
@@ -68,36 +83,35 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
         var machine = StreamStateMachine(streamID: connectionID)
         var pendingSince: ContinuousClock.Instant?
 
-        let (inputs, continuation) = AsyncStream<Input>.makeStream()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                defer { continuation.finish() }
-                for try await message in request { continuation.yield(.request(message)) }
-            }
-            group.addTask {
-                for await push in publisher.subscribe() { continuation.yield(.push(push)) }
-            }
-            for await input in inputs {
-                let started = ContinuousClock.now
-                let events: [StreamStateMachine.Event]
-                switch input {
-                case .request(let message):
-                    events = machine.receive(Self.info(message))
-                case .push(let push):
-                    events = machine.push(cache.snapshot(for: proxy, push: push))
-                    if !events.isEmpty { pendingSince = started }
+        // The stream ends when the proxy stops sending: the marker after its last request says so.
+        let requests = chain(request.map { Input.request($0) }, [Input.requestsEnded].async)
+        let inputs = merge(requests, publisher.changes().map { _ in Input.published })
+        for try await input in inputs {
+            let started = ContinuousClock.now
+            let events: [StreamStateMachine.Event]
+            switch input {
+            case .requestsEnded:
+                return machine.nodeID
+            case .request(let message):
+                guard message.resourceNames.count <= limits.maxResourceNamesPerRequest else {
+                    throw RPCError(code: .resourceExhausted,
+                                   message: "a DiscoveryRequest may name at most \(limits.maxResourceNamesPerRequest) resources (--xds-max-resource-names); this one names \(message.resourceNames.count)")
                 }
-                for event in events {
-                    try await perform(event, response: response, logger: logger, proxyID: machine.nodeID ?? connectionID)
-                }
-                if case .push = input, !events.isEmpty { metrics?.pushTime.record(started.duration(to: .now)) }
-                statuses.update(connectionID: connectionID, connectedAt: connectedAt, machine: machine)
-                if let since = pendingSince, machine.subscribedTypes.allSatisfy({ machine.status(of: $0).status == .synced }) {
-                    metrics?.convergence.record(since.duration(to: .now))
-                    pendingSince = nil
-                }
+                events = machine.receive(Self.info(message))
+            case .published:
+                guard let push = publisher.current else { continue }
+                events = machine.push(cache.snapshot(for: proxy, push: push))
+                if !events.isEmpty { pendingSince = started }
             }
-            group.cancelAll()
+            for event in events {
+                try await perform(event, response: response, logger: logger, proxyID: machine.nodeID ?? connectionID)
+            }
+            if case .published = input, !events.isEmpty { metrics?.pushTime.record(started.duration(to: .now)) }
+            statuses.update(connectionID: connectionID, connectedAt: connectedAt, machine: machine)
+            if let since = pendingSince, machine.subscribedTypes.allSatisfy({ machine.status(of: $0).status == .synced }) {
+                metrics?.convergence.record(since.duration(to: .now))
+                pendingSince = nil
+            }
         }
         return machine.nodeID
     }
@@ -129,6 +143,10 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
             metrics?.rejected(typeURL)
             logger.warning("NACK", metadata: ["proxy": "\(proxyID)", "type": "\(TypeURL.shortName(typeURL))",
                                               "version": "\(version)", "error": "\(error)"])
+        case .unknownType(let typeURL):
+            metrics?.unknownTypeRequests.increment()
+            logger.debug("request for a type meshd does not serve; answered empty",
+                         metadata: ["proxy": "\(proxyID)", "type": "\(typeURL.prefix(200))"])
         case .ignoredStale(let typeURL, let nonce):
             logger.trace("stale nonce ignored", metadata: ["proxy": "\(proxyID)", "type": "\(TypeURL.shortName(typeURL))", "nonce": "\(nonce)"])
         }
@@ -140,6 +158,25 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
             responseNonce: message.responseNonce,
             errorDetail: message.hasErrorDetail ? (message.errorDetail.message.isEmpty ? "code \(message.errorDetail.code)" : message.errorDetail.message) : nil,
             nodeID: message.hasNode ? message.node.id : nil)
+    }
+}
+
+/// The number of open ADS streams, checked against the limit on entry.
+final class OpenStreamCount: Sendable {
+    private let value = Atomic<Int>(0)
+
+    /// Counts a new stream unless `limit` are already open; returns whether it was counted.
+    func enter(limit: Int) -> Bool {
+        while true {
+            let current = value.load(ordering: .relaxed)
+            guard current < limit else { return false }
+            if value.compareExchange(expected: current, desired: current + 1, ordering: .relaxed).exchanged { return true }
+        }
+    }
+
+    /// Uncounts a stream that `enter` counted.
+    func leave() {
+        value.subtract(1, ordering: .relaxed)
     }
 }
 

@@ -9,6 +9,7 @@ public final class PushContextPublisher: Sendable {
     private struct State {
         var current: PushContext?
         var subscribers: [Int: AsyncStream<PushContext>.Continuation] = [:]
+        var wakers: [Int: AsyncStream<Void>.Continuation] = [:]
         var nextID = 0
     }
 
@@ -21,11 +22,12 @@ public final class PushContextPublisher: Sendable {
 
     /// Publishes `context` to every subscriber.
     public func publish(_ context: PushContext) {
-        let subscribers = state.withLock { state in
+        let (subscribers, wakers) = state.withLock { state in
             state.current = context
-            return Array(state.subscribers.values)
+            return (Array(state.subscribers.values), Array(state.wakers.values))
         }
         for subscriber in subscribers { subscriber.yield(context) }
+        for waker in wakers { waker.yield() }
     }
 
     /// A stream of contexts that starts with the current one (if any); ends when the consumer stops.
@@ -40,6 +42,24 @@ public final class PushContextPublisher: Sendable {
         }
         continuation.onTermination = { [weak self] _ in
             _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) }
+        }
+        return stream
+    }
+
+    /// A signal per publish (and one at once if a context exists), for consumers that read
+    /// `current` when they get to it: however far behind a consumer falls, it holds at most one
+    /// pending signal and never an older context. Ends when the consumer stops.
+    public func changes() -> AsyncStream<Void> {
+        let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let id = state.withLock { state in
+            let id = state.nextID
+            state.nextID += 1
+            state.wakers[id] = continuation
+            if state.current != nil { continuation.yield() }
+            return id
+        }
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.state.withLock { $0.wakers.removeValue(forKey: id) }
         }
         return stream
     }

@@ -11,6 +11,8 @@ import Translator
 ///   before the first response) is answered with everything it names that exists.
 /// - A push sends a type only when its content for this proxy changed; LDS/CDS carry the full set,
 ///   RDS/EDS only the changed names.
+/// - A type meshd does not serve is answered with an empty response (so the proxy is not left
+///   waiting) and leaves no state behind: a client cannot grow the machine by inventing types.
 /// - Make-before-break: CDS (keeping clusters about to go), EDS, LDS, RDS, then CDS without the
 ///   removed clusters. When the proxy watches every cluster (wildcard CDS) and EDS, routes naming a
 ///   new cluster are held until that cluster's endpoints have been sent.
@@ -21,6 +23,8 @@ public struct StreamStateMachine: Sendable {
         case acked(typeURL: String, version: String)
         case nacked(typeURL: String, version: String, error: String)
         case ignoredStale(typeURL: String, nonce: String)
+        /// A request for a type meshd does not serve (answered empty, not tracked).
+        case unknownType(typeURL: String)
     }
 
     struct TypeState: Sendable {
@@ -36,6 +40,7 @@ public struct StreamStateMachine: Sendable {
     }
 
     private let streamID: String
+    private let servedTypes: Set<String>
     private var nonceCounter: UInt64 = 0
     private var types: [String: TypeState] = [:]
     private var awaitingEndpoints: Set<String> = []
@@ -48,9 +53,10 @@ public struct StreamStateMachine: Sendable {
     public private(set) var snapshot: ProxySnapshot?
 
     /// A machine for a new stream; `streamID` prefixes its nonces so they are unique per server.
-    public init(streamID: String, snapshot: ProxySnapshot? = nil) {
+    public init(streamID: String, snapshot: ProxySnapshot? = nil, servedTypes: Set<String> = Set(TypeURL.pushOrder)) {
         self.streamID = streamID
         self.snapshot = snapshot
+        self.servedTypes = servedTypes
     }
 
     /// The type URLs the proxy has asked for.
@@ -72,6 +78,13 @@ public struct StreamStateMachine: Sendable {
     public mutating func receive(_ request: DiscoveryRequestInfo) -> [Event] {
         if nodeID == nil, let node = request.nodeID, !node.isEmpty { nodeID = node }
         let typeURL = request.typeURL
+        guard servedTypes.contains(typeURL) else {
+            // An ACK or NACK of the empty answer needs nothing; a fresh request gets one.
+            guard request.responseNonce.isEmpty else { return [.ignoredStale(typeURL: typeURL, nonce: request.responseNonce)] }
+            nonceCounter += 1
+            return [.unknownType(typeURL: typeURL),
+                    .send(DiscoveryResponseInfo(typeURL: typeURL, versionInfo: "", nonce: "\(streamID)-\(nonceCounter)", resources: []))]
+        }
         var state = types[typeURL] ?? TypeState()
         let requested = Set(request.resourceNames)
         // Legacy SotW: an empty name list means "everything" for LDS and CDS.

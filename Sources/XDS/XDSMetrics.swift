@@ -13,6 +13,17 @@ public struct XDSMetrics: Sendable {
     /// `meshd_config_revision`: the store revision of the current PushContext.
     public let revision: Gauge
 
+    /// `meshd_xds_refused_streams`: streams refused because `--xds-max-streams` were open.
+    public let refusedStreams: Counter
+    /// `meshd_xds_unknown_type_requests`: requests for type URLs meshd does not serve.
+    public let unknownTypeRequests: Counter
+    /// `meshd_config_invalid_resources`: stored resources left out of pushes because they fail
+    /// today's validation (written under older rules); see `/debug/push_status`.
+    public let invalidResources: Gauge
+    /// `meshd_push_context_build_failures`: failed attempts to read the store and build a
+    /// PushContext (retried with backoff; proxies keep the last good configuration).
+    public let buildFailures: Counter
+
     public init(registry: PrometheusCollectorRegistry) {
         self.registry = registry
         connections = registry.makeGauge(name: "pilot_xds", help: "Open xDS streams.")
@@ -21,6 +32,10 @@ public struct XDSMetrics: Sendable {
                                                      help: "Seconds from a config change being published to a proxy acknowledging all of it.")
         pushTime = registry.makeDurationHistogram(name: "pilot_xds_push_time", buckets: buckets, help: "Seconds to compute and write one push to one stream.")
         revision = registry.makeGauge(name: "meshd_config_revision", help: "Store revision of the current PushContext.")
+        refusedStreams = registry.makeCounter(name: "meshd_xds_refused_streams", help: "xDS streams refused because the stream limit was reached.")
+        unknownTypeRequests = registry.makeCounter(name: "meshd_xds_unknown_type_requests", help: "xDS requests for type URLs meshd does not serve.")
+        invalidResources = registry.makeGauge(name: "meshd_config_invalid_resources", help: "Stored resources left out of pushes because they fail validation.")
+        buildFailures = registry.makeCounter(name: "meshd_push_context_build_failures", help: "Failed attempts to build a PushContext from the store (retried).")
     }
 
     /// `pilot_xds_pushes{type}`: responses sent, by type.
@@ -41,7 +56,9 @@ public struct XDSMetrics: Sendable {
         case "RDS": "rds"
         case "CDS": "cds"
         case "EDS": "eds"
-        default: typeURL
+        // Type URLs come from unauthenticated clients: one label value for all the others, so
+        // they cannot grow the metric without bound.
+        default: "other"
         }
     }
 }

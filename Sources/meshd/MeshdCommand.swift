@@ -60,6 +60,15 @@ struct MeshdCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Debounce: push at the latest this long after the first change.")
     var debounceMax: String = "10s"
 
+    @Option(name: .long, help: "Most xDS streams served at once, over all connections; more are refused with RESOURCE_EXHAUSTED.")
+    var xdsMaxStreams: Int = ADSLimits().maxStreams
+
+    @Option(name: .long, help: "Most resource names in one DiscoveryRequest; a larger one ends its stream.")
+    var xdsMaxResourceNames: Int = ADSLimits().maxResourceNamesPerRequest
+
+    @Option(name: .long, help: "Largest gRPC request message accepted on the xDS and CA ports, in bytes.")
+    var grpcMaxMessageSize: Int = ADSLimits().maxRequestBytes
+
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
 
@@ -69,6 +78,12 @@ struct MeshdCommand: AsyncParsableCommand {
         guard let quiet = IstioDuration.parse(debounceAfter), let maxDelay = IstioDuration.parse(debounceMax) else {
             throw ValidationError("--debounce-after and --debounce-max take durations like 100ms, 2s or 1m")
         }
+        guard xdsMaxStreams > 0, xdsMaxResourceNames > 0, grpcMaxMessageSize >= 4096 else {
+            throw ValidationError("--xds-max-streams and --xds-max-resource-names must be positive, --grpc-max-message-size at least 4096")
+        }
+        let limits = ADSLimits(maxStreams: xdsMaxStreams, maxResourceNamesPerRequest: xdsMaxResourceNames,
+                               maxRequestBytes: grpcMaxMessageSize)
+        let transportConfig = Self.transportConfig(limits)
         let directory = DataDirectory.resolve(dataDir)
         let store = try SQLiteConfigStore(directory: directory)
         let revision = try await store.currentRevision()
@@ -84,22 +99,22 @@ struct MeshdCommand: AsyncParsableCommand {
         let debouncer = PushDebouncer(store: store, publisher: publisher, quiet: quiet, maxDelay: maxDelay,
                                       metrics: metrics, logger: logger)
         let ads = AggregatedDiscoveryServer(publisher: publisher, cache: SnapshotCache(generators: Generators.all(trustDomain: trustDomain)),
-                                            statuses: statuses, metrics: metrics, logger: logger)
+                                            statuses: statuses, metrics: metrics, logger: logger, limits: limits)
         let grpc = GRPCServerService(
             server: GRPCServer(transport: .http2NIOPosix(address: .ipv4(host: listenAddress, port: grpcPort),
-                                                         transportSecurity: .plaintext),
+                                                         transportSecurity: .plaintext, config: transportConfig),
                                services: [ads, PlaintextCertificateRefusal()]),
             name: "xDS gRPC server", addressKey: "xds_address", logger: logger)
         let serving = try identity.servingCertificate(dnsNames: tlsSan.isEmpty ? ["meshd.mesh-system.svc", "localhost"] : tlsSan,
                                                       listenAddress: listenAddress)
         let tls = GRPCServerService(
             server: GRPCServer(transport: .http2NIOPosix(address: .ipv4(host: listenAddress, port: tlsPort),
-                                                         transportSecurity: serving.serverOnly),
+                                                         transportSecurity: serving.serverOnly, config: transportConfig),
                                services: [ads, identity.certificateService]),
             name: "xDS and CA TLS server", addressKey: "tls_address", logger: logger)
         let renewal = GRPCServerService(
             server: GRPCServer(transport: .http2NIOPosix(address: .ipv4(host: listenAddress, port: renewPort),
-                                                         transportSecurity: serving.mutual),
+                                                         transportSecurity: serving.mutual, config: transportConfig),
                                services: [identity.renewalService]),
             name: "CA mTLS renewal server", addressKey: "renew_address", logger: logger)
 
@@ -127,6 +142,19 @@ struct MeshdCommand: AsyncParsableCommand {
         let group = ServiceGroup(configuration: lifecycle)
         try await group.run()
         logger.info("meshd stopped")
+    }
+
+    /// HTTP/2 streams one connection may hold open: a proxy needs one ADS stream (plus short CA
+    /// calls), so this bounds a single connection's state well below the stream budget.
+    static let maxStreamsPerConnection = 1024
+
+    /// The gRPC transport bounds for every port: request size from `limits`, and HTTP/2 streams
+    /// per connection capped so one connection cannot hold the whole stream budget's state.
+    static func transportConfig(_ limits: ADSLimits) -> HTTP2ServerTransport.Posix.Config {
+        var config = HTTP2ServerTransport.Posix.Config.defaults
+        config.rpc.maxRequestPayloadSize = limits.maxRequestBytes
+        config.http2.maxConcurrentStreams = maxStreamsPerConnection
+        return config
     }
 
     /// The address to print for a listener: a wildcard bind is reachable on loopback.
