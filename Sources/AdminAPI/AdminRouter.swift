@@ -16,15 +16,21 @@ public enum AdminRouter {
 }
 
 extension Request {
-    /// The body as UTF-8 text, at most `AdminLimits.maxBodyBytes` long (413 beyond).
+    /// The body as UTF-8 text, at most `AdminLimits.maxBodyBytes` long (413 beyond). Invalid
+    /// UTF-8 is refused (400) rather than silently repaired into different text.
     mutating func text() async throws -> String {
+        let buffer: ByteBuffer
         do {
-            return String(buffer: try await collectBody(upTo: AdminLimits.maxBodyBytes))
+            buffer = try await collectBody(upTo: AdminLimits.maxBodyBytes)
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw AdminError.tooLarge
         } catch where String(describing: type(of: error)).contains("TooManyBytes") {
             // NIO's collector reports an oversized streamed body with its own error type.
             throw AdminError.tooLarge
         }
+        guard let text = String(validating: buffer.readableBytesView, as: UTF8.self) else {
+            throw AdminError(code: "malformed", status: .badRequest, message: "the request body is not valid UTF-8")
+        }
+        return text
     }
 }

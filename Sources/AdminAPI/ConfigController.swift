@@ -26,18 +26,40 @@ struct ConfigController: Sendable {
             let kind = try Self.kind(context)
             let namespace = request.uri.queryParameters["namespace"].map(String.init)
             let items = try await store.list(kind: kind, namespace: namespace)
-            return JSONResponse.make(.object(["items": .array(items.map { $0.resource.toJSONValue(resourceVersion: $0.revision) })]))
+            return JSONResponse.make(.object(["items": .array(items.map(Self.render))]))
         }
 
         router.get("/api/v1/config/:kind/:namespace/:name") { _, context -> Response in
             let key = try Self.key(context)
             guard let stored = try await store.get(key) else { throw AdminError.notFound("\(key)") }
-            return JSONResponse.make(stored.resource.toJSONValue(resourceVersion: stored.revision))
+            return JSONResponse.make(Self.render(stored))
         }
 
         router.delete("/api/v1/config/:kind/:namespace/:name") { _, context -> Response in
             JSONResponse.make(try await writer.deleteOne(try Self.key(context)))
         }
+    }
+
+    /// A stored resource as the API shows it. One that fails today's validation (stored under
+    /// older rules) carries `status.validationMessages`, Istio's place for them, and
+    /// `status.pushed: false`: it is left out of every push until fixed, and `meshctl get`
+    /// marks it.
+    static func render(_ stored: StoredConfig) -> JSONValue {
+        var json = stored.resource.toJSONValue(resourceVersion: stored.revision)
+        do {
+            _ = try ConfigValidator.validate(stored.resource)
+        } catch {
+            guard case .object(var members) = json else { return json }
+            members["status"] = .object([
+                "pushed": .bool(false),
+                "validationMessages": .array([.object([
+                    "level": .string("ERROR"), "field": .string(error.field ?? "spec"),
+                    "message": .string(error.message),
+                ])]),
+            ])
+            json = .object(members)
+        }
+        return json
     }
 
     static func kind(_ context: AdminRequestContext) throws -> ConfigKind {

@@ -45,6 +45,12 @@ struct DebugController: Sendable {
                 "revision": .number(Double(push.revision)),
                 "services": .array(push.registry.sortedServices.map { .string($0.host) }),
                 "warnings": .array(push.warnings.map { .string($0.description) }),
+                // Stored resources that fail validation and are left out of every push.
+                "invalid": .array(push.invalid.map { warning in
+                    .object(["kind": .string(warning.key.kind.rawValue), "namespace": .string(warning.key.namespace),
+                             "name": .string(warning.key.name), "field": .string(warning.field),
+                             "message": .string(warning.message)])
+                }),
             ]))
         }
     }

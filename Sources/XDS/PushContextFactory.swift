@@ -1,4 +1,3 @@
-import Logging
 import MeshModel
 import Storage
 import Translator
@@ -7,8 +6,9 @@ import Translator
 /// hands the result to `PushContextBuilder`.
 public enum PushContextFactory {
     /// Builds the context for `snapshot`. A stored resource that no longer validates (written by an
-    /// older meshd with looser rules) is skipped with a warning rather than failing every push.
-    public static func build(from snapshot: ConfigSnapshot, logger: Logger? = nil) -> PushContext {
+    /// older meshd with looser rules) is left out and listed in `PushContext.invalid` rather than
+    /// failing every push; the caller reports it (log, metric, `/debug`, readiness body).
+    public static func build(from snapshot: ConfigSnapshot) -> PushContext {
         var inputs: [PushContextBuilder.Input] = []
         var skipped: [ConfigWarning] = []
         for stored in snapshot.configs {
@@ -17,10 +17,10 @@ public enum PushContextFactory {
                 inputs.append(.init(key: stored.key, createdRevision: stored.createdRevision,
                                     annotations: stored.resource.annotations, config: typed))
             } catch {
-                logger?.warning("skipping invalid stored config", metadata: ["resource": "\(stored.key)", "error": "\(error)"])
-                skipped.append(ConfigWarning(key: stored.key, field: error.field ?? "spec", message: "skipped: \(error.message)"))
+                skipped.append(ConfigWarning(key: stored.key, field: error.field ?? "spec",
+                                             message: "left out of pushes: \(error.message)"))
             }
         }
-        return PushContextBuilder.build(revision: snapshot.revision, inputs: inputs, warnings: skipped)
+        return PushContextBuilder.build(revision: snapshot.revision, inputs: inputs, invalid: skipped)
     }
 }

@@ -7,41 +7,108 @@ import Translator
 /// Turns store changes into published PushContexts: waits until the store has been quiet for
 /// `quiet` (100 ms by default) or `maxDelay` (10 s) has passed since the first change, then
 /// builds one context for the latest revision. Bursts of applies become one push.
+///
+/// Failures are contained: a store that cannot be read is logged, counted
+/// (`meshd_push_context_build_failures`), named in `/ready`'s body and retried with exponential
+/// backoff, while proxies keep the last configuration that was built. Only cancellation (a
+/// graceful shutdown) ends the loop.
 public struct PushDebouncer: ServiceLifecycle.Service {
     private let store: any ConfigStore
     private let publisher: PushContextPublisher
     private let quiet: Duration
     private let maxDelay: Duration
     private let metrics: XDSMetrics?
+    private let health: ServingHealth
+    private let backoff: Backoff
     private let logger: Logger
 
+    /// Retry delays after a failed build: `initial`, doubling up to `maximum`.
+    public struct Backoff: Sendable {
+        public var initial: Duration
+        public var maximum: Duration
+
+        public init(initial: Duration = .milliseconds(100), maximum: Duration = .seconds(10)) {
+            self.initial = initial
+            self.maximum = maximum
+        }
+
+        /// The delay before retry number `attempt` (1-based).
+        func delay(attempt: Int) -> Duration {
+            var delay = initial
+            for _ in 1..<max(1, min(attempt, 30)) where delay < maximum { delay *= 2 }
+            return min(delay, maximum)
+        }
+    }
+
     public init(store: any ConfigStore, publisher: PushContextPublisher, quiet: Duration = .milliseconds(100),
-                maxDelay: Duration = .seconds(10), metrics: XDSMetrics? = nil, logger: Logger) {
+                maxDelay: Duration = .seconds(10), metrics: XDSMetrics? = nil, health: ServingHealth = ServingHealth(),
+                backoff: Backoff = Backoff(), logger: Logger) {
         self.store = store
         self.publisher = publisher
         self.quiet = quiet
         self.maxDelay = maxDelay
         self.metrics = metrics
+        self.health = health
+        self.backoff = backoff
         self.logger = logger
     }
 
     public func run() async throws {
         // Subscribe before the first build so a change racing with it is not missed.
         let revisions = store.revisions()
-        let first = try await buildAndPublish()
+        do {
+            try await loop(revisions)
+        } catch is CancellationError {
+            // Graceful shutdown cancels the loop wherever it waits (a debounce window, a retry
+            // backoff): that is how it is meant to end, not a failure of meshd.
+        }
+    }
+
+    private func loop(_ revisions: AsyncStream<Int64>) async throws {
         try await cancelWhenGracefulShutdown {
-            var published = first
+            var published = try await buildUntilPublished(previous: nil)
             for await _ in revisions {
                 let start = ContinuousClock.now
-                var seen = try await store.currentRevision()
+                var seen = await currentRevision() ?? published + 1
                 // Sleep through the quiet period; start over while changes keep coming, up to maxDelay.
                 while ContinuousClock.now - start < maxDelay {
                     try await Task.sleep(for: min(quiet, maxDelay - (ContinuousClock.now - start)))
-                    let now = try await store.currentRevision()
+                    let now = await currentRevision() ?? seen
                     if now == seen { break }
                     seen = now
                 }
-                if seen != published { published = try await buildAndPublish() }
+                if seen != published { published = try await buildUntilPublished(previous: published) }
+            }
+        }
+    }
+
+    /// The store's revision, or nil when it cannot be read (the build that follows will retry).
+    private func currentRevision() async -> Int64? {
+        try? await store.currentRevision()
+    }
+
+    /// Builds and publishes, retrying with backoff until a build succeeds; returns its revision.
+    /// Throws only `CancellationError`.
+    private func buildUntilPublished(previous: Int64?) async throws -> Int64 {
+        var attempt = 0
+        while true {
+            do {
+                let revision = try await buildAndPublish()
+                if attempt > 0 { logger.notice("config store readable again; pushes resumed", metadata: ["revision": "\(revision)"]) }
+                health.set("store", nil)
+                return revision
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                attempt += 1
+                metrics?.buildFailures.increment()
+                let delay = backoff.delay(attempt: attempt)
+                let serving = previous.map { "proxies keep revision \($0)" } ?? "no configuration built yet"
+                health.set("store", "cannot read the config store (\(error)); \(serving); retrying")
+                logger.error("building the push context failed; retrying", metadata: [
+                    "error": "\(error)", "attempt": "\(attempt)", "retry_in": "\(delay)",
+                ])
+                try await Task.sleep(for: delay)
             }
         }
     }
@@ -50,15 +117,35 @@ public struct PushDebouncer: ServiceLifecycle.Service {
     @discardableResult
     public func buildAndPublish() async throws -> Int64 {
         let snapshot = try await store.snapshot()
-        let context = PushContextFactory.build(from: snapshot, logger: logger)
-        let events = context.registry.events(since: publisher.current?.registry ?? RegistrySnapshot())
+        let context = PushContextFactory.build(from: snapshot)
+        let previous = publisher.current
+        let events = context.registry.events(since: previous?.registry ?? RegistrySnapshot())
         for event in events { logger.debug("registry change", metadata: ["event": "\(event)"]) }
+        reportInvalid(context.invalid, previously: previous?.invalid)
         publisher.publish(context)
+        health.markBuilt()
         metrics?.revision.set(Int64(snapshot.revision))
         logger.info("published push context", metadata: [
             "revision": "\(snapshot.revision)", "services": "\(context.registry.services.count)",
             "warnings": "\(context.warnings.count)", "registry_events": "\(events.count)",
         ])
         return snapshot.revision
+    }
+
+    /// Stored config that fails validation is left out of pushes; it is reported loudly — each
+    /// one logged when first seen (so at start), counted, and named in `/ready` — because an
+    /// operator must fix it, and it is never a reason to stop serving.
+    private func reportInvalid(_ invalid: [ConfigWarning], previously: [ConfigWarning]?) {
+        let known = Set(previously ?? [])
+        for warning in invalid where !known.contains(warning) {
+            logger.error("stored config fails validation and is left out of pushes; fix or delete it", metadata: [
+                "resource": "\(warning.key)", "field": "\(warning.field)", "error": "\(warning.message)",
+            ])
+        }
+        metrics?.invalidResources.set(Int64(invalid.count))
+        health.set("invalid-config", invalid.isEmpty ? nil
+            : "\(invalid.count) stored resource(s) fail validation and are left out of pushes: "
+                + invalid.prefix(5).map(\.key.description).joined(separator: ", ")
+                + (invalid.count > 5 ? ", ..." : "") + " (see /debug/push_status)")
     }
 }

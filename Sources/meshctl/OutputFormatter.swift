@@ -44,17 +44,28 @@ struct OutputFormatter: Sendable {
     }
 
     /// NAMESPACE NAME REVISION, where REVISION is `metadata.resourceVersion` (the store revision
-    /// of the resource's last change).
+    /// of the resource's last change). When a resource fails today's validation (meshd reports it
+    /// in `status.validationMessages` and leaves it out of pushes) a STATUS column marks it, so an
+    /// operator sees it in the listing.
     private static func table(for resources: [JSONValue]) -> String {
-        var table = TextTable(header: ["NAMESPACE", "NAME", "REVISION"])
-        for resource in resources {
+        let marks = resources.map(invalidMark)
+        let anyInvalid = marks.contains { $0 != nil }
+        var table = TextTable(header: ["NAMESPACE", "NAME", "REVISION"] + (anyInvalid ? ["STATUS"] : []))
+        for (resource, mark) in zip(resources, marks) {
             let metadata = resource["metadata"]
             table.append([
                 metadata?["namespace"]?.stringValue ?? "",
                 metadata?["name"]?.stringValue ?? "<unnamed>",
                 metadata?["resourceVersion"]?.displayText ?? "<none>",
-            ])
+            ] + (anyInvalid ? [mark ?? "OK"] : []))
         }
         return table.render()
+    }
+
+    /// `INVALID, not pushed: FIELD: MESSAGE` for a resource meshd reports as failing validation.
+    private static func invalidMark(_ resource: JSONValue) -> String? {
+        guard let message = resource["status"]?["validationMessages"]?.arrayValue?.first else { return nil }
+        let field = message["field"]?.stringValue ?? "spec"
+        return "INVALID, not pushed: \(field): \(message["message"]?.stringValue ?? "")"
     }
 }
