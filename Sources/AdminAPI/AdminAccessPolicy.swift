@@ -103,12 +103,14 @@ public struct AdminAccessPolicy: Sendable {
                              message: "cross-site requests are refused (Sec-Fetch-Site: \(site))")
         }
         let fromBrowser = request.origin != nil || request.fetchSite != nil
-        let trustedByAddress = !fromBrowser && isTrusted(request.peerIP)
+        let trustedByAddress = isTrusted(request.peerIP)
         let mintsToken = request.method == .post && request.path == "/api/v1/tokens"
-        if !trustedByAddress || (mintsToken && !allowTrustedTokenMinting) {
-            try authenticate(request, why: fromBrowser ? "requests from a browser"
-                                 : mintsToken && trustedByAddress ? "minting a workload token (even from loopback)"
-                                 : "callers from \(request.peerIP ?? "an unknown address")")
+        if fromBrowser {
+            try authenticate(request, who: "requests from a browser")
+        } else if !trustedByAddress {
+            try authenticate(request, who: "callers from \(request.peerIP ?? "an unknown address")")
+        } else if mintsToken && !allowTrustedTokenMinting {
+            try authenticate(request, who: "minting a workload token (even from loopback; see --allow-loopback-token-minting)")
         }
         if request.method == .post || request.method == .put || request.method == .patch, request.path.hasPrefix("/api/") {
             let mediaType = request.contentType.map(Self.mediaType)
@@ -120,12 +122,12 @@ public struct AdminAccessPolicy: Sendable {
         }
     }
 
-    private func authenticate(_ request: Request, why: String) throws(AdminError) {
+    private func authenticate(_ request: Request, who: String) throws(AdminError) {
         guard let adminToken, let header = request.authorization, header.hasPrefix("Bearer "),
               Self.constantTimeEqual(String(header.dropFirst("Bearer ".count)), adminToken)
         else {
             throw AdminError(code: "unauthenticated", status: .unauthorized,
-                             message: "\(why) must present the admin token (Authorization: Bearer ...; meshd writes it to DATA_DIR/admin-token)")
+                             message: "\(who) must present the admin token (Authorization: Bearer ...; meshd writes it to DATA_DIR/admin-token)")
         }
     }
 

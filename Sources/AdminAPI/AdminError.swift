@@ -43,7 +43,8 @@ public struct AdminError: Error, Sendable {
         self.init(code: error.code.rawValue, status: status, message: error.message, resource: error.resource, field: error.field)
     }
 
-    /// From a store error.
+    /// From a store error: a missing resource is 404; a database failure is a 500 whose
+    /// details (SQL, paths) stay in the log.
     public init(_ error: StorageError) {
         switch error.code {
         case .notFound: self.init(code: "notFound", status: .notFound, message: error.message)
@@ -67,7 +68,8 @@ public struct AdminError: Error, Sendable {
     /// real message, cause and request under that id.
     func response(logging logger: Logger, request: Request) -> Response {
         guard status.code < 500 else {
-            let id = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+            let hex = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+            let id = String(repeating: "0", count: 16 - hex.count) + hex
             logger.error("admin API internal error", metadata: [
                 "error_id": "\(id)", "method": "\(request.method)", "path": "\(request.uri.path)",
                 "error": "\(message)", "cause": "\(cause.map { String(describing: $0) } ?? "-")",
