@@ -186,6 +186,7 @@ let package = Package(
         ),
         .testTarget(name: "DiscoveryTests", dependencies: ["Discovery", "MeshModel"], swiftSettings: swiftSettings),
         .testTarget(name: "MeshAgentTests", dependencies: ["mesh-agent"], swiftSettings: swiftSettings),
+        .testTarget(name: "MeshctlTests", dependencies: ["meshctl"], swiftSettings: swiftSettings),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "MeshModel"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TranslatorTests",
@@ -204,7 +205,7 @@ let package = Package(
         .testTarget(
             name: "AdminAPITests",
             dependencies: [
-                "AdminAPI", "Storage", "XDS", "MeshModel", "MeshTesting",
+                "AdminAPI", "Storage", "XDS", "MeshModel", "MeshTesting", "CertificateAuthority",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

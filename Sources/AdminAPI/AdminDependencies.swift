@@ -9,30 +9,49 @@ import XDS
 public struct AdminDependencies: Sendable {
     /// The mesh's identity services, for `/api/v1/tokens` and `/api/v1/ca/root`.
     public struct Identity: Sendable {
+        /// The CA whose root `/api/v1/ca/root` serves.
         public var ca: any CertificateAuthority
+        /// The signer of workload tokens.
         public var tokens: TokenAuthority
 
+        /// Creates the identity services.
         public init(ca: any CertificateAuthority, tokens: TokenAuthority) {
             self.ca = ca
             self.tokens = tokens
         }
     }
 
+    /// The config store the API reads and writes.
     public var store: any ConfigStore
+    /// The current PushContext, for `/debug/push_status` and readiness.
     public var publisher: PushContextPublisher
+    /// Connected proxies, for `/debug/syncz` and `/debug/config_dump`.
     public var statuses: ProxyStatusRegistry
+    /// What `/metrics` emits.
     public var metrics: PrometheusCollectorRegistry
+    /// Where internal errors are logged (with the error id the caller sees).
     public var logger: Logger
     /// The admin bearer token callers outside `trustedAddresses` must present; nil refuses them all.
     public var adminToken: String?
     /// Caller IP addresses trusted without a token (loopback by default).
     public var trustedAddresses: Set<String>
+    /// Host names accepted in the `Host` header besides IP literals and `localhost` (`*`: any);
+    /// see `AdminAccessPolicy`.
+    public var allowedHostNames: Set<String>
+    /// Whether callers from `trustedAddresses` may mint workload tokens without the admin token.
+    public var allowLoopbackTokenMinting: Bool
+    /// Readiness and degradations, for `/ready`; shared with the push side, which marks it built.
+    public var health: ServingHealth
     /// Token minting and the root certificate; nil when meshd runs without a CA.
     public var identity: Identity?
 
+    /// Creates the dependencies; the defaults trust loopback callers and refuse token minting
+    /// without the admin token.
     public init(store: any ConfigStore, publisher: PushContextPublisher, statuses: ProxyStatusRegistry,
                 metrics: PrometheusCollectorRegistry, logger: Logger, adminToken: String? = nil,
-                trustedAddresses: Set<String> = ["127.0.0.1", "::1"], identity: Identity? = nil) {
+                trustedAddresses: Set<String> = ["127.0.0.1", "::1"], allowedHostNames: Set<String> = [],
+                allowLoopbackTokenMinting: Bool = false, health: ServingHealth = ServingHealth(),
+                identity: Identity? = nil) {
         self.store = store
         self.publisher = publisher
         self.statuses = statuses
@@ -40,6 +59,15 @@ public struct AdminDependencies: Sendable {
         self.logger = logger
         self.adminToken = adminToken
         self.trustedAddresses = trustedAddresses
+        self.allowedHostNames = allowedHostNames
+        self.allowLoopbackTokenMinting = allowLoopbackTokenMinting
+        self.health = health
         self.identity = identity
+    }
+
+    /// The access policy these settings describe.
+    public var accessPolicy: AdminAccessPolicy {
+        AdminAccessPolicy(adminToken: adminToken, trustedAddresses: trustedAddresses, allowedHostNames: allowedHostNames,
+                          allowTrustedTokenMinting: allowLoopbackTokenMinting)
     }
 }

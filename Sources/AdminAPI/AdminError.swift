@@ -1,22 +1,35 @@
 import Hummingbird
+import Logging
 import MeshModel
 import Storage
 
 /// An admin API failure, mapped to an HTTP status and the JSON error body of docs/admin-api.md.
+///
+/// A 5xx error's `message` and `cause` are for meshd's log only: the caller gets a generic
+/// message and an error id to quote (`AdminErrorMiddleware`), never SQL or internal text.
 public struct AdminError: Error, Sendable {
     /// The JSON `error.code`.
     public var code: String
+    /// The HTTP status of the answer.
     public var status: HTTPResponse.Status
+    /// The human message (sent to the caller unless the status is 5xx).
     public var message: String
+    /// The resource the error is about (`VirtualService default/reviews`), if any.
     public var resource: String?
+    /// The field the error is about (`spec.http[0].route[1].weight`), if any.
     public var field: String?
+    /// The underlying error, logged for a 5xx and never sent.
+    public var cause: (any Error)?
 
-    public init(code: String, status: HTTPResponse.Status, message: String, resource: String? = nil, field: String? = nil) {
+    /// Creates an error.
+    public init(code: String, status: HTTPResponse.Status, message: String, resource: String? = nil, field: String? = nil,
+                cause: (any Error)? = nil) {
         self.code = code
         self.status = status
         self.message = message
         self.resource = resource
         self.field = field
+        self.cause = cause
     }
 
     /// The one-line form meshctl prints: `RESOURCE: FIELD: MESSAGE`.
@@ -30,12 +43,18 @@ public struct AdminError: Error, Sendable {
         self.init(code: error.code.rawValue, status: status, message: error.message, resource: error.resource, field: error.field)
     }
 
-    /// From a store error.
+    /// From a store error: a missing resource is 404; a database failure is a 500 whose
+    /// details (SQL, paths) stay in the log.
     public init(_ error: StorageError) {
         switch error.code {
         case .notFound: self.init(code: "notFound", status: .notFound, message: error.message)
-        case .database: self.init(code: "internal", status: .internalServerError, message: error.description)
+        case .database: self = .internalError(error.message, cause: error.cause)
         }
+    }
+
+    /// A 500 whose `message` and `cause` go to the log only.
+    static func internalError(_ message: String, cause: (any Error)? = nil) -> AdminError {
+        AdminError(code: "internal", status: .internalServerError, message: message, cause: cause)
     }
 
     static func notFound(_ what: String) -> AdminError {
@@ -45,8 +64,26 @@ public struct AdminError: Error, Sendable {
     static let tooLarge = AdminError(code: "tooLarge", status: .contentTooLarge,
                                      message: "request body exceeds \(AdminLimits.maxBodyBytes) bytes")
 
-    /// The JSON response.
-    var response: Response {
+    /// The JSON response. A 5xx answers a generic message naming a new error id, and logs the
+    /// real message, cause and request under that id.
+    func response(logging logger: Logger, request: Request) -> Response {
+        guard status.code < 500 else {
+            let hex = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+            let id = String(repeating: "0", count: 16 - hex.count) + hex
+            logger.error("admin API internal error", metadata: [
+                "error_id": "\(id)", "method": "\(request.method)", "path": "\(request.uri.path)",
+                "error": "\(message)", "cause": "\(cause.map { String(describing: $0) } ?? "-")",
+            ])
+            let generic = "internal error (id \(id)); meshd's log has the details"
+            return JSONResponse.make(.object(["error": .object([
+                "code": .string(code), "message": .string(generic), "detail": .string(generic), "errorId": .string(id),
+            ])]), status: status)
+        }
+        return response
+    }
+
+    /// The JSON response for a 4xx.
+    private var response: Response {
         var error: [String: JSONValue] = ["code": .string(code), "message": .string(message), "detail": .string(detail)]
         if let resource { error["resource"] = .string(resource) }
         if let field { error["field"] = .string(field) }
@@ -68,21 +105,30 @@ enum JSONResponse {
     }
 }
 
-/// Middleware that turns thrown `AdminError`s (and Hummingbird's own errors) into JSON bodies.
+/// Middleware that turns every thrown error into a JSON body: `AdminError`s and the modules'
+/// errors as they are, Hummingbird's own by status, anything else as a logged 500.
 struct AdminErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    let logger: Logger
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
-        } catch let error as AdminError {
-            return error.response
-        } catch let error as MeshModelError {
-            return AdminError(error).response
-        } catch let error as StorageError {
-            return AdminError(error).response
-        } catch let error as HTTPError {
-            if error.status == .contentTooLarge { return AdminError.tooLarge.response }
+        } catch {
+            return Self.adminError(error).response(logging: logger, request: request)
+        }
+    }
+
+    static func adminError(_ error: any Error) -> AdminError {
+        switch error {
+        case let error as AdminError: return error
+        case let error as MeshModelError: return AdminError(error)
+        case let error as StorageError: return AdminError(error)
+        case let error as HTTPError:
+            if error.status == .contentTooLarge { return AdminError.tooLarge }
+            if error.status.code >= 500 { return .internalError("HTTP error", cause: error) }
             return AdminError(code: error.status == .notFound ? "notFound" : "invalid", status: error.status,
-                              message: error.body ?? error.status.reasonPhrase).response
+                              message: error.body ?? error.status.reasonPhrase)
+        default: return .internalError("unexpected error", cause: error)
         }
     }
 }

@@ -1,12 +1,13 @@
 import Hummingbird
 
-/// Builds the admin API's router: config, registry, debug, readiness and metrics endpoints.
+/// Builds the admin API's router: config, registry, debug, health and metrics endpoints.
 public enum AdminRouter {
     /// The router for `dependencies`; routes are documented in docs/admin-api.md.
     public static func make(_ dependencies: AdminDependencies) -> Router<AdminRequestContext> {
         let router = Router(context: AdminRequestContext.self)
-        router.add(middleware: AdminErrorMiddleware())
-        router.add(middleware: AdminAuthMiddleware(adminToken: dependencies.adminToken, trustedAddresses: dependencies.trustedAddresses))
+        router.add(middleware: AdminErrorMiddleware(logger: dependencies.logger))
+        router.add(middleware: AdminAuthMiddleware(policy: dependencies.accessPolicy))
+        HealthController(dependencies: dependencies).register(on: router)
         ConfigController(dependencies: dependencies).register(on: router)
         RegistryController(dependencies: dependencies).register(on: router)
         DebugController(dependencies: dependencies).register(on: router)

@@ -6,7 +6,7 @@ import SwiftProtobuf
 import Translator
 import XDS
 
-/// `/ready`, `/metrics` and istiod-style `/debug/*` endpoints.
+/// `/metrics` and istiod-style `/debug/*` endpoints.
 struct DebugController: Sendable {
     let dependencies: AdminDependencies
 
@@ -14,12 +14,6 @@ struct DebugController: Sendable {
         let publisher = dependencies.publisher
         let statuses = dependencies.statuses
         let metrics = dependencies.metrics
-
-        router.get("/ready") { _, _ -> Response in
-            let ready = publisher.current != nil
-            return Response(status: ready ? .ok : .serviceUnavailable,
-                            body: ResponseBody(byteBuffer: ByteBuffer(string: ready ? "ready\n" : "not ready\n")))
-        }
 
         router.get("/metrics") { _, _ -> Response in
             var buffer: [UInt8] = []

@@ -11,18 +11,41 @@ public final class SQLiteConfigStore: ConfigStore {
     private let broadcaster = RevisionBroadcaster()
 
     /// Opens (creating if needed) `config.db` in `directory` and migrates it to the latest schema.
+    ///
+    /// `config.db` and its `-wal`/`-shm` files are mode 0600 (existing ones are tightened): the
+    /// store holds every routing rule of the mesh. A missing `directory` is created 0700.
     public init(directory: URL) throws(StorageError) {
+        let path = directory.appendingPathComponent("config.db").path
         do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+            // SQLite creates the file with 0644 minus the umask, and gives -wal/-shm the main
+            // file's mode: creating it 0600 first covers all three.
+            try Self.restrictFileModes(path)
             var configuration = Configuration()
             configuration.prepareDatabase { db in
                 // FULL makes each WAL commit durable before apply returns.
                 try db.execute(sql: "PRAGMA synchronous = FULL")
             }
-            pool = try DatabasePool(path: directory.appendingPathComponent("config.db").path, configuration: configuration)
+            pool = try DatabasePool(path: path, configuration: configuration)
             try StoreMigrations.migrator.migrate(pool)
+            try Self.restrictFileModes(path)
         } catch {
             throw StorageError(code: .database, message: "cannot open the config store in \(directory.path)", cause: error)
+        }
+    }
+
+    /// Creates `path` empty with mode 0600 when missing (an empty file is an empty SQLite
+    /// database) and sets it and its existing `-wal`/`-shm` files to 0600.
+    private static func restrictFileModes(_ path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        if fd >= 0 {
+            close(fd)
+        } else if errno != EEXIST {
+            throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+        }
+        for file in [path, path + "-wal", path + "-shm"] where FileManager.default.fileExists(atPath: file) {
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
         }
     }
 

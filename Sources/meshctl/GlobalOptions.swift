@@ -49,8 +49,28 @@ struct GlobalOptions: ParsableArguments {
 
     /// Whether `--server` names this machine (loopback), the only place the data-dir token belongs.
     var serverIsLocal: Bool {
-        guard let host = URLComponents(string: resolvedServer)?.host?.lowercased() else { return false }
-        return host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+        guard let host = URLComponents(string: resolvedServer)?.host else { return false }
+        return Self.isLoopbackHost(host)
+    }
+
+    /// Whether a URL host is a loopback form: `localhost`, an IPv4 literal in 127.0.0.0/8, or
+    /// `::1` (bracketed or not).
+    ///
+    /// Literals are parsed strictly (`inet_pton`), never matched by prefix: `127.0.0.1.evil.example`
+    /// is a DNS name anyone can point anywhere, and `127.1` is a name to `inet_pton` too.
+    static func isLoopbackHost(_ host: String) -> Bool {
+        var host = host.lowercased()
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        if host == "localhost" { return true }
+        var v4 = in_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 {
+            return UInt32(bigEndian: v4.s_addr) >> 24 == 127
+        }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, host, &v6) == 1 {
+            return withUnsafeBytes(of: &v6) { Array($0) } == Array(repeating: 0, count: 15) + [1]
+        }
+        return false
     }
 
     /// meshd's data directory as meshd itself resolves it (`DataDirectory` in meshd): the flag,

@@ -54,6 +54,12 @@ struct MeshdCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Comma-separated caller addresses trusted by the admin API without the admin token.")
     var adminTrustedAddresses: String = "127.0.0.1,::1"
 
+    @Option(name: .long, help: "Comma-separated host names the admin API accepts in the Host header besides IP literals and localhost ('*' accepts any; default: the --tls-san names).")
+    var adminAllowedHosts: String?
+
+    @Flag(name: .long, help: "Let callers from --admin-trusted-addresses mint workload tokens without the admin token (off: minting always needs it).")
+    var allowLoopbackTokenMinting = false
+
     @Option(name: .long, help: "Debounce: push once config has been quiet this long (e.g. 100ms, 1s).")
     var debounceAfter: String = "100ms"
 
@@ -85,6 +91,7 @@ struct MeshdCommand: AsyncParsableCommand {
                                maxRequestBytes: grpcMaxMessageSize)
         let transportConfig = Self.transportConfig(limits)
         let directory = DataDirectory.resolve(dataDir)
+        try DataDirectory.prepare(directory, logger: logger)
         let store = try SQLiteConfigStore(directory: directory)
         let revision = try await store.currentRevision()
         logger.info("config store open", metadata: ["data_dir": "\(directory.path)", "revision": "\(revision)"])
@@ -95,9 +102,10 @@ struct MeshdCommand: AsyncParsableCommand {
                                              trustDomain: trustDomain, metrics: CAMetrics(registry: prometheus), logger: logger)
         let metrics = XDSMetrics(registry: prometheus)
         let publisher = PushContextPublisher()
+        let health = ServingHealth()
         let statuses = ProxyStatusRegistry()
         let debouncer = PushDebouncer(store: store, publisher: publisher, quiet: quiet, maxDelay: maxDelay,
-                                      metrics: metrics, logger: logger)
+                                      metrics: metrics, health: health, logger: logger)
         let ads = AggregatedDiscoveryServer(publisher: publisher, cache: SnapshotCache(generators: Generators.all(trustDomain: trustDomain)),
                                             statuses: statuses, metrics: metrics, logger: logger, limits: limits)
         let grpc = GRPCServerService(
@@ -105,8 +113,8 @@ struct MeshdCommand: AsyncParsableCommand {
                                                          transportSecurity: .plaintext, config: transportConfig),
                                services: [ads, PlaintextCertificateRefusal()]),
             name: "xDS gRPC server", addressKey: "xds_address", logger: logger)
-        let serving = try identity.servingCertificate(dnsNames: tlsSan.isEmpty ? ["meshd.mesh-system.svc", "localhost"] : tlsSan,
-                                                      listenAddress: listenAddress)
+        let dnsNames = tlsSan.isEmpty ? ["meshd.mesh-system.svc", "localhost"] : tlsSan
+        let serving = try identity.servingCertificate(dnsNames: dnsNames, listenAddress: listenAddress)
         let tls = GRPCServerService(
             server: GRPCServer(transport: .http2NIOPosix(address: .ipv4(host: listenAddress, port: tlsPort),
                                                          transportSecurity: serving.serverOnly, config: transportConfig),
@@ -118,10 +126,13 @@ struct MeshdCommand: AsyncParsableCommand {
                                services: [identity.renewalService]),
             name: "CA mTLS renewal server", addressKey: "renew_address", logger: logger)
 
-        let trusted = Set(adminTrustedAddresses.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        let trusted = Self.list(adminTrustedAddresses)
+        // The names meshd is reached by are the ones its certificate names, unless told otherwise.
+        let allowedHosts = adminAllowedHosts.map(Self.list) ?? Set(dnsNames)
         let router = AdminRouter.make(AdminDependencies(
             store: store, publisher: publisher, statuses: statuses, metrics: prometheus, logger: logger,
-            adminToken: identity.adminToken, trustedAddresses: trusted,
+            adminToken: identity.adminToken, trustedAddresses: trusted, allowedHostNames: allowedHosts,
+            allowLoopbackTokenMinting: allowLoopbackTokenMinting, health: health,
             identity: .init(ca: identity.ca, tokens: identity.tokens)))
         let adminLogger = logger
         let admin = Application(
@@ -155,6 +166,11 @@ struct MeshdCommand: AsyncParsableCommand {
         config.rpc.maxRequestPayloadSize = limits.maxRequestBytes
         config.http2.maxConcurrentStreams = maxStreamsPerConnection
         return config
+    }
+
+    /// A comma-separated flag value as a set, blanks dropped.
+    static func list(_ text: String) -> Set<String> {
+        Set(text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
     }
 
     /// The address to print for a listener: a wildcard bind is reachable on loopback.

@@ -23,7 +23,8 @@ import XDS
     }
 
     func apply(_ client: any TestClientProtocol, _ text: String) async throws -> TestResponse {
-        try await client.execute(uri: "/api/v1/apply", method: .post, body: ByteBuffer(string: text))
+        try await client.execute(uri: "/api/v1/apply", method: .post, headers: [.contentType: "application/yaml"],
+                                 body: ByteBuffer(string: text))
     }
 
     @Test func applyThenGetRoundTripsAndReapplyChangesNothing() async throws {
@@ -95,7 +96,8 @@ import XDS
     @Test func registeredWorkloadBecomesAWorkloadEntry() async throws {
         try await withApp { client in
             let body = #"{"address": "10.0.0.7", "ports": {"grpc": 9080}, "labels": {"app": "reviews"}, "healthy": false}"#
-            let response = try await client.execute(uri: "/api/v1/registry/workloads/default/vm-7", method: .put, body: ByteBuffer(string: body))
+            let response = try await client.execute(uri: "/api/v1/registry/workloads/default/vm-7", method: .put,
+                                                    headers: [.contentType: "application/json"], body: ByteBuffer(string: body))
             #expect(response.status == .ok)
             let stored = try await store.get(ConfigKey(kind: .workloadEntry, namespace: "default", name: "vm-7"))
             #expect(stored?.resource.annotations["meshd.io/healthy"] == "false")

@@ -447,14 +447,19 @@ class Meshd:
             raise MeshdError(f"/api/v1/ca/root is not a PEM certificate: {text[:2000]!r}")
         return text
 
-    def create_token_raw(self, namespace: str, service_account: str, ttl: str | None = "24h", **kw) -> HttpResult:
+    def create_token_raw(self, namespace: str, service_account: str, ttl: str | None = "24h",
+                         with_admin_token: bool = True, **kw) -> HttpResult:
+        """POST /api/v1/tokens; minting needs the admin token even from loopback, so it is sent
+        unless with_admin_token=False."""
         body = {"namespace": namespace, "serviceAccount": service_account}
         if ttl is not None:
             body["ttl"] = ttl
+        if with_admin_token:
+            kw["headers"] = {"Authorization": "Bearer " + self.admin_token(), **(kw.get("headers") or {})}
         return self.request("POST", "/api/v1/tokens", json.dumps(body), "application/json", **kw)
 
     def create_token(self, namespace: str, service_account: str, ttl: str | None = "24h") -> str:
-        """POST /api/v1/tokens -> the JWT for namespace/serviceAccount."""
+        """POST /api/v1/tokens (with the admin token) -> the JWT for namespace/serviceAccount."""
         r = self.create_token_raw(namespace, service_account, ttl)
         if not 200 <= r.status < 300:
             raise MeshdError(f"POST /api/v1/tokens: HTTP {r.status}: {r.text[:2000]}\n{self.tail(40)}")

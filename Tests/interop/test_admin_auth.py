@@ -3,8 +3,8 @@
 meshd listens on 127.0.0.1; the "remote" caller connects from 127.0.0.2 (another loopback
 address, so no second host is needed: http.client's source_address binds the client socket to
 it). That caller gets 401 with a JSON error on /api/* and /debug/* unless it sends
-`Authorization: Bearer <DATA_DIR/admin-token>`; /ready and /metrics stay open. A caller from
-127.0.0.1 needs no token.
+`Authorization: Bearer <DATA_DIR/admin-token>`; /ready, /healthz and /metrics stay open. A caller
+from 127.0.0.1 needs no token, except to mint a workload token (test_admin_hardening.py).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def calls(meshd, port: int):
 
 
 def assert_401(r, what):
-    assert r.status == 401, f"{what} from {REMOTE} without a valid token: HTTP {r.status}: {r.text[:500]}"
+    assert r.status == 401, f"{what} without a valid token: HTTP {r.status}: {r.text[:500]}"
     body = r.json()
     assert isinstance(body, dict) and "error" in body, f"{what}: 401 body is not a JSON error: {r.text[:500]}"
 
@@ -61,7 +61,7 @@ def test_remote_caller_needs_the_admin_token(meshd):
 
     for name, method, path, body, ctype in calls(meshd, 9):
         r = meshd.request(method, path, body, ctype, source_address=REMOTE)
-        assert_401(r, name)
+        assert_401(r, f"{name} from {REMOTE}")
         r = meshd.request(method, path, body, ctype, source_address=REMOTE,
                           headers={"Authorization": "Bearer " + admin_token + "x"})
         assert_401(r, name + " (wrong token)")
@@ -71,7 +71,7 @@ def test_remote_caller_needs_the_admin_token(meshd):
     # nothing was applied by the refused calls
     assert meshd.get_raw("serviceentry", "default", "reviews").status == 404
 
-    for path in ("/ready", "/metrics"):
+    for path in ("/ready", "/healthz", "/metrics"):
         r = meshd.request("GET", path, source_address=REMOTE)
         assert r.status == 200, f"{path} from {REMOTE} must stay open: HTTP {r.status}: {r.text[:300]}"
 
@@ -88,6 +88,9 @@ def test_remote_caller_needs_the_admin_token(meshd):
 def test_trusted_address_needs_no_token(meshd):
     for name, method, path, body, ctype in calls(meshd, 9):
         r = meshd.request(method, path, body, ctype)
+        if name == "create token":  # minting needs the admin token even from loopback
+            assert_401(r, name + " from 127.0.0.1")
+            continue
         assert 200 <= r.status < 300, f"{name} from 127.0.0.1 without a token: HTTP {r.status}: {r.text[:500]}"
     # http.client from an explicit 127.0.0.1 source too (the same path the remote caller takes)
     r = meshd.request("GET", "/api/v1/config/serviceentry/default/reviews", source_address="127.0.0.1")

@@ -78,7 +78,8 @@ def test_istio_mutual_end_to_end(meshd, tmp_path, xds_clients, node_id):
     root_file = tmp_path / "mesh-root.pem"
     root_file.write_text(run_meshctl(meshd.admin_url, "ca", "root").stdout)
     assert cert_der(root_file.read_text()) == cert_der(meshd.ca_root()), "meshctl ca root is not /api/v1/ca/root"
-    client_token = run_meshctl(meshd.admin_url, "token", "create", "--namespace", "default",
+    # meshctl finds the admin token in meshd's data directory, as on meshd's own machine
+    client_token = run_meshctl(meshd.admin_url, "--data-dir", meshd.data_dir, "token", "create", "--namespace", "default",
                                "--service-account", "productpage", "--ttl", "1h").stdout.strip()
     assert client_token.count(".") == 2 and "\n" not in client_token, f"meshctl token create printed {client_token!r}"
     reviews_dir, client_dir, ratings_dir = tmp_path / "reviews", tmp_path / "productpage", tmp_path / "ratings"
