@@ -136,7 +136,10 @@ let package = Package(
         .executableTarget(
             name: "meshd-bench",
             dependencies: [
-                "MeshModel", "Translator", "XDS", "CertificateAuthority",
+                "MeshModel", "Translator", "XDS", "CertificateAuthority", "EnvoyAPI", "MeshTesting",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

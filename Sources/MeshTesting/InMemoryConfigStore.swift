@@ -8,6 +8,8 @@ public final class InMemoryConfigStore: ConfigStore {
     private struct State {
         var revision: Int64 = 0
         var records: [ConfigKey: StoredConfig] = [:]
+        /// (revision, key) of every change, oldest first: the in-memory change log.
+        var log: [(revision: Int64, key: ConfigKey)] = []
     }
 
     private let state = Mutex(State())
@@ -20,7 +22,10 @@ public final class InMemoryConfigStore: ConfigStore {
             let plan = ApplyPlan.apply(resources, existing: state.records, nextRevision: state.revision + 1)
             guard !plan.writes.isEmpty else { return ChangeOutcome(revision: state.revision, results: plan.results) }
             state.revision += 1
-            for write in plan.writes { state.records[write.record.key] = write.record }
+            for write in plan.writes {
+                state.records[write.record.key] = write.record
+                state.log.append((state.revision, write.record.key))
+            }
             return ChangeOutcome(revision: state.revision, results: plan.results)
         }
         if outcome.changedAnything { broadcaster.publish(outcome.revision) }
@@ -33,7 +38,10 @@ public final class InMemoryConfigStore: ConfigStore {
             let results = keys.map { ChangeOutcome.Result(key: $0, action: state.records[$0] == nil ? .notFound : .deleted) }
             guard !present.isEmpty else { return ChangeOutcome(revision: state.revision, results: results) }
             state.revision += 1
-            for key in present { state.records.removeValue(forKey: key) }
+            for key in present {
+                state.records.removeValue(forKey: key)
+                state.log.append((state.revision, key))
+            }
             return ChangeOutcome(revision: state.revision, results: results)
         }
         if outcome.changedAnything { broadcaster.publish(outcome.revision) }
@@ -59,4 +67,15 @@ public final class InMemoryConfigStore: ConfigStore {
     public func currentRevision() async throws(StorageError) -> Int64 { state.withLock { $0.revision } }
 
     public func revisions() -> AsyncStream<Int64> { broadcaster.subscribe() }
+
+    public func delta(after revision: Int64) async throws(StorageError) -> ConfigDelta? {
+        state.withLock { state in
+            guard revision > 0, revision <= state.revision else { return nil }
+            var changes: [ConfigKey: StoredConfig?] = [:]
+            for entry in state.log where entry.revision > revision {
+                changes[entry.key] = .some(state.records[entry.key])
+            }
+            return ConfigDelta(since: revision, revision: state.revision, changes: changes)
+        }
+    }
 }

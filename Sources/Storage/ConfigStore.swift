@@ -24,4 +24,9 @@ public protocol ConfigStore: Sendable {
     func currentRevision() async throws(StorageError) -> Int64
     /// A change feed: each element is the revision after a committed change.
     func revisions() -> AsyncStream<Int64>
+
+    /// The keys changed after `revision` with their current records, in one consistent read;
+    /// nil when the change log cannot answer (nothing read yet, or `revision` is not a revision
+    /// this store has had), and the caller must read a whole `snapshot()`.
+    func delta(after revision: Int64) async throws(StorageError) -> ConfigDelta?
 }

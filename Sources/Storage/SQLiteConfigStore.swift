@@ -112,6 +112,18 @@ public final class SQLiteConfigStore: ConfigStore {
 
     public func revisions() -> AsyncStream<Int64> { broadcaster.subscribe() }
 
+    public func delta(after revision: Int64) async throws(StorageError) -> ConfigDelta? {
+        try await read("delta") { db in
+            let current = try Self.revision(db)
+            guard revision > 0, revision <= current else { return nil }
+            var changes: [ConfigKey: StoredConfig?] = [:]
+            for change in try ChangeRow.fetch(db, after: revision) where changes[change.key] == nil {
+                changes[change.key] = .some(try ConfigRow.fetch(db, key: change.key))
+            }
+            return ConfigDelta(since: revision, revision: current, changes: changes)
+        }
+    }
+
     /// The change feed as recorded: every change after `revision`, oldest first.
     public func changes(after revision: Int64) async throws(StorageError) -> [ConfigChange] {
         try await read("changes") { db in try ChangeRow.fetch(db, after: revision) }

@@ -5,7 +5,7 @@ import SwiftProtobuf
 /// CDS: for every service port an EDS cluster `outbound|PORT||HOST`, plus one
 /// `outbound|PORT|SUBSET|HOST` per subset of the host's DestinationRule. A DestinationRule with
 /// `trafficPolicy.tls.mode: ISTIO_MUTUAL` adds mesh mTLS (see `UpstreamTLS`).
-public struct ClusterGenerator: ResourceGenerator {
+public struct ClusterGenerator: HostScopedGenerator {
     /// The SPIFFE trust domain expected in destination certificates.
     public let trustDomain: String
 
@@ -16,8 +16,18 @@ public struct ClusterGenerator: ResourceGenerator {
     public var typeURL: String { TypeURL.cluster }
 
     public func generate(for proxy: Proxy, in push: PushContext) -> [XDSResource] {
+        generate(for: proxy, in: push, services: push.registry.sortedServices)
+    }
+
+    /// The clusters of `hosts` only: mesh mTLS clusters name their endpoints' identities, so an
+    /// endpoint change can change them.
+    public func generate(for proxy: Proxy, in push: PushContext, hosts: Set<String>) -> [XDSResource] {
+        generate(for: proxy, in: push, services: hosts.sorted().compactMap { push.registry.service($0) })
+    }
+
+    private func generate(for proxy: Proxy, in push: PushContext, services: [Service]) -> [XDSResource] {
         var resources: [XDSResource] = []
-        for service in push.registry.sortedServices {
+        for service in services {
             let rule = push.destinationRules[service.host]
             let mutual = rule?.spec.trafficPolicy?["tls"]?["mode"]?.stringValue == "ISTIO_MUTUAL"
             for port in service.ports {

@@ -4,14 +4,23 @@ import SwiftProtobuf
 
 /// EDS: one ClusterLoadAssignment per cluster, endpoints grouped by locality with locality weights
 /// set (grpcio silently drops a locality without one).
-public struct EndpointGenerator: ResourceGenerator {
+public struct EndpointGenerator: HostScopedGenerator {
     public init() {}
 
     public var typeURL: String { TypeURL.endpoint }
 
     public func generate(for proxy: Proxy, in push: PushContext) -> [XDSResource] {
+        generate(for: proxy, in: push, services: push.registry.sortedServices)
+    }
+
+    /// The assignments of `hosts` only: what an endpoint-only change needs regenerated.
+    public func generate(for proxy: Proxy, in push: PushContext, hosts: Set<String>) -> [XDSResource] {
+        generate(for: proxy, in: push, services: hosts.sorted().compactMap { push.registry.service($0) })
+    }
+
+    private func generate(for proxy: Proxy, in push: PushContext, services: [Service]) -> [XDSResource] {
         var resources: [XDSResource] = []
-        for service in push.registry.sortedServices {
+        for service in services {
             let rule = push.destinationRules[service.host]
             for port in service.ports {
                 let all = push.registry.endpoints(host: service.host, port: port.number)

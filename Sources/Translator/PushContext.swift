@@ -4,6 +4,15 @@ import MeshModel
 /// Everything the generators read, at one config revision: immutable, `Sendable`, built once per
 /// debounced change by `PushContextBuilder` and published by swapping a reference.
 public struct PushContext: Sendable {
+    /// What may have changed since the previous context, so generation can skip the rest.
+    public enum Scope: Sendable, Hashable {
+        /// Anything may have changed: generate everything.
+        case full
+        /// Only the endpoints of `hosts` changed since revision `since` (a WorkloadEntry-only
+        /// change): every other resource is what revision `since` generated.
+        case endpoints(since: Int64, hosts: Set<String>)
+    }
+
     /// A VirtualService with what orders it among others for the same host.
     public struct VirtualServiceEntry: Sendable, Hashable {
         public var key: ConfigKey
@@ -37,15 +46,25 @@ public struct PushContext: Sendable {
     /// Stored resources left out of this context because they fail today's validation (written
     /// under older rules); each is also among `warnings`. Operators must fix or delete them.
     public let invalid: [ConfigWarning]
+    /// What changed since the previous context; `.full` unless the push pipeline knows better.
+    public let scope: Scope
 
     public init(revision: Int64, registry: RegistrySnapshot, virtualServices: [String: VirtualServiceEntry],
-                destinationRules: [String: DestinationRuleEntry], warnings: [ConfigWarning], invalid: [ConfigWarning] = []) {
+                destinationRules: [String: DestinationRuleEntry], warnings: [ConfigWarning], invalid: [ConfigWarning] = [],
+                scope: Scope = .full) {
         self.revision = revision
         self.registry = registry
         self.virtualServices = virtualServices
         self.destinationRules = destinationRules
         self.warnings = warnings
         self.invalid = invalid
+        self.scope = scope
+    }
+
+    /// The same context with another scope.
+    public func with(scope: Scope) -> PushContext {
+        PushContext(revision: revision, registry: registry, virtualServices: virtualServices,
+                    destinationRules: destinationRules, warnings: warnings, invalid: invalid, scope: scope)
     }
 
     /// An empty context (before the store has been read).

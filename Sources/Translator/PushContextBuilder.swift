@@ -20,7 +20,8 @@ public enum PushContextBuilder {
 
     /// Builds the context for `revision` from `inputs` (any order); `invalid` names stored config
     /// left out because it no longer validates, listed first among the warnings.
-    public static func build(revision: Int64, inputs: [Input], invalid: [ConfigWarning] = []) -> PushContext {
+    public static func build(revision: Int64, inputs: [Input], invalid: [ConfigWarning] = [],
+                             scope: PushContext.Scope = .full) -> PushContext {
         // Oldest first, then by key: Istio's tie-break for resources that claim the same host.
         let ordered = inputs.sorted { ($0.createdRevision, $0.key) < ($1.createdRevision, $1.key) }
         var serviceEntries: [(key: ConfigKey, spec: ServiceEntry)] = []
@@ -66,6 +67,6 @@ public enum PushContextBuilder {
                                   destinationRules: destinationRules, warnings: warnings)
         return PushContext(revision: revision, registry: registry, virtualServices: virtualServices,
                            destinationRules: destinationRules,
-                           warnings: warnings + ReferenceChecker.warnings(in: context), invalid: invalid)
+                           warnings: warnings + ReferenceChecker.warnings(in: context), invalid: invalid, scope: scope)
     }
 }

@@ -1,6 +1,6 @@
 /// Produces the resources of one xDS type for one proxy.
 ///
-/// Contract: a pure function of `(proxy.generationKey, push)` — no globals, no store access —
+/// Contract: a pure function of `(proxy.viewKey, push)` — no globals, no store access —
 /// so its output can be cached under that key and shared by every proxy with the same key.
 /// Output is sorted by name.
 public protocol ResourceGenerator: Sendable {
@@ -11,6 +11,13 @@ public protocol ResourceGenerator: Sendable {
 }
 
 /// The generators meshd runs, one per xDS type.
+/// A generator whose output for one service depends only on that service (and the rules for
+/// it), so an endpoint-only change regenerates just the services it touched.
+public protocol HostScopedGenerator: ResourceGenerator {
+    /// The resources of the services `hosts`, exactly as `generate(for:in:)` makes them.
+    func generate(for proxy: Proxy, in push: PushContext, hosts: Set<String>) -> [XDSResource]
+}
+
 public enum Generators {
     /// Listener, route, cluster and endpoint generators for the default trust domain.
     public static let all: [any ResourceGenerator] = all(trustDomain: "cluster.local")

@@ -24,6 +24,28 @@ public struct ProxySnapshot: Sendable {
         self.init(revision: push.revision, resources: resources)
     }
 
+    /// `previous` brought up to `push` when `push.scope` says only some hosts' endpoints changed
+    /// since `previous.revision`: host-scoped generators (EDS, and CDS whose mTLS settings name
+    /// endpoint identities) regenerate those hosts; every other resource is shared with
+    /// `previous`. Falls back to a full generation otherwise. An endpoint-only change adds or
+    /// removes no service, so resource names are stable and replacing by name is complete.
+    public init(updating previous: ProxySnapshot, proxy: Proxy, push: PushContext, generators: [any ResourceGenerator]) {
+        guard case .endpoints(let since, let hosts) = push.scope, since == previous.revision else {
+            self.init(proxy: proxy, push: push, generators: generators)
+            return
+        }
+        var resources = previous.resources
+        for generator in generators {
+            guard let scoped = generator as? any HostScopedGenerator else { continue }
+            var ofType = resources[scoped.typeURL] ?? [:]
+            for resource in scoped.generate(for: proxy, in: push, hosts: hosts) {
+                ofType[resource.name] = resource
+            }
+            resources[scoped.typeURL] = ofType
+        }
+        self.init(revision: push.revision, resources: resources)
+    }
+
     /// The resources of one type (empty when none).
     public func of(_ typeURL: String) -> [String: XDSResource] { resources[typeURL] ?? [:] }
 }

@@ -2,11 +2,17 @@ import Discovery
 import Logging
 import ServiceLifecycle
 import Storage
+import Synchronization
 import Translator
 
 /// Turns store changes into published PushContexts: waits until the store has been quiet for
 /// `quiet` (100 ms by default) or `maxDelay` (10 s) has passed since the first change, then
 /// builds one context for the latest revision. Bursts of applies become one push.
+///
+/// Builds are incremental: a `ConfigIndex` keeps the typed configuration between pushes and the
+/// store's keyed change feed (`ConfigStore.delta(after:)`) says which records to re-read and
+/// re-validate; a change that touches only WorkloadEntries is marked `.endpoints` so snapshot
+/// generation redoes only the touched services' endpoint (and mTLS cluster) resources.
 ///
 /// Failures are contained: a store that cannot be read is logged, counted
 /// (`meshd_push_context_build_failures`), named in `/ready`'s body and retried with exponential
@@ -21,6 +27,18 @@ public struct PushDebouncer: ServiceLifecycle.Service {
     private let health: ServingHealth
     private let backoff: Backoff
     private let logger: Logger
+    /// The push loop's typed configuration; only the loop (and tests calling `buildAndPublish`)
+    /// touch it, one build at a time, so the lock is never contended.
+    private let index = SharedIndex()
+
+    /// A reference to the index, so copies of this (Copyable) service share one.
+    private final class SharedIndex: Sendable {
+        private let state = Mutex(ConfigIndex())
+
+        func withLock<T: Sendable>(_ body: (inout ConfigIndex) -> T) -> T {
+            state.withLock { body(&$0) }
+        }
+    }
 
     /// Retry delays after a failed build: `initial`, doubling up to `maximum`.
     public struct Backoff: Sendable {
@@ -67,15 +85,21 @@ public struct PushDebouncer: ServiceLifecycle.Service {
     private func loop(_ revisions: AsyncStream<Int64>) async throws {
         try await cancelWhenGracefulShutdown {
             var published = try await buildUntilPublished(previous: nil)
+            var machine = DebounceStateMachine<ContinuousClock.Instant>(quiet: quiet, maxDelay: maxDelay)
             for await _ in revisions {
-                let start = ContinuousClock.now
                 var seen = await currentRevision() ?? published + 1
-                // Sleep through the quiet period; start over while changes keep coming, up to maxDelay.
-                while ContinuousClock.now - start < maxDelay {
-                    try await Task.sleep(for: min(quiet, maxDelay - (ContinuousClock.now - start)))
+                var action = machine.changed(at: .now)
+                // Changes that land while sleeping are noticed on waking (the store's revision
+                // moved) and extend the quiet window from then.
+                while case .wait(let deadline) = action {
+                    try await Task.sleep(until: deadline, clock: .continuous)
                     let now = await currentRevision() ?? seen
-                    if now == seen { break }
-                    seen = now
+                    if now != seen {
+                        seen = now
+                        action = machine.changed(at: .now)
+                    } else {
+                        action = machine.tick(at: .now)
+                    }
                 }
                 if seen != published { published = try await buildUntilPublished(previous: published) }
             }
@@ -116,20 +140,38 @@ public struct PushDebouncer: ServiceLifecycle.Service {
     /// Builds and publishes the context for the store's current revision; returns that revision.
     @discardableResult
     public func buildAndPublish() async throws -> Int64 {
-        let snapshot = try await store.snapshot()
-        let context = PushContextFactory.build(from: snapshot)
         let previous = publisher.current
+        var context: PushContext
+        var endpointsOnly = false
+        if let known = index.withLock({ $0.revision }), let delta = try await store.delta(after: known) {
+            if delta.changes.isEmpty, let previous, previous.revision == known { return known }
+            context = index.withLock { index in
+                index.apply(delta)
+                return index.context()
+            }
+            endpointsOnly = delta.isEndpointsOnly
+        } else {
+            let snapshot = try await store.snapshot()
+            context = index.withLock { index in
+                index.load(snapshot)
+                return index.context()
+            }
+        }
         let events = context.registry.events(since: previous?.registry ?? RegistrySnapshot())
         for event in events { logger.debug("registry change", metadata: ["event": "\(event)"]) }
+        if endpointsOnly, let previous, events.allSatisfy({ if case .endpointsChanged = $0 { true } else { false } }) {
+            context = context.with(scope: .endpoints(since: previous.revision, hosts: Set(events.map(\.host))))
+        }
         reportInvalid(context.invalid, previously: previous?.invalid)
         publisher.publish(context)
         health.markBuilt()
-        metrics?.revision.set(Int64(snapshot.revision))
+        metrics?.revision.set(Int64(context.revision))
         logger.info("published push context", metadata: [
-            "revision": "\(snapshot.revision)", "services": "\(context.registry.services.count)",
+            "revision": "\(context.revision)", "services": "\(context.registry.services.count)",
             "warnings": "\(context.warnings.count)", "registry_events": "\(events.count)",
+            "scope": "\(endpointsOnly ? "endpoints" : "full")",
         ])
-        return snapshot.revision
+        return context.revision
     }
 
     /// Stored config that fails validation is left out of pushes; it is reported loudly — each

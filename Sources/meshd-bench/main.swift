@@ -4,6 +4,16 @@ import Foundation
 
 let arguments = CommandLine.arguments.dropFirst()
 let quick = arguments.contains("--quick")
+if arguments.first == "ads-floor" {
+    let port = arguments.firstIndex(of: "--port").flatMap { Int(arguments[arguments.index(after: $0)]) } ?? 18010
+    do {
+        try await TransportFloor.serve(port: port)
+    } catch {
+        FileHandle.standardError.write(Data("meshd-bench ads-floor: \(error)\n".utf8))
+        exit(1)
+    }
+    exit(0)
+}
 do {
     print(try PushBenchmark.run(services: quick ? 10 : 100, endpoints: 10, iterations: quick ? 2 : 10))
     print(try PushBenchmark.run(services: quick ? 20 : 1000, endpoints: 4, iterations: quick ? 1 : 3))

@@ -166,6 +166,7 @@ struct FailingStore: ConfigStore {
     func snapshot() async throws(StorageError) -> ConfigSnapshot { try fail() }
     func currentRevision() async throws(StorageError) -> Int64 { try fail() }
     func revisions() -> AsyncStream<Int64> { AsyncStream { $0.finish() } }
+    func delta(after revision: Int64) async throws(StorageError) -> ConfigDelta? { try fail() }
 }
 
 /// Log lines captured for assertions.

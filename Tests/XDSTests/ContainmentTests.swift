@@ -26,6 +26,10 @@ final class FlakyConfigStore: ConfigStore {
     func snapshot() async throws(StorageError) -> ConfigSnapshot { try check(); return try await inner.snapshot() }
     func currentRevision() async throws(StorageError) -> Int64 { try check(); return try await inner.currentRevision() }
     func revisions() -> AsyncStream<Int64> { inner.revisions() }
+    func delta(after revision: Int64) async throws(StorageError) -> ConfigDelta? {
+        try check()
+        return try await inner.delta(after: revision)
+    }
 }
 
 @Suite struct ContainmentTests {

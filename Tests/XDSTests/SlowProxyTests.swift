@@ -87,3 +87,21 @@ private final class GatedWriter: RPCWriterProtocol {
         #expect(sent.last?.resources.count == 1)
     }
 }
+
+@Suite struct SnapshotSharingTests {
+    /// A thousand streams of one view asking at once for a new revision: one generation.
+    @Test func proxiesWithOneViewShareOneGenerationPerPush() async throws {
+        let generator = CountingListenerGenerator()
+        let cache = SnapshotCache(generators: [generator])
+        for revision in Int64(1)...3 {
+            let push = PushContext(revision: revision, registry: .init(), virtualServices: [:], destinationRules: [:], warnings: [])
+            await withTaskGroup(of: Void.self) { group in
+                for index in 0..<1000 {
+                    group.addTask { _ = cache.snapshot(for: Proxy(id: "proxy-\(index)"), push: push) }
+                }
+            }
+        }
+        #expect(cache.generations == 3)
+        #expect(generator.revisions.withLock { $0 } == [1, 2, 3])
+    }
+}

@@ -1,0 +1,109 @@
+import Logging
+import MeshModel
+import MeshTesting
+import Storage
+import Testing
+import Translator
+@testable import XDS
+
+@Suite struct DebounceStateMachineTests {
+    let start = ContinuousClock.now
+
+    @Test func aBurstBecomesOnePushAfterTheQuietPeriod() {
+        var machine = DebounceStateMachine<ContinuousClock.Instant>(quiet: .milliseconds(100), maxDelay: .seconds(10))
+        #expect(machine.changed(at: start) == .wait(until: start + .milliseconds(100)))
+        // More changes move the quiet deadline; none of them pushes.
+        #expect(machine.changed(at: start + .milliseconds(50)) == .wait(until: start + .milliseconds(150)))
+        #expect(machine.tick(at: start + .milliseconds(100)) == .wait(until: start + .milliseconds(150)))
+        #expect(machine.tick(at: start + .milliseconds(150)) == .push)
+        #expect(!machine.isPending)
+        #expect(machine.tick(at: start + .seconds(1)) == .idle)
+    }
+
+    @Test func aSteadyStreamOfChangesStillPushesAtTheMaxDelay() {
+        var machine = DebounceStateMachine<ContinuousClock.Instant>(quiet: .milliseconds(100), maxDelay: .milliseconds(250))
+        var action = machine.changed(at: start)
+        var now = start
+        var pushes = 0
+        for _ in 0..<10 {
+            now += .milliseconds(60)  // always inside the quiet period
+            action = machine.changed(at: now)
+            if action == .push { pushes += 1; break }
+        }
+        #expect(pushes == 1)
+        #expect(now == start + .milliseconds(300))  // the first change at or past 250 ms pushes
+    }
+}
+
+@Suite struct IncrementalPipelineTests {
+    static let workload = """
+        apiVersion: networking.istio.io/v1
+        kind: WorkloadEntry
+        metadata: {name: reviews-v1, namespace: default}
+        spec: {address: 127.0.0.1, ports: {grpc: 9091}, labels: {app: reviews, version: v1}, locality: us-east/zone-a}
+        """
+
+    @Test func theIndexRevalidatesOnlyWhatChanged() async throws {
+        let store = InMemoryConfigStore()
+        _ = try await store.apply(CanaryFixture.resources(CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"])))
+        var index = ConfigIndex()
+        index.load(try await store.snapshot())
+        #expect(index.validations == 4)
+        index.load(try await store.snapshot())  // a reload (a gap in the feed): nothing new to validate
+        #expect(index.validations == 4)
+        let before = try #require(index.revision)
+        _ = try await store.apply(CanaryFixture.resources(Self.workload))
+        let delta = try #require(try await store.delta(after: before))
+        #expect(delta.isEndpointsOnly)
+        #expect(Array(delta.changes.keys) == [ConfigKey(kind: .workloadEntry, namespace: "default", name: "reviews-v1")])
+        index.apply(delta)
+        #expect(index.validations == 5)
+        let endpoints = index.context().registry.endpoints(host: "reviews.default.svc.cluster.local", port: 9080)
+        #expect(endpoints.map(\.port).sorted() == [9082, 9091])
+    }
+
+    @Test func anEndpointOnlyChangeRegeneratesOnlyTheTouchedServicesEndpoints() async throws {
+        let store = InMemoryConfigStore()
+        let other = CanaryFixture.registry
+            .replacingOccurrences(of: "reviews", with: "ratings")
+        _ = try await store.apply(CanaryFixture.resources(CanaryFixture.registry, other,
+                                                          CanaryFixture.destinationRule(subsets: ["v1", "v2"])))
+        let publisher = PushContextPublisher()
+        let debouncer = PushDebouncer(store: store, publisher: publisher, logger: Logger(label: "test"))
+        try await debouncer.buildAndPublish()
+        let cache = SnapshotCache()
+        let proxy = Proxy(id: "p")
+        let first = cache.snapshot(for: proxy, push: try #require(publisher.current))
+
+        _ = try await store.apply(CanaryFixture.resources(Self.workload))
+        try await debouncer.buildAndPublish()
+        let push = try #require(publisher.current)
+        #expect(push.scope == .endpoints(since: first.revision, hosts: ["reviews.default.svc.cluster.local"]))
+        let second = cache.snapshot(for: proxy, push: push)
+        #expect(cache.generations == 2)
+        // Everything but reviews' endpoints is the very same resource (same bytes, same version).
+        for (typeURL, resources) in second.resources {
+            for (name, resource) in resources {
+                let changed = typeURL == TypeURL.endpoint && name.hasSuffix("|reviews.default.svc.cluster.local")
+                    && !name.contains("|v2|")
+                #expect((resource.version != first.of(typeURL)[name]?.version) == changed, "\(name)")
+            }
+        }
+        // And it equals what a full generation would give.
+        let full = ProxySnapshot(proxy: proxy, push: push.with(scope: .full))
+        for (typeURL, resources) in full.resources {
+            #expect(resources.mapValues(\.version) == second.of(typeURL).mapValues(\.version))
+        }
+    }
+
+    @Test func aServiceChangeIsAFullPush() async throws {
+        let store = InMemoryConfigStore()
+        _ = try await store.apply(CanaryFixture.resources(CanaryFixture.registry))
+        let publisher = PushContextPublisher()
+        let debouncer = PushDebouncer(store: store, publisher: publisher, logger: Logger(label: "test"))
+        try await debouncer.buildAndPublish()
+        _ = try await store.apply(CanaryFixture.resources(CanaryFixture.destinationRule(subsets: ["v1"])))
+        try await debouncer.buildAndPublish()
+        #expect(publisher.current?.scope == .full)
+    }
+}
