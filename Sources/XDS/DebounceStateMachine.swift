@@ -1,9 +1,14 @@
-/// When to push, as a value type with the clock injected: changes open a window that closes once
-/// no change has come for `quiet`, or `maxDelay` after its first change, whichever is first.
+/// When to push, as a value type with the clock injected.
+///
+/// A change that comes when nothing was pushed for `quiet` is pushed at once (leading edge): the
+/// push pipeline is incremental, so a lone change — a canary weight shift, one endpoint — should
+/// not wait out a debounce window. A change that follows a push within `quiet` opens a window
+/// that closes once no change has come for `quiet`, or `maxDelay` after its first change,
+/// whichever is first: bursts of applies still become one push (after the burst's first), and a
+/// steady stream of changes still pushes every `maxDelay`.
 ///
 /// No I/O and no sleeping: the push loop tells it what happened and at what instant, and does
-/// what it answers (sleep until an instant, or push now). Bursts of applies become one push;
-/// a steady stream of changes still pushes every `maxDelay`.
+/// what it answers (sleep until an instant, or push now).
 public struct DebounceStateMachine<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration {
     /// What the push loop must do next.
     public enum Action: Sendable, Hashable {
@@ -19,6 +24,7 @@ public struct DebounceStateMachine<Instant: InstantProtocol>: Sendable where Ins
     private let maxDelay: Duration
     private var firstChange: Instant?
     private var lastChange: Instant?
+    private var lastPush: Instant?
 
     /// A machine with no pending change.
     public init(quiet: Duration, maxDelay: Duration) {
@@ -31,6 +37,10 @@ public struct DebounceStateMachine<Instant: InstantProtocol>: Sendable where Ins
 
     /// A change was committed at `now`.
     public mutating func changed(at now: Instant) -> Action {
+        if firstChange == nil, lastPush.map({ now >= $0.advanced(by: quiet) }) ?? true {
+            lastPush = now
+            return .push
+        }
         if firstChange == nil { firstChange = now }
         lastChange = now
         return decide(at: now)
@@ -47,6 +57,7 @@ public struct DebounceStateMachine<Instant: InstantProtocol>: Sendable where Ins
         guard now >= deadline else { return .wait(until: deadline) }
         firstChange = nil
         lastChange = nil
+        lastPush = now
         return .push
     }
 }

@@ -3,17 +3,34 @@ import Synchronization
 import Translator
 
 /// What `/debug/syncz` shows for one connected stream.
+///
+/// It keeps the stream's machine (a value: copying it shares its storage) and derives the
+/// per-type view only when read, so recording a stream's state after every request and push
+/// costs one dictionary store under the lock, not a rebuilt status.
 public struct ProxyStatus: Sendable {
     public var connectionID: String
-    public var proxyID: String
     public var connectedAt: Date
+    /// The stream's protocol state when it last handled an event.
+    let machine: StreamStateMachine
+
+    /// The node id the proxy sent (the connection id until it sends one).
+    public var proxyID: String { machine.nodeID ?? connectionID }
+
     /// Status by short type name (LDS, RDS, CDS, EDS) for the types the proxy subscribed to.
-    public var types: [String: TypeStatus]
+    public var types: [String: TypeStatus] {
+        var types: [String: TypeStatus] = [:]
+        for typeURL in machine.subscribedTypes { types[TypeURL.shortName(typeURL)] = machine.status(of: typeURL) }
+        return types
+    }
+
     /// The snapshot the stream last sent from, for `/debug/config_dump`.
-    public var snapshot: ProxySnapshot?
+    public var snapshot: ProxySnapshot? { machine.snapshot }
 
     /// True when every subscribed type is SYNCED.
-    public var synced: Bool { !types.isEmpty && types.values.allSatisfy { $0.status == .synced } }
+    public var synced: Bool {
+        let types = machine.subscribedTypes
+        return !types.isEmpty && types.allSatisfy { machine.status(of: $0).status == .synced }
+    }
 }
 
 /// Connected proxies and where each stands; written by streams, read by the admin API.
@@ -24,10 +41,7 @@ public final class ProxyStatusRegistry: Sendable {
 
     /// Records a stream's state after it handled an event.
     public func update(connectionID: String, connectedAt: Date, machine: StreamStateMachine) {
-        var types: [String: TypeStatus] = [:]
-        for typeURL in machine.subscribedTypes { types[TypeURL.shortName(typeURL)] = machine.status(of: typeURL) }
-        let status = ProxyStatus(connectionID: connectionID, proxyID: machine.nodeID ?? connectionID,
-                                 connectedAt: connectedAt, types: types, snapshot: machine.snapshot)
+        let status = ProxyStatus(connectionID: connectionID, connectedAt: connectedAt, machine: machine)
         entries.withLock { $0[connectionID] = status }
     }
 

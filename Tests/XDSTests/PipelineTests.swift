@@ -9,29 +9,31 @@ import Translator
 @Suite struct DebounceStateMachineTests {
     let start = ContinuousClock.now
 
-    @Test func aBurstBecomesOnePushAfterTheQuietPeriod() {
+    @Test func aLoneChangeIsPushedAtOnceAndABurstAfterItBecomesOnePush() {
         var machine = DebounceStateMachine<ContinuousClock.Instant>(quiet: .milliseconds(100), maxDelay: .seconds(10))
-        #expect(machine.changed(at: start) == .wait(until: start + .milliseconds(100)))
-        // More changes move the quiet deadline; none of them pushes.
+        #expect(machine.changed(at: start) == .push)  // idle: leading edge
+        // Changes right after a push wait for quiet; each one moves the deadline.
+        #expect(machine.changed(at: start + .milliseconds(10)) == .wait(until: start + .milliseconds(110)))
         #expect(machine.changed(at: start + .milliseconds(50)) == .wait(until: start + .milliseconds(150)))
-        #expect(machine.tick(at: start + .milliseconds(100)) == .wait(until: start + .milliseconds(150)))
+        #expect(machine.tick(at: start + .milliseconds(110)) == .wait(until: start + .milliseconds(150)))
         #expect(machine.tick(at: start + .milliseconds(150)) == .push)
         #expect(!machine.isPending)
         #expect(machine.tick(at: start + .seconds(1)) == .idle)
+        // Quiet since the last push: the next lone change goes at once again.
+        #expect(machine.changed(at: start + .seconds(2)) == .push)
     }
 
     @Test func aSteadyStreamOfChangesStillPushesAtTheMaxDelay() {
         var machine = DebounceStateMachine<ContinuousClock.Instant>(quiet: .milliseconds(100), maxDelay: .milliseconds(250))
-        var action = machine.changed(at: start)
+        #expect(machine.changed(at: start) == .push)
         var now = start
         var pushes = 0
         for _ in 0..<10 {
             now += .milliseconds(60)  // always inside the quiet period
-            action = machine.changed(at: now)
-            if action == .push { pushes += 1; break }
+            if machine.changed(at: now) == .push { pushes += 1; break }
         }
         #expect(pushes == 1)
-        #expect(now == start + .milliseconds(300))  // the first change at or past 250 ms pushes
+        #expect(now == start + .milliseconds(360))  // the window opened at 60 ms; 60 + 250 = 310 -> the change at 360
     }
 }
 
