@@ -136,7 +136,8 @@ let package = Package(
         .executableTarget(
             name: "meshd-bench",
             dependencies: [
-                "MeshModel", "Translator", "XDS", "CertificateAuthority", "EnvoyAPI", "MeshTesting",
+                "MeshModel", "Translator", "XDS", "CertificateAuthority", "EnvoyAPI", "MeshTesting", "Storage",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),

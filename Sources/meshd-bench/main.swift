@@ -17,6 +17,7 @@ if arguments.first == "ads-floor" {
 do {
     print(try PushBenchmark.run(services: quick ? 10 : 100, endpoints: 10, iterations: quick ? 2 : 10))
     print(try PushBenchmark.run(services: quick ? 20 : 1000, endpoints: 4, iterations: quick ? 1 : 3))
+    print(try await PipelineBenchmark.run(services: quick ? 20 : 1000, endpoints: 10, iterations: quick ? 2 : 10))
     print(try CABenchmark.run(seconds: quick ? 0.5 : 5))
 } catch {
     FileHandle.standardError.write(Data("meshd-bench: \(error)\n".utf8))
