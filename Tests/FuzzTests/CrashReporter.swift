@@ -29,6 +29,9 @@ enum CrashReporter {
     nonisolated(unsafe) private static var pathBuffer: UnsafeMutablePointer<CChar>?
     nonisolated(unsafe) private static var inputPathBuffer: UnsafeMutablePointer<CChar>?
     nonisolated(unsafe) private static var installed = false
+    /// The handlers that were installed before ours (the Swift runtime's backtracer), restored
+    /// before the signal is raised again so they still run.
+    nonisolated(unsafe) private static var previous = UnsafeMutablePointer<sigaction>.allocate(capacity: 65)
     private static let progress = Mutex(Progress())
 
     private struct Progress {
@@ -68,9 +71,9 @@ enum CrashReporter {
             #else
             action.__sigaction_u.__sa_handler = handler
             #endif
-            action.sa_flags = Int32(SA_ONSTACK | SA_RESETHAND)
+            action.sa_flags = Int32(SA_ONSTACK)
             sigemptyset(&action.sa_mask)
-            sigaction(sig, &action, nil)
+            sigaction(sig, &action, previous + Int(sig))
         }
         startWatchdog()
     }
@@ -123,6 +126,7 @@ enum CrashReporter {
                 }
             }
         }
+        sigaction(signal, CrashReporter.previous + Int(signal), nil)
         raise(signal)
     }
 

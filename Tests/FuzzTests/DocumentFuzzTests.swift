@@ -12,13 +12,11 @@ struct DocumentFuzzTests {
     /// The corpus directory, found from this file so no resource bundle is needed.
     static let corpusDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Corpus")
 
-    init() {
-        CrashReporter.install(caseTimeout: Self.configuration.caseTimeout)
-    }
-
     @Test("corpus: every crash input found so far ends in an error or in valid resources")
     func corpus() throws {
         let config = Self.configuration
+        // Here rather than in init: the alternate signal stack belongs to the thread running the cases.
+        CrashReporter.install(caseTimeout: config.caseTimeout)
         let files = try FileManager.default.contentsOfDirectory(atPath: Self.corpusDirectory.path)
             .filter { !$0.hasPrefix(".") && !$0.hasSuffix(".md") }.sorted()
             .filter { config.corpusFilter.map($0.contains) ?? true }
@@ -30,18 +28,18 @@ struct DocumentFuzzTests {
             let label = "corpus/\(file)"
             if config.verbose { print("[fuzz] \(label)") }
             CrashReporter.arm(label: label, input: text)
-            let outcome = FuzzPipeline.run(text, knownCrashes: config.knownCrashes)
+            let outcome = FuzzPipeline.run(text, configuration: config)
             CrashReporter.disarm()
             summary.add(outcome)
             let result = if let skipped = outcome.skipped {
-                "skipped: known crash class \(skipped.rawValue) (MESHD_FUZZ_KNOWN_CRASHES=1 runs it)"
+                "skipped: known crash class \(skipped.rawValue) (MESHD_FUZZ_KNOWN_CRASHES=\(skipped.rawValue) runs it)"
             } else if outcome.accepted == 0 {
-                "error \(outcome.errors.keys.sorted().joined(separator: ","))"
+                "error \(outcome.errors.keys.sorted().joined(separator: ",")): \(outcome.firstError?.prefix(300) ?? "")"
             } else {
                 "\(outcome.accepted) accepted, \(outcome.generated) resources, \(outcome.violations.count) violations"
             }
             print("[fuzz] \(label): \(result)")
-            record(outcome.violations, label: label, input: text, knownCrashes: config.knownCrashes)
+            record(outcome.violations, label: label, input: text, configuration: config)
         }
         print(summary.line)
     }
@@ -51,11 +49,12 @@ struct DocumentFuzzTests {
         let config = Self.configuration
         guard config.mutators?.contains(name) ?? true else { return }  // not selected by MESHD_FUZZ_MUTATORS
         let mutator = try #require(DocumentMutator.all.first { $0.name == name })
+        CrashReporter.install(caseTimeout: config.caseTimeout)
         let perMutator = max(1, config.cases / DocumentMutator.all.count)
         if name == DocumentMutator.all[0].name {
             print("[fuzz] seed \(config.seedText) (reproduce with MESHD_FUZZ_SEED=\(config.seedText)); "
                   + "\(config.cases) document cases, \(perMutator) per mutator × \(DocumentMutator.all.count) mutators; "
-                  + "known crash classes \(config.knownCrashes ? "RUN" : "skipped (MESHD_FUZZ_KNOWN_CRASHES=1 runs them)")")
+                  + "known crash classes \(config.knownCrashesText)")
         }
         var summary = FuzzSummary(name: name)
         var slowest: (seconds: Double, label: String) = (0, "")
@@ -70,12 +69,12 @@ struct DocumentFuzzTests {
             if config.verbose { print("[fuzz] \(label)\n\(fuzzCase.text.prefix(4_000))") }
             let caseStarted = Date()
             CrashReporter.arm(label: label, input: fuzzCase.text)
-            let outcome = FuzzPipeline.run(fuzzCase.text, knownCrashes: config.knownCrashes, caseIsOlder: caseIsOlder)
+            let outcome = FuzzPipeline.run(fuzzCase.text, configuration: config, caseIsOlder: caseIsOlder)
             CrashReporter.disarm()
             let seconds = Date().timeIntervalSince(caseStarted)
             if seconds > slowest.seconds { slowest = (seconds, label) }
             summary.add(outcome)
-            if reported < 5, record(outcome.violations, label: label, input: fuzzCase.text, knownCrashes: config.knownCrashes) {
+            if reported < 5, record(outcome.violations, label: label, input: fuzzCase.text, configuration: config) {
                 reported += 1
             }
         }
@@ -85,8 +84,8 @@ struct DocumentFuzzTests {
 
     /// Records the violations that are not known gaps as issues; true when there were some.
     @discardableResult
-    func record(_ violations: [Violation], label: String, input: String, knownCrashes: Bool) -> Bool {
-        let failing = violations.filter { knownCrashes || !Violation.knownGaps.contains($0.invariant) }
+    func record(_ violations: [Violation], label: String, input: String, configuration: FuzzConfiguration) -> Bool {
+        let failing = violations.filter { configuration.runsKnown($0.invariant) || !Violation.knownGaps.contains($0.invariant) }
         guard !failing.isEmpty else { return false }
         let list = failing.prefix(5).map { "  - \($0)" }.joined(separator: "\n")
         Issue.record("\(label): \(failing.count) invariant violation(s):\n\(list)\ninput:\n\(input.prefix(2_000))")

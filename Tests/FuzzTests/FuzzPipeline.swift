@@ -12,6 +12,8 @@ struct CaseOutcome: Sendable {
     var generated = 0
     /// Set when a known crash class was recognised and the steps after it were skipped.
     var skipped: KnownCrash?
+    /// The first error's text, for the corpus report.
+    var firstError: String?
     var violations: [Violation] = []
 }
 
@@ -27,9 +29,9 @@ enum FuzzPipeline {
 
     /// Runs one body. Errors must be `MeshModelError` (typed throws guarantee it); anything
     /// else that goes wrong traps (caught by `CrashReporter`) or breaks an invariant (returned).
-    static func run(_ text: String, knownCrashes: Bool, caseIsOlder: Bool = false) -> CaseOutcome {
+    static func run(_ text: String, configuration: FuzzConfiguration, caseIsOlder: Bool = false) -> CaseOutcome {
         var outcome = CaseOutcome()
-        if !knownCrashes, let known = KnownCrash.inText(text) {
+        if let known = KnownCrash.inText(text, running: configuration.runsKnown) {
             outcome.skipped = known
             return outcome
         }
@@ -38,6 +40,7 @@ enum FuzzPipeline {
             resources = try ConfigDocumentParser.parse(text)
         } catch {
             outcome.errors["parse:\(error.code.rawValue)", default: 0] += 1
+            outcome.firstError = error.description
             return outcome
         }
         var inputs: [PushContextBuilder.Input] = []
@@ -54,10 +57,11 @@ enum FuzzPipeline {
                 inputs.append(.init(key: resource.key, createdRevision: caseRevision, annotations: resource.annotations, config: typed))
             } catch {
                 outcome.errors["validate:\(error.code.rawValue)", default: 0] += 1
+                if outcome.firstError == nil { outcome.firstError = error.description }
             }
         }
         guard outcome.accepted > 0 else { return outcome }
-        if !knownCrashes, let known = KnownCrash.inConfigs(configs) {
+        if let known = KnownCrash.inConfigs(configs, running: configuration.runsKnown) {
             outcome.skipped = known
             return outcome
         }
@@ -80,15 +84,16 @@ struct FuzzSummary: Sendable {
     var resources = 0
     var violations: [String: Int] = [:]
     var knownGapViolations: [String: Int] = [:]
+    var configuration = FuzzConfiguration.current
 
     mutating func add(_ outcome: CaseOutcome) {
         cases += 1
-        if outcome.accepted > 0 { acceptedCases += 1 } else if !outcome.errors.isEmpty { errorCases += 1 }
+        if outcome.skipped == nil, outcome.accepted > 0 { acceptedCases += 1 } else if !outcome.errors.isEmpty { errorCases += 1 }
         errors.merge(outcome.errors, uniquingKeysWith: +)
         if let skipped = outcome.skipped { self.skipped[skipped.rawValue, default: 0] += 1 }
         resources += outcome.generated
         for violation in outcome.violations {
-            if Violation.knownGaps.contains(violation.invariant) {
+            if Violation.knownGaps.contains(violation.invariant), !configuration.runsKnown(violation.invariant) {
                 knownGapViolations[violation.invariant, default: 0] += 1
             } else {
                 violations[violation.invariant, default: 0] += 1
