@@ -95,22 +95,66 @@ struct GRPCFuzzTests {
         return request
     }
 
-    /// Sends `requests` on one ADS stream, half-closes (after the first response when
-    /// `awaitResponse`), and returns the responses, or throws the RPC's status.
+    /// Known gap: a nonce-less request naming only resources that do not exist gets an empty
+    /// response when the stream has its snapshot, but none at all when it is processed before the
+    /// stream's first snapshot (the push then sends nothing new), so the client waits for its
+    /// does-not-exist timer (15 s in grpcio). Counted; failed on with MESHD_FUZZ_KNOWN_CRASHES.
+    static let unansweredGap = "ads-unanswered-before-first-snapshot"
+
+    /// The nonce placeholder in a follow-up request: replaced by the first response's nonce.
+    static let echoNonce = "<echo>"
+
+    /// Follow-ups to the first response: ACKs, NACKs (random `error_detail`), changed names,
+    /// stale nonces — the stream state machine's ACK/NACK paths over the wire.
+    static func followUps(_ rng: inout SeededGenerator, notes: inout [String]) -> [Envoy_Service_Discovery_V3_DiscoveryRequest] {
+        (0..<rng.int(1...4)).map { _ in
+            var request = randomRequest(&rng, notes: &notes)
+            if rng.chance(0.7) { request.typeURL = "" }  // "" = the first response's type
+            request.responseNonce = rng.chance(0.8) ? echoNonce : request.responseNonce
+            return request
+        }
+    }
+
+    /// Sends `requests` on one ADS stream; with `followUps`, waits for the first response and
+    /// sends them with its nonce (and type, when theirs is empty); then half-closes and returns
+    /// the responses, or throws the RPC's status. `followUps` needs `requests[0]` to be a
+    /// nonce-less request for a served type, which is always answered.
     static func exchange(_ client: GRPCClient<HTTP2ClientTransport.Posix>, _ requests: [Envoy_Service_Discovery_V3_DiscoveryRequest],
+                         followUps: [Envoy_Service_Discovery_V3_DiscoveryRequest] = [],
                          awaitResponse: Bool) async throws -> [Envoy_Service_Discovery_V3_DiscoveryResponse] {
         let ads = Envoy_Service_Discovery_V3_AggregatedDiscoveryService.Client(wrapping: client)
-        let (firstResponse, signal) = AsyncStream<Void>.makeStream()
+        let (firstResponse, signal) = AsyncStream<(type: String, nonce: String)>.makeStream()
         var options = CallOptions.defaults
         options.timeout = .seconds(10)
         return try await ads.streamAggregatedResources(options: options, requestProducer: { writer in
             for request in requests { try await writer.write(request) }
-            if awaitResponse { for await _ in firstResponse { break } }
+            guard awaitResponse || !followUps.isEmpty else { return }
+            // Bounded: a request for names that do not exist, processed before the stream's first
+            // snapshot, is never answered (a known gap; see `unansweredGap`).
+            let first = await withTaskGroup(of: (type: String, nonce: String)?.self) { group in
+                group.addTask {
+                    for await response in firstResponse { return response }
+                    return nil
+                }
+                group.addTask {
+                    try? await Task.sleep(for: .seconds(awaitResponse ? 8 : 2))
+                    return nil
+                }
+                let first = await group.next() ?? nil
+                group.cancelAll()
+                return first
+            }
+            guard let first else { return }
+            for var request in followUps {
+                if request.responseNonce == echoNonce { request.responseNonce = first.nonce }
+                if request.typeURL.isEmpty { request.typeURL = first.type }
+                try await writer.write(request)
+            }
         }, onResponse: { response in
             var received: [Envoy_Service_Discovery_V3_DiscoveryResponse] = []
             for try await message in response.messages {
                 received.append(message)
-                signal.yield()
+                signal.yield((message.typeURL, message.nonce))
             }
             signal.finish()
             return received
@@ -125,20 +169,39 @@ struct GRPCFuzzTests {
         try await Self.withServer { client, _ in
             var statuses: [String: Int] = [:]
             var responses = 0
+            var unanswered = 0
             var problems: [String] = []
-            for index in 0..<cases {
+            for index in config.onlyCase.map({ [$0] }) ?? Array(0..<cases) {
                 var rng = SeededGenerator(seed: SeededGenerator.derive(config.seed, "ads", index))
                 var notes: [String] = []
-                let requests = (0..<rng.int(1...6)).map { _ in Self.randomRequest(&rng, notes: &notes) }
+                var requests = (0..<rng.int(1...6)).map { _ in Self.randomRequest(&rng, notes: &notes) }
+                var followUps: [Envoy_Service_Discovery_V3_DiscoveryRequest] = []
+                if rng.chance(0.5) {
+                    // A first request that is always answered, then follow-ups echoing its nonce.
+                    requests[0].typeURL = rng.pick(Self.knownTypes)
+                    requests[0].responseNonce = ""
+                    notes.append("then")
+                    followUps = Self.followUps(&rng, notes: &notes)
+                }
                 let label = "seed=\(config.seedText) ads case=\(index) [\(notes.joined(separator: "; "))]"
-                if config.verbose { print("[fuzz] \(label)") }
-                CrashReporter.arm(label: label, input: requests.map { $0.textFormatString() }.joined(separator: "\n---\n"))
+                if config.verbose {
+                    print("[fuzz] \(label)")
+                    for request in requests + followUps {
+                        print("  type=\(request.typeURL.prefix(80).debugDescription) names=\(request.resourceNames.count) first=\(request.resourceNames.first?.prefix(40).debugDescription ?? "-") nonce=\(request.responseNonce.prefix(20).debugDescription) version=\(request.versionInfo.prefix(20).debugDescription) nack=\(request.hasErrorDetail) node=\(request.hasNode) id=\(request.node.id.prefix(20).debugDescription)")
+                    }
+                }
+                CrashReporter.arm(label: label, input: (requests + followUps).map { $0.textFormatString() }.joined(separator: "\n---\n"))
                 defer { CrashReporter.disarm() }
                 do {
-                    let received = try await Self.exchange(client, requests, awaitResponse: false)
+                    let received = try await Self.exchange(client, requests, followUps: followUps, awaitResponse: false)
                     statuses["ok", default: 0] += 1
+                    if !followUps.isEmpty, !received.contains(where: { $0.typeURL == requests[0].typeURL }) {
+                        unanswered += 1
+                        let gap = "\(label): nonce-less \(TypeURL.shortName(requests[0].typeURL)) request for \(requests[0].resourceNames.count) name(s) never answered"
+                        if config.runsKnown(Self.unansweredGap) { problems.append(gap) } else if unanswered <= 3 { print("[fuzz] ads: known gap \(Self.unansweredGap): \(gap.prefix(300))") }
+                    }
                     responses += received.count
-                    let asked = Set(requests.map(\.typeURL))
+                    let asked = Set((requests + followUps).map(\.typeURL))
                     for response in received {
                         if !asked.contains(response.typeURL) { problems.append("\(label): response of unasked type \(response.typeURL)") }
                         if response.nonce.isEmpty { problems.append("\(label): response without a nonce") }
@@ -152,7 +215,7 @@ struct GRPCFuzzTests {
                     if error.code == .unknown || error.code == .internalError { problems.append("\(label): \(error)") }
                 }
             }
-            print("[fuzz] ads: \(cases) streams; outcomes \(statuses.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")); \(responses) responses")
+            print("[fuzz] ads: \(cases) streams; outcomes \(statuses.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")); \(responses) responses; known gap \(Self.unansweredGap): \(unanswered)")
             for problem in problems.prefix(10) { Issue.record(Comment(rawValue: problem)) }
 
             // The server still serves: a proxyless client's first CDS request gets the baseline clusters.
@@ -178,8 +241,8 @@ struct GRPCFuzzTests {
 
     static func randomCSR(_ rng: inout SeededGenerator, valid: String) -> (String, String) {
         let der = (try? PEMDocument(pemString: valid).derBytes) ?? []
-        switch rng.int(0...9) {
-        case 0: return (valid, "valid")
+        switch rng.int(-3...9) {
+        case ...0: return (valid, "valid")
         case 1: return (String(valid.prefix(rng.int(0...valid.count))), "truncated")
         case 2:
             var bytes = der
@@ -215,17 +278,17 @@ struct GRPCFuzzTests {
             var statuses: [String: Int] = [:]
             var problems: [String] = []
             var notes: [String] = []
-            for index in 0..<cases {
+            for index in config.onlyCase.map({ [$0] }) ?? Array(0..<cases) {
                 var rng = SeededGenerator(seed: SeededGenerator.derive(config.seed, "ca", index))
                 let (csr, kind) = Self.randomCSR(&rng, valid: valid)
                 var request = Istio_V1_Auth_IstioCertificateRequest()
                 request.csr = csr
                 request.validityDuration = rng.pick([0, 1, -1, 3_600, Int64.max, Int64.min, 3_153_600_000, Int64(Int32.max) + 1])
                 var metadata = Metadata()
-                let auth = rng.int(0...5)
+                let auth = rng.int(0...7)
                 switch auth {
                 case 0: break
-                case 1, 2: metadata.addString("Bearer \(tokens.issue(namespace: "default", serviceAccount: "fuzz", ttl: .seconds(600)))", forKey: "authorization")
+                case 1, 2, 6, 7: metadata.addString("Bearer \(tokens.issue(namespace: "default", serviceAccount: "fuzz", ttl: .seconds(600)))", forKey: "authorization")
                 case 3:
                     let namespace = rng.pick(FuzzValues.strings.filter { $0.count < 300 && !$0.contains("\u{0}") })
                     let account = FuzzValues.randomString(&rng, maxLength: 20)
