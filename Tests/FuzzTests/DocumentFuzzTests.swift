@@ -4,8 +4,13 @@ import Testing
 /// The document fuzz suite: the corpus of every crash input found so far, then each mutator's
 /// share of `MESHD_FUZZ_CASES` seeded cases, through parse → validate → translate → encode.
 ///
-/// Serialized: the crash reporter and watchdog follow one case at a time.
-@Suite("Document fuzzing", .serialized)
+/// Every fuzz suite, serialized as a whole: the crash reporter and watchdog follow one case at a
+/// time, and CI's share stays predictable on two cores.
+@Suite("Fuzzing", .serialized)
+struct FuzzTests {}
+
+extension FuzzTests {
+@Suite("Document fuzzing")
 struct DocumentFuzzTests {
     static let configuration = FuzzConfiguration.current
 
@@ -91,4 +96,5 @@ struct DocumentFuzzTests {
         Issue.record("\(label): \(failing.count) invariant violation(s):\n\(list)\ninput:\n\(input.prefix(2_000))")
         return true
     }
+}
 }

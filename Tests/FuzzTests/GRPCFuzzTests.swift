@@ -15,7 +15,8 @@ import XDS
 /// Random DiscoveryRequests and CSRs through the real gRPC servers (ADS and the CA's
 /// CertificateService, in process on 127.0.0.1 over HTTP/2). Every call must end in responses or
 /// a gRPC status within its deadline, and afterwards the server must still answer a valid call.
-@Suite("gRPC fuzzing", .serialized)
+extension FuzzTests {
+@Suite("gRPC fuzzing")
 struct GRPCFuzzTests {
     static let configuration = FuzzConfiguration.current
 
@@ -137,7 +138,7 @@ struct GRPCFuzzTests {
                     return nil
                 }
                 group.addTask {
-                    try? await Task.sleep(for: .seconds(awaitResponse ? 8 : 2))
+                    try? await Task.sleep(for: .seconds(awaitResponse ? 8 : 1))
                     return nil
                 }
                 let first = await group.next() ?? nil
@@ -176,7 +177,7 @@ struct GRPCFuzzTests {
                 var notes: [String] = []
                 var requests = (0..<rng.int(1...6)).map { _ in Self.randomRequest(&rng, notes: &notes) }
                 var followUps: [Envoy_Service_Discovery_V3_DiscoveryRequest] = []
-                if rng.chance(0.5) {
+                if rng.chance(0.4) {
                     // A first request that is always answered, then follow-ups echoing its nonce.
                     requests[0].typeURL = rng.pick(Self.knownTypes)
                     requests[0].responseNonce = ""
@@ -332,4 +333,5 @@ struct GRPCFuzzTests {
             #expect(chain.count >= 2)
         }
     }
+}
 }
