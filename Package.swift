@@ -207,6 +207,21 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "FuzzTests",
+            dependencies: [
+                "MeshModel", "Translator", "XDS", "Discovery", "EnvoyAPI", "MeshTesting", "CertificateAuthority",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            exclude: ["Corpus"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "AdminAPITests",
             dependencies: [
                 "AdminAPI", "Storage", "XDS", "MeshModel", "MeshTesting", "CertificateAuthority",
