@@ -21,7 +21,7 @@ public struct HTTPMatchRequest: Sendable, Hashable {
 extension HTTPMatchRequest {
     init(reading r: FieldReader) throws(MeshModelError) {
         guard try r.object() != nil else { throw r.error("expected an object") }
-        name = try r["name"].string()
+        name = try r["name"].string().flatMap { $0.isEmpty ? nil : $0 }
         uri = try r["uri"].isAbsent ? nil : StringMatch(reading: r["uri"])
         var headers: [String: StringMatch] = [:]
         for (header, reader) in try r["headers"].members() {

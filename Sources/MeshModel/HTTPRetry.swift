@@ -20,7 +20,8 @@ extension HTTPRetry {
         guard try r.object() != nil else { throw r.error("expected an object") }
         attempts = try Int(r["attempts"].nonNegativeInt32() ?? 0)
         perTryTimeout = try r["perTryTimeout"].duration()
-        retryOn = try r["retryOn"].string()
+        // proto3: "" is unset, which means Istio's default conditions, not "retry on nothing".
+        retryOn = try r["retryOn"].string().flatMap { $0.isEmpty ? nil : $0 }
         // Istio: a policy with zero attempts is disabled, so settings beside it would be ignored.
         if attempts == 0, perTryTimeout != nil || retryOn != nil {
             throw r["attempts"].error("http retry policy configured when attempts are set to 0 (disabled)")

@@ -30,7 +30,8 @@ public struct HTTPRoute: Sendable, Hashable {
 extension HTTPRoute {
     init(reading r: FieldReader) throws(MeshModelError) {
         guard try r.object() != nil else { throw r.error("expected an object") }
-        name = try r["name"].string()
+        // proto3: an empty string is the unset value; a route must not be named "".
+        name = try r["name"].string().flatMap { $0.isEmpty ? nil : $0 }
         var match: [HTTPMatchRequest] = []
         for m in try r["match"].list() {
             match.append(try HTTPMatchRequest(reading: m))

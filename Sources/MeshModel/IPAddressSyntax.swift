@@ -26,12 +26,17 @@ enum IPAddressSyntax {
                     guard isIPv4(String(part)) else { return false }
                     groups += 2
                 } else {
-                    guard (1...4).contains(part.count), part.allSatisfy(\.isHexDigit) else { return false }
+                    // ASCII only: Character.isHexDigit also accepts fullwidth digits (`１`).
+                    guard (1...4).contains(part.utf8.count), part.utf8.allSatisfy(isASCIIHexDigit) else { return false }
                     groups += 1
                 }
             }
         }
         return halves.count == 2 ? groups <= 7 : groups == 8
+    }
+
+    private static func isASCIIHexDigit(_ byte: UInt8) -> Bool {
+        (0x30...0x39).contains(byte) || (0x41...0x46).contains(byte) || (0x61...0x66).contains(byte)
     }
 
     /// Either kind of address.

@@ -37,9 +37,22 @@ public struct WorkloadEntry: Sendable, Hashable {
 }
 
 extension WorkloadEntry {
+    /// `unix://` followed by an absolute path (or an abstract socket `@name`) of printable ASCII.
+    static func isUnixSocket(_ address: String) -> Bool {
+        guard address.hasPrefix("unix://") else { return false }
+        let path = address.dropFirst("unix://".count)
+        guard path.first == "/" || path.first == "@", path.count > 1, !path.hasSuffix("/") else { return false }
+        return path.utf8.allSatisfy { (0x21...0x7E).contains($0) }
+    }
+
     init(reading r: FieldReader) throws(MeshModelError) {
         guard try r.object() != nil else { throw r.error("expected an object") }
         address = try r["address"].requiredString()
+        // What proxies can connect to: an IP address, a DNS name, or a Unix socket path.
+        guard IPAddressSyntax.isIPAddress(address) || (NameRules.isHost(address) && !address.contains("*"))
+                || Self.isUnixSocket(address) else {
+            throw r["address"].error("must be an IP address, a DNS name or unix:///absolute/path")
+        }
         var ports: [String: UInt32] = [:]
         for (name, reader) in try r["ports"].members() {
             guard let port = try reader.port() else { throw reader.error("required") }

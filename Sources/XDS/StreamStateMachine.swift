@@ -45,6 +45,10 @@ public struct StreamStateMachine: Sendable {
     private var types: [String: TypeState] = [:]
     private var awaitingEndpoints: Set<String> = []
     private var routesDeferred = false
+    /// Types whose nonce-less request came before the stream had a snapshot: the first push must
+    /// answer them even when what they name does not exist (else the proxy waits for its
+    /// does-not-exist timer, 15 s in grpcio).
+    private var unansweredRequests: Set<String> = []
     private var clusterRemovalDeferred = false
 
     /// The node id from the stream's first request.
@@ -96,6 +100,7 @@ public struct StreamStateMachine: Sendable {
             state.names = requested
             state.sent = [:]
             types[typeURL] = state
+            if snapshot == nil { unansweredRequests.insert(typeURL) }
             events += respond(typeURL, force: true)
         } else {
             guard request.responseNonce == state.lastNonce else {
@@ -139,7 +144,7 @@ public struct StreamStateMachine: Sendable {
             let removed = clusters.sent.filter { view[$0.key] == nil }
             let changed = view.contains { clusters.sent[$0.key]?.version != $0.value.version }
             let added = Set(view.keys).subtracting(clusters.sent.keys)
-            if changed {
+            if changed || unansweredRequests.remove(TypeURL.cluster) != nil {
                 // Keep the clusters about to go until the routes stop naming them.
                 let merged = view.merging(removed) { new, _ in new }
                 clusters.sent = merged
@@ -198,6 +203,7 @@ public struct StreamStateMachine: Sendable {
     /// nothing changed; `only` narrows an RDS/EDS answer to newly subscribed names.
     private mutating func respond(_ typeURL: String, force: Bool, only: Set<String>? = nil) -> [Event] {
         guard snapshot != nil, var state = types[typeURL] else { return [] }
+        let force = force || unansweredRequests.remove(typeURL) != nil
         let view = self.view(typeURL, state)
         let resources: [XDSResource]
         if TypeURL.isFullState(typeURL) {

@@ -10,9 +10,10 @@ import Foundation
 /// - `MESHD_FUZZ_CORPUS`: replay only corpus files whose name contains this.
 /// - `MESHD_FUZZ_ONLY_CASE`: run one case index only (with the seed, reproduces one failure).
 /// - `MESHD_FUZZ_VERBOSE=1`: print every case's input before running it.
-/// - `MESHD_FUZZ_KNOWN_CRASHES=1`: also run inputs of the crash classes the product does not
-///   handle yet (see `KnownCrash`) and fail on known invariant gaps; without it such inputs are
-///   counted and skipped. A comma-separated list of class names enables only those.
+/// - `MESHD_FUZZ_KNOWN_CRASHES`: every crash class found so far (see `KnownCrash`) is fixed and
+///   runs by default. While fixing a newly found class, a developer can add it to `KnownCrash`
+///   and run with `MESHD_FUZZ_KNOWN_CRASHES=0` (skip all known classes) or a comma-separated
+///   list of the classes to run.
 /// - `MESHD_FUZZ_CASE_TIMEOUT`: seconds one case may take before the run is failed as a hang (default 20).
 struct FuzzConfiguration: Sendable {
     static let defaultSeed: UInt64 = 0x6D65_7368_6421_2026
@@ -40,13 +41,13 @@ struct FuzzConfiguration: Sendable {
         onlyCase = env["MESHD_FUZZ_ONLY_CASE"].flatMap { Int($0) }
         corpusFilter = env["MESHD_FUZZ_CORPUS"]
         verbose = env["MESHD_FUZZ_VERBOSE"].map { $0 == "1" || $0 == "true" } ?? false
-        knownCrashes = env["MESHD_FUZZ_KNOWN_CRASHES"].flatMap { value in
+        knownCrashes = env["MESHD_FUZZ_KNOWN_CRASHES"].map { value in
             switch value {
-            case "", "0", "false": nil
-            case "1", "true", "all": []
+            case "0", "false": nil
+            case "", "1", "true", "all": []
             default: Set(value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
             }
-        }
+        } ?? []
         caseTimeout = env["MESHD_FUZZ_CASE_TIMEOUT"].flatMap { Double($0) } ?? 20
     }
 

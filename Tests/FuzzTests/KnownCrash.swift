@@ -1,10 +1,10 @@
 import Foundation
 import MeshModel
 
-/// Crash classes the product does not handle yet: inputs of these classes trap (or exhaust CPU or
-/// memory), which would kill the whole test process. Until each fix lands, an input recognised
-/// here is counted as `skipped: <class>` instead of being run past the step that traps, unless
-/// `MESHD_FUZZ_KNOWN_CRASHES=1`. Each class has corpus entries (Tests/FuzzTests/Corpus/).
+/// Crash classes the fuzzer has found. A trap kills the whole test process, so while a class is
+/// being fixed its inputs can be skipped (`MESHD_FUZZ_KNOWN_CRASHES=0`, or a list of the classes
+/// to run); by default every class runs, because every one listed here is fixed. Each class has
+/// corpus entries (Tests/FuzzTests/Corpus/), replayed on every run.
 ///
 /// The predicates are deliberately conservative (they may skip a harmless input, never run a
 /// trapping one); when a fix lands, delete its case here and the corpus entries start running.

@@ -109,3 +109,21 @@ import Translator
         #expect(publisher.current?.scope == .full)
     }
 }
+
+@Suite struct EarlyRequestTests {
+    /// A stream's first request can be handled before its first snapshot (the two race at
+    /// stream start). It must still be answered — with nothing, if nothing it names exists —
+    /// or grpcio waits 15 s for the resource.
+    @Test func aRequestBeforeTheFirstSnapshotIsAnsweredEvenWhenNothingMatches() throws {
+        var machine = StreamStateMachine(streamID: "s")
+        for typeURL in [TypeURL.route, TypeURL.cluster, TypeURL.endpoint] {
+            #expect(machine.receive(.init(typeURL: typeURL, resourceNames: ["does-not-exist"])).sends.isEmpty)
+        }
+        let empty = ProxySnapshot(revision: 1, resources: [:])
+        let sent = machine.push(empty).sends
+        #expect(Set(sent.map(\.typeURL)) == [TypeURL.route, TypeURL.cluster, TypeURL.endpoint])
+        #expect(sent.allSatisfy { $0.resources.isEmpty })
+        // Answered once: the next identical push sends nothing.
+        #expect(machine.push(ProxySnapshot(revision: 2, resources: [:])).sends.isEmpty)
+    }
+}
