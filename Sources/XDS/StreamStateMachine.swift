@@ -89,7 +89,9 @@ public struct StreamStateMachine: Sendable {
             return [.unknownType(typeURL: typeURL),
                     .send(DiscoveryResponseInfo(typeURL: typeURL, versionInfo: "", nonce: "\(streamID)-\(nonceCounter)", resources: []))]
         }
-        var state = types[typeURL] ?? TypeState()
+        // Taken out of `types` while it is changed, so its collections are uniquely referenced
+        // and mutate in place instead of being copied; every path below puts it back.
+        var state = types.removeValue(forKey: typeURL) ?? TypeState()
         let requested = Set(request.resourceNames)
         // Legacy SotW: an empty name list means "everything" for LDS and CDS.
         let wildcard = TypeURL.isFullState(typeURL) && (requested.isEmpty || requested.contains("*"))
@@ -104,6 +106,7 @@ public struct StreamStateMachine: Sendable {
             events += respond(typeURL, force: true)
         } else {
             guard request.responseNonce == state.lastNonce else {
+                if state.lastNonce != nil || !state.names.isEmpty || state.wildcard { types[typeURL] = state }
                 return [.ignoredStale(typeURL: typeURL, nonce: request.responseNonce)]
             }
             if let error = request.errorDetail {
@@ -202,7 +205,9 @@ public struct StreamStateMachine: Sendable {
     /// Sends what the proxy should hold of `typeURL` now. `force` answers a request even when
     /// nothing changed; `only` narrows an RDS/EDS answer to newly subscribed names.
     private mutating func respond(_ typeURL: String, force: Bool, only: Set<String>? = nil) -> [Event] {
-        guard snapshot != nil, var state = types[typeURL] else { return [] }
+        guard snapshot != nil, var state = types.removeValue(forKey: typeURL) else { return [] }
+        // `state` is out of `types` until the end, so `sent` mutates in place (no copy per send).
+        defer { types[typeURL] = state }
         let force = force || unansweredRequests.remove(typeURL) != nil
         let view = self.view(typeURL, state)
         let resources: [XDSResource]
@@ -219,18 +224,26 @@ public struct StreamStateMachine: Sendable {
             resources = Array(candidates.values)
             for resource in resources { state.sent[resource.name] = resource }
             // A name that no longer exists is forgotten, so that its return is sent again.
-            state.sent = state.sent.filter { view[$0.key] != nil }
+            if state.sent.count > view.count || state.sent.keys.contains(where: { view[$0] == nil }) {
+                state.sent = state.sent.filter { view[$0.key] != nil }
+            }
         }
-        types[typeURL] = state
-        return [.send(makeResponse(typeURL, resources: resources, view: view))]
+        return [.send(makeResponse(typeURL, resources: resources, view: view, state: &state))]
     }
 
     private mutating func makeResponse(_ typeURL: String, resources: [XDSResource], view: [String: XDSResource]) -> DiscoveryResponseInfo {
+        var state = types.removeValue(forKey: typeURL) ?? TypeState()
+        defer { types[typeURL] = state }
+        return makeResponse(typeURL, resources: resources, view: view, state: &state)
+    }
+
+    private mutating func makeResponse(_ typeURL: String, resources: [XDSResource], view: [String: XDSResource],
+                                       state: inout TypeState) -> DiscoveryResponseInfo {
         nonceCounter += 1
         let nonce = "\(streamID)-\(nonceCounter)"
         let version = ContentVersion.of(view.values)
-        types[typeURL, default: TypeState()].lastNonce = nonce
-        types[typeURL, default: TypeState()].lastVersion = version
+        state.lastNonce = nonce
+        state.lastVersion = version
         return DiscoveryResponseInfo(typeURL: typeURL, versionInfo: version, nonce: nonce,
                                      resources: resources.sorted { $0.name < $1.name })
     }
