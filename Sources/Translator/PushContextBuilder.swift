@@ -23,7 +23,11 @@ public enum PushContextBuilder {
     public static func build(revision: Int64, inputs: [Input], invalid: [ConfigWarning] = [],
                              scope: PushContext.Scope = .full) -> PushContext {
         // Oldest first, then by key: Istio's tie-break for resources that claim the same host.
-        let ordered = inputs.sorted { ($0.createdRevision, $0.key) < ($1.createdRevision, $1.key) }
+        // Sorted as indices: an Input carries a whole typed resource, and a sort that moves the
+        // values copies (and retains) them at every step, which dominated large builds.
+        let ordered = inputs.indices
+            .sorted { (inputs[$0].createdRevision, inputs[$0].key) < (inputs[$1].createdRevision, inputs[$1].key) }
+            .lazy.map { inputs[$0] }
         var serviceEntries: [(key: ConfigKey, spec: ServiceEntry)] = []
         var workloads: [ConfigRegistry.Workload] = []
         var virtualServices: [String: PushContext.VirtualServiceEntry] = [:]

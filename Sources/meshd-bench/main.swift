@@ -14,6 +14,10 @@ if arguments.first == "ads-floor" {
     }
     exit(0)
 }
+if arguments.first == "pipeline" {
+    print(try await PipelineBenchmark.run(services: 1000, endpoints: 10, iterations: 10))
+    exit(0)
+}
 do {
     print(try PushBenchmark.run(services: quick ? 10 : 100, endpoints: 10, iterations: quick ? 2 : 10))
     print(try PushBenchmark.run(services: quick ? 20 : 1000, endpoints: 4, iterations: quick ? 1 : 3))
