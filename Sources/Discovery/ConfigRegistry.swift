@@ -64,7 +64,7 @@ public enum ConfigRegistry {
         return RegistrySnapshot(services: services, endpoints: endpoints, weightOverflows: overflows)
     }
 
-    private static func endpoint(for workload: Workload, port: Service.Port) -> Endpoint {
+    static func endpoint(for workload: Workload, port: Service.Port) -> Endpoint {
         let spec = workload.spec
         return Endpoint(
             address: spec.address,

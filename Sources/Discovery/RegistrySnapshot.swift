@@ -23,6 +23,20 @@ public struct RegistrySnapshot: Sendable, Hashable {
         self.sortedServices = services.values.sorted { $0.host < $1.host }
     }
 
+    /// The same services with other endpoints (and their weight overflows); keeps the sorted
+    /// service list, so an endpoint-only change does not sort again.
+    public func replacing(endpoints: [String: [UInt32: [Endpoint]]], weightOverflows: [String: WeightOverflow]) -> RegistrySnapshot {
+        RegistrySnapshot(services: services, sortedServices: sortedServices, endpoints: endpoints, weightOverflows: weightOverflows)
+    }
+
+    private init(services: [String: Service], sortedServices: [Service], endpoints: [String: [UInt32: [Endpoint]]],
+                 weightOverflows: [String: WeightOverflow]) {
+        self.services = services
+        self.sortedServices = sortedServices
+        self.endpoints = endpoints
+        self.weightOverflows = weightOverflows
+    }
+
     /// The service for a host, if registered.
     public func service(_ host: String) -> Service? { services[host] }
 

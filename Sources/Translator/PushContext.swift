@@ -88,3 +88,11 @@ public struct ConfigWarning: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { "\(key): \(field): \(message)" }
 }
+
+extension PushContext.Scope {
+    /// The registry events an `.endpoints` scope stands for (none for `.full`).
+    public var endpointEvents: [RegistryEvent] {
+        guard case .endpoints(_, let hosts) = self else { return [] }
+        return hosts.sorted().map(RegistryEvent.endpointsChanged)
+    }
+}

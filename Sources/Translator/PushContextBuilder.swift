@@ -18,6 +18,12 @@ public enum PushContextBuilder {
         }
     }
 
+    /// The warning for a service whose selected WorkloadEntries' weights overflow uint32.
+    public static func weightWarning(_ overflow: WeightOverflow) -> ConfigWarning {
+        ConfigWarning(key: overflow.service, field: "spec.workloadSelector",
+                      message: "the weights of the \(overflow.workloads.count) selected WorkloadEntries add up to more than \(UInt32.max); proxies get them scaled down")
+    }
+
     /// Builds the context for `revision` from `inputs` (any order); `invalid` names stored config
     /// left out because it no longer validates, listed first among the warnings.
     public static func build(revision: Int64, inputs: [Input], invalid: [ConfigWarning] = [],
@@ -64,8 +70,7 @@ public enum PushContextBuilder {
         let registry = ConfigRegistry.build(serviceEntries: serviceEntries, workloads: workloads)
         for host in registry.weightOverflows.keys.sorted() {
             guard let overflow = registry.weightOverflows[host] else { continue }
-            warnings.append(.init(key: overflow.service, field: "spec.workloadSelector",
-                                  message: "the weights of the \(overflow.workloads.count) selected WorkloadEntries add up to more than \(UInt32.max); proxies get them scaled down"))
+            warnings.append(weightWarning(overflow))
         }
         let context = PushContext(revision: revision, registry: registry, virtualServices: virtualServices,
                                   destinationRules: destinationRules, warnings: warnings)

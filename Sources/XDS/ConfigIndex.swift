@@ -1,3 +1,4 @@
+import Discovery
 import MeshModel
 import Storage
 import Translator
@@ -49,6 +50,55 @@ public struct ConfigIndex: Sendable {
             }
         }
         revision = delta.revision
+    }
+
+    /// Applies an endpoint-only `delta` (WorkloadEntries only) and derives the new context from
+    /// `previous` — the context of the index as it was — recomputing only the endpoints of the
+    /// services whose selection the change touched. Returns nil, leaving the index untouched,
+    /// when the delta is not endpoint-only or `previous` is not this index's last context; the
+    /// caller then applies it and builds in full.
+    public mutating func applyEndpoints(_ delta: ConfigDelta, previous: PushContext) -> PushContext? {
+        guard delta.isEndpointsOnly, let revision, previous.revision == revision else { return nil }
+        var changed: [ConfigKey: (before: [String: String]?, after: [String: String]?)] = [:]
+        for key in delta.changes.keys { changed[key] = (workload(key)?.labels, nil) }
+        apply(delta)
+        for key in delta.changes.keys { changed[key]?.after = workload(key)?.labels }
+
+        let namespaces = Set(changed.keys.map(\.namespace))
+        var serviceEntries: [ConfigKey: ServiceEntry] = [:]
+        var workloads: [ConfigRegistry.Workload] = []
+        var invalid: [ConfigWarning] = []
+        for (key, entry) in entries {
+            switch entry.typed {
+            case .success(.serviceEntry(let spec)) where namespaces.contains(key.namespace):
+                serviceEntries[key] = spec
+            case .success(.workloadEntry(let spec)) where namespaces.contains(key.namespace):
+                let healthy = entry.annotations[ConfigRegistry.healthAnnotation]?.lowercased() != "false"
+                workloads.append(.init(key: key, spec: spec, healthy: healthy))
+            case .failure(let error):
+                invalid.append(ConfigWarning(key: key, field: error.field ?? "spec", message: "left out of pushes: \(error.message)"))
+            default:
+                break
+            }
+        }
+        invalid.sort { $0.key < $1.key }
+        let (registry, hosts) = ConfigRegistry.updatingEndpoints(previous.registry, changed: changed,
+                                                                  serviceEntries: serviceEntries, workloads: workloads)
+        // The warnings that depend on endpoints are the weight overflows of the touched hosts and
+        // the invalid records; every other warning is about routing, which did not change.
+        let staleOverflows = Set(hosts.compactMap { previous.registry.weightOverflows[$0] }.map(PushContextBuilder.weightWarning))
+        let previousInvalid = Set(previous.invalid)
+        var warnings = invalid
+        warnings += previous.warnings.filter { !previousInvalid.contains($0) && !staleOverflows.contains($0) }
+        warnings += hosts.sorted().compactMap { registry.weightOverflows[$0] }.map(PushContextBuilder.weightWarning)
+        return PushContext(revision: delta.revision, registry: registry, virtualServices: previous.virtualServices,
+                           destinationRules: previous.destinationRules, warnings: warnings, invalid: invalid,
+                           scope: .endpoints(since: previous.revision, hosts: hosts))
+    }
+
+    private func workload(_ key: ConfigKey) -> WorkloadEntry? {
+        guard case .success(.workloadEntry(let spec))? = entries[key]?.typed else { return nil }
+        return spec
     }
 
     /// The PushContext of the indexed configuration. Records that fail validation (stored under

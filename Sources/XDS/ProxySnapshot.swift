@@ -37,7 +37,8 @@ public struct ProxySnapshot: Sendable {
         var resources = previous.resources
         for generator in generators {
             guard let scoped = generator as? any HostScopedGenerator else { continue }
-            var ofType = resources[scoped.typeURL] ?? [:]
+            // Taken out of `resources` so the (large) dictionary is changed in place, not copied.
+            var ofType = resources.removeValue(forKey: scoped.typeURL) ?? [:]
             for resource in scoped.generate(for: proxy, in: push, hosts: hosts) {
                 ofType[resource.name] = resource
             }

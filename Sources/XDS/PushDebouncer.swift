@@ -145,6 +145,10 @@ public struct PushDebouncer: ServiceLifecycle.Service {
         var endpointsOnly = false
         if let known = index.withLock({ $0.revision }), let delta = try await store.delta(after: known) {
             if delta.changes.isEmpty, let previous, previous.revision == known { return known }
+            // An endpoint-only change updates the previous context in place of a rebuild.
+            if let previous, let updated = index.withLock({ $0.applyEndpoints(delta, previous: previous) }) {
+                return publish(updated, previous: previous, events: updated.scope.endpointEvents)
+            }
             context = index.withLock { index in
                 index.apply(delta)
                 return index.context()
@@ -162,14 +166,19 @@ public struct PushDebouncer: ServiceLifecycle.Service {
         if endpointsOnly, let previous, events.allSatisfy({ if case .endpointsChanged = $0 { true } else { false } }) {
             context = context.with(scope: .endpoints(since: previous.revision, hosts: Set(events.map(\.host))))
         }
+        return publish(context, previous: previous, events: events)
+    }
+
+    /// Reports, publishes and logs `context`; returns its revision.
+    private func publish(_ context: PushContext, previous: PushContext?, events: [RegistryEvent]) -> Int64 {
         reportInvalid(context.invalid, previously: previous?.invalid)
         publisher.publish(context)
         health.markBuilt()
         metrics?.revision.set(Int64(context.revision))
+        let scope = if case .endpoints = context.scope { "endpoints" } else { "full" }
         logger.info("published push context", metadata: [
             "revision": "\(context.revision)", "services": "\(context.registry.services.count)",
-            "warnings": "\(context.warnings.count)", "registry_events": "\(events.count)",
-            "scope": "\(endpointsOnly ? "endpoints" : "full")",
+            "warnings": "\(context.warnings.count)", "registry_events": "\(events.count)", "scope": "\(scope)",
         ])
         return context.revision
     }

@@ -91,11 +91,39 @@ import Translator
                 #expect((resource.version != first.of(typeURL)[name]?.version) == changed, "\(name)")
             }
         }
-        // And it equals what a full generation would give.
-        let full = ProxySnapshot(proxy: proxy, push: push.with(scope: .full))
+        // And it equals what a full build and generation would give.
+        let rebuilt = PushContextFactory.build(from: try await store.snapshot())
+        #expect(push.registry == rebuilt.registry)
+        #expect(Set(push.warnings) == Set(rebuilt.warnings))
+        let full = ProxySnapshot(proxy: proxy, push: rebuilt)
         for (typeURL, resources) in full.resources {
             #expect(resources.mapValues(\.version) == second.of(typeURL).mapValues(\.version))
         }
+    }
+
+    @Test func aWorkloadLeavingASelectorLeavesItsServiceAndItsOverflowWarningGoes() async throws {
+        let store = InMemoryConfigStore()
+        let heavy = Self.workload.replacingOccurrences(of: "locality: us-east/zone-a}", with: "locality: us-east/zone-a, weight: 4294967295}")
+        _ = try await store.apply(CanaryFixture.resources(CanaryFixture.registry, heavy))
+        let publisher = PushContextPublisher()
+        let debouncer = PushDebouncer(store: store, publisher: publisher, logger: Logger(label: "test"))
+        try await debouncer.buildAndPublish()
+        #expect(publisher.current?.warnings.contains { $0.field == "spec.workloadSelector" } == true)
+        // reviews-v1 is relabelled out of the `app: reviews` selector.
+        let moved = Self.workload.replacingOccurrences(of: "labels: {app: reviews, version: v1}", with: "labels: {app: other}")
+        _ = try await store.apply(CanaryFixture.resources(moved))
+        try await debouncer.buildAndPublish()
+        let push = try #require(publisher.current)
+        guard case .endpoints(_, let hosts) = push.scope else {
+            Issue.record("expected an endpoint-only push, got \(push.scope)")
+            return
+        }
+        #expect(hosts == ["reviews.default.svc.cluster.local"])
+        #expect(push.registry.endpoints(host: "reviews.default.svc.cluster.local", port: 9080).map(\.port) == [9082])
+        #expect(!push.warnings.contains { $0.field == "spec.workloadSelector" })
+        let rebuilt = PushContextFactory.build(from: try await store.snapshot())
+        #expect(push.registry == rebuilt.registry)
+        #expect(Set(push.warnings) == Set(rebuilt.warnings))
     }
 
     @Test func aServiceChangeIsAFullPush() async throws {

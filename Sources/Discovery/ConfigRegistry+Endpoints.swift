@@ -1,0 +1,56 @@
+import MeshModel
+
+extension ConfigRegistry {
+    /// `previous` with the endpoints recomputed for the services whose WorkloadEntry selection a
+    /// change touched: what an endpoint-only change needs, without rebuilding the registry.
+    ///
+    /// - Parameters:
+    ///   - previous: the registry before the change.
+    ///   - changed: each changed WorkloadEntry's labels before and after (nil when it did not
+    ///     exist then), so a workload that moved out of a selector is caught as well as one
+    ///     that moved in.
+    ///   - serviceEntries: every valid ServiceEntry in the changed workloads' namespaces, by key
+    ///     (a selector only selects in its own namespace; only selector-based entries matter).
+    ///   - workloads: every valid WorkloadEntry in the changed workloads' namespaces.
+    /// - Returns: the new registry and the hosts whose endpoints were recomputed.
+    public static func updatingEndpoints(
+        _ previous: RegistrySnapshot,
+        changed: [ConfigKey: (before: [String: String]?, after: [String: String]?)],
+        serviceEntries: [ConfigKey: ServiceEntry],
+        workloads: [Workload]
+    ) -> (registry: RegistrySnapshot, hosts: Set<String>) {
+        let namespaces = Set(changed.keys.map(\.namespace))
+        let touched = serviceEntries.filter { key, entry in
+            guard namespaces.contains(key.namespace), entry.endpoints.isEmpty, let selector = entry.workloadSelector else { return false }
+            return changed.contains { workload, labels in
+                workload.namespace == key.namespace
+                    && [labels.before, labels.after].contains { $0.map { Self.matches($0, selector) } ?? false }
+            }
+        }
+        var endpoints = previous.endpoints
+        var overflows = previous.weightOverflows
+        var hosts: Set<String> = []
+        for (key, entry) in touched {
+            guard let selector = entry.workloadSelector else { continue }
+            let members = workloads
+                .filter { $0.key.namespace == key.namespace && Self.matches($0.spec.labels, selector) }
+                .sorted { $0.key < $1.key }
+            let overweight = WeightBudget.total(of: members.map(\.spec.weight)) == nil
+            // Only the hosts this entry owns (the oldest entry wins a host; that did not change).
+            for service in previous.services.values where service.source == key {
+                var byPort: [UInt32: [Endpoint]] = [:]
+                for port in service.ports {
+                    byPort[port.number] = members.map { endpoint(for: $0, port: port) }
+                }
+                endpoints[service.host] = byPort
+                overflows[service.host] = overweight ? WeightOverflow(service: key, workloads: members.map(\.key)) : nil
+                hosts.insert(service.host)
+            }
+        }
+        return (previous.replacing(endpoints: endpoints, weightOverflows: overflows), hosts)
+    }
+
+    private static func matches(_ labels: [String: String], _ selector: [String: String]) -> Bool {
+        selector.allSatisfy { labels[$0.key] == $0.value }
+    }
+}
