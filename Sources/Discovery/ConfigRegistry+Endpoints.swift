@@ -11,7 +11,8 @@ extension ConfigRegistry {
     ///     that moved in.
     ///   - serviceEntries: every valid ServiceEntry in the changed workloads' namespaces, by key
     ///     (a selector only selects in its own namespace; only selector-based entries matter).
-    ///   - workloads: every valid WorkloadEntry in the changed workloads' namespaces.
+    ///   - workloads: every valid WorkloadEntry that a touched entry's selector selects (more is
+    ///     harmless: each entry filters by its own selector and namespace).
     /// - Returns: the new registry and the hosts whose endpoints were recomputed.
     public static func updatingEndpoints(
         _ previous: RegistrySnapshot,
@@ -19,14 +20,7 @@ extension ConfigRegistry {
         serviceEntries: [ConfigKey: ServiceEntry],
         workloads: [Workload]
     ) -> (registry: RegistrySnapshot, hosts: Set<String>) {
-        let namespaces = Set(changed.keys.map(\.namespace))
-        let touched = serviceEntries.filter { key, entry in
-            guard namespaces.contains(key.namespace), entry.endpoints.isEmpty, let selector = entry.workloadSelector else { return false }
-            return changed.contains { workload, labels in
-                workload.namespace == key.namespace
-                    && [labels.before, labels.after].contains { $0.map { Self.matches($0, selector) } ?? false }
-            }
-        }
+        let touched = touchedEntries(changed: changed, serviceEntries: serviceEntries)
         var endpoints = previous.endpoints
         var overflows = previous.weightOverflows
         var hosts: Set<String> = []
@@ -48,6 +42,30 @@ extension ConfigRegistry {
             }
         }
         return (previous.replacing(endpoints: endpoints, weightOverflows: overflows), hosts)
+    }
+
+    /// The selector-based entries whose selection `changed` touches: a changed workload's labels
+    /// before or after the change match the entry's selector, in its namespace.
+    static func touchedEntries(
+        changed: [ConfigKey: (before: [String: String]?, after: [String: String]?)], serviceEntries: [ConfigKey: ServiceEntry]
+    ) -> [ConfigKey: ServiceEntry] {
+        serviceEntries.filter { key, entry in
+            guard entry.endpoints.isEmpty, let selector = entry.workloadSelector else { return false }
+            return changed.contains { workload, labels in
+                workload.namespace == key.namespace
+                    && [labels.before, labels.after].contains { $0.map { Self.matches($0, selector) } ?? false }
+            }
+        }
+    }
+
+    /// The (namespace, selector) pairs of the entries `changed` touches: a workload that none of
+    /// them selects cannot change any endpoint list.
+    public static func touchedSelectors(
+        changed: [ConfigKey: (before: [String: String]?, after: [String: String]?)], serviceEntries: [ConfigKey: ServiceEntry]
+    ) -> [(namespace: String, labels: [String: String])] {
+        touchedEntries(changed: changed, serviceEntries: serviceEntries).compactMap { key, entry in
+            entry.workloadSelector.map { (key.namespace, $0) }
+        }
     }
 
     private static func matches(_ labels: [String: String], _ selector: [String: String]) -> Bool {

@@ -18,7 +18,46 @@ public struct ConfigIndex: Sendable {
 
     /// The store revision the index reflects; nil before the first load.
     public private(set) var revision: Int64?
-    private var entries: [ConfigKey: Entry] = [:]
+    private var entries: [ConfigKey: Entry] = [:] {
+        didSet { lookups = nil }
+    }
+    /// Secondary indexes for endpoint-only updates, built on first use after a full load and
+    /// kept current by `apply`, so an update looks at the few records it can affect instead
+    /// of copying out every record (which cost more than the rest of the update).
+    private var lookups: Lookups?
+
+    private struct Lookups: Sendable {
+        var serviceEntries: [String: Set<ConfigKey>] = [:]
+        /// namespace → `key=value` → WorkloadEntries carrying that label.
+        var workloadsByLabel: [String: [String: Set<ConfigKey>]] = [:]
+        var invalid: [ConfigKey: ConfigWarning] = [:]
+
+        mutating func remove(_ key: ConfigKey, _ entry: Entry) {
+            switch entry.typed {
+            case .success(.serviceEntry):
+                serviceEntries[key.namespace]?.remove(key)
+            case .success(.workloadEntry(let spec)):
+                for (k, v) in spec.labels { workloadsByLabel[key.namespace]?["\(k)=\(v)"]?.remove(key) }
+            case .failure:
+                invalid.removeValue(forKey: key)
+            default:
+                break
+            }
+        }
+
+        mutating func add(_ key: ConfigKey, _ entry: Entry) {
+            switch entry.typed {
+            case .success(.serviceEntry):
+                serviceEntries[key.namespace, default: []].insert(key)
+            case .success(.workloadEntry(let spec)):
+                for (k, v) in spec.labels { workloadsByLabel[key.namespace, default: [:]]["\(k)=\(v)", default: []].insert(key) }
+            case .failure(let error):
+                invalid[key] = ConfigIndex.warning(key, error)
+            default:
+                break
+            }
+        }
+    }
     /// How many records were validated since the index was made (tests, benchmarks).
     public private(set) var validations = 0
 
@@ -59,29 +98,44 @@ public struct ConfigIndex: Sendable {
     /// caller then applies it and builds in full.
     public mutating func applyEndpoints(_ delta: ConfigDelta, previous: PushContext) -> PushContext? {
         guard delta.isEndpointsOnly, let revision, previous.revision == revision else { return nil }
+        var lookups = self.lookups ?? buildLookups()
         var changed: [ConfigKey: (before: [String: String]?, after: [String: String]?)] = [:]
-        for key in delta.changes.keys { changed[key] = (workload(key)?.labels, nil) }
-        apply(delta)
-        for key in delta.changes.keys { changed[key]?.after = workload(key)?.labels }
+        for (key, record) in delta.changes {
+            changed[key] = (workload(key)?.labels, nil)
+            if let old = entries[key] { lookups.remove(key, old) }
+            if let record {
+                let entry = entry(for: record)
+                lookups.add(key, entry)
+                entries[key] = entry
+            } else {
+                entries.removeValue(forKey: key)
+            }
+            changed[key]?.after = workload(key)?.labels
+        }
+        self.revision = delta.revision
+        self.lookups = lookups
 
-        let namespaces = Set(changed.keys.map(\.namespace))
         var serviceEntries: [ConfigKey: ServiceEntry] = [:]
-        var workloads: [ConfigRegistry.Workload] = []
-        var invalid: [ConfigWarning] = []
-        for (key, entry) in entries {
-            switch entry.typed {
-            case .success(.serviceEntry(let spec)) where namespaces.contains(key.namespace):
-                serviceEntries[key] = spec
-            case .success(.workloadEntry(let spec)) where namespaces.contains(key.namespace):
-                let healthy = entry.annotations[ConfigRegistry.healthAnnotation]?.lowercased() != "false"
-                workloads.append(.init(key: key, spec: spec, healthy: healthy))
-            case .failure(let error):
-                invalid.append(ConfigWarning(key: key, field: error.field ?? "spec", message: "left out of pushes: \(error.message)"))
-            default:
-                break
+        for namespace in Set(changed.keys.map(\.namespace)) {
+            for key in lookups.serviceEntries[namespace] ?? [] {
+                if case .success(.serviceEntry(let spec))? = entries[key]?.typed { serviceEntries[key] = spec }
             }
         }
-        invalid.sort { $0.key < $1.key }
+        // Only the workloads an affected selector can select: looked up by the selector's
+        // rarest label instead of scanning the namespace.
+        var workloads: [ConfigRegistry.Workload] = []
+        var seen: Set<ConfigKey> = []
+        for selector in ConfigRegistry.touchedSelectors(changed: changed, serviceEntries: serviceEntries) {
+            let byLabel = lookups.workloadsByLabel[selector.namespace] ?? [:]
+            let candidates = selector.labels.map { byLabel["\($0.key)=\($0.value)"] ?? [] }.min { $0.count < $1.count }
+                ?? Set(byLabel.values.joined())
+            for key in candidates where seen.insert(key).inserted {
+                guard let entry = entries[key], case .success(.workloadEntry(let spec)) = entry.typed else { continue }
+                let healthy = entry.annotations[ConfigRegistry.healthAnnotation]?.lowercased() != "false"
+                workloads.append(.init(key: key, spec: spec, healthy: healthy))
+            }
+        }
+        let invalid = lookups.invalid.values.sorted { $0.key < $1.key }
         let (registry, hosts) = ConfigRegistry.updatingEndpoints(previous.registry, changed: changed,
                                                                   serviceEntries: serviceEntries, workloads: workloads)
         // The warnings that depend on endpoints are the weight overflows of the touched hosts and
@@ -94,6 +148,16 @@ public struct ConfigIndex: Sendable {
         return PushContext(revision: delta.revision, registry: registry, virtualServices: previous.virtualServices,
                            destinationRules: previous.destinationRules, warnings: warnings, invalid: invalid,
                            scope: .endpoints(since: previous.revision, hosts: hosts))
+    }
+
+    private func buildLookups() -> Lookups {
+        var lookups = Lookups()
+        for (key, entry) in entries { lookups.add(key, entry) }
+        return lookups
+    }
+
+    fileprivate static func warning(_ key: ConfigKey, _ error: MeshModelError) -> ConfigWarning {
+        ConfigWarning(key: key, field: error.field ?? "spec", message: "left out of pushes: \(error.message)")
     }
 
     private func workload(_ key: ConfigKey) -> WorkloadEntry? {
@@ -112,7 +176,7 @@ public struct ConfigIndex: Sendable {
             case .success(let config):
                 inputs.append(.init(key: key, createdRevision: entry.createdRevision, annotations: entry.annotations, config: config))
             case .failure(let error):
-                invalid.append(ConfigWarning(key: key, field: error.field ?? "spec", message: "left out of pushes: \(error.message)"))
+                invalid.append(Self.warning(key, error))
             }
         }
         invalid.sort { $0.key < $1.key }

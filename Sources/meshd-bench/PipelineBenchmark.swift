@@ -11,7 +11,7 @@ import XDS
 /// generation), at `services` services × `endpoints` endpoints: a full change (a
 /// DestinationRule edit) and a one-endpoint change (one WorkloadEntry's port).
 enum PipelineBenchmark {
-    static func run(services: Int, endpoints: Int, iterations: Int) async throws -> String {
+    static func run(services: Int, endpoints: Int, iterations: Int, fullChanges: Bool = true) async throws -> String {
         let store = InMemoryConfigStore()
         var resources: [ConfigResource] = []
         for s in 0..<services {
@@ -43,6 +43,7 @@ enum PipelineBenchmark {
         let endpoint = try await measure { i in
             try ConfigDocumentParser.parse(ServiceFixture.workload(i % services, 0, port: UInt32(10_000 + i)))
         }
+        guard fullChanges else { return "pipeline: one-endpoint change \(endpoint) (\(iterations) iterations)" }
         let full = try await measure { i in
             try ConfigDocumentParser.parse(ServiceFixture.destinationRule(i % services, subsets: i % 2 == 0 ? ["v1"] : ["v1", "v2"]))
         }

@@ -15,7 +15,10 @@ if arguments.first == "ads-floor" {
     exit(0)
 }
 if arguments.first == "pipeline" {
-    print(try await PipelineBenchmark.run(services: 1000, endpoints: 10, iterations: 10))
+    // `pipeline endpoints` runs only one-endpoint changes (for profiling that path).
+    let onlyEndpoints = arguments.dropFirst().first == "endpoints"
+    print(try await PipelineBenchmark.run(services: 1000, endpoints: 10, iterations: onlyEndpoints ? 300 : 10,
+                                          fullChanges: !onlyEndpoints))
     exit(0)
 }
 do {

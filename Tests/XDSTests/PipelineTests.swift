@@ -126,6 +126,46 @@ import Translator
         #expect(Set(push.warnings) == Set(rebuilt.warnings))
     }
 
+    /// A run of endpoint-only changes — ports, labels in and out of selectors and subsets,
+    /// weights, health, deletions, creations — each checked against a full rebuild.
+    @Test func aRunOfEndpointChangesStaysEqualToFullRebuilds() async throws {
+        let store = InMemoryConfigStore()
+        let other = CanaryFixture.registry.replacingOccurrences(of: "reviews", with: "ratings")
+        _ = try await store.apply(CanaryFixture.resources(CanaryFixture.registry, other,
+                                                          CanaryFixture.destinationRule(subsets: ["v1", "v2"])))
+        let publisher = PushContextPublisher()
+        let debouncer = PushDebouncer(store: store, publisher: publisher, logger: Logger(label: "test"))
+        try await debouncer.buildAndPublish()
+        let variants: [(name: String, spec: String?, annotations: String)] = [
+            ("reviews-v1", "{address: 127.0.0.1, ports: {grpc: 9181}, labels: {app: reviews, version: v1}}", ""),
+            ("reviews-v1", "{address: 127.0.0.1, ports: {grpc: 9181}, labels: {app: ratings, version: v2}}", ""),
+            ("reviews-v3", "{address: 127.0.0.3, labels: {app: reviews, version: v2}, weight: 7}", ""),
+            ("reviews-v3", "{address: 127.0.0.3, labels: {app: reviews, version: v2}, weight: 7}", "annotations: {meshd.io/healthy: \"false\"}, "),
+            ("reviews-v2", nil, ""),
+            ("ratings-v1", "{address: 10.0.0.1, labels: {app: ratings, version: v1}, locality: eu/z1, weight: 4294967290}", ""),
+            ("ratings-v9", "{address: 10.0.0.9, labels: {app: ratings}, weight: 100}", ""),
+            ("reviews-v1", nil, ""),
+        ]
+        for (index, variant) in variants.enumerated() {
+            let key = ConfigKey(kind: .workloadEntry, namespace: "default", name: variant.name)
+            if let spec = variant.spec {
+                let text = "apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: {\(variant.annotations)name: \(variant.name), namespace: default}\nspec: \(spec)"
+                _ = try await store.apply(CanaryFixture.resources(text))
+            } else {
+                _ = try await store.delete([key])
+            }
+            try await debouncer.buildAndPublish()
+            let push = try #require(publisher.current)
+            guard case .endpoints = push.scope else {
+                Issue.record("change \(index) was not endpoint-only: \(push.scope)")
+                continue
+            }
+            let rebuilt = PushContextFactory.build(from: try await store.snapshot())
+            #expect(push.registry == rebuilt.registry, "change \(index)")
+            #expect(Set(push.warnings) == Set(rebuilt.warnings), "change \(index)")
+        }
+    }
+
     @Test func aServiceChangeIsAFullPush() async throws {
         let store = InMemoryConfigStore()
         _ = try await store.apply(CanaryFixture.resources(CanaryFixture.registry))
