@@ -42,6 +42,8 @@ public struct AdminDependencies: Sendable {
     public var allowLoopbackTokenMinting: Bool
     /// Readiness and degradations, for `/ready`; shared with the push side, which marks it built.
     public var health: ServingHealth
+    /// The push loop's typed configuration index, which apply checks its changes against.
+    public var configIndex: SharedConfigIndex
     /// Token minting and the root certificate; nil when meshd runs without a CA.
     public var identity: Identity?
 
@@ -51,7 +53,7 @@ public struct AdminDependencies: Sendable {
                 metrics: PrometheusCollectorRegistry, logger: Logger, adminToken: String? = nil,
                 trustedAddresses: Set<String> = ["127.0.0.1", "::1"], allowedHostNames: Set<String> = [],
                 allowLoopbackTokenMinting: Bool = false, health: ServingHealth = ServingHealth(),
-                identity: Identity? = nil) {
+                configIndex: SharedConfigIndex = SharedConfigIndex(), identity: Identity? = nil) {
         self.store = store
         self.publisher = publisher
         self.statuses = statuses
@@ -62,6 +64,7 @@ public struct AdminDependencies: Sendable {
         self.allowedHostNames = allowedHostNames
         self.allowLoopbackTokenMinting = allowLoopbackTokenMinting
         self.health = health
+        self.configIndex = configIndex
         self.identity = identity
     }
 

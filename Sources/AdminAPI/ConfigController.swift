@@ -7,7 +7,7 @@ struct ConfigController: Sendable {
     let dependencies: AdminDependencies
 
     func register(on router: Router<AdminRequestContext>) {
-        let writer = ConfigWriter(store: dependencies.store)
+        let writer = ConfigWriter(store: dependencies.store, index: dependencies.configIndex)
         let store = dependencies.store
 
         router.post("/api/v1/apply") { request, _ -> Response in

@@ -7,6 +7,9 @@ import XDS
 /// transaction — so a request with one bad document changes nothing.
 struct ConfigWriter: Sendable {
     let store: any ConfigStore
+    /// The push loop's typed index: the prospective configuration is built on a copy of it,
+    /// caught up with the store's keyed feed, so an apply re-parses only what it brings.
+    let index: SharedConfigIndex
 
     /// Applies parsed, validated resources and returns the JSON answer (results and warnings).
     ///
@@ -16,14 +19,14 @@ struct ConfigWriter: Sendable {
     /// changes nothing, and the same build yields the warnings of the answer.
     func apply(_ resources: [ConfigResource]) async throws -> JSONValue {
         for resource in resources { _ = try ConfigValidator.validate(resource) }
-        let current = try await store.snapshot()
-        var byKey = Dictionary(current.configs.map { ($0.key, $0) }, uniquingKeysWith: { _, new in new })
-        let next = current.revision + 1
-        for resource in resources {
-            byKey[resource.key] = StoredConfig(resource: resource, revision: next,
-                                               createdRevision: byKey[resource.key]?.createdRevision ?? next)
+        var prospective = index.read()
+        if let known = prospective.revision, let delta = try await store.delta(after: known) {
+            prospective.apply(delta)
+        } else {
+            prospective.load(try await store.snapshot())
         }
-        let context = PushContextFactory.build(from: ConfigSnapshot(revision: next, configs: Array(byKey.values)))
+        prospective.stage(resources, revision: (prospective.revision ?? 0) + 1)
+        let context = prospective.context()
         let keys = Set(resources.map(\.key))
         try Self.checkWeights(context, applied: resources.map(\.key))
         let outcome = try await store.apply(resources)

@@ -165,6 +165,17 @@ public struct ConfigIndex: Sendable {
         return spec
     }
 
+    /// Puts `resources` into the index as an apply at `revision` would store them (creation
+    /// revisions of existing keys kept): the write path's view of the configuration after the
+    /// apply, on its own copy of the index.
+    public mutating func stage(_ resources: [ConfigResource], revision: Int64) {
+        for resource in resources {
+            let created = entries[resource.key]?.createdRevision ?? revision
+            entries[resource.key] = entry(for: StoredConfig(resource: resource, revision: revision, createdRevision: created))
+        }
+        self.revision = revision
+    }
+
     /// The PushContext of the indexed configuration. Records that fail validation (stored under
     /// older rules) are left out and listed in `PushContext.invalid`.
     public func context(scope: PushContext.Scope = .full) -> PushContext {

@@ -27,18 +27,8 @@ public struct PushDebouncer: ServiceLifecycle.Service {
     private let health: ServingHealth
     private let backoff: Backoff
     private let logger: Logger
-    /// The push loop's typed configuration; only the loop (and tests calling `buildAndPublish`)
-    /// touch it, one build at a time, so the lock is never contended.
-    private let index = SharedIndex()
-
-    /// A reference to the index, so copies of this (Copyable) service share one.
-    private final class SharedIndex: Sendable {
-        private let state = Mutex(ConfigIndex())
-
-        func withLock<T: Sendable>(_ body: (inout ConfigIndex) -> T) -> T {
-            state.withLock { body(&$0) }
-        }
-    }
+    /// The push loop's typed configuration, shared read-only with the write path.
+    private let index: SharedConfigIndex
 
     /// Retry delays after a failed build: `initial`, doubling up to `maximum`.
     public struct Backoff: Sendable {
@@ -60,7 +50,8 @@ public struct PushDebouncer: ServiceLifecycle.Service {
 
     public init(store: any ConfigStore, publisher: PushContextPublisher, quiet: Duration = .milliseconds(100),
                 maxDelay: Duration = .seconds(10), metrics: XDSMetrics? = nil, health: ServingHealth = ServingHealth(),
-                backoff: Backoff = Backoff(), logger: Logger) {
+                backoff: Backoff = Backoff(), index: SharedConfigIndex = SharedConfigIndex(), logger: Logger) {
+        self.index = index
         self.store = store
         self.publisher = publisher
         self.quiet = quiet
@@ -143,20 +134,20 @@ public struct PushDebouncer: ServiceLifecycle.Service {
         let previous = publisher.current
         var context: PushContext
         var endpointsOnly = false
-        if let known = index.withLock({ $0.revision }), let delta = try await store.delta(after: known) {
+        if let known = index.update({ $0.revision }), let delta = try await store.delta(after: known) {
             if delta.changes.isEmpty, let previous, previous.revision == known { return known }
             // An endpoint-only change updates the previous context in place of a rebuild.
-            if let previous, let updated = index.withLock({ $0.applyEndpoints(delta, previous: previous) }) {
+            if let previous, let updated = index.update({ $0.applyEndpoints(delta, previous: previous) }) {
                 return publish(updated, previous: previous, events: updated.scope.endpointEvents)
             }
-            context = index.withLock { index in
+            context = index.update { index in
                 index.apply(delta)
                 return index.context()
             }
             endpointsOnly = delta.isEndpointsOnly
         } else {
             let snapshot = try await store.snapshot()
-            context = index.withLock { index in
+            context = index.update { index in
                 index.load(snapshot)
                 return index.context()
             }

@@ -103,9 +103,10 @@ struct MeshdCommand: AsyncParsableCommand {
         let metrics = XDSMetrics(registry: prometheus)
         let publisher = PushContextPublisher()
         let health = ServingHealth()
+        let configIndex = SharedConfigIndex()
         let statuses = ProxyStatusRegistry()
         let debouncer = PushDebouncer(store: store, publisher: publisher, quiet: quiet, maxDelay: maxDelay,
-                                      metrics: metrics, health: health, logger: logger)
+                                      metrics: metrics, health: health, index: configIndex, logger: logger)
         let ads = AggregatedDiscoveryServer(publisher: publisher, cache: SnapshotCache(generators: Generators.all(trustDomain: trustDomain)),
                                             statuses: statuses, metrics: metrics, logger: logger, limits: limits)
         let grpc = GRPCServerService(
@@ -132,7 +133,7 @@ struct MeshdCommand: AsyncParsableCommand {
         let router = AdminRouter.make(AdminDependencies(
             store: store, publisher: publisher, statuses: statuses, metrics: prometheus, logger: logger,
             adminToken: identity.adminToken, trustedAddresses: trusted, allowedHostNames: allowedHosts,
-            allowLoopbackTokenMinting: allowLoopbackTokenMinting, health: health,
+            allowLoopbackTokenMinting: allowLoopbackTokenMinting, health: health, configIndex: configIndex,
             identity: .init(ca: identity.ca, tokens: identity.tokens)))
         let adminLogger = logger
         let admin = Application(

@@ -48,6 +48,25 @@ import XDS
         }
     }
 
+    /// In meshd the write path checks against the push loop's typed index, caught up with the
+    /// store's keyed feed: a write the push loop has not consumed yet still counts.
+    @Test func theSharedIndexIsCaughtUpBeforeTheCheck() async throws {
+        let index = SharedConfigIndex()
+        let publisher = PushContextPublisher()
+        _ = try await store.apply(CanaryFixture.resources(CanaryFixture.registry))
+        try await PushDebouncer(store: store, publisher: publisher, index: index, logger: Logger(label: "test")).buildAndPublish()
+        let router = AdminRouter.make(AdminDependencies(store: store, publisher: publisher, statuses: ProxyStatusRegistry(),
+                                                        metrics: PrometheusCollectorRegistry(), logger: Logger(label: "test"),
+                                                        configIndex: index))
+        try await Application(router: router).test(.router) { client in
+            #expect(try await apply(client, Self.workload("heavy-1", weight: .max - 2)).status == .ok)
+            // No push happened in between: the index lags the store by one write.
+            let response = try await apply(client, Self.workload("heavy-2", weight: 5))
+            #expect(response.status == .unprocessableContent)
+            #expect(try await store.get(ConfigKey(kind: .workloadEntry, namespace: "default", name: "heavy-2")) == nil)
+        }
+    }
+
     @Test func anInvalidRegexIsRefusedNamingTheField() async throws {
         try await withApp { client in
             let vs = """
