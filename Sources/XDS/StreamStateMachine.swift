@@ -8,7 +8,8 @@ import Translator
 ///   type is stale and ignored (grpcio may ACK an older nonce after several nonce-less requests).
 /// - ACK = the latest nonce without `error_detail`; NACK = with it. Versions are per type.
 /// - A request without a nonce (a new stream, a reconnect with a version, or an early repeat
-///   before the first response) is answered with everything it names that exists.
+///   before the first response) is answered with everything it names that exists. An ACK that
+///   only drops names is not answered.
 /// - A push sends a type only when its content for this proxy changed; LDS/CDS carry the full set,
 ///   RDS/EDS only the changed names.
 /// - A type meshd does not serve is answered with an empty response (so the proxy is not left
@@ -121,11 +122,19 @@ public struct StreamStateMachine: Sendable {
             let changed = wildcard != state.wildcard || (!wildcard && requested != state.names)
             if changed {
                 let added = requested.subtracting(state.names)
+                // A request that only drops names needs no answer (the proxy stops watching
+                // them; nothing it still holds changed), as istiod and the xDS conformance
+                // suite treat it. grpcio sends one for CDS and EDS whenever a route stops
+                // naming a cluster, so answering would cost two responses per proxy per such
+                // change for nothing.
+                let onlyDropped = added.isEmpty && !wildcard && !state.wildcard
                 state.wildcard = wildcard
                 state.names = requested
                 state.sent = state.sent.filter { wildcard || requested.contains($0.key) }
                 types[typeURL] = state
-                events += respond(typeURL, force: true, only: TypeURL.isFullState(typeURL) || wildcard ? nil : added)
+                if !onlyDropped {
+                    events += respond(typeURL, force: true, only: TypeURL.isFullState(typeURL) || wildcard ? nil : added)
+                }
             } else {
                 types[typeURL] = state
             }

@@ -195,3 +195,20 @@ import Translator
         #expect(machine.push(ProxySnapshot(revision: 2, resources: [:])).sends.isEmpty)
     }
 }
+
+@Suite struct UnsubscribeTests {
+    /// grpcio drops a cluster's CDS and EDS names when a route stops naming it; such an ACK
+    /// needs no answer, while one that adds a name still gets it.
+    @Test func anAckThatOnlyDropsNamesIsNotAnswered() throws {
+        let base = try snapshot(revision: 1, CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]))
+        var machine = StreamStateMachine(streamID: "s", snapshot: base)
+        let first = try #require(machine.receive(.init(typeURL: TypeURL.endpoint, resourceNames: [v1Cluster, v2Cluster])).sends.first)
+        let dropped = machine.receive(.init(typeURL: TypeURL.endpoint, versionInfo: first.versionInfo,
+                                            resourceNames: [v2Cluster], responseNonce: first.nonce))
+        #expect(dropped == [.acked(typeURL: TypeURL.endpoint, version: first.versionInfo)])
+        // Adding a name back (echoing the same, still latest nonce) is answered with that name.
+        let added = machine.receive(.init(typeURL: TypeURL.endpoint, versionInfo: first.versionInfo,
+                                          resourceNames: [v1Cluster, v2Cluster], responseNonce: first.nonce))
+        #expect(added.sends.map(\.names) == [[v1Cluster]])
+    }
+}
