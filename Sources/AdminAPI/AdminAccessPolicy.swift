@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
 import Hummingbird
-import NIOCore
+import MeshModel
 
 /// Who may call what on the admin port: a pure decision over one request's facts, so every rule
 /// is testable without a socket. `AdminAuthMiddleware` feeds it real requests.
@@ -170,9 +170,10 @@ public struct AdminAccessPolicy: Sendable {
         return host
     }
 
-    /// Strict IPv4 dotted-quad or IPv6 text, as `inet_pton` reads them (so `127.1` is a name).
+    /// Strict IPv4 dotted-quad or IPv6 text, MeshModel's one reading of addresses (so `127.1` is
+    /// a name).
     static func isIPLiteral(_ host: String) -> Bool {
-        (try? SocketAddress(ipAddress: host, port: 0)) != nil
+        IPAddressSyntax.isIPAddress(host)
     }
 
     /// meshd serves no web pages, so the only origin of its own is the admin API itself:

@@ -1,6 +1,7 @@
 import Hummingbird
 import MeshModel
 import Storage
+import XDS
 
 /// `/api/v1/apply`, `/api/v1/delete` and `/api/v1/config/...`: kubectl-style config access.
 struct ConfigController: Sendable {
@@ -9,6 +10,7 @@ struct ConfigController: Sendable {
     func register(on router: Router<AdminRequestContext>) {
         let writer = ConfigWriter(store: dependencies.store, index: dependencies.configIndex)
         let store = dependencies.store
+        let configIndex = dependencies.configIndex
 
         router.post("/api/v1/apply") { request, _ -> Response in
             var request = request
@@ -26,13 +28,14 @@ struct ConfigController: Sendable {
             let kind = try Self.kind(context)
             let namespace = request.uri.queryParameters["namespace"].map(String.init)
             let items = try await store.list(kind: kind, namespace: namespace)
-            return JSONResponse.make(.object(["items": .array(items.map(Self.render))]))
+            let index = configIndex.read()
+            return JSONResponse.make(.object(["items": .array(items.map { Self.render($0, index: index) })]))
         }
 
         router.get("/api/v1/config/:kind/:namespace/:name") { _, context -> Response in
             let key = try Self.key(context)
             guard let stored = try await store.get(key) else { throw AdminError.notFound("\(key)") }
-            return JSONResponse.make(Self.render(stored))
+            return JSONResponse.make(Self.render(stored, index: configIndex.read()))
         }
 
         router.delete("/api/v1/config/:kind/:namespace/:name") { _, context -> Response in
@@ -44,11 +47,11 @@ struct ConfigController: Sendable {
     /// older rules) carries `status.validationMessages`, Istio's place for them, and
     /// `status.pushed: false`: it is left out of every push until fixed, and `meshctl get`
     /// marks it.
-    static func render(_ stored: StoredConfig) -> JSONValue {
+    /// The verdict comes from the push loop's typed index (`index`), which has validated every
+    /// stored record already, so a listing does not validate the store again.
+    static func render(_ stored: StoredConfig, index: ConfigIndex) -> JSONValue {
         var json = stored.resource.toJSONValue(resourceVersion: stored.revision)
-        do {
-            _ = try ConfigValidator.validate(stored.resource)
-        } catch {
+        if let error = index.validationError(of: stored) {
             guard case .object(var members) = json else { return json }
             members["status"] = .object([
                 "pushed": .bool(false),

@@ -18,14 +18,14 @@ struct ConfigWriter: Sendable {
     /// ServiceEntry selects must add up within uint32) are checked there, so a refused apply
     /// changes nothing, and the same build yields the warnings of the answer.
     func apply(_ resources: [ConfigResource]) async throws -> JSONValue {
-        for resource in resources { _ = try ConfigValidator.validate(resource) }
+        let validated = try resources.map { resource throws(MeshModelError) in (resource, try ConfigValidator.validate(resource)) }
         var prospective = index.read()
         if let known = prospective.revision, let delta = try await store.delta(after: known) {
             prospective.apply(delta)
         } else {
             prospective.load(try await store.snapshot())
         }
-        prospective.stage(resources, revision: (prospective.revision ?? 0) + 1)
+        prospective.stage(validated, revision: (prospective.revision ?? 0) + 1)
         let context = prospective.context()
         let keys = Set(resources.map(\.key))
         try Self.checkWeights(context, applied: resources.map(\.key))

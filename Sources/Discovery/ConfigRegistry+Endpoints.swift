@@ -27,17 +27,13 @@ extension ConfigRegistry {
         for (key, entry) in touched {
             guard let selector = entry.workloadSelector else { continue }
             let members = workloads
-                .filter { $0.key.namespace == key.namespace && Self.matches($0.spec.labels, selector) }
+                .filter { $0.key.namespace == key.namespace && labels($0.spec.labels, match: selector) }
                 .sorted { $0.key < $1.key }
-            let overweight = WeightBudget.total(of: members.map(\.spec.weight)) == nil
+            let overflow = weightOverflow(service: key, members: members)
             // Only the hosts this entry owns (the oldest entry wins a host; that did not change).
             for service in previous.services.values where service.source == key {
-                var byPort: [UInt32: [Endpoint]] = [:]
-                for port in service.ports {
-                    byPort[port.number] = members.map { endpoint(for: $0, port: port) }
-                }
-                endpoints[service.host] = byPort
-                overflows[service.host] = overweight ? WeightOverflow(service: key, workloads: members.map(\.key)) : nil
+                endpoints[service.host] = endpointsByPort(members, ports: service.ports)
+                overflows[service.host] = overflow
                 hosts.insert(service.host)
             }
         }
@@ -53,7 +49,7 @@ extension ConfigRegistry {
             guard entry.endpoints.isEmpty, let selector = entry.workloadSelector else { return false }
             return changed.contains { workload, labels in
                 workload.namespace == key.namespace
-                    && [labels.before, labels.after].contains { $0.map { Self.matches($0, selector) } ?? false }
+                    && [labels.before, labels.after].contains { $0.map { Self.labels($0, match: selector) } ?? false }
             }
         }
     }
@@ -66,9 +62,5 @@ extension ConfigRegistry {
         touchedEntries(changed: changed, serviceEntries: serviceEntries).compactMap { key, entry in
             entry.workloadSelector.map { (key.namespace, $0) }
         }
-    }
-
-    private static func matches(_ labels: [String: String], _ selector: [String: String]) -> Bool {
-        selector.allSatisfy { labels[$0.key] == $0.value }
     }
 }

@@ -25,6 +25,16 @@ public enum ConfigRegistry {
     /// The annotation that marks a registered workload unhealthy.
     public static let healthAnnotation = "meshd.io/healthy"
 
+    /// Whether a WorkloadEntry with these annotations is healthy (unless marked `false`).
+    public static func isHealthy(annotations: [String: String]) -> Bool {
+        annotations[healthAnnotation]?.lowercased() != "false"
+    }
+
+    /// Whether `labels` carry every label of `selector` (an empty selector selects everything).
+    static func labels(_ labels: [String: String], match selector: [String: String]) -> Bool {
+        selector.allSatisfy { labels[$0.key] == $0.value }
+    }
+
     /// Builds the registry. Input order does not matter; when two ServiceEntries declare one host,
     /// the one created first wins (`serviceEntries` must be sorted oldest-first).
     public static func build(serviceEntries: [(key: ConfigKey, spec: ServiceEntry)], workloads: [Workload]) -> RegistrySnapshot {
@@ -46,25 +56,34 @@ public enum ConfigRegistry {
             } else {
                 members = []
             }
-            let overweight = WeightBudget.total(of: members.map(\.spec.weight)) == nil
+            let overflow = weightOverflow(service: key, members: members)
             for rawHost in entry.hosts {
                 let host = HostName.resolve(rawHost, namespace: key.namespace)
                 guard services[host] == nil else { continue }
-                if overweight {
-                    overflows[host] = WeightOverflow(service: key, workloads: members.map(\.key).filter { $0.kind == .workloadEntry })
-                }
+                overflows[host] = overflow
                 services[host] = Service(host: host, namespace: key.namespace, ports: ports, source: key)
-                var byPort: [UInt32: [Endpoint]] = [:]
-                for port in ports {
-                    byPort[port.number] = members.map { endpoint(for: $0, port: port) }
-                }
-                endpoints[host] = byPort
+                endpoints[host] = endpointsByPort(members, ports: ports)
             }
         }
         return RegistrySnapshot(services: services, endpoints: endpoints, weightOverflows: overflows)
     }
 
-    static func endpoint(for workload: Workload, port: Service.Port) -> Endpoint {
+    /// Each port's endpoints for `members`.
+    static func endpointsByPort(_ members: [Workload], ports: [Service.Port]) -> [UInt32: [Endpoint]] {
+        var byPort: [UInt32: [Endpoint]] = [:]
+        for port in ports {
+            byPort[port.number] = members.map { endpoint(for: $0, port: port) }
+        }
+        return byPort
+    }
+
+    /// The overflow record when `members`' weights add up past uint32, else nil.
+    static func weightOverflow(service: ConfigKey, members: [Workload]) -> WeightOverflow? {
+        guard WeightBudget.total(of: members.map(\.spec.weight)) == nil else { return nil }
+        return WeightOverflow(service: service, workloads: members.map(\.key).filter { $0.kind == .workloadEntry })
+    }
+
+    private static func endpoint(for workload: Workload, port: Service.Port) -> Endpoint {
         let spec = workload.spec
         return Endpoint(
             address: spec.address,
@@ -100,6 +119,6 @@ private struct WorkloadIndex {
             return byNamespace[namespace] ?? []  // an empty selector selects every workload
         }
         let candidates = byLabel[namespace]?["\(key)=\(value)"] ?? []
-        return candidates.filter { w in selector.allSatisfy { w.spec.labels[$0.key] == $0.value } }
+        return candidates.filter { ConfigRegistry.labels($0.spec.labels, match: selector) }
     }
 }

@@ -33,7 +33,7 @@ public struct Endpoint: Sendable, Hashable {
 
     /// Whether the endpoint carries every label of `selector`.
     public func matches(_ selector: [String: String]) -> Bool {
-        selector.allSatisfy { labels[$0.key] == $0.value }
+        ConfigRegistry.labels(labels, match: selector)
     }
 }
 

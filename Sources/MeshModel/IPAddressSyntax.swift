@@ -1,6 +1,6 @@
 /// Textual IPv4/IPv6 address and CIDR checks, without Foundation or the C library, so the rules
 /// are identical on every platform.
-enum IPAddressSyntax {
+public enum IPAddressSyntax {
     /// Dotted-quad IPv4 (`10.0.0.1`); leading zeros are refused, as Go's `netip` refuses them,
     /// because they are read as octal by some tools.
     static func isIPv4(_ s: String) -> Bool {
@@ -40,7 +40,7 @@ enum IPAddressSyntax {
     }
 
     /// Either kind of address.
-    static func isIPAddress(_ s: String) -> Bool {
+    public static func isIPAddress(_ s: String) -> Bool {
         isIPv4(s) || isIPv6(s)
     }
 

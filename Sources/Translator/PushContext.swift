@@ -61,12 +61,6 @@ public struct PushContext: Sendable {
         self.scope = scope
     }
 
-    /// The same context with another scope.
-    public func with(scope: Scope) -> PushContext {
-        PushContext(revision: revision, registry: registry, virtualServices: virtualServices,
-                    destinationRules: destinationRules, warnings: warnings, invalid: invalid, scope: scope)
-    }
-
     /// An empty context (before the store has been read).
     public static let empty = PushContext(revision: 0, registry: RegistrySnapshot(), virtualServices: [:], destinationRules: [:], warnings: [])
 }

@@ -26,8 +26,7 @@ public enum PushContextBuilder {
 
     /// Builds the context for `revision` from `inputs` (any order); `invalid` names stored config
     /// left out because it no longer validates, listed first among the warnings.
-    public static func build(revision: Int64, inputs: [Input], invalid: [ConfigWarning] = [],
-                             scope: PushContext.Scope = .full) -> PushContext {
+    public static func build(revision: Int64, inputs: [Input], invalid: [ConfigWarning] = []) -> PushContext {
         // Oldest first, then by key: Istio's tie-break for resources that claim the same host.
         // Sorted as indices: an Input carries a whole typed resource, and a sort that moves the
         // values copies (and retains) them at every step, which dominated large builds.
@@ -45,8 +44,7 @@ public enum PushContextBuilder {
             case .serviceEntry(let spec):
                 serviceEntries.append((input.key, spec))
             case .workloadEntry(let spec):
-                let healthy = input.annotations[ConfigRegistry.healthAnnotation]?.lowercased() != "false"
-                workloads.append(.init(key: input.key, spec: spec, healthy: healthy))
+                workloads.append(.init(key: input.key, spec: spec, healthy: ConfigRegistry.isHealthy(annotations: input.annotations)))
             case .virtualService(let spec):
                 for (index, raw) in spec.hosts.enumerated() {
                     let host = HostName.resolve(raw, namespace: input.key.namespace)
@@ -76,6 +74,6 @@ public enum PushContextBuilder {
                                   destinationRules: destinationRules, warnings: warnings)
         return PushContext(revision: revision, registry: registry, virtualServices: virtualServices,
                            destinationRules: destinationRules,
-                           warnings: warnings + ReferenceChecker.warnings(in: context), invalid: invalid, scope: scope)
+                           warnings: warnings + ReferenceChecker.warnings(in: context), invalid: invalid)
     }
 }

@@ -18,11 +18,9 @@ public struct ConfigIndex: Sendable {
 
     /// The store revision the index reflects; nil before the first load.
     public private(set) var revision: Int64?
-    private var entries: [ConfigKey: Entry] = [:] {
-        didSet { lookups = nil }
-    }
-    /// Secondary indexes for endpoint-only updates, built on first use after a full load and
-    /// kept current by `apply`, so an update looks at the few records it can affect instead
+    private var entries: [ConfigKey: Entry] = [:]
+    /// Secondary indexes for endpoint-only updates, built on first use, kept current by
+    /// `applyEndpoints` and dropped by every other change to `entries`, so an update looks at the few records it can affect instead
     /// of copying out every record (which cost more than the rest of the update).
     private var lookups: Lookups?
 
@@ -76,6 +74,7 @@ public struct ConfigIndex: Sendable {
             }
         }
         entries = next
+        lookups = nil
         revision = snapshot.revision
     }
 
@@ -88,6 +87,7 @@ public struct ConfigIndex: Sendable {
                 entries.removeValue(forKey: key)
             }
         }
+        lookups = nil
         revision = delta.revision
     }
 
@@ -131,8 +131,7 @@ public struct ConfigIndex: Sendable {
                 ?? Set(byLabel.values.joined())
             for key in candidates where seen.insert(key).inserted {
                 guard let entry = entries[key], case .success(.workloadEntry(let spec)) = entry.typed else { continue }
-                let healthy = entry.annotations[ConfigRegistry.healthAnnotation]?.lowercased() != "false"
-                workloads.append(.init(key: key, spec: spec, healthy: healthy))
+                workloads.append(.init(key: key, spec: spec, healthy: ConfigRegistry.isHealthy(annotations: entry.annotations)))
             }
         }
         let invalid = lookups.invalid.values.sorted { $0.key < $1.key }
@@ -165,20 +164,34 @@ public struct ConfigIndex: Sendable {
         return spec
     }
 
-    /// Puts `resources` into the index as an apply at `revision` would store them (creation
-    /// revisions of existing keys kept): the write path's view of the configuration after the
-    /// apply, on its own copy of the index.
-    public mutating func stage(_ resources: [ConfigResource], revision: Int64) {
-        for resource in resources {
+    /// Puts already validated resources into the index as an apply at `revision` would store
+    /// them (creation revisions of existing keys kept): the write path's view of the
+    /// configuration after the apply, on its own copy of the index.
+    public mutating func stage(_ validated: [(resource: ConfigResource, config: TypedConfig)], revision: Int64) {
+        for (resource, config) in validated {
             let created = entries[resource.key]?.createdRevision ?? revision
-            entries[resource.key] = entry(for: StoredConfig(resource: resource, revision: revision, createdRevision: created))
+            entries[resource.key] = Entry(revision: revision, createdRevision: created,
+                                          annotations: resource.annotations, typed: .success(config))
         }
+        lookups = nil
         self.revision = revision
+    }
+
+    /// Why `stored` fails validation, or nil when it passes: the index's own verdict when it
+    /// holds that record at that revision (every stored record passed through it), else a fresh
+    /// validation. Readers such as the admin API's listings need not validate the store again.
+    public func validationError(of stored: StoredConfig) -> MeshModelError? {
+        if let entry = entries[stored.key], entry.revision == stored.revision {
+            if case .failure(let error) = entry.typed { return error }
+            return nil
+        }
+        if case .failure(let error) = Self.validate(stored.resource) { return error }
+        return nil
     }
 
     /// The PushContext of the indexed configuration. Records that fail validation (stored under
     /// older rules) are left out and listed in `PushContext.invalid`.
-    public func context(scope: PushContext.Scope = .full) -> PushContext {
+    public func context() -> PushContext {
         var inputs: [PushContextBuilder.Input] = []
         inputs.reserveCapacity(entries.count)
         var invalid: [ConfigWarning] = []
@@ -191,18 +204,16 @@ public struct ConfigIndex: Sendable {
             }
         }
         invalid.sort { $0.key < $1.key }
-        return PushContextBuilder.build(revision: revision ?? 0, inputs: inputs, invalid: invalid, scope: scope)
+        return PushContextBuilder.build(revision: revision ?? 0, inputs: inputs, invalid: invalid)
     }
 
     private mutating func entry(for stored: StoredConfig) -> Entry {
         validations += 1
-        let typed: Result<TypedConfig, MeshModelError>
-        do {
-            typed = .success(try ConfigValidator.validate(stored.resource))
-        } catch {
-            typed = .failure(error)
-        }
         return Entry(revision: stored.revision, createdRevision: stored.createdRevision,
-                     annotations: stored.resource.annotations, typed: typed)
+                     annotations: stored.resource.annotations, typed: Self.validate(stored.resource))
+    }
+
+    private static func validate(_ resource: ConfigResource) -> Result<TypedConfig, MeshModelError> {
+        Result { () throws(MeshModelError) in try ConfigValidator.validate(resource) }
     }
 }

@@ -1,14 +1,13 @@
 import Synchronization
 import Translator
 
-/// Holds the current `PushContext` and hands each new one to every stream.
+/// Holds the current `PushContext` and tells every stream when a new one is published.
 ///
-/// Publishing swaps a reference under a lock; subscribers get `bufferingNewest(1)` streams
-/// because a stream that falls behind only needs the latest context.
+/// Publishing swaps a reference under a lock; streams get a latest-only signal and read
+/// `current` when they get to it, so a stream that falls behind never holds old contexts.
 public final class PushContextPublisher: Sendable {
     private struct State {
         var current: PushContext?
-        var subscribers: [Int: AsyncStream<PushContext>.Continuation] = [:]
         var wakers: [Int: AsyncStream<Void>.Continuation] = [:]
         var nextID = 0
     }
@@ -20,30 +19,13 @@ public final class PushContextPublisher: Sendable {
     /// The latest context, or nil before the first build.
     public var current: PushContext? { state.withLock { $0.current } }
 
-    /// Publishes `context` to every subscriber.
+    /// Makes `context` current and signals every stream.
     public func publish(_ context: PushContext) {
-        let (subscribers, wakers) = state.withLock { state in
+        let wakers = state.withLock { state in
             state.current = context
-            return (Array(state.subscribers.values), Array(state.wakers.values))
+            return Array(state.wakers.values)
         }
-        for subscriber in subscribers { subscriber.yield(context) }
         for waker in wakers { waker.yield() }
-    }
-
-    /// A stream of contexts that starts with the current one (if any); ends when the consumer stops.
-    public func subscribe() -> AsyncStream<PushContext> {
-        let (stream, continuation) = AsyncStream<PushContext>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        let id = state.withLock { state in
-            let id = state.nextID
-            state.nextID += 1
-            state.subscribers[id] = continuation
-            if let current = state.current { continuation.yield(current) }
-            return id
-        }
-        continuation.onTermination = { [weak self] _ in
-            _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) }
-        }
-        return stream
     }
 
     /// A signal per publish (and one at once if a context exists), for consumers that read

@@ -132,8 +132,7 @@ public struct PushDebouncer: ServiceLifecycle.Service {
     @discardableResult
     public func buildAndPublish() async throws -> Int64 {
         let previous = publisher.current
-        var context: PushContext
-        var endpointsOnly = false
+        let context: PushContext
         if let known = index.update({ $0.revision }), let delta = try await store.delta(after: known) {
             if delta.changes.isEmpty, let previous, previous.revision == known { return known }
             // An endpoint-only change updates the previous context in place of a rebuild.
@@ -144,7 +143,6 @@ public struct PushDebouncer: ServiceLifecycle.Service {
                 index.apply(delta)
                 return index.context()
             }
-            endpointsOnly = delta.isEndpointsOnly
         } else {
             let snapshot = try await store.snapshot()
             context = index.update { index in
@@ -153,15 +151,12 @@ public struct PushDebouncer: ServiceLifecycle.Service {
             }
         }
         let events = context.registry.events(since: previous?.registry ?? RegistrySnapshot())
-        for event in events { logger.debug("registry change", metadata: ["event": "\(event)"]) }
-        if endpointsOnly, let previous, events.allSatisfy({ if case .endpointsChanged = $0 { true } else { false } }) {
-            context = context.with(scope: .endpoints(since: previous.revision, hosts: Set(events.map(\.host))))
-        }
         return publish(context, previous: previous, events: events)
     }
 
     /// Reports, publishes and logs `context`; returns its revision.
     private func publish(_ context: PushContext, previous: PushContext?, events: [RegistryEvent]) -> Int64 {
+        for event in events { logger.debug("registry change", metadata: ["event": "\(event)"]) }
         reportInvalid(context.invalid, previously: previous?.invalid)
         publisher.publish(context)
         health.markBuilt()

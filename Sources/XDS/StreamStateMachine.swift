@@ -160,8 +160,8 @@ public struct StreamStateMachine: Sendable {
                 // Keep the clusters about to go until the routes stop naming them.
                 let merged = view.merging(removed) { new, _ in new }
                 clusters.sent = merged
+                events.append(.send(makeResponse(TypeURL.cluster, resources: Array(merged.values), view: merged, state: &clusters)))
                 types[TypeURL.cluster] = clusters
-                events.append(.send(makeResponse(TypeURL.cluster, resources: Array(merged.values), view: merged)))
             }
             removingClusters = !removed.isEmpty
             if types[TypeURL.endpoint] != nil { awaitingEndpoints.formUnion(added) }
@@ -233,17 +233,11 @@ public struct StreamStateMachine: Sendable {
             resources = Array(candidates.values)
             for resource in resources { state.sent[resource.name] = resource }
             // A name that no longer exists is forgotten, so that its return is sent again.
-            if state.sent.count > view.count || state.sent.keys.contains(where: { view[$0] == nil }) {
+            if state.sent.keys.contains(where: { view[$0] == nil }) {
                 state.sent = state.sent.filter { view[$0.key] != nil }
             }
         }
         return [.send(makeResponse(typeURL, resources: resources, view: view, state: &state))]
-    }
-
-    private mutating func makeResponse(_ typeURL: String, resources: [XDSResource], view: [String: XDSResource]) -> DiscoveryResponseInfo {
-        var state = types.removeValue(forKey: typeURL) ?? TypeState()
-        defer { types[typeURL] = state }
-        return makeResponse(typeURL, resources: resources, view: view, state: &state)
     }
 
     private mutating func makeResponse(_ typeURL: String, resources: [XDSResource], view: [String: XDSResource],

@@ -16,30 +16,8 @@ enum PushBenchmark {
             }
         }
         for s in 0..<services {
-            try add("""
-                apiVersion: networking.istio.io/v1
-                kind: ServiceEntry
-                metadata: {name: svc-\(s)}
-                spec: {hosts: [svc-\(s).default.svc.cluster.local], ports: [{number: 9080, name: grpc, protocol: GRPC}], resolution: STATIC, workloadSelector: {labels: {app: svc-\(s)}}}
-                ---
-                apiVersion: networking.istio.io/v1
-                kind: DestinationRule
-                metadata: {name: svc-\(s)}
-                spec: {host: svc-\(s), subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]}
-                ---
-                apiVersion: networking.istio.io/v1
-                kind: VirtualService
-                metadata: {name: svc-\(s)}
-                spec: {hosts: [svc-\(s)], http: [{route: [{destination: {host: svc-\(s), subset: v1}, weight: 50}, {destination: {host: svc-\(s), subset: v2}, weight: 50}]}]}
-                """)
-            for e in 0..<endpoints {
-                try add("""
-                    apiVersion: networking.istio.io/v1
-                    kind: WorkloadEntry
-                    metadata: {name: svc-\(s)-\(e)}
-                    spec: {address: 10.\(s / 250).\(s % 250).\(e + 1), ports: {grpc: 9080}, labels: {app: svc-\(s), version: v\(e % 2 + 1)}}
-                    """)
-            }
+            try add(ServiceFixture.service(s))
+            for e in 0..<endpoints { try add(ServiceFixture.workload(s, e, port: 9080)) }
         }
         let clock = ContinuousClock()
         var resources = 0
