@@ -71,7 +71,7 @@ struct DebugController: Sendable {
         var options = JSONEncodingOptions()
         options.preserveProtoFieldNames = true
         for (typeURL, resources) in status.snapshot?.resources ?? [:] {
-            byType[TypeURL.shortName(typeURL)] = .array(try resources.values.sorted { $0.name < $1.name }.map { resource in
+            byType[XDSTypeRegistry.standard.shortName(typeURL)] = .array(try resources.values.sorted { $0.name < $1.name }.map { resource in
                 .object([
                     "name": .string(resource.name), "version": .string(resource.version),
                     "resource": try JSONValue.parse(json: resource.payload.jsonString(options: options)),

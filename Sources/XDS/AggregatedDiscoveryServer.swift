@@ -16,7 +16,9 @@ import Translator
 /// write is held back by HTTP/2 flow control), and a publish is a latest-only signal — the
 /// consumer reads the publisher's current context when it gets to it, so a proxy that stops
 /// reading holds at most one pending push and never pins old contexts. Stream count and request
-/// size are bounded by `ADSLimits`. Delta xDS is not served yet: it answers UNIMPLEMENTED.
+/// size are bounded by `ADSLimits`. At most `PushThrottle.limit` streams work out a push at once;
+/// writes happen outside that bound. The types served and their order come from an
+/// `XDSTypeRegistry`. Delta xDS is not served yet: it answers UNIMPLEMENTED.
 public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDiscoveryService.SimpleServiceProtocol {
     private let publisher: PushContextPublisher
     private let cache: SnapshotCache
@@ -24,11 +26,18 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
     private let metrics: XDSMetrics?
     private let logger: Logger
     private let limits: ADSLimits
+    /// The xDS types served, in push order.
+    private let types: XDSTypeRegistry
+    /// Bounds how many streams work out a push at once.
+    private let throttle: PushThrottle
     private let streamCounter = StreamCounter()
     private let openStreams = OpenStreamCount()
 
     public init(publisher: PushContextPublisher, cache: SnapshotCache, statuses: ProxyStatusRegistry,
-                metrics: XDSMetrics?, logger: Logger, limits: ADSLimits = ADSLimits()) {
+                metrics: XDSMetrics?, logger: Logger, limits: ADSLimits = ADSLimits(), types: XDSTypeRegistry = .standard,
+                throttle: PushThrottle = PushThrottle(limit: PushThrottle.defaultLimit(cores: ProcessInfo.processInfo.activeProcessorCount))) {
+        self.types = types
+        self.throttle = throttle
         self.publisher = publisher
         self.cache = cache
         self.statuses = statuses
@@ -80,7 +89,7 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
         connectionID: String, connectedAt: Date, logger: Logger
     ) async throws -> String? {
         let proxy = Proxy(id: connectionID)
-        var machine = StreamStateMachine(streamID: connectionID)
+        var machine = StreamStateMachine(streamID: connectionID, registry: types)
         var pendingSince: ContinuousClock.Instant?
 
         // The stream ends when the proxy stops sending: the marker after its last request says so.
@@ -99,8 +108,10 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
                 }
                 events = machine.receive(Self.info(message))
             case .published:
-                guard let push = publisher.current else { continue }
-                events = machine.push(cache.snapshot(for: proxy, push: push))
+                events = await throttle.withPermit {
+                    guard let push = publisher.current else { return [] }
+                    return machine.push(cache.snapshot(for: proxy, push: push))
+                }
                 if !events.isEmpty { pendingSince = started }
             }
             for event in events {
@@ -135,20 +146,20 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
             message.resources = info.resources.map(\.payload)
             try await response.write(message)
             metrics?.pushed(info.typeURL)
-            logger.debug("sent", metadata: ["proxy": "\(proxyID)", "type": "\(TypeURL.shortName(info.typeURL))",
+            logger.debug("sent", metadata: ["proxy": "\(proxyID)", "type": "\(types.shortName(info.typeURL))",
                                             "version": "\(info.versionInfo)", "nonce": "\(info.nonce)", "resources": "\(info.resources.count)"])
         case .acked(let typeURL, let version):
-            logger.debug("ACK", metadata: ["proxy": "\(proxyID)", "type": "\(TypeURL.shortName(typeURL))", "version": "\(version)"])
+            logger.debug("ACK", metadata: ["proxy": "\(proxyID)", "type": "\(types.shortName(typeURL))", "version": "\(version)"])
         case .nacked(let typeURL, let version, let error):
             metrics?.rejected(typeURL)
-            logger.warning("NACK", metadata: ["proxy": "\(proxyID)", "type": "\(TypeURL.shortName(typeURL))",
+            logger.warning("NACK", metadata: ["proxy": "\(proxyID)", "type": "\(types.shortName(typeURL))",
                                               "version": "\(version)", "error": "\(error)"])
         case .unknownType(let typeURL):
             metrics?.unknownTypeRequests.increment()
             logger.debug("request for a type meshd does not serve; answered empty",
                          metadata: ["proxy": "\(proxyID)", "type": "\(typeURL.prefix(200))"])
         case .ignoredStale(let typeURL, let nonce):
-            logger.trace("stale nonce ignored", metadata: ["proxy": "\(proxyID)", "type": "\(TypeURL.shortName(typeURL))", "nonce": "\(nonce)"])
+            logger.trace("stale nonce ignored", metadata: ["proxy": "\(proxyID)", "type": "\(types.shortName(typeURL))", "nonce": "\(nonce)"])
         }
     }
 

@@ -19,7 +19,7 @@ public struct ProxyStatus: Sendable {
     /// Status by short type name (LDS, RDS, CDS, EDS) for the types the proxy subscribed to.
     public var types: [String: TypeStatus] {
         var types: [String: TypeStatus] = [:]
-        for typeURL in machine.subscribedTypes { types[TypeURL.shortName(typeURL)] = machine.status(of: typeURL) }
+        for typeURL in machine.subscribedTypes { types[machine.registry.shortName(typeURL)] = machine.status(of: typeURL) }
         return types
     }
 

@@ -41,7 +41,8 @@ public struct StreamStateMachine: Sendable {
     }
 
     private let streamID: String
-    private let servedTypes: Set<String>
+    /// The types served, their push order and how responses carry them.
+    public let registry: XDSTypeRegistry
     private var nonceCounter: UInt64 = 0
     private var types: [String: TypeState] = [:]
     private var awaitingEndpoints: Set<String> = []
@@ -58,10 +59,10 @@ public struct StreamStateMachine: Sendable {
     public private(set) var snapshot: ProxySnapshot?
 
     /// A machine for a new stream; `streamID` prefixes its nonces so they are unique per server.
-    public init(streamID: String, snapshot: ProxySnapshot? = nil, servedTypes: Set<String> = Set(TypeURL.pushOrder)) {
+    public init(streamID: String, snapshot: ProxySnapshot? = nil, registry: XDSTypeRegistry = .standard) {
         self.streamID = streamID
         self.snapshot = snapshot
-        self.servedTypes = servedTypes
+        self.registry = registry
     }
 
     /// The type URLs the proxy has asked for.
@@ -83,7 +84,7 @@ public struct StreamStateMachine: Sendable {
     public mutating func receive(_ request: DiscoveryRequestInfo) -> [Event] {
         if nodeID == nil, let node = request.nodeID, !node.isEmpty { nodeID = node }
         let typeURL = request.typeURL
-        guard servedTypes.contains(typeURL) else {
+        guard registry.serves(typeURL) else {
             // An ACK or NACK of the empty answer needs nothing; a fresh request gets one.
             guard request.responseNonce.isEmpty else { return [.ignoredStale(typeURL: typeURL, nonce: request.responseNonce)] }
             nonceCounter += 1
@@ -95,7 +96,7 @@ public struct StreamStateMachine: Sendable {
         var state = types.removeValue(forKey: typeURL) ?? TypeState()
         let requested = Set(request.resourceNames)
         // Legacy SotW: an empty name list means "everything" for LDS and CDS.
-        let wildcard = TypeURL.isFullState(typeURL) && (requested.isEmpty || requested.contains("*"))
+        let wildcard = registry.isFullState(typeURL) && (requested.isEmpty || requested.contains("*"))
         var events: [Event] = []
 
         if request.responseNonce.isEmpty {
@@ -133,7 +134,7 @@ public struct StreamStateMachine: Sendable {
                 state.sent = state.sent.filter { wildcard || requested.contains($0.key) }
                 types[typeURL] = state
                 if !onlyDropped {
-                    events += respond(typeURL, force: true, only: TypeURL.isFullState(typeURL) || wildcard ? nil : added)
+                    events += respond(typeURL, force: true, only: registry.isFullState(typeURL) || wildcard ? nil : added)
                 }
             } else {
                 types[typeURL] = state
@@ -145,42 +146,59 @@ public struct StreamStateMachine: Sendable {
 
     // MARK: - Pushes
 
-    /// Moves to a new snapshot and returns what must be sent, in make-before-break order.
+    /// Moves to a new snapshot and returns what must be sent, in the registry's push order.
+    ///
+    /// Every type is answered in turn when its content for this proxy changed. Two
+    /// make-before-break rules ride on that order: clusters about to go stay in the first CDS
+    /// response and leave only after the routes stopped naming them, and routes naming a new
+    /// cluster wait for that cluster's endpoints.
     public mutating func push(_ newSnapshot: ProxySnapshot) -> [Event] {
         snapshot = newSnapshot
         var events: [Event] = []
         var removingClusters = false
-
-        if var clusters = types[TypeURL.cluster] {
-            let view = self.view(TypeURL.cluster, clusters)
-            let removed = clusters.sent.filter { view[$0.key] == nil }
-            let changed = view.contains { clusters.sent[$0.key]?.version != $0.value.version }
-            let added = Set(view.keys).subtracting(clusters.sent.keys)
-            if changed || unansweredRequests.remove(TypeURL.cluster) != nil {
-                // Keep the clusters about to go until the routes stop naming them.
-                let merged = view.merging(removed) { new, _ in new }
-                clusters.sent = merged
-                events.append(.send(makeResponse(TypeURL.cluster, resources: Array(merged.values), view: merged, state: &clusters)))
-                types[TypeURL.cluster] = clusters
+        for type in registry.pushOrder {
+            switch type.typeURL {
+            case TypeURL.cluster:
+                let (sent, removing) = pushClustersKeepingRemoved()
+                events += sent
+                removingClusters = removing
+            case TypeURL.route:
+                routesDeferred = routesWaitForEndpoints()
+                if !routesDeferred { events += respond(TypeURL.route, force: false) }
+            default:
+                events += respond(type.typeURL, force: false)
+                if type.typeURL == TypeURL.endpoint, let sent = types[TypeURL.endpoint]?.sent {
+                    awaitingEndpoints.subtract(sent.keys)
+                }
             }
-            removingClusters = !removed.isEmpty
-            if types[TypeURL.endpoint] != nil { awaitingEndpoints.formUnion(added) }
         }
-        events += respond(TypeURL.endpoint, force: false)
-        if let sent = types[TypeURL.endpoint]?.sent { awaitingEndpoints.subtract(sent.keys) }
-        events += respond(TypeURL.listener, force: false)
-        if routesWaitForEndpoints() {
-            routesDeferred = true
-            clusterRemovalDeferred = clusterRemovalDeferred || removingClusters
-        } else {
-            routesDeferred = false
-            events += respond(TypeURL.route, force: false)
-            if removingClusters || clusterRemovalDeferred {
-                clusterRemovalDeferred = false
-                events += respond(TypeURL.cluster, force: false)
-            }
+        // Last: the clusters nothing names any more, unless routes still wait for endpoints.
+        clusterRemovalDeferred = clusterRemovalDeferred || removingClusters
+        if clusterRemovalDeferred && !routesDeferred {
+            clusterRemovalDeferred = false
+            events += respond(TypeURL.cluster, force: false)
         }
         return events
+    }
+
+    /// CDS, first step: the new clusters and every cluster about to go. Returns its response
+    /// (if CDS changed) and whether clusters are being removed.
+    private mutating func pushClustersKeepingRemoved() -> ([Event], Bool) {
+        guard var clusters = types[TypeURL.cluster] else { return ([], false) }
+        var events: [Event] = []
+        let view = self.view(TypeURL.cluster, clusters)
+        let removed = clusters.sent.filter { view[$0.key] == nil }
+        let changed = view.contains { clusters.sent[$0.key]?.version != $0.value.version }
+        let added = Set(view.keys).subtracting(clusters.sent.keys)
+        if changed || unansweredRequests.remove(TypeURL.cluster) != nil {
+            // Keep the clusters about to go until the routes stop naming them.
+            let merged = view.merging(removed) { new, _ in new }
+            clusters.sent = merged
+            events.append(.send(makeResponse(TypeURL.cluster, resources: Array(merged.values), view: merged, state: &clusters)))
+            types[TypeURL.cluster] = clusters
+        }
+        if types[TypeURL.endpoint] != nil { awaitingEndpoints.formUnion(added) }
+        return (events, !removed.isEmpty)
     }
 
     // MARK: - Internals
@@ -220,7 +238,7 @@ public struct StreamStateMachine: Sendable {
         let force = force || unansweredRequests.remove(typeURL) != nil
         let view = self.view(typeURL, state)
         let resources: [XDSResource]
-        if TypeURL.isFullState(typeURL) {
+        if registry.isFullState(typeURL) {
             let unchanged = view.count == state.sent.count && view.allSatisfy { state.sent[$0.key]?.version == $0.value.version }
             if unchanged && !force { return [] }
             resources = Array(view.values)

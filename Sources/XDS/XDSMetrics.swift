@@ -6,6 +6,8 @@ public struct XDSMetrics: Sendable {
     /// `pilot_xds`: connected streams.
     public let connections: Gauge
     private let registry: PrometheusCollectorRegistry
+    /// The served xDS types: their short names are the `type` label values.
+    private let types: XDSTypeRegistry
     /// `pilot_proxy_convergence_time`: from a config change being published to a proxy's ACK of it.
     public let convergence: DurationHistogram
     /// `pilot_xds_push_time`: time to compute and write one push to one stream.
@@ -24,7 +26,8 @@ public struct XDSMetrics: Sendable {
     /// PushContext (retried with backoff; proxies keep the last good configuration).
     public let buildFailures: Counter
 
-    public init(registry: PrometheusCollectorRegistry) {
+    public init(registry: PrometheusCollectorRegistry, types: XDSTypeRegistry = .standard) {
+        self.types = types
         self.registry = registry
         connections = registry.makeGauge(name: "pilot_xds", help: "Open xDS streams.")
         let buckets: [Duration] = [.milliseconds(10), .milliseconds(100), .milliseconds(500), .seconds(1), .seconds(3), .seconds(5), .seconds(10), .seconds(20), .seconds(30)]
@@ -40,25 +43,20 @@ public struct XDSMetrics: Sendable {
 
     /// `pilot_xds_pushes{type}`: responses sent, by type.
     public func pushed(_ typeURL: String) {
-        registry.makeCounter(name: "pilot_xds_pushes", labels: [("type", Self.label(typeURL))],
+        registry.makeCounter(name: "pilot_xds_pushes", labels: [("type", label(typeURL))],
                              help: "xDS responses sent to proxies, by type.").increment()
     }
 
     /// `pilot_total_xds_rejects{type}`: NACKs received, by type.
     public func rejected(_ typeURL: String) {
-        registry.makeCounter(name: "pilot_total_xds_rejects", labels: [("type", Self.label(typeURL))],
+        registry.makeCounter(name: "pilot_total_xds_rejects", labels: [("type", label(typeURL))],
                              help: "xDS responses rejected (NACKed) by proxies, by type.").increment()
     }
 
-    private static func label(_ typeURL: String) -> String {
-        switch TypeURL.shortName(typeURL) {
-        case "LDS": "lds"
-        case "RDS": "rds"
-        case "CDS": "cds"
-        case "EDS": "eds"
-        // Type URLs come from unauthenticated clients: one label value for all the others, so
-        // they cannot grow the metric without bound.
-        default: "other"
-        }
+    /// The type's short name in lower case (`cds`, `lds`…). Type URLs come from unauthenticated
+    /// clients: one value, `other`, stands for every type not served, so they cannot grow the
+    /// metric without bound.
+    private func label(_ typeURL: String) -> String {
+        types.type(typeURL)?.shortName.lowercased() ?? "other"
     }
 }

@@ -72,6 +72,9 @@ struct MeshdCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Most resource names in one DiscoveryRequest; a larger one ends its stream.")
     var xdsMaxResourceNames: Int = ADSLimits().maxResourceNamesPerRequest
 
+    @Option(name: .long, help: "Most xDS streams working out a push at once (default: twice the number of cores); writes are not counted.")
+    var xdsPushConcurrency: Int?
+
     @Option(name: .long, help: "Largest gRPC request message accepted on the xDS and CA ports, in bytes.")
     var grpcMaxMessageSize: Int = ADSLimits().maxRequestBytes
 
@@ -84,9 +87,10 @@ struct MeshdCommand: AsyncParsableCommand {
         guard let quiet = IstioDuration.parse(debounceAfter), let maxDelay = IstioDuration.parse(debounceMax) else {
             throw ValidationError("--debounce-after and --debounce-max take durations like 100ms, 2s or 1m")
         }
-        guard xdsMaxStreams > 0, xdsMaxResourceNames > 0, grpcMaxMessageSize >= 4096 else {
-            throw ValidationError("--xds-max-streams and --xds-max-resource-names must be positive, --grpc-max-message-size at least 4096")
+        guard xdsMaxStreams > 0, xdsMaxResourceNames > 0, grpcMaxMessageSize >= 4096, (xdsPushConcurrency ?? 1) > 0 else {
+            throw ValidationError("--xds-max-streams, --xds-max-resource-names and --xds-push-concurrency must be positive, --grpc-max-message-size at least 4096")
         }
+        let throttle = PushThrottle(limit: xdsPushConcurrency ?? PushThrottle.defaultLimit(cores: ProcessInfo.processInfo.activeProcessorCount))
         let limits = ADSLimits(maxStreams: xdsMaxStreams, maxResourceNamesPerRequest: xdsMaxResourceNames,
                                maxRequestBytes: grpcMaxMessageSize)
         let transportConfig = Self.transportConfig(limits)
@@ -108,7 +112,8 @@ struct MeshdCommand: AsyncParsableCommand {
         let debouncer = PushDebouncer(store: store, publisher: publisher, quiet: quiet, maxDelay: maxDelay,
                                       metrics: metrics, health: health, index: configIndex, logger: logger)
         let ads = AggregatedDiscoveryServer(publisher: publisher, cache: SnapshotCache(generators: Generators.all(trustDomain: trustDomain)),
-                                            statuses: statuses, metrics: metrics, logger: logger, limits: limits)
+                                            statuses: statuses, metrics: metrics, logger: logger, limits: limits,
+                                            throttle: throttle)
         let grpc = GRPCServerService(
             server: GRPCServer(transport: .http2NIOPosix(address: .ipv4(host: listenAddress, port: grpcPort),
                                                          transportSecurity: .plaintext, config: transportConfig),

@@ -198,7 +198,7 @@ struct GRPCFuzzTests {
                     statuses["ok", default: 0] += 1
                     if !followUps.isEmpty, !received.contains(where: { $0.typeURL == requests[0].typeURL }) {
                         unanswered += 1
-                        let gap = "\(label): nonce-less \(TypeURL.shortName(requests[0].typeURL)) request for \(requests[0].resourceNames.count) name(s) never answered"
+                        let gap = "\(label): nonce-less \(XDSTypeRegistry.standard.shortName(requests[0].typeURL)) request for \(requests[0].resourceNames.count) name(s) never answered"
                         if config.runsKnown(Self.unansweredGap) { problems.append(gap) } else if unanswered <= 3 { print("[fuzz] ads: known gap \(Self.unansweredGap): \(gap.prefix(300))") }
                     }
                     responses += received.count

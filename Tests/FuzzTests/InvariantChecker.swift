@@ -46,7 +46,7 @@ enum InvariantChecker {
 
         for (typeURL, resources) in snapshot.resources.sorted(by: { $0.key < $1.key }) {
             for (name, resource) in resources.sorted(by: { $0.key < $1.key }) {
-                if name.isEmpty || resource.name != name { fail("resource-name", "\(TypeURL.shortName(typeURL)) named \"\(name)\"") }
+                if name.isEmpty || resource.name != name { fail("resource-name", "\(XDSTypeRegistry.standard.shortName(typeURL)) named \"\(name)\"") }
                 if resource.payload.typeURL != typeURL {
                     fail("type-url", "\(name): payload \(resource.payload.typeURL) under \(typeURL)")
                 }
