@@ -10,6 +10,9 @@ struct ConfigWriter: Sendable {
     /// The push loop's typed index: the prospective configuration is built on a copy of it,
     /// caught up with the store's keyed feed, so an apply re-parses only what it brings.
     let index: SharedConfigIndex
+    /// The push loop's latest context: its registry is reused when the apply brings no
+    /// ServiceEntry or WorkloadEntry, so a routing apply does not recompute every endpoint.
+    let publisher: PushContextPublisher
 
     /// Applies parsed, validated resources and returns the JSON answer (results and warnings).
     ///
@@ -26,7 +29,7 @@ struct ConfigWriter: Sendable {
             prospective.load(try await store.snapshot())
         }
         prospective.stage(validated, revision: (prospective.revision ?? 0) + 1)
-        let context = prospective.context()
+        let context = prospective.context(reusing: publisher.current)
         let keys = Set(resources.map(\.key))
         try Self.checkWeights(context, applied: resources.map(\.key))
         let outcome = try await store.apply(resources)

@@ -11,7 +11,7 @@ struct RegistryController: Sendable {
     static let registeredBy = ["meshd.io/registered-by": "api"]
 
     func register(on router: Router<AdminRequestContext>) {
-        let writer = ConfigWriter(store: dependencies.store, index: dependencies.configIndex)
+        let writer = ConfigWriter(store: dependencies.store, index: dependencies.configIndex, publisher: dependencies.publisher)
 
         router.put("/api/v1/registry/services/:namespace/:name") { request, context -> Response in
             var request = request

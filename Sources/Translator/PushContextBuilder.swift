@@ -25,8 +25,11 @@ public enum PushContextBuilder {
     }
 
     /// Builds the context for `revision` from `inputs` (any order); `invalid` names stored config
-    /// left out because it no longer validates, listed first among the warnings.
-    public static func build(revision: Int64, inputs: [Input], invalid: [ConfigWarning] = []) -> PushContext {
+    /// left out because it no longer validates, listed first among the warnings. With
+    /// `registry`, the service registry is taken as given (the caller knows no ServiceEntry or
+    /// WorkloadEntry changed since it was built) and those kinds among `inputs` are ignored.
+    public static func build(revision: Int64, inputs: [Input], invalid: [ConfigWarning] = [],
+                             registry given: RegistrySnapshot? = nil) -> PushContext {
         // Oldest first, then by key: Istio's tie-break for resources that claim the same host.
         // Sorted as indices: an Input carries a whole typed resource, and a sort that moves the
         // values copies (and retains) them at every step, which dominated large builds.
@@ -42,8 +45,9 @@ public enum PushContextBuilder {
         for input in ordered {
             switch input.config {
             case .serviceEntry(let spec):
-                serviceEntries.append((input.key, spec))
+                if given == nil { serviceEntries.append((input.key, spec)) }
             case .workloadEntry(let spec):
+                if given != nil { continue }
                 workloads.append(.init(key: input.key, spec: spec, healthy: ConfigRegistry.isHealthy(annotations: input.annotations)))
             case .virtualService(let spec):
                 for (index, raw) in spec.hosts.enumerated() {
@@ -65,7 +69,7 @@ public enum PushContextBuilder {
                 destinationRules[host] = .init(key: input.key, createdRevision: input.createdRevision, spec: spec)
             }
         }
-        let registry = ConfigRegistry.build(serviceEntries: serviceEntries, workloads: workloads)
+        let registry = given ?? ConfigRegistry.build(serviceEntries: serviceEntries, workloads: workloads)
         for host in registry.weightOverflows.keys.sorted() {
             guard let overflow = registry.weightOverflows[host] else { continue }
             warnings.append(weightWarning(overflow))

@@ -56,6 +56,12 @@ public struct ConfigIndex: Sendable {
             }
         }
     }
+    /// The revision at which the registry's inputs (ServiceEntries, WorkloadEntries) last
+    /// changed, as far as the index knows: a context at or after it has the registry this index
+    /// would build, so a routing-only change reuses it instead of rebuilding every service's
+    /// endpoints. A full load does not know what changed and sets it to the loaded revision.
+    private var registryInputsRevision: Int64 = .max
+
     /// How many records were validated since the index was made (tests, benchmarks).
     public private(set) var validations = 0
 
@@ -76,11 +82,13 @@ public struct ConfigIndex: Sendable {
         entries = next
         lookups = nil
         revision = snapshot.revision
+        registryInputsRevision = snapshot.revision
     }
 
     /// Applies the keys of `delta`: each changed record is validated, each deleted one dropped.
     public mutating func apply(_ delta: ConfigDelta) {
         for (key, record) in delta.changes {
+            if Self.feedsRegistry(key) { registryInputsRevision = delta.revision }
             if let record {
                 entries[key] = entry(for: record)
             } else {
@@ -114,6 +122,7 @@ public struct ConfigIndex: Sendable {
         }
         self.revision = delta.revision
         self.lookups = lookups
+        registryInputsRevision = delta.revision
 
         var serviceEntries: [ConfigKey: ServiceEntry] = [:]
         for namespace in Set(changed.keys.map(\.namespace)) {
@@ -169,6 +178,7 @@ public struct ConfigIndex: Sendable {
     /// configuration after the apply, on its own copy of the index.
     public mutating func stage(_ validated: [(resource: ConfigResource, config: TypedConfig)], revision: Int64) {
         for (resource, config) in validated {
+            if Self.feedsRegistry(resource.key) { registryInputsRevision = revision }
             let created = entries[resource.key]?.createdRevision ?? revision
             entries[resource.key] = Entry(revision: revision, createdRevision: created,
                                           annotations: resource.annotations, typed: .success(config))
@@ -191,20 +201,31 @@ public struct ConfigIndex: Sendable {
 
     /// The PushContext of the indexed configuration. Records that fail validation (stored under
     /// older rules) are left out and listed in `PushContext.invalid`.
-    public func context() -> PushContext {
+    ///
+    /// `previous`, a context of the same store, lends its registry when no ServiceEntry or
+    /// WorkloadEntry changed since it was built: a routing change (VirtualService,
+    /// DestinationRule) then rebuilds only the routing indices.
+    public func context(reusing previous: PushContext? = nil) -> PushContext {
         var inputs: [PushContextBuilder.Input] = []
         inputs.reserveCapacity(entries.count)
         var invalid: [ConfigWarning] = []
+        let reuse = previous.flatMap { $0.revision >= registryInputsRevision ? $0.registry : nil }
         for (key, entry) in entries {
             switch entry.typed {
             case .success(let config):
+                if reuse != nil && Self.feedsRegistry(key) { continue }
                 inputs.append(.init(key: key, createdRevision: entry.createdRevision, annotations: entry.annotations, config: config))
             case .failure(let error):
                 invalid.append(Self.warning(key, error))
             }
         }
         invalid.sort { $0.key < $1.key }
-        return PushContextBuilder.build(revision: revision ?? 0, inputs: inputs, invalid: invalid)
+        return PushContextBuilder.build(revision: revision ?? 0, inputs: inputs, invalid: invalid, registry: reuse)
+    }
+
+    /// Whether records of `key`'s kind are inputs of the service registry.
+    private static func feedsRegistry(_ key: ConfigKey) -> Bool {
+        key.kind == .serviceEntry || key.kind == .workloadEntry
     }
 
     private mutating func entry(for stored: StoredConfig) -> Entry {

@@ -141,7 +141,7 @@ public struct PushDebouncer: ServiceLifecycle.Service {
             }
             context = index.update { index in
                 index.apply(delta)
-                return index.context()
+                return index.context(reusing: previous)
             }
         } else {
             let snapshot = try await store.snapshot()

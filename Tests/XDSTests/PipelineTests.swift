@@ -178,6 +178,55 @@ import Translator
     }
 }
 
+@Suite struct RegistryReuseTests {
+    /// Routing changes reuse the previous context's registry; a ServiceEntry change after them,
+    /// then a mixed change, rebuild it. Every context equals a full rebuild from the store.
+    @Test func routingChangesReuseTheRegistryAndEveryContextEqualsAFullRebuild() async throws {
+        let store = InMemoryConfigStore()
+        _ = try await store.apply(CanaryFixture.resources(CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"])))
+        let publisher = PushContextPublisher()
+        let debouncer = PushDebouncer(store: store, publisher: publisher, logger: Logger(label: "test"))
+        try await debouncer.buildAndPublish()
+        let other = CanaryFixture.registry.replacingOccurrences(of: "reviews", with: "ratings")
+        let changes: [[String]] = [
+            [CanaryFixture.virtualService([("v1", 50), ("v2", 50)])],
+            [CanaryFixture.virtualService([("v2", 100)])],
+            [other],
+            [CanaryFixture.destinationRule(subsets: ["v2"]), IncrementalPipelineTests.workload],
+            [CanaryFixture.virtualService([("v2", 100)]).replacingOccurrences(of: "name: reviews", with: "name: reviews-b")],
+        ]
+        for (step, texts) in changes.enumerated() {
+            _ = try await store.apply(CanaryFixture.resources(texts.joined(separator: "\n---\n")))
+            try await debouncer.buildAndPublish()
+            let push = try #require(publisher.current)
+            let rebuilt = PushContextFactory.build(from: try await store.snapshot())
+            #expect(push.registry == rebuilt.registry, "step \(step)")
+            #expect(Set(push.warnings) == Set(rebuilt.warnings), "step \(step)")
+            #expect(push.virtualServices.keys.sorted() == rebuilt.virtualServices.keys.sorted(), "step \(step)")
+            let proxy = Proxy(id: "p")
+            let generated = ProxySnapshot(proxy: proxy, push: push), expected = ProxySnapshot(proxy: proxy, push: rebuilt)
+            for type in XDSTypeRegistry.standard.pushOrder {
+                #expect(generated.of(type.typeURL).mapValues(\.version) == expected.of(type.typeURL).mapValues(\.version), "step \(step) \(type.shortName)")
+            }
+        }
+    }
+
+    /// The index lends a registry only to a context built after its registry inputs last changed.
+    @Test func aContextOlderThanTheLastServiceChangeIsNotReused() async throws {
+        let store = InMemoryConfigStore()
+        _ = try await store.apply(CanaryFixture.resources(CanaryFixture.registry))
+        var index = ConfigIndex()
+        index.load(try await store.snapshot())
+        let first = index.context()
+        let known = try #require(index.revision)
+        _ = try await store.apply(CanaryFixture.resources(IncrementalPipelineTests.workload))
+        index.apply(try #require(try await store.delta(after: known)))
+        let reused = index.context(reusing: first)
+        #expect(reused.registry != first.registry)
+        #expect(reused.registry.endpoints(host: "reviews.default.svc.cluster.local", port: 9080).map(\.port).sorted() == [9082, 9091])
+    }
+}
+
 @Suite struct EarlyRequestTests {
     /// A stream's first request can be handled before its first snapshot (the two race at
     /// stream start). It must still be answered — with nothing, if nothing it names exists —
