@@ -4,9 +4,10 @@ import Translator
 
 /// What `/debug/syncz` shows for one connected stream.
 ///
-/// It keeps the stream's machine (a value: copying it shares its storage) and derives the
-/// per-type view only when read, so recording a stream's state after every request and push
-/// costs one dictionary store under the lock, not a rebuilt status.
+/// It keeps the stream's machine (a value: copying it shares its storage; held as an
+/// existential so SotW and Delta streams sit side by side, at the cost of one small box per
+/// record) and derives the per-type view only when read, so recording a stream's state after
+/// every request and push costs one dictionary store under the lock, not a rebuilt status.
 public struct ProxyStatus: Sendable {
     public var connectionID: String
     public var connectedAt: Date
