@@ -70,11 +70,11 @@ public struct DeltaStreamStateMachine: Sendable {
     /// Whether the proxy subscribes to every resource of `typeURL`.
     public func isWildcard(_ typeURL: String) -> Bool { types[typeURL]?.wildcard ?? false }
 
-    /// The most names the stream subscribes to, or holds, in any one type. Subscriptions
+    /// The most names the stream subscribes to by name in any one type. Subscriptions
     /// accumulate across requests, so the server bounds this total, not just each request.
-    public var largestSubscription: Int {
-        types.values.map { max($0.names.count, $0.held.count) }.max() ?? 0
-    }
+    /// (What a wildcard stream holds is meshd's own config, and initial versions are read from
+    /// one, already bounded, request.)
+    public var largestSubscription: Int { types.values.map(\.names.count).max() ?? 0 }
 
     // MARK: - Requests
 
