@@ -62,7 +62,7 @@ struct DebugController: Sendable {
         return .object([
             "proxyID": .string(status.proxyID), "connectionID": .string(status.connectionID),
             "connectedAt": .string(ISO8601DateFormatter().string(from: status.connectedAt)),
-            "types": .object(types), "synced": .bool(status.synced),
+            "types": .object(types), "synced": .bool(status.synced), "protocol": .string(status.protocolName),
         ])
     }
 
@@ -79,7 +79,7 @@ struct DebugController: Sendable {
             })
         }
         return .object([
-            "proxyID": .string(status.proxyID),
+            "proxyID": .string(status.proxyID), "protocol": .string(status.protocolName),
             "revision": .number(Double(status.snapshot?.revision ?? 0)),
             "resources": .object(byType),
         ])

@@ -29,7 +29,7 @@ public struct XDSResource: Sendable, Hashable {
         self.payload = any
         self.version = ContentVersion.hex(digest)
         self.dependencies = dependencies
-        self.setDigest = ContentVersion.mix(ContentVersion.fnv1a(name) &+ digest &* 0x9E37_79B9_7F4A_7C15)
+        self.setDigest = ContentVersion.memberDigest(name: name, digest: digest)
     }
 
     /// The type URL of the packed message.
@@ -47,6 +47,21 @@ public enum ContentVersion {
     /// (no per-process hash seed), and O(1) per member because each resource carries its digest.
     public static func of(_ resources: some Sequence<XDSResource>) -> String {
         hex(resources.reduce(UInt64(0)) { $0 &+ $1.setDigest })
+    }
+
+    /// The digest `of(_:)` sums for a member known only by name and version string (what a
+    /// Delta client declares it holds): equal to `XDSResource.setDigest` for the same pair.
+    public static func memberDigest(name: String, version: String) -> UInt64 {
+        // A version meshd did not write (not 16 hex digits) still gets a stable digest.
+        let digest = version.utf8.count == 16 ? UInt64(version, radix: 16) : nil
+        return memberDigest(name: name, digest: digest ?? fnv1a(version))
+    }
+
+    /// The version string of a set whose members' digests sum (wrapping) to `sum`.
+    public static func version(ofDigestSum sum: UInt64) -> String { hex(sum) }
+
+    static func memberDigest(name: String, digest: UInt64) -> UInt64 {
+        mix(fnv1a(name) &+ digest &* 0x9E37_79B9_7F4A_7C15)
     }
 
     /// The first 8 bytes of SHA-256 over `bytes`, big-endian.

@@ -7,29 +7,31 @@ import ServiceLifecycle
 import Synchronization
 import Translator
 
-/// ADS over gRPC (state of the world): one `StreamStateMachine` per stream, fed by the proxy's
-/// requests and by every PushContext the publisher hands out.
+/// ADS over gRPC, state of the world and Delta: one protocol machine per stream
+/// (`StreamStateMachine` or `DeltaStreamStateMachine`), fed by the proxy's requests and by
+/// every PushContext the publisher hands out.
 ///
-/// Each stream merges its requests with a publish signal into one consumer that drives the
-/// machine and writes its responses, so a stream's sends never interleave. Both inputs are
-/// bounded: requests are pulled one at a time (a proxy that floods requests while meshd waits to
-/// write is held back by HTTP/2 flow control), and a publish is a latest-only signal — the
-/// consumer reads the publisher's current context when it gets to it, so a proxy that stops
-/// reading holds at most one pending push and never pins old contexts. Stream count and request
-/// size are bounded by `ADSLimits`. At most `PushThrottle.limit` streams work out a push at once;
-/// writes happen outside that bound. The types served and their order come from an
-/// `XDSTypeRegistry`. Delta xDS is not served yet: it answers UNIMPLEMENTED.
+/// Both protocols share one stream loop (`serve`): it merges the requests with a publish signal
+/// into one consumer that drives the machine and writes its responses, so a stream's sends never
+/// interleave. Both inputs are bounded: requests are pulled one at a time (a proxy that floods
+/// requests while meshd waits to write is held back by HTTP/2 flow control), and a publish is a
+/// latest-only signal — the consumer reads the publisher's current context when it gets to it,
+/// so a proxy that stops reading holds at most one pending push and never pins old contexts.
+/// Stream count and request size are bounded by `ADSLimits`; Delta's accumulated subscriptions
+/// by the same per-request name bound. At most `PushThrottle.limit` streams work out a push at
+/// once; writes happen outside that bound. The types served and their order come from an
+/// `XDSTypeRegistry`.
 public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDiscoveryService.SimpleServiceProtocol {
-    private let publisher: PushContextPublisher
-    private let cache: SnapshotCache
-    private let statuses: ProxyStatusRegistry
-    private let metrics: XDSMetrics?
-    private let logger: Logger
-    private let limits: ADSLimits
+    let publisher: PushContextPublisher
+    let cache: SnapshotCache
+    let statuses: ProxyStatusRegistry
+    let metrics: XDSMetrics?
+    let logger: Logger
+    let limits: ADSLimits
     /// The xDS types served, in push order.
-    private let types: XDSTypeRegistry
+    let types: XDSTypeRegistry
     /// Bounds how many streams work out a push at once.
-    private let throttle: PushThrottle
+    let throttle: PushThrottle
     private let streamCounter = StreamCounter()
     private let openStreams = OpenStreamCount()
 
@@ -46,8 +48,8 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
         self.limits = limits
     }
 
-    private enum Input: Sendable {
-        case request(Envoy_Service_Discovery_V3_DiscoveryRequest)
+    private enum Input<Message: Sendable>: Sendable {
+        case request(Message)
         case published
         case requestsEnded
     }
@@ -57,6 +59,26 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
         response: RPCWriter<Envoy_Service_Discovery_V3_DiscoveryResponse>,
         context: ServerContext
     ) async throws {
+        let limits = self.limits
+        try await admit { connectionID, connectedAt, logger in
+            try await serve(StreamStateMachine(streamID: connectionID, registry: types), requests: request, connectionID: connectionID,
+                            connectedAt: connectedAt, logger: logger,
+                            decode: { message in
+                                try limits.checkNames(message.resourceNames.count)
+                                return Self.info(message)
+                            },
+                            write: { try await response.write(Self.message($0)) })
+        }
+    }
+
+    /// The proxy a stream serves: the one place both protocols build it.
+    static func makeProxy(connectionID: String) -> Proxy {
+        Proxy(id: connectionID)
+    }
+
+    /// Runs a stream's body under the stream limit, with its connection id, logger, metrics and
+    /// status entry, ending it on meshd's graceful shutdown; `body` returns the node id.
+    func admit(_ body: @escaping @Sendable (_ connectionID: String, _ connectedAt: Date, _ logger: Logger) async throws -> String?) async throws {
         guard openStreams.enter(limit: limits.maxStreams) else {
             metrics?.refusedStreams.increment()
             throw RPCError(code: .resourceExhausted,
@@ -76,37 +98,37 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
         // of holding shutdown open forever: ADS streams never finish on their own.
         let streamLogger = logger
         let nodeID = try await cancelWhenGracefulShutdown {
-            try await serve(request: request, response: response, connectionID: connectionID,
-                            connectedAt: connectedAt, logger: streamLogger)
+            try await body(connectionID, connectedAt, streamLogger)
         }
         logger.info("xDS stream closed", metadata: ["proxy": "\(nodeID ?? "")"])
     }
 
     /// Runs one stream until the proxy closes it or the task is cancelled; returns the node id.
-    private func serve(
-        request: RPCAsyncSequence<Envoy_Service_Discovery_V3_DiscoveryRequest, any Error>,
-        response: RPCWriter<Envoy_Service_Discovery_V3_DiscoveryResponse>,
-        connectionID: String, connectedAt: Date, logger: Logger
+    /// `decode` turns a request into the machine's terms (throwing to end the stream when it
+    /// breaks a limit); `write` sends one response.
+    func serve<Machine: ADSStreamMachine, Message: Sendable>(
+        _ initial: Machine, requests request: RPCAsyncSequence<Message, any Error>,
+        connectionID: String, connectedAt: Date, logger: Logger,
+        decode: (Message) throws -> Machine.Request,
+        write: (DiscoveryResponseInfo) async throws -> Void
     ) async throws -> String? {
-        let proxy = Proxy(id: connectionID)
-        var machine = StreamStateMachine(streamID: connectionID, registry: types)
+        let proxy = Self.makeProxy(connectionID: connectionID)
+        var machine = initial
         var pendingSince: ContinuousClock.Instant?
 
         // The stream ends when the proxy stops sending: the marker after its last request says so.
-        let requests = chain(request.map { Input.request($0) }, [Input.requestsEnded].async)
-        let inputs = merge(requests, publisher.changes().map { _ in Input.published })
+        let requests = chain(request.map { Input.request($0) }, [Input<Message>.requestsEnded].async)
+        let inputs = merge(requests, publisher.changes().map { _ in Input<Message>.published })
         for try await input in inputs {
             let started = ContinuousClock.now
-            let events: [StreamStateMachine.Event]
+            let events: [XDSEvent]
             switch input {
             case .requestsEnded:
                 return machine.nodeID
             case .request(let message):
-                guard message.resourceNames.count <= limits.maxResourceNamesPerRequest else {
-                    throw RPCError(code: .resourceExhausted,
-                                   message: "a DiscoveryRequest may name at most \(limits.maxResourceNamesPerRequest) resources (--xds-max-resource-names); this one names \(message.resourceNames.count)")
-                }
-                events = machine.receive(Self.info(message))
+                events = machine.receive(try decode(message))
+                // Delta subscriptions accumulate across requests: bound the total too.
+                try limits.checkNames(machine.largestSubscription, subscribed: true)
             case .published:
                 events = await throttle.withPermit {
                     guard let push = publisher.current else { return [] }
@@ -115,11 +137,11 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
                 if !events.isEmpty { pendingSince = started }
             }
             for event in events {
-                try await perform(event, response: response, logger: logger, proxyID: machine.nodeID ?? connectionID)
+                try await perform(event, write: write, logger: logger, proxyID: machine.nodeID ?? connectionID)
             }
             if case .published = input, !events.isEmpty { metrics?.pushTime.record(started.duration(to: .now)) }
             statuses.update(connectionID: connectionID, connectedAt: connectedAt, machine: machine)
-            if let since = pendingSince, machine.subscribedTypes.allSatisfy({ machine.status(of: $0).status == .synced }) {
+            if let since = pendingSince, machine.synced {
                 metrics?.convergence.record(since.duration(to: .now))
                 pendingSince = nil
             }
@@ -127,27 +149,15 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
         return machine.nodeID
     }
 
-    public func deltaAggregatedResources(
-        request: RPCAsyncSequence<Envoy_Service_Discovery_V3_DeltaDiscoveryRequest, any Error>,
-        response: RPCWriter<Envoy_Service_Discovery_V3_DeltaDiscoveryResponse>,
-        context: ServerContext
-    ) async throws {
-        throw RPCError(code: .unimplemented, message: "meshd serves state-of-the-world ADS only; Delta xDS is not implemented yet")
-    }
-
-    private func perform(_ event: StreamStateMachine.Event, response: RPCWriter<Envoy_Service_Discovery_V3_DiscoveryResponse>,
+    private func perform(_ event: XDSEvent, write: (DiscoveryResponseInfo) async throws -> Void,
                          logger: Logger, proxyID: String) async throws {
         switch event {
         case .send(let info):
-            var message = Envoy_Service_Discovery_V3_DiscoveryResponse()
-            message.typeURL = info.typeURL
-            message.versionInfo = info.versionInfo
-            message.nonce = info.nonce
-            message.resources = info.resources.map(\.payload)
-            try await response.write(message)
+            try await write(info)
             metrics?.pushed(info.typeURL)
             logger.debug("sent", metadata: ["proxy": "\(proxyID)", "type": "\(types.shortName(info.typeURL))",
-                                            "version": "\(info.versionInfo)", "nonce": "\(info.nonce)", "resources": "\(info.resources.count)"])
+                                            "version": "\(info.versionInfo)", "nonce": "\(info.nonce)",
+                                            "resources": "\(info.resources.count)", "removed": "\(info.removedResources.count)"])
         case .acked(let typeURL, let version):
             logger.debug("ACK", metadata: ["proxy": "\(proxyID)", "type": "\(types.shortName(typeURL))", "version": "\(version)"])
         case .nacked(let typeURL, let version, let error):
@@ -167,8 +177,22 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
         DiscoveryRequestInfo(
             typeURL: message.typeURL, versionInfo: message.versionInfo, resourceNames: message.resourceNames,
             responseNonce: message.responseNonce,
-            errorDetail: message.hasErrorDetail ? (message.errorDetail.message.isEmpty ? "code \(message.errorDetail.code)" : message.errorDetail.message) : nil,
+            errorDetail: message.hasErrorDetail ? errorText(message.errorDetail) : nil,
             nodeID: message.hasNode ? message.node.id : nil)
+    }
+
+    static func message(_ info: DiscoveryResponseInfo) -> Envoy_Service_Discovery_V3_DiscoveryResponse {
+        var message = Envoy_Service_Discovery_V3_DiscoveryResponse()
+        message.typeURL = info.typeURL
+        message.versionInfo = info.versionInfo
+        message.nonce = info.nonce
+        message.resources = info.resources.map(\.payload)
+        return message
+    }
+
+    /// A NACK's `error_detail` as logged and shown: its message, else its code.
+    static func errorText(_ status: Google_Rpc_Status) -> String {
+        status.message.isEmpty ? "code \(status.code)" : status.message
     }
 }
 

@@ -4,14 +4,18 @@ import Translator
 
 /// What `/debug/syncz` shows for one connected stream.
 ///
-/// It keeps the stream's machine (a value: copying it shares its storage) and derives the
-/// per-type view only when read, so recording a stream's state after every request and push
-/// costs one dictionary store under the lock, not a rebuilt status.
+/// It keeps the stream's machine (a value: copying it shares its storage; held as an
+/// existential so SotW and Delta streams sit side by side, at the cost of one small box per
+/// record) and derives the per-type view only when read, so recording a stream's state after
+/// every request and push costs one dictionary store under the lock, not a rebuilt status.
 public struct ProxyStatus: Sendable {
     public var connectionID: String
     public var connectedAt: Date
-    /// The stream's protocol state when it last handled an event.
-    let machine: StreamStateMachine
+    /// The stream's protocol state when it last handled an event (either protocol).
+    let machine: any ADSStreamMachine
+
+    /// `"sotw"` or `"delta"`: the ADS protocol the stream speaks.
+    public var protocolName: String { machine.protocolName }
 
     /// The node id the proxy sent (the connection id until it sends one).
     public var proxyID: String { machine.nodeID ?? connectionID }
@@ -27,10 +31,7 @@ public struct ProxyStatus: Sendable {
     public var snapshot: ProxySnapshot? { machine.snapshot }
 
     /// True when every subscribed type is SYNCED.
-    public var synced: Bool {
-        let types = machine.subscribedTypes
-        return !types.isEmpty && types.allSatisfy { machine.status(of: $0).status == .synced }
-    }
+    public var synced: Bool { machine.synced }
 }
 
 /// Connected proxies and where each stands; written by streams, read by the admin API.
@@ -40,7 +41,7 @@ public final class ProxyStatusRegistry: Sendable {
     public init() {}
 
     /// Records a stream's state after it handled an event.
-    public func update(connectionID: String, connectedAt: Date, machine: StreamStateMachine) {
+    public func update(connectionID: String, connectedAt: Date, machine: some ADSStreamMachine) {
         let status = ProxyStatus(connectionID: connectionID, connectedAt: connectedAt, machine: machine)
         entries.withLock { $0[connectionID] = status }
     }

@@ -19,39 +19,25 @@ import Translator
 ///   new cluster are held until that cluster's endpoints have been sent.
 public struct StreamStateMachine: Sendable {
     /// What the server must do or record, in order.
-    public enum Event: Sendable, Hashable {
-        case send(DiscoveryResponseInfo)
-        case acked(typeURL: String, version: String)
-        case nacked(typeURL: String, version: String, error: String)
-        case ignoredStale(typeURL: String, nonce: String)
-        /// A request for a type meshd does not serve (answered empty, not tracked).
-        case unknownType(typeURL: String)
-    }
+    public typealias Event = XDSEvent
 
     struct TypeState: Sendable {
         var wildcard = false
         var names: Set<String> = []
         /// What the proxy holds, as far as this stream has sent it.
         var sent: [String: XDSResource] = [:]
-        var lastNonce: String?
-        var lastVersion: String?
-        var ackedNonce: String?
-        var ackedVersion: String?
-        var error: String?
+        var tracker = ResponseTracker()
     }
 
-    private let streamID: String
+    private var nonces: NonceSequence
     /// The types served, their push order and how responses carry them.
     public let registry: XDSTypeRegistry
-    private var nonceCounter: UInt64 = 0
     private var types: [String: TypeState] = [:]
-    private var awaitingEndpoints: Set<String> = []
-    private var routesDeferred = false
+    private var order = MakeBeforeBreak()
     /// Types whose nonce-less request came before the stream had a snapshot: the first push must
     /// answer them even when what they name does not exist (else the proxy waits for its
     /// does-not-exist timer, 15 s in grpcio).
     private var unansweredRequests: Set<String> = []
-    private var clusterRemovalDeferred = false
 
     /// The node id from the stream's first request.
     public private(set) var nodeID: String?
@@ -60,7 +46,7 @@ public struct StreamStateMachine: Sendable {
 
     /// A machine for a new stream; `streamID` prefixes its nonces so they are unique per server.
     public init(streamID: String, snapshot: ProxySnapshot? = nil, registry: XDSTypeRegistry = .standard) {
-        self.streamID = streamID
+        self.nonces = NonceSequence(streamID: streamID)
         self.snapshot = snapshot
         self.registry = registry
     }
@@ -68,14 +54,12 @@ public struct StreamStateMachine: Sendable {
     /// The type URLs the proxy has asked for.
     public var subscribedTypes: [String] { types.keys.sorted() }
 
+    /// The most names the proxy asked for in one type (one request's worth, already bounded).
+    public var largestSubscription: Int { types.values.map(\.names.count).max() ?? 0 }
+
     /// Per-type status for proxy-status and `/debug/syncz`.
     public func status(of typeURL: String) -> TypeStatus {
-        guard let state = types[typeURL], let nonce = state.lastNonce else {
-            return TypeStatus(status: .notSent)
-        }
-        let synced = state.ackedNonce == nonce && state.error == nil
-        return TypeStatus(status: synced ? .synced : .stale, sentVersion: state.lastVersion,
-                          ackedVersion: state.ackedVersion, sentNonce: nonce, error: state.error)
+        types[typeURL]?.tracker.status ?? TypeStatus(status: .notSent)
     }
 
     // MARK: - Requests
@@ -85,11 +69,7 @@ public struct StreamStateMachine: Sendable {
         if nodeID == nil, let node = request.nodeID, !node.isEmpty { nodeID = node }
         let typeURL = request.typeURL
         guard registry.serves(typeURL) else {
-            // An ACK or NACK of the empty answer needs nothing; a fresh request gets one.
-            guard request.responseNonce.isEmpty else { return [.ignoredStale(typeURL: typeURL, nonce: request.responseNonce)] }
-            nonceCounter += 1
-            return [.unknownType(typeURL: typeURL),
-                    .send(DiscoveryResponseInfo(typeURL: typeURL, versionInfo: "", nonce: "\(streamID)-\(nonceCounter)", resources: []))]
+            return nonces.answerUnknownType(typeURL, responseNonce: request.responseNonce)
         }
         // Taken out of `types` while it is changed, so its collections are uniquely referenced
         // and mutate in place instead of being copied; every path below puts it back.
@@ -107,19 +87,12 @@ public struct StreamStateMachine: Sendable {
             if snapshot == nil { unansweredRequests.insert(typeURL) }
             events += respond(typeURL, force: true)
         } else {
-            guard request.responseNonce == state.lastNonce else {
-                if state.lastNonce != nil || !state.names.isEmpty || state.wildcard { types[typeURL] = state }
+            let answer = state.tracker.answer(nonce: request.responseNonce, error: request.errorDetail)
+            guard answer != .stale else {
+                if state.tracker.lastNonce != nil || !state.names.isEmpty || state.wildcard { types[typeURL] = state }
                 return [.ignoredStale(typeURL: typeURL, nonce: request.responseNonce)]
             }
-            if let error = request.errorDetail {
-                state.error = error
-                events.append(.nacked(typeURL: typeURL, version: state.lastVersion ?? "", error: error))
-            } else {
-                state.ackedNonce = state.lastNonce
-                state.ackedVersion = state.lastVersion
-                state.error = nil
-                events.append(.acked(typeURL: typeURL, version: state.lastVersion ?? ""))
-            }
+            events.append(ResponseTracker.event(answer, typeURL: typeURL, nonce: request.responseNonce))
             let changed = wildcard != state.wildcard || (!wildcard && requested != state.names)
             if changed {
                 let added = requested.subtracting(state.names)
@@ -140,65 +113,22 @@ public struct StreamStateMachine: Sendable {
                 types[typeURL] = state
             }
         }
-        if typeURL == TypeURL.endpoint { events += releaseDeferred() }
+        if typeURL == TypeURL.endpoint {
+            var order = self.order
+            events += order.endpointsRequested(&self)
+            self.order = order
+        }
         return events
     }
 
     // MARK: - Pushes
 
-    /// Moves to a new snapshot and returns what must be sent, in the registry's push order.
-    ///
-    /// Every type is answered in turn when its content for this proxy changed. Two
-    /// make-before-break rules ride on that order: clusters about to go stay in the first CDS
-    /// response and leave only after the routes stopped naming them, and routes naming a new
-    /// cluster wait for that cluster's endpoints.
+    /// Moves to a new snapshot and returns what must be sent, in make-before-break order.
     public mutating func push(_ newSnapshot: ProxySnapshot) -> [Event] {
         snapshot = newSnapshot
-        var events: [Event] = []
-        var removingClusters = false
-        for type in registry.pushOrder {
-            switch type.typeURL {
-            case TypeURL.cluster:
-                let (sent, removing) = pushClustersKeepingRemoved()
-                events += sent
-                removingClusters = removing
-            case TypeURL.route:
-                routesDeferred = routesWaitForEndpoints()
-                if !routesDeferred { events += respond(TypeURL.route, force: false) }
-            default:
-                events += respond(type.typeURL, force: false)
-                if type.typeURL == TypeURL.endpoint, let sent = types[TypeURL.endpoint]?.sent {
-                    awaitingEndpoints.subtract(sent.keys)
-                }
-            }
-        }
-        // Last: the clusters nothing names any more, unless routes still wait for endpoints.
-        clusterRemovalDeferred = clusterRemovalDeferred || removingClusters
-        if clusterRemovalDeferred && !routesDeferred {
-            clusterRemovalDeferred = false
-            events += respond(TypeURL.cluster, force: false)
-        }
-        return events
-    }
-
-    /// CDS, first step: the new clusters and every cluster about to go. Returns its response
-    /// (if CDS changed) and whether clusters are being removed.
-    private mutating func pushClustersKeepingRemoved() -> ([Event], Bool) {
-        guard var clusters = types[TypeURL.cluster] else { return ([], false) }
-        var events: [Event] = []
-        let view = self.view(TypeURL.cluster, clusters)
-        let removed = clusters.sent.filter { view[$0.key] == nil }
-        let changed = view.contains { clusters.sent[$0.key]?.version != $0.value.version }
-        let added = Set(view.keys).subtracting(clusters.sent.keys)
-        if changed || unansweredRequests.remove(TypeURL.cluster) != nil {
-            // Keep the clusters about to go until the routes stop naming them.
-            let merged = view.merging(removed) { new, _ in new }
-            clusters.sent = merged
-            events.append(.send(makeResponse(TypeURL.cluster, resources: Array(merged.values), view: merged, state: &clusters)))
-            types[TypeURL.cluster] = clusters
-        }
-        if types[TypeURL.endpoint] != nil { awaitingEndpoints.formUnion(added) }
-        return (events, !removed.isEmpty)
+        var order = self.order
+        defer { self.order = order }
+        return order.push(&self)
     }
 
     // MARK: - Internals
@@ -206,27 +136,6 @@ public struct StreamStateMachine: Sendable {
     private func view(_ typeURL: String, _ state: TypeState) -> [String: XDSResource] {
         let available = snapshot?.of(typeURL) ?? [:]
         return state.wildcard ? available : available.filter { state.names.contains($0.key) }
-    }
-
-    /// Whether a changed route configuration names a cluster whose endpoints have not been sent.
-    private func routesWaitForEndpoints() -> Bool {
-        guard !awaitingEndpoints.isEmpty, let routes = types[TypeURL.route] else { return false }
-        return view(TypeURL.route, routes).values.contains { resource in
-            routes.sent[resource.name]?.version != resource.version
-                && resource.dependencies.contains(where: awaitingEndpoints.contains)
-        }
-    }
-
-    private mutating func releaseDeferred() -> [Event] {
-        if let sent = types[TypeURL.endpoint]?.sent { awaitingEndpoints.subtract(sent.keys) }
-        guard routesDeferred, !routesWaitForEndpoints() else { return [] }
-        routesDeferred = false
-        var events = respond(TypeURL.route, force: false)
-        if clusterRemovalDeferred {
-            clusterRemovalDeferred = false
-            events += respond(TypeURL.cluster, force: false)
-        }
-        return events
     }
 
     /// Sends what the proxy should hold of `typeURL` now. `force` answers a request even when
@@ -260,12 +169,44 @@ public struct StreamStateMachine: Sendable {
 
     private mutating func makeResponse(_ typeURL: String, resources: [XDSResource], view: [String: XDSResource],
                                        state: inout TypeState) -> DiscoveryResponseInfo {
-        nonceCounter += 1
-        let nonce = "\(streamID)-\(nonceCounter)"
+        let nonce = nonces.next()
         let version = ContentVersion.of(view.values)
-        state.lastNonce = nonce
-        state.lastVersion = version
+        state.tracker.sent(nonce: nonce, version: version)
         return DiscoveryResponseInfo(typeURL: typeURL, versionInfo: version, nonce: nonce,
                                      resources: resources.sorted { $0.name < $1.name })
+    }
+}
+
+extension StreamStateMachine: MakeBeforeBreakSteps {
+    mutating func sendClustersKeepingRemoved() -> (events: [Event], added: Set<String>, removing: Bool) {
+        guard var clusters = types[TypeURL.cluster] else { return ([], [], false) }
+        let view = self.view(TypeURL.cluster, clusters)
+        let removed = clusters.sent.filter { view[$0.key] == nil }
+        let changed = view.contains { clusters.sent[$0.key]?.version != $0.value.version }
+        let added = Set(view.keys).subtracting(clusters.sent.keys)
+        var events: [Event] = []
+        if changed || unansweredRequests.remove(TypeURL.cluster) != nil {
+            // SotW CDS is the full set: the clusters about to go stay in it until the break.
+            let merged = view.merging(removed) { new, _ in new }
+            clusters.sent = merged
+            events.append(.send(makeResponse(TypeURL.cluster, resources: Array(merged.values), view: merged, state: &clusters)))
+            types[TypeURL.cluster] = clusters
+        }
+        return (events, added, !removed.isEmpty)
+    }
+
+    mutating func sendChanges(_ typeURL: String) -> [Event] { respond(typeURL, force: false) }
+
+    mutating func sendRemovals() -> [Event] { respond(TypeURL.cluster, force: false) }
+
+    var watchesEndpoints: Bool { types[TypeURL.endpoint] != nil }
+
+    func holdsEndpoints(_ cluster: String) -> Bool { types[TypeURL.endpoint]?.sent[cluster] != nil }
+
+    func changedRoutesName(anyOf clusters: Set<String>) -> Bool {
+        guard let routes = types[TypeURL.route] else { return false }
+        return view(TypeURL.route, routes).values.contains { resource in
+            routes.sent[resource.name]?.version != resource.version && resource.dependencies.contains(where: clusters.contains)
+        }
     }
 }

@@ -9,8 +9,6 @@ ordering, versions and bytes.
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
 from dataclasses import dataclass, field
 
@@ -19,6 +17,7 @@ from envoy.config.core.v3 import base_pb2
 from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
 
 import proto_check
+from stream_client import StreamClient
 
 TYPE_URLS = {
     "LDS": "type.googleapis.com/envoy.config.listener.v3.Listener",
@@ -111,10 +110,10 @@ def weighted_clusters(route_config) -> dict[str, int]:
     return out
 
 
-class AdsClient:
+class AdsClient(StreamClient):
     def __init__(self, address: str, node_id: str, wildcard=("CDS", "LDS"), follow: bool = True,
                  user_agent_name: str = "gRPC Python", client_features=None, reject: dict | None = None):
-        self.address = address
+        super().__init__(address)
         self.node_id = node_id
         self.wildcard = tuple(wildcard)
         self.follow = follow
@@ -127,40 +126,22 @@ class AdsClient:
             user_agent_version=grpc.__version__,
             client_features=GRPC_CLIENT_FEATURES if client_features is None else client_features,
         )
-        self.cond = threading.Condition()
-        self.responses: list[Received] = []
         self.sent: list = []
         self.state = {t: {} for t in TYPE_URLS}          # type -> name -> Resource (current view)
         self.versions = {t: None for t in TYPE_URLS}      # last ACKed version per type
         self.nonces = {t: "" for t in TYPE_URLS}
         self.subs: dict[str, set | None] = {t: None for t in TYPE_URLS}  # None: not subscribed
-        self.error: Exception | None = None
-        self.closed = False
-        self._out: queue.Queue = queue.Queue()
         self._node_sent = False
-        self._channel = grpc.insecure_channel(address)
-        self._call = None
-        self._reader: threading.Thread | None = None
 
     # ------------------------------------------------------------------ stream
 
     def start(self) -> "AdsClient":
-        stub = ads_pb2_grpc.AggregatedDiscoveryServiceStub(self._channel)
-        self._call = stub.StreamAggregatedResources(self._requests())
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        self._open(ads_pb2_grpc.AggregatedDiscoveryServiceStub(self._channel).StreamAggregatedResources)
         with self.cond:
             for t in self.wildcard:
                 self.subs[t] = set()
                 self._send(t, [])
         return self
-
-    def _requests(self):
-        while True:
-            item = self._out.get()
-            if item is None:
-                return
-            yield item
 
     def _send(self, type_short: str, names, error: str | None = None) -> None:
         """Queue one request for a type with the current version/nonce (caller holds cond)."""
@@ -178,20 +159,6 @@ class AdsClient:
             self._node_sent = True
         self.sent.append((time.monotonic(), type_short, list(req.resource_names), req.version_info, req.response_nonce))
         self._out.put(req)
-
-    def _read(self) -> None:
-        try:
-            for resp in self._call:
-                self._on_response(resp)
-        except grpc.RpcError as exc:
-            with self.cond:
-                if not self.closed:
-                    self.error = exc
-                self.cond.notify_all()
-        except Exception as exc:  # a decoding bug must not hang the test
-            with self.cond:
-                self.error = exc
-                self.cond.notify_all()
 
     def _decode(self, resp) -> Received:
         t = SHORT.get(resp.type_url, resp.type_url)
@@ -240,38 +207,7 @@ class AdsClient:
             del self.state[t][gone]
         self._send(t, names)
 
-    def close(self) -> None:
-        with self.cond:
-            self.closed = True
-        self._out.put(None)
-        if self._call is not None:
-            self._call.cancel()
-        self._channel.close()
-        if self._reader is not None:
-            self._reader.join(timeout=5)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.close()
-
     # ------------------------------------------------------------------ waiting / views
-
-    def wait_for(self, predicate, timeout: float = 10.0, what: str = "condition"):
-        """Wait until predicate(self) is truthy (evaluated under the lock); returns its value."""
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                value = predicate(self)
-                if value:
-                    return value
-                if self.error is not None:
-                    raise AssertionError(f"ADS stream failed while waiting for {what}: {self.error!r}\n{self.describe()}")
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{self.describe()}")
-                self.cond.wait(remaining)
 
     def complete(self) -> bool:
         """Every subscribed type answered, and every subscribed RDS/EDS name present."""

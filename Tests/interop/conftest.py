@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ads_client import AdsClient  # noqa: E402
 from backend import EchoBackend  # noqa: E402
+from delta_client import DeltaClient  # noqa: E402
 from client_runner import XdsClientProcess  # noqa: E402
 from meshd_process import Meshd  # noqa: E402
 from results import RESULTS  # noqa: E402
@@ -150,15 +151,14 @@ def xds_clients(request):
             c.close()
 
 
-@pytest.fixture
-def ads_clients(request):
-    """Factory: ads_clients(xds_address, node_id, **kw) -> a started AdsClient, closed at teardown."""
-    made: list[AdsClient] = []
+def _stream_clients(request, cls, title: str):
+    """A factory of started ADS test clients of `cls`, each closed at teardown."""
+    made = []
 
-    def make(xds_address: str, node: str, **kw) -> AdsClient:
-        c = AdsClient(xds_address, node, **kw)
+    def make(xds_address: str, node: str, **kw):
+        c = cls(xds_address, node, **kw)
         made.append(c)
-        _attach(request, f"ADS client {node}", lambda: c.describe(60))
+        _attach(request, f"{title} {node}", lambda: c.describe(60))
         return c.start()
 
     try:
@@ -166,3 +166,15 @@ def ads_clients(request):
     finally:
         for c in made:
             c.close()
+
+
+@pytest.fixture
+def ads_clients(request):
+    """Factory: ads_clients(xds_address, node_id, **kw) -> a started AdsClient, closed at teardown."""
+    yield from _stream_clients(request, AdsClient, "ADS client")
+
+
+@pytest.fixture
+def delta_clients(request):
+    """Factory: delta_clients(xds_address, node_id, **kw) -> a started DeltaClient, closed at teardown."""
+    yield from _stream_clients(request, DeltaClient, "Delta client")
