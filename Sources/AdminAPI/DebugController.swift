@@ -59,11 +59,23 @@ struct DebugController: Sendable {
             if let v = type.error { entry["error"] = .string(v) }
             types[name] = .object(entry)
         }
-        return .object([
+        var entry: [String: JSONValue] = [
             "proxyID": .string(status.proxyID), "connectionID": .string(status.connectionID),
             "connectedAt": .string(ISO8601DateFormatter().string(from: status.connectedAt)),
             "types": .object(types), "synced": .bool(status.synced), "protocol": .string(status.protocolName),
-        ])
+            "authenticated": .bool(status.proxy?.isAuthenticated ?? false),
+        ]
+        if let proxy = status.proxy {
+            entry["kind"] = .string(proxy.kind.rawValue)
+            entry["namespace"] = .string(proxy.namespace)
+            if let identity = proxy.identity { entry["identity"] = .string(identity) }
+            if !proxy.labels.isEmpty { entry["labels"] = .object(proxy.labels.mapValues { .string($0) }) }
+            if !proxy.instanceIPs.isEmpty { entry["instanceIPs"] = .array(proxy.instanceIPs.map { .string($0) }) }
+            if !proxy.clusterID.isEmpty { entry["clusterID"] = .string(proxy.clusterID) }
+            if !proxy.locality.description.isEmpty { entry["locality"] = .string(proxy.locality.description) }
+            entry["viewKey"] = .string(proxy.generationKey)
+        }
+        return .object(entry)
     }
 
     static func configDump(_ status: ProxyStatus) throws -> JSONValue {

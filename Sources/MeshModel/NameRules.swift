@@ -1,14 +1,14 @@
 /// The name syntaxes Kubernetes and Istio require: DNS-1123 labels and subdomains, host names.
-enum NameRules {
+public enum NameRules {
     /// A lowercase DNS-1123 label: `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, at most 63 characters.
     /// Namespaces and subset names must be one.
-    static func isDNS1123Label(_ s: String) -> Bool {
+    public static func isDNS1123Label(_ s: String) -> Bool {
         isLabel(s, allowUppercase: false)
     }
 
     /// A lowercase DNS-1123 subdomain: labels joined by dots, at most 253 characters.
     /// Resource names must be one.
-    static func isDNS1123Subdomain(_ s: String) -> Bool {
+    public static func isDNS1123Subdomain(_ s: String) -> Bool {
         guard !s.isEmpty, s.utf8.count <= 253 else { return false }
         return s.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { isDNS1123Label(String($0)) }
     }
@@ -16,7 +16,7 @@ enum NameRules {
     /// A host as Istio accepts it in `hosts` fields (its `ValidateWildcardDomain`): `*`, or
     /// dot-separated labels where only the first may be a wildcard (`*`, `*.example.com`,
     /// `*example.com`). Case is allowed, as Istio allows it; at most 255 characters.
-    static func isHost(_ s: String) -> Bool {
+    public static func isHost(_ s: String) -> Bool {
         guard !s.isEmpty, s.utf8.count <= 255 else { return false }
         var labels = s.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         let first = labels.removeFirst()

@@ -1,20 +1,65 @@
-/// A connected xDS client, as the generators see it.
+/// A connected xDS client, as the generators see it: who it is, what kind of data plane, and
+/// where it runs. Built from the Node it sends (and, on the mTLS port, its certificate).
 public struct Proxy: Sendable, Hashable {
     /// What kind of data plane it is; decides which generators' shapes apply.
-    public enum Kind: String, Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable, CaseIterable {
         /// A gRPC client or server with a built-in xDS client (grpcio, grpc-java, grpc-go).
-        case proxylessGRPC
+        case proxylessGRPC = "proxyless-grpc"
+        /// An Envoy sidecar next to a workload (Istio node id `sidecar~…`).
+        case sidecar
+        /// An Envoy gateway (Istio node id `router~…`).
+        case router
     }
 
-    /// The node id it sent.
+    /// The node id it sent (the connection id when it sent none).
     public var id: String
     /// Its kind.
     public var kind: Kind
+    /// The namespace it runs in: its certificate's when authenticated, else what its node says.
+    public var namespace: String
+    /// Its workload's labels (node metadata LABELS).
+    public var labels: [String: String]
+    /// Its workload's addresses (node metadata INSTANCE_IPS, else the IP in an Istio node id).
+    public var instanceIPs: [String]
+    /// The cluster it runs in (node metadata CLUSTER_ID), or empty.
+    public var clusterID: String
+    /// Where it runs (Node.locality).
+    public var locality: Locality
+    /// Its SPIFFE identity when it authenticated with a mesh certificate (the mTLS port), else nil.
+    public var identity: String?
 
-    public init(id: String, kind: Kind = .proxylessGRPC) {
+    /// Region, zone and sub-zone, as Envoy's Node.locality carries them.
+    public struct Locality: Sendable, Hashable, CustomStringConvertible {
+        public var region: String
+        public var zone: String
+        public var subZone: String
+
+        public init(region: String = "", zone: String = "", subZone: String = "") {
+            self.region = region
+            self.zone = zone
+            self.subZone = subZone
+        }
+
+        /// `region/zone/subZone` (Istio's label form); empty when unknown.
+        public var description: String {
+            [region, zone, subZone].allSatisfy(\.isEmpty) ? "" : "\(region)/\(zone)/\(subZone)"
+        }
+    }
+
+    public init(id: String, kind: Kind = .proxylessGRPC, namespace: String = "default", labels: [String: String] = [:],
+                instanceIPs: [String] = [], clusterID: String = "", locality: Locality = Locality(), identity: String? = nil) {
         self.id = id
         self.kind = kind
+        self.namespace = namespace
+        self.labels = labels
+        self.instanceIPs = instanceIPs
+        self.clusterID = clusterID
+        self.locality = locality
+        self.identity = identity
     }
+
+    /// Whether the proxy proved its identity with a mesh certificate.
+    public var isAuthenticated: Bool { identity != nil }
 
     /// What generated output depends on besides the PushContext: proxies with equal view keys
     /// get identical resources, so the push server generates and encodes once per key.
@@ -23,7 +68,6 @@ public struct Proxy: Sendable, Hashable {
     /// The view key as text, for logs and debug output.
     public var generationKey: String { viewKey.description }
 }
-
 /// Everything about a proxy that its generated configuration depends on. Built from the proxy;
 /// two proxies with equal keys get byte-identical snapshots at one PushContext revision.
 ///

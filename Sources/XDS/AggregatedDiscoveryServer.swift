@@ -32,12 +32,17 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
     let types: XDSTypeRegistry
     /// Bounds how many streams work out a push at once.
     let throttle: PushThrottle
+    /// On a port that requires mesh certificates: the caller's verified identity (nil when it
+    /// has none). Nil on ports where proxies are not authenticated.
+    let peerIdentity: (@Sendable (ServerContext) async -> AuthenticatedPeer?)?
     private let streamCounter = StreamCounter()
     private let openStreams = OpenStreamCount()
 
     public init(publisher: PushContextPublisher, cache: SnapshotCache, statuses: ProxyStatusRegistry,
                 metrics: XDSMetrics?, logger: Logger, limits: ADSLimits = ADSLimits(), types: XDSTypeRegistry = .standard,
-                throttle: PushThrottle = PushThrottle(limit: PushThrottle.defaultLimit(cores: ProcessInfo.processInfo.activeProcessorCount))) {
+                throttle: PushThrottle = PushThrottle(limit: PushThrottle.defaultLimit(cores: ProcessInfo.processInfo.activeProcessorCount)),
+                peerIdentity: (@Sendable (ServerContext) async -> AuthenticatedPeer?)? = nil) {
+        self.peerIdentity = peerIdentity
         self.types = types
         self.throttle = throttle
         self.publisher = publisher
@@ -60,9 +65,11 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
         context: ServerContext
     ) async throws {
         let limits = self.limits
+        let peer = try await authenticatedPeer(context)
         try await admit { connectionID, connectedAt, logger in
             try await serve(StreamStateMachine(streamID: connectionID, registry: types), requests: request, connectionID: connectionID,
-                            connectedAt: connectedAt, logger: logger,
+                            connectedAt: connectedAt, logger: logger, peer: peer,
+                            node: { $0.hasNode ? $0.node : nil },
                             decode: { message in
                                 try limits.checkNames(message.resourceNames.count)
                                 return Self.info(message)
@@ -71,9 +78,25 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
         }
     }
 
-    /// The proxy a stream serves: the one place both protocols build it.
-    static func makeProxy(connectionID: String) -> Proxy {
-        Proxy(id: connectionID)
+    /// The proxy a stream serves, from its first request's node and the authenticated peer (the
+    /// one place both protocols build it); a refused node ends the stream with its status.
+    static func makeProxy(node: Envoy_Config_Core_V3_Node?, connectionID: String, peer: AuthenticatedPeer?) throws -> Proxy {
+        do {
+            return try ProxyIdentity.proxy(node: node, connectionID: connectionID, peer: peer)
+        } catch {
+            throw RPCError(code: error.code == .permissionDenied ? .permissionDenied : .invalidArgument, message: error.message)
+        }
+    }
+
+    /// The peer a stream's caller authenticated as, when this server requires mesh certificates;
+    /// nil on the plaintext and server-TLS ports. A caller that should have one and has none is
+    /// refused with UNAUTHENTICATED.
+    func authenticatedPeer(_ context: ServerContext) async throws -> AuthenticatedPeer? {
+        guard let peerIdentity else { return nil }
+        guard let peer = await peerIdentity(context) else {
+            throw RPCError(code: .unauthenticated, message: "this port serves xDS to callers presenting a mesh certificate; none was verified")
+        }
+        return peer
     }
 
     /// Runs a stream's body under the stream limit, with its connection id, logger, metrics and
@@ -109,10 +132,13 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
     func serve<Machine: ADSStreamMachine, Message: Sendable>(
         _ initial: Machine, requests request: RPCAsyncSequence<Message, any Error>,
         connectionID: String, connectedAt: Date, logger: Logger,
+        peer: AuthenticatedPeer?,
+        node: (Message) -> Envoy_Config_Core_V3_Node?,
         decode: (Message) throws -> Machine.Request,
         write: (DiscoveryResponseInfo) async throws -> Void
     ) async throws -> String? {
-        let proxy = Self.makeProxy(connectionID: connectionID)
+        // Known from the first request (its node); pushes wait for it, as the view depends on it.
+        var proxy: Proxy?
         var machine = initial
         var pendingSince: ContinuousClock.Instant?
 
@@ -126,10 +152,24 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
             case .requestsEnded:
                 return machine.nodeID
             case .request(let message):
-                events = machine.receive(try decode(message))
+                var first: [XDSEvent] = []
+                if proxy == nil {
+                    let identified = try Self.makeProxy(node: node(message), connectionID: connectionID, peer: peer)
+                    proxy = identified
+                    logger.info("proxy identified", metadata: [
+                        "proxy": "\(identified.id)", "kind": "\(identified.kind.rawValue)", "namespace": "\(identified.namespace)",
+                        "identity": "\(identified.identity ?? "none")"])
+                    // Its snapshot before its first request is answered.
+                    first = await throttle.withPermit {
+                        guard let push = publisher.current else { return [] }
+                        return machine.push(cache.snapshot(for: identified, push: push))
+                    }
+                }
+                events = first + machine.receive(try decode(message))
                 // Delta subscriptions accumulate across requests: bound the total too.
                 try limits.checkNames(machine.largestSubscription, subscribed: true)
             case .published:
+                guard let proxy else { continue }
                 events = await throttle.withPermit {
                     guard let push = publisher.current else { return [] }
                     return machine.push(cache.snapshot(for: proxy, push: push))
@@ -140,7 +180,7 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
                 try await perform(event, write: write, logger: logger, proxyID: machine.nodeID ?? connectionID)
             }
             if case .published = input, !events.isEmpty { metrics?.pushTime.record(started.duration(to: .now)) }
-            statuses.update(connectionID: connectionID, connectedAt: connectedAt, machine: machine)
+            statuses.update(connectionID: connectionID, connectedAt: connectedAt, machine: machine, proxy: proxy)
             if let since = pendingSince, machine.synced {
                 metrics?.convergence.record(since.duration(to: .now))
                 pendingSince = nil

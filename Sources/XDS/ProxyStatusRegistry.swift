@@ -13,12 +13,14 @@ public struct ProxyStatus: Sendable {
     public var connectedAt: Date
     /// The stream's protocol state when it last handled an event (either protocol).
     let machine: any ADSStreamMachine
+    /// Who the proxy is, once its first request named it.
+    public var proxy: Proxy?
 
     /// `"sotw"` or `"delta"`: the ADS protocol the stream speaks.
     public var protocolName: String { machine.protocolName }
 
     /// The node id the proxy sent (the connection id until it sends one).
-    public var proxyID: String { machine.nodeID ?? connectionID }
+    public var proxyID: String { proxy?.id ?? machine.nodeID ?? connectionID }
 
     /// Status by short type name (LDS, RDS, CDS, EDS) for the types the proxy subscribed to.
     public var types: [String: TypeStatus] {
@@ -41,8 +43,8 @@ public final class ProxyStatusRegistry: Sendable {
     public init() {}
 
     /// Records a stream's state after it handled an event.
-    public func update(connectionID: String, connectedAt: Date, machine: some ADSStreamMachine) {
-        let status = ProxyStatus(connectionID: connectionID, connectedAt: connectedAt, machine: machine)
+    public func update(connectionID: String, connectedAt: Date, machine: some ADSStreamMachine, proxy: Proxy? = nil) {
+        let status = ProxyStatus(connectionID: connectionID, connectedAt: connectedAt, machine: machine, proxy: proxy)
         entries.withLock { $0[connectionID] = status }
     }
 

@@ -7,7 +7,9 @@ struct ProxyStatusCommand: AsyncParsableCommand {
         abstract: "Show whether each connected proxy has the latest config, per xDS type.",
         discussion: """
             SYNCED: the proxy ACKed what meshd last sent. STALE: a response is unacknowledged or was \
-            rejected (the ERROR column shows the NACK detail). NOT SENT: nothing of that type was sent.
+            rejected (the ERROR column shows the NACK detail). NOT SENT: nothing of that type was sent. \
+            KIND is proxyless-grpc, sidecar or router; AUTH is mtls when the proxy connected with its \
+            mesh certificate (its namespace is the certificate's), else none.
             """,
         aliases: ["ps"])
 
@@ -37,10 +39,13 @@ struct ProxyStatusCommand: AsyncParsableCommand {
         }
     }
 
-    /// NAME CDS LDS EDS RDS, plus ERROR when any proxy has a rejected type; sorted by name.
+    /// NAME KIND NAMESPACE AUTH CDS LDS EDS RDS, plus ERROR when any proxy has a rejected type;
+    /// sorted by name.
     static func table(for proxies: [JSONValue]) -> String {
-        let rows = proxies.map { proxy -> (name: String, statuses: [String], error: String) in
+        let rows = proxies.map { proxy -> (name: String, identity: [String], statuses: [String], error: String) in
             let name = proxy["proxyID"]?.stringValue ?? "<unknown>"
+            let identity = [proxy["kind"]?.stringValue ?? "-", proxy["namespace"]?.stringValue ?? "-",
+                            proxy["authenticated"] == .bool(true) ? "mtls" : "none"]
             var statuses: [String] = []
             var errors: [String] = []
             for type in types {
@@ -51,13 +56,13 @@ struct ProxyStatusCommand: AsyncParsableCommand {
                     errors.append("\(type): \(error)")
                 }
             }
-            return (name, statuses, errors.joined(separator: "; "))
+            return (name, identity, statuses, errors.joined(separator: "; "))
         }.sorted { $0.name < $1.name }
 
         let showErrors = rows.contains { !$0.error.isEmpty }
-        var table = TextTable(header: ["NAME"] + types + (showErrors ? ["ERROR"] : []))
+        var table = TextTable(header: ["NAME", "KIND", "NAMESPACE", "AUTH"] + types + (showErrors ? ["ERROR"] : []))
         for row in rows {
-            table.append([row.name] + row.statuses + (showErrors ? [row.error] : []))
+            table.append([row.name] + row.identity + row.statuses + (showErrors ? [row.error] : []))
         }
         return table.render()
     }

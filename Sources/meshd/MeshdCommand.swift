@@ -36,7 +36,7 @@ struct MeshdCommand: AsyncParsableCommand {
     @Option(name: .long, help: "xDS and certificate signing over TLS (0 picks a free port).")
     var tlsPort: Int = 15012
 
-    @Option(name: .long, help: "Certificate renewal over mTLS: callers present their mesh certificate (0 picks a free port).")
+    @Option(name: .long, help: "Certificate renewal and authenticated xDS over mTLS: callers present their mesh certificate (0 picks a free port).")
     var renewPort: Int = 15013
 
     @Option(name: .long, help: "Address to listen on.")
@@ -111,9 +111,16 @@ struct MeshdCommand: AsyncParsableCommand {
         let statuses = ProxyStatusRegistry()
         let debouncer = PushDebouncer(store: store, publisher: publisher, quiet: quiet, maxDelay: maxDelay,
                                       metrics: metrics, health: health, index: configIndex, logger: logger)
-        let ads = AggregatedDiscoveryServer(publisher: publisher, cache: SnapshotCache(generators: Generators.all(trustDomain: trustDomain)),
-                                            statuses: statuses, metrics: metrics, logger: logger, limits: limits,
-                                            throttle: throttle)
+        let cache = SnapshotCache(generators: Generators.all(trustDomain: trustDomain))
+        let ads = AggregatedDiscoveryServer(publisher: publisher, cache: cache, statuses: statuses, metrics: metrics,
+                                            logger: logger, limits: limits, throttle: throttle)
+        // The mTLS port's ADS: the same streams, but a proxy is who its mesh certificate says.
+        let peerChain = CertificateService.tlsPeerIdentity(ca: identity.ca)
+        let authenticatedADS = AggregatedDiscoveryServer(
+            publisher: publisher, cache: cache, statuses: statuses, metrics: metrics, logger: logger, limits: limits,
+            throttle: throttle, peerIdentity: { context in
+                await peerChain(context).map { AuthenticatedPeer(spiffeID: $0.uri, namespace: $0.namespace) }
+            })
         let grpc = GRPCServerService(
             server: GRPCServer(transport: .http2NIOPosix(address: .ipv4(host: listenAddress, port: grpcPort),
                                                          transportSecurity: .plaintext, config: transportConfig),
@@ -129,8 +136,8 @@ struct MeshdCommand: AsyncParsableCommand {
         let renewal = GRPCServerService(
             server: GRPCServer(transport: .http2NIOPosix(address: .ipv4(host: listenAddress, port: renewPort),
                                                          transportSecurity: serving.mutual, config: transportConfig),
-                               services: [identity.renewalService]),
-            name: "CA mTLS renewal server", addressKey: "renew_address", logger: logger)
+                               services: [authenticatedADS, identity.renewalService]),
+            name: "CA renewal and authenticated xDS mTLS server", addressKey: "renew_address", logger: logger)
 
         let trusted = Self.list(adminTrustedAddresses)
         // The names meshd is reached by are the ones its certificate names, unless told otherwise.

@@ -112,8 +112,9 @@ def weighted_clusters(route_config) -> dict[str, int]:
 
 class AdsClient(StreamClient):
     def __init__(self, address: str, node_id: str, wildcard=("CDS", "LDS"), follow: bool = True,
-                 user_agent_name: str = "gRPC Python", client_features=None, reject: dict | None = None):
-        super().__init__(address)
+                 user_agent_name: str = "gRPC Python", client_features=None, reject: dict | None = None,
+                 channel: grpc.Channel | None = None, metadata: dict | None = None):
+        super().__init__(address, channel)
         self.node_id = node_id
         self.wildcard = tuple(wildcard)
         self.follow = follow
@@ -126,6 +127,8 @@ class AdsClient(StreamClient):
             user_agent_version=grpc.__version__,
             client_features=GRPC_CLIENT_FEATURES if client_features is None else client_features,
         )
+        if metadata:
+            self.node.metadata.update(metadata)
         self.sent: list = []
         self.state = {t: {} for t in TYPE_URLS}          # type -> name -> Resource (current view)
         self.versions = {t: None for t in TYPE_URLS}      # last ACKed version per type

@@ -14,14 +14,15 @@ import grpc
 class StreamClient:
     label = "ADS"
 
-    def __init__(self, address: str):
+    def __init__(self, address: str, channel: grpc.Channel | None = None):
         self.address = address
         self.cond = threading.Condition()
         self.responses: list = []
         self.error: Exception | None = None
         self.closed = False
         self._out: queue.Queue = queue.Queue()
-        self._channel = grpc.insecure_channel(address)
+        # A caller-made channel (TLS with a client certificate, say); plaintext by default.
+        self._channel = channel if channel is not None else grpc.insecure_channel(address)
         self._call = None
         self._reader: threading.Thread | None = None
 
