@@ -21,7 +21,13 @@ struct ConfigWriter: Sendable {
     /// ServiceEntry selects must add up within uint32) are checked there, so a refused apply
     /// changes nothing, and the same build yields the warnings of the answer.
     func apply(_ resources: [ConfigResource]) async throws -> JSONValue {
-        let validated = try resources.map { resource throws(MeshModelError) in (resource, try ConfigValidator.validate(resource)) }
+        var notHonoured: [JSONValue] = []
+        var validated: [(resource: ConfigResource, config: TypedConfig)] = []
+        for resource in resources {
+            let (config, fields) = try ConfigValidator.validateForWrite(resource)
+            validated.append((resource, config))
+            notHonoured += fields.map { .string("\(resource.key): \($0.path): \(IstioSchema.notHonouredMessage)") }
+        }
         var prospective = index.read()
         if let known = prospective.revision, let delta = try await store.delta(after: known) {
             prospective.apply(delta)
@@ -34,7 +40,7 @@ struct ConfigWriter: Sendable {
         try Self.checkWeights(context, applied: resources.map(\.key))
         let outcome = try await store.apply(resources)
         // Dangling references are accepted (apply order must not matter) but reported.
-        let warnings = context.warnings.filter { keys.contains($0.key) }.map { JSONValue.string($0.description) }
+        let warnings = context.warnings.filter { keys.contains($0.key) }.map { JSONValue.string($0.description) } + notHonoured
         return answer(outcome, extra: ["warnings": .array(warnings)])
     }
 

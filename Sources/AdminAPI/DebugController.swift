@@ -12,6 +12,7 @@ struct DebugController: Sendable {
 
     func register(on router: Router<AdminRequestContext>) {
         let publisher = dependencies.publisher
+        let configIndex = dependencies.configIndex
         let statuses = dependencies.statuses
         let metrics = dependencies.metrics
 
@@ -40,13 +41,18 @@ struct DebugController: Sendable {
                 "services": .array(push.registry.sortedServices.map { .string($0.host) }),
                 "warnings": .array(push.warnings.map { .string($0.description) }),
                 // Stored resources that fail validation and are left out of every push.
-                "invalid": .array(push.invalid.map { warning in
-                    .object(["kind": .string(warning.key.kind.rawValue), "namespace": .string(warning.key.namespace),
-                             "name": .string(warning.key.name), "field": .string(warning.field),
-                             "message": .string(warning.message)])
-                }),
+                "invalid": .array(push.invalid.map(Self.warningObject)),
+                // Stored spec fields outside Istio's schema: ignored, the resources still pushed.
+                "unknownFields": .array(configIndex.read().unknownFieldWarnings.map(Self.warningObject)),
             ]))
         }
+    }
+
+    /// A warning about one stored resource, as `/debug/push_status` lists it.
+    static func warningObject(_ warning: ConfigWarning) -> JSONValue {
+        .object(["kind": .string(warning.key.kind.rawValue), "namespace": .string(warning.key.namespace),
+                 "name": .string(warning.key.name), "field": .string(warning.field),
+                 "message": .string(warning.message)])
     }
 
     static func syncz(_ status: ProxyStatus) -> JSONValue {

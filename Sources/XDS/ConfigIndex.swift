@@ -14,6 +14,8 @@ public struct ConfigIndex: Sendable {
         var createdRevision: Int64
         var annotations: [String: String]
         var typed: Result<TypedConfig, MeshModelError>
+        /// Spec fields outside Istio's schema (stored by an older meshd): ignored, reported.
+        var unknownFields: [IstioSchema.Finding] = []
     }
 
     /// The store revision the index reflects; nil before the first load.
@@ -230,8 +232,20 @@ public struct ConfigIndex: Sendable {
 
     private mutating func entry(for stored: StoredConfig) -> Entry {
         validations += 1
+        let unknown = IstioSchema.check(kind: stored.key.kind.rawValue, spec: stored.resource.spec).unknown
         return Entry(revision: stored.revision, createdRevision: stored.createdRevision,
-                     annotations: stored.resource.annotations, typed: Self.validate(stored.resource))
+                     annotations: stored.resource.annotations, typed: Self.validate(stored.resource), unknownFields: unknown)
+    }
+
+    /// Stored resources with spec fields outside Istio's schema (written before meshd refused
+    /// them): still pushed, those fields ignored; one warning per field, sorted by resource.
+    public var unknownFieldWarnings: [ConfigWarning] {
+        entries.filter { !$0.value.unknownFields.isEmpty }.sorted { $0.key < $1.key }.flatMap { key, entry in
+            entry.unknownFields.map {
+                ConfigWarning(key: key, field: $0.path,
+                              message: "unknown field \"\($0.name)\" (not in Istio's schema), stored by an earlier meshd: ignored; remove it or fix its spelling")
+            }
+        }
     }
 
     private static func validate(_ resource: ConfigResource) -> Result<TypedConfig, MeshModelError> {

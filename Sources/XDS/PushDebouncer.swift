@@ -133,24 +133,26 @@ public struct PushDebouncer: ServiceLifecycle.Service {
     public func buildAndPublish() async throws -> Int64 {
         let previous = publisher.current
         let context: PushContext
+        let unknown: [ConfigWarning]
         if let known = index.update({ $0.revision }), let delta = try await store.delta(after: known) {
             if delta.changes.isEmpty, let previous, previous.revision == known { return known }
             // An endpoint-only change updates the previous context in place of a rebuild.
             if let previous, let updated = index.update({ $0.applyEndpoints(delta, previous: previous) }) {
                 return publish(updated, previous: previous, events: updated.scope.endpointEvents)
             }
-            context = index.update { index in
+            (context, unknown) = index.update { index in
                 index.apply(delta)
-                return index.context(reusing: previous)
+                return (index.context(reusing: previous), index.unknownFieldWarnings)
             }
         } else {
             let snapshot = try await store.snapshot()
-            context = index.update { index in
+            (context, unknown) = index.update { index in
                 index.load(snapshot)
-                return index.context()
+                return (index.context(), index.unknownFieldWarnings)
             }
         }
         let events = context.registry.events(since: previous?.registry ?? RegistrySnapshot())
+        reportUnknownFields(unknown)
         return publish(context, previous: previous, events: events)
     }
 
@@ -167,6 +169,18 @@ public struct PushDebouncer: ServiceLifecycle.Service {
             "warnings": "\(context.warnings.count)", "registry_events": "\(events.count)", "scope": "\(scope)",
         ])
         return context.revision
+    }
+
+    /// Stored spec fields outside Istio's schema (from before meshd refused them) are ignored
+    /// and reported: logged at each full build that finds them, counted, listed in
+    /// `/debug/push_status`. The resources themselves keep being pushed.
+    private func reportUnknownFields(_ unknown: [ConfigWarning]) {
+        metrics?.unknownFields.set(Int64(unknown.count))
+        for warning in unknown.prefix(20) {
+            logger.warning("stored config has a field outside Istio's schema; it is ignored", metadata: [
+                "resource": "\(warning.key)", "field": "\(warning.field)",
+            ])
+        }
     }
 
     /// Stored config that fails validation is left out of pushes; it is reported loudly — each

@@ -22,6 +22,9 @@ public struct XDSMetrics: Sendable {
     /// `meshd_config_invalid_resources`: stored resources left out of pushes because they fail
     /// today's validation (written under older rules); see `/debug/push_status`.
     public let invalidResources: Gauge
+    /// `meshd_config_unknown_fields`: spec fields outside Istio's schema in stored resources
+    /// (written before meshd refused them); they are ignored, see `/debug/push_status`.
+    public let unknownFields: Gauge
     /// `meshd_push_context_build_failures`: failed attempts to read the store and build a
     /// PushContext (retried with backoff; proxies keep the last good configuration).
     public let buildFailures: Counter
@@ -37,6 +40,7 @@ public struct XDSMetrics: Sendable {
         revision = registry.makeGauge(name: "meshd_config_revision", help: "Store revision of the current PushContext.")
         refusedStreams = registry.makeCounter(name: "meshd_xds_refused_streams", help: "xDS streams refused because the stream limit was reached.")
         unknownTypeRequests = registry.makeCounter(name: "meshd_xds_unknown_type_requests", help: "xDS requests for type URLs meshd does not serve.")
+        unknownFields = registry.makeGauge(name: "meshd_config_unknown_fields", help: "Spec fields outside Istio's schema in stored resources (ignored).")
         invalidResources = registry.makeGauge(name: "meshd_config_invalid_resources", help: "Stored resources left out of pushes because they fail validation.")
         buildFailures = registry.makeCounter(name: "meshd_push_context_build_failures", help: "Failed attempts to build a PushContext from the store (retried).")
     }

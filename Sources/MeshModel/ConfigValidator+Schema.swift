@@ -1,0 +1,18 @@
+extension ConfigValidator {
+    /// What the write path applies: `validate(_:)` plus Istio's schema. A spec field outside the
+    /// schema is refused (`unknown field "NAME"` at its full path); fields meshd does not
+    /// translate yet are returned, to be answered as warnings.
+    ///
+    /// The push side keeps using `validate(_:)` alone, so a resource stored by an older meshd with
+    /// a field outside the schema is still pushed (that field ignored) and reported, never dropped.
+    /// - Throws: `MeshModelError` with code `.invalid` for the first problem found.
+    public static func validateForWrite(_ resource: ConfigResource) throws(MeshModelError) -> (config: TypedConfig, notHonoured: [IstioSchema.Finding]) {
+        let config = try validate(resource)
+        let report = IstioSchema.check(kind: resource.key.kind.rawValue, spec: resource.spec)
+        if let unknown = report.unknown.first {
+            throw MeshModelError(code: .invalid, resource: resource.key.description, field: unknown.path,
+                                 message: "unknown field \"\(unknown.name)\"")
+        }
+        return (config, report.notHonoured)
+    }
+}
