@@ -64,3 +64,15 @@ def test_export_to_dot_hides_a_service_from_other_namespaces(meshd, node_id, ads
         c.wait_quiet(0.5)
     assert set(in_a.state["LDS"]) == {_listener("private", "a"), _listener("public", "a")}
     assert set(in_b.state["LDS"]) == {_listener("public", "a")}
+
+
+def test_a_bad_sidecar_host_is_422_naming_the_field_and_ingress_is_warned_about(meshd):
+    from test_admin_errors import error_of
+    bad = configs.sidecar("a", ["./*", "reviews"])
+    err = error_of(meshd.apply_raw(bad), 422, "invalid")
+    assert err.get("field") == "spec.egress[0].hosts[1]", err
+    assert err.get("resource") == "Sidecar a/default", err
+    assert meshd.get_raw("sidecars", "a", "default").status == 404
+
+    answer = meshd.apply(configs.sidecar("a", ["./*"]) + "  ingress:\n  - port: {number: 9080, protocol: GRPC, name: grpc}\n")
+    assert any("spec.ingress" in w and "not yet honoured by meshd" in w for w in answer["warnings"]), answer
