@@ -71,6 +71,7 @@ struct DebugController: Sendable {
             "types": .object(types), "synced": .bool(status.synced), "protocol": .string(status.protocolName),
             "authenticated": .bool(status.proxy?.isAuthenticated ?? false),
         ]
+        if let key = status.snapshot?.view?.key { entry["viewKey"] = .string(key.description) }
         if let proxy = status.proxy {
             entry["kind"] = .string(proxy.kind.rawValue)
             entry["namespace"] = .string(proxy.namespace)
@@ -79,7 +80,6 @@ struct DebugController: Sendable {
             if !proxy.instanceIPs.isEmpty { entry["instanceIPs"] = .array(proxy.instanceIPs.map { .string($0) }) }
             if !proxy.clusterID.isEmpty { entry["clusterID"] = .string(proxy.clusterID) }
             if !proxy.locality.description.isEmpty { entry["locality"] = .string(proxy.locality.description) }
-            entry["viewKey"] = .string(proxy.generationKey)
         }
         return .object(entry)
     }

@@ -61,7 +61,7 @@ public enum ConfigRegistry {
                 let host = HostName.resolve(rawHost, namespace: key.namespace)
                 guard services[host] == nil else { continue }
                 overflows[host] = overflow
-                services[host] = Service(host: host, namespace: key.namespace, ports: ports, source: key)
+                services[host] = Service(host: host, namespace: key.namespace, ports: ports, source: key, exportTo: entry.exportTo)
                 endpoints[host] = endpointsByPort(members, ports: ports)
             }
         }

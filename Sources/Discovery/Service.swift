@@ -29,12 +29,20 @@ public struct Service: Sendable, Hashable {
     public var ports: [Port]
     /// The ServiceEntry that declared it.
     public var source: ConfigKey
+    /// Its ServiceEntry's `exportTo` (empty: every namespace).
+    public var exportTo: [String]
 
-    public init(host: String, namespace: String, ports: [Port], source: ConfigKey) {
+    public init(host: String, namespace: String, ports: [Port], source: ConfigKey, exportTo: [String] = []) {
         self.host = host
         self.namespace = namespace
         self.ports = ports.sorted { $0.number < $1.number }
         self.source = source
+        self.exportTo = exportTo
+    }
+
+    /// Whether proxies in `namespace` may see the service (its `exportTo`).
+    public func isExported(to namespace: String) -> Bool {
+        ExportTo.admits(exportTo, owner: self.namespace, viewer: namespace)
     }
 
     /// The port with `number`, if the service has it.

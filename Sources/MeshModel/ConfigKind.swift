@@ -10,6 +10,8 @@ public enum ConfigKind: String, CaseIterable, Sendable, Codable, Comparable {
     case serviceEntry = "ServiceEntry"
     /// `WorkloadEntry`: a workload (VM, bare process) added to the mesh by hand.
     case workloadEntry = "WorkloadEntry"
+    /// `Sidecar`: which services the proxies of a namespace (or selected workloads) can reach.
+    case sidecar = "Sidecar"
 
     /// The API group of every kind here: `networking.istio.io`.
     public var group: String { "networking.istio.io" }
@@ -21,16 +23,18 @@ public enum ConfigKind: String, CaseIterable, Sendable, Codable, Comparable {
         case .destinationRule: "destinationrules"
         case .serviceEntry: "serviceentries"
         case .workloadEntry: "workloadentries"
+        case .sidecar: "sidecars"
         }
     }
 
-    /// The short names `kubectl` accepts: `vs`, `dr`, `se`, `we`.
+    /// The short names `kubectl` accepts: `vs`, `dr`, `se`, `we` (Sidecar has none).
     public var shortNames: [String] {
         switch self {
         case .virtualService: ["vs"]
         case .destinationRule: ["dr"]
         case .serviceEntry: ["se"]
         case .workloadEntry: ["we"]
+        case .sidecar: []
         }
     }
 

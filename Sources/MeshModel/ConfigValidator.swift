@@ -19,10 +19,11 @@ public enum ConfigValidator {
         let spec = FieldReader(resource.spec, path: "spec", resource: name)
         guard try spec.object() != nil else { throw spec.error("required") }
         switch key.kind {
-        case .virtualService: return .virtualService(try VirtualService(reading: spec))
-        case .destinationRule: return .destinationRule(try DestinationRule(reading: spec))
-        case .serviceEntry: return .serviceEntry(try ServiceEntry(reading: spec))
+        case .virtualService: return .virtualService(try VirtualService(reading: spec, namespace: key.namespace))
+        case .destinationRule: return .destinationRule(try DestinationRule(reading: spec, namespace: key.namespace))
+        case .serviceEntry: return .serviceEntry(try ServiceEntry(reading: spec, namespace: key.namespace))
         case .workloadEntry: return .workloadEntry(try WorkloadEntry(reading: spec))
+        case .sidecar: return .sidecar(try Sidecar(reading: spec))
         }
     }
 }

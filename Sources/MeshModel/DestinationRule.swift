@@ -4,7 +4,7 @@ public struct DestinationRule: Sendable, Hashable {
     public var host: String
     /// Named subsets; names are unique once validated.
     public var subsets: [Subset]
-    /// Namespaces the rule is visible to (`.`, `*`, or names); empty means everywhere.
+    /// Namespaces the rule is visible to (see `ExportTo`); empty means everywhere.
     public var exportTo: [String]
     /// `trafficPolicy`, kept raw: meshd does not apply it yet, but keeps it for later and for reads.
     public var trafficPolicy: JSONValue?
@@ -19,7 +19,7 @@ public struct DestinationRule: Sendable, Hashable {
 }
 
 extension DestinationRule {
-    init(reading spec: FieldReader) throws(MeshModelError) {
+    init(reading spec: FieldReader, namespace: String) throws(MeshModelError) {
         host = try spec["host"].requiredString()
         guard NameRules.isHost(host) else { throw spec["host"].error("invalid host \"\(host)\"") }
         var subsets: [Subset] = []
@@ -32,15 +32,7 @@ extension DestinationRule {
             subsets.append(subset)
         }
         self.subsets = subsets
-        var exportTo: [String] = []
-        for reader in try spec["exportTo"].list() {
-            guard let target = try reader.string() else { throw reader.error("expected a string") }
-            guard target == "." || target == "*" || target == "~" || NameRules.isDNS1123Label(target) else {
-                throw reader.error("must be \".\", \"*\", \"~\" or a namespace name")
-            }
-            exportTo.append(target)
-        }
-        self.exportTo = exportTo
+        exportTo = try spec["exportTo"].exportTo(namespace: namespace, allowNone: false)
         trafficPolicy = try spec["trafficPolicy"].object().map(JSONValue.object)
     }
 }

@@ -106,6 +106,16 @@ struct FieldReader {
         return UInt32(int)
     }
 
+    /// A string that must be one of `allowed` (exact spelling, as protobuf enum names are);
+    /// `nil` when absent.
+    func oneOf(_ allowed: [String], what: String) throws(MeshModelError) -> String? {
+        guard let value = try string() else { return nil }
+        guard allowed.contains(value) else {
+            throw error("invalid \(what) \"\(value)\"; supported: \(allowed.joined(separator: ", "))")
+        }
+        return value
+    }
+
     /// A TCP/UDP port number (1...65535), or `nil` when absent.
     func port() throws(MeshModelError) -> UInt32? {
         try integer(in: 1...65535, message: "must be between 1 and 65535").map { UInt32($0) }

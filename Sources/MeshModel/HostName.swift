@@ -10,4 +10,14 @@ public enum HostName {
         if host == "*" || host.contains(".") { return host }
         return "\(host).\(namespace).svc.\(domainSuffix)"
     }
+
+    /// Whether `pattern` names `host`, as Istio matches hosts: `*` names every host,
+    /// `*.example.com` (or `*example.com`) every host ending in what follows the `*`, anything
+    /// else only itself. DNS names compare without regard to case.
+    public static func matches(pattern: String, host: String) -> Bool {
+        if pattern == "*" { return true }
+        let pattern = pattern.lowercased(), host = host.lowercased()
+        if pattern.hasPrefix("*") { return host.hasSuffix(pattern.dropFirst()) }
+        return pattern == host
+    }
 }

@@ -15,6 +15,9 @@ public struct ServiceEntry: Sendable, Hashable {
     public var endpoints: [WorkloadEntry]
     /// Labels selecting WorkloadEntries (`workloadSelector: {labels: …}` in YAML).
     public var workloadSelector: [String: String]?
+    /// Namespaces the service is visible to (see `ExportTo`; `~` hides it from every proxy);
+    /// empty means everywhere.
+    public var exportTo: [String]
 
     /// Creates a ServiceEntry.
     public init(
@@ -24,7 +27,8 @@ public struct ServiceEntry: Sendable, Hashable {
         location: String? = nil,
         resolution: String? = nil,
         endpoints: [WorkloadEntry] = [],
-        workloadSelector: [String: String]? = nil
+        workloadSelector: [String: String]? = nil,
+        exportTo: [String] = []
     ) {
         self.hosts = hosts
         self.addresses = addresses
@@ -33,6 +37,7 @@ public struct ServiceEntry: Sendable, Hashable {
         self.resolution = resolution
         self.endpoints = endpoints
         self.workloadSelector = workloadSelector
+        self.exportTo = exportTo
     }
 
     /// The resolution modes Istio defines.
@@ -42,7 +47,7 @@ public struct ServiceEntry: Sendable, Hashable {
 }
 
 extension ServiceEntry {
-    init(reading spec: FieldReader) throws(MeshModelError) {
+    init(reading spec: FieldReader, namespace: String) throws(MeshModelError) {
         hosts = try spec["hosts"].hosts()
         guard !hosts.isEmpty else { throw spec["hosts"].error("must not be empty") }
         var addresses: [String] = []
@@ -63,6 +68,7 @@ extension ServiceEntry {
         if workloadSelector != nil, !endpoints.isEmpty {
             throw spec["workloadSelector"].error("must not be set together with endpoints")
         }
+        exportTo = try spec["exportTo"].exportTo(namespace: namespace, allowNone: true)
     }
 
     private static func readPorts(_ r: FieldReader) throws(MeshModelError) -> [ServicePort] {
@@ -107,17 +113,5 @@ extension ServiceEntry {
             throw r.error("the endpoint weights add up to more than \(UInt32.max)")
         }
         return endpoints
-    }
-}
-
-extension FieldReader {
-    /// A string that must be one of `allowed` (exact spelling, as protobuf enum names are);
-    /// `nil` when absent.
-    fileprivate func oneOf(_ allowed: [String], what: String) throws(MeshModelError) -> String? {
-        guard let value = try string() else { return nil }
-        guard allowed.contains(value) else {
-            throw error("invalid \(what) \"\(value)\"; supported: \(allowed.joined(separator: ", "))")
-        }
-        return value
     }
 }

@@ -8,6 +8,8 @@ public enum TypedConfig: Sendable, Hashable {
     case serviceEntry(ServiceEntry)
     /// A WorkloadEntry spec.
     case workloadEntry(WorkloadEntry)
+    /// A Sidecar spec.
+    case sidecar(Sidecar)
 
     /// The kind of the spec.
     public var kind: ConfigKind {
@@ -16,6 +18,7 @@ public enum TypedConfig: Sendable, Hashable {
         case .destinationRule: .destinationRule
         case .serviceEntry: .serviceEntry
         case .workloadEntry: .workloadEntry
+        case .sidecar: .sidecar
         }
     }
 }

@@ -6,17 +6,20 @@ public struct VirtualService: Sendable, Hashable {
     public var gateways: [String]
     /// HTTP rules, evaluated in order; the first match wins.
     public var http: [HTTPRoute]
+    /// Namespaces the rules are visible to (see `ExportTo`); empty means everywhere.
+    public var exportTo: [String]
 
     /// Creates a VirtualService.
-    public init(hosts: [String], gateways: [String] = [], http: [HTTPRoute] = []) {
+    public init(hosts: [String], gateways: [String] = [], http: [HTTPRoute] = [], exportTo: [String] = []) {
         self.hosts = hosts
         self.gateways = gateways
         self.http = http
+        self.exportTo = exportTo
     }
 }
 
 extension VirtualService {
-    init(reading spec: FieldReader) throws(MeshModelError) {
+    init(reading spec: FieldReader, namespace: String) throws(MeshModelError) {
         hosts = try spec["hosts"].hosts()
         guard !hosts.isEmpty else { throw spec["hosts"].error("must not be empty") }
         gateways = try spec["gateways"].strings()
@@ -25,5 +28,6 @@ extension VirtualService {
             http.append(try HTTPRoute(reading: rule))
         }
         self.http = http
+        exportTo = try spec["exportTo"].exportTo(namespace: namespace, allowNone: false)
     }
 }

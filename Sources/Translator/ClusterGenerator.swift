@@ -15,20 +15,20 @@ public struct ClusterGenerator: HostScopedGenerator {
 
     public var typeURL: String { TypeURL.cluster }
 
-    public func generate(for proxy: Proxy, in push: PushContext) -> [XDSResource] {
-        generate(for: proxy, in: push, services: push.registry.sortedServices)
+    public func generate(for view: ProxyView, in push: PushContext) -> [XDSResource] {
+        generate(for: view, in: push, services: view.services)
     }
 
     /// The clusters of `hosts` only: mesh mTLS clusters name their endpoints' identities, so an
     /// endpoint change can change them.
-    public func generate(for proxy: Proxy, in push: PushContext, hosts: Set<String>) -> [XDSResource] {
-        generate(for: proxy, in: push, services: hosts.sorted().compactMap { push.registry.service($0) })
+    public func generate(for view: ProxyView, in push: PushContext, hosts: Set<String>) -> [XDSResource] {
+        generate(for: view, in: push, services: hosts.sorted().compactMap { view.service($0) })
     }
 
-    private func generate(for proxy: Proxy, in push: PushContext, services: [Service]) -> [XDSResource] {
+    private func generate(for view: ProxyView, in push: PushContext, services: [Service]) -> [XDSResource] {
         var resources: [XDSResource] = []
         for service in services {
-            let rule = push.destinationRules[service.host]
+            let rule = view.destinationRule(service.host)
             let mutual = rule?.spec.trafficPolicy?["tls"]?["mode"]?.stringValue == "ISTIO_MUTUAL"
             for port in service.ports {
                 let all = push.registry.endpoints(host: service.host, port: port.number)

@@ -16,7 +16,7 @@ public enum DestinationResolver {
         public var detail: (field: String, message: String) {
             switch self {
             case .unknownHost(let host):
-                ("host", "host \(host) is not in the registry; traffic for this destination fails until it is")
+                ("host", "host \(host) is not in the registry (or not visible here); traffic for this destination fails until it is")
             case .unknownPort(let host, let port):
                 ("port.number", "service \(host) has no port \(port)")
             case .unknownSubset(let host, let subset):
@@ -25,11 +25,12 @@ public enum DestinationResolver {
         }
     }
 
-    /// Resolves `destination` of a VirtualService in `namespace`, routed from a listener on `listenerPort`.
+    /// Resolves `destination` of a VirtualService in `namespace`, routed from a listener on
+    /// `listenerPort`, against what `lookup` sees (a proxy's view, or a namespace's).
     public static func cluster(for destination: Destination, namespace: String, listenerPort: UInt32?,
-                               in push: PushContext) -> Result<String, Failure> {
+                               in lookup: some DestinationLookup) -> Result<String, Failure> {
         let host = HostName.resolve(destination.host, namespace: namespace)
-        guard let service = push.registry.service(host) else { return .failure(.unknownHost(host)) }
+        guard let service = lookup.service(host) else { return .failure(.unknownHost(host)) }
         let port: UInt32
         if let explicit = destination.port {
             port = explicit
@@ -42,7 +43,7 @@ public enum DestinationResolver {
         }
         guard service.port(port) != nil else { return .failure(.unknownPort(host: host, port: port)) }
         if let subset = destination.subset, !subset.isEmpty {
-            guard push.destinationRules[host]?.subset(subset) != nil else {
+            guard lookup.destinationRule(host)?.subset(subset) != nil else {
                 return .failure(.unknownSubset(host: host, subset: subset))
             }
             return .success(ClusterName.outbound(port: port, subset: subset, host: host))

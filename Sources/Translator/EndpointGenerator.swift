@@ -9,19 +9,19 @@ public struct EndpointGenerator: HostScopedGenerator {
 
     public var typeURL: String { TypeURL.endpoint }
 
-    public func generate(for proxy: Proxy, in push: PushContext) -> [XDSResource] {
-        generate(for: proxy, in: push, services: push.registry.sortedServices)
+    public func generate(for view: ProxyView, in push: PushContext) -> [XDSResource] {
+        generate(for: view, in: push, services: view.services)
     }
 
     /// The assignments of `hosts` only: what an endpoint-only change needs regenerated.
-    public func generate(for proxy: Proxy, in push: PushContext, hosts: Set<String>) -> [XDSResource] {
-        generate(for: proxy, in: push, services: hosts.sorted().compactMap { push.registry.service($0) })
+    public func generate(for view: ProxyView, in push: PushContext, hosts: Set<String>) -> [XDSResource] {
+        generate(for: view, in: push, services: hosts.sorted().compactMap { view.service($0) })
     }
 
-    private func generate(for proxy: Proxy, in push: PushContext, services: [Service]) -> [XDSResource] {
+    private func generate(for view: ProxyView, in push: PushContext, services: [Service]) -> [XDSResource] {
         var resources: [XDSResource] = []
         for service in services {
-            let rule = push.destinationRules[service.host]
+            let rule = view.destinationRule(service.host)
             for port in service.ports {
                 let all = push.registry.endpoints(host: service.host, port: port.number)
                 let name = ClusterName.outbound(port: port.number, host: service.host)

@@ -1,7 +1,7 @@
 import EnvoyAPI
 import SwiftProtobuf
 
-/// LDS for proxyless gRPC: for every service host:port an API listener named `HOST:PORT`
+/// LDS for proxyless gRPC: for every visible service host:port an API listener named `HOST:PORT`
 /// whose HttpConnectionManager fetches route configuration `HOST:PORT` over ADS and ends with
 /// the Router filter (grpcio requires it last).
 public struct ListenerGenerator: ResourceGenerator {
@@ -12,9 +12,9 @@ public struct ListenerGenerator: ResourceGenerator {
     /// The Router HTTP filter's name.
     public static let routerFilterName = "envoy.filters.http.router"
 
-    public func generate(for proxy: Proxy, in push: PushContext) -> [XDSResource] {
+    public func generate(for view: ProxyView, in push: PushContext) -> [XDSResource] {
         var resources: [XDSResource] = []
-        for service in push.registry.sortedServices {
+        for service in view.services {
             for port in service.ports {
                 let name = ListenerName.proxyless(host: service.host, port: port.number)
                 resources.append(XDSResource(name: name, message: listener(name), dependencies: [name]))

@@ -36,10 +36,17 @@ public struct PushContext: Sendable {
     public let revision: Int64
     /// Services and endpoints.
     public let registry: RegistrySnapshot
-    /// The VirtualService that governs each host (oldest wins when several name it, as in Istio).
-    public let virtualServices: [String: VirtualServiceEntry]
-    /// The DestinationRule for each host (oldest wins).
-    public let destinationRules: [String: DestinationRuleEntry]
+    /// The VirtualServices naming each host: at most one per namespace (the oldest wins within a
+    /// namespace, as in Istio), oldest first. Which one a proxy uses is decided per namespace by
+    /// `virtualService(for:serviceNamespace:from:)`.
+    public let virtualServices: [String: [VirtualServiceEntry]]
+    /// The DestinationRules for each host: at most one per namespace, oldest first; chosen per
+    /// proxy by `destinationRule(for:serviceNamespace:from:)`.
+    public let destinationRules: [String: [DestinationRuleEntry]]
+    /// The Sidecars, indexed for selection.
+    public let sidecars: SidecarIndex
+    /// The mesh settings the context was built with (the root namespace).
+    public let settings: MeshSettings
     /// Problems found while building, each naming the resource and field (dangling references,
     /// ignored duplicates); the admin API shows them and apply returns those of the applied resources.
     public let warnings: [ConfigWarning]
@@ -49,13 +56,16 @@ public struct PushContext: Sendable {
     /// What changed since the previous context; `.full` unless the push pipeline knows better.
     public let scope: Scope
 
-    public init(revision: Int64, registry: RegistrySnapshot, virtualServices: [String: VirtualServiceEntry],
-                destinationRules: [String: DestinationRuleEntry], warnings: [ConfigWarning], invalid: [ConfigWarning] = [],
+    public init(revision: Int64, registry: RegistrySnapshot, virtualServices: [String: [VirtualServiceEntry]],
+                destinationRules: [String: [DestinationRuleEntry]], sidecars: SidecarIndex = SidecarIndex(),
+                settings: MeshSettings = MeshSettings(), warnings: [ConfigWarning], invalid: [ConfigWarning] = [],
                 scope: Scope = .full) {
         self.revision = revision
         self.registry = registry
         self.virtualServices = virtualServices
         self.destinationRules = destinationRules
+        self.sidecars = sidecars
+        self.settings = settings
         self.warnings = warnings
         self.invalid = invalid
         self.scope = scope
@@ -63,6 +73,14 @@ public struct PushContext: Sendable {
 
     /// An empty context (before the store has been read).
     public static let empty = PushContext(revision: 0, registry: RegistrySnapshot(), virtualServices: [:], destinationRules: [:], warnings: [])
+
+    /// This context at `revision` with another registry, warnings and scope: the endpoint-only
+    /// update, where routing config and Sidecars did not change.
+    public func replacing(revision: Int64, registry: RegistrySnapshot, warnings: [ConfigWarning], invalid: [ConfigWarning],
+                          scope: Scope) -> PushContext {
+        PushContext(revision: revision, registry: registry, virtualServices: virtualServices, destinationRules: destinationRules,
+                    sidecars: sidecars, settings: settings, warnings: warnings, invalid: invalid, scope: scope)
+    }
 }
 
 /// A non-fatal problem with a config resource.

@@ -28,8 +28,9 @@ public enum PushContextBuilder {
     /// left out because it no longer validates, listed first among the warnings. With
     /// `registry`, the service registry is taken as given (the caller knows no ServiceEntry or
     /// WorkloadEntry changed since it was built) and those kinds among `inputs` are ignored.
+    /// `settings` name the root namespace (Sidecar defaults, the lookup's last resort).
     public static func build(revision: Int64, inputs: [Input], invalid: [ConfigWarning] = [],
-                             registry given: RegistrySnapshot? = nil) -> PushContext {
+                             registry given: RegistrySnapshot? = nil, settings: MeshSettings = MeshSettings()) -> PushContext {
         // Oldest first, then by key: Istio's tie-break for resources that claim the same host.
         // Sorted as indices: an Input carries a whole typed resource, and a sort that moves the
         // values copies (and retains) them at every step, which dominated large builds.
@@ -38,8 +39,9 @@ public enum PushContextBuilder {
             .lazy.map { inputs[$0] }
         var serviceEntries: [(key: ConfigKey, spec: ServiceEntry)] = []
         var workloads: [ConfigRegistry.Workload] = []
-        var virtualServices: [String: PushContext.VirtualServiceEntry] = [:]
-        var destinationRules: [String: PushContext.DestinationRuleEntry] = [:]
+        var virtualServices: [String: [PushContext.VirtualServiceEntry]] = [:]
+        var destinationRules: [String: [PushContext.DestinationRuleEntry]] = [:]
+        var sidecars = SidecarIndex()
         var warnings = invalid
 
         for input in ordered {
@@ -52,21 +54,29 @@ public enum PushContextBuilder {
             case .virtualService(let spec):
                 for (index, raw) in spec.hosts.enumerated() {
                     let host = HostName.resolve(raw, namespace: input.key.namespace)
-                    if let winner = virtualServices[host] {
+                    // One per namespace and host; other namespaces' rules are chosen per proxy.
+                    if let winner = virtualServices[host]?.first(where: { $0.key.namespace == input.key.namespace }) {
                         warnings.append(.init(key: input.key, field: "spec.hosts[\(index)]",
-                                              message: "host \(host) is already routed by \(winner.key); this VirtualService is ignored for it"))
+                                              message: "host \(host) is already routed by \(winner.key) in this namespace; this VirtualService is ignored for it"))
                         continue
                     }
-                    virtualServices[host] = .init(key: input.key, createdRevision: input.createdRevision, spec: spec)
+                    virtualServices[host, default: []].append(.init(key: input.key, createdRevision: input.createdRevision, spec: spec))
                 }
             case .destinationRule(let spec):
                 let host = HostName.resolve(spec.host, namespace: input.key.namespace)
-                if let winner = destinationRules[host] {
+                if let winner = destinationRules[host]?.first(where: { $0.key.namespace == input.key.namespace }) {
                     warnings.append(.init(key: input.key, field: "spec.host",
-                                          message: "host \(host) already has DestinationRule \(winner.key); this one is ignored"))
+                                          message: "host \(host) already has DestinationRule \(winner.key) in this namespace; this one is ignored"))
                     continue
                 }
-                destinationRules[host] = .init(key: input.key, createdRevision: input.createdRevision, spec: spec)
+                destinationRules[host, default: []].append(.init(key: input.key, createdRevision: input.createdRevision, spec: spec))
+            case .sidecar(let spec):
+                if let warning = sidecars.add(.init(key: input.key, createdRevision: input.createdRevision, spec: spec)) {
+                    warnings.append(warning)
+                }
+                for field in spec.unhonoured {
+                    warnings.append(.init(key: input.key, field: field, message: "not yet honoured by meshd; accepted and stored"))
+                }
             }
         }
         let registry = given ?? ConfigRegistry.build(serviceEntries: serviceEntries, workloads: workloads)
@@ -75,9 +85,9 @@ public enum PushContextBuilder {
             warnings.append(weightWarning(overflow))
         }
         let context = PushContext(revision: revision, registry: registry, virtualServices: virtualServices,
-                                  destinationRules: destinationRules, warnings: warnings)
+                                  destinationRules: destinationRules, sidecars: sidecars, settings: settings, warnings: warnings)
         return PushContext(revision: revision, registry: registry, virtualServices: virtualServices,
-                           destinationRules: destinationRules,
+                           destinationRules: destinationRules, sidecars: sidecars, settings: settings,
                            warnings: warnings + ReferenceChecker.warnings(in: context), invalid: invalid)
     }
 }

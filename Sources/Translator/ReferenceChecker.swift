@@ -3,16 +3,22 @@ import MeshModel
 /// Finds references to things not (yet) defined: a subset no DestinationRule has, a host not in
 /// the registry. Such config is accepted — apply order must not matter, as in Istio — but each
 /// dangling reference becomes a warning naming the resource and field.
+///
+/// A VirtualService's destinations are resolved as a proxy in its own namespace (without a
+/// Sidecar) would resolve them: the services exported there and the DestinationRules the
+/// namespace-aware lookup picks for it.
 enum ReferenceChecker {
     static func warnings(in push: PushContext) -> [ConfigWarning] {
         var warnings: [ConfigWarning] = []
         var seen: Set<ConfigKey> = []
-        for entry in push.virtualServices.values.sorted(by: { $0.key < $1.key }) where seen.insert(entry.key).inserted {
+        let entries = push.virtualServices.values.joined().filter { seen.insert($0.key).inserted }.sorted { $0.key < $1.key }
+        for entry in entries {
+            let lookup = NamespaceLookup(push: push, namespace: entry.key.namespace)
             for (r, rule) in entry.spec.http.enumerated() {
                 for (d, destination) in rule.route.enumerated() {
                     let result = DestinationResolver.cluster(
                         for: destination.destination, namespace: entry.key.namespace,
-                        listenerPort: rule.match.compactMap(\.port).first, in: push)
+                        listenerPort: rule.match.compactMap(\.port).first, in: lookup)
                     if case .failure(let failure) = result {
                         let detail = failure.detail
                         warnings.append(.init(key: entry.key, field: "spec.http[\(r)].route[\(d)].destination.\(detail.field)",
@@ -21,7 +27,7 @@ enum ReferenceChecker {
                 }
             }
         }
-        for entry in push.destinationRules.values.sorted(by: { $0.key < $1.key }) {
+        for entry in push.destinationRules.values.joined().sorted(by: { $0.key < $1.key }) {
             let host = HostName.resolve(entry.spec.host, namespace: entry.key.namespace)
             if push.registry.service(host) == nil {
                 warnings.append(.init(key: entry.key, field: "spec.host", message: "host \(host) is not in the registry"))

@@ -1,21 +1,30 @@
 /// Produces the resources of one xDS type for one proxy.
 ///
-/// Contract: a pure function of `(proxy.viewKey, push)` — no globals, no store access —
-/// so its output can be cached under that key and shared by every proxy with the same key.
-/// Output is sorted by name.
+/// Contract: a pure function of `(view, push)` — no globals, no store access — and the view
+/// is a pure function of `(view.key, push)`, so the output can be cached under that key and
+/// shared by every proxy with the same key. Output is sorted by name.
 public protocol ResourceGenerator: Sendable {
     /// The type URL of everything it generates.
     var typeURL: String { get }
-    /// Every resource of this type the proxy may ask for.
-    func generate(for proxy: Proxy, in push: PushContext) -> [XDSResource]
+    /// Every resource of this type a proxy with `view` may ask for.
+    func generate(for view: ProxyView, in push: PushContext) -> [XDSResource]
 }
 
 /// The generators meshd runs, one per xDS type.
 /// A generator whose output for one service depends only on that service (and the rules for
 /// it), so an endpoint-only change regenerates just the services it touched.
 public protocol HostScopedGenerator: ResourceGenerator {
-    /// The resources of the services `hosts`, exactly as `generate(for:in:)` makes them.
-    func generate(for proxy: Proxy, in push: PushContext, hosts: Set<String>) -> [XDSResource]
+    /// The resources of the services `hosts` that `view` sees, exactly as `generate(for:in:)`
+    /// makes them (nothing for a host outside the view).
+    func generate(for view: ProxyView, in push: PushContext, hosts: Set<String>) -> [XDSResource]
+}
+
+extension ResourceGenerator {
+    /// The resources for `proxy`'s view at `push` (tests; the push server goes through
+    /// `SnapshotCache`, which shares one view per key).
+    public func generate(for proxy: Proxy, in push: PushContext) -> [XDSResource] {
+        generate(for: ProxyView(key: push.viewKey(for: proxy), push: push), in: push)
+    }
 }
 
 public enum Generators {

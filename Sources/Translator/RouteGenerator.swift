@@ -16,14 +16,14 @@ public struct RouteGenerator: ResourceGenerator {
 
     public var typeURL: String { TypeURL.route }
 
-    public func generate(for proxy: Proxy, in push: PushContext) -> [XDSResource] {
+    public func generate(for view: ProxyView, in push: PushContext) -> [XDSResource] {
         var resources: [XDSResource] = []
-        for service in push.registry.sortedServices {
+        for service in view.services {
             for port in service.ports {
                 let name = ListenerName.proxyless(host: service.host, port: port.number)
                 let routes: [Envoy_Config_Route_V3_Route]
-                if let entry = push.virtualServices[service.host] {
-                    routes = virtualServiceRoutes(entry, port: port.number, push: push)
+                if let entry = view.virtualServices[service.host] {
+                    routes = virtualServiceRoutes(entry, port: port.number, view: view)
                 } else {
                     routes = [defaultRoute(cluster: ClusterName.outbound(port: port.number, host: service.host))]
                 }
@@ -48,10 +48,10 @@ public struct RouteGenerator: ResourceGenerator {
         return route
     }
 
-    private func virtualServiceRoutes(_ entry: PushContext.VirtualServiceEntry, port: UInt32, push: PushContext) -> [Envoy_Config_Route_V3_Route] {
+    private func virtualServiceRoutes(_ entry: PushContext.VirtualServiceEntry, port: UInt32, view: ProxyView) -> [Envoy_Config_Route_V3_Route] {
         var routes: [Envoy_Config_Route_V3_Route] = []
         for (index, rule) in entry.spec.http.enumerated() {
-            let action = self.action(for: rule, namespace: entry.key.namespace, port: port, push: push)
+            let action = self.action(for: rule, namespace: entry.key.namespace, port: port, view: view)
             let matches = rule.match.isEmpty ? [nil] : rule.match.map(Optional.some)
             for match in matches {
                 if let wanted = match?.port, wanted != port { continue }
@@ -72,7 +72,7 @@ public struct RouteGenerator: ResourceGenerator {
     }
 
     /// The route action for a rule, or nil when none of its destinations resolves.
-    private func action(for rule: HTTPRoute, namespace: String, port: UInt32, push: PushContext) -> Envoy_Config_Route_V3_RouteAction? {
+    private func action(for rule: HTTPRoute, namespace: String, port: UInt32, view: ProxyView) -> Envoy_Config_Route_V3_RouteAction? {
         let single = rule.route.count == 1
         var weighted: [(cluster: String, weight: UInt32)] = []
         for destination in rule.route {
@@ -80,7 +80,7 @@ public struct RouteGenerator: ResourceGenerator {
             // stored under older rules from trapping here.
             let weight = UInt32(clamping: destination.weight ?? (single ? 100 : 0))
             guard weight > 0,
-                  case .success(let cluster) = DestinationResolver.cluster(for: destination.destination, namespace: namespace, listenerPort: port, in: push)
+                  case .success(let cluster) = DestinationResolver.cluster(for: destination.destination, namespace: namespace, listenerPort: port, in: view)
             else { continue }
             if let existing = weighted.firstIndex(where: { $0.cluster == cluster }) {
                 let (sum, overflow) = weighted[existing].weight.addingReportingOverflow(weight)

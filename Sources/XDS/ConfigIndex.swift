@@ -67,8 +67,13 @@ public struct ConfigIndex: Sendable {
     /// How many records were validated since the index was made (tests, benchmarks).
     public private(set) var validations = 0
 
-    /// An empty index.
-    public init() {}
+    /// The mesh settings every context of this index is built with.
+    public let settings: MeshSettings
+
+    /// An empty index building contexts with `settings`.
+    public init(settings: MeshSettings = MeshSettings()) {
+        self.settings = settings
+    }
 
     /// Replaces the index with `snapshot`, re-validating only records it has not seen.
     public mutating func load(_ snapshot: ConfigSnapshot) {
@@ -155,9 +160,8 @@ public struct ConfigIndex: Sendable {
         var warnings = invalid
         warnings += previous.warnings.filter { !previousInvalid.contains($0) && !staleOverflows.contains($0) }
         warnings += hosts.sorted().compactMap { registry.weightOverflows[$0] }.map(PushContextBuilder.weightWarning)
-        return PushContext(revision: delta.revision, registry: registry, virtualServices: previous.virtualServices,
-                           destinationRules: previous.destinationRules, warnings: warnings, invalid: invalid,
-                           scope: .endpoints(since: previous.revision, hosts: hosts))
+        return previous.replacing(revision: delta.revision, registry: registry, warnings: warnings, invalid: invalid,
+                                  scope: .endpoints(since: previous.revision, hosts: hosts))
     }
 
     private func buildLookups() -> Lookups {
@@ -222,7 +226,7 @@ public struct ConfigIndex: Sendable {
             }
         }
         invalid.sort { $0.key < $1.key }
-        return PushContextBuilder.build(revision: revision ?? 0, inputs: inputs, invalid: invalid, registry: reuse)
+        return PushContextBuilder.build(revision: revision ?? 0, inputs: inputs, invalid: invalid, registry: reuse, settings: settings)
     }
 
     /// Whether records of `key`'s kind are inputs of the service registry.

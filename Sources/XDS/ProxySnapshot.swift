@@ -2,36 +2,54 @@ import Translator
 
 /// Every resource one proxy may receive at one PushContext, by type URL then name.
 ///
-/// Immutable and shared: proxies with the same generation key get the same snapshot value.
+/// Immutable and shared: proxies with the same view key get the same snapshot value.
 public struct ProxySnapshot: Sendable {
     /// The store revision the resources were generated from.
     public let revision: Int64
     /// Resources by type URL, then by name.
     public let resources: [String: [String: XDSResource]]
+    /// The view the resources were generated from (nil for hand-made snapshots in tests).
+    public let view: ProxyView?
 
-    public init(revision: Int64, resources: [String: [String: XDSResource]]) {
+    public init(revision: Int64, resources: [String: [String: XDSResource]], view: ProxyView? = nil) {
         self.revision = revision
         self.resources = resources
+        self.view = view
     }
 
-    /// Generates a snapshot with `generators` (one per type).
-    public init(proxy: Proxy, push: PushContext, generators: [any ResourceGenerator] = Generators.all) {
+    /// Generates a snapshot for `view` with `generators` (one per type).
+    public init(view: ProxyView, push: PushContext, generators: [any ResourceGenerator] = Generators.all) {
         var resources: [String: [String: XDSResource]] = [:]
         for generator in generators {
-            let generated = generator.generate(for: proxy, in: push)
+            let generated = generator.generate(for: view, in: push)
             resources[generator.typeURL] = Dictionary(generated.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         }
-        self.init(revision: push.revision, resources: resources)
+        self.init(revision: push.revision, resources: resources, view: view)
     }
 
-    /// `previous` brought up to `push` when `push.scope` says only some hosts' endpoints changed
-    /// since `previous.revision`: host-scoped generators (EDS, and CDS whose mTLS settings name
-    /// endpoint identities) regenerate those hosts; every other resource is shared with
-    /// `previous`. Falls back to a full generation otherwise. An endpoint-only change adds or
-    /// removes no service, so resource names are stable and replacing by name is complete.
-    public init(updating previous: ProxySnapshot, proxy: Proxy, push: PushContext, generators: [any ResourceGenerator]) {
-        guard case .endpoints(let since, let hosts) = push.scope, since == previous.revision else {
-            self.init(proxy: proxy, push: push, generators: generators)
+    /// Generates the snapshot of `proxy`'s view at `push` (tests and benchmarks; the push
+    /// server goes through `SnapshotCache`).
+    public init(proxy: Proxy, push: PushContext, generators: [any ResourceGenerator] = Generators.all) {
+        self.init(view: ProxyView(key: push.viewKey(for: proxy), push: push), push: push, generators: generators)
+    }
+
+    /// `previous` brought up to `push` for the view `key` when `push.scope` says only some
+    /// hosts' endpoints changed since `previous.revision`: host-scoped generators (EDS, and CDS
+    /// whose mTLS settings name endpoint identities) regenerate those of the hosts the view sees
+    /// — none when the change is outside the view, so the snapshot's content stays the same and
+    /// no stream sends anything — and every other resource is shared with `previous`. The view
+    /// is reused: an endpoint-only change touches no service, routing rule or Sidecar. Falls
+    /// back to a full generation otherwise. Resource names are stable under such a change, so
+    /// replacing by name is complete.
+    public init(updating previous: ProxySnapshot, key: ViewKey, push: PushContext, generators: [any ResourceGenerator]) {
+        guard case .endpoints(let since, let hosts) = push.scope, since == previous.revision,
+              let view = previous.view, view.key == key else {
+            self.init(view: ProxyView(key: key, push: push), push: push, generators: generators)
+            return
+        }
+        let touched = hosts.filter { view.service($0) != nil }
+        guard !touched.isEmpty else {
+            self.init(revision: push.revision, resources: previous.resources, view: view)
             return
         }
         var resources = previous.resources
@@ -39,12 +57,12 @@ public struct ProxySnapshot: Sendable {
             guard let scoped = generator as? any HostScopedGenerator else { continue }
             // Taken out of `resources` so the (large) dictionary is changed in place, not copied.
             var ofType = resources.removeValue(forKey: scoped.typeURL) ?? [:]
-            for resource in scoped.generate(for: proxy, in: push, hosts: hosts) {
+            for resource in scoped.generate(for: view, in: push, hosts: touched) {
                 ofType[resource.name] = resource
             }
             resources[scoped.typeURL] = ofType
         }
-        self.init(revision: push.revision, resources: resources)
+        self.init(revision: push.revision, resources: resources, view: view)
     }
 
     /// The resources of one type (empty when none).

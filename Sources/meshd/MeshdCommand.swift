@@ -51,6 +51,9 @@ struct MeshdCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Plugged-in CA directory (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem); default: a self-signed root in DATA_DIR/ca.")
     var caDir: String?
 
+    @Option(name: .long, help: "Mesh root namespace: its Sidecar without a selector is the mesh-wide default, and its VirtualServices and DestinationRules are the last resort of the namespace-aware lookup.")
+    var rootNamespace: String = MeshSettings.defaultRootNamespace
+
     @Option(name: .long, help: "Comma-separated caller addresses trusted by the admin API without the admin token.")
     var adminTrustedAddresses: String = "127.0.0.1,::1"
 
@@ -90,6 +93,9 @@ struct MeshdCommand: AsyncParsableCommand {
         guard xdsMaxStreams > 0, xdsMaxResourceNames > 0, grpcMaxMessageSize >= 4096, (xdsPushConcurrency ?? 1) > 0 else {
             throw ValidationError("--xds-max-streams, --xds-max-resource-names and --xds-push-concurrency must be positive, --grpc-max-message-size at least 4096")
         }
+        guard NameRules.isDNS1123Label(rootNamespace) else {
+            throw ValidationError("--root-namespace must be a namespace name (a lowercase DNS-1123 label)")
+        }
         let throttle = PushThrottle(limit: xdsPushConcurrency ?? PushThrottle.defaultLimit(cores: ProcessInfo.processInfo.activeProcessorCount))
         let limits = ADSLimits(maxStreams: xdsMaxStreams, maxResourceNamesPerRequest: xdsMaxResourceNames,
                                maxRequestBytes: grpcMaxMessageSize)
@@ -107,7 +113,7 @@ struct MeshdCommand: AsyncParsableCommand {
         let metrics = XDSMetrics(registry: prometheus)
         let publisher = PushContextPublisher()
         let health = ServingHealth()
-        let configIndex = SharedConfigIndex()
+        let configIndex = SharedConfigIndex(settings: MeshSettings(rootNamespace: rootNamespace))
         let statuses = ProxyStatusRegistry()
         let debouncer = PushDebouncer(store: store, publisher: publisher, quiet: quiet, maxDelay: maxDelay,
                                       metrics: metrics, health: health, index: configIndex, logger: logger)

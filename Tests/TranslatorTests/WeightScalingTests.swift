@@ -15,11 +15,11 @@ import Testing
         let destinations = [("v1", Int.max), ("v1", Int(UInt32.max)), ("v2", Int(UInt32.max))].map { subset, weight in
             HTTPRouteDestination(destination: Destination(host: "reviews", subset: subset), weight: weight)
         }
-        let entry = try #require(push.virtualServices[host])
+        let entry = try #require(push.virtualServices[host]?.first)
         var spec = entry.spec
         spec.http = [HTTPRoute(route: destinations)]
         push = PushContext(revision: 2, registry: push.registry,
-                           virtualServices: [host: .init(key: entry.key, createdRevision: 1, spec: spec)],
+                           virtualServices: [host: [.init(key: entry.key, createdRevision: 1, spec: spec)]],
                            destinationRules: push.destinationRules, warnings: [])
         let routes = RouteGenerator().generate(for: proxy, in: push)
         let config = try decode(Envoy_Config_Route_V3_RouteConfiguration.self, routes[0])

@@ -11,7 +11,7 @@ private final class CountingListenerGenerator: ResourceGenerator {
     let revisions = Mutex<[Int64]>([])
     var typeURL: String { TypeURL.listener }
 
-    func generate(for proxy: Proxy, in push: PushContext) -> [XDSResource] {
+    func generate(for view: ProxyView, in push: PushContext) -> [XDSResource] {
         revisions.withLock { $0.append(push.revision) }
         var listener = Envoy_Config_Listener_V3_Listener()
         listener.name = "listener-\(push.revision)"

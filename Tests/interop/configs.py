@@ -138,3 +138,40 @@ def mtls(port: int, service_account: str = "reviews", version: str = "v1") -> st
         workload_entry(version, port, service_account=service_account),
         destination_rule(subsets=(), tls_mode="ISTIO_MUTUAL"),
     )
+
+
+def namespaced_service(name: str, namespace: str, endpoint_port: int, export_to=None) -> str:
+    """A ServiceEntry NAME.NAMESPACE.svc.cluster.local:9080 with one inline endpoint."""
+    export = f"  exportTo: [{', '.join(repr(e) for e in export_to)}]\n" if export_to is not None else ""
+    return f"""\
+apiVersion: {API_VERSION}
+kind: ServiceEntry
+metadata:
+  name: {name}
+  namespace: {namespace}
+spec:
+  hosts:
+  - {name}.{namespace}.svc.cluster.local
+  ports:
+  - number: {PORT}
+    name: grpc
+    protocol: GRPC
+  resolution: STATIC
+  endpoints:
+  - address: 127.0.0.1
+    ports: {{grpc: {endpoint_port}}}
+{export}"""
+
+
+def sidecar(namespace: str, hosts, name: str = "default") -> str:
+    """A Sidecar in NAMESPACE whose one egress listener imports HOSTS."""
+    return f"""\
+apiVersion: {API_VERSION}
+kind: Sidecar
+metadata:
+  name: {name}
+  namespace: {namespace}
+spec:
+  egress:
+  - hosts: [{', '.join(repr(h) for h in hosts)}]
+"""

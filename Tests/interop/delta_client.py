@@ -50,9 +50,11 @@ class DeltaReceived:
 class DeltaClient(StreamClient):
     label = "Delta"
 
-    def __init__(self, address: str, node_id: str, reject: dict | None = None):
+    def __init__(self, address: str, node_id: str, reject: dict | None = None, metadata: dict | None = None):
         super().__init__(address)
         self.node = base_pb2.Node(id=node_id, user_agent_name="envoy")
+        if metadata:
+            self.node.metadata.update(metadata)  # e.g. {"NAMESPACE": "a"}: the proxy's namespace
         self.reject = dict(reject or {})
         self.sent: list[str] = []
         self.state = {t: {} for t in TYPE_URLS}   # type -> name -> DeltaResource (the view)

@@ -1,0 +1,81 @@
+import Discovery
+import MeshModel
+
+/// What one view key sees of a PushContext: the services (and ports) it can reach, the
+/// VirtualService and DestinationRule chosen for each, the Sidecar that applies and its
+/// outbound traffic policy. Generators read this instead of the whole mesh.
+///
+/// A pure function of `(key, push)` — never of the proxy itself — so every proxy with one key
+/// shares it and the snapshot generated from it.
+///
+/// Visibility: a service is visible when it is exported to the key's namespace and, under a
+/// Sidecar with egress listeners, some listener imports its host (and admits the port: a
+/// listener with a port admits only service ports of that number; the visible ports are the
+/// union over listeners). Services a chosen VirtualService routes to are imported too (all
+/// their ports) when exported to the namespace, as Istio adds a VirtualService's destinations.
+public struct ProxyView: Sendable, DestinationLookup {
+    /// The key the view was computed for.
+    public let key: ViewKey
+    /// The Sidecar's `outboundTrafficPolicy.mode`, nil without a Sidecar or when it sets none
+    /// (kept for the Envoy listeners; proxyless clients have no passthrough).
+    public let outboundTrafficPolicy: Sidecar.OutboundTrafficMode?
+    /// Visible services sorted by host, each with only its visible ports.
+    public let services: [Service]
+    /// The VirtualService chosen for each visible host that has one.
+    public let virtualServices: [String: PushContext.VirtualServiceEntry]
+    /// The DestinationRule chosen for each visible host that has one.
+    public let destinationRules: [String: PushContext.DestinationRuleEntry]
+    private let servicesByHost: [String: Service]
+
+    /// Computes the view of `key` at `push`.
+    public init(key: ViewKey, push: PushContext) {
+        self.key = key
+        let sidecar = key.sidecar.flatMap { push.sidecars.sidecar($0) }
+        outboundTrafficPolicy = sidecar?.spec.outboundTrafficPolicy
+        let egress = sidecar?.spec.egress ?? []
+        var visible: [String: Service] = [:]
+        for service in push.registry.sortedServices where service.isExported(to: key.namespace) {
+            var admitted = service
+            if !egress.isEmpty {
+                admitted.ports = service.ports.filter { port in
+                    egress.contains { listener in
+                        (listener.port == nil || listener.port == port.number)
+                            && listener.imports(host: service.host, serviceNamespace: service.namespace, configNamespace: key.namespace)
+                    }
+                }
+            }
+            if !admitted.ports.isEmpty { visible[service.host] = admitted }
+        }
+        var virtualServices: [String: PushContext.VirtualServiceEntry] = [:]
+        for service in visible.values {
+            virtualServices[service.host] = push.virtualService(for: service.host, serviceNamespace: service.namespace, from: key.namespace)
+        }
+        // A VirtualService's destinations come with it (one level, as in Istio).
+        for entry in virtualServices.values {
+            for rule in entry.spec.http {
+                for destination in rule.route {
+                    let host = HostName.resolve(destination.destination.host, namespace: entry.key.namespace)
+                    guard visible[host] == nil, let service = push.registry.service(host), service.isExported(to: key.namespace) else { continue }
+                    visible[host] = service
+                }
+            }
+        }
+        var destinationRules: [String: PushContext.DestinationRuleEntry] = [:]
+        for service in visible.values {
+            destinationRules[service.host] = push.destinationRule(for: service.host, serviceNamespace: service.namespace, from: key.namespace)
+        }
+        self.virtualServices = virtualServices
+        self.destinationRules = destinationRules
+        servicesByHost = visible
+        services = visible.values.sorted { $0.host < $1.host }
+    }
+
+    /// The hosts of the visible services.
+    public var hosts: Set<String> { Set(servicesByHost.keys) }
+
+    /// The visible service with `host` (only its visible ports), or nil.
+    public func service(_ host: String) -> Service? { servicesByHost[host] }
+
+    /// The DestinationRule chosen for `host`, or nil.
+    public func destinationRule(_ host: String) -> PushContext.DestinationRuleEntry? { destinationRules[host] }
+}

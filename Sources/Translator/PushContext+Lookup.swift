@@ -1,0 +1,55 @@
+import MeshModel
+
+/// A routing rule that may exist once per namespace for a host and is chosen per proxy by the
+/// namespace-aware lookup.
+public protocol NamespacedRule: Sendable {
+    /// The rule's key (its namespace is what the lookup orders by).
+    var key: ConfigKey { get }
+    /// Its `exportTo`.
+    var exportTo: [String] { get }
+}
+
+extension PushContext.VirtualServiceEntry: NamespacedRule {
+    public var exportTo: [String] { spec.exportTo }
+}
+
+extension PushContext.DestinationRuleEntry: NamespacedRule {
+    public var exportTo: [String] { spec.exportTo }
+}
+
+extension PushContext {
+    /// The view key of `proxy` at this context: its kind, namespace and the Sidecar that
+    /// applies to it (workload-selected, else the namespace default, else the root default).
+    public func viewKey(for proxy: Proxy) -> ViewKey {
+        let sidecar = sidecars.select(namespace: proxy.namespace, labels: proxy.labels, rootNamespace: settings.rootNamespace)
+        return ViewKey(kind: proxy.kind, namespace: proxy.namespace, sidecar: sidecar?.key)
+    }
+
+    /// The VirtualService a proxy in `namespace` uses for `host` (declared by a service in
+    /// `serviceNamespace`): among those exported to `namespace`, the one in `namespace`, else
+    /// the service's namespace, else the root namespace, else the oldest in any other namespace
+    /// (Istio applies an exported VirtualService from any namespace).
+    public func virtualService(for host: String, serviceNamespace: String?, from namespace: String) -> VirtualServiceEntry? {
+        Self.choose(virtualServices[host] ?? [], serviceNamespace: serviceNamespace, viewer: namespace,
+                    root: settings.rootNamespace, anyNamespace: true)
+    }
+
+    /// The DestinationRule a proxy in `namespace` uses for `host`: among those exported to
+    /// `namespace`, the one in `namespace`, else the service's namespace, else the root
+    /// namespace (Istio's `getDestinationRule`; a rule in a fourth namespace never applies).
+    public func destinationRule(for host: String, serviceNamespace: String?, from namespace: String) -> DestinationRuleEntry? {
+        Self.choose(destinationRules[host] ?? [], serviceNamespace: serviceNamespace, viewer: namespace,
+                    root: settings.rootNamespace, anyNamespace: false)
+    }
+
+    /// `candidates` hold at most one rule per namespace, oldest first.
+    private static func choose<Rule: NamespacedRule>(_ candidates: [Rule], serviceNamespace: String?, viewer: String,
+                                                     root: String, anyNamespace: Bool) -> Rule? {
+        guard !candidates.isEmpty else { return nil }
+        let visible = candidates.filter { ExportTo.admits($0.exportTo, owner: $0.key.namespace, viewer: viewer) }
+        for namespace in [viewer, serviceNamespace, root].compactMap({ $0 }) {
+            if let rule = visible.first(where: { $0.key.namespace == namespace }) { return rule }
+        }
+        return anyNamespace ? visible.first : nil
+    }
+}

@@ -1,0 +1,37 @@
+import MeshModel
+
+/// Everything a proxy's generated configuration depends on besides the PushContext: two
+/// proxies with equal keys get byte-identical snapshots at one revision, so the push server
+/// generates and encodes once per key. Computed per push by `PushContext.viewKey(for:)`,
+/// because which Sidecar applies depends on the config as much as on the proxy.
+///
+/// - `kind`: which shapes of resources the proxy takes;
+/// - `namespace`: decides exportTo visibility, what `.` means in a Sidecar, and the
+///   namespace-aware choice of VirtualService and DestinationRule;
+/// - `sidecar`: the Sidecar that applies (nil: none, everything visible). Labels matter only
+///   through Sidecar selection, which this key captures, so they are not in it: proxies of one
+///   namespace with different labels but the same Sidecar share a snapshot. (`sourceLabels`
+///   matching in VirtualServices will add them when it is implemented.)
+///
+/// Locality is not in it either: no generator reads it yet (locality-aware load balancing
+/// will add it).
+public struct ViewKey: Sendable, Hashable, CustomStringConvertible {
+    /// The proxy's kind.
+    public var kind: Proxy.Kind
+    /// The proxy's namespace.
+    public var namespace: String
+    /// The key of the Sidecar that applies to the proxy, nil when none does.
+    public var sidecar: ConfigKey?
+
+    /// Creates a key.
+    public init(kind: Proxy.Kind, namespace: String = "default", sidecar: ConfigKey? = nil) {
+        self.kind = kind
+        self.namespace = namespace
+        self.sidecar = sidecar
+    }
+
+    /// `proxyless-grpc/default sidecar=default/restricted` (`sidecar=none` without one).
+    public var description: String {
+        "\(kind.rawValue)/\(namespace) sidecar=\(sidecar.map { "\($0.namespace)/\($0.name)" } ?? "none")"
+    }
+}
