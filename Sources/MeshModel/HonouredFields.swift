@@ -1,6 +1,6 @@
 /// The spec fields meshd translates today, per kind, as dotted field-name patterns (list
 /// indices and map keys left out). A pattern admits its field; `PATTERN.*` admits the whole
-/// subtree. Every other field in Istio's schema is accepted and answered with a "not yet
+/// subtree; `PATTERN=VALUE` admits an enum field only when set to that value. Every other field in Istio's schema is accepted and answered with a "not yet
 /// honoured by meshd" warning (`IstioSchema.check`). Keep this list true: a field goes in only
 /// when the translator reads it; docs/istio-api-support.md says the same per field.
 enum HonouredFields {
@@ -10,6 +10,7 @@ enum HonouredFields {
         case "DestinationRule": destinationRule
         case "ServiceEntry": serviceEntry
         case "WorkloadEntry": workloadEntry
+        case "Sidecar": sidecar
         default: []
         }
     }
@@ -23,20 +24,30 @@ enum HonouredFields {
         "hosts", "http", "http.name", "http.match", "http.match.name", "http.match.port",
         "http.route", "http.route.weight", "http.route.destination", "http.route.destination.host",
         "http.route.destination.subset", "http.route.destination.port", "http.route.destination.port.number",
-        "http.timeout", "http.retries", "http.retries.attempts", "http.retries.perTryTimeout", "http.retries.retryOn",
+        "exportTo", "http.timeout", "http.retries", "http.retries.attempts", "http.retries.perTryTimeout", "http.retries.retryOn",
     ] + stringMatch("http.match.uri") + stringMatch("http.match.headers"))
 
     static let destinationRule: Set<String> = [
-        "host", "subsets", "subsets.name", "subsets.labels.*",
-        // Only the mode, and of the modes only ISTIO_MUTUAL changes what proxies get.
-        "trafficPolicy", "trafficPolicy.tls", "trafficPolicy.tls.mode",
+        "host", "exportTo", "subsets", "subsets.name", "subsets.labels.*",
+        // Only the mode: ISTIO_MUTUAL (mesh mTLS) and DISABLE (plaintext, what proxies get anyway).
+        "trafficPolicy", "trafficPolicy.tls", "trafficPolicy.tls.mode=ISTIO_MUTUAL", "trafficPolicy.tls.mode=DISABLE",
     ]
 
     static let serviceEntry: Set<String> = [
-        "hosts", "ports", "ports.number", "ports.name", "ports.protocol", "ports.targetPort",
+        // STATIC is what meshd does: endpoints are the addresses given. NONE and the DNS modes
+        // are not honoured yet.
+        "resolution=STATIC",
+        "hosts", "exportTo", "ports", "ports.number", "ports.name", "ports.protocol", "ports.targetPort",
         "workloadSelector", "workloadSelector.labels.*",
         "endpoints", "endpoints.address", "endpoints.ports.*", "endpoints.labels.*", "endpoints.locality",
         "endpoints.weight", "endpoints.serviceAccount",
+    ]
+
+    /// Egress hosts and ports decide what a proxy sees. The outbound traffic policy is validated
+    /// and kept in the view but acts only in Envoy's listeners, so like ingress, capture modes
+    /// and binds it is not honoured yet.
+    static let sidecar: Set<String> = [
+        "workloadSelector", "workloadSelector.labels.*", "egress", "egress.hosts", "egress.port", "egress.port.number",
     ]
 
     static let workloadEntry: Set<String> = [

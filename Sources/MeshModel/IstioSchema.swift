@@ -51,8 +51,11 @@ public enum IstioSchema {
         return report
     }
 
+    /// Walks `value` as `node`. `honoured` is nil inside a subtree already reported as not
+    /// honoured: unknown fields are still looked for there, but nothing more is reported as not
+    /// honoured (one warning per subtree).
     private static func walk(_ value: JSONValue, _ node: SchemaNode, path: String, pattern: String,
-                             honoured: Set<String>, into report: inout Report) {
+                             honoured: Set<String>?, into report: inout Report) {
         switch node {
         case .scalar, .open:
             return
@@ -77,12 +80,18 @@ public enum IstioSchema {
                     continue
                 }
                 let childPattern = pattern.isEmpty ? key : "\(pattern).\(key)"
-                if honoured.contains(childPattern + ".*") { continue }
-                guard honoured.contains(childPattern) else {
-                    report.notHonoured.append(Finding(path: childPath, name: key))
-                    continue
+                var inner = honoured
+                if let set = honoured {
+                    if set.contains(childPattern + ".*") {
+                        inner = nil  // wholly honoured: only unknown fields are left to find
+                    } else if case .string(let text) = item, set.contains("\(childPattern)=\(text)") {
+                        // An enum honoured for this value only (resolution STATIC, tls mode ISTIO_MUTUAL).
+                    } else if !set.contains(childPattern) {
+                        report.notHonoured.append(Finding(path: childPath, name: key))
+                        inner = nil
+                    }
                 }
-                walk(item, child, path: childPath, pattern: childPattern, honoured: honoured, into: &report)
+                walk(item, child, path: childPath, pattern: childPattern, honoured: inner, into: &report)
             }
         }
     }

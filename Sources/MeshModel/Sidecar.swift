@@ -2,8 +2,8 @@
 /// of the workloads it selects, can reach.
 ///
 /// A Sidecar without a selector is its namespace's default; one in the mesh root namespace
-/// without a selector is the mesh default. `ingress` and `captureMode` are accepted and kept in
-/// the store but not applied yet: `unhonoured` names them so the push context can warn.
+/// without a selector is the mesh default. `ingress`, `captureMode` and the other fields meshd does
+/// not apply yet are accepted and stored; the write path warns about them (`IstioSchema`).
 public struct Sidecar: Sendable, Hashable {
     /// The outbound traffic policy modes Istio defines for a Sidecar.
     public enum OutboundTrafficMode: String, Sendable, Hashable, CaseIterable {
@@ -20,17 +20,13 @@ public struct Sidecar: Sendable, Hashable {
     public var egress: [SidecarEgress]
     /// `outboundTrafficPolicy.mode`, nil when not set.
     public var outboundTrafficPolicy: OutboundTrafficMode?
-    /// Field paths that are set but not applied by meshd yet (`spec.ingress`,
-    /// `spec.egress[0].captureMode`), in document order.
-    public var unhonoured: [String]
 
     /// Creates a Sidecar.
     public init(workloadSelector: [String: String]? = nil, egress: [SidecarEgress] = [],
-                outboundTrafficPolicy: OutboundTrafficMode? = nil, unhonoured: [String] = []) {
+                outboundTrafficPolicy: OutboundTrafficMode? = nil) {
         self.workloadSelector = workloadSelector
         self.egress = egress
         self.outboundTrafficPolicy = outboundTrafficPolicy
-        self.unhonoured = unhonoured
     }
 
     /// Whether this Sidecar selects particular workloads rather than being a namespace default.
@@ -39,7 +35,6 @@ public struct Sidecar: Sendable, Hashable {
 
 extension Sidecar {
     init(reading spec: FieldReader) throws(MeshModelError) {
-        var unhonoured: [String] = []
         let selector = spec["workloadSelector"]
         if try selector.object() != nil {
             let labels = try selector["labels"].stringMap()
@@ -56,7 +51,7 @@ extension Sidecar {
         var ports: Set<UInt32> = []
         let listeners = try spec["egress"].list()
         for (index, reader) in listeners.enumerated() {
-            let listener = try SidecarEgress(reading: reader, unhonoured: &unhonoured)
+            let listener = try SidecarEgress(reading: reader)
             if let port = listener.port {
                 guard ports.insert(port).inserted else { throw reader["port"]["number"].error("duplicate egress port \(port)") }
             } else if index != listeners.count - 1 {
@@ -75,11 +70,9 @@ extension Sidecar {
         }
         if !spec["ingress"].isAbsent {
             _ = try spec["ingress"].list()
-            unhonoured.insert("spec.ingress", at: 0)
         }
         if egress.isEmpty, spec["ingress"].isAbsent, outboundTrafficPolicy == nil {
             throw spec.error("empty configuration: set egress, ingress or outboundTrafficPolicy")
         }
-        self.unhonoured = unhonoured
     }
 }

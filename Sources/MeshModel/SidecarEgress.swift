@@ -26,7 +26,7 @@ public struct SidecarEgress: Sendable, Hashable {
 }
 
 extension SidecarEgress {
-    init(reading r: FieldReader, unhonoured: inout [String]) throws(MeshModelError) {
+    init(reading r: FieldReader) throws(MeshModelError) {
         guard try r.object() != nil else { throw r.error("expected an object") }
         let portReader = r["port"]
         if try portReader.object() != nil {
@@ -53,6 +53,7 @@ extension SidecarEgress {
         }
         self.hosts = hosts
         _ = try r["bind"].string()
-        if !r["captureMode"].isAbsent { unhonoured.append(r["captureMode"].path) }
+        // Not applied yet (the write path warns), but a value Istio would refuse is refused.
+        _ = try r["captureMode"].oneOf(["DEFAULT", "IPTABLES", "NONE"], what: "captureMode")
     }
 }

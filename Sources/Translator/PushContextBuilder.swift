@@ -74,9 +74,6 @@ public enum PushContextBuilder {
                 if let warning = sidecars.add(.init(key: input.key, createdRevision: input.createdRevision, spec: spec)) {
                     warnings.append(warning)
                 }
-                for field in spec.unhonoured {
-                    warnings.append(.init(key: input.key, field: field, message: "not yet honoured by meshd; accepted and stored"))
-                }
             }
         }
         let registry = given ?? ConfigRegistry.build(serviceEntries: serviceEntries, workloads: workloads)

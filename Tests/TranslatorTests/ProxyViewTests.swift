@@ -109,13 +109,6 @@ let ratingsB = "ratings.b.svc.cluster.local"
         #expect(view.outboundTrafficPolicy == .registryOnly)
         #expect(view.services.count == 4, "no egress imports everything")
     }
-
-    @Test func ingressAndCaptureModeAreAcceptedWithAWarning() throws {
-        let push = try context(Self.mesh + [sidecar("default", "a",
-            "ingress:\n- port: {number: 9080, protocol: HTTP, name: http}\n  defaultEndpoint: 127.0.0.1:8080\negress:\n- captureMode: NONE\n  hosts: [\"./*\"]")])
-        let fields = push.warnings.filter { $0.message.contains("not yet honoured by meshd") }.map(\.field)
-        #expect(fields == ["spec.ingress", "spec.egress[0].captureMode"])
-    }
 }
 
 @Suite struct SidecarPrecedenceTests {
