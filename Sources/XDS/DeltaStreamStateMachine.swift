@@ -75,7 +75,7 @@ public struct DeltaStreamStateMachine: Sendable {
     /// accumulate across requests, so the server bounds this total, not just each request.
     /// (What a wildcard stream holds is meshd's own config, and initial versions are read from
     /// one, already bounded, request.)
-    public var largestSubscription: Int { types.values.map(\.names.count).max() ?? 0 }
+    public var largestSubscription: Int { types.values.reduce(0) { max($0, $1.names.count) } }
 
     // MARK: - Requests
 

@@ -55,7 +55,7 @@ public struct StreamStateMachine: Sendable {
     public var subscribedTypes: [String] { types.keys.sorted() }
 
     /// The most names the proxy asked for in one type (one request's worth, already bounded).
-    public var largestSubscription: Int { types.values.map(\.names.count).max() ?? 0 }
+    public var largestSubscription: Int { types.values.reduce(0) { max($0, $1.names.count) } }
 
     /// Per-type status for proxy-status and `/debug/syncz`.
     public func status(of typeURL: String) -> TypeStatus {
