@@ -24,3 +24,11 @@ extern "C" int meshd_re2_check(const char *pattern, size_t length, char *error, 
     }
     return 0;
 }
+
+extern "C" int meshd_re2_full_match(const char *pattern, size_t pattern_length, const char *text, size_t text_length) {
+    RE2::Options options;
+    options.set_log_errors(false);
+    RE2 compiled(re2::StringPiece(pattern, pattern_length), options);
+    if (!compiled.ok()) return -1;
+    return RE2::FullMatch(re2::StringPiece(text, text_length), compiled) ? 1 : 0;
+}

@@ -34,4 +34,20 @@ public enum RegexSyntax {
         }
         return nil
     }
+
+    /// Whether `text` matches `pattern` as a whole, by RE2 (Envoy's `safe_regex` semantics);
+    /// nil when the pattern does not compile. For tests that evaluate routes as a proxy would.
+    public static func fullMatch(_ pattern: String, _ text: String) -> Bool? {
+        let patternBytes = Array(pattern.utf8), textBytes = Array(text.utf8)
+        let result = patternBytes.withUnsafeBufferPointer { p in
+            textBytes.withUnsafeBufferPointer { t in
+                p.withMemoryRebound(to: CChar.self) { pc in
+                    t.withMemoryRebound(to: CChar.self) { tc in
+                        meshd_re2_full_match(pc.baseAddress, pc.count, tc.baseAddress, tc.count)
+                    }
+                }
+            }
+        }
+        return result < 0 ? nil : result == 1
+    }
 }

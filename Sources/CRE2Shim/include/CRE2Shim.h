@@ -14,6 +14,10 @@ extern "C" {
 /// Thread-safe: nothing is shared between calls.
 int meshd_re2_check(const char *pattern, size_t length, char *error, size_t error_capacity, int *program_size);
 
+/// Whether `text` matches `pattern` as a whole (RE2::FullMatch), as Envoy's safe_regex route and
+/// header matchers match. Returns 1 on a match, 0 on none, -1 when the pattern does not compile.
+int meshd_re2_full_match(const char *pattern, size_t pattern_length, const char *text, size_t text_length);
+
 #ifdef __cplusplus
 }
 #endif

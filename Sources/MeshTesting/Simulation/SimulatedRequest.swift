@@ -1,0 +1,71 @@
+/// One request as a data plane sees it, for `TrafficSimulation`.
+public struct SimulatedRequest: Sendable, Hashable, CustomStringConvertible {
+    /// What the client dialed: for a proxyless gRPC client the xDS target `HOST:PORT`, which names
+    /// its listener and is matched against virtual host domains.
+    public var authority: String
+    /// The request path (`/pkg.Service/Method` for gRPC).
+    public var path: String
+    /// Request headers by lower-case name (pseudo-headers `:method`, `:authority`, `:path` are
+    /// derived from the other fields and need not be given).
+    public var headers: [String: String]
+    /// The HTTP method; gRPC always sends POST.
+    public var method: String
+
+    public init(authority: String, path: String = "/echo.Echo/Who", headers: [String: String] = [:], method: String = "POST") {
+        self.authority = authority
+        self.path = path
+        self.headers = headers
+        self.method = method
+    }
+
+    /// Every header as Envoy's matchers see it, pseudo-headers included.
+    var allHeaders: [String: String] {
+        var all = Dictionary(uniqueKeysWithValues: headers.map { ($0.key.lowercased(), $0.value) })
+        all[":method"] = method
+        all[":authority"] = authority
+        all[":path"] = path
+        return all
+    }
+
+    public var description: String {
+        "\(method) \(authority)\(path)" + (headers.isEmpty ? "" : " " + headers.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))
+    }
+}
+
+/// Where a simulated request ends up.
+public enum SimulatedOutcome: Sendable, Hashable {
+    /// Forwarded to one cluster, whose endpoints (`ADDRESS:PORT`, sorted) are listed.
+    case cluster(String, endpoints: [String])
+    /// Split over clusters by weight.
+    case weighted([WeightedTarget])
+    /// Answered by the proxy itself with this HTTP status.
+    case directResponse(status: UInt32)
+    /// No listener of that name was sent.
+    case noListener(String)
+    /// The listener names a route configuration that was not sent.
+    case noRouteConfiguration(String)
+    /// No virtual host's domains match the authority.
+    case noVirtualHost
+    /// No route of the virtual host matches.
+    case noRoute
+    /// A route names a cluster that was not sent.
+    case noCluster(String)
+
+    /// One cluster of a weighted split.
+    public struct WeightedTarget: Sendable, Hashable {
+        public var cluster: String
+        public var weight: UInt32
+
+        public init(_ cluster: String, _ weight: UInt32) {
+            self.cluster = cluster
+            self.weight = weight
+        }
+    }
+}
+
+/// A simulated request's outcome and the route that decided it.
+public struct SimulationResult: Sendable, Hashable {
+    /// The name of the matching route, nil when none matched.
+    public var route: String?
+    public var outcome: SimulatedOutcome
+}

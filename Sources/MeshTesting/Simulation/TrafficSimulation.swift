@@ -1,0 +1,177 @@
+import EnvoyAPI
+import Foundation
+import MeshModel
+import SwiftProtobuf
+import Translator
+import XDS
+
+/// Walks the xDS resources a proxy was sent — decoded from their bytes, not from meshd's model —
+/// the way a data plane does: listener → route configuration → virtual host (Envoy's domain
+/// matching) → first matching route → action → cluster → endpoints. Tests state what a request
+/// should reach and check it against what meshd actually sends (Istio's `pilot/pkg/simulation`
+/// is the model).
+///
+/// Today it walks proxyless gRPC listeners (an API listener named by the dialed target, whose
+/// HttpConnectionManager names its route configuration over RDS). Header matching follows
+/// Envoy's rules, including for absent headers and `invert_match`.
+public struct TrafficSimulation: Sendable {
+    private let listeners: [String: Envoy_Config_Listener_V3_Listener]
+    private let routes: [String: Envoy_Config_Route_V3_RouteConfiguration]
+    private let clusters: [String: Envoy_Config_Cluster_V3_Cluster]
+    private let assignments: [String: Envoy_Config_Endpoint_V3_ClusterLoadAssignment]
+
+    /// Decodes every resource of `snapshot` from its bytes.
+    /// - Throws: when a resource does not decode as its type.
+    public init(snapshot: ProxySnapshot) throws {
+        func decode<M: SwiftProtobuf.Message>(_ typeURL: String, as type: M.Type) throws -> [String: M] {
+            var decoded: [String: M] = [:]
+            for (name, resource) in snapshot.of(typeURL) {
+                decoded[name] = try M(serializedBytes: resource.payload.value)
+            }
+            return decoded
+        }
+        listeners = try decode(TypeURL.listener, as: Envoy_Config_Listener_V3_Listener.self)
+        routes = try decode(TypeURL.route, as: Envoy_Config_Route_V3_RouteConfiguration.self)
+        clusters = try decode(TypeURL.cluster, as: Envoy_Config_Cluster_V3_Cluster.self)
+        assignments = try decode(TypeURL.endpoint, as: Envoy_Config_Endpoint_V3_ClusterLoadAssignment.self)
+    }
+
+    /// Where `request` goes.
+    public func run(_ request: SimulatedRequest) -> SimulationResult {
+        guard let listener = listeners[request.authority] else { return .init(route: nil, outcome: .noListener(request.authority)) }
+        guard let manager = try? Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager(
+            serializedBytes: listener.apiListener.apiListener.value) else {
+            return .init(route: nil, outcome: .noListener(request.authority))
+        }
+        let configuration: Envoy_Config_Route_V3_RouteConfiguration
+        if case .routeConfig(let inline)? = manager.routeSpecifier {
+            configuration = inline
+        } else if let named = routes[manager.rds.routeConfigName] {
+            configuration = named
+        } else {
+            return .init(route: nil, outcome: .noRouteConfiguration(manager.rds.routeConfigName))
+        }
+        guard let virtualHost = Self.virtualHost(for: request.authority, in: configuration.virtualHosts) else {
+            return .init(route: nil, outcome: .noVirtualHost)
+        }
+        let headers = request.allHeaders
+        guard let route = virtualHost.routes.first(where: { Self.matches($0.match, path: request.path, headers: headers) }) else {
+            return .init(route: nil, outcome: .noRoute)
+        }
+        return .init(route: route.name, outcome: outcome(of: route))
+    }
+
+    private func outcome(of route: Envoy_Config_Route_V3_Route) -> SimulatedOutcome {
+        switch route.action {
+        case .directResponse(let direct):
+            return .directResponse(status: direct.status)
+        case .route(let action):
+            switch action.clusterSpecifier {
+            case .cluster(let name):
+                guard let cluster = clusters[name] else { return .noCluster(name) }
+                return .cluster(name, endpoints: endpoints(of: cluster))
+            case .weightedClusters(let weighted):
+                for target in weighted.clusters where clusters[target.name] == nil { return .noCluster(target.name) }
+                return .weighted(weighted.clusters.map { .init($0.name, $0.weight.value) })
+            case nil:
+                return .noRoute
+            }
+        case .nonForwardingAction, nil:
+            return .noRoute
+        }
+    }
+
+    /// `ADDRESS:PORT` of every endpoint the cluster's load assignment lists, sorted.
+    private func endpoints(of cluster: Envoy_Config_Cluster_V3_Cluster) -> [String] {
+        let name = cluster.edsClusterConfig.serviceName.isEmpty ? cluster.name : cluster.edsClusterConfig.serviceName
+        let localities = assignments[name]?.endpoints ?? []
+        return localities.flatMap(\.lbEndpoints).map { endpoint in
+            let socket = endpoint.endpoint.address.socketAddress
+            return "\(socket.address):\(socket.portValue)"
+        }.sorted()
+    }
+
+    // MARK: - Envoy's matching rules
+
+    /// Envoy's virtual host selection: an exact domain, else the longest suffix wildcard
+    /// (`*.example.com`), else the longest prefix wildcard (`example.*`), else `*`. Domains are
+    /// compared case-insensitively; a wildcard stands for at least one character.
+    public static func virtualHost(for authority: String, in hosts: [Envoy_Config_Route_V3_VirtualHost]) -> Envoy_Config_Route_V3_VirtualHost? {
+        let host = authority.lowercased()
+        var bestSuffix: (length: Int, host: Envoy_Config_Route_V3_VirtualHost)?
+        var bestPrefix: (length: Int, host: Envoy_Config_Route_V3_VirtualHost)?
+        var catchAll: Envoy_Config_Route_V3_VirtualHost?
+        for candidate in hosts {
+            for domain in candidate.domains.map({ $0.lowercased() }) {
+                if domain == host { return candidate }
+                if domain == "*" {
+                    if catchAll == nil { catchAll = candidate }
+                } else if domain.hasPrefix("*") {
+                    let suffix = domain.dropFirst()
+                    if host.count > suffix.count, host.hasSuffix(suffix), suffix.count > (bestSuffix?.length ?? -1) {
+                        bestSuffix = (suffix.count, candidate)
+                    }
+                } else if domain.hasSuffix("*") {
+                    let prefix = domain.dropLast()
+                    if host.count > prefix.count, host.hasPrefix(prefix), prefix.count > (bestPrefix?.length ?? -1) {
+                        bestPrefix = (prefix.count, candidate)
+                    }
+                }
+            }
+        }
+        return bestSuffix?.host ?? bestPrefix?.host ?? catchAll
+    }
+
+    public static func matches(_ match: Envoy_Config_Route_V3_RouteMatch, path: String, headers: [String: String]) -> Bool {
+        // The query string is not part of the path a route's path specifier sees.
+        let pathOnly = path.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? path
+        let caseSensitive = match.hasCaseSensitive ? match.caseSensitive.value : true
+        let pathMatches: Bool
+        switch match.pathSpecifier {
+        case .prefix(let prefix):
+            pathMatches = caseSensitive ? pathOnly.hasPrefix(prefix) : pathOnly.lowercased().hasPrefix(prefix.lowercased())
+        case .path(let exact):
+            pathMatches = caseSensitive ? pathOnly == exact : pathOnly.lowercased() == exact.lowercased()
+        case .safeRegex(let regex):
+            pathMatches = RegexSyntax.fullMatch(regex.regex, pathOnly) ?? false
+        case nil:
+            pathMatches = false
+        }
+        return pathMatches && match.headers.allSatisfy { matches($0, headers: headers) }
+    }
+
+    /// Envoy's `HeaderUtility::matchHeaders`: an absent header matches only `present_match:
+    /// false` (or, inverted, `present_match: true`); otherwise the value is matched and the
+    /// result inverted when `invert_match` is set.
+    public static func matches(_ matcher: Envoy_Config_Route_V3_HeaderMatcher, headers: [String: String]) -> Bool {
+        guard let value = headers[matcher.name.lowercased()] else {
+            if case .presentMatch(let present) = matcher.headerMatchSpecifier {
+                return matcher.invertMatch ? present : !present
+            }
+            return false
+        }
+        let result: Bool
+        switch matcher.headerMatchSpecifier {
+        case .exactMatch(let exact): result = value == exact
+        case .prefixMatch(let prefix): result = value.hasPrefix(prefix)
+        case .suffixMatch(let suffix): result = value.hasSuffix(suffix)
+        case .safeRegexMatch(let regex): result = RegexSyntax.fullMatch(regex.regex, value) ?? false
+        case .presentMatch(let present): result = present
+        case .stringMatch(let string): result = matches(string, value)
+        case nil: result = true
+        }
+        return matcher.invertMatch ? !result : result
+    }
+
+    public static func matches(_ matcher: Envoy_Type_Matcher_V3_StringMatcher, _ value: String) -> Bool {
+        let fold: (String) -> String = matcher.ignoreCase ? { $0.lowercased() } : { $0 }
+        switch matcher.matchPattern {
+        case .exact(let exact): return fold(value) == fold(exact)
+        case .prefix(let prefix): return fold(value).hasPrefix(fold(prefix))
+        case .suffix(let suffix): return fold(value).hasSuffix(fold(suffix))
+        case .contains(let part): return fold(value).contains(fold(part))
+        case .safeRegex(let regex): return RegexSyntax.fullMatch(regex.regex, value) ?? false
+        case nil: return false
+        }
+    }
+}

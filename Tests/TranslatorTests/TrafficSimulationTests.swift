@@ -1,0 +1,110 @@
+import EnvoyAPI
+import MeshModel
+import MeshTesting
+import Testing
+import Translator
+import XDS
+
+/// One row of the simulation table: a request and where it must end up.
+struct SimulationCase: CustomTestStringConvertible, Sendable {
+    var request: SimulatedRequest
+    var route: String?
+    var outcome: SimulatedOutcome
+    var testDescription: String { "\(request) → \(route ?? "no route")" }
+}
+
+private let authority = "reviews.default.svc.cluster.local:9080"
+private let v1 = "outbound|9080|v1|reviews.default.svc.cluster.local"
+private let v2 = "outbound|9080|v2|reviews.default.svc.cluster.local"
+private let all = "outbound|9080||reviews.default.svc.cluster.local"
+
+/// Routing as a proxyless client experiences it, judged only from the bytes meshd sends.
+@Suite struct TrafficSimulationTests {
+    static let rules = """
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: reviews, namespace: default}
+        spec:
+          hosts: [reviews]
+          http:
+          - name: jason
+            match: [{headers: {end-user: {exact: jason}}}]
+            route: [{destination: {host: reviews, subset: v2}}]
+          - name: admin
+            match: [{uri: {prefix: /admin}}, {headers: {x-canary: {regex: "yes|true"}}}]
+            route: [{destination: {host: reviews, subset: v1}}]
+          - name: split
+            match: [{uri: {regex: "/echo\\\\.Echo/W.*"}}]
+            route:
+            - {destination: {host: reviews, subset: v1}, weight: 20}
+            - {destination: {host: reviews, subset: v2}, weight: 80}
+          - name: broken
+            match: [{uri: {exact: /broken}}]
+            route: [{destination: {host: reviews, subset: v9}}]
+          - name: rest
+            route: [{destination: {host: reviews}}]
+        """
+
+    static let cases: [SimulationCase] = [
+        .init(request: .init(authority: authority, path: "/x.Y/Z", headers: ["end-user": "jason"]), route: "jason",
+              outcome: .cluster(v2, endpoints: ["127.0.0.1:9082"])),
+        // Exact header matching is case-sensitive on the value.
+        .init(request: .init(authority: authority, path: "/x.Y/Z", headers: ["end-user": "Jason"]), route: "rest",
+              outcome: .cluster(all, endpoints: ["127.0.0.1:9081", "127.0.0.1:9082"])),
+        .init(request: .init(authority: authority, path: "/admin/panel"), route: "admin",
+              outcome: .cluster(v1, endpoints: ["127.0.0.1:9081"])),
+        // Either match of a rule selects it; the regex must match the whole value.
+        .init(request: .init(authority: authority, path: "/x.Y/Z", headers: ["x-canary": "true"]), route: "admin",
+              outcome: .cluster(v1, endpoints: ["127.0.0.1:9081"])),
+        .init(request: .init(authority: authority, path: "/x.Y/Z", headers: ["x-canary": "truely"]), route: "rest",
+              outcome: .cluster(all, endpoints: ["127.0.0.1:9081", "127.0.0.1:9082"])),
+        .init(request: .init(authority: authority, path: "/echo.Echo/Who"), route: "split",
+              outcome: .weighted([.init(v1, 20), .init(v2, 80)])),
+        .init(request: .init(authority: authority, path: "/echoXEcho/Who"), route: "rest",
+              outcome: .cluster(all, endpoints: ["127.0.0.1:9081", "127.0.0.1:9082"])),
+        // A destination that resolves to nothing answers 503; meshd never names a missing cluster.
+        .init(request: .init(authority: authority, path: "/broken"), route: "broken", outcome: .directResponse(status: 503)),
+        .init(request: .init(authority: "ratings.default.svc.cluster.local:9080"), route: nil,
+              outcome: .noListener("ratings.default.svc.cluster.local:9080")),
+    ]
+
+    @Test(arguments: cases)
+    func aRequestReachesWhatTheRulesSay(_ row: SimulationCase) throws {
+        let push = try context([CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]), Self.rules])
+        let simulation = try TrafficSimulation(snapshot: ProxySnapshot(proxy: Proxy(id: "client"), push: push))
+        let result = simulation.run(row.request)
+        #expect(result.route == row.route)
+        #expect(result.outcome == row.outcome)
+    }
+
+    /// Envoy's rules for virtual host domains and header matchers, on hand-built values (the
+    /// generators do not emit every form yet; the Envoy issue will).
+    @Test func envoyDomainAndHeaderRules() {
+        func host(_ name: String, _ domains: [String]) -> Envoy_Config_Route_V3_VirtualHost {
+            var host = Envoy_Config_Route_V3_VirtualHost()
+            host.name = name
+            host.domains = domains
+            return host
+        }
+        let hosts = [host("star", ["*"]), host("suffix", ["*.example.com"]), host("longer", ["*.api.example.com"]),
+                     host("prefix", ["foo.*"]), host("exact", ["a.example.com"])]
+        #expect(TrafficSimulation.virtualHost(for: "a.example.com", in: hosts)?.name == "exact")
+        #expect(TrafficSimulation.virtualHost(for: "b.api.example.com", in: hosts)?.name == "longer")
+        #expect(TrafficSimulation.virtualHost(for: "B.Example.com", in: hosts)?.name == "suffix")
+        #expect(TrafficSimulation.virtualHost(for: "foo.bar", in: hosts)?.name == "prefix")
+        #expect(TrafficSimulation.virtualHost(for: ".example.com", in: hosts)?.name == "star", "a wildcard stands for at least one character")
+
+        var absent = Envoy_Config_Route_V3_HeaderMatcher()
+        absent.name = "x-user"
+        absent.presentMatch = false
+        #expect(TrafficSimulation.matches(absent, headers: [:]))
+        absent.invertMatch = true
+        #expect(!TrafficSimulation.matches(absent, headers: [:]))
+        var exact = Envoy_Config_Route_V3_HeaderMatcher()
+        exact.name = "x-user"
+        exact.exactMatch = "a"
+        exact.invertMatch = true
+        #expect(!TrafficSimulation.matches(exact, headers: [:]), "an absent header never matches a value matcher, inverted or not")
+        #expect(TrafficSimulation.matches(exact, headers: ["x-user": "b"]))
+    }
+}
