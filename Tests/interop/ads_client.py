@@ -51,6 +51,7 @@ class Received:
     nonce: str
     resources: dict = field(default_factory=dict)   # name -> Resource, in order
     raw: object = None                              # the DiscoveryResponse
+    problems: list = field(default_factory=list)    # proto_check.find_problems of the response
 
     @property
     def names(self) -> list[str]:
@@ -166,7 +167,8 @@ class AdsClient(StreamClient):
     def _decode(self, resp) -> Received:
         t = SHORT.get(resp.type_url, resp.type_url)
         rec = Received(seq=len(self.responses), at=time.monotonic(), type=t,
-                       version=resp.version_info, nonce=resp.nonce, raw=resp)
+                       version=resp.version_info, nonce=resp.nonce, raw=resp,
+                       problems=[f"response #{len(self.responses)} ({t}): {p}" for p in proto_check.find_problems(resp)])
         for any_msg in resp.resources:
             name = None
             if any_msg.type_url == RESOURCE_WRAPPER:

@@ -166,6 +166,10 @@ def _stream_clients(request, cls, title: str):
     finally:
         for c in made:
             c.close()
+    # Whatever a test checks, everything meshd sent it must pass the oracle (proto_check).
+    problems = [f"{title} {c.node.id}: {p}" for c in made for p in c.problems()]
+    if problems:
+        pytest.fail("resources the official protos don't know or Envoy's PGV rules refuse:\n" + "\n".join(problems[:40]))
 
 
 @pytest.fixture

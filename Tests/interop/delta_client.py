@@ -37,7 +37,7 @@ class DeltaReceived:
     nonce: str
     resources: dict = field(default_factory=dict)   # name -> DeltaResource
     removed: list = field(default_factory=list)
-    problems: list = field(default_factory=list)    # what the official protos do not know
+    problems: list = field(default_factory=list)    # what the official protos do not know or Envoy refuses
 
     @property
     def names(self) -> list[str]:
@@ -137,10 +137,6 @@ class DeltaClient(StreamClient):
         """name -> version of what the client holds: its initial_resource_versions on reconnect."""
         with self.cond:
             return {n: r.version for n, r in self.state[type_short].items()}
-
-    def problems(self) -> list[str]:
-        with self.cond:
-            return [p for r in self.responses for p in r.problems]
 
     def describe(self, last: int = 30) -> str:
         lines = [f"Delta client {self.node.id} -> {self.address}"]

@@ -52,6 +52,7 @@ def _ads_source():
 
 def api_listener(name: str):
     hcm = hcm_pb2.HttpConnectionManager(
+        stat_prefix=name,  # Envoy's rule: min_len 1
         rds=hcm_pb2.Rds(config_source=_ads_source(), route_config_name=name),
         http_filters=[hcm_pb2.HttpFilter(name="envoy.filters.http.router", typed_config=_any(router_pb2.Router()))],
     )

@@ -7,7 +7,11 @@
 - enum values the proto does not define (proto3 keeps them as plain ints, not unknown fields);
 - every google.protobuf.Any, unpacked by its type_url through the descriptor pool and walked
   in turn (HttpConnectionManager inside ApiListener, Router inside HttpFilter, ...); an
-  Any whose type the official protos don't have is a problem too.
+  Any whose type the official protos don't have is a problem too;
+- Envoy's protoc-gen-validate rules (pgv_check.py) on every message it walks, inside every Any
+  too: what Envoy would refuse (required fields and oneofs, string lengths, prefixes and
+  well-known regexes, numeric and duration ranges, repeated min/max items and uniqueness,
+  defined enum values). A field whose rules say `message.skip` is walked without them.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import os
 
 from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
+
+import pgv_check
 
 try:
     from google.protobuf import unknown_fields as _unknown_fields
@@ -66,9 +72,9 @@ def unknown_field_numbers(msg) -> list[int]:
     return [f.field_number for f in msg.UnknownFields()]  # pragma: no cover
 
 
-def find_problems(msg, path: str | None = None) -> list[str]:
+def find_problems(msg, path: str | None = None, pgv: bool = True) -> list[str]:
     path = path or msg.DESCRIPTOR.full_name
-    problems: list[str] = []
+    problems: list[str] = pgv_check.violations(msg, path) if pgv else []
     numbers = unknown_field_numbers(msg)
     if numbers:
         problems.append(f"{path}: unknown fields {numbers} in {msg.DESCRIPTOR.full_name}")
@@ -81,22 +87,23 @@ def find_problems(msg, path: str | None = None) -> list[str]:
             return problems + [f"{path}: Any type_url {msg.type_url!r} is not a type in the official protos"]
         except DecodeError as exc:
             return problems + [f"{path}: Any {msg.type_url!r} does not decode: {exc}"]
-        return problems + find_problems(inner, f"{path}<{inner.DESCRIPTOR.full_name}>")
+        return problems + find_problems(inner, f"{path}<{inner.DESCRIPTOR.full_name}>", pgv)
     for fd, value in msg.ListFields():
         sub = f"{path}.{fd.name}"
+        walk_pgv = pgv and not pgv_check.skips(fd)
         if fd.message_type is not None and fd.message_type.GetOptions().map_entry:
             value_fd = fd.message_type.fields_by_name["value"]
             for key in value:
                 if value_fd.message_type is not None:
-                    problems += find_problems(value[key], f"{sub}[{key!r}]")
+                    problems += find_problems(value[key], f"{sub}[{key!r}]", walk_pgv)
                 elif value_fd.enum_type is not None:
                     problems += _check_enum(value_fd, value[key], f"{sub}[{key!r}]")
         elif fd.message_type is not None:
             if fd.is_repeated:
                 for i, item in enumerate(value):
-                    problems += find_problems(item, f"{sub}[{i}]")
+                    problems += find_problems(item, f"{sub}[{i}]", walk_pgv)
             else:
-                problems += find_problems(value, sub)
+                problems += find_problems(value, sub, walk_pgv)
         elif fd.enum_type is not None:
             for i, item in enumerate(value if fd.is_repeated else [value]):
                 problems += _check_enum(fd, item, f"{sub}[{i}]" if fd.is_repeated else sub)

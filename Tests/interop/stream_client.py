@@ -38,6 +38,11 @@ class StreamClient:
     def describe(self, last: int = 30) -> str:
         raise NotImplementedError
 
+    def problems(self) -> list[str]:
+        """proto_check's findings (unknown fields, undefined enums, Envoy's PGV rules) in every response."""
+        with self.cond:
+            return [p for r in self.responses for p in r.problems]
+
     def _read(self) -> None:
         try:
             for resp in self._call:

@@ -62,9 +62,10 @@ def test_proto_walk_finds_unknown_field_inside_packed_any(backends):
     bogus = any_pb2.Any(type_url="type.googleapis.com/meshd.Bogus", value=b"")
     tampered.api_listener.api_listener.CopyFrom(bogus)
     assert "not a type in the official protos" in proto_check.find_problems(tampered)[0]
-    # An enum value the proto does not define is reported.
-    hcm = hcm_pb2.HttpConnectionManager(codec_type=77)
-    assert "codec_type" in proto_check.find_problems(hcm)[0]
+    # An enum value the proto does not define is reported (by the walk, and by the PGV rule defined_only).
+    hcm = hcm_pb2.HttpConnectionManager(codec_type=77, stat_prefix="x", rds=hcm_pb2.Rds(route_config_name="r"))
+    problems = proto_check.find_problems(hcm)
+    assert len(problems) == 2 and all(".codec_type: " in p for p in problems), problems
 
 
 def test_ads_client_follows_and_goes_quiet(fake, ads_clients):

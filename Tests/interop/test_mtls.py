@@ -73,7 +73,7 @@ def handshake_and_settings(address: str, root: Path, client: Path | None) -> tup
         return False, repr(exc)
 
 
-def test_istio_mutual_end_to_end(meshd, tmp_path, xds_clients, node_id):
+def test_istio_mutual_end_to_end(meshd, tmp_path, xds_clients, ads_clients, node_id):
     # the operator's workflow for the client: meshctl ca root / meshctl token create -> mesh-agent
     root_file = tmp_path / "mesh-root.pem"
     root_file.write_text(run_meshctl(meshd.admin_url, "ca", "root").stdout)
@@ -107,6 +107,11 @@ def test_istio_mutual_end_to_end(meshd, tmp_path, xds_clients, node_id):
         assert reviews.peers == [spiffe_id("default", "productpage")], (
             f"the backend saw client identities {reviews.peers}, expected productpage's")
         synced = meshd.wait_synced(proxy)
+        # the UpstreamTlsContext meshd sends, as an Envoy sidecar gets it, passes the oracle (at teardown)
+        envoy = ads_clients(meshd.xds_address, "sidecar~10.0.0.8~productpage-1.default~default.svc.cluster.local",
+                            user_agent_name="envoy")
+        envoy.wait_complete(timeout=10)
+        assert any(c.message.HasField("transport_socket") for c in envoy.state["CDS"].values()), envoy.describe()
 
         # 2. the WorkloadEntry (still serviceAccount: reviews) now points at a `ratings` backend
         applied = meshd.apply(configs.mtls(impostor.port, "reviews"))

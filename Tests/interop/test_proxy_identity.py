@@ -40,6 +40,7 @@ def test_a_proxy_with_a_mesh_certificate_is_served_on_the_mtls_port_as_its_certi
                    metadata={"NAMESPACE": "a"}).start() as client:
         client.wait_complete(timeout=10)
         assert "outbound|9080|v1|reviews.default.svc.cluster.local" in client.state["CDS"]
+        assert client.problems() == []
         entry = _entry(meshd, "mtls-proxy")
         assert entry["authenticated"] is True
         assert entry["namespace"] == "a"
@@ -91,3 +92,5 @@ def test_kind_and_namespace_come_from_the_node(meshd, node_id, agent, metadata, 
         client.wait_complete(timeout=10)
         entry = _entry(meshd, node_id)
         assert (entry["kind"], entry["namespace"], entry["authenticated"]) == (kind, namespace, False)
+        # what each kind is sent (a sidecar's and a gateway's listeners too) passes the oracle
+        assert client.problems() == []
