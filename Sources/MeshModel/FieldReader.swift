@@ -50,6 +50,13 @@ struct FieldReader {
         return s
     }
 
+    /// The boolean, or `nil` when absent.
+    func bool() throws(MeshModelError) -> Bool? {
+        guard !isAbsent, let value else { return nil }
+        guard case .bool(let b) = value else { throw error("expected true or false") }
+        return b
+    }
+
     /// The string; absent or empty is an error (`required`).
     func requiredString() throws(MeshModelError) -> String {
         guard let s = try string(), !s.isEmpty else { throw error("required") }

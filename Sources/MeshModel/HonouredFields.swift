@@ -21,11 +21,13 @@ enum HonouredFields {
     }
 
     static let virtualService: Set<String> = Set([
-        "hosts", "http", "http.name", "http.match", "http.match.name", "http.match.port",
+        "hosts", "gateways", "http", "http.name", "http.match", "http.match.name", "http.match.port",
+        "http.match.ignoreUriCase", "http.match.gateways", "http.match.sourceLabels.*", "http.match.sourceNamespace",
         "http.route", "http.route.weight", "http.route.destination", "http.route.destination.host",
         "http.route.destination.subset", "http.route.destination.port", "http.route.destination.port.number",
         "exportTo", "http.timeout", "http.retries", "http.retries.attempts", "http.retries.perTryTimeout", "http.retries.retryOn",
-    ] + stringMatch("http.match.uri") + stringMatch("http.match.headers"))
+    ] + stringMatch("http.match.uri") + stringMatch("http.match.headers") + stringMatch("http.match.withoutHeaders") + stringMatch("http.match.queryParams")
+      + stringMatch("http.match.method") + stringMatch("http.match.authority") + stringMatch("http.match.scheme"))
 
     static let destinationRule: Set<String> = [
         "host", "exportTo", "subsets", "subsets.name", "subsets.labels.*",

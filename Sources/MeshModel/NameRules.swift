@@ -26,7 +26,7 @@ public enum NameRules {
     }
 
     /// A short explanation for error messages.
-    static let labelRule = "must be a lowercase DNS-1123 label (letters, digits and '-', at most 63 characters)"
+    public static let labelRule = "must be a lowercase DNS-1123 label (letters, digits and '-', at most 63 characters)"
     /// A short explanation for error messages.
     static let subdomainRule =
         "must be a lowercase DNS-1123 subdomain (letters, digits, '-' and '.', at most 253 characters)"

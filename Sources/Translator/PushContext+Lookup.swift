@@ -22,15 +22,19 @@ extension PushContext {
     /// applies to it (workload-selected, else the namespace default, else the root default).
     public func viewKey(for proxy: Proxy) -> ViewKey {
         let sidecar = sidecars.select(namespace: proxy.namespace, labels: proxy.labels, rootNamespace: settings.rootNamespace)
-        return ViewKey(kind: proxy.kind, namespace: proxy.namespace, sidecar: sidecar?.key)
+        let labels = sourceLabelKeys.isEmpty ? [:] : proxy.labels.filter { sourceLabelKeys.contains($0.key) }
+        return ViewKey(kind: proxy.kind, namespace: proxy.namespace, sidecar: sidecar?.key, sourceLabels: labels)
     }
 
     /// The VirtualService a proxy in `namespace` uses for `host` (declared by a service in
     /// `serviceNamespace`): among those exported to `namespace`, the one in `namespace`, else
     /// the service's namespace, else the root namespace, else the oldest in any other namespace
     /// (Istio applies an exported VirtualService from any namespace).
+    /// Only VirtualServices that apply to mesh proxies count (`gateways` empty or naming `mesh`):
+    /// one bound to gateways alone never reaches a sidecar or proxyless client.
     public func virtualService(for host: String, serviceNamespace: String?, from namespace: String) -> VirtualServiceEntry? {
-        Self.choose(virtualServices[host] ?? [], serviceNamespace: serviceNamespace, viewer: namespace,
+        Self.choose((virtualServices[host] ?? []).filter { RouteMatchTranslation.reachesMesh($0.spec) },
+                    serviceNamespace: serviceNamespace, viewer: namespace,
                     root: settings.rootNamespace, anyNamespace: true)
     }
 

@@ -55,6 +55,9 @@ public struct PushContext: Sendable {
     public let invalid: [ConfigWarning]
     /// What changed since the previous context; `.full` unless the push pipeline knows better.
     public let scope: Scope
+    /// The label keys any VirtualService match's `sourceLabels` names: the part of a proxy's
+    /// labels its routes can depend on, and so part of its view key.
+    public let sourceLabelKeys: Set<String>
 
     public init(revision: Int64, registry: RegistrySnapshot, virtualServices: [String: [VirtualServiceEntry]],
                 destinationRules: [String: [DestinationRuleEntry]], sidecars: SidecarIndex = SidecarIndex(),
@@ -69,6 +72,13 @@ public struct PushContext: Sendable {
         self.warnings = warnings
         self.invalid = invalid
         self.scope = scope
+        var keys: Set<String> = []
+        for entries in virtualServices.values {
+            for entry in entries {
+                for rule in entry.spec.http { for match in rule.match { keys.formUnion(match.sourceLabels.keys) } }
+            }
+        }
+        self.sourceLabelKeys = keys
     }
 
     /// An empty context (before the store has been read).

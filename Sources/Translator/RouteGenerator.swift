@@ -55,9 +55,10 @@ public struct RouteGenerator: ResourceGenerator {
             let matches = rule.match.isEmpty ? [nil] : rule.match.map(Optional.some)
             for match in matches {
                 if let wanted = match?.port, wanted != port { continue }
+                guard RouteMatchTranslation.applies(match, virtualServiceGateways: entry.spec.gateways, view: view) else { continue }
                 var route = Envoy_Config_Route_V3_Route()
                 route.name = rule.name ?? "\(entry.key.namespace)/\(entry.key.name)#\(index)"
-                route.match = routeMatch(match)
+                route.match = RouteMatchTranslation.routeMatch(match)
                 switch action {
                 case .some(let routeAction): route.route = routeAction
                 case .none:
@@ -106,37 +107,6 @@ public struct RouteGenerator: ResourceGenerator {
             action.weightedClusters = clusters
         }
         return action
-    }
-
-    private func routeMatch(_ match: HTTPMatchRequest?) -> Envoy_Config_Route_V3_RouteMatch {
-        var result = Envoy_Config_Route_V3_RouteMatch()
-        switch match?.uri {
-        case .exact(let path): result.path = path
-        case .prefix(let prefix): result.prefix = prefix
-        case .regex(let pattern): result.safeRegex = regexMatcher(pattern)
-        case nil: result.prefix = "/"
-        }
-        for name in (match?.headers.keys.sorted() ?? []) {
-            guard let value = match?.headers[name] else { continue }
-            var header = Envoy_Config_Route_V3_HeaderMatcher()
-            header.name = name
-            var matcher = Envoy_Type_Matcher_V3_StringMatcher()
-            switch value {
-            case .exact(let text): matcher.exact = text
-            case .prefix(let text): matcher.prefix = text
-            case .regex(let pattern): matcher.safeRegex = regexMatcher(pattern)
-            }
-            header.stringMatch = matcher
-            result.headers.append(header)
-        }
-        return result
-    }
-
-    /// Istio's `regex` (RE2 syntax) as Envoy's safe regex matcher.
-    private func regexMatcher(_ pattern: String) -> Envoy_Type_Matcher_V3_RegexMatcher {
-        var regex = Envoy_Type_Matcher_V3_RegexMatcher()
-        regex.regex = pattern
-        return regex
     }
 
     private func clusters(in routes: [Envoy_Config_Route_V3_Route]) -> [String] {

@@ -8,10 +8,10 @@ import MeshModel
 /// - `kind`: which shapes of resources the proxy takes;
 /// - `namespace`: decides exportTo visibility, what `.` means in a Sidecar, and the
 ///   namespace-aware choice of VirtualService and DestinationRule;
-/// - `sidecar`: the Sidecar that applies (nil: none, everything visible). Labels matter only
-///   through Sidecar selection, which this key captures, so they are not in it: proxies of one
-///   namespace with different labels but the same Sidecar share a snapshot. (`sourceLabels`
-///   matching in VirtualServices will add them when it is implemented.)
+/// - `sidecar`: the Sidecar that applies (nil: none, everything visible). Labels matter through
+///   Sidecar selection, which this key captures, and through VirtualService `sourceLabels`:
+/// - `sourceLabels`: the proxy's labels whose keys some `sourceLabels` names, and no others, so
+///   proxies of one namespace that differ only in labels no route looks at share a snapshot.
 ///
 /// Locality is not in it either: no generator reads it yet (locality-aware load balancing
 /// will add it).
@@ -22,16 +22,21 @@ public struct ViewKey: Sendable, Hashable, CustomStringConvertible {
     public var namespace: String
     /// The key of the Sidecar that applies to the proxy, nil when none does.
     public var sidecar: ConfigKey?
+    /// The proxy's labels that some VirtualService's `sourceLabels` names (only those: proxies
+    /// differing in other labels still share a view).
+    public var sourceLabels: [String: String]
 
     /// Creates a key.
-    public init(kind: Proxy.Kind, namespace: String = "default", sidecar: ConfigKey? = nil) {
+    public init(kind: Proxy.Kind, namespace: String = "default", sidecar: ConfigKey? = nil, sourceLabels: [String: String] = [:]) {
         self.kind = kind
         self.namespace = namespace
         self.sidecar = sidecar
+        self.sourceLabels = sourceLabels
     }
 
     /// `proxyless-grpc/default sidecar=default/restricted` (`sidecar=none` without one).
     public var description: String {
         "\(kind.rawValue)/\(namespace) sidecar=\(sidecar.map { "\($0.namespace)/\($0.name)" } ?? "none")"
+            + (sourceLabels.isEmpty ? "" : " labels=" + sourceLabels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))
     }
 }

@@ -36,6 +36,16 @@ private let route = "- destination: {host: reviews}\n"
                  field: "spec.http[0].match[0].uri.regex", message: "must not be empty"),
         RuleCase(kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- match:\n  - headers: {End-User: {exact: jason}}\n  route:\n  " + route,
                  field: "spec.http[0].match[0].headers.End-User", message: "header name must be lowercase"),
+        RuleCase(kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- match:\n  - withoutHeaders: {X-User: {exact: a}}\n  route:\n  " + route,
+                 field: "spec.http[0].match[0].withoutHeaders.X-User", message: "header name must be lowercase"),
+        RuleCase(kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- match:\n  - queryParams: {q: {regex: \"(\"}}\n  route:\n  " + route,
+                 field: "spec.http[0].match[0].queryParams.q.regex", message: "invalid RE2 regex: missing ): ("),
+        RuleCase(kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- match:\n  - sourceNamespace: Ops\n  route:\n  " + route,
+                 field: "spec.http[0].match[0].sourceNamespace", message: NameRules.labelRule),
+        RuleCase(kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- match:\n  - ignoreUriCase: yes-please\n  route:\n  " + route,
+                 field: "spec.http[0].match[0].ignoreUriCase", message: "expected true or false"),
+        RuleCase(kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- match:\n  - method: {exact: GET, prefix: P}\n  route:\n  " + route,
+                 field: "spec.http[0].match[0].method", message: "must set exactly one of exact, prefix, regex"),
         RuleCase(kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- timeout: 5x\n  route:\n  " + route,
                  field: "spec.http[0].timeout", message: #"invalid duration "5x""#),
     ]
@@ -106,7 +116,7 @@ private let route = "- destination: {host: reviews}\n"
         }
         #expect(vs.http == [HTTPRoute(
             name: "jason",
-            match: [HTTPMatchRequest(uri: .prefix("/api"), headers: ["end-user": .exact("jason")], port: 9080)],
+            match: [HTTPMatchRequest(uri: .prefix("/api"), headers: ["end-user": .value(.exact("jason"))], port: 9080)],
             route: [HTTPRouteDestination(destination: Destination(host: "reviews", subset: "v2", port: 9080))],
             timeout: "1.5s",
             retries: HTTPRetry(attempts: 3, perTryTimeout: "500ms", retryOn: "unavailable"))])

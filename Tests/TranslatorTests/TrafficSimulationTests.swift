@@ -107,4 +107,72 @@ private let all = "outbound|9080||reviews.default.svc.cluster.local"
         #expect(!TrafficSimulation.matches(exact, headers: [:]), "an absent header never matches a value matcher, inverted or not")
         #expect(TrafficSimulation.matches(exact, headers: ["x-user": "b"]))
     }
+
+    static let callerRules = """
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: reviews, namespace: default}
+        spec:
+          hosts: [reviews]
+          http:
+          - name: from-canary-clients
+            match: [{sourceLabels: {track: canary}}]
+            route: [{destination: {host: reviews, subset: v2}}]
+          - name: from-ops
+            match: [{sourceNamespace: ops}]
+            route: [{destination: {host: reviews, subset: v2}}]
+          - name: gateway-only
+            match: [{gateways: [edge], uri: {prefix: /}}]
+            route: [{destination: {host: reviews, subset: v2}}]
+          - name: case-blind
+            match: [{uri: {prefix: /ADMIN}, ignoreUriCase: true}]
+            route: [{destination: {host: reviews, subset: v1}}]
+          - name: debug-present
+            match: [{headers: {x-debug: {}}, withoutHeaders: {x-user: {exact: root}}}]
+            route: [{destination: {host: reviews, subset: v1}}]
+          - name: by-query
+            match: [{queryParams: {debug: {exact: "1"}}}]
+            route: [{destination: {host: reviews, subset: v1}}]
+          - name: by-authority
+            match: [{authority: {prefix: reviews.default}, method: {exact: GET}}]
+            route: [{destination: {host: reviews, subset: v1}}]
+          - name: rest
+            route: [{destination: {host: reviews, subset: v2}}]
+        """
+
+    /// Conditions on the caller decide per proxy; conditions on the request per request. A
+    /// match meant for another caller is left out, never widened.
+    @Test func callerAndRequestConditions() throws {
+        let push = try context([CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]), Self.callerRules])
+        func route(_ proxy: Proxy, _ request: SimulatedRequest) throws -> String? {
+            try TrafficSimulation(snapshot: ProxySnapshot(proxy: proxy, push: push)).run(request).route
+        }
+        let plain = Proxy(id: "plain", namespace: "default", labels: ["app": "ratings"])
+        let canary = Proxy(id: "canary", namespace: "default", labels: ["app": "ratings", "track": "canary"])
+        let ops = Proxy(id: "ops", namespace: "ops")
+        let request = SimulatedRequest(authority: authority)
+        #expect(try route(canary, request) == "from-canary-clients")
+        #expect(try route(ops, request) == "from-ops")
+        #expect(try route(plain, request) == "rest", "gateway-only never reaches a mesh client")
+        #expect(try route(plain, .init(authority: authority, path: "/admin/x")) == "case-blind")
+        #expect(try route(plain, .init(authority: authority, path: "/x.Y/Z", headers: ["x-debug": ""])) == "debug-present")
+        #expect(try route(plain, .init(authority: authority, path: "/x.Y/Z", headers: ["x-debug": "1", "x-user": "root"])) == "rest")
+        #expect(try route(plain, .init(authority: authority, path: "/x.Y/Z", method: "GET")) == "by-authority")
+        #expect(try route(plain, .init(authority: authority, path: "/x.Y/Z?debug=1")) == "by-query")
+        #expect(try route(plain, .init(authority: authority, path: "/x.Y/Z?debug=2")) == "rest")
+        #expect(try route(plain, .init(authority: authority, path: "/x.Y/Z", method: "POST")) == "rest")
+        // Proxies differing only in labels no route looks at share a view.
+        let other = Proxy(id: "other", namespace: "default", labels: ["app": "details"])
+        #expect(push.viewKey(for: plain) == push.viewKey(for: other))
+        #expect(push.viewKey(for: plain) != push.viewKey(for: canary))
+    }
+
+    /// A VirtualService bound only to a gateway reaches no mesh client: the default route applies.
+    @Test func aGatewayOnlyVirtualServiceReachesNoMeshClient() throws {
+        let gatewayOnly = CanaryFixture.virtualService([("v2", 100)]).replacingOccurrences(of: "hosts: [reviews]", with: "hosts: [reviews]\n  gateways: [edge]")
+        let push = try context([CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]), gatewayOnly])
+        let result = try TrafficSimulation(snapshot: ProxySnapshot(proxy: Proxy(id: "p"), push: push)).run(.init(authority: authority))
+        #expect(result.route == "default")
+        #expect(result.outcome == .cluster(all, endpoints: ["127.0.0.1:9081", "127.0.0.1:9082"]))
+    }
 }

@@ -37,6 +37,16 @@ class TlsFiles:
         return cls((d / key).read_bytes(), (d / chain).read_bytes(), (d / root).read_bytes())
 
 
+class _AnyMethod(grpc.GenericRpcHandler):
+    """Serves every method path with one unary handler."""
+
+    def __init__(self, behaviour):
+        self._handler = grpc.unary_unary_rpc_method_handler(behaviour)
+
+    def service(self, handler_call_details):
+        return self._handler
+
+
 class EchoBackend:
     def __init__(self, name: str, host: str = "127.0.0.1", tls: TlsFiles | None = None):
         self.name = name
@@ -65,7 +75,8 @@ class EchoBackend:
         handler = grpc.method_handlers_generic_handler(
             SERVICE, {METHOD: grpc.unary_unary_rpc_method_handler(self._who)}
         )
-        server.add_generic_rpc_handlers((handler,))
+        # Any other method path answers the same way, so routing tests can vary the path.
+        server.add_generic_rpc_handlers((handler, _AnyMethod(self._who)))
         if self.tls is None:
             self.port = server.add_insecure_port(f"{self.host}:0")
         else:

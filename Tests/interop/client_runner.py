@@ -118,8 +118,14 @@ class XdsClientProcess:
                     raise AssertionError(f"xds client {self.node_id}: {answer['error']}")
                 return answer
 
-    def run(self, n: int, name: str = "run", timeout: float = 60.0) -> dict:
-        return self.command("run", n=n, name=name, timeout=timeout)
+    def run(self, n: int, name: str = "run", timeout: float = 60.0, method: str | None = None,
+            metadata: dict | None = None) -> dict:
+        extra = {}
+        if method is not None:
+            extra["method"] = method
+        if metadata:
+            extra["metadata"] = sorted(metadata.items())
+        return self.command("run", n=n, name=name, timeout=timeout, **extra)
 
     def start_loop(self, name: str) -> dict:
         return self.command("start", name=name)

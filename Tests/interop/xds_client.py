@@ -17,7 +17,8 @@ wait_for_ready=False and a 2 s deadline, so a failure is a real failure.
 With `--count N` it runs N RPCs after the warm-up, prints one report line and exits.
 Otherwise it reads JSON commands, one per line, and answers each with one JSON line carrying
 the same "id":
-  {"cmd": "run", "n": 1000}        run exactly n RPCs now, answer their window
+  {"cmd": "run", "n": 1000}        run exactly n RPCs now, answer their window (optional
+                                   "method": "/pkg.Svc/M" and "metadata": [[k, v], ...])
   {"cmd": "start", "name": "w"}    start a continuous loop of RPCs into window "w"
   {"cmd": "mark", "name": "w2"}    close the current window (after its in-flight RPC ends),
                                    answer it, and continue into a new window "w2"
@@ -101,9 +102,12 @@ class Client:
         self.loop_thread: threading.Thread | None = None
         self.stop_loop = threading.Event()
 
-    def call(self, window: Window, wait_for_ready: bool = False, timeout: float | None = None) -> None:
+    def call(self, window: Window, wait_for_ready: bool = False, timeout: float | None = None,
+             method: str | None = None, metadata: list | None = None) -> None:
+        stub = self.who if method is None else self.channel.unary_unary(method)
         try:
-            answer = self.who(b"", timeout=timeout or self.args.deadline, wait_for_ready=wait_for_ready)
+            answer = stub(b"", timeout=timeout or self.args.deadline, wait_for_ready=wait_for_ready,
+                          metadata=tuple(tuple(pair) for pair in metadata) if metadata else None)
             result, code, details = answer.decode("utf-8", "replace"), None, None
         except grpc.RpcError as err:
             result, code, details = None, err.code().name, err.details()
@@ -129,10 +133,10 @@ class Client:
             "window": report,
         }
 
-    def run(self, n: int, name: str = "run") -> dict:
+    def run(self, n: int, name: str = "run", method: str | None = None, metadata: list | None = None) -> dict:
         window = Window(name)
         for _ in range(n):
-            self.one(window)
+            self.one(window, method=method, metadata=metadata)
         window.ended = time.monotonic()
         return window.report()
 
@@ -218,7 +222,7 @@ def main() -> int:
             continue
         op = cmd.get("cmd")
         if op == "run":
-            answer = client.run(int(cmd.get("n", 1)), cmd.get("name", "run"))
+            answer = client.run(int(cmd.get("n", 1)), cmd.get("name", "run"), cmd.get("method"), cmd.get("metadata"))
         elif op == "start":
             answer = client.start(cmd.get("name", "loop"))
         elif op == "mark":

@@ -184,6 +184,8 @@ public nonisolated struct Envoy_Config_Route_V3_RouteMatch: Sendable {
 
   public var headers: [Envoy_Config_Route_V3_HeaderMatcher] = []
 
+  public var queryParameters: [Envoy_Config_Route_V3_QueryParameterMatcher] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_PathSpecifier: Equatable, Sendable {
@@ -196,6 +198,42 @@ public nonisolated struct Envoy_Config_Route_V3_RouteMatch: Sendable {
   public init() {}
 
   fileprivate var _caseSensitive: SwiftProtobuf.Google_Protobuf_BoolValue? = nil
+}
+
+public nonisolated struct Envoy_Config_Route_V3_QueryParameterMatcher: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var queryParameterMatchSpecifier: Envoy_Config_Route_V3_QueryParameterMatcher.OneOf_QueryParameterMatchSpecifier? = nil
+
+  public var stringMatch: Envoy_Type_Matcher_V3_StringMatcher {
+    get {
+      if case .stringMatch(let v)? = queryParameterMatchSpecifier {return v}
+      return Envoy_Type_Matcher_V3_StringMatcher()
+    }
+    set {queryParameterMatchSpecifier = .stringMatch(newValue)}
+  }
+
+  public var presentMatch: Bool {
+    get {
+      if case .presentMatch(let v)? = queryParameterMatchSpecifier {return v}
+      return false
+    }
+    set {queryParameterMatchSpecifier = .presentMatch(newValue)}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum OneOf_QueryParameterMatchSpecifier: Equatable, Sendable {
+    case stringMatch(Envoy_Type_Matcher_V3_StringMatcher)
+    case presentMatch(Bool)
+
+  }
+
+  public init() {}
 }
 
 public nonisolated struct Envoy_Config_Route_V3_RouteAction: Sendable {
@@ -419,6 +457,8 @@ public nonisolated struct Envoy_Config_Route_V3_HeaderMatcher: Sendable {
   }
 
   public var invertMatch: Bool = false
+
+  public var treatMissingHeaderAsEmpty: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -685,7 +725,7 @@ nonisolated extension Envoy_Config_Route_V3_WeightedCluster.ClusterWeight: Swift
 
 nonisolated extension Envoy_Config_Route_V3_RouteMatch: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RouteMatch"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}prefix\0\u{1}path\0\u{4}\u{2}case_sensitive\0\u{2}\u{2}headers\0\u{4}\u{4}safe_regex\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}prefix\0\u{1}path\0\u{4}\u{2}case_sensitive\0\u{2}\u{2}headers\0\u{3}query_parameters\0\u{4}\u{3}safe_regex\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -711,6 +751,7 @@ nonisolated extension Envoy_Config_Route_V3_RouteMatch: SwiftProtobuf.Message, S
       }()
       case 4: try { try decoder.decodeSingularMessageField(value: &self._caseSensitive) }()
       case 6: try { try decoder.decodeRepeatedMessageField(value: &self.headers) }()
+      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.queryParameters) }()
       case 10: try {
         var v: Envoy_Type_Matcher_V3_RegexMatcher?
         var hadOneofValue = false
@@ -751,6 +792,9 @@ nonisolated extension Envoy_Config_Route_V3_RouteMatch: SwiftProtobuf.Message, S
     if !self.headers.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.headers, fieldNumber: 6)
     }
+    if !self.queryParameters.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.queryParameters, fieldNumber: 7)
+    }
     try { if case .safeRegex(let v)? = self.pathSpecifier {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
     } }()
@@ -761,6 +805,74 @@ nonisolated extension Envoy_Config_Route_V3_RouteMatch: SwiftProtobuf.Message, S
     if lhs.pathSpecifier != rhs.pathSpecifier {return false}
     if lhs._caseSensitive != rhs._caseSensitive {return false}
     if lhs.headers != rhs.headers {return false}
+    if lhs.queryParameters != rhs.queryParameters {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Envoy_Config_Route_V3_QueryParameterMatcher: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".QueryParameterMatcher"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{4}\u{4}string_match\0\u{3}present_match\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 5: try {
+        var v: Envoy_Type_Matcher_V3_StringMatcher?
+        var hadOneofValue = false
+        if let current = self.queryParameterMatchSpecifier {
+          hadOneofValue = true
+          if case .stringMatch(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.queryParameterMatchSpecifier = .stringMatch(v)
+        }
+      }()
+      case 6: try {
+        var v: Bool?
+        try decoder.decodeSingularBoolField(value: &v)
+        if let v = v {
+          if self.queryParameterMatchSpecifier != nil {try decoder.handleConflictingOneOf()}
+          self.queryParameterMatchSpecifier = .presentMatch(v)
+        }
+      }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    switch self.queryParameterMatchSpecifier {
+    case .stringMatch?: try {
+      guard case .stringMatch(let v)? = self.queryParameterMatchSpecifier else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    }()
+    case .presentMatch?: try {
+      guard case .presentMatch(let v)? = self.queryParameterMatchSpecifier else { preconditionFailure() }
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 6)
+    }()
+    case nil: break
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Envoy_Config_Route_V3_QueryParameterMatcher, rhs: Envoy_Config_Route_V3_QueryParameterMatcher) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.queryParameterMatchSpecifier != rhs.queryParameterMatchSpecifier {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -986,7 +1098,7 @@ nonisolated extension Envoy_Config_Route_V3_NonForwardingAction: SwiftProtobuf.M
 
 nonisolated extension Envoy_Config_Route_V3_HeaderMatcher: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HeaderMatcher"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{4}\u{3}exact_match\0\u{4}\u{3}present_match\0\u{3}invert_match\0\u{3}prefix_match\0\u{3}suffix_match\0\u{3}safe_regex_match\0\u{4}\u{2}string_match\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{4}\u{3}exact_match\0\u{4}\u{3}present_match\0\u{3}invert_match\0\u{3}prefix_match\0\u{3}suffix_match\0\u{3}safe_regex_match\0\u{4}\u{2}string_match\0\u{3}treat_missing_header_as_empty\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1054,6 +1166,7 @@ nonisolated extension Envoy_Config_Route_V3_HeaderMatcher: SwiftProtobuf.Message
           self.headerMatchSpecifier = .stringMatch(v)
         }
       }()
+      case 14: try { try decoder.decodeSingularBoolField(value: &self.treatMissingHeaderAsEmpty) }()
       default: break
       }
     }
@@ -1100,6 +1213,9 @@ nonisolated extension Envoy_Config_Route_V3_HeaderMatcher: SwiftProtobuf.Message
     }()
     default: break
     }
+    if self.treatMissingHeaderAsEmpty != false {
+      try visitor.visitSingularBoolField(value: self.treatMissingHeaderAsEmpty, fieldNumber: 14)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1107,6 +1223,7 @@ nonisolated extension Envoy_Config_Route_V3_HeaderMatcher: SwiftProtobuf.Message
     if lhs.name != rhs.name {return false}
     if lhs.headerMatchSpecifier != rhs.headerMatchSpecifier {return false}
     if lhs.invertMatch != rhs.invertMatch {return false}
+    if lhs.treatMissingHeaderAsEmpty != rhs.treatMissingHeaderAsEmpty {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

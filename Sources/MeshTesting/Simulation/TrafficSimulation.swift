@@ -138,13 +138,38 @@ public struct TrafficSimulation: Sendable {
             pathMatches = false
         }
         return pathMatches && match.headers.allSatisfy { matches($0, headers: headers) }
+            && match.queryParameters.allSatisfy { matches($0, query: query(of: path)) }
     }
 
-    /// Envoy's `HeaderUtility::matchHeaders`: an absent header matches only `present_match:
-    /// false` (or, inverted, `present_match: true`); otherwise the value is matched and the
-    /// result inverted when `invert_match` is set.
+    /// The query string's parameters (`a=1&b` → a: 1, b: ""); the last of a repeated name wins.
+    static func query(of path: String) -> [String: String] {
+        guard let start = path.firstIndex(of: "?") else { return [:] }
+        var parameters: [String: String] = [:]
+        for pair in path[path.index(after: start)...].split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            parameters[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
+        }
+        return parameters
+    }
+
+    /// Envoy's query parameter matcher: present, or the value by a string matcher.
+    public static func matches(_ matcher: Envoy_Config_Route_V3_QueryParameterMatcher, query: [String: String]) -> Bool {
+        guard let value = query[matcher.name] else { return false }
+        switch matcher.queryParameterMatchSpecifier {
+        case .presentMatch(let present): return present
+        case .stringMatch(let string): return matches(string, value)
+        case nil: return true
+        }
+    }
+
+    /// Envoy's `HeaderUtility::matchHeaders`: an absent header counts as empty with
+    /// `treat_missing_header_as_empty`; otherwise it matches only `present_match: false` (or,
+    /// inverted, `present_match: true`); a present value is matched and the result inverted
+    /// when `invert_match` is set.
     public static func matches(_ matcher: Envoy_Config_Route_V3_HeaderMatcher, headers: [String: String]) -> Bool {
-        guard let value = headers[matcher.name.lowercased()] else {
+        var found = headers[matcher.name.lowercased()]
+        if found == nil, matcher.treatMissingHeaderAsEmpty { found = "" }
+        guard let value = found else {
             if case .presentMatch(let present) = matcher.headerMatchSpecifier {
                 return matcher.invertMatch ? present : !present
             }
