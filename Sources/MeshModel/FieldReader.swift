@@ -106,6 +106,13 @@ struct FieldReader {
         return UInt32(int)
     }
 
+    /// The boolean, or `nil` when absent.
+    func boolean() throws(MeshModelError) -> Bool? {
+        guard !isAbsent, let value else { return nil }
+        guard case .bool(let flag) = value else { throw error("expected a boolean") }
+        return flag
+    }
+
     /// A string that must be one of `allowed` (exact spelling, as protobuf enum names are);
     /// `nil` when absent.
     func oneOf(_ allowed: [String], what: String) throws(MeshModelError) -> String? {
@@ -182,6 +189,13 @@ struct FieldReader {
         guard let text = try string() else { return nil }
         if let problem = IstioDuration.problem(in: text) { throw error(problem) }
         return text
+    }
+
+    /// `duration()` as a value, for fields the translator turns into protobuf durations.
+    func durationValue() throws(MeshModelError) -> Duration? {
+        guard let text = try duration() else { return nil }
+        guard let value = IstioDuration.parse(text) else { throw error("invalid duration \"\(text)\"") }
+        return value
     }
 
     /// A regex (RE2 syntax), checked by RE2 itself; `nil` when absent.
