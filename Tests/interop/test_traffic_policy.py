@@ -89,7 +89,7 @@ def test_http2_max_requests_caps_concurrent_rpcs(meshd, backends, ads_clients, n
     assert cluster.circuit_breakers.thresholds[0].max_requests.value == 1
 
 
-def test_outlier_detection_ejects_a_failing_backend(meshd, backends, xds_clients, node_id):
+def test_outlier_detection_ejects_a_failing_backend(meshd, backends, xds_clients, ads_clients, node_id):
     applied = setup(meshd, backends, """\
     outlierDetection: {consecutive5xxErrors: 5, interval: 1s, baseEjectionTime: 30s, maxEjectionPercent: 50}
 """)
@@ -108,6 +108,8 @@ def test_outlier_detection_ejects_a_failing_backend(meshd, backends, xds_clients
     window = client.run(100, name="after")
     assert window["failures"] == 0 and window["counts"] == {"v2": 100}, window
     assert backends["v1"].calls == failing_calls  # ejected: not even tried
+    outlier = assert_valid_resources(ads_clients, meshd, node_id("outlier-envoy"))["CDS"][configs.cluster()].message.outlier_detection
+    assert outlier.failure_percentage_request_volume.value == 5 and outlier.enforcing_consecutive_5xx.value == 0
 
 
 def test_consistent_hash_on_a_header_pins_each_value(meshd, backends, ads_clients, node_id):
