@@ -24,9 +24,11 @@ struct ConfigWriter: Sendable {
         var notHonoured: [JSONValue] = []
         var validated: [(resource: ConfigResource, config: TypedConfig)] = []
         for resource in resources {
-            let (config, fields) = try ConfigValidator.validateForWrite(resource)
+            let (config, fields, limits) = try ConfigValidator.validateForWrite(resource)
             validated.append((resource, config))
             notHonoured += fields.map { .string("\(resource.key): \($0.path): \(IstioSchema.notHonouredMessage)") }
+            // Said whether or not such a client is connected: the YAML is what is being reviewed.
+            notHonoured += limits.map { .string("\(resource.key): \($0.path): \($0.message)") }
         }
         var prospective = index.read()
         if let known = prospective.revision, let delta = try await store.delta(after: known) {

@@ -44,6 +44,12 @@ struct DebugController: Sendable {
                 "invalid": .array(push.invalid.map(Self.warningObject)),
                 // Stored spec fields outside Istio's schema: ignored, the resources still pushed.
                 "unknownFields": .array(configIndex.read().unknownFieldWarnings.map(Self.warningObject)),
+                // Fields a kind of proxy does not honour as written (the apply answer warned).
+                "unhonouredFields": .array(configIndex.read().unhonouredFieldWarnings.map { client, warning in
+                    guard case .object(var members) = Self.warningObject(warning) else { return .null }
+                    members["proxyKind"] = .string(client.rawValue)
+                    return .object(members)
+                }),
             ]))
         }
     }

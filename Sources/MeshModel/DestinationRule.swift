@@ -6,11 +6,11 @@ public struct DestinationRule: Sendable, Hashable {
     public var subsets: [Subset]
     /// Namespaces the rule is visible to (see `ExportTo`); empty means everywhere.
     public var exportTo: [String]
-    /// `trafficPolicy`, kept raw: meshd does not apply it yet, but keeps it for later and for reads.
-    public var trafficPolicy: JSONValue?
+    /// `trafficPolicy`: applies to every subset, merged under each subset's own policy.
+    public var trafficPolicy: TrafficPolicy?
 
     /// Creates a DestinationRule.
-    public init(host: String, subsets: [Subset] = [], exportTo: [String] = [], trafficPolicy: JSONValue? = nil) {
+    public init(host: String, subsets: [Subset] = [], exportTo: [String] = [], trafficPolicy: TrafficPolicy? = nil) {
         self.host = host
         self.subsets = subsets
         self.exportTo = exportTo
@@ -33,6 +33,14 @@ extension DestinationRule {
         }
         self.subsets = subsets
         exportTo = try spec["exportTo"].exportTo(namespace: namespace, allowNone: false)
-        trafficPolicy = try spec["trafficPolicy"].object().map(JSONValue.object)
+        trafficPolicy = try spec["trafficPolicy"].isAbsent ? nil : TrafficPolicy(reading: spec["trafficPolicy"])
+    }
+
+    /// The policy blocks for traffic to `port` of `subset` (nil: the whole host), merged as
+    /// Istio merges them (`TrafficPolicy.merged`). A subset name the rule lacks gets the
+    /// rule-level blocks.
+    public func policy(subset: String?, port: UInt32) -> PolicySettings {
+        let subsetPolicy = subset.flatMap { name in subsets.first { $0.name == name } }?.trafficPolicy
+        return TrafficPolicy.merged(top: trafficPolicy, subset: subsetPolicy, port: port)
     }
 }

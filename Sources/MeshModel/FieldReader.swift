@@ -50,13 +50,6 @@ struct FieldReader {
         return s
     }
 
-    /// The boolean, or `nil` when absent.
-    func bool() throws(MeshModelError) -> Bool? {
-        guard !isAbsent, let value else { return nil }
-        guard case .bool(let b) = value else { throw error("expected true or false") }
-        return b
-    }
-
     /// The string; absent or empty is an error (`required`).
     func requiredString() throws(MeshModelError) -> String {
         guard let s = try string(), !s.isEmpty else { throw error("required") }
@@ -111,6 +104,13 @@ struct FieldReader {
         guard int >= 0 else { throw error("must not be negative") }
         guard int <= Int(UInt32.max) else { throw error("must be at most \(UInt32.max) (uint32)") }
         return UInt32(int)
+    }
+
+    /// The boolean, or `nil` when absent.
+    func boolean() throws(MeshModelError) -> Bool? {
+        guard !isAbsent, let value else { return nil }
+        guard case .bool(let flag) = value else { throw error("expected a boolean") }
+        return flag
     }
 
     /// A string that must be one of `allowed` (exact spelling, as protobuf enum names are);
@@ -189,6 +189,13 @@ struct FieldReader {
         guard let text = try string() else { return nil }
         if let problem = IstioDuration.problem(in: text) { throw error(problem) }
         return text
+    }
+
+    /// `duration()` as a value, for fields the translator turns into protobuf durations.
+    func durationValue() throws(MeshModelError) -> Duration? {
+        guard let text = try duration() else { return nil }
+        guard let value = IstioDuration.parse(text) else { throw error("invalid duration \"\(text)\"") }
+        return value
     }
 
     /// A regex (RE2 syntax), checked by RE2 itself; `nil` when absent.

@@ -63,7 +63,7 @@ extension HTTPMatchRequest {
         guard try r.object() != nil else { throw r.error("expected an object") }
         name = try r["name"].string().flatMap { $0.isEmpty ? nil : $0 }
         uri = try r["uri"].isAbsent ? nil : StringMatch(reading: r["uri"])
-        ignoreUriCase = try r["ignoreUriCase"].bool() ?? false
+        ignoreUriCase = try r["ignoreUriCase"].boolean() ?? false
         headers = try Self.headerMatches(r["headers"])
         withoutHeaders = try Self.headerMatches(r["withoutHeaders"])
         var queryParams: [String: HeaderMatch] = [:]

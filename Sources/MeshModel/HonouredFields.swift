@@ -29,11 +29,18 @@ enum HonouredFields {
     ] + stringMatch("http.match.uri") + stringMatch("http.match.headers") + stringMatch("http.match.withoutHeaders") + stringMatch("http.match.queryParams")
       + stringMatch("http.match.method") + stringMatch("http.match.authority") + stringMatch("http.match.scheme"))
 
-    static let destinationRule: Set<String> = [
-        "host", "exportTo", "subsets", "subsets.name", "subsets.labels.*",
-        // Only the mode: ISTIO_MUTUAL (mesh mTLS) and DISABLE (plaintext, what proxies get anyway).
-        "trafficPolicy", "trafficPolicy.tls", "trafficPolicy.tls.mode=ISTIO_MUTUAL", "trafficPolicy.tls.mode=DISABLE",
-    ]
+    /// Traffic policies (rule, port-level, subset, subset port-level) merged as Istio merges
+    /// them; the blocks' fields and what each kind of client makes of them are in `ClientSupport`.
+    static let destinationRule: Set<String> = {
+        var fields: Set<String> = ["host", "exportTo", "subsets", "subsets.name", "subsets.labels.*"]
+        for location in ClientSupport.policyLocations {
+            // Only the TLS mode: ISTIO_MUTUAL (mesh mTLS) and DISABLE (plaintext, what proxies get anyway).
+            fields.formUnion([location, "\(location).tls", "\(location).tls.mode=ISTIO_MUTUAL", "\(location).tls.mode=DISABLE"])
+        }
+        fields.formUnion(["trafficPolicy.portLevelSettings.port", "trafficPolicy.portLevelSettings.port.number",
+                          "subsets.trafficPolicy.portLevelSettings.port", "subsets.trafficPolicy.portLevelSettings.port.number"])
+        return fields.union(ClientSupport.of("DestinationRule").keys)
+    }()
 
     static let serviceEntry: Set<String> = [
         // STATIC is what meshd does: endpoints are the addresses given. NONE and the DNS modes

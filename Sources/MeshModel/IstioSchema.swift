@@ -35,6 +35,19 @@ public enum IstioSchema {
         /// Fields in Istio's schema that meshd does not translate yet: the outermost such field of
         /// each subtree, in document order.
         public var notHonoured: [Finding] = []
+        /// Fields meshd translates that some kind of client does not honour as written
+        /// (`ClientSupport`), in document order.
+        public var clientLimits: [ClientFinding] = []
+    }
+
+    /// A field one kind of client does not honour, or gets a substitute for.
+    public struct ClientFinding: Sendable, Hashable {
+        /// The full field path.
+        public var path: String
+        /// The kind of client.
+        public var client: ProxyClient
+        /// The warning (`not honoured by proxyless gRPC clients`, `substituted for …`).
+        public var message: String
     }
 
     static let messages = generatedMessages()
@@ -47,7 +60,8 @@ public enum IstioSchema {
     public static func check(kind: String, spec: JSONValue) -> Report {
         var report = Report()
         guard let root = generatedRoots[kind] else { return report }
-        walk(spec, .message(root), path: "spec", pattern: "", honoured: HonouredFields.of(kind), into: &report)
+        walk(spec, .message(root), path: "spec", pattern: "", honoured: HonouredFields.of(kind),
+             clients: ClientSupport.of(kind), into: &report)
         return report
     }
 
@@ -55,20 +69,20 @@ public enum IstioSchema {
     /// honoured: unknown fields are still looked for there, but nothing more is reported as not
     /// honoured (one warning per subtree).
     private static func walk(_ value: JSONValue, _ node: SchemaNode, path: String, pattern: String,
-                             honoured: Set<String>?, into report: inout Report) {
+                             honoured: Set<String>?, clients: [String: [ProxyClient: FieldSupport]], into report: inout Report) {
         switch node {
         case .scalar, .open:
             return
         case .list(let element):
             guard case .array(let items) = value else { return }
             for (index, item) in items.enumerated() {
-                walk(item, element, path: "\(path)[\(index)]", pattern: pattern, honoured: honoured, into: &report)
+                walk(item, element, path: "\(path)[\(index)]", pattern: pattern, honoured: honoured, clients: clients, into: &report)
             }
         case .map(let element):
             guard case .object(let members) = value else { return }
             for key in members.keys.sorted() {
                 guard let item = members[key] else { continue }
-                walk(item, element, path: "\(path).\(key)", pattern: pattern, honoured: honoured, into: &report)
+                walk(item, element, path: "\(path).\(key)", pattern: pattern, honoured: honoured, clients: clients, into: &report)
             }
         case .message(let name):
             guard case .object(let members) = value, let fields = messages[name] else { return }
@@ -82,16 +96,25 @@ public enum IstioSchema {
                 let childPattern = pattern.isEmpty ? key : "\(pattern).\(key)"
                 var inner = honoured
                 if let set = honoured {
+                    var matched: String?
                     if set.contains(childPattern + ".*") {
                         inner = nil  // wholly honoured: only unknown fields are left to find
+                        matched = childPattern + ".*"
                     } else if case .string(let text) = item, set.contains("\(childPattern)=\(text)") {
                         // An enum honoured for this value only (resolution STATIC, tls mode ISTIO_MUTUAL).
-                    } else if !set.contains(childPattern) {
+                        matched = "\(childPattern)=\(text)"
+                    } else if set.contains(childPattern) {
+                        matched = childPattern
+                    } else {
                         report.notHonoured.append(Finding(path: childPath, name: key))
                         inner = nil
                     }
+                    for client in ProxyClient.allCases {
+                        guard let matched, let warning = clients[matched]?[client]?.warning(for: client) else { continue }
+                        report.clientLimits.append(ClientFinding(path: childPath, client: client, message: warning))
+                    }
                 }
-                walk(item, child, path: childPath, pattern: childPattern, honoured: inner, into: &report)
+                walk(item, child, path: childPath, pattern: childPattern, honoured: inner, clients: clients, into: &report)
             }
         }
     }

@@ -4,11 +4,14 @@ public struct Subset: Sendable, Hashable {
     public var name: String
     /// The labels an endpoint must carry, all of them, to belong to the subset.
     public var labels: [String: String]
+    /// The subset's own `trafficPolicy`, merged over the rule's (`TrafficPolicy.merged`).
+    public var trafficPolicy: TrafficPolicy?
 
     /// Creates a subset.
-    public init(name: String, labels: [String: String] = [:]) {
+    public init(name: String, labels: [String: String] = [:], trafficPolicy: TrafficPolicy? = nil) {
         self.name = name
         self.labels = labels
+        self.trafficPolicy = trafficPolicy
     }
 }
 
@@ -19,5 +22,6 @@ extension Subset {
         // The name becomes part of cluster names (`outbound|9080|v1|reviews...`), hence DNS-label syntax.
         guard NameRules.isDNS1123Label(name) else { throw r["name"].error(NameRules.labelRule) }
         labels = try r["labels"].stringMap()
+        trafficPolicy = try r["trafficPolicy"].isAbsent ? nil : TrafficPolicy(reading: r["trafficPolicy"])
     }
 }

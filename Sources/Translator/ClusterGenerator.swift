@@ -1,10 +1,13 @@
 import Discovery
 import EnvoyAPI
+import MeshModel
 import SwiftProtobuf
 
 /// CDS: for every service port an EDS cluster `outbound|PORT||HOST`, plus one
-/// `outbound|PORT|SUBSET|HOST` per subset of the host's DestinationRule. A DestinationRule with
-/// `trafficPolicy.tls.mode: ISTIO_MUTUAL` adds mesh mTLS (see `UpstreamTLS`).
+/// `outbound|PORT|SUBSET|HOST` per subset of the host's DestinationRule. Each cluster gets the
+/// rule's traffic policy merged for its port and subset (`DestinationRule.policy`): TLS mode
+/// `ISTIO_MUTUAL` adds mesh mTLS (see `UpstreamTLS`), the other blocks what proxyless gRPC
+/// clients honour (`ProxylessTrafficPolicy`; every proxy kind gets these shapes for now).
 public struct ClusterGenerator: HostScopedGenerator {
     /// The SPIFFE trust domain expected in destination certificates.
     public let trustDomain: String
@@ -28,23 +31,25 @@ public struct ClusterGenerator: HostScopedGenerator {
     private func generate(for view: ProxyView, in push: PushContext, services: [Service]) -> [XDSResource] {
         var resources: [XDSResource] = []
         for service in services {
-            let rule = view.destinationRule(service.host)
-            let mutual = rule?.spec.trafficPolicy?["tls"]?["mode"]?.stringValue == "ISTIO_MUTUAL"
+            let rule = view.destinationRule(service.host)?.spec
             for port in service.ports {
                 let all = push.registry.endpoints(host: service.host, port: port.number)
-                resources.append(cluster(ClusterName.outbound(port: port.number, host: service.host),
-                                         tls: mutual ? UpstreamTLS.context(for: all, trustDomain: trustDomain) : nil))
-                for subset in rule?.spec.subsets ?? [] {
+                let policy = rule?.policy(subset: nil, port: port.number) ?? PolicySettings()
+                resources.append(cluster(ClusterName.outbound(port: port.number, host: service.host), policy: policy,
+                                         tls: policy.tlsMode == "ISTIO_MUTUAL" ? UpstreamTLS.context(for: all, trustDomain: trustDomain) : nil))
+                for subset in rule?.subsets ?? [] {
                     let selected = all.filter { $0.matches(subset.labels) }
-                    resources.append(cluster(ClusterName.outbound(port: port.number, subset: subset.name, host: service.host),
-                                             tls: mutual ? UpstreamTLS.context(for: selected, trustDomain: trustDomain) : nil))
+                    let merged = rule?.policy(subset: subset.name, port: port.number) ?? PolicySettings()
+                    resources.append(cluster(ClusterName.outbound(port: port.number, subset: subset.name, host: service.host), policy: merged,
+                                             tls: merged.tlsMode == "ISTIO_MUTUAL" ? UpstreamTLS.context(for: selected, trustDomain: trustDomain) : nil))
                 }
             }
         }
         return resources.sorted { $0.name < $1.name }
     }
 
-    private func cluster(_ name: String, tls: Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext?) -> XDSResource {
+    private func cluster(_ name: String, policy: PolicySettings,
+                         tls: Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext?) -> XDSResource {
         var cluster = Envoy_Config_Cluster_V3_Cluster()
         cluster.name = name
         cluster.type = .eds
@@ -52,7 +57,7 @@ public struct ClusterGenerator: HostScopedGenerator {
         // The EDS name is the cluster name: one ClusterLoadAssignment per cluster, subset-filtered.
         cluster.edsClusterConfig.serviceName = name
         cluster.connectTimeout = Google_Protobuf_Duration(seconds: 10)
-        cluster.lbPolicy = .roundRobin
+        ProxylessTrafficPolicy.apply(policy, to: &cluster)
         if let tls {
             var socket = Envoy_Config_Core_V3_TransportSocket()
             socket.name = UpstreamTLS.transportSocketName

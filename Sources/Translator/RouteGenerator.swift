@@ -25,7 +25,9 @@ public struct RouteGenerator: ResourceGenerator {
                 if let entry = view.virtualServices[service.host] {
                     routes = virtualServiceRoutes(entry, port: port.number, view: view)
                 } else {
-                    routes = [defaultRoute(cluster: ClusterName.outbound(port: port.number, host: service.host))]
+                    let policy = view.destinationRule(service.host)?.spec.policy(subset: nil, port: port.number)
+                    routes = [defaultRoute(cluster: ClusterName.outbound(port: port.number, host: service.host),
+                                           hashPolicies: policy.map(ProxylessTrafficPolicy.hashPolicies) ?? [])]
                 }
                 var virtualHost = Envoy_Config_Route_V3_VirtualHost()
                 virtualHost.name = name
@@ -40,11 +42,12 @@ public struct RouteGenerator: ResourceGenerator {
         return resources.sorted { $0.name < $1.name }
     }
 
-    private func defaultRoute(cluster: String) -> Envoy_Config_Route_V3_Route {
+    private func defaultRoute(cluster: String, hashPolicies: [Envoy_Config_Route_V3_RouteAction.HashPolicy]) -> Envoy_Config_Route_V3_Route {
         var route = Envoy_Config_Route_V3_Route()
         route.name = "default"
         route.match.prefix = "/"
         route.route.cluster = cluster
+        route.route.hashPolicy = hashPolicies
         return route
     }
 
@@ -76,13 +79,19 @@ public struct RouteGenerator: ResourceGenerator {
     private func action(for rule: HTTPRoute, namespace: String, port: UInt32, view: ProxyView) -> Envoy_Config_Route_V3_RouteAction? {
         let single = rule.route.count == 1
         var weighted: [(cluster: String, weight: UInt32)] = []
+        // As Istio: each destination's consistent-hash policy is added (once each).
+        var hashPolicies: [Envoy_Config_Route_V3_RouteAction.HashPolicy] = []
         for destination in rule.route {
             // Validation bounds weights (int32, summing within uint32); clamping keeps config
             // stored under older rules from trapping here.
             let weight = UInt32(clamping: destination.weight ?? (single ? 100 : 0))
             guard weight > 0,
-                  case .success(let cluster) = DestinationResolver.cluster(for: destination.destination, namespace: namespace, listenerPort: port, in: view)
+                  case .success(let target) = DestinationResolver.target(for: destination.destination, namespace: namespace, listenerPort: port, in: view)
             else { continue }
+            let cluster = target.cluster
+            if let policy = view.destinationRule(target.host)?.spec.policy(subset: target.subset, port: target.port) {
+                for hash in ProxylessTrafficPolicy.hashPolicies(policy) where !hashPolicies.contains(hash) { hashPolicies.append(hash) }
+            }
             if let existing = weighted.firstIndex(where: { $0.cluster == cluster }) {
                 let (sum, overflow) = weighted[existing].weight.addingReportingOverflow(weight)
                 weighted[existing].weight = overflow ? .max : sum
@@ -93,6 +102,7 @@ public struct RouteGenerator: ResourceGenerator {
         guard !weighted.isEmpty else { return nil }
         var action = Envoy_Config_Route_V3_RouteAction()
         RoutePolicy.apply(rule, to: &action)
+        action.hashPolicy = hashPolicies
         if weighted.count == 1 {
             action.cluster = weighted[0].cluster
         } else {

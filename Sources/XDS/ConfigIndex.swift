@@ -16,6 +16,8 @@ public struct ConfigIndex: Sendable {
         var typed: Result<TypedConfig, MeshModelError>
         /// Spec fields outside Istio's schema (stored by an older meshd): ignored, reported.
         var unknownFields: [IstioSchema.Finding] = []
+        /// Translated fields some kind of client does not honour as written (`ClientSupport`).
+        var clientLimits: [IstioSchema.ClientFinding] = []
     }
 
     /// The store revision the index reflects; nil before the first load.
@@ -236,9 +238,18 @@ public struct ConfigIndex: Sendable {
 
     private mutating func entry(for stored: StoredConfig) -> Entry {
         validations += 1
-        let unknown = IstioSchema.check(kind: stored.key.kind.rawValue, spec: stored.resource.spec).unknown
+        let report = IstioSchema.check(kind: stored.key.kind.rawValue, spec: stored.resource.spec)
         return Entry(revision: stored.revision, createdRevision: stored.createdRevision,
-                     annotations: stored.resource.annotations, typed: Self.validate(stored.resource), unknownFields: unknown)
+                     annotations: stored.resource.annotations, typed: Self.validate(stored.resource),
+                     unknownFields: report.unknown, clientLimits: report.clientLimits)
+    }
+
+    /// Stored fields that a kind of client does not honour, or gets a substitute for (the apply
+    /// answer warned about each); sorted by resource, then document order.
+    public var unhonouredFieldWarnings: [(client: ProxyClient, warning: ConfigWarning)] {
+        entries.filter { !$0.value.clientLimits.isEmpty }.sorted { $0.key < $1.key }.flatMap { key, entry in
+            entry.clientLimits.map { (client: $0.client, warning: ConfigWarning(key: key, field: $0.path, message: $0.message)) }
+        }
     }
 
     /// Stored resources with spec fields outside Istio's schema (written before meshd refused

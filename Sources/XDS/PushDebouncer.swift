@@ -1,5 +1,6 @@
 import Discovery
 import Logging
+import MeshModel
 import ServiceLifecycle
 import Storage
 import Synchronization
@@ -134,25 +135,29 @@ public struct PushDebouncer: ServiceLifecycle.Service {
         let previous = publisher.current
         let context: PushContext
         let unknown: [ConfigWarning]
+        let unhonoured: [(client: ProxyClient, warning: ConfigWarning)]
         if let known = index.update({ $0.revision }), let delta = try await store.delta(after: known) {
             if delta.changes.isEmpty, let previous, previous.revision == known { return known }
             // An endpoint-only change updates the previous context in place of a rebuild.
             if let previous, let updated = index.update({ $0.applyEndpoints(delta, previous: previous) }) {
                 return publish(updated, previous: previous, events: updated.scope.endpointEvents)
             }
-            (context, unknown) = index.update { index in
+            (context, unknown, unhonoured) = index.update { index in
                 index.apply(delta)
-                return (index.context(reusing: previous), index.unknownFieldWarnings)
+                return (index.context(reusing: previous), index.unknownFieldWarnings, index.unhonouredFieldWarnings)
             }
         } else {
             let snapshot = try await store.snapshot()
-            (context, unknown) = index.update { index in
+            (context, unknown, unhonoured) = index.update { index in
                 index.load(snapshot)
-                return (index.context(), index.unknownFieldWarnings)
+                return (index.context(), index.unknownFieldWarnings, index.unhonouredFieldWarnings)
             }
         }
         let events = context.registry.events(since: previous?.registry ?? RegistrySnapshot())
         reportUnknownFields(unknown)
+        for client in ProxyClient.allCases {
+            metrics?.setUnhonouredFields(unhonoured.filter { $0.client == client }.count, for: client)
+        }
         return publish(context, previous: previous, events: events)
     }
 

@@ -1,3 +1,4 @@
+import MeshModel
 import Prometheus
 import Translator
 
@@ -49,6 +50,15 @@ public struct XDSMetrics: Sendable {
     public func pushed(_ typeURL: String) {
         registry.makeCounter(name: "pilot_xds_pushes", labels: [("type", label(typeURL))],
                              help: "xDS responses sent to proxies, by type.").increment()
+    }
+
+    /// `meshd_config_unhonoured_fields{proxy_kind}`: fields of stored resources that this kind
+    /// of client does not honour as written (not honoured, or substituted), see
+    /// `/debug/push_status` `unhonouredFields`.
+    public func setUnhonouredFields(_ count: Int, for client: ProxyClient) {
+        registry.makeGauge(name: "meshd_config_unhonoured_fields", labels: [("proxy_kind", client.rawValue)],
+                           help: "Fields of stored resources a kind of proxy does not honour as written (not honoured or substituted).")
+            .set(Int64(count))
     }
 
     /// `pilot_total_xds_rejects{type}`: NACKs received, by type.

@@ -43,7 +43,7 @@ private let route = "- destination: {host: reviews}\n"
         RuleCase(kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- match:\n  - sourceNamespace: Ops\n  route:\n  " + route,
                  field: "spec.http[0].match[0].sourceNamespace", message: NameRules.labelRule),
         RuleCase(kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- match:\n  - ignoreUriCase: yes-please\n  route:\n  " + route,
-                 field: "spec.http[0].match[0].ignoreUriCase", message: "expected true or false"),
+                 field: "spec.http[0].match[0].ignoreUriCase", message: "expected a boolean"),
         RuleCase(kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- match:\n  - method: {exact: GET, prefix: P}\n  route:\n  " + route,
                  field: "spec.http[0].match[0].method", message: "must set exactly one of exact, prefix, regex"),
         RuleCase(kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- timeout: 5x\n  route:\n  " + route,

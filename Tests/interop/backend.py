@@ -7,12 +7,17 @@ Run in-process (`EchoBackend("v1").start()`) or as a script: `python backend.py 
 With `tls=TlsFiles(...)` (a mesh workload's key, certificate chain and root, as mesh-agent
 writes them) it serves mutual TLS only: the caller must present a certificate that chains to
 the root. `peers` records the identities (URI SANs) of the callers it accepted.
+
+Modes for traffic-policy tests, changeable while serving: `fail = True` answers every call
+with INTERNAL (an unhealthy endpoint, for outlier detection); `delay` holds each call that many
+seconds (for circuit breaking), and `max_in_flight` records the most calls held at once.
 """
 
 from __future__ import annotations
 
 import sys
 import threading
+import time
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +60,10 @@ class EchoBackend:
         self.port: int | None = None
         self.calls = 0
         self.peers: list[str] = []
+        self.fail = False
+        self.delay = 0.0
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._lock = threading.Lock()
         self._server: grpc.Server | None = None
 
@@ -68,10 +77,20 @@ class EchoBackend:
             self.calls += 1
             if peer and peer not in self.peers:
                 self.peers.append(peer)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.delay:
+                time.sleep(self.delay)
+            if self.fail:
+                context.abort(grpc.StatusCode.INTERNAL, f"{self.name} is failing on purpose")
+        finally:
+            with self._lock:
+                self.in_flight -= 1
         return self.name.encode()
 
     def start(self) -> "EchoBackend":
-        server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+        server = grpc.server(futures.ThreadPoolExecutor(max_workers=16))
         handler = grpc.method_handlers_generic_handler(
             SERVICE, {METHOD: grpc.unary_unary_rpc_method_handler(self._who)}
         )

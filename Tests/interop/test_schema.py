@@ -31,7 +31,7 @@ metadata: {name: reviews, namespace: default}
 spec:
   host: reviews
   trafficPolicy:
-    connectionPool: {http: {http2MaxRequests: 1}}
+    tunnel: {targetHost: example.com, targetPort: 443}
   subsets: [{name: v1, labels: {version: v1}}]
 """
 
@@ -49,7 +49,7 @@ def test_a_misspelled_field_is_refused_by_path_and_nothing_is_applied(meshd):
 
 def test_a_field_not_yet_translated_is_accepted_with_a_warning(meshd):
     answer = meshd.apply(NOT_YET)
-    assert ("DestinationRule default/reviews: spec.trafficPolicy.connectionPool: not yet honoured by meshd"
+    assert ("DestinationRule default/reviews: spec.trafficPolicy.tunnel: not yet honoured by meshd"
             in answer["warnings"]), answer
     assert meshd.get_raw("dr", "default", "reviews").status == 200
     # The canary's own resources carry nothing meshd ignores.

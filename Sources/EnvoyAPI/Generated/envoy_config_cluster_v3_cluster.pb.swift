@@ -20,67 +20,115 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
-public nonisolated struct Envoy_Config_Cluster_V3_Cluster: Sendable {
+public nonisolated struct Envoy_Config_Cluster_V3_Cluster: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var name: String = String()
+  public var name: String {
+    get {_storage._name}
+    set {_uniqueStorage()._name = newValue}
+  }
 
-  public var clusterDiscoveryType: Envoy_Config_Cluster_V3_Cluster.OneOf_ClusterDiscoveryType? = nil
+  public var clusterDiscoveryType: OneOf_ClusterDiscoveryType? {
+    get {return _storage._clusterDiscoveryType}
+    set {_uniqueStorage()._clusterDiscoveryType = newValue}
+  }
 
   public var type: Envoy_Config_Cluster_V3_Cluster.DiscoveryType {
     get {
-      if case .type(let v)? = clusterDiscoveryType {return v}
+      if case .type(let v)? = _storage._clusterDiscoveryType {return v}
       return .static
     }
-    set {clusterDiscoveryType = .type(newValue)}
+    set {_uniqueStorage()._clusterDiscoveryType = .type(newValue)}
   }
 
   public var edsClusterConfig: Envoy_Config_Cluster_V3_Cluster.EdsClusterConfig {
-    get {_edsClusterConfig ?? Envoy_Config_Cluster_V3_Cluster.EdsClusterConfig()}
-    set {_edsClusterConfig = newValue}
+    get {_storage._edsClusterConfig ?? Envoy_Config_Cluster_V3_Cluster.EdsClusterConfig()}
+    set {_uniqueStorage()._edsClusterConfig = newValue}
   }
   /// Returns true if `edsClusterConfig` has been explicitly set.
-  public var hasEdsClusterConfig: Bool {self._edsClusterConfig != nil}
+  public var hasEdsClusterConfig: Bool {_storage._edsClusterConfig != nil}
   /// Clears the value of `edsClusterConfig`. Subsequent reads from it will return its default value.
-  public mutating func clearEdsClusterConfig() {self._edsClusterConfig = nil}
+  public mutating func clearEdsClusterConfig() {_uniqueStorage()._edsClusterConfig = nil}
 
   public var connectTimeout: SwiftProtobuf.Google_Protobuf_Duration {
-    get {_connectTimeout ?? SwiftProtobuf.Google_Protobuf_Duration()}
-    set {_connectTimeout = newValue}
+    get {_storage._connectTimeout ?? SwiftProtobuf.Google_Protobuf_Duration()}
+    set {_uniqueStorage()._connectTimeout = newValue}
   }
   /// Returns true if `connectTimeout` has been explicitly set.
-  public var hasConnectTimeout: Bool {self._connectTimeout != nil}
+  public var hasConnectTimeout: Bool {_storage._connectTimeout != nil}
   /// Clears the value of `connectTimeout`. Subsequent reads from it will return its default value.
-  public mutating func clearConnectTimeout() {self._connectTimeout = nil}
+  public mutating func clearConnectTimeout() {_uniqueStorage()._connectTimeout = nil}
 
-  public var lbPolicy: Envoy_Config_Cluster_V3_Cluster.LbPolicy = .roundRobin
+  public var lbPolicy: Envoy_Config_Cluster_V3_Cluster.LbPolicy {
+    get {_storage._lbPolicy}
+    set {_uniqueStorage()._lbPolicy = newValue}
+  }
+
+  public var circuitBreakers: Envoy_Config_Cluster_V3_CircuitBreakers {
+    get {_storage._circuitBreakers ?? Envoy_Config_Cluster_V3_CircuitBreakers()}
+    set {_uniqueStorage()._circuitBreakers = newValue}
+  }
+  /// Returns true if `circuitBreakers` has been explicitly set.
+  public var hasCircuitBreakers: Bool {_storage._circuitBreakers != nil}
+  /// Clears the value of `circuitBreakers`. Subsequent reads from it will return its default value.
+  public mutating func clearCircuitBreakers() {_uniqueStorage()._circuitBreakers = nil}
+
+  public var outlierDetection: Envoy_Config_Cluster_V3_OutlierDetection {
+    get {_storage._outlierDetection ?? Envoy_Config_Cluster_V3_OutlierDetection()}
+    set {_uniqueStorage()._outlierDetection = newValue}
+  }
+  /// Returns true if `outlierDetection` has been explicitly set.
+  public var hasOutlierDetection: Bool {_storage._outlierDetection != nil}
+  /// Clears the value of `outlierDetection`. Subsequent reads from it will return its default value.
+  public mutating func clearOutlierDetection() {_uniqueStorage()._outlierDetection = nil}
+
+  public var lbConfig: OneOf_LbConfig? {
+    get {return _storage._lbConfig}
+    set {_uniqueStorage()._lbConfig = newValue}
+  }
+
+  public var ringHashLbConfig: Envoy_Config_Cluster_V3_Cluster.RingHashLbConfig {
+    get {
+      if case .ringHashLbConfig(let v)? = _storage._lbConfig {return v}
+      return Envoy_Config_Cluster_V3_Cluster.RingHashLbConfig()
+    }
+    set {_uniqueStorage()._lbConfig = .ringHashLbConfig(newValue)}
+  }
 
   public var transportSocket: Envoy_Config_Core_V3_TransportSocket {
-    get {_transportSocket ?? Envoy_Config_Core_V3_TransportSocket()}
-    set {_transportSocket = newValue}
+    get {_storage._transportSocket ?? Envoy_Config_Core_V3_TransportSocket()}
+    set {_uniqueStorage()._transportSocket = newValue}
   }
   /// Returns true if `transportSocket` has been explicitly set.
-  public var hasTransportSocket: Bool {self._transportSocket != nil}
+  public var hasTransportSocket: Bool {_storage._transportSocket != nil}
   /// Clears the value of `transportSocket`. Subsequent reads from it will return its default value.
-  public mutating func clearTransportSocket() {self._transportSocket = nil}
+  public mutating func clearTransportSocket() {_uniqueStorage()._transportSocket = nil}
 
-  public var altStatName: String = String()
+  public var altStatName: String {
+    get {_storage._altStatName}
+    set {_uniqueStorage()._altStatName = newValue}
+  }
 
   public var loadAssignment: Envoy_Config_Endpoint_V3_ClusterLoadAssignment {
-    get {_loadAssignment ?? Envoy_Config_Endpoint_V3_ClusterLoadAssignment()}
-    set {_loadAssignment = newValue}
+    get {_storage._loadAssignment ?? Envoy_Config_Endpoint_V3_ClusterLoadAssignment()}
+    set {_uniqueStorage()._loadAssignment = newValue}
   }
   /// Returns true if `loadAssignment` has been explicitly set.
-  public var hasLoadAssignment: Bool {self._loadAssignment != nil}
+  public var hasLoadAssignment: Bool {_storage._loadAssignment != nil}
   /// Clears the value of `loadAssignment`. Subsequent reads from it will return its default value.
-  public mutating func clearLoadAssignment() {self._loadAssignment = nil}
+  public mutating func clearLoadAssignment() {_uniqueStorage()._loadAssignment = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_ClusterDiscoveryType: Equatable, Sendable {
     case type(Envoy_Config_Cluster_V3_Cluster.DiscoveryType)
+
+  }
+
+  public nonisolated enum OneOf_LbConfig: Equatable, Sendable {
+    case ringHashLbConfig(Envoy_Config_Cluster_V3_Cluster.RingHashLbConfig)
 
   }
 
@@ -181,6 +229,75 @@ public nonisolated struct Envoy_Config_Cluster_V3_Cluster: Sendable {
 
   }
 
+  /// Consistent hashing (gRPC: gRFC A42). gRPC NACKs a minimum above the maximum or above
+  /// 8,388,608, and any hash function but XX_HASH (the default, so never set here).
+  public nonisolated struct RingHashLbConfig: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    public var minimumRingSize: SwiftProtobuf.Google_Protobuf_UInt64Value {
+      get {_minimumRingSize ?? SwiftProtobuf.Google_Protobuf_UInt64Value()}
+      set {_minimumRingSize = newValue}
+    }
+    /// Returns true if `minimumRingSize` has been explicitly set.
+    public var hasMinimumRingSize: Bool {self._minimumRingSize != nil}
+    /// Clears the value of `minimumRingSize`. Subsequent reads from it will return its default value.
+    public mutating func clearMinimumRingSize() {self._minimumRingSize = nil}
+
+    public var hashFunction: Envoy_Config_Cluster_V3_Cluster.RingHashLbConfig.HashFunction = .xxHash
+
+    public var maximumRingSize: SwiftProtobuf.Google_Protobuf_UInt64Value {
+      get {_maximumRingSize ?? SwiftProtobuf.Google_Protobuf_UInt64Value()}
+      set {_maximumRingSize = newValue}
+    }
+    /// Returns true if `maximumRingSize` has been explicitly set.
+    public var hasMaximumRingSize: Bool {self._maximumRingSize != nil}
+    /// Clears the value of `maximumRingSize`. Subsequent reads from it will return its default value.
+    public mutating func clearMaximumRingSize() {self._maximumRingSize = nil}
+
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    public nonisolated enum HashFunction: SwiftProtobuf.Enum, Swift.CaseIterable {
+      public typealias RawValue = Int
+      case xxHash // = 0
+      case murmurHash2 // = 1
+      case UNRECOGNIZED(Int)
+
+      public init() {
+        self = .xxHash
+      }
+
+      public init?(rawValue: Int) {
+        switch rawValue {
+        case 0: self = .xxHash
+        case 1: self = .murmurHash2
+        default: self = .UNRECOGNIZED(rawValue)
+        }
+      }
+
+      public var rawValue: Int {
+        switch self {
+        case .xxHash: return 0
+        case .murmurHash2: return 1
+        case .UNRECOGNIZED(let i): return i
+        }
+      }
+
+      // The compiler won't synthesize support with the UNRECOGNIZED case.
+      public static let allCases: [Envoy_Config_Cluster_V3_Cluster.RingHashLbConfig.HashFunction] = [
+        .xxHash,
+        .murmurHash2,
+      ]
+
+    }
+
+    public init() {}
+
+    fileprivate var _minimumRingSize: SwiftProtobuf.Google_Protobuf_UInt64Value? = nil
+    fileprivate var _maximumRingSize: SwiftProtobuf.Google_Protobuf_UInt64Value? = nil
+  }
+
   public nonisolated struct EdsClusterConfig: Sendable {
     // SwiftProtobuf.Message conformance is added in an extension below. See the
     // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -206,10 +323,7 @@ public nonisolated struct Envoy_Config_Cluster_V3_Cluster: Sendable {
 
   public init() {}
 
-  fileprivate var _edsClusterConfig: Envoy_Config_Cluster_V3_Cluster.EdsClusterConfig? = nil
-  fileprivate var _connectTimeout: SwiftProtobuf.Google_Protobuf_Duration? = nil
-  fileprivate var _transportSocket: Envoy_Config_Core_V3_TransportSocket? = nil
-  fileprivate var _loadAssignment: Envoy_Config_Endpoint_V3_ClusterLoadAssignment? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -218,75 +332,158 @@ fileprivate nonisolated let _protobuf_package = "envoy.config.cluster.v3"
 
 nonisolated extension Envoy_Config_Cluster_V3_Cluster: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Cluster"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}type\0\u{3}eds_cluster_config\0\u{3}connect_timeout\0\u{4}\u{2}lb_policy\0\u{4}\u{12}transport_socket\0\u{4}\u{4}alt_stat_name\0\u{4}\u{5}load_assignment\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}type\0\u{3}eds_cluster_config\0\u{3}connect_timeout\0\u{4}\u{2}lb_policy\0\u{4}\u{4}circuit_breakers\0\u{4}\u{9}outlier_detection\0\u{4}\u{4}ring_hash_lb_config\0\u{3}transport_socket\0\u{4}\u{4}alt_stat_name\0\u{4}\u{5}load_assignment\0")
+
+  fileprivate class _StorageClass {
+    var _name: String = String()
+    var _clusterDiscoveryType: Envoy_Config_Cluster_V3_Cluster.OneOf_ClusterDiscoveryType?
+    var _edsClusterConfig: Envoy_Config_Cluster_V3_Cluster.EdsClusterConfig? = nil
+    var _connectTimeout: SwiftProtobuf.Google_Protobuf_Duration? = nil
+    var _lbPolicy: Envoy_Config_Cluster_V3_Cluster.LbPolicy = .roundRobin
+    var _circuitBreakers: Envoy_Config_Cluster_V3_CircuitBreakers? = nil
+    var _outlierDetection: Envoy_Config_Cluster_V3_OutlierDetection? = nil
+    var _lbConfig: Envoy_Config_Cluster_V3_Cluster.OneOf_LbConfig?
+    var _transportSocket: Envoy_Config_Core_V3_TransportSocket? = nil
+    var _altStatName: String = String()
+    var _loadAssignment: Envoy_Config_Endpoint_V3_ClusterLoadAssignment? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _name = source._name
+      _clusterDiscoveryType = source._clusterDiscoveryType
+      _edsClusterConfig = source._edsClusterConfig
+      _connectTimeout = source._connectTimeout
+      _lbPolicy = source._lbPolicy
+      _circuitBreakers = source._circuitBreakers
+      _outlierDetection = source._outlierDetection
+      _lbConfig = source._lbConfig
+      _transportSocket = source._transportSocket
+      _altStatName = source._altStatName
+      _loadAssignment = source._loadAssignment
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
-      case 2: try {
-        var v: Envoy_Config_Cluster_V3_Cluster.DiscoveryType?
-        try decoder.decodeSingularEnumField(value: &v)
-        if let v = v {
-          if self.clusterDiscoveryType != nil {try decoder.handleConflictingOneOf()}
-          self.clusterDiscoveryType = .type(v)
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._name) }()
+        case 2: try {
+          var v: Envoy_Config_Cluster_V3_Cluster.DiscoveryType?
+          try decoder.decodeSingularEnumField(value: &v)
+          if let v = v {
+            if _storage._clusterDiscoveryType != nil {try decoder.handleConflictingOneOf()}
+            _storage._clusterDiscoveryType = .type(v)
+          }
+        }()
+        case 3: try { try decoder.decodeSingularMessageField(value: &_storage._edsClusterConfig) }()
+        case 4: try { try decoder.decodeSingularMessageField(value: &_storage._connectTimeout) }()
+        case 6: try { try decoder.decodeSingularEnumField(value: &_storage._lbPolicy) }()
+        case 10: try { try decoder.decodeSingularMessageField(value: &_storage._circuitBreakers) }()
+        case 19: try { try decoder.decodeSingularMessageField(value: &_storage._outlierDetection) }()
+        case 23: try {
+          var v: Envoy_Config_Cluster_V3_Cluster.RingHashLbConfig?
+          var hadOneofValue = false
+          if let current = _storage._lbConfig {
+            hadOneofValue = true
+            if case .ringHashLbConfig(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._lbConfig = .ringHashLbConfig(v)
+          }
+        }()
+        case 24: try { try decoder.decodeSingularMessageField(value: &_storage._transportSocket) }()
+        case 28: try { try decoder.decodeSingularStringField(value: &_storage._altStatName) }()
+        case 33: try { try decoder.decodeSingularMessageField(value: &_storage._loadAssignment) }()
+        default: break
         }
-      }()
-      case 3: try { try decoder.decodeSingularMessageField(value: &self._edsClusterConfig) }()
-      case 4: try { try decoder.decodeSingularMessageField(value: &self._connectTimeout) }()
-      case 6: try { try decoder.decodeSingularEnumField(value: &self.lbPolicy) }()
-      case 24: try { try decoder.decodeSingularMessageField(value: &self._transportSocket) }()
-      case 28: try { try decoder.decodeSingularStringField(value: &self.altStatName) }()
-      case 33: try { try decoder.decodeSingularMessageField(value: &self._loadAssignment) }()
-      default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.name.isEmpty {
-      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._name.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._name, fieldNumber: 1)
+      }
+      try { if case .type(let v)? = _storage._clusterDiscoveryType {
+        try visitor.visitSingularEnumField(value: v, fieldNumber: 2)
+      } }()
+      try { if let v = _storage._edsClusterConfig {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+      } }()
+      try { if let v = _storage._connectTimeout {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+      } }()
+      if _storage._lbPolicy != .roundRobin {
+        try visitor.visitSingularEnumField(value: _storage._lbPolicy, fieldNumber: 6)
+      }
+      try { if let v = _storage._circuitBreakers {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+      } }()
+      try { if let v = _storage._outlierDetection {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 19)
+      } }()
+      try { if case .ringHashLbConfig(let v)? = _storage._lbConfig {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 23)
+      } }()
+      try { if let v = _storage._transportSocket {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 24)
+      } }()
+      if !_storage._altStatName.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._altStatName, fieldNumber: 28)
+      }
+      try { if let v = _storage._loadAssignment {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 33)
+      } }()
     }
-    try { if case .type(let v)? = self.clusterDiscoveryType {
-      try visitor.visitSingularEnumField(value: v, fieldNumber: 2)
-    } }()
-    try { if let v = self._edsClusterConfig {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
-    } }()
-    try { if let v = self._connectTimeout {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
-    } }()
-    if self.lbPolicy != .roundRobin {
-      try visitor.visitSingularEnumField(value: self.lbPolicy, fieldNumber: 6)
-    }
-    try { if let v = self._transportSocket {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 24)
-    } }()
-    if !self.altStatName.isEmpty {
-      try visitor.visitSingularStringField(value: self.altStatName, fieldNumber: 28)
-    }
-    try { if let v = self._loadAssignment {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 33)
-    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Envoy_Config_Cluster_V3_Cluster, rhs: Envoy_Config_Cluster_V3_Cluster) -> Bool {
-    if lhs.name != rhs.name {return false}
-    if lhs.clusterDiscoveryType != rhs.clusterDiscoveryType {return false}
-    if lhs._edsClusterConfig != rhs._edsClusterConfig {return false}
-    if lhs._connectTimeout != rhs._connectTimeout {return false}
-    if lhs.lbPolicy != rhs.lbPolicy {return false}
-    if lhs._transportSocket != rhs._transportSocket {return false}
-    if lhs.altStatName != rhs.altStatName {return false}
-    if lhs._loadAssignment != rhs._loadAssignment {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._name != rhs_storage._name {return false}
+        if _storage._clusterDiscoveryType != rhs_storage._clusterDiscoveryType {return false}
+        if _storage._edsClusterConfig != rhs_storage._edsClusterConfig {return false}
+        if _storage._connectTimeout != rhs_storage._connectTimeout {return false}
+        if _storage._lbPolicy != rhs_storage._lbPolicy {return false}
+        if _storage._circuitBreakers != rhs_storage._circuitBreakers {return false}
+        if _storage._outlierDetection != rhs_storage._outlierDetection {return false}
+        if _storage._lbConfig != rhs_storage._lbConfig {return false}
+        if _storage._transportSocket != rhs_storage._transportSocket {return false}
+        if _storage._altStatName != rhs_storage._altStatName {return false}
+        if _storage._loadAssignment != rhs_storage._loadAssignment {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -298,6 +495,54 @@ nonisolated extension Envoy_Config_Cluster_V3_Cluster.DiscoveryType: SwiftProtob
 
 nonisolated extension Envoy_Config_Cluster_V3_Cluster.LbPolicy: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ROUND_ROBIN\0\u{1}LEAST_REQUEST\0\u{1}RING_HASH\0\u{1}RANDOM\0\u{2}\u{2}MAGLEV\0\u{1}CLUSTER_PROVIDED\0")
+}
+
+nonisolated extension Envoy_Config_Cluster_V3_Cluster.RingHashLbConfig: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = Envoy_Config_Cluster_V3_Cluster.protoMessageName + ".RingHashLbConfig"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}minimum_ring_size\0\u{4}\u{2}hash_function\0\u{3}maximum_ring_size\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._minimumRingSize) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.hashFunction) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._maximumRingSize) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._minimumRingSize {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if self.hashFunction != .xxHash {
+      try visitor.visitSingularEnumField(value: self.hashFunction, fieldNumber: 3)
+    }
+    try { if let v = self._maximumRingSize {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Envoy_Config_Cluster_V3_Cluster.RingHashLbConfig, rhs: Envoy_Config_Cluster_V3_Cluster.RingHashLbConfig) -> Bool {
+    if lhs._minimumRingSize != rhs._minimumRingSize {return false}
+    if lhs.hashFunction != rhs.hashFunction {return false}
+    if lhs._maximumRingSize != rhs._maximumRingSize {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Envoy_Config_Cluster_V3_Cluster.RingHashLbConfig.HashFunction: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0XX_HASH\0\u{1}MURMUR_HASH_2\0")
 }
 
 nonisolated extension Envoy_Config_Cluster_V3_Cluster.EdsClusterConfig: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

@@ -277,6 +277,8 @@ public nonisolated struct Envoy_Config_Route_V3_RouteAction: Sendable {
   /// Clears the value of `retryPolicy`. Subsequent reads from it will return its default value.
   public mutating func clearRetryPolicy() {self._retryPolicy = nil}
 
+  public var hashPolicy: [Envoy_Config_Route_V3_RouteAction.HashPolicy] = []
+
   public var maxStreamDuration: Envoy_Config_Route_V3_RouteAction.MaxStreamDuration {
     get {_maxStreamDuration ?? Envoy_Config_Route_V3_RouteAction.MaxStreamDuration()}
     set {_maxStreamDuration = newValue}
@@ -292,6 +294,123 @@ public nonisolated struct Envoy_Config_Route_V3_RouteAction: Sendable {
     case cluster(String)
     case weightedClusters(Envoy_Config_Route_V3_WeightedCluster)
 
+  }
+
+  /// How a request is hashed for a RING_HASH cluster. gRPC (gRFC A42) honours header and
+  /// filter_state (channel_id) policies and ignores the others.
+  public nonisolated struct HashPolicy: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    public var policySpecifier: Envoy_Config_Route_V3_RouteAction.HashPolicy.OneOf_PolicySpecifier? = nil
+
+    public var header: Envoy_Config_Route_V3_RouteAction.HashPolicy.Header {
+      get {
+        if case .header(let v)? = policySpecifier {return v}
+        return Envoy_Config_Route_V3_RouteAction.HashPolicy.Header()
+      }
+      set {policySpecifier = .header(newValue)}
+    }
+
+    public var cookie: Envoy_Config_Route_V3_RouteAction.HashPolicy.Cookie {
+      get {
+        if case .cookie(let v)? = policySpecifier {return v}
+        return Envoy_Config_Route_V3_RouteAction.HashPolicy.Cookie()
+      }
+      set {policySpecifier = .cookie(newValue)}
+    }
+
+    public var connectionProperties: Envoy_Config_Route_V3_RouteAction.HashPolicy.ConnectionProperties {
+      get {
+        if case .connectionProperties(let v)? = policySpecifier {return v}
+        return Envoy_Config_Route_V3_RouteAction.HashPolicy.ConnectionProperties()
+      }
+      set {policySpecifier = .connectionProperties(newValue)}
+    }
+
+    public var queryParameter: Envoy_Config_Route_V3_RouteAction.HashPolicy.QueryParameter {
+      get {
+        if case .queryParameter(let v)? = policySpecifier {return v}
+        return Envoy_Config_Route_V3_RouteAction.HashPolicy.QueryParameter()
+      }
+      set {policySpecifier = .queryParameter(newValue)}
+    }
+
+    public var terminal: Bool = false
+
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    public nonisolated enum OneOf_PolicySpecifier: Equatable, Sendable {
+      case header(Envoy_Config_Route_V3_RouteAction.HashPolicy.Header)
+      case cookie(Envoy_Config_Route_V3_RouteAction.HashPolicy.Cookie)
+      case connectionProperties(Envoy_Config_Route_V3_RouteAction.HashPolicy.ConnectionProperties)
+      case queryParameter(Envoy_Config_Route_V3_RouteAction.HashPolicy.QueryParameter)
+
+    }
+
+    public nonisolated struct Header: Sendable {
+      // SwiftProtobuf.Message conformance is added in an extension below. See the
+      // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+      // methods supported on all messages.
+
+      public var headerName: String = String()
+
+      public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+      public init() {}
+    }
+
+    public nonisolated struct Cookie: Sendable {
+      // SwiftProtobuf.Message conformance is added in an extension below. See the
+      // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+      // methods supported on all messages.
+
+      public var name: String = String()
+
+      public var ttl: SwiftProtobuf.Google_Protobuf_Duration {
+        get {_ttl ?? SwiftProtobuf.Google_Protobuf_Duration()}
+        set {_ttl = newValue}
+      }
+      /// Returns true if `ttl` has been explicitly set.
+      public var hasTtl: Bool {self._ttl != nil}
+      /// Clears the value of `ttl`. Subsequent reads from it will return its default value.
+      public mutating func clearTtl() {self._ttl = nil}
+
+      public var path: String = String()
+
+      public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+      public init() {}
+
+      fileprivate var _ttl: SwiftProtobuf.Google_Protobuf_Duration? = nil
+    }
+
+    public nonisolated struct ConnectionProperties: Sendable {
+      // SwiftProtobuf.Message conformance is added in an extension below. See the
+      // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+      // methods supported on all messages.
+
+      public var sourceIp: Bool = false
+
+      public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+      public init() {}
+    }
+
+    public nonisolated struct QueryParameter: Sendable {
+      // SwiftProtobuf.Message conformance is added in an extension below. See the
+      // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+      // methods supported on all messages.
+
+      public var name: String = String()
+
+      public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+      public init() {}
+    }
+
+    public init() {}
   }
 
   public nonisolated struct MaxStreamDuration: Sendable {
@@ -880,7 +999,7 @@ nonisolated extension Envoy_Config_Route_V3_QueryParameterMatcher: SwiftProtobuf
 
 nonisolated extension Envoy_Config_Route_V3_RouteAction: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RouteAction"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}cluster\0\u{4}\u{2}weighted_clusters\0\u{2}\u{5}timeout\0\u{3}retry_policy\0\u{4}\u{1b}max_stream_duration\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}cluster\0\u{4}\u{2}weighted_clusters\0\u{2}\u{5}timeout\0\u{3}retry_policy\0\u{4}\u{6}hash_policy\0\u{4}\u{15}max_stream_duration\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -911,6 +1030,7 @@ nonisolated extension Envoy_Config_Route_V3_RouteAction: SwiftProtobuf.Message, 
       }()
       case 8: try { try decoder.decodeSingularMessageField(value: &self._timeout) }()
       case 9: try { try decoder.decodeSingularMessageField(value: &self._retryPolicy) }()
+      case 15: try { try decoder.decodeRepeatedMessageField(value: &self.hashPolicy) }()
       case 36: try { try decoder.decodeSingularMessageField(value: &self._maxStreamDuration) }()
       default: break
       }
@@ -939,6 +1059,9 @@ nonisolated extension Envoy_Config_Route_V3_RouteAction: SwiftProtobuf.Message, 
     try { if let v = self._retryPolicy {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
     } }()
+    if !self.hashPolicy.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.hashPolicy, fieldNumber: 15)
+    }
     try { if let v = self._maxStreamDuration {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 36)
     } }()
@@ -949,7 +1072,247 @@ nonisolated extension Envoy_Config_Route_V3_RouteAction: SwiftProtobuf.Message, 
     if lhs.clusterSpecifier != rhs.clusterSpecifier {return false}
     if lhs._timeout != rhs._timeout {return false}
     if lhs._retryPolicy != rhs._retryPolicy {return false}
+    if lhs.hashPolicy != rhs.hashPolicy {return false}
     if lhs._maxStreamDuration != rhs._maxStreamDuration {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Envoy_Config_Route_V3_RouteAction.HashPolicy: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = Envoy_Config_Route_V3_RouteAction.protoMessageName + ".HashPolicy"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}header\0\u{1}cookie\0\u{3}connection_properties\0\u{1}terminal\0\u{3}query_parameter\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try {
+        var v: Envoy_Config_Route_V3_RouteAction.HashPolicy.Header?
+        var hadOneofValue = false
+        if let current = self.policySpecifier {
+          hadOneofValue = true
+          if case .header(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.policySpecifier = .header(v)
+        }
+      }()
+      case 2: try {
+        var v: Envoy_Config_Route_V3_RouteAction.HashPolicy.Cookie?
+        var hadOneofValue = false
+        if let current = self.policySpecifier {
+          hadOneofValue = true
+          if case .cookie(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.policySpecifier = .cookie(v)
+        }
+      }()
+      case 3: try {
+        var v: Envoy_Config_Route_V3_RouteAction.HashPolicy.ConnectionProperties?
+        var hadOneofValue = false
+        if let current = self.policySpecifier {
+          hadOneofValue = true
+          if case .connectionProperties(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.policySpecifier = .connectionProperties(v)
+        }
+      }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.terminal) }()
+      case 5: try {
+        var v: Envoy_Config_Route_V3_RouteAction.HashPolicy.QueryParameter?
+        var hadOneofValue = false
+        if let current = self.policySpecifier {
+          hadOneofValue = true
+          if case .queryParameter(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.policySpecifier = .queryParameter(v)
+        }
+      }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    switch self.policySpecifier {
+    case .header?: try {
+      guard case .header(let v)? = self.policySpecifier else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    }()
+    case .cookie?: try {
+      guard case .cookie(let v)? = self.policySpecifier else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    }()
+    case .connectionProperties?: try {
+      guard case .connectionProperties(let v)? = self.policySpecifier else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    }()
+    default: break
+    }
+    if self.terminal != false {
+      try visitor.visitSingularBoolField(value: self.terminal, fieldNumber: 4)
+    }
+    try { if case .queryParameter(let v)? = self.policySpecifier {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Envoy_Config_Route_V3_RouteAction.HashPolicy, rhs: Envoy_Config_Route_V3_RouteAction.HashPolicy) -> Bool {
+    if lhs.policySpecifier != rhs.policySpecifier {return false}
+    if lhs.terminal != rhs.terminal {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Envoy_Config_Route_V3_RouteAction.HashPolicy.Header: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = Envoy_Config_Route_V3_RouteAction.HashPolicy.protoMessageName + ".Header"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}header_name\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.headerName) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.headerName.isEmpty {
+      try visitor.visitSingularStringField(value: self.headerName, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Envoy_Config_Route_V3_RouteAction.HashPolicy.Header, rhs: Envoy_Config_Route_V3_RouteAction.HashPolicy.Header) -> Bool {
+    if lhs.headerName != rhs.headerName {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Envoy_Config_Route_V3_RouteAction.HashPolicy.Cookie: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = Envoy_Config_Route_V3_RouteAction.HashPolicy.protoMessageName + ".Cookie"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}ttl\0\u{1}path\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._ttl) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.path) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    try { if let v = self._ttl {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if !self.path.isEmpty {
+      try visitor.visitSingularStringField(value: self.path, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Envoy_Config_Route_V3_RouteAction.HashPolicy.Cookie, rhs: Envoy_Config_Route_V3_RouteAction.HashPolicy.Cookie) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs._ttl != rhs._ttl {return false}
+    if lhs.path != rhs.path {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Envoy_Config_Route_V3_RouteAction.HashPolicy.ConnectionProperties: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = Envoy_Config_Route_V3_RouteAction.HashPolicy.protoMessageName + ".ConnectionProperties"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}source_ip\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBoolField(value: &self.sourceIp) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.sourceIp != false {
+      try visitor.visitSingularBoolField(value: self.sourceIp, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Envoy_Config_Route_V3_RouteAction.HashPolicy.ConnectionProperties, rhs: Envoy_Config_Route_V3_RouteAction.HashPolicy.ConnectionProperties) -> Bool {
+    if lhs.sourceIp != rhs.sourceIp {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Envoy_Config_Route_V3_RouteAction.HashPolicy.QueryParameter: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = Envoy_Config_Route_V3_RouteAction.HashPolicy.protoMessageName + ".QueryParameter"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Envoy_Config_Route_V3_RouteAction.HashPolicy.QueryParameter, rhs: Envoy_Config_Route_V3_RouteAction.HashPolicy.QueryParameter) -> Bool {
+    if lhs.name != rhs.name {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,18 @@
+/// What one kind of client makes of a field meshd translates.
+public enum FieldSupport: Sendable, Hashable {
+    /// Sent and honoured as Istio means it.
+    case honoured
+    /// Something close is sent instead; the text says what (for the warning and the docs).
+    case substituted(String)
+    /// Accepted and validated, but the client cannot honour it: nothing is sent.
+    case notHonoured
+
+    /// The apply warning for a field with this support by `client`; nil when honoured.
+    public func warning(for client: ProxyClient) -> String? {
+        switch self {
+        case .honoured: nil
+        case .substituted(let how): "substituted for \(client.displayName): \(how)"
+        case .notHonoured: "not honoured by \(client.displayName)"
+        }
+    }
+}
