@@ -11,6 +11,7 @@ public enum EnvoyTypes {
         Envoy_Config_Endpoint_V3_ClusterLoadAssignment.self,
         Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager.self,
         Envoy_Extensions_Filters_Http_Router_V3_Router.self,
+        Envoy_Extensions_Filters_Http_Fault_V3_HTTPFault.self,
         Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext.self,
     ]
 

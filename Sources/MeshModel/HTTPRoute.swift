@@ -10,6 +10,8 @@ public struct HTTPRoute: Sendable, Hashable {
     public var timeout: String?
     /// Retry policy.
     public var retries: HTTPRetry?
+    /// Faults injected into the rule's requests.
+    public var fault: HTTPFaultInjection?
 
     /// Creates a rule.
     public init(
@@ -17,13 +19,15 @@ public struct HTTPRoute: Sendable, Hashable {
         match: [HTTPMatchRequest] = [],
         route: [HTTPRouteDestination],
         timeout: String? = nil,
-        retries: HTTPRetry? = nil
+        retries: HTTPRetry? = nil,
+        fault: HTTPFaultInjection? = nil
     ) {
         self.name = name
         self.match = match
         self.route = route
         self.timeout = timeout
         self.retries = retries
+        self.fault = fault
     }
 }
 
@@ -62,5 +66,6 @@ extension HTTPRoute {
         self.route = route
         timeout = try r["timeout"].duration()
         retries = try r["retries"].isAbsent ? nil : HTTPRetry(reading: r["retries"])
+        fault = try r["fault"].isAbsent ? nil : HTTPFaultInjection(reading: r["fault"])
     }
 }

@@ -25,7 +25,9 @@ enum HonouredFields {
         "http.match.ignoreUriCase", "http.match.gateways", "http.match.sourceLabels.*", "http.match.sourceNamespace",
         "http.route", "http.route.weight", "http.route.destination", "http.route.destination.host",
         "http.route.destination.subset", "http.route.destination.port", "http.route.destination.port.number",
-        "exportTo", "http.timeout", "http.retries", "http.retries.attempts", "http.retries.perTryTimeout", "http.retries.retryOn",
+        "exportTo", "http.timeout", "http.retries",
+        "http.fault", "http.fault.delay", "http.fault.delay.fixedDelay", "http.fault.delay.percentage.*", "http.fault.delay.percent",
+        "http.fault.abort", "http.fault.abort.httpStatus", "http.fault.abort.grpcStatus", "http.fault.abort.percentage.*", "http.retries.attempts", "http.retries.perTryTimeout", "http.retries.retryOn",
     ] + stringMatch("http.match.uri") + stringMatch("http.match.headers") + stringMatch("http.match.withoutHeaders") + stringMatch("http.match.queryParams")
       + stringMatch("http.match.method") + stringMatch("http.match.authority") + stringMatch("http.match.scheme"))
 

@@ -28,10 +28,15 @@ public struct ListenerGenerator: ResourceGenerator {
         manager.statPrefix = name
         manager.rds.configSource = .adsV3
         manager.rds.routeConfigName = name
+        // The fault filter is always listed (empty), so a route's fault configuration acts the
+        // moment a VirtualService sets one, without a listener change; the router comes last.
+        var fault = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter()
+        fault.name = RouteFault.filterName
+        fault.typedConfig = AnyPacking.pack(Envoy_Extensions_Filters_Http_Fault_V3_HTTPFault())
         var router = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter()
         router.name = Self.routerFilterName
         router.typedConfig = AnyPacking.pack(Envoy_Extensions_Filters_Http_Router_V3_Router())
-        manager.httpFilters = [router]
+        manager.httpFilters = [fault, router]
 
         var listener = Envoy_Config_Listener_V3_Listener()
         listener.name = name

@@ -62,6 +62,9 @@ public struct RouteGenerator: ResourceGenerator {
                 var route = Envoy_Config_Route_V3_Route()
                 route.name = rule.name ?? "\(entry.key.namespace)/\(entry.key.name)#\(index)"
                 route.match = RouteMatchTranslation.routeMatch(match)
+                if let fault = rule.fault {
+                    route.typedPerFilterConfig[RouteFault.filterName] = AnyPacking.pack(RouteFault.config(fault))
+                }
                 switch action {
                 case .some(let routeAction): route.route = routeAction
                 case .none:

@@ -176,3 +176,63 @@ private let all = "outbound|9080||reviews.default.svc.cluster.local"
         #expect(result.outcome == .cluster(all, endpoints: ["127.0.0.1:9081", "127.0.0.1:9082"]))
     }
 }
+
+@Suite struct FaultInjectionTests {
+    static let faults = """
+        apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: reviews, namespace: default}
+        spec:
+          hosts: [reviews]
+          http:
+          - name: abort-grpc
+            match: [{headers: {x-fault: {exact: abort}}}]
+            fault: {abort: {grpcStatus: UNAVAILABLE, percentage: {value: 50}}}
+            route: [{destination: {host: reviews, subset: v1}}]
+          - name: delay
+            match: [{headers: {x-fault: {exact: delay}}}]
+            fault: {delay: {fixedDelay: 1500ms, percentage: {value: 100}}}
+            route: [{destination: {host: reviews, subset: v1}}]
+          - name: abort-http
+            match: [{headers: {x-fault: {exact: http}}}]
+            fault: {abort: {httpStatus: 503, percentage: {value: 0.5}}, delay: {fixedDelay: 2s, percent: 10}}
+            route: [{destination: {host: reviews, subset: v1}}]
+          - name: rest
+            route: [{destination: {host: reviews, subset: v1}}]
+        """
+
+    /// The fault a route injects, as the fault filter a proxy runs would read it.
+    @Test func faultsReachTheRouteAndTheFilterIsListed() throws {
+        let push = try context([CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]), Self.faults])
+        let simulation = try TrafficSimulation(snapshot: ProxySnapshot(proxy: Proxy(id: "p"), push: push))
+        func fault(_ kind: String?) -> SimulatedFault? {
+            simulation.run(.init(authority: authority, headers: kind.map { ["x-fault": $0] } ?? [:])).fault
+        }
+        #expect(fault("abort") == SimulatedFault(abort: ("grpc:14", 500_000)))
+        #expect(fault("delay") == SimulatedFault(delay: (1500, 1_000_000)))
+        #expect(fault("http") == SimulatedFault(delay: (2000, 100_000), abort: ("http:503", 5_000)))
+        #expect(fault(nil) == nil)
+    }
+
+    /// Istio's rules for `fault`, each refused at its path.
+    @Test(arguments: [
+        ("{}", "spec.http[0].fault", "must set delay or abort"),
+        ("{abort: {percentage: {value: 10}}}", "spec.http[0].fault.abort", "must set exactly one of httpStatus, grpcStatus"),
+        ("{abort: {httpStatus: 700}}", "spec.http[0].fault.abort.httpStatus", "must be an HTTP status between 200 and 599"),
+        ("{abort: {grpcStatus: NOPE}}", "spec.http[0].fault.abort.grpcStatus", "gRPC status"),
+        ("{abort: {httpStatus: 503, percentage: {value: 101}}}", "spec.http[0].fault.abort.percentage.value", "must be between 0 and 100"),
+        ("{delay: {percentage: {value: 5}}}", "spec.http[0].fault.delay.fixedDelay", "required"),
+        ("{delay: {fixedDelay: 0.5ms}}", "spec.http[0].fault.delay.fixedDelay", "1ms"),
+        ("{delay: {exponentialDelay: 1s}}", "spec.http[0].fault.delay.exponentialDelay", "not supported"),
+    ])
+    func badFaultsAreRefusedAtTheirPath(fault: String, field: String, message: String) throws {
+        let text = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r, namespace: default}\nspec:\n  hosts: [r]\n  http:\n  - fault: \(fault)\n    route: [{destination: {host: r}}]"
+        let resource = try ConfigDocumentParser.parse(text)[0]
+        #expect {
+            try ConfigValidator.validateForWrite(resource)
+        } throws: { error in
+            guard let error = error as? MeshModelError else { return false }
+            return error.field == field && error.message.contains(message)
+        }
+    }
+}

@@ -93,6 +93,12 @@ public nonisolated struct Envoy_Config_Route_V3_Route: @unchecked Sendable {
     set {_uniqueStorage()._name = newValue}
   }
 
+  /// Per-filter configuration for this route, by filter name (the fault filter's HTTPFault).
+  public var typedPerFilterConfig: Dictionary<String,SwiftProtobuf.Google_Protobuf_Any> {
+    get {_storage._typedPerFilterConfig}
+    set {_uniqueStorage()._typedPerFilterConfig = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Action: Equatable, Sendable {
@@ -640,13 +646,14 @@ nonisolated extension Envoy_Config_Route_V3_VirtualHost: SwiftProtobuf.Message, 
 
 nonisolated extension Envoy_Config_Route_V3_Route: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Route"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}match\0\u{1}route\0\u{2}\u{2}metadata\0\u{4}\u{3}direct_response\0\u{2}\u{7}name\0\u{4}\u{4}non_forwarding_action\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}match\0\u{1}route\0\u{2}\u{2}metadata\0\u{4}\u{3}direct_response\0\u{4}\u{6}typed_per_filter_config\0\u{1}name\0\u{4}\u{4}non_forwarding_action\0")
 
   fileprivate class _StorageClass {
     var _match: Envoy_Config_Route_V3_RouteMatch? = nil
     var _action: Envoy_Config_Route_V3_Route.OneOf_Action?
     var _metadata: Envoy_Config_Core_V3_Metadata? = nil
     var _name: String = String()
+    var _typedPerFilterConfig: Dictionary<String,SwiftProtobuf.Google_Protobuf_Any> = [:]
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -661,6 +668,7 @@ nonisolated extension Envoy_Config_Route_V3_Route: SwiftProtobuf.Message, SwiftP
       _action = source._action
       _metadata = source._metadata
       _name = source._name
+      _typedPerFilterConfig = source._typedPerFilterConfig
     }
   }
 
@@ -707,6 +715,7 @@ nonisolated extension Envoy_Config_Route_V3_Route: SwiftProtobuf.Message, SwiftP
             _storage._action = .directResponse(v)
           }
         }()
+        case 13: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMessageMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.Google_Protobuf_Any>.self, value: &_storage._typedPerFilterConfig) }()
         case 14: try { try decoder.decodeSingularStringField(value: &_storage._name) }()
         case 18: try {
           var v: Envoy_Config_Route_V3_NonForwardingAction?
@@ -745,6 +754,9 @@ nonisolated extension Envoy_Config_Route_V3_Route: SwiftProtobuf.Message, SwiftP
       try { if case .directResponse(let v)? = _storage._action {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
       } }()
+      if !_storage._typedPerFilterConfig.isEmpty {
+        try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMessageMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.Google_Protobuf_Any>.self, value: _storage._typedPerFilterConfig, fieldNumber: 13)
+      }
       if !_storage._name.isEmpty {
         try visitor.visitSingularStringField(value: _storage._name, fieldNumber: 14)
       }
@@ -764,6 +776,7 @@ nonisolated extension Envoy_Config_Route_V3_Route: SwiftProtobuf.Message, SwiftP
         if _storage._action != rhs_storage._action {return false}
         if _storage._metadata != rhs_storage._metadata {return false}
         if _storage._name != rhs_storage._name {return false}
+        if _storage._typedPerFilterConfig != rhs_storage._typedPerFilterConfig {return false}
         return true
       }
       if !storagesAreEqual {return false}

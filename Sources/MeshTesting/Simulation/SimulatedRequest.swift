@@ -68,4 +68,35 @@ public struct SimulationResult: Sendable, Hashable {
     /// The name of the matching route, nil when none matched.
     public var route: String?
     public var outcome: SimulatedOutcome
+    /// The fault the route injects (fault filter configuration on the route), if any.
+    public var fault: SimulatedFault?
+
+    public init(route: String?, outcome: SimulatedOutcome, fault: SimulatedFault? = nil) {
+        self.route = route
+        self.outcome = outcome
+        self.fault = fault
+    }
+}
+
+/// What the fault filter does to a route's requests: parts per million delayed or aborted.
+public struct SimulatedFault: Sendable, Hashable {
+    /// Delay in milliseconds and the share delayed (per million), when a delay is set.
+    public var delay: (milliseconds: Int64, perMillion: UInt32)?
+    /// `http:CODE` or `grpc:CODE` and the share aborted (per million), when an abort is set.
+    public var abort: (status: String, perMillion: UInt32)?
+
+    public init(delay: (milliseconds: Int64, perMillion: UInt32)? = nil, abort: (status: String, perMillion: UInt32)? = nil) {
+        self.delay = delay
+        self.abort = abort
+    }
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.delay?.milliseconds == b.delay?.milliseconds && a.delay?.perMillion == b.delay?.perMillion
+            && a.abort?.status == b.abort?.status && a.abort?.perMillion == b.abort?.perMillion
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(delay?.milliseconds)
+        hasher.combine(abort?.status)
+    }
 }

@@ -58,7 +58,37 @@ public struct TrafficSimulation: Sendable {
         guard let route = virtualHost.routes.first(where: { Self.matches($0.match, path: request.path, headers: headers) }) else {
             return .init(route: nil, outcome: .noRoute)
         }
-        return .init(route: route.name, outcome: outcome(of: route))
+        return .init(route: route.name, outcome: outcome(of: route), fault: fault(of: route, filters: manager.httpFilters.map(\.name)))
+    }
+
+    /// The route's fault filter configuration — acted on only when the HCM lists the filter, as
+    /// in Envoy and gRPC.
+    private func fault(of route: Envoy_Config_Route_V3_Route, filters: [String]) -> SimulatedFault? {
+        let name = "envoy.filters.http.fault"
+        guard filters.contains(name), let any = route.typedPerFilterConfig[name],
+              let config = try? Envoy_Extensions_Filters_Http_Fault_V3_HTTPFault(serializedBytes: any.value) else { return nil }
+        func perMillion(_ fraction: Envoy_Type_V3_FractionalPercent) -> UInt32 {
+            switch fraction.denominator {
+            case .hundred: fraction.numerator.multipliedReportingOverflow(by: 10_000).partialValue
+            case .tenThousand: fraction.numerator.multipliedReportingOverflow(by: 100).partialValue
+            default: fraction.numerator
+            }
+        }
+        var fault = SimulatedFault()
+        if config.hasDelay {
+            let fixed = config.delay.fixedDelay
+            fault.delay = (fixed.seconds * 1000 + Int64(fixed.nanos / 1_000_000), perMillion(config.delay.percentage))
+        }
+        if config.hasAbort {
+            let status: String
+            switch config.abort.errorType {
+            case .httpStatus(let code): status = "http:\(code)"
+            case .grpcStatus(let code): status = "grpc:\(code)"
+            case nil: status = "none"
+            }
+            fault.abort = (status, perMillion(config.abort.percentage))
+        }
+        return fault
     }
 
     private func outcome(of route: Envoy_Config_Route_V3_Route) -> SimulatedOutcome {
