@@ -41,6 +41,11 @@ extension HTTPRoute {
             match.append(try HTTPMatchRequest(reading: m))
         }
         self.match = match
+        // Delegation (a rule handing its requests to another VirtualService) is not built yet;
+        // accepting it would drop the rule's traffic on the floor, so it is refused by name.
+        if !r["delegate"].isAbsent {
+            throw r["delegate"].error("delegate is not supported by meshd yet: write the delegated routes into this VirtualService")
+        }
         var route: [HTTPRouteDestination] = []
         let routeReaders = try r["route"].list()
         for d in routeReaders {

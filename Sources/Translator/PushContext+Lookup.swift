@@ -32,10 +32,21 @@ extension PushContext {
     /// (Istio applies an exported VirtualService from any namespace).
     /// Only VirtualServices that apply to mesh proxies count (`gateways` empty or naming `mesh`):
     /// one bound to gateways alone never reaches a sidecar or proxyless client.
+    ///
+    /// A VirtualService naming the host itself wins; else the most specific wildcard host that
+    /// matches it (`*.example.com` before `*`), as Istio picks among wildcard rules.
     public func virtualService(for host: String, serviceNamespace: String?, from namespace: String) -> VirtualServiceEntry? {
-        Self.choose((virtualServices[host] ?? []).filter { RouteMatchTranslation.reachesMesh($0.spec) },
-                    serviceNamespace: serviceNamespace, viewer: namespace,
-                    root: settings.rootNamespace, anyNamespace: true)
+        let exact = Self.choose((virtualServices[host] ?? []).filter { RouteMatchTranslation.reachesMesh($0.spec) },
+                                serviceNamespace: serviceNamespace, viewer: namespace,
+                                root: settings.rootNamespace, anyNamespace: true)
+        if let exact { return exact }
+        for pattern in wildcardVirtualServiceHosts where HostName.matches(pattern: pattern, host: host) {
+            let chosen = Self.choose((virtualServices[pattern] ?? []).filter { RouteMatchTranslation.reachesMesh($0.spec) },
+                                     serviceNamespace: serviceNamespace, viewer: namespace,
+                                     root: settings.rootNamespace, anyNamespace: true)
+            if let chosen { return chosen }
+        }
+        return nil
     }
 
     /// The DestinationRule a proxy in `namespace` uses for `host`: among those exported to

@@ -58,6 +58,9 @@ public struct PushContext: Sendable {
     /// The label keys any VirtualService match's `sourceLabels` names: the part of a proxy's
     /// labels its routes can depend on, and so part of its view key.
     public let sourceLabelKeys: Set<String>
+    /// The wildcard hosts VirtualServices name (`*.example.com`, `*`), most specific (longest)
+    /// first: a service without a VirtualService for its own name takes the first that matches.
+    public let wildcardVirtualServiceHosts: [String]
 
     public init(revision: Int64, registry: RegistrySnapshot, virtualServices: [String: [VirtualServiceEntry]],
                 destinationRules: [String: [DestinationRuleEntry]], sidecars: SidecarIndex = SidecarIndex(),
@@ -79,6 +82,8 @@ public struct PushContext: Sendable {
             }
         }
         self.sourceLabelKeys = keys
+        self.wildcardVirtualServiceHosts = virtualServices.keys.filter { $0.hasPrefix("*") }
+            .sorted { ($0.count, $0) > ($1.count, $1) }
     }
 
     /// An empty context (before the store has been read).

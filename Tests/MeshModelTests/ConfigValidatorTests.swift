@@ -36,6 +36,8 @@ private let route = "- destination: {host: reviews}\n"
                  field: "spec.http[0].match[0].uri.regex", message: "must not be empty"),
         RuleCase(kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- match:\n  - headers: {End-User: {exact: jason}}\n  route:\n  " + route,
                  field: "spec.http[0].match[0].headers.End-User", message: "header name must be lowercase"),
+        RuleCase(kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- delegate: {name: reviews-v2, namespace: ops}",
+                 field: "spec.http[0].delegate", message: "delegate is not supported by meshd yet: write the delegated routes into this VirtualService"),
         RuleCase(kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- match:\n  - withoutHeaders: {X-User: {exact: a}}\n  route:\n  " + route,
                  field: "spec.http[0].match[0].withoutHeaders.X-User", message: "header name must be lowercase"),
         RuleCase(kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- match:\n  - queryParams: {q: {regex: \"(\"}}\n  route:\n  " + route,

@@ -236,3 +236,41 @@ private let all = "outbound|9080||reviews.default.svc.cluster.local"
         }
     }
 }
+
+@Suite struct WildcardHostTests {
+    /// `*.example.com` routes every service under it that has no VirtualService of its own; the
+    /// most specific wildcard wins; a service's own VirtualService beats any wildcard.
+    @Test func wildcardHostsRouteServicesWithoutTheirOwnRules() throws {
+        func entry(_ name: String, _ host: String) -> String {
+            """
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: \(name), namespace: default}
+            spec:
+              hosts: [\(host)]
+              ports: [{number: 80, name: http, protocol: HTTP}]
+              resolution: STATIC
+              endpoints: [{address: 10.0.0.1}]
+            """
+        }
+        func rule(_ name: String, _ host: String, timeout: String) -> String {
+            """
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: \(name), namespace: default}
+            spec:
+              hosts: ["\(host)"]
+              http: [{name: \(name), timeout: \(timeout), route: [{destination: {host: "\(host == "*.example.com" || host == "*.api.example.com" ? "a.example.com" : host)"}}]}]
+            """
+        }
+        let push = try context([entry("a", "a.example.com"), entry("b", "b.api.example.com"), entry("c", "c.example.com"),
+                                entry("d", "d.other.org"),
+                                rule("broad", "*.example.com", timeout: "3s"), rule("narrow", "*.api.example.com", timeout: "4s"),
+                                rule("own", "c.example.com", timeout: "5s")])
+        let simulation = try TrafficSimulation(snapshot: ProxySnapshot(proxy: Proxy(id: "p"), push: push))
+        #expect(simulation.run(.init(authority: "a.example.com:80")).route == "broad")
+        #expect(simulation.run(.init(authority: "b.api.example.com:80")).route == "narrow")
+        #expect(simulation.run(.init(authority: "c.example.com:80")).route == "own")
+        #expect(simulation.run(.init(authority: "d.other.org:80")).route == "default")
+    }
+}

@@ -61,6 +61,8 @@ class EchoBackend:
         self.calls = 0
         self.peers: list[str] = []
         self.fail = False
+        # The status a failing backend answers (INTERNAL unless a test needs another).
+        self.fail_code = grpc.StatusCode.INTERNAL
         self.delay = 0.0
         self.in_flight = 0
         self.max_in_flight = 0
@@ -83,7 +85,7 @@ class EchoBackend:
             if self.delay:
                 time.sleep(self.delay)
             if self.fail:
-                context.abort(grpc.StatusCode.INTERNAL, f"{self.name} is failing on purpose")
+                context.abort(self.fail_code, f"{self.name} is failing on purpose")
         finally:
             with self._lock:
                 self.in_flight -= 1
