@@ -73,3 +73,15 @@ def shift(client: XdsClientProcess, apply, wait_synced, expect: str, label: str,
     )
     assert after["counts"].get(expect, 0) >= min_rpcs
     return {"during": during, "after": after}
+
+
+def serve_rules(meshd, backends: dict, rules: str) -> dict:
+    """Registers the canary's `reviews` (v1 and v2 on `backends`' ports) with its subsets and
+    `rules` (YAML), waits until meshd pushed them, and returns the apply answer."""
+    import configs  # local: the harness self-test imports this module without configs' users
+
+    ports = {n: b.port for n, b in backends.items()}
+    applied = meshd.apply(configs.join(configs.service_entry(), configs.workload_entry("v1", ports["v1"]),
+                                       configs.workload_entry("v2", ports["v2"]), configs.destination_rule(), rules))
+    meshd.wait_pushed(applied["revision"])
+    return applied

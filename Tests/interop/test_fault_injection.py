@@ -2,7 +2,6 @@
 delays that share of RPCs, with the gRPC status or HTTP status Istio's YAML names."""
 from __future__ import annotations
 
-import configs
 import scenarios
 
 FAULTS = """\
@@ -32,11 +31,8 @@ spec:
 
 
 def test_grpcio_honours_abort_and_delay(meshd, backends, xds_clients, node_id):
-    ports = {n: b.port for n, b in backends.items()}
-    applied = meshd.apply(configs.join(configs.service_entry(), configs.workload_entry("v1", ports["v1"]),
-                                       configs.workload_entry("v2", ports["v2"]), configs.destination_rule(), FAULTS))
+    applied = scenarios.serve_rules(meshd, backends, FAULTS)
     assert not [w for w in applied["warnings"] if "honoured" in w], applied["warnings"]
-    meshd.wait_pushed(applied["revision"])
     client = xds_clients(meshd.xds_address, node_id("faults"))
     scenarios.warm_up(client)
 

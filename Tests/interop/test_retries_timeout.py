@@ -8,7 +8,6 @@ import time
 
 import grpc
 
-import configs
 import scenarios
 
 RULES = """\
@@ -29,10 +28,7 @@ spec:
 
 
 def test_retries_reach_the_backend_attempts_plus_one_times(meshd, backends, xds_clients, node_id):
-    ports = {n: b.port for n, b in backends.items()}
-    applied = meshd.apply(configs.join(configs.service_entry(), configs.workload_entry("v1", ports["v1"]),
-                                       configs.workload_entry("v2", ports["v2"]), configs.destination_rule(), RULES))
-    meshd.wait_pushed(applied["revision"])
+    applied = scenarios.serve_rules(meshd, backends, RULES)
     client = xds_clients(meshd.xds_address, node_id("retries"), deadline=10.0)
     scenarios.warm_up(client)  # the default rule: v2
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import configs
 import scenarios
 from client_runner import bootstrap
 
@@ -19,12 +18,8 @@ def _rows():
 
 
 def test_grpcio_reaches_what_the_simulation_reaches(meshd, backends, xds_clients, node_id):
-    ports = {n: b.port for n, b in backends.items()}
-    applied = meshd.apply(configs.join(configs.service_entry(), configs.workload_entry("v1", ports["v1"]),
-                                       configs.workload_entry("v2", ports["v2"]), configs.destination_rule(),
-                                       (TABLE / "rules.yaml").read_text()))
+    applied = scenarios.serve_rules(meshd, backends, (TABLE / "rules.yaml").read_text())
     assert not [w for w in applied["warnings"] if "not yet honoured" in w], applied["warnings"]
-    meshd.wait_pushed(applied["revision"])
 
     clients = {}
 
