@@ -73,6 +73,10 @@ public enum ClientSupport {
         // A gRPC request has no query string, so such a match can never hold for it; gRPC skips
         // the route outright, which is the same outcome.
         "http.match.queryParams": [.proxylessGRPC: .notHonoured],
+        // gRPC clients neither follow redirects nor read direct responses; they fail the RPCs such
+        // a route matches with UNAVAILABLE, so the route still catches what it matches.
+        "http.redirect": [.proxylessGRPC: .substituted("gRPC clients fail the RPCs this rule matches with UNAVAILABLE (gRPC cannot follow a redirect)")],
+        "http.directResponse": [.proxylessGRPC: .substituted("gRPC clients fail the RPCs this rule matches with UNAVAILABLE (gRPC cannot read a direct response)")],
     ]
 
     static func of(_ kind: String) -> [String: [ProxyClient: FieldSupport]] {

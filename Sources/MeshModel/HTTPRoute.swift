@@ -12,6 +12,10 @@ public struct HTTPRoute: Sendable, Hashable {
     public var retries: HTTPRetry?
     /// Faults injected into the rule's requests.
     public var fault: HTTPFaultInjection?
+    /// A redirect answered instead of forwarding (then `route` is empty).
+    public var redirect: HTTPRedirect?
+    /// A fixed response answered instead of forwarding (then `route` is empty).
+    public var directResponse: HTTPDirectResponse?
 
     /// Creates a rule.
     public init(
@@ -20,7 +24,9 @@ public struct HTTPRoute: Sendable, Hashable {
         route: [HTTPRouteDestination],
         timeout: String? = nil,
         retries: HTTPRetry? = nil,
-        fault: HTTPFaultInjection? = nil
+        fault: HTTPFaultInjection? = nil,
+        redirect: HTTPRedirect? = nil,
+        directResponse: HTTPDirectResponse? = nil
     ) {
         self.name = name
         self.match = match
@@ -28,6 +34,8 @@ public struct HTTPRoute: Sendable, Hashable {
         self.timeout = timeout
         self.retries = retries
         self.fault = fault
+        self.redirect = redirect
+        self.directResponse = directResponse
     }
 }
 
@@ -51,7 +59,14 @@ extension HTTPRoute {
         for d in routeReaders {
             route.append(try HTTPRouteDestination(reading: d))
         }
-        guard !route.isEmpty else { throw r["route"].error("must not be empty") }
+        redirect = try r["redirect"].isAbsent ? nil : HTTPRedirect(reading: r["redirect"])
+        directResponse = try r["directResponse"].isAbsent ? nil : HTTPDirectResponse(reading: r["directResponse"])
+        // Istio: a rule forwards (`route`), redirects or answers directly — exactly one.
+        let answers = [redirect != nil, directResponse != nil, !route.isEmpty].filter { $0 }.count
+        if answers > 1 {
+            throw r.error("must set only one of route, redirect, directResponse")
+        }
+        guard answers == 1 else { throw r["route"].error("must not be empty (or set redirect or directResponse)") }
         // Proxies reject (gRPC clients NACK) a weighted split whose weights are all zero; an
         // omitted weight counts as zero once there are several destinations, as in Istio.
         if route.count > 1, route.allSatisfy({ ($0.weight ?? 0) == 0 }) {

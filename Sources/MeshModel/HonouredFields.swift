@@ -26,6 +26,9 @@ enum HonouredFields {
         "http.route", "http.route.weight", "http.route.destination", "http.route.destination.host",
         "http.route.destination.subset", "http.route.destination.port", "http.route.destination.port.number",
         "exportTo", "http.timeout", "http.retries",
+        "http.redirect", "http.redirect.uri", "http.redirect.authority", "http.redirect.port", "http.redirect.scheme",
+        "http.redirect.redirectCode", "http.directResponse", "http.directResponse.status", "http.directResponse.body",
+        "http.directResponse.body.string",
         "http.fault", "http.fault.delay", "http.fault.delay.fixedDelay", "http.fault.delay.percentage.*", "http.fault.delay.percent",
         "http.fault.abort", "http.fault.abort.httpStatus", "http.fault.abort.grpcStatus", "http.fault.abort.percentage.*", "http.retries.attempts", "http.retries.perTryTimeout", "http.retries.retryOn",
     ] + stringMatch("http.match.uri") + stringMatch("http.match.headers") + stringMatch("http.match.withoutHeaders") + stringMatch("http.match.queryParams")

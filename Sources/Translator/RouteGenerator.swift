@@ -65,9 +65,13 @@ public struct RouteGenerator: ResourceGenerator {
                 if let fault = rule.fault {
                     route.typedPerFilterConfig[RouteFault.filterName] = AnyPacking.pack(RouteFault.config(fault))
                 }
-                switch action {
-                case .some(let routeAction): route.route = routeAction
-                case .none:
+                if let redirect = rule.redirect {
+                    route.redirect = RouteAnswer.redirect(redirect)
+                } else if let response = rule.directResponse {
+                    route.directResponse = RouteAnswer.directResponse(response)
+                } else if let action {
+                    route.route = action
+                } else {
                     var direct = Envoy_Config_Route_V3_DirectResponseAction()
                     direct.status = 503
                     route.directResponse = direct

@@ -274,3 +274,33 @@ private let all = "outbound|9080||reviews.default.svc.cluster.local"
         #expect(simulation.run(.init(authority: "d.other.org:80")).route == "default")
     }
 }
+
+@Suite struct RouteAnswerTests {
+    /// A rule may answer itself: a redirect or a fixed response, never forwarded, never skipped.
+    @Test func redirectsAndDirectResponsesAnswerTheirMatches() throws {
+        let rules = """
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: reviews, namespace: default}
+            spec:
+              hosts: [reviews]
+              http:
+              - name: moved
+                match: [{uri: {prefix: /old}}]
+                redirect: {uri: /new, authority: reviews.example.com, scheme: https, redirectCode: 308}
+              - name: teapot
+                match: [{uri: {exact: /brew}}]
+                directResponse: {status: 418, body: {string: "short and stout"}}
+              - name: rest
+                route: [{destination: {host: reviews}}]
+            """
+        let push = try context([CanaryFixture.registry, rules])
+        let simulation = try TrafficSimulation(snapshot: ProxySnapshot(proxy: Proxy(id: "p"), push: push))
+        #expect(simulation.run(.init(authority: authority, path: "/old/x")).outcome == .redirect(location: "https://reviews.example.com/new", status: 308))
+        #expect(simulation.run(.init(authority: authority, path: "/brew")).outcome == .directResponse(status: 418))
+        #expect(simulation.run(.init(authority: authority, path: "/other")).route == "rest")
+        let resource = try ConfigDocumentParser.parse(rules)[0]
+        let warnings = try ConfigValidator.validateForWrite(resource).clientLimits.map(\.path)
+        #expect(warnings == ["spec.http[0].redirect", "spec.http[1].directResponse"])
+    }
+}

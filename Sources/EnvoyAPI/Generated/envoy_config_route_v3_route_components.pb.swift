@@ -63,6 +63,14 @@ public nonisolated struct Envoy_Config_Route_V3_Route: @unchecked Sendable {
     set {_uniqueStorage()._action = .route(newValue)}
   }
 
+  public var redirect: Envoy_Config_Route_V3_RedirectAction {
+    get {
+      if case .redirect(let v)? = _storage._action {return v}
+      return Envoy_Config_Route_V3_RedirectAction()
+    }
+    set {_uniqueStorage()._action = .redirect(newValue)}
+  }
+
   public var directResponse: Envoy_Config_Route_V3_DirectResponseAction {
     get {
       if case .directResponse(let v)? = _storage._action {return v}
@@ -103,6 +111,7 @@ public nonisolated struct Envoy_Config_Route_V3_Route: @unchecked Sendable {
 
   public nonisolated enum OneOf_Action: Equatable, Sendable {
     case route(Envoy_Config_Route_V3_RouteAction)
+    case redirect(Envoy_Config_Route_V3_RedirectAction)
     case directResponse(Envoy_Config_Route_V3_DirectResponseAction)
     case nonForwardingAction(Envoy_Config_Route_V3_NonForwardingAction)
 
@@ -490,6 +499,98 @@ public nonisolated struct Envoy_Config_Route_V3_RetryPolicy: Sendable {
   fileprivate var _perTryTimeout: SwiftProtobuf.Google_Protobuf_Duration? = nil
 }
 
+public nonisolated struct Envoy_Config_Route_V3_RedirectAction: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var schemeRewriteSpecifier: Envoy_Config_Route_V3_RedirectAction.OneOf_SchemeRewriteSpecifier? = nil
+
+  public var schemeRedirect: String {
+    get {
+      if case .schemeRedirect(let v)? = schemeRewriteSpecifier {return v}
+      return String()
+    }
+    set {schemeRewriteSpecifier = .schemeRedirect(newValue)}
+  }
+
+  public var hostRedirect: String = String()
+
+  public var portRedirect: UInt32 = 0
+
+  public var pathRewriteSpecifier: Envoy_Config_Route_V3_RedirectAction.OneOf_PathRewriteSpecifier? = nil
+
+  public var pathRedirect: String {
+    get {
+      if case .pathRedirect(let v)? = pathRewriteSpecifier {return v}
+      return String()
+    }
+    set {pathRewriteSpecifier = .pathRedirect(newValue)}
+  }
+
+  public var responseCode: Envoy_Config_Route_V3_RedirectAction.RedirectResponseCode = .movedPermanently
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum OneOf_SchemeRewriteSpecifier: Equatable, Sendable {
+    case schemeRedirect(String)
+
+  }
+
+  public nonisolated enum OneOf_PathRewriteSpecifier: Equatable, Sendable {
+    case pathRedirect(String)
+
+  }
+
+  public nonisolated enum RedirectResponseCode: SwiftProtobuf.Enum, Swift.CaseIterable {
+    public typealias RawValue = Int
+    case movedPermanently // = 0
+    case found // = 1
+    case seeOther // = 2
+    case temporaryRedirect // = 3
+    case permanentRedirect // = 4
+    case UNRECOGNIZED(Int)
+
+    public init() {
+      self = .movedPermanently
+    }
+
+    public init?(rawValue: Int) {
+      switch rawValue {
+      case 0: self = .movedPermanently
+      case 1: self = .found
+      case 2: self = .seeOther
+      case 3: self = .temporaryRedirect
+      case 4: self = .permanentRedirect
+      default: self = .UNRECOGNIZED(rawValue)
+      }
+    }
+
+    public var rawValue: Int {
+      switch self {
+      case .movedPermanently: return 0
+      case .found: return 1
+      case .seeOther: return 2
+      case .temporaryRedirect: return 3
+      case .permanentRedirect: return 4
+      case .UNRECOGNIZED(let i): return i
+      }
+    }
+
+    // The compiler won't synthesize support with the UNRECOGNIZED case.
+    public static let allCases: [Envoy_Config_Route_V3_RedirectAction.RedirectResponseCode] = [
+      .movedPermanently,
+      .found,
+      .seeOther,
+      .temporaryRedirect,
+      .permanentRedirect,
+    ]
+
+  }
+
+  public init() {}
+}
+
 public nonisolated struct Envoy_Config_Route_V3_DirectResponseAction: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -646,7 +747,7 @@ nonisolated extension Envoy_Config_Route_V3_VirtualHost: SwiftProtobuf.Message, 
 
 nonisolated extension Envoy_Config_Route_V3_Route: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Route"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}match\0\u{1}route\0\u{2}\u{2}metadata\0\u{4}\u{3}direct_response\0\u{4}\u{6}typed_per_filter_config\0\u{1}name\0\u{4}\u{4}non_forwarding_action\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}match\0\u{1}route\0\u{1}redirect\0\u{1}metadata\0\u{4}\u{3}direct_response\0\u{4}\u{6}typed_per_filter_config\0\u{1}name\0\u{4}\u{4}non_forwarding_action\0")
 
   fileprivate class _StorageClass {
     var _match: Envoy_Config_Route_V3_RouteMatch? = nil
@@ -701,6 +802,19 @@ nonisolated extension Envoy_Config_Route_V3_Route: SwiftProtobuf.Message, SwiftP
             _storage._action = .route(v)
           }
         }()
+        case 3: try {
+          var v: Envoy_Config_Route_V3_RedirectAction?
+          var hadOneofValue = false
+          if let current = _storage._action {
+            hadOneofValue = true
+            if case .redirect(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._action = .redirect(v)
+          }
+        }()
         case 4: try { try decoder.decodeSingularMessageField(value: &_storage._metadata) }()
         case 7: try {
           var v: Envoy_Config_Route_V3_DirectResponseAction?
@@ -745,9 +859,17 @@ nonisolated extension Envoy_Config_Route_V3_Route: SwiftProtobuf.Message, SwiftP
       try { if let v = _storage._match {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
       } }()
-      try { if case .route(let v)? = _storage._action {
+      switch _storage._action {
+      case .route?: try {
+        guard case .route(let v)? = _storage._action else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
-      } }()
+      }()
+      case .redirect?: try {
+        guard case .redirect(let v)? = _storage._action else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+      }()
+      default: break
+      }
       try { if let v = _storage._metadata {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
       } }()
@@ -1412,6 +1534,78 @@ nonisolated extension Envoy_Config_Route_V3_RetryPolicy: SwiftProtobuf.Message, 
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
+}
+
+nonisolated extension Envoy_Config_Route_V3_RedirectAction: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RedirectAction"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}host_redirect\0\u{3}path_redirect\0\u{3}response_code\0\u{4}\u{4}scheme_redirect\0\u{3}port_redirect\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.hostRedirect) }()
+      case 2: try {
+        var v: String?
+        try decoder.decodeSingularStringField(value: &v)
+        if let v = v {
+          if self.pathRewriteSpecifier != nil {try decoder.handleConflictingOneOf()}
+          self.pathRewriteSpecifier = .pathRedirect(v)
+        }
+      }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.responseCode) }()
+      case 7: try {
+        var v: String?
+        try decoder.decodeSingularStringField(value: &v)
+        if let v = v {
+          if self.schemeRewriteSpecifier != nil {try decoder.handleConflictingOneOf()}
+          self.schemeRewriteSpecifier = .schemeRedirect(v)
+        }
+      }()
+      case 8: try { try decoder.decodeSingularUInt32Field(value: &self.portRedirect) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.hostRedirect.isEmpty {
+      try visitor.visitSingularStringField(value: self.hostRedirect, fieldNumber: 1)
+    }
+    try { if case .pathRedirect(let v)? = self.pathRewriteSpecifier {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    if self.responseCode != .movedPermanently {
+      try visitor.visitSingularEnumField(value: self.responseCode, fieldNumber: 3)
+    }
+    try { if case .schemeRedirect(let v)? = self.schemeRewriteSpecifier {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 7)
+    } }()
+    if self.portRedirect != 0 {
+      try visitor.visitSingularUInt32Field(value: self.portRedirect, fieldNumber: 8)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Envoy_Config_Route_V3_RedirectAction, rhs: Envoy_Config_Route_V3_RedirectAction) -> Bool {
+    if lhs.schemeRewriteSpecifier != rhs.schemeRewriteSpecifier {return false}
+    if lhs.hostRedirect != rhs.hostRedirect {return false}
+    if lhs.portRedirect != rhs.portRedirect {return false}
+    if lhs.pathRewriteSpecifier != rhs.pathRewriteSpecifier {return false}
+    if lhs.responseCode != rhs.responseCode {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Envoy_Config_Route_V3_RedirectAction.RedirectResponseCode: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0MOVED_PERMANENTLY\0\u{1}FOUND\0\u{1}SEE_OTHER\0\u{1}TEMPORARY_REDIRECT\0\u{1}PERMANENT_REDIRECT\0")
 }
 
 nonisolated extension Envoy_Config_Route_V3_DirectResponseAction: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

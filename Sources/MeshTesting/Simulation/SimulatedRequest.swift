@@ -40,6 +40,9 @@ public enum SimulatedOutcome: Sendable, Hashable {
     case weighted([WeightedTarget])
     /// Answered by the proxy itself with this HTTP status.
     case directResponse(status: UInt32)
+    /// Answered with a redirect to this location (`scheme://host:port/path`, parts not
+    /// replaced left empty) and HTTP status.
+    case redirect(location: String, status: UInt32)
     /// No listener of that name was sent.
     case noListener(String)
     /// The listener names a route configuration that was not sent.

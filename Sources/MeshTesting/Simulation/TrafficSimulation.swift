@@ -95,6 +95,16 @@ public struct TrafficSimulation: Sendable {
         switch route.action {
         case .directResponse(let direct):
             return .directResponse(status: direct.status)
+        case .redirect(let redirect):
+            let status: UInt32 = switch redirect.responseCode {
+            case .found: 302
+            case .seeOther: 303
+            case .temporaryRedirect: 307
+            case .permanentRedirect: 308
+            default: 301
+            }
+            let port = redirect.portRedirect == 0 ? "" : ":\(redirect.portRedirect)"
+            return .redirect(location: "\(redirect.schemeRedirect)://\(redirect.hostRedirect)\(port)\(redirect.pathRedirect)", status: status)
         case .route(let action):
             switch action.clusterSpecifier {
             case .cluster(let name):

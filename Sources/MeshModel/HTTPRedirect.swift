@@ -1,0 +1,64 @@
+/// Istio's `HTTPRedirect`: answer with a redirect instead of forwarding.
+public struct HTTPRedirect: Sendable, Hashable {
+    /// Replaces the path (`uri`).
+    public var uri: String?
+    /// Replaces the authority (host).
+    public var authority: String?
+    /// Replaces the port.
+    public var port: UInt32?
+    /// Replaces the scheme (`http`, `https`).
+    public var scheme: String?
+    /// The redirect status: 301 (Istio's default), 302, 303, 307 or 308.
+    public var redirectCode: UInt32
+
+    /// The redirect codes Envoy can send.
+    public static let codes: [UInt32] = [301, 302, 303, 307, 308]
+}
+
+/// Istio's `HTTPDirectResponse`: answer with a fixed status and body instead of forwarding.
+public struct HTTPDirectResponse: Sendable, Hashable {
+    /// The HTTP status (200–599).
+    public var status: UInt32
+    /// The body, if any (from `body.string`, or `body.bytes` decoded from base64).
+    public var body: String?
+
+    /// The largest body meshd accepts (the body is sent to every proxy in the route).
+    public static let maxBodyBytes = 64 * 1024
+}
+
+extension HTTPRedirect {
+    init(reading r: FieldReader) throws(MeshModelError) {
+        guard try r.object() != nil else { throw r.error("expected an object") }
+        uri = try r["uri"].string().flatMap { $0.isEmpty ? nil : $0 }
+        if let uri, !uri.hasPrefix("/") { throw r["uri"].error("must start with /") }
+        authority = try r["authority"].string().flatMap { $0.isEmpty ? nil : $0 }
+        port = try r["port"].port()
+        if !r["derivePort"].isAbsent { throw r["derivePort"].error("derivePort is not supported by meshd yet; set port") }
+        scheme = try r["scheme"].string().flatMap { $0.isEmpty ? nil : $0 }
+        let code = try r["redirectCode"].uint32() ?? 0
+        guard code == 0 || HTTPRedirect.codes.contains(code) else {
+            throw r["redirectCode"].error("must be one of 301, 302, 303, 307, 308")
+        }
+        redirectCode = code == 0 ? 301 : code
+    }
+}
+
+extension HTTPDirectResponse {
+    init(reading r: FieldReader) throws(MeshModelError) {
+        guard try r.object() != nil else { throw r.error("expected an object") }
+        guard let code = try r["status"].integer(in: 200...599, message: "must be an HTTP status between 200 and 599") else {
+            throw r["status"].error("required")
+        }
+        status = UInt32(code)
+        let body = r["body"]
+        if try body.object() != nil {
+            if !body["bytes"].isAbsent { throw body["bytes"].error("body.bytes is not supported by meshd yet; use body.string") }
+            self.body = try body["string"].string()
+            if let text = self.body, text.utf8.count > HTTPDirectResponse.maxBodyBytes {
+                throw body["string"].error("must be at most \(HTTPDirectResponse.maxBodyBytes) bytes")
+            }
+        } else {
+            self.body = nil
+        }
+    }
+}
