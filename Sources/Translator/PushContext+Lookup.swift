@@ -36,15 +36,15 @@ extension PushContext {
     /// A VirtualService naming the host itself wins; else the most specific wildcard host that
     /// matches it (`*.example.com` before `*`), as Istio picks among wildcard rules.
     public func virtualService(for host: String, serviceNamespace: String?, from namespace: String) -> VirtualServiceEntry? {
-        let exact = Self.choose((virtualServices[host] ?? []).filter { RouteMatchTranslation.reachesMesh($0.spec) },
-                                serviceNamespace: serviceNamespace, viewer: namespace,
-                                root: settings.rootNamespace, anyNamespace: true)
-        if let exact { return exact }
+        func chosen(_ name: String) -> VirtualServiceEntry? {
+            var candidates = virtualServices[name] ?? []
+            if !gatewayOnlyVirtualServices.isEmpty { candidates.removeAll { gatewayOnlyVirtualServices.contains($0.key) } }
+            return Self.choose(candidates, serviceNamespace: serviceNamespace, viewer: namespace,
+                               root: settings.rootNamespace, anyNamespace: true)
+        }
+        if let exact = chosen(host) { return exact }
         for pattern in wildcardVirtualServiceHosts where HostName.matches(pattern: pattern, host: host) {
-            let chosen = Self.choose((virtualServices[pattern] ?? []).filter { RouteMatchTranslation.reachesMesh($0.spec) },
-                                     serviceNamespace: serviceNamespace, viewer: namespace,
-                                     root: settings.rootNamespace, anyNamespace: true)
-            if let chosen { return chosen }
+            if let match = chosen(pattern) { return match }
         }
         return nil
     }

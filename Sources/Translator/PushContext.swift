@@ -33,9 +33,9 @@ public struct PushContext: Sendable {
     }
 
     /// The store revision this context reflects.
-    public let revision: Int64
+    public private(set) var revision: Int64
     /// Services and endpoints.
-    public let registry: RegistrySnapshot
+    public private(set) var registry: RegistrySnapshot
     /// The VirtualServices naming each host: at most one per namespace (the oldest wins within a
     /// namespace, as in Istio), oldest first. Which one a proxy uses is decided per namespace by
     /// `virtualService(for:serviceNamespace:from:)`.
@@ -49,18 +49,21 @@ public struct PushContext: Sendable {
     public let settings: MeshSettings
     /// Problems found while building, each naming the resource and field (dangling references,
     /// ignored duplicates); the admin API shows them and apply returns those of the applied resources.
-    public let warnings: [ConfigWarning]
+    public private(set) var warnings: [ConfigWarning]
     /// Stored resources left out of this context because they fail today's validation (written
     /// under older rules); each is also among `warnings`. Operators must fix or delete them.
-    public let invalid: [ConfigWarning]
+    public private(set) var invalid: [ConfigWarning]
     /// What changed since the previous context; `.full` unless the push pipeline knows better.
-    public let scope: Scope
+    public private(set) var scope: Scope
     /// The label keys any VirtualService match's `sourceLabels` names: the part of a proxy's
     /// labels its routes can depend on, and so part of its view key.
     public let sourceLabelKeys: Set<String>
     /// The wildcard hosts VirtualServices name (`*.example.com`, `*`), most specific (longest)
     /// first: a service without a VirtualService for its own name takes the first that matches.
     public let wildcardVirtualServiceHosts: [String]
+    /// VirtualServices bound to gateways only (no `mesh`): never used for mesh proxies. Usually
+    /// empty, so the per-proxy lookup pays nothing for them.
+    public let gatewayOnlyVirtualServices: Set<ConfigKey>
 
     public init(revision: Int64, registry: RegistrySnapshot, virtualServices: [String: [VirtualServiceEntry]],
                 destinationRules: [String: [DestinationRuleEntry]], sidecars: SidecarIndex = SidecarIndex(),
@@ -76,12 +79,15 @@ public struct PushContext: Sendable {
         self.invalid = invalid
         self.scope = scope
         var keys: Set<String> = []
+        var gatewayOnly: Set<ConfigKey> = []
         for entries in virtualServices.values {
             for entry in entries {
                 for rule in entry.spec.http { for match in rule.match { keys.formUnion(match.sourceLabels.keys) } }
+                if !RouteMatchTranslation.reachesMesh(entry.spec) { gatewayOnly.insert(entry.key) }
             }
         }
         self.sourceLabelKeys = keys
+        self.gatewayOnlyVirtualServices = gatewayOnly
         self.wildcardVirtualServiceHosts = virtualServices.keys.filter { $0.hasPrefix("*") }
             .sorted { ($0.count, $0) > ($1.count, $1) }
     }
@@ -90,11 +96,18 @@ public struct PushContext: Sendable {
     public static let empty = PushContext(revision: 0, registry: RegistrySnapshot(), virtualServices: [:], destinationRules: [:], warnings: [])
 
     /// This context at `revision` with another registry, warnings and scope: the endpoint-only
-    /// update, where routing config and Sidecars did not change.
+    /// update, where routing config and Sidecars did not change. The routing indices derived
+    /// from them (`sourceLabelKeys`, `wildcardVirtualServiceHosts`, `gatewayOnlyVirtualServices`) are
+    /// kept, not recomputed.
     public func replacing(revision: Int64, registry: RegistrySnapshot, warnings: [ConfigWarning], invalid: [ConfigWarning],
                           scope: Scope) -> PushContext {
-        PushContext(revision: revision, registry: registry, virtualServices: virtualServices, destinationRules: destinationRules,
-                    sidecars: sidecars, settings: settings, warnings: warnings, invalid: invalid, scope: scope)
+        var next = self
+        next.revision = revision
+        next.registry = registry
+        next.warnings = warnings
+        next.invalid = invalid
+        next.scope = scope
+        return next
     }
 }
 

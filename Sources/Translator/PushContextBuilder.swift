@@ -83,8 +83,7 @@ public enum PushContextBuilder {
         }
         let context = PushContext(revision: revision, registry: registry, virtualServices: virtualServices,
                                   destinationRules: destinationRules, sidecars: sidecars, settings: settings, warnings: warnings)
-        return PushContext(revision: revision, registry: registry, virtualServices: virtualServices,
-                           destinationRules: destinationRules, sidecars: sidecars, settings: settings,
-                           warnings: warnings + ReferenceChecker.warnings(in: context), invalid: invalid)
+        return context.replacing(revision: revision, registry: registry,
+                                 warnings: warnings + ReferenceChecker.warnings(in: context), invalid: invalid, scope: .full)
     }
 }

@@ -244,6 +244,16 @@ public struct ConfigIndex: Sendable {
                      unknownFields: report.unknown, clientLimits: report.clientLimits)
     }
 
+    /// How many stored fields each kind of client does not honour as written: what the push loop
+    /// counts after a build, without building `unhonouredFieldWarnings`.
+    public var unhonouredFieldCounts: [ProxyClient: Int] {
+        var counts: [ProxyClient: Int] = [:]
+        for entry in entries.values {
+            for limit in entry.clientLimits { counts[limit.client, default: 0] += 1 }
+        }
+        return counts
+    }
+
     /// Stored fields that a kind of client does not honour, or gets a substitute for (the apply
     /// answer warned about each); sorted by resource, then document order.
     public var unhonouredFieldWarnings: [(client: ProxyClient, warning: ConfigWarning)] {

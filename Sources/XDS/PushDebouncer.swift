@@ -135,7 +135,7 @@ public struct PushDebouncer: ServiceLifecycle.Service {
         let previous = publisher.current
         let context: PushContext
         let unknown: [ConfigWarning]
-        let unhonoured: [(client: ProxyClient, warning: ConfigWarning)]
+        let unhonoured: [ProxyClient: Int]
         if let known = index.update({ $0.revision }), let delta = try await store.delta(after: known) {
             if delta.changes.isEmpty, let previous, previous.revision == known { return known }
             // An endpoint-only change updates the previous context in place of a rebuild.
@@ -144,19 +144,19 @@ public struct PushDebouncer: ServiceLifecycle.Service {
             }
             (context, unknown, unhonoured) = index.update { index in
                 index.apply(delta)
-                return (index.context(reusing: previous), index.unknownFieldWarnings, index.unhonouredFieldWarnings)
+                return (index.context(reusing: previous), index.unknownFieldWarnings, index.unhonouredFieldCounts)
             }
         } else {
             let snapshot = try await store.snapshot()
             (context, unknown, unhonoured) = index.update { index in
                 index.load(snapshot)
-                return (index.context(), index.unknownFieldWarnings, index.unhonouredFieldWarnings)
+                return (index.context(), index.unknownFieldWarnings, index.unhonouredFieldCounts)
             }
         }
         let events = context.registry.events(since: previous?.registry ?? RegistrySnapshot())
         reportUnknownFields(unknown)
         for client in ProxyClient.allCases {
-            metrics?.setUnhonouredFields(unhonoured.filter { $0.client == client }.count, for: client)
+            metrics?.setUnhonouredFields(unhonoured[client] ?? 0, for: client)
         }
         return publish(context, previous: previous, events: events)
     }
