@@ -60,7 +60,9 @@ public struct RouteGenerator: ResourceGenerator {
                 if let wanted = match?.port, wanted != port { continue }
                 guard RouteMatchTranslation.applies(match, virtualServiceGateways: entry.spec.gateways, view: view) else { continue }
                 var route = Envoy_Config_Route_V3_Route()
-                route.name = rule.name ?? "\(entry.key.namespace)/\(entry.key.name)#\(index)"
+                // As Istio names routes: the rule's name, then `.MATCH` when the match is named.
+                let ruleName = rule.name ?? "\(entry.key.namespace)/\(entry.key.name)#\(index)"
+                route.name = match?.name.map { "\(ruleName).\($0)" } ?? ruleName
                 route.match = RouteMatchTranslation.routeMatch(match)
                 if let fault = rule.fault {
                     route.typedPerFilterConfig[RouteFault.filterName] = AnyPacking.pack(RouteFault.config(fault))

@@ -304,3 +304,24 @@ private let all = "outbound|9080||reviews.default.svc.cluster.local"
         #expect(warnings == ["spec.http[0].redirect", "spec.http[1].directResponse"])
     }
 }
+
+@Suite struct RouteNameTests {
+    /// A named match names its route `RULE.MATCH`, as Istio names routes.
+    @Test func aNamedMatchNamesItsRoute() throws {
+        let rules = """
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: reviews, namespace: default}
+            spec:
+              hosts: [reviews]
+              http:
+              - name: canary
+                match: [{name: by-header, headers: {x-canary: {exact: "1"}}}, {uri: {prefix: /canary}}]
+                route: [{destination: {host: reviews}}]
+            """
+        let push = try context([CanaryFixture.registry, rules])
+        let simulation = try TrafficSimulation(snapshot: ProxySnapshot(proxy: Proxy(id: "p"), push: push))
+        #expect(simulation.run(.init(authority: authority, headers: ["x-canary": "1"])).route == "canary.by-header")
+        #expect(simulation.run(.init(authority: authority, path: "/canary/x")).route == "canary")
+    }
+}
