@@ -54,7 +54,8 @@ struct RegistryController: Sendable {
                               apiVersion: "networking.istio.io/v1", labels: registeredBy, spec: spec)
     }
 
-    /// A WorkloadEntry for a registered workload; `healthy: false` becomes the health annotation.
+    /// A WorkloadEntry for a registered workload; `health` (`HEALTHY`, `UNHEALTHY`, `DRAINING`)
+    /// or the older `healthy: false` becomes the health annotation.
     static func workloadEntry(namespace: String, name: String, body: JSONValue) throws -> ConfigResource {
         guard case .object(var spec) = body else {
             throw AdminError(code: "invalid", status: .unprocessableContent, message: "expected a JSON object",
@@ -68,6 +69,19 @@ struct RegistryController: Sendable {
                                  resource: "WorkloadEntry \(namespace)/\(name)", field: "healthy")
             }
             if !value { annotations[ConfigRegistry.healthAnnotation] = "false" }
+        }
+        if let health = spec.removeValue(forKey: "health") {
+            guard case .string(let text) = health, let status = HealthStatus(rawValue: text.uppercased()) else {
+                throw AdminError(code: "invalid", status: .unprocessableContent,
+                                 message: "expected one of HEALTHY, UNHEALTHY, DRAINING",
+                                 resource: "WorkloadEntry \(namespace)/\(name)", field: "health")
+            }
+            if healthy != nil, (status == .healthy) != (healthy == .bool(true)) {
+                throw AdminError(code: "invalid", status: .unprocessableContent,
+                                 message: "contradicts healthy", resource: "WorkloadEntry \(namespace)/\(name)", field: "health")
+            }
+            annotations.removeValue(forKey: ConfigRegistry.healthAnnotation)
+            annotations[HealthStatus.annotation] = status.rawValue
         }
         return ConfigResource(key: ConfigKey(kind: .workloadEntry, namespace: namespace, name: name),
                               apiVersion: "networking.istio.io/v1", labels: registeredBy, annotations: annotations,

@@ -12,22 +12,31 @@ public enum ConfigRegistry {
     public struct Workload: Sendable, Hashable {
         public var key: ConfigKey
         public var spec: WorkloadEntry
-        /// False when the workload was registered as unhealthy (`meshd.io/healthy: "false"`).
-        public var healthy: Bool
+        /// From the annotations (`ConfigRegistry.health(annotations:)`).
+        public var health: HealthStatus
 
-        public init(key: ConfigKey, spec: WorkloadEntry, healthy: Bool) {
+        public init(key: ConfigKey, spec: WorkloadEntry, health: HealthStatus) {
             self.key = key
             self.spec = spec
-            self.healthy = healthy
+            self.health = health
+        }
+
+        /// A workload that is healthy or unhealthy.
+        public init(key: ConfigKey, spec: WorkloadEntry, healthy: Bool) {
+            self.init(key: key, spec: spec, health: healthy ? .healthy : .unhealthy)
         }
     }
 
-    /// The annotation that marks a registered workload unhealthy.
+    /// The annotation holding a registered workload's health (`HealthStatus.annotation`).
+    public static let healthStatusAnnotation = HealthStatus.annotation
+    /// The older boolean annotation: `"false"` marks a workload unhealthy.
     public static let healthAnnotation = "meshd.io/healthy"
 
-    /// Whether a WorkloadEntry with these annotations is healthy (unless marked `false`).
-    public static func isHealthy(annotations: [String: String]) -> Bool {
-        annotations[healthAnnotation]?.lowercased() != "false"
+    /// The health these annotations give (`meshd.io/health`, else `meshd.io/healthy: "false"`,
+    /// else healthy); nil when `meshd.io/health` holds something else (the write path refuses it).
+    public static func health(annotations: [String: String]) -> HealthStatus? {
+        if let status = annotations[healthStatusAnnotation] { return HealthStatus(rawValue: status.uppercased()) }
+        return annotations[healthAnnotation]?.lowercased() == "false" ? .unhealthy : .healthy
     }
 
     /// Whether `labels` carry every label of `selector` (an empty selector selects everything).
@@ -61,7 +70,9 @@ public enum ConfigRegistry {
                 let host = HostName.resolve(rawHost, namespace: key.namespace)
                 guard services[host] == nil else { continue }
                 overflows[host] = overflow
-                services[host] = Service(host: host, namespace: key.namespace, ports: ports, source: key, exportTo: entry.exportTo)
+                services[host] = Service(host: host, namespace: key.namespace, ports: ports, source: key, exportTo: entry.exportTo,
+                                         resolution: entry.resolution.flatMap(Service.Resolution.init(rawValue:)) ?? .none,
+                                         location: entry.location, addresses: entry.addresses, subjectAltNames: entry.subjectAltNames)
                 endpoints[host] = endpointsByPort(members, ports: ports)
             }
         }
@@ -91,9 +102,10 @@ public enum ConfigRegistry {
             labels: spec.labels,
             locality: Locality(istio: spec.locality),
             weight: WeightBudget.effective(spec.weight),
-            healthy: workload.healthy,
+            health: workload.health,
             serviceAccount: spec.serviceAccount,
-            source: workload.key)
+            source: workload.key,
+            network: spec.network)
     }
 }
 

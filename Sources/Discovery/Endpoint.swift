@@ -12,24 +12,31 @@ public struct Endpoint: Sendable, Hashable {
     public var locality: Locality
     /// Relative weight within its locality (1 when not given).
     public var weight: UInt32
-    /// Whether clients may pick it.
-    public var healthy: Bool
+    /// Whether clients may pick it (only when healthy); draining endpoints finish what they
+    /// have but get nothing new.
+    public var health: HealthStatus
+    /// The network it is on (WorkloadEntry `network`), for `failoverPriority`; nil when unset.
+    public var network: String?
     /// The service account the workload runs as.
     public var serviceAccount: String?
     /// The WorkloadEntry (or ServiceEntry, for inline endpoints) it came from.
     public var source: ConfigKey
 
     public init(address: String, port: UInt32, labels: [String: String], locality: Locality, weight: UInt32,
-                healthy: Bool, serviceAccount: String?, source: ConfigKey) {
+                health: HealthStatus, serviceAccount: String?, source: ConfigKey, network: String? = nil) {
         self.address = address
         self.port = port
         self.labels = labels
         self.locality = locality
         self.weight = weight
-        self.healthy = healthy
+        self.health = health
+        self.network = network
         self.serviceAccount = serviceAccount
         self.source = source
     }
+
+    /// Whether clients may send it new traffic.
+    public var healthy: Bool { health == .healthy }
 
     /// Whether the endpoint carries every label of `selector`.
     public func matches(_ selector: [String: String]) -> Bool {
@@ -60,3 +67,4 @@ public struct Locality: Sendable, Hashable, Comparable {
         (a.region, a.zone, a.subZone) < (b.region, b.zone, b.subZone)
     }
 }
+

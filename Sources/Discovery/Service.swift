@@ -31,13 +31,38 @@ public struct Service: Sendable, Hashable {
     public var source: ConfigKey
     /// Its ServiceEntry's `exportTo` (empty: every namespace).
     public var exportTo: [String]
+    /// How clients find its endpoints (its ServiceEntry's `resolution`).
+    public var resolution: Resolution
+    /// Its ServiceEntry's `location`: whether it is part of the mesh (nil: unset, MESH_EXTERNAL).
+    public var location: String?
+    /// Its ServiceEntry's `addresses` (virtual IPs or CIDRs).
+    public var addresses: [String]
+    /// Its ServiceEntry's `subjectAltNames`: the identities its servers present.
+    public var subjectAltNames: [String]
 
-    public init(host: String, namespace: String, ports: [Port], source: ConfigKey, exportTo: [String] = []) {
+    /// Istio's resolution modes.
+    public enum Resolution: String, Sendable, Hashable {
+        /// Traffic goes where the client dialed (no endpoints needed). Istio's default.
+        case none = "NONE"
+        /// The endpoints are the IP addresses given.
+        case `static` = "STATIC"
+        /// Each endpoint (or the host itself) is a name resolved by the client, all addresses used.
+        case dns = "DNS"
+        /// One name resolved by the client, connections spread over its addresses.
+        case dnsRoundRobin = "DNS_ROUND_ROBIN"
+    }
+
+    public init(host: String, namespace: String, ports: [Port], source: ConfigKey, exportTo: [String] = [],
+                resolution: Resolution = .static, location: String? = nil, addresses: [String] = [], subjectAltNames: [String] = []) {
         self.host = host
         self.namespace = namespace
         self.ports = ports.sorted { $0.number < $1.number }
         self.source = source
         self.exportTo = exportTo
+        self.resolution = resolution
+        self.location = location
+        self.addresses = addresses
+        self.subjectAltNames = subjectAltNames
     }
 
     /// Whether proxies in `namespace` may see the service (its `exportTo`).

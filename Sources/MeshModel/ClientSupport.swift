@@ -57,7 +57,30 @@ public enum ClientSupport {
         "outlierDetection.splitExternalLocalOriginErrors": [.proxylessGRPC: .notHonoured],
         "outlierDetection.consecutiveLocalOriginFailures": [.proxylessGRPC: .notHonoured],
         "outlierDetection.outlierDetectionHttpErrorCodes": [.proxylessGRPC: .notHonoured],
+        // gRPC honours locality weights and priorities (gRFC A27's priority and weighted_target policies).
+        "loadBalancer.localityLbSetting.*": [.proxylessGRPC: .honoured],
+        "loadBalancer.warmupDurationSecs": [.proxylessGRPC: .notHonoured],
+        "loadBalancer.warmup.*": [.proxylessGRPC: .notHonoured],
+        "tls": [.proxylessGRPC: .honoured],
+        "tls.mode=DISABLE": [.proxylessGRPC: .honoured],
+        "tls.mode=ISTIO_MUTUAL": [.proxylessGRPC: .honoured],
+        // gRPC's xDS client takes TLS material only from certificate providers in its own
+        // bootstrap, never from files or secrets named in xDS (gRFC A29). Istio sends nothing
+        // for these modes; so does meshd, and the client's own fallback credentials apply.
+        "tls.mode=SIMPLE": [.proxylessGRPC: tlsFromClient],
+        "tls.mode=MUTUAL": [.proxylessGRPC: tlsFromClient],
+        // With ISTIO_MUTUAL these replace the identities accepted from the server.
+        "tls.subjectAltNames": [.proxylessGRPC: .honoured],
+        "tls.clientCertificate": [.proxylessGRPC: .notHonoured],
+        "tls.privateKey": [.proxylessGRPC: .notHonoured],
+        "tls.caCertificates": [.proxylessGRPC: .notHonoured],
+        "tls.caCrl": [.proxylessGRPC: .notHonoured],
+        "tls.sni": [.proxylessGRPC: .notHonoured],
+        "tls.insecureSkipVerify": [.proxylessGRPC: .notHonoured],
     ]
+
+    private static let tlsFromClient = FieldSupport.substituted(
+        "no TLS settings are sent (gRPC takes certificates only from its bootstrap's certificate providers), so the client's own fallback channel credentials decide, as with Istio")
 
     /// Where a DestinationRule holds a traffic policy (patterns, list indices left out).
     static let policyLocations = ["trafficPolicy", "trafficPolicy.portLevelSettings",
@@ -79,9 +102,32 @@ public enum ClientSupport {
         "http.directResponse": [.proxylessGRPC: .substituted("gRPC clients fail the RPCs this rule matches with UNAVAILABLE (gRPC cannot read a direct response)")],
     ]
 
+    /// ServiceEntry fields whose effect differs for gRPC clients.
+    static let serviceEntry: [String: [ProxyClient: FieldSupport]] = {
+        var table: [String: [ProxyClient: FieldSupport]] = [
+            "resolution=STATIC": [.proxylessGRPC: .honoured],
+            "resolution=DNS_ROUND_ROBIN": [.proxylessGRPC: .honoured],
+            "resolution=NONE": [.proxylessGRPC: .substituted(
+                "gRPC clients cannot pass traffic through to the address they dialed: they use the entry's endpoints or selected workloads, as with STATIC")],
+            "resolution=DNS": [.proxylessGRPC: .substituted(
+                "gRPC clients resolve one name (a LOGICAL_DNS cluster; gRPC has no STRICT_DNS): the first endpoint's name, or the host when there are no endpoints; endpoints that are all IP addresses are sent over EDS")],
+            // No auto mTLS for gRPC clients, so inside or outside the mesh changes nothing for them.
+            "location": [.proxylessGRPC: .honoured],
+            "subjectAltNames": [.proxylessGRPC: .honoured],
+            // gRPC clients dial names; a virtual IP is never looked up.
+            "addresses": [.proxylessGRPC: .notHonoured],
+            "endpoints.network": [.proxylessGRPC: .honoured],
+        ]
+        for name in ["TCP", "TLS", "HTTPS", "MONGO", "MYSQL", "REDIS", "UDP"] {
+            table["ports.protocol=\(name)"] = [.proxylessGRPC: .substituted("gRPC clients speak gRPC (HTTP/2) on every port")]
+        }
+        return table
+    }()
+
     static func of(_ kind: String) -> [String: [ProxyClient: FieldSupport]] {
         switch kind {
         case "DestinationRule": destinationRule
+        case "ServiceEntry": serviceEntry
         case "VirtualService": virtualService
         default: [:]
         }

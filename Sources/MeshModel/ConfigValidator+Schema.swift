@@ -15,6 +15,11 @@ extension ConfigValidator {
             throw MeshModelError(code: .invalid, resource: resource.key.description, field: unknown.path,
                                  message: "unknown field \"\(unknown.name)\"")
         }
-        return (try validate(resource), report.notHonoured, report.clientLimits)
+        let config = try validate(resource)
+        if case .serviceEntry(let entry) = config,
+           let problem = entry.resolutionProblem(FieldReader(resource.spec, path: "spec", resource: resource.key.description)) {
+            throw problem
+        }
+        return (config, report.notHonoured, report.clientLimits)
     }
 }

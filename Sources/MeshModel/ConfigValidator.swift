@@ -22,7 +22,12 @@ public enum ConfigValidator {
         case .virtualService: return .virtualService(try VirtualService(reading: spec, namespace: key.namespace))
         case .destinationRule: return .destinationRule(try DestinationRule(reading: spec, namespace: key.namespace))
         case .serviceEntry: return .serviceEntry(try ServiceEntry(reading: spec, namespace: key.namespace))
-        case .workloadEntry: return .workloadEntry(try WorkloadEntry(reading: spec))
+        case .workloadEntry:
+            if let status = resource.annotations[HealthStatus.annotation], HealthStatus(rawValue: status.uppercased()) == nil {
+                throw MeshModelError(code: .invalid, resource: name, field: "metadata.annotations[\"\(HealthStatus.annotation)\"]",
+                                     message: "invalid health \"\(status)\"; supported: HEALTHY, UNHEALTHY, DRAINING")
+            }
+            return .workloadEntry(try WorkloadEntry(reading: spec))
         case .sidecar: return .sidecar(try Sidecar(reading: spec))
         }
     }

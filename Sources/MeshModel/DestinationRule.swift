@@ -44,3 +44,35 @@ extension DestinationRule {
         return TrafficPolicy.merged(top: trafficPolicy, subset: subsetPolicy, port: port)
     }
 }
+
+extension DestinationRule {
+    /// Every policy block the rule holds (rule-level, port-level, each subset's and its
+    /// port-level ones), unmerged: what a question like "does any block set X" needs.
+    public var allPolicySettings: [PolicySettings] {
+        ([trafficPolicy] + subsets.map(\.trafficPolicy)).compactMap { $0 }.flatMap { policy in
+            [policy.settings] + policy.portLevelSettings.map(\.settings)
+        }
+    }
+
+    /// Istio's validation warnings that do not refuse the rule, as (field path, message): a
+    /// locality failover without outlier detection in the same block never fails over.
+    public var advisories: [(field: String, message: String)] {
+        var found: [(field: String, message: String)] = []
+        func check(_ settings: PolicySettings, at path: String) {
+            guard let locality = settings.loadBalancer?.localityLbSetting,
+                  !locality.failover.isEmpty || !locality.failoverPriority.isEmpty,
+                  settings.outlierDetection == nil else { return }
+            found.append(("\(path).loadBalancer.localityLbSetting", "outlier detection policy must be provided for failover"))
+        }
+        func check(_ policy: TrafficPolicy?, at path: String) {
+            guard let policy else { return }
+            check(policy.settings, at: path)
+            for (index, entry) in policy.portLevelSettings.enumerated() {
+                check(entry.settings, at: "\(path).portLevelSettings[\(index)]")
+            }
+        }
+        check(trafficPolicy, at: "spec.trafficPolicy")
+        for (index, subset) in subsets.enumerated() { check(subset.trafficPolicy, at: "spec.subsets[\(index)].trafficPolicy") }
+        return found
+    }
+}

@@ -38,24 +38,21 @@ enum HonouredFields {
     /// them; the blocks' fields and what each kind of client makes of them are in `ClientSupport`.
     static let destinationRule: Set<String> = {
         var fields: Set<String> = ["host", "exportTo", "subsets", "subsets.name", "subsets.labels.*"]
-        for location in ClientSupport.policyLocations {
-            // Only the TLS mode: ISTIO_MUTUAL (mesh mTLS) and DISABLE (plaintext, what proxies get anyway).
-            fields.formUnion([location, "\(location).tls", "\(location).tls.mode=ISTIO_MUTUAL", "\(location).tls.mode=DISABLE"])
-        }
+        // `tls.credentialName` is the one TLS field left out: meshd holds no secrets to serve yet.
+        fields.formUnion(ClientSupport.policyLocations)
         fields.formUnion(["trafficPolicy.portLevelSettings.port", "trafficPolicy.portLevelSettings.port.number",
                           "subsets.trafficPolicy.portLevelSettings.port", "subsets.trafficPolicy.portLevelSettings.port.number"])
         return fields.union(ClientSupport.of("DestinationRule").keys)
     }()
 
-    static let serviceEntry: Set<String> = [
-        // STATIC is what meshd does: endpoints are the addresses given. NONE and the DNS modes
-        // are not honoured yet.
-        "resolution=STATIC",
+    /// Resolution modes, `location`, `addresses` and what gRPC clients make of them are in
+    /// `ClientSupport`.
+    static let serviceEntry: Set<String> = Set([
         "hosts", "exportTo", "ports", "ports.number", "ports.name", "ports.protocol", "ports.targetPort",
         "workloadSelector", "workloadSelector.labels.*",
         "endpoints", "endpoints.address", "endpoints.ports.*", "endpoints.labels.*", "endpoints.locality",
         "endpoints.weight", "endpoints.serviceAccount",
-    ]
+    ]).union(ClientSupport.of("ServiceEntry").keys)
 
     /// Egress hosts and ports decide what a proxy sees. The outbound traffic policy is validated
     /// and kept in the view but acts only in Envoy's listeners, so like ingress, capture modes
@@ -65,6 +62,7 @@ enum HonouredFields {
     ]
 
     static let workloadEntry: Set<String> = [
-        "address", "ports.*", "labels.*", "locality", "weight", "serviceAccount",
+        // `network` is compared by `failoverPriority` (topology.istio.io/network); meshd is one network.
+        "address", "ports.*", "labels.*", "locality", "weight", "serviceAccount", "network",
     ]
 }

@@ -1,5 +1,5 @@
-/// Istio `LoadBalancerSettings`: a simple policy or consistent hashing (one of them).
-/// `localityLbSetting`, `zoneAwareLbSetting` and `warmup` are not modelled (schema warnings).
+/// Istio `LoadBalancerSettings`: a simple policy or consistent hashing (one of them), locality
+/// load balancing and slow start. `zoneAwareLbSetting` is not modelled (a schema warning).
 public struct LoadBalancerSettings: Sendable, Hashable {
     /// Istio's `SimpleLB` names.
     public enum Simple: String, Sendable, Hashable, CaseIterable {
@@ -22,10 +22,18 @@ public struct LoadBalancerSettings: Sendable, Hashable {
     /// `consistentHash`, nil when absent.
     public var consistentHash: ConsistentHashSettings?
 
+    /// `localityLbSetting`, nil when absent.
+    public var localityLbSetting: LocalityLoadBalancerSetting?
+    /// `warmup` (or `warmupDurationSecs`), nil when absent.
+    public var warmup: WarmupConfiguration?
+
     /// Creates load-balancer settings.
-    public init(simple: Simple? = nil, consistentHash: ConsistentHashSettings? = nil) {
+    public init(simple: Simple? = nil, consistentHash: ConsistentHashSettings? = nil,
+                localityLbSetting: LocalityLoadBalancerSetting? = nil, warmup: WarmupConfiguration? = nil) {
         self.simple = simple
         self.consistentHash = consistentHash
+        self.localityLbSetting = localityLbSetting
+        self.warmup = warmup
     }
 }
 
@@ -40,5 +48,10 @@ extension LoadBalancerSettings {
         let name = try r["simple"].oneOf(Simple.allCases.map(\.rawValue), what: "load balancer")
         simple = name.flatMap(Simple.init(rawValue:))
         consistentHash = try ConsistentHashSettings(readingIfPresent: r["consistentHash"])
+        if !r["localityLbSetting"].isAbsent, !r["zoneAwareLbSetting"].isAbsent {
+            throw r.error("only one of localityLbSetting and zoneAwareLbSetting can be set")
+        }
+        localityLbSetting = try LocalityLoadBalancerSetting(readingIfPresent: r["localityLbSetting"])
+        warmup = try WarmupConfiguration(readingFrom: r)
     }
 }

@@ -18,6 +18,9 @@ public struct ServiceEntry: Sendable, Hashable {
     /// Namespaces the service is visible to (see `ExportTo`; `~` hides it from every proxy);
     /// empty means everywhere.
     public var exportTo: [String]
+    /// `subjectAltNames`: identities the service's servers present (accepted in mesh mTLS
+    /// besides the workloads' own).
+    public var subjectAltNames: [String]
 
     /// Creates a ServiceEntry.
     public init(
@@ -28,8 +31,10 @@ public struct ServiceEntry: Sendable, Hashable {
         resolution: String? = nil,
         endpoints: [WorkloadEntry] = [],
         workloadSelector: [String: String]? = nil,
-        exportTo: [String] = []
+        exportTo: [String] = [],
+        subjectAltNames: [String] = []
     ) {
+        self.subjectAltNames = subjectAltNames
         self.hosts = hosts
         self.addresses = addresses
         self.ports = ports
@@ -69,6 +74,33 @@ extension ServiceEntry {
             throw spec["workloadSelector"].error("must not be set together with endpoints")
         }
         exportTo = try spec["exportTo"].exportTo(namespace: namespace, allowNone: true)
+        subjectAltNames = try spec["subjectAltNames"].strings()
+    }
+
+    /// Istio's resolution rules that meshd applies to writes only, so an entry stored before
+    /// they were enforced keeps routing (`ConfigValidator.validateForWrite`): CIDR addresses
+    /// only with NONE or STATIC; no endpoints with NONE (Istio's default); at most one endpoint
+    /// with DNS_ROUND_ROBIN; with a DNS mode and no endpoints, hosts are names to resolve.
+    func resolutionProblem(_ spec: FieldReader) -> MeshModelError? {
+        let mode = resolution ?? "NONE"
+        if mode != "NONE", mode != "STATIC", let index = addresses.firstIndex(where: IPAddressSyntax.isCIDR) {
+            return FieldReader(nil, path: "spec.addresses[\(index)]", resource: spec.resource)
+                .error("CIDR addresses are allowed only for NONE/STATIC resolution types")
+        }
+        switch mode {
+        case "NONE" where !endpoints.isEmpty:
+            return spec["endpoints"].error("no endpoints should be provided for resolution type none")
+        case "DNS_ROUND_ROBIN" where endpoints.count > 1:
+            return spec["endpoints"].error("there must only be 0 or 1 endpoint for resolution mode DNS_ROUND_ROBIN")
+        case "DNS" where endpoints.isEmpty && workloadSelector == nil, "DNS_ROUND_ROBIN" where endpoints.isEmpty && workloadSelector == nil:
+            if let index = hosts.firstIndex(where: { $0.contains("*") }) {
+                return FieldReader(nil, path: "spec.hosts[\(index)]", resource: spec.resource)
+                    .error("hosts must be FQDN if no endpoints are provided for resolution mode \(mode)")
+            }
+        default:
+            break
+        }
+        return nil
     }
 
     private static func readPorts(_ r: FieldReader) throws(MeshModelError) -> [ServicePort] {

@@ -29,7 +29,6 @@ extension PolicySettings {
         self.init(loadBalancer: try LoadBalancerSettings(readingIfPresent: r["loadBalancer"]),
                   connectionPool: try ConnectionPoolSettings(readingIfPresent: r["connectionPool"]),
                   outlierDetection: outlier,
-                  tlsMode: try r["tls"]["mode"].oneOf(["DISABLE", "SIMPLE", "MUTUAL", "ISTIO_MUTUAL"], what: "TLS mode"),
-                  hasTLS: try r["tls"].object() != nil)
+                  tls: try ClientTLSSettings(readingIfPresent: r["tls"]))
     }
 }

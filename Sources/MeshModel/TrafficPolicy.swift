@@ -1,8 +1,8 @@
 /// Istio `TrafficPolicy` of a DestinationRule or of one of its subsets: the four policy blocks,
 /// and per-port overrides of them.
 ///
-/// Fields meshd does not model (`tunnel`, `proxyProtocol`, `retryBudget`, most of `tls`) stay in
-/// the stored spec and are answered with a warning by `IstioSchema`.
+/// Fields meshd does not model (`tunnel`, `proxyProtocol`, `retryBudget`) stay in the stored spec
+/// and are answered with a warning by `IstioSchema`.
 public struct TrafficPolicy: Sendable, Hashable {
     /// The blocks that apply to every port without a port-level entry.
     public var settings: PolicySettings
@@ -24,23 +24,32 @@ public struct PolicySettings: Sendable, Hashable {
     public var connectionPool: ConnectionPoolSettings?
     /// `outlierDetection`.
     public var outlierDetection: OutlierDetection?
-    /// `tls.mode` (`DISABLE`, `SIMPLE`, `MUTUAL`, `ISTIO_MUTUAL`); nil when `tls` or its mode is absent.
-    public var tlsMode: String?
-    /// Whether `tls` is present at all: the merge replaces the block, mode or not.
-    public var hasTLS: Bool
+    /// `tls`; nil when absent (the merge replaces the whole block when present, mode or not).
+    public var tls: ClientTLSSettings?
 
     /// Creates policy settings.
     public init(loadBalancer: LoadBalancerSettings? = nil, connectionPool: ConnectionPoolSettings? = nil,
-                outlierDetection: OutlierDetection? = nil, tlsMode: String? = nil, hasTLS: Bool? = nil) {
+                outlierDetection: OutlierDetection? = nil, tls: ClientTLSSettings? = nil) {
         self.loadBalancer = loadBalancer
         self.connectionPool = connectionPool
         self.outlierDetection = outlierDetection
-        self.tlsMode = tlsMode
-        self.hasTLS = hasTLS ?? (tlsMode != nil)
+        self.tls = tls
     }
 
+    /// Creates policy settings with TLS given by its mode alone.
+    public init(loadBalancer: LoadBalancerSettings? = nil, connectionPool: ConnectionPoolSettings? = nil,
+                outlierDetection: OutlierDetection? = nil, tlsMode: String?) {
+        self.init(loadBalancer: loadBalancer, connectionPool: connectionPool, outlierDetection: outlierDetection,
+                  tls: tlsMode.map { ClientTLSSettings(mode: ClientTLSSettings.Mode(rawValue: $0)) })
+    }
+
+    /// `tls.mode` as written (`DISABLE`, `SIMPLE`, `MUTUAL`, `ISTIO_MUTUAL`); nil when `tls` or its mode is absent.
+    public var tlsMode: String? { tls?.mode?.rawValue }
+    /// Whether `tls` is present at all.
+    public var hasTLS: Bool { tls != nil }
+
     /// Whether no block is set.
-    public var isEmpty: Bool { loadBalancer == nil && connectionPool == nil && outlierDetection == nil && !hasTLS }
+    public var isEmpty: Bool { loadBalancer == nil && connectionPool == nil && outlierDetection == nil && tls == nil }
 }
 
 /// One entry of `portLevelSettings`.
@@ -79,10 +88,7 @@ extension TrafficPolicy {
         if let value = overlay.loadBalancer { merged.loadBalancer = value }
         if let value = overlay.connectionPool { merged.connectionPool = value }
         if let value = overlay.outlierDetection { merged.outlierDetection = value }
-        if overlay.hasTLS {
-            merged.tlsMode = overlay.tlsMode
-            merged.hasTLS = true
-        }
+        if let value = overlay.tls { merged.tls = value }
         return merged
     }
 }

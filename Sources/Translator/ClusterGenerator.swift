@@ -6,7 +6,8 @@ import SwiftProtobuf
 /// CDS: for every service port an EDS cluster `outbound|PORT||HOST`, plus one
 /// `outbound|PORT|SUBSET|HOST` per subset of the host's DestinationRule. Each cluster gets the
 /// rule's traffic policy merged for its port and subset (`DestinationRule.policy`): TLS mode
-/// `ISTIO_MUTUAL` adds mesh mTLS (see `UpstreamTLS`), the other blocks what proxyless gRPC
+/// `ISTIO_MUTUAL` adds mesh mTLS (see `UpstreamTLS`; SIMPLE and MUTUAL send nothing to gRPC
+/// clients, as Istio does), the other blocks what proxyless gRPC
 /// clients honour (`ProxylessTrafficPolicy`; every proxy kind gets these shapes for now).
 public struct ClusterGenerator: HostScopedGenerator {
     /// The SPIFFE trust domain expected in destination certificates.
@@ -36,29 +37,45 @@ public struct ClusterGenerator: HostScopedGenerator {
                 let all = push.registry.endpoints(host: service.host, port: port.number)
                 let policy = rule?.policy(subset: nil, port: port.number) ?? PolicySettings()
                 resources.append(cluster(ClusterName.outbound(port: port.number, host: service.host), policy: policy,
-                                         tls: policy.tlsMode == "ISTIO_MUTUAL" ? UpstreamTLS.context(for: all, trustDomain: trustDomain) : nil))
+                                         service: service, port: port, endpoints: all, all: all))
                 for subset in rule?.subsets ?? [] {
                     let selected = all.filter { $0.matches(subset.labels) }
                     let merged = rule?.policy(subset: subset.name, port: port.number) ?? PolicySettings()
                     resources.append(cluster(ClusterName.outbound(port: port.number, subset: subset.name, host: service.host), policy: merged,
-                                             tls: merged.tlsMode == "ISTIO_MUTUAL" ? UpstreamTLS.context(for: selected, trustDomain: trustDomain) : nil))
+                                             service: service, port: port, endpoints: selected, all: all))
                 }
             }
         }
         return resources.sorted { $0.name < $1.name }
     }
 
-    private func cluster(_ name: String, policy: PolicySettings,
-                         tls: Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext?) -> XDSResource {
+    /// One cluster: EDS (named like the cluster), or LOGICAL_DNS for a name the client resolves
+    /// (`DNSTarget`); the merged policy; mesh mTLS accepting the endpoints' identities and the
+    /// service's `subjectAltNames`.
+    private func cluster(_ name: String, policy: PolicySettings, service: Service, port: Service.Port,
+                         endpoints: [Endpoint], all: [Endpoint]) -> XDSResource {
         var cluster = Envoy_Config_Cluster_V3_Cluster()
         cluster.name = name
-        cluster.type = .eds
-        cluster.edsClusterConfig.edsConfig = .adsV3
-        // The EDS name is the cluster name: one ClusterLoadAssignment per cluster, subset-filtered.
-        cluster.edsClusterConfig.serviceName = name
+        if let target = DNSTarget.of(service, port: port, endpoints: endpoints, serviceHasEndpoints: !all.isEmpty) {
+            cluster.type = .logicalDns
+            var address = Envoy_Config_Core_V3_SocketAddress()
+            address.address = target.host
+            address.portValue = target.port
+            var endpoint = Envoy_Config_Endpoint_V3_LbEndpoint()
+            endpoint.endpoint.address.socketAddress = address
+            var group = Envoy_Config_Endpoint_V3_LocalityLbEndpoints()
+            group.lbEndpoints = [endpoint]
+            cluster.loadAssignment.clusterName = name
+            cluster.loadAssignment.endpoints = [group]
+        } else {
+            cluster.type = .eds
+            cluster.edsClusterConfig.edsConfig = .adsV3
+            // The EDS name is the cluster name: one ClusterLoadAssignment per cluster, subset-filtered.
+            cluster.edsClusterConfig.serviceName = name
+        }
         cluster.connectTimeout = Google_Protobuf_Duration(seconds: 10)
         ProxylessTrafficPolicy.apply(policy, to: &cluster)
-        if let tls {
+        if let tls = UpstreamTLS.context(policy.tls, endpoints: endpoints, extraIdentities: service.subjectAltNames, trustDomain: trustDomain) {
             var socket = Envoy_Config_Core_V3_TransportSocket()
             socket.name = UpstreamTLS.transportSocketName
             socket.typedConfig = AnyPacking.pack(tls)

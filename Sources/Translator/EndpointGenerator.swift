@@ -1,9 +1,11 @@
 import Discovery
 import EnvoyAPI
+import MeshModel
 import SwiftProtobuf
 
 /// EDS: one ClusterLoadAssignment per cluster, endpoints grouped by locality with locality weights
-/// set (grpcio silently drops a locality without one).
+/// set (grpcio silently drops a locality without one), re-weighted or given priorities by the
+/// DestinationRule's locality load balancing for the proxy's locality (`LocalityLoadBalancing`).
 public struct EndpointGenerator: HostScopedGenerator {
     public init() {}
 
@@ -21,39 +23,59 @@ public struct EndpointGenerator: HostScopedGenerator {
     private func generate(for view: ProxyView, in push: PushContext, services: [Service]) -> [XDSResource] {
         var resources: [XDSResource] = []
         for service in services {
-            let rule = view.destinationRule(service.host)
+            let rule = view.destinationRule(service.host)?.spec
             for port in service.ports {
                 let all = push.registry.endpoints(host: service.host, port: port.number)
                 let name = ClusterName.outbound(port: port.number, host: service.host)
-                resources.append(assignment(name, endpoints: all))
-                for subset in rule?.spec.subsets ?? [] {
+                // A LOGICAL_DNS cluster carries its own endpoint: no assignment for it.
+                if DNSTarget.of(service, port: port, endpoints: all, serviceHasEndpoints: !all.isEmpty) == nil {
+                    resources.append(assignment(name, endpoints: all, policy: rule?.policy(subset: nil, port: port.number), view: view))
+                }
+                for subset in rule?.subsets ?? [] {
                     let selected = all.filter { $0.matches(subset.labels) }
-                    resources.append(assignment(ClusterName.outbound(port: port.number, subset: subset.name, host: service.host), endpoints: selected))
+                    guard DNSTarget.of(service, port: port, endpoints: selected, serviceHasEndpoints: !all.isEmpty) == nil else { continue }
+                    resources.append(assignment(ClusterName.outbound(port: port.number, subset: subset.name, host: service.host),
+                                                endpoints: selected, policy: rule?.policy(subset: subset.name, port: port.number), view: view))
                 }
             }
         }
         return resources.sorted { $0.name < $1.name }
     }
 
-    private func assignment(_ name: String, endpoints: [Endpoint]) -> XDSResource {
+    private func assignment(_ name: String, endpoints: [Endpoint], policy: PolicySettings?, view: ProxyView) -> XDSResource {
         var cla = Envoy_Config_Endpoint_V3_ClusterLoadAssignment()
         cla.clusterName = name
+        var groups = Self.groups(endpoints)
+        if let policy {
+            groups = LocalityLoadBalancing.apply(policy, to: groups, locality: view.key.locality, labels: view.key.priorityLabels)
+        }
+        for group in groups.sorted(by: { ($0.priority, $0.locality) < ($1.priority, $1.locality) }) {
+            var out = Envoy_Config_Endpoint_V3_LocalityLbEndpoints()
+            out.locality.region = group.locality.region
+            out.locality.zone = group.locality.zone
+            out.locality.subZone = group.locality.subZone
+            out.priority = group.priority
+            out.lbEndpoints = group.endpoints.map { lbEndpoint($0.endpoint, weight: $0.weight) }
+            out.loadBalancingWeight = Google_Protobuf_UInt32Value(max(1, group.weight))
+            cla.endpoints.append(out)
+        }
+        return XDSResource(name: name, message: cla)
+    }
+
+    /// The endpoints grouped by locality (sorted), at priority 0, with endpoint weights fitted
+    /// into uint32 sums and each locality weighted by the sum of its endpoints' weights.
+    static func groups(_ endpoints: [Endpoint]) -> [LocalityLoadBalancing.Group] {
         let byLocality = Dictionary(grouping: endpoints, by: \.locality)
         let localities = byLocality.keys.sorted()
         let members = localities.map { locality in
             (byLocality[locality] ?? []).sorted { ($0.address, $0.port) < ($1.address, $1.port) }
         }
         let weights = WeightScaling.fitted(members.map { $0.map(\.weight) })
-        for (index, locality) in localities.enumerated() {
-            var group = Envoy_Config_Endpoint_V3_LocalityLbEndpoints()
-            group.locality.region = locality.region
-            group.locality.zone = locality.zone
-            group.locality.subZone = locality.subZone
-            group.lbEndpoints = zip(members[index], weights[index]).map { lbEndpoint($0, weight: $1) }
-            group.loadBalancingWeight = Google_Protobuf_UInt32Value(max(1, WeightScaling.sum(weights[index])))
-            cla.endpoints.append(group)
+        return localities.indices.map { index in
+            LocalityLoadBalancing.Group(locality: localities[index], priority: 0,
+                                        endpoints: Array(zip(members[index], weights[index])).map { ($0, $1) },
+                                        weight: WeightScaling.sum(weights[index]))
         }
-        return XDSResource(name: name, message: cla)
     }
 
     private func lbEndpoint(_ endpoint: Endpoint, weight: UInt32) -> Envoy_Config_Endpoint_V3_LbEndpoint {
@@ -62,7 +84,11 @@ public struct EndpointGenerator: HostScopedGenerator {
         address.address = endpoint.address
         address.portValue = endpoint.port
         lb.endpoint.address.socketAddress = address
-        lb.healthStatus = endpoint.healthy ? .healthy : .unhealthy
+        switch endpoint.health {
+        case .healthy: lb.healthStatus = .healthy
+        case .unhealthy: lb.healthStatus = .unhealthy
+        case .draining: lb.healthStatus = .draining
+        }
         lb.loadBalancingWeight = Google_Protobuf_UInt32Value(max(1, weight))
         return lb
     }

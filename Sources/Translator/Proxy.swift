@@ -1,3 +1,5 @@
+import MeshModel
+
 /// A connected xDS client, as the generators see it: who it is, what kind of data plane, and
 /// where it runs. Built from the Node it sends (and, on the mTLS port, its certificate).
 public struct Proxy: Sendable, Hashable {
@@ -56,6 +58,16 @@ public struct Proxy: Sendable, Hashable {
         self.clusterID = clusterID
         self.locality = locality
         self.identity = identity
+    }
+
+    /// Its labels with Istio's topology labels for its locality added (what `failoverPriority`
+    /// compares; a label the workload sets itself wins).
+    public var topologyLabels: [String: String] {
+        var result: [String: String] = [:]
+        if !locality.region.isEmpty { result[LocalityLoadBalancerSetting.regionLabel] = locality.region }
+        if !locality.zone.isEmpty { result[LocalityLoadBalancerSetting.zoneLabel] = locality.zone }
+        if !locality.subZone.isEmpty { result[LocalityLoadBalancerSetting.subzoneLabel] = locality.subZone }
+        return result.merging(labels) { _, own in own }
     }
 
     /// Whether the proxy proved its identity with a mesh certificate.

@@ -23,7 +23,12 @@ extension PushContext {
     public func viewKey(for proxy: Proxy) -> ViewKey {
         let sidecar = sidecars.select(namespace: proxy.namespace, labels: proxy.labels, rootNamespace: settings.rootNamespace)
         let labels = sourceLabelKeys.isEmpty ? [:] : proxy.labels.filter { sourceLabelKeys.contains($0.key) }
-        return ViewKey(kind: proxy.kind, namespace: proxy.namespace, sidecar: sidecar?.key, sourceLabels: labels)
+        var priorityLabels: [String: String] = [:]
+        if !failoverPriorityLabelKeys.isEmpty {
+            priorityLabels = proxy.topologyLabels.filter { failoverPriorityLabelKeys.contains($0.key) }
+        }
+        return ViewKey(kind: proxy.kind, namespace: proxy.namespace, sidecar: sidecar?.key, sourceLabels: labels,
+                       locality: isLocalityAware ? proxy.locality : nil, priorityLabels: priorityLabels)
     }
 
     /// The VirtualService a proxy in `namespace` uses for `host` (declared by a service in

@@ -64,6 +64,11 @@ public struct PushContext: Sendable {
     /// VirtualServices bound to gateways only (no `mesh`): never used for mesh proxies. Usually
     /// empty, so the per-proxy lookup pays nothing for them.
     public let gatewayOnlyVirtualServices: Set<ConfigKey>
+    /// Whether some DestinationRule makes endpoints depend on the proxy's locality (locality
+    /// weights, or failover with outlier detection): then the locality is part of view keys.
+    public let isLocalityAware: Bool
+    /// The label keys any `failoverPriority` names: part of view keys.
+    public let failoverPriorityLabelKeys: Set<String>
 
     public init(revision: Int64, registry: RegistrySnapshot, virtualServices: [String: [VirtualServiceEntry]],
                 destinationRules: [String: [DestinationRuleEntry]], sidecars: SidecarIndex = SidecarIndex(),
@@ -88,6 +93,20 @@ public struct PushContext: Sendable {
         }
         self.sourceLabelKeys = keys
         self.gatewayOnlyVirtualServices = gatewayOnly
+        var localityAware = false
+        var priorityKeys: Set<String> = []
+        for entries in destinationRules.values {
+            for entry in entries {
+                for settings in entry.spec.allPolicySettings {
+                    if LocalityLoadBalancing.isLocalitySensitive(settings) { localityAware = true }
+                    if let setting = settings.loadBalancer?.localityLbSetting, !setting.isDisabled {
+                        priorityKeys.formUnion(setting.failoverPriorityLabels)
+                    }
+                }
+            }
+        }
+        self.isLocalityAware = localityAware
+        self.failoverPriorityLabelKeys = priorityKeys
         self.wildcardVirtualServiceHosts = virtualServices.keys.filter { $0.hasPrefix("*") }
             .sorted { ($0.count, $0) > ($1.count, $1) }
     }

@@ -50,7 +50,7 @@ public enum PushContextBuilder {
                 if given == nil { serviceEntries.append((input.key, spec)) }
             case .workloadEntry(let spec):
                 if given != nil { continue }
-                workloads.append(.init(key: input.key, spec: spec, healthy: ConfigRegistry.isHealthy(annotations: input.annotations)))
+                workloads.append(.init(key: input.key, spec: spec, health: ConfigRegistry.health(annotations: input.annotations) ?? .unhealthy))
             case .virtualService(let spec):
                 for (index, raw) in spec.hosts.enumerated() {
                     let host = HostName.resolve(raw, namespace: input.key.namespace)
@@ -70,6 +70,9 @@ public enum PushContextBuilder {
                     continue
                 }
                 destinationRules[host, default: []].append(.init(key: input.key, createdRevision: input.createdRevision, spec: spec))
+                for advisory in spec.advisories {
+                    warnings.append(.init(key: input.key, field: advisory.field, message: advisory.message))
+                }
             case .sidecar(let spec):
                 if let warning = sidecars.add(.init(key: input.key, createdRevision: input.createdRevision, spec: spec)) {
                     warnings.append(warning)

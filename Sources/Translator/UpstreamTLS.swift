@@ -1,5 +1,6 @@
 import Discovery
 import EnvoyAPI
+import MeshModel
 
 /// Mesh mTLS for proxyless gRPC clients (`ISTIO_MUTUAL`): the client presents its workload
 /// certificate and verifies that the server's certificate names one of the destination's
@@ -18,12 +19,33 @@ public enum UpstreamTLS {
     /// Envoy's name for the TLS transport socket.
     public static let transportSocketName = "envoy.transport_sockets.tls"
 
+    /// The TLS context a proxyless client gets for `settings`: mesh mTLS for ISTIO_MUTUAL, nil
+    /// otherwise. SIMPLE and MUTUAL name files and secrets gRPC cannot load from xDS; as in
+    /// Istio nothing is sent for them, so the client's own channel credentials apply (the apply
+    /// answer says so).
+    /// The DestinationRule's `subjectAltNames` replace the accepted identities; else they are
+    /// the endpoints' plus the ServiceEntry's `subjectAltNames` (`extraIdentities`), as in Istio.
+    public static func context(_ settings: ClientTLSSettings?, endpoints: [Endpoint], extraIdentities: [String] = [],
+                               trustDomain: String) -> Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext? {
+        guard let settings, settings.mode == .istioMutual else { return nil }
+        guard settings.subjectAltNames.isEmpty else { return context(identities: Set(settings.subjectAltNames).sorted()) }
+        return context(identities: Set(identities(of: endpoints, trustDomain: trustDomain) + extraIdentities).sorted())
+    }
+
     /// The TLS context for a cluster whose endpoints are `endpoints`: the accepted server
     /// identities are their service accounts (`default` when a workload names none), sorted.
     public static func context(for endpoints: [Endpoint], trustDomain: String) -> Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext {
-        let identities = Set(endpoints.map { endpoint in
+        context(identities: Set(identities(of: endpoints, trustDomain: trustDomain)).sorted())
+    }
+
+    private static func identities(of endpoints: [Endpoint], trustDomain: String) -> [String] {
+        endpoints.map { endpoint in
             "spiffe://\(trustDomain)/ns/\(endpoint.source.namespace)/sa/\(endpoint.serviceAccount ?? "default")"
-        }).sorted()
+        }
+    }
+
+    /// The TLS context accepting a server certificate that names one of `identities` (URI SANs).
+    static func context(identities: [String]) -> Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext {
 
         var validation = Envoy_Extensions_TransportSockets_Tls_V3_CertificateValidationContext()
         validation.caCertificateProviderInstance = instance(rootCertificateName)

@@ -13,8 +13,11 @@ import MeshModel
 /// - `sourceLabels`: the proxy's labels whose keys some `sourceLabels` names, and no others, so
 ///   proxies of one namespace that differ only in labels no route looks at share a snapshot.
 ///
-/// Locality is not in it either: no generator reads it yet (locality-aware load balancing
-/// will add it).
+/// - `locality`: the proxy's locality, only while some DestinationRule makes endpoint
+///   priorities or weights depend on it (`PushContext.isLocalityAware`); nil otherwise, so
+///   proxies in different zones still share a snapshot in a mesh that does not care;
+/// - `priorityLabels`: the proxy's labels (topology labels from its locality included) whose
+///   keys some `failoverPriority` names, and no others.
 public struct ViewKey: Sendable, Hashable, CustomStringConvertible {
     /// The proxy's kind.
     public var kind: Proxy.Kind
@@ -26,17 +29,31 @@ public struct ViewKey: Sendable, Hashable, CustomStringConvertible {
     /// differing in other labels still share a view).
     public var sourceLabels: [String: String]
 
+    /// The proxy's locality when endpoints depend on it, else nil.
+    public var locality: Proxy.Locality?
+    /// The proxy's labels that some `failoverPriority` names.
+    public var priorityLabels: [String: String]
+
     /// Creates a key.
-    public init(kind: Proxy.Kind, namespace: String = "default", sidecar: ConfigKey? = nil, sourceLabels: [String: String] = [:]) {
+    public init(kind: Proxy.Kind, namespace: String = "default", sidecar: ConfigKey? = nil, sourceLabels: [String: String] = [:],
+                locality: Proxy.Locality? = nil, priorityLabels: [String: String] = [:]) {
         self.kind = kind
         self.namespace = namespace
         self.sidecar = sidecar
         self.sourceLabels = sourceLabels
+        self.locality = locality
+        self.priorityLabels = priorityLabels
     }
 
     /// `proxyless-grpc/default sidecar=default/restricted` (`sidecar=none` without one).
     public var description: String {
         "\(kind.rawValue)/\(namespace) sidecar=\(sidecar.map { "\($0.namespace)/\($0.name)" } ?? "none")"
-            + (sourceLabels.isEmpty ? "" : " labels=" + sourceLabels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))
+            + (sourceLabels.isEmpty ? "" : " labels=" + Self.listed(sourceLabels))
+            + (locality.map { " locality=\($0.description.isEmpty ? "unknown" : $0.description)" } ?? "")
+            + (priorityLabels.isEmpty ? "" : " priority-labels=" + Self.listed(priorityLabels))
+    }
+
+    private static func listed(_ labels: [String: String]) -> String {
+        labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
     }
 }

@@ -149,7 +149,7 @@ public struct ConfigIndex: Sendable {
                 ?? Set(byLabel.values.joined())
             for key in candidates where seen.insert(key).inserted {
                 guard let entry = entries[key], case .success(.workloadEntry(let spec)) = entry.typed else { continue }
-                workloads.append(.init(key: key, spec: spec, healthy: ConfigRegistry.isHealthy(annotations: entry.annotations)))
+                workloads.append(.init(key: key, spec: spec, health: ConfigRegistry.health(annotations: entry.annotations) ?? .unhealthy))
             }
         }
         let invalid = lookups.invalid.values.sorted { $0.key < $1.key }

@@ -56,6 +56,16 @@ enum InvariantChecker {
         for (name, resource) in clusters.sorted(by: { $0.key < $1.key }) {
             guard let cluster: Envoy_Config_Cluster_V3_Cluster = decode(resource, &violations) else { continue }
             if cluster.name != name { fail("resource-name", "cluster \(name) encodes name \(cluster.name)") }
+            if cluster.type == .logicalDns {
+                // gRPC resolves exactly one name in a LOGICAL_DNS cluster, carried inline.
+                let addresses = cluster.loadAssignment.endpoints.flatMap(\.lbEndpoints).map(\.endpoint.address.socketAddress)
+                if addresses.count != 1 || addresses[0].address.isEmpty || addresses[0].portValue == 0 {
+                    fail("logical-dns-target", "cluster \(name) must name one host and port, names \(addresses)")
+                }
+                if endpoints[name] != nil { fail("logical-dns-target", "cluster \(name) is LOGICAL_DNS but has an EDS assignment") }
+                continue
+            }
+            if cluster.type != .eds { fail("cluster-type", "cluster \(name) has type \(cluster.type), which gRPC NACKs") }
             let eds = cluster.edsClusterConfig.serviceName.isEmpty ? name : cluster.edsClusterConfig.serviceName
             if endpoints[eds] == nil { fail("cluster-without-assignment", "cluster \(name) names EDS \(eds), which is not generated") }
         }

@@ -41,8 +41,8 @@ import Testing
     /// Fields of Istio's schema that meshd does not translate yet are accepted, each named once
     /// at its outermost path, never refused.
     @Test func fieldsNotYetTranslatedAreAcceptedAndNamed() throws {
-        let rule = "host: r\ntrafficPolicy:\n  tls: {mode: ISTIO_MUTUAL, sni: r.example}\n  connectionPool: {http: {http2MaxRequests: 1}}\n  outlierDetection: {consecutive5xxErrors: 1}"
-        #expect(try write("DestinationRule", rule) == ["spec.trafficPolicy.tls.sni"])
+        let rule = "host: r\ntrafficPolicy:\n  tls: {mode: ISTIO_MUTUAL, credentialName: c}\n  connectionPool: {http: {http2MaxRequests: 1}}\n  outlierDetection: {consecutive5xxErrors: 1}"
+        #expect(try write("DestinationRule", rule) == ["spec.trafficPolicy.tls.credentialName"])
         let routes = "hosts: [r]\ngateways: [mesh]\nhttp:\n- fault: {abort: {httpStatus: 503, percentage: {value: 100}}}\n  mirror: {host: r}\n  route:\n  - destination: {host: r}"
         #expect(try write("VirtualService", routes) == ["spec.http[0].mirror"])
         let sidecar = "ingress:\n- port: {number: 9080, protocol: HTTP, name: http}\n  defaultEndpoint: 127.0.0.1:8080\negress:\n- captureMode: NONE\n  hosts: [\"./*\"]"
@@ -50,8 +50,9 @@ import Testing
         #expect(try write("VirtualService", "hosts: [r]\nexportTo: [\".\"]\nhttp:\n- route:\n  - destination: {host: r}").isEmpty)
         // Enum values: honoured for some values only.
         #expect(try write("ServiceEntry", "hosts: [r.example.com]\nresolution: STATIC\nports: [{number: 80, name: http}]").isEmpty)
-        #expect(try write("ServiceEntry", "hosts: [r.example.com]\nresolution: DNS\nports: [{number: 80, name: http}]") == ["spec.resolution"])
-        #expect(try write("DestinationRule", "host: r\ntrafficPolicy: {tls: {mode: SIMPLE}}") == ["spec.trafficPolicy.tls.mode"])
+        #expect(try write("ServiceEntry", "hosts: [r.example.com]\nresolution: DNS\nports: [{number: 80, name: http}]").isEmpty)
+        #expect(try write("DestinationRule", "host: r\ntrafficPolicy: {loadBalancer: {zoneAwareLbSetting: {enabled: true}}}")
+                == ["spec.trafficPolicy.loadBalancer.zoneAwareLbSetting"])
     }
 
     /// Every honoured pattern names a field of Istio's schema (a typo there would turn a

@@ -114,7 +114,8 @@ def weighted_clusters(route_config) -> dict[str, int]:
 class AdsClient(StreamClient):
     def __init__(self, address: str, node_id: str, wildcard=("CDS", "LDS"), follow: bool = True,
                  user_agent_name: str = "gRPC Python", client_features=None, reject: dict | None = None,
-                 channel: grpc.Channel | None = None, metadata: dict | None = None):
+                 channel: grpc.Channel | None = None, metadata: dict | None = None, locality: dict | None = None):
+        """locality: the Node's locality ({"region": ..., "zone": ..., "sub_zone": ...})."""
         super().__init__(address, channel)
         self.node_id = node_id
         self.wildcard = tuple(wildcard)
@@ -130,6 +131,8 @@ class AdsClient(StreamClient):
         )
         if metadata:
             self.node.metadata.update(metadata)
+        if locality:
+            self.node.locality.CopyFrom(base_pb2.Locality(**locality))
         self.sent: list = []
         self.state = {t: {} for t in TYPE_URLS}          # type -> name -> Resource (current view)
         self.versions = {t: None for t in TYPE_URLS}      # last ACKed version per type

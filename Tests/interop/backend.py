@@ -53,11 +53,12 @@ class _AnyMethod(grpc.GenericRpcHandler):
 
 
 class EchoBackend:
-    def __init__(self, name: str, host: str = "127.0.0.1", tls: TlsFiles | None = None):
+    def __init__(self, name: str, host: str = "127.0.0.1", tls: TlsFiles | None = None, port: int = 0):
+        """port: 0 for any free port; a fixed one to restart a backend where clients know it."""
         self.name = name
         self.host = host
         self.tls = tls
-        self.port: int | None = None
+        self.port: int | None = port or None
         self.calls = 0
         self.peers: list[str] = []
         self.fail = False
@@ -99,11 +100,11 @@ class EchoBackend:
         # Any other method path answers the same way, so routing tests can vary the path.
         server.add_generic_rpc_handlers((handler, _AnyMethod(self._who)))
         if self.tls is None:
-            self.port = server.add_insecure_port(f"{self.host}:0")
+            self.port = server.add_insecure_port(f"{self.host}:{self.port or 0}")
         else:
             creds = grpc.ssl_server_credentials([(self.tls.key, self.tls.chain)],
                                                 root_certificates=self.tls.root, require_client_auth=True)
-            self.port = server.add_secure_port(f"{self.host}:0", creds)
+            self.port = server.add_secure_port(f"{self.host}:{self.port or 0}", creds)
         if not self.port:
             raise RuntimeError("backend could not bind a port")
         server.start()
