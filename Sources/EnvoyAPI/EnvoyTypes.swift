@@ -13,6 +13,9 @@ public enum EnvoyTypes {
         Envoy_Extensions_Filters_Http_Router_V3_Router.self,
         Envoy_Extensions_Filters_Http_Fault_V3_HTTPFault.self,
         Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext.self,
+        Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy.self,
+        Envoy_Extensions_Filters_Listener_TlsInspector_V3_TlsInspector.self,
+        Envoy_Extensions_Filters_Listener_HttpInspector_V3_HttpInspector.self,
     ]
 
     /// Registers `packed` with SwiftProtobuf's `Any` registry; idempotent.

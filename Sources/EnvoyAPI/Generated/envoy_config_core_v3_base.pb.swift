@@ -60,6 +60,45 @@ public nonisolated enum Envoy_Config_Core_V3_RoutingPriority: SwiftProtobuf.Enum
 
 }
 
+/// Which way a listener's traffic flows, for stats and tracing.
+public nonisolated enum Envoy_Config_Core_V3_TrafficDirection: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+  case inbound // = 1
+  case outbound // = 2
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .inbound
+    case 2: self = .outbound
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .inbound: return 1
+    case .outbound: return 2
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Envoy_Config_Core_V3_TrafficDirection] = [
+    .unspecified,
+    .inbound,
+    .outbound,
+  ]
+
+}
+
 public nonisolated struct Envoy_Config_Core_V3_Locality: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -230,6 +269,10 @@ fileprivate nonisolated let _protobuf_package = "envoy.config.core.v3"
 
 nonisolated extension Envoy_Config_Core_V3_RoutingPriority: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0DEFAULT\0\u{1}HIGH\0")
+}
+
+nonisolated extension Envoy_Config_Core_V3_TrafficDirection: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0UNSPECIFIED\0\u{1}INBOUND\0\u{1}OUTBOUND\0")
 }
 
 nonisolated extension Envoy_Config_Core_V3_Locality: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

@@ -20,39 +20,81 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
-public nonisolated struct Envoy_Config_Listener_V3_Listener: Sendable {
+public nonisolated struct Envoy_Config_Listener_V3_Listener: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var name: String = String()
+  public var name: String {
+    get {_storage._name}
+    set {_uniqueStorage()._name = newValue}
+  }
 
   public var address: Envoy_Config_Core_V3_Address {
-    get {_address ?? Envoy_Config_Core_V3_Address()}
-    set {_address = newValue}
+    get {_storage._address ?? Envoy_Config_Core_V3_Address()}
+    set {_uniqueStorage()._address = newValue}
   }
   /// Returns true if `address` has been explicitly set.
-  public var hasAddress: Bool {self._address != nil}
+  public var hasAddress: Bool {_storage._address != nil}
   /// Clears the value of `address`. Subsequent reads from it will return its default value.
-  public mutating func clearAddress() {self._address = nil}
+  public mutating func clearAddress() {_uniqueStorage()._address = nil}
 
-  public var filterChains: [Envoy_Config_Listener_V3_FilterChain] = []
+  public var filterChains: [Envoy_Config_Listener_V3_FilterChain] {
+    get {_storage._filterChains}
+    set {_uniqueStorage()._filterChains = newValue}
+  }
+
+  public var useOriginalDst: SwiftProtobuf.Google_Protobuf_BoolValue {
+    get {_storage._useOriginalDst ?? SwiftProtobuf.Google_Protobuf_BoolValue()}
+    set {_uniqueStorage()._useOriginalDst = newValue}
+  }
+  /// Returns true if `useOriginalDst` has been explicitly set.
+  public var hasUseOriginalDst: Bool {_storage._useOriginalDst != nil}
+  /// Clears the value of `useOriginalDst`. Subsequent reads from it will return its default value.
+  public mutating func clearUseOriginalDst() {_uniqueStorage()._useOriginalDst = nil}
+
+  public var listenerFilters: [Envoy_Config_Listener_V3_ListenerFilter] {
+    get {_storage._listenerFilters}
+    set {_uniqueStorage()._listenerFilters = newValue}
+  }
+
+  public var trafficDirection: Envoy_Config_Core_V3_TrafficDirection {
+    get {_storage._trafficDirection}
+    set {_uniqueStorage()._trafficDirection = newValue}
+  }
 
   public var apiListener: Envoy_Config_Listener_V3_ApiListener {
-    get {_apiListener ?? Envoy_Config_Listener_V3_ApiListener()}
-    set {_apiListener = newValue}
+    get {_storage._apiListener ?? Envoy_Config_Listener_V3_ApiListener()}
+    set {_uniqueStorage()._apiListener = newValue}
   }
   /// Returns true if `apiListener` has been explicitly set.
-  public var hasApiListener: Bool {self._apiListener != nil}
+  public var hasApiListener: Bool {_storage._apiListener != nil}
   /// Clears the value of `apiListener`. Subsequent reads from it will return its default value.
-  public mutating func clearApiListener() {self._apiListener = nil}
+  public mutating func clearApiListener() {_uniqueStorage()._apiListener = nil}
+
+  public var defaultFilterChain: Envoy_Config_Listener_V3_FilterChain {
+    get {_storage._defaultFilterChain ?? Envoy_Config_Listener_V3_FilterChain()}
+    set {_uniqueStorage()._defaultFilterChain = newValue}
+  }
+  /// Returns true if `defaultFilterChain` has been explicitly set.
+  public var hasDefaultFilterChain: Bool {_storage._defaultFilterChain != nil}
+  /// Clears the value of `defaultFilterChain`. Subsequent reads from it will return its default value.
+  public mutating func clearDefaultFilterChain() {_uniqueStorage()._defaultFilterChain = nil}
+
+  public var bindToPort: SwiftProtobuf.Google_Protobuf_BoolValue {
+    get {_storage._bindToPort ?? SwiftProtobuf.Google_Protobuf_BoolValue()}
+    set {_uniqueStorage()._bindToPort = newValue}
+  }
+  /// Returns true if `bindToPort` has been explicitly set.
+  public var hasBindToPort: Bool {_storage._bindToPort != nil}
+  /// Clears the value of `bindToPort`. Subsequent reads from it will return its default value.
+  public mutating func clearBindToPort() {_uniqueStorage()._bindToPort = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _address: Envoy_Config_Core_V3_Address? = nil
-  fileprivate var _apiListener: Envoy_Config_Listener_V3_ApiListener? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -61,48 +103,125 @@ fileprivate nonisolated let _protobuf_package = "envoy.config.listener.v3"
 
 nonisolated extension Envoy_Config_Listener_V3_Listener: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Listener"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}address\0\u{3}filter_chains\0\u{4}\u{10}api_listener\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}address\0\u{3}filter_chains\0\u{3}use_original_dst\0\u{4}\u{5}listener_filters\0\u{4}\u{7}traffic_direction\0\u{4}\u{3}api_listener\0\u{4}\u{6}default_filter_chain\0\u{3}bind_to_port\0")
+
+  fileprivate class _StorageClass {
+    var _name: String = String()
+    var _address: Envoy_Config_Core_V3_Address? = nil
+    var _filterChains: [Envoy_Config_Listener_V3_FilterChain] = []
+    var _useOriginalDst: SwiftProtobuf.Google_Protobuf_BoolValue? = nil
+    var _listenerFilters: [Envoy_Config_Listener_V3_ListenerFilter] = []
+    var _trafficDirection: Envoy_Config_Core_V3_TrafficDirection = .unspecified
+    var _apiListener: Envoy_Config_Listener_V3_ApiListener? = nil
+    var _defaultFilterChain: Envoy_Config_Listener_V3_FilterChain? = nil
+    var _bindToPort: SwiftProtobuf.Google_Protobuf_BoolValue? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _name = source._name
+      _address = source._address
+      _filterChains = source._filterChains
+      _useOriginalDst = source._useOriginalDst
+      _listenerFilters = source._listenerFilters
+      _trafficDirection = source._trafficDirection
+      _apiListener = source._apiListener
+      _defaultFilterChain = source._defaultFilterChain
+      _bindToPort = source._bindToPort
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
-      case 2: try { try decoder.decodeSingularMessageField(value: &self._address) }()
-      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.filterChains) }()
-      case 19: try { try decoder.decodeSingularMessageField(value: &self._apiListener) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._name) }()
+        case 2: try { try decoder.decodeSingularMessageField(value: &_storage._address) }()
+        case 3: try { try decoder.decodeRepeatedMessageField(value: &_storage._filterChains) }()
+        case 4: try { try decoder.decodeSingularMessageField(value: &_storage._useOriginalDst) }()
+        case 9: try { try decoder.decodeRepeatedMessageField(value: &_storage._listenerFilters) }()
+        case 16: try { try decoder.decodeSingularEnumField(value: &_storage._trafficDirection) }()
+        case 19: try { try decoder.decodeSingularMessageField(value: &_storage._apiListener) }()
+        case 25: try { try decoder.decodeSingularMessageField(value: &_storage._defaultFilterChain) }()
+        case 26: try { try decoder.decodeSingularMessageField(value: &_storage._bindToPort) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.name.isEmpty {
-      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._name.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._name, fieldNumber: 1)
+      }
+      try { if let v = _storage._address {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+      } }()
+      if !_storage._filterChains.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._filterChains, fieldNumber: 3)
+      }
+      try { if let v = _storage._useOriginalDst {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+      } }()
+      if !_storage._listenerFilters.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._listenerFilters, fieldNumber: 9)
+      }
+      if _storage._trafficDirection != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._trafficDirection, fieldNumber: 16)
+      }
+      try { if let v = _storage._apiListener {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 19)
+      } }()
+      try { if let v = _storage._defaultFilterChain {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 25)
+      } }()
+      try { if let v = _storage._bindToPort {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 26)
+      } }()
     }
-    try { if let v = self._address {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
-    } }()
-    if !self.filterChains.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.filterChains, fieldNumber: 3)
-    }
-    try { if let v = self._apiListener {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 19)
-    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Envoy_Config_Listener_V3_Listener, rhs: Envoy_Config_Listener_V3_Listener) -> Bool {
-    if lhs.name != rhs.name {return false}
-    if lhs._address != rhs._address {return false}
-    if lhs.filterChains != rhs.filterChains {return false}
-    if lhs._apiListener != rhs._apiListener {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._name != rhs_storage._name {return false}
+        if _storage._address != rhs_storage._address {return false}
+        if _storage._filterChains != rhs_storage._filterChains {return false}
+        if _storage._useOriginalDst != rhs_storage._useOriginalDst {return false}
+        if _storage._listenerFilters != rhs_storage._listenerFilters {return false}
+        if _storage._trafficDirection != rhs_storage._trafficDirection {return false}
+        if _storage._apiListener != rhs_storage._apiListener {return false}
+        if _storage._defaultFilterChain != rhs_storage._defaultFilterChain {return false}
+        if _storage._bindToPort != rhs_storage._bindToPort {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
