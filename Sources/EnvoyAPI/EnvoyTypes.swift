@@ -16,6 +16,7 @@ public enum EnvoyTypes {
         Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy.self,
         Envoy_Extensions_Filters_Listener_TlsInspector_V3_TlsInspector.self,
         Envoy_Extensions_Filters_Listener_HttpInspector_V3_HttpInspector.self,
+        Envoy_Extensions_Filters_Listener_OriginalDst_V3_OriginalDst.self,
     ]
 
     /// Registers `packed` with SwiftProtobuf's `Any` registry; idempotent.
