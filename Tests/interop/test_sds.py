@@ -8,18 +8,22 @@ secret decodes with the official protos and passes Envoy's PGV rules.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import stat
 import subprocess
 import time
 
+import grpc
 import pytest
+from google.protobuf import json_format
 
 from ca_tools import cert_sans, public_key_of_cert, public_key_of_key, spiffe_id, split_pem
 from meshd_process import mesh_agent_bin
-from proto_check import find_problems
+from proto_check import find_problems, unpack
 from sds_client import SdsStream, secrets_of
+from test_envoy_bootstrap import decode, meshctl
 
 
 class Agent:
@@ -185,3 +189,51 @@ def test_a_stale_socket_is_replaced_and_another_file_is_refused(agent_factory, m
     assert other.proc.wait(timeout=20) != 0
     assert "is not a socket" in other.stop()
     assert regular.read_text() == "keep me"
+
+
+def test_the_envoy_bootstrap_path_reaches_meshd_as_an_authenticated_sidecar(agent_factory, meshd, delta_clients):
+    """What Envoy does with `meshctl bootstrap --envoy`, step by step: fetch the secrets the
+    xds-grpc cluster names from the agent's socket, open mTLS to the address and SNI the
+    bootstrap gives, and run delta ADS with the bootstrap's node. meshd must take it for an
+    authenticated Envoy sidecar of the certificate's namespace, with the bootstrap's labels."""
+    agent = agent_factory()
+    agent.wait_socket()
+    proxy = "sidecar~127.0.0.1~reviews-v1-abc.default~default.svc.cluster.local"
+    text = meshctl("bootstrap", "--envoy", "--node-id", proxy, "--labels", "app=reviews,version=v1",
+                   "--xds-address", meshd.renew_address, "--server-name", "localhost",
+                   "--sds-socket", agent.socket).stdout
+    bootstrap = decode(text)
+    xds = next(c for c in bootstrap.static_resources.clusters if c.name == "xds-grpc")
+    sds = next(c for c in bootstrap.static_resources.clusters if c.name == "sds-grpc")
+    tls = unpack(xds.transport_socket.typed_config)
+    names = [tls.common_tls_context.tls_certificate_sds_secret_configs[0].name,
+             tls.common_tls_context.combined_validation_context.validation_context_sds_secret_config.name]
+
+    stream = SdsStream(sds.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.pipe.path)
+    try:
+        stream.request(names)
+        secrets = secrets_of(stream.next().resources)
+    finally:
+        stream.close()
+    identity, root = secrets[names[0]].tls_certificate, secrets[names[1]].validation_context
+    address = xds.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address
+    credentials = grpc.ssl_channel_credentials(root_certificates=root.trusted_ca.inline_bytes,
+                                               private_key=identity.private_key.inline_bytes,
+                                               certificate_chain=identity.certificate_chain.inline_bytes)
+    channel = grpc.secure_channel(f"{address.address}:{address.port_value}", credentials,
+                                  options=[("grpc.ssl_target_name_override", tls.sni)])
+    metadata = json.loads(json_format.MessageToJson(bootstrap.node.metadata))
+    client = delta_clients(f"{address.address}:{address.port_value}", bootstrap.node.id, metadata=metadata,
+                           channel=channel)
+    client.subscribe("CDS")
+    client.subscribe("LDS")
+    deadline = time.monotonic() + 15
+    while True:
+        entry = next((p for p in meshd.syncz() if p["proxyID"] == proxy), None)
+        if entry and entry.get("types"):
+            break
+        assert time.monotonic() < deadline, f"meshd never listed {proxy}: {meshd.syncz()}"
+        time.sleep(0.05)
+    assert entry["kind"] == "sidecar" and entry["authenticated"] is True, entry
+    assert entry["namespace"] == "default" and entry["identity"] == spiffe_id("default", "reviews"), entry
+    assert entry["labels"] == {"app": "reviews", "version": "v1"} and entry["instanceIPs"] == ["127.0.0.1"], entry
