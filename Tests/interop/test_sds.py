@@ -149,6 +149,7 @@ def test_sds_ack_is_not_answered_and_a_nack_keeps_the_version(agent_factory):
         stream.close()
     log = agent.stop()
     assert "Envoy rejected the secrets" in log and "cannot load the key" in log, log[-2000:]
+    assert not os.path.exists(agent.socket), "mesh-agent left its socket behind on SIGTERM"
 
 
 def test_sds_delta_sends_each_secret_once(agent_factory):
