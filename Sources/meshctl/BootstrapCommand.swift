@@ -46,8 +46,8 @@ struct BootstrapCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Envoy: workload labels, k=v[,k=v...]; may be repeated.", valueName: "labels"))
     var labels: [String] = []
 
-    @Option(help: ArgumentHelp("Envoy: CLUSTER_ID node metadata.", valueName: "id"))
-    var clusterID = "Kubernetes"
+    @Option(help: ArgumentHelp("Envoy: CLUSTER_ID node metadata (default: Kubernetes, Istio's).", valueName: "id"))
+    var clusterID: String?
 
     @Flag(help: "Envoy: plaintext xDS to port \(Envoy.plaintextXDSPort) (trusted networks only) instead of mTLS to \(Envoy.mutualTLSXDSPort).")
     var plaintext = false
@@ -55,22 +55,23 @@ struct BootstrapCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Envoy: the name meshd's certificate is checked against (default: the xDS host).", valueName: "name"))
     var serverName: String?
 
-    @Option(help: ArgumentHelp("Envoy: mesh-agent's SDS socket.", valueName: "path"))
-    var sdsSocket = Envoy.defaultSDSSocket
+    @Option(help: ArgumentHelp("Envoy: mesh-agent's SDS socket (default: \(Envoy.defaultSDSSocket)).", valueName: "path"))
+    var sdsSocket: String?
 
-    @Option(name: .shortAndLong, help: "Output format: json or yaml.")
+    @Option(name: .shortAndLong, help: ArgumentHelp("Output format: json or yaml.", valueName: "json|yaml"))
     var output: OutputFormat = .json
 
     func validate() throws {
         if output == .table { throw ValidationError("--output must be json or yaml") }
         if !envoy {
             let envoyOnly = [(namespace != nil, "--namespace"), (!labels.isEmpty, "--labels"), (plaintext, "--plaintext"),
-                             (serverName != nil, "--server-name")]
+                             (serverName != nil, "--server-name"), (sdsSocket != nil, "--sds-socket"),
+                             (clusterID != nil, "--cluster-id")]
             if let flag = envoyOnly.first(where: \.0)?.1 { throw ValidationError("\(flag) is for --envoy bootstraps") }
         } else {
             guard nodeID != nil else { throw ValidationError("--envoy needs --node-id (\(EnvoyNodeID.shape))") }
             if certDir != nil { throw ValidationError("--cert-dir is for gRPC bootstraps; Envoy gets its certificate over SDS") }
-            if sdsSocket.isEmpty { throw ValidationError("--sds-socket must not be empty") }
+            if sdsSocket?.isEmpty == true { throw ValidationError("--sds-socket must not be empty") }
             _ = try parsedLabels()
         }
         if let xdsAddress, !Self.isHostPort(xdsAddress) {
@@ -105,9 +106,9 @@ struct BootstrapCommand: ParsableCommand {
         }
         var host = String(address[..<colon])
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        return EnvoyBootstrapInput(node: node, labels: try parsedLabels(), clusterID: clusterID, xdsHost: host,
+        return EnvoyBootstrapInput(node: node, labels: try parsedLabels(), clusterID: clusterID ?? "Kubernetes", xdsHost: host,
                                    xdsPort: xdsPort, plaintext: plaintext, serverName: serverName ?? host,
-                                   sdsSocket: sdsSocket)
+                                   sdsSocket: sdsSocket ?? Envoy.defaultSDSSocket)
     }
 
     /// `--labels app=reviews,version=v1 --labels team=a` as a map; a malformed pair is refused.

@@ -113,3 +113,10 @@ def test_a_node_id_not_shaped_like_a_sidecar_is_refused(node_id, why):
 def test_namespace_must_agree_with_the_node_id():
     p = meshctl("bootstrap", "--envoy", "--node-id", NODE, "--namespace", "default", check=False)
     assert p.returncode != 0 and "differs from the node id's namespace bookinfo" in p.stderr, p.stderr
+
+
+@pytest.mark.parametrize("flag", [["--labels", "a=b"], ["--plaintext"], ["--sds-socket", "/x"], ["--cluster-id", "c"],
+                                  ["--namespace", "default"], ["--server-name", "meshd"]])
+def test_envoy_flags_without_envoy_are_refused_not_ignored(flag):
+    p = meshctl("bootstrap", *flag, check=False)
+    assert p.returncode != 0 and f"{flag[0]} is for --envoy bootstraps" in p.stderr, p.stderr
