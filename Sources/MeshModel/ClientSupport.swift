@@ -3,7 +3,8 @@
 /// syntax (`P=VALUE` for one enum value, `P.*` for a subtree); `of(kind:)` expands them under
 /// every place a DestinationRule holds a traffic policy. A pattern in this table counts as
 /// translated by meshd (no "not yet honoured" warning); a kind that does not honour it gets its
-/// own warning instead. The Envoy issue adds its column here.
+/// own warning instead. A kind an entry does not name honours the field (Envoy, whose shapes
+/// istiod's are, honours nearly everything: its exceptions are listed).
 public enum ClientSupport {
     private static let roundRobinInstead = FieldSupport.substituted(
         "ROUND_ROBIN is sent (gRPC accepts only ROUND_ROBIN and RING_HASH)")
@@ -19,9 +20,9 @@ public enum ClientSupport {
         "loadBalancer.simple=PASSTHROUGH": [.proxylessGRPC: roundRobinInstead],
         "loadBalancer.consistentHash": [.proxylessGRPC: .honoured],
         "loadBalancer.consistentHash.httpHeaderName": [.proxylessGRPC: .honoured],
-        "loadBalancer.consistentHash.httpCookie.*": [.proxylessGRPC: .notHonoured],
-        "loadBalancer.consistentHash.useSourceIp": [.proxylessGRPC: .notHonoured],
-        "loadBalancer.consistentHash.httpQueryParameterName": [.proxylessGRPC: .notHonoured],
+        "loadBalancer.consistentHash.httpCookie.*": [.proxylessGRPC: .notHonoured, .envoy: .notHonoured],
+        "loadBalancer.consistentHash.useSourceIp": [.proxylessGRPC: .notHonoured, .envoy: .notHonoured],
+        "loadBalancer.consistentHash.httpQueryParameterName": [.proxylessGRPC: .notHonoured, .envoy: .notHonoured],
         "loadBalancer.consistentHash.ringHash": [.proxylessGRPC: .honoured],
         "loadBalancer.consistentHash.ringHash.minimumRingSize": [.proxylessGRPC: .honoured],
         "loadBalancer.consistentHash.maglev.*": [.proxylessGRPC: .substituted(
@@ -53,10 +54,11 @@ public enum ClientSupport {
         "outlierDetection.baseEjectionTime": [.proxylessGRPC: .honoured],
         "outlierDetection.maxEjectionPercent": [.proxylessGRPC: .honoured],
         "outlierDetection.minHealthPercent": [.proxylessGRPC: .notHonoured],
-        "outlierDetection.consecutiveErrors": [.proxylessGRPC: .notHonoured],
+        // Deprecated by Istio, which ignores it too.
+        "outlierDetection.consecutiveErrors": [.proxylessGRPC: .notHonoured, .envoy: .notHonoured],
         "outlierDetection.splitExternalLocalOriginErrors": [.proxylessGRPC: .notHonoured],
         "outlierDetection.consecutiveLocalOriginFailures": [.proxylessGRPC: .notHonoured],
-        "outlierDetection.outlierDetectionHttpErrorCodes": [.proxylessGRPC: .notHonoured],
+        "outlierDetection.outlierDetectionHttpErrorCodes": [.proxylessGRPC: .notHonoured, .envoy: .notHonoured],
         // gRPC honours locality weights and priorities (gRFC A27's priority and weighted_target policies).
         "loadBalancer.localityLbSetting.*": [.proxylessGRPC: .honoured],
         "loadBalancer.warmupDurationSecs": [.proxylessGRPC: .notHonoured],

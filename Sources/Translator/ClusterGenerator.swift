@@ -42,7 +42,8 @@ public struct ClusterGenerator: HostScopedGenerator {
                     let selected = all.filter { $0.matches(subset.labels) }
                     let merged = rule?.policy(subset: subset.name, port: port.number) ?? PolicySettings()
                     resources.append(cluster(ClusterName.outbound(port: port.number, subset: subset.name, host: service.host), policy: merged,
-                                             service: service, port: port, endpoints: selected, all: all, kind: view.key.kind))
+                                             service: service, port: port, endpoints: selected, all: all, kind: view.key.kind,
+                                             subset: subset.name))
                 }
             }
         }
@@ -53,7 +54,7 @@ public struct ClusterGenerator: HostScopedGenerator {
     /// policy in that kind's shapes; mesh mTLS accepting the endpoints' identities and the
     /// service's `subjectAltNames`.
     private func cluster(_ name: String, policy: PolicySettings, service: Service, port: Service.Port,
-                         endpoints: [Endpoint], all: [Endpoint], kind: Proxy.Kind) -> XDSResource {
+                         endpoints: [Endpoint], all: [Endpoint], kind: Proxy.Kind, subset: String? = nil) -> XDSResource {
         var cluster = Envoy_Config_Cluster_V3_Cluster()
         cluster.name = name
         switch ClusterDiscovery.of(service, port: port, endpoints: endpoints, serviceHasEndpoints: !all.isEmpty, kind: kind) {
@@ -78,7 +79,11 @@ public struct ClusterGenerator: HostScopedGenerator {
         } else if cluster.type != .originalDst {
             EnvoyTrafficPolicy.apply(policy, to: &cluster, protocolName: port.protocolName)
         }
-        if let tls = UpstreamTLS.context(policy.tls, endpoints: endpoints, extraIdentities: service.subjectAltNames, trustDomain: trustDomain) {
+        let tls = kind == .proxylessGRPC
+            ? UpstreamTLS.context(policy.tls, endpoints: endpoints, extraIdentities: service.subjectAltNames, trustDomain: trustDomain)
+            : UpstreamTLS.envoyContext(policy.tls, endpoints: endpoints, extraIdentities: service.subjectAltNames,
+                                       trustDomain: trustDomain, port: port.number, subset: subset, host: service.host)
+        if let tls {
             var socket = Envoy_Config_Core_V3_TransportSocket()
             socket.name = UpstreamTLS.transportSocketName
             socket.typedConfig = AnyPacking.pack(tls)

@@ -125,4 +125,37 @@ import Testing
         let none = try cluster(nil, registry: entry("NONE", "[]"))
         #expect(none.type == .originalDst && none.lbPolicy == .clusterProvided)
     }
+
+    private func tls(_ cluster: Envoy_Config_Cluster_V3_Cluster) throws -> Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext {
+        #expect(cluster.transportSocket.name == UpstreamTLS.transportSocketName)
+        return try Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext(serializedBytes: cluster.transportSocket.typedConfig.value)
+    }
+
+    @Test func istioMutualTakesCertificatesOverSDSFromTheAgent() throws {
+        let context = try tls(try cluster("{tls: {mode: ISTIO_MUTUAL}}"))
+        #expect(context.sni == "outbound_.9080_._.\(host)")
+        let common = context.commonTlsContext
+        #expect(common.tlsCertificateSdsSecretConfigs.map(\.name) == ["default"])
+        let sds = try #require(common.tlsCertificateSdsSecretConfigs.first).sdsConfig.apiConfigSource
+        #expect(sds.apiType == .grpc && sds.grpcServices.first?.envoyGrpc.clusterName == "sds-grpc")
+        #expect(common.combinedValidationContext.validationContextSdsSecretConfig.name == "ROOTCA")
+        #expect(common.combinedValidationContext.defaultValidationContext.matchTypedSubjectAltNames.map(\.matcher.exact)
+                == ["spiffe://cluster.local/ns/default/sa/default"])
+        #expect(!common.hasTlsCertificateProviderInstance)  // the proxyless shape never reaches Envoy
+    }
+
+    @Test func simpleAndMutualUseTheFilesTheRuleNames() throws {
+        let simple = try tls(try cluster("{tls: {mode: SIMPLE, sni: api.example.com, subjectAltNames: [api.example.com]}}"))
+        #expect(simple.sni == "api.example.com")
+        #expect(simple.commonTlsContext.validationContext.trustedCa.filename == "/etc/ssl/certs/ca-certificates.crt")
+        #expect(simple.commonTlsContext.validationContext.matchTypedSubjectAltNames.map(\.sanType) == [.dns])
+        #expect(simple.commonTlsContext.tlsCertificates.isEmpty)
+        let mutual = try tls(try cluster("{tls: {mode: MUTUAL, clientCertificate: /c.pem, privateKey: /k.pem, caCertificates: /ca.pem}}"))
+        #expect(mutual.sni == host)
+        #expect(mutual.commonTlsContext.validationContext.trustedCa.filename == "/ca.pem")
+        #expect(mutual.commonTlsContext.tlsCertificates.first?.certificateChain.filename == "/c.pem")
+        let insecure = try tls(try cluster("{tls: {mode: SIMPLE, insecureSkipVerify: true}}"))
+        #expect(insecure.commonTlsContext.validationContext.trustChainVerification == .acceptUntrusted)
+        #expect(!(try cluster("{tls: {mode: DISABLE}}")).hasTransportSocket)
+    }
 }
