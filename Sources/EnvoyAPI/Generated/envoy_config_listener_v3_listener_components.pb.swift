@@ -47,10 +47,47 @@ public nonisolated struct Envoy_Config_Listener_V3_Filter: Sendable {
   public init() {}
 }
 
+/// Which connections a filter chain takes: destination port, destination prefixes, SNI.
+public nonisolated struct Envoy_Config_Listener_V3_FilterChainMatch: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var prefixRanges: [Envoy_Config_Core_V3_CidrRange] = []
+
+  public var destinationPort: SwiftProtobuf.Google_Protobuf_UInt32Value {
+    get {_destinationPort ?? SwiftProtobuf.Google_Protobuf_UInt32Value()}
+    set {_destinationPort = newValue}
+  }
+  /// Returns true if `destinationPort` has been explicitly set.
+  public var hasDestinationPort: Bool {self._destinationPort != nil}
+  /// Clears the value of `destinationPort`. Subsequent reads from it will return its default value.
+  public mutating func clearDestinationPort() {self._destinationPort = nil}
+
+  public var transportProtocol: String = String()
+
+  public var serverNames: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _destinationPort: SwiftProtobuf.Google_Protobuf_UInt32Value? = nil
+}
+
 public nonisolated struct Envoy_Config_Listener_V3_FilterChain: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
+
+  public var filterChainMatch: Envoy_Config_Listener_V3_FilterChainMatch {
+    get {_filterChainMatch ?? Envoy_Config_Listener_V3_FilterChainMatch()}
+    set {_filterChainMatch = newValue}
+  }
+  /// Returns true if `filterChainMatch` has been explicitly set.
+  public var hasFilterChainMatch: Bool {self._filterChainMatch != nil}
+  /// Clears the value of `filterChainMatch`. Subsequent reads from it will return its default value.
+  public mutating func clearFilterChainMatch() {self._filterChainMatch = nil}
 
   public var filters: [Envoy_Config_Listener_V3_Filter] = []
 
@@ -69,6 +106,7 @@ public nonisolated struct Envoy_Config_Listener_V3_FilterChain: Sendable {
 
   public init() {}
 
+  fileprivate var _filterChainMatch: Envoy_Config_Listener_V3_FilterChainMatch? = nil
   fileprivate var _transportSocket: Envoy_Config_Core_V3_TransportSocket? = nil
 }
 
@@ -127,9 +165,9 @@ nonisolated extension Envoy_Config_Listener_V3_Filter: SwiftProtobuf.Message, Sw
   }
 }
 
-nonisolated extension Envoy_Config_Listener_V3_FilterChain: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".FilterChain"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\u{3}filters\0\u{4}\u{3}transport_socket\0\u{1}name\0")
+nonisolated extension Envoy_Config_Listener_V3_FilterChainMatch: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".FilterChainMatch"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{4}\u{3}prefix_ranges\0\u{4}\u{5}destination_port\0\u{3}transport_protocol\0\u{4}\u{2}server_names\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -137,6 +175,56 @@ nonisolated extension Envoy_Config_Listener_V3_FilterChain: SwiftProtobuf.Messag
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.prefixRanges) }()
+      case 8: try { try decoder.decodeSingularMessageField(value: &self._destinationPort) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.transportProtocol) }()
+      case 11: try { try decoder.decodeRepeatedStringField(value: &self.serverNames) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.prefixRanges.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.prefixRanges, fieldNumber: 3)
+    }
+    try { if let v = self._destinationPort {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+    } }()
+    if !self.transportProtocol.isEmpty {
+      try visitor.visitSingularStringField(value: self.transportProtocol, fieldNumber: 9)
+    }
+    if !self.serverNames.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.serverNames, fieldNumber: 11)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Envoy_Config_Listener_V3_FilterChainMatch, rhs: Envoy_Config_Listener_V3_FilterChainMatch) -> Bool {
+    if lhs.prefixRanges != rhs.prefixRanges {return false}
+    if lhs._destinationPort != rhs._destinationPort {return false}
+    if lhs.transportProtocol != rhs.transportProtocol {return false}
+    if lhs.serverNames != rhs.serverNames {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Envoy_Config_Listener_V3_FilterChain: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".FilterChain"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}filter_chain_match\0\u{2}\u{2}filters\0\u{4}\u{3}transport_socket\0\u{1}name\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._filterChainMatch) }()
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.filters) }()
       case 6: try { try decoder.decodeSingularMessageField(value: &self._transportSocket) }()
       case 7: try { try decoder.decodeSingularStringField(value: &self.name) }()
@@ -150,6 +238,9 @@ nonisolated extension Envoy_Config_Listener_V3_FilterChain: SwiftProtobuf.Messag
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
     // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._filterChainMatch {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
     if !self.filters.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.filters, fieldNumber: 3)
     }
@@ -163,6 +254,7 @@ nonisolated extension Envoy_Config_Listener_V3_FilterChain: SwiftProtobuf.Messag
   }
 
   public static func ==(lhs: Envoy_Config_Listener_V3_FilterChain, rhs: Envoy_Config_Listener_V3_FilterChain) -> Bool {
+    if lhs._filterChainMatch != rhs._filterChainMatch {return false}
     if lhs.filters != rhs.filters {return false}
     if lhs._transportSocket != rhs._transportSocket {return false}
     if lhs.name != rhs.name {return false}
