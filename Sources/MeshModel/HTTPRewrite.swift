@@ -19,6 +19,12 @@ public struct HTTPRewrite: Sendable, Hashable {
     public var uriRegexRewrite: RegexRewrite?
     /// Replaces the authority (Host).
     public var authority: String?
+
+    public init(uri: String? = nil, uriRegexRewrite: RegexRewrite? = nil, authority: String? = nil) {
+        self.uri = uri
+        self.uriRegexRewrite = uriRegexRewrite
+        self.authority = authority
+    }
 }
 
 extension HTTPRewrite {
