@@ -36,7 +36,7 @@ extension CorsPolicy {
             switch match {
             case .exact(let text), .prefix(let text), .regex(let text):
                 guard !text.isEmpty else { throw reader.error("an allowed origin must not be empty") }
-                if let problem = HeaderOperations.valueProblem(text) { throw reader.error(problem) }
+                if let problem = HeaderOperations.valueProblem(text, formatted: false) { throw reader.error(problem) }
             }
             origins.append(match)
         }

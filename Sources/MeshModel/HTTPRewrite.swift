@@ -43,7 +43,7 @@ extension HTTPRewrite {
                 throw regex.error("uriRegexRewrite requires both match and rewrite")
             }
             guard try regex["match"].regex() != nil else { throw regex["match"].error("required") }
-            if let problem = HeaderOperations.valueProblem(rewrite) { throw regex["rewrite"].error(problem) }
+            if let problem = HeaderOperations.valueProblem(rewrite, formatted: false) { throw regex["rewrite"].error(problem) }
             uriRegexRewrite = RegexRewrite(match: pattern, rewrite: rewrite)
         } else {
             uriRegexRewrite = nil
@@ -52,7 +52,7 @@ extension HTTPRewrite {
         guard uri != nil || uriRegexRewrite != nil || authority != nil else {
             throw r.error("rewrite must specify at least one of uri, uriRegexRewrite, authority")
         }
-        if let uri, let problem = HeaderOperations.valueProblem(uri) { throw r["uri"].error(problem) }
-        if let authority, let problem = HeaderOperations.valueProblem(authority) { throw r["authority"].error(problem) }
+        if let uri, let problem = HeaderOperations.valueProblem(uri, formatted: false) { throw r["uri"].error(problem) }
+        if let authority, let problem = HeaderOperations.valueProblem(authority, formatted: false) { throw r["authority"].error(problem) }
     }
 }

@@ -53,14 +53,15 @@ public struct HeaderOperations: Sendable, Hashable {
     /// The longest header name or value Envoy accepts.
     public static let maxLength = 16_384
 
-    /// Why `value` cannot be a header value Envoy accepts (no NUL, CR, LF; at most 16 KiB; `%` only
-    /// in pairs, as Envoy reads `%VAR%` substitutions), or nil when it can.
-    public static func valueProblem(_ value: String) -> String? {
+    /// Why `value` cannot be a header value Envoy accepts (no NUL, CR, LF; at most 16 KiB), or nil
+    /// when it can. A `formatted` value (a header operation's, which Envoy reads for `%VAR%`
+    /// substitutions) must also have its `%` in pairs; a path or authority need not.
+    public static func valueProblem(_ value: String, formatted: Bool = true) -> String? {
         if value.utf8.count > maxLength { return "must be at most \(maxLength) bytes" }
         if value.unicodeScalars.contains(where: { $0 == "\0" || $0 == "\r" || $0 == "\n" }) {
             return "must not contain NUL, CR or LF"
         }
-        if value.filter({ $0 == "%" }).count % 2 != 0 {
+        if formatted, value.filter({ $0 == "%" }).count % 2 != 0 {
             return "a single % is not allowed: write %% for a literal %, or %VARIABLE% for an Envoy variable"
         }
         return nil

@@ -12,6 +12,7 @@ private let route = "  route: [{destination: {host: r}}]"
         ("http:\n- rewrite: {uriRegexRewrite: {match: a}}\n" + route, "spec.http[0].rewrite.uriRegexRewrite", "both match and rewrite"),
         ("http:\n- rewrite: {uriRegexRewrite: {match: \"(\", rewrite: b}}\n" + route, "spec.http[0].rewrite.uriRegexRewrite.match", ""),
         ("http:\n- rewrite: {uri: /a}\n  redirect: {uri: /b}", "spec.http[0].rewrite", "may not be used with redirect"),
+        ("http:\n- rewrite: {authority: \"a\\rb\"}\n" + route, "spec.http[0].rewrite.authority", "NUL, CR or LF"),
         ("http:\n- headers: {request: {set: {\":path\": /x}}}\n" + route, "spec.http[0].headers.request.set[\":path\"]", "cannot have \":\" prefix"),
         ("http:\n- headers: {response: {set: {host: x}}}\n" + route, "spec.http[0].headers.response.set.host", "cannot set Host"),
         ("http:\n- headers: {request: {remove: [\":authority\"]}}\n" + route, "spec.http[0].headers.request.remove[0]", "cannot have \":\" prefix"),
@@ -54,7 +55,7 @@ private let route = "  route: [{destination: {host: r}}]"
         let spec = """
             hosts: [r, "*.r.example"]
             http:
-            - rewrite: {uri: /new, authority: a.example}
+            - rewrite: {uri: /new%20path, authority: a.example}
               headers: {request: {set: {x: "1", host: h.example}, add: {y: "%HOSTNAME% 100%%"}, remove: [z]}, response: {set: {w: "2"}}}
               mirror: {host: m, subset: s}
               mirrorPercent: 30
@@ -74,7 +75,7 @@ private let route = "  route: [{destination: {host: r}}]"
             return
         }
         let rule = vs.http[0]
-        #expect(rule.rewrite == HTTPRewrite(uri: "/new", uriRegexRewrite: nil, authority: "a.example"))
+        #expect(rule.rewrite == HTTPRewrite(uri: "/new%20path", uriRegexRewrite: nil, authority: "a.example"))
         #expect(rule.headers?.request.set == ["x": "1", "host": "h.example"] && rule.headers?.authority == "h.example")
         #expect(rule.mirrors == [HTTPMirrorPolicy(destination: Destination(host: "m", subset: "s"), percentage: 30)])
         #expect(rule.corsPolicy?.allowOrigins == [.exact("https://a.example")] && rule.corsPolicy?.maxAgeSeconds == 60)
