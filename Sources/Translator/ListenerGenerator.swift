@@ -17,13 +17,13 @@ public struct ListenerGenerator: ResourceGenerator {
         for service in view.services {
             for port in service.ports {
                 let name = ListenerName.proxyless(host: service.host, port: port.number)
-                resources.append(XDSResource(name: name, message: listener(name), dependencies: [name]))
+                resources.append(XDSResource(name: name, message: listener(name, kind: view.key.kind), dependencies: [name]))
             }
         }
         return resources.sorted { $0.name < $1.name }
     }
 
-    private func listener(_ name: String) -> Envoy_Config_Listener_V3_Listener {
+    private func listener(_ name: String, kind: Proxy.Kind) -> Envoy_Config_Listener_V3_Listener {
         var manager = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager()
         manager.statPrefix = name
         manager.rds.configSource = .adsV3
@@ -36,7 +36,9 @@ public struct ListenerGenerator: ResourceGenerator {
         var router = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter()
         router.name = Self.routerFilterName
         router.typedConfig = AnyPacking.pack(Envoy_Extensions_Filters_Http_Router_V3_Router())
-        manager.httpFilters = [fault, router]
+        // Envoy proxies also get the CORS filter (routes carry their policies); gRPC clients do
+        // not know it, so they never see it (see `RouteCors`).
+        manager.httpFilters = [fault] + (RouteCors.applies(to: kind) ? [RouteCors.httpFilter()] : []) + [router]
 
         var listener = Envoy_Config_Listener_V3_Listener()
         listener.name = name

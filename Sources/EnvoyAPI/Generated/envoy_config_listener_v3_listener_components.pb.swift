@@ -47,6 +47,7 @@ public nonisolated struct Envoy_Config_Listener_V3_Filter: Sendable {
   public init() {}
 }
 
+/// Which connections a filter chain takes: destination port, destination prefixes, SNI.
 public nonisolated struct Envoy_Config_Listener_V3_FilterChainMatch: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
