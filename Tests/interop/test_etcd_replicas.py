@@ -1,0 +1,249 @@
+"""Two meshd replicas on one 3-member etcd are one mesh (issue 12).
+
+Config applied through either replica reaches the other's grpcio clients; both serve identical
+resources with identical version strings; they share one CA and one token-signing key (checked
+with `openssl verify`); losing one etcd member changes nothing, losing two makes writes answer
+503 `unavailable` while proxies keep routing; a replica killed with -9 comes back with the same
+config and versions. The etcd cluster is started by the `etcd_cluster` fixture (etcd_cluster.py).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+import configs
+import scenarios
+from ca_tools import CAClient, assert_verifies, chain_of, new_csr
+from etcd_cluster import EtcdCluster, etcd_bin
+from meshd_process import MeshdError
+from results import record_result
+
+pytestmark = pytest.mark.skipif(etcd_bin() is None, reason="etcd not installed (apt-get install etcd-server)")
+
+TYPES = ("LDS", "RDS", "CDS", "EDS")
+
+
+@pytest.fixture
+def etcd_cluster(request):
+    cluster = EtcdCluster(3)
+    if not hasattr(request.node, "_interop_logs"):
+        request.node._interop_logs = []
+    request.node._interop_logs.append(("etcd logs", lambda: "\n".join(cluster.tail(i) for i in range(3))))
+    try:
+        yield cluster.start()
+    finally:
+        cluster.close()
+
+
+@pytest.fixture
+def kek_file(tmp_path):
+    path = tmp_path / "kek"
+    path.write_bytes(os.urandom(32))
+    path.chmod(0o600)
+    return path
+
+
+@pytest.fixture
+def replicas(etcd_cluster, kek_file, meshd_factory):
+    """A factory of meshd replicas on the cluster, each with its own data directory."""
+    def make(name: str, start: bool = True, kek=None):
+        return meshd_factory(["--store", etcd_cluster.store_url, "--kek-file", str(kek or kek_file)],
+                             name=name, start=start)
+    return make
+
+
+def ack_doc(i: int) -> str:
+    return f"""apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: ack-{i}
+  namespace: {configs.NAMESPACE}
+spec:
+  hosts: [ack-{i}.example.com]
+  http:
+  - route:
+    - destination:
+        host: ack-{i}.example.com
+"""
+
+
+def wait_for(what: str, condition, timeout: float = 20.0, interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = condition()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"{what}: not within {timeout}s (last: {last!r})")
+
+
+def same_view(ads_clients, a, b, node_id):
+    """ADS clients of one kind and namespace on A and on B: byte-identical resources, same versions."""
+    on_a = ads_clients(a.xds_address, node_id("ads-a"))
+    on_b = ads_clients(b.xds_address, node_id("ads-b"))
+    on_a.wait_quiet(0.3, timeout=10)
+    on_b.wait_quiet(0.3, timeout=10)
+    snap_a, snap_b = on_a.snapshot(), on_b.snapshot()
+    for t in TYPES:
+        assert snap_a[t]["version"] == snap_b[t]["version"], f"{t}: A {snap_a[t]['version']} != B {snap_b[t]['version']}"
+        assert snap_a[t]["resources"] == snap_b[t]["resources"], f"{t}: resources differ between replicas"
+    return snap_a
+
+
+def test_two_replicas_are_one_mesh(replicas, backends, xds_clients, ads_clients, node_id, tmp_path):
+    a = replicas("A")
+    b = replicas("B")
+    ports = {n: be.port for n, be in backends.items()}
+
+    # The canary applied through A routes B's grpcio client 50/50.
+    applied = a.apply(configs.canary(ports["v1"], ports["v2"], {"v1": 50, "v2": 50}))
+    assert {r["action"] for r in applied["results"]} == {"created"}, applied
+    b.wait_pushed(applied["revision"], timeout=20)
+    proxy_b = node_id("grpc-b")
+    client_b = xds_clients(b.xds_address, proxy_b)
+    scenarios.warm_up(client_b)
+    b.wait_synced(proxy_b)
+    record_result("etcd replicas", "A->B 50/50 " + scenarios.fmt(scenarios.even_split(client_b, 1000)))
+
+    # 0/100 applied through B reaches A's client.
+    proxy_a = node_id("grpc-a")
+    client_a = xds_clients(a.xds_address, proxy_a)
+    scenarios.warm_up(client_a)
+    a.wait_synced(proxy_a)
+    before = a.acked_versions(a.proxy_status(proxy_a))
+    t0 = time.monotonic()
+    moved = b.apply(configs.virtual_service({"v1": 0, "v2": 100}))
+    assert [r["action"] for r in moved["results"]] == ["configured"], moved
+    a.wait_pushed(moved["revision"], timeout=20)
+    pushed_on_a = time.monotonic() - t0
+    a.wait_synced(proxy_a, changed_from=before)
+    window = client_a.run(200, name="after-b-apply")
+    scenarios.assert_no_failures(window, "A's client after 0/100 through B")
+    assert window["counts"] == {"v2": 200}, window["counts"]
+    record_result("etcd replicas", f"apply on B -> published on A in {pushed_on_a:.3f}s")
+
+    # Both replicas serve byte-identical resources with identical version strings, and the
+    # same config with the same (etcd) revisions.
+    snap = same_view(ads_clients, a, b, node_id)
+    assert a.get("VirtualService", configs.NAMESPACE, "reviews") == b.get("VirtualService", configs.NAMESPACE, "reviews")
+    record_result("etcd replicas", "identical versions " + ", ".join(f"{t}={snap[t]['version']}" for t in TYPES))
+
+    # One identity: the same root, a token minted on A accepted by B's CA, and certificates
+    # from A and B verifying against that root; the admin token is in both data directories.
+    root = a.ca_root()
+    assert b.ca_root() == root
+    assert a.admin_token() == b.admin_token()
+    token = a.create_token("default", "reviews")
+    chains = {}
+    for name, replica in (("A", a), ("B", b)):
+        _, csr = new_csr(tmp_path, f"leaf-{name}")
+        with CAClient(replica.tls_address, root) as ca:
+            chains[name] = chain_of(ca.create(csr, token, validity_seconds=3600))
+        assert_verifies(root, chains[name], f"the leaf issued by replica {name}")
+
+
+def test_etcd_member_loss(replicas, etcd_cluster, backends, xds_clients, node_id):
+    a = replicas("A")
+    b = replicas("B")
+    ports = {n: be.port for n, be in backends.items()}
+    applied = a.apply(configs.canary(ports["v1"], ports["v2"], {"v1": 50, "v2": 50}))
+    b.wait_pushed(applied["revision"], timeout=20)
+    proxy = node_id("grpc-b")
+    client = xds_clients(b.xds_address, proxy)
+    scenarios.warm_up(client)
+    b.wait_synced(proxy)
+    acknowledged = []
+
+    # One member down: applies still succeed (through both replicas).
+    etcd_cluster.kill(0)
+    for i, replica in enumerate((a, b, a)):
+        result = wait_for(f"apply {i} with one member down", lambda: ok_apply(replica, ack_doc(i)))
+        acknowledged.append(i)
+        assert result["results"][0]["action"] == "created", result
+
+    # Two down: no quorum. Applies answer 503 `unavailable` and change nothing; /ready stays 200
+    # naming the degradation; the grpcio client keeps routing on the last config.
+    etcd_cluster.kill(1)
+    before = a.get("VirtualService", configs.NAMESPACE)
+    for replica in (a, b):
+        r = replica.apply_raw(ack_doc(99))
+        assert r.status == 503, (r.status, r.text())
+        error = r.json()["error"]
+        assert error["code"] == "unavailable" and "etcd" in error["message"], error
+        assert "nothing was changed" in error["message"], error
+    for replica in (a, b):
+        ready = wait_for("/ready naming etcd", lambda: degraded(replica), timeout=15)
+        assert ready["ready"] is True and ready["status"] == "degraded", ready
+    assert a.get("VirtualService", configs.NAMESPACE) == before
+    window = client.run(400, name="no-quorum")
+    scenarios.assert_no_failures(window, "grpcio client with etcd down to one member")
+    assert set(window["counts"]) == {"v1", "v2"}, window["counts"]
+
+    # Members back: applies succeed again, and every acknowledged apply is there, on both.
+    etcd_cluster.start_member(0)
+    etcd_cluster.start_member(1)
+    etcd_cluster.wait_healthy()
+    t0 = time.monotonic()
+    result = wait_for("apply after quorum returned", lambda: ok_apply(b, ack_doc(3)), timeout=30)
+    record_result("etcd replicas", f"writes accepted again {time.monotonic() - t0:.2f}s after quorum returned")
+    acknowledged.append(3)
+    for replica in (a, b):
+        replica.wait_pushed(result["revision"], timeout=20)
+        names = {vs["metadata"]["name"] for vs in replica.get("VirtualService", configs.NAMESPACE)["items"]}
+        missing = [i for i in acknowledged if f"ack-{i}" not in names]
+        assert not missing, f"{replica.name} lost acknowledged applies {missing}: {sorted(names)}"
+        assert "ack-99" not in names
+        wait_for("/ready without the etcd degradation", lambda: not degraded(replica), timeout=15)
+
+
+def ok_apply(replica, doc):
+    r = replica.apply_raw(doc)
+    if r.status == 200:
+        return r.json()
+    assert r.status == 503, (r.status, r.text())
+    return None
+
+
+def degraded(replica):
+    r = replica.request("GET", "/ready")
+    assert r.status == 200, (r.status, r.text())
+    body = r.json()
+    return body if any(d["id"] == "etcd" for d in body["degradations"]) else None
+
+
+def test_replica_kill9_comes_back_with_the_same_config_and_versions(replicas, backends, ads_clients, node_id):
+    a = replicas("A")
+    b = replicas("B")
+    ports = {n: be.port for n, be in backends.items()}
+    applied = a.apply(configs.canary(ports["v1"], ports["v2"], {"v1": 80, "v2": 20}))
+    a.wait_pushed(applied["revision"])
+    b.wait_pushed(applied["revision"], timeout=20)
+    before = same_view(ads_clients, a, b, node_id)
+    config_before = a.get("VirtualService", configs.NAMESPACE)
+
+    a.kill9()
+    a.start()
+    a.wait_pushed(applied["revision"])
+    assert a.get("VirtualService", configs.NAMESPACE) == config_before
+    after = same_view(ads_clients, a, b, node_id)
+    for t in TYPES:
+        assert after[t]["version"] == before[t]["version"], f"{t} version changed across kill -9 of a replica"
+        assert after[t]["resources"] == before[t]["resources"]
+
+
+def test_replicas_refuse_a_wrong_or_unsafe_key(replicas, etcd_cluster, tmp_path):
+    replicas("A")
+    wrong = tmp_path / "wrong-kek"
+    wrong.write_bytes(os.urandom(32))
+    wrong.chmod(0o600)
+    with pytest.raises(MeshdError) as refused:
+        replicas("wrong", kek=wrong)
+    assert "--kek-file does not open the cluster identity" in str(refused.value)
+    wrong.chmod(0o644)
+    with pytest.raises(MeshdError) as unsafe:
+        replicas("unsafe", kek=wrong)
+    assert "group or others may access it" in str(unsafe.value)
