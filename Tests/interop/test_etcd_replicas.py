@@ -247,3 +247,31 @@ def test_replicas_refuse_a_wrong_or_unsafe_key(replicas, etcd_cluster, tmp_path)
     with pytest.raises(MeshdError) as unsafe:
         replicas("unsafe", kek=wrong)
     assert "group or others may access it" in str(unsafe.value)
+
+
+def test_a_delta_proxy_moving_between_replicas_is_sent_nothing_it_holds(replicas, backends, node_id, delta_clients):
+    from test_delta import _envoy_like
+
+    a = replicas("A")
+    b = replicas("B")
+    ports = {n: be.port for n, be in backends.items()}
+    applied = a.apply(configs.canary(ports["v1"], ports["v2"], {"v1": 50, "v2": 50}))
+    a.wait_pushed(applied["revision"])
+    b.wait_pushed(applied["revision"], timeout=20)
+    proxy = node_id("delta")
+    on_a = delta_clients(a.xds_address, proxy)
+    _envoy_like(on_a)
+    held = {t: on_a.versions(t) for t in TYPES}
+    on_a.close()
+
+    on_b = delta_clients(b.xds_address, proxy)
+    on_b.subscribe("CDS", initial=held["CDS"])
+    on_b.subscribe("EDS", sorted(held["EDS"]), initial=held["EDS"])
+    on_b.subscribe("LDS", initial=held["LDS"])
+    on_b.subscribe("RDS", sorted(held["RDS"]), initial=held["RDS"])
+    for t in ("CDS", "LDS"):
+        answer = on_b.wait_response(0, t)
+        assert answer.resources == {} and answer.removed == [], f"{t}: B sent what the proxy already held: {answer!r}"
+    assert on_b.quiet(0.5) == []
+    sent = [r.type for r in on_b.responses if r.type in ("EDS", "RDS")]
+    assert sent == [], f"B re-sent {sent} the proxy already held from A"
