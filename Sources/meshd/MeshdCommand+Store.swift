@@ -1,28 +1,47 @@
+import AdminAPI
 import ArgumentParser
 import CertificateAuthority
 import EtcdStore
 import Foundation
 import Logging
+import MeshModel
 import ServiceLifecycle
 import Storage
 import XDS
 
+/// What `--store` opened: the store, the identity, the services they need running and, for
+/// replicas on etcd, the other replicas' proxies.
+struct StoreContext {
+    let store: any ConfigStore
+    let identity: MeshIdentity
+    let services: [any Service]
+    let peers: (any PeerProxyStatuses)?
+}
+
+/// The etcd proxy-status share as the admin API's view of the other replicas.
+struct EtcdPeers: PeerProxyStatuses {
+    let share: EtcdProxyStatusShare
+    var replicaID: String { share.replicaID }
+    func peerEntries() async -> [JSONValue] { await share.peerEntries() }
+}
+
 extension MeshdCommand {
     /// Opens the config store and the identity `--store` names and runs `body` with them and the
-    /// services the store needs running (the etcd watch); etcd connections close when it returns.
+    /// services the store needs running (the etcd watch, the proxy-status share); etcd
+    /// connections close when it returns.
     ///
     /// `sqlite`: the embedded store and the identity files in the data directory. `etcd://…`:
     /// the shared store and the sealed cluster identity; needs `--kek-file`.
     func withStore(
-        directory: URL, health: ServingHealth, caMetrics: CAMetrics, logger: Logger,
-        _ body: (any ConfigStore, MeshIdentity, [any Service]) async throws -> Void
+        directory: URL, health: ServingHealth, statuses: ProxyStatusRegistry, caMetrics: CAMetrics, logger: Logger,
+        _ body: (StoreContext) async throws -> Void
     ) async throws {
         let caDirectory = caDir.map { URL(fileURLWithPath: $0) }
         guard storeSpec != "sqlite" else {
             let store = try SQLiteConfigStore(directory: directory)
             let identity = try MeshIdentity.load(dataDirectory: directory, caDirectory: caDirectory,
                                                  trustDomain: trustDomain, metrics: caMetrics, logger: logger)
-            try await body(store, identity, [])
+            try await body(StoreContext(store: store, identity: identity, services: [], peers: nil))
             return
         }
         let endpoints: [EtcdEndpoint]
@@ -49,7 +68,12 @@ extension MeshdCommand {
             let identity = try await MeshIdentity.loadShared(
                 client: client, keyspace: keyspace, kek: kek, dataDirectory: directory, caDirectory: caDirectory,
                 trustDomain: trustDomain, metrics: caMetrics, logger: logger)
-            try await body(store, identity, [store])
+            let replica = replicaName ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
+            let share = EtcdProxyStatusShare(client: client, keyspace: keyspace, replicaID: replica, logger: logger) {
+                SynczEntries.local(statuses)
+            }
+            logger.info("replica on etcd", metadata: ["replica": "\(replica)", "endpoints": "\(endpoints)"])
+            try await body(StoreContext(store: store, identity: identity, services: [store, share], peers: EtcdPeers(share: share)))
         }
     }
 

@@ -40,6 +40,9 @@ struct MeshdCommand: AsyncParsableCommand {
     @Option(name: .long, help: "With an etcd store: the key prefix meshd keeps everything under.")
     var etcdPrefix: String = "/meshd/"
 
+    @Option(name: .long, help: "With an etcd store: this replica's name in shared proxy status (default: HOSTNAME-PID).")
+    var replicaName: String?
+
     @Option(name: .long, help: "With an etcd store (required): file of exactly 32 random bytes, mode 0600, the same on every replica; it seals the CA key, token-signing key and admin token stored in etcd.")
     var kekFile: String?
 
@@ -124,14 +127,16 @@ struct MeshdCommand: AsyncParsableCommand {
         EnvoyTypes.registerForJSON()
         let prometheus = PrometheusCollectorRegistry()
         let health = ServingHealth()
-        try await withStore(directory: directory, health: health, caMetrics: CAMetrics(registry: prometheus),
-                            logger: logger) { store, identity, storeServices in
+        let statuses = ProxyStatusRegistry()
+        try await withStore(directory: directory, health: health, statuses: statuses,
+                            caMetrics: CAMetrics(registry: prometheus), logger: logger) { opened in
+            let store = opened.store
+            let identity = opened.identity
             let revision = try await store.currentRevision()
             logger.info("config store open", metadata: ["data_dir": "\(directory.path)", "store": "\(storeSpec)", "revision": "\(revision)"])
             let metrics = XDSMetrics(registry: prometheus)
             let publisher = PushContextPublisher()
             let configIndex = SharedConfigIndex(settings: MeshSettings(rootNamespace: rootNamespace))
-            let statuses = ProxyStatusRegistry()
             let debouncer = PushDebouncer(store: store, publisher: publisher, quiet: quiet, maxDelay: maxDelay,
                                           metrics: metrics, health: health, index: configIndex, logger: logger)
             let cache = SnapshotCache(generators: Generators.all(trustDomain: trustDomain))
@@ -169,7 +174,7 @@ struct MeshdCommand: AsyncParsableCommand {
                 store: store, publisher: publisher, statuses: statuses, metrics: prometheus, logger: logger,
                 adminToken: identity.adminToken, trustedAddresses: trusted, allowedHostNames: allowedHosts,
                 allowLoopbackTokenMinting: allowLoopbackTokenMinting, health: health, configIndex: configIndex,
-                identity: .init(ca: identity.ca, tokens: identity.tokens)))
+                identity: .init(ca: identity.ca, tokens: identity.tokens), peers: opened.peers))
             let adminLogger = logger
             let admin = Application(
                 router: router,
@@ -181,7 +186,7 @@ struct MeshdCommand: AsyncParsableCommand {
                 logger: logger)
 
             var lifecycle = ServiceGroupConfiguration(
-                services: storeServices + [debouncer, grpc, tls, renewal, admin],
+                services: opened.services + [debouncer, grpc, tls, renewal, admin],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger)
             // A backstop: whatever still runs 10 s after SIGTERM is cancelled.

@@ -275,3 +275,29 @@ def test_a_delta_proxy_moving_between_replicas_is_sent_nothing_it_holds(replicas
     assert on_b.quiet(0.5) == []
     sent = [r.type for r in on_b.responses if r.type in ("EDS", "RDS")]
     assert sent == [], f"B re-sent {sent} the proxy already held from A"
+
+
+def test_proxy_status_on_any_replica_lists_every_replicas_proxies(replicas, backends, ads_clients, node_id):
+    from meshd_process import run_meshctl
+
+    a = replicas("A")
+    b = replicas("B")
+    ports = {n: be.port for n, be in backends.items()}
+    applied = a.apply(configs.canary(ports["v1"], ports["v2"], {"v1": 50, "v2": 50}))
+    a.wait_pushed(applied["revision"])
+    proxy = node_id("ads-on-a")
+    client = ads_clients(a.xds_address, proxy)
+    client.wait_quiet(0.3, timeout=10)
+
+    # B lists A's proxy (shared through etcd at most once a second), naming the replica.
+    entry = wait_for("B's /debug/syncz listing A's proxy",
+                     lambda: next((e for e in b.syncz() if e.get("proxyID") == proxy and e.get("synced")), None))
+    own = next(e for e in a.syncz() if e.get("proxyID") == proxy)
+    assert entry["replica"] == own["replica"] and entry["replica"] != "", (entry, own)
+    assert entry["types"] == own["types"], "B shows A's proxy as A last shared it"
+    listing = run_meshctl(f"http://{b.admin_address}", "proxy-status").stdout
+    assert proxy in listing, listing
+
+    # Gone from A: gone from B too.
+    client.close()
+    wait_for("B dropping A's disconnected proxy", lambda: all(e.get("proxyID") != proxy for e in b.syncz()))
