@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -35,7 +36,10 @@ def free_port() -> int:
 
 
 class EtcdCluster:
-    def __init__(self, size: int = 3, extra_args: list[str] | None = None):
+    def __init__(self, size: int = 3, extra_args: list[str] | None = None, tls: dict | None = None):
+        """`tls`: {"ca", "cert", "key"} (paths) serves clients over TLS and requires a client
+        certificate signed by "ca" (etcd's --client-cert-auth)."""
+        self.tls = tls
         self.binary = etcd_bin()
         self.tmp = tempfile.TemporaryDirectory(prefix="meshd-etcd-")
         self.size = size
@@ -50,9 +54,13 @@ class EtcdCluster:
     def store_url(self) -> str:
         return "etcd://" + ",".join(f"127.0.0.1:{p}" for p in self.client_ports)
 
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
+
     def _args(self, i: int) -> list[str]:
         initial = ",".join(f"m{j}=http://127.0.0.1:{self.peer_ports[j]}" for j in range(self.size))
-        client = f"http://127.0.0.1:{self.client_ports[i]}"
+        client = f"{self.scheme}://127.0.0.1:{self.client_ports[i]}"
         peer = f"http://127.0.0.1:{self.peer_ports[i]}"
         return [
             self.binary, "--name", f"m{i}", "--data-dir", str(Path(self.tmp.name) / f"m{i}"),
@@ -63,6 +71,8 @@ class EtcdCluster:
             # Loopback: elect fast, so a lost leader costs well under a second.
             "--heartbeat-interval", "50", "--election-timeout", "500",
             *self.extra_args,
+            *(["--cert-file", str(self.tls["cert"]), "--key-file", str(self.tls["key"]),
+                "--trusted-ca-file", str(self.tls["ca"]), "--client-cert-auth"] if self.tls else []),
         ]
 
     def start_member(self, i: int) -> None:
@@ -90,8 +100,13 @@ class EtcdCluster:
         self.start_member(i)
 
     def healthy(self, i: int) -> bool:
+        context = None
+        if self.tls:
+            context = ssl.create_default_context(cafile=str(self.tls["ca"]))
+            context.load_cert_chain(str(self.tls["cert"]), str(self.tls["key"]))
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.client_ports[i]}/health", timeout=2) as r:
+            with urllib.request.urlopen(f"{self.scheme}://127.0.0.1:{self.client_ports[i]}/health", timeout=2,
+                                        context=context) as r:
                 return json.loads(r.read()).get("health") == "true"
         except (OSError, ValueError):
             return False

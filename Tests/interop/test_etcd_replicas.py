@@ -301,3 +301,40 @@ def test_proxy_status_on_any_replica_lists_every_replicas_proxies(replicas, back
     # Gone from A: gone from B too.
     client.close()
     wait_for("B dropping A's disconnected proxy", lambda: all(e.get("proxyID") != proxy for e in b.syncz()))
+
+
+def issue_leaf(workdir, name: str, ca, sans: str, usage: str):
+    """A P-256 leaf signed by `ca` (cert, key) with `sans` and extendedKeyUsage `usage`."""
+    from ca_tools import gen_ec_key, openssl
+
+    key = gen_ec_key(workdir / f"{name}-key.pem")
+    csr, cert, ext = workdir / f"{name}.csr", workdir / f"{name}.pem", workdir / f"{name}.cnf"
+    ext.write_text(f"[v3]\nsubjectAltName = {sans}\nextendedKeyUsage = {usage}\n"
+                   "keyUsage = critical,digitalSignature\n")
+    openssl("req", "-new", "-key", key, "-subj", f"/CN={name}", "-out", csr)
+    openssl("x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1], "-CAcreateserial", "-days", 2,
+            "-sha256", "-extfile", ext, "-extensions", "v3", "-out", cert)
+    return cert, key
+
+
+def test_a_replica_speaks_tls_to_etcd_with_a_client_certificate(tmp_path, kek_file, meshd_factory, request):
+    from ca_tools import make_ca
+
+    ca = make_ca(tmp_path, "etcd-ca")
+    server = issue_leaf(tmp_path, "etcd-server", ca, "IP:127.0.0.1,DNS:localhost", "serverAuth,clientAuth")
+    client = issue_leaf(tmp_path, "meshd-client", ca, "DNS:meshd", "clientAuth")
+    cluster = EtcdCluster(1, tls={"ca": ca[0], "cert": server[0], "key": server[1]})
+    request.node._interop_logs = [("etcd log", lambda: cluster.tail(0))]
+    try:
+        cluster.start()
+        args = ["--store", cluster.store_url, "--kek-file", str(kek_file), "--etcd-ca", str(ca[0])]
+        # Without a client certificate etcd refuses the connection: meshd cannot start.
+        with pytest.raises(MeshdError) as refused:
+            meshd_factory(args, name="no-client-cert")
+        assert "etcd is unreachable" in str(refused.value), str(refused.value)[-2000:]
+        m = meshd_factory(args + ["--etcd-cert", str(client[0]), "--etcd-key", str(client[1])], name="tls")
+        result = m.apply(ack_doc(1))
+        assert result["results"][0]["action"] == "created", result
+        assert m.get("VirtualService", configs.NAMESPACE, "ack-1")["metadata"]["name"] == "ack-1"
+    finally:
+        cluster.close()
