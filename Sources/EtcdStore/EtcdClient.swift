@@ -100,6 +100,9 @@ public final class EtcdClient: Sendable {
     ) async throws(StorageError) -> T {
         let start = preferred.load(ordering: .relaxed)
         var last: (any Error)?
+        // Whether some member may have received the request without answering: a write it
+        // proposed before losing quorum could still commit once quorum returns.
+        var unanswered = false
         for offset in 0..<clients.count {
             let index = (start + offset) % clients.count
             do {
@@ -109,12 +112,18 @@ public final class EtcdClient: Sendable {
             } catch {
                 let mapped = EtcdErrors.storageError(error, what: what, endpoint: endpoints[index])
                 guard mapped.code == .unavailable else { throw mapped }
+                if let rpc = error as? RPCError, rpc.code == .deadlineExceeded || rpc.message.contains("timed out") {
+                    unanswered = true
+                }
                 last = error
             }
         }
         throw StorageError(
             code: .unavailable,
-            message: "etcd is unreachable or has no quorum (\(what); tried \(endpoints.map(\.description).joined(separator: ", "))); nothing was changed",
+            message: "etcd is unreachable or has no quorum (\(what); tried \(endpoints.map(\.description).joined(separator: ", "))); "
+                + (unanswered
+                    ? "nothing was changed now; a member that timed out may still commit it once quorum returns, so read before retrying"
+                    : "nothing was changed"),
             cause: last)
     }
 

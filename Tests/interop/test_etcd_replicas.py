@@ -196,7 +196,9 @@ def test_etcd_member_loss(replicas, etcd_cluster, backends, xds_clients, node_id
         names = {vs["metadata"]["name"] for vs in replica.get("VirtualService", configs.NAMESPACE)["items"]}
         missing = [i for i in acknowledged if f"ack-{i}" not in names]
         assert not missing, f"{replica.name} lost acknowledged applies {missing}: {sorted(names)}"
-        assert "ack-99" not in names
+        # ack-99 answered 503: etcd never confirmed it. If it reached the leader just before that
+        # lost quorum, raft may still commit it once quorum returns (the message says so); its
+        # presence is not checked — only that the outage changed nothing while it lasted.
         wait_for("/ready without the etcd degradation", lambda: not degraded(replica), timeout=15)
 
 
