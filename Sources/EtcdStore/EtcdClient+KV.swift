@@ -15,7 +15,8 @@ extension EtcdClient {
 
     /// One transaction, with failover. A transaction etcd may have committed before the
     /// connection broke is sent again to another member, so every write transaction meshd sends
-    /// carries compares that make a second run fail instead of writing twice.
+    /// either carries compares that make a second run fail instead of writing twice, or is
+    /// idempotent (a replica's own proxy-status keys).
     public func txn(_ request: Etcdserverpb_TxnRequest, what: String) async throws(StorageError) -> Etcdserverpb_TxnResponse {
         let options = options()
         return try await call(what) { grpc in

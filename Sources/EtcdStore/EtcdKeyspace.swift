@@ -7,7 +7,7 @@ import Storage
 /// - `PREFIX config/KIND/NAMESPACE/NAME`: one config resource, its value the canonical JSON of
 ///   `{apiVersion, labels, annotations, spec}` (revisions are etcd's own, never in the value);
 /// - `PREFIX identity`: the cluster identity, its secrets sealed (`SealedIdentity`);
-/// - `PREFIX proxies/REPLICA`: the proxies connected to one replica, under that replica's lease.
+/// - `PREFIX proxies/REPLICA/CONNECTION`: one proxy stream of a replica, under its lease.
 public struct EtcdKeyspace: Sendable, Hashable {
     /// The prefix every key starts with, ending in `/`.
     public let prefix: String
@@ -26,8 +26,8 @@ public struct EtcdKeyspace: Sendable, Hashable {
     public var configStart: Data { Data("\(prefix)config/".utf8) }
     /// The end (exclusive) of the config range: the prefix with its last byte incremented.
     public var configEnd: Data { Self.rangeEnd(configStart) }
-    /// The key one replica's proxy statuses are shared under.
-    public func proxies(replica: String) -> Data { Data("\(prefix)proxies/\(replica)".utf8) }
+    /// The first key of one replica's shared proxy statuses.
+    public func proxies(replica: String) -> Data { Data("\(prefix)proxies/\(replica)/".utf8) }
     /// The first key of the shared proxy statuses.
     public var proxiesStart: Data { Data("\(prefix)proxies/".utf8) }
     /// The identity record's key.

@@ -7,13 +7,15 @@ import ServiceLifecycle
 import Storage
 
 /// Shares the proxies connected to this replica with the others through etcd, so proxy status
-/// on any replica lists every proxy: one key per replica (`PREFIX proxies/REPLICA`), a JSON array
-/// of its `/debug/syncz` entries, attached to a lease the replica keeps alive. A replica that
-/// dies stops renewing and its key disappears with the lease (`ttl`); one that shuts down
+/// on any replica lists every proxy: one key per proxy stream (`PREFIX proxies/REPLICA/CONN`),
+/// its `/debug/syncz` entry as JSON, attached to a lease the replica keeps alive. A replica that
+/// dies stops renewing and its keys disappear with the lease (`ttl`); one that shuts down
 /// revokes it at once.
 ///
-/// Batched: the key is rewritten at most once per `interval`, and only when what it holds
-/// changed — never once per ACK, so 10,000 proxies cost one small write a second per replica.
+/// Batched: once per `interval`, the entries that changed since the last round (connects,
+/// disconnects, ACKs, NACKs) are written in transactions of at most `maxOpsPerTxn` operations —
+/// never one write per ACK, and only what changed, so 10,000 proxies after a config change cost
+/// one round of writes, not 10,000 requests or one oversized value.
 public final class EtcdProxyStatusShare: Service, Sendable {
     let client: EtcdClient
     let keyspace: EtcdKeyspace
@@ -24,6 +26,8 @@ public final class EtcdProxyStatusShare: Service, Sendable {
     let interval: Duration
     /// Lease time-to-live, seconds: how long a dead replica's proxies stay listed.
     let ttl: Int64
+    /// Operations per transaction: below etcd's default `--max-txn-ops` (128).
+    static let maxOpsPerTxn = 100
 
     /// Creates the share; `local` returns this replica's entries (called every `interval`).
     public init(client: EtcdClient, keyspace: EtcdKeyspace, replicaID: String, logger: Logger,
@@ -45,21 +49,18 @@ public final class EtcdProxyStatusShare: Service, Sendable {
     /// Publishes until cancelled; returns the lease held at the end (0: none).
     private func loop() async -> Int64 {
         var lease: Int64 = 0
-        var written: String?
+        // What etcd holds for this replica: connection id -> entry JSON.
+        var written: [String: String] = [:]
         var renewed = ContinuousClock.now
         let renewEvery = Duration.seconds(max(1, ttl / 3))
         while !Task.isCancelled {
             do {
                 if lease == 0 {
                     lease = try await grant()
-                    written = nil
+                    written = [:]  // a new lease holds nothing: write everything again
                     renewed = .now
                 }
-                let text = JSONValue.array(local()).canonicalJSON()
-                if text != written {
-                    try await put(text, lease: lease)
-                    written = text
-                }
+                try await sync(current(), written: &written, lease: lease)
                 if ContinuousClock.now - renewed >= renewEvery {
                     if try await keepAlive(lease) <= 0 { lease = 0 }  // expired while etcd was away
                     renewed = .now
@@ -75,6 +76,41 @@ public final class EtcdProxyStatusShare: Service, Sendable {
         return lease
     }
 
+    /// This replica's entries by connection id, as the JSON each key holds.
+    private func current() -> [String: String] {
+        var entries: [String: String] = [:]
+        for entry in local() {
+            guard case .object(let members) = entry, case .string(let connection)? = members["connectionID"] else { continue }
+            entries[connection] = entry.canonicalJSON()
+        }
+        return entries
+    }
+
+    /// Writes what changed from `written` to `current`, in bounded transactions; `written`
+    /// follows each committed transaction, so a failure part-way resumes where it stopped.
+    private func sync(_ current: [String: String], written: inout [String: String], lease: Int64) async throws(StorageError) {
+        var ops: [(connection: String, value: String?)] = []
+        for (connection, value) in current where written[connection] != value { ops.append((connection, value)) }
+        for connection in written.keys where current[connection] == nil { ops.append((connection, nil)) }
+        var index = 0
+        while index < ops.count {
+            let chunk = ops[index..<min(ops.count, index + Self.maxOpsPerTxn)]
+            var request = Etcdserverpb_TxnRequest()
+            request.success = chunk.map { op in
+                let key = keyspace.proxies(replica: replicaID) + Data(Self.keySafe(op.connection).utf8)
+                return op.value.map { EtcdClient.put(key, Data($0.utf8), lease: lease) } ?? EtcdClient.delete(key)
+            }
+            _ = try await client.txn(request, what: "share proxy status")
+            for op in chunk { written[op.connection] = op.value }
+            index += chunk.count
+        }
+    }
+
+    /// A connection id as one key segment.
+    static func keySafe(_ connection: String) -> String {
+        connection.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "/", with: "%2F")
+    }
+
     /// The entries the other replicas last shared, each tagged with its `replica`; empty when
     /// etcd cannot be read (a serializable read: any member answers, quorum or not).
     public func peerEntries() async -> [JSONValue] {
@@ -87,14 +123,13 @@ public final class EtcdProxyStatusShare: Service, Sendable {
         }
         let own = keyspace.proxies(replica: replicaID)
         var entries: [JSONValue] = []
-        for kv in response.kvs where kv.key != own {
-            let replica = String(decoding: kv.key.dropFirst(keyspace.proxiesStart.count), as: UTF8.self)
-            guard case .array(let shared)? = try? JSONValue.parse(json: String(decoding: kv.value, as: UTF8.self)) else { continue }
-            for entry in shared {
-                guard case .object(var members) = entry else { continue }
-                members["replica"] = .string(replica)
-                entries.append(.object(members))
-            }
+        for kv in response.kvs where !kv.key.starts(with: own) {
+            let path = String(decoding: kv.key.dropFirst(keyspace.proxiesStart.count), as: UTF8.self)
+            guard let slash = path.lastIndex(of: "/"),
+                  case .object(var members)? = try? JSONValue.parse(json: String(decoding: kv.value, as: UTF8.self))
+            else { continue }
+            members["replica"] = .string(String(path[..<slash]))
+            entries.append(.object(members))
         }
         return entries
     }
@@ -105,17 +140,6 @@ public final class EtcdProxyStatusShare: Service, Sendable {
         let options = client.options()
         return try await client.call("grant the proxy-status lease") { grpc in
             try await Etcdserverpb_Lease.Client(wrapping: grpc).leaseGrant(request, options: options).id
-        }
-    }
-
-    private func put(_ text: String, lease: Int64) async throws(StorageError) {
-        var request = Etcdserverpb_PutRequest()
-        request.key = keyspace.proxies(replica: replicaID)
-        request.value = Data(text.utf8)
-        request.lease = lease
-        let options = client.options()
-        _ = try await client.call("share proxy status") { grpc in
-            try await Etcdserverpb_KV.Client(wrapping: grpc).put(request, options: options)
         }
     }
 
