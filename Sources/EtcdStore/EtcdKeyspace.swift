@@ -7,7 +7,8 @@ import Storage
 /// - `PREFIX config/KIND/NAMESPACE/NAME`: one config resource, its value the canonical JSON of
 ///   `{apiVersion, labels, annotations, spec}` (revisions are etcd's own, never in the value);
 /// - `PREFIX identity`: the cluster identity, its secrets sealed (`SealedIdentity`);
-/// - `PREFIX proxies/REPLICA/CONNECTION`: one proxy stream of a replica, under its lease.
+/// - `PREFIX proxies/REPLICA/CONNECTION`: one proxy stream of a replica, under its lease;
+/// - `PREFIX leader`: the replica that runs singleton work, under its lease.
 public struct EtcdKeyspace: Sendable, Hashable {
     /// The prefix every key starts with, ending in `/`.
     public let prefix: String
@@ -30,6 +31,8 @@ public struct EtcdKeyspace: Sendable, Hashable {
     public func proxies(replica: String) -> Data { Data("\(prefix)proxies/\(replica)/".utf8) }
     /// The first key of the shared proxy statuses.
     public var proxiesStart: Data { Data("\(prefix)proxies/".utf8) }
+    /// The singleton election's key.
+    public var leader: Data { Data("\(prefix)leader".utf8) }
     /// The identity record's key.
     public var identity: Data { Data("\(prefix)identity".utf8) }
 

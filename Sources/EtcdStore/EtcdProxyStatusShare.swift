@@ -135,36 +135,14 @@ public final class EtcdProxyStatusShare: Service, Sendable {
     }
 
     private func grant() async throws(StorageError) -> Int64 {
-        var request = Etcdserverpb_LeaseGrantRequest()
-        request.ttl = ttl
-        let options = client.options()
-        return try await client.call("grant the proxy-status lease") { grpc in
-            try await Etcdserverpb_Lease.Client(wrapping: grpc).leaseGrant(request, options: options).id
-        }
+        try await client.grantLease(ttl: ttl, what: "grant the proxy-status lease")
     }
 
-    /// One keep-alive round trip; returns the lease's remaining TTL (0 or less: gone).
     private func keepAlive(_ lease: Int64) async throws(StorageError) -> Int64 {
-        var request = Etcdserverpb_LeaseKeepAliveRequest()
-        request.id = lease
-        let message = request
-        let options = client.options()
-        return try await client.call("renew the proxy-status lease") { grpc in
-            try await Etcdserverpb_Lease.Client(wrapping: grpc).leaseKeepAlive(options: options) { writer in
-                try await writer.write(message)
-            } onResponse: { response in
-                for try await answer in response.messages { return answer.ttl }
-                return 0
-            }
-        }
+        try await client.keepAlive(lease: lease, what: "renew the proxy-status lease")
     }
 
     private func revoke(_ lease: Int64) async {
-        var request = Etcdserverpb_LeaseRevokeRequest()
-        request.id = lease
-        let options = client.options(timeout: .seconds(1))
-        _ = try? await client.call("revoke the proxy-status lease") { grpc in
-            try await Etcdserverpb_Lease.Client(wrapping: grpc).leaseRevoke(request, options: options)
-        }
+        await client.revoke(lease: lease, what: "revoke the proxy-status lease")
     }
 }

@@ -60,6 +60,9 @@ extension MeshdCommand {
             throw ValidationError(error.description)
         }
         let tls = try etcdTLS()
+        guard let compaction = IstioDuration.parse(etcdCompactionInterval) else {
+            throw ValidationError("--etcd-compaction-interval takes a duration like 5m (0s: off)")
+        }
         let keyspace = EtcdKeyspace(prefix: etcdPrefix)
         try await EtcdClient.withClient(endpoints: endpoints, tls: tls) { client in
             let store = try await EtcdConfigStore(client: client, keyspace: keyspace, logger: logger) { trouble in
@@ -73,7 +76,15 @@ extension MeshdCommand {
                 SynczEntries.local(statuses)
             }
             logger.info("replica on etcd", metadata: ["replica": "\(replica)", "endpoints": "\(endpoints)"])
-            try await body(StoreContext(store: store, identity: identity, services: [store, share], peers: EtcdPeers(share: share)))
+            var services: [any Service] = [store, share]
+            // Singleton work runs on the elected replica only; today that is etcd compaction.
+            if compaction > .zero {
+                let compactor = EtcdCompactor(client: client, interval: compaction, logger: logger)
+                services.append(EtcdElection(client: client, keyspace: keyspace, replicaID: replica, logger: logger) {
+                    await compactor.run()
+                })
+            }
+            try await body(StoreContext(store: store, identity: identity, services: services, peers: EtcdPeers(share: share)))
         }
     }
 

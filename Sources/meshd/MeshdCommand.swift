@@ -40,6 +40,9 @@ struct MeshdCommand: AsyncParsableCommand {
     @Option(name: .long, help: "With an etcd store: the key prefix meshd keeps everything under.")
     var etcdPrefix: String = "/meshd/"
 
+    @Option(name: .long, help: "With an etcd store: how often the elected replica compacts etcd's history (as kube-apiserver does; 0s turns it off, e.g. when etcd runs with --auto-compaction-*).")
+    var etcdCompactionInterval: String = "5m"
+
     @Option(name: .long, help: "With an etcd store: this replica's name in shared proxy status (default: HOSTNAME-PID).")
     var replicaName: String?
 

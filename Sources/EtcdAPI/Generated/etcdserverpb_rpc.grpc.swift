@@ -76,12 +76,26 @@ public enum Etcdserverpb_KV: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "Compact" metadata.
+        public enum Compact: Sendable {
+            /// Request type for "Compact".
+            public typealias Input = Etcdserverpb_CompactionRequest
+            /// Response type for "Compact".
+            public typealias Output = Etcdserverpb_CompactionResponse
+            /// Descriptor for "Compact".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "etcdserverpb.KV"),
+                method: "Compact",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "etcdserverpb.KV" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             Range.descriptor,
             Put.descriptor,
             DeleteRange.descriptor,
-            Txn.descriptor
+            Txn.descriptor,
+            Compact.descriptor
         ]
     }
 }
@@ -163,6 +177,20 @@ extension Etcdserverpb_KV {
             request: GRPCCore.StreamingServerRequest<Etcdserverpb_TxnRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Etcdserverpb_TxnResponse>
+
+        /// Handle the "Compact" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Etcdserverpb_CompactionRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Etcdserverpb_CompactionResponse` messages.
+        func compact(
+            request: GRPCCore.StreamingServerRequest<Etcdserverpb_CompactionRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Etcdserverpb_CompactionResponse>
     }
 
     /// Service protocol for the "etcdserverpb.KV" service.
@@ -228,6 +256,20 @@ extension Etcdserverpb_KV {
             request: GRPCCore.ServerRequest<Etcdserverpb_TxnRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Etcdserverpb_TxnResponse>
+
+        /// Handle the "Compact" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Etcdserverpb_CompactionRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Etcdserverpb_CompactionResponse` message.
+        func compact(
+            request: GRPCCore.ServerRequest<Etcdserverpb_CompactionRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Etcdserverpb_CompactionResponse>
     }
 
     /// Simple service protocol for the "etcdserverpb.KV" service.
@@ -291,6 +333,20 @@ extension Etcdserverpb_KV {
             request: Etcdserverpb_TxnRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Etcdserverpb_TxnResponse
+
+        /// Handle the "Compact" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Etcdserverpb_CompactionRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Etcdserverpb_CompactionResponse` to respond with.
+        func compact(
+            request: Etcdserverpb_CompactionRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Etcdserverpb_CompactionResponse
     }
 }
 
@@ -342,6 +398,17 @@ extension Etcdserverpb_KV.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Etcdserverpb_KV.Method.Compact.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_CompactionRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_CompactionResponse>(),
+            handler: { request, context in
+                try await self.compact(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -386,6 +453,17 @@ extension Etcdserverpb_KV.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Etcdserverpb_TxnResponse> {
         let response = try await self.txn(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func compact(
+        request: GRPCCore.StreamingServerRequest<Etcdserverpb_CompactionRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Etcdserverpb_CompactionResponse> {
+        let response = try await self.compact(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -441,6 +519,19 @@ extension Etcdserverpb_KV.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Etcdserverpb_TxnResponse> {
         return GRPCCore.ServerResponse<Etcdserverpb_TxnResponse>(
             message: try await self.txn(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func compact(
+        request: GRPCCore.ServerRequest<Etcdserverpb_CompactionRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Etcdserverpb_CompactionResponse> {
+        return GRPCCore.ServerResponse<Etcdserverpb_CompactionResponse>(
+            message: try await self.compact(
                 request: request.message,
                 context: context
             ),
@@ -532,6 +623,25 @@ extension Etcdserverpb_KV {
             deserializer: some GRPCCore.MessageDeserializer<Etcdserverpb_TxnResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Etcdserverpb_TxnResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "Compact" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Etcdserverpb_CompactionRequest` message.
+        ///   - serializer: A serializer for `Etcdserverpb_CompactionRequest` messages.
+        ///   - deserializer: A deserializer for `Etcdserverpb_CompactionResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func compact<Result>(
+            request: GRPCCore.ClientRequest<Etcdserverpb_CompactionRequest>,
+            serializer: some GRPCCore.MessageSerializer<Etcdserverpb_CompactionRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Etcdserverpb_CompactionResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Etcdserverpb_CompactionResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -670,6 +780,36 @@ extension Etcdserverpb_KV {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "Compact" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Etcdserverpb_CompactionRequest` message.
+        ///   - serializer: A serializer for `Etcdserverpb_CompactionRequest` messages.
+        ///   - deserializer: A deserializer for `Etcdserverpb_CompactionResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func compact<Result>(
+            request: GRPCCore.ClientRequest<Etcdserverpb_CompactionRequest>,
+            serializer: some GRPCCore.MessageSerializer<Etcdserverpb_CompactionRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Etcdserverpb_CompactionResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Etcdserverpb_CompactionResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Etcdserverpb_KV.Method.Compact.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -771,6 +911,31 @@ extension Etcdserverpb_KV.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_TxnRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_TxnResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Compact" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Etcdserverpb_CompactionRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func compact<Result>(
+        request: GRPCCore.ClientRequest<Etcdserverpb_CompactionRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Etcdserverpb_CompactionResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.compact(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Etcdserverpb_CompactionRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Etcdserverpb_CompactionResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -890,6 +1055,35 @@ extension Etcdserverpb_KV.ClientProtocol {
             metadata: metadata
         )
         return try await self.txn(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Compact" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func compact<Result>(
+        _ message: Etcdserverpb_CompactionRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Etcdserverpb_CompactionResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Etcdserverpb_CompactionRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.compact(
             request: request,
             options: options,
             onResponse: handleResponse
