@@ -145,6 +145,11 @@ def test_two_replicas_are_one_mesh(replicas, backends, xds_clients, ads_clients,
             chains[name] = chain_of(ca.create(csr, token, validity_seconds=3600))
         assert_verifies(root, chains[name], f"the leaf issued by replica {name}")
 
+    # Singleton work (etcd compaction) runs on exactly one of them, elected through etcd.
+    leaders = wait_for("a replica leading singleton work",
+                       lambda: [m.name for m in (a, b) if "leading singleton work" in m.tail(400)])
+    assert len(leaders) == 1, leaders
+
 
 def test_etcd_member_loss(replicas, etcd_cluster, backends, xds_clients, node_id):
     a = replicas("A")
