@@ -55,6 +55,18 @@ def replicas(etcd_cluster, kek_file, meshd_factory):
     return make
 
 
+def canary_on_two_replicas(replicas, backends, weights=None) -> tuple:
+    """Replicas A and B; the canary (50/50 unless `weights`) applied through A and pushed by
+    both. Returns (a, b, the apply answer)."""
+    a = replicas("A")
+    b = replicas("B")
+    applied = a.apply(configs.canary(backends["v1"].port, backends["v2"].port, weights or {"v1": 50, "v2": 50}))
+    assert {r["action"] for r in applied["results"]} == {"created"}, applied
+    a.wait_pushed(applied["revision"])
+    b.wait_pushed(applied["revision"], timeout=20)
+    return a, b, applied
+
+
 def ack_doc(i: int) -> str:
     return f"""apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -95,14 +107,8 @@ def same_view(ads_clients, a, b, node_id):
 
 
 def test_two_replicas_are_one_mesh(replicas, backends, xds_clients, ads_clients, node_id, tmp_path):
-    a = replicas("A")
-    b = replicas("B")
-    ports = {n: be.port for n, be in backends.items()}
-
     # The canary applied through A routes B's grpcio client 50/50.
-    applied = a.apply(configs.canary(ports["v1"], ports["v2"], {"v1": 50, "v2": 50}))
-    assert {r["action"] for r in applied["results"]} == {"created"}, applied
-    b.wait_pushed(applied["revision"], timeout=20)
+    a, b, applied = canary_on_two_replicas(replicas, backends)
     proxy_b = node_id("grpc-b")
     client_b = xds_clients(b.xds_address, proxy_b)
     scenarios.warm_up(client_b)
@@ -152,11 +158,7 @@ def test_two_replicas_are_one_mesh(replicas, backends, xds_clients, ads_clients,
 
 
 def test_etcd_member_loss(replicas, etcd_cluster, backends, xds_clients, node_id):
-    a = replicas("A")
-    b = replicas("B")
-    ports = {n: be.port for n, be in backends.items()}
-    applied = a.apply(configs.canary(ports["v1"], ports["v2"], {"v1": 50, "v2": 50}))
-    b.wait_pushed(applied["revision"], timeout=20)
+    a, b, applied = canary_on_two_replicas(replicas, backends)
     proxy = node_id("grpc-b")
     client = xds_clients(b.xds_address, proxy)
     scenarios.warm_up(client)
@@ -223,12 +225,7 @@ def degraded(replica):
 
 
 def test_replica_kill9_comes_back_with_the_same_config_and_versions(replicas, backends, ads_clients, node_id):
-    a = replicas("A")
-    b = replicas("B")
-    ports = {n: be.port for n, be in backends.items()}
-    applied = a.apply(configs.canary(ports["v1"], ports["v2"], {"v1": 80, "v2": 20}))
-    a.wait_pushed(applied["revision"])
-    b.wait_pushed(applied["revision"], timeout=20)
+    a, b, applied = canary_on_two_replicas(replicas, backends, {"v1": 80, "v2": 20})
     before = same_view(ads_clients, a, b, node_id)
     config_before = a.get("VirtualService", configs.NAMESPACE)
 
@@ -259,12 +256,7 @@ def test_replicas_refuse_a_wrong_or_unsafe_key(replicas, etcd_cluster, tmp_path)
 def test_a_delta_proxy_moving_between_replicas_is_sent_nothing_it_holds(replicas, backends, node_id, delta_clients):
     from test_delta import _envoy_like
 
-    a = replicas("A")
-    b = replicas("B")
-    ports = {n: be.port for n, be in backends.items()}
-    applied = a.apply(configs.canary(ports["v1"], ports["v2"], {"v1": 50, "v2": 50}))
-    a.wait_pushed(applied["revision"])
-    b.wait_pushed(applied["revision"], timeout=20)
+    a, b, applied = canary_on_two_replicas(replicas, backends)
     proxy = node_id("delta")
     on_a = delta_clients(a.xds_address, proxy)
     _envoy_like(on_a)
@@ -287,11 +279,7 @@ def test_a_delta_proxy_moving_between_replicas_is_sent_nothing_it_holds(replicas
 def test_proxy_status_on_any_replica_lists_every_replicas_proxies(replicas, backends, ads_clients, node_id):
     from meshd_process import run_meshctl
 
-    a = replicas("A")
-    b = replicas("B")
-    ports = {n: be.port for n, be in backends.items()}
-    applied = a.apply(configs.canary(ports["v1"], ports["v2"], {"v1": 50, "v2": 50}))
-    a.wait_pushed(applied["revision"])
+    a, b, applied = canary_on_two_replicas(replicas, backends)
     proxy = node_id("ads-on-a")
     client = ads_clients(a.xds_address, proxy)
     client.wait_quiet(0.3, timeout=10)
