@@ -333,3 +333,21 @@ def test_a_replica_speaks_tls_to_etcd_with_a_client_certificate(tmp_path, kek_fi
         assert m.get("VirtualService", configs.NAMESPACE, "ack-1")["metadata"]["name"] == "ack-1"
     finally:
         cluster.close()
+
+
+def test_sqlite_config_moves_to_etcd_with_meshctl(replicas, meshd_factory, backends, tmp_path):
+    """docs/operations.md's migration: `meshctl get KIND -A -o yaml` from the SQLite meshd, then
+    `meshctl apply -f` on a replica on etcd; the replica then holds the same resources."""
+    from meshd_process import run_meshctl
+
+    old = meshd_factory([], name="sqlite")
+    old.apply(configs.canary(backends["v1"].port, backends["v2"].port, {"v1": 30, "v2": 70}))
+    exported = "".join(run_meshctl(f"http://{old.admin_address}", "get", kind, "-A", "-o", "yaml").stdout + "---\n"
+                       for kind in ("se", "we", "dr", "vs", "sidecar"))
+    (tmp_path / "mesh.yaml").write_text(exported)
+    replica = replicas("A")
+    run_meshctl(f"http://{replica.admin_address}", "apply", "-f", tmp_path / "mesh.yaml")
+    for kind in ("ServiceEntry", "WorkloadEntry", "DestinationRule", "VirtualService"):
+        moved = [(i["metadata"]["name"], i["spec"]) for i in replica.get(kind, configs.NAMESPACE)["items"]]
+        original = [(i["metadata"]["name"], i["spec"]) for i in old.get(kind, configs.NAMESPACE)["items"]]
+        assert moved == original and moved, (kind, moved, original)
