@@ -45,6 +45,29 @@ let package = Package(
             exclude: ["Protos"],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "EtcdAPI",
+            dependencies: [
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+            ],
+            exclude: ["Protos"],
+            swiftSettings: swiftSettings
+        ),
+        // The etcd config store: a ConfigStore over etcd's v3 API, and the sealed cluster secrets.
+        .target(
+            name: "EtcdStore",
+            dependencies: [
+                "Storage", "MeshModel", "EtcdAPI",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // RE2 (Debian's libre2-dev) behind a C entry point: regexes are checked by the engine
         // Envoy and gRPC use, without turning on C++ interop in every module that imports MeshModel.
         .target(
@@ -156,6 +179,8 @@ let package = Package(
             name: "meshd",
             dependencies: [
                 "MeshModel", "Storage", "Discovery", "Translator", "XDS", "AdminAPI", "EnvoyAPI", "CertificateAuthority",
+                "EtcdStore",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
@@ -198,6 +223,15 @@ let package = Package(
         // MeshModel only to check that the Envoy bootstrap's regex limit is meshd's.
         .testTarget(name: "MeshctlTests", dependencies: ["meshctl", "MeshModel"], swiftSettings: swiftSettings),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "MeshModel"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "EtcdStoreTests",
+            dependencies: [
+                "EtcdStore", "EtcdAPI", "Storage", "MeshModel",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "TranslatorTests",
             dependencies: ["Translator", "MeshModel", "Discovery", "EnvoyAPI", "MeshTesting"],

@@ -46,6 +46,8 @@ public struct AdminDependencies: Sendable {
     public var configIndex: SharedConfigIndex
     /// Token minting and the root certificate; nil when meshd runs without a CA.
     public var identity: Identity?
+    /// The other replicas' proxies (meshd on etcd); nil for a single meshd.
+    public var peers: (any PeerProxyStatuses)?
 
     /// Creates the dependencies; the defaults trust loopback callers and refuse token minting
     /// without the admin token.
@@ -53,7 +55,8 @@ public struct AdminDependencies: Sendable {
                 metrics: PrometheusCollectorRegistry, logger: Logger, adminToken: String? = nil,
                 trustedAddresses: Set<String> = ["127.0.0.1", "::1"], allowedHostNames: Set<String> = [],
                 allowLoopbackTokenMinting: Bool = false, health: ServingHealth = ServingHealth(),
-                configIndex: SharedConfigIndex = SharedConfigIndex(), identity: Identity? = nil) {
+                configIndex: SharedConfigIndex = SharedConfigIndex(), identity: Identity? = nil,
+                peers: (any PeerProxyStatuses)? = nil) {
         self.store = store
         self.publisher = publisher
         self.statuses = statuses
@@ -66,6 +69,7 @@ public struct AdminDependencies: Sendable {
         self.health = health
         self.configIndex = configIndex
         self.identity = identity
+        self.peers = peers
     }
 
     /// The access policy these settings describe.

@@ -44,13 +44,22 @@ public struct AdminError: Error, Sendable {
     }
 
     /// From a store error: a missing resource is 404; a database failure is a 500 whose
-    /// details (SQL, paths) stay in the log.
+    /// details (SQL, paths) stay in the log; an unreachable store (etcd without quorum) is 503
+    /// `unavailable`, a change past the store's limits 413 `tooLarge` naming the limit, and
+    /// writers racing on the same resources 409 `conflict` — each says nothing changed.
     public init(_ error: StorageError) {
         switch error.code {
         case .notFound: self.init(code: "notFound", status: .notFound, message: error.message)
         case .database: self = .internalError(error.message, cause: error.cause)
+        case .unavailable: self.init(code: "unavailable", status: .serviceUnavailable, message: error.message, cause: error.cause)
+        case .tooLarge: self.init(code: "tooLarge", status: .contentTooLarge, message: error.message)
+        case .conflict: self.init(code: "conflict", status: .conflict, message: error.message)
         }
     }
+
+    /// Whether a 5xx answer may carry its own message: `unavailable` says what the operator must
+    /// fix (the store), and holds no internal detail (its cause stays in the log).
+    var messageIsPublic: Bool { status.code < 500 || code == "unavailable" }
 
     /// A 500 whose `message` and `cause` go to the log only.
     static func internalError(_ message: String, cause: (any Error)? = nil) -> AdminError {
@@ -67,7 +76,7 @@ public struct AdminError: Error, Sendable {
     /// The JSON response. A 5xx answers a generic message naming a new error id, and logs the
     /// real message, cause and request under that id.
     func response(logging logger: Logger, request: Request) -> Response {
-        guard status.code < 500 else {
+        guard messageIsPublic else {
             let hex = String(UInt64.random(in: 0...UInt64.max), radix: 16)
             let id = String(repeating: "0", count: 16 - hex.count) + hex
             logger.error("admin API internal error", metadata: [
@@ -79,10 +88,16 @@ public struct AdminError: Error, Sendable {
                 "code": .string(code), "message": .string(generic), "detail": .string(generic), "errorId": .string(id),
             ])]), status: status)
         }
+        if status.code >= 500 {
+            logger.warning("admin API request refused: store unavailable", metadata: [
+                "method": "\(request.method)", "path": "\(request.uri.path)",
+                "error": "\(message)", "cause": "\(cause.map { String(describing: $0) } ?? "-")",
+            ])
+        }
         return response
     }
 
-    /// The JSON response for a 4xx.
+    /// The JSON response for a 4xx or a public 5xx.
     private var response: Response {
         var error: [String: JSONValue] = ["code": .string(code), "message": .string(message), "detail": .string(detail)]
         if let resource { error["resource"] = .string(resource) }

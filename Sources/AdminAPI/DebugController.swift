@@ -23,8 +23,13 @@ struct DebugController: Sendable {
                             body: ResponseBody(byteBuffer: ByteBuffer(bytes: buffer)))
         }
 
+        let peers = dependencies.peers
         router.get("/debug/syncz") { _, _ -> Response in
-            JSONResponse.make(.array(statuses.all.map(Self.syncz)))
+            let local = SynczEntries.local(statuses)
+            guard let peers else { return JSONResponse.make(.array(local)) }
+            // Replicas on etcd: every replica's proxies, each entry naming its replica.
+            let mine = local.map { SynczEntries.tagged($0, replicaID: peers.replicaID) }
+            return JSONResponse.make(.array(mine + (await peers.peerEntries())))
         }
 
         router.get("/debug/config_dump") { request, _ -> Response in

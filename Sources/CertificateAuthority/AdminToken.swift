@@ -18,9 +18,21 @@ public enum AdminToken {
             guard !token.isEmpty else { throw CAError(code: .internalError, message: "\(url.path) is empty") }
             return token
         }
-        var generator = SystemRandomNumberGenerator()
-        let token = Base64URL.encode((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
-        try SecureFileStore.writeFile(token + "\n", to: url, mode: 0o600)
+        let token = generate()
+        try write(token, directory: directory)
         return token
+    }
+
+    /// A new token: 32 random bytes (system CSPRNG) as unpadded base64url.
+    public static func generate() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return Base64URL.encode((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
+    }
+
+    /// Writes `token` to `directory/admin-token` (mode 0600, replacing the file atomically), so
+    /// meshctl on this machine finds the token of a cluster whose token lives elsewhere (etcd).
+    public static func write(_ token: String, directory: URL) throws(CAError) {
+        try SecureFileStore.ensureDirectory(directory)
+        try SecureFileStore.writeFile(token + "\n", to: directory.appendingPathComponent(file), mode: 0o600)
     }
 }

@@ -57,26 +57,44 @@ public final class LocalCertificateAuthority: CertificateAuthority {
         let keyURL = directory.appendingPathComponent(rootKeyFile)
         switch (try SecureFileStore.read(certificateURL), try SecureFileStore.read(keyURL)) {
         case (let certificatePEM?, let keyPEM?):
-            let roots = try PEMCertificates.parse(certificatePEM, source: certificateURL.path)
-            let key = try loadKey(keyPEM, source: keyURL.path, matching: roots[0], certificateSource: certificateURL.path)
-            try ChainBuilder.checkUsable(roots[0], now: Date(), what: "\(certificateURL.path) certificate \(roots[0].subject)")
-            return try LocalCertificateAuthority(trustDomain: trustDomain, policy: policy,
-                                                 issuer: CertificateIssuer(signingKey: key, chain: [roots[0]]), roots: [roots[0]])
+            return try load(rootCertificatePEM: certificatePEM, rootKeyPEM: keyPEM, trustDomain: trustDomain, policy: policy,
+                            certificateSource: certificateURL.path, keySource: keyURL.path)
         case (nil, nil):
-            let key = P256.Signing.PrivateKey()
-            let root = try makeRoot(key: Certificate.PrivateKey(key), trustDomain: trustDomain, now: Date())
-            let ca = try LocalCertificateAuthority(trustDomain: trustDomain, policy: policy,
-                                                   issuer: CertificateIssuer(signingKey: Certificate.PrivateKey(key), chain: [root]),
-                                                   roots: [root])
+            let (ca, keyPEM) = try createSelfSigned(trustDomain: trustDomain, policy: policy)
             // Key first: a crash in between leaves a key without a certificate, which the next start
             // reports instead of overwriting.
-            try SecureFileStore.writeFile(key.pemRepresentation + "\n", to: keyURL, mode: 0o600)
+            try SecureFileStore.writeFile(keyPEM, to: keyURL, mode: 0o600)
             try SecureFileStore.writeFile(ca.rootCertificatePEM, to: certificateURL, mode: 0o644)
             return ca
         case (_?, nil), (nil, _?):
             throw CAError(code: .internalError,
                           message: "\(directory.path) holds only one of \(rootCertificateFile) and \(rootKeyFile); restore the other, or remove both to create a new root")
         }
+    }
+
+    /// A CA over a self-signed root kept elsewhere (etcd, sealed): checks that the key matches the
+    /// certificate and that the root is a CA certificate valid now. The sources name where the
+    /// PEM came from in errors.
+    public static func load(rootCertificatePEM: String, rootKeyPEM: String, trustDomain: String,
+                            policy: CertificateSigningPolicy = .init(), certificateSource: String,
+                            keySource: String) throws(CAError) -> LocalCertificateAuthority {
+        let roots = try PEMCertificates.parse(rootCertificatePEM, source: certificateSource)
+        let key = try loadKey(rootKeyPEM, source: keySource, matching: roots[0], certificateSource: certificateSource)
+        try ChainBuilder.checkUsable(roots[0], now: Date(), what: "\(certificateSource) certificate \(roots[0].subject)")
+        return try LocalCertificateAuthority(trustDomain: trustDomain, policy: policy,
+                                             issuer: CertificateIssuer(signingKey: key, chain: [roots[0]]), roots: [roots[0]])
+    }
+
+    /// A new self-signed root (ECDSA P-256, 10 years, CA:true, keyCertSign) and its key as PEM;
+    /// the caller persists both (`rootCertificatePEM` and the key) before anything trusts it.
+    public static func createSelfSigned(trustDomain: String, policy: CertificateSigningPolicy = .init())
+        throws(CAError) -> (ca: LocalCertificateAuthority, rootKeyPEM: String) {
+        let key = P256.Signing.PrivateKey()
+        let root = try makeRoot(key: Certificate.PrivateKey(key), trustDomain: trustDomain, now: Date())
+        let ca = try LocalCertificateAuthority(trustDomain: trustDomain, policy: policy,
+                                               issuer: CertificateIssuer(signingKey: Certificate.PrivateKey(key), chain: [root]),
+                                               roots: [root])
+        return (ca, key.pemRepresentation + "\n")
     }
 
     /// Issues a workload certificate; see `CertificateAuthority.sign(csrPEM:identity:ttl:)`.

@@ -53,11 +53,7 @@ public final class InMemoryConfigStore: ConfigStore {
     }
 
     public func list(kind: ConfigKind?, namespace: String?) async throws(StorageError) -> [StoredConfig] {
-        state.withLock { state in
-            state.records.values
-                .filter { (kind == nil || $0.key.kind == kind) && (namespace == nil || $0.key.namespace == namespace) }
-                .sorted { $0.key < $1.key }
-        }
+        state.withLock { $0.records.values.matching(kind: kind, namespace: namespace) }
     }
 
     public func snapshot() async throws(StorageError) -> ConfigSnapshot {

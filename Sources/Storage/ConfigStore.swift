@@ -4,8 +4,10 @@ import MeshModel
 ///
 /// Contract for every implementation:
 /// - `apply` and `delete` are all-or-nothing and atomic; a returned success is durable.
-/// - Each call that changes something advances the revision by exactly one; a call that changes
-///   nothing (re-applying identical content) leaves the revision alone and notifies nobody.
+/// - Each call that changes something advances the revision (by exactly one in the SQLite and
+///   in-memory stores; in etcd the revision is etcd's, shared with meshd's other keys, so it may
+///   advance by more); a call that changes nothing (re-applying identical content) leaves the
+///   revision alone and notifies nobody.
 /// - `revisions()` yields the latest revision after each change (latest-wins; a slow reader may
 ///   skip intermediate revisions, which is what a debouncer wants).
 /// - Safe to call from any task.

@@ -10,13 +10,20 @@ public struct StorageError: Error, Sendable, CustomStringConvertible {
         case notFound
         /// The database could not be opened, migrated, read or written.
         case database
+        /// The store cannot be reached, or cannot commit (etcd without quorum); nothing changed.
+        case unavailable
+        /// The change exceeds a limit of the store (etcd's `--max-txn-ops`, `--max-request-bytes`);
+        /// the message names the limit; nothing changed.
+        case tooLarge
+        /// Concurrent writers kept changing the same resources; nothing changed, retry.
+        case conflict
     }
 
     /// The coarse category.
     public var code: Code
     /// A one-line human message naming the resource where there is one.
     public var message: String
-    /// The underlying error, if any (a GRDB `DatabaseError`, an I/O error).
+    /// The underlying error, if any (a GRDB `DatabaseError`, a gRPC error from etcd, an I/O error).
     public var cause: (any Error)?
 
     /// Creates an error.

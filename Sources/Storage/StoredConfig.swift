@@ -33,3 +33,12 @@ public struct ConfigSnapshot: Sendable, Hashable {
         self.configs = configs
     }
 }
+
+extension Collection where Element == StoredConfig {
+    /// The records of `kind` (all kinds when nil) in `namespace` (all when nil), sorted by key:
+    /// what `ConfigStore.list` answers from an in-memory set of records.
+    public func matching(kind: ConfigKind?, namespace: String?) -> [StoredConfig] {
+        filter { (kind == nil || $0.key.kind == kind) && (namespace == nil || $0.key.namespace == namespace) }
+            .sorted { $0.key < $1.key }
+    }
+}

@@ -15,20 +15,29 @@ struct MeshIdentity {
     let renewalService: CertificateService
 
     static func load(dataDirectory: URL, caDirectory: URL?, trustDomain: String, metrics: CAMetrics, logger: Logger) throws -> MeshIdentity {
-        let ca: LocalCertificateAuthority
-        if let caDirectory {
-            ca = try LocalCertificateAuthority.loadPlugged(directory: caDirectory, trustDomain: trustDomain)
-            logger.info("CA loaded from plugged-in certificates", metadata: ["ca_dir": "\(caDirectory.path)"])
-        } else {
-            ca = try LocalCertificateAuthority.loadOrCreate(directory: dataDirectory.appendingPathComponent("ca"), trustDomain: trustDomain)
-        }
-        metrics.setRootExpiry(ca.rootExpiry)
+        let ca = try pluggedCA(caDirectory, trustDomain: trustDomain, logger: logger)
+            ?? LocalCertificateAuthority.loadOrCreate(directory: dataDirectory.appendingPathComponent("ca"), trustDomain: trustDomain)
         let tokens = try TokenAuthority.loadOrCreate(directory: dataDirectory)
         let adminToken = try AdminToken.loadOrCreate(directory: dataDirectory)
+        return assemble(ca: ca, tokens: tokens, adminToken: adminToken, metrics: metrics, logger: logger)
+    }
+
+    /// The identity around its loaded pieces: the CA services of the TLS and renewal ports.
+    static func assemble(ca: LocalCertificateAuthority, tokens: TokenAuthority, adminToken: String,
+                         metrics: CAMetrics, logger: Logger) -> MeshIdentity {
+        metrics.setRootExpiry(ca.rootExpiry)
         let service = CertificateService(ca: ca, tokens: tokens, metrics: metrics, logger: logger)
         let renewal = CertificateService(ca: ca, tokens: tokens, metrics: metrics, logger: logger,
                                          peerIdentity: CertificateService.tlsPeerIdentity(ca: ca))
         return MeshIdentity(ca: ca, tokens: tokens, adminToken: adminToken, certificateService: service, renewalService: renewal)
+    }
+
+    /// The plugged-in CA of `--ca-dir` (Istio's `cacerts`), which overrides any stored root.
+    static func pluggedCA(_ caDirectory: URL?, trustDomain: String, logger: Logger) throws -> LocalCertificateAuthority? {
+        guard let caDirectory else { return nil }
+        let ca = try LocalCertificateAuthority.loadPlugged(directory: caDirectory, trustDomain: trustDomain)
+        logger.info("CA loaded from plugged-in certificates", metadata: ["ca_dir": "\(caDirectory.path)"])
+        return ca
     }
 
     /// TLS settings for the TLS port: a serving certificate from meshd's own CA, re-issued at each

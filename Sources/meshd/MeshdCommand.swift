@@ -1,6 +1,7 @@
 import AdminAPI
 import ArgumentParser
 import CertificateAuthority
+import EtcdStore
 import EnvoyAPI
 import Foundation
 import GRPCCore
@@ -23,6 +24,30 @@ struct MeshdCommand: AsyncParsableCommand {
         commandName: "meshd",
         abstract: "A service-mesh control plane: registry, translator and xDS push server.",
         version: version)
+
+    @Option(name: .customLong("store"), help: "Config store: sqlite (embedded, in --data-dir) or etcd://HOST:PORT[,HOST:PORT...] (shared by replicas; needs --kek-file).")
+    var storeSpec: String = "sqlite"
+
+    @Option(name: .long, help: "With an etcd store: PEM CA that signed the etcd members' certificates (TLS to etcd).")
+    var etcdCa: String?
+
+    @Option(name: .long, help: "With an etcd store: PEM client certificate presented to etcd (with --etcd-key).")
+    var etcdCert: String?
+
+    @Option(name: .long, help: "With an etcd store: PEM private key of --etcd-cert.")
+    var etcdKey: String?
+
+    @Option(name: .long, help: "With an etcd store: the key prefix meshd keeps everything under.")
+    var etcdPrefix: String = "/meshd/"
+
+    @Option(name: .long, help: "With an etcd store: how often the elected replica compacts etcd's history (as kube-apiserver does; 0s turns it off, e.g. when etcd runs with --auto-compaction-*).")
+    var etcdCompactionInterval: String = "5m"
+
+    @Option(name: .long, help: "With an etcd store: this replica's name in shared proxy status (default: HOSTNAME-PID).")
+    var replicaName: String?
+
+    @Option(name: .long, help: "With an etcd store (required): file of exactly 32 random bytes, mode 0600, the same on every replica; it seals the CA key, token-signing key and admin token stored in etcd.")
+    var kekFile: String?
 
     @Option(name: .long, help: "Directory for the embedded SQLite store (default: /var/lib/meshd as root, else ~/.local/share/meshd; env MESHD_DATA_DIR).")
     var dataDir: String?
@@ -102,75 +127,76 @@ struct MeshdCommand: AsyncParsableCommand {
         let transportConfig = Self.transportConfig(limits)
         let directory = DataDirectory.resolve(dataDir)
         try DataDirectory.prepare(directory, logger: logger)
-        let store = try SQLiteConfigStore(directory: directory)
-        let revision = try await store.currentRevision()
-        logger.info("config store open", metadata: ["data_dir": "\(directory.path)", "revision": "\(revision)"])
         EnvoyTypes.registerForJSON()
-
         let prometheus = PrometheusCollectorRegistry()
-        let identity = try MeshIdentity.load(dataDirectory: directory, caDirectory: caDir.map { URL(fileURLWithPath: $0) },
-                                             trustDomain: trustDomain, metrics: CAMetrics(registry: prometheus), logger: logger)
-        let metrics = XDSMetrics(registry: prometheus)
-        let publisher = PushContextPublisher()
         let health = ServingHealth()
-        let configIndex = SharedConfigIndex(settings: MeshSettings(rootNamespace: rootNamespace))
         let statuses = ProxyStatusRegistry()
-        let debouncer = PushDebouncer(store: store, publisher: publisher, quiet: quiet, maxDelay: maxDelay,
-                                      metrics: metrics, health: health, index: configIndex, logger: logger)
-        let cache = SnapshotCache(generators: Generators.all(trustDomain: trustDomain))
-        let ads = AggregatedDiscoveryServer(publisher: publisher, cache: cache, statuses: statuses, metrics: metrics,
-                                            logger: logger, limits: limits, throttle: throttle)
-        // The mTLS port's ADS: the same streams, but a proxy is who its mesh certificate says.
-        let peerChain = CertificateService.tlsPeerIdentity(ca: identity.ca)
-        let authenticatedADS = AggregatedDiscoveryServer(
-            publisher: publisher, cache: cache, statuses: statuses, metrics: metrics, logger: logger, limits: limits,
-            throttle: throttle, peerIdentity: { context in
-                await peerChain(context).map { AuthenticatedPeer(spiffeID: $0.uri, namespace: $0.namespace) }
-            })
-        let grpc = GRPCServerService(
-            server: GRPCServer(transport: .http2NIOPosix(address: .ipv4(host: listenAddress, port: grpcPort),
-                                                         transportSecurity: .plaintext, config: transportConfig),
-                               services: [ads, PlaintextCertificateRefusal()]),
-            name: "xDS gRPC server", addressKey: "xds_address", logger: logger)
-        let dnsNames = tlsSan.isEmpty ? ["meshd.mesh-system.svc", "localhost"] : tlsSan
-        let serving = try identity.servingCertificate(dnsNames: dnsNames, listenAddress: listenAddress)
-        let tls = GRPCServerService(
-            server: GRPCServer(transport: .http2NIOPosix(address: .ipv4(host: listenAddress, port: tlsPort),
-                                                         transportSecurity: serving.serverOnly, config: transportConfig),
-                               services: [ads, identity.certificateService]),
-            name: "xDS and CA TLS server", addressKey: "tls_address", logger: logger)
-        let renewal = GRPCServerService(
-            server: GRPCServer(transport: .http2NIOPosix(address: .ipv4(host: listenAddress, port: renewPort),
-                                                         transportSecurity: serving.mutual, config: transportConfig),
-                               services: [authenticatedADS, identity.renewalService]),
-            name: "CA renewal and authenticated xDS mTLS server", addressKey: "renew_address", logger: logger)
+        try await withStore(directory: directory, health: health, statuses: statuses,
+                            caMetrics: CAMetrics(registry: prometheus), logger: logger) { opened in
+            let store = opened.store
+            let identity = opened.identity
+            let revision = try await store.currentRevision()
+            logger.info("config store open", metadata: ["data_dir": "\(directory.path)", "store": "\(storeSpec)", "revision": "\(revision)"])
+            let metrics = XDSMetrics(registry: prometheus)
+            let publisher = PushContextPublisher()
+            let configIndex = SharedConfigIndex(settings: MeshSettings(rootNamespace: rootNamespace))
+            let debouncer = PushDebouncer(store: store, publisher: publisher, quiet: quiet, maxDelay: maxDelay,
+                                          metrics: metrics, health: health, index: configIndex, logger: logger)
+            let cache = SnapshotCache(generators: Generators.all(trustDomain: trustDomain))
+            let ads = AggregatedDiscoveryServer(publisher: publisher, cache: cache, statuses: statuses, metrics: metrics,
+                                                logger: logger, limits: limits, throttle: throttle)
+            // The mTLS port's ADS: the same streams, but a proxy is who its mesh certificate says.
+            let peerChain = CertificateService.tlsPeerIdentity(ca: identity.ca)
+            let authenticatedADS = AggregatedDiscoveryServer(
+                publisher: publisher, cache: cache, statuses: statuses, metrics: metrics, logger: logger, limits: limits,
+                throttle: throttle, peerIdentity: { context in
+                    await peerChain(context).map { AuthenticatedPeer(spiffeID: $0.uri, namespace: $0.namespace) }
+                })
+            let grpc = GRPCServerService(
+                server: GRPCServer(transport: .http2NIOPosix(address: .ipv4(host: listenAddress, port: grpcPort),
+                                                             transportSecurity: .plaintext, config: transportConfig),
+                                   services: [ads, PlaintextCertificateRefusal()]),
+                name: "xDS gRPC server", addressKey: "xds_address", logger: logger)
+            let dnsNames = tlsSan.isEmpty ? ["meshd.mesh-system.svc", "localhost"] : tlsSan
+            let serving = try identity.servingCertificate(dnsNames: dnsNames, listenAddress: listenAddress)
+            let tls = GRPCServerService(
+                server: GRPCServer(transport: .http2NIOPosix(address: .ipv4(host: listenAddress, port: tlsPort),
+                                                             transportSecurity: serving.serverOnly, config: transportConfig),
+                                   services: [ads, identity.certificateService]),
+                name: "xDS and CA TLS server", addressKey: "tls_address", logger: logger)
+            let renewal = GRPCServerService(
+                server: GRPCServer(transport: .http2NIOPosix(address: .ipv4(host: listenAddress, port: renewPort),
+                                                             transportSecurity: serving.mutual, config: transportConfig),
+                                   services: [authenticatedADS, identity.renewalService]),
+                name: "CA renewal and authenticated xDS mTLS server", addressKey: "renew_address", logger: logger)
 
-        let trusted = Self.list(adminTrustedAddresses)
-        // The names meshd is reached by are the ones its certificate names, unless told otherwise.
-        let allowedHosts = adminAllowedHosts.map(Self.list) ?? Set(dnsNames)
-        let router = AdminRouter.make(AdminDependencies(
-            store: store, publisher: publisher, statuses: statuses, metrics: prometheus, logger: logger,
-            adminToken: identity.adminToken, trustedAddresses: trusted, allowedHostNames: allowedHosts,
-            allowLoopbackTokenMinting: allowLoopbackTokenMinting, health: health, configIndex: configIndex,
-            identity: .init(ca: identity.ca, tokens: identity.tokens)))
-        let adminLogger = logger
-        let admin = Application(
-            router: router,
-            configuration: .init(address: .hostname(listenAddress, port: adminPort), serverName: "meshd"),
-            onServerRunning: { channel in
-                let port = channel.localAddress?.port ?? 0
-                adminLogger.info("admin API listening admin_address=\(Self.display(listenAddress)):\(port)")
-            },
-            logger: logger)
+            let trusted = Self.list(adminTrustedAddresses)
+            // The names meshd is reached by are the ones its certificate names, unless told otherwise.
+            let allowedHosts = adminAllowedHosts.map(Self.list) ?? Set(dnsNames)
+            let router = AdminRouter.make(AdminDependencies(
+                store: store, publisher: publisher, statuses: statuses, metrics: prometheus, logger: logger,
+                adminToken: identity.adminToken, trustedAddresses: trusted, allowedHostNames: allowedHosts,
+                allowLoopbackTokenMinting: allowLoopbackTokenMinting, health: health, configIndex: configIndex,
+                identity: .init(ca: identity.ca, tokens: identity.tokens), peers: opened.peers))
+            let adminLogger = logger
+            let admin = Application(
+                router: router,
+                configuration: .init(address: .hostname(listenAddress, port: adminPort), serverName: "meshd"),
+                onServerRunning: { channel in
+                    let port = channel.localAddress?.port ?? 0
+                    adminLogger.info("admin API listening admin_address=\(Self.display(listenAddress)):\(port)")
+                },
+                logger: logger)
 
-        var lifecycle = ServiceGroupConfiguration(
-            services: [debouncer, grpc, tls, renewal, admin],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger)
-        // A backstop: whatever still runs 10 s after SIGTERM is cancelled.
-        lifecycle.maximumGracefulShutdownDuration = .seconds(10)
-        let group = ServiceGroup(configuration: lifecycle)
-        try await group.run()
+            var lifecycle = ServiceGroupConfiguration(
+                services: opened.services + [debouncer, grpc, tls, renewal, admin],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger)
+            // A backstop: whatever still runs 10 s after SIGTERM is cancelled.
+            lifecycle.maximumGracefulShutdownDuration = .seconds(10)
+            let group = ServiceGroup(configuration: lifecycle)
+            try await group.run()
+        }
         logger.info("meshd stopped")
     }
 

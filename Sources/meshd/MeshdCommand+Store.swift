@@ -1,0 +1,101 @@
+import AdminAPI
+import ArgumentParser
+import CertificateAuthority
+import EtcdStore
+import Foundation
+import Logging
+import MeshModel
+import ServiceLifecycle
+import Storage
+import XDS
+
+/// What `--store` opened: the store, the identity, the services they need running and, for
+/// replicas on etcd, the other replicas' proxies.
+struct StoreContext {
+    let store: any ConfigStore
+    let identity: MeshIdentity
+    let services: [any Service]
+    let peers: (any PeerProxyStatuses)?
+}
+
+/// The etcd proxy-status share as the admin API's view of the other replicas.
+struct EtcdPeers: PeerProxyStatuses {
+    let share: EtcdProxyStatusShare
+    var replicaID: String { share.replicaID }
+    func peerEntries() async -> [JSONValue] { await share.peerEntries() }
+}
+
+extension MeshdCommand {
+    /// Opens the config store and the identity `--store` names and runs `body` with them and the
+    /// services the store needs running (the etcd watch, the proxy-status share); etcd
+    /// connections close when it returns.
+    ///
+    /// `sqlite`: the embedded store and the identity files in the data directory. `etcd://…`:
+    /// the shared store and the sealed cluster identity; needs `--kek-file`.
+    func withStore(
+        directory: URL, health: ServingHealth, statuses: ProxyStatusRegistry, caMetrics: CAMetrics, logger: Logger,
+        _ body: (StoreContext) async throws -> Void
+    ) async throws {
+        let caDirectory = caDir.map { URL(fileURLWithPath: $0) }
+        guard storeSpec != "sqlite" else {
+            let store = try SQLiteConfigStore(directory: directory)
+            let identity = try MeshIdentity.load(dataDirectory: directory, caDirectory: caDirectory,
+                                                 trustDomain: trustDomain, metrics: caMetrics, logger: logger)
+            try await body(StoreContext(store: store, identity: identity, services: [], peers: nil))
+            return
+        }
+        let endpoints: [EtcdEndpoint]
+        do {
+            endpoints = try EtcdEndpoint.parse(storeURL: storeSpec)
+        } catch {
+            throw ValidationError(error.message)
+        }
+        guard let kekFile else {
+            throw ValidationError("--store \(storeSpec) needs --kek-file: the same 32-byte key on every replica (head -c 32 /dev/urandom > FILE; chmod 600 FILE)")
+        }
+        let kek: KeyEncryptionKey
+        do {
+            kek = try KeyEncryptionKey.load(path: kekFile)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        let tls = try etcdTLS()
+        guard let compaction = IstioDuration.parse(etcdCompactionInterval) else {
+            throw ValidationError("--etcd-compaction-interval takes a duration like 5m (0s: off)")
+        }
+        let keyspace = EtcdKeyspace(prefix: etcdPrefix)
+        try await EtcdClient.withClient(endpoints: endpoints, tls: tls) { client in
+            let store = try await EtcdConfigStore(client: client, keyspace: keyspace, logger: logger) { trouble in
+                health.set("etcd", trouble)
+            }
+            let identity = try await MeshIdentity.loadShared(
+                client: client, keyspace: keyspace, kek: kek, dataDirectory: directory, caDirectory: caDirectory,
+                trustDomain: trustDomain, metrics: caMetrics, logger: logger)
+            let replica = replicaName ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
+            let share = EtcdProxyStatusShare(client: client, keyspace: keyspace, replicaID: replica, logger: logger) {
+                SynczEntries.local(statuses)
+            }
+            logger.info("replica on etcd", metadata: ["replica": "\(replica)", "endpoints": "\(endpoints)"])
+            var services: [any Service] = [store, share]
+            // Singleton work runs on the elected replica only; today that is etcd compaction.
+            if compaction > .zero {
+                let compactor = EtcdCompactor(client: client, interval: compaction, logger: logger)
+                services.append(EtcdElection(client: client, keyspace: keyspace, replicaID: replica, logger: logger) {
+                    await compactor.run()
+                })
+            }
+            try await body(StoreContext(store: store, identity: identity, services: services, peers: EtcdPeers(share: share)))
+        }
+    }
+
+    /// TLS to etcd from `--etcd-ca`, `--etcd-cert`, `--etcd-key`; nil (plaintext) when none is given.
+    private func etcdTLS() throws -> EtcdTLS? {
+        guard etcdCa != nil || etcdCert != nil || etcdKey != nil else { return nil }
+        guard let etcdCa else { throw ValidationError("--etcd-cert and --etcd-key need --etcd-ca (the CA of etcd's certificates)") }
+        guard (etcdCert == nil) == (etcdKey == nil) else { throw ValidationError("--etcd-cert and --etcd-key go together") }
+        for file in [etcdCa, etcdCert, etcdKey].compactMap({ $0 }) where !FileManager.default.isReadableFile(atPath: file) {
+            throw ValidationError("cannot read \(file)")
+        }
+        return EtcdTLS(caFile: etcdCa, certificateFile: etcdCert, keyFile: etcdKey)
+    }
+}

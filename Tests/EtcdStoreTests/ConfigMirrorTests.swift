@@ -1,0 +1,46 @@
+import MeshModel
+import Storage
+import Testing
+@testable import EtcdStore
+
+@Suite struct ConfigMirrorTests {
+    func record(_ name: String, revision: Int64) -> StoredConfig {
+        StoredConfig(resource: ConfigStoreContract.resource(name, weight: Int(revision)), revision: revision, createdRevision: revision)
+    }
+
+    @Test func deltaReachesBackOnlyAsFarAsTheLog() {
+        var mirror = ConfigMirror()
+        mirror.load([record("a", revision: 3)], revision: 10)
+        mirror.apply(ConfigStoreContract.key("b"), record: record("b", revision: 11), revision: 11)
+        mirror.advance(to: 11)
+        mirror.apply(ConfigStoreContract.key("a"), record: nil, revision: 12)
+        mirror.advance(to: 12)
+        #expect(mirror.delta(after: 9) == nil)
+        let delta = mirror.delta(after: 10)
+        #expect(delta?.changes.count == 2)
+        #expect(delta?.changes[ConfigStoreContract.key("a")]! == nil)
+        #expect(mirror.delta(after: 11)?.changes.keys.map(\.name) == ["a"])
+        #expect(mirror.delta(after: 12)?.changes.isEmpty == true)
+        #expect(mirror.delta(after: 13) == nil)
+        #expect(mirror.snapshot.configs.map(\.key.name) == ["b"])
+    }
+
+    @Test func replayedEventsAreIgnored() {
+        var mirror = ConfigMirror()
+        mirror.load([], revision: 5)
+        mirror.apply(ConfigStoreContract.key("a"), record: record("a", revision: 4), revision: 4)
+        #expect(mirror.records.isEmpty && mirror.log.isEmpty)
+    }
+}
+
+@Suite struct EtcdEndpointTests {
+    @Test func storeURLsNameOneOrMoreMembers() throws {
+        #expect(try EtcdEndpoint.parse(storeURL: "etcd://127.0.0.1:2379") == [EtcdEndpoint(host: "127.0.0.1", port: 2379)])
+        #expect(try EtcdEndpoint.parse(storeURL: "etcd://a:1,b,[::1]:3") == [
+            EtcdEndpoint(host: "a", port: 1), EtcdEndpoint(host: "b", port: 2379), EtcdEndpoint(host: "::1", port: 3),
+        ])
+        for bad in ["sqlite3", "etcd://", "etcd://a:0", "etcd://a:x", "etcd://a:1,,b:2", "etcd://[::1"] {
+            #expect(throws: StorageError.self, "\(bad)") { try EtcdEndpoint.parse(storeURL: bad) }
+        }
+    }
+}
