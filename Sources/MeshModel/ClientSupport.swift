@@ -102,6 +102,26 @@ public enum ClientSupport {
         "http.directResponse": [.proxylessGRPC: .substituted("gRPC clients fail the RPCs this rule matches with UNAVAILABLE (gRPC cannot read a direct response)")],
     ]
 
+    /// A gRPC server matches filter chains on `raw_buffer` only (gRFC A36: `server_names`,
+    /// `application_protocols` and `destination_port` never match), so it cannot serve TLS and
+    /// plaintext on one port: PERMISSIVE gets plaintext, as istiod sends it.
+    private static let permissiveAsPlaintext = FieldSupport.substituted(
+        "plaintext is served (a gRPC server cannot serve mutual TLS and plaintext on one port, gRFC A36); set STRICT to require mutual TLS")
+
+    /// PeerAuthentication modes as proxyless gRPC servers serve them.
+    static let peerAuthentication: [String: [ProxyClient: FieldSupport]] = [
+        "mtls.mode=PERMISSIVE": [.proxylessGRPC: permissiveAsPlaintext],
+        "portLevelMtls.mode=PERMISSIVE": [.proxylessGRPC: permissiveAsPlaintext],
+    ]
+
+    /// AuthorizationPolicy actions as proxyless gRPC servers enforce them. AUDIT changes no
+    /// decision anywhere; gRPC servers have no audit log to write it to.
+    static let authorizationPolicy: [String: [ProxyClient: FieldSupport]] = [
+        "action=ALLOW": [.proxylessGRPC: .honoured],
+        "action=DENY": [.proxylessGRPC: .honoured],
+        "action=AUDIT": [.proxylessGRPC: .notHonoured],
+    ]
+
     /// ServiceEntry fields whose effect differs for gRPC clients.
     static let serviceEntry: [String: [ProxyClient: FieldSupport]] = {
         var table: [String: [ProxyClient: FieldSupport]] = [
@@ -129,6 +149,8 @@ public enum ClientSupport {
         case "DestinationRule": destinationRule
         case "ServiceEntry": serviceEntry
         case "VirtualService": virtualService
+        case "PeerAuthentication": peerAuthentication
+        case "AuthorizationPolicy": authorizationPolicy
         default: [:]
         }
     }

@@ -97,6 +97,12 @@ struct AdminClient: Sendable {
         try JSONValue.parse(try await send(.get, "/debug/syncz"), what: "syncz response")
     }
 
+    /// `GET /debug/authz`: the mTLS modes and RBAC rules WorkloadEntry `namespace/workload` gets.
+    func authzCheck(namespace: String, workload: String) async throws -> JSONValue {
+        try JSONValue.parse(try await send(.get, "/debug/authz", query: [("namespace", namespace), ("workload", workload)]),
+                            what: "authz check")
+    }
+
     // MARK: Identity
 
     /// `POST /api/v1/tokens`: mints a workload token for `namespace`/`serviceAccount`, valid for

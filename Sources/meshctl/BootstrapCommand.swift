@@ -29,7 +29,21 @@ struct BootstrapCommand: ParsableCommand {
         valueName: "dir"))
     var certDir: String?
 
+    @Option(help: ArgumentHelp(
+        "Namespace of the workload (node metadata NAMESPACE): which policies and routes apply to it.",
+        valueName: "namespace"))
+    var namespace: String?
+
+    @Option(help: ArgumentHelp(
+        "Labels of the workload, KEY=VALUE[,KEY=VALUE...] (node metadata LABELS): what policy selectors match.",
+        valueName: "labels"))
+    var labels: String?
+
     func validate() throws {
+        if let namespace, namespace.isEmpty {
+            throw ValidationError("--namespace must not be empty")
+        }
+        if let labels { _ = try Self.parseLabels(labels) }
         if let xdsAddress, !Self.isHostPort(xdsAddress) {
             throw ValidationError("--xds-address must be HOST:PORT, got '\(xdsAddress)'")
         }
@@ -44,7 +58,8 @@ struct BootstrapCommand: ParsableCommand {
     func run() throws {
         let bootstrap = Self.bootstrap(
             serverURI: try resolvedXDSAddress(), nodeID: resolvedNodeID,
-            certificateDirectory: certDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path })
+            certificateDirectory: certDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
+            namespace: namespace, labels: try labels.map(Self.parseLabels) ?? [:])
         Console.out(try bootstrap.prettyJSON() + "\n")
     }
 
@@ -59,8 +74,13 @@ struct BootstrapCommand: ParsableCommand {
     /// The minimal bootstrap grpcio accepts: one plaintext xDS v3 server and the node ID; with
     /// `certificateDirectory` (absolute), a `file_watcher` certificate provider reading the
     /// files mesh-agent keeps there, which meshd's xDS mTLS config names.
-    static func bootstrap(serverURI: String, nodeID: String, certificateDirectory: String? = nil) -> JSONValue {
-        var document = minimalBootstrap(serverURI: serverURI, nodeID: nodeID)
+    /// Every bootstrap also names its server listeners as istiod's do
+    /// (`server_listener_resource_name_template`), so an xDS-enabled gRPC server asks meshd for
+    /// its inbound listener, and its node metadata says it is proxyless gRPC (`GENERATOR`) with
+    /// `namespace` and `labels` when given (what selects its security policies).
+    static func bootstrap(serverURI: String, nodeID: String, certificateDirectory: String? = nil,
+                          namespace: String? = nil, labels: [String: String] = [:]) -> JSONValue {
+        var document = minimalBootstrap(serverURI: serverURI, nodeID: nodeID, namespace: namespace, labels: labels)
         if let certificateDirectory, case .object(var members) = document {
             func file(_ name: String) -> JSONValue {
                 .string((certificateDirectory as NSString).appendingPathComponent(name))
@@ -81,8 +101,29 @@ struct BootstrapCommand: ParsableCommand {
         return document
     }
 
-    private static func minimalBootstrap(serverURI: String, nodeID: String) -> JSONValue {
-        .object([
+    /// Istio's name template for a gRPC server's inbound listener (`%s` is the listening address).
+    static let serverListenerTemplate = "xds.istio.io/grpc/lds/inbound/%s"
+
+    /// `KEY=VALUE[,KEY=VALUE...]` as a label map; a key must be non-empty and appear once.
+    static func parseLabels(_ text: String) throws -> [String: String] {
+        var labels: [String: String] = [:]
+        for pair in text.split(separator: ",", omittingEmptySubsequences: true) {
+            guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
+                throw ValidationError("--labels takes KEY=VALUE[,KEY=VALUE...], got '\(pair)'")
+            }
+            let key = String(pair[..<equals])
+            guard labels.updateValue(String(pair[pair.index(after: equals)...]), forKey: key) == nil else {
+                throw ValidationError("--labels names '\(key)' twice")
+            }
+        }
+        return labels
+    }
+
+    private static func minimalBootstrap(serverURI: String, nodeID: String, namespace: String?, labels: [String: String]) -> JSONValue {
+        var metadata: [String: JSONValue] = ["GENERATOR": .string("grpc")]
+        if let namespace { metadata["NAMESPACE"] = .string(namespace) }
+        if !labels.isEmpty { metadata["LABELS"] = .object(labels.mapValues(JSONValue.string)) }
+        return .object([
             "xds_servers": .array([
                 .object([
                     "server_uri": .string(serverURI),
@@ -90,7 +131,8 @@ struct BootstrapCommand: ParsableCommand {
                     "server_features": .array([.string("xds_v3")]),
                 ]),
             ]),
-            "node": .object(["id": .string(nodeID)]),
+            "node": .object(["id": .string(nodeID), "metadata": .object(metadata)]),
+            "server_listener_resource_name_template": .string(serverListenerTemplate),
         ])
     }
 

@@ -26,6 +26,7 @@ struct MeshctlCommand: AsyncParsableCommand {
             TokenCommand.self,
             CACommand.self,
             VersionCommand.self,
+            ExperimentalCommand.self,
         ]
     )
 
