@@ -39,7 +39,8 @@ public struct PeerAuthentication: Sendable, Hashable {
 
 extension PeerAuthentication {
     /// Reads and validates a spec with Istio's `ValidatePeerAuthentication` rules: a valid
-    /// selector, known modes, no port 0, and `portLevelMtls` only with a selector.
+    /// selector, known modes, no port 0, and `portLevelMtls` only with a selector (one that
+    /// names labels: stricter than Istio, which ignores it on a namespace-wide policy).
     init(reading spec: FieldReader) throws(MeshModelError) {
         selector = try WorkloadSelectorReading.matchLabels(spec["selector"])
         mode = try Self.mode(spec["mtls"])
@@ -51,8 +52,10 @@ extension PeerAuthentication {
             guard try reader.object() != nil else { throw reader.error("mTLS must be specified for port \(port)") }
             ports[port] = try Self.mode(reader)
         }
-        if !ports.isEmpty, spec["selector"].isAbsent {
-            throw spec["portLevelMtls"].error("portLevelMtls requires a workload selector")
+        // Istio refuses only a missing selector; an empty `matchLabels` makes the policy
+        // namespace-wide, where Istio ignores portLevelMtls, so meshd refuses that too.
+        if !ports.isEmpty, (selector ?? [:]).isEmpty {
+            throw spec["portLevelMtls"].error("portLevelMtls requires a workload selector with matchLabels")
         }
         portLevelMtls = ports
     }

@@ -139,3 +139,28 @@ struct AuthorizationPolicyTests {
         #expect(manager.httpFilters.map(\.name) == ["envoy.filters.http.rbac.deny", "envoy.filters.http.rbac.allow", ListenerGenerator.routerFilterName])
     }
 }
+
+@Suite("meshctl x authz check's model")
+struct AuthorizationCheckTests {
+    @Test func aWorkloadsModesPoliciesAndRules() throws {
+        let push = try context([
+            serviceEntry("reviews", "shop", ports: [9080]).replacingOccurrences(of: "  ports:", with: "  workloadSelector: {labels: {app: reviews}}\n  ports:"),
+            """
+            apiVersion: networking.istio.io/v1
+            kind: WorkloadEntry
+            metadata: {name: reviews-1, namespace: shop}
+            spec: {address: 127.0.0.1, ports: {p9080: 50051}, labels: {app: reviews}}
+            """,
+            peerAuthentication("ns", "shop", "mtls: {mode: STRICT}"),
+            authorizationPolicy("deny", "shop", "action: DENY\nrules:\n- from:\n  - source: {principals: [cluster.local/ns/a/sa/x]}"),
+        ])
+        let check = try #require(AuthorizationCheck(workload: ConfigKey(kind: .workloadEntry, namespace: "shop", name: "reviews-1"), push: push))
+        #expect(check.ports.map(\.port) == [50051])
+        #expect(check.ports.first?.mode == .strict)
+        #expect(check.ports.first?.policies.map(\.name) == ["ns"])
+        #expect(check.policies.map(\.key.name) == ["deny"])
+        #expect(check.deny == ["ns[shop]-policy[deny]-rule[0]: authn:exact:spiffe://cluster.local/ns/a/sa/x -> any"])
+        #expect(check.allow == nil)
+        #expect(AuthorizationCheck(workload: ConfigKey(kind: .workloadEntry, namespace: "shop", name: "nobody"), push: push) == nil)
+    }
+}

@@ -81,6 +81,7 @@ struct PeerAuthenticationTests {
 
     @Test(arguments: [
         ("portLevelMtls: {50051: {mode: STRICT}}", "spec.portLevelMtls"),
+        ("selector: {}\nportLevelMtls: {50051: {mode: STRICT}}", "spec.portLevelMtls"),
         ("selector: {matchLabels: {app: x}}\nportLevelMtls: {0: {mode: STRICT}}", "spec.portLevelMtls.0"),
         ("mtls: {mode: STRICTER}", "spec.mtls.mode"),
         ("selector: {matchLabels: {app: '*'}}", "spec.selector.matchLabels.app"),
