@@ -1,7 +1,23 @@
+import EnvoyAPI
+import GRPCCore
+import Logging
 import MeshModel
+import Synchronization
 import Testing
 import Translator
 @testable import XDS
+
+/// Records what the server writes.
+private final class CollectingWriter: RPCWriterProtocol {
+    typealias Element = Envoy_Service_Discovery_V3_DiscoveryResponse
+    let written = Mutex<[Element]>([])
+
+    func write(_ element: Element) async throws { written.withLock { $0.append(element) } }
+
+    func write(contentsOf elements: some Sequence<Element>) async throws {
+        for element in elements { try await write(element) }
+    }
+}
 
 /// How a gRPC server's inbound listener names reach its view: the stream reads them from the
 /// LDS subscription a request leaves (`names(of:after:)`) before answering it, and the cache
@@ -43,5 +59,51 @@ import Translator
         var machine = StreamStateMachine(streamID: "s", snapshot: snapshot)
         let sends = machine.receive(DiscoveryRequestInfo(typeURL: TypeURL.listener, resourceNames: [Self.inbound])).sends
         #expect(sends.map { $0.resources.map(\.name) } == [[Self.inbound]])
+    }
+
+    /// Through the real stream loop: the first LDS answer already holds the inbound listener
+    /// the request names, and naming another address moves the proxy to a view with both.
+    @Test func theStreamAnswersInboundNamesFromTheRequestsOwnView() async throws {
+        let publisher = PushContextPublisher()
+        publisher.publish(PushContextBuilder.build(revision: 1, inputs: []))
+        let server = AggregatedDiscoveryServer(publisher: publisher, cache: SnapshotCache(), statuses: ProxyStatusRegistry(),
+                                               metrics: nil, logger: Logger(label: "test"))
+        let writer = CollectingWriter()
+        let (requests, proxySends) = AsyncThrowingStream<Envoy_Service_Discovery_V3_DiscoveryRequest, any Error>.makeStream()
+        let context = ServerContext(descriptor: MethodDescriptor(fullyQualifiedService: "ads", method: "stream"),
+                                    remotePeer: "test", localPeer: "test", cancellation: .init())
+        let stream = Task {
+            try await server.streamAggregatedResources(request: RPCAsyncSequence(wrapping: requests),
+                                                       response: RPCWriter(wrapping: writer), context: context)
+        }
+        func responses(atLeast count: Int) async throws -> [Envoy_Service_Discovery_V3_DiscoveryResponse] {
+            let deadline = ContinuousClock.now + .seconds(10)
+            while writer.written.withLock({ $0.count }) < count && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            return writer.written.withLock { $0 }
+        }
+        func names(_ response: Envoy_Service_Discovery_V3_DiscoveryResponse) throws -> [String] {
+            try response.resources.map { try Envoy_Config_Listener_V3_Listener(serializedBytes: $0.value).name }
+        }
+        var first = Envoy_Service_Discovery_V3_DiscoveryRequest()
+        first.typeURL = TypeURL.listener
+        first.node.id = "server"
+        first.resourceNames = [Self.inbound]
+        proxySends.yield(first)
+        let answered = try await responses(atLeast: 1)
+        #expect(try answered.map(names) == [[Self.inbound]])
+
+        let other = "xds.istio.io/grpc/lds/inbound/[::]:8080"
+        var more = Envoy_Service_Discovery_V3_DiscoveryRequest()
+        more.typeURL = TypeURL.listener
+        more.versionInfo = answered[0].versionInfo
+        more.responseNonce = answered[0].nonce
+        more.resourceNames = [Self.inbound, other]
+        proxySends.yield(more)
+        let all = try await responses(atLeast: 2)
+        proxySends.finish()
+        try await stream.value
+        #expect(try all.count == 2 && names(all[1]) == [other, Self.inbound].sorted())
     }
 }
