@@ -130,6 +130,7 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -189,8 +190,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "DiscoveryTests", dependencies: ["Discovery", "MeshModel"], swiftSettings: swiftSettings),
-        .testTarget(name: "MeshAgentTests", dependencies: ["mesh-agent"], swiftSettings: swiftSettings),
-        .testTarget(name: "MeshctlTests", dependencies: ["meshctl"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "MeshAgentTests",
+            dependencies: ["mesh-agent", "EnvoyAPI", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            swiftSettings: swiftSettings
+        ),
+        // MeshModel only to check that the Envoy bootstrap's regex limit is meshd's.
+        .testTarget(name: "MeshctlTests", dependencies: ["meshctl", "MeshModel"], swiftSettings: swiftSettings),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "MeshModel"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TranslatorTests",

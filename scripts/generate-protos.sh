@@ -38,6 +38,7 @@ PROTOC_GEN_GRPC_SWIFT="${PROTOC_GEN_GRPC_SWIFT:-/tmp/plugins/.build/release/prot
 # Only these files get gRPC service code.
 GRPC_PROTOS=(
   envoy/service/discovery/v3/ads.proto
+  envoy/service/secret/v3/sds.proto
   istio/v1/auth/ca.proto
 )
 

@@ -3,7 +3,8 @@
 /// syntax (`P=VALUE` for one enum value, `P.*` for a subtree); `of(kind:)` expands them under
 /// every place a DestinationRule holds a traffic policy. A pattern in this table counts as
 /// translated by meshd (no "not yet honoured" warning); a kind that does not honour it gets its
-/// own warning instead. The Envoy issue adds its column here.
+/// own warning instead. A kind an entry does not name honours the field (Envoy, whose shapes
+/// istiod's are, honours nearly everything: its exceptions are listed).
 public enum ClientSupport {
     private static let roundRobinInstead = FieldSupport.substituted(
         "ROUND_ROBIN is sent (gRPC accepts only ROUND_ROBIN and RING_HASH)")
@@ -19,9 +20,9 @@ public enum ClientSupport {
         "loadBalancer.simple=PASSTHROUGH": [.proxylessGRPC: roundRobinInstead],
         "loadBalancer.consistentHash": [.proxylessGRPC: .honoured],
         "loadBalancer.consistentHash.httpHeaderName": [.proxylessGRPC: .honoured],
-        "loadBalancer.consistentHash.httpCookie.*": [.proxylessGRPC: .notHonoured],
-        "loadBalancer.consistentHash.useSourceIp": [.proxylessGRPC: .notHonoured],
-        "loadBalancer.consistentHash.httpQueryParameterName": [.proxylessGRPC: .notHonoured],
+        "loadBalancer.consistentHash.httpCookie.*": [.proxylessGRPC: .notHonoured, .envoy: .notHonoured],
+        "loadBalancer.consistentHash.useSourceIp": [.proxylessGRPC: .notHonoured, .envoy: .notHonoured],
+        "loadBalancer.consistentHash.httpQueryParameterName": [.proxylessGRPC: .notHonoured, .envoy: .notHonoured],
         "loadBalancer.consistentHash.ringHash": [.proxylessGRPC: .honoured],
         "loadBalancer.consistentHash.ringHash.minimumRingSize": [.proxylessGRPC: .honoured],
         "loadBalancer.consistentHash.maglev.*": [.proxylessGRPC: .substituted(
@@ -53,10 +54,11 @@ public enum ClientSupport {
         "outlierDetection.baseEjectionTime": [.proxylessGRPC: .honoured],
         "outlierDetection.maxEjectionPercent": [.proxylessGRPC: .honoured],
         "outlierDetection.minHealthPercent": [.proxylessGRPC: .notHonoured],
-        "outlierDetection.consecutiveErrors": [.proxylessGRPC: .notHonoured],
+        // Deprecated by Istio, which ignores it too.
+        "outlierDetection.consecutiveErrors": [.proxylessGRPC: .notHonoured, .envoy: .notHonoured],
         "outlierDetection.splitExternalLocalOriginErrors": [.proxylessGRPC: .notHonoured],
         "outlierDetection.consecutiveLocalOriginFailures": [.proxylessGRPC: .notHonoured],
-        "outlierDetection.outlierDetectionHttpErrorCodes": [.proxylessGRPC: .notHonoured],
+        "outlierDetection.outlierDetectionHttpErrorCodes": [.proxylessGRPC: .notHonoured, .envoy: .notHonoured],
         // gRPC honours locality weights and priorities (gRFC A27's priority and weighted_target policies).
         "loadBalancer.localityLbSetting.*": [.proxylessGRPC: .honoured],
         "loadBalancer.warmupDurationSecs": [.proxylessGRPC: .notHonoured],
@@ -108,18 +110,23 @@ public enum ClientSupport {
     private static let permissiveAsPlaintext = FieldSupport.substituted(
         "plaintext is served (a gRPC server cannot serve mutual TLS and plaintext on one port, gRFC A36); set STRICT to require mutual TLS")
 
-    /// PeerAuthentication modes as proxyless gRPC servers serve them.
+    /// PeerAuthentication modes as proxyless gRPC servers serve them. Envoy proxies get no
+    /// inbound listeners from meshd yet, so nothing of it reaches them.
     static let peerAuthentication: [String: [ProxyClient: FieldSupport]] = [
-        "mtls.mode=PERMISSIVE": [.proxylessGRPC: permissiveAsPlaintext],
-        "portLevelMtls.mode=PERMISSIVE": [.proxylessGRPC: permissiveAsPlaintext],
+        "mtls.mode": [.envoy: .notHonoured],
+        "mtls.mode=PERMISSIVE": [.proxylessGRPC: permissiveAsPlaintext, .envoy: .notHonoured],
+        "portLevelMtls.mode": [.envoy: .notHonoured],
+        "portLevelMtls.mode=PERMISSIVE": [.proxylessGRPC: permissiveAsPlaintext, .envoy: .notHonoured],
     ]
 
     /// AuthorizationPolicy actions as proxyless gRPC servers enforce them. AUDIT changes no
-    /// decision anywhere; gRPC servers have no audit log to write it to.
+    /// decision anywhere; gRPC servers have no audit log to write it to. Envoy proxies get no
+    /// inbound listeners from meshd yet, so no rule reaches them.
     static let authorizationPolicy: [String: [ProxyClient: FieldSupport]] = [
-        "action=ALLOW": [.proxylessGRPC: .honoured],
-        "action=DENY": [.proxylessGRPC: .honoured],
-        "action=AUDIT": [.proxylessGRPC: .notHonoured],
+        "action=ALLOW": [.proxylessGRPC: .honoured, .envoy: .notHonoured],
+        "action=DENY": [.proxylessGRPC: .honoured, .envoy: .notHonoured],
+        "action=AUDIT": [.proxylessGRPC: .notHonoured, .envoy: .notHonoured],
+        "rules": [.envoy: .notHonoured],
     ]
 
     /// ServiceEntry fields whose effect differs for gRPC clients.

@@ -13,8 +13,24 @@ public struct ConnectionPoolSettings: Sendable, Hashable {
         public var maxConnectionDuration: Duration?
         /// `idleTimeout` (0 disables).
         public var idleTimeout: Duration?
-        /// `tcpKeepalive` (`probes`, `time`, `interval`), present or not.
-        public var hasKeepalive: Bool
+        /// `tcpKeepalive`, nil when absent.
+        public var keepalive: TCPKeepalive?
+        /// Whether `tcpKeepalive` is present.
+        public var hasKeepalive: Bool { keepalive != nil }
+    }
+
+    /// `tcp.tcpKeepalive`; a nil part keeps the operating system's default.
+    public struct TCPKeepalive: Sendable, Hashable {
+        public var probes: UInt32?
+        public var time: Duration?
+        public var interval: Duration?
+    }
+
+    /// `http.http2KeepAlive`: HTTP/2 PINGs every `interval`, the connection closed when one is
+    /// not answered within `timeout`.
+    public struct HTTP2Keepalive: Sendable, Hashable {
+        public var interval: Duration
+        public var timeout: Duration
     }
 
     /// `http`.
@@ -35,6 +51,8 @@ public struct ConnectionPoolSettings: Sendable, Hashable {
         public var h2UpgradePolicy: String?
         /// `useClientProtocol`.
         public var useClientProtocol: Bool?
+        /// `http2KeepAlive`, nil when absent.
+        public var http2KeepAlive: HTTP2Keepalive? = nil
     }
 
     /// `tcp`, nil when absent.
@@ -65,10 +83,10 @@ extension ConnectionPoolSettings {
         if try r["tcp"].object() != nil {
             let t = r["tcp"]
             let keepalive = t["tcpKeepalive"]
+            var tcpKeepalive: TCPKeepalive?
             if try keepalive.object() != nil {
-                _ = try keepalive["probes"].uint32()
-                _ = try keepalive["time"].duration()
-                _ = try keepalive["interval"].duration()
+                tcpKeepalive = TCPKeepalive(probes: try keepalive["probes"].uint32(), time: try keepalive["time"].durationValue(),
+                                            interval: try keepalive["interval"].durationValue())
             }
             // A zero idle timeout disables it (Istio skips the ≥1ms rule for exactly that).
             let idle: Duration?
@@ -80,7 +98,7 @@ extension ConnectionPoolSettings {
             tcp = TCP(maxConnections: try t["maxConnections"].nonNegativeInt32(),
                       connectTimeout: try t["connectTimeout"].durationValue(),
                       maxConnectionDuration: try t["maxConnectionDuration"].durationValue(),
-                      idleTimeout: idle, hasKeepalive: !keepalive.isAbsent)
+                      idleTimeout: idle, keepalive: tcpKeepalive)
         } else {
             tcp = nil
         }
@@ -92,9 +110,11 @@ extension ConnectionPoolSettings {
                 throw h["useClientProtocol"].error("use client protocol must not be true when H2UpgradePolicy is UPGRADE")
             }
             let keepalive = h["http2KeepAlive"]
+            var http2KeepAlive: HTTP2Keepalive?
             if try keepalive.object() != nil {
-                guard try keepalive["interval"].duration() != nil else { throw keepalive["interval"].error("http2 keepalive interval is required") }
-                guard try keepalive["timeout"].duration() != nil else { throw keepalive["timeout"].error("http2 keepalive timeout is required") }
+                guard let interval = try keepalive["interval"].durationValue() else { throw keepalive["interval"].error("http2 keepalive interval is required") }
+                guard let timeout = try keepalive["timeout"].durationValue() else { throw keepalive["timeout"].error("http2 keepalive timeout is required") }
+                http2KeepAlive = HTTP2Keepalive(interval: interval, timeout: timeout)
             }
             http = HTTP(http1MaxPendingRequests: try h["http1MaxPendingRequests"].nonNegativeInt32(),
                         http2MaxRequests: try h["http2MaxRequests"].nonNegativeInt32(),
@@ -102,7 +122,7 @@ extension ConnectionPoolSettings {
                         maxRetries: try h["maxRetries"].nonNegativeInt32(),
                         maxConcurrentStreams: try h["maxConcurrentStreams"].nonNegativeInt32(),
                         idleTimeout: try h["idleTimeout"].durationValue(),
-                        h2UpgradePolicy: upgrade, useClientProtocol: useClient)
+                        h2UpgradePolicy: upgrade, useClientProtocol: useClient, http2KeepAlive: http2KeepAlive)
         } else {
             http = nil
         }

@@ -19,6 +19,10 @@ public struct OutlierDetection: Sendable, Hashable {
     public var maxEjectionPercent: Int32?
     /// `minHealthPercent` (0–100): Envoy's panic threshold.
     public var minHealthPercent: Int32?
+    /// `splitExternalLocalOriginErrors`: count connection failures apart from 5xx answers.
+    public var splitExternalLocalOriginErrors: Bool = false
+    /// `consecutiveLocalOriginFailures` (with the split on).
+    public var consecutiveLocalOriginFailures: UInt32?
 
     /// Creates outlier-detection settings.
     public init(consecutive5xxErrors: UInt32? = nil, consecutiveGatewayErrors: UInt32? = nil, interval: Duration? = nil,
@@ -50,6 +54,8 @@ extension OutlierDetection {
                   baseEjectionTime: try r["baseEjectionTime"].durationValue(),
                   maxEjectionPercent: try r["maxEjectionPercent"].percent(),
                   minHealthPercent: try r["minHealthPercent"].percent())
+        splitExternalLocalOriginErrors = split
+        consecutiveLocalOriginFailures = localOrigin
     }
 }
 

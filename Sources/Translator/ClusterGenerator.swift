@@ -37,51 +37,74 @@ public struct ClusterGenerator: HostScopedGenerator {
                 let all = push.registry.endpoints(host: service.host, port: port.number)
                 let policy = rule?.policy(subset: nil, port: port.number) ?? PolicySettings()
                 resources.append(cluster(ClusterName.outbound(port: port.number, host: service.host), policy: policy,
-                                         service: service, port: port, endpoints: all, all: all))
+                                         service: service, port: port, endpoints: all, all: all, kind: view.key.kind))
                 for subset in rule?.subsets ?? [] {
                     let selected = all.filter { $0.matches(subset.labels) }
                     let merged = rule?.policy(subset: subset.name, port: port.number) ?? PolicySettings()
                     resources.append(cluster(ClusterName.outbound(port: port.number, subset: subset.name, host: service.host), policy: merged,
-                                             service: service, port: port, endpoints: selected, all: all))
+                                             service: service, port: port, endpoints: selected, all: all, kind: view.key.kind,
+                                             subset: subset.name))
                 }
             }
         }
         return resources.sorted { $0.name < $1.name }
     }
 
-    /// One cluster: EDS (named like the cluster), or LOGICAL_DNS for a name the client resolves
-    /// (`DNSTarget`); the merged policy; mesh mTLS accepting the endpoints' identities and the
+    /// One cluster: discovered as `ClusterDiscovery` says for the proxy's kind; the merged
+    /// policy in that kind's shapes; mesh mTLS accepting the endpoints' identities and the
     /// service's `subjectAltNames`.
     private func cluster(_ name: String, policy: PolicySettings, service: Service, port: Service.Port,
-                         endpoints: [Endpoint], all: [Endpoint]) -> XDSResource {
+                         endpoints: [Endpoint], all: [Endpoint], kind: Proxy.Kind, subset: String? = nil) -> XDSResource {
         var cluster = Envoy_Config_Cluster_V3_Cluster()
         cluster.name = name
-        if let target = DNSTarget.of(service, port: port, endpoints: endpoints, serviceHasEndpoints: !all.isEmpty) {
-            cluster.type = .logicalDns
-            var address = Envoy_Config_Core_V3_SocketAddress()
-            address.address = target.host
-            address.portValue = target.port
-            var endpoint = Envoy_Config_Endpoint_V3_LbEndpoint()
-            endpoint.endpoint.address.socketAddress = address
-            var group = Envoy_Config_Endpoint_V3_LocalityLbEndpoints()
-            group.lbEndpoints = [endpoint]
-            cluster.loadAssignment.clusterName = name
-            cluster.loadAssignment.endpoints = [group]
-        } else {
+        switch ClusterDiscovery.of(service, port: port, endpoints: endpoints, serviceHasEndpoints: !all.isEmpty, kind: kind) {
+        case .eds:
             cluster.type = .eds
             cluster.edsClusterConfig.edsConfig = .adsV3
             // The EDS name is the cluster name: one ClusterLoadAssignment per cluster, subset-filtered.
             cluster.edsClusterConfig.serviceName = name
+        case .logicalDNS(let target):
+            cluster.type = .logicalDns
+            cluster.loadAssignment = Self.inlineAssignment(name, targets: [target])
+        case .strictDNS(let targets):
+            cluster.type = .strictDns
+            cluster.loadAssignment = Self.inlineAssignment(name, targets: targets)
+        case .originalDestination:
+            cluster.type = .originalDst
+            cluster.lbPolicy = .clusterProvided
         }
         cluster.connectTimeout = Google_Protobuf_Duration(seconds: 10)
-        ProxylessTrafficPolicy.apply(policy, to: &cluster)
-        if let tls = UpstreamTLS.context(policy.tls, endpoints: endpoints, extraIdentities: service.subjectAltNames, trustDomain: trustDomain) {
+        if kind == .proxylessGRPC {
+            ProxylessTrafficPolicy.apply(policy, to: &cluster)
+        } else if cluster.type != .originalDst {
+            EnvoyTrafficPolicy.apply(policy, to: &cluster, protocolName: port.protocolName)
+        }
+        let tls = kind == .proxylessGRPC
+            ? UpstreamTLS.context(policy.tls, endpoints: endpoints, extraIdentities: service.subjectAltNames, trustDomain: trustDomain)
+            : UpstreamTLS.envoyContext(policy.tls, endpoints: endpoints, extraIdentities: service.subjectAltNames,
+                                       trustDomain: trustDomain, port: port.number, subset: subset, host: service.host)
+        if let tls {
             var socket = Envoy_Config_Core_V3_TransportSocket()
             socket.name = UpstreamTLS.transportSocketName
             socket.typedConfig = AnyPacking.pack(tls)
             cluster.transportSocket = socket
         }
         return XDSResource(name: name, message: cluster)
+    }
+
+    /// The endpoints of a DNS cluster, carried in the cluster itself.
+    private static func inlineAssignment(_ name: String, targets: [ClusterDiscovery.DNSTarget]) -> Envoy_Config_Endpoint_V3_ClusterLoadAssignment {
+        var group = Envoy_Config_Endpoint_V3_LocalityLbEndpoints()
+        group.lbEndpoints = targets.map { target in
+            var endpoint = Envoy_Config_Endpoint_V3_LbEndpoint()
+            endpoint.endpoint.address.socketAddress.address = target.host
+            endpoint.endpoint.address.socketAddress.portValue = target.port
+            return endpoint
+        }
+        var assignment = Envoy_Config_Endpoint_V3_ClusterLoadAssignment()
+        assignment.clusterName = name
+        assignment.endpoints = [group]
+        return assignment
     }
 }
 

@@ -28,12 +28,12 @@ public struct EndpointGenerator: HostScopedGenerator {
                 let all = push.registry.endpoints(host: service.host, port: port.number)
                 let name = ClusterName.outbound(port: port.number, host: service.host)
                 // A LOGICAL_DNS cluster carries its own endpoint: no assignment for it.
-                if DNSTarget.of(service, port: port, endpoints: all, serviceHasEndpoints: !all.isEmpty) == nil {
+                if ClusterDiscovery.of(service, port: port, endpoints: all, serviceHasEndpoints: !all.isEmpty, kind: view.key.kind) == .eds {
                     resources.append(assignment(name, endpoints: all, policy: rule?.policy(subset: nil, port: port.number), view: view))
                 }
                 for subset in rule?.subsets ?? [] {
                     let selected = all.filter { $0.matches(subset.labels) }
-                    guard DNSTarget.of(service, port: port, endpoints: selected, serviceHasEndpoints: !all.isEmpty) == nil else { continue }
+                    guard ClusterDiscovery.of(service, port: port, endpoints: selected, serviceHasEndpoints: !all.isEmpty, kind: view.key.kind) == .eds else { continue }
                     resources.append(assignment(ClusterName.outbound(port: port.number, subset: subset.name, host: service.host),
                                                 endpoints: selected, policy: rule?.policy(subset: subset.name, port: port.number), view: view))
                 }

@@ -23,6 +23,8 @@ struct CertificateRenewer: Sendable {
     var policy = RenewalPolicy()
     /// Where issuances and failures are reported.
     let logger: Logger
+    /// Told of each certificate after its files are published (the SDS server pushes it).
+    var onIssued: @Sendable (IssuedCertificate) -> Void = { _ in }
 
     /// Issues one certificate and publishes it.
     ///
@@ -56,6 +58,7 @@ struct CertificateRenewer: Sendable {
 
         let issued = try IssuedCertificate(chain: chain, key: key, fallbackRootPEM: fallbackRootPEM)
         try writer.publish(issued.files)
+        onIssued(issued)
         logger.info("issued certificate", metadata: [
             "identity": "\(issued.identity)",
             "notAfter": "\(Self.timestamp(issued.notAfter))",

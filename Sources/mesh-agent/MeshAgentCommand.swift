@@ -54,6 +54,11 @@ struct MeshAgentCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Requested certificate lifetime, e.g. 24h, 1h30m, 90s.", valueName: "duration"))
     var ttl = ValidityDuration(seconds: 86_400)
 
+    @Option(help: ArgumentHelp(
+        "Also serve the certificate to Envoy over SDS (secrets 'default' and 'ROOTCA') on this Unix socket, owner-only.",
+        valueName: "path"))
+    var sdsSocket: String?
+
     @Flag(help: "Issue one certificate, write it and exit (non-zero on failure).")
     var once = false
 
@@ -70,6 +75,12 @@ struct MeshAgentCommand: AsyncParsableCommand {
         if token?.isEmpty == true { throw ValidationError("--token must not be empty") }
         if serverName.isEmpty { throw ValidationError("--server-name must not be empty") }
         if outputDir.isEmpty { throw ValidationError("--output-dir must not be empty") }
+        if let sdsSocket {
+            if sdsSocket.isEmpty { throw ValidationError("--sds-socket must not be empty") }
+            if once { throw ValidationError("--sds-socket serves until stopped; it cannot be used with --once") }
+            // sockaddr_un.sun_path holds 108 bytes on Linux (104 on macOS), NUL included.
+            if sdsSocket.utf8.count > 103 { throw ValidationError("--sds-socket path is longer than a Unix socket path may be (103 bytes)") }
+        }
         if Logger.Level(rawValue: logLevel.lowercased()) == nil {
             throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
         }
@@ -85,7 +96,8 @@ struct MeshAgentCommand: AsyncParsableCommand {
         let logger = Logger(label: "mesh-agent")
 
         let rootPEM = try Self.loadTrustRoot(rootCert)
-        let renewer = CertificateRenewer(
+        let secrets = SecretStore()
+        var renewer = CertificateRenewer(
             signer: GRPCCertificateSigner(address: caAddress, renewAddress: renewAddress ?? CAAddress(host: caAddress.host, port: 15013),
                                           serverName: serverName, trustRootPEM: rootPEM),
             writer: AtomicDirectoryWriter(directory: outputDir),
@@ -94,6 +106,7 @@ struct MeshAgentCommand: AsyncParsableCommand {
             validity: ttl,
             fallbackRootPEM: rootPEM,
             logger: logger)
+        renewer.onIssued = { secrets.publish(WorkloadSecrets(certificate: $0)) }
         let existing = IssuedCertificate(loadingFrom: outputDir)
 
         if once {
@@ -110,8 +123,14 @@ struct MeshAgentCommand: AsyncParsableCommand {
             "caAddress": "\(caAddress)", "serverName": "\(serverName)", "dir": "\(outputDir)",
             "ttl": "\(ttl)", "keyType": "\(keyType.rawValue)",
         ])
+        if let existing, existing.isValid(at: Date()) {
+            secrets.publish(WorkloadSecrets(certificate: existing))
+        }
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await renewer.run(initial: existing) }
+            if let sdsSocket {
+                try await Self.startSDS(SDSListener(path: sdsSocket), store: secrets, logger: logger, in: &group)
+            }
+            group.addTask { [renewer] in try await renewer.run(initial: existing) }
             group.addTask {
                 if let signal = await ShutdownSignal.next() {
                     logger.info("received \(signal), exiting")
@@ -120,6 +139,30 @@ struct MeshAgentCommand: AsyncParsableCommand {
             // Whichever finishes first (a signal, or the loop with an error) ends the other.
             defer { group.cancelAll() }
             _ = try await group.next()
+        }
+    }
+
+    /// Starts the SDS server in `group` and returns once its socket is bound and owner-only, so
+    /// the renewal loop (which writes files) starts after the umask is restored; a socket that
+    /// cannot be bound fails the agent at start.
+    static func startSDS(_ listener: SDSListener, store: SecretStore, logger: Logger,
+                         in group: inout ThrowingTaskGroup<Void, any Error>) async throws {
+        let (ready, signalReady) = AsyncStream.makeStream(of: Void.self)
+        group.addTask {
+            defer { signalReady.finish() }
+            try await listener.serve(SecretDiscoveryServer(store: store, logger: logger), logger: logger) {
+                signalReady.yield()
+            }
+        }
+        var bound = false
+        for await _ in ready {
+            bound = true
+            break
+        }
+        if !bound {
+            // The server task ended before binding: surface its error.
+            try await group.next()
+            throw AgentError(.configuration, "the SDS server on \(listener.path) stopped before listening")
         }
     }
 

@@ -103,6 +103,11 @@ struct AdminClient: Sendable {
                             what: "authz check")
     }
 
+    /// `GET /debug/config_dump?proxyID=ID`: the resources meshd last built for one proxy.
+    func configDump(proxyID: String) async throws -> JSONValue {
+        try JSONValue.parse(try await send(.get, "/debug/config_dump", query: [("proxyID", proxyID)]), what: "config dump")
+    }
+
     // MARK: Identity
 
     /// `POST /api/v1/tokens`: mints a workload token for `namespace`/`serviceAccount`, valid for

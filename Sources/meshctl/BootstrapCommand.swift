@@ -1,14 +1,22 @@
 import ArgumentParser
 import Foundation
 
-/// `meshctl bootstrap`: prints an xDS bootstrap for proxyless gRPC clients (grpcio and others).
+/// `meshctl bootstrap`: prints an xDS bootstrap for proxyless gRPC clients (grpcio and others),
+/// or with `--envoy` an Envoy sidecar's bootstrap (see BootstrapCommand+Envoy.swift).
 ///
 /// It does not contact meshd: the output is for `GRPC_XDS_BOOTSTRAP` (a file) or
-/// `GRPC_XDS_BOOTSTRAP_CONFIG` (the JSON inline).
+/// `GRPC_XDS_BOOTSTRAP_CONFIG` (the JSON inline), or for `envoy -c`.
 struct BootstrapCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bootstrap",
-        abstract: "Print a gRPC xDS bootstrap JSON pointing at meshd.")
+        abstract: "Print a gRPC xDS bootstrap JSON pointing at meshd (or, with --envoy, an Envoy sidecar's).",
+        discussion: """
+            With --envoy, --node-id is required and must be an Istio sidecar id, \
+            sidecar~IP~POD.NAMESPACE~NAMESPACE.svc.cluster.local. Envoy then gets its listeners and \
+            clusters from meshd over delta ADS (mTLS on port 15013 with the certificate mesh-agent \
+            serves over SDS, or --plaintext on 15010) and its certificates from mesh-agent's \
+            --sds-socket.
+            """)
 
     /// meshd's plaintext xDS port (istiod's), used with the --server host by default.
     static let defaultXDSPort = 15010
@@ -29,21 +37,48 @@ struct BootstrapCommand: ParsableCommand {
         valueName: "dir"))
     var certDir: String?
 
+    @Flag(help: "Print an Envoy sidecar bootstrap instead of a gRPC one.")
+    var envoy = false
+
     @Option(help: ArgumentHelp(
-        "Namespace of the workload (node metadata NAMESPACE): which policies and routes apply to it.",
+        "The workload's namespace (node metadata NAMESPACE: which policies and routes apply to it; for Envoy it must match the node id's).",
         valueName: "namespace"))
     var namespace: String?
 
     @Option(help: ArgumentHelp(
-        "Labels of the workload, KEY=VALUE[,KEY=VALUE...] (node metadata LABELS): what policy selectors match.",
+        "Workload labels, k=v[,k=v...], may be repeated (node metadata LABELS: what policy selectors match).",
         valueName: "labels"))
-    var labels: String?
+    var labels: [String] = []
+
+    @Option(help: ArgumentHelp("Envoy: CLUSTER_ID node metadata (default: Kubernetes, Istio's).", valueName: "id"))
+    var clusterID: String?
+
+    @Flag(help: "Envoy: plaintext xDS to port \(Envoy.plaintextXDSPort) (trusted networks only) instead of mTLS to \(Envoy.mutualTLSXDSPort).")
+    var plaintext = false
+
+    @Option(help: ArgumentHelp("Envoy: the name meshd's certificate is checked against (default: the xDS host).", valueName: "name"))
+    var serverName: String?
+
+    @Option(help: ArgumentHelp("Envoy: mesh-agent's SDS socket (default: \(Envoy.defaultSDSSocket)).", valueName: "path"))
+    var sdsSocket: String?
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("Output format: json or yaml.", valueName: "json|yaml"))
+    var output: OutputFormat = .json
 
     func validate() throws {
-        if let namespace, namespace.isEmpty {
-            throw ValidationError("--namespace must not be empty")
+        if output == .table { throw ValidationError("--output must be json or yaml") }
+        if !envoy {
+            let envoyOnly = [(plaintext, "--plaintext"), (serverName != nil, "--server-name"), (sdsSocket != nil, "--sds-socket"),
+                             (clusterID != nil, "--cluster-id")]
+            if let flag = envoyOnly.first(where: \.0)?.1 { throw ValidationError("\(flag) is for --envoy bootstraps") }
+            if namespace?.isEmpty == true { throw ValidationError("--namespace must not be empty") }
+            _ = try parsedLabels()
+        } else {
+            guard nodeID != nil else { throw ValidationError("--envoy needs --node-id (\(EnvoyNodeID.shape))") }
+            if certDir != nil { throw ValidationError("--cert-dir is for gRPC bootstraps; Envoy gets its certificate over SDS") }
+            if sdsSocket?.isEmpty == true { throw ValidationError("--sds-socket must not be empty") }
+            _ = try parsedLabels()
         }
-        if let labels { _ = try Self.parseLabels(labels) }
         if let xdsAddress, !Self.isHostPort(xdsAddress) {
             throw ValidationError("--xds-address must be HOST:PORT, got '\(xdsAddress)'")
         }
@@ -56,11 +91,44 @@ struct BootstrapCommand: ParsableCommand {
     }
 
     func run() throws {
-        let bootstrap = Self.bootstrap(
+        let bootstrap = envoy ? Self.envoyBootstrap(try envoyInput()) : Self.bootstrap(
             serverURI: try resolvedXDSAddress(), nodeID: resolvedNodeID,
             certificateDirectory: certDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
-            namespace: namespace, labels: try labels.map(Self.parseLabels) ?? [:])
-        Console.out(try bootstrap.prettyJSON() + "\n")
+            namespace: namespace, labels: try parsedLabels())
+        Console.out(output == .yaml ? try bootstrap.yamlDocument() : try bootstrap.prettyJSON() + "\n")
+    }
+
+    /// The validated input of an Envoy bootstrap: the node id parsed (a malformed one refused),
+    /// the namespace agreeing with it, the xDS address defaulting to the mTLS or plaintext port.
+    private func envoyInput() throws -> EnvoyBootstrapInput {
+        let node = try EnvoyNodeID(parsing: nodeID ?? "")
+        if let namespace, namespace != node.namespace {
+            throw MeshctlError(.input, "--namespace \(namespace) differs from the node id's namespace \(node.namespace)")
+        }
+        let port = plaintext ? Envoy.plaintextXDSPort : Envoy.mutualTLSXDSPort
+        let address = try xdsAddress ?? resolvedXDSAddress(port: port)
+        guard let colon = address.lastIndex(of: ":"), let xdsPort = Int(address[address.index(after: colon)...]) else {
+            throw MeshctlError(.input, "--xds-address must be HOST:PORT, got '\(address)'")
+        }
+        var host = String(address[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return EnvoyBootstrapInput(node: node, labels: try parsedLabels(), clusterID: clusterID ?? "Kubernetes", xdsHost: host,
+                                   xdsPort: xdsPort, plaintext: plaintext, serverName: serverName ?? host,
+                                   sdsSocket: sdsSocket ?? Envoy.defaultSDSSocket)
+    }
+
+    /// `--labels app=reviews,version=v1 --labels team=a` as a map; a malformed pair is refused.
+    func parsedLabels() throws -> [String: String] {
+        var result: [String: String] = [:]
+        for pair in labels.flatMap({ $0.split(separator: ",") }) {
+            guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
+                throw ValidationError("--labels: '\(pair)' is not KEY=VALUE")
+            }
+            let key = String(pair[..<equals])
+            if result[key] != nil { throw ValidationError("--labels: '\(key)' is given twice") }
+            result[key] = String(pair[pair.index(after: equals)...])
+        }
+        return result
     }
 
     /// The instance name meshd's UpstreamTlsContext refers to (identity certificate `default`,
@@ -104,21 +172,6 @@ struct BootstrapCommand: ParsableCommand {
     /// Istio's name template for a gRPC server's inbound listener (`%s` is the listening address).
     static let serverListenerTemplate = "xds.istio.io/grpc/lds/inbound/%s"
 
-    /// `KEY=VALUE[,KEY=VALUE...]` as a label map; a key must be non-empty and appear once.
-    static func parseLabels(_ text: String) throws -> [String: String] {
-        var labels: [String: String] = [:]
-        for pair in text.split(separator: ",", omittingEmptySubsequences: true) {
-            guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
-                throw ValidationError("--labels takes KEY=VALUE[,KEY=VALUE...], got '\(pair)'")
-            }
-            let key = String(pair[..<equals])
-            guard labels.updateValue(String(pair[pair.index(after: equals)...]), forKey: key) == nil else {
-                throw ValidationError("--labels names '\(key)' twice")
-            }
-        }
-        return labels
-    }
-
     private static func minimalBootstrap(serverURI: String, nodeID: String, namespace: String?, labels: [String: String]) -> JSONValue {
         var metadata: [String: JSONValue] = ["GENERATOR": .string("grpc")]
         if let namespace { metadata["NAMESPACE"] = .string(namespace) }
@@ -141,14 +194,14 @@ struct BootstrapCommand: ParsableCommand {
     }
 
     /// `--xds-address`, else the admin server's host with the xDS port (bracketed if IPv6).
-    private func resolvedXDSAddress() throws -> String {
+    private func resolvedXDSAddress(port: Int = BootstrapCommand.defaultXDSPort) throws -> String {
         if let xdsAddress { return xdsAddress }
         let server = root.global.resolvedServer
         guard var host = URL(string: server)?.host, !host.isEmpty else {
             throw MeshctlError(.input, "cannot take the xDS host from server URL '\(server)'; give --xds-address")
         }
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        return host.contains(":") ? "[\(host)]:\(Self.defaultXDSPort)" : "\(host):\(Self.defaultXDSPort)"
+        return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 
     /// HOST:PORT with a non-empty host and a port in 1...65535; `[v6]:PORT` allowed.

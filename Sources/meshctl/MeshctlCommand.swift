@@ -22,6 +22,7 @@ struct MeshctlCommand: AsyncParsableCommand {
             GetCommand.self,
             DeleteCommand.self,
             ProxyStatusCommand.self,
+            ProxyConfigCommand.self,
             BootstrapCommand.self,
             TokenCommand.self,
             CACommand.self,

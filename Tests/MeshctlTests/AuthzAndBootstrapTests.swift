@@ -16,12 +16,19 @@ import Testing
         #expect(bare["server_listener_resource_name_template"] != nil)
     }
 
-    @Test func labels() throws {
-        #expect(try BootstrapCommand.parseLabels("app=reviews,version=v1") == ["app": "reviews", "version": "v1"])
-        #expect(try BootstrapCommand.parseLabels("empty=") == ["empty": ""])
-        #expect(throws: (any Error).self) { try BootstrapCommand.parseLabels("app") }
-        #expect(throws: (any Error).self) { try BootstrapCommand.parseLabels("=x") }
-        #expect(throws: (any Error).self) { try BootstrapCommand.parseLabels("a=1,a=2") }
+    /// `meshctl bootstrap ARGS` parsed and validated as the CLI does it.
+    static func bootstrapCommand(_ arguments: [String]) throws -> BootstrapCommand {
+        let parsed = try MeshctlCommand.parseAsRoot(["bootstrap"] + arguments)
+        return try #require(parsed as? BootstrapCommand)
+    }
+
+    @Test func namespaceAndLabelsAreForGRPCBootstrapsToo() throws {
+        let command = try Self.bootstrapCommand(["--namespace", "shop", "--labels", "app=reviews,version=v1", "--labels", "empty="])
+        #expect(try command.parsedLabels() == ["app": "reviews", "version": "v1", "empty": ""])
+        #expect(command.namespace == "shop")
+        for bad in [["--labels", "app"], ["--labels", "=x"], ["--labels", "a=1,a=2"], ["--namespace", ""]] {
+            #expect(throws: (any Error).self) { try Self.bootstrapCommand(bad) }
+        }
     }
 
     @Test func authzCheckRendering() {

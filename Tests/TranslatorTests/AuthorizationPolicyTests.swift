@@ -121,7 +121,9 @@ struct AuthorizationPolicyTests {
         #expect(fields == ["spec.rules[0].from[0].source.requestPrincipals", "spec.rules[0].when[0].key"])
         #expect(push.warnings.allSatisfy { !$0.message.isEmpty })
         let audit = try #require(try ConfigDocumentParser.parse(authorizationPolicy("a", "shop", "action: AUDIT\nrules:\n- {}")).first)
-        #expect(try ConfigValidator.validateForWrite(audit).clientLimits.map(\.path) == ["spec.action"])
+        let limits = try ConfigValidator.validateForWrite(audit).clientLimits
+        #expect(limits.filter { $0.client == .proxylessGRPC }.map(\.path) == ["spec.action"])
+        #expect(limits.filter { $0.client == .envoy }.map(\.path) == ["spec.action", "spec.rules"])
     }
 
     @Test func inboundListenerFilterOrder() throws {

@@ -50,8 +50,9 @@ class DeltaReceived:
 class DeltaClient(StreamClient):
     label = "Delta"
 
-    def __init__(self, address: str, node_id: str, reject: dict | None = None, metadata: dict | None = None):
-        super().__init__(address)
+    def __init__(self, address: str, node_id: str, reject: dict | None = None, metadata: dict | None = None,
+                 channel=None):
+        super().__init__(address, channel)
         self.node = base_pb2.Node(id=node_id, user_agent_name="envoy")
         if metadata:
             self.node.metadata.update(metadata)  # e.g. {"NAMESPACE": "a"}: the proxy's namespace

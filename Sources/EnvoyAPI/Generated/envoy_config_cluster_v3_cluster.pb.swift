@@ -20,6 +20,28 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
+/// Envoy sidecars: TCP keepalive on upstream connections (Istio's connectionPool.tcp.tcpKeepalive).
+public nonisolated struct Envoy_Config_Cluster_V3_UpstreamConnectionOptions: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var tcpKeepalive: Envoy_Config_Core_V3_TcpKeepalive {
+    get {_tcpKeepalive ?? Envoy_Config_Core_V3_TcpKeepalive()}
+    set {_tcpKeepalive = newValue}
+  }
+  /// Returns true if `tcpKeepalive` has been explicitly set.
+  public var hasTcpKeepalive: Bool {self._tcpKeepalive != nil}
+  /// Clears the value of `tcpKeepalive`. Subsequent reads from it will return its default value.
+  public mutating func clearTcpKeepalive() {self._tcpKeepalive = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _tcpKeepalive: Envoy_Config_Core_V3_TcpKeepalive? = nil
+}
+
 public nonisolated struct Envoy_Config_Cluster_V3_Cluster: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -97,6 +119,30 @@ public nonisolated struct Envoy_Config_Cluster_V3_Cluster: @unchecked Sendable {
     set {_uniqueStorage()._lbConfig = .ringHashLbConfig(newValue)}
   }
 
+  public var leastRequestLbConfig: Envoy_Config_Cluster_V3_Cluster.LeastRequestLbConfig {
+    get {
+      if case .leastRequestLbConfig(let v)? = _storage._lbConfig {return v}
+      return Envoy_Config_Cluster_V3_Cluster.LeastRequestLbConfig()
+    }
+    set {_uniqueStorage()._lbConfig = .leastRequestLbConfig(newValue)}
+  }
+
+  public var maglevLbConfig: Envoy_Config_Cluster_V3_Cluster.MaglevLbConfig {
+    get {
+      if case .maglevLbConfig(let v)? = _storage._lbConfig {return v}
+      return Envoy_Config_Cluster_V3_Cluster.MaglevLbConfig()
+    }
+    set {_uniqueStorage()._lbConfig = .maglevLbConfig(newValue)}
+  }
+
+  public var roundRobinLbConfig: Envoy_Config_Cluster_V3_Cluster.RoundRobinLbConfig {
+    get {
+      if case .roundRobinLbConfig(let v)? = _storage._lbConfig {return v}
+      return Envoy_Config_Cluster_V3_Cluster.RoundRobinLbConfig()
+    }
+    set {_uniqueStorage()._lbConfig = .roundRobinLbConfig(newValue)}
+  }
+
   public var transportSocket: Envoy_Config_Core_V3_TransportSocket {
     get {_storage._transportSocket ?? Envoy_Config_Core_V3_TransportSocket()}
     set {_uniqueStorage()._transportSocket = newValue}
@@ -106,9 +152,33 @@ public nonisolated struct Envoy_Config_Cluster_V3_Cluster: @unchecked Sendable {
   /// Clears the value of `transportSocket`. Subsequent reads from it will return its default value.
   public mutating func clearTransportSocket() {_uniqueStorage()._transportSocket = nil}
 
+  public var commonLbConfig: Envoy_Config_Cluster_V3_Cluster.CommonLbConfig {
+    get {_storage._commonLbConfig ?? Envoy_Config_Cluster_V3_Cluster.CommonLbConfig()}
+    set {_uniqueStorage()._commonLbConfig = newValue}
+  }
+  /// Returns true if `commonLbConfig` has been explicitly set.
+  public var hasCommonLbConfig: Bool {_storage._commonLbConfig != nil}
+  /// Clears the value of `commonLbConfig`. Subsequent reads from it will return its default value.
+  public mutating func clearCommonLbConfig() {_uniqueStorage()._commonLbConfig = nil}
+
   public var altStatName: String {
     get {_storage._altStatName}
     set {_uniqueStorage()._altStatName = newValue}
+  }
+
+  public var upstreamConnectionOptions: Envoy_Config_Cluster_V3_UpstreamConnectionOptions {
+    get {_storage._upstreamConnectionOptions ?? Envoy_Config_Cluster_V3_UpstreamConnectionOptions()}
+    set {_uniqueStorage()._upstreamConnectionOptions = newValue}
+  }
+  /// Returns true if `upstreamConnectionOptions` has been explicitly set.
+  public var hasUpstreamConnectionOptions: Bool {_storage._upstreamConnectionOptions != nil}
+  /// Clears the value of `upstreamConnectionOptions`. Subsequent reads from it will return its default value.
+  public mutating func clearUpstreamConnectionOptions() {_uniqueStorage()._upstreamConnectionOptions = nil}
+
+  /// Keyed by extension name; meshd sets envoy.extensions.upstreams.http.v3.HttpProtocolOptions.
+  public var typedExtensionProtocolOptions: Dictionary<String,SwiftProtobuf.Google_Protobuf_Any> {
+    get {_storage._typedExtensionProtocolOptions}
+    set {_uniqueStorage()._typedExtensionProtocolOptions = newValue}
   }
 
   public var loadAssignment: Envoy_Config_Endpoint_V3_ClusterLoadAssignment {
@@ -129,6 +199,9 @@ public nonisolated struct Envoy_Config_Cluster_V3_Cluster: @unchecked Sendable {
 
   public nonisolated enum OneOf_LbConfig: Equatable, Sendable {
     case ringHashLbConfig(Envoy_Config_Cluster_V3_Cluster.RingHashLbConfig)
+    case leastRequestLbConfig(Envoy_Config_Cluster_V3_Cluster.LeastRequestLbConfig)
+    case maglevLbConfig(Envoy_Config_Cluster_V3_Cluster.MaglevLbConfig)
+    case roundRobinLbConfig(Envoy_Config_Cluster_V3_Cluster.RoundRobinLbConfig)
 
   }
 
@@ -298,6 +371,158 @@ public nonisolated struct Envoy_Config_Cluster_V3_Cluster: @unchecked Sendable {
     fileprivate var _maximumRingSize: SwiftProtobuf.Google_Protobuf_UInt64Value? = nil
   }
 
+  /// Envoy only: slow start for new endpoints (Istio's loadBalancer.warmup).
+  public nonisolated struct SlowStartConfig: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    public var slowStartWindow: SwiftProtobuf.Google_Protobuf_Duration {
+      get {_slowStartWindow ?? SwiftProtobuf.Google_Protobuf_Duration()}
+      set {_slowStartWindow = newValue}
+    }
+    /// Returns true if `slowStartWindow` has been explicitly set.
+    public var hasSlowStartWindow: Bool {self._slowStartWindow != nil}
+    /// Clears the value of `slowStartWindow`. Subsequent reads from it will return its default value.
+    public mutating func clearSlowStartWindow() {self._slowStartWindow = nil}
+
+    public var aggression: Envoy_Config_Core_V3_RuntimeDouble {
+      get {_aggression ?? Envoy_Config_Core_V3_RuntimeDouble()}
+      set {_aggression = newValue}
+    }
+    /// Returns true if `aggression` has been explicitly set.
+    public var hasAggression: Bool {self._aggression != nil}
+    /// Clears the value of `aggression`. Subsequent reads from it will return its default value.
+    public mutating func clearAggression() {self._aggression = nil}
+
+    public var minWeightPercent: Envoy_Type_V3_Percent {
+      get {_minWeightPercent ?? Envoy_Type_V3_Percent()}
+      set {_minWeightPercent = newValue}
+    }
+    /// Returns true if `minWeightPercent` has been explicitly set.
+    public var hasMinWeightPercent: Bool {self._minWeightPercent != nil}
+    /// Clears the value of `minWeightPercent`. Subsequent reads from it will return its default value.
+    public mutating func clearMinWeightPercent() {self._minWeightPercent = nil}
+
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    public init() {}
+
+    fileprivate var _slowStartWindow: SwiftProtobuf.Google_Protobuf_Duration? = nil
+    fileprivate var _aggression: Envoy_Config_Core_V3_RuntimeDouble? = nil
+    fileprivate var _minWeightPercent: Envoy_Type_V3_Percent? = nil
+  }
+
+  public nonisolated struct LeastRequestLbConfig: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    public var slowStartConfig: Envoy_Config_Cluster_V3_Cluster.SlowStartConfig {
+      get {_slowStartConfig ?? Envoy_Config_Cluster_V3_Cluster.SlowStartConfig()}
+      set {_slowStartConfig = newValue}
+    }
+    /// Returns true if `slowStartConfig` has been explicitly set.
+    public var hasSlowStartConfig: Bool {self._slowStartConfig != nil}
+    /// Clears the value of `slowStartConfig`. Subsequent reads from it will return its default value.
+    public mutating func clearSlowStartConfig() {self._slowStartConfig = nil}
+
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    public init() {}
+
+    fileprivate var _slowStartConfig: Envoy_Config_Cluster_V3_Cluster.SlowStartConfig? = nil
+  }
+
+  public nonisolated struct RoundRobinLbConfig: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    public var slowStartConfig: Envoy_Config_Cluster_V3_Cluster.SlowStartConfig {
+      get {_slowStartConfig ?? Envoy_Config_Cluster_V3_Cluster.SlowStartConfig()}
+      set {_slowStartConfig = newValue}
+    }
+    /// Returns true if `slowStartConfig` has been explicitly set.
+    public var hasSlowStartConfig: Bool {self._slowStartConfig != nil}
+    /// Clears the value of `slowStartConfig`. Subsequent reads from it will return its default value.
+    public mutating func clearSlowStartConfig() {self._slowStartConfig = nil}
+
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    public init() {}
+
+    fileprivate var _slowStartConfig: Envoy_Config_Cluster_V3_Cluster.SlowStartConfig? = nil
+  }
+
+  public nonisolated struct MaglevLbConfig: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    public var tableSize: SwiftProtobuf.Google_Protobuf_UInt64Value {
+      get {_tableSize ?? SwiftProtobuf.Google_Protobuf_UInt64Value()}
+      set {_tableSize = newValue}
+    }
+    /// Returns true if `tableSize` has been explicitly set.
+    public var hasTableSize: Bool {self._tableSize != nil}
+    /// Clears the value of `tableSize`. Subsequent reads from it will return its default value.
+    public mutating func clearTableSize() {self._tableSize = nil}
+
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    public init() {}
+
+    fileprivate var _tableSize: SwiftProtobuf.Google_Protobuf_UInt64Value? = nil
+  }
+
+  public nonisolated struct CommonLbConfig: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    public var healthyPanicThreshold: Envoy_Type_V3_Percent {
+      get {_healthyPanicThreshold ?? Envoy_Type_V3_Percent()}
+      set {_healthyPanicThreshold = newValue}
+    }
+    /// Returns true if `healthyPanicThreshold` has been explicitly set.
+    public var hasHealthyPanicThreshold: Bool {self._healthyPanicThreshold != nil}
+    /// Clears the value of `healthyPanicThreshold`. Subsequent reads from it will return its default value.
+    public mutating func clearHealthyPanicThreshold() {self._healthyPanicThreshold = nil}
+
+    public var localityConfigSpecifier: Envoy_Config_Cluster_V3_Cluster.CommonLbConfig.OneOf_LocalityConfigSpecifier? = nil
+
+    public var localityWeightedLbConfig: Envoy_Config_Cluster_V3_Cluster.CommonLbConfig.LocalityWeightedLbConfig {
+      get {
+        if case .localityWeightedLbConfig(let v)? = localityConfigSpecifier {return v}
+        return Envoy_Config_Cluster_V3_Cluster.CommonLbConfig.LocalityWeightedLbConfig()
+      }
+      set {localityConfigSpecifier = .localityWeightedLbConfig(newValue)}
+    }
+
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    public nonisolated enum OneOf_LocalityConfigSpecifier: Equatable, Sendable {
+      case localityWeightedLbConfig(Envoy_Config_Cluster_V3_Cluster.CommonLbConfig.LocalityWeightedLbConfig)
+
+    }
+
+    /// Envoy weighs localities only with this set (gRPC always does).
+    public nonisolated struct LocalityWeightedLbConfig: Sendable {
+      // SwiftProtobuf.Message conformance is added in an extension below. See the
+      // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+      // methods supported on all messages.
+
+      public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+      public init() {}
+    }
+
+    public init() {}
+
+    fileprivate var _healthyPanicThreshold: Envoy_Type_V3_Percent? = nil
+  }
+
   public nonisolated struct EdsClusterConfig: Sendable {
     // SwiftProtobuf.Message conformance is added in an extension below. See the
     // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -330,9 +555,43 @@ public nonisolated struct Envoy_Config_Cluster_V3_Cluster: @unchecked Sendable {
 
 fileprivate nonisolated let _protobuf_package = "envoy.config.cluster.v3"
 
+nonisolated extension Envoy_Config_Cluster_V3_UpstreamConnectionOptions: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UpstreamConnectionOptions"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}tcp_keepalive\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._tcpKeepalive) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._tcpKeepalive {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Envoy_Config_Cluster_V3_UpstreamConnectionOptions, rhs: Envoy_Config_Cluster_V3_UpstreamConnectionOptions) -> Bool {
+    if lhs._tcpKeepalive != rhs._tcpKeepalive {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Envoy_Config_Cluster_V3_Cluster: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Cluster"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}type\0\u{3}eds_cluster_config\0\u{3}connect_timeout\0\u{4}\u{2}lb_policy\0\u{4}\u{4}circuit_breakers\0\u{4}\u{9}outlier_detection\0\u{4}\u{4}ring_hash_lb_config\0\u{3}transport_socket\0\u{4}\u{4}alt_stat_name\0\u{4}\u{5}load_assignment\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}type\0\u{3}eds_cluster_config\0\u{3}connect_timeout\0\u{4}\u{2}lb_policy\0\u{4}\u{4}circuit_breakers\0\u{4}\u{9}outlier_detection\0\u{4}\u{4}ring_hash_lb_config\0\u{3}transport_socket\0\u{4}\u{3}common_lb_config\0\u{3}alt_stat_name\0\u{4}\u{2}upstream_connection_options\0\u{4}\u{3}load_assignment\0\u{4}\u{3}typed_extension_protocol_options\0\u{3}least_request_lb_config\0\u{4}\u{f}maglev_lb_config\0\u{4}\u{4}round_robin_lb_config\0")
 
   fileprivate class _StorageClass {
     var _name: String = String()
@@ -344,7 +603,10 @@ nonisolated extension Envoy_Config_Cluster_V3_Cluster: SwiftProtobuf.Message, Sw
     var _outlierDetection: Envoy_Config_Cluster_V3_OutlierDetection? = nil
     var _lbConfig: Envoy_Config_Cluster_V3_Cluster.OneOf_LbConfig?
     var _transportSocket: Envoy_Config_Core_V3_TransportSocket? = nil
+    var _commonLbConfig: Envoy_Config_Cluster_V3_Cluster.CommonLbConfig? = nil
     var _altStatName: String = String()
+    var _upstreamConnectionOptions: Envoy_Config_Cluster_V3_UpstreamConnectionOptions? = nil
+    var _typedExtensionProtocolOptions: Dictionary<String,SwiftProtobuf.Google_Protobuf_Any> = [:]
     var _loadAssignment: Envoy_Config_Endpoint_V3_ClusterLoadAssignment? = nil
 
       // This property is used as the initial default value for new instances of the type.
@@ -365,7 +627,10 @@ nonisolated extension Envoy_Config_Cluster_V3_Cluster: SwiftProtobuf.Message, Sw
       _outlierDetection = source._outlierDetection
       _lbConfig = source._lbConfig
       _transportSocket = source._transportSocket
+      _commonLbConfig = source._commonLbConfig
       _altStatName = source._altStatName
+      _upstreamConnectionOptions = source._upstreamConnectionOptions
+      _typedExtensionProtocolOptions = source._typedExtensionProtocolOptions
       _loadAssignment = source._loadAssignment
     }
   }
@@ -413,8 +678,50 @@ nonisolated extension Envoy_Config_Cluster_V3_Cluster: SwiftProtobuf.Message, Sw
           }
         }()
         case 24: try { try decoder.decodeSingularMessageField(value: &_storage._transportSocket) }()
+        case 27: try { try decoder.decodeSingularMessageField(value: &_storage._commonLbConfig) }()
         case 28: try { try decoder.decodeSingularStringField(value: &_storage._altStatName) }()
+        case 30: try { try decoder.decodeSingularMessageField(value: &_storage._upstreamConnectionOptions) }()
         case 33: try { try decoder.decodeSingularMessageField(value: &_storage._loadAssignment) }()
+        case 36: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMessageMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.Google_Protobuf_Any>.self, value: &_storage._typedExtensionProtocolOptions) }()
+        case 37: try {
+          var v: Envoy_Config_Cluster_V3_Cluster.LeastRequestLbConfig?
+          var hadOneofValue = false
+          if let current = _storage._lbConfig {
+            hadOneofValue = true
+            if case .leastRequestLbConfig(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._lbConfig = .leastRequestLbConfig(v)
+          }
+        }()
+        case 52: try {
+          var v: Envoy_Config_Cluster_V3_Cluster.MaglevLbConfig?
+          var hadOneofValue = false
+          if let current = _storage._lbConfig {
+            hadOneofValue = true
+            if case .maglevLbConfig(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._lbConfig = .maglevLbConfig(v)
+          }
+        }()
+        case 56: try {
+          var v: Envoy_Config_Cluster_V3_Cluster.RoundRobinLbConfig?
+          var hadOneofValue = false
+          if let current = _storage._lbConfig {
+            hadOneofValue = true
+            if case .roundRobinLbConfig(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._lbConfig = .roundRobinLbConfig(v)
+          }
+        }()
         default: break
         }
       }
@@ -454,12 +761,36 @@ nonisolated extension Envoy_Config_Cluster_V3_Cluster: SwiftProtobuf.Message, Sw
       try { if let v = _storage._transportSocket {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 24)
       } }()
+      try { if let v = _storage._commonLbConfig {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 27)
+      } }()
       if !_storage._altStatName.isEmpty {
         try visitor.visitSingularStringField(value: _storage._altStatName, fieldNumber: 28)
       }
+      try { if let v = _storage._upstreamConnectionOptions {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 30)
+      } }()
       try { if let v = _storage._loadAssignment {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 33)
       } }()
+      if !_storage._typedExtensionProtocolOptions.isEmpty {
+        try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMessageMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.Google_Protobuf_Any>.self, value: _storage._typedExtensionProtocolOptions, fieldNumber: 36)
+      }
+      switch _storage._lbConfig {
+      case .leastRequestLbConfig?: try {
+        guard case .leastRequestLbConfig(let v)? = _storage._lbConfig else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 37)
+      }()
+      case .maglevLbConfig?: try {
+        guard case .maglevLbConfig(let v)? = _storage._lbConfig else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 52)
+      }()
+      case .roundRobinLbConfig?: try {
+        guard case .roundRobinLbConfig(let v)? = _storage._lbConfig else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 56)
+      }()
+      default: break
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -478,7 +809,10 @@ nonisolated extension Envoy_Config_Cluster_V3_Cluster: SwiftProtobuf.Message, Sw
         if _storage._outlierDetection != rhs_storage._outlierDetection {return false}
         if _storage._lbConfig != rhs_storage._lbConfig {return false}
         if _storage._transportSocket != rhs_storage._transportSocket {return false}
+        if _storage._commonLbConfig != rhs_storage._commonLbConfig {return false}
         if _storage._altStatName != rhs_storage._altStatName {return false}
+        if _storage._upstreamConnectionOptions != rhs_storage._upstreamConnectionOptions {return false}
+        if _storage._typedExtensionProtocolOptions != rhs_storage._typedExtensionProtocolOptions {return false}
         if _storage._loadAssignment != rhs_storage._loadAssignment {return false}
         return true
       }
@@ -543,6 +877,222 @@ nonisolated extension Envoy_Config_Cluster_V3_Cluster.RingHashLbConfig: SwiftPro
 
 nonisolated extension Envoy_Config_Cluster_V3_Cluster.RingHashLbConfig.HashFunction: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0XX_HASH\0\u{1}MURMUR_HASH_2\0")
+}
+
+nonisolated extension Envoy_Config_Cluster_V3_Cluster.SlowStartConfig: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = Envoy_Config_Cluster_V3_Cluster.protoMessageName + ".SlowStartConfig"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}slow_start_window\0\u{1}aggression\0\u{3}min_weight_percent\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._slowStartWindow) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._aggression) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._minWeightPercent) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._slowStartWindow {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._aggression {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._minWeightPercent {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Envoy_Config_Cluster_V3_Cluster.SlowStartConfig, rhs: Envoy_Config_Cluster_V3_Cluster.SlowStartConfig) -> Bool {
+    if lhs._slowStartWindow != rhs._slowStartWindow {return false}
+    if lhs._aggression != rhs._aggression {return false}
+    if lhs._minWeightPercent != rhs._minWeightPercent {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Envoy_Config_Cluster_V3_Cluster.LeastRequestLbConfig: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = Envoy_Config_Cluster_V3_Cluster.protoMessageName + ".LeastRequestLbConfig"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{4}\u{3}slow_start_config\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._slowStartConfig) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._slowStartConfig {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Envoy_Config_Cluster_V3_Cluster.LeastRequestLbConfig, rhs: Envoy_Config_Cluster_V3_Cluster.LeastRequestLbConfig) -> Bool {
+    if lhs._slowStartConfig != rhs._slowStartConfig {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Envoy_Config_Cluster_V3_Cluster.RoundRobinLbConfig: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = Envoy_Config_Cluster_V3_Cluster.protoMessageName + ".RoundRobinLbConfig"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}slow_start_config\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._slowStartConfig) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._slowStartConfig {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Envoy_Config_Cluster_V3_Cluster.RoundRobinLbConfig, rhs: Envoy_Config_Cluster_V3_Cluster.RoundRobinLbConfig) -> Bool {
+    if lhs._slowStartConfig != rhs._slowStartConfig {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Envoy_Config_Cluster_V3_Cluster.MaglevLbConfig: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = Envoy_Config_Cluster_V3_Cluster.protoMessageName + ".MaglevLbConfig"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}table_size\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._tableSize) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._tableSize {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Envoy_Config_Cluster_V3_Cluster.MaglevLbConfig, rhs: Envoy_Config_Cluster_V3_Cluster.MaglevLbConfig) -> Bool {
+    if lhs._tableSize != rhs._tableSize {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Envoy_Config_Cluster_V3_Cluster.CommonLbConfig: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = Envoy_Config_Cluster_V3_Cluster.protoMessageName + ".CommonLbConfig"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}healthy_panic_threshold\0\u{4}\u{2}locality_weighted_lb_config\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._healthyPanicThreshold) }()
+      case 3: try {
+        var v: Envoy_Config_Cluster_V3_Cluster.CommonLbConfig.LocalityWeightedLbConfig?
+        var hadOneofValue = false
+        if let current = self.localityConfigSpecifier {
+          hadOneofValue = true
+          if case .localityWeightedLbConfig(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.localityConfigSpecifier = .localityWeightedLbConfig(v)
+        }
+      }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._healthyPanicThreshold {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try { if case .localityWeightedLbConfig(let v)? = self.localityConfigSpecifier {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Envoy_Config_Cluster_V3_Cluster.CommonLbConfig, rhs: Envoy_Config_Cluster_V3_Cluster.CommonLbConfig) -> Bool {
+    if lhs._healthyPanicThreshold != rhs._healthyPanicThreshold {return false}
+    if lhs.localityConfigSpecifier != rhs.localityConfigSpecifier {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Envoy_Config_Cluster_V3_Cluster.CommonLbConfig.LocalityWeightedLbConfig: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = Envoy_Config_Cluster_V3_Cluster.CommonLbConfig.protoMessageName + ".LocalityWeightedLbConfig"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Envoy_Config_Cluster_V3_Cluster.CommonLbConfig.LocalityWeightedLbConfig, rhs: Envoy_Config_Cluster_V3_Cluster.CommonLbConfig.LocalityWeightedLbConfig) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
 }
 
 nonisolated extension Envoy_Config_Cluster_V3_Cluster.EdsClusterConfig: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

@@ -22,145 +22,165 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
 
 /// Passive health checking. gRPC (gRFC A50) implements the success-rate and
 /// failure-percentage algorithms only; the consecutive-error fields are ignored by it.
-public nonisolated struct Envoy_Config_Cluster_V3_OutlierDetection: Sendable {
+public nonisolated struct Envoy_Config_Cluster_V3_OutlierDetection: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   public var consecutive5Xx: SwiftProtobuf.Google_Protobuf_UInt32Value {
-    get {_consecutive5Xx ?? SwiftProtobuf.Google_Protobuf_UInt32Value()}
-    set {_consecutive5Xx = newValue}
+    get {_storage._consecutive5Xx ?? SwiftProtobuf.Google_Protobuf_UInt32Value()}
+    set {_uniqueStorage()._consecutive5Xx = newValue}
   }
   /// Returns true if `consecutive5Xx` has been explicitly set.
-  public var hasConsecutive5Xx: Bool {self._consecutive5Xx != nil}
+  public var hasConsecutive5Xx: Bool {_storage._consecutive5Xx != nil}
   /// Clears the value of `consecutive5Xx`. Subsequent reads from it will return its default value.
-  public mutating func clearConsecutive5Xx() {self._consecutive5Xx = nil}
+  public mutating func clearConsecutive5Xx() {_uniqueStorage()._consecutive5Xx = nil}
 
   public var interval: SwiftProtobuf.Google_Protobuf_Duration {
-    get {_interval ?? SwiftProtobuf.Google_Protobuf_Duration()}
-    set {_interval = newValue}
+    get {_storage._interval ?? SwiftProtobuf.Google_Protobuf_Duration()}
+    set {_uniqueStorage()._interval = newValue}
   }
   /// Returns true if `interval` has been explicitly set.
-  public var hasInterval: Bool {self._interval != nil}
+  public var hasInterval: Bool {_storage._interval != nil}
   /// Clears the value of `interval`. Subsequent reads from it will return its default value.
-  public mutating func clearInterval() {self._interval = nil}
+  public mutating func clearInterval() {_uniqueStorage()._interval = nil}
 
   public var baseEjectionTime: SwiftProtobuf.Google_Protobuf_Duration {
-    get {_baseEjectionTime ?? SwiftProtobuf.Google_Protobuf_Duration()}
-    set {_baseEjectionTime = newValue}
+    get {_storage._baseEjectionTime ?? SwiftProtobuf.Google_Protobuf_Duration()}
+    set {_uniqueStorage()._baseEjectionTime = newValue}
   }
   /// Returns true if `baseEjectionTime` has been explicitly set.
-  public var hasBaseEjectionTime: Bool {self._baseEjectionTime != nil}
+  public var hasBaseEjectionTime: Bool {_storage._baseEjectionTime != nil}
   /// Clears the value of `baseEjectionTime`. Subsequent reads from it will return its default value.
-  public mutating func clearBaseEjectionTime() {self._baseEjectionTime = nil}
+  public mutating func clearBaseEjectionTime() {_uniqueStorage()._baseEjectionTime = nil}
 
   public var maxEjectionPercent: SwiftProtobuf.Google_Protobuf_UInt32Value {
-    get {_maxEjectionPercent ?? SwiftProtobuf.Google_Protobuf_UInt32Value()}
-    set {_maxEjectionPercent = newValue}
+    get {_storage._maxEjectionPercent ?? SwiftProtobuf.Google_Protobuf_UInt32Value()}
+    set {_uniqueStorage()._maxEjectionPercent = newValue}
   }
   /// Returns true if `maxEjectionPercent` has been explicitly set.
-  public var hasMaxEjectionPercent: Bool {self._maxEjectionPercent != nil}
+  public var hasMaxEjectionPercent: Bool {_storage._maxEjectionPercent != nil}
   /// Clears the value of `maxEjectionPercent`. Subsequent reads from it will return its default value.
-  public mutating func clearMaxEjectionPercent() {self._maxEjectionPercent = nil}
+  public mutating func clearMaxEjectionPercent() {_uniqueStorage()._maxEjectionPercent = nil}
 
   public var enforcingConsecutive5Xx: SwiftProtobuf.Google_Protobuf_UInt32Value {
-    get {_enforcingConsecutive5Xx ?? SwiftProtobuf.Google_Protobuf_UInt32Value()}
-    set {_enforcingConsecutive5Xx = newValue}
+    get {_storage._enforcingConsecutive5Xx ?? SwiftProtobuf.Google_Protobuf_UInt32Value()}
+    set {_uniqueStorage()._enforcingConsecutive5Xx = newValue}
   }
   /// Returns true if `enforcingConsecutive5Xx` has been explicitly set.
-  public var hasEnforcingConsecutive5Xx: Bool {self._enforcingConsecutive5Xx != nil}
+  public var hasEnforcingConsecutive5Xx: Bool {_storage._enforcingConsecutive5Xx != nil}
   /// Clears the value of `enforcingConsecutive5Xx`. Subsequent reads from it will return its default value.
-  public mutating func clearEnforcingConsecutive5Xx() {self._enforcingConsecutive5Xx = nil}
+  public mutating func clearEnforcingConsecutive5Xx() {_uniqueStorage()._enforcingConsecutive5Xx = nil}
 
   public var enforcingSuccessRate: SwiftProtobuf.Google_Protobuf_UInt32Value {
-    get {_enforcingSuccessRate ?? SwiftProtobuf.Google_Protobuf_UInt32Value()}
-    set {_enforcingSuccessRate = newValue}
+    get {_storage._enforcingSuccessRate ?? SwiftProtobuf.Google_Protobuf_UInt32Value()}
+    set {_uniqueStorage()._enforcingSuccessRate = newValue}
   }
   /// Returns true if `enforcingSuccessRate` has been explicitly set.
-  public var hasEnforcingSuccessRate: Bool {self._enforcingSuccessRate != nil}
+  public var hasEnforcingSuccessRate: Bool {_storage._enforcingSuccessRate != nil}
   /// Clears the value of `enforcingSuccessRate`. Subsequent reads from it will return its default value.
-  public mutating func clearEnforcingSuccessRate() {self._enforcingSuccessRate = nil}
+  public mutating func clearEnforcingSuccessRate() {_uniqueStorage()._enforcingSuccessRate = nil}
 
   public var consecutiveGatewayFailure: SwiftProtobuf.Google_Protobuf_UInt32Value {
-    get {_consecutiveGatewayFailure ?? SwiftProtobuf.Google_Protobuf_UInt32Value()}
-    set {_consecutiveGatewayFailure = newValue}
+    get {_storage._consecutiveGatewayFailure ?? SwiftProtobuf.Google_Protobuf_UInt32Value()}
+    set {_uniqueStorage()._consecutiveGatewayFailure = newValue}
   }
   /// Returns true if `consecutiveGatewayFailure` has been explicitly set.
-  public var hasConsecutiveGatewayFailure: Bool {self._consecutiveGatewayFailure != nil}
+  public var hasConsecutiveGatewayFailure: Bool {_storage._consecutiveGatewayFailure != nil}
   /// Clears the value of `consecutiveGatewayFailure`. Subsequent reads from it will return its default value.
-  public mutating func clearConsecutiveGatewayFailure() {self._consecutiveGatewayFailure = nil}
+  public mutating func clearConsecutiveGatewayFailure() {_uniqueStorage()._consecutiveGatewayFailure = nil}
 
   public var enforcingConsecutiveGatewayFailure: SwiftProtobuf.Google_Protobuf_UInt32Value {
-    get {_enforcingConsecutiveGatewayFailure ?? SwiftProtobuf.Google_Protobuf_UInt32Value()}
-    set {_enforcingConsecutiveGatewayFailure = newValue}
+    get {_storage._enforcingConsecutiveGatewayFailure ?? SwiftProtobuf.Google_Protobuf_UInt32Value()}
+    set {_uniqueStorage()._enforcingConsecutiveGatewayFailure = newValue}
   }
   /// Returns true if `enforcingConsecutiveGatewayFailure` has been explicitly set.
-  public var hasEnforcingConsecutiveGatewayFailure: Bool {self._enforcingConsecutiveGatewayFailure != nil}
+  public var hasEnforcingConsecutiveGatewayFailure: Bool {_storage._enforcingConsecutiveGatewayFailure != nil}
   /// Clears the value of `enforcingConsecutiveGatewayFailure`. Subsequent reads from it will return its default value.
-  public mutating func clearEnforcingConsecutiveGatewayFailure() {self._enforcingConsecutiveGatewayFailure = nil}
+  public mutating func clearEnforcingConsecutiveGatewayFailure() {_uniqueStorage()._enforcingConsecutiveGatewayFailure = nil}
+
+  public var splitExternalLocalOriginErrors: Bool {
+    get {_storage._splitExternalLocalOriginErrors}
+    set {_uniqueStorage()._splitExternalLocalOriginErrors = newValue}
+  }
+
+  public var consecutiveLocalOriginFailure: SwiftProtobuf.Google_Protobuf_UInt32Value {
+    get {_storage._consecutiveLocalOriginFailure ?? SwiftProtobuf.Google_Protobuf_UInt32Value()}
+    set {_uniqueStorage()._consecutiveLocalOriginFailure = newValue}
+  }
+  /// Returns true if `consecutiveLocalOriginFailure` has been explicitly set.
+  public var hasConsecutiveLocalOriginFailure: Bool {_storage._consecutiveLocalOriginFailure != nil}
+  /// Clears the value of `consecutiveLocalOriginFailure`. Subsequent reads from it will return its default value.
+  public mutating func clearConsecutiveLocalOriginFailure() {_uniqueStorage()._consecutiveLocalOriginFailure = nil}
+
+  public var enforcingConsecutiveLocalOriginFailure: SwiftProtobuf.Google_Protobuf_UInt32Value {
+    get {_storage._enforcingConsecutiveLocalOriginFailure ?? SwiftProtobuf.Google_Protobuf_UInt32Value()}
+    set {_uniqueStorage()._enforcingConsecutiveLocalOriginFailure = newValue}
+  }
+  /// Returns true if `enforcingConsecutiveLocalOriginFailure` has been explicitly set.
+  public var hasEnforcingConsecutiveLocalOriginFailure: Bool {_storage._enforcingConsecutiveLocalOriginFailure != nil}
+  /// Clears the value of `enforcingConsecutiveLocalOriginFailure`. Subsequent reads from it will return its default value.
+  public mutating func clearEnforcingConsecutiveLocalOriginFailure() {_uniqueStorage()._enforcingConsecutiveLocalOriginFailure = nil}
+
+  public var enforcingLocalOriginSuccessRate: SwiftProtobuf.Google_Protobuf_UInt32Value {
+    get {_storage._enforcingLocalOriginSuccessRate ?? SwiftProtobuf.Google_Protobuf_UInt32Value()}
+    set {_uniqueStorage()._enforcingLocalOriginSuccessRate = newValue}
+  }
+  /// Returns true if `enforcingLocalOriginSuccessRate` has been explicitly set.
+  public var hasEnforcingLocalOriginSuccessRate: Bool {_storage._enforcingLocalOriginSuccessRate != nil}
+  /// Clears the value of `enforcingLocalOriginSuccessRate`. Subsequent reads from it will return its default value.
+  public mutating func clearEnforcingLocalOriginSuccessRate() {_uniqueStorage()._enforcingLocalOriginSuccessRate = nil}
 
   public var failurePercentageThreshold: SwiftProtobuf.Google_Protobuf_UInt32Value {
-    get {_failurePercentageThreshold ?? SwiftProtobuf.Google_Protobuf_UInt32Value()}
-    set {_failurePercentageThreshold = newValue}
+    get {_storage._failurePercentageThreshold ?? SwiftProtobuf.Google_Protobuf_UInt32Value()}
+    set {_uniqueStorage()._failurePercentageThreshold = newValue}
   }
   /// Returns true if `failurePercentageThreshold` has been explicitly set.
-  public var hasFailurePercentageThreshold: Bool {self._failurePercentageThreshold != nil}
+  public var hasFailurePercentageThreshold: Bool {_storage._failurePercentageThreshold != nil}
   /// Clears the value of `failurePercentageThreshold`. Subsequent reads from it will return its default value.
-  public mutating func clearFailurePercentageThreshold() {self._failurePercentageThreshold = nil}
+  public mutating func clearFailurePercentageThreshold() {_uniqueStorage()._failurePercentageThreshold = nil}
 
   public var enforcingFailurePercentage: SwiftProtobuf.Google_Protobuf_UInt32Value {
-    get {_enforcingFailurePercentage ?? SwiftProtobuf.Google_Protobuf_UInt32Value()}
-    set {_enforcingFailurePercentage = newValue}
+    get {_storage._enforcingFailurePercentage ?? SwiftProtobuf.Google_Protobuf_UInt32Value()}
+    set {_uniqueStorage()._enforcingFailurePercentage = newValue}
   }
   /// Returns true if `enforcingFailurePercentage` has been explicitly set.
-  public var hasEnforcingFailurePercentage: Bool {self._enforcingFailurePercentage != nil}
+  public var hasEnforcingFailurePercentage: Bool {_storage._enforcingFailurePercentage != nil}
   /// Clears the value of `enforcingFailurePercentage`. Subsequent reads from it will return its default value.
-  public mutating func clearEnforcingFailurePercentage() {self._enforcingFailurePercentage = nil}
+  public mutating func clearEnforcingFailurePercentage() {_uniqueStorage()._enforcingFailurePercentage = nil}
 
   public var failurePercentageMinimumHosts: SwiftProtobuf.Google_Protobuf_UInt32Value {
-    get {_failurePercentageMinimumHosts ?? SwiftProtobuf.Google_Protobuf_UInt32Value()}
-    set {_failurePercentageMinimumHosts = newValue}
+    get {_storage._failurePercentageMinimumHosts ?? SwiftProtobuf.Google_Protobuf_UInt32Value()}
+    set {_uniqueStorage()._failurePercentageMinimumHosts = newValue}
   }
   /// Returns true if `failurePercentageMinimumHosts` has been explicitly set.
-  public var hasFailurePercentageMinimumHosts: Bool {self._failurePercentageMinimumHosts != nil}
+  public var hasFailurePercentageMinimumHosts: Bool {_storage._failurePercentageMinimumHosts != nil}
   /// Clears the value of `failurePercentageMinimumHosts`. Subsequent reads from it will return its default value.
-  public mutating func clearFailurePercentageMinimumHosts() {self._failurePercentageMinimumHosts = nil}
+  public mutating func clearFailurePercentageMinimumHosts() {_uniqueStorage()._failurePercentageMinimumHosts = nil}
 
   public var failurePercentageRequestVolume: SwiftProtobuf.Google_Protobuf_UInt32Value {
-    get {_failurePercentageRequestVolume ?? SwiftProtobuf.Google_Protobuf_UInt32Value()}
-    set {_failurePercentageRequestVolume = newValue}
+    get {_storage._failurePercentageRequestVolume ?? SwiftProtobuf.Google_Protobuf_UInt32Value()}
+    set {_uniqueStorage()._failurePercentageRequestVolume = newValue}
   }
   /// Returns true if `failurePercentageRequestVolume` has been explicitly set.
-  public var hasFailurePercentageRequestVolume: Bool {self._failurePercentageRequestVolume != nil}
+  public var hasFailurePercentageRequestVolume: Bool {_storage._failurePercentageRequestVolume != nil}
   /// Clears the value of `failurePercentageRequestVolume`. Subsequent reads from it will return its default value.
-  public mutating func clearFailurePercentageRequestVolume() {self._failurePercentageRequestVolume = nil}
+  public mutating func clearFailurePercentageRequestVolume() {_uniqueStorage()._failurePercentageRequestVolume = nil}
 
   public var maxEjectionTime: SwiftProtobuf.Google_Protobuf_Duration {
-    get {_maxEjectionTime ?? SwiftProtobuf.Google_Protobuf_Duration()}
-    set {_maxEjectionTime = newValue}
+    get {_storage._maxEjectionTime ?? SwiftProtobuf.Google_Protobuf_Duration()}
+    set {_uniqueStorage()._maxEjectionTime = newValue}
   }
   /// Returns true if `maxEjectionTime` has been explicitly set.
-  public var hasMaxEjectionTime: Bool {self._maxEjectionTime != nil}
+  public var hasMaxEjectionTime: Bool {_storage._maxEjectionTime != nil}
   /// Clears the value of `maxEjectionTime`. Subsequent reads from it will return its default value.
-  public mutating func clearMaxEjectionTime() {self._maxEjectionTime = nil}
+  public mutating func clearMaxEjectionTime() {_uniqueStorage()._maxEjectionTime = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _consecutive5Xx: SwiftProtobuf.Google_Protobuf_UInt32Value? = nil
-  fileprivate var _interval: SwiftProtobuf.Google_Protobuf_Duration? = nil
-  fileprivate var _baseEjectionTime: SwiftProtobuf.Google_Protobuf_Duration? = nil
-  fileprivate var _maxEjectionPercent: SwiftProtobuf.Google_Protobuf_UInt32Value? = nil
-  fileprivate var _enforcingConsecutive5Xx: SwiftProtobuf.Google_Protobuf_UInt32Value? = nil
-  fileprivate var _enforcingSuccessRate: SwiftProtobuf.Google_Protobuf_UInt32Value? = nil
-  fileprivate var _consecutiveGatewayFailure: SwiftProtobuf.Google_Protobuf_UInt32Value? = nil
-  fileprivate var _enforcingConsecutiveGatewayFailure: SwiftProtobuf.Google_Protobuf_UInt32Value? = nil
-  fileprivate var _failurePercentageThreshold: SwiftProtobuf.Google_Protobuf_UInt32Value? = nil
-  fileprivate var _enforcingFailurePercentage: SwiftProtobuf.Google_Protobuf_UInt32Value? = nil
-  fileprivate var _failurePercentageMinimumHosts: SwiftProtobuf.Google_Protobuf_UInt32Value? = nil
-  fileprivate var _failurePercentageRequestVolume: SwiftProtobuf.Google_Protobuf_UInt32Value? = nil
-  fileprivate var _maxEjectionTime: SwiftProtobuf.Google_Protobuf_Duration? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -169,93 +189,181 @@ fileprivate nonisolated let _protobuf_package = "envoy.config.cluster.v3"
 
 nonisolated extension Envoy_Config_Cluster_V3_OutlierDetection: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".OutlierDetection"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}consecutive_5xx\0\u{1}interval\0\u{3}base_ejection_time\0\u{3}max_ejection_percent\0\u{3}enforcing_consecutive_5xx\0\u{3}enforcing_success_rate\0\u{4}\u{4}consecutive_gateway_failure\0\u{3}enforcing_consecutive_gateway_failure\0\u{4}\u{5}failure_percentage_threshold\0\u{3}enforcing_failure_percentage\0\u{4}\u{2}failure_percentage_minimum_hosts\0\u{3}failure_percentage_request_volume\0\u{3}max_ejection_time\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}consecutive_5xx\0\u{1}interval\0\u{3}base_ejection_time\0\u{3}max_ejection_percent\0\u{3}enforcing_consecutive_5xx\0\u{3}enforcing_success_rate\0\u{4}\u{4}consecutive_gateway_failure\0\u{3}enforcing_consecutive_gateway_failure\0\u{3}split_external_local_origin_errors\0\u{3}consecutive_local_origin_failure\0\u{3}enforcing_consecutive_local_origin_failure\0\u{3}enforcing_local_origin_success_rate\0\u{3}failure_percentage_threshold\0\u{3}enforcing_failure_percentage\0\u{4}\u{2}failure_percentage_minimum_hosts\0\u{3}failure_percentage_request_volume\0\u{3}max_ejection_time\0")
+
+  fileprivate class _StorageClass {
+    var _consecutive5Xx: SwiftProtobuf.Google_Protobuf_UInt32Value? = nil
+    var _interval: SwiftProtobuf.Google_Protobuf_Duration? = nil
+    var _baseEjectionTime: SwiftProtobuf.Google_Protobuf_Duration? = nil
+    var _maxEjectionPercent: SwiftProtobuf.Google_Protobuf_UInt32Value? = nil
+    var _enforcingConsecutive5Xx: SwiftProtobuf.Google_Protobuf_UInt32Value? = nil
+    var _enforcingSuccessRate: SwiftProtobuf.Google_Protobuf_UInt32Value? = nil
+    var _consecutiveGatewayFailure: SwiftProtobuf.Google_Protobuf_UInt32Value? = nil
+    var _enforcingConsecutiveGatewayFailure: SwiftProtobuf.Google_Protobuf_UInt32Value? = nil
+    var _splitExternalLocalOriginErrors: Bool = false
+    var _consecutiveLocalOriginFailure: SwiftProtobuf.Google_Protobuf_UInt32Value? = nil
+    var _enforcingConsecutiveLocalOriginFailure: SwiftProtobuf.Google_Protobuf_UInt32Value? = nil
+    var _enforcingLocalOriginSuccessRate: SwiftProtobuf.Google_Protobuf_UInt32Value? = nil
+    var _failurePercentageThreshold: SwiftProtobuf.Google_Protobuf_UInt32Value? = nil
+    var _enforcingFailurePercentage: SwiftProtobuf.Google_Protobuf_UInt32Value? = nil
+    var _failurePercentageMinimumHosts: SwiftProtobuf.Google_Protobuf_UInt32Value? = nil
+    var _failurePercentageRequestVolume: SwiftProtobuf.Google_Protobuf_UInt32Value? = nil
+    var _maxEjectionTime: SwiftProtobuf.Google_Protobuf_Duration? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _consecutive5Xx = source._consecutive5Xx
+      _interval = source._interval
+      _baseEjectionTime = source._baseEjectionTime
+      _maxEjectionPercent = source._maxEjectionPercent
+      _enforcingConsecutive5Xx = source._enforcingConsecutive5Xx
+      _enforcingSuccessRate = source._enforcingSuccessRate
+      _consecutiveGatewayFailure = source._consecutiveGatewayFailure
+      _enforcingConsecutiveGatewayFailure = source._enforcingConsecutiveGatewayFailure
+      _splitExternalLocalOriginErrors = source._splitExternalLocalOriginErrors
+      _consecutiveLocalOriginFailure = source._consecutiveLocalOriginFailure
+      _enforcingConsecutiveLocalOriginFailure = source._enforcingConsecutiveLocalOriginFailure
+      _enforcingLocalOriginSuccessRate = source._enforcingLocalOriginSuccessRate
+      _failurePercentageThreshold = source._failurePercentageThreshold
+      _enforcingFailurePercentage = source._enforcingFailurePercentage
+      _failurePercentageMinimumHosts = source._failurePercentageMinimumHosts
+      _failurePercentageRequestVolume = source._failurePercentageRequestVolume
+      _maxEjectionTime = source._maxEjectionTime
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularMessageField(value: &self._consecutive5Xx) }()
-      case 2: try { try decoder.decodeSingularMessageField(value: &self._interval) }()
-      case 3: try { try decoder.decodeSingularMessageField(value: &self._baseEjectionTime) }()
-      case 4: try { try decoder.decodeSingularMessageField(value: &self._maxEjectionPercent) }()
-      case 5: try { try decoder.decodeSingularMessageField(value: &self._enforcingConsecutive5Xx) }()
-      case 6: try { try decoder.decodeSingularMessageField(value: &self._enforcingSuccessRate) }()
-      case 10: try { try decoder.decodeSingularMessageField(value: &self._consecutiveGatewayFailure) }()
-      case 11: try { try decoder.decodeSingularMessageField(value: &self._enforcingConsecutiveGatewayFailure) }()
-      case 16: try { try decoder.decodeSingularMessageField(value: &self._failurePercentageThreshold) }()
-      case 17: try { try decoder.decodeSingularMessageField(value: &self._enforcingFailurePercentage) }()
-      case 19: try { try decoder.decodeSingularMessageField(value: &self._failurePercentageMinimumHosts) }()
-      case 20: try { try decoder.decodeSingularMessageField(value: &self._failurePercentageRequestVolume) }()
-      case 21: try { try decoder.decodeSingularMessageField(value: &self._maxEjectionTime) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularMessageField(value: &_storage._consecutive5Xx) }()
+        case 2: try { try decoder.decodeSingularMessageField(value: &_storage._interval) }()
+        case 3: try { try decoder.decodeSingularMessageField(value: &_storage._baseEjectionTime) }()
+        case 4: try { try decoder.decodeSingularMessageField(value: &_storage._maxEjectionPercent) }()
+        case 5: try { try decoder.decodeSingularMessageField(value: &_storage._enforcingConsecutive5Xx) }()
+        case 6: try { try decoder.decodeSingularMessageField(value: &_storage._enforcingSuccessRate) }()
+        case 10: try { try decoder.decodeSingularMessageField(value: &_storage._consecutiveGatewayFailure) }()
+        case 11: try { try decoder.decodeSingularMessageField(value: &_storage._enforcingConsecutiveGatewayFailure) }()
+        case 12: try { try decoder.decodeSingularBoolField(value: &_storage._splitExternalLocalOriginErrors) }()
+        case 13: try { try decoder.decodeSingularMessageField(value: &_storage._consecutiveLocalOriginFailure) }()
+        case 14: try { try decoder.decodeSingularMessageField(value: &_storage._enforcingConsecutiveLocalOriginFailure) }()
+        case 15: try { try decoder.decodeSingularMessageField(value: &_storage._enforcingLocalOriginSuccessRate) }()
+        case 16: try { try decoder.decodeSingularMessageField(value: &_storage._failurePercentageThreshold) }()
+        case 17: try { try decoder.decodeSingularMessageField(value: &_storage._enforcingFailurePercentage) }()
+        case 19: try { try decoder.decodeSingularMessageField(value: &_storage._failurePercentageMinimumHosts) }()
+        case 20: try { try decoder.decodeSingularMessageField(value: &_storage._failurePercentageRequestVolume) }()
+        case 21: try { try decoder.decodeSingularMessageField(value: &_storage._maxEjectionTime) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    try { if let v = self._consecutive5Xx {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
-    } }()
-    try { if let v = self._interval {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
-    } }()
-    try { if let v = self._baseEjectionTime {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
-    } }()
-    try { if let v = self._maxEjectionPercent {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
-    } }()
-    try { if let v = self._enforcingConsecutive5Xx {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
-    } }()
-    try { if let v = self._enforcingSuccessRate {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
-    } }()
-    try { if let v = self._consecutiveGatewayFailure {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
-    } }()
-    try { if let v = self._enforcingConsecutiveGatewayFailure {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
-    } }()
-    try { if let v = self._failurePercentageThreshold {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
-    } }()
-    try { if let v = self._enforcingFailurePercentage {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
-    } }()
-    try { if let v = self._failurePercentageMinimumHosts {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 19)
-    } }()
-    try { if let v = self._failurePercentageRequestVolume {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 20)
-    } }()
-    try { if let v = self._maxEjectionTime {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
-    } }()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      try { if let v = _storage._consecutive5Xx {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+      } }()
+      try { if let v = _storage._interval {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+      } }()
+      try { if let v = _storage._baseEjectionTime {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+      } }()
+      try { if let v = _storage._maxEjectionPercent {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+      } }()
+      try { if let v = _storage._enforcingConsecutive5Xx {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+      } }()
+      try { if let v = _storage._enforcingSuccessRate {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+      } }()
+      try { if let v = _storage._consecutiveGatewayFailure {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+      } }()
+      try { if let v = _storage._enforcingConsecutiveGatewayFailure {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      } }()
+      if _storage._splitExternalLocalOriginErrors != false {
+        try visitor.visitSingularBoolField(value: _storage._splitExternalLocalOriginErrors, fieldNumber: 12)
+      }
+      try { if let v = _storage._consecutiveLocalOriginFailure {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+      } }()
+      try { if let v = _storage._enforcingConsecutiveLocalOriginFailure {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
+      } }()
+      try { if let v = _storage._enforcingLocalOriginSuccessRate {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
+      } }()
+      try { if let v = _storage._failurePercentageThreshold {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
+      } }()
+      try { if let v = _storage._enforcingFailurePercentage {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+      } }()
+      try { if let v = _storage._failurePercentageMinimumHosts {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 19)
+      } }()
+      try { if let v = _storage._failurePercentageRequestVolume {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 20)
+      } }()
+      try { if let v = _storage._maxEjectionTime {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
+      } }()
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Envoy_Config_Cluster_V3_OutlierDetection, rhs: Envoy_Config_Cluster_V3_OutlierDetection) -> Bool {
-    if lhs._consecutive5Xx != rhs._consecutive5Xx {return false}
-    if lhs._interval != rhs._interval {return false}
-    if lhs._baseEjectionTime != rhs._baseEjectionTime {return false}
-    if lhs._maxEjectionPercent != rhs._maxEjectionPercent {return false}
-    if lhs._enforcingConsecutive5Xx != rhs._enforcingConsecutive5Xx {return false}
-    if lhs._enforcingSuccessRate != rhs._enforcingSuccessRate {return false}
-    if lhs._consecutiveGatewayFailure != rhs._consecutiveGatewayFailure {return false}
-    if lhs._enforcingConsecutiveGatewayFailure != rhs._enforcingConsecutiveGatewayFailure {return false}
-    if lhs._failurePercentageThreshold != rhs._failurePercentageThreshold {return false}
-    if lhs._enforcingFailurePercentage != rhs._enforcingFailurePercentage {return false}
-    if lhs._failurePercentageMinimumHosts != rhs._failurePercentageMinimumHosts {return false}
-    if lhs._failurePercentageRequestVolume != rhs._failurePercentageRequestVolume {return false}
-    if lhs._maxEjectionTime != rhs._maxEjectionTime {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._consecutive5Xx != rhs_storage._consecutive5Xx {return false}
+        if _storage._interval != rhs_storage._interval {return false}
+        if _storage._baseEjectionTime != rhs_storage._baseEjectionTime {return false}
+        if _storage._maxEjectionPercent != rhs_storage._maxEjectionPercent {return false}
+        if _storage._enforcingConsecutive5Xx != rhs_storage._enforcingConsecutive5Xx {return false}
+        if _storage._enforcingSuccessRate != rhs_storage._enforcingSuccessRate {return false}
+        if _storage._consecutiveGatewayFailure != rhs_storage._consecutiveGatewayFailure {return false}
+        if _storage._enforcingConsecutiveGatewayFailure != rhs_storage._enforcingConsecutiveGatewayFailure {return false}
+        if _storage._splitExternalLocalOriginErrors != rhs_storage._splitExternalLocalOriginErrors {return false}
+        if _storage._consecutiveLocalOriginFailure != rhs_storage._consecutiveLocalOriginFailure {return false}
+        if _storage._enforcingConsecutiveLocalOriginFailure != rhs_storage._enforcingConsecutiveLocalOriginFailure {return false}
+        if _storage._enforcingLocalOriginSuccessRate != rhs_storage._enforcingLocalOriginSuccessRate {return false}
+        if _storage._failurePercentageThreshold != rhs_storage._failurePercentageThreshold {return false}
+        if _storage._enforcingFailurePercentage != rhs_storage._enforcingFailurePercentage {return false}
+        if _storage._failurePercentageMinimumHosts != rhs_storage._failurePercentageMinimumHosts {return false}
+        if _storage._failurePercentageRequestVolume != rhs_storage._failurePercentageRequestVolume {return false}
+        if _storage._maxEjectionTime != rhs_storage._maxEjectionTime {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

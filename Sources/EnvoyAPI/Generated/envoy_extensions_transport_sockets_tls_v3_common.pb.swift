@@ -153,6 +153,17 @@ public nonisolated struct Envoy_Extensions_TransportSockets_Tls_V3_CertificateVa
   /// Clears the value of `trustedCa`. Subsequent reads from it will return its default value.
   public mutating func clearTrustedCa() {self._trustedCa = nil}
 
+  public var crl: Envoy_Config_Core_V3_DataSource {
+    get {_crl ?? Envoy_Config_Core_V3_DataSource()}
+    set {_crl = newValue}
+  }
+  /// Returns true if `crl` has been explicitly set.
+  public var hasCrl: Bool {self._crl != nil}
+  /// Clears the value of `crl`. Subsequent reads from it will return its default value.
+  public mutating func clearCrl() {self._crl = nil}
+
+  public var trustChainVerification: Envoy_Extensions_TransportSockets_Tls_V3_CertificateValidationContext.TrustChainVerification = .verifyTrustChain
+
   /// Deprecated upstream in favour of match_typed_subject_alt_names, but it is the form every
   /// gRPC xDS client has understood the longest; meshd sets both.
   public var matchSubjectAltNames: [Envoy_Type_Matcher_V3_StringMatcher] = []
@@ -170,9 +181,44 @@ public nonisolated struct Envoy_Extensions_TransportSockets_Tls_V3_CertificateVa
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
+  public nonisolated enum TrustChainVerification: SwiftProtobuf.Enum, Swift.CaseIterable {
+    public typealias RawValue = Int
+    case verifyTrustChain // = 0
+    case acceptUntrusted // = 1
+    case UNRECOGNIZED(Int)
+
+    public init() {
+      self = .verifyTrustChain
+    }
+
+    public init?(rawValue: Int) {
+      switch rawValue {
+      case 0: self = .verifyTrustChain
+      case 1: self = .acceptUntrusted
+      default: self = .UNRECOGNIZED(rawValue)
+      }
+    }
+
+    public var rawValue: Int {
+      switch self {
+      case .verifyTrustChain: return 0
+      case .acceptUntrusted: return 1
+      case .UNRECOGNIZED(let i): return i
+      }
+    }
+
+    // The compiler won't synthesize support with the UNRECOGNIZED case.
+    public static let allCases: [Envoy_Extensions_TransportSockets_Tls_V3_CertificateValidationContext.TrustChainVerification] = [
+      .verifyTrustChain,
+      .acceptUntrusted,
+    ]
+
+  }
+
   public init() {}
 
   fileprivate var _trustedCa: Envoy_Config_Core_V3_DataSource? = nil
+  fileprivate var _crl: Envoy_Config_Core_V3_DataSource? = nil
   fileprivate var _caCertificateProviderInstance: Envoy_Extensions_TransportSockets_Tls_V3_CertificateProviderPluginInstance? = nil
 }
 
@@ -299,7 +345,7 @@ nonisolated extension Envoy_Extensions_TransportSockets_Tls_V3_SubjectAltNameMat
 
 nonisolated extension Envoy_Extensions_TransportSockets_Tls_V3_CertificateValidationContext: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CertificateValidationContext"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}trusted_ca\0\u{4}\u{8}match_subject_alt_names\0\u{4}\u{4}ca_certificate_provider_instance\0\u{4}\u{2}match_typed_subject_alt_names\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}trusted_ca\0\u{2}\u{6}crl\0\u{4}\u{2}match_subject_alt_names\0\u{3}trust_chain_verification\0\u{4}\u{3}ca_certificate_provider_instance\0\u{4}\u{2}match_typed_subject_alt_names\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -308,7 +354,9 @@ nonisolated extension Envoy_Extensions_TransportSockets_Tls_V3_CertificateValida
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularMessageField(value: &self._trustedCa) }()
+      case 7: try { try decoder.decodeSingularMessageField(value: &self._crl) }()
       case 9: try { try decoder.decodeRepeatedMessageField(value: &self.matchSubjectAltNames) }()
+      case 10: try { try decoder.decodeSingularEnumField(value: &self.trustChainVerification) }()
       case 13: try { try decoder.decodeSingularMessageField(value: &self._caCertificateProviderInstance) }()
       case 15: try { try decoder.decodeRepeatedMessageField(value: &self.matchTypedSubjectAltNames) }()
       default: break
@@ -324,8 +372,14 @@ nonisolated extension Envoy_Extensions_TransportSockets_Tls_V3_CertificateValida
     try { if let v = self._trustedCa {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
     } }()
+    try { if let v = self._crl {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    } }()
     if !self.matchSubjectAltNames.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.matchSubjectAltNames, fieldNumber: 9)
+    }
+    if self.trustChainVerification != .verifyTrustChain {
+      try visitor.visitSingularEnumField(value: self.trustChainVerification, fieldNumber: 10)
     }
     try { if let v = self._caCertificateProviderInstance {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
@@ -338,10 +392,16 @@ nonisolated extension Envoy_Extensions_TransportSockets_Tls_V3_CertificateValida
 
   public static func ==(lhs: Envoy_Extensions_TransportSockets_Tls_V3_CertificateValidationContext, rhs: Envoy_Extensions_TransportSockets_Tls_V3_CertificateValidationContext) -> Bool {
     if lhs._trustedCa != rhs._trustedCa {return false}
+    if lhs._crl != rhs._crl {return false}
+    if lhs.trustChainVerification != rhs.trustChainVerification {return false}
     if lhs.matchSubjectAltNames != rhs.matchSubjectAltNames {return false}
     if lhs._caCertificateProviderInstance != rhs._caCertificateProviderInstance {return false}
     if lhs.matchTypedSubjectAltNames != rhs.matchTypedSubjectAltNames {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
+}
+
+nonisolated extension Envoy_Extensions_TransportSockets_Tls_V3_CertificateValidationContext.TrustChainVerification: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0VERIFY_TRUST_CHAIN\0\u{1}ACCEPT_UNTRUSTED\0")
 }

@@ -20,6 +20,30 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
+/// A secret by name from an SDS server (Envoy sidecars: `default` and `ROOTCA` from mesh-agent).
+public nonisolated struct Envoy_Extensions_TransportSockets_Tls_V3_SdsSecretConfig: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var sdsConfig: Envoy_Config_Core_V3_ConfigSource {
+    get {_sdsConfig ?? Envoy_Config_Core_V3_ConfigSource()}
+    set {_sdsConfig = newValue}
+  }
+  /// Returns true if `sdsConfig` has been explicitly set.
+  public var hasSdsConfig: Bool {self._sdsConfig != nil}
+  /// Clears the value of `sdsConfig`. Subsequent reads from it will return its default value.
+  public mutating func clearSdsConfig() {self._sdsConfig = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _sdsConfig: Envoy_Config_Core_V3_ConfigSource? = nil
+}
+
 public nonisolated struct Envoy_Extensions_TransportSockets_Tls_V3_Secret: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -59,6 +83,45 @@ public nonisolated struct Envoy_Extensions_TransportSockets_Tls_V3_Secret: Senda
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "envoy.extensions.transport_sockets.tls.v3"
+
+nonisolated extension Envoy_Extensions_TransportSockets_Tls_V3_SdsSecretConfig: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SdsSecretConfig"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}sds_config\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._sdsConfig) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    try { if let v = self._sdsConfig {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Envoy_Extensions_TransportSockets_Tls_V3_SdsSecretConfig, rhs: Envoy_Extensions_TransportSockets_Tls_V3_SdsSecretConfig) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs._sdsConfig != rhs._sdsConfig {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
 
 nonisolated extension Envoy_Extensions_TransportSockets_Tls_V3_Secret: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Secret"

@@ -74,41 +74,55 @@ public nonisolated struct Envoy_Extensions_TransportSockets_Tls_V3_DownstreamTls
   fileprivate var _requireClientCertificate: SwiftProtobuf.Google_Protobuf_BoolValue? = nil
 }
 
-public nonisolated struct Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext: Sendable {
+public nonisolated struct Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var tlsCertificates: [Envoy_Extensions_TransportSockets_Tls_V3_TlsCertificate] = []
+  public var tlsCertificates: [Envoy_Extensions_TransportSockets_Tls_V3_TlsCertificate] {
+    get {_storage._tlsCertificates}
+    set {_uniqueStorage()._tlsCertificates = newValue}
+  }
 
-  public var validationContextType: Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext.OneOf_ValidationContextType? = nil
+  public var validationContextType: OneOf_ValidationContextType? {
+    get {return _storage._validationContextType}
+    set {_uniqueStorage()._validationContextType = newValue}
+  }
 
   public var validationContext: Envoy_Extensions_TransportSockets_Tls_V3_CertificateValidationContext {
     get {
-      if case .validationContext(let v)? = validationContextType {return v}
+      if case .validationContext(let v)? = _storage._validationContextType {return v}
       return Envoy_Extensions_TransportSockets_Tls_V3_CertificateValidationContext()
     }
-    set {validationContextType = .validationContext(newValue)}
+    set {_uniqueStorage()._validationContextType = .validationContext(newValue)}
   }
 
   public var combinedValidationContext: Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext.CombinedCertificateValidationContext {
     get {
-      if case .combinedValidationContext(let v)? = validationContextType {return v}
+      if case .combinedValidationContext(let v)? = _storage._validationContextType {return v}
       return Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext.CombinedCertificateValidationContext()
     }
-    set {validationContextType = .combinedValidationContext(newValue)}
+    set {_uniqueStorage()._validationContextType = .combinedValidationContext(newValue)}
   }
 
-  public var alpnProtocols: [String] = []
+  public var alpnProtocols: [String] {
+    get {_storage._alpnProtocols}
+    set {_uniqueStorage()._alpnProtocols = newValue}
+  }
+
+  public var tlsCertificateSdsSecretConfigs: [Envoy_Extensions_TransportSockets_Tls_V3_SdsSecretConfig] {
+    get {_storage._tlsCertificateSdsSecretConfigs}
+    set {_uniqueStorage()._tlsCertificateSdsSecretConfigs = newValue}
+  }
 
   public var tlsCertificateProviderInstance: Envoy_Extensions_TransportSockets_Tls_V3_CertificateProviderPluginInstance {
-    get {_tlsCertificateProviderInstance ?? Envoy_Extensions_TransportSockets_Tls_V3_CertificateProviderPluginInstance()}
-    set {_tlsCertificateProviderInstance = newValue}
+    get {_storage._tlsCertificateProviderInstance ?? Envoy_Extensions_TransportSockets_Tls_V3_CertificateProviderPluginInstance()}
+    set {_uniqueStorage()._tlsCertificateProviderInstance = newValue}
   }
   /// Returns true if `tlsCertificateProviderInstance` has been explicitly set.
-  public var hasTlsCertificateProviderInstance: Bool {self._tlsCertificateProviderInstance != nil}
+  public var hasTlsCertificateProviderInstance: Bool {_storage._tlsCertificateProviderInstance != nil}
   /// Clears the value of `tlsCertificateProviderInstance`. Subsequent reads from it will return its default value.
-  public mutating func clearTlsCertificateProviderInstance() {self._tlsCertificateProviderInstance = nil}
+  public mutating func clearTlsCertificateProviderInstance() {_uniqueStorage()._tlsCertificateProviderInstance = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -132,16 +146,26 @@ public nonisolated struct Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsCont
     /// Clears the value of `defaultValidationContext`. Subsequent reads from it will return its default value.
     public mutating func clearDefaultValidationContext() {self._defaultValidationContext = nil}
 
+    public var validationContextSdsSecretConfig: Envoy_Extensions_TransportSockets_Tls_V3_SdsSecretConfig {
+      get {_validationContextSdsSecretConfig ?? Envoy_Extensions_TransportSockets_Tls_V3_SdsSecretConfig()}
+      set {_validationContextSdsSecretConfig = newValue}
+    }
+    /// Returns true if `validationContextSdsSecretConfig` has been explicitly set.
+    public var hasValidationContextSdsSecretConfig: Bool {self._validationContextSdsSecretConfig != nil}
+    /// Clears the value of `validationContextSdsSecretConfig`. Subsequent reads from it will return its default value.
+    public mutating func clearValidationContextSdsSecretConfig() {self._validationContextSdsSecretConfig = nil}
+
     public var unknownFields = SwiftProtobuf.UnknownStorage()
 
     public init() {}
 
     fileprivate var _defaultValidationContext: Envoy_Extensions_TransportSockets_Tls_V3_CertificateValidationContext? = nil
+    fileprivate var _validationContextSdsSecretConfig: Envoy_Extensions_TransportSockets_Tls_V3_SdsSecretConfig? = nil
   }
 
   public init() {}
 
-  fileprivate var _tlsCertificateProviderInstance: Envoy_Extensions_TransportSockets_Tls_V3_CertificateProviderPluginInstance? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -228,76 +252,125 @@ nonisolated extension Envoy_Extensions_TransportSockets_Tls_V3_DownstreamTlsCont
 
 nonisolated extension Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CommonTlsContext"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{4}\u{2}tls_certificates\0\u{3}validation_context\0\u{3}alpn_protocols\0\u{4}\u{4}combined_validation_context\0\u{4}\u{6}tls_certificate_provider_instance\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{4}\u{2}tls_certificates\0\u{3}validation_context\0\u{3}alpn_protocols\0\u{4}\u{2}tls_certificate_sds_secret_configs\0\u{4}\u{2}combined_validation_context\0\u{4}\u{6}tls_certificate_provider_instance\0")
+
+  fileprivate class _StorageClass {
+    var _tlsCertificates: [Envoy_Extensions_TransportSockets_Tls_V3_TlsCertificate] = []
+    var _validationContextType: Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext.OneOf_ValidationContextType?
+    var _alpnProtocols: [String] = []
+    var _tlsCertificateSdsSecretConfigs: [Envoy_Extensions_TransportSockets_Tls_V3_SdsSecretConfig] = []
+    var _tlsCertificateProviderInstance: Envoy_Extensions_TransportSockets_Tls_V3_CertificateProviderPluginInstance? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _tlsCertificates = source._tlsCertificates
+      _validationContextType = source._validationContextType
+      _alpnProtocols = source._alpnProtocols
+      _tlsCertificateSdsSecretConfigs = source._tlsCertificateSdsSecretConfigs
+      _tlsCertificateProviderInstance = source._tlsCertificateProviderInstance
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.tlsCertificates) }()
-      case 3: try {
-        var v: Envoy_Extensions_TransportSockets_Tls_V3_CertificateValidationContext?
-        var hadOneofValue = false
-        if let current = self.validationContextType {
-          hadOneofValue = true
-          if case .validationContext(let m) = current {v = m}
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 2: try { try decoder.decodeRepeatedMessageField(value: &_storage._tlsCertificates) }()
+        case 3: try {
+          var v: Envoy_Extensions_TransportSockets_Tls_V3_CertificateValidationContext?
+          var hadOneofValue = false
+          if let current = _storage._validationContextType {
+            hadOneofValue = true
+            if case .validationContext(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._validationContextType = .validationContext(v)
+          }
+        }()
+        case 4: try { try decoder.decodeRepeatedStringField(value: &_storage._alpnProtocols) }()
+        case 6: try { try decoder.decodeRepeatedMessageField(value: &_storage._tlsCertificateSdsSecretConfigs) }()
+        case 8: try {
+          var v: Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext.CombinedCertificateValidationContext?
+          var hadOneofValue = false
+          if let current = _storage._validationContextType {
+            hadOneofValue = true
+            if case .combinedValidationContext(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._validationContextType = .combinedValidationContext(v)
+          }
+        }()
+        case 14: try { try decoder.decodeSingularMessageField(value: &_storage._tlsCertificateProviderInstance) }()
+        default: break
         }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.validationContextType = .validationContext(v)
-        }
-      }()
-      case 4: try { try decoder.decodeRepeatedStringField(value: &self.alpnProtocols) }()
-      case 8: try {
-        var v: Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext.CombinedCertificateValidationContext?
-        var hadOneofValue = false
-        if let current = self.validationContextType {
-          hadOneofValue = true
-          if case .combinedValidationContext(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.validationContextType = .combinedValidationContext(v)
-        }
-      }()
-      case 14: try { try decoder.decodeSingularMessageField(value: &self._tlsCertificateProviderInstance) }()
-      default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.tlsCertificates.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.tlsCertificates, fieldNumber: 2)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._tlsCertificates.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._tlsCertificates, fieldNumber: 2)
+      }
+      try { if case .validationContext(let v)? = _storage._validationContextType {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+      } }()
+      if !_storage._alpnProtocols.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._alpnProtocols, fieldNumber: 4)
+      }
+      if !_storage._tlsCertificateSdsSecretConfigs.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._tlsCertificateSdsSecretConfigs, fieldNumber: 6)
+      }
+      try { if case .combinedValidationContext(let v)? = _storage._validationContextType {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+      } }()
+      try { if let v = _storage._tlsCertificateProviderInstance {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
+      } }()
     }
-    try { if case .validationContext(let v)? = self.validationContextType {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
-    } }()
-    if !self.alpnProtocols.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.alpnProtocols, fieldNumber: 4)
-    }
-    try { if case .combinedValidationContext(let v)? = self.validationContextType {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
-    } }()
-    try { if let v = self._tlsCertificateProviderInstance {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
-    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext, rhs: Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext) -> Bool {
-    if lhs.tlsCertificates != rhs.tlsCertificates {return false}
-    if lhs.validationContextType != rhs.validationContextType {return false}
-    if lhs.alpnProtocols != rhs.alpnProtocols {return false}
-    if lhs._tlsCertificateProviderInstance != rhs._tlsCertificateProviderInstance {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._tlsCertificates != rhs_storage._tlsCertificates {return false}
+        if _storage._validationContextType != rhs_storage._validationContextType {return false}
+        if _storage._alpnProtocols != rhs_storage._alpnProtocols {return false}
+        if _storage._tlsCertificateSdsSecretConfigs != rhs_storage._tlsCertificateSdsSecretConfigs {return false}
+        if _storage._tlsCertificateProviderInstance != rhs_storage._tlsCertificateProviderInstance {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -305,7 +378,7 @@ nonisolated extension Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext:
 
 nonisolated extension Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext.CombinedCertificateValidationContext: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext.protoMessageName + ".CombinedCertificateValidationContext"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}default_validation_context\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}default_validation_context\0\u{3}validation_context_sds_secret_config\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -314,6 +387,7 @@ nonisolated extension Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext.
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularMessageField(value: &self._defaultValidationContext) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._validationContextSdsSecretConfig) }()
       default: break
       }
     }
@@ -327,11 +401,15 @@ nonisolated extension Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext.
     try { if let v = self._defaultValidationContext {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
     } }()
+    try { if let v = self._validationContextSdsSecretConfig {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext.CombinedCertificateValidationContext, rhs: Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext.CombinedCertificateValidationContext) -> Bool {
     if lhs._defaultValidationContext != rhs._defaultValidationContext {return false}
+    if lhs._validationContextSdsSecretConfig != rhs._validationContextSdsSecretConfig {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
