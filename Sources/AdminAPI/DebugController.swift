@@ -39,6 +39,17 @@ struct DebugController: Sendable {
             return JSONResponse.make(try Self.configDump(status))
         }
 
+        router.get("/debug/authz") { request, _ -> Response in
+            guard let push = publisher.current else { throw AdminError.notFound("push context (not built yet)") }
+            let namespace = request.uri.queryParameters["namespace"].map(String.init) ?? "default"
+            let name = request.uri.queryParameters["workload"].map(String.init) ?? ""
+            let key = ConfigKey(kind: .workloadEntry, namespace: namespace, name: name)
+            guard let check = AuthorizationCheck(workload: key, push: push) else {
+                throw AdminError.notFound("WorkloadEntry \(namespace)/\(name) (no service selects or lists it)")
+            }
+            return JSONResponse.make(Self.authz(check))
+        }
+
         router.get("/debug/push_status") { _, _ -> Response in
             guard let push = publisher.current else { throw AdminError.notFound("push context (not built yet)") }
             return JSONResponse.make(.object([
@@ -60,6 +71,22 @@ struct DebugController: Sendable {
     }
 
     /// A warning about one stored resource, as `/debug/push_status` lists it.
+    /// `/debug/authz`'s answer for one workload.
+    static func authz(_ check: AuthorizationCheck) -> JSONValue {
+        func name(_ key: ConfigKey) -> JSONValue { .string("\(key.namespace)/\(key.name)") }
+        var members: [String: JSONValue] = [
+            "workload": name(check.workload),
+            "labels": .object(check.labels.mapValues(JSONValue.string)),
+            "ports": .array(check.ports.map { port in
+                .object(["port": .number(Double(port.port)), "mode": .string(port.mode.rawValue), "policies": .array(port.policies.map(name))])
+            }),
+            "authorizationPolicies": .array(check.policies.map { .object(["name": name($0.key), "action": .string($0.action.rawValue)]) }),
+        ]
+        if let deny = check.deny { members["deny"] = .array(deny.map(JSONValue.string)) }
+        if let allow = check.allow { members["allow"] = .array(allow.map(JSONValue.string)) }
+        return .object(members)
+    }
+
     static func warningObject(_ warning: ConfigWarning) -> JSONValue {
         .object(["kind": .string(warning.key.kind.rawValue), "namespace": .string(warning.key.namespace),
                  "name": .string(warning.key.name), "field": .string(warning.field),

@@ -118,6 +118,31 @@ public enum ClientSupport {
         "tls.*": [.proxylessGRPC: .notHonoured],
     ]
 
+    /// A gRPC server matches filter chains on `raw_buffer` only (gRFC A36: `server_names`,
+    /// `application_protocols` and `destination_port` never match), so it cannot serve TLS and
+    /// plaintext on one port: PERMISSIVE gets plaintext, as istiod sends it.
+    private static let permissiveAsPlaintext = FieldSupport.substituted(
+        "plaintext is served (a gRPC server cannot serve mutual TLS and plaintext on one port, gRFC A36); set STRICT to require mutual TLS")
+
+    /// PeerAuthentication modes as proxyless gRPC servers serve them. Envoy proxies get no
+    /// inbound listeners from meshd yet, so nothing of it reaches them.
+    static let peerAuthentication: [String: [ProxyClient: FieldSupport]] = [
+        "mtls.mode": [.envoy: .notHonoured],
+        "mtls.mode=PERMISSIVE": [.proxylessGRPC: permissiveAsPlaintext, .envoy: .notHonoured],
+        "portLevelMtls.mode": [.envoy: .notHonoured],
+        "portLevelMtls.mode=PERMISSIVE": [.proxylessGRPC: permissiveAsPlaintext, .envoy: .notHonoured],
+    ]
+
+    /// AuthorizationPolicy actions as proxyless gRPC servers enforce them. AUDIT changes no
+    /// decision anywhere; gRPC servers have no audit log to write it to. Envoy proxies get no
+    /// inbound listeners from meshd yet, so no rule reaches them.
+    static let authorizationPolicy: [String: [ProxyClient: FieldSupport]] = [
+        "action=ALLOW": [.proxylessGRPC: .honoured, .envoy: .notHonoured],
+        "action=DENY": [.proxylessGRPC: .honoured, .envoy: .notHonoured],
+        "action=AUDIT": [.proxylessGRPC: .notHonoured, .envoy: .notHonoured],
+        "rules": [.envoy: .notHonoured],
+    ]
+
     /// ServiceEntry fields whose effect differs for gRPC clients.
     static let serviceEntry: [String: [ProxyClient: FieldSupport]] = {
         var table: [String: [ProxyClient: FieldSupport]] = [
@@ -145,6 +170,8 @@ public enum ClientSupport {
         case "DestinationRule": destinationRule
         case "ServiceEntry": serviceEntry
         case "VirtualService": virtualService
+        case "PeerAuthentication": peerAuthentication
+        case "AuthorizationPolicy": authorizationPolicy
         default: [:]
         }
     }

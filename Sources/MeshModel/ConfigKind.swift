@@ -1,4 +1,4 @@
-/// The Istio networking kinds meshd serves, with the names Kubernetes tooling uses for them.
+/// The Istio networking and security kinds meshd serves, with the names Kubernetes tooling uses for them.
 ///
 /// Ordering (`Comparable`) is by the kind name, so listings are stable and alphabetical.
 public enum ConfigKind: String, CaseIterable, Sendable, Codable, Comparable {
@@ -12,9 +12,18 @@ public enum ConfigKind: String, CaseIterable, Sendable, Codable, Comparable {
     case workloadEntry = "WorkloadEntry"
     /// `Sidecar`: which services the proxies of a namespace (or selected workloads) can reach.
     case sidecar = "Sidecar"
+    /// `PeerAuthentication`: the mutual TLS mode servers accept (mesh, namespace or workload).
+    case peerAuthentication = "PeerAuthentication"
+    /// `AuthorizationPolicy`: who may call what on the selected workloads.
+    case authorizationPolicy = "AuthorizationPolicy"
 
-    /// The API group of every kind here: `networking.istio.io`.
-    public var group: String { "networking.istio.io" }
+    /// The API group: `security.istio.io` for the security kinds, else `networking.istio.io`.
+    public var group: String {
+        switch self {
+        case .peerAuthentication, .authorizationPolicy: "security.istio.io"
+        default: "networking.istio.io"
+        }
+    }
 
     /// The lowercase plural Kubernetes uses in URLs: `virtualservices`.
     public var plural: String {
@@ -24,6 +33,8 @@ public enum ConfigKind: String, CaseIterable, Sendable, Codable, Comparable {
         case .serviceEntry: "serviceentries"
         case .workloadEntry: "workloadentries"
         case .sidecar: "sidecars"
+        case .peerAuthentication: "peerauthentications"
+        case .authorizationPolicy: "authorizationpolicies"
         }
     }
 
@@ -35,6 +46,8 @@ public enum ConfigKind: String, CaseIterable, Sendable, Codable, Comparable {
         case .serviceEntry: ["se"]
         case .workloadEntry: ["we"]
         case .sidecar: []
+        case .peerAuthentication: ["pa"]
+        case .authorizationPolicy: ["ap"]
         }
     }
 
@@ -42,19 +55,22 @@ public enum ConfigKind: String, CaseIterable, Sendable, Codable, Comparable {
     /// same schema under all three, so a document is accepted under any of them.
     public static let supportedVersions: [String] = ["v1", "v1beta1", "v1alpha3"]
 
+    /// The versions of `security.istio.io` accepted on input, newest first (one schema).
+    public static let securityVersions: [String] = ["v1", "v1beta1"]
+
     /// Every accepted `apiVersion` string, e.g. `networking.istio.io/v1`, newest first.
     public var supportedAPIVersions: [String] {
-        Self.supportedVersions.map { "\(group)/\($0)" }
+        (group == "security.istio.io" ? Self.securityVersions : Self.supportedVersions).map { "\(group)/\($0)" }
     }
 
     /// Finds a kind by any name a user may type, ignoring case: the kind (`VirtualService`), the
     /// plural (`virtualservices`), the singular (`virtualservice`), a short name (`vs`), or any of
-    /// these qualified by the group (`virtualservices.networking.istio.io`).
+    /// these qualified by the group (`virtualservices.networking.istio.io`,
+    /// `peerauthentications.security.istio.io`).
     /// - Returns: `nil` when nothing matches.
     public static func named(_ s: String) -> ConfigKind? {
         var name = s.lowercased()
-        let suffix = ".networking.istio.io"
-        if name.hasSuffix(suffix) {
+        for suffix in [".networking.istio.io", ".security.istio.io"] where name.hasSuffix(suffix) {
             name.removeLast(suffix.count)
         }
         return allCases.first { kind in

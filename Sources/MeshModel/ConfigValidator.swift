@@ -29,6 +29,8 @@ public enum ConfigValidator {
             }
             return .workloadEntry(try WorkloadEntry(reading: spec))
         case .sidecar: return .sidecar(try Sidecar(reading: spec))
+        case .peerAuthentication: return .peerAuthentication(try PeerAuthentication(reading: spec))
+        case .authorizationPolicy: return .authorizationPolicy(try AuthorizationPolicy(reading: spec))
         }
     }
 }

@@ -11,6 +11,8 @@ enum HonouredFields {
         case "ServiceEntry": serviceEntry
         case "WorkloadEntry": workloadEntry
         case "Sidecar": sidecar
+        case "PeerAuthentication": peerAuthentication
+        case "AuthorizationPolicy": authorizationPolicy
         default: []
         }
     }
@@ -60,6 +62,31 @@ enum HonouredFields {
     /// Egress hosts and ports decide what a proxy sees. The outbound traffic policy is validated
     /// and kept in the view but acts only in Envoy's listeners, so like ingress, capture modes
     /// and binds it is not honoured yet.
+    /// Every field: proxyless gRPC servers get the mode in their inbound listener; what a
+    /// gRPC server makes of PERMISSIVE is in `ClientSupport`.
+    static let peerAuthentication: Set<String> = Set([
+        "selector", "selector.matchLabels.*", "mtls", "mtls.mode", "portLevelMtls", "portLevelMtls.mode",
+    ]).union(ClientSupport.of("PeerAuthentication").keys)
+
+    /// Selector, action and every rule field become the server's RBAC filters; what gRPC
+    /// cannot check fails closed and is warned about (`AuthorizationPolicy.advisories`), AUDIT
+    /// in `ClientSupport`. `targetRef(s)` name gateways and waypoints, which meshd does not
+    /// serve: not honoured. `provider` comes only with CUSTOM, which is refused.
+    static let authorizationPolicy: Set<String> = {
+        var fields: Set<String> = ["selector", "selector.matchLabels.*", "action", "rules", "rules.from", "rules.from.source",
+                                   "rules.to", "rules.to.operation", "rules.when", "rules.when.key", "rules.when.values",
+                                   "rules.when.notValues"]
+        for field in ["principals", "notPrincipals", "requestPrincipals", "notRequestPrincipals", "namespaces", "notNamespaces",
+                      "serviceAccounts", "notServiceAccounts", "ipBlocks", "notIpBlocks", "remoteIpBlocks", "notRemoteIpBlocks",
+                      "trustDomains", "notTrustDomains"] {
+            fields.insert("rules.from.source.\(field)")
+        }
+        for field in ["hosts", "notHosts", "ports", "notPorts", "methods", "notMethods", "paths", "notPaths"] {
+            fields.insert("rules.to.operation.\(field)")
+        }
+        return fields.union(ClientSupport.of("AuthorizationPolicy").keys)
+    }()
+
     static let sidecar: Set<String> = [
         "workloadSelector", "workloadSelector.labels.*", "egress", "egress.hosts", "egress.port", "egress.port.number",
     ]

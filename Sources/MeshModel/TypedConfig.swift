@@ -10,6 +10,10 @@ public enum TypedConfig: Sendable, Hashable {
     case workloadEntry(WorkloadEntry)
     /// A Sidecar spec.
     case sidecar(Sidecar)
+    /// A PeerAuthentication spec.
+    case peerAuthentication(PeerAuthentication)
+    /// An AuthorizationPolicy spec.
+    case authorizationPolicy(AuthorizationPolicy)
 
     /// The kind of the spec.
     public var kind: ConfigKind {
@@ -19,6 +23,8 @@ public enum TypedConfig: Sendable, Hashable {
         case .serviceEntry: .serviceEntry
         case .workloadEntry: .workloadEntry
         case .sidecar: .sidecar
+        case .peerAuthentication: .peerAuthentication
+        case .authorizationPolicy: .authorizationPolicy
         }
     }
 }

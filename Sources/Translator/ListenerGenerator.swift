@@ -3,7 +3,8 @@ import SwiftProtobuf
 
 /// LDS for proxyless gRPC: for every visible service host:port an API listener named `HOST:PORT`
 /// whose HttpConnectionManager fetches route configuration `HOST:PORT` over ADS and ends with
-/// the Router filter (grpcio requires it last).
+/// the Router filter (grpcio requires it last); and for a gRPC server, the inbound listeners of
+/// the addresses it serves on (`InboundListeners`).
 public struct ListenerGenerator: ResourceGenerator {
     public init() {}
 
@@ -20,6 +21,7 @@ public struct ListenerGenerator: ResourceGenerator {
                 resources.append(XDSResource(name: name, message: listener(name, kind: view.key.kind), dependencies: [name]))
             }
         }
+        resources += InboundListeners.generate(for: view, in: push)
         return resources.sorted { $0.name < $1.name }
     }
 

@@ -29,6 +29,10 @@ public struct Proxy: Sendable, Hashable {
     public var locality: Locality
     /// Its SPIFFE identity when it authenticated with a mesh certificate (the mTLS port), else nil.
     public var identity: String?
+    /// The addresses it serves on as a proxyless gRPC server: the inbound listener names
+    /// (`xds.istio.io/grpc/lds/inbound/IP:PORT`) it asks LDS for. Set by the stream from its
+    /// LDS subscription, not from the node.
+    public var inbound: Set<InboundAddress> = []
 
     /// Region, zone and sub-zone, as Envoy's Node.locality carries them.
     public struct Locality: Sendable, Hashable, CustomStringConvertible {

@@ -27,8 +27,11 @@ extension PushContext {
         if !failoverPriorityLabelKeys.isEmpty {
             priorityLabels = proxy.topologyLabels.filter { failoverPriorityLabelKeys.contains($0.key) }
         }
+        // Only a server's listeners depend on security policies, so clients keep sharing.
+        let policyKeys = proxy.inbound.isEmpty ? [] : peerAuthentications.selectorLabelKeys.union(authorizationPolicies.selectorLabelKeys)
         return ViewKey(kind: proxy.kind, namespace: proxy.namespace, sidecar: sidecar?.key, sourceLabels: labels,
-                       locality: isLocalityAware ? proxy.locality : nil, priorityLabels: priorityLabels)
+                       locality: isLocalityAware ? proxy.locality : nil, priorityLabels: priorityLabels,
+                       inbound: proxy.inbound.sorted(), policyLabels: policyKeys.isEmpty ? [:] : proxy.labels.filter { policyKeys.contains($0.key) })
     }
 
     /// The VirtualService a proxy in `namespace` uses for `host` (declared by a service in

@@ -45,6 +45,10 @@ public struct PushContext: Sendable {
     public let destinationRules: [String: [DestinationRuleEntry]]
     /// The Sidecars, indexed for selection.
     public let sidecars: SidecarIndex
+    /// The PeerAuthentications, indexed for Istio's precedence.
+    public let peerAuthentications: PeerAuthenticationIndex
+    /// The AuthorizationPolicies, indexed by scope.
+    public let authorizationPolicies: AuthorizationIndex
     /// The mesh settings the context was built with (the root namespace).
     public let settings: MeshSettings
     /// Problems found while building, each naming the resource and field (dangling references,
@@ -72,8 +76,12 @@ public struct PushContext: Sendable {
 
     public init(revision: Int64, registry: RegistrySnapshot, virtualServices: [String: [VirtualServiceEntry]],
                 destinationRules: [String: [DestinationRuleEntry]], sidecars: SidecarIndex = SidecarIndex(),
+                peerAuthentications: PeerAuthenticationIndex = PeerAuthenticationIndex(),
+                authorizationPolicies: AuthorizationIndex = AuthorizationIndex(),
                 settings: MeshSettings = MeshSettings(), warnings: [ConfigWarning], invalid: [ConfigWarning] = [],
                 scope: Scope = .full) {
+        self.peerAuthentications = peerAuthentications
+        self.authorizationPolicies = authorizationPolicies
         self.revision = revision
         self.registry = registry
         self.virtualServices = virtualServices

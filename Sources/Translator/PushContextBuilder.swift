@@ -42,6 +42,8 @@ public enum PushContextBuilder {
         var virtualServices: [String: [PushContext.VirtualServiceEntry]] = [:]
         var destinationRules: [String: [PushContext.DestinationRuleEntry]] = [:]
         var sidecars = SidecarIndex()
+        var peerAuthentications = PeerAuthenticationIndex()
+        var authorizationPolicies = AuthorizationIndex()
         var warnings = invalid
 
         for input in ordered {
@@ -77,6 +79,15 @@ public enum PushContextBuilder {
                 if let warning = sidecars.add(.init(key: input.key, createdRevision: input.createdRevision, spec: spec)) {
                     warnings.append(warning)
                 }
+            case .authorizationPolicy(let spec):
+                authorizationPolicies.add(.init(key: input.key, createdRevision: input.createdRevision, spec: spec))
+                for advisory in spec.advisories {
+                    warnings.append(.init(key: input.key, field: advisory.field, message: advisory.message))
+                }
+            case .peerAuthentication(let spec):
+                if let warning = peerAuthentications.add(.init(key: input.key, createdRevision: input.createdRevision, spec: spec)) {
+                    warnings.append(warning)
+                }
             }
         }
         let registry = given ?? ConfigRegistry.build(serviceEntries: serviceEntries, workloads: workloads)
@@ -85,7 +96,9 @@ public enum PushContextBuilder {
             warnings.append(weightWarning(overflow))
         }
         let context = PushContext(revision: revision, registry: registry, virtualServices: virtualServices,
-                                  destinationRules: destinationRules, sidecars: sidecars, settings: settings, warnings: warnings)
+                                  destinationRules: destinationRules, sidecars: sidecars,
+                                  peerAuthentications: peerAuthentications, authorizationPolicies: authorizationPolicies,
+                                  settings: settings, warnings: warnings)
         return context.replacing(revision: revision, registry: registry,
                                  warnings: warnings + ReferenceChecker.warnings(in: context), invalid: invalid, scope: .full)
     }

@@ -68,7 +68,7 @@ public enum UpstreamTLS {
         return context
     }
 
-    private static func instance(_ certificateName: String) -> Envoy_Extensions_TransportSockets_Tls_V3_CertificateProviderPluginInstance {
+    static func instance(_ certificateName: String) -> Envoy_Extensions_TransportSockets_Tls_V3_CertificateProviderPluginInstance {
         var instance = Envoy_Extensions_TransportSockets_Tls_V3_CertificateProviderPluginInstance()
         instance.instanceName = providerInstance
         instance.certificateName = certificateName

@@ -18,6 +18,12 @@ import MeshModel
 ///   proxies in different zones still share a snapshot in a mesh that does not care;
 /// - `priorityLabels`: the proxy's labels (topology labels from its locality included) whose
 ///   keys some `failoverPriority` names, and no others.
+/// - `inbound`: the addresses the proxy serves on as a gRPC server (the inbound listener names
+///   it asked for), sorted; empty for a client. Names are unbounded (the address comes from the
+///   name), so they cannot all be generated ahead: asking for one changes the proxy's key.
+/// - `policyLabels`: for a server (non-empty `inbound`), its labels whose keys some security
+///   policy's selector names, and no others: two servers on the same address with the same
+///   policy-relevant labels share a snapshot.
 public struct ViewKey: Sendable, Hashable, CustomStringConvertible {
     /// The proxy's kind.
     public var kind: Proxy.Kind
@@ -34,9 +40,17 @@ public struct ViewKey: Sendable, Hashable, CustomStringConvertible {
     /// The proxy's labels that some `failoverPriority` names.
     public var priorityLabels: [String: String]
 
+    /// The addresses the proxy serves on (its inbound listener names), sorted.
+    public var inbound: [InboundAddress]
+    /// A server's labels that some security policy's selector names.
+    public var policyLabels: [String: String]
+
     /// Creates a key.
     public init(kind: Proxy.Kind, namespace: String = "default", sidecar: ConfigKey? = nil, sourceLabels: [String: String] = [:],
-                locality: Proxy.Locality? = nil, priorityLabels: [String: String] = [:]) {
+                locality: Proxy.Locality? = nil, priorityLabels: [String: String] = [:],
+                inbound: [InboundAddress] = [], policyLabels: [String: String] = [:]) {
+        self.inbound = inbound
+        self.policyLabels = policyLabels
         self.kind = kind
         self.namespace = namespace
         self.sidecar = sidecar
@@ -51,6 +65,8 @@ public struct ViewKey: Sendable, Hashable, CustomStringConvertible {
             + (sourceLabels.isEmpty ? "" : " labels=" + Self.listed(sourceLabels))
             + (locality.map { " locality=\($0.description.isEmpty ? "unknown" : $0.description)" } ?? "")
             + (priorityLabels.isEmpty ? "" : " priority-labels=" + Self.listed(priorityLabels))
+            + (inbound.isEmpty ? "" : " inbound=" + inbound.map(\.description).joined(separator: ","))
+            + (policyLabels.isEmpty ? "" : " policy-labels=" + Self.listed(policyLabels))
     }
 
     private static func listed(_ labels: [String: String]) -> String {

@@ -152,20 +152,28 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
             case .requestsEnded:
                 return machine.nodeID
             case .request(let message):
+                let request = try decode(message)
                 var first: [XDSEvent] = []
-                if proxy == nil {
+                var next = proxy
+                if next == nil {
                     let identified = try Self.makeProxy(node: node(message), connectionID: connectionID, peer: peer)
-                    proxy = identified
+                    next = identified
                     logger.info("proxy identified", metadata: [
                         "proxy": "\(identified.id)", "kind": "\(identified.kind.rawValue)", "namespace": "\(identified.namespace)",
                         "identity": "\(identified.identity ?? "none")"])
-                    // Its snapshot before its first request is answered.
+                }
+                // A gRPC server's inbound listener names are part of its view: a request that
+                // changes them moves the proxy to its new view before the request is answered.
+                next?.inbound = InboundAddress.parse(listenerNames: machine.names(of: TypeURL.listener, after: request))
+                if let next, next != proxy {
+                    proxy = next
+                    // Its snapshot before the request is answered.
                     first = await throttle.withPermit {
                         guard let push = publisher.current else { return [] }
-                        return machine.push(cache.snapshot(for: identified, push: push))
+                        return machine.push(cache.snapshot(for: next, push: push))
                     }
                 }
-                events = first + machine.receive(try decode(message))
+                events = first + machine.receive(request)
                 // Delta subscriptions accumulate across requests: bound the total too.
                 try limits.checkNames(machine.largestSubscription, subscribed: true)
             case .published:

@@ -68,6 +68,9 @@ public struct DeltaStreamStateMachine: Sendable {
         types[typeURL]?.tracker.status ?? TypeStatus(status: .notSent)
     }
 
+    /// The names the proxy subscribes to by name in `typeURL`.
+    public func subscribedNames(_ typeURL: String) -> Set<String> { types[typeURL]?.names ?? [] }
+
     /// Whether the proxy subscribes to every resource of `typeURL`.
     public func isWildcard(_ typeURL: String) -> Bool { types[typeURL]?.wildcard ?? false }
 

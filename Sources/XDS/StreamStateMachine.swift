@@ -54,6 +54,9 @@ public struct StreamStateMachine: Sendable {
     /// The type URLs the proxy has asked for.
     public var subscribedTypes: [String] { types.keys.sorted() }
 
+    /// The names the proxy subscribes to in `typeURL` (empty when wildcard or not subscribed).
+    public func subscribedNames(_ typeURL: String) -> Set<String> { types[typeURL]?.names ?? [] }
+
     /// The most names the proxy asked for in one type (one request's worth, already bounded).
     public var largestSubscription: Int { types.values.reduce(0) { max($0, $1.names.count) } }
 

@@ -97,6 +97,12 @@ struct AdminClient: Sendable {
         try JSONValue.parse(try await send(.get, "/debug/syncz"), what: "syncz response")
     }
 
+    /// `GET /debug/authz`: the mTLS modes and RBAC rules WorkloadEntry `namespace/workload` gets.
+    func authzCheck(namespace: String, workload: String) async throws -> JSONValue {
+        try JSONValue.parse(try await send(.get, "/debug/authz", query: [("namespace", namespace), ("workload", workload)]),
+                            what: "authz check")
+    }
+
     /// `GET /debug/config_dump?proxyID=ID`: the resources meshd last built for one proxy.
     func configDump(proxyID: String) async throws -> JSONValue {
         try JSONValue.parse(try await send(.get, "/debug/config_dump", query: [("proxyID", proxyID)]), what: "config dump")

@@ -40,10 +40,14 @@ struct BootstrapCommand: ParsableCommand {
     @Flag(help: "Print an Envoy sidecar bootstrap instead of a gRPC one.")
     var envoy = false
 
-    @Option(help: ArgumentHelp("Envoy: the workload's namespace (must match the node id's).", valueName: "namespace"))
+    @Option(help: ArgumentHelp(
+        "The workload's namespace (node metadata NAMESPACE: which policies and routes apply to it; for Envoy it must match the node id's).",
+        valueName: "namespace"))
     var namespace: String?
 
-    @Option(help: ArgumentHelp("Envoy: workload labels, k=v[,k=v...]; may be repeated.", valueName: "labels"))
+    @Option(help: ArgumentHelp(
+        "Workload labels, k=v[,k=v...], may be repeated (node metadata LABELS: what policy selectors match).",
+        valueName: "labels"))
     var labels: [String] = []
 
     @Option(help: ArgumentHelp("Envoy: CLUSTER_ID node metadata (default: Kubernetes, Istio's).", valueName: "id"))
@@ -64,10 +68,11 @@ struct BootstrapCommand: ParsableCommand {
     func validate() throws {
         if output == .table { throw ValidationError("--output must be json or yaml") }
         if !envoy {
-            let envoyOnly = [(namespace != nil, "--namespace"), (!labels.isEmpty, "--labels"), (plaintext, "--plaintext"),
-                             (serverName != nil, "--server-name"), (sdsSocket != nil, "--sds-socket"),
+            let envoyOnly = [(plaintext, "--plaintext"), (serverName != nil, "--server-name"), (sdsSocket != nil, "--sds-socket"),
                              (clusterID != nil, "--cluster-id")]
             if let flag = envoyOnly.first(where: \.0)?.1 { throw ValidationError("\(flag) is for --envoy bootstraps") }
+            if namespace?.isEmpty == true { throw ValidationError("--namespace must not be empty") }
+            _ = try parsedLabels()
         } else {
             guard nodeID != nil else { throw ValidationError("--envoy needs --node-id (\(EnvoyNodeID.shape))") }
             if certDir != nil { throw ValidationError("--cert-dir is for gRPC bootstraps; Envoy gets its certificate over SDS") }
@@ -88,7 +93,8 @@ struct BootstrapCommand: ParsableCommand {
     func run() throws {
         let bootstrap = envoy ? Self.envoyBootstrap(try envoyInput()) : Self.bootstrap(
             serverURI: try resolvedXDSAddress(), nodeID: resolvedNodeID,
-            certificateDirectory: certDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path })
+            certificateDirectory: certDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
+            namespace: namespace, labels: try parsedLabels())
         Console.out(output == .yaml ? try bootstrap.yamlDocument() : try bootstrap.prettyJSON() + "\n")
     }
 
@@ -136,8 +142,13 @@ struct BootstrapCommand: ParsableCommand {
     /// The minimal bootstrap grpcio accepts: one plaintext xDS v3 server and the node ID; with
     /// `certificateDirectory` (absolute), a `file_watcher` certificate provider reading the
     /// files mesh-agent keeps there, which meshd's xDS mTLS config names.
-    static func bootstrap(serverURI: String, nodeID: String, certificateDirectory: String? = nil) -> JSONValue {
-        var document = minimalBootstrap(serverURI: serverURI, nodeID: nodeID)
+    /// Every bootstrap also names its server listeners as istiod's do
+    /// (`server_listener_resource_name_template`), so an xDS-enabled gRPC server asks meshd for
+    /// its inbound listener, and its node metadata says it is proxyless gRPC (`GENERATOR`) with
+    /// `namespace` and `labels` when given (what selects its security policies).
+    static func bootstrap(serverURI: String, nodeID: String, certificateDirectory: String? = nil,
+                          namespace: String? = nil, labels: [String: String] = [:]) -> JSONValue {
+        var document = minimalBootstrap(serverURI: serverURI, nodeID: nodeID, namespace: namespace, labels: labels)
         if let certificateDirectory, case .object(var members) = document {
             func file(_ name: String) -> JSONValue {
                 .string((certificateDirectory as NSString).appendingPathComponent(name))
@@ -158,8 +169,14 @@ struct BootstrapCommand: ParsableCommand {
         return document
     }
 
-    private static func minimalBootstrap(serverURI: String, nodeID: String) -> JSONValue {
-        .object([
+    /// Istio's name template for a gRPC server's inbound listener (`%s` is the listening address).
+    static let serverListenerTemplate = "xds.istio.io/grpc/lds/inbound/%s"
+
+    private static func minimalBootstrap(serverURI: String, nodeID: String, namespace: String?, labels: [String: String]) -> JSONValue {
+        var metadata: [String: JSONValue] = ["GENERATOR": .string("grpc")]
+        if let namespace { metadata["NAMESPACE"] = .string(namespace) }
+        if !labels.isEmpty { metadata["LABELS"] = .object(labels.mapValues(JSONValue.string)) }
+        return .object([
             "xds_servers": .array([
                 .object([
                     "server_uri": .string(serverURI),
@@ -167,7 +184,8 @@ struct BootstrapCommand: ParsableCommand {
                     "server_features": .array([.string("xds_v3")]),
                 ]),
             ]),
-            "node": .object(["id": .string(nodeID)]),
+            "node": .object(["id": .string(nodeID), "metadata": .object(metadata)]),
+            "server_listener_resource_name_template": .string(serverListenerTemplate),
         ])
     }
 

@@ -27,6 +27,7 @@ struct MeshctlCommand: AsyncParsableCommand {
             TokenCommand.self,
             CACommand.self,
             VersionCommand.self,
+            ExperimentalCommand.self,
         ]
     )
 

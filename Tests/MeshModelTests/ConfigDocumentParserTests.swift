@@ -107,7 +107,7 @@ import Testing
         }
         #expect(error?.code == .unknownKind)
         #expect(error?.description == #"document 1: kind: unknown kind "Gateway"; supported: "#
-            + "DestinationRule, ServiceEntry, Sidecar, VirtualService, WorkloadEntry")
+            + "AuthorizationPolicy, DestinationRule, PeerAuthentication, ServiceEntry, Sidecar, VirtualService, WorkloadEntry")
     }
 
     @Test func wrongAPIVersionIsInvalid() {

@@ -115,8 +115,8 @@ def test_namespace_must_agree_with_the_node_id():
     assert p.returncode != 0 and "differs from the node id's namespace bookinfo" in p.stderr, p.stderr
 
 
-@pytest.mark.parametrize("flag", [["--labels", "a=b"], ["--plaintext"], ["--sds-socket", "/x"], ["--cluster-id", "c"],
-                                  ["--namespace", "default"], ["--server-name", "meshd"]])
+# --namespace and --labels are for gRPC bootstraps too (node metadata for server policies, issue 13).
+@pytest.mark.parametrize("flag", [["--plaintext"], ["--sds-socket", "/x"], ["--cluster-id", "c"], ["--server-name", "meshd"]])
 def test_envoy_flags_without_envoy_are_refused_not_ignored(flag):
     p = meshctl("bootstrap", *flag, check=False)
     assert p.returncode != 0 and f"{flag[0]} is for --envoy bootstraps" in p.stderr, p.stderr

@@ -31,7 +31,7 @@ EMITTED = (
     "envoy.config.endpoint.v3.ClusterLoadAssignment", HCM, "envoy.extensions.filters.http.router.v3.Router",
     "envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
     "envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
-    "envoy.extensions.transport_sockets.tls.v3.Secret",
+    "envoy.extensions.transport_sockets.tls.v3.Secret", "envoy.extensions.filters.http.rbac.v3.RBAC",
     "envoy.service.discovery.v3.DiscoveryResponse", "envoy.service.discovery.v3.DeltaDiscoveryResponse",
 )
 

@@ -1,0 +1,82 @@
+import MeshModel
+
+/// The PeerAuthentications of one PushContext, indexed for Istio's precedence
+/// (`pilot/pkg/model/authentication.go`): for a workload, the oldest policy of its namespace
+/// whose selector its labels carry, then its namespace's policy without a selector, then the
+/// mesh policy (the root namespace's without a selector). A mode of UNSET inherits from the
+/// next level; at the top it is PERMISSIVE. A port-level mode (`portLevelMtls`, only on a
+/// workload policy) overrides the workload's mode for that port; UNSET there inherits it.
+///
+/// Several policies without a selector in one namespace: the oldest (creation revision, then
+/// key) wins and the others are warned about when added. Several workload policies select
+/// one workload: the oldest wins, as in Istio.
+public struct PeerAuthenticationIndex: Sendable {
+    /// A policy with what orders it among others.
+    public struct Entry: Sendable, Hashable {
+        public var key: ConfigKey
+        public var createdRevision: Int64
+        public var spec: PeerAuthentication
+
+        public init(key: ConfigKey, createdRevision: Int64, spec: PeerAuthentication) {
+            self.key = key
+            self.createdRevision = createdRevision
+            self.spec = spec
+        }
+    }
+
+    /// The mode a server port gets, and the policies that decided it (most specific first).
+    public struct Decision: Sendable, Hashable {
+        /// STRICT, PERMISSIVE or DISABLE (never UNSET).
+        public var mode: PeerAuthentication.Mode
+        /// The policies consulted, most specific first: workload, namespace, mesh.
+        public var policies: [ConfigKey]
+    }
+
+    private var defaults: [String: Entry] = [:]
+    /// Workload-selecting policies by namespace, oldest first.
+    private var selecting: [String: [Entry]] = [:]
+    /// The label keys any policy's selector names: the part of a server's labels its inbound
+    /// listeners can depend on.
+    public private(set) var selectorLabelKeys: Set<String> = []
+
+    /// An empty index.
+    public init() {}
+
+    /// Whether no policy is indexed.
+    public var isEmpty: Bool { defaults.isEmpty && selecting.isEmpty }
+
+    /// Adds `entry`; entries must come oldest first. Returns the warning when it loses to an
+    /// older namespace-wide policy.
+    public mutating func add(_ entry: Entry) -> ConfigWarning? {
+        let namespace = entry.key.namespace
+        guard entry.spec.selectsWorkloads, let selector = entry.spec.selector else {
+            if let winner = defaults[namespace] {
+                return ConfigWarning(key: entry.key, field: "spec.selector",
+                                     message: "namespace \(namespace) already has a PeerAuthentication without a selector, \(winner.key), which is older and wins; this one is ignored")
+            }
+            defaults[namespace] = entry
+            return nil
+        }
+        selectorLabelKeys.formUnion(selector.keys)
+        selecting[namespace, default: []].append(entry)
+        return nil
+    }
+
+    /// The mode for a server of a workload in `namespace` with `labels` listening on `port`.
+    public func decision(namespace: String, labels: [String: String], port: UInt32, rootNamespace: String) -> Decision {
+        let workload = selecting[namespace]?.first { entry in
+            (entry.spec.selector ?? [:]).allSatisfy { labels[$0.key] == $0.value }
+        }
+        let levels = [workload, defaults[namespace], namespace == rootNamespace ? nil : defaults[rootNamespace]]
+        var mode = PeerAuthentication.Mode.unset
+        var policies: [ConfigKey] = []
+        for case let entry? in levels {
+            policies.append(entry.key)
+            if mode == .unset { mode = entry.spec.mode }
+        }
+        if let workload, let portMode = workload.spec.portLevelMtls[port], portMode != .unset {
+            mode = portMode
+        }
+        return Decision(mode: mode == .unset ? .permissive : mode, policies: policies)
+    }
+}
