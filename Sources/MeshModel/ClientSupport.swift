@@ -20,9 +20,9 @@ public enum ClientSupport {
         "loadBalancer.simple=PASSTHROUGH": [.proxylessGRPC: roundRobinInstead],
         "loadBalancer.consistentHash": [.proxylessGRPC: .honoured],
         "loadBalancer.consistentHash.httpHeaderName": [.proxylessGRPC: .honoured],
-        "loadBalancer.consistentHash.httpCookie.*": [.proxylessGRPC: .notHonoured, .envoy: .notHonoured],
-        "loadBalancer.consistentHash.useSourceIp": [.proxylessGRPC: .notHonoured, .envoy: .notHonoured],
-        "loadBalancer.consistentHash.httpQueryParameterName": [.proxylessGRPC: .notHonoured, .envoy: .notHonoured],
+        "loadBalancer.consistentHash.httpCookie.*": [.proxylessGRPC: .notHonoured],
+        "loadBalancer.consistentHash.useSourceIp": [.proxylessGRPC: .notHonoured],
+        "loadBalancer.consistentHash.httpQueryParameterName": [.proxylessGRPC: .notHonoured],
         "loadBalancer.consistentHash.ringHash": [.proxylessGRPC: .honoured],
         "loadBalancer.consistentHash.ringHash.minimumRingSize": [.proxylessGRPC: .honoured],
         "loadBalancer.consistentHash.maglev.*": [.proxylessGRPC: .substituted(

@@ -173,4 +173,27 @@ enum EnvoyTrafficPolicy {
         }
         return out
     }
+
+    /// The route's hash policies for traffic governed by `policy`, for a proxy of `kind`:
+    /// gRPC clients hash only on a header (`ProxylessTrafficPolicy`); Envoy also on a cookie
+    /// (generated with its ttl and path when absent), the source IP or a query parameter.
+    static func hashPolicies(_ policy: PolicySettings, kind: Proxy.Kind) -> [Envoy_Config_Route_V3_RouteAction.HashPolicy] {
+        guard kind != .proxylessGRPC else { return ProxylessTrafficPolicy.hashPolicies(policy) }
+        var hash = Envoy_Config_Route_V3_RouteAction.HashPolicy()
+        switch policy.loadBalancer?.consistentHash?.hashKey {
+        case .httpHeaderName?:
+            return ProxylessTrafficPolicy.hashPolicies(policy)
+        case .httpCookie(let name, let path, let ttl)?:
+            hash.cookie.name = name
+            if let path { hash.cookie.path = path }
+            if let ttl { hash.cookie.ttl = RoutePolicy.protobufDuration(ttl) }
+        case .useSourceIP?:
+            hash.connectionProperties.sourceIp = true
+        case .httpQueryParameterName(let name)?:
+            hash.queryParameter.name = name
+        case nil:
+            return []
+        }
+        return [hash]
+    }
 }

@@ -27,7 +27,7 @@ public struct RouteGenerator: ResourceGenerator {
                 } else {
                     let policy = view.destinationRule(service.host)?.spec.policy(subset: nil, port: port.number)
                     routes = [defaultRoute(cluster: ClusterName.outbound(port: port.number, host: service.host),
-                                           hashPolicies: policy.map(ProxylessTrafficPolicy.hashPolicies) ?? [])]
+                                           hashPolicies: policy.map { EnvoyTrafficPolicy.hashPolicies($0, kind: view.key.kind) } ?? [])]
                 }
                 var virtualHost = Envoy_Config_Route_V3_VirtualHost()
                 virtualHost.name = name
@@ -107,7 +107,7 @@ public struct RouteGenerator: ResourceGenerator {
             else { continue }
             let cluster = target.cluster
             if let policy = view.destinationRule(target.host)?.spec.policy(subset: target.subset, port: target.port) {
-                for hash in ProxylessTrafficPolicy.hashPolicies(policy) where !hashPolicies.contains(hash) { hashPolicies.append(hash) }
+                for hash in EnvoyTrafficPolicy.hashPolicies(policy, kind: view.key.kind) where !hashPolicies.contains(hash) { hashPolicies.append(hash) }
             }
             if let existing = weighted.firstIndex(where: { $0.cluster == cluster }) {
                 let (sum, overflow) = weighted[existing].weight.addingReportingOverflow(weight)

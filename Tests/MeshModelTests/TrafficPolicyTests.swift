@@ -160,7 +160,6 @@ import Testing
         #expect(notHonoured.isEmpty)
         #expect(clients == [
             "spec.subsets[0].trafficPolicy.loadBalancer.consistentHash.httpCookie: not honoured by proxyless gRPC clients",
-            "spec.subsets[0].trafficPolicy.loadBalancer.consistentHash.httpCookie: not honoured by Envoy proxies",
             "spec.subsets[0].trafficPolicy.loadBalancer.consistentHash.maglev: substituted for proxyless gRPC clients: a ring hash (default minimum ring size) is sent, gRPC has no maglev",
             "spec.trafficPolicy.connectionPool.http.maxRetries: not honoured by proxyless gRPC clients",
             "spec.trafficPolicy.connectionPool.tcp.maxConnections: not honoured by proxyless gRPC clients",

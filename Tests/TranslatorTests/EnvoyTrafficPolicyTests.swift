@@ -159,3 +159,28 @@ import Testing
         #expect(!(try cluster("{tls: {mode: DISABLE}}")).hasTransportSocket)
     }
 }
+
+extension EnvoyTrafficPolicyTests {
+    @Test(arguments: ["{httpCookie: {name: session, path: /, ttl: 60s}}", "{useSourceIp: true}", "{httpQueryParameterName: user}"])
+    func envoyRoutesHashOnEveryKeyGRPCRoutesOnNone(key: String) throws {
+        let rule = """
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: reviews, namespace: default}
+            spec: {host: reviews, trafficPolicy: {loadBalancer: {consistentHash: \(key)}}}
+            """
+        let push = try pushContextFrom([CanaryFixture.registry, rule])
+        func hashes(_ kind: Proxy.Kind) -> [Envoy_Config_Route_V3_RouteAction.HashPolicy] {
+            EnvoyTrafficPolicy.hashPolicies(push.destinationRules[host]?.first?.spec.policy(subset: nil, port: 9080) ?? PolicySettings(), kind: kind)
+        }
+        #expect(hashes(.proxylessGRPC).isEmpty)
+        let envoy = hashes(.sidecar)
+        #expect(envoy.count == 1)
+        switch envoy.first?.policySpecifier {
+        case .cookie(let cookie)?: #expect(cookie.name == "session" && cookie.path == "/" && cookie.ttl.seconds == 60)
+        case .connectionProperties(let properties)?: #expect(properties.sourceIp)
+        case .queryParameter(let parameter)?: #expect(parameter.name == "user")
+        default: Issue.record("unexpected hash policy \(envoy)")
+        }
+    }
+}
