@@ -126,11 +126,18 @@ public enum ClientSupport {
         return table
     }()
 
+    /// Fields only Envoy sidecars act on: proxyless clients have no capture and no passthrough.
+    static let sidecar: [String: [ProxyClient: FieldSupport]] = [
+        "outboundTrafficPolicy": [.proxylessGRPC: .notHonoured],
+        "outboundTrafficPolicy.mode": [.proxylessGRPC: .notHonoured],
+    ]
+
     static func of(_ kind: String) -> [String: [ProxyClient: FieldSupport]] {
         switch kind {
         case "DestinationRule": destinationRule
         case "ServiceEntry": serviceEntry
         case "VirtualService": virtualService
+        case "Sidecar": sidecar
         default: [:]
         }
     }

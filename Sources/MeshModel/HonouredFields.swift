@@ -54,12 +54,12 @@ enum HonouredFields {
         "endpoints.weight", "endpoints.serviceAccount",
     ]).union(ClientSupport.of("ServiceEntry").keys)
 
-    /// Egress hosts and ports decide what a proxy sees. The outbound traffic policy is validated
-    /// and kept in the view but acts only in Envoy's listeners, so like ingress, capture modes
-    /// and binds it is not honoured yet.
-    static let sidecar: Set<String> = [
+    /// Egress hosts and ports decide what a proxy sees; the outbound traffic policy acts in
+    /// Envoy sidecars' listeners (`ClientSupport`). Ingress, capture modes and binds are not
+    /// honoured yet.
+    static let sidecar: Set<String> = Set([
         "workloadSelector", "workloadSelector.labels.*", "egress", "egress.hosts", "egress.port", "egress.port.number",
-    ]
+    ]).union(ClientSupport.of("Sidecar").keys)
 
     static let workloadEntry: Set<String> = [
         // `network` is compared by `failoverPriority` (topology.istio.io/network); meshd is one network.

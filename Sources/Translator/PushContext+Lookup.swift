@@ -28,7 +28,8 @@ extension PushContext {
             priorityLabels = proxy.topologyLabels.filter { failoverPriorityLabelKeys.contains($0.key) }
         }
         return ViewKey(kind: proxy.kind, namespace: proxy.namespace, sidecar: sidecar?.key, sourceLabels: labels,
-                       locality: isLocalityAware ? proxy.locality : nil, priorityLabels: priorityLabels)
+                       locality: isLocalityAware ? proxy.locality : nil, priorityLabels: priorityLabels,
+                       inbound: InboundPort.ports(of: proxy, in: registry))
     }
 
     /// The VirtualService a proxy in `namespace` uses for `host` (declared by a service in

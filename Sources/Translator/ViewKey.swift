@@ -18,6 +18,8 @@ import MeshModel
 ///   proxies in different zones still share a snapshot in a mesh that does not care;
 /// - `priorityLabels`: the proxy's labels (topology labels from its locality included) whose
 ///   keys some `failoverPriority` names, and no others.
+/// - `inbound`: for an Envoy sidecar, the ports of the workload beside it (its inbound
+///   listener and clusters); empty for every other kind, so replicas of one workload share.
 public struct ViewKey: Sendable, Hashable, CustomStringConvertible {
     /// The proxy's kind.
     public var kind: Proxy.Kind
@@ -33,16 +35,19 @@ public struct ViewKey: Sendable, Hashable, CustomStringConvertible {
     public var locality: Proxy.Locality?
     /// The proxy's labels that some `failoverPriority` names.
     public var priorityLabels: [String: String]
+    /// The sidecar's own workload ports, sorted (see `InboundPort.ports(of:in:)`).
+    public var inbound: [InboundPort]
 
     /// Creates a key.
     public init(kind: Proxy.Kind, namespace: String = "default", sidecar: ConfigKey? = nil, sourceLabels: [String: String] = [:],
-                locality: Proxy.Locality? = nil, priorityLabels: [String: String] = [:]) {
+                locality: Proxy.Locality? = nil, priorityLabels: [String: String] = [:], inbound: [InboundPort] = []) {
         self.kind = kind
         self.namespace = namespace
         self.sidecar = sidecar
         self.sourceLabels = sourceLabels
         self.locality = locality
         self.priorityLabels = priorityLabels
+        self.inbound = inbound
     }
 
     /// `proxyless-grpc/default sidecar=default/restricted` (`sidecar=none` without one).
@@ -51,6 +56,7 @@ public struct ViewKey: Sendable, Hashable, CustomStringConvertible {
             + (sourceLabels.isEmpty ? "" : " labels=" + Self.listed(sourceLabels))
             + (locality.map { " locality=\($0.description.isEmpty ? "unknown" : $0.description)" } ?? "")
             + (priorityLabels.isEmpty ? "" : " priority-labels=" + Self.listed(priorityLabels))
+            + (inbound.isEmpty ? "" : " inbound=" + inbound.map(\.description).joined(separator: ","))
     }
 
     private static func listed(_ labels: [String: String]) -> String {

@@ -20,6 +20,7 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
+/// Proxies a TCP connection to one cluster, or to one of several by weight.
 public nonisolated struct Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -37,11 +38,46 @@ public nonisolated struct Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy:
     set {clusterSpecifier = .cluster(newValue)}
   }
 
+  public var weightedClusters: Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy.WeightedCluster {
+    get {
+      if case .weightedClusters(let v)? = clusterSpecifier {return v}
+      return Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy.WeightedCluster()
+    }
+    set {clusterSpecifier = .weightedClusters(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_ClusterSpecifier: Equatable, Sendable {
     case cluster(String)
+    case weightedClusters(Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy.WeightedCluster)
 
+  }
+
+  public nonisolated struct WeightedCluster: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    public var clusters: [Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy.WeightedCluster.ClusterWeight] = []
+
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    public nonisolated struct ClusterWeight: Sendable {
+      // SwiftProtobuf.Message conformance is added in an extension below. See the
+      // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+      // methods supported on all messages.
+
+      public var name: String = String()
+
+      public var weight: UInt32 = 0
+
+      public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+      public init() {}
+    }
+
+    public init() {}
   }
 
   public init() {}
@@ -53,7 +89,7 @@ fileprivate nonisolated let _protobuf_package = "envoy.extensions.filters.networ
 
 nonisolated extension Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TcpProxy"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}stat_prefix\0\u{1}cluster\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}stat_prefix\0\u{1}cluster\0\u{4}\u{8}weighted_clusters\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -70,6 +106,19 @@ nonisolated extension Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy: Swi
           self.clusterSpecifier = .cluster(v)
         }
       }()
+      case 10: try {
+        var v: Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy.WeightedCluster?
+        var hadOneofValue = false
+        if let current = self.clusterSpecifier {
+          hadOneofValue = true
+          if case .weightedClusters(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.clusterSpecifier = .weightedClusters(v)
+        }
+      }()
       default: break
       }
     }
@@ -83,15 +132,88 @@ nonisolated extension Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy: Swi
     if !self.statPrefix.isEmpty {
       try visitor.visitSingularStringField(value: self.statPrefix, fieldNumber: 1)
     }
-    try { if case .cluster(let v)? = self.clusterSpecifier {
+    switch self.clusterSpecifier {
+    case .cluster?: try {
+      guard case .cluster(let v)? = self.clusterSpecifier else { preconditionFailure() }
       try visitor.visitSingularStringField(value: v, fieldNumber: 2)
-    } }()
+    }()
+    case .weightedClusters?: try {
+      guard case .weightedClusters(let v)? = self.clusterSpecifier else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+    }()
+    case nil: break
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy, rhs: Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy) -> Bool {
     if lhs.statPrefix != rhs.statPrefix {return false}
     if lhs.clusterSpecifier != rhs.clusterSpecifier {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy.WeightedCluster: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy.protoMessageName + ".WeightedCluster"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}clusters\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.clusters) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.clusters.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.clusters, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy.WeightedCluster, rhs: Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy.WeightedCluster) -> Bool {
+    if lhs.clusters != rhs.clusters {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy.WeightedCluster.ClusterWeight: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy.WeightedCluster.protoMessageName + ".ClusterWeight"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}weight\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.weight) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if self.weight != 0 {
+      try visitor.visitSingularUInt32Field(value: self.weight, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy.WeightedCluster.ClusterWeight, rhs: Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy.WeightedCluster.ClusterWeight) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.weight != rhs.weight {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

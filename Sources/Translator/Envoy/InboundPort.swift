@@ -1,0 +1,44 @@
+import Discovery
+
+/// One port the workload beside an Envoy sidecar serves, as its inbound listener exposes it:
+/// the workload's port number (the service port's target) and the service port's protocol.
+public struct InboundPort: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// The workload's port (what `inbound|PORT||` names).
+    public var number: UInt32
+    /// How the sidecar carries it: `HTTP`, `TLS` or `TCP` (the service port's protocol, or
+    /// what its name says).
+    public var protocolName: String
+
+    public init(number: UInt32, protocolName: String) {
+        self.number = number
+        self.protocolName = protocolName
+    }
+
+    public static func < (a: Self, b: Self) -> Bool { a.number < b.number }
+
+    public var description: String { "\(number)" }
+
+    /// The ports of the sidecar's own workload: the endpoints, in the proxy's namespace, whose
+    /// address is one of the proxy's addresses (INSTANCE_IPS, else the IP of its node id) —
+    /// a WorkloadEntry (or a ServiceEntry's inline endpoint) that a service selects. One entry
+    /// per workload port; where two services reach one port, the first service (by host) gives
+    /// the protocol. Empty when the proxy has no address or no service selects its workload:
+    /// then every inbound connection passes through unchanged.
+    ///
+    /// Scans the registry's endpoints (O(endpoints) per sidecar per push; an index by address
+    /// would make it O(1) if sidecar counts grow large).
+    public static func ports(of proxy: Proxy, in registry: RegistrySnapshot) -> [InboundPort] {
+        guard proxy.kind == .sidecar, !proxy.instanceIPs.isEmpty else { return [] }
+        let addresses = Set(proxy.instanceIPs)
+        var byNumber: [UInt32: InboundPort] = [:]
+        for service in registry.sortedServices {
+            for port in service.ports {
+                for endpoint in registry.endpoints(host: service.host, port: port.number)
+                where endpoint.source.namespace == proxy.namespace && addresses.contains(endpoint.address) && byNumber[endpoint.port] == nil {
+                    byNumber[endpoint.port] = InboundPort(number: endpoint.port, protocolName: PortProtocol(port).istioName)
+                }
+            }
+        }
+        return byNumber.values.sorted()
+    }
+}

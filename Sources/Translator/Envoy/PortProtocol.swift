@@ -1,0 +1,37 @@
+import Discovery
+
+/// How an Envoy sidecar carries a service port's traffic: through an HTTP connection manager
+/// (routes by host and path), or as opaque bytes through tcp_proxy — matched by the original
+/// destination for TCP, by SNI for TLS.
+enum PortProtocol: Sendable, Hashable {
+    case http
+    case tcp
+    case tls
+
+    /// The port's declared protocol; when none is declared, Istio's port-name convention
+    /// (`http`, `http-web`, `grpc-api`, `tls`…), and TCP for anything else — Envoy then
+    /// forwards bytes unchanged, which works for every protocol (Istio would sniff instead).
+    init(_ port: Service.Port) {
+        self.init(protocolName: port.protocolName.isEmpty
+                  ? String(port.name.split(separator: "-", maxSplits: 1).first ?? "").uppercased()
+                  : port.protocolName)
+    }
+
+    /// The class as an Istio protocol name.
+    var istioName: String {
+        switch self {
+        case .http: "HTTP"
+        case .tcp: "TCP"
+        case .tls: "TLS"
+        }
+    }
+
+    /// The class of an Istio protocol name (upper-case).
+    init(protocolName: String) {
+        switch protocolName.uppercased() {
+        case "HTTP", "HTTP2", "GRPC", "GRPC-WEB": self = .http
+        case "HTTPS", "TLS": self = .tls
+        default: self = .tcp
+        }
+    }
+}

@@ -1,0 +1,188 @@
+import EnvoyAPI
+import MeshModel
+import MeshTesting
+import SwiftProtobuf
+import Testing
+import Translator
+import XDS
+
+private let reviews = "reviews.default.svc.cluster.local"
+
+/// The snapshot an Envoy sidecar gets, decoded from the bytes meshd would send.
+struct EnvoySnapshot {
+    let snapshot: ProxySnapshot
+    let listeners: [String: Envoy_Config_Listener_V3_Listener]
+    let routes: [String: Envoy_Config_Route_V3_RouteConfiguration]
+    let clusters: [String: Envoy_Config_Cluster_V3_Cluster]
+
+    init(_ push: PushContext, proxy: Proxy = EnvoyFixture.proxy()) throws {
+        let snapshot = ProxySnapshot(proxy: proxy, push: push)
+        self.snapshot = snapshot
+        listeners = try Self.decode(snapshot, TypeURL.listener)
+        routes = try Self.decode(snapshot, TypeURL.route)
+        clusters = try Self.decode(snapshot, TypeURL.cluster)
+    }
+
+    private static func decode<M: SwiftProtobuf.Message>(_ snapshot: ProxySnapshot, _ typeURL: String) throws -> [String: M] {
+        try snapshot.of(typeURL).mapValues { try M(serializedBytes: $0.payload.value) }
+    }
+
+    func manager(_ listener: String, chain: Int = 0) throws -> Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager {
+        try .init(serializedBytes: #require(listeners[listener]).filterChains[chain].filters[0].typedConfig.value)
+    }
+}
+
+/// What meshd sends an Envoy sidecar: istiod's names and shapes, checked field by field.
+@Suite struct EnvoySidecarTests {
+    static func mesh(_ extra: String...) throws -> PushContext {
+        try context([CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]), EnvoyFixture.mesh] + extra)
+    }
+
+    @Test func listenersAreNamedAsIstiodNamesThem() throws {
+        let envoy = try EnvoySnapshot(Self.mesh())
+        #expect(Set(envoy.listeners.keys) == [
+            "0.0.0.0_9080", "0.0.0.0_9000", "10.0.0.50_3306", "0.0.0.0_5432", "0.0.0.0_443",
+            "virtualOutbound", "virtualInbound", "0.0.0.0_15021", "0.0.0.0_15090",
+        ])
+        let http = try #require(envoy.listeners["0.0.0.0_9080"])
+        #expect(http.bindToPort.value == false && http.hasBindToPort)
+        #expect(http.address.socketAddress.address == "0.0.0.0" && http.address.socketAddress.portValue == 9080)
+        #expect(http.listenerFilters.isEmpty, "no chain matches on SNI or ALPN, so no inspector")
+        let manager = try envoy.manager("0.0.0.0_9080")
+        #expect(manager.rds.routeConfigName == "9080")
+        #expect(manager.httpFilters.map(\.name) == ["envoy.filters.http.fault", "envoy.filters.http.router"])
+        let outbound = try #require(envoy.listeners["virtualOutbound"])
+        #expect(outbound.useOriginalDst.value && outbound.address.socketAddress.portValue == 15001)
+        #expect(!outbound.hasBindToPort, "virtualOutbound binds: it is where iptables sends traffic")
+        let tls = try #require(envoy.listeners["0.0.0.0_443"])
+        #expect(tls.listenerFilters.map(\.name) == ["envoy.filters.listener.tls_inspector"])
+        #expect(tls.filterChains.map(\.filterChainMatch.serverNames) == [["api.example.com"], ["www.example.org"]])
+    }
+
+    @Test func aVirtualHostPerServiceWithEveryShortName() throws {
+        let envoy = try EnvoySnapshot(Self.mesh())
+        let routes = try #require(envoy.routes["9080"])
+        #expect(envoy.routes.keys.sorted() == ["9080"])
+        #expect(routes.virtualHosts.map(\.name) == [
+            "productpage.default.svc.cluster.local:9080", "ratings.prod.svc.cluster.local:9080", "\(reviews):9080", "allow_any",
+        ])
+        let reviewsHost = routes.virtualHosts[2]
+        #expect(Set(reviewsHost.domains) == [
+            reviews, "\(reviews):9080", "reviews.default.svc", "reviews.default.svc:9080",
+            "reviews.default", "reviews.default:9080", "reviews", "reviews:9080",
+        ])
+        // From `default`, `ratings` would mean ratings.default: only the forms naming prod.
+        #expect(!routes.virtualHosts[1].domains.contains("ratings") && routes.virtualHosts[1].domains.contains("ratings.prod"))
+        #expect(routes.virtualHosts[3].domains == ["*"])
+        #expect(routes.virtualHosts[3].routes[0].route.cluster == "PassthroughCluster")
+    }
+
+    @Test func fromAnotherNamespaceTheShortNameIsLeftOut() throws {
+        let envoy = try EnvoySnapshot(Self.mesh(), proxy: EnvoyFixture.proxy(namespace: "prod"))
+        let domains = try #require(envoy.routes["9080"]).virtualHosts.flatMap(\.domains)
+        #expect(domains.contains("ratings") && domains.contains("ratings:9080"))
+        #expect(!domains.contains("reviews") && domains.contains("reviews.default"))
+    }
+
+    @Test func registryOnlyBlocksUnknownDestinations() throws {
+        let envoy = try EnvoySnapshot(Self.mesh(EnvoyFixture.outboundPolicy("REGISTRY_ONLY")))
+        let catchAll = try #require(envoy.routes["9080"]?.virtualHosts.last)
+        #expect(catchAll.name == "block_all" && catchAll.routes[0].directResponse.status == 502)
+        let proxy = try Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy(
+            serializedBytes: #require(envoy.listeners["virtualOutbound"]).defaultFilterChain.filters[0].typedConfig.value)
+        #expect(proxy.cluster == "BlackHoleCluster")
+        // Both are always sent, whichever the policy picks.
+        #expect(envoy.clusters["PassthroughCluster"]?.type == .originalDst)
+        #expect(envoy.clusters["PassthroughCluster"]?.lbPolicy == .clusterProvided)
+        #expect(envoy.clusters["BlackHoleCluster"]?.type == .static)
+        #expect(envoy.clusters["BlackHoleCluster"]?.loadAssignment.endpoints.isEmpty == true)
+    }
+
+    @Test func clustersForEveryPortAndSubsetPlusTheProxysOwn() throws {
+        let envoy = try EnvoySnapshot(Self.mesh())
+        #expect(Set(envoy.clusters.keys).isSuperset(of: [
+            "outbound|9080||\(reviews)", "outbound|9080|v1|\(reviews)", "outbound|9080|v2|\(reviews)",
+            "outbound|3306||mysql.default.svc.cluster.local", "outbound|443||api.example.com",
+            "PassthroughCluster", "BlackHoleCluster", "InboundPassthroughClusterIpv4", "prometheus_stats",
+            "inbound|9081||", "inbound|9000||",
+        ]))
+        #expect(envoy.clusters["outbound|9080|v2|\(reviews)"]?.type == .eds)
+        let inbound = try #require(envoy.clusters["inbound|9081||"])
+        #expect(inbound.type == .static)
+        #expect(inbound.loadAssignment.endpoints[0].lbEndpoints[0].endpoint.address.socketAddress.address == "127.0.0.1")
+        #expect(inbound.loadAssignment.endpoints[0].lbEndpoints[0].endpoint.address.socketAddress.portValue == 9081)
+    }
+
+    @Test func inboundChainsPerWorkloadPortThenPassthrough() throws {
+        let envoy = try EnvoySnapshot(Self.mesh())
+        let inbound = try #require(envoy.listeners["virtualInbound"])
+        #expect(inbound.address.socketAddress.portValue == 15006)
+        #expect(inbound.listenerFilters.map(\.name) == ["envoy.filters.listener.original_dst"])
+        #expect(inbound.filterChains.map(\.filterChainMatch.destinationPort.value) == [9000, 9081])
+        #expect(inbound.filterChains.map { $0.filters[0].name } == ["envoy.filters.network.tcp_proxy", "envoy.filters.network.http_connection_manager"])
+        #expect(inbound.defaultFilterChain.name == "PassthroughFilterChain")
+        // A sidecar whose address no workload has: passthrough only.
+        let stranger = try EnvoySnapshot(Self.mesh(), proxy: Proxy(id: "sidecar~10.9.9.9~x.default~default.svc.cluster.local", kind: .sidecar,
+                                                                   instanceIPs: ["10.9.9.9"]))
+        #expect(stranger.listeners["virtualInbound"]?.filterChains.isEmpty == true)
+        #expect(stranger.clusters.keys.filter { $0.hasPrefix("inbound|") }.isEmpty)
+        // Its view key differs from app-1's (inbound ports), so the two never share a snapshot.
+        let push = try Self.mesh()
+        #expect(push.viewKey(for: EnvoyFixture.proxy()).description == "sidecar/default sidecar=none inbound=9000,9081")
+    }
+
+    @Test func healthAndStatsListeners() throws {
+        let envoy = try EnvoySnapshot(Self.mesh())
+        let health = try envoy.manager("0.0.0.0_15021").routeConfig.virtualHosts[0].routes[0]
+        #expect(health.match.path == "/healthz/ready" && health.directResponse.status == 200)
+        let stats = try envoy.manager("0.0.0.0_15090").routeConfig.virtualHosts[0].routes[0]
+        #expect(stats.match.prefix == "/stats/prometheus" && stats.route.cluster == "prometheus_stats")
+        let admin = try #require(envoy.clusters["prometheus_stats"]).loadAssignment.endpoints[0].lbEndpoints[0].endpoint.address.socketAddress
+        #expect(admin.address == "127.0.0.1" && admin.portValue == 15000)
+    }
+
+    /// Envoy's cross-resource rules hold on every snapshot these scenarios generate.
+    @Test(arguments: [
+        [], [CanaryFixture.virtualService([("v1", 50), ("v2", 50)])], [CanaryFixture.virtualService([("v1", 0), ("v2", 100)])],
+        [EnvoyFixture.outboundPolicy("REGISTRY_ONLY")], [EnvoyFixture.outboundPolicy("ALLOW_ANY")],
+    ])
+    func envoyInvariantsHold(_ extra: [String]) throws {
+        let push = try context([CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]), EnvoyFixture.mesh] + extra)
+        for proxy in [EnvoyFixture.proxy(), EnvoyFixture.proxy(namespace: "prod"), Proxy(id: "other", kind: .sidecar)] {
+            let snapshot = ProxySnapshot(proxy: proxy, push: push)
+            #expect(EnvoyInvariants.violations(in: snapshot) == [], "\(proxy.id) in \(proxy.namespace)")
+        }
+        // The checker holds proxyless snapshots to the same cross-resource rules.
+        #expect(EnvoyInvariants.violations(in: ProxySnapshot(proxy: Proxy(id: "grpc"), push: push)) == [])
+    }
+
+    /// The checker can fail: a route to a cluster that was not sent, a second chain with the
+    /// same match, a duplicated domain.
+    @Test func theInvariantCheckerCatchesBrokenSnapshots() throws {
+        let push = try Self.mesh()
+        let good = ProxySnapshot(proxy: EnvoyFixture.proxy(), push: push)
+        var resources = good.resources
+        resources[TypeURL.cluster]?["outbound|9080||\(reviews)"] = nil
+        var listener = try Envoy_Config_Listener_V3_Listener(serializedBytes: #require(good.of(TypeURL.listener)["0.0.0.0_5432"]).payload.value)
+        listener.filterChains.append(listener.filterChains[0])
+        resources[TypeURL.listener]?["0.0.0.0_5432"] = XDSResource(name: "0.0.0.0_5432", message: listener)
+        var routes = try Envoy_Config_Route_V3_RouteConfiguration(serializedBytes: #require(good.of(TypeURL.route)["9080"]).payload.value)
+        routes.virtualHosts[0].domains.append("Reviews")
+        resources[TypeURL.route]?["9080"] = XDSResource(name: "9080", message: routes)
+        let problems = EnvoyInvariants.violations(in: ProxySnapshot(revision: 1, resources: resources))
+        #expect(problems.contains { $0.contains("cluster outbound|9080||\(reviews) was not sent") })
+        #expect(problems.contains { $0.contains("listener 0.0.0.0_5432: filter chains") && $0.contains("have the same match") })
+        #expect(problems.contains { $0.contains("domain reviews is in virtual hosts productpage.default.svc.cluster.local:9080 and \(reviews):9080") }, "domains compare case-insensitively")
+        #expect(problems.contains { $0.contains("load assignment outbound|9080||\(reviews): no EDS cluster names it") })
+    }
+
+    @Test func proxylessClientsKeepTheirShapes() throws {
+        let push = try Self.mesh()
+        let grpc = ProxySnapshot(proxy: Proxy(id: "grpc"), push: push)
+        #expect(grpc.of(TypeURL.listener)["virtualOutbound"] == nil)
+        #expect(grpc.of(TypeURL.listener)["\(reviews):9080"] != nil)
+        #expect(grpc.of(TypeURL.cluster)["PassthroughCluster"] == nil)
+        #expect(grpc.of(TypeURL.route)["9080"] == nil)
+        #expect(push.viewKey(for: Proxy(id: "grpc", instanceIPs: ["10.0.0.5"])).inbound.isEmpty)
+    }
+}
