@@ -186,3 +186,39 @@ struct EnvoySnapshot {
         #expect(push.viewKey(for: Proxy(id: "grpc", instanceIPs: ["10.0.0.5"])).inbound.isEmpty)
     }
 }
+
+/// ISTIO_MUTUAL for an Envoy sidecar: certificates over SDS from the agent, as istiod sends them.
+@Suite struct EnvoyUpstreamTLSTests {
+    static let mutual = """
+        apiVersion: networking.istio.io/v1
+        kind: DestinationRule
+        metadata: {name: reviews, namespace: default}
+        spec:
+          host: reviews
+          trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}
+          subsets: [{name: v1, labels: {version: v1}}]
+        """
+
+    @Test func envoyGetsSecretsOverSDSAndGRPCClientsFromCertificateProviders() throws {
+        let push = try context([CanaryFixture.registry, Self.mutual])
+        let envoy = try EnvoySnapshot(push)
+        let cluster = try #require(envoy.clusters["outbound|9080|v1|\(reviews)"])
+        let tls = try Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext(serializedBytes: cluster.transportSocket.typedConfig.value)
+        #expect(tls.sni == "outbound_.9080_.v1_.\(reviews)")
+        let common = tls.commonTlsContext
+        #expect(common.tlsCertificateSdsSecretConfigs.map(\.name) == ["default"])
+        let source = common.tlsCertificateSdsSecretConfigs[0].sdsConfig.apiConfigSource
+        #expect(source.apiType == .grpc && source.transportApiVersion == .v3)
+        #expect(source.grpcServices.map(\.envoyGrpc.clusterName) == ["sds-grpc"])
+        #expect(common.combinedValidationContext.validationContextSdsSecretConfig.name == "ROOTCA")
+        #expect(common.combinedValidationContext.defaultValidationContext.matchTypedSubjectAltNames.map(\.matcher.exact)
+                == ["spiffe://cluster.local/ns/default/sa/default"])
+        #expect(!common.hasTlsCertificateProviderInstance, "Envoy would need a bootstrap provider instance for this")
+
+        let grpc = ProxySnapshot(proxy: Proxy(id: "grpc"), push: push)
+        let proxyless = try Envoy_Config_Cluster_V3_Cluster(serializedBytes: #require(grpc.of(TypeURL.cluster)["outbound|9080|v1|\(reviews)"]).payload.value)
+        let theirs = try Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext(serializedBytes: proxyless.transportSocket.typedConfig.value)
+        #expect(theirs.commonTlsContext.tlsCertificateProviderInstance.instanceName == "default")
+        #expect(theirs.commonTlsContext.tlsCertificateSdsSecretConfigs.isEmpty && theirs.sni.isEmpty)
+    }
+}

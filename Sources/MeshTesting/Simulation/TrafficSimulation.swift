@@ -130,10 +130,10 @@ public struct TrafficSimulation: Sendable {
     }
 
     /// `ADDRESS:PORT` of every endpoint the cluster's load assignment lists (over EDS, or
-    /// inline for a STATIC cluster), sorted.
+    /// inline for STATIC and DNS clusters), sorted.
     func endpoints(of cluster: Envoy_Config_Cluster_V3_Cluster) -> [String] {
         let name = cluster.edsClusterConfig.serviceName.isEmpty ? cluster.name : cluster.edsClusterConfig.serviceName
-        let localities = cluster.type == .static ? cluster.loadAssignment.endpoints : assignments[name]?.endpoints ?? []
+        let localities = cluster.type == .eds ? assignments[name]?.endpoints ?? [] : cluster.loadAssignment.endpoints
         return localities.flatMap(\.lbEndpoints).map { endpoint in
             let socket = endpoint.endpoint.address.socketAddress
             return "\(socket.address):\(socket.portValue)"
