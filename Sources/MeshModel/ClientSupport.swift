@@ -129,7 +129,8 @@ public enum ClientSupport {
     /// Fields only Envoy sidecars act on: proxyless clients have no capture and no passthrough.
     static let sidecar: [String: [ProxyClient: FieldSupport]] = [
         "outboundTrafficPolicy": [.proxylessGRPC: .notHonoured],
-        "outboundTrafficPolicy.mode": [.proxylessGRPC: .notHonoured],
+        // A gRPC server has no sidecar in front of it.
+        "ingress": [.proxylessGRPC: .notHonoured],
     ]
 
     static func of(_ kind: String) -> [String: [ProxyClient: FieldSupport]] {

@@ -54,11 +54,12 @@ enum HonouredFields {
         "endpoints.weight", "endpoints.serviceAccount",
     ]).union(ClientSupport.of("ServiceEntry").keys)
 
-    /// Egress hosts and ports decide what a proxy sees; the outbound traffic policy acts in
-    /// Envoy sidecars' listeners (`ClientSupport`). Ingress, capture modes and binds are not
-    /// honoured yet.
+    /// Egress hosts and ports decide what a proxy sees; the outbound traffic policy and ingress
+    /// listeners act in Envoy sidecars' listeners (`ClientSupport`). Capture modes, binds and
+    /// ingress TLS are not honoured yet.
     static let sidecar: Set<String> = Set([
         "workloadSelector", "workloadSelector.labels.*", "egress", "egress.hosts", "egress.port", "egress.port.number",
+        "outboundTrafficPolicy.mode", "ingress.port", "ingress.port.number", "ingress.port.protocol", "ingress.port.name", "ingress.defaultEndpoint",
     ]).union(ClientSupport.of("Sidecar").keys)
 
     static let workloadEntry: Set<String> = [

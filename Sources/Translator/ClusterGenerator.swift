@@ -25,7 +25,7 @@ public struct ClusterGenerator: HostScopedGenerator {
         guard view.key.kind == .sidecar else { return outbound }
         // An Envoy sidecar gets the same outbound clusters (so its EDS names are the same),
         // plus its passthrough, black-hole, admin and inbound clusters.
-        let local = (EnvoyLocalClusters.all() + EnvoyInbound.clusters(view.key.inbound)).map { XDSResource(name: $0.name, message: $0) }
+        let local = (EnvoyLocalClusters.all() + EnvoyInbound.clusters(view.inbound)).map { XDSResource(name: $0.name, message: $0) }
         return (outbound + local).sorted { $0.name < $1.name }
     }
 

@@ -222,3 +222,41 @@ struct EnvoySnapshot {
         #expect(theirs.commonTlsContext.tlsCertificateSdsSecretConfigs.isEmpty && theirs.sni.isEmpty)
     }
 }
+
+/// A Sidecar's `ingress` listeners replace the inbound ports the workload's services give.
+@Suite struct EnvoySidecarIngressTests {
+    static let ingress = """
+        apiVersion: networking.istio.io/v1
+        kind: Sidecar
+        metadata: {name: app, namespace: default}
+        spec:
+          workloadSelector: {labels: {app: productpage}}
+          ingress:
+          - {port: {number: 9080, protocol: HTTP, name: http}, defaultEndpoint: "127.0.0.1:8080"}
+          - {port: {number: 5000, protocol: TCP}, defaultEndpoint: "unix:///var/run/app.sock"}
+        """
+
+    @Test func ingressListenersReplaceTheWorkloadsPorts() throws {
+        let push = try context([CanaryFixture.registry, EnvoyFixture.mesh, Self.ingress])
+        let proxy = Proxy(id: EnvoyFixture.nodeID, kind: .sidecar, labels: ["app": "productpage"], instanceIPs: ["10.0.0.5"])
+        let envoy = try EnvoySnapshot(push, proxy: proxy)
+        let inbound = try #require(envoy.listeners["virtualInbound"])
+        #expect(inbound.filterChains.map(\.filterChainMatch.destinationPort.value) == [5000, 9080])
+        #expect(!envoy.clusters.keys.contains("inbound|9081||"), "the services' ports are replaced, not added to")
+        let http = try #require(envoy.clusters["inbound|9080||"]).loadAssignment.endpoints[0].lbEndpoints[0].endpoint.address
+        #expect(http.socketAddress.address == "127.0.0.1" && http.socketAddress.portValue == 8080)
+        let socket = try #require(envoy.clusters["inbound|5000||"]).loadAssignment.endpoints[0].lbEndpoints[0].endpoint.address
+        #expect(socket.pipe.path == "/var/run/app.sock")
+        #expect(EnvoyInvariants.violations(in: envoy.snapshot) == [])
+
+        let simulation = try TrafficSimulation(snapshot: envoy.snapshot)
+        let request = SimulatedConnection(.inbound, address: "10.0.0.5", port: 9080, request: .init(authority: "productpage", method: "GET"))
+        #expect(simulation.connect(request).outcome == .cluster("inbound|9080||", endpoints: ["127.0.0.1:8080"]))
+        #expect(simulation.connect(.init(.inbound, address: "10.0.0.5", port: 9081)).outcome
+                == .cluster("InboundPassthroughClusterIpv4", endpoints: ["10.0.0.5:9081"]))
+
+        // Proxies the Sidecar does not select keep their workload's ports; gRPC clients get nothing inbound.
+        #expect(try EnvoySnapshot(push).clusters.keys.contains("inbound|9081||"))
+        #expect(ProxySnapshot(proxy: Proxy(id: "grpc", labels: ["app": "productpage"]), push: push).of(TypeURL.cluster)["inbound|9080||"] == nil)
+    }
+}

@@ -163,3 +163,22 @@ def test_registry_only_sends_unknown_destinations_to_the_black_hole(meshd, ads_c
     client.wait_quiet(0.5)
     _validate(client.state)
     assert client.state["RDS"]["9080"].message.virtual_hosts[-1].name == "allow_any"
+
+
+def test_a_sidecar_ingress_replaces_the_workloads_inbound_ports(meshd, ads_clients):
+    ingress = (f"apiVersion: {configs.API_VERSION}\nkind: Sidecar\nmetadata: {{name: app, namespace: default}}\nspec:\n"
+               "  workloadSelector: {labels: {app: productpage}}\n  ingress:\n"
+               "  - {port: {number: 9080, protocol: HTTP, name: http}, defaultEndpoint: \"127.0.0.1:8080\"}\n"
+               "  - {port: {number: 5000, protocol: TCP}, defaultEndpoint: \"unix:///var/run/app.sock\"}\n")
+    _apply(meshd, configs.join(configs.canary(9081, 9082), configs.envoy_mesh(), ingress))
+    client = ads_clients(meshd.xds_address, NODE, user_agent_name="envoy", client_features=[],
+                         metadata={"LABELS": {"app": "productpage"}})
+    client.wait_quiet(0.5)
+    _validate(client.state)
+    inbound = client.state["LDS"]["virtualInbound"].message
+    assert [c.filter_chain_match.destination_port.value for c in inbound.filter_chains] == [5000, 9080]
+    assert "inbound|9081||" not in client.state["CDS"]
+    address = client.state["CDS"]["inbound|5000||"].message.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address
+    assert address.pipe.path == "/var/run/app.sock"
+    socket = client.state["CDS"]["inbound|9080||"].message.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address
+    assert (socket.socket_address.address, socket.socket_address.port_value) == ("127.0.0.1", 8080)

@@ -8,6 +8,8 @@ import SwiftProtobuf
 /// original_dst listener filter restores): an HttpConnectionManager whose single inline route
 /// forwards to `inbound|PORT||` for HTTP ports, tcp_proxy to it otherwise. A port no service
 /// declares passes through to `InboundPassthroughClusterIpv4` unchanged (the default chain).
+/// The ports are the view's (`ProxyView.inbound`): a Sidecar's `ingress` listeners when it has
+/// any, else the workload's services'.
 enum EnvoyInbound {
     static func listener(_ ports: [InboundPort]) -> Envoy_Config_Listener_V3_Listener {
         var listener = Envoy_Config_Listener_V3_Listener()
@@ -29,9 +31,16 @@ enum EnvoyInbound {
         return listener
     }
 
-    /// `inbound|PORT||`: the workload on loopback (STATIC, as istiod sends it).
+    /// `inbound|PORT||`: the workload on loopback, or the ingress' endpoint (STATIC, as istiod
+    /// sends it).
     static func clusters(_ ports: [InboundPort]) -> [Envoy_Config_Cluster_V3_Cluster] {
-        ports.map { EnvoyLocalClusters.loopback(EnvoyNames.inboundCluster(port: $0.number), port: $0.number) }
+        ports.map { port in
+            let name = EnvoyNames.inboundCluster(port: port.number)
+            switch port.endpoint {
+            case .socket(let address, let target): return EnvoyLocalClusters.loopback(name, address: address, port: target)
+            case .pipe(let path): return EnvoyLocalClusters.pipe(name, path: path)
+            }
+        }
     }
 
     private static func routes(_ port: UInt32) -> Envoy_Config_Route_V3_RouteConfiguration {

@@ -9,7 +9,7 @@ struct EnvoyListenerGenerator {
     func generate(for view: ProxyView, in push: PushContext) -> [XDSResource] {
         var listeners = EnvoyOutbound.listeners(for: view)
         listeners.append(EnvoyOutbound.virtualOutbound(view.outboundTrafficPolicy ?? .allowAny))
-        listeners.append(EnvoyInbound.listener(view.key.inbound))
+        listeners.append(EnvoyInbound.listener(view.inbound))
         listeners.append(Self.health())
         listeners.append(Self.stats())
         return listeners.map { listener in

@@ -28,12 +28,23 @@ enum EnvoyLocalClusters {
         return cluster
     }
 
-    /// A STATIC cluster of one endpoint, 127.0.0.1:`port`.
-    static func loopback(_ name: String, port: UInt32) -> Envoy_Config_Cluster_V3_Cluster {
+    /// A STATIC cluster of one endpoint, `address:port` (127.0.0.1 unless given).
+    static func loopback(_ name: String, address: String = "127.0.0.1", port: UInt32) -> Envoy_Config_Cluster_V3_Cluster {
+        single(name, EnvoyFilters.address(address, port: port))
+    }
+
+    /// A STATIC cluster of one Unix domain socket.
+    static func pipe(_ name: String, path: String) -> Envoy_Config_Cluster_V3_Cluster {
+        var address = Envoy_Config_Core_V3_Address()
+        address.pipe.path = path
+        return single(name, address)
+    }
+
+    private static func single(_ name: String, _ address: Envoy_Config_Core_V3_Address) -> Envoy_Config_Cluster_V3_Cluster {
         var cluster = base(name)
         cluster.type = .static
         var endpoint = Envoy_Config_Endpoint_V3_LbEndpoint()
-        endpoint.endpoint.address = EnvoyFilters.address("127.0.0.1", port: port)
+        endpoint.endpoint.address = address
         var locality = Envoy_Config_Endpoint_V3_LocalityLbEndpoints()
         locality.lbEndpoints = [endpoint]
         cluster.loadAssignment.clusterName = name

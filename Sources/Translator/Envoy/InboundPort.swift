@@ -1,17 +1,28 @@
 import Discovery
+import MeshModel
 
 /// One port the workload beside an Envoy sidecar serves, as its inbound listener exposes it:
-/// the workload's port number (the service port's target) and the service port's protocol.
+/// the port traffic arrives on (the service port's target), how it is carried, and where the
+/// sidecar hands it (the workload on loopback, or a Sidecar ingress' `defaultEndpoint`).
 public struct InboundPort: Sendable, Hashable, Comparable, CustomStringConvertible {
-    /// The workload's port (what `inbound|PORT||` names).
+    /// The port traffic arrives on (what `inbound|PORT||` names).
     public var number: UInt32
     /// How the sidecar carries it: `HTTP`, `TLS` or `TCP` (the service port's protocol, or
     /// what its name says).
     public var protocolName: String
+    /// Where the traffic goes.
+    public var endpoint: SidecarIngress.Endpoint
 
-    public init(number: UInt32, protocolName: String) {
+    public init(number: UInt32, protocolName: String, endpoint: SidecarIngress.Endpoint? = nil) {
         self.number = number
         self.protocolName = protocolName
+        self.endpoint = endpoint ?? .socket(address: "127.0.0.1", port: number)
+    }
+
+    /// A Sidecar ingress listener's port.
+    init(ingress: SidecarIngress) {
+        let declared = ingress.protocol ?? ingress.name.map { String($0.split(separator: "-", maxSplits: 1).first ?? "") } ?? ""
+        self.init(number: ingress.port, protocolName: PortProtocol(protocolName: declared).istioName, endpoint: ingress.endpoint)
     }
 
     public static func < (a: Self, b: Self) -> Bool { a.number < b.number }
