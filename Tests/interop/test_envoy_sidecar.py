@@ -182,3 +182,21 @@ def test_a_sidecar_ingress_replaces_the_workloads_inbound_ports(meshd, ads_clien
     assert address.pipe.path == "/var/run/app.sock"
     socket = client.state["CDS"]["inbound|9080||"].message.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address
     assert (socket.socket_address.address, socket.socket_address.port_value) == ("127.0.0.1", 8080)
+
+
+def test_a_sidecar_that_nacks_shows_it_in_proxy_status(meshd, ads_clients):
+    from meshd_process import run_meshctl
+    from test_nack import _wait
+    error = "listener 0.0.0.0_9080 rejected by the test sidecar"
+    _apply(meshd, configs.join(configs.canary(9081, 9082), configs.envoy_mesh()))
+    client = ads_clients(meshd.xds_address, NODE, user_agent_name="envoy", client_features=[], reject={"LDS": error})
+    client.wait_for(lambda c: any(r.type == "LDS" for r in c.responses), 10, "LDS")
+
+    def stale():
+        entry = next((e for e in meshd.syncz() if e["proxyID"] == NODE), None)
+        return entry if entry and entry["types"].get("LDS", {}).get("error") == error else None
+    entry = _wait(stale, what="syncz to show the LDS NACK")
+    assert entry["kind"] == "sidecar" and entry["types"]["LDS"]["status"] == "STALE", entry
+    status = run_meshctl(meshd.admin_url, "proxy-status").stdout
+    line = next(l for l in status.splitlines() if l.startswith(NODE))
+    assert line.split()[1:3] == ["sidecar", "default"] and "STALE" in line and error in status, status
