@@ -131,6 +131,21 @@ struct EnvoySnapshot {
         #expect(push.viewKey(for: EnvoyFixture.proxy()).description == "sidecar/default sidecar=none inbound=9000,9081")
     }
 
+    /// A gRPC workload is spoken to in HTTP/2 from the inbound side too; an HTTP/1 one is not.
+    @Test func inboundClustersSpeakTheWorkloadsProtocol() throws {
+        let push = try Self.mesh()
+        let grpc = try EnvoySnapshot(push, proxy: Proxy(id: "sidecar~127.0.0.1~reviews-v1.default~default.svc.cluster.local",
+                                                         kind: .sidecar, instanceIPs: ["127.0.0.1"]))
+        let key = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+        let options = try Envoy_Extensions_Upstreams_Http_V3_HttpProtocolOptions(
+            serializedBytes: #require(grpc.clusters["inbound|9081||"]?.typedExtensionProtocolOptions[key]).value)
+        guard case .http2ProtocolOptions? = options.explicitHTTPConfig.protocolConfig else {
+            Issue.record("inbound|9081|| (GRPC) does not speak HTTP/2: \(options)")
+            return
+        }
+        #expect(try EnvoySnapshot(push).clusters["inbound|9081||"]?.typedExtensionProtocolOptions[key] == nil, "productpage's port is HTTP/1")
+    }
+
     @Test func healthAndStatsListeners() throws {
         let envoy = try EnvoySnapshot(Self.mesh())
         let health = try envoy.manager("0.0.0.0_15021").routeConfig.virtualHosts[0].routes[0]

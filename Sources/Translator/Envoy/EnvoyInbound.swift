@@ -1,4 +1,5 @@
 import EnvoyAPI
+import MeshModel
 import SwiftProtobuf
 
 /// The inbound side of an Envoy sidecar: `virtualInbound` on 15006, where iptables sends
@@ -32,14 +33,19 @@ enum EnvoyInbound {
     }
 
     /// `inbound|PORT||`: the workload on loopback, or the ingress' endpoint (STATIC, as istiod
-    /// sends it).
+    /// sends it), with the outbound clusters' protocol options (`EnvoyTrafficPolicy`): a gRPC
+    /// or HTTP/2 workload is spoken to in HTTP/2.
     static func clusters(_ ports: [InboundPort]) -> [Envoy_Config_Cluster_V3_Cluster] {
         ports.map { port in
             let name = EnvoyNames.inboundCluster(port: port.number)
-            switch port.endpoint {
-            case .socket(let address, let target): return EnvoyLocalClusters.loopback(name, address: address, port: target)
-            case .pipe(let path): return EnvoyLocalClusters.pipe(name, path: path)
+            var cluster = switch port.endpoint {
+            case .socket(let address, let target): EnvoyLocalClusters.loopback(name, address: address, port: target)
+            case .pipe(let path): EnvoyLocalClusters.pipe(name, path: path)
             }
+            if PortProtocol(protocolName: port.protocolName) == .http {
+                EnvoyTrafficPolicy.apply(PolicySettings(), to: &cluster, protocolName: port.protocolName)
+            }
+            return cluster
         }
     }
 

@@ -7,8 +7,9 @@ import MeshModel
 public struct InboundPort: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// The port traffic arrives on (what `inbound|PORT||` names).
     public var number: UInt32
-    /// How the sidecar carries it: `HTTP`, `TLS` or `TCP` (the service port's protocol, or
-    /// what its name says).
+    /// The protocol it speaks, upper-case (`GRPC`, `HTTP`, `TCP`…: the service port's, or what
+    /// its name says; empty when neither says): decides HTTP or TCP handling and HTTP/2 to
+    /// the workload.
     public var protocolName: String
     /// Where the traffic goes.
     public var endpoint: SidecarIngress.Endpoint
@@ -21,8 +22,8 @@ public struct InboundPort: Sendable, Hashable, Comparable, CustomStringConvertib
 
     /// A Sidecar ingress listener's port.
     init(ingress: SidecarIngress) {
-        let declared = ingress.protocol ?? ingress.name.map { String($0.split(separator: "-", maxSplits: 1).first ?? "") } ?? ""
-        self.init(number: ingress.port, protocolName: PortProtocol(protocolName: declared).istioName, endpoint: ingress.endpoint)
+        self.init(number: ingress.port, protocolName: PortProtocol.declared(protocol: ingress.protocol, name: ingress.name),
+                  endpoint: ingress.endpoint)
     }
 
     public static func < (a: Self, b: Self) -> Bool { a.number < b.number }
@@ -46,7 +47,8 @@ public struct InboundPort: Sendable, Hashable, Comparable, CustomStringConvertib
             for port in service.ports {
                 for endpoint in registry.endpoints(host: service.host, port: port.number)
                 where endpoint.source.namespace == proxy.namespace && addresses.contains(endpoint.address) && byNumber[endpoint.port] == nil {
-                    byNumber[endpoint.port] = InboundPort(number: endpoint.port, protocolName: PortProtocol(port).istioName)
+                    byNumber[endpoint.port] = InboundPort(number: endpoint.port,
+                                                          protocolName: PortProtocol.declared(protocol: port.protocolName, name: port.name))
                 }
             }
         }

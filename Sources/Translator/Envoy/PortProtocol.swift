@@ -12,18 +12,14 @@ enum PortProtocol: Sendable, Hashable {
     /// (`http`, `http-web`, `grpc-api`, `tls`…), and TCP for anything else — Envoy then
     /// forwards bytes unchanged, which works for every protocol (Istio would sniff instead).
     init(_ port: Service.Port) {
-        self.init(protocolName: port.protocolName.isEmpty
-                  ? String(port.name.split(separator: "-", maxSplits: 1).first ?? "").uppercased()
-                  : port.protocolName)
+        self.init(protocolName: Self.declared(protocol: port.protocolName, name: port.name))
     }
 
-    /// The class as an Istio protocol name.
-    var istioName: String {
-        switch self {
-        case .http: "HTTP"
-        case .tcp: "TCP"
-        case .tls: "TLS"
-        }
+    /// The protocol a port declares (upper-case), else the one its name says (`grpc-api` →
+    /// `GRPC`), else empty.
+    static func declared(protocol: String?, name: String?) -> String {
+        if let written = `protocol`, !written.isEmpty { return written.uppercased() }
+        return String(name?.split(separator: "-", maxSplits: 1).first ?? "").uppercased()
     }
 
     /// The class of an Istio protocol name (upper-case).
