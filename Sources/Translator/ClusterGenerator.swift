@@ -94,6 +94,11 @@ public struct ClusterGenerator: HostScopedGenerator {
             socket.name = UpstreamTLS.transportSocketName
             socket.typedConfig = AnyPacking.pack(tls)
             cluster.transportSocket = socket
+        } else if cluster.type == .eds, AutoMTLS.applies(kind: kind, service: service, policy: policy),
+                  let mutual = UpstreamTLS.envoyContext(ClientTLSSettings(mode: .istioMutual), endpoints: endpoints,
+                                                        extraIdentities: service.subjectAltNames, trustDomain: trustDomain,
+                                                        port: port.number, subset: subset, host: service.host) {
+            cluster.transportSocketMatches = AutoMTLS.transportSocketMatches(mutual)
         }
         return XDSResource(name: name, message: cluster)
     }

@@ -275,3 +275,69 @@ struct EnvoySnapshot {
         #expect(ProxySnapshot(proxy: Proxy(id: "grpc", labels: ["app": "productpage"]), push: push).of(TypeURL.cluster)["inbound|9080||"] == nil)
     }
 }
+
+/// Auto mTLS: mesh mTLS to the endpoints with a sidecar, plaintext to the others, for services
+/// inside the mesh whose DestinationRule says nothing about TLS.
+@Suite struct EnvoyAutoMTLSTests {
+    static func mesh(location: String, rule: String = "") -> [String] {
+        ["""
+        apiVersion: networking.istio.io/v1
+        kind: ServiceEntry
+        metadata: {name: details, namespace: default}
+        spec:
+          hosts: [details.default.svc.cluster.local]
+          location: \(location)
+          ports: [{number: 9080, name: http, protocol: HTTP}]
+          resolution: STATIC
+          endpoints:
+          - {address: 10.1.0.1, labels: {security.istio.io/tlsMode: istio}, serviceAccount: details}
+          - {address: 10.1.0.2}
+        """] + (rule.isEmpty ? [] : [rule])
+    }
+
+    static let cluster = "outbound|9080||details.default.svc.cluster.local"
+
+    @Test func endpointsWithASidecarGetMeshMTLS() throws {
+        let push = try context(Self.mesh(location: "MESH_INTERNAL"))
+        let envoy = try EnvoySnapshot(push)
+        let cluster = try #require(envoy.clusters[Self.cluster])
+        #expect(!cluster.hasTransportSocket)
+        #expect(cluster.transportSocketMatches.map(\.name) == ["tlsMode-istio", "tlsMode-disabled"])
+        #expect(cluster.transportSocketMatches[0].match.fields["tlsMode"]?.stringValue == "istio")
+        let tls = try Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext(
+            serializedBytes: cluster.transportSocketMatches[0].transportSocket.typedConfig.value)
+        #expect(tls.commonTlsContext.tlsCertificateSdsSecretConfigs.map(\.name) == ["default"])
+        #expect(tls.sni == "outbound_.9080_._.details.default.svc.cluster.local")
+        #expect(cluster.transportSocketMatches[1].match.fields.isEmpty)
+        #expect(cluster.transportSocketMatches[1].transportSocket.name == "envoy.transport_sockets.raw_buffer")
+
+        let assignment = try Envoy_Config_Endpoint_V3_ClusterLoadAssignment(
+            serializedBytes: #require(envoy.snapshot.of(TypeURL.endpoint)[Self.cluster]).payload.value)
+        let marked = assignment.endpoints.flatMap(\.lbEndpoints).map {
+            ($0.endpoint.address.socketAddress.address, $0.metadata.filterMetadata["envoy.transport_socket_match"]?.fields["tlsMode"]?.stringValue)
+        }
+        #expect(marked.map(\.0) == ["10.1.0.1", "10.1.0.2"] && marked.map(\.1) == ["istio", nil])
+
+        // gRPC clients get neither the matches nor the metadata: their bytes do not change.
+        let grpc = ProxySnapshot(proxy: Proxy(id: "grpc"), push: push)
+        let theirs = try Envoy_Config_Cluster_V3_Cluster(serializedBytes: #require(grpc.of(TypeURL.cluster)[Self.cluster]).payload.value)
+        #expect(theirs.transportSocketMatches.isEmpty)
+        let theirAssignment = try Envoy_Config_Endpoint_V3_ClusterLoadAssignment(
+            serializedBytes: #require(grpc.of(TypeURL.endpoint)[Self.cluster]).payload.value)
+        #expect(theirAssignment.endpoints.flatMap(\.lbEndpoints).allSatisfy { !$0.hasMetadata })
+    }
+
+    @Test func outsideTheMeshOrWithATLSSettingThereIsNone() throws {
+        let disable = """
+            apiVersion: networking.istio.io/v1
+            kind: DestinationRule
+            metadata: {name: details, namespace: default}
+            spec: {host: details, trafficPolicy: {tls: {mode: DISABLE}}}
+            """
+        for texts in [Self.mesh(location: "MESH_EXTERNAL"), Self.mesh(location: "MESH_INTERNAL", rule: disable)] {
+            let envoy = try EnvoySnapshot(try context(texts))
+            let cluster = try #require(envoy.clusters[Self.cluster])
+            #expect(cluster.transportSocketMatches.isEmpty && !cluster.hasTransportSocket)
+        }
+    }
+}

@@ -183,8 +183,9 @@ ENVOY_NODE = "sidecar~10.0.0.5~app-1.default~default.svc.cluster.local"
 
 def envoy_mesh() -> str:
     """Beside the canary: app-1's own service (HTTP 9080 -> 9081, TCP 9000), HTTP ratings in
-    prod, TCP mysql on a virtual IP, TCP legacy without one, a TCP service on a CIDR, and two
-    TLS services on 443 told apart by SNI (Sources/MeshTesting/EnvoyFixture.swift, in YAML)."""
+    prod, TCP mysql on a virtual IP, TCP legacy without one, a TCP service on a CIDR, two
+    TLS services on 443 told apart by SNI (Sources/MeshTesting/EnvoyFixture.swift, in YAML), and
+    details inside the mesh with one endpoint marked as having a sidecar (auto mTLS)."""
     def entry(name, namespace, hosts, ports, endpoints, addresses=None, resolution="STATIC", selector=None):
         extra = f"  addresses: [{', '.join(addresses)}]\n" if addresses else ""
         who = (f"  workloadSelector: {{labels: {selector}}}\n" if selector
@@ -207,6 +208,11 @@ def envoy_mesh() -> str:
               ["api.example.com"], resolution="DNS"),
         entry("external-web", "default", ["www.example.org"], "{number: 443, name: https, protocol: TLS}",
               ["www.example.org"], resolution="DNS"),
+        # Inside the mesh, one endpoint with a sidecar: auto mTLS (transport socket matches + EDS metadata).
+        f"apiVersion: {API_VERSION}\nkind: ServiceEntry\nmetadata: {{name: details, namespace: default}}\n"
+        "spec:\n  hosts: [details.default.svc.cluster.local]\n  location: MESH_INTERNAL\n"
+        "  ports: [{number: 9080, name: http, protocol: HTTP}]\n  resolution: STATIC\n"
+        "  endpoints: [{address: 10.1.0.1, labels: {security.istio.io/tlsMode: istio}}, {address: 10.1.0.2}]\n",
     )
 
 

@@ -116,6 +116,11 @@ def test_an_envoy_sidecar_gets_istiods_shapes_and_follows_the_canary(meshd, ads_
     assert hosts["allow_any"] == ["*"]
     assert {"PassthroughCluster", "BlackHoleCluster", "inbound|9081||", configs.cluster("v1")} <= set(sotw.state["CDS"])
     assert _weights(sotw) == {configs.cluster("v1"): 50, configs.cluster("v2"): 50}
+    details = "outbound|9080||details.default.svc.cluster.local"
+    assert [m.name for m in sotw.state["CDS"][details].message.transport_socket_matches] == ["tlsMode-istio", "tlsMode-disabled"]
+    marked = {e.endpoint.address.socket_address.address: dict(e.metadata.filter_metadata["envoy.transport_socket_match"])
+              for g in sotw.state["EDS"][details].message.endpoints for e in g.lb_endpoints}
+    assert marked == {"10.1.0.1": {"tlsMode": "istio"}, "10.1.0.2": {}}, marked
     entry = meshd.wait_synced(NODE)
     assert entry["kind"] == "sidecar" and entry["viewKey"] == "sidecar/default sidecar=none inbound=9000,9081", entry
 
