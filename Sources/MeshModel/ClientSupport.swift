@@ -102,6 +102,20 @@ public enum ClientSupport {
         // a route matches with UNAVAILABLE, so the route still catches what it matches.
         "http.redirect": [.proxylessGRPC: .substituted("gRPC clients fail the RPCs this rule matches with UNAVAILABLE (gRPC cannot follow a redirect)")],
         "http.directResponse": [.proxylessGRPC: .substituted("gRPC clients fail the RPCs this rule matches with UNAVAILABLE (gRPC cannot read a direct response)")],
+        // Translated for Envoy; grpc-core reads none of prefix_rewrite, regex_rewrite,
+        // host_rewrite_literal, the header operation fields or request_mirror_policies, so the
+        // RPCs route exactly as without them. CORS is not sent to gRPC clients at all (they NACK
+        // a per-route configuration of a filter they do not know), nor are TCP and TLS routes.
+        "http.rewrite.*": [.proxylessGRPC: .notHonoured],
+        "http.headers.*": [.proxylessGRPC: .notHonoured],
+        "http.route.headers.*": [.proxylessGRPC: .notHonoured],
+        "http.mirror.*": [.proxylessGRPC: .notHonoured],
+        "http.mirrors.*": [.proxylessGRPC: .notHonoured],
+        "http.mirrorPercentage.*": [.proxylessGRPC: .notHonoured],
+        "http.mirrorPercent": [.proxylessGRPC: .notHonoured],
+        "http.corsPolicy.*": [.proxylessGRPC: .notHonoured],
+        "tcp.*": [.proxylessGRPC: .notHonoured],
+        "tls.*": [.proxylessGRPC: .notHonoured],
     ]
 
     /// ServiceEntry fields whose effect differs for gRPC clients.

@@ -84,15 +84,7 @@ extension HTTPFaultInjection {
     /// `percentage.value` (0–100), else the deprecated integer `percent`, else 100 (Istio's
     /// default: every request).
     private static func percentage(_ r: FieldReader) throws(MeshModelError) -> Double {
-        if try r["percentage"].object() != nil {
-            let value = r["percentage"]["value"]
-            guard case .number(let number)? = value.value else {
-                if value.isAbsent { return 0 }
-                throw value.error("expected a number")
-            }
-            guard number >= 0, number <= 100 else { throw value.error("must be between 0 and 100") }
-            return number
-        }
+        if let percentage = try r["percentage"].percent() { return percentage }
         if let percent = try r["percent"].integer(in: 0...100, message: "must be between 0 and 100") { return Double(percent) }
         return 100
     }

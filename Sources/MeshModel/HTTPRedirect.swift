@@ -6,10 +6,20 @@ public struct HTTPRedirect: Sendable, Hashable {
     public var authority: String?
     /// Replaces the port.
     public var port: UInt32?
+    /// Derives the port instead (`derivePort`), exclusive with `port`.
+    public var derivePort: DerivePort?
     /// Replaces the scheme (`http`, `https`).
     public var scheme: String?
     /// The redirect status: 301 (Istio's default), 302, 303, 307 or 308.
     public var redirectCode: UInt32
+
+    /// Istio's `derivePort`.
+    public enum DerivePort: String, Sendable, Hashable {
+        /// The scheme's default port (80 or 443): no port in the location.
+        case fromProtocolDefault = "FROM_PROTOCOL_DEFAULT"
+        /// The port the request came in on (routes are built per port, so that port).
+        case fromRequestPort = "FROM_REQUEST_PORT"
+    }
 
     /// The redirect codes Envoy can send.
     public static let codes: [UInt32] = [301, 302, 303, 307, 308]
@@ -33,8 +43,11 @@ extension HTTPRedirect {
         if let uri, !uri.hasPrefix("/") { throw r["uri"].error("must start with /") }
         authority = try r["authority"].string().flatMap { $0.isEmpty ? nil : $0 }
         port = try r["port"].port()
-        if !r["derivePort"].isAbsent { throw r["derivePort"].error("derivePort is not supported by meshd yet; set port") }
+        derivePort = try r["derivePort"].oneOf(["FROM_PROTOCOL_DEFAULT", "FROM_REQUEST_PORT"], what: "derivePort")
+            .flatMap(DerivePort.init(rawValue:))
+        if port != nil, derivePort != nil { throw r["derivePort"].error("set only one of port, derivePort") }
         scheme = try r["scheme"].string().flatMap { $0.isEmpty ? nil : $0 }
+        if let scheme, scheme != "http", scheme != "https" { throw r["scheme"].error("invalid redirect scheme, must be \"http\" or \"https\"") }
         let code = try r["redirectCode"].uint32() ?? 0
         guard code == 0 || HTTPRedirect.codes.contains(code) else {
             throw r["redirectCode"].error("must be one of 301, 302, 303, 307, 308")

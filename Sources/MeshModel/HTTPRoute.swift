@@ -16,6 +16,14 @@ public struct HTTPRoute: Sendable, Hashable {
     public var redirect: HTTPRedirect?
     /// A fixed response answered instead of forwarding (then `route` is empty).
     public var directResponse: HTTPDirectResponse?
+    /// How the forwarded request's path and authority are rewritten.
+    public var rewrite: HTTPRewrite?
+    /// Header operations on the rule's requests and responses.
+    public var headers: HeaderOperations?
+    /// Where copies of the rule's requests go (`mirror`, `mirrors`).
+    public var mirrors: [HTTPMirrorPolicy]
+    /// The CORS policy of the rule's routes.
+    public var corsPolicy: CorsPolicy?
 
     /// Creates a rule.
     public init(
@@ -26,7 +34,11 @@ public struct HTTPRoute: Sendable, Hashable {
         retries: HTTPRetry? = nil,
         fault: HTTPFaultInjection? = nil,
         redirect: HTTPRedirect? = nil,
-        directResponse: HTTPDirectResponse? = nil
+        directResponse: HTTPDirectResponse? = nil,
+        rewrite: HTTPRewrite? = nil,
+        headers: HeaderOperations? = nil,
+        mirrors: [HTTPMirrorPolicy] = [],
+        corsPolicy: CorsPolicy? = nil
     ) {
         self.name = name
         self.match = match
@@ -36,6 +48,10 @@ public struct HTTPRoute: Sendable, Hashable {
         self.fault = fault
         self.redirect = redirect
         self.directResponse = directResponse
+        self.rewrite = rewrite
+        self.headers = headers
+        self.mirrors = mirrors
+        self.corsPolicy = corsPolicy
     }
 }
 
@@ -67,25 +83,19 @@ extension HTTPRoute {
             throw r.error("must set only one of route, redirect, directResponse")
         }
         guard answers == 1 else { throw r["route"].error("must not be empty (or set redirect or directResponse)") }
-        // Proxies reject (gRPC clients NACK) a weighted split whose weights are all zero; an
-        // omitted weight counts as zero once there are several destinations, as in Istio.
-        if route.count > 1, route.allSatisfy({ ($0.weight ?? 0) == 0 }) {
-            throw r["route"].error("weights must not all be zero")
-        }
-        // Envoy and gRPC add a route's weights into a uint32 total; a sum past it is refused here
-        // rather than found when translating. Destinations naming one cluster are summed by the
-        // translator too, so the bound on the whole rule covers them.
-        var total: UInt32 = 0
-        for (destination, reader) in zip(route, routeReaders) {
-            let (sum, overflow) = total.addingReportingOverflow(UInt32(clamping: destination.weight ?? 0))
-            guard !overflow else {
-                throw reader["weight"].error("the weights of this rule add up to more than \(UInt32.max)")
-            }
-            total = sum
-        }
+        // Proxies reject (gRPC clients NACK) a weighted split whose weights are all zero, and
+        // Envoy and gRPC add a route's weights into a uint32 total; destinations naming one
+        // cluster are summed by the translator too, so the bound on the whole rule covers them.
+        try RouteDestination.checkWeights(route.map(\.weight), readers: routeReaders, list: r["route"])
         self.route = route
         timeout = try r["timeout"].duration()
         retries = try r["retries"].isAbsent ? nil : HTTPRetry(reading: r["retries"])
         fault = try r["fault"].isAbsent ? nil : HTTPFaultInjection(reading: r["fault"])
+        rewrite = try r["rewrite"].isAbsent ? nil : HTTPRewrite(reading: r["rewrite"])
+        // Istio: a redirect answers instead of forwarding, so there is nothing to rewrite.
+        if rewrite != nil, redirect != nil { throw r["rewrite"].error("rewrite may not be used with redirect") }
+        headers = try r["headers"].isAbsent ? nil : HeaderOperations(reading: r["headers"])
+        mirrors = try HTTPMirrorPolicy.reading(rule: r)
+        corsPolicy = try r["corsPolicy"].isAbsent ? nil : CorsPolicy(reading: r["corsPolicy"])
     }
 }

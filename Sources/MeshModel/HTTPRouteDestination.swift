@@ -5,11 +5,14 @@ public struct HTTPRouteDestination: Sendable, Hashable {
     /// The relative weight. meshd treats weights as relative shares (Istio documents them as
     /// percentages summing to 100); `nil` on a lone destination means all of the traffic.
     public var weight: Int?
+    /// Header operations for requests sent to this destination (and their responses).
+    public var headers: HeaderOperations?
 
     /// Creates a weighted destination.
-    public init(destination: Destination, weight: Int? = nil) {
+    public init(destination: Destination, weight: Int? = nil, headers: HeaderOperations? = nil) {
         self.destination = destination
         self.weight = weight
+        self.headers = headers
     }
 }
 
@@ -19,5 +22,6 @@ extension HTTPRouteDestination {
         destination = try Destination(reading: r["destination"])
         // Istio's proto field is int32; negative weights are refused as Istio refuses them.
         weight = try r["weight"].nonNegativeInt32().map(Int.init)
+        headers = try r["headers"].isAbsent ? nil : HeaderOperations(reading: r["headers"])
     }
 }

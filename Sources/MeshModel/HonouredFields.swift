@@ -31,8 +31,11 @@ enum HonouredFields {
         "http.directResponse.body.string",
         "http.fault", "http.fault.delay", "http.fault.delay.fixedDelay", "http.fault.delay.percentage.*", "http.fault.delay.percent",
         "http.fault.abort", "http.fault.abort.httpStatus", "http.fault.abort.grpcStatus", "http.fault.abort.percentage.*", "http.retries.attempts", "http.retries.perTryTimeout", "http.retries.retryOn",
+        "http.redirect.derivePort",
     ] + stringMatch("http.match.uri") + stringMatch("http.match.headers") + stringMatch("http.match.withoutHeaders") + stringMatch("http.match.queryParams")
       + stringMatch("http.match.method") + stringMatch("http.match.authority") + stringMatch("http.match.scheme"))
+        // What gRPC clients do not honour is still translated (for Envoy): the per-kind table.
+        .union(ClientSupport.virtualService.keys)
 
     /// Traffic policies (rule, port-level, subset, subset port-level) merged as Istio merges
     /// them; the blocks' fields and what each kind of client makes of them are in `ClientSupport`.

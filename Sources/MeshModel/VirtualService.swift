@@ -8,13 +8,32 @@ public struct VirtualService: Sendable, Hashable {
     public var http: [HTTPRoute]
     /// Namespaces the rules are visible to (see `ExportTo`); empty means everywhere.
     public var exportTo: [String]
+    /// Rules for opaque TCP connections, evaluated in order.
+    public var tcp: [TCPRoute]
+    /// Rules for unterminated TLS connections (by SNI), evaluated in order.
+    public var tls: [TLSRoute]
 
     /// Creates a VirtualService.
-    public init(hosts: [String], gateways: [String] = [], http: [HTTPRoute] = [], exportTo: [String] = []) {
+    public init(hosts: [String], gateways: [String] = [], http: [HTTPRoute] = [], exportTo: [String] = [],
+                tcp: [TCPRoute] = [], tls: [TLSRoute] = []) {
         self.hosts = hosts
         self.gateways = gateways
         self.http = http
         self.exportTo = exportTo
+        self.tcp = tcp
+        self.tls = tls
+    }
+
+    /// Every destination the rules send to or mirror to, for the services a proxy must see.
+    public var referencedDestinations: [Destination] {
+        var destinations: [Destination] = []
+        for rule in http {
+            destinations += rule.route.map(\.destination)
+            destinations += rule.mirrors.map(\.destination)
+        }
+        for rule in tcp { destinations += rule.route.map(\.destination) }
+        for rule in tls { destinations += rule.route.map(\.destination) }
+        return destinations
     }
 }
 
@@ -28,6 +47,12 @@ extension VirtualService {
             http.append(try HTTPRoute(reading: rule))
         }
         self.http = http
+        var tcp: [TCPRoute] = []
+        for rule in try spec["tcp"].list() { tcp.append(try TCPRoute(reading: rule)) }
+        self.tcp = tcp
+        var tls: [TLSRoute] = []
+        for rule in try spec["tls"].list() { tls.append(try TLSRoute(reading: rule, virtualServiceHosts: hosts)) }
+        self.tls = tls
         exportTo = try spec["exportTo"].exportTo(namespace: namespace, allowNone: false)
     }
 }

@@ -57,12 +57,11 @@ public struct ProxyView: Sendable, DestinationLookup {
         }
         // A VirtualService's destinations come with it (one level, as in Istio).
         for entry in virtualServices.values {
-            for rule in entry.spec.http {
-                for destination in rule.route {
-                    let host = HostName.resolve(destination.destination.host, namespace: entry.key.namespace)
-                    guard visible[host] == nil, let service = push.registry.service(host), service.isExported(to: key.namespace) else { continue }
-                    visible[host] = service
-                }
+            // Mirror destinations too: a mirrored cluster must exist for the proxy to copy to it.
+            for destination in entry.spec.referencedDestinations {
+                let host = HostName.resolve(destination.host, namespace: entry.key.namespace)
+                guard visible[host] == nil, let service = push.registry.service(host), service.isExported(to: key.namespace) else { continue }
+                visible[host] = service
             }
         }
         var destinationRules: [String: PushContext.DestinationRuleEntry] = [:]

@@ -88,6 +88,8 @@ public struct PushContext: Sendable {
         for entries in virtualServices.values {
             for entry in entries {
                 for rule in entry.spec.http { for match in rule.match { keys.formUnion(match.sourceLabels.keys) } }
+                for rule in entry.spec.tcp { for match in rule.match { keys.formUnion(match.sourceLabels.keys) } }
+                for rule in entry.spec.tls { for match in rule.match { keys.formUnion(match.connection.sourceLabels.keys) } }
                 if !RouteMatchTranslation.reachesMesh(entry.spec) { gatewayOnly.insert(entry.key) }
             }
         }

@@ -14,16 +14,28 @@ enum ReferenceChecker {
         let entries = push.virtualServices.values.joined().filter { seen.insert($0.key).inserted }.sorted { $0.key < $1.key }
         for entry in entries {
             let lookup = NamespaceLookup(push: push, namespace: entry.key.namespace)
+            func check(_ destination: Destination, port: UInt32?, at path: String) {
+                let result = DestinationResolver.cluster(for: destination, namespace: entry.key.namespace, listenerPort: port, in: lookup)
+                if case .failure(let failure) = result {
+                    let detail = failure.detail
+                    warnings.append(.init(key: entry.key, field: "\(path).\(detail.field)", message: detail.message))
+                }
+            }
             for (r, rule) in entry.spec.http.enumerated() {
+                let port = rule.match.compactMap(\.port).first
                 for (d, destination) in rule.route.enumerated() {
-                    let result = DestinationResolver.cluster(
-                        for: destination.destination, namespace: entry.key.namespace,
-                        listenerPort: rule.match.compactMap(\.port).first, in: lookup)
-                    if case .failure(let failure) = result {
-                        let detail = failure.detail
-                        warnings.append(.init(key: entry.key, field: "spec.http[\(r)].route[\(d)].destination.\(detail.field)",
-                                              message: detail.message))
-                    }
+                    check(destination.destination, port: port, at: "spec.http[\(r)].route[\(d)].destination")
+                }
+                for mirror in rule.mirrors { check(mirror.destination, port: port, at: "spec.http[\(r)].\(mirror.field)") }
+            }
+            for (r, rule) in entry.spec.tcp.enumerated() {
+                for (d, destination) in rule.route.enumerated() {
+                    check(destination.destination, port: rule.match.compactMap(\.port).first, at: "spec.tcp[\(r)].route[\(d)].destination")
+                }
+            }
+            for (r, rule) in entry.spec.tls.enumerated() {
+                for (d, destination) in rule.route.enumerated() {
+                    check(destination.destination, port: rule.match.compactMap(\.connection.port).first, at: "spec.tls[\(r)].route[\(d)].destination")
                 }
             }
         }

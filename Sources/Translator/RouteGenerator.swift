@@ -73,11 +73,17 @@ public struct RouteGenerator: ResourceGenerator {
                 if let fault = rule.fault {
                     route.typedPerFilterConfig[RouteFault.filterName] = AnyPacking.pack(RouteFault.config(fault))
                 }
+                if let cors = rule.corsPolicy, RouteCors.applies(to: view.key.kind) {
+                    route.typedPerFilterConfig[RouteCors.filterName] = AnyPacking.pack(RouteCors.config(cors))
+                }
+                // As Istio: the rule's header operations, then a lone destination's.
+                if let headers = rule.headers { RouteHeaders.apply(RouteHeaders.translate(headers), to: &route) }
                 if let redirect = rule.redirect {
-                    route.redirect = RouteAnswer.redirect(redirect)
+                    route.redirect = RouteAnswer.redirect(redirect, listenerPort: port)
                 } else if let response = rule.directResponse {
                     route.directResponse = RouteAnswer.directResponse(response)
-                } else if let action {
+                } else if case let (action, loneHeaders)? = action {
+                    if let loneHeaders { RouteHeaders.apply(loneHeaders, to: &route) }
                     route.route = action
                 } else {
                     var direct = Envoy_Config_Route_V3_DirectResponseAction()
@@ -90,10 +96,12 @@ public struct RouteGenerator: ResourceGenerator {
         return routes
     }
 
-    /// The route action for a rule, or nil when none of its destinations resolves.
-    private func action(for rule: HTTPRoute, namespace: String, port: UInt32, view: ProxyView) -> Envoy_Config_Route_V3_RouteAction? {
+    /// The route action for a rule, or nil when none of its destinations resolves; with the
+    /// header operations of the destination when only one is left (they go on the route).
+    private func action(for rule: HTTPRoute, namespace: String, port: UInt32,
+                        view: ProxyView) -> (Envoy_Config_Route_V3_RouteAction, RouteHeaders.Translated?)? {
         let single = rule.route.count == 1
-        var weighted: [(cluster: String, weight: UInt32)] = []
+        var weighted: [(cluster: String, weight: UInt32, headers: HeaderOperations?)] = []
         // As Istio: each destination's consistent-hash policy is added (once each).
         var hashPolicies: [Envoy_Config_Route_V3_RouteAction.HashPolicy] = []
         for destination in rule.route {
@@ -111,27 +119,35 @@ public struct RouteGenerator: ResourceGenerator {
                 let (sum, overflow) = weighted[existing].weight.addingReportingOverflow(weight)
                 weighted[existing].weight = overflow ? .max : sum
             } else {
-                weighted.append((cluster, weight))
+                weighted.append((cluster, weight, destination.headers))
             }
         }
         guard !weighted.isEmpty else { return nil }
         var action = Envoy_Config_Route_V3_RouteAction()
         RoutePolicy.apply(rule, to: &action)
         action.hashPolicy = hashPolicies
+        action.requestMirrorPolicies = RouteMirror.policies(rule.mirrors, namespace: namespace, port: port, view: view)
+        let ruleAuthority = rule.headers?.authority
         if weighted.count == 1 {
             action.cluster = weighted[0].cluster
+            let lone = weighted[0].headers.map(RouteHeaders.translate)
+            // As Istio: a lone destination's authority applies when the rule set none.
+            RouteRewrite.apply(rule.rewrite, headerAuthority: ruleAuthority ?? lone?.authority, to: &action)
+            return (action, lone)
         } else {
+            RouteRewrite.apply(rule.rewrite, headerAuthority: ruleAuthority, to: &action)
             var clusters = Envoy_Config_Route_V3_WeightedCluster()
             let weights = WeightScaling.fitted([weighted.map(\.weight)])[0]
             clusters.clusters = zip(weighted, weights).map { item, fitted in
                 var weight = Envoy_Config_Route_V3_WeightedCluster.ClusterWeight()
                 weight.name = item.cluster
                 weight.weight = Google_Protobuf_UInt32Value(fitted)
+                if let headers = item.headers { RouteHeaders.apply(RouteHeaders.translate(headers), to: &weight) }
                 return weight
             }
             action.weightedClusters = clusters
         }
-        return action
+        return (action, nil)
     }
 
     /// The clusters `routes` forward to, sorted.
@@ -139,6 +155,7 @@ public struct RouteGenerator: ResourceGenerator {
         var names: [String] = []
         for route in routes {
             guard case .route(let action)? = route.action else { continue }
+            names.append(contentsOf: action.requestMirrorPolicies.map(\.cluster))
             switch action.clusterSpecifier {
             case .cluster(let name)?: names.append(name)
             case .weightedClusters(let weighted)?: names.append(contentsOf: weighted.clusters.map(\.name))

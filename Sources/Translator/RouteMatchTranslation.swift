@@ -13,11 +13,18 @@ enum RouteMatchTranslation {
     /// Whether `match` (nil: a rule without matches) applies to proxies of `view`, given the
     /// VirtualService's own `gateways`.
     static func applies(_ match: HTTPMatchRequest?, virtualServiceGateways: [String], view: ProxyView) -> Bool {
-        let gateways = (match?.gateways.isEmpty ?? true) ? virtualServiceGateways : match?.gateways ?? []
+        callerConditionsHold(gateways: match?.gateways ?? [], sourceNamespace: match?.sourceNamespace,
+                             sourceLabels: match?.sourceLabels ?? [:], virtualServiceGateways: virtualServiceGateways, view: view)
+    }
+
+    /// The caller conditions every match kind (`http`, `tcp`, `tls`) shares: the gateways (a
+    /// match's own list overrides the VirtualService's), the caller's namespace and labels.
+    static func callerConditionsHold(gateways matchGateways: [String], sourceNamespace: String?, sourceLabels: [String: String],
+                                     virtualServiceGateways: [String], view: ProxyView) -> Bool {
+        let gateways = matchGateways.isEmpty ? virtualServiceGateways : matchGateways
         guard gateways.isEmpty || gateways.contains(mesh) else { return false }
-        guard let match else { return true }
-        if let namespace = match.sourceNamespace, namespace != view.key.namespace { return false }
-        return match.sourceLabels.allSatisfy { view.key.sourceLabels[$0.key] == $0.value }
+        if let namespace = sourceNamespace, namespace != view.key.namespace { return false }
+        return sourceLabels.allSatisfy { view.key.sourceLabels[$0.key] == $0.value }
     }
 
     /// Whether a VirtualService with these `gateways` can apply to mesh proxies at all (one of
@@ -25,6 +32,8 @@ enum RouteMatchTranslation {
     static func reachesMesh(_ spec: VirtualService) -> Bool {
         spec.gateways.isEmpty || spec.gateways.contains(mesh)
             || spec.http.contains { $0.match.contains { $0.gateways.contains(mesh) } }
+            || spec.tcp.contains { $0.match.contains { $0.gateways.contains(mesh) } }
+            || spec.tls.contains { $0.match.contains { $0.connection.gateways.contains(mesh) } }
     }
 
     /// The Envoy route match of `match` (nil: every request).

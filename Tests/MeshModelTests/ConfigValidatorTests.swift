@@ -132,7 +132,7 @@ private let route = "- destination: {host: reviews}\n"
     }
 
     @Test func unknownFieldsAreIgnoredAndQuotedIntegersAccepted() throws {
-        let spec = "hosts: [r]\ntcp: [{route: []}]\nhttp:\n- mirror: {host: m}\n  route:\n  - destination: {host: r}\n    weight: \"100\""
+        let spec = "hosts: [r]\ntcp: [{route: [{destination: {host: r}}]}]\nhttp:\n- mirror: {host: m}\n  route:\n  - destination: {host: r}\n    weight: \"100\""
         guard case .virtualService(let vs) = try Fixtures.validate(kind: "VirtualService", spec: spec) else {
             Issue.record("not a VirtualService")
             return

@@ -43,8 +43,8 @@ import Testing
     @Test func fieldsNotYetTranslatedAreAcceptedAndNamed() throws {
         let rule = "host: r\ntrafficPolicy:\n  tls: {mode: ISTIO_MUTUAL, credentialName: c}\n  connectionPool: {http: {http2MaxRequests: 1}}\n  outlierDetection: {consecutive5xxErrors: 1}"
         #expect(try write("DestinationRule", rule) == ["spec.trafficPolicy.tls.credentialName"])
-        let routes = "hosts: [r]\ngateways: [mesh]\nhttp:\n- fault: {abort: {httpStatus: 503, percentage: {value: 100}}}\n  mirror: {host: r}\n  route:\n  - destination: {host: r}"
-        #expect(try write("VirtualService", routes) == ["spec.http[0].mirror"])
+        let routes = "hosts: [r]\ngateways: [mesh]\nhttp:\n- fault: {abort: {httpStatus: 503, percentage: {value: 100}}}\n  match: [{statPrefix: s}]\n  mirror: {host: r}\n  route:\n  - destination: {host: r}"
+        #expect(try write("VirtualService", routes) == ["spec.http[0].match[0].statPrefix"])
         // Ingress ports and endpoints are translated (Envoy sidecars); binds are not yet.
         let sidecar = "ingress:\n- port: {number: 9080, protocol: HTTP, name: http}\n  defaultEndpoint: 127.0.0.1:8080\n  bind: 0.0.0.0\negress:\n- captureMode: NONE\n  hosts: [\"./*\"]"
         #expect(try write("Sidecar", sidecar) == ["spec.egress[0].captureMode", "spec.ingress[0].bind"])

@@ -50,7 +50,7 @@ struct EnvoySnapshot {
         #expect(http.listenerFilters.isEmpty, "no chain matches on SNI or ALPN, so no inspector")
         let manager = try envoy.manager("0.0.0.0_9080")
         #expect(manager.rds.routeConfigName == "9080")
-        #expect(manager.httpFilters.map(\.name) == ["envoy.filters.http.fault", "envoy.filters.http.router"])
+        #expect(manager.httpFilters.map(\.name) == ["envoy.filters.http.fault", "envoy.filters.http.cors", "envoy.filters.http.router"])
         let outbound = try #require(envoy.listeners["virtualOutbound"])
         #expect(outbound.useOriginalDst.value && outbound.address.socketAddress.portValue == 15001)
         #expect(!outbound.hasBindToPort, "virtualOutbound binds: it is where iptables sends traffic")

@@ -101,10 +101,32 @@ public nonisolated struct Envoy_Config_Route_V3_Route: @unchecked Sendable {
     set {_uniqueStorage()._name = newValue}
   }
 
-  /// Per-filter configuration for this route, by filter name (the fault filter's HTTPFault).
+  /// Per-filter configuration for this route, by filter name (the fault filter's HTTPFault,
+  /// the CORS filter's CorsPolicy).
   public var typedPerFilterConfig: Dictionary<String,SwiftProtobuf.Google_Protobuf_Any> {
     get {_storage._typedPerFilterConfig}
     set {_uniqueStorage()._typedPerFilterConfig = newValue}
+  }
+
+  /// Header operations (VirtualService `headers`); gRPC clients ignore them.
+  public var requestHeadersToAdd: [Envoy_Config_Core_V3_HeaderValueOption] {
+    get {_storage._requestHeadersToAdd}
+    set {_uniqueStorage()._requestHeadersToAdd = newValue}
+  }
+
+  public var responseHeadersToAdd: [Envoy_Config_Core_V3_HeaderValueOption] {
+    get {_storage._responseHeadersToAdd}
+    set {_uniqueStorage()._responseHeadersToAdd = newValue}
+  }
+
+  public var responseHeadersToRemove: [String] {
+    get {_storage._responseHeadersToRemove}
+    set {_uniqueStorage()._responseHeadersToRemove = newValue}
+  }
+
+  public var requestHeadersToRemove: [String] {
+    get {_storage._requestHeadersToRemove}
+    set {_uniqueStorage()._requestHeadersToRemove = newValue}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -147,7 +169,31 @@ public nonisolated struct Envoy_Config_Route_V3_WeightedCluster: Sendable {
     /// Clears the value of `weight`. Subsequent reads from it will return its default value.
     public mutating func clearWeight() {self._weight = nil}
 
+    /// Header operations of one destination (VirtualService `route[].headers`).
+    public var requestHeadersToAdd: [Envoy_Config_Core_V3_HeaderValueOption] = []
+
+    public var responseHeadersToAdd: [Envoy_Config_Core_V3_HeaderValueOption] = []
+
+    public var responseHeadersToRemove: [String] = []
+
+    public var requestHeadersToRemove: [String] = []
+
+    public var hostRewriteSpecifier: Envoy_Config_Route_V3_WeightedCluster.ClusterWeight.OneOf_HostRewriteSpecifier? = nil
+
+    public var hostRewriteLiteral: String {
+      get {
+        if case .hostRewriteLiteral(let v)? = hostRewriteSpecifier {return v}
+        return String()
+      }
+      set {hostRewriteSpecifier = .hostRewriteLiteral(newValue)}
+    }
+
     public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    public nonisolated enum OneOf_HostRewriteSpecifier: Equatable, Sendable {
+      case hostRewriteLiteral(String)
+
+    }
 
     public init() {}
 
@@ -251,63 +297,106 @@ public nonisolated struct Envoy_Config_Route_V3_QueryParameterMatcher: Sendable 
   public init() {}
 }
 
-public nonisolated struct Envoy_Config_Route_V3_RouteAction: Sendable {
+public nonisolated struct Envoy_Config_Route_V3_RouteAction: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var clusterSpecifier: Envoy_Config_Route_V3_RouteAction.OneOf_ClusterSpecifier? = nil
+  public var clusterSpecifier: OneOf_ClusterSpecifier? {
+    get {return _storage._clusterSpecifier}
+    set {_uniqueStorage()._clusterSpecifier = newValue}
+  }
 
   public var cluster: String {
     get {
-      if case .cluster(let v)? = clusterSpecifier {return v}
+      if case .cluster(let v)? = _storage._clusterSpecifier {return v}
       return String()
     }
-    set {clusterSpecifier = .cluster(newValue)}
+    set {_uniqueStorage()._clusterSpecifier = .cluster(newValue)}
   }
 
   public var weightedClusters: Envoy_Config_Route_V3_WeightedCluster {
     get {
-      if case .weightedClusters(let v)? = clusterSpecifier {return v}
+      if case .weightedClusters(let v)? = _storage._clusterSpecifier {return v}
       return Envoy_Config_Route_V3_WeightedCluster()
     }
-    set {clusterSpecifier = .weightedClusters(newValue)}
+    set {_uniqueStorage()._clusterSpecifier = .weightedClusters(newValue)}
+  }
+
+  public var prefixRewrite: String {
+    get {_storage._prefixRewrite}
+    set {_uniqueStorage()._prefixRewrite = newValue}
+  }
+
+  public var regexRewrite: Envoy_Type_Matcher_V3_RegexMatchAndSubstitute {
+    get {_storage._regexRewrite ?? Envoy_Type_Matcher_V3_RegexMatchAndSubstitute()}
+    set {_uniqueStorage()._regexRewrite = newValue}
+  }
+  /// Returns true if `regexRewrite` has been explicitly set.
+  public var hasRegexRewrite: Bool {_storage._regexRewrite != nil}
+  /// Clears the value of `regexRewrite`. Subsequent reads from it will return its default value.
+  public mutating func clearRegexRewrite() {_uniqueStorage()._regexRewrite = nil}
+
+  public var hostRewriteSpecifier: OneOf_HostRewriteSpecifier? {
+    get {return _storage._hostRewriteSpecifier}
+    set {_uniqueStorage()._hostRewriteSpecifier = newValue}
+  }
+
+  public var hostRewriteLiteral: String {
+    get {
+      if case .hostRewriteLiteral(let v)? = _storage._hostRewriteSpecifier {return v}
+      return String()
+    }
+    set {_uniqueStorage()._hostRewriteSpecifier = .hostRewriteLiteral(newValue)}
   }
 
   public var timeout: SwiftProtobuf.Google_Protobuf_Duration {
-    get {_timeout ?? SwiftProtobuf.Google_Protobuf_Duration()}
-    set {_timeout = newValue}
+    get {_storage._timeout ?? SwiftProtobuf.Google_Protobuf_Duration()}
+    set {_uniqueStorage()._timeout = newValue}
   }
   /// Returns true if `timeout` has been explicitly set.
-  public var hasTimeout: Bool {self._timeout != nil}
+  public var hasTimeout: Bool {_storage._timeout != nil}
   /// Clears the value of `timeout`. Subsequent reads from it will return its default value.
-  public mutating func clearTimeout() {self._timeout = nil}
+  public mutating func clearTimeout() {_uniqueStorage()._timeout = nil}
 
   public var retryPolicy: Envoy_Config_Route_V3_RetryPolicy {
-    get {_retryPolicy ?? Envoy_Config_Route_V3_RetryPolicy()}
-    set {_retryPolicy = newValue}
+    get {_storage._retryPolicy ?? Envoy_Config_Route_V3_RetryPolicy()}
+    set {_uniqueStorage()._retryPolicy = newValue}
   }
   /// Returns true if `retryPolicy` has been explicitly set.
-  public var hasRetryPolicy: Bool {self._retryPolicy != nil}
+  public var hasRetryPolicy: Bool {_storage._retryPolicy != nil}
   /// Clears the value of `retryPolicy`. Subsequent reads from it will return its default value.
-  public mutating func clearRetryPolicy() {self._retryPolicy = nil}
+  public mutating func clearRetryPolicy() {_uniqueStorage()._retryPolicy = nil}
 
-  public var hashPolicy: [Envoy_Config_Route_V3_RouteAction.HashPolicy] = []
+  public var requestMirrorPolicies: [Envoy_Config_Route_V3_RouteAction.RequestMirrorPolicy] {
+    get {_storage._requestMirrorPolicies}
+    set {_uniqueStorage()._requestMirrorPolicies = newValue}
+  }
+
+  public var hashPolicy: [Envoy_Config_Route_V3_RouteAction.HashPolicy] {
+    get {_storage._hashPolicy}
+    set {_uniqueStorage()._hashPolicy = newValue}
+  }
 
   public var maxStreamDuration: Envoy_Config_Route_V3_RouteAction.MaxStreamDuration {
-    get {_maxStreamDuration ?? Envoy_Config_Route_V3_RouteAction.MaxStreamDuration()}
-    set {_maxStreamDuration = newValue}
+    get {_storage._maxStreamDuration ?? Envoy_Config_Route_V3_RouteAction.MaxStreamDuration()}
+    set {_uniqueStorage()._maxStreamDuration = newValue}
   }
   /// Returns true if `maxStreamDuration` has been explicitly set.
-  public var hasMaxStreamDuration: Bool {self._maxStreamDuration != nil}
+  public var hasMaxStreamDuration: Bool {_storage._maxStreamDuration != nil}
   /// Clears the value of `maxStreamDuration`. Subsequent reads from it will return its default value.
-  public mutating func clearMaxStreamDuration() {self._maxStreamDuration = nil}
+  public mutating func clearMaxStreamDuration() {_uniqueStorage()._maxStreamDuration = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_ClusterSpecifier: Equatable, Sendable {
     case cluster(String)
     case weightedClusters(Envoy_Config_Route_V3_WeightedCluster)
+
+  }
+
+  public nonisolated enum OneOf_HostRewriteSpecifier: Equatable, Sendable {
+    case hostRewriteLiteral(String)
 
   }
 
@@ -428,6 +517,40 @@ public nonisolated struct Envoy_Config_Route_V3_RouteAction: Sendable {
     public init() {}
   }
 
+  /// A copy of each request (a share of them) sent to another cluster; its response is dropped.
+  public nonisolated struct RequestMirrorPolicy: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    public var cluster: String = String()
+
+    public var runtimeFraction: Envoy_Config_Core_V3_RuntimeFractionalPercent {
+      get {_runtimeFraction ?? Envoy_Config_Core_V3_RuntimeFractionalPercent()}
+      set {_runtimeFraction = newValue}
+    }
+    /// Returns true if `runtimeFraction` has been explicitly set.
+    public var hasRuntimeFraction: Bool {self._runtimeFraction != nil}
+    /// Clears the value of `runtimeFraction`. Subsequent reads from it will return its default value.
+    public mutating func clearRuntimeFraction() {self._runtimeFraction = nil}
+
+    public var traceSampled: SwiftProtobuf.Google_Protobuf_BoolValue {
+      get {_traceSampled ?? SwiftProtobuf.Google_Protobuf_BoolValue()}
+      set {_traceSampled = newValue}
+    }
+    /// Returns true if `traceSampled` has been explicitly set.
+    public var hasTraceSampled: Bool {self._traceSampled != nil}
+    /// Clears the value of `traceSampled`. Subsequent reads from it will return its default value.
+    public mutating func clearTraceSampled() {self._traceSampled = nil}
+
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    public init() {}
+
+    fileprivate var _runtimeFraction: Envoy_Config_Core_V3_RuntimeFractionalPercent? = nil
+    fileprivate var _traceSampled: SwiftProtobuf.Google_Protobuf_BoolValue? = nil
+  }
+
   public nonisolated struct MaxStreamDuration: Sendable {
     // SwiftProtobuf.Message conformance is added in an extension below. See the
     // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -461,9 +584,7 @@ public nonisolated struct Envoy_Config_Route_V3_RouteAction: Sendable {
 
   public init() {}
 
-  fileprivate var _timeout: SwiftProtobuf.Google_Protobuf_Duration? = nil
-  fileprivate var _retryPolicy: Envoy_Config_Route_V3_RetryPolicy? = nil
-  fileprivate var _maxStreamDuration: Envoy_Config_Route_V3_RouteAction.MaxStreamDuration? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Envoy_Config_Route_V3_RetryPolicy: Sendable {
@@ -747,7 +868,7 @@ nonisolated extension Envoy_Config_Route_V3_VirtualHost: SwiftProtobuf.Message, 
 
 nonisolated extension Envoy_Config_Route_V3_Route: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Route"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}match\0\u{1}route\0\u{1}redirect\0\u{1}metadata\0\u{4}\u{3}direct_response\0\u{4}\u{6}typed_per_filter_config\0\u{1}name\0\u{4}\u{4}non_forwarding_action\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}match\0\u{1}route\0\u{1}redirect\0\u{1}metadata\0\u{4}\u{3}direct_response\0\u{4}\u{2}request_headers_to_add\0\u{3}response_headers_to_add\0\u{3}response_headers_to_remove\0\u{3}request_headers_to_remove\0\u{3}typed_per_filter_config\0\u{1}name\0\u{4}\u{4}non_forwarding_action\0")
 
   fileprivate class _StorageClass {
     var _match: Envoy_Config_Route_V3_RouteMatch? = nil
@@ -755,6 +876,10 @@ nonisolated extension Envoy_Config_Route_V3_Route: SwiftProtobuf.Message, SwiftP
     var _metadata: Envoy_Config_Core_V3_Metadata? = nil
     var _name: String = String()
     var _typedPerFilterConfig: Dictionary<String,SwiftProtobuf.Google_Protobuf_Any> = [:]
+    var _requestHeadersToAdd: [Envoy_Config_Core_V3_HeaderValueOption] = []
+    var _responseHeadersToAdd: [Envoy_Config_Core_V3_HeaderValueOption] = []
+    var _responseHeadersToRemove: [String] = []
+    var _requestHeadersToRemove: [String] = []
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -770,6 +895,10 @@ nonisolated extension Envoy_Config_Route_V3_Route: SwiftProtobuf.Message, SwiftP
       _metadata = source._metadata
       _name = source._name
       _typedPerFilterConfig = source._typedPerFilterConfig
+      _requestHeadersToAdd = source._requestHeadersToAdd
+      _responseHeadersToAdd = source._responseHeadersToAdd
+      _responseHeadersToRemove = source._responseHeadersToRemove
+      _requestHeadersToRemove = source._requestHeadersToRemove
     }
   }
 
@@ -829,6 +958,10 @@ nonisolated extension Envoy_Config_Route_V3_Route: SwiftProtobuf.Message, SwiftP
             _storage._action = .directResponse(v)
           }
         }()
+        case 9: try { try decoder.decodeRepeatedMessageField(value: &_storage._requestHeadersToAdd) }()
+        case 10: try { try decoder.decodeRepeatedMessageField(value: &_storage._responseHeadersToAdd) }()
+        case 11: try { try decoder.decodeRepeatedStringField(value: &_storage._responseHeadersToRemove) }()
+        case 12: try { try decoder.decodeRepeatedStringField(value: &_storage._requestHeadersToRemove) }()
         case 13: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMessageMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.Google_Protobuf_Any>.self, value: &_storage._typedPerFilterConfig) }()
         case 14: try { try decoder.decodeSingularStringField(value: &_storage._name) }()
         case 18: try {
@@ -876,6 +1009,18 @@ nonisolated extension Envoy_Config_Route_V3_Route: SwiftProtobuf.Message, SwiftP
       try { if case .directResponse(let v)? = _storage._action {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
       } }()
+      if !_storage._requestHeadersToAdd.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._requestHeadersToAdd, fieldNumber: 9)
+      }
+      if !_storage._responseHeadersToAdd.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._responseHeadersToAdd, fieldNumber: 10)
+      }
+      if !_storage._responseHeadersToRemove.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._responseHeadersToRemove, fieldNumber: 11)
+      }
+      if !_storage._requestHeadersToRemove.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._requestHeadersToRemove, fieldNumber: 12)
+      }
       if !_storage._typedPerFilterConfig.isEmpty {
         try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMessageMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.Google_Protobuf_Any>.self, value: _storage._typedPerFilterConfig, fieldNumber: 13)
       }
@@ -899,6 +1044,10 @@ nonisolated extension Envoy_Config_Route_V3_Route: SwiftProtobuf.Message, SwiftP
         if _storage._metadata != rhs_storage._metadata {return false}
         if _storage._name != rhs_storage._name {return false}
         if _storage._typedPerFilterConfig != rhs_storage._typedPerFilterConfig {return false}
+        if _storage._requestHeadersToAdd != rhs_storage._requestHeadersToAdd {return false}
+        if _storage._responseHeadersToAdd != rhs_storage._responseHeadersToAdd {return false}
+        if _storage._responseHeadersToRemove != rhs_storage._responseHeadersToRemove {return false}
+        if _storage._requestHeadersToRemove != rhs_storage._requestHeadersToRemove {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -940,7 +1089,7 @@ nonisolated extension Envoy_Config_Route_V3_WeightedCluster: SwiftProtobuf.Messa
 
 nonisolated extension Envoy_Config_Route_V3_WeightedCluster.ClusterWeight: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = Envoy_Config_Route_V3_WeightedCluster.protoMessageName + ".ClusterWeight"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}weight\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}weight\0\u{4}\u{2}request_headers_to_add\0\u{3}response_headers_to_add\0\u{3}response_headers_to_remove\0\u{4}\u{3}request_headers_to_remove\0\u{4}\u{2}host_rewrite_literal\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -950,6 +1099,18 @@ nonisolated extension Envoy_Config_Route_V3_WeightedCluster.ClusterWeight: Swift
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
       case 2: try { try decoder.decodeSingularMessageField(value: &self._weight) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.requestHeadersToAdd) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.responseHeadersToAdd) }()
+      case 6: try { try decoder.decodeRepeatedStringField(value: &self.responseHeadersToRemove) }()
+      case 9: try { try decoder.decodeRepeatedStringField(value: &self.requestHeadersToRemove) }()
+      case 11: try {
+        var v: String?
+        try decoder.decodeSingularStringField(value: &v)
+        if let v = v {
+          if self.hostRewriteSpecifier != nil {try decoder.handleConflictingOneOf()}
+          self.hostRewriteSpecifier = .hostRewriteLiteral(v)
+        }
+      }()
       default: break
       }
     }
@@ -966,12 +1127,32 @@ nonisolated extension Envoy_Config_Route_V3_WeightedCluster.ClusterWeight: Swift
     try { if let v = self._weight {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
     } }()
+    if !self.requestHeadersToAdd.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.requestHeadersToAdd, fieldNumber: 4)
+    }
+    if !self.responseHeadersToAdd.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.responseHeadersToAdd, fieldNumber: 5)
+    }
+    if !self.responseHeadersToRemove.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.responseHeadersToRemove, fieldNumber: 6)
+    }
+    if !self.requestHeadersToRemove.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.requestHeadersToRemove, fieldNumber: 9)
+    }
+    try { if case .hostRewriteLiteral(let v)? = self.hostRewriteSpecifier {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 11)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Envoy_Config_Route_V3_WeightedCluster.ClusterWeight, rhs: Envoy_Config_Route_V3_WeightedCluster.ClusterWeight) -> Bool {
     if lhs.name != rhs.name {return false}
     if lhs._weight != rhs._weight {return false}
+    if lhs.requestHeadersToAdd != rhs.requestHeadersToAdd {return false}
+    if lhs.responseHeadersToAdd != rhs.responseHeadersToAdd {return false}
+    if lhs.responseHeadersToRemove != rhs.responseHeadersToRemove {return false}
+    if lhs.requestHeadersToRemove != rhs.requestHeadersToRemove {return false}
+    if lhs.hostRewriteSpecifier != rhs.hostRewriteSpecifier {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1134,81 +1315,160 @@ nonisolated extension Envoy_Config_Route_V3_QueryParameterMatcher: SwiftProtobuf
 
 nonisolated extension Envoy_Config_Route_V3_RouteAction: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RouteAction"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}cluster\0\u{4}\u{2}weighted_clusters\0\u{2}\u{5}timeout\0\u{3}retry_policy\0\u{4}\u{6}hash_policy\0\u{4}\u{15}max_stream_duration\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}cluster\0\u{4}\u{2}weighted_clusters\0\u{4}\u{2}prefix_rewrite\0\u{3}host_rewrite_literal\0\u{2}\u{2}timeout\0\u{3}retry_policy\0\u{4}\u{6}hash_policy\0\u{4}\u{f}request_mirror_policies\0\u{4}\u{2}regex_rewrite\0\u{4}\u{4}max_stream_duration\0")
+
+  fileprivate class _StorageClass {
+    var _clusterSpecifier: Envoy_Config_Route_V3_RouteAction.OneOf_ClusterSpecifier?
+    var _prefixRewrite: String = String()
+    var _regexRewrite: Envoy_Type_Matcher_V3_RegexMatchAndSubstitute? = nil
+    var _hostRewriteSpecifier: Envoy_Config_Route_V3_RouteAction.OneOf_HostRewriteSpecifier?
+    var _timeout: SwiftProtobuf.Google_Protobuf_Duration? = nil
+    var _retryPolicy: Envoy_Config_Route_V3_RetryPolicy? = nil
+    var _requestMirrorPolicies: [Envoy_Config_Route_V3_RouteAction.RequestMirrorPolicy] = []
+    var _hashPolicy: [Envoy_Config_Route_V3_RouteAction.HashPolicy] = []
+    var _maxStreamDuration: Envoy_Config_Route_V3_RouteAction.MaxStreamDuration? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _clusterSpecifier = source._clusterSpecifier
+      _prefixRewrite = source._prefixRewrite
+      _regexRewrite = source._regexRewrite
+      _hostRewriteSpecifier = source._hostRewriteSpecifier
+      _timeout = source._timeout
+      _retryPolicy = source._retryPolicy
+      _requestMirrorPolicies = source._requestMirrorPolicies
+      _hashPolicy = source._hashPolicy
+      _maxStreamDuration = source._maxStreamDuration
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try {
-        var v: String?
-        try decoder.decodeSingularStringField(value: &v)
-        if let v = v {
-          if self.clusterSpecifier != nil {try decoder.handleConflictingOneOf()}
-          self.clusterSpecifier = .cluster(v)
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try {
+          var v: String?
+          try decoder.decodeSingularStringField(value: &v)
+          if let v = v {
+            if _storage._clusterSpecifier != nil {try decoder.handleConflictingOneOf()}
+            _storage._clusterSpecifier = .cluster(v)
+          }
+        }()
+        case 3: try {
+          var v: Envoy_Config_Route_V3_WeightedCluster?
+          var hadOneofValue = false
+          if let current = _storage._clusterSpecifier {
+            hadOneofValue = true
+            if case .weightedClusters(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._clusterSpecifier = .weightedClusters(v)
+          }
+        }()
+        case 5: try { try decoder.decodeSingularStringField(value: &_storage._prefixRewrite) }()
+        case 6: try {
+          var v: String?
+          try decoder.decodeSingularStringField(value: &v)
+          if let v = v {
+            if _storage._hostRewriteSpecifier != nil {try decoder.handleConflictingOneOf()}
+            _storage._hostRewriteSpecifier = .hostRewriteLiteral(v)
+          }
+        }()
+        case 8: try { try decoder.decodeSingularMessageField(value: &_storage._timeout) }()
+        case 9: try { try decoder.decodeSingularMessageField(value: &_storage._retryPolicy) }()
+        case 15: try { try decoder.decodeRepeatedMessageField(value: &_storage._hashPolicy) }()
+        case 30: try { try decoder.decodeRepeatedMessageField(value: &_storage._requestMirrorPolicies) }()
+        case 32: try { try decoder.decodeSingularMessageField(value: &_storage._regexRewrite) }()
+        case 36: try { try decoder.decodeSingularMessageField(value: &_storage._maxStreamDuration) }()
+        default: break
         }
-      }()
-      case 3: try {
-        var v: Envoy_Config_Route_V3_WeightedCluster?
-        var hadOneofValue = false
-        if let current = self.clusterSpecifier {
-          hadOneofValue = true
-          if case .weightedClusters(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.clusterSpecifier = .weightedClusters(v)
-        }
-      }()
-      case 8: try { try decoder.decodeSingularMessageField(value: &self._timeout) }()
-      case 9: try { try decoder.decodeSingularMessageField(value: &self._retryPolicy) }()
-      case 15: try { try decoder.decodeRepeatedMessageField(value: &self.hashPolicy) }()
-      case 36: try { try decoder.decodeSingularMessageField(value: &self._maxStreamDuration) }()
-      default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    switch self.clusterSpecifier {
-    case .cluster?: try {
-      guard case .cluster(let v)? = self.clusterSpecifier else { preconditionFailure() }
-      try visitor.visitSingularStringField(value: v, fieldNumber: 1)
-    }()
-    case .weightedClusters?: try {
-      guard case .weightedClusters(let v)? = self.clusterSpecifier else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
-    }()
-    case nil: break
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      switch _storage._clusterSpecifier {
+      case .cluster?: try {
+        guard case .cluster(let v)? = _storage._clusterSpecifier else { preconditionFailure() }
+        try visitor.visitSingularStringField(value: v, fieldNumber: 1)
+      }()
+      case .weightedClusters?: try {
+        guard case .weightedClusters(let v)? = _storage._clusterSpecifier else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+      }()
+      case nil: break
+      }
+      if !_storage._prefixRewrite.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._prefixRewrite, fieldNumber: 5)
+      }
+      try { if case .hostRewriteLiteral(let v)? = _storage._hostRewriteSpecifier {
+        try visitor.visitSingularStringField(value: v, fieldNumber: 6)
+      } }()
+      try { if let v = _storage._timeout {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+      } }()
+      try { if let v = _storage._retryPolicy {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+      } }()
+      if !_storage._hashPolicy.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._hashPolicy, fieldNumber: 15)
+      }
+      if !_storage._requestMirrorPolicies.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._requestMirrorPolicies, fieldNumber: 30)
+      }
+      try { if let v = _storage._regexRewrite {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 32)
+      } }()
+      try { if let v = _storage._maxStreamDuration {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 36)
+      } }()
     }
-    try { if let v = self._timeout {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
-    } }()
-    try { if let v = self._retryPolicy {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
-    } }()
-    if !self.hashPolicy.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.hashPolicy, fieldNumber: 15)
-    }
-    try { if let v = self._maxStreamDuration {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 36)
-    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Envoy_Config_Route_V3_RouteAction, rhs: Envoy_Config_Route_V3_RouteAction) -> Bool {
-    if lhs.clusterSpecifier != rhs.clusterSpecifier {return false}
-    if lhs._timeout != rhs._timeout {return false}
-    if lhs._retryPolicy != rhs._retryPolicy {return false}
-    if lhs.hashPolicy != rhs.hashPolicy {return false}
-    if lhs._maxStreamDuration != rhs._maxStreamDuration {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._clusterSpecifier != rhs_storage._clusterSpecifier {return false}
+        if _storage._prefixRewrite != rhs_storage._prefixRewrite {return false}
+        if _storage._regexRewrite != rhs_storage._regexRewrite {return false}
+        if _storage._hostRewriteSpecifier != rhs_storage._hostRewriteSpecifier {return false}
+        if _storage._timeout != rhs_storage._timeout {return false}
+        if _storage._retryPolicy != rhs_storage._retryPolicy {return false}
+        if _storage._requestMirrorPolicies != rhs_storage._requestMirrorPolicies {return false}
+        if _storage._hashPolicy != rhs_storage._hashPolicy {return false}
+        if _storage._maxStreamDuration != rhs_storage._maxStreamDuration {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1448,6 +1708,50 @@ nonisolated extension Envoy_Config_Route_V3_RouteAction.HashPolicy.QueryParamete
 
   public static func ==(lhs: Envoy_Config_Route_V3_RouteAction.HashPolicy.QueryParameter, rhs: Envoy_Config_Route_V3_RouteAction.HashPolicy.QueryParameter) -> Bool {
     if lhs.name != rhs.name {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Envoy_Config_Route_V3_RouteAction.RequestMirrorPolicy: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = Envoy_Config_Route_V3_RouteAction.protoMessageName + ".RequestMirrorPolicy"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}cluster\0\u{4}\u{2}runtime_fraction\0\u{3}trace_sampled\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.cluster) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._runtimeFraction) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._traceSampled) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.cluster.isEmpty {
+      try visitor.visitSingularStringField(value: self.cluster, fieldNumber: 1)
+    }
+    try { if let v = self._runtimeFraction {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._traceSampled {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Envoy_Config_Route_V3_RouteAction.RequestMirrorPolicy, rhs: Envoy_Config_Route_V3_RouteAction.RequestMirrorPolicy) -> Bool {
+    if lhs.cluster != rhs.cluster {return false}
+    if lhs._runtimeFraction != rhs._runtimeFraction {return false}
+    if lhs._traceSampled != rhs._traceSampled {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -10,12 +10,17 @@ public struct SimulatedRequest: Sendable, Hashable, CustomStringConvertible {
     public var headers: [String: String]
     /// The HTTP method; gRPC always sends POST.
     public var method: String
+    /// The headers the destination answers with (lower-case names), before the route's response
+    /// header operations and CORS headers.
+    public var responseHeaders: [String: String]
 
-    public init(authority: String, path: String = "/echo.Echo/Who", headers: [String: String] = [:], method: String = "POST") {
+    public init(authority: String, path: String = "/echo.Echo/Who", headers: [String: String] = [:], method: String = "POST",
+                responseHeaders: [String: String] = [:]) {
         self.authority = authority
         self.path = path
         self.headers = headers
         self.method = method
+        self.responseHeaders = responseHeaders
     }
 
     /// Every header as Envoy's matchers see it, pseudo-headers included.
@@ -76,11 +81,26 @@ public struct SimulationResult: Sendable, Hashable {
     public var outcome: SimulatedOutcome
     /// The fault the route injects (fault filter configuration on the route), if any.
     public var fault: SimulatedFault?
+    /// The request as the destination receives it (path and host after rewrites, headers after
+    /// the request header operations); nil when the proxy does not forward it.
+    public var forwarded: SimulatedForward?
+    /// Where copies of the request go, and what share of requests is copied.
+    public var mirrors: [SimulatedMirror]
+    /// The response headers the client gets (the request's `responseHeaders` after the response
+    /// header operations, plus CORS headers); nil when nothing answers.
+    public var responseHeaders: [String: String]?
+    /// What the CORS filter decided, nil when it did not act (no policy, no filter, no Origin).
+    public var cors: SimulatedCORS?
 
-    public init(route: String?, outcome: SimulatedOutcome, fault: SimulatedFault? = nil) {
+    public init(route: String?, outcome: SimulatedOutcome, fault: SimulatedFault? = nil, forwarded: SimulatedForward? = nil,
+                mirrors: [SimulatedMirror] = [], responseHeaders: [String: String]? = nil, cors: SimulatedCORS? = nil) {
         self.route = route
         self.outcome = outcome
         self.fault = fault
+        self.forwarded = forwarded
+        self.mirrors = mirrors
+        self.responseHeaders = responseHeaders
+        self.cors = cors
     }
 }
 

@@ -14,7 +14,9 @@ extension TrafficSimulation {
     /// `tls` are seen only when the listener runs the TLS inspector, otherwise the transport
     /// is `raw_buffer`), and its first network filter decides: an HttpConnectionManager routes
     /// the request, tcp_proxy forwards to its cluster.
-    public func connect(_ connection: SimulatedConnection) -> ConnectionResult {
+    /// `chosen`: for a weighted split, the cluster the request is taken to have drawn (see
+    /// `run(_:cluster:)`).
+    public func connect(_ connection: SimulatedConnection, cluster chosen: String? = nil) -> ConnectionResult {
         let capturePort: UInt32 = connection.direction == .outbound ? 15001 : 15006
         guard var listener = listener(at: "0.0.0.0", port: capturePort) else {
             return ConnectionResult(listener: nil, filterChain: nil, result: .init(route: nil, outcome: .noListener("0.0.0.0:\(capturePort)")))
@@ -39,7 +41,7 @@ extension TrafficSimulation {
                 result = .init(route: nil, outcome: .noRoute)
                 break
             }
-            result = route(request, through: manager)
+            result = route(request, through: manager, cluster: chosen)
         case Self.tcpProxy:
             let proxy = (try? Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy(serializedBytes: filter.typedConfig.value)) ?? .init()
             result = .init(route: nil, outcome: forward(to: proxy.cluster, connection: connection))

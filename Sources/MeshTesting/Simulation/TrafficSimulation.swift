@@ -37,20 +37,34 @@ public struct TrafficSimulation: Sendable {
         assignments = try decode(TypeURL.endpoint, as: Envoy_Config_Endpoint_V3_ClusterLoadAssignment.self)
     }
 
-    /// Where `request` goes.
-    public func run(_ request: SimulatedRequest) -> SimulationResult {
-        guard let listener = listeners[request.authority] else { return .init(route: nil, outcome: .noListener(request.authority)) }
+    /// Where `request` goes, and what the proxy does to it on the way. For a weighted split,
+    /// `cluster` names the cluster the request is taken to have drawn, whose header operations
+    /// and host rewrite then apply too.
+    ///
+    /// For an Envoy sidecar (no API listener named by the authority, a `virtualOutbound`), the
+    /// request is a connection to the authority's port (80 when it names none) through
+    /// `connect(_:cluster:)`.
+    public func run(_ request: SimulatedRequest, cluster chosen: String? = nil) -> SimulationResult {
+        guard let listener = listeners[request.authority] else {
+            if self.listener(at: "0.0.0.0", port: 15001) != nil {
+                let port = request.authority.split(separator: ":").last.flatMap { UInt32($0) } ?? 80
+                return connect(SimulatedConnection(address: "10.96.0.1", port: port, request: request), cluster: chosen).result
+            }
+            return .init(route: nil, outcome: .noListener(request.authority))
+        }
         guard let manager = try? Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager(
             serializedBytes: listener.apiListener.apiListener.value) else {
             return .init(route: nil, outcome: .noListener(request.authority))
         }
-        return route(request, through: manager)
+        return route(request, through: manager, cluster: chosen)
     }
 
     /// Where `request` goes through the connection manager `manager` (its inline routes, or
-    /// those it names over RDS): virtual host, first matching route, action.
+    /// those it names over RDS): virtual host, first matching route, action; `chosen` as in
+    /// `run(_:cluster:)`.
     func route(_ request: SimulatedRequest,
-               through manager: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager) -> SimulationResult {
+               through manager: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager,
+               cluster chosen: String? = nil) -> SimulationResult {
         let configuration: Envoy_Config_Route_V3_RouteConfiguration
         if case .routeConfig(let inline)? = manager.routeSpecifier {
             configuration = inline
@@ -66,7 +80,31 @@ public struct TrafficSimulation: Sendable {
         guard let route = virtualHost.routes.first(where: { Self.matches($0.match, path: request.path, headers: headers) }) else {
             return .init(route: nil, outcome: .noRoute)
         }
-        return .init(route: route.name, outcome: outcome(of: route), fault: fault(of: route, filters: manager.httpFilters.map(\.name)))
+        let filters = manager.httpFilters.map(\.name)
+        var result = SimulationResult(route: route.name, outcome: outcome(of: route), fault: fault(of: route, filters: filters))
+        if case .route(let action)? = route.action {
+            var weight: Envoy_Config_Route_V3_WeightedCluster.ClusterWeight?
+            if case .weightedClusters(let split)? = action.clusterSpecifier, let chosen {
+                weight = split.clusters.first { $0.name == chosen }
+            }
+            result.forwarded = Self.forward(request, route: route, action: action, weight: weight)
+            result.mirrors = action.requestMirrorPolicies.map {
+                SimulatedMirror(cluster: $0.cluster, perMillion: Self.perMillion($0.runtimeFraction.defaultValue),
+                                clusterExists: clusters[$0.cluster] != nil)
+            }
+            result.responseHeaders = Self.respond(request.responseHeaders, route: route, weight: weight)
+        }
+        Self.applyCORS(request, route: route, filters: filters, to: &result)
+        return result
+    }
+
+    /// A fraction as parts per million.
+    static func perMillion(_ fraction: Envoy_Type_V3_FractionalPercent) -> UInt32 {
+        switch fraction.denominator {
+        case .hundred: fraction.numerator.multipliedReportingOverflow(by: 10_000).partialValue
+        case .tenThousand: fraction.numerator.multipliedReportingOverflow(by: 100).partialValue
+        default: fraction.numerator
+        }
     }
 
     /// The route's fault filter configuration — acted on only when the HCM lists the filter, as
@@ -75,17 +113,10 @@ public struct TrafficSimulation: Sendable {
         let name = "envoy.filters.http.fault"
         guard filters.contains(name), let any = route.typedPerFilterConfig[name],
               let config = try? Envoy_Extensions_Filters_Http_Fault_V3_HTTPFault(serializedBytes: any.value) else { return nil }
-        func perMillion(_ fraction: Envoy_Type_V3_FractionalPercent) -> UInt32 {
-            switch fraction.denominator {
-            case .hundred: fraction.numerator.multipliedReportingOverflow(by: 10_000).partialValue
-            case .tenThousand: fraction.numerator.multipliedReportingOverflow(by: 100).partialValue
-            default: fraction.numerator
-            }
-        }
         var fault = SimulatedFault()
         if config.hasDelay {
             let fixed = config.delay.fixedDelay
-            fault.delay = (fixed.seconds * 1000 + Int64(fixed.nanos / 1_000_000), perMillion(config.delay.percentage))
+            fault.delay = (fixed.seconds * 1000 + Int64(fixed.nanos / 1_000_000), Self.perMillion(config.delay.percentage))
         }
         if config.hasAbort {
             let status: String
@@ -94,7 +125,7 @@ public struct TrafficSimulation: Sendable {
             case .grpcStatus(let code): status = "grpc:\(code)"
             case nil: status = "none"
             }
-            fault.abort = (status, perMillion(config.abort.percentage))
+            fault.abort = (status, Self.perMillion(config.abort.percentage))
         }
         return fault
     }

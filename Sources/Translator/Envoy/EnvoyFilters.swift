@@ -22,7 +22,7 @@ enum EnvoyFilters {
         manager.statPrefix = statPrefix
         manager.rds.configSource = .adsV3
         manager.rds.routeConfigName = routeName
-        manager.httpFilters = ListenerGenerator.httpFilters()
+        manager.httpFilters = ListenerGenerator.httpFilters(kind: .sidecar)
         return filter(httpConnectionManagerName, manager)
     }
 
@@ -32,7 +32,7 @@ enum EnvoyFilters {
         var manager = Manager()
         manager.statPrefix = statPrefix
         manager.routeConfig = routes
-        manager.httpFilters = ListenerGenerator.httpFilters()
+        manager.httpFilters = ListenerGenerator.httpFilters(kind: .sidecar)
         return filter(httpConnectionManagerName, manager)
     }
 
