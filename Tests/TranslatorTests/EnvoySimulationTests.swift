@@ -144,4 +144,23 @@ private let ratings = "outbound|9080||ratings.prod.svc.cluster.local"
         listener.filterChains.removeFirst()
         #expect(pick("192.168.0.1", 443) == nil, "no chain and no default: Envoy closes the connection")
     }
+
+    /// A VirtualService's `tcp[]` rules steer a virtual IP's connections (the shared L4 route
+    /// translation), and what no rule matches still reaches the service.
+    @Test func tcpRoutesOnAVirtualIP() throws {
+        let rules = """
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: mysql, namespace: default}
+            spec:
+              hosts: [mysql.default.svc.cluster.local]
+              tcp:
+              - match: [{port: 3306, destinationSubnets: [10.0.0.50/32]}]
+                route: [{destination: {host: legacy.default.svc.cluster.local, port: {number: 5432}}}]
+            """
+        let simulation = try Self.simulation(rules)
+        let steered = simulation.connect(.init(address: "10.0.0.50", port: 3306))
+        #expect(steered.listener == "10.0.0.50_3306")
+        #expect(steered.outcome == .cluster("outbound|5432||legacy.default.svc.cluster.local", endpoints: ["10.0.2.2:5432"]))
+    }
 }

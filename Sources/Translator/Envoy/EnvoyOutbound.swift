@@ -39,7 +39,7 @@ enum EnvoyOutbound {
                     let name = EnvoyNames.addressListener(address: ip, port: port.number)
                     guard byAddress[name] == nil else { continue }
                     byAddress[name] = listener(name, address: ip, port: port.number,
-                                               chains: [EnvoyFilters.chain(cluster, EnvoyFilters.tcpProxy(cluster: cluster))])
+                                               chains: withDistinctMatches(routedChains(service, port: port.number, view: view)))
                 }
                 guard ips.isEmpty else { continue }
                 var match = Envoy_Config_Listener_V3_FilterChainMatch()
@@ -78,6 +78,16 @@ enum EnvoyOutbound {
     static func passthroughChain(_ mode: Sidecar.OutboundTrafficMode) -> Envoy_Config_Listener_V3_FilterChain {
         let cluster = mode == .allowAny ? EnvoyNames.passthroughCluster : EnvoyNames.blackHoleCluster
         return EnvoyFilters.chain("PassthroughFilterChain", EnvoyFilters.tcpProxy(cluster: cluster))
+    }
+
+    /// A virtual IP's chains: the VirtualService's `tcp[]`/`tls[]` rules for the port
+    /// (`L4RouteTranslation`, shared with every Envoy listener), ending in the port's own
+    /// cluster; a rule none of whose destinations exists drops what it matches
+    /// (`BlackHoleCluster`, as istiod does) instead of letting a later chain take it.
+    static func routedChains(_ service: Service, port: UInt32, view: ProxyView) -> [Envoy_Config_Listener_V3_FilterChain] {
+        L4RouteTranslation.filterChains(host: service.host, port: port, view: view).map { chain in
+            chain.filterChain ?? EnvoyFilters.chain(chain.name, match: chain.match, EnvoyFilters.tcpProxy(cluster: EnvoyNames.blackHoleCluster))
+        }
     }
 
     /// `chains` without those whose match an earlier chain already has (Envoy refuses a
