@@ -165,6 +165,13 @@ public enum ClientSupport {
         return table
     }()
 
+    /// Fields only Envoy sidecars act on: proxyless clients have no capture and no passthrough.
+    static let sidecar: [String: [ProxyClient: FieldSupport]] = [
+        "outboundTrafficPolicy": [.proxylessGRPC: .notHonoured],
+        // A gRPC server has no sidecar in front of it.
+        "ingress": [.proxylessGRPC: .notHonoured],
+    ]
+
     static func of(_ kind: String) -> [String: [ProxyClient: FieldSupport]] {
         switch kind {
         case "DestinationRule": destinationRule
@@ -172,6 +179,7 @@ public enum ClientSupport {
         case "VirtualService": virtualService
         case "PeerAuthentication": peerAuthentication
         case "AuthorizationPolicy": authorizationPolicy
+        case "Sidecar": sidecar
         default: [:]
         }
     }

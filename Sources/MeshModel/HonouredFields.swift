@@ -59,9 +59,6 @@ enum HonouredFields {
         "endpoints.weight", "endpoints.serviceAccount",
     ]).union(ClientSupport.of("ServiceEntry").keys)
 
-    /// Egress hosts and ports decide what a proxy sees. The outbound traffic policy is validated
-    /// and kept in the view but acts only in Envoy's listeners, so like ingress, capture modes
-    /// and binds it is not honoured yet.
     /// Every field: proxyless gRPC servers get the mode in their inbound listener; what a
     /// gRPC server makes of PERMISSIVE is in `ClientSupport`.
     static let peerAuthentication: Set<String> = Set([
@@ -87,9 +84,13 @@ enum HonouredFields {
         return fields.union(ClientSupport.of("AuthorizationPolicy").keys)
     }()
 
-    static let sidecar: Set<String> = [
+    /// Egress hosts and ports decide what a proxy sees; the outbound traffic policy and ingress
+    /// listeners act in Envoy sidecars' listeners (`ClientSupport`). Capture modes, binds and
+    /// ingress TLS are not honoured yet.
+    static let sidecar: Set<String> = Set([
         "workloadSelector", "workloadSelector.labels.*", "egress", "egress.hosts", "egress.port", "egress.port.number",
-    ]
+        "outboundTrafficPolicy.mode", "ingress.port", "ingress.port.number", "ingress.port.protocol", "ingress.port.name", "ingress.defaultEndpoint",
+    ]).union(ClientSupport.of("Sidecar").keys)
 
     static let workloadEntry: Set<String> = [
         // `network` is compared by `failoverPriority` (topology.istio.io/network); meshd is one network.

@@ -45,7 +45,7 @@ public enum IPAddressSyntax {
     }
 
     /// `address/prefix` with a prefix length that fits the address family.
-    static func isCIDR(_ s: String) -> Bool {
+    public static func isCIDR(_ s: String) -> Bool {
         let parts = s.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[1].isEmpty, parts[1].utf8.allSatisfy({ (0x30...0x39).contains($0) }),
               let bits = Int(parts[1]) else { return false }

@@ -2,8 +2,8 @@
 /// of the workloads it selects, can reach.
 ///
 /// A Sidecar without a selector is its namespace's default; one in the mesh root namespace
-/// without a selector is the mesh default. `ingress`, `captureMode` and the other fields meshd does
-/// not apply yet are accepted and stored; the write path warns about them (`IstioSchema`).
+/// without a selector is the mesh default. `captureMode` and the other fields meshd does not
+/// apply yet are accepted and stored; the write path warns about them (`IstioSchema`).
 public struct Sidecar: Sendable, Hashable {
     /// The outbound traffic policy modes Istio defines for a Sidecar.
     public enum OutboundTrafficMode: String, Sendable, Hashable, CaseIterable {
@@ -20,13 +20,16 @@ public struct Sidecar: Sendable, Hashable {
     public var egress: [SidecarEgress]
     /// `outboundTrafficPolicy.mode`, nil when not set.
     public var outboundTrafficPolicy: OutboundTrafficMode?
+    /// Ingress listeners (Envoy sidecars' inbound ports); empty: the workload's services decide.
+    public var ingress: [SidecarIngress]
 
     /// Creates a Sidecar.
     public init(workloadSelector: [String: String]? = nil, egress: [SidecarEgress] = [],
-                outboundTrafficPolicy: OutboundTrafficMode? = nil) {
+                outboundTrafficPolicy: OutboundTrafficMode? = nil, ingress: [SidecarIngress] = []) {
         self.workloadSelector = workloadSelector
         self.egress = egress
         self.outboundTrafficPolicy = outboundTrafficPolicy
+        self.ingress = ingress
     }
 
     /// Whether this Sidecar selects particular workloads rather than being a namespace default.
@@ -68,9 +71,16 @@ extension Sidecar {
         } else {
             outboundTrafficPolicy = nil
         }
-        if !spec["ingress"].isAbsent {
-            _ = try spec["ingress"].list()
+        var ingress: [SidecarIngress] = []
+        for reader in try spec["ingress"].list() {
+            let listener = try SidecarIngress(reading: reader)
+            // Istio: ports of listeners bound to one address must be unique.
+            guard !ingress.contains(where: { $0.port == listener.port }) else {
+                throw reader["port"]["number"].error("duplicate ingress port \(listener.port)")
+            }
+            ingress.append(listener)
         }
+        self.ingress = ingress
         if egress.isEmpty, spec["ingress"].isAbsent, outboundTrafficPolicy == nil {
             throw spec.error("empty configuration: set egress, ingress or outboundTrafficPolicy")
         }

@@ -9,6 +9,7 @@ import SwiftProtobuf
 /// `ISTIO_MUTUAL` adds mesh mTLS (see `UpstreamTLS`; SIMPLE and MUTUAL send nothing to gRPC
 /// clients, as Istio does), the other blocks what proxyless gRPC
 /// clients honour (`ProxylessTrafficPolicy`; every proxy kind gets these shapes for now).
+/// Envoy sidecars also get `EnvoyLocalClusters` and their `inbound|PORT||` clusters.
 public struct ClusterGenerator: HostScopedGenerator {
     /// The SPIFFE trust domain expected in destination certificates.
     public let trustDomain: String
@@ -20,7 +21,12 @@ public struct ClusterGenerator: HostScopedGenerator {
     public var typeURL: String { TypeURL.cluster }
 
     public func generate(for view: ProxyView, in push: PushContext) -> [XDSResource] {
-        generate(for: view, in: push, services: view.services)
+        let outbound = generate(for: view, in: push, services: view.services)
+        guard view.key.kind == .sidecar else { return outbound }
+        // An Envoy sidecar gets the same outbound clusters (so its EDS names are the same),
+        // plus its passthrough, black-hole, admin and inbound clusters.
+        let local = (EnvoyLocalClusters.all() + EnvoyInbound.clusters(view.workloadPorts)).map { XDSResource(name: $0.name, message: $0) }
+        return (outbound + local).sorted { $0.name < $1.name }
     }
 
     /// The clusters of `hosts` only: mesh mTLS clusters name their endpoints' identities, so an
@@ -88,6 +94,11 @@ public struct ClusterGenerator: HostScopedGenerator {
             socket.name = UpstreamTLS.transportSocketName
             socket.typedConfig = AnyPacking.pack(tls)
             cluster.transportSocket = socket
+        } else if cluster.type == .eds, AutoMTLS.applies(kind: kind, service: service, policy: policy),
+                  let mutual = UpstreamTLS.envoyContext(ClientTLSSettings(mode: .istioMutual), endpoints: endpoints,
+                                                        extraIdentities: service.subjectAltNames, trustDomain: trustDomain,
+                                                        port: port.number, subset: subset, host: service.host) {
+            cluster.transportSocketMatches = AutoMTLS.transportSocketMatches(mutual)
         }
         return XDSResource(name: name, message: cluster)
     }

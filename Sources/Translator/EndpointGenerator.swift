@@ -55,7 +55,12 @@ public struct EndpointGenerator: HostScopedGenerator {
             out.locality.zone = group.locality.zone
             out.locality.subZone = group.locality.subZone
             out.priority = group.priority
-            out.lbEndpoints = group.endpoints.map { lbEndpoint($0.endpoint, weight: $0.weight) }
+            out.lbEndpoints = group.endpoints.map { member in
+                var endpoint = lbEndpoint(member.endpoint, weight: member.weight)
+                // Envoy sidecars pick mesh mTLS per endpoint by this (`AutoMTLS`).
+                if view.key.kind == .sidecar, let metadata = AutoMTLS.metadata(for: member.endpoint) { endpoint.metadata = metadata }
+                return endpoint
+            }
             out.loadBalancingWeight = Google_Protobuf_UInt32Value(max(1, group.weight))
             cla.endpoints.append(out)
         }

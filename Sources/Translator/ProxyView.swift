@@ -19,6 +19,9 @@ public struct ProxyView: Sendable, DestinationLookup {
     /// The Sidecar's `outboundTrafficPolicy.mode`, nil without a Sidecar or when it sets none
     /// (kept for the Envoy listeners; proxyless clients have no passthrough).
     public let outboundTrafficPolicy: Sidecar.OutboundTrafficMode?
+    /// An Envoy sidecar's inbound ports: the Sidecar's `ingress` listeners when it has any
+    /// (Istio's rule: they replace the rest), else its workload's (`key.workloadPorts`).
+    public let workloadPorts: [InboundPort]
     /// Visible services sorted by host, each with only its visible ports.
     public let services: [Service]
     /// The VirtualService chosen for each visible host that has one.
@@ -32,6 +35,8 @@ public struct ProxyView: Sendable, DestinationLookup {
         self.key = key
         let sidecar = key.sidecar.flatMap { push.sidecars.sidecar($0) }
         outboundTrafficPolicy = sidecar?.spec.outboundTrafficPolicy
+        let ingress = key.kind == .sidecar ? sidecar?.spec.ingress ?? [] : []
+        workloadPorts = ingress.isEmpty ? key.workloadPorts : ingress.map(InboundPort.init(ingress:)).sorted()
         let egress = sidecar?.spec.egress ?? []
         var visible: [String: Service] = [:]
         for service in push.registry.sortedServices where service.isExported(to: key.namespace) {

@@ -31,7 +31,8 @@ extension PushContext {
         let policyKeys = proxy.inbound.isEmpty ? [] : peerAuthentications.selectorLabelKeys.union(authorizationPolicies.selectorLabelKeys)
         return ViewKey(kind: proxy.kind, namespace: proxy.namespace, sidecar: sidecar?.key, sourceLabels: labels,
                        locality: isLocalityAware ? proxy.locality : nil, priorityLabels: priorityLabels,
-                       inbound: proxy.inbound.sorted(), policyLabels: policyKeys.isEmpty ? [:] : proxy.labels.filter { policyKeys.contains($0.key) })
+                       inbound: proxy.inbound.sorted(), policyLabels: policyKeys.isEmpty ? [:] : proxy.labels.filter { policyKeys.contains($0.key) },
+                       workloadPorts: InboundPort.ports(of: proxy, in: registry))
     }
 
     /// The VirtualService a proxy in `namespace` uses for `host` (declared by a service in

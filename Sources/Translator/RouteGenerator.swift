@@ -17,18 +17,12 @@ public struct RouteGenerator: ResourceGenerator {
     public var typeURL: String { TypeURL.route }
 
     public func generate(for view: ProxyView, in push: PushContext) -> [XDSResource] {
+        if view.key.kind == .sidecar { return EnvoyRouteGenerator().generate(for: view, in: push) }
         var resources: [XDSResource] = []
         for service in view.services {
             for port in service.ports {
                 let name = ListenerName.proxyless(host: service.host, port: port.number)
-                let routes: [Envoy_Config_Route_V3_Route]
-                if let entry = view.virtualServices[service.host] {
-                    routes = virtualServiceRoutes(entry, port: port.number, view: view)
-                } else {
-                    let policy = view.destinationRule(service.host)?.spec.policy(subset: nil, port: port.number)
-                    routes = [defaultRoute(cluster: ClusterName.outbound(port: port.number, host: service.host),
-                                           hashPolicies: policy.map { EnvoyTrafficPolicy.hashPolicies($0, kind: view.key.kind) } ?? [])]
-                }
+                let routes = self.routes(for: service, port: port.number, view: view)
                 var virtualHost = Envoy_Config_Route_V3_VirtualHost()
                 virtualHost.name = name
                 virtualHost.domains = [service.host, name]
@@ -40,6 +34,18 @@ public struct RouteGenerator: ResourceGenerator {
             }
         }
         return resources.sorted { $0.name < $1.name }
+    }
+
+    /// The routes of `service`'s port `port` as `view` sees them: its VirtualService's rules,
+    /// else one catch-all route to the port's cluster. Every proxy kind's virtual host for the
+    /// service carries exactly these.
+    func routes(for service: Service, port: UInt32, view: ProxyView) -> [Envoy_Config_Route_V3_Route] {
+        if let entry = view.virtualServices[service.host] {
+            return virtualServiceRoutes(entry, port: port, view: view)
+        }
+        let policy = view.destinationRule(service.host)?.spec.policy(subset: nil, port: port)
+        return [defaultRoute(cluster: ClusterName.outbound(port: port, host: service.host),
+                             hashPolicies: policy.map { EnvoyTrafficPolicy.hashPolicies($0, kind: view.key.kind) } ?? [])]
     }
 
     private func defaultRoute(cluster: String, hashPolicies: [Envoy_Config_Route_V3_RouteAction.HashPolicy]) -> Envoy_Config_Route_V3_Route {
@@ -144,7 +150,8 @@ public struct RouteGenerator: ResourceGenerator {
         return (action, nil)
     }
 
-    private func clusters(in routes: [Envoy_Config_Route_V3_Route]) -> [String] {
+    /// The clusters `routes` forward to, sorted.
+    func clusters(in routes: [Envoy_Config_Route_V3_Route]) -> [String] {
         var names: [String] = []
         for route in routes {
             guard case .route(let action)? = route.action else { continue }

@@ -24,6 +24,8 @@ import MeshModel
 /// - `policyLabels`: for a server (non-empty `inbound`), its labels whose keys some security
 ///   policy's selector names, and no others: two servers on the same address with the same
 ///   policy-relevant labels share a snapshot.
+/// - `workloadPorts`: for an Envoy sidecar, the ports of the workload beside it (its inbound
+///   listener and clusters); empty for every other kind, so replicas of one workload share.
 public struct ViewKey: Sendable, Hashable, CustomStringConvertible {
     /// The proxy's kind.
     public var kind: Proxy.Kind
@@ -39,18 +41,20 @@ public struct ViewKey: Sendable, Hashable, CustomStringConvertible {
     public var locality: Proxy.Locality?
     /// The proxy's labels that some `failoverPriority` names.
     public var priorityLabels: [String: String]
-
     /// The addresses the proxy serves on (its inbound listener names), sorted.
     public var inbound: [InboundAddress]
     /// A server's labels that some security policy's selector names.
     public var policyLabels: [String: String]
+    /// An Envoy sidecar's own workload ports, sorted (see `InboundPort.ports(of:in:)`).
+    public var workloadPorts: [InboundPort]
 
     /// Creates a key.
     public init(kind: Proxy.Kind, namespace: String = "default", sidecar: ConfigKey? = nil, sourceLabels: [String: String] = [:],
                 locality: Proxy.Locality? = nil, priorityLabels: [String: String] = [:],
-                inbound: [InboundAddress] = [], policyLabels: [String: String] = [:]) {
+                inbound: [InboundAddress] = [], policyLabels: [String: String] = [:], workloadPorts: [InboundPort] = []) {
         self.inbound = inbound
         self.policyLabels = policyLabels
+        self.workloadPorts = workloadPorts
         self.kind = kind
         self.namespace = namespace
         self.sidecar = sidecar
@@ -67,6 +71,7 @@ public struct ViewKey: Sendable, Hashable, CustomStringConvertible {
             + (priorityLabels.isEmpty ? "" : " priority-labels=" + Self.listed(priorityLabels))
             + (inbound.isEmpty ? "" : " inbound=" + inbound.map(\.description).joined(separator: ","))
             + (policyLabels.isEmpty ? "" : " policy-labels=" + Self.listed(policyLabels))
+            + (workloadPorts.isEmpty ? "" : " workload-ports=" + workloadPorts.map(\.description).joined(separator: ","))
     }
 
     private static func listed(_ labels: [String: String]) -> String {

@@ -26,6 +26,15 @@ import Testing
         RuleCase(kind: "Sidecar", spec: "workloadSelector: {labels: {app: \"*\"}}\negress:\n- hosts: [\"./*\"]",
                  field: "spec.workloadSelector.labels.app", message: "wildcards are not supported in a selector"),
         RuleCase(kind: "Sidecar", spec: "{}", field: "spec", message: "empty configuration: set egress, ingress or outboundTrafficPolicy"),
+        RuleCase(kind: "Sidecar", spec: "ingress:\n- defaultEndpoint: 127.0.0.1:8080", field: "spec.ingress[0].port", message: "required"),
+        RuleCase(kind: "Sidecar", spec: "ingress:\n- port: {number: 9080}\n  defaultEndpoint: 10.0.0.1:8080", field: "spec.ingress[0].defaultEndpoint",
+                 message: "must be 127.0.0.1:PORT, 0.0.0.0:PORT, [::1]:PORT, [::]:PORT or unix:///absolute/path (or unix://@abstract)"),
+        RuleCase(kind: "Sidecar", spec: "ingress:\n- port: {number: 9080}\n  defaultEndpoint: \"127.0.0.1:0\"", field: "spec.ingress[0].defaultEndpoint",
+                 message: "must be 127.0.0.1:PORT, 0.0.0.0:PORT, [::1]:PORT, [::]:PORT or unix:///absolute/path (or unix://@abstract)"),
+        RuleCase(kind: "Sidecar", spec: "ingress:\n- port: {number: 9080}\n- port: {number: 9080}", field: "spec.ingress[1].port.number",
+                 message: "duplicate ingress port 9080"),
+        RuleCase(kind: "Sidecar", spec: "ingress:\n- port: {number: 9080, protocol: QUIC}", field: "spec.ingress[0].port.protocol",
+                 message: #"unsupported protocol "QUIC"; supported: HTTP, HTTPS, GRPC, HTTP2, MONGO, TCP, TLS"#),
         RuleCase(kind: "VirtualService", spec: "hosts: [r]\nexportTo: [\"~\"]", field: "spec.exportTo[0]",
                  message: #"must be ".", "*" or a namespace name ("~" is only allowed on a ServiceEntry)"#),
         RuleCase(kind: "DestinationRule", spec: "host: r\nexportTo: [\"*\", a]", field: "spec.exportTo",
@@ -69,5 +78,27 @@ import Testing
         #expect(sidecar.egress[0].port == 9080)
         #expect(sidecar.outboundTrafficPolicy == .allowAny)
         #expect(ConfigKind.named("sidecars") == .sidecar)
+    }
+
+    @Test func ingressListenersParse() throws {
+        let text = """
+            apiVersion: networking.istio.io/v1
+            kind: Sidecar
+            metadata: {name: x, namespace: default}
+            spec:
+              ingress:
+              - {port: {number: 9080, protocol: HTTP, name: http}, defaultEndpoint: "127.0.0.1:8080"}
+              - {port: {number: 9090, name: grpc-admin}, defaultEndpoint: "[::]:9091"}
+              - {port: {number: 5000, protocol: TCP}, defaultEndpoint: "unix:///var/run/app.sock"}
+              - {port: {number: 7000}}
+            """
+        let resource = try #require(try ConfigDocumentParser.parse(text).first)
+        guard case .sidecar(let sidecar) = try ConfigValidator.validate(resource) else { Issue.record("not a Sidecar"); return }
+        #expect(sidecar.ingress == [
+            SidecarIngress(port: 9080, protocol: "HTTP", name: "http", endpoint: .socket(address: "127.0.0.1", port: 8080)),
+            SidecarIngress(port: 9090, name: "grpc-admin", endpoint: .socket(address: "::1", port: 9091)),
+            SidecarIngress(port: 5000, protocol: "TCP", endpoint: .pipe("/var/run/app.sock")),
+            SidecarIngress(port: 7000, endpoint: .socket(address: "127.0.0.1", port: 7000)),
+        ])
     }
 }

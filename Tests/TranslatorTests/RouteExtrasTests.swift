@@ -38,7 +38,9 @@ private func routes(_ push: PushContext, kind: Proxy.Kind = .proxylessGRPC) thro
             """)])
         let grpcRoute = try routes(push)[0]
         #expect(grpcRoute.typedPerFilterConfig[RouteCors.filterName] == nil)
-        let envoyRoute = try routes(push, kind: .sidecar)[0]
+        // Gateways still take the API-listener shapes; Envoy sidecars' own shapes (route
+        // configuration `9080`) carry the same routes (EnvoySidecarTests).
+        let envoyRoute = try routes(push, kind: .router)[0]
         let any = try #require(envoyRoute.typedPerFilterConfig[RouteCors.filterName])
         #expect(any.typeURL == "type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy")
         let policy = try Envoy_Extensions_Filters_Http_Cors_V3_CorsPolicy(serializedBytes: any.value)
@@ -53,7 +55,7 @@ private func routes(_ push: PushContext, kind: Proxy.Kind = .proxylessGRPC) thro
                 serializedBytes: decoded.apiListener.apiListener.value).httpFilters.map(\.name)
         }
         #expect(try filters(.proxylessGRPC) == [RouteFault.filterName, ListenerGenerator.routerFilterName])
-        #expect(try filters(.sidecar) == [RouteFault.filterName, RouteCors.filterName, ListenerGenerator.routerFilterName])
+        #expect(try filters(.router) == [RouteFault.filterName, RouteCors.filterName, ListenerGenerator.routerFilterName])
     }
 
     /// A mirror destination's service comes into the view (so its cluster is sent) even when a

@@ -175,3 +175,48 @@ spec:
   egress:
   - hosts: [{', '.join(repr(h) for h in hosts)}]
 """
+
+
+# The Envoy sidecar of app-1 (10.0.0.5 in default), in Istio's node id form.
+ENVOY_NODE = "sidecar~10.0.0.5~app-1.default~default.svc.cluster.local"
+
+
+def envoy_mesh() -> str:
+    """Beside the canary: app-1's own service (HTTP 9080 -> 9081, TCP 9000), HTTP ratings in
+    prod, TCP mysql on a virtual IP, TCP legacy without one, a TCP service on a CIDR, two
+    TLS services on 443 told apart by SNI (Sources/MeshTesting/EnvoyFixture.swift, in YAML), and
+    details inside the mesh with one endpoint marked as having a sidecar (auto mTLS)."""
+    def entry(name, namespace, hosts, ports, endpoints, addresses=None, resolution="STATIC", selector=None):
+        extra = f"  addresses: [{', '.join(addresses)}]\n" if addresses else ""
+        who = (f"  workloadSelector: {{labels: {selector}}}\n" if selector
+               else f"  endpoints: [{', '.join('{address: ' + e + '}' for e in endpoints)}]\n")
+        return (f"apiVersion: {API_VERSION}\nkind: ServiceEntry\nmetadata: {{name: {name}, namespace: {namespace}}}\n"
+                f"spec:\n  hosts: [{', '.join(hosts)}]\n{extra}  ports: [{ports}]\n  resolution: {resolution}\n{who}")
+    return join(
+        entry("productpage", "default", ["productpage.default.svc.cluster.local"],
+              "{number: 9080, name: http, protocol: HTTP, targetPort: 9081}, {number: 9000, name: tcp-admin, protocol: TCP}",
+              [], selector="{app: productpage}"),
+        f"apiVersion: {API_VERSION}\nkind: WorkloadEntry\nmetadata: {{name: app-1, namespace: default}}\n"
+        "spec: {address: 10.0.0.5, labels: {app: productpage}}\n",
+        entry("ratings", "prod", ["ratings.prod.svc.cluster.local"], "{number: 9080, name: http, protocol: HTTP}", ["10.0.1.7"]),
+        entry("mysql", "default", ["mysql.default.svc.cluster.local"], "{number: 3306, name: tcp, protocol: TCP}",
+              ["10.0.2.1"], addresses=["10.0.0.50"]),
+        entry("legacy", "default", ["legacy.default.svc.cluster.local"], "{number: 5432, name: tcp, protocol: TCP}", ["10.0.2.2"]),
+        entry("subnet-db", "default", ["db.internal"], "{number: 5432, name: tcp, protocol: TCP}", ["192.168.10.3"],
+              addresses=["192.168.10.0/24"]),
+        entry("external-api", "default", ["api.example.com"], "{number: 443, name: https, protocol: TLS}",
+              ["api.example.com"], resolution="DNS"),
+        entry("external-web", "default", ["www.example.org"], "{number: 443, name: https, protocol: TLS}",
+              ["www.example.org"], resolution="DNS"),
+        # Inside the mesh, one endpoint with a sidecar: auto mTLS (transport socket matches + EDS metadata).
+        f"apiVersion: {API_VERSION}\nkind: ServiceEntry\nmetadata: {{name: details, namespace: default}}\n"
+        "spec:\n  hosts: [details.default.svc.cluster.local]\n  location: MESH_INTERNAL\n"
+        "  ports: [{number: 9080, name: http, protocol: HTTP}]\n  resolution: STATIC\n"
+        "  endpoints: [{address: 10.1.0.1, labels: {security.istio.io/tlsMode: istio}}, {address: 10.1.0.2}]\n",
+    )
+
+
+def outbound_policy(mode: str, namespace: str = "default") -> str:
+    """The namespace's default Sidecar with outboundTrafficPolicy.mode MODE."""
+    return (f"apiVersion: {API_VERSION}\nkind: Sidecar\nmetadata: {{name: default, namespace: {namespace}}}\n"
+            f"spec:\n  outboundTrafficPolicy: {{mode: {mode}}}\n")

@@ -68,7 +68,9 @@ class StreamClient:
             self._reader.join(timeout=5)
 
     def __enter__(self):
-        return self.start()
+        # `with Client(...).start() as c` must not open a second stream on the same request
+        # queue: the two streams would split the requests (and only one would carry the node).
+        return self if self._call is not None else self.start()
 
     def __exit__(self, *exc):
         self.close()

@@ -56,12 +56,15 @@ def test_envoy_only_fields_are_warned_leave_grpc_routing_alone_and_reach_envoy(m
         for name, resource in envoy.state[kind].items():
             problems = proto_check.find_problems(resource.message)
             assert not problems, f"{kind} {name}: {problems}"
-    listener = envoy.state["LDS"]["reviews.default.svc.cluster.local:9080"].message
+    # The sidecar's own shapes: outbound listener 0.0.0.0_9080, route configuration 9080 with a
+    # virtual host per service (docs/envoy-sidecar-config.md).
+    listener = envoy.state["LDS"]["0.0.0.0_9080"].message
     manager = hcm_pb2.HttpConnectionManager()
-    listener.api_listener.api_listener.Unpack(manager)
+    listener.filter_chains[0].filters[0].typed_config.Unpack(manager)
     assert [f.name for f in manager.http_filters] == [
         "envoy.filters.http.fault", "envoy.filters.http.cors", "envoy.filters.http.router"]
-    routes = envoy.state["RDS"]["reviews.default.svc.cluster.local:9080"].message.virtual_hosts[0].routes
+    hosts = envoy.state["RDS"]["9080"].message.virtual_hosts
+    routes = next(h for h in hosts if h.name == "reviews.default.svc.cluster.local:9080").routes
     cors_route = next(r for r in routes if r.name == "cors")
     policy = cors_pb2.CorsPolicy()
     assert cors_route.typed_per_filter_config["envoy.filters.http.cors"].Unpack(policy)

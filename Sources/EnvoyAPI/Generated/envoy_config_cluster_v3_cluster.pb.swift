@@ -190,6 +190,11 @@ public nonisolated struct Envoy_Config_Cluster_V3_Cluster: @unchecked Sendable {
   /// Clears the value of `loadAssignment`. Subsequent reads from it will return its default value.
   public mutating func clearLoadAssignment() {_uniqueStorage()._loadAssignment = nil}
 
+  public var transportSocketMatches: [Envoy_Config_Cluster_V3_Cluster.TransportSocketMatch] {
+    get {_storage._transportSocketMatches}
+    set {_uniqueStorage()._transportSocketMatches = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_ClusterDiscoveryType: Equatable, Sendable {
@@ -546,6 +551,41 @@ public nonisolated struct Envoy_Config_Cluster_V3_Cluster: @unchecked Sendable {
     fileprivate var _edsConfig: Envoy_Config_Core_V3_ConfigSource? = nil
   }
 
+  /// A transport socket for the endpoints whose `envoy.transport_socket_match` metadata
+  /// carries every field of `match` (Istio's auto mTLS).
+  public nonisolated struct TransportSocketMatch: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    public var name: String = String()
+
+    public var match: SwiftProtobuf.Google_Protobuf_Struct {
+      get {_match ?? SwiftProtobuf.Google_Protobuf_Struct()}
+      set {_match = newValue}
+    }
+    /// Returns true if `match` has been explicitly set.
+    public var hasMatch: Bool {self._match != nil}
+    /// Clears the value of `match`. Subsequent reads from it will return its default value.
+    public mutating func clearMatch() {self._match = nil}
+
+    public var transportSocket: Envoy_Config_Core_V3_TransportSocket {
+      get {_transportSocket ?? Envoy_Config_Core_V3_TransportSocket()}
+      set {_transportSocket = newValue}
+    }
+    /// Returns true if `transportSocket` has been explicitly set.
+    public var hasTransportSocket: Bool {self._transportSocket != nil}
+    /// Clears the value of `transportSocket`. Subsequent reads from it will return its default value.
+    public mutating func clearTransportSocket() {self._transportSocket = nil}
+
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    public init() {}
+
+    fileprivate var _match: SwiftProtobuf.Google_Protobuf_Struct? = nil
+    fileprivate var _transportSocket: Envoy_Config_Core_V3_TransportSocket? = nil
+  }
+
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
@@ -591,7 +631,7 @@ nonisolated extension Envoy_Config_Cluster_V3_UpstreamConnectionOptions: SwiftPr
 
 nonisolated extension Envoy_Config_Cluster_V3_Cluster: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Cluster"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}type\0\u{3}eds_cluster_config\0\u{3}connect_timeout\0\u{4}\u{2}lb_policy\0\u{4}\u{4}circuit_breakers\0\u{4}\u{9}outlier_detection\0\u{4}\u{4}ring_hash_lb_config\0\u{3}transport_socket\0\u{4}\u{3}common_lb_config\0\u{3}alt_stat_name\0\u{4}\u{2}upstream_connection_options\0\u{4}\u{3}load_assignment\0\u{4}\u{3}typed_extension_protocol_options\0\u{3}least_request_lb_config\0\u{4}\u{f}maglev_lb_config\0\u{4}\u{4}round_robin_lb_config\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}type\0\u{3}eds_cluster_config\0\u{3}connect_timeout\0\u{4}\u{2}lb_policy\0\u{4}\u{4}circuit_breakers\0\u{4}\u{9}outlier_detection\0\u{4}\u{4}ring_hash_lb_config\0\u{3}transport_socket\0\u{4}\u{3}common_lb_config\0\u{3}alt_stat_name\0\u{4}\u{2}upstream_connection_options\0\u{4}\u{3}load_assignment\0\u{4}\u{3}typed_extension_protocol_options\0\u{3}least_request_lb_config\0\u{4}\u{6}transport_socket_matches\0\u{4}\u{9}maglev_lb_config\0\u{4}\u{4}round_robin_lb_config\0")
 
   fileprivate class _StorageClass {
     var _name: String = String()
@@ -608,6 +648,7 @@ nonisolated extension Envoy_Config_Cluster_V3_Cluster: SwiftProtobuf.Message, Sw
     var _upstreamConnectionOptions: Envoy_Config_Cluster_V3_UpstreamConnectionOptions? = nil
     var _typedExtensionProtocolOptions: Dictionary<String,SwiftProtobuf.Google_Protobuf_Any> = [:]
     var _loadAssignment: Envoy_Config_Endpoint_V3_ClusterLoadAssignment? = nil
+    var _transportSocketMatches: [Envoy_Config_Cluster_V3_Cluster.TransportSocketMatch] = []
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -632,6 +673,7 @@ nonisolated extension Envoy_Config_Cluster_V3_Cluster: SwiftProtobuf.Message, Sw
       _upstreamConnectionOptions = source._upstreamConnectionOptions
       _typedExtensionProtocolOptions = source._typedExtensionProtocolOptions
       _loadAssignment = source._loadAssignment
+      _transportSocketMatches = source._transportSocketMatches
     }
   }
 
@@ -696,6 +738,7 @@ nonisolated extension Envoy_Config_Cluster_V3_Cluster: SwiftProtobuf.Message, Sw
             _storage._lbConfig = .leastRequestLbConfig(v)
           }
         }()
+        case 43: try { try decoder.decodeRepeatedMessageField(value: &_storage._transportSocketMatches) }()
         case 52: try {
           var v: Envoy_Config_Cluster_V3_Cluster.MaglevLbConfig?
           var hadOneofValue = false
@@ -776,11 +819,13 @@ nonisolated extension Envoy_Config_Cluster_V3_Cluster: SwiftProtobuf.Message, Sw
       if !_storage._typedExtensionProtocolOptions.isEmpty {
         try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMessageMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.Google_Protobuf_Any>.self, value: _storage._typedExtensionProtocolOptions, fieldNumber: 36)
       }
-      switch _storage._lbConfig {
-      case .leastRequestLbConfig?: try {
-        guard case .leastRequestLbConfig(let v)? = _storage._lbConfig else { preconditionFailure() }
+      try { if case .leastRequestLbConfig(let v)? = _storage._lbConfig {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 37)
-      }()
+      } }()
+      if !_storage._transportSocketMatches.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._transportSocketMatches, fieldNumber: 43)
+      }
+      switch _storage._lbConfig {
       case .maglevLbConfig?: try {
         guard case .maglevLbConfig(let v)? = _storage._lbConfig else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 52)
@@ -814,6 +859,7 @@ nonisolated extension Envoy_Config_Cluster_V3_Cluster: SwiftProtobuf.Message, Sw
         if _storage._upstreamConnectionOptions != rhs_storage._upstreamConnectionOptions {return false}
         if _storage._typedExtensionProtocolOptions != rhs_storage._typedExtensionProtocolOptions {return false}
         if _storage._loadAssignment != rhs_storage._loadAssignment {return false}
+        if _storage._transportSocketMatches != rhs_storage._transportSocketMatches {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -1129,6 +1175,50 @@ nonisolated extension Envoy_Config_Cluster_V3_Cluster.EdsClusterConfig: SwiftPro
   public static func ==(lhs: Envoy_Config_Cluster_V3_Cluster.EdsClusterConfig, rhs: Envoy_Config_Cluster_V3_Cluster.EdsClusterConfig) -> Bool {
     if lhs._edsConfig != rhs._edsConfig {return false}
     if lhs.serviceName != rhs.serviceName {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Envoy_Config_Cluster_V3_Cluster.TransportSocketMatch: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = Envoy_Config_Cluster_V3_Cluster.protoMessageName + ".TransportSocketMatch"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}match\0\u{3}transport_socket\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._match) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._transportSocket) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    try { if let v = self._match {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._transportSocket {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Envoy_Config_Cluster_V3_Cluster.TransportSocketMatch, rhs: Envoy_Config_Cluster_V3_Cluster.TransportSocketMatch) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs._match != rhs._match {return false}
+    if lhs._transportSocket != rhs._transportSocket {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

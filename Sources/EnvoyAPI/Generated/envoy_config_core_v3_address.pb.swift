@@ -120,12 +120,25 @@ public nonisolated struct Envoy_Config_Core_V3_CidrRange: Sendable {
   fileprivate var _prefixLen: SwiftProtobuf.Google_Protobuf_UInt32Value? = nil
 }
 
+public nonisolated struct Envoy_Config_Core_V3_Pipe: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var path: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct Envoy_Config_Core_V3_Address: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Upstream also has pipe and envoy_internal_address; meshd only emits sockets.
+  /// Upstream also has envoy_internal_address; meshd emits sockets, and pipes for a Sidecar
+  /// ingress whose defaultEndpoint is a Unix socket.
   public var address: Envoy_Config_Core_V3_Address.OneOf_Address? = nil
 
   public var socketAddress: Envoy_Config_Core_V3_SocketAddress {
@@ -136,11 +149,21 @@ public nonisolated struct Envoy_Config_Core_V3_Address: Sendable {
     set {address = .socketAddress(newValue)}
   }
 
+  public var pipe: Envoy_Config_Core_V3_Pipe {
+    get {
+      if case .pipe(let v)? = address {return v}
+      return Envoy_Config_Core_V3_Pipe()
+    }
+    set {address = .pipe(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
-  /// Upstream also has pipe and envoy_internal_address; meshd only emits sockets.
+  /// Upstream also has envoy_internal_address; meshd emits sockets, and pipes for a Sidecar
+  /// ingress whose defaultEndpoint is a Unix socket.
   public nonisolated enum OneOf_Address: Equatable, Sendable {
     case socketAddress(Envoy_Config_Core_V3_SocketAddress)
+    case pipe(Envoy_Config_Core_V3_Pipe)
 
   }
 
@@ -312,9 +335,39 @@ nonisolated extension Envoy_Config_Core_V3_CidrRange: SwiftProtobuf.Message, Swi
   }
 }
 
+nonisolated extension Envoy_Config_Core_V3_Pipe: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Pipe"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}path\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.path) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.path.isEmpty {
+      try visitor.visitSingularStringField(value: self.path, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Envoy_Config_Core_V3_Pipe, rhs: Envoy_Config_Core_V3_Pipe) -> Bool {
+    if lhs.path != rhs.path {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Envoy_Config_Core_V3_Address: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Address"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}socket_address\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}socket_address\0\u{1}pipe\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -335,6 +388,19 @@ nonisolated extension Envoy_Config_Core_V3_Address: SwiftProtobuf.Message, Swift
           self.address = .socketAddress(v)
         }
       }()
+      case 2: try {
+        var v: Envoy_Config_Core_V3_Pipe?
+        var hadOneofValue = false
+        if let current = self.address {
+          hadOneofValue = true
+          if case .pipe(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.address = .pipe(v)
+        }
+      }()
       default: break
       }
     }
@@ -345,9 +411,17 @@ nonisolated extension Envoy_Config_Core_V3_Address: SwiftProtobuf.Message, Swift
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
     // https://github.com/apple/swift-protobuf/issues/1182
-    try { if case .socketAddress(let v)? = self.address {
+    switch self.address {
+    case .socketAddress?: try {
+      guard case .socketAddress(let v)? = self.address else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
-    } }()
+    }()
+    case .pipe?: try {
+      guard case .pipe(let v)? = self.address else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    }()
+    case nil: break
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 

@@ -66,8 +66,6 @@ public nonisolated struct Envoy_Config_Listener_V3_FilterChainMatch: Sendable {
 
   public var transportProtocol: String = String()
 
-  public var applicationProtocols: [String] = []
-
   public var serverNames: [String] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -196,7 +194,7 @@ nonisolated extension Envoy_Config_Listener_V3_Filter: SwiftProtobuf.Message, Sw
 
 nonisolated extension Envoy_Config_Listener_V3_FilterChainMatch: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FilterChainMatch"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{4}\u{3}prefix_ranges\0\u{4}\u{5}destination_port\0\u{3}transport_protocol\0\u{3}application_protocols\0\u{3}server_names\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{4}\u{3}prefix_ranges\0\u{4}\u{5}destination_port\0\u{3}transport_protocol\0\u{4}\u{2}server_names\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -207,7 +205,6 @@ nonisolated extension Envoy_Config_Listener_V3_FilterChainMatch: SwiftProtobuf.M
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.prefixRanges) }()
       case 8: try { try decoder.decodeSingularMessageField(value: &self._destinationPort) }()
       case 9: try { try decoder.decodeSingularStringField(value: &self.transportProtocol) }()
-      case 10: try { try decoder.decodeRepeatedStringField(value: &self.applicationProtocols) }()
       case 11: try { try decoder.decodeRepeatedStringField(value: &self.serverNames) }()
       default: break
       }
@@ -228,9 +225,6 @@ nonisolated extension Envoy_Config_Listener_V3_FilterChainMatch: SwiftProtobuf.M
     if !self.transportProtocol.isEmpty {
       try visitor.visitSingularStringField(value: self.transportProtocol, fieldNumber: 9)
     }
-    if !self.applicationProtocols.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.applicationProtocols, fieldNumber: 10)
-    }
     if !self.serverNames.isEmpty {
       try visitor.visitRepeatedStringField(value: self.serverNames, fieldNumber: 11)
     }
@@ -241,7 +235,6 @@ nonisolated extension Envoy_Config_Listener_V3_FilterChainMatch: SwiftProtobuf.M
     if lhs.prefixRanges != rhs.prefixRanges {return false}
     if lhs._destinationPort != rhs._destinationPort {return false}
     if lhs.transportProtocol != rhs.transportProtocol {return false}
-    if lhs.applicationProtocols != rhs.applicationProtocols {return false}
     if lhs.serverNames != rhs.serverNames {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true

@@ -58,6 +58,9 @@ public enum SimulatedOutcome: Sendable, Hashable {
     case noRoute
     /// A route names a cluster that was not sent.
     case noCluster(String)
+    /// No filter chain of the listener matches the connection and it has no default chain
+    /// (Envoy closes the connection).
+    case noFilterChain(String)
 
     /// One cluster of a weighted split.
     public struct WeightedTarget: Sendable, Hashable {

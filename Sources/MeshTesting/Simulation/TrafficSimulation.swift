@@ -11,14 +11,15 @@ import XDS
 /// should reach and check it against what meshd actually sends (Istio's `pilot/pkg/simulation`
 /// is the model).
 ///
-/// Today it walks proxyless gRPC listeners (an API listener named by the dialed target, whose
-/// HttpConnectionManager names its route configuration over RDS). Header matching follows
-/// Envoy's rules, including for absent headers and `invert_match`.
+/// `run(_:)` walks proxyless gRPC listeners (an API listener named by the dialed target, whose
+/// HttpConnectionManager names its route configuration over RDS); `connect(_:)` walks an Envoy
+/// sidecar's listeners and filter chains (`TrafficSimulation+Envoy.swift`). Header matching
+/// follows Envoy's rules, including for absent headers and `invert_match`.
 public struct TrafficSimulation: Sendable {
-    private let listeners: [String: Envoy_Config_Listener_V3_Listener]
-    private let routes: [String: Envoy_Config_Route_V3_RouteConfiguration]
-    private let clusters: [String: Envoy_Config_Cluster_V3_Cluster]
-    private let assignments: [String: Envoy_Config_Endpoint_V3_ClusterLoadAssignment]
+    let listeners: [String: Envoy_Config_Listener_V3_Listener]
+    let routes: [String: Envoy_Config_Route_V3_RouteConfiguration]
+    let clusters: [String: Envoy_Config_Cluster_V3_Cluster]
+    let assignments: [String: Envoy_Config_Endpoint_V3_ClusterLoadAssignment]
 
     /// Decodes every resource of `snapshot` from its bytes.
     /// - Throws: when a resource does not decode as its type.
@@ -39,12 +40,31 @@ public struct TrafficSimulation: Sendable {
     /// Where `request` goes, and what the proxy does to it on the way. For a weighted split,
     /// `cluster` names the cluster the request is taken to have drawn, whose header operations
     /// and host rewrite then apply too.
+    ///
+    /// For an Envoy sidecar (no API listener named by the authority, a `virtualOutbound`), the
+    /// request is a connection to the authority's port (80 when it names none) through
+    /// `connect(_:cluster:)`.
     public func run(_ request: SimulatedRequest, cluster chosen: String? = nil) -> SimulationResult {
-        guard let listener = listeners[request.authority] else { return .init(route: nil, outcome: .noListener(request.authority)) }
+        guard let listener = listeners[request.authority] else {
+            if self.listener(at: "0.0.0.0", port: 15001) != nil {
+                let port = request.authority.split(separator: ":").last.flatMap { UInt32($0) } ?? 80
+                return connect(SimulatedConnection(address: "10.96.0.1", port: port, request: request), cluster: chosen).result
+            }
+            return .init(route: nil, outcome: .noListener(request.authority))
+        }
         guard let manager = try? Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager(
             serializedBytes: listener.apiListener.apiListener.value) else {
             return .init(route: nil, outcome: .noListener(request.authority))
         }
+        return route(request, through: manager, cluster: chosen)
+    }
+
+    /// Where `request` goes through the connection manager `manager` (its inline routes, or
+    /// those it names over RDS): virtual host, first matching route, action; `chosen` as in
+    /// `run(_:cluster:)`.
+    func route(_ request: SimulatedRequest,
+               through manager: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager,
+               cluster chosen: String? = nil) -> SimulationResult {
         let configuration: Envoy_Config_Route_V3_RouteConfiguration
         if case .routeConfig(let inline)? = manager.routeSpecifier {
             configuration = inline
@@ -140,10 +160,11 @@ public struct TrafficSimulation: Sendable {
         }
     }
 
-    /// `ADDRESS:PORT` of every endpoint the cluster's load assignment lists, sorted.
-    private func endpoints(of cluster: Envoy_Config_Cluster_V3_Cluster) -> [String] {
+    /// `ADDRESS:PORT` of every endpoint the cluster's load assignment lists (over EDS, or
+    /// inline for STATIC and DNS clusters), sorted.
+    func endpoints(of cluster: Envoy_Config_Cluster_V3_Cluster) -> [String] {
         let name = cluster.edsClusterConfig.serviceName.isEmpty ? cluster.name : cluster.edsClusterConfig.serviceName
-        let localities = assignments[name]?.endpoints ?? []
+        let localities = cluster.type == .eds ? assignments[name]?.endpoints ?? [] : cluster.loadAssignment.endpoints
         return localities.flatMap(\.lbEndpoints).map { endpoint in
             let socket = endpoint.endpoint.address.socketAddress
             return "\(socket.address):\(socket.portValue)"

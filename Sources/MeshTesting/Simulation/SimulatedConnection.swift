@@ -1,0 +1,61 @@
+/// One connection as an Envoy sidecar sees it after iptables captured it, for
+/// `TrafficSimulation.connect(_:)`.
+public struct SimulatedConnection: Sendable, Hashable, CustomStringConvertible {
+    /// Which capture listener iptables sent it to.
+    public enum Direction: Sendable, Hashable {
+        /// From the workload to elsewhere: captured to 15001 (`virtualOutbound`).
+        case outbound
+        /// From elsewhere to the workload: captured to 15006 (`virtualInbound`).
+        case inbound
+    }
+
+    public var direction: Direction
+    /// The original destination IP the client dialed.
+    public var address: String
+    /// The original destination port.
+    public var port: UInt32
+    /// The TLS server name the client sends; nil for plaintext (the TLS inspector then reports
+    /// `raw_buffer`).
+    public var serverName: String?
+    /// The HTTP request the connection carries, nil for opaque TCP bytes.
+    public var request: SimulatedRequest?
+
+    public init(_ direction: Direction = .outbound, address: String, port: UInt32, serverName: String? = nil,
+                request: SimulatedRequest? = nil) {
+        self.direction = direction
+        self.address = address
+        self.port = port
+        self.serverName = serverName
+        self.request = request
+    }
+
+    /// An outbound HTTP request to `address:port` with `authority` as its Host.
+    public static func http(_ authority: String, address: String = "10.96.0.1", port: UInt32, path: String = "/",
+                            headers: [String: String] = [:]) -> SimulatedConnection {
+        SimulatedConnection(address: address, port: port, request: SimulatedRequest(authority: authority, path: path, headers: headers, method: "GET"))
+    }
+
+    public var description: String {
+        "\(direction == .outbound ? "out" : "in") \(address):\(port)" + (serverName.map { " sni=\($0)" } ?? "")
+            + (request.map { " \($0)" } ?? " tcp")
+    }
+}
+
+/// Where a simulated connection went through an Envoy sidecar's listeners.
+public struct ConnectionResult: Sendable, Hashable {
+    /// The listener that took it (after the original-destination hand-off), nil when none did.
+    public var listener: String?
+    /// The filter chain that matched (its name), nil when none did.
+    public var filterChain: String?
+    /// The HTTP routing result, or for tcp_proxy the cluster (route nil).
+    public var result: SimulationResult
+
+    public init(listener: String?, filterChain: String?, result: SimulationResult) {
+        self.listener = listener
+        self.filterChain = filterChain
+        self.result = result
+    }
+
+    /// The outcome (shorthand).
+    public var outcome: SimulatedOutcome { result.outcome }
+}

@@ -1,0 +1,60 @@
+import Discovery
+import EnvoyAPI
+import MeshModel
+import SwiftProtobuf
+
+/// Istio's auto mTLS, for Envoy sidecars: traffic to a service inside the mesh whose
+/// DestinationRule says nothing about TLS goes out in mesh mTLS (ISTIO_MUTUAL over SDS) to the
+/// endpoints that have a sidecar, and in plaintext to the rest. Which endpoints have one is
+/// what Istio's injector writes on the workload: the label `security.istio.io/tlsMode: istio`.
+/// EDS copies it into each such endpoint's `envoy.transport_socket_match` metadata, and the
+/// cluster's `transport_socket_matches` pick the socket per endpoint — so a workload gaining or
+/// losing its sidecar changes only EDS.
+///
+/// Only for services declared inside the mesh (`location: MESH_INTERNAL`; a ServiceEntry
+/// without a location is MESH_EXTERNAL, as in Istio); not for proxyless gRPC clients (gRPC has
+/// no transport socket matches; Istio does not do it for them either); not when a
+/// DestinationRule sets any TLS mode (DISABLE included); EDS clusters only (the metadata rides
+/// on EDS).
+enum AutoMTLS {
+    /// The workload label that says a sidecar terminates mesh mTLS for it.
+    static let label = "security.istio.io/tlsMode"
+    /// The label's value for a workload with a sidecar.
+    static let istio = "istio"
+    /// The endpoint metadata namespace transport socket matches read.
+    static let metadataKey = "envoy.transport_socket_match"
+    /// The key within it (Istio's name).
+    static let matchField = "tlsMode"
+
+    /// Whether a cluster of `service` under `policy` for a proxy of `kind` gets auto mTLS.
+    static func applies(kind: Proxy.Kind, service: Service, policy: PolicySettings) -> Bool {
+        kind == .sidecar && policy.tls == nil && service.location == "MESH_INTERNAL"
+    }
+
+    /// The cluster's socket choices: `tls` (the ISTIO_MUTUAL context the cluster would get)
+    /// for the endpoints marked as having a sidecar, plaintext for every other.
+    static func transportSocketMatches(_ tls: Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext)
+        -> [Envoy_Config_Cluster_V3_Cluster.TransportSocketMatch] {
+        var mutual = Envoy_Config_Cluster_V3_Cluster.TransportSocketMatch()
+        mutual.name = "tlsMode-istio"
+        mutual.match.fields[matchField] = Google_Protobuf_Value(stringValue: istio)
+        mutual.transportSocket.name = UpstreamTLS.transportSocketName
+        mutual.transportSocket.typedConfig = AnyPacking.pack(tls)
+        var plain = Envoy_Config_Cluster_V3_Cluster.TransportSocketMatch()
+        plain.name = "tlsMode-disabled"
+        plain.match = Google_Protobuf_Struct()
+        plain.transportSocket.name = "envoy.transport_sockets.raw_buffer"
+        plain.transportSocket.typedConfig = AnyPacking.pack(Envoy_Extensions_TransportSockets_RawBuffer_V3_RawBuffer())
+        return [mutual, plain]
+    }
+
+    /// The EDS metadata of an endpoint whose workload has a sidecar, nil for any other.
+    static func metadata(for endpoint: Endpoint) -> Envoy_Config_Core_V3_Metadata? {
+        guard endpoint.labels[label] == istio else { return nil }
+        var match = Google_Protobuf_Struct()
+        match.fields[matchField] = Google_Protobuf_Value(stringValue: istio)
+        var metadata = Envoy_Config_Core_V3_Metadata()
+        metadata.filterMetadata[metadataKey] = match
+        return metadata
+    }
+}
