@@ -341,3 +341,32 @@ struct EnvoySnapshot {
         }
     }
 }
+
+extension EnvoySidecarTests {
+    /// A TCP service without a virtual IP shares `0.0.0.0_PORT`; its VirtualService's `tcp[]`
+    /// rules still decide where its connections go (they were once skipped there).
+    @Test func tcpRulesOfAServiceWithoutAVirtualIPApplyOnTheSharedPort() throws {
+        let rule = """
+            apiVersion: networking.istio.io/v1
+            kind: VirtualService
+            metadata: {name: legacy, namespace: default}
+            spec:
+              hosts: [legacy.default.svc.cluster.local]
+              tcp:
+              - route:
+                - {destination: {host: legacy.default.svc.cluster.local}, weight: 20}
+                - {destination: {host: mysql.default.svc.cluster.local, port: {number: 3306}}, weight: 80}
+            """
+        let envoy = try EnvoySnapshot(Self.mesh(rule))
+        let listener = try #require(envoy.listeners["0.0.0.0_5432"])
+        #expect(Set(listener.filterChains.map(\.name)).count == listener.filterChains.count, "chain names stay unique")
+        let plain = try #require(listener.filterChains.first { !$0.hasFilterChainMatch })
+        #expect(plain.name == "outbound|5432||legacy.default.svc.cluster.local/tcp[0]")
+        let proxy = try Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy(serializedBytes: plain.filters[0].typedConfig.value)
+        #expect(proxy.weightedClusters.clusters.map(\.name) == ["outbound|5432||legacy.default.svc.cluster.local", "outbound|3306||mysql.default.svc.cluster.local"])
+        #expect(proxy.weightedClusters.clusters.map(\.weight) == [20, 80])
+        // The subnet service on the same port keeps its own prefix-matched chain.
+        #expect(listener.filterChains.contains { $0.filterChainMatch.prefixRanges.first?.addressPrefix == "192.168.10.0" })
+        #expect(EnvoyInvariants.violations(in: envoy.snapshot).isEmpty)
+    }
+}

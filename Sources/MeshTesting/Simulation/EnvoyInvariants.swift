@@ -68,7 +68,11 @@ public enum EnvoyInvariants {
                     }
                 } else if filter.typedConfig.typeURL.hasSuffix("TcpProxy"),
                           let proxy = try? Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy(serializedBytes: filter.typedConfig.value) {
-                    clusterNames.append((referrer, proxy.cluster))
+                    switch proxy.clusterSpecifier {
+                    case .cluster(let cluster)?: clusterNames.append((referrer, cluster))
+                    case .weightedClusters(let weighted)?: clusterNames += weighted.clusters.map { (referrer, $0.name) }
+                    case nil: problems.append("\(referrer): a tcp_proxy without a cluster")
+                    }
                 }
             }
             if listener.hasApiListener,

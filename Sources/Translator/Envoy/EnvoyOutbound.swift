@@ -10,7 +10,8 @@ import SwiftProtobuf
 /// - `0.0.0.0_PORT` for every port some visible service serves over HTTP (HTTP, HTTP2, GRPC,
 ///   GRPC-Web): one HttpConnectionManager whose routes come over RDS as `PORT`;
 /// - `ADDRESS_PORT` for each virtual IP of a TCP or TLS service: tcp_proxy to the port's cluster;
-/// - TCP and TLS services without a virtual IP become filter chains of `0.0.0.0_PORT`: TLS
+/// - TCP and TLS services without a virtual IP become filter chains of `0.0.0.0_PORT` (their
+///   VirtualService's `tcp[]`/`tls[]` rules first, `sharedPortChains`): TLS
 ///   matched by SNI (the host; the TLS inspector then runs), a CIDR address by destination
 ///   prefix, and a plain TCP service on no condition — the only service on that port Envoy
 ///   can tell apart, so the first (by host) wins and later ones are left out, as are those
@@ -33,7 +34,6 @@ enum EnvoyOutbound {
             for port in service.ports where !EnvoyNames.reservedPorts.contains(port.number) {
                 let kind = PortProtocol(port)
                 if kind == .http { continue }
-                let cluster = ClusterName.outbound(port: port.number, host: service.host)
                 let ips = service.addresses.filter { IPAddressSyntax.isIPAddress($0) && !isUnspecified($0) }
                 for ip in ips {
                     let name = EnvoyNames.addressListener(address: ip, port: port.number)
@@ -42,14 +42,7 @@ enum EnvoyOutbound {
                                                chains: withDistinctMatches(routedChains(service, port: port.number, view: view)))
                 }
                 guard ips.isEmpty else { continue }
-                var match = Envoy_Config_Listener_V3_FilterChainMatch()
-                match.prefixRanges = service.addresses.compactMap(cidrRange)
-                if kind == .tls {
-                    match.serverNames = [service.host]
-                    match.transportProtocol = EnvoyFilters.tlsTransport
-                }
-                chains[port.number, default: []].append(
-                    EnvoyFilters.chain(cluster, match: match == .init() ? nil : match, EnvoyFilters.tcpProxy(cluster: cluster)))
+                chains[port.number, default: []].append(contentsOf: sharedPortChains(service, port: port.number, kind: kind, view: view))
             }
         }
         var listeners = Array(byAddress.values)
@@ -87,6 +80,32 @@ enum EnvoyOutbound {
     static func routedChains(_ service: Service, port: UInt32, view: ProxyView) -> [Envoy_Config_Listener_V3_FilterChain] {
         L4RouteTranslation.filterChains(host: service.host, port: port, view: view).map { chain in
             chain.filterChain ?? EnvoyFilters.chain(chain.name, match: chain.match, EnvoyFilters.tcpProxy(cluster: EnvoyNames.blackHoleCluster))
+        }
+    }
+
+    /// The chains of a TCP or TLS service without a virtual IP on the shared `0.0.0.0_PORT`
+    /// listener: its VirtualService's `tcp[]`/`tls[]` rules, then its own cluster, each chain
+    /// narrowed to the service — its SNI (TLS) and its CIDR addresses — unless the rule
+    /// matches on those itself. The port is the listener's, so it is not matched again: a
+    /// plain TCP service's last chain stays unconditioned, as before, and an HTTP chain listed
+    /// first keeps it.
+    static func sharedPortChains(_ service: Service, port: UInt32, kind: PortProtocol,
+                                 view: ProxyView) -> [Envoy_Config_Listener_V3_FilterChain] {
+        let cluster = ClusterName.outbound(port: port, host: service.host)
+        let prefixes = service.addresses.compactMap(cidrRange)
+        return routedChains(service, port: port, view: view).map { routed in
+            var chain = routed
+            var match = chain.filterChainMatch
+            match.clearDestinationPort()
+            if match.prefixRanges.isEmpty { match.prefixRanges = prefixes }
+            if kind == .tls, match.serverNames.isEmpty {
+                match.serverNames = [service.host]
+                match.transportProtocol = EnvoyFilters.tlsTransport
+            }
+            if match == .init() { chain.clearFilterChainMatch() } else { chain.filterChainMatch = match }
+            // Several services share the listener: chain names must stay unique on it.
+            chain.name = routed.name == "default" ? cluster : "\(cluster)/\(routed.name)"
+            return chain
         }
     }
 
