@@ -14,6 +14,22 @@ public struct RegistrySnapshot: Sendable, Hashable {
 
     /// Services whose endpoints' weights add up past uint32, by host (see `WeightOverflow`).
     public let weightOverflows: [String: WeightOverflow]
+    /// Every (service port, endpoint) pair by the endpoint's namespace and address, so finding
+    /// a proxy's own workload is a lookup once per snapshot, not a scan per proxy per push.
+    private let byAddress: [AddressKey: [AddressedEndpoint]]
+
+    /// One service port reaching one endpoint, with its rank in (host, port, endpoint) order.
+    public struct AddressedEndpoint: Sendable, Hashable {
+        public var port: Service.Port
+        public var endpoint: Endpoint
+        /// Position in the registry's stable order: host, then port number, then endpoint.
+        public var rank: Int
+    }
+
+    private struct AddressKey: Sendable, Hashable {
+        var namespace: String
+        var address: String
+    }
 
     public init(services: [String: Service] = [:], endpoints: [String: [UInt32: [Endpoint]]] = [:],
                 weightOverflows: [String: WeightOverflow] = [:]) {
@@ -21,6 +37,7 @@ public struct RegistrySnapshot: Sendable, Hashable {
         self.endpoints = endpoints
         self.weightOverflows = weightOverflows
         self.sortedServices = services.values.sorted { $0.host < $1.host }
+        self.byAddress = Self.index(sortedServices, endpoints)
     }
 
     /// The same services with other endpoints (and their weight overflows); keeps the sorted
@@ -35,6 +52,28 @@ public struct RegistrySnapshot: Sendable, Hashable {
         self.sortedServices = sortedServices
         self.endpoints = endpoints
         self.weightOverflows = weightOverflows
+        self.byAddress = Self.index(sortedServices, endpoints)
+    }
+
+    private static func index(_ services: [Service], _ endpoints: [String: [UInt32: [Endpoint]]]) -> [AddressKey: [AddressedEndpoint]] {
+        var index: [AddressKey: [AddressedEndpoint]] = [:]
+        var rank = 0
+        for service in services {
+            for port in service.ports {
+                for endpoint in endpoints[service.host]?[port.number] ?? [] {
+                    index[AddressKey(namespace: endpoint.source.namespace, address: endpoint.address), default: []]
+                        .append(AddressedEndpoint(port: port, endpoint: endpoint, rank: rank))
+                    rank += 1
+                }
+            }
+        }
+        return index
+    }
+
+    /// The service ports reaching endpoints in `namespace` at any of `addresses`, in the
+    /// registry's stable order (host, port, endpoint).
+    public func endpoints(namespace: String, addresses: Set<String>) -> [AddressedEndpoint] {
+        addresses.flatMap { byAddress[AddressKey(namespace: namespace, address: $0)] ?? [] }.sorted { $0.rank < $1.rank }
     }
 
     /// The service for a host, if registered.

@@ -111,7 +111,7 @@ enum LocalityLoadBalancing {
                     priority = rules.count - index
                     break
                 }
-                byPriority[UInt32(priority + adjust), default: []].append(member)
+                byPriority[UInt32(clamping: priority + adjust), default: []].append(member)
             }
             for priority in byPriority.keys.sorted() {
                 let members = byPriority[priority] ?? []

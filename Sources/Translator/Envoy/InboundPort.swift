@@ -36,21 +36,13 @@ public struct InboundPort: Sendable, Hashable, Comparable, CustomStringConvertib
     /// per workload port; where two services reach one port, the first service (by host) gives
     /// the protocol. Empty when the proxy has no address or no service selects its workload:
     /// then every inbound connection passes through unchanged.
-    ///
-    /// Scans the registry's endpoints (O(endpoints) per sidecar per push; an index by address
-    /// would make it O(1) if sidecar counts grow large).
     public static func ports(of proxy: Proxy, in registry: RegistrySnapshot) -> [InboundPort] {
         guard proxy.kind == .sidecar, !proxy.instanceIPs.isEmpty else { return [] }
-        let addresses = Set(proxy.instanceIPs)
         var byNumber: [UInt32: InboundPort] = [:]
-        for service in registry.sortedServices {
-            for port in service.ports {
-                for endpoint in registry.endpoints(host: service.host, port: port.number)
-                where endpoint.source.namespace == proxy.namespace && addresses.contains(endpoint.address) && byNumber[endpoint.port] == nil {
-                    byNumber[endpoint.port] = InboundPort(number: endpoint.port,
-                                                          protocolName: PortProtocol.declared(protocol: port.protocolName, name: port.name))
-                }
-            }
+        for found in registry.endpoints(namespace: proxy.namespace, addresses: Set(proxy.instanceIPs))
+        where byNumber[found.endpoint.port] == nil {
+            byNumber[found.endpoint.port] = InboundPort(number: found.endpoint.port,
+                                                        protocolName: PortProtocol.declared(protocol: found.port.protocolName, name: found.port.name))
         }
         return byNumber.values.sorted()
     }
