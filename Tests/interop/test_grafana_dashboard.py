@@ -14,9 +14,10 @@ import configs
 
 DASHBOARD = pathlib.Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "meshd-dashboard.json"
 
-# PromQL words that are neither metrics nor followed by "(": aggregation modifiers and the
-# label names the expressions group by.
-KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "bool", "offset",
+# PromQL words that are neither metrics nor followed by "(": aggregation operators (written
+# `sum by (x) (...)`), modifiers and the label names the expressions group by.
+KEYWORDS = {"sum", "min", "max", "avg", "count", "group", "stddev", "stdvar", "topk", "bottomk", "quantile",
+            "count_values", "by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless", "bool", "offset",
             "le", "type", "instance", "proxy_kind"}
 
 
