@@ -146,6 +146,9 @@ import Testing
         #expect(found == fixture.expected, "\(messages)")
         for message in messages {
             #expect(!message.message.isEmpty)
+            for kind in ConfigKind.allCases {
+                #expect(!message.message.contains("\(kind.rawValue) \(kind.rawValue) "), "kind named twice: \(message)")
+            }
         }
     }
 

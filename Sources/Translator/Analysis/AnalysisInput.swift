@@ -33,6 +33,8 @@ public struct AnalysisInput: Sendable {
     public let context: PushContext
     /// The WorkloadEntries and inline ServiceEntry endpoints of `resources`, then `connected`.
     public let workloads: [AnalysisWorkload]
+    /// `workloads` by namespace: selectors look in one namespace, once per policy.
+    private let byNamespace: [String: [AnalysisWorkload]]
 
     /// The input for `resources` and their `context`; `connected` adds workloads known only by
     /// their connection (proxies' namespace and labels).
@@ -54,6 +56,7 @@ public struct AnalysisInput: Sendable {
             }
         }
         self.workloads = workloads + connected
+        byNamespace = Dictionary(grouping: self.workloads, by: \.namespace)
     }
 
     /// The input for `resources`, building their context with `settings` (tests, files).
@@ -89,6 +92,6 @@ public struct AnalysisInput: Sendable {
 
     /// The workloads of `namespace`.
     func workloads(in namespace: String) -> [AnalysisWorkload] {
-        workloads.filter { $0.namespace == namespace }
+        byNamespace[namespace] ?? []
     }
 }

@@ -15,7 +15,7 @@ enum DestinationRuleAnalyzer {
             if let winner, winner.key != key {
                 messages.append(AnalysisMessage(
                     .duplicateDestinationRule, key, field: "spec.host",
-                    "DestinationRule \(winner.key) is older and also configures host \(host) in namespace \(key.namespace): meshd ignores this one. Merge them into a single resource."))
+                    "\(winner.key) is older and also configures host \(host) in namespace \(key.namespace): meshd ignores this one. Merge them into a single resource."))
                 continue
             }
             guard let service = push.registry.service(host), expectsEndpoints(service, push.registry) else { continue }

@@ -75,7 +75,7 @@ enum SidecarAnalyzer {
                 for sidecar in applying where !sidecar.spec.egress.isEmpty && !imports(sidecar.spec, service, in: namespace) {
                     messages.append(AnalysisMessage(
                         .sidecarHidesRoutedHost, sidecar.key, field: "spec.egress",
-                        "The Sidecar does not import host \(host), which VirtualService \(key) routes: the proxies in namespace \(namespace) it applies to cannot reach that host, and the VirtualService has no effect for them. Add \"\(service.namespace)/\(host)\" (or \"\(service.namespace)/*\") to an egress listener's hosts."))
+                        "The Sidecar does not import host \(host), which \(key) routes: the proxies in namespace \(namespace) it applies to cannot reach that host, and the VirtualService has no effect for them. Add \"\(service.namespace)/\(host)\" (or \"\(service.namespace)/*\") to an egress listener's hosts."))
                 }
             }
         }
