@@ -50,8 +50,8 @@ def test_missing_subset_is_ist0101_with_exit_79(meshd, backends):
 
 def test_files_are_analyzed_on_top_without_being_written(meshd, backends, tmp_path):
     ports = {n: b.port for n, b in backends.items()}
-    meshd.apply(configs.canary(ports["v1"], ports["v2"]))
-    revision = meshd.push_status()["revision"]
+    revision = meshd.apply(configs.canary(ports["v1"], ports["v2"]))["revision"]
+    meshd.wait_pushed(revision)
 
     # A DestinationRule adding a subset no workload carries: IST0173, and nothing stored.
     f = tmp_path / "v3.yaml"
