@@ -90,6 +90,22 @@ struct AdminClient: Sendable {
         return try JSONValue.parse(data, what: "resource")
     }
 
+    // MARK: Analysis
+
+    /// `GET /api/v1/analyze` (no `documents`) or `POST /api/v1/analyze` with `documents` applied
+    /// on top of the stored configuration (nothing written): the analysis messages, only those
+    /// about resources in `namespace` when given.
+    func analyze(namespace: String?, documents: ManifestSource?) async throws -> JSONValue {
+        let query = namespace.map { [("namespace", $0)] } ?? []
+        let data: Data
+        if let documents {
+            data = try await send(.post, "/api/v1/analyze", query: query, body: documents.data, contentType: documents.contentType)
+        } else {
+            data = try await send(.get, "/api/v1/analyze", query: query)
+        }
+        return try JSONValue.parse(data, what: "analyze response")
+    }
+
     // MARK: Proxies
 
     /// `GET /debug/syncz`: the xDS sync state of every connected proxy, as meshd reports it.

@@ -21,6 +21,7 @@ struct MeshctlCommand: AsyncParsableCommand {
             ApplyCommand.self,
             GetCommand.self,
             DeleteCommand.self,
+            AnalyzeCommand.self,
             ProxyStatusCommand.self,
             ProxyConfigCommand.self,
             BootstrapCommand.self,
