@@ -1,6 +1,7 @@
 import Hummingbird
 
-/// Builds the admin API's router: config, registry, debug, health and metrics endpoints.
+/// Builds the admin API's router: config, registry, debug, health and metrics endpoints,
+/// and the dashboard (`/ui/`) with its overview and event stream.
 public enum AdminRouter {
     /// The router for `dependencies`; routes are documented in docs/admin-api.md.
     public static func make(_ dependencies: AdminDependencies) -> Router<AdminRequestContext> {
@@ -11,6 +12,8 @@ public enum AdminRouter {
         ConfigController(dependencies: dependencies).register(on: router)
         RegistryController(dependencies: dependencies).register(on: router)
         DebugController(dependencies: dependencies).register(on: router)
+        OverviewController(dependencies: dependencies).register(on: router)
+        DashboardController().register(on: router)
         if let identity = dependencies.identity { IdentityController(identity: identity).register(on: router) }
         return router
     }
