@@ -196,6 +196,8 @@ let package = Package(
         .executableTarget(
             name: "meshctl",
             dependencies: [
+                // Only for YAMLEmitter: meshctl's JSON stays its own (see JSONValue.swift).
+                "MeshModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Yams", package: "Yams"),

@@ -52,10 +52,12 @@ def main() -> int:
         browser.wait_for("the live event stream", lambda: browser.texts(driver, "#live") == ["live"])
         browser.wait_for("the graph", lambda: browser.texts(driver, "#graph text.weight"))
         browser.wait_for("the proxies table", lambda: browser.texts(driver, "#proxies td.node-id"))
-        browser.wait_for("the history table", lambda: browser.texts(driver, "#history tbody tr[data-revision]"))
-        # Show the diff of the last change, then size the window to the whole page.
-        driver.find_element("css selector", f'#history tr[data-revision="{revision}"] button.diff-button').click()
-        browser.wait_for("the diff", lambda: browser.texts(driver, "#diff span"))
+        if meshd.request("GET", "/api/v1/history?limit=1").status != 404:
+            browser.wait_for("the history table", lambda: browser.texts(driver, "#history tbody tr[data-revision]"))
+            # Show the diff of the last change.
+            driver.find_element("css selector", f'#history tr[data-revision="{revision}"] button.diff-button').click()
+            browser.wait_for("the diff", lambda: browser.texts(driver, "#diff span"))
+        # Size the window to the whole page.
         height = driver.execute_script("return document.documentElement.scrollHeight")
         driver.set_window_size(1280, min(int(height) + 40, 4000))
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

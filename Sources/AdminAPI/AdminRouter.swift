@@ -1,6 +1,6 @@
 import Hummingbird
 
-/// Builds the admin API's router: config, registry, debug, health and metrics endpoints,
+/// Builds the admin API's router: config, history, registry, debug, health and metrics endpoints,
 /// and the dashboard (`/ui/`) with its overview and event stream.
 public enum AdminRouter {
     /// The router for `dependencies`; routes are documented in docs/admin-api.md.
@@ -11,6 +11,7 @@ public enum AdminRouter {
         HealthController(dependencies: dependencies).register(on: router)
         ConfigController(dependencies: dependencies).register(on: router)
         RegistryController(dependencies: dependencies).register(on: router)
+        HistoryController(dependencies: dependencies).register(on: router)
         DebugController(dependencies: dependencies).register(on: router)
         OverviewController(dependencies: dependencies).register(on: router)
         DashboardController().register(on: router)

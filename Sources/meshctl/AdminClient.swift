@@ -90,6 +90,29 @@ struct AdminClient: Sendable {
         return try JSONValue.parse(data, what: "resource")
     }
 
+    // MARK: History
+
+    /// `GET /api/v1/history`: history records newest first, filtered by kind, namespace, name.
+    func history(kind: String?, namespace: String?, name: String?, limit: Int) async throws -> JSONValue {
+        var query = [("limit", String(limit))]
+        if let kind { query.append(("kind", kind)) }
+        if let namespace { query.append(("namespace", namespace)) }
+        if let name { query.append(("name", name)) }
+        return try JSONValue.parse(try await send(.get, "/api/v1/history", query: query), what: "history")
+    }
+
+    /// `GET /api/v1/history/diff?from=REV[&to=REV2]`: what changed from one revision to another (or now).
+    func historyDiff(from: Int64, to: Int64?) async throws -> JSONValue {
+        let query = [("from", String(from))] + (to.map { [("to", String($0))] } ?? [])
+        return try JSONValue.parse(try await send(.get, "/api/v1/history/diff", query: query), what: "history diff")
+    }
+
+    /// `POST /api/v1/rollback`: restores the configuration right after `revision` as a new revision.
+    func rollback(to revision: Int64) async throws -> MutationResponse {
+        let body = try JSONEncoder().encode(JSONValue.object(["toRevision": .integer(revision)]))
+        return try MutationResponse.decode(try await send(.post, "/api/v1/rollback", body: body), what: "rollback response")
+    }
+
     // MARK: Proxies
 
     /// `GET /debug/syncz`: the xDS sync state of every connected proxy, as meshd reports it.
