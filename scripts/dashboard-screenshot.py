@@ -10,6 +10,7 @@ MESHD_BIN overrides the meshd binary (default .build/debug/meshd), as for the in
 from __future__ import annotations
 
 import argparse
+import base64
 import sys
 from pathlib import Path
 
@@ -57,11 +58,13 @@ def main() -> int:
             # Show the diff of the last change.
             driver.find_element("css selector", f'#history tr[data-revision="{revision}"] button.diff-button').click()
             browser.wait_for("the diff", lambda: browser.texts(driver, "#diff span"))
-        # Size the window to the whole page.
-        height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(1280, min(int(height) + 40, 4000))
+        # The whole page, not only the window (Chromium's own full-page capture).
+        height = int(driver.execute_script("return document.documentElement.scrollHeight"))
+        shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
+            "format": "png", "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": 1280, "height": min(height, 4000), "scale": 1}})
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        driver.save_screenshot(args.out)
+        Path(args.out).write_bytes(base64.b64decode(shot["data"]))
         print(f"dashboard-screenshot: wrote {args.out}")
         return 0
     finally:
