@@ -17,6 +17,7 @@ import pytest
 import browser
 import configs
 import scenarios
+from results import record_result
 
 HOST = configs.HOST
 # Skipped where no browser is installed, but never in CI, which installs it (.ci/run).
@@ -91,11 +92,31 @@ def test_dashboard_shows_the_mesh_and_follows_an_apply(meshd, backends, xds_clie
 
     # An apply through the REST API shows up without a reload (events → refetch).
     before = driver.execute_script("return performance.getEntriesByType('navigation').length")
+    started = time.monotonic()
     meshd.apply(configs.virtual_service({"v1": 20, "v2": 80}))
     browser.wait_for("reviews at 20/80 in the graph", lambda: weights_shown(driver, 20, 80))
+    record_result("dashboard", f"apply -> page shows 20/80 in {time.monotonic() - started:.2f}s (debounce 100ms)")
     weights = browser.texts(driver, f'#services article[data-host="{HOST}"] li[data-subset] .weight')
     assert weights == ["20%", "80%"], weights
     assert driver.execute_script("return performance.getEntriesByType('navigation').length") == before
+
+
+@needs_browser
+def test_dashboard_shows_a_nack_message_as_text(meshd, backends, ads_clients, node_id, chromium):
+    """A proxy's NACK message is the proxy's own text: the page shows it, and never as markup."""
+    applied = meshd.apply(configs.canary(backends["v1"].port, backends["v2"].port, {"v1": 50, "v2": 50}))
+    meshd.wait_pushed(applied["revision"])
+    message = '<img src=x onerror="window.__pwned=1"> route refused by the test proxy'
+    proxy = node_id("nacker")
+    ads_clients(meshd.xds_address, proxy, reject={"RDS": message})
+    driver = chromium
+    open_dashboard(driver, meshd, meshd.admin_token())
+    row = f'#proxies tr[data-proxy="{proxy}"]'
+    shown = browser.wait_for("the NACK in the proxies table", lambda: browser.texts(driver, row + " .nack"))
+    assert shown == ["RDS: " + message], shown
+    assert driver.execute_script("return document.querySelectorAll('#proxies img').length") == 0
+    assert driver.execute_script("return window.__pwned === undefined")
+    assert "RDS STALE" in browser.texts(driver, row + " .sync")
 
 
 def history_rows(driver) -> list[str]:

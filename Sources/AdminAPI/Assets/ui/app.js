@@ -294,7 +294,7 @@ function renderGraph(services) {
     const hostY = y + height / 2 - nodeHeight / 2;
     group.append(svg("title", {}, service.host + " (" + service.namespace + ")"));
     group.append(svg("rect", { x: 10, y: hostY, width: hostWidth, height: nodeHeight, rx: 6, class: "host" }));
-    group.append(svg("text", { x: 20, y: hostY + 20, class: "host-label" }, shorten(service.host, 44)));
+    group.append(svg("text", { x: 20, y: hostY + 20, class: "host-label" }, shorten(shortHost(service.host), 44)));
     children.forEach((child, index) => {
       const cy = y + index * (nodeHeight + 8);
       const edge = svg("g", { class: "edge " + child.cls, "data-host": service.host, "data-subset": child.subset || null, "data-target": child.subset ? null : child.name });
@@ -313,6 +313,11 @@ function renderGraph(services) {
   if (!services.length) graph.append(svg("text", { x: 10, y: 30, class: "muted" }, "no services yet"));
   graph.setAttribute("viewBox", "0 0 " + width + " " + Math.max(y, 50));
   graph.setAttribute("height", String(Math.max(y, 50)));
+}
+
+/** `reviews.default.svc.cluster.local` → `reviews.default` (the node's title keeps the full name). */
+function shortHost(host) {
+  return host.endsWith(".svc.cluster.local") ? host.slice(0, -".svc.cluster.local".length) : host;
 }
 
 function shorten(text, max) {
