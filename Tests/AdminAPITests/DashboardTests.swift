@@ -51,18 +51,22 @@ import XDS
             #expect(page.headers[HTTPField.Name("X-Frame-Options")!] == "DENY")
             #expect(page.headers[.eTag] != nil)
             let html = String(buffer: page.body)
-            #expect(html.contains(#"<script src="app.js" defer></script>"#))
+            #expect(html.contains(#"<script src="render.js" defer></script>"#) && html.contains(#"<script src="app.js" defer></script>"#))
             // No inline script and no inline handlers: the CSP would block them anyway.
-            #expect(html.components(separatedBy: "<script").count == 2)
+            #expect(html.components(separatedBy: "<script").count == 3)
             #expect(html.range(of: #"\son[a-z]+\s*="#, options: .regularExpression) == nil)
 
-            for file in ["app.js", "app.css"] {
+            for file in ["app.js", "render.js", "app.css"] {
                 let asset = try await client.execute(uri: "/ui/\(file)", method: .get, headers: Self.browser("same-origin"))
                 #expect(asset.status == .ok, "\(file)")
                 #expect(asset.headers[.contentSecurityPolicy] == DashboardController.contentSecurityPolicy)
             }
-            let js = try await client.execute(uri: "/ui/app.js", method: .get, headers: Self.browser("same-origin"))
-            #expect(!String(buffer: js.body).contains("innerHTML"), "the page renders with textContent only")
+            for file in ["app.js", "render.js"] {
+                let js = try await client.execute(uri: "/ui/\(file)", method: .get, headers: Self.browser("same-origin"))
+                let text = String(buffer: js.body)
+                #expect(!text.contains("innerHTML") && !text.contains("outerHTML") && !text.contains("insertAdjacentHTML"),
+                        "\(file) renders with textContent only")
+            }
         }
     }
 
