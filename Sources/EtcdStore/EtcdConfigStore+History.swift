@@ -19,12 +19,14 @@ extension EtcdConfigStore {
         _ = try await client.txn(request, what: "start the config history")
     }
 
+    /// Read from etcd, not the local copy: history is not mirrored.
     public func history(_ query: HistoryQuery) async throws(StorageError) -> HistoryPage {
         let (records, floor, _) = try await readHistory(withConfig: false)
         let items = records.reversed().filter { $0.touches(kind: query.kind, namespace: query.namespace, name: query.name) }
         return HistoryPage(items: Array(items.prefix(query.limit)), oldestRevision: floor)
     }
 
+    /// Read from etcd in one transaction: the configuration and the records at one revision.
     public func historyWindow(after revision: Int64) async throws(StorageError) -> HistoryWindow {
         let (records, floor, snapshot) = try await readHistory(withConfig: true)
         return HistoryWindow(snapshot: snapshot ?? ConfigSnapshot(revision: 0, configs: []),

@@ -37,9 +37,11 @@ public enum WriteExpectation: Sendable, Hashable {
 public struct ConfigWrite: Sendable, Hashable {
     /// Create or replace one resource, optionally only if it is as expected.
     public struct Put: Sendable, Hashable {
+        /// The resource to store.
         public var resource: ConfigResource
         /// nil: create-or-replace whatever is stored.
         public var expected: WriteExpectation?
+        /// Creates a put.
         public init(_ resource: ConfigResource, expected: WriteExpectation? = nil) {
             self.resource = resource
             self.expected = expected
@@ -48,16 +50,22 @@ public struct ConfigWrite: Sendable, Hashable {
 
     /// Delete one resource, optionally only if it is as expected.
     public struct Delete: Sendable, Hashable {
+        /// The resource to delete.
         public var key: ConfigKey
+        /// nil: delete whatever is stored (a missing resource is reported `.notFound`).
         public var expected: WriteExpectation?
+        /// Creates a delete.
         public init(_ key: ConfigKey, expected: WriteExpectation? = nil) {
             self.key = key
             self.expected = expected
         }
     }
 
+    /// Creates or replacements, in request order.
     public var puts: [Put]
+    /// Deletions, applied after the puts.
     public var deletes: [Delete]
+    /// What the history record says about the change.
     public var metadata: ChangeMetadata
 
     /// Creates a write.

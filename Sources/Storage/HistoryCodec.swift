@@ -47,6 +47,6 @@ public enum HistoryCodec {
                          after: change["after"].flatMap { ResourceEnvelope.decode(key, $0) })
         }
         return HistoryRecord(revision: revision, time: Date(timeIntervalSince1970: time), actor: actor, operation: operation,
-                             rolledBackTo: json["rolledBackTo"]?.doubleValue.map { Int64($0) }, changes: decoded)
+                             rolledBackTo: json["rolledBackTo"]?.doubleValue.flatMap { Int64(exactly: $0) }, changes: decoded)
     }
 }

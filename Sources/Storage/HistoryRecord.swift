@@ -6,12 +6,16 @@ import MeshModel
 public struct HistoryRecord: Sendable, Hashable {
     /// One resource the change touched, with its content before and after (nil: absent).
     public struct Change: Sendable, Hashable {
+        /// The resource.
         public var key: ConfigKey
         /// `.created`, `.configured` or `.deleted`.
         public var action: ConfigAction
+        /// Its content before the change; nil when it did not exist.
         public var before: ConfigResource?
+        /// Its content after the change; nil when the change deleted it.
         public var after: ConfigResource?
 
+        /// Creates a change.
         public init(key: ConfigKey, action: ConfigAction, before: ConfigResource?, after: ConfigResource?) {
             self.key = key
             self.action = action
@@ -24,12 +28,16 @@ public struct HistoryRecord: Sendable, Hashable {
     public var revision: Int64
     /// When it committed (the writing meshd's clock).
     public var time: Date
+    /// Who made it (`ChangeMetadata.actor`).
     public var actor: String
+    /// What was asked for.
     public var operation: ChangeOperation
+    /// For a rollback, the revision it restored.
     public var rolledBackTo: Int64?
     /// The resources it changed, in request order.
     public var changes: [Change]
 
+    /// Creates a record.
     public init(revision: Int64, time: Date, actor: String, operation: ChangeOperation, rolledBackTo: Int64?, changes: [Change]) {
         self.revision = revision
         self.time = time
@@ -50,12 +58,16 @@ public struct HistoryRecord: Sendable, Hashable {
 
 /// Which history records to list: newest first, those touching matching resources.
 public struct HistoryQuery: Sendable, Hashable {
+    /// Only records touching this kind (any when nil).
     public var kind: ConfigKind?
+    /// Only records touching this namespace (any when nil).
     public var namespace: String?
+    /// Only records touching resources of this name (any when nil).
     public var name: String?
     /// At most this many records.
     public var limit: Int
 
+    /// Creates a query.
     public init(kind: ConfigKind? = nil, namespace: String? = nil, name: String? = nil, limit: Int = 50) {
         self.kind = kind
         self.namespace = namespace
@@ -72,6 +84,7 @@ public struct HistoryPage: Sendable, Hashable {
     /// back to): the store's `floor`.
     public var oldestRevision: Int64
 
+    /// Creates a page.
     public init(items: [HistoryRecord], oldestRevision: Int64) {
         self.items = items
         self.oldestRevision = oldestRevision
@@ -89,6 +102,7 @@ public struct HistoryWindow: Sendable, Hashable {
     /// there, or records up to it were pruned.
     public var floor: Int64
 
+    /// Creates a window.
     public init(snapshot: ConfigSnapshot, records: [HistoryRecord], floor: Int64) {
         self.snapshot = snapshot
         self.records = records

@@ -30,6 +30,7 @@ public enum HistoryRetention: Sendable, Hashable, CustomStringConvertible {
         return overflow ? nil : .age(TimeInterval(total))
     }
 
+    /// `1000 revisions` or `604800s`, for logs.
     public var description: String {
         switch self {
         case .count(let n): "\(n) revisions"
