@@ -66,7 +66,10 @@ public enum MeshOverview {
         /// The share this rule gives `subset` of `host` (summed if named twice).
         func weight(host: String, subset: String) -> Int {
             destinations.reduce(0) { sum, destination in
-                destination.host == host && destination.subset == subset ? sum.addingClamped(destination.weight) : sum
+                guard destination.host == host, destination.subset == subset else { return sum }
+                // Weights come from users: saturate rather than trap.
+                let (total, overflow) = sum.addingReportingOverflow(destination.weight)
+                return overflow ? .max : total
             }
         }
 
@@ -171,13 +174,5 @@ public enum MeshOverview {
 
     private static func sortKey(_ value: JSONValue, _ key: String = "proxyID") -> String {
         value[key]?.stringValue ?? ""
-    }
-}
-
-extension Int {
-    /// `self + other`, saturating at `Int.max` (weights come from users; never trap on them).
-    func addingClamped(_ other: Int) -> Int {
-        let (sum, overflow) = addingReportingOverflow(other)
-        return overflow ? .max : sum
     }
 }
