@@ -15,8 +15,12 @@ import MeshModel
 ///    (`*` accepts any).
 /// 3. A request made by a browser on behalf of another site answers 403: an `Origin` that is not
 ///    meshd's own (`http://` + the request's `Host`), or `Sec-Fetch-Site: cross-site`/`same-site`.
+///    Past this rule the dashboard's static files (`GET /ui`, `/ui/...`; `isPublicAsset`) are
+///    served to anyone: they hold no data and no secret, and a browser must load the page
+///    before the operator can type the token into it.
 /// 4. A request carrying `Origin` or `Sec-Fetch-Site` at all came from a browser: it is never
-///    trusted by its address and needs the admin token.
+///    trusted by its address and needs the admin token — the dashboard's own API calls
+///    (`Sec-Fetch-Site: same-origin`) included, reads and writes alike.
 /// 5. Other callers from `trustedAddresses` need no token — except to mint a workload token
 ///    (`POST /api/v1/tokens`), which needs it unless `allowTrustedTokenMinting`. Everyone else
 ///    needs `Authorization: Bearer <admin token>` (401 otherwise).
@@ -105,6 +109,7 @@ public struct AdminAccessPolicy: Sendable {
             throw AdminError(code: "forbidden", status: .forbidden,
                              message: "cross-site requests are refused (Sec-Fetch-Site: \(site))")
         }
+        if Self.isPublicAsset(request) { return actor(request) }
         let fromBrowser = request.origin != nil || request.fetchSite != nil
         let trustedByAddress = isTrusted(request.peerIP)
         let mintsToken = request.method == .post && request.path == "/api/v1/tokens"
@@ -136,6 +141,11 @@ public struct AdminAccessPolicy: Sendable {
     private func presentsAdminToken(_ request: Request) -> Bool {
         guard let adminToken, let header = request.authorization, header.hasPrefix("Bearer ") else { return false }
         return Self.constantTimeEqual(String(header.dropFirst("Bearer ".count)), adminToken)
+    }
+
+    /// Whether `request` reads one of the dashboard's static files (served past rule 3).
+    static func isPublicAsset(_ request: Request) -> Bool {
+        (request.method == .get || request.method == .head) && (request.path == "/ui" || request.path.hasPrefix("/ui/"))
     }
 
     private func authenticate(_ request: Request, who: String) throws(AdminError) {

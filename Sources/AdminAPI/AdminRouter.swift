@@ -1,6 +1,7 @@
 import Hummingbird
 
-/// Builds the admin API's router: config, history, registry, analysis, debug, health and metrics endpoints.
+/// Builds the admin API's router: config, history, registry, analysis, debug, health and metrics
+/// endpoints, and the dashboard (`/ui/`) with its overview and event stream.
 public enum AdminRouter {
     /// The router for `dependencies`; routes are documented in docs/admin-api.md.
     public static func make(_ dependencies: AdminDependencies) -> Router<AdminRequestContext> {
@@ -13,6 +14,8 @@ public enum AdminRouter {
         AnalyzeController(dependencies: dependencies).register(on: router)
         HistoryController(dependencies: dependencies).register(on: router)
         DebugController(dependencies: dependencies).register(on: router)
+        OverviewController(dependencies: dependencies).register(on: router)
+        DashboardController().register(on: router)
         if let identity = dependencies.identity { IdentityController(identity: identity).register(on: router) }
         return router
     }

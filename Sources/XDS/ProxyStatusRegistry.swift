@@ -37,25 +37,62 @@ public struct ProxyStatus: Sendable {
 }
 
 /// Connected proxies and where each stands; written by streams, read by the admin API.
+///
+/// Readers that want to follow changes (the dashboard's event stream) take `changes()`: one
+/// pending signal per watcher at most, so a busy mesh costs a watcher nothing between reads
+/// and costs the streams' hot path one check of an empty dictionary when nobody watches.
 public final class ProxyStatusRegistry: Sendable {
-    private let entries = Mutex<[String: ProxyStatus]>([:])
+    private struct State {
+        var entries: [String: ProxyStatus] = [:]
+        var watchers: [Int: AsyncStream<Void>.Continuation] = [:]
+        var nextWatcher = 0
+    }
+
+    private let state = Mutex(State())
 
     public init() {}
 
     /// Records a stream's state after it handled an event.
     public func update(connectionID: String, connectedAt: Date, machine: some ADSStreamMachine, proxy: Proxy? = nil) {
         let status = ProxyStatus(connectionID: connectionID, connectedAt: connectedAt, machine: machine, proxy: proxy)
-        entries.withLock { $0[connectionID] = status }
+        let watchers = state.withLock { state in
+            state.entries[connectionID] = status
+            return state.watchers.isEmpty ? [] : Array(state.watchers.values)
+        }
+        for watcher in watchers { watcher.yield() }
     }
 
     /// Forgets a closed stream.
     public func remove(connectionID: String) {
-        _ = entries.withLock { $0.removeValue(forKey: connectionID) }
+        let watchers = state.withLock { state in
+            state.entries.removeValue(forKey: connectionID) == nil || state.watchers.isEmpty ? [] : Array(state.watchers.values)
+        }
+        for watcher in watchers { watcher.yield() }
     }
+
+    /// A signal after each recorded change (a stream's state, a stream gone), coalesced: however
+    /// far behind a consumer falls it holds at most one pending signal. Ends when the consumer
+    /// stops iterating.
+    public func changes() -> AsyncStream<Void> {
+        let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let id = state.withLock { state in
+            let id = state.nextWatcher
+            state.nextWatcher += 1
+            state.watchers[id] = continuation
+            return id
+        }
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.state.withLock { $0.watchers.removeValue(forKey: id) }
+        }
+        return stream
+    }
+
+    /// How many consumers follow `changes()`.
+    public var watcherCount: Int { state.withLock { $0.watchers.count } }
 
     /// Every connected stream, sorted by proxy id.
     public var all: [ProxyStatus] {
-        entries.withLock { Array($0.values) }.sorted { ($0.proxyID, $0.connectionID) < ($1.proxyID, $1.connectionID) }
+        state.withLock { Array($0.entries.values) }.sorted { ($0.proxyID, $0.connectionID) < ($1.proxyID, $1.connectionID) }
     }
 
     /// The most recent stream of a proxy id.
@@ -64,5 +101,5 @@ public final class ProxyStatusRegistry: Sendable {
     }
 
     /// How many streams are open.
-    public var count: Int { entries.withLock { $0.count } }
+    public var count: Int { state.withLock { $0.entries.count } }
 }

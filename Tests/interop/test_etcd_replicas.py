@@ -358,3 +358,35 @@ def test_sqlite_config_moves_to_etcd_with_meshctl(replicas, meshd_factory, backe
         moved = [(i["metadata"]["name"], i["spec"]) for i in replica.get(kind, configs.NAMESPACE)["items"]]
         original = [(i["metadata"]["name"], i["spec"]) for i in old.get(kind, configs.NAMESPACE)["items"]]
         assert moved == original and moved, (kind, moved, original)
+
+
+def test_overview_and_events_on_any_replica_follow_every_replicas_proxies(replicas, backends, ads_clients, node_id):
+    """The dashboard on replica B shows a proxy connected to replica A, and B's event stream
+    says when it comes and goes (B compares the statuses A shares through etcd)."""
+    from event_stream import EventStream
+
+    a, b, applied = canary_on_two_replicas(replicas, backends)
+    stream = EventStream(b, timeout=30)
+    try:
+        stream.read_until("event: revision")
+        proxy = node_id("ads-on-a")
+        client = ads_clients(a.xds_address, proxy)
+        client.wait_quiet(0.3, timeout=10)
+        stream.read_until("event: proxies", timeout=30)
+
+        def listed():
+            overview = b.request("GET", "/api/v1/overview").json()
+            return next((p for p in overview["proxies"] if p["proxyID"] == proxy and p["synced"]), None)
+
+        entry = wait_for("B's overview listing A's proxy, synced", listed)
+        own = next(e for e in a.syncz() if e.get("proxyID") == proxy)
+        assert entry["replica"] == own["replica"] != "", (entry, own)
+        assert {t: s["status"] for t, s in entry["types"].items()} == {t: "SYNCED" for t in own["types"]}
+        reviews = next(s for s in b.request("GET", "/api/v1/overview").json()["services"] if s["host"] == configs.HOST)
+        assert [w["weight"] for s in reviews["subsets"] for w in s["weights"]] == [50, 50]
+
+        client.close()
+        wait_for("B's overview dropping A's proxy", lambda: listed() is None and all(
+            p["proxyID"] != proxy for p in b.request("GET", "/api/v1/overview").json()["proxies"]))
+    finally:
+        stream.close()
