@@ -13,6 +13,10 @@ struct ConfigWriter: Sendable {
     /// The push loop's latest context: its registry is reused when the apply brings no
     /// ServiceEntry or WorkloadEntry, so a routing apply does not recompute every endpoint.
     let publisher: PushContextPublisher
+    /// Connected proxies, whose impact a dry run reports (none when nil).
+    var statuses: ProxyStatusRegistry? = nil
+    /// The push server's generators, which a dry run's impact generates with.
+    var generators: [any ResourceGenerator] = Generators.all
 
     /// Applies parsed, validated resources and returns the JSON answer (results and warnings).
     ///
@@ -20,7 +24,10 @@ struct ConfigWriter: Sendable {
     /// written: rules that span resources (endpoint weights of the WorkloadEntries a
     /// ServiceEntry selects must add up within uint32) are checked there, so a refused apply
     /// changes nothing, and the same build yields the warnings of the answer.
-    func apply(_ resources: [ConfigResource]) async throws -> JSONValue {
+    ///
+    /// With `dryRun`, everything up to the write is the same (so are its 4xx and warnings);
+    /// then the answer is planned and the impact worked out instead of writing.
+    func apply(_ resources: [ConfigResource], dryRun: DryRunRequest? = nil) async throws -> JSONValue {
         var notHonoured: [JSONValue] = []
         var validated: [(resource: ConfigResource, config: TypedConfig)] = []
         for resource in resources {
@@ -36,13 +43,17 @@ struct ConfigWriter: Sendable {
         } else {
             prospective.load(try await store.snapshot())
         }
+        let stored = prospective
         prospective.stage(validated, revision: (prospective.revision ?? 0) + 1)
         let context = prospective.context(reusing: publisher.current)
         let keys = Set(resources.map(\.key))
         try Self.checkWeights(context, applied: resources.map(\.key))
-        let outcome = try await store.apply(resources)
         // Dangling references are accepted (apply order must not matter) but reported.
         let warnings = context.warnings.filter { keys.contains($0.key) }.map { JSONValue.string($0.description) } + notHonoured
+        if let dryRun {
+            return try await dryRunAnswer(resources, request: dryRun, stored: stored, prospective: context, warnings: warnings)
+        }
+        let outcome = try await store.apply(resources)
         return answer(outcome, extra: ["warnings": .array(warnings)])
     }
 
@@ -72,7 +83,7 @@ struct ConfigWriter: Sendable {
         return answer(outcome, extra: [:])
     }
 
-    private func answer(_ outcome: ChangeOutcome, extra: [String: JSONValue]) -> JSONValue {
+    func answer(_ outcome: ChangeOutcome, extra: [String: JSONValue]) -> JSONValue {
         let results = outcome.results.map { result -> JSONValue in
             .object([
                 "kind": .string(result.key.kind.rawValue), "namespace": .string(result.key.namespace),
