@@ -1,14 +1,17 @@
 /// A line diff in the unified format `diff -u` and `git diff` print, for operators reading what
-/// a change does (a dry run's per-proxy xDS diff).
+/// a change does (a dry run's per-proxy xDS diff). Pure.
 ///
-/// Pure and bounded: common leading and trailing lines are matched first (changes are usually
-/// small edits in long texts), and the rest by a longest-common-subsequence table only while
-/// that table stays under `maxTableCells`; past it the middle is shown as removed then added —
-/// still a correct diff, just not a minimal one — so a huge input costs linear time, not a
-/// quadratic table.
+/// The same API and output as the history branch's `UnifiedDiff` (config history's YAML diffs):
+/// the two are one concept, to be kept once at merge.
+///
+/// Bounded: common leading and trailing lines are matched first (changes are usually small
+/// edits in long texts), and the rest by a longest-common-subsequence table only while that
+/// table stays under `maxTableCells`; past it the middle is shown as removed then added — still
+/// a correct diff, just not a minimal one — so a huge input costs linear time, not a quadratic
+/// table.
 public enum UnifiedDiff {
     /// One line of an edit script.
-    public enum Edit: Sendable, Hashable {
+    enum Edit: Sendable, Hashable {
         /// In both texts.
         case same(String)
         /// Only in the old text.
@@ -18,28 +21,28 @@ public enum UnifiedDiff {
     }
 
     /// The largest LCS table (old lines × new lines, after trimming common ends) computed.
-    public static let maxTableCells = 4_000_000
+    static let maxTableCells = 4_000_000
 
-    /// The unified diff from `old` to `new`, headed `--- fromFile` / `+++ toFile`, with
+    /// The unified diff from `old` to `new`, headed `--- oldName` / `+++ newName`, with
     /// `context` unchanged lines around each change; empty when the texts are equal.
     /// Texts are split on `\n`; a final newline does not make an extra empty line.
-    public static func diff(_ old: String, _ new: String, fromFile: String, toFile: String, context: Int = 3) -> String {
+    public static func render(old: String, new: String, oldName: String, newName: String, context: Int = 3) -> String {
         let edits = edits(old: lines(old), new: lines(new))
         guard edits.contains(where: { if case .same = $0 { false } else { true } }) else { return "" }
-        var out = "--- \(fromFile)\n+++ \(toFile)\n"
+        var out = "--- \(oldName)\n+++ \(newName)\n"
         for hunk in hunks(edits, context: max(0, context)) { out += hunk }
         return out
     }
 
     /// The lines of `text` (split on `\n`, no empty last line for a final newline).
-    public static func lines(_ text: String) -> [String] {
+    static func lines(_ text: String) -> [String] {
         var result = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         if result.last == "" { result.removeLast() }
         return result
     }
 
     /// An edit script turning `old` into `new`: removals before additions within a change.
-    public static func edits(old: [String], new: [String]) -> [Edit] {
+    static func edits(old: [String], new: [String]) -> [Edit] {
         var prefix = 0
         while prefix < old.count, prefix < new.count, old[prefix] == new[prefix] { prefix += 1 }
         var suffix = 0
@@ -98,8 +101,8 @@ public enum UnifiedDiff {
         var ranges: [Range<Int>] = []
         var end = start
         for index in changed.dropFirst() {
-            // Changes closer than twice the context share one hunk, as diff -u does.
-            if index - end > 2 * context {
+            // Hunks whose context would touch or overlap are one hunk, as diff -u makes them.
+            if index - end > 2 * context + 1 {
                 ranges.append(max(0, start - context)..<min(edits.count, end + context + 1))
                 start = index
             }
@@ -135,13 +138,8 @@ public enum UnifiedDiff {
         return result
     }
 
-    /// `START,COUNT` as diff -u writes it: 1-based start, the line before for an empty span,
-    /// and no count when it is 1.
+    /// `START,COUNT`: 1-based start, or the line before for an empty span, as diff -u numbers it.
     private static func span(_ start: Int, _ count: Int) -> String {
-        switch count {
-        case 0: "\(start),0"
-        case 1: "\(start + 1)"
-        default: "\(start + 1),\(count)"
-        }
+        count == 0 ? "\(start),0" : "\(start + 1),\(count)"
     }
 }
