@@ -1,3 +1,4 @@
+import Foundation
 import MeshModel
 import Storage
 import Translator
@@ -35,7 +36,14 @@ extension ConfigWriter {
         let targets = latest.values.compactMap { status in
             status.proxy.map { ChangeImpact.Target(proxy: $0, subscriptions: status.subscriptions, snapshot: status.snapshot) }
         }
-        let impact = ChangeImpact.compute(targets, before: current, after: prospective, generators: generators)
+        let generators = self.generators
+        // Seconds of generation for a big mesh: run off the cooperative pool, so the xDS streams'
+        // tasks are not held up behind it (the CPU is shared either way).
+        let impact = await withCheckedContinuation { continuation in
+            DispatchQueue.global(qos: .utility).async {
+                continuation.resume(returning: ChangeImpact.compute(targets, before: current, after: prospective, generators: generators))
+            }
+        }
 
         var extra: [String: JSONValue] = [
             "dryRun": .bool(true),
