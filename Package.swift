@@ -124,6 +124,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            exclude: ["Assets"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -194,6 +195,8 @@ let package = Package(
         .executableTarget(
             name: "meshctl",
             dependencies: [
+                // Only for YAMLEmitter: meshctl's JSON stays its own (see JSONValue.swift).
+                "MeshModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Yams", package: "Yams"),

@@ -87,9 +87,12 @@ public struct AdminAccessPolicy: Sendable {
         }
     }
 
-    /// Returns normally when `request` may proceed; throws the 401, 403 or 415 to answer otherwise.
-    public func check(_ request: Request) throws(AdminError) {
-        if Self.openPaths.contains(request.path) { return }
+    /// Returns who the caller is when `request` may proceed — `admin` when it presented the
+    /// admin token, else `loopback IP` or `trusted IP` (`local` without an address) — the actor
+    /// config history records; throws the 401, 403 or 415 to answer otherwise.
+    @discardableResult
+    public func check(_ request: Request) throws(AdminError) -> String {
+        if Self.openPaths.contains(request.path) { return actor(request) }
         if let host = request.host, !isAllowedHost(host) {
             throw AdminError(code: "forbidden", status: .forbidden,
                              message: "Host \"\(host)\" is not a name of this meshd; add it to --admin-allowed-hosts to use it")
@@ -120,12 +123,23 @@ public struct AdminAccessPolicy: Sendable {
                                      + " (got \(request.contentType.map { "\"\($0)\"" } ?? "none"))")
             }
         }
+        return actor(request)
+    }
+
+    /// The caller as history names it (see `check`).
+    func actor(_ request: Request) -> String {
+        if presentsAdminToken(request) { return "admin" }
+        guard let ip = request.peerIP else { return "local" }
+        return (ip == "::1" || ip.hasPrefix("127.") || ip == "::ffff:127.0.0.1" ? "loopback " : "trusted ") + ip
+    }
+
+    private func presentsAdminToken(_ request: Request) -> Bool {
+        guard let adminToken, let header = request.authorization, header.hasPrefix("Bearer ") else { return false }
+        return Self.constantTimeEqual(String(header.dropFirst("Bearer ".count)), adminToken)
     }
 
     private func authenticate(_ request: Request, who: String) throws(AdminError) {
-        guard let adminToken, let header = request.authorization, header.hasPrefix("Bearer "),
-              Self.constantTimeEqual(String(header.dropFirst("Bearer ".count)), adminToken)
-        else {
+        guard presentsAdminToken(request) else {
             throw AdminError(code: "unauthenticated", status: .unauthorized,
                              message: "\(who) must present the admin token (Authorization: Bearer ...; meshd writes it to DATA_DIR/admin-token)")
         }

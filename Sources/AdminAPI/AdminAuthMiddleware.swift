@@ -10,7 +10,9 @@ struct AdminAuthMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let headers = request.headers
-        try policy.check(AdminAccessPolicy.Request(
+        var context = context
+        // Who the caller is travels with the request, for the history record of a write.
+        context.actor = try policy.check(AdminAccessPolicy.Request(
             method: request.method, path: request.uri.path, host: request.head.authority,
             origin: headers[.origin], fetchSite: headers.first { $0.name.canonicalName == "sec-fetch-site" }?.value, authorization: headers[.authorization],
             contentType: headers[.contentType],

@@ -45,15 +45,18 @@ public struct AdminError: Error, Sendable {
 
     /// From a store error: a missing resource is 404; a database failure is a 500 whose
     /// details (SQL, paths) stay in the log; an unreachable store (etcd without quorum) is 503
-    /// `unavailable`, a change past the store's limits 413 `tooLarge` naming the limit, and
-    /// writers racing on the same resources 409 `conflict` — each says nothing changed.
+    /// `unavailable`, a change past the store's limits 413 `tooLarge` naming the limit, a
+    /// stale `metadata.resourceVersion` or writers racing on the same resources 409 `conflict`,
+    /// a revision older than the history kept 410 `historyPruned` — each says nothing changed.
     public init(_ error: StorageError) {
         switch error.code {
         case .notFound: self.init(code: "notFound", status: .notFound, message: error.message)
+        case .historyPruned: self.init(code: "historyPruned", status: .gone, message: error.message)
         case .database: self = .internalError(error.message, cause: error.cause)
         case .unavailable: self.init(code: "unavailable", status: .serviceUnavailable, message: error.message, cause: error.cause)
         case .tooLarge: self.init(code: "tooLarge", status: .contentTooLarge, message: error.message)
-        case .conflict: self.init(code: "conflict", status: .conflict, message: error.message)
+        case .conflict:
+            self.init(code: "conflict", status: .conflict, message: error.message, resource: error.resource, field: error.field)
         }
     }
 

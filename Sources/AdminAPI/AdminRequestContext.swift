@@ -7,6 +7,9 @@ public struct AdminRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The peer address of the connection.
     public let remoteAddress: SocketAddress?
+    /// Who the caller is (`admin`, `loopback 127.0.0.1`, `trusted 10.0.0.5`), set by
+    /// `AdminAuthMiddleware`; history records it as the actor of a write.
+    public var actor = "unknown"
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

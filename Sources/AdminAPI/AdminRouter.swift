@@ -1,6 +1,6 @@
 import Hummingbird
 
-/// Builds the admin API's router: config, registry, debug, health and metrics endpoints.
+/// Builds the admin API's router: config, history, registry, analysis, debug, health and metrics endpoints.
 public enum AdminRouter {
     /// The router for `dependencies`; routes are documented in docs/admin-api.md.
     public static func make(_ dependencies: AdminDependencies) -> Router<AdminRequestContext> {
@@ -10,6 +10,8 @@ public enum AdminRouter {
         HealthController(dependencies: dependencies).register(on: router)
         ConfigController(dependencies: dependencies).register(on: router)
         RegistryController(dependencies: dependencies).register(on: router)
+        AnalyzeController(dependencies: dependencies).register(on: router)
+        HistoryController(dependencies: dependencies).register(on: router)
         DebugController(dependencies: dependencies).register(on: router)
         if let identity = dependencies.identity { IdentityController(identity: identity).register(on: router) }
         return router

@@ -13,17 +13,17 @@ struct ConfigController: Sendable {
         let store = dependencies.store
         let configIndex = dependencies.configIndex
 
-        router.post("/api/v1/apply") { request, _ -> Response in
+        router.post("/api/v1/apply") { request, context -> Response in
             var request = request
             let dryRun = try Self.dryRun(request.uri.queryParameters)
-            let resources = try ConfigDocumentParser.parse(try await request.text())
-            return JSONResponse.make(try await writer.apply(resources, dryRun: dryRun))
+            let documents = try ConfigDocumentParser.parseDocuments(try await request.text())
+            return JSONResponse.make(try await writer.apply(documents, actor: context.actor, dryRun: dryRun))
         }
 
-        router.post("/api/v1/delete") { request, _ -> Response in
+        router.post("/api/v1/delete") { request, context -> Response in
             var request = request
             let resources = try ConfigDocumentParser.parse(try await request.text())
-            return JSONResponse.make(try await writer.delete(resources.map(\.key)))
+            return JSONResponse.make(try await writer.delete(resources.map(\.key), actor: context.actor))
         }
 
         router.get("/api/v1/config/:kind") { request, context -> Response in
@@ -41,7 +41,7 @@ struct ConfigController: Sendable {
         }
 
         router.delete("/api/v1/config/:kind/:namespace/:name") { _, context -> Response in
-            JSONResponse.make(try await writer.deleteOne(try Self.key(context)))
+            JSONResponse.make(try await writer.deleteOne(try Self.key(context), actor: context.actor))
         }
     }
 
@@ -87,7 +87,11 @@ struct ConfigController: Sendable {
     }
 
     static func kind(_ context: AdminRequestContext) throws -> ConfigKind {
-        let name = context.parameters.get("kind") ?? ""
+        try kind(named: context.parameters.get("kind") ?? "")
+    }
+
+    /// The kind a path segment or query parameter names (kind, plural or short name); 400 `unknownKind` otherwise.
+    static func kind(named name: String) throws -> ConfigKind {
         guard let kind = ConfigKind.named(name) else {
             throw AdminError(code: "unknownKind", status: .badRequest,
                              message: "unknown kind \"\(name)\"; supported: \(ConfigKind.allCases.map(\.rawValue).joined(separator: ", "))")

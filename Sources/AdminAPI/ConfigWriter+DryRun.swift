@@ -19,9 +19,9 @@ extension ConfigWriter {
     /// `prospective` the context the apply would make. The baseline is the published context when
     /// it is of the stored revision; else (a change still in the debouncer) the stored
     /// configuration's own context, so the impact is this apply's alone.
-    func dryRunAnswer(_ resources: [ConfigResource], request: DryRunRequest, stored: ConfigIndex,
-                      prospective: PushContext, warnings: [JSONValue]) async throws -> JSONValue {
-        let outcome = try await plan(resources)
+    func dryRunAnswer(_ write: ConfigWrite, request: DryRunRequest, stored: ConfigIndex,
+                      prospective: PushContext, warnings: [JSONValue], extra: [String: JSONValue]) async throws -> JSONValue {
+        let outcome = try await plan(write)
         // One entry per proxy: its newest stream (an old one may linger while it reconnects).
         var latest: [String: ProxyStatus] = [:]
         for status in statuses?.all ?? [] where status.proxy != nil {
@@ -45,11 +45,12 @@ extension ConfigWriter {
             }
         }
 
-        var extra: [String: JSONValue] = [
+        var extra = extra
+        extra.merge([
             "dryRun": .bool(true),
             "warnings": .array(warnings),
             "impact": .array(impact.affected.map(Self.impactEntry)),
-        ]
+        ]) { _, dry in dry }
         if !impact.failures.isEmpty {
             extra["impactIncomplete"] = .array(impact.failures.map {
                 .object(["proxy": .string($0.proxyID), "reason": .string($0.message)])
@@ -62,19 +63,17 @@ extension ConfigWriter {
         return answer(outcome, extra: extra)
     }
 
-    /// What an apply of `resources` would do, planned against the store's current records by
-    /// the same pure `ApplyPlan` the stores use, at the current revision (nothing is written).
-    ///
-    /// The seam for optimistic concurrency: when the store's write checks an expected
-    /// `metadata.resourceVersion` (409 `conflict`), the same check against `existing` belongs
-    /// here, so a dry run refuses a stale version exactly as the apply would.
-    func plan(_ resources: [ConfigResource]) async throws -> ChangeOutcome {
+    /// What `write` would do, planned against the store's current records by the same pure
+    /// `ChangePlan` the stores use, at the current revision (nothing is written). A stale
+    /// `metadata.resourceVersion` is refused here exactly as the store's write refuses it:
+    /// 409 `conflict` naming the resource and the field.
+    func plan(_ write: ConfigWrite) async throws -> ChangeOutcome {
         let revision = try await store.currentRevision()
         var existing: [ConfigKey: StoredConfig] = [:]
-        for key in Set(resources.map(\.key)) {
+        for key in Set(write.keys) {
             if let record = try await store.get(key) { existing[key] = record }
         }
-        let planned = ApplyPlan.apply(resources, existing: existing, nextRevision: revision + 1)
+        let planned = try ChangePlan.plan(write, existing: existing, nextRevision: revision + 1)
         return ChangeOutcome(revision: revision, results: planned.results)
     }
 

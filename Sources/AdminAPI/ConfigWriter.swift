@@ -4,7 +4,8 @@ import Translator
 import XDS
 
 /// The one write path for config: parse, validate every document, then apply all in one store
-/// transaction — so a request with one bad document changes nothing.
+/// transaction — so a request with one bad document changes nothing. Rollbacks take the same
+/// path: validated, checked and pushed like an apply.
 struct ConfigWriter: Sendable {
     let store: any ConfigStore
     /// The push loop's typed index: the prospective configuration is built on a copy of it,
@@ -18,19 +19,45 @@ struct ConfigWriter: Sendable {
     /// The push server's generators, which a dry run's impact generates with.
     var generators: [any ResourceGenerator] = Generators.all
 
-    /// Applies parsed, validated resources and returns the JSON answer (results and warnings).
+    /// Applies parsed documents and returns the JSON answer (results and warnings). A document
+    /// carrying `metadata.resourceVersion` is written only if the stored resource is still at
+    /// that revision (409 `conflict` otherwise, nothing written).
     ///
-    /// The configuration as it will be after the apply is built once, before anything is
-    /// written: rules that span resources (endpoint weights of the WorkloadEntries a
-    /// ServiceEntry selects must add up within uint32) are checked there, so a refused apply
-    /// changes nothing, and the same build yields the warnings of the answer.
-    ///
-    /// With `dryRun`, everything up to the write is the same (so are its 4xx and warnings);
+    /// With `dryRun`, everything up to the write is the same (so are its 4xx, 409 and warnings);
     /// then the answer is planned and the impact worked out instead of writing.
-    func apply(_ resources: [ConfigResource], dryRun: DryRunRequest? = nil) async throws -> JSONValue {
+    func apply(_ documents: [ConfigDocument], actor: String, dryRun: DryRunRequest? = nil) async throws -> JSONValue {
+        let puts = documents.map { ConfigWrite.Put($0.resource, expected: $0.resourceVersion.map { .revision($0) }) }
+        return try await commit(ConfigWrite(puts: puts, metadata: ChangeMetadata(actor: actor, operation: .apply)), dryRun: dryRun)
+    }
+
+    /// Applies resources without expectations (the registry's writes).
+    func apply(_ resources: [ConfigResource], actor: String) async throws -> JSONValue {
+        try await apply(resources.map { ConfigDocument(resource: $0) }, actor: actor)
+    }
+
+    /// Restores the configuration as it was right after `revision`, as one new revision; the
+    /// answer is an apply's plus `rolledBackTo`. Nothing to restore answers the current
+    /// revision with every resource changed since `unchanged`.
+    func rollback(to revision: Int64, actor: String) async throws -> JSONValue {
+        let window = try await store.historyWindow(after: revision)
+        let write = try HistoryReplay.rollback(to: revision, in: window, actor: actor)
+        let extra: [String: JSONValue] = ["rolledBackTo": .number(Double(revision))]
+        guard !write.puts.isEmpty || !write.deletes.isEmpty else {
+            let touched = Set(window.records.flatMap { $0.changes.map(\.key) }).sorted()
+            let outcome = ChangeOutcome(revision: window.snapshot.revision, results: touched.map { .init(key: $0, action: .unchanged) })
+            return answer(outcome, extra: extra.merging(["warnings": .array([])]) { a, _ in a })
+        }
+        return try await commit(write, extra: extra)
+    }
+
+    /// Validates `write`'s puts, builds the configuration as it will be after it — once, before
+    /// anything is written: rules that span resources (endpoint weights of the WorkloadEntries
+    /// a ServiceEntry selects must add up within uint32) are checked there, so a refused write
+    /// changes nothing, and the same build yields the answer's warnings — then commits it.
+    private func commit(_ write: ConfigWrite, extra: [String: JSONValue] = [:], dryRun: DryRunRequest? = nil) async throws -> JSONValue {
         var notHonoured: [JSONValue] = []
         var validated: [(resource: ConfigResource, config: TypedConfig)] = []
-        for resource in resources {
+        for resource in write.puts.map(\.resource) {
             let (config, fields, limits) = try ConfigValidator.validateForWrite(resource)
             validated.append((resource, config))
             notHonoured += fields.map { .string("\(resource.key): \($0.path): \(IstioSchema.notHonouredMessage)") }
@@ -44,17 +71,22 @@ struct ConfigWriter: Sendable {
             prospective.load(try await store.snapshot())
         }
         let stored = prospective
-        prospective.stage(validated, revision: (prospective.revision ?? 0) + 1)
+        let next = (prospective.revision ?? 0) + 1
+        if !write.deletes.isEmpty {
+            prospective.apply(ConfigDelta(since: next - 1, revision: next - 1,
+                                          changes: Dictionary(write.deletes.map { ($0.key, StoredConfig?.none) }, uniquingKeysWith: { a, _ in a })))
+        }
+        prospective.stage(validated, revision: next)
         let context = prospective.context(reusing: publisher.current)
-        let keys = Set(resources.map(\.key))
-        try Self.checkWeights(context, applied: resources.map(\.key))
+        let keys = Set(write.keys)
+        try Self.checkWeights(context, applied: write.keys)
         // Dangling references are accepted (apply order must not matter) but reported.
         let warnings = context.warnings.filter { keys.contains($0.key) }.map { JSONValue.string($0.description) } + notHonoured
         if let dryRun {
-            return try await dryRunAnswer(resources, request: dryRun, stored: stored, prospective: context, warnings: warnings)
+            return try await dryRunAnswer(write, request: dryRun, stored: stored, prospective: context, warnings: warnings, extra: extra)
         }
-        let outcome = try await store.apply(resources)
-        return answer(outcome, extra: ["warnings": .array(warnings)])
+        let outcome = try await store.write(write)
+        return answer(outcome, extra: extra.merging(["warnings": .array(warnings)]) { a, _ in a })
     }
 
     /// Refuses an apply that makes a service's endpoint weights add up past uint32, naming the
@@ -72,13 +104,13 @@ struct ConfigWriter: Sendable {
     }
 
     /// Deletes keys and returns the JSON answer (missing keys are reported as `notFound`).
-    func delete(_ keys: [ConfigKey]) async throws -> JSONValue {
-        answer(try await store.delete(keys), extra: [:])
+    func delete(_ keys: [ConfigKey], actor: String) async throws -> JSONValue {
+        answer(try await store.delete(keys, actor: actor), extra: [:])
     }
 
     /// Deletes one resource named by a URL path; a missing one is a 404.
-    func deleteOne(_ key: ConfigKey) async throws -> JSONValue {
-        let outcome = try await store.delete([key])
+    func deleteOne(_ key: ConfigKey, actor: String) async throws -> JSONValue {
+        let outcome = try await store.delete([key], actor: actor)
         guard outcome.changedAnything else { throw AdminError.notFound("\(key)") }
         return answer(outcome, extra: [:])
     }

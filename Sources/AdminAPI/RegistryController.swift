@@ -18,7 +18,7 @@ struct RegistryController: Sendable {
             let (namespace, name) = try Self.names(context)
             let body = try JSONValue.parse(json: try await request.text())
             let resource = try Self.serviceEntry(namespace: namespace, name: name, body: body)
-            return JSONResponse.make(try await writer.apply([resource]))
+            return JSONResponse.make(try await writer.apply([resource], actor: context.actor))
         }
 
         router.put("/api/v1/registry/workloads/:namespace/:name") { request, context -> Response in
@@ -26,13 +26,13 @@ struct RegistryController: Sendable {
             let (namespace, name) = try Self.names(context)
             let body = try JSONValue.parse(json: try await request.text())
             let resource = try Self.workloadEntry(namespace: namespace, name: name, body: body)
-            return JSONResponse.make(try await writer.apply([resource]))
+            return JSONResponse.make(try await writer.apply([resource], actor: context.actor))
         }
 
         for (path, kind) in [("services", ConfigKind.serviceEntry), ("workloads", .workloadEntry)] {
             router.delete("/api/v1/registry/\(path)/:namespace/:name") { _, context -> Response in
                 let (namespace, name) = try Self.names(context)
-                return JSONResponse.make(try await writer.deleteOne(ConfigKey(kind: kind, namespace: namespace, name: name)))
+                return JSONResponse.make(try await writer.deleteOne(ConfigKey(kind: kind, namespace: namespace, name: name), actor: context.actor))
             }
         }
     }

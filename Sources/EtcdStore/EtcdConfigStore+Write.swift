@@ -1,18 +1,19 @@
 import EtcdAPI
+import Foundation
 import MeshModel
 import Storage
 
 extension EtcdConfigStore {
-    /// Plans against the current records of `keys` and commits the plan as one transaction that
-    /// holds only if none of `keys` changed since they were read; re-reads and re-plans when
-    /// another writer got there first.
+    /// Plans `change` against the current records of its keys and commits the plan and its
+    /// history record as one transaction that holds only if none of the keys changed since they
+    /// were read; re-reads and re-plans when another writer got there first.
     ///
-    /// The first attempt plans against the local copy (usually current: no extra round trip);
-    /// a failed compare means it was not, and later attempts read the keys from etcd itself.
-    func write(
-        _ what: String, keys: [ConfigKey],
-        plan: ([ConfigKey: StoredConfig]) -> (writes: [EtcdWrite], results: [ChangeOutcome.Result])
-    ) async throws(StorageError) -> ChangeOutcome {
+    /// The first attempt plans against the local copy (usually current: no extra round trip).
+    /// A failed compare means it was not, and so may a refused expectation (a stale copy must
+    /// not answer a false 409): later attempts read the keys from etcd itself, and only a
+    /// refusal planned on etcd's own records is final.
+    public func write(_ change: ConfigWrite) async throws(StorageError) -> ChangeOutcome {
+        let keys = change.keys
         for attempt in 1...maxAttempts {
             let existing: [ConfigKey: StoredConfig]
             if attempt == 1 {
@@ -20,33 +21,40 @@ extension EtcdConfigStore {
                     Dictionary(uniqueKeysWithValues: keys.compactMap { key in mirror.records[key].map { (key, $0) } })
                 }
             } else {
-                existing = try await read(keys, what: what)
+                existing = try await read(keys, what: "\(change.metadata.operation)")
             }
-            let (writes, results) = plan(existing)
-            guard !writes.isEmpty else {
-                return ChangeOutcome(revision: mirror.withLock { $0.revision }, results: results)
+            let plan: ChangePlan
+            do throws(StorageError) {
+                // Revisions are etcd's: the plan's are placeholders, only its decisions are used.
+                plan = try ChangePlan.plan(change, existing: existing, nextRevision: 0)
+            } catch let error where attempt == 1 && error.code == .conflict {
+                logger.debug("write refused against the local copy; confirming against etcd", metadata: ["error": "\(error)"])
+                continue
             }
+            guard !plan.isEmpty else {
+                return ChangeOutcome(revision: mirror.withLock { $0.revision }, results: plan.results)
+            }
+            let record = HistoryRecord(revision: 0, time: Date(), actor: change.metadata.actor, operation: change.metadata.operation,
+                                       rolledBackTo: change.metadata.rolledBackTo, changes: plan.changes)
             var request = Etcdserverpb_TxnRequest()
             request.compare = keys.map { EtcdClient.modRevision(keyspace.key($0), is: existing[$0]?.revision ?? 0) }
-            request.success = writes.map { write in
-                switch write {
-                case .put(let resource): EtcdClient.put(keyspace.key(resource.key), EtcdKeyspace.encode(resource))
-                case .delete(let key): EtcdClient.delete(keyspace.key(key))
-                }
-            }
-            let response = try await client.txn(request, what: "\(what) of \(keys.count) resource(s)")
+            request.success = plan.upserts.map { EtcdClient.put(keyspace.key($0.record.key), EtcdKeyspace.encode($0.record.resource)) }
+                + plan.deletes.map { EtcdClient.delete(keyspace.key($0)) }
+                // A key unique to this change; its create_revision is the transaction's revision.
+                + [EtcdClient.put(keyspace.historyKey(UUID()), Data(HistoryCodec.encode(record).utf8))]
+            let response = try await client.txn(request, what: "\(change.metadata.operation) of \(keys.count) resource(s)")
             guard response.succeeded else {
                 logger.debug("etcd transaction lost a race with another writer; re-reading", metadata: [
-                    "operation": "\(what)", "attempt": "\(attempt)",
+                    "operation": "\(change.metadata.operation)", "attempt": "\(attempt)",
                 ])
                 continue
             }
             let revision = response.header.revision
             await waitForCopy(revision)
-            return ChangeOutcome(revision: revision, results: results)
+            return ChangeOutcome(revision: revision, results: plan.results)
         }
         throw StorageError(code: .conflict,
-                           message: "\(what): other writers changed the same resources \(maxAttempts) times in a row; nothing was changed, try again")
+                           message: "\(change.metadata.operation): other meshd replicas changed the same resources \(maxAttempts) times in a row while this write was retried; nothing was changed, try again")
     }
 
     /// The current records of `keys`, read from etcd in one transaction (one revision).

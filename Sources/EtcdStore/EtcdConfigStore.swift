@@ -8,7 +8,7 @@ import Synchronization
 ///
 /// - Revisions are etcd's: a record's `revision` is its key's `mod_revision`, its
 ///   `createdRevision` the key's `create_revision`, so every replica sees the same numbers.
-/// - `apply`/`delete` are one etcd transaction each, guarded by a compare on every key's
+/// - Each write is one etcd transaction, its history record (`PREFIX history/…`) included, guarded by a compare on every key's
 ///   `mod_revision` as read just before (create-or-replace without losing a concurrent writer's
 ///   change): when another replica wrote one of the keys in between, the transaction fails as a
 ///   whole and is re-read, re-planned and retried (at most `maxAttempts` times).
@@ -41,32 +41,7 @@ public final class EtcdConfigStore: ConfigStore {
         self.logger = logger
         self.health = health
         try await relist()
-    }
-
-    public func apply(_ resources: [ConfigResource]) async throws(StorageError) -> ChangeOutcome {
-        try await write("apply", keys: Array(Set(resources.map(\.key)))) { existing in
-            // Revisions are etcd's: the plan's are placeholders, only its actions are used.
-            let plan = ApplyPlan.apply(resources, existing: existing, nextRevision: 0)
-            return (plan.writes.map { .put($0.record.resource) }, plan.results)
-        }
-    }
-
-    public func delete(_ keys: [ConfigKey]) async throws(StorageError) -> ChangeOutcome {
-        try await write("delete", keys: Array(Set(keys))) { existing in
-            var results: [ChangeOutcome.Result] = []
-            var writes: [EtcdWrite] = []
-            var deleted: Set<ConfigKey> = []
-            for key in keys {
-                if existing[key] != nil, deleted.insert(key).inserted {
-                    writes.append(.delete(key))
-                    results.append(.init(key: key, action: .deleted))
-                } else {
-                    // Missing, or named twice: the second mention finds it gone, as in SQLite.
-                    results.append(.init(key: key, action: .notFound))
-                }
-            }
-            return (writes, results)
-        }
+        try await startHistory()
     }
 
     public func get(_ key: ConfigKey) async throws(StorageError) -> StoredConfig? {
@@ -106,10 +81,4 @@ public final class EtcdConfigStore: ConfigStore {
         let revision = response.header.revision
         mirror.withLock { $0.load(configs, revision: revision) }
     }
-}
-
-/// One write of a transaction.
-enum EtcdWrite: Sendable {
-    case put(ConfigResource)
-    case delete(ConfigKey)
 }

@@ -8,7 +8,10 @@ import Storage
 ///   `{apiVersion, labels, annotations, spec}` (revisions are etcd's own, never in the value);
 /// - `PREFIX identity`: the cluster identity, its secrets sealed (`SealedIdentity`);
 /// - `PREFIX proxies/REPLICA/CONNECTION`: one proxy stream of a replica, under its lease;
-/// - `PREFIX leader`: the replica that runs singleton work, under its lease.
+/// - `PREFIX leader`: the replica that runs singleton work, under its lease;
+/// - `PREFIX history/UUID`: one config change's history record (`HistoryCodec`), written in the
+///   change's own transaction, so its create_revision is the change's revision;
+/// - `PREFIX history-floor`: the oldest revision history can reconstruct (decimal text).
 public struct EtcdKeyspace: Sendable, Hashable {
     /// The prefix every key starts with, ending in `/`.
     public let prefix: String
@@ -33,6 +36,14 @@ public struct EtcdKeyspace: Sendable, Hashable {
     public var proxiesStart: Data { Data("\(prefix)proxies/".utf8) }
     /// The singleton election's key.
     public var leader: Data { Data("\(prefix)leader".utf8) }
+    /// A new history record's key.
+    public func historyKey(_ id: UUID) -> Data { Data("\(prefix)history/\(id.uuidString.lowercased())".utf8) }
+    /// The first key of the history range.
+    public var historyStart: Data { Data("\(prefix)history/".utf8) }
+    /// The end (exclusive) of the history range.
+    public var historyEnd: Data { Self.rangeEnd(historyStart) }
+    /// The history floor's key (outside the history range: `-` sorts before `/`).
+    public var historyFloor: Data { Data("\(prefix)history-floor".utf8) }
     /// The identity record's key.
     public var identity: Data { Data("\(prefix)identity".utf8) }
 
@@ -60,13 +71,7 @@ public struct EtcdKeyspace: Sendable, Hashable {
 
     /// The stored value of a resource: canonical JSON, so identical content is identical bytes.
     public static func encode(_ resource: ConfigResource) -> Data {
-        let object: JSONValue = .object([
-            "apiVersion": .string(resource.apiVersion),
-            "labels": .object(resource.labels.mapValues { .string($0) }),
-            "annotations": .object(resource.annotations.mapValues { .string($0) }),
-            "spec": resource.spec,
-        ])
-        return Data(object.canonicalJSON().utf8)
+        Data(ResourceEnvelope.encode(resource).canonicalJSON().utf8)
     }
 
     /// A resource from its key and stored value.
@@ -77,15 +82,9 @@ public struct EtcdKeyspace: Sendable, Hashable {
         } catch {
             throw StorageError(code: .database, message: "etcd value of \(key) is not JSON", cause: error)
         }
-        guard case .object(let object) = json, case .string(let apiVersion)? = object["apiVersion"] else {
+        guard let resource = ResourceEnvelope.decode(key, json) else {
             throw StorageError(code: .database, message: "etcd value of \(key) has no apiVersion")
         }
-        return ConfigResource(key: key, apiVersion: apiVersion, labels: strings(object["labels"]),
-                              annotations: strings(object["annotations"]), spec: object["spec"] ?? .object([:]))
-    }
-
-    private static func strings(_ value: JSONValue?) -> [String: String] {
-        guard case .object(let object)? = value else { return [:] }
-        return object.compactMapValues { if case .string(let s) = $0 { s } else { nil } }
+        return resource
     }
 }

@@ -12,15 +12,20 @@ public enum ConfigDocumentParser {
     /// - Throws: `.malformed` for syntax errors and non-mapping documents, `.unknownKind` for
     ///   kinds meshd does not serve, `.invalid` for a bad envelope. The first error wins.
     public static func parse(_ text: String) throws(MeshModelError) -> [ConfigResource] {
+        try parseDocuments(text).map(\.resource)
+    }
+
+    /// `parse`, keeping each document's `metadata.resourceVersion` (optimistic concurrency).
+    public static func parseDocuments(_ text: String) throws(MeshModelError) -> [ConfigDocument] {
         var documents: [JSONValue] = []
         for document in try values(in: text) {
             expand(document, into: &documents)
         }
-        var resources: [ConfigResource] = []
+        var parsed: [ConfigDocument] = []
         for (i, document) in documents.enumerated() {
-            resources.append(try resource(from: document, label: "document \(i + 1)"))
+            parsed.append(try resource(from: document, label: "document \(i + 1)"))
         }
-        return resources
+        return parsed
     }
 
     /// The documents in `text`. JSON is recognised by its first character and read with the
@@ -53,7 +58,7 @@ public enum ConfigDocumentParser {
         }
     }
 
-    private static func resource(from document: JSONValue, label: String) throws(MeshModelError) -> ConfigResource {
+    private static func resource(from document: JSONValue, label: String) throws(MeshModelError) -> ConfigDocument {
         guard case .object = document else {
             throw MeshModelError(code: .malformed, resource: label, message: "expected a mapping")
         }
@@ -84,7 +89,43 @@ public enum ConfigDocumentParser {
         let labels = try named["metadata"]["labels"].stringMap()
         let annotations = try named["metadata"]["annotations"].stringMap()
         let spec = try named["spec"].object() ?? [:]
-        return ConfigResource(
+        let resource = ConfigResource(
             key: key, apiVersion: apiVersion, labels: labels, annotations: annotations, spec: .object(spec))
+        return ConfigDocument(resource: resource, resourceVersion: try resourceVersion(named["metadata"]["resourceVersion"]))
+    }
+
+    /// `metadata.resourceVersion`: a positive revision as a decimal string (as meshd and
+    /// Kubernetes write it) or an integer; absent, `null` or `""` (Kubernetes' "unset") is nil.
+    private static func resourceVersion(_ field: FieldReader) throws(MeshModelError) -> Int64? {
+        guard !field.isAbsent, let value = field.value else { return nil }
+        let message = "expected a revision (a positive integer, or a string of decimal digits, as meshctl get prints it)"
+        switch value {
+        case .string(""):
+            return nil
+        case .string(let text):
+            guard text.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let revision = Int64(text), revision > 0 else {
+                throw field.error(message)
+            }
+            return revision
+        case .number:
+            guard let revision = value.intValue, revision > 0 else { throw field.error(message) }
+            return Int64(revision)
+        default:
+            throw field.error(message)
+        }
+    }
+}
+
+/// One parsed document: the resource and the `metadata.resourceVersion` it was sent with.
+public struct ConfigDocument: Sendable, Hashable {
+    /// The resource.
+    public var resource: ConfigResource
+    /// The revision the writer last read (`metadata.resourceVersion`); nil: create-or-replace.
+    public var resourceVersion: Int64?
+
+    /// Creates a document.
+    public init(resource: ConfigResource, resourceVersion: Int64? = nil) {
+        self.resource = resource
+        self.resourceVersion = resourceVersion
     }
 }

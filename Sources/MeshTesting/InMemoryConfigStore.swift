@@ -1,30 +1,53 @@
+import Foundation
 import MeshModel
 import Storage
 import Synchronization
 
-/// A `ConfigStore` in memory, with the same apply semantics as the SQLite store (both plan with
-/// `ApplyPlan`); for tests of everything above the store.
+/// A `ConfigStore` in memory, with the same write semantics as the SQLite store (both plan with
+/// `ChangePlan`) and history; for tests of everything above the store.
 public final class InMemoryConfigStore: ConfigStore {
     private struct State {
         var revision: Int64 = 0
         var records: [ConfigKey: StoredConfig] = [:]
         /// (revision, key) of every change, oldest first: the in-memory change log.
         var log: [(revision: Int64, key: ConfigKey)] = []
+        /// Every history record kept, oldest first, and the oldest reconstructible revision.
+        var history: [HistoryRecord] = []
+        var historyFloor: Int64 = 0
     }
 
     private let state = Mutex(State())
     private let broadcaster = RevisionBroadcaster()
 
-    public init() {}
+    private let retention: HistoryRetention
 
-    public func apply(_ resources: [ConfigResource]) async throws(StorageError) -> ChangeOutcome {
-        let outcome = state.withLock { state in
-            let plan = ApplyPlan.apply(resources, existing: state.records, nextRevision: state.revision + 1)
-            guard !plan.writes.isEmpty else { return ChangeOutcome(revision: state.revision, results: plan.results) }
+    /// An empty store keeping `historyRetention` of history.
+    public init(historyRetention: HistoryRetention = .default) {
+        retention = historyRetention
+    }
+
+    public func write(_ change: ConfigWrite) async throws(StorageError) -> ChangeOutcome {
+        let retention = self.retention
+        let outcome = try state.withLock { state throws(StorageError) in
+            let existing = state.records.filter { change.keys.contains($0.key) }
+            let plan = try ChangePlan.plan(change, existing: existing, nextRevision: state.revision + 1)
+            guard !plan.isEmpty else { return ChangeOutcome(revision: state.revision, results: plan.results) }
             state.revision += 1
-            for write in plan.writes {
+            for write in plan.upserts {
                 state.records[write.record.key] = write.record
                 state.log.append((state.revision, write.record.key))
+            }
+            for key in plan.deletes {
+                state.records.removeValue(forKey: key)
+                state.log.append((state.revision, key))
+            }
+            let now = Date()
+            state.history.append(HistoryRecord(
+                revision: state.revision, time: now, actor: change.metadata.actor, operation: change.metadata.operation,
+                rolledBackTo: change.metadata.rolledBackTo, changes: plan.changes))
+            if let through = retention.pruneThrough(state.history.map { ($0.revision, $0.time) }, now: now) {
+                state.history.removeAll { $0.revision <= through }
+                state.historyFloor = max(state.historyFloor, through)
             }
             return ChangeOutcome(revision: state.revision, results: plan.results)
         }
@@ -32,20 +55,18 @@ public final class InMemoryConfigStore: ConfigStore {
         return outcome
     }
 
-    public func delete(_ keys: [ConfigKey]) async throws(StorageError) -> ChangeOutcome {
-        let outcome = state.withLock { state in
-            let present = keys.filter { state.records[$0] != nil }
-            let results = keys.map { ChangeOutcome.Result(key: $0, action: state.records[$0] == nil ? .notFound : .deleted) }
-            guard !present.isEmpty else { return ChangeOutcome(revision: state.revision, results: results) }
-            state.revision += 1
-            for key in present {
-                state.records.removeValue(forKey: key)
-                state.log.append((state.revision, key))
-            }
-            return ChangeOutcome(revision: state.revision, results: results)
+    public func history(_ query: HistoryQuery) async throws(StorageError) -> HistoryPage {
+        state.withLock { state in
+            let items = state.history.reversed().filter { $0.touches(kind: query.kind, namespace: query.namespace, name: query.name) }
+            return HistoryPage(items: Array(items.prefix(query.limit)), oldestRevision: state.historyFloor)
         }
-        if outcome.changedAnything { broadcaster.publish(outcome.revision) }
-        return outcome
+    }
+
+    public func historyWindow(after revision: Int64) async throws(StorageError) -> HistoryWindow {
+        state.withLock { state in
+            HistoryWindow(snapshot: ConfigSnapshot(revision: state.revision, configs: state.records.values.sorted { $0.key < $1.key }),
+                          records: state.history.filter { $0.revision > revision }, floor: state.historyFloor)
+        }
     }
 
     public func get(_ key: ConfigKey) async throws(StorageError) -> StoredConfig? {

@@ -92,6 +92,14 @@ enum ChangeRow {
             arguments: [revision, key.kind.rawValue, key.namespace, key.name, action.rawValue])
     }
 
+    /// Bounds the change log: every 256th revision, drops the entries older than the last
+    /// `keep` revisions and records the new floor, below which `delta` answers nil.
+    static func prune(_ db: Database, revision: Int64, keep: Int64) throws {
+        guard revision % 256 == 0, revision > keep else { return }
+        try db.execute(sql: "DELETE FROM change_log WHERE revision <= ?", arguments: [revision - keep])
+        try Meta.raise(db, "change_log_floor", to: revision - keep)
+    }
+
     static func fetch(_ db: Database, after revision: Int64) throws -> [ConfigChange] {
         try Row.fetchAll(db, sql: "SELECT * FROM change_log WHERE revision > ? ORDER BY rowid", arguments: [revision])
             .compactMap { row in

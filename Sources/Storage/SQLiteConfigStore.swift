@@ -7,14 +7,20 @@ import MeshModel
 /// A success returned by `apply`/`delete` has been committed and fsynced, so it survives
 /// `kill -9` and power loss. Writes are serialised by GRDB's writer; reads run concurrently.
 public final class SQLiteConfigStore: ConfigStore {
-    private let pool: DatabasePool
+    let pool: DatabasePool
     private let broadcaster = RevisionBroadcaster()
+    /// How much history to keep; pruned inside each write.
+    private let retention: HistoryRetention
+
+    /// Revisions of the keyed change feed kept: a reader further behind reads a whole snapshot.
+    static let changeLogRevisions: Int64 = 10_000
 
     /// Opens (creating if needed) `config.db` in `directory` and migrates it to the latest schema.
     ///
     /// `config.db` and its `-wal`/`-shm` files are mode 0600 (existing ones are tightened): the
     /// store holds every routing rule of the mesh. A missing `directory` is created 0700.
-    public init(directory: URL) throws(StorageError) {
+    public init(directory: URL, historyRetention: HistoryRetention = .default) throws(StorageError) {
+        retention = historyRetention
         let path = directory.appendingPathComponent("config.db").path
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true,
@@ -49,43 +55,33 @@ public final class SQLiteConfigStore: ConfigStore {
         }
     }
 
-    public func apply(_ resources: [ConfigResource]) async throws(StorageError) -> ChangeOutcome {
-        let outcome: ChangeOutcome = try await write("apply") { db in
+    public func write(_ change: ConfigWrite) async throws(StorageError) -> ChangeOutcome {
+        let retention = self.retention
+        let outcome: ChangeOutcome = try await write("write") { db in
             let revision = try Self.revision(db)
             var existing: [ConfigKey: StoredConfig] = [:]
-            for key in Set(resources.map(\.key)) {
+            for key in change.keys {
                 if let record = try ConfigRow.fetch(db, key: key) { existing[key] = record }
             }
-            let plan = ApplyPlan.apply(resources, existing: existing, nextRevision: revision + 1)
-            guard !plan.writes.isEmpty else { return ChangeOutcome(revision: revision, results: plan.results) }
-            for write in plan.writes {
+            let next = revision + 1
+            let plan = try ChangePlan.plan(change, existing: existing, nextRevision: next)
+            guard !plan.isEmpty else { return ChangeOutcome(revision: revision, results: plan.results) }
+            for write in plan.upserts {
                 try ConfigRow.upsert(db, write.record)
-                try ChangeRow.insert(db, revision: revision + 1, key: write.record.key, action: write.action)
+                try ChangeRow.insert(db, revision: next, key: write.record.key, action: write.action)
             }
-            try Self.setRevision(db, revision + 1)
-            return ChangeOutcome(revision: revision + 1, results: plan.results)
-        }
-        if outcome.changedAnything { broadcaster.publish(outcome.revision) }
-        return outcome
-    }
-
-    public func delete(_ keys: [ConfigKey]) async throws(StorageError) -> ChangeOutcome {
-        let outcome: ChangeOutcome = try await write("delete") { db in
-            let revision = try Self.revision(db)
-            var results: [ChangeOutcome.Result] = []
-            var deleted = false
-            for key in keys {
-                if try ConfigRow.delete(db, key: key) {
-                    try ChangeRow.insert(db, revision: revision + 1, key: key, action: .deleted)
-                    results.append(.init(key: key, action: .deleted))
-                    deleted = true
-                } else {
-                    results.append(.init(key: key, action: .notFound))
-                }
+            for key in plan.deletes {
+                _ = try ConfigRow.delete(db, key: key)
+                try ChangeRow.insert(db, revision: next, key: key, action: .deleted)
             }
-            guard deleted else { return ChangeOutcome(revision: revision, results: results) }
-            try Self.setRevision(db, revision + 1)
-            return ChangeOutcome(revision: revision + 1, results: results)
+            let now = Date()
+            try HistoryRow.insert(db, HistoryRecord(
+                revision: next, time: now, actor: change.metadata.actor, operation: change.metadata.operation,
+                rolledBackTo: change.metadata.rolledBackTo, changes: plan.changes))
+            try HistoryRow.prune(db, retention, now: now)
+            try ChangeRow.prune(db, revision: next, keep: Self.changeLogRevisions)
+            try Self.setRevision(db, next)
+            return ChangeOutcome(revision: next, results: plan.results)
         }
         if outcome.changedAnything { broadcaster.publish(outcome.revision) }
         return outcome
@@ -115,7 +111,7 @@ public final class SQLiteConfigStore: ConfigStore {
     public func delta(after revision: Int64) async throws(StorageError) -> ConfigDelta? {
         try await read("delta") { db in
             let current = try Self.revision(db)
-            guard revision > 0, revision <= current else { return nil }
+            guard revision > 0, revision <= current, revision >= (try Meta.get(db, "change_log_floor")) else { return nil }
             var changes: [ConfigKey: StoredConfig?] = [:]
             for change in try ChangeRow.fetch(db, after: revision) where changes[change.key] == nil {
                 changes[change.key] = .some(try ConfigRow.fetch(db, key: change.key))
@@ -131,7 +127,7 @@ public final class SQLiteConfigStore: ConfigStore {
 
     // MARK: - Helpers
 
-    private static func revision(_ db: Database) throws -> Int64 {
+    static func revision(_ db: Database) throws -> Int64 {
         try Int64.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'revision'") ?? 0
     }
 
@@ -142,12 +138,15 @@ public final class SQLiteConfigStore: ConfigStore {
     }
 
     private func write<T: Sendable>(_ what: String, _ body: @escaping @Sendable (Database) throws -> T) async throws(StorageError) -> T {
-        do { return try await pool.write(body) } catch {
+        do { return try await pool.write(body) } catch let error as StorageError {
+            // A refusal decided by the plan (a conflict), not a database failure.
+            throw error
+        } catch {
             throw StorageError(code: .database, message: "config store \(what) failed", cause: error)
         }
     }
 
-    private func read<T: Sendable>(_ what: String, _ body: @escaping @Sendable (Database) throws -> T) async throws(StorageError) -> T {
+    func read<T: Sendable>(_ what: String, _ body: @escaping @Sendable (Database) throws -> T) async throws(StorageError) -> T {
         do { return try await pool.read(body) } catch {
             throw StorageError(code: .database, message: "config store \(what) failed", cause: error)
         }

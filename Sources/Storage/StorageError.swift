@@ -15,21 +15,30 @@ public struct StorageError: Error, Sendable, CustomStringConvertible {
         /// The change exceeds a limit of the store (etcd's `--max-txn-ops`, `--max-request-bytes`);
         /// the message names the limit; nothing changed.
         case tooLarge
-        /// Concurrent writers kept changing the same resources; nothing changed, retry.
+        /// A resource is not as the writer expected (`metadata.resourceVersion`, `resource` and
+        /// `field` set), or concurrent writers kept changing the same resources; nothing changed.
         case conflict
+        /// The revision asked for is older than the history kept; nothing changed.
+        case historyPruned
     }
 
     /// The coarse category.
     public var code: Code
     /// A one-line human message naming the resource where there is one.
     public var message: String
+    /// The resource the error is about (`VirtualService default/reviews`), if any.
+    public var resource: String?
+    /// The field the error is about (`metadata.resourceVersion`), if any.
+    public var field: String?
     /// The underlying error, if any (a GRDB `DatabaseError`, a gRPC error from etcd, an I/O error).
     public var cause: (any Error)?
 
     /// Creates an error.
-    public init(code: Code, message: String, cause: (any Error)? = nil) {
+    public init(code: Code, message: String, resource: String? = nil, field: String? = nil, cause: (any Error)? = nil) {
         self.code = code
         self.message = message
+        self.resource = resource
+        self.field = field
         self.cause = cause
     }
 

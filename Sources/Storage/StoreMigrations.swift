@@ -29,6 +29,21 @@ enum StoreMigrations {
                 CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
                 """)
         }
+        // History: one row per committed change, written in the change's own transaction.
+        // `history_floor` is the oldest revision history can reconstruct: the revision the store
+        // had when history began (earlier changes were never recorded), raised by pruning.
+        migrator.registerMigration("v2-history") { db in
+            try db.execute(sql: """
+                CREATE TABLE history (
+                    revision INTEGER PRIMARY KEY,
+                    time REAL NOT NULL,
+                    record TEXT NOT NULL
+                );
+                CREATE INDEX history_time ON history(time);
+                INSERT INTO meta(key, value)
+                    VALUES ('history_floor', COALESCE((SELECT value FROM meta WHERE key = 'revision'), 0));
+                """)
+        }
         return migrator
     }
 }

@@ -42,12 +42,7 @@ public struct ProxyView: Sendable, DestinationLookup {
         for service in push.registry.sortedServices where service.isExported(to: key.namespace) {
             var admitted = service
             if !egress.isEmpty {
-                admitted.ports = service.ports.filter { port in
-                    egress.contains { listener in
-                        (listener.port == nil || listener.port == port.number)
-                            && listener.imports(host: service.host, serviceNamespace: service.namespace, configNamespace: key.namespace)
-                    }
-                }
+                admitted.ports = service.ports.filter { Self.admits(egress, port: $0.number, of: service, namespace: key.namespace) }
             }
             if !admitted.ports.isEmpty { visible[service.host] = admitted }
         }
@@ -72,6 +67,15 @@ public struct ProxyView: Sendable, DestinationLookup {
         self.destinationRules = destinationRules
         servicesByHost = visible
         services = visible.values.sorted { $0.host < $1.host }
+    }
+
+    /// Whether a Sidecar's egress listeners admit `port` of `service` for a proxy in `namespace`:
+    /// some listener on that port (or on every port) imports the host.
+    static func admits(_ egress: [SidecarEgress], port: UInt32, of service: Service, namespace: String) -> Bool {
+        egress.contains { listener in
+            (listener.port == nil || listener.port == port)
+                && listener.imports(host: service.host, serviceNamespace: service.namespace, configNamespace: namespace)
+        }
     }
 
     /// The hosts of the visible services.

@@ -231,6 +231,15 @@ public struct ConfigIndex: Sendable {
         return PushContextBuilder.build(revision: revision ?? 0, inputs: inputs, invalid: invalid, registry: reuse, settings: settings)
     }
 
+    /// Every record that validates, as context inputs sorted by key: what the analyzers read
+    /// besides the context (which keeps one VirtualService or DestinationRule per host and namespace).
+    public var validInputs: [PushContextBuilder.Input] {
+        entries.compactMap { key, entry in
+            guard case .success(let config) = entry.typed else { return nil }
+            return PushContextBuilder.Input(key: key, createdRevision: entry.createdRevision, annotations: entry.annotations, config: config)
+        }.sorted { $0.key < $1.key }
+    }
+
     /// Whether records of `key`'s kind are inputs of the service registry.
     private static func feedsRegistry(_ key: ConfigKey) -> Bool {
         key.kind == .serviceEntry || key.kind == .workloadEntry

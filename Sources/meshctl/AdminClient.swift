@@ -102,6 +102,45 @@ struct AdminClient: Sendable {
         return try JSONValue.parse(data, what: "resource")
     }
 
+    // MARK: Analysis
+
+    /// `GET /api/v1/analyze` (no `documents`) or `POST /api/v1/analyze` with `documents` applied
+    /// on top of the stored configuration (nothing written): the analysis messages, only those
+    /// about resources in `namespace` when given.
+    func analyze(namespace: String?, documents: ManifestSource?) async throws -> JSONValue {
+        let query = namespace.map { [("namespace", $0)] } ?? []
+        let data: Data
+        if let documents {
+            data = try await send(.post, "/api/v1/analyze", query: query, body: documents.data, contentType: documents.contentType)
+        } else {
+            data = try await send(.get, "/api/v1/analyze", query: query)
+        }
+        return try JSONValue.parse(data, what: "analyze response")
+    }
+
+    // MARK: History
+
+    /// `GET /api/v1/history`: history records newest first, filtered by kind, namespace, name.
+    func history(kind: String?, namespace: String?, name: String?, limit: Int) async throws -> JSONValue {
+        var query = [("limit", String(limit))]
+        if let kind { query.append(("kind", kind)) }
+        if let namespace { query.append(("namespace", namespace)) }
+        if let name { query.append(("name", name)) }
+        return try JSONValue.parse(try await send(.get, "/api/v1/history", query: query), what: "history")
+    }
+
+    /// `GET /api/v1/history/diff?from=REV[&to=REV2]`: what changed from one revision to another (or now).
+    func historyDiff(from: Int64, to: Int64?) async throws -> JSONValue {
+        let query = [("from", String(from))] + (to.map { [("to", String($0))] } ?? [])
+        return try JSONValue.parse(try await send(.get, "/api/v1/history/diff", query: query), what: "history diff")
+    }
+
+    /// `POST /api/v1/rollback`: restores the configuration right after `revision` as a new revision.
+    func rollback(to revision: Int64) async throws -> MutationResponse {
+        let body = try JSONEncoder().encode(JSONValue.object(["toRevision": .integer(revision)]))
+        return try MutationResponse.decode(try await send(.post, "/api/v1/rollback", body: body), what: "rollback response")
+    }
+
     // MARK: Proxies
 
     /// `GET /debug/syncz`: the xDS sync state of every connected proxy, as meshd reports it.

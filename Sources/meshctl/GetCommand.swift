@@ -27,6 +27,9 @@ struct GetCommand: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "Output format: table, yaml or json.")
     var output: OutputFormat = .table
 
+    @Flag(name: .long, help: "Leave metadata.resourceVersion out, to apply the output to another meshd (a version names a revision of this store only: meshd refuses it elsewhere).")
+    var noResourceVersion = false
+
     func validate() throws {
         if allNamespaces && namespace != nil {
             throw ValidationError("--namespace and --all-namespaces cannot be used together")
@@ -42,7 +45,7 @@ struct GetCommand: AsyncParsableCommand {
         try await AdminClient.withClient(root.global) { client in
             if let name {
                 let resource = try await client.get(kind: kind, namespace: namespace, name: name)
-                Console.out(try formatter.render(resource: resource))
+                Console.out(try formatter.render(resource: exported(resource)))
                 return
             }
             let items = try await client.list(kind: kind, namespace: allNamespaces ? nil : namespace)
@@ -50,7 +53,17 @@ struct GetCommand: AsyncParsableCommand {
                 // On stderr, as kubectl does, so scripts reading stdout see an empty listing.
                 Console.err(allNamespaces ? "No resources found." : "No resources found in \(namespace) namespace.")
             }
-            Console.out(try formatter.render(list: items))
+            Console.out(try formatter.render(list: items.map(exported)))
         }
+    }
+
+    /// `resource` as printed: without `metadata.resourceVersion` when `--no-resource-version`.
+    func exported(_ resource: JSONValue) -> JSONValue {
+        guard noResourceVersion, case .object(var members) = resource, case .object(var metadata)? = members["metadata"] else {
+            return resource
+        }
+        metadata.removeValue(forKey: "resourceVersion")
+        members["metadata"] = .object(metadata)
+        return .object(members)
     }
 }

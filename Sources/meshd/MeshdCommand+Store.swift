@@ -37,8 +37,11 @@ extension MeshdCommand {
         _ body: (StoreContext) async throws -> Void
     ) async throws {
         let caDirectory = caDir.map { URL(fileURLWithPath: $0) }
+        guard let retention = HistoryRetention.parse(historyRetention) else {
+            throw ValidationError("--history-retention takes a count of revisions (1000) or an age (90m, 12h, 7d)")
+        }
         guard storeSpec != "sqlite" else {
-            let store = try SQLiteConfigStore(directory: directory)
+            let store = try SQLiteConfigStore(directory: directory, historyRetention: retention)
             let identity = try MeshIdentity.load(dataDirectory: directory, caDirectory: caDirectory,
                                                  trustDomain: trustDomain, metrics: caMetrics, logger: logger)
             try await body(StoreContext(store: store, identity: identity, services: [], peers: nil))
@@ -76,14 +79,16 @@ extension MeshdCommand {
                 SynczEntries.local(statuses)
             }
             logger.info("replica on etcd", metadata: ["replica": "\(replica)", "endpoints": "\(endpoints)"])
-            var services: [any Service] = [store, share]
-            // Singleton work runs on the elected replica only; today that is etcd compaction.
-            if compaction > .zero {
-                let compactor = EtcdCompactor(client: client, interval: compaction, logger: logger)
-                services.append(EtcdElection(client: client, keyspace: keyspace, replicaID: replica, logger: logger) {
-                    await compactor.run()
-                })
+            // Singleton work runs on the elected replica only: history pruning and etcd compaction.
+            let pruner = EtcdHistoryPruner(client: client, keyspace: keyspace, retention: retention, interval: .seconds(60), logger: logger)
+            let compactor = compaction > .zero ? EtcdCompactor(client: client, interval: compaction, logger: logger) : nil
+            let election = EtcdElection(client: client, keyspace: keyspace, replicaID: replica, logger: logger) {
+                await withDiscardingTaskGroup { group in
+                    group.addTask { await pruner.run() }
+                    if let compactor { group.addTask { await compactor.run() } }
+                }
             }
+            let services: [any Service] = [store, share, election]
             try await body(StoreContext(store: store, identity: identity, services: services, peers: EtcdPeers(share: share)))
         }
     }

@@ -43,6 +43,9 @@ struct MeshdCommand: AsyncParsableCommand {
     @Option(name: .long, help: "With an etcd store: how often the elected replica compacts etcd's history (as kube-apiserver does; 0s turns it off, e.g. when etcd runs with --auto-compaction-*).")
     var etcdCompactionInterval: String = "5m"
 
+    @Option(name: .long, help: "Config history kept for rollback and diff: a count of revisions (1000) or an age (90m, 12h, 7d). Older records are pruned: on SQLite inside the next write, on etcd by the elected replica every minute.")
+    var historyRetention: String = "1000"
+
     @Option(name: .long, help: "With an etcd store: this replica's name in shared proxy status (default: HOSTNAME-PID).")
     var replicaName: String?
 

@@ -30,6 +30,18 @@ import Testing
         #expect(status(get(token: "wrong", peer: "10.0.0.9")) == 401)
     }
 
+    /// The actor config history records: the token wins over the address.
+    @Test func theCallerIsNamedForHistory() throws {
+        let trusting = AdminAccessPolicy(adminToken: "admin-secret", trustedAddresses: ["127.0.0.1", "::1", "10.0.0.5"])
+        #expect(try trusting.check(get()) == "loopback 127.0.0.1")
+        #expect(try trusting.check(get(peer: "::1")) == "loopback ::1")
+        #expect(try trusting.check(get(peer: "10.0.0.5")) == "trusted 10.0.0.5")
+        #expect(try trusting.check(get(token: "admin-secret")) == "admin")
+        #expect(try trusting.check(get(token: "admin-secret", peer: "10.0.0.9")) == "admin")
+        #expect(try trusting.check(get(token: "wrong")) == "loopback 127.0.0.1")
+        #expect(try trusting.check(get(peer: nil)) == "local")
+    }
+
     @Test func mintingATokenNeedsTheAdminTokenEvenFromLoopback() {
         let mint = AdminAccessPolicy.Request(method: .post, path: "/api/v1/tokens", host: "127.0.0.1:15014",
                                              contentType: "application/json", peerIP: "127.0.0.1")

@@ -159,8 +159,9 @@ struct FailingStore: ConfigStore {
         throw StorageError(code: .database, message: "cannot read /var/lib/meshd/config.db", cause: SQLiteFailure())
     }
 
-    func apply(_ resources: [ConfigResource]) async throws(StorageError) -> ChangeOutcome { try fail() }
-    func delete(_ keys: [ConfigKey]) async throws(StorageError) -> ChangeOutcome { try fail() }
+    func write(_ write: ConfigWrite) async throws(StorageError) -> ChangeOutcome { try fail() }
+    func history(_ query: HistoryQuery) async throws(StorageError) -> HistoryPage { try fail() }
+    func historyWindow(after revision: Int64) async throws(StorageError) -> HistoryWindow { try fail() }
     func get(_ key: ConfigKey) async throws(StorageError) -> StoredConfig? { try fail() }
     func list(kind: ConfigKind?, namespace: String?) async throws(StorageError) -> [StoredConfig] { try fail() }
     func snapshot() async throws(StorageError) -> ConfigSnapshot { try fail() }

@@ -90,6 +90,28 @@ import XDS
         }
     }
 
+    @Test func aDryRunRefusesAStaleResourceVersionAsAnApplyDoes() async throws {
+        try await withApp { client in
+            let (_, first) = try await post(client, "/api/v1/apply", Self.canary)
+            let old = try #require(first["revision"]?.intValue)
+            let (_, applied) = try await post(client, "/api/v1/apply", CanaryFixture.virtualService([("v1", 20), ("v2", 80)]))
+            let revision = try #require(applied["revision"]?.intValue)
+            // Written against the first revision: someone changed the VirtualService since.
+            let stale = CanaryFixture.virtualService([("v1", 0), ("v2", 100)])
+                .replacingOccurrences(of: "metadata: {name: reviews, namespace: default}",
+                                      with: "metadata: {name: reviews, namespace: default, resourceVersion: \"\(old)\"}")
+            let (real, realError) = try await post(client, "/api/v1/apply", stale)
+            let (dry, dryError) = try await post(client, "/api/v1/apply?dryRun=true", stale)
+            #expect(real.status == .conflict && dry.status == .conflict)
+            #expect(dryError == realError)
+            #expect(dryError["error"]?["field"] == "metadata.resourceVersion")
+            let current = stale.replacingOccurrences(of: "resourceVersion: \"\(old)\"", with: "resourceVersion: \"\(revision)\"")
+            let (fresh, answer) = try await post(client, "/api/v1/apply?dryRun=true", current)
+            #expect(fresh.status == .ok && answer["results"]?[0]?["action"] == "configured")
+            #expect(try await store.currentRevision() == Int64(revision))
+        }
+    }
+
     @Test func anUnknownProxyIsNotFoundAndBadParametersAreNamed() async throws {
         try await withApp { client in
             let (missing, missingError) = try await post(client, "/api/v1/apply?dryRun=true&proxy=nobody", Self.canary)

@@ -89,5 +89,5 @@ enum ConfigStoreContract {
         ("the change feed notifies only real changes", changeFeedNotifiesOnlyRealChanges),
         ("delta names changed and deleted keys after a revision", deltaNamesChangedAndDeletedKeysAfterARevision),
         ("list filters by kind and namespace in key order", listFiltersByKindAndNamespaceInKeyOrder),
-    ]
+    ] + historyChecks
 }

@@ -16,8 +16,12 @@ final class FlakyConfigStore: ConfigStore {
         if failing.load(ordering: .relaxed) { throw StorageError(code: .database, message: "disk I/O error") }
     }
 
-    func apply(_ resources: [ConfigResource]) async throws(StorageError) -> ChangeOutcome { try await inner.apply(resources) }
-    func delete(_ keys: [ConfigKey]) async throws(StorageError) -> ChangeOutcome { try await inner.delete(keys) }
+    func write(_ write: ConfigWrite) async throws(StorageError) -> ChangeOutcome { try await inner.write(write) }
+    func history(_ query: HistoryQuery) async throws(StorageError) -> HistoryPage { try check(); return try await inner.history(query) }
+    func historyWindow(after revision: Int64) async throws(StorageError) -> HistoryWindow {
+        try check()
+        return try await inner.historyWindow(after: revision)
+    }
     func get(_ key: ConfigKey) async throws(StorageError) -> StoredConfig? { try check(); return try await inner.get(key) }
     func list(kind: ConfigKind?, namespace: String?) async throws(StorageError) -> [StoredConfig] {
         try check()

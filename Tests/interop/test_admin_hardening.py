@@ -18,6 +18,7 @@ import http.server
 import json
 import os
 import sqlite3
+import time
 import stat
 import subprocess
 import threading
@@ -260,5 +261,8 @@ def test_a_500_shows_no_sql(meshd):
         assert leak not in r.text, f"500 body shows {leak!r}: {r.text}"
     error_id = err.get("errorId")
     assert error_id and error_id in err["message"], err
-    logged = [line for line in meshd.lines if error_id in line]
+    # meshd logs before it answers, but its output is read by another thread: poll for the line.
+    deadline = time.monotonic() + 10
+    while not (logged := [line for line in meshd.lines if error_id in line]) and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert logged and any("no such table" in line for line in logged), f"no log line with {error_id}: {meshd.tail(20)}"

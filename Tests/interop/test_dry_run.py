@@ -4,7 +4,7 @@ On the 50/50 canary, `meshctl apply --dry-run` of 0/100 changes nothing — the 
 stays about even, `meshctl get vs` shows the same spec and resourceVersion, the revision and the
 client's acked versions stay put — and names the connected client among the proxies it would
 touch, with its RouteConfiguration; `--proxy` prints a diff with the weight change. A dry run of
-an invalid document gets exactly the answer a real apply gets.
+an invalid document, or of a stale resourceVersion, gets exactly the answer a real apply gets.
 """
 
 from __future__ import annotations
@@ -55,6 +55,14 @@ def test_dry_run_of_a_weight_shift_changes_nothing_and_names_the_client(meshd, b
     assert any(l.startswith("-") and '"weight": 50' in l for l in lines), diff
     # 0/100 is sent as one cluster instead of a weighted split.
     assert any(l.startswith("+") and '"cluster": "outbound|9080|v2|reviews.default.svc.cluster.local"' in l for l in lines), diff
+
+    # A stale resourceVersion is refused by the dry run as by the apply: 409, nothing changed.
+    stale = configs.virtual_service({"v1": 0, "v2": 100}).replace(
+        "  name: reviews\n", f"  name: reviews\n  resourceVersion: \"{revision + 5}\"\n", 1)
+    dry = meshd.request("POST", "/api/v1/apply?dryRun=true", stale, "application/yaml")
+    real = meshd.apply_raw(stale)
+    assert dry.status == 409 and real.status == 409 and dry.json() == real.json(), (dry, real)
+    assert dry.json()["error"]["field"] == "metadata.resourceVersion"
 
     # Nothing changed: the store, the push, the client's config and its traffic.
     assert get_vs(meshd) == vs_before

@@ -342,10 +342,17 @@ def test_sqlite_config_moves_to_etcd_with_meshctl(replicas, meshd_factory, backe
 
     old = meshd_factory([], name="sqlite")
     old.apply(configs.canary(backends["v1"].port, backends["v2"].port, {"v1": 30, "v2": 70}))
-    exported = "".join(run_meshctl(f"http://{old.admin_address}", "get", kind, "-A", "-o", "yaml").stdout + "---\n"
+    export = ("get", "-A", "-o", "yaml", "--no-resource-version")
+    exported = "".join(run_meshctl(f"http://{old.admin_address}", export[0], kind, *export[1:]).stdout + "---\n"
                        for kind in ("se", "we", "dr", "vs", "sidecar"))
     (tmp_path / "mesh.yaml").write_text(exported)
     replica = replicas("A")
+    # With resourceVersions (revisions of the old store), the new store refuses the export:
+    # they name resources it does not have (optimistic concurrency, issue 14).
+    versioned = tmp_path / "versioned.yaml"
+    versioned.write_text(run_meshctl(f"http://{old.admin_address}", "get", "vs", "-A", "-o", "yaml").stdout)
+    refused = run_meshctl(f"http://{replica.admin_address}", "apply", "-f", versioned, check=False)
+    assert refused.returncode != 0 and "metadata.resourceVersion" in refused.stderr, refused.stderr
     run_meshctl(f"http://{replica.admin_address}", "apply", "-f", tmp_path / "mesh.yaml")
     for kind in ("ServiceEntry", "WorkloadEntry", "DestinationRule", "VirtualService"):
         moved = [(i["metadata"]["name"], i["spec"]) for i in replica.get(kind, configs.NAMESPACE)["items"]]

@@ -1,0 +1,54 @@
+import Foundation
+
+/// How much history a store keeps (`--history-retention`): the newest N records, or the
+/// records younger than an age. Older records are pruned and the store's floor — the oldest
+/// revision that can be restored or compared — moves up to the newest pruned revision.
+public enum HistoryRetention: Sendable, Hashable, CustomStringConvertible {
+    /// Keep the newest `n` records (at least 1).
+    case count(Int)
+    /// Keep the records younger than this many seconds (the newest record is always kept).
+    case age(TimeInterval)
+
+    /// meshd's default: the last 1000 changes.
+    public static let `default` = HistoryRetention.count(1000)
+
+    /// Parses `1000` (records) or an age `90s`, `30m`, `12h`, `7d`; nil for anything else
+    /// (zero, negative, overflowing or unknown units).
+    public static func parse(_ text: String) -> HistoryRetention? {
+        let text = text.trimmingCharacters(in: .whitespaces)
+        if let n = Int(text) { return n > 0 ? .count(n) : nil }
+        guard let unit = text.last, let value = Int(text.dropLast()), value > 0 else { return nil }
+        let seconds: Int
+        switch unit {
+        case "s": seconds = 1
+        case "m": seconds = 60
+        case "h": seconds = 3600
+        case "d": seconds = 86400
+        default: return nil
+        }
+        let (total, overflow) = value.multipliedReportingOverflow(by: seconds)
+        return overflow ? nil : .age(TimeInterval(total))
+    }
+
+    /// `1000 revisions` or `604800s`, for logs.
+    public var description: String {
+        switch self {
+        case .count(let n): "\(n) revisions"
+        case .age(let seconds): "\(Int(seconds))s"
+        }
+    }
+
+    /// The newest revision to prune among records (revision, time), or nil when none is to go.
+    /// Pure; both stores prune through it.
+    public func pruneThrough(_ records: [(revision: Int64, time: Date)], now: Date) -> Int64? {
+        let sorted = records.sorted { $0.revision > $1.revision }
+        switch self {
+        case .count(let n):
+            return sorted.count > n ? sorted[n].revision : nil
+        case .age(let seconds):
+            let cutoff = now.addingTimeInterval(-seconds)
+            // The newest record stays whatever its age: it is what the current configuration came from.
+            return sorted.dropFirst().first { $0.time < cutoff }?.revision
+        }
+    }
+}
