@@ -268,7 +268,7 @@ let package = Package(
         .testTarget(
             name: "AdminAPITests",
             dependencies: [
-                "AdminAPI", "Storage", "XDS", "MeshModel", "MeshTesting", "CertificateAuthority",
+                "AdminAPI", "Storage", "XDS", "MeshModel", "MeshTesting", "CertificateAuthority", "Translator", "EnvoyAPI",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

@@ -2,6 +2,7 @@ import CertificateAuthority
 import Logging
 import Prometheus
 import Storage
+import Translator
 import XDS
 
 /// What the admin API reads and writes: the store (the only thing it changes), the push side's
@@ -48,6 +49,9 @@ public struct AdminDependencies: Sendable {
     public var identity: Identity?
     /// The other replicas' proxies (meshd on etcd); nil for a single meshd.
     public var peers: (any PeerProxyStatuses)?
+    /// The push server's generators (its trust domain), with which a dry run works out what
+    /// each connected proxy would receive.
+    public var generators: [any ResourceGenerator]
 
     /// Creates the dependencies; the defaults trust loopback callers and refuse token minting
     /// without the admin token.
@@ -56,7 +60,8 @@ public struct AdminDependencies: Sendable {
                 trustedAddresses: Set<String> = ["127.0.0.1", "::1"], allowedHostNames: Set<String> = [],
                 allowLoopbackTokenMinting: Bool = false, health: ServingHealth = ServingHealth(),
                 configIndex: SharedConfigIndex = SharedConfigIndex(), identity: Identity? = nil,
-                peers: (any PeerProxyStatuses)? = nil) {
+                peers: (any PeerProxyStatuses)? = nil, generators: [any ResourceGenerator] = Generators.all) {
+        self.generators = generators
         self.store = store
         self.publisher = publisher
         self.statuses = statuses

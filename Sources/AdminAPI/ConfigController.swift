@@ -8,14 +8,16 @@ struct ConfigController: Sendable {
     let dependencies: AdminDependencies
 
     func register(on router: Router<AdminRequestContext>) {
-        let writer = ConfigWriter(store: dependencies.store, index: dependencies.configIndex, publisher: dependencies.publisher)
+        let writer = ConfigWriter(store: dependencies.store, index: dependencies.configIndex, publisher: dependencies.publisher,
+                                  statuses: dependencies.statuses, generators: dependencies.generators)
         let store = dependencies.store
         let configIndex = dependencies.configIndex
 
         router.post("/api/v1/apply") { request, context -> Response in
             var request = request
+            let dryRun = try Self.dryRun(request.uri.queryParameters)
             let documents = try ConfigDocumentParser.parseDocuments(try await request.text())
-            return JSONResponse.make(try await writer.apply(documents, actor: context.actor))
+            return JSONResponse.make(try await writer.apply(documents, actor: context.actor, dryRun: dryRun))
         }
 
         router.post("/api/v1/delete") { request, context -> Response in
@@ -63,6 +65,25 @@ struct ConfigController: Sendable {
             json = .object(members)
         }
         return json
+    }
+
+    /// `dryRun=true` (or Kubernetes' `dryRun=All`) asks for a dry run, `proxy=NODE_ID` for that
+    /// proxy's xDS diff in it; `dryRun=false` or none is a real apply.
+    static func dryRun(_ query: Parameters) throws -> DryRunRequest? {
+        let proxy = query["proxy"].map(String.init)
+        switch query["dryRun"].map(String.init) {
+        case "true", "All":
+            return DryRunRequest(proxy: proxy)
+        case nil, "false":
+            guard proxy == nil else {
+                throw AdminError(code: "invalid", status: .unprocessableContent, message: "proxy is only read by a dry run (add dryRun=true)",
+                                 field: "proxy")
+            }
+            return nil
+        case let other?:
+            throw AdminError(code: "invalid", status: .unprocessableContent,
+                             message: "dryRun must be true or false, not \"\(other.prefix(40))\"", field: "dryRun")
+        }
     }
 
     static func kind(_ context: AdminRequestContext) throws -> ConfigKind {

@@ -14,13 +14,20 @@ struct ConfigWriter: Sendable {
     /// The push loop's latest context: its registry is reused when the apply brings no
     /// ServiceEntry or WorkloadEntry, so a routing apply does not recompute every endpoint.
     let publisher: PushContextPublisher
+    /// Connected proxies, whose impact a dry run reports (none when nil).
+    var statuses: ProxyStatusRegistry? = nil
+    /// The push server's generators, which a dry run's impact generates with.
+    var generators: [any ResourceGenerator] = Generators.all
 
     /// Applies parsed documents and returns the JSON answer (results and warnings). A document
     /// carrying `metadata.resourceVersion` is written only if the stored resource is still at
     /// that revision (409 `conflict` otherwise, nothing written).
-    func apply(_ documents: [ConfigDocument], actor: String) async throws -> JSONValue {
+    ///
+    /// With `dryRun`, everything up to the write is the same (so are its 4xx, 409 and warnings);
+    /// then the answer is planned and the impact worked out instead of writing.
+    func apply(_ documents: [ConfigDocument], actor: String, dryRun: DryRunRequest? = nil) async throws -> JSONValue {
         let puts = documents.map { ConfigWrite.Put($0.resource, expected: $0.resourceVersion.map { .revision($0) }) }
-        return try await commit(ConfigWrite(puts: puts, metadata: ChangeMetadata(actor: actor, operation: .apply)))
+        return try await commit(ConfigWrite(puts: puts, metadata: ChangeMetadata(actor: actor, operation: .apply)), dryRun: dryRun)
     }
 
     /// Applies resources without expectations (the registry's writes).
@@ -47,7 +54,7 @@ struct ConfigWriter: Sendable {
     /// anything is written: rules that span resources (endpoint weights of the WorkloadEntries
     /// a ServiceEntry selects must add up within uint32) are checked there, so a refused write
     /// changes nothing, and the same build yields the answer's warnings — then commits it.
-    private func commit(_ write: ConfigWrite, extra: [String: JSONValue] = [:]) async throws -> JSONValue {
+    private func commit(_ write: ConfigWrite, extra: [String: JSONValue] = [:], dryRun: DryRunRequest? = nil) async throws -> JSONValue {
         var notHonoured: [JSONValue] = []
         var validated: [(resource: ConfigResource, config: TypedConfig)] = []
         for resource in write.puts.map(\.resource) {
@@ -63,6 +70,7 @@ struct ConfigWriter: Sendable {
         } else {
             prospective.load(try await store.snapshot())
         }
+        let stored = prospective
         let next = (prospective.revision ?? 0) + 1
         if !write.deletes.isEmpty {
             prospective.apply(ConfigDelta(since: next - 1, revision: next - 1,
@@ -72,9 +80,12 @@ struct ConfigWriter: Sendable {
         let context = prospective.context(reusing: publisher.current)
         let keys = Set(write.keys)
         try Self.checkWeights(context, applied: write.keys)
-        let outcome = try await store.write(write)
         // Dangling references are accepted (apply order must not matter) but reported.
         let warnings = context.warnings.filter { keys.contains($0.key) }.map { JSONValue.string($0.description) } + notHonoured
+        if let dryRun {
+            return try await dryRunAnswer(write, request: dryRun, stored: stored, prospective: context, warnings: warnings, extra: extra)
+        }
+        let outcome = try await store.write(write)
         return answer(outcome, extra: extra.merging(["warnings": .array(warnings)]) { a, _ in a })
     }
 
@@ -104,7 +115,7 @@ struct ConfigWriter: Sendable {
         return answer(outcome, extra: [:])
     }
 
-    private func answer(_ outcome: ChangeOutcome, extra: [String: JSONValue]) -> JSONValue {
+    func answer(_ outcome: ChangeOutcome, extra: [String: JSONValue]) -> JSONValue {
         let results = outcome.results.map { result -> JSONValue in
             .object([
                 "kind": .string(result.key.kind.rawValue), "namespace": .string(result.key.namespace),

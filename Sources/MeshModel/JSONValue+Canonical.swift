@@ -12,6 +12,42 @@ extension JSONValue {
         return out
     }
 
+    /// The canonical form over several lines: each member and element on its own line,
+    /// indented by `indent` spaces per level, keys sorted as in `canonicalJSON()`. Meant for
+    /// line diffs, where one changed value shows as one changed line.
+    public func canonicalJSON(indent: Int) -> String {
+        var out = ""
+        writeIndented(to: &out, level: 0, indent: String(repeating: " ", count: max(0, indent)))
+        return out
+    }
+
+    private func writeIndented(to out: inout String, level: Int, indent: String) {
+        let inner = String(repeating: indent, count: level + 1)
+        switch self {
+        case .array(let elements) where !elements.isEmpty:
+            out += "[\n"
+            for (i, element) in elements.enumerated() {
+                out += inner
+                element.writeIndented(to: &out, level: level + 1, indent: indent)
+                out += i == elements.count - 1 ? "\n" : ",\n"
+            }
+            out += String(repeating: indent, count: level) + "]"
+        case .object(let members) where !members.isEmpty:
+            out += "{\n"
+            let keys = members.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            for (i, key) in keys.enumerated() {
+                out += inner
+                Self.writeString(key, to: &out)
+                out += ": "
+                members[key]!.writeIndented(to: &out, level: level + 1, indent: indent)
+                out += i == keys.count - 1 ? "\n" : ",\n"
+            }
+            out += String(repeating: indent, count: level) + "}"
+        default:
+            writeCanonical(to: &out)
+        }
+    }
+
     private func writeCanonical(to out: inout String) {
         switch self {
         case .null:

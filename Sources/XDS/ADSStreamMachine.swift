@@ -21,6 +21,10 @@ public protocol ADSStreamMachine: Sendable {
     var subscribedTypes: [String] { get }
     /// Per-type status for proxy-status and `/debug/syncz`.
     func status(of typeURL: String) -> TypeStatus
+    /// The names the proxy subscribes to in `typeURL` by name.
+    func subscribedNames(_ typeURL: String) -> Set<String>
+    /// Whether the proxy subscribes to every resource of `typeURL`.
+    func isWildcard(_ typeURL: String) -> Bool
     /// The most names the stream subscribes to in one type; the server bounds it.
     var largestSubscription: Int { get }
 
@@ -36,6 +40,15 @@ public protocol ADSStreamMachine: Sendable {
 }
 
 extension ADSStreamMachine {
+    /// What the proxy subscribes to, by type URL: every resource, or the names it asked for.
+    public var subscriptions: [String: ResourceSubscription] {
+        var result: [String: ResourceSubscription] = [:]
+        for typeURL in subscribedTypes {
+            result[typeURL] = isWildcard(typeURL) ? .all : .names(subscribedNames(typeURL))
+        }
+        return result
+    }
+
     /// True when the proxy subscribed to something and ACKed the latest response of every type.
     public var synced: Bool {
         let types = subscribedTypes

@@ -34,6 +34,9 @@ public struct ProxyStatus: Sendable {
 
     /// True when every subscribed type is SYNCED.
     public var synced: Bool { machine.synced }
+
+    /// What the proxy subscribes to, by type URL (what a change would send it).
+    public var subscriptions: [String: ResourceSubscription] { machine.subscriptions }
 }
 
 /// Connected proxies and where each stands; written by streams, read by the admin API.

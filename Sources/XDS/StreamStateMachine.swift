@@ -57,6 +57,9 @@ public struct StreamStateMachine: Sendable {
     /// The names the proxy subscribes to in `typeURL` (empty when wildcard or not subscribed).
     public func subscribedNames(_ typeURL: String) -> Set<String> { types[typeURL]?.names ?? [] }
 
+    /// Whether the proxy subscribes to every resource of `typeURL` (LDS or CDS asked with no names).
+    public func isWildcard(_ typeURL: String) -> Bool { types[typeURL]?.wildcard ?? false }
+
     /// The most names the proxy asked for in one type (one request's worth, already bounded).
     public var largestSubscription: Int { types.values.reduce(0) { max($0, $1.names.count) } }
 

@@ -60,6 +60,18 @@ struct AdminClient: Sendable {
         return try MutationResponse.decode(data, what: "apply response")
     }
 
+    /// `POST /api/v1/apply?dryRun=true[&proxy=ID]`: validates one manifest as an apply would and
+    /// answers what it would do and which proxies it would touch, changing nothing. The raw body.
+    func applyDryRun(_ manifest: ManifestSource, proxy: String?) async throws -> Data {
+        try await send(.post, "/api/v1/apply", query: [("dryRun", "true")] + (proxy.map { [("proxy", $0)] } ?? []),
+                       body: manifest.data, contentType: manifest.contentType)
+    }
+
+    /// `POST /api/v1/apply` answered as it came (for `-o json`).
+    func applyRaw(_ manifest: ManifestSource) async throws -> Data {
+        try await send(.post, "/api/v1/apply", body: manifest.data, contentType: manifest.contentType)
+    }
+
     /// `POST /api/v1/delete`: deletes every resource named in one manifest.
     func delete(_ manifest: ManifestSource) async throws -> MutationResponse {
         let data = try await send(.post, "/api/v1/delete", body: manifest.data, contentType: manifest.contentType)

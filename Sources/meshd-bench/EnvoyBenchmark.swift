@@ -7,16 +7,7 @@ import XDS
 /// `PushBenchmark` builds.
 enum EnvoyBenchmark {
     static func run(services: Int, endpoints: Int, iterations: Int) throws -> String {
-        var inputs: [PushContextBuilder.Input] = []
-        var revision: Int64 = 0
-        for s in 0..<services {
-            var texts = [ServiceFixture.service(s)]
-            texts += (0..<endpoints).map { ServiceFixture.workload(s, $0, port: 9080) }
-            for resource in try texts.flatMap({ try ConfigDocumentParser.parse($0) }) {
-                revision += 1
-                inputs.append(.init(key: resource.key, createdRevision: revision, config: try ConfigValidator.validate(resource)))
-            }
-        }
+        let inputs = try ServiceFixture.inputs(services: services, endpoints: endpoints)
         let push = PushContextBuilder.build(revision: 1, inputs: inputs)
         let clock = ContinuousClock()
         func measure(_ proxy: Proxy) -> (Duration, Int) {

@@ -56,6 +56,20 @@ enum PipelineBenchmark {
 /// The benchmark mesh: per service a ServiceEntry, a DestinationRule with subsets v1/v2 and a
 /// 50/50 VirtualService; WorkloadEntries alternate v1/v2.
 enum ServiceFixture {
+    /// The validated inputs of `services` services with `endpoints` workloads each on port 9080,
+    /// with creation revisions in order.
+    static func inputs(services: Int, endpoints: Int) throws -> [PushContextBuilder.Input] {
+        var inputs: [PushContextBuilder.Input] = []
+        for s in 0..<services {
+            var texts = [service(s)]
+            texts += (0..<endpoints).map { workload(s, $0, port: 9080) }
+            for resource in try texts.flatMap({ try ConfigDocumentParser.parse($0) }) {
+                inputs.append(.init(key: resource.key, createdRevision: Int64(inputs.count + 1), config: try ConfigValidator.validate(resource)))
+            }
+        }
+        return inputs
+    }
+
     static func service(_ s: Int) -> String {
         """
         apiVersion: networking.istio.io/v1

@@ -145,7 +145,8 @@ struct MeshdCommand: AsyncParsableCommand {
             let configIndex = SharedConfigIndex(settings: MeshSettings(rootNamespace: rootNamespace))
             let debouncer = PushDebouncer(store: store, publisher: publisher, quiet: quiet, maxDelay: maxDelay,
                                           metrics: metrics, health: health, index: configIndex, logger: logger)
-            let cache = SnapshotCache(generators: Generators.all(trustDomain: trustDomain))
+            let generators = Generators.all(trustDomain: trustDomain)
+            let cache = SnapshotCache(generators: generators)
             let ads = AggregatedDiscoveryServer(publisher: publisher, cache: cache, statuses: statuses, metrics: metrics,
                                                 logger: logger, limits: limits, throttle: throttle)
             // The mTLS port's ADS: the same streams, but a proxy is who its mesh certificate says.
@@ -180,7 +181,7 @@ struct MeshdCommand: AsyncParsableCommand {
                 store: store, publisher: publisher, statuses: statuses, metrics: prometheus, logger: logger,
                 adminToken: identity.adminToken, trustedAddresses: trusted, allowedHostNames: allowedHosts,
                 allowLoopbackTokenMinting: allowLoopbackTokenMinting, health: health, configIndex: configIndex,
-                identity: .init(ca: identity.ca, tokens: identity.tokens), peers: opened.peers))
+                identity: .init(ca: identity.ca, tokens: identity.tokens), peers: opened.peers, generators: generators))
             let adminLogger = logger
             let admin = Application(
                 router: router,
