@@ -1,6 +1,7 @@
 import Hummingbird
 
-/// Builds the admin API's router: config, registry, debug, health and metrics endpoints.
+/// Builds the admin API's router: config, registry, debug, health and metrics endpoints, and the
+/// OpenAPI document that describes them all (Sources/AdminAPI/Assets/openapi.json).
 public enum AdminRouter {
     /// The router for `dependencies`; routes are documented in docs/admin-api.md.
     public static func make(_ dependencies: AdminDependencies) -> Router<AdminRequestContext> {
@@ -12,6 +13,12 @@ public enum AdminRouter {
         RegistryController(dependencies: dependencies).register(on: router)
         DebugController(dependencies: dependencies).register(on: router)
         if let identity = dependencies.identity { IdentityController(identity: identity).register(on: router) }
+        router.get("/api/v1/openapi.json") { request, _ -> Response in
+            guard let document = EmbeddedAssets.asset("openapi.json") else {
+                throw AdminError.internalError("openapi.json is not compiled in (scripts/embed-assets.sh)")
+            }
+            return EmbeddedAssets.response(document, request: request)
+        }
         return router
     }
 }
