@@ -10,8 +10,9 @@ to show. Then:
   errors) that must succeed or fail as stated, each answer validated against the document —
   fuzzing alone rarely reaches a 200 for a valid config or a connected proxy's config dump;
 - `test_fuzz`: schemathesis generates requests for every operation (the document's examples,
-  then positive and negative cases; `MAX_EXAMPLES` each, deterministic), with the admin token
-  so token minting is fuzzed too.
+  coverage cases, then positive and negative cases; `MAX_EXAMPLES` each, deterministic), with
+  the admin token so token minting is fuzzed too; a request the document calls invalid must
+  also be refused with a 4xx.
 
 Bounded: `MAX_EXAMPLES` per operation and phase, derandomized; each operation is its own pytest
 item under conftest's per-test timeout. Measured on 2 busy cores: see the report in the commit.
@@ -69,12 +70,20 @@ NOT_FUZZED = {
         "an endless text/event-stream: a plain request never completes; test_events_stream reads it with a bounded read",
 }
 
-CHECKS = [negative_data_rejection, not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
           response_headers_conformance]
-# Per operation and phase; MESHD_OPENAPI_MAX_EXAMPLES raises it for a longer hunt by hand.
-MAX_EXAMPLES = int(os.environ.get("MESHD_OPENAPI_MAX_EXAMPLES", "25"))
+# Beyond conformance: a request the document calls invalid must get a 4xx, so a field the
+# handler ignores without a word is found (it found three, see OpenAPIFuzzRegressionTests).
+FUZZ_CHECKS = [*CHECKS, negative_data_rejection]
+# Operations where a documented parameter's handler is on another branch, so schema-invalid
+# values of it are still ignored here; remove with the entry of openapi_pending.txt.
+NEGATIVE_DATA_PENDING = {
+    ("POST", "/api/v1/apply"): "`dryRun` and `proxy` are the dry-run branch's; until it merges, apply ignores them",
+}
+# Per operation and phase; MESHD_OPENAPI_MAX_EXAMPLES (and MESHD_OPENAPI_SEED) for a longer hunt by hand.
+MAX_EXAMPLES = int(os.environ.get("MESHD_OPENAPI_MAX_EXAMPLES", "50"))
 CONFIG = SchemathesisConfig.from_dict({
-    "seed": 14,
+    "seed": int(os.environ.get("MESHD_OPENAPI_SEED", "14")),
     "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True, "database": "none",
                    # Every request carries the admin token (below); a generated Authorization
                    # header would only repeat what test_known_good_requests checks.
@@ -204,6 +213,9 @@ def _known_good(api) -> list[tuple[str, str, dict, int]]:
         ("GET", "/api/v1/config/{kind}", {"path_parameters": {"kind": "gizmo"}}, 400),
         ("GET", "/api/v1/config/{kind}/{namespace}/{name}", {"path_parameters": config_path}, 200),
         ("GET", "/api/v1/config/{kind}/{namespace}/{name}", {"path_parameters": {**config_path, "name": "nope"}}, 404),
+        ("DELETE", "/api/v1/config/{kind}/{namespace}/{name}",
+         {"path_parameters": {"kind": "destinationrules", "namespace": "default", "name": "openapi-extra"}}, 200),
+        ("POST", "/api/v1/apply", {"body": {"kind": "List", "items": [dr]}, "media_type": "application/json"}, 200),
         ("POST", "/api/v1/delete", {"body": dr, "media_type": "application/yaml"}, 200),
         ("DELETE", "/api/v1/config/{kind}/{namespace}/{name}", {"path_parameters": {**config_path, "name": "nope"}}, 404),
         ("PUT", "/api/v1/registry/services/{namespace}/{name}",
@@ -240,8 +252,13 @@ def _known_good(api) -> list[tuple[str, str, dict, int]]:
 
 
 def test_known_good_requests(api):
+    table = _known_good(api)
+    succeeding = {(method, path) for method, path, _, expected in table if expected < 300}
+    operations = {(m.upper(), p) for p, item in json.loads(SPEC.read_text())["paths"].items() for m in item}
+    without = operations - PENDING_HANDLERS - NOT_FUZZED.keys() - succeeding
+    assert not without, f"add a request that succeeds for each of: {sorted(without)}"
     failures = []
-    for method, path, kwargs, expected in _known_good(api):
+    for method, path, kwargs, expected in table:
         kwargs = dict(kwargs)
         case = DOCUMENT[path][method].Case(**kwargs)
         label = f"{method} {path} {kwargs}"
@@ -279,4 +296,5 @@ def test_fuzz(case, api):
     case.headers = _valid_http_headers(case.headers)
     response = case.call(base_url=api.admin_url, headers=_auth(api), timeout=10)
     FUZZ_STATUSES[response.status_code] = FUZZ_STATUSES.get(response.status_code, 0) + 1
-    case.validate_response(response, checks=CHECKS, headers=_auth(api))
+    pending = (case.operation.method.upper(), case.operation.path) in NEGATIVE_DATA_PENDING
+    case.validate_response(response, checks=CHECKS if pending else FUZZ_CHECKS, headers=_auth(api))
