@@ -48,17 +48,23 @@ import Testing
         }
     }
 
-    /// A registered service's body that was not an object, or had a misspelt field (`port`),
-    /// used to register a service with the defaults: no ports, and a 200.
-    @Test(arguments: [#"{"port": [{"number": 9080, "name": "grpc", "protocol": "GRPC"}]}"#, #"[1]"#, #""reviews""#])
-    func registeredServiceBodyMustBeAnObjectOfKnownFields(_ body: String) async throws {
+    /// A field a registered service does not have (`resolution`, which a caller may well expect
+    /// to be honoured) used to be dropped with a 200 — the service registered as STATIC; a
+    /// misspelt `port` or a body that was no object got a 422 about `spec.ports` instead of
+    /// naming what the caller sent.
+    @Test(arguments: [
+        (#"{"ports": [{"number": 9080, "name": "grpc", "protocol": "GRPC"}], "resolution": "DNS"}"#, "resolution"),
+        (#"{"port": [{"number": 9080, "name": "grpc", "protocol": "GRPC"}]}"#, "port"),
+        (#"[1]"#, "body"), (#""reviews""#, "body"),
+    ])
+    func registeredServiceBodyMustBeAnObjectOfKnownFields(_ body: String, field: String) async throws {
         let store = InMemoryConfigStore()
         try await AdminHardeningTests().withApp(store: store) { client in
             let response = try await post(client, "/api/v1/registry/services/default/reviews", method: .put, body)
             #expect(response.status == .unprocessableContent)
             let error = try error(response)
             #expect(error["resource"] == .string("ServiceEntry default/reviews"))
-            #expect(error["field"] == .string(body.hasPrefix("{") ? "port" : "body"))
+            #expect(error["field"] == .string(field))
             #expect(try await store.currentRevision() == 0)
             let good = try await post(client, "/api/v1/registry/services/default/reviews", method: .put,
                                       #"{"ports": [{"number": 9080, "name": "grpc", "protocol": "GRPC"}]}"#)

@@ -15,7 +15,8 @@ to show. Then:
   also be refused with a 4xx.
 
 Bounded: `MAX_EXAMPLES` per operation and phase, derandomized; each operation is its own pytest
-item under conftest's per-test timeout. Measured on 2 busy cores: see the report in the commit.
+item under conftest's per-test timeout. Measured on 2 busy cores: about 1300 requests in 20-26 s
+(the module, meshd start and client included: about 40 s).
 """
 
 from __future__ import annotations
