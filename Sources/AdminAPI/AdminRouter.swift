@@ -1,7 +1,8 @@
 import Hummingbird
 
 /// Builds the admin API's router: config, history, registry, analysis, debug, health and metrics
-/// endpoints, and the dashboard (`/ui/`) with its overview and event stream.
+/// endpoints, the dashboard (`/ui/`) with its overview and event stream, and the OpenAPI document
+/// that describes them all (Sources/AdminAPI/Assets/openapi.json).
 public enum AdminRouter {
     /// The router for `dependencies`; routes are documented in docs/admin-api.md.
     public static func make(_ dependencies: AdminDependencies) -> Router<AdminRequestContext> {
@@ -17,6 +18,12 @@ public enum AdminRouter {
         OverviewController(dependencies: dependencies).register(on: router)
         DashboardController().register(on: router)
         if let identity = dependencies.identity { IdentityController(identity: identity).register(on: router) }
+        router.get("/api/v1/openapi.json") { request, _ -> Response in
+            guard let document = EmbeddedAssets.asset("openapi.json") else {
+                throw AdminError.internalError("openapi.json is not compiled in (scripts/embed-assets.sh)")
+            }
+            return EmbeddedAssets.response(document, request: request)
+        }
         return router
     }
 }

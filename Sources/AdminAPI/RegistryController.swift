@@ -10,6 +10,9 @@ struct RegistryController: Sendable {
 
     static let registeredBy = ["meshd.io/registered-by": "api"]
 
+    /// The fields of `PUT /api/v1/registry/services/...`.
+    static let serviceFields: Set<String> = ["hosts", "ports", "workloadSelector"]
+
     func register(on router: Router<AdminRequestContext>) {
         let writer = ConfigWriter(store: dependencies.store, index: dependencies.configIndex, publisher: dependencies.publisher)
 
@@ -43,7 +46,18 @@ struct RegistryController: Sendable {
 
     /// A ServiceEntry for a registered service; hosts default to `NAME.NAMESPACE.svc.cluster.local`
     /// and the workload selector to `app: NAME`.
+    /// The body must be an object of only those three fields: anything else would be dropped
+    /// from the ServiceEntry without a word (a typo such as `port` registers a service with no ports).
     static func serviceEntry(namespace: String, name: String, body: JSONValue) throws -> ConfigResource {
+        let resource = "ServiceEntry \(namespace)/\(name)"
+        guard let fields = body.objectValue else {
+            throw AdminError(code: "invalid", status: .unprocessableContent, message: "expected a JSON object", resource: resource, field: "body")
+        }
+        if let unknown = fields.keys.sorted().first(where: { !serviceFields.contains($0) }) {
+            throw AdminError(code: "invalid", status: .unprocessableContent,
+                             message: "unknown field; a registered service has \(serviceFields.sorted().joined(separator: ", "))",
+                             resource: resource, field: unknown)
+        }
         let hosts = body["hosts"] ?? .array([.string(HostName.resolve(name, namespace: namespace))])
         let selector = body["workloadSelector"] ?? .object(["app": .string(name)])
         let spec: JSONValue = .object([
