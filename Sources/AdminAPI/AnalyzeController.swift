@@ -13,11 +13,13 @@ struct AnalyzeController: Sendable {
     func register(on router: Router<AdminRequestContext>) {
         let dependencies = self.dependencies
         router.get("/api/v1/analyze") { request, _ -> Response in
+            _ = try request.query(allowing: ["namespace"])
             let index = try await Self.currentIndex(dependencies)
             return JSONResponse.make(Self.answer(index, request: request, dependencies: dependencies))
         }
 
         router.post("/api/v1/analyze") { request, _ -> Response in
+            _ = try request.query(allowing: ["namespace"])
             var request = request
             let resources = try ConfigDocumentParser.parse(try await request.text())
             // Validated exactly as an apply validates, so a body apply would refuse is a 4xx here.

@@ -15,7 +15,7 @@ struct ConfigController: Sendable {
 
         router.post("/api/v1/apply") { request, context -> Response in
             var request = request
-            let dryRun = try Self.dryRun(request.uri.queryParameters)
+            let dryRun = try Self.dryRun(try request.query(allowing: ["dryRun", "proxy"]))
             let documents = try ConfigDocumentParser.parseDocuments(try await request.text())
             return JSONResponse.make(try await writer.apply(documents, actor: context.actor, dryRun: dryRun))
         }
@@ -28,7 +28,7 @@ struct ConfigController: Sendable {
 
         router.get("/api/v1/config/:kind") { request, context -> Response in
             let kind = try Self.kind(context)
-            let namespace = request.uri.queryParameters["namespace"].map(String.init)
+            let namespace = try request.query(allowing: ["namespace"])["namespace"].map(String.init)
             let items = try await store.list(kind: kind, namespace: namespace)
             let index = configIndex.read()
             return JSONResponse.make(.object(["items": .array(items.map { Self.render($0, index: index) })]))

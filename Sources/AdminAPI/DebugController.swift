@@ -33,16 +33,18 @@ struct DebugController: Sendable {
         }
 
         router.get("/debug/config_dump") { request, _ -> Response in
-            guard let id = request.uri.queryParameters["proxyID"].map(String.init), let status = statuses.proxy(id) else {
-                throw AdminError.notFound("proxy \(request.uri.queryParameters["proxyID"].map(String.init) ?? "(no proxyID given)")")
+            let query = try request.query(allowing: ["proxyID"])
+            guard let id = query["proxyID"].map(String.init), let status = statuses.proxy(id) else {
+                throw AdminError.notFound("proxy \(query["proxyID"].map(String.init) ?? "(no proxyID given)")")
             }
             return JSONResponse.make(try Self.configDump(status))
         }
 
         router.get("/debug/authz") { request, _ -> Response in
             guard let push = publisher.current else { throw AdminError.notFound("push context (not built yet)") }
-            let namespace = request.uri.queryParameters["namespace"].map(String.init) ?? "default"
-            let name = request.uri.queryParameters["workload"].map(String.init) ?? ""
+            let query = try request.query(allowing: ["namespace", "workload"])
+            let namespace = query["namespace"].map(String.init) ?? "default"
+            let name = query["workload"].map(String.init) ?? ""
             let key = ConfigKey(kind: .workloadEntry, namespace: namespace, name: name)
             guard let check = AuthorizationCheck(workload: key, push: push) else {
                 throw AdminError.notFound("WorkloadEntry \(namespace)/\(name) (no service selects or lists it)")

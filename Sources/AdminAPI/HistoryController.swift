@@ -17,7 +17,7 @@ struct HistoryController: Sendable {
         let store = dependencies.store
 
         router.get("/api/v1/history") { request, _ -> Response in
-            let parameters = request.uri.queryParameters
+            let parameters = try request.query(allowing: ["kind", "namespace", "name", "limit"])
             var query = HistoryQuery(namespace: parameters["namespace"].map(String.init), name: parameters["name"].map(String.init),
                                      limit: Self.defaultLimit)
             if let kind = parameters["kind"].map(String.init) { query.kind = try ConfigController.kind(named: kind) }
@@ -35,7 +35,7 @@ struct HistoryController: Sendable {
         }
 
         router.get("/api/v1/history/diff") { request, _ -> Response in
-            let parameters = request.uri.queryParameters
+            let parameters = try request.query(allowing: ["from", "to"])
             guard let from = try Self.integer(parameters["from"].map(String.init), name: "from") else {
                 throw Self.badParameter("from", "required: the revision to compare from")
             }
@@ -55,6 +55,10 @@ struct HistoryController: Sendable {
         router.post("/api/v1/rollback") { request, context -> Response in
             var request = request
             let body = try JSONValue.parse(json: try await request.text())
+            if case .object(let members) = body, let extra = members.keys.sorted().first(where: { $0 != "toRevision" }) {
+                throw AdminError(code: "invalid", status: .unprocessableContent,
+                                 message: "unknown field; a rollback takes only toRevision", field: String(extra.prefix(64)))
+            }
             guard case .number? = body["toRevision"], let revision = body["toRevision"]?.intValue, revision >= 0 else {
                 throw AdminError(code: "invalid", status: .unprocessableContent,
                                  message: "expected {\"toRevision\": N}, N a revision (a non-negative integer)", field: "toRevision")

@@ -12,9 +12,8 @@ import Testing
 import XDS
 
 /// The OpenAPI document (Sources/AdminAPI/Assets/openapi.json) against the router: every route
-/// Hummingbird has registered is described, every described operation is registered (except
-/// those Tests/interop/openapi_pending.txt lists: contract routes whose handler is on another
-/// branch), and the document is served as compiled in. The routes come from the router itself
+/// Hummingbird has registered is described, every described operation is registered, and the
+/// document is served as compiled in. The routes come from the router itself
 /// (`Router.routes`), not from a second table that could drift from it.
 @Suite struct OpenAPIDocumentTests {
     static let tests = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -54,15 +53,6 @@ import XDS
         return operations
     }
 
-    static func pendingOperations() throws -> Set<String> {
-        let text = try String(contentsOf: tests.appendingPathComponent("interop/openapi_pending.txt"), encoding: .utf8)
-        return Set(text.split(separator: "\n").compactMap { line -> String? in
-            let parts = line.split(separator: " ")
-            guard parts.count == 2, !line.hasPrefix("#") else { return nil }
-            return normalized(String(parts[0]), String(parts[1]))
-        })
-    }
-
     @Test func documentParsesAndDeclaresOpenAPI31() throws {
         let document = try Self.document()
         let version = try #require(document["openapi"]?.stringValue)
@@ -73,14 +63,10 @@ import XDS
     @Test func everyRegisteredRouteIsDescribedAndEveryDescribedOneRegistered() throws {
         let registered = Set(try Self.router().routes.map { Self.normalized($0.method.rawValue, $0.path.description) })
         let documented = try Self.documentedOperations(try Self.document())
-        let pending = try Self.pendingOperations()
         #expect(registered.count >= 19, "the router lists \(registered.count) routes: \(registered.sorted())")
         #expect(registered.subtracting(documented).isEmpty, "registered but not in openapi.json: \(registered.subtracting(documented).sorted())")
-        let missing = documented.subtracting(registered).subtracting(pending)
+        let missing = documented.subtracting(registered)
         #expect(missing.isEmpty, "in openapi.json but not registered: \(missing.sorted())")
-        #expect(pending.isSubset(of: documented), "pending but not documented: \(pending.subtracting(documented).sorted())")
-        // A pending entry whose handler has landed must leave the list, or it is never fuzzed.
-        #expect(pending.intersection(registered).isEmpty, "registered, remove from openapi_pending.txt: \(pending.intersection(registered).sorted())")
     }
 
     /// Each operation answers 401 and 403 unless open (`security: []`), and the open ones are

@@ -49,22 +49,6 @@ HERE = Path(__file__).resolve().parent
 SPEC = REPO_ROOT / "Sources" / "AdminAPI" / "Assets" / "openapi.json"
 
 
-def _read_pending() -> frozenset[tuple[str, str]]:
-    """Tests/interop/openapi_pending.txt: operations whose handler is not on this branch yet."""
-    entries = set()
-    for line in (HERE / "openapi_pending.txt").read_text().splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            method, path = line.split()
-            entries.add((method.upper(), path))
-    return frozenset(entries)
-
-
-# Documented from the issue 14 contract, built by other branches: not fuzzed here, and
-# `test_pending_operations_are_not_served` checks each still answers 404 (remove the entry from
-# openapi_pending.txt when its handler merges, and it is fuzzed like the rest).
-PENDING_HANDLERS = _read_pending()
-
 # Operations fuzzing cannot exercise meaningfully, and why.
 NOT_FUZZED = {
     ("GET", "/api/v1/events"):
@@ -76,9 +60,6 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 # Beyond conformance: a request the document calls invalid must get a 4xx, so a field the
 # handler ignores without a word is found (it found three, see OpenAPIFuzzRegressionTests).
 FUZZ_CHECKS = [*CHECKS, negative_data_rejection]
-# Operations where a documented parameter's handler is on another branch, so schema-invalid
-# values of it are still ignored here; remove with the entry of openapi_pending.txt.
-NEGATIVE_DATA_PENDING: dict = {}
 # Per operation and phase; MESHD_OPENAPI_MAX_EXAMPLES (and MESHD_OPENAPI_SEED) for a longer hunt by hand.
 MAX_EXAMPLES = int(os.environ.get("MESHD_OPENAPI_MAX_EXAMPLES", "50"))
 CONFIG = SchemathesisConfig.from_dict({
@@ -90,7 +71,7 @@ CONFIG = SchemathesisConfig.from_dict({
 })
 DOCUMENT = schemathesis.openapi.from_path(SPEC, config=CONFIG)
 FUZZED = DOCUMENT.exclude(
-    func=lambda ctx: (ctx.operation.method.upper(), ctx.operation.path) in PENDING_HANDLERS | NOT_FUZZED.keys())
+    func=lambda ctx: (ctx.operation.method.upper(), ctx.operation.path) in NOT_FUZZED)
 
 CLIENT_NODE = "openapi-fuzz-client"
 
@@ -154,26 +135,9 @@ def test_served_document_is_the_file(api):
     assert again.status == 304 and again.body == b"", again
 
 
-def test_pending_operations_are_not_served(api):
-    """Every entry of openapi_pending.txt is still missing here (404); an entry whose handler
-    answers anything else must be removed so that it is fuzzed."""
-    assert PENDING_HANDLERS, "openapi_pending.txt is empty: delete it and this test"
-    documented = {(m.upper(), p) for p, item in json.loads(SPEC.read_text())["paths"].items() for m in item}
-    assert PENDING_HANDLERS <= documented, f"pending but not in the document: {sorted(PENDING_HANDLERS - documented)}"
-    served = []
-    for method, path in sorted(PENDING_HANDLERS):
-        body, content_type = (b"{}", "application/json") if method in ("POST", "PUT") else (None, None)
-        r = api.request(method, path, body, content_type, timeout=5)
-        if r.status != 404:
-            served.append(f"{method} {path} -> {r.status}")
-    assert not served, "handlers exist for operations listed in openapi_pending.txt; remove them there: " + ", ".join(served)
-
-
 def test_events_stream(api):
     """GET /api/v1/events with a bounded read: the headers say text/event-stream and the first
     event arrives; what is fuzzed for the other operations cannot complete on an endless stream."""
-    if ("GET", "/api/v1/events") in PENDING_HANDLERS:
-        pytest.skip("GET /api/v1/events is not on this branch yet (openapi_pending.txt)")
     host, port = api.admin_address.rsplit(":", 1)
     conn = http.client.HTTPConnection(host, int(port), timeout=10)
     try:
@@ -241,6 +205,21 @@ def _known_good(api) -> list[tuple[str, str, dict, int]]:
         ("GET", "/debug/authz", {"query": {"workload": "reviews-v1", "namespace": "default"}}, 200),
         ("GET", "/debug/authz", {"query": {"workload": "nobody"}}, 404),
         ("GET", "/debug/push_status", {}, 200),
+        ("GET", "/debug/authz", {"query": {"workload": "reviews-v1", "namespce": "default"}}, 400),
+        ("GET", "/api/v1/history", {"query": {"kind": "vs", "limit": "5"}}, 200),
+        ("GET", "/api/v1/history", {"query": {"kind": "vs", "nmae": "reviews"}}, 400),
+        ("GET", "/api/v1/history/diff", {"query": {"from": "1"}}, 200),
+        ("GET", "/api/v1/history/diff", {"query": {"from": "999999"}}, 404),
+        ("POST", "/api/v1/rollback", {"body": {"toRevision": 1}, "media_type": "application/json"}, 200),
+        ("POST", "/api/v1/rollback", {"body": {"toRevision": 1, "dryRun": True}, "media_type": "application/json"}, 422),
+        ("POST", "/api/v1/apply", {"body": dr, "media_type": "application/yaml", "query": {"dryRun": "true"}}, 200),
+        ("POST", "/api/v1/apply", {"body": dr, "media_type": "application/yaml", "query": {"dryrun": "true"}}, 400),
+        ("GET", "/api/v1/analyze", {"query": {"namespace": "default"}}, 200),
+        ("POST", "/api/v1/analyze", {"body": dr, "media_type": "application/yaml"}, 200),
+        ("GET", "/api/v1/overview", {}, 200),
+        ("GET", "/ui/", {}, 200),
+        ("GET", "/ui/{file}", {"path_parameters": {"file": "app.js"}}, 200),
+        ("GET", "/ui/{file}", {"path_parameters": {"file": "nope.js"}}, 404),
         # The access policy's answers, on an operation each: a browser is never trusted by its
         # address (401 without the token), a foreign Host is refused (403), a body must be
         # declared YAML or JSON (415).
@@ -254,7 +233,7 @@ def test_known_good_requests(api):
     table = _known_good(api)
     succeeding = {(method, path) for method, path, _, expected in table if expected < 300}
     operations = {(m.upper(), p) for p, item in json.loads(SPEC.read_text())["paths"].items() for m in item}
-    without = operations - PENDING_HANDLERS - NOT_FUZZED.keys() - succeeding
+    without = operations - NOT_FUZZED.keys() - succeeding
     assert not without, f"add a request that succeeds for each of: {sorted(without)}"
     failures = []
     for method, path, kwargs, expected in table:
@@ -295,5 +274,4 @@ def test_fuzz(case, api):
     case.headers = _valid_http_headers(case.headers)
     response = case.call(base_url=api.admin_url, headers=_auth(api), timeout=10)
     FUZZ_STATUSES[response.status_code] = FUZZ_STATUSES.get(response.status_code, 0) + 1
-    pending = (case.operation.method.upper(), case.operation.path) in NEGATIVE_DATA_PENDING
-    case.validate_response(response, checks=CHECKS if pending else FUZZ_CHECKS, headers=_auth(api))
+    case.validate_response(response, checks=FUZZ_CHECKS, headers=_auth(api))
