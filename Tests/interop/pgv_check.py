@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import threading
 import types
 
 from google.protobuf.message import Message
@@ -69,13 +70,43 @@ def _load_validator() -> types.ModuleType:
 validator = _load_validator()
 
 
-@functools.lru_cache(maxsize=None)
-def _check_for(descriptor) -> object:
-    """The compiled check of one message type (a function returning error strings), or why none."""
+def _compile_check(descriptor) -> object:
     try:
         return validator._validate_all_inner(validator.ValidatingMessage(types.SimpleNamespace(DESCRIPTOR=descriptor)))
+    except SystemError as exc:
+        return exc  # not cached: see _check_for
     except Exception as exc:  # noqa: BLE001 - the library's templates fail in many ways
         return f"{type(exc).__name__}: {exc}"
+
+
+_checks: dict = {}
+_checks_lock = threading.Lock()
+
+
+def _check_for(descriptor) -> object:
+    """The compiled check of one message type (a function returning error strings), or why none.
+
+    The library compiles generated source. CPython 3.11.7 has been seen (once, in CI, while the
+    first compile of a type ran on an ADS client's reader thread) to fail that compile with
+    `SystemError: AST constructor recursion depth mismatch`, an interpreter fault, not a verdict
+    on the type; and a memoised failure then failed every later test that met the type. So a
+    SystemError is retried on a fresh thread (fresh recursion accounting) and never cached."""
+    with _checks_lock:
+        if descriptor in _checks:
+            return _checks[descriptor]
+        check = _compile_check(descriptor)
+        for _ in range(3):
+            if not isinstance(check, SystemError):
+                break
+            result: list = []
+            worker = threading.Thread(target=lambda: result.append(_compile_check(descriptor)))
+            worker.start()
+            worker.join()
+            check = result[0] if result else check
+        if isinstance(check, SystemError):
+            return f"SystemError: {check}"
+        _checks[descriptor] = check
+        return check
 
 
 def _errors(msg: Message) -> list[str]:
