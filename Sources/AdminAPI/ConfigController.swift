@@ -8,8 +8,7 @@ struct ConfigController: Sendable {
     let dependencies: AdminDependencies
 
     func register(on router: Router<AdminRequestContext>) {
-        let writer = ConfigWriter(store: dependencies.store, index: dependencies.configIndex, publisher: dependencies.publisher,
-                                  statuses: dependencies.statuses, generators: dependencies.generators)
+        let writer = ConfigWriter(dependencies)
         let store = dependencies.store
         let configIndex = dependencies.configIndex
 

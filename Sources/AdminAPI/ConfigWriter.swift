@@ -19,6 +19,23 @@ struct ConfigWriter: Sendable {
     /// The push server's generators, which a dry run's impact generates with.
     var generators: [any ResourceGenerator] = Generators.all
 
+    /// The writer every admin endpoint uses: the store, the push side's views and, for dry runs,
+    /// the connected proxies and the push server's generators. One initializer, so no endpoint
+    /// can end up with a writer whose dry run sees no proxies.
+    init(_ dependencies: AdminDependencies) {
+        self.init(store: dependencies.store, index: dependencies.configIndex, publisher: dependencies.publisher,
+                  statuses: dependencies.statuses, generators: dependencies.generators)
+    }
+
+    init(store: any ConfigStore, index: SharedConfigIndex, publisher: PushContextPublisher,
+         statuses: ProxyStatusRegistry? = nil, generators: [any ResourceGenerator] = Generators.all) {
+        self.store = store
+        self.index = index
+        self.publisher = publisher
+        self.statuses = statuses
+        self.generators = generators
+    }
+
     /// Applies parsed documents and returns the JSON answer (results and warnings). A document
     /// carrying `metadata.resourceVersion` is written only if the stored resource is still at
     /// that revision (409 `conflict` otherwise, nothing written).
@@ -37,17 +54,21 @@ struct ConfigWriter: Sendable {
 
     /// Restores the configuration as it was right after `revision`, as one new revision; the
     /// answer is an apply's plus `rolledBackTo`. Nothing to restore answers the current
-    /// revision with every resource changed since `unchanged`.
-    func rollback(to revision: Int64, actor: String) async throws -> JSONValue {
+    /// revision with every resource changed since `unchanged`. With `dryRun`, the rollback is
+    /// worked out and checked exactly so, and answered as an apply's dry run: what it would do
+    /// and which connected proxies it would reach, with nothing written.
+    func rollback(to revision: Int64, actor: String, dryRun: DryRunRequest? = nil) async throws -> JSONValue {
         let window = try await store.historyWindow(after: revision)
         let write = try HistoryReplay.rollback(to: revision, in: window, actor: actor)
         let extra: [String: JSONValue] = ["rolledBackTo": .number(Double(revision))]
         guard !write.puts.isEmpty || !write.deletes.isEmpty else {
             let touched = Set(window.records.flatMap { $0.changes.map(\.key) }).sorted()
             let outcome = ChangeOutcome(revision: window.snapshot.revision, results: touched.map { .init(key: $0, action: .unchanged) })
-            return answer(outcome, extra: extra.merging(["warnings": .array([])]) { a, _ in a })
+            var nothing = extra.merging(["warnings": .array([])]) { a, _ in a }
+            if dryRun != nil { nothing.merge(["dryRun": .bool(true), "impact": .array([])]) { a, _ in a } }
+            return answer(outcome, extra: nothing)
         }
-        return try await commit(write, extra: extra)
+        return try await commit(write, extra: extra, dryRun: dryRun)
     }
 
     /// Validates `write`'s puts, builds the configuration as it will be after it — once, before

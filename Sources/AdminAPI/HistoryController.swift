@@ -13,7 +13,7 @@ struct HistoryController: Sendable {
     static let maxLimit = 1000
 
     func register(on router: Router<AdminRequestContext>) {
-        let writer = ConfigWriter(store: dependencies.store, index: dependencies.configIndex, publisher: dependencies.publisher)
+        let writer = ConfigWriter(dependencies)
         let store = dependencies.store
 
         router.get("/api/v1/history") { request, _ -> Response in
@@ -53,6 +53,7 @@ struct HistoryController: Sendable {
         }
 
         router.post("/api/v1/rollback") { request, context -> Response in
+            let dryRun = try ConfigController.dryRun(try request.query(allowing: ["dryRun", "proxy"]))
             var request = request
             let body = try JSONValue.parse(json: try await request.text())
             if case .object(let members) = body, let extra = members.keys.sorted().first(where: { $0 != "toRevision" }) {
@@ -63,7 +64,7 @@ struct HistoryController: Sendable {
                 throw AdminError(code: "invalid", status: .unprocessableContent,
                                  message: "expected {\"toRevision\": N}, N a revision (a non-negative integer)", field: "toRevision")
             }
-            return JSONResponse.make(try await writer.rollback(to: Int64(revision), actor: context.actor))
+            return JSONResponse.make(try await writer.rollback(to: Int64(revision), actor: context.actor, dryRun: dryRun))
         }
     }
 

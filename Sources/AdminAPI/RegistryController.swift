@@ -14,7 +14,7 @@ struct RegistryController: Sendable {
     static let serviceFields: Set<String> = ["hosts", "ports", "workloadSelector"]
 
     func register(on router: Router<AdminRequestContext>) {
-        let writer = ConfigWriter(store: dependencies.store, index: dependencies.configIndex, publisher: dependencies.publisher)
+        let writer = ConfigWriter(dependencies)
 
         router.put("/api/v1/registry/services/:namespace/:name") { request, context -> Response in
             var request = request

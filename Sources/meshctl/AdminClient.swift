@@ -137,8 +137,14 @@ struct AdminClient: Sendable {
 
     /// `POST /api/v1/rollback`: restores the configuration right after `revision` as a new revision.
     func rollback(to revision: Int64) async throws -> MutationResponse {
+        try MutationResponse.decode(try await rollbackRaw(to: revision, dryRun: false, proxy: nil), what: "rollback response")
+    }
+
+    /// `POST /api/v1/rollback[?dryRun=true[&proxy=ID]]` answered as it came (dry run, `-o json`).
+    func rollbackRaw(to revision: Int64, dryRun: Bool, proxy: String?) async throws -> Data {
         let body = try JSONEncoder().encode(JSONValue.object(["toRevision": .integer(revision)]))
-        return try MutationResponse.decode(try await send(.post, "/api/v1/rollback", body: body), what: "rollback response")
+        let query = dryRun ? [("dryRun", "true")] + (proxy.map { [("proxy", $0)] } ?? []) : []
+        return try await send(.post, "/api/v1/rollback", query: query, body: body)
     }
 
     // MARK: Proxies

@@ -19,34 +19,22 @@ struct ApplyCommand: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("File, directory or '-' (repeatable).", valueName: "file"))
     var filename: [String] = []
 
-    @Flag(name: .customLong("dry-run"), help: "Validate and show the impact on connected proxies; change nothing.")
-    var dryRun = false
-
-    @Option(help: ArgumentHelp("With --dry-run: print the xDS diff of this proxy (its node id).", valueName: "id"))
-    var proxy: String?
-
-    @Option(name: .shortAndLong, help: "Output format: json prints meshd's answer as it is.")
-    var output: OutputFormat?
+    @OptionGroup var preview: DryRunOptions
 
     func validate() throws {
         guard !filename.isEmpty else { throw ValidationError("must specify at least one -f FILE") }
-        if proxy != nil && !dryRun { throw ValidationError("--proxy needs --dry-run") }
-        if let output, output != .json { throw ValidationError("apply prints text, or its answer with -o json") }
+        try preview.validate(command: "apply")
     }
 
     func run() async throws {
         let sources = try ManifestSource.load(filename)
         try await AdminClient.withClient(root.global) { client in
             for source in sources {
-                if output == .json {
-                    let data = dryRun ? try await client.applyDryRun(source, proxy: proxy) : try await client.applyRaw(source)
+                if preview.output == .json {
+                    let data = preview.dryRun ? try await client.applyDryRun(source, proxy: preview.proxy) : try await client.applyRaw(source)
                     Console.out(try JSONValue.parse(data, what: "apply response").prettyJSON() + "\n")
-                } else if dryRun {
-                    let answer = try DryRunAnswer.decode(try await client.applyDryRun(source, proxy: proxy))
-                    Console.out(answer.results.map { $0.line + " (dry run)\n" }.joined())
-                    answer.warnings.forEach(Console.warning)
-                    Console.out(proxy == nil ? answer.impactText : answer.diffText)
-                    answer.incomplete.forEach { Console.warning("impact on \($0.proxy) not worked out: \($0.reason)") }
+                } else if preview.dryRun {
+                    preview.print(try DryRunAnswer.decode(try await client.applyDryRun(source, proxy: preview.proxy)))
                 } else {
                     let response = try await client.apply(source)
                     Console.out(response.results.map { $0.line + "\n" }.joined())

@@ -52,6 +52,15 @@ def test_canary_rollback_history_and_diff(meshd, backends, xds_clients, node_id,
     scenarios.assert_no_failures(window, "0/100")
     assert window["counts"] == {"v2": 200}, window["counts"]
 
+    # A dry run of the rollback first: what it would do and whom it would reach, nothing written.
+    dry = run_meshctl(meshd.admin_url, "rollback", "--to", half, "--dry-run").stdout
+    assert dry.startswith("virtualservice.networking.istio.io/reviews configured (dry run)\n"), dry
+    assert any(line.startswith(proxy + " ") and "RouteConfiguration" in line for line in dry.splitlines()), dry
+    assert meshd.request("GET", "/api/v1/history?limit=1").json()["items"][0]["revision"] == shifted
+    assert weights(meshd) == [0, 100]
+    diff = run_meshctl(meshd.admin_url, "rollback", "--to", half, "--dry-run", "--proxy", proxy).stdout
+    assert "RouteConfiguration" in diff and re.search(r'^[-+]\s+"weight": 50', diff, re.M), diff
+
     # Roll back to the 50/50 revision: printed like an apply, one new revision, pushed.
     before = meshd.acked_versions(meshd.proxy_status(proxy))
     out = run_meshctl(meshd.admin_url, "rollback", "--to", half).stdout

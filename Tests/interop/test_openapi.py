@@ -212,6 +212,7 @@ def _known_good(api) -> list[tuple[str, str, dict, int]]:
         ("GET", "/api/v1/history/diff", {"query": {"from": "999999"}}, 404),
         ("POST", "/api/v1/rollback", {"body": {"toRevision": 1}, "media_type": "application/json"}, 200),
         ("POST", "/api/v1/rollback", {"body": {"toRevision": 1, "dryRun": True}, "media_type": "application/json"}, 422),
+        ("POST", "/api/v1/rollback", {"body": {"toRevision": 1}, "media_type": "application/json", "query": {"dryRun": "true"}}, 200),
         ("POST", "/api/v1/apply", {"body": dr, "media_type": "application/yaml", "query": {"dryRun": "true"}}, 200),
         ("POST", "/api/v1/apply", {"body": dr, "media_type": "application/yaml", "query": {"dryrun": "true"}}, 400),
         ("GET", "/api/v1/analyze", {"query": {"namespace": "default"}}, 200),
