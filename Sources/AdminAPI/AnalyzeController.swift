@@ -37,11 +37,7 @@ struct AnalyzeController: Sendable {
     /// configuration: what is stored now, not what was last pushed.
     private static func currentIndex(_ dependencies: AdminDependencies) async throws -> ConfigIndex {
         var index = dependencies.configIndex.read()
-        if let known = index.revision, let delta = try await dependencies.store.delta(after: known) {
-            index.apply(delta)
-        } else {
-            index.load(try await dependencies.store.snapshot())
-        }
+        try await index.catchUp(with: dependencies.store)
         return index
     }
 

@@ -86,11 +86,7 @@ struct ConfigWriter: Sendable {
             notHonoured += limits.map { .string("\(resource.key): \($0.path): \($0.message)") }
         }
         var prospective = index.read()
-        if let known = prospective.revision, let delta = try await store.delta(after: known) {
-            prospective.apply(delta)
-        } else {
-            prospective.load(try await store.snapshot())
-        }
+        try await prospective.catchUp(with: store)
         let stored = prospective
         let next = (prospective.revision ?? 0) + 1
         if !write.deletes.isEmpty {

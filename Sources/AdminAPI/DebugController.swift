@@ -107,7 +107,7 @@ struct DebugController: Sendable {
         }
         var entry: [String: JSONValue] = [
             "proxyID": .string(status.proxyID), "connectionID": .string(status.connectionID),
-            "connectedAt": .string(ISO8601DateFormatter().string(from: status.connectedAt)),
+            "connectedAt": .string(status.connectedAt.rfc3339),
             "types": .object(types), "synced": .bool(status.synced), "protocol": .string(status.protocolName),
             "authenticated": .bool(status.proxy?.isAuthenticated ?? false),
         ]

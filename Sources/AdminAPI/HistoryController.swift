@@ -72,7 +72,7 @@ struct HistoryController: Sendable {
     static func render(_ record: HistoryRecord) -> JSONValue {
         var object: [String: JSONValue] = [
             "revision": .number(Double(record.revision)),
-            "time": .string(timestamp(record.time)),
+            "time": .string(record.time.rfc3339),
             "actor": .string(record.actor),
             "operation": .string(record.operation.rawValue),
             "changes": .array(record.changes.map { render($0.key, action: $0.action) }),
@@ -86,13 +86,6 @@ struct HistoryController: Sendable {
             "kind": .string(key.kind.rawValue), "namespace": .string(key.namespace), "name": .string(key.name),
             "action": .string(action.rawValue),
         ])
-    }
-
-    /// RFC 3339 in UTC to the second: `2026-11-30T08:00:00Z`.
-    static func timestamp(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
     }
 
     /// A query parameter holding a revision or a count: nil when absent, 400 when not a
