@@ -15,8 +15,6 @@ public struct ConnectionPoolSettings: Sendable, Hashable {
         public var idleTimeout: Duration?
         /// `tcpKeepalive`, nil when absent.
         public var keepalive: TCPKeepalive?
-        /// Whether `tcpKeepalive` is present.
-        public var hasKeepalive: Bool { keepalive != nil }
     }
 
     /// `tcp.tcpKeepalive`; a nil part keeps the operating system's default.

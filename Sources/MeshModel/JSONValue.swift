@@ -78,8 +78,6 @@ extension JSONValue {
         return nil
     }
 
-    /// Whether this is `null`.
-    public var isNull: Bool { self == .null }
 }
 
 // MARK: - Literals, so tests and fixtures read like the JSON they stand for

@@ -45,8 +45,6 @@ public struct PolicySettings: Sendable, Hashable {
 
     /// `tls.mode` as written (`DISABLE`, `SIMPLE`, `MUTUAL`, `ISTIO_MUTUAL`); nil when `tls` or its mode is absent.
     public var tlsMode: String? { tls?.mode?.rawValue }
-    /// Whether `tls` is present at all.
-    public var hasTLS: Bool { tls != nil }
 
     /// Whether no block is set.
     public var isEmpty: Bool { loadBalancer == nil && connectionPool == nil && outlierDetection == nil && tls == nil }
