@@ -49,9 +49,9 @@ public struct AdminDependencies: Sendable {
     public var identity: Identity?
     /// The other replicas' proxies (meshd on etcd); nil for a single meshd.
     public var peers: (any PeerProxyStatuses)?
-    /// The push server's generators (its trust domain), with which a dry run works out what
-    /// each connected proxy would receive.
-    public var generators: [any ResourceGenerator]
+    /// The push server's generator table (its trust domain), with which a dry run works out
+    /// what each connected proxy would receive.
+    public var generators: GeneratorTable
 
     /// Creates the dependencies; the defaults trust loopback callers and refuse token minting
     /// without the admin token.
@@ -60,7 +60,7 @@ public struct AdminDependencies: Sendable {
                 trustedAddresses: Set<String> = ["127.0.0.1", "::1"], allowedHostNames: Set<String> = [],
                 allowLoopbackTokenMinting: Bool = false, health: ServingHealth = ServingHealth(),
                 configIndex: SharedConfigIndex = SharedConfigIndex(), identity: Identity? = nil,
-                peers: (any PeerProxyStatuses)? = nil, generators: [any ResourceGenerator] = Generators.all) {
+                peers: (any PeerProxyStatuses)? = nil, generators: GeneratorTable) {
         self.generators = generators
         self.store = store
         self.publisher = publisher

@@ -89,11 +89,7 @@ extension ConfigWriter {
     }
 
     /// `proxyless`, `sidecar` or `gateway`: the API contract's names for the kinds of proxy.
-    static func kindName(_ kind: Proxy.Kind) -> String {
-        switch kind {
-        case .proxylessGRPC: "proxyless"
-        case .sidecar: "sidecar"
-        case .router: "gateway"
-        }
+    static func kindName(_ kind: ProxyKind) -> String {
+        kind.apiName
     }
 }

@@ -16,8 +16,8 @@ struct ConfigWriter: Sendable {
     let publisher: PushContextPublisher
     /// Connected proxies, whose impact a dry run reports (none when nil).
     var statuses: ProxyStatusRegistry? = nil
-    /// The push server's generators, which a dry run's impact generates with.
-    var generators: [any ResourceGenerator] = Generators.all
+    /// The push server's generator table, which a dry run's impact generates with.
+    let generators: GeneratorTable
 
     /// The writer every admin endpoint uses: the store, the push side's views and, for dry runs,
     /// the connected proxies and the push server's generators. One initializer, so no endpoint
@@ -28,7 +28,7 @@ struct ConfigWriter: Sendable {
     }
 
     init(store: any ConfigStore, index: SharedConfigIndex, publisher: PushContextPublisher,
-         statuses: ProxyStatusRegistry? = nil, generators: [any ResourceGenerator] = Generators.all) {
+         statuses: ProxyStatusRegistry? = nil, generators: GeneratorTable) {
         self.store = store
         self.index = index
         self.publisher = publisher

@@ -63,9 +63,9 @@ struct DebugController: Sendable {
                 // Stored spec fields outside Istio's schema: ignored, the resources still pushed.
                 "unknownFields": .array(configIndex.read().unknownFieldWarnings.map(Self.warningObject)),
                 // Fields a kind of proxy does not honour as written (the apply answer warned).
-                "unhonouredFields": .array(configIndex.read().unhonouredFieldWarnings.map { client, warning in
+                "unhonouredFields": .array(configIndex.read().unhonouredFieldWarnings.map { kind, warning in
                     guard case .object(var members) = Self.warningObject(warning) else { return .null }
-                    members["proxyKind"] = .string(client.rawValue)
+                    members["proxyKind"] = .string(kind.rawValue)
                     return .object(members)
                 }),
             ]))

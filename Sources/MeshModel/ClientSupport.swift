@@ -4,13 +4,46 @@
 /// every place a DestinationRule holds a traffic policy. A pattern in this table counts as
 /// translated by meshd (no "not yet honoured" warning); a kind that does not honour it gets its
 /// own warning instead. A kind an entry does not name honours the field (Envoy, whose shapes
-/// istiod's are, honours nearly everything: its exceptions are listed).
+/// istiod's are, honours nearly everything: its exceptions are listed). The gateway column reads
+/// the sidecar's until an entry names gateways itself (`column(for:)`).
 public enum ClientSupport {
+    /// The column a kind reads where an entry does not name it: gateways get Envoy's cluster and
+    /// route shapes as sidecars do (istiod shares them), so they read the sidecar column.
+    static func column(for kind: ProxyKind) -> ProxyKind? {
+        switch kind {
+        case .gateway: .sidecar
+        case .proxylessGRPC, .sidecar: nil
+        }
+    }
+
+    /// What `kind` makes of a field whose entry is `columns` (nil: honoured).
+    public static func support(_ columns: [ProxyKind: FieldSupport], for kind: ProxyKind) -> FieldSupport? {
+        columns[kind] ?? column(for: kind).flatMap { columns[$0] }
+    }
+
+    /// The warnings for a field at `path` whose entry is `columns`: one per group of kinds that
+    /// make the same of it, Envoy kinds grouped apart from gRPC (so answers name "Envoy proxies"
+    /// once where sidecars and gateways agree).
+    static func findings(_ columns: [ProxyKind: FieldSupport], path: String) -> [IstioSchema.ClientFinding] {
+        var groups: [(kinds: [ProxyKind], support: FieldSupport)] = []
+        for kind in ProxyKind.allCases {
+            guard let support = support(columns, for: kind), support != .honoured else { continue }
+            if let last = groups.indices.last, groups[last].support == support, groups[last].kinds[0].isEnvoy == kind.isEnvoy {
+                groups[last].kinds.append(kind)
+            } else {
+                groups.append(([kind], support))
+            }
+        }
+        return groups.compactMap { group in
+            group.support.warning(for: group.kinds).map { IstioSchema.ClientFinding(path: path, kinds: group.kinds, message: $0) }
+        }
+    }
+
     private static let roundRobinInstead = FieldSupport.substituted(
         "ROUND_ROBIN is sent (gRPC accepts only ROUND_ROBIN and RING_HASH)")
 
     /// Field pattern (relative to a TrafficPolicy) → support per client.
-    static let trafficPolicy: [String: [ProxyClient: FieldSupport]] = [
+    static let trafficPolicy: [String: [ProxyKind: FieldSupport]] = [
         "loadBalancer": [.proxylessGRPC: .honoured],
         "loadBalancer.simple=ROUND_ROBIN": [.proxylessGRPC: .honoured],
         "loadBalancer.simple=UNSPECIFIED": [.proxylessGRPC: .honoured],
@@ -55,10 +88,10 @@ public enum ClientSupport {
         "outlierDetection.maxEjectionPercent": [.proxylessGRPC: .honoured],
         "outlierDetection.minHealthPercent": [.proxylessGRPC: .notHonoured],
         // Deprecated by Istio, which ignores it too.
-        "outlierDetection.consecutiveErrors": [.proxylessGRPC: .notHonoured, .envoy: .notHonoured],
+        "outlierDetection.consecutiveErrors": [.proxylessGRPC: .notHonoured, .sidecar: .notHonoured],
         "outlierDetection.splitExternalLocalOriginErrors": [.proxylessGRPC: .notHonoured],
         "outlierDetection.consecutiveLocalOriginFailures": [.proxylessGRPC: .notHonoured],
-        "outlierDetection.outlierDetectionHttpErrorCodes": [.proxylessGRPC: .notHonoured, .envoy: .notHonoured],
+        "outlierDetection.outlierDetectionHttpErrorCodes": [.proxylessGRPC: .notHonoured, .sidecar: .notHonoured],
         // gRPC honours locality weights and priorities (gRFC A27's priority and weighted_target policies).
         "loadBalancer.localityLbSetting.*": [.proxylessGRPC: .honoured],
         "loadBalancer.warmupDurationSecs": [.proxylessGRPC: .notHonoured],
@@ -90,7 +123,7 @@ public enum ClientSupport {
 
     /// The table for resources of `kind`, patterns relative to the spec.
     /// VirtualService match conditions whose meaning differs for gRPC clients.
-    static let virtualService: [String: [ProxyClient: FieldSupport]] = [
+    static let virtualService: [String: [ProxyKind: FieldSupport]] = [
         // gRPC's header matchers never match an absent header, inverted or not, and gRPC does not
         // read treat_missing_header_as_empty.
         "http.match.withoutHeaders": [.proxylessGRPC: .substituted(
@@ -126,26 +159,26 @@ public enum ClientSupport {
 
     /// PeerAuthentication modes as proxyless gRPC servers serve them. Envoy proxies get no
     /// inbound listeners from meshd yet, so nothing of it reaches them.
-    static let peerAuthentication: [String: [ProxyClient: FieldSupport]] = [
-        "mtls.mode": [.envoy: .notHonoured],
-        "mtls.mode=PERMISSIVE": [.proxylessGRPC: permissiveAsPlaintext, .envoy: .notHonoured],
-        "portLevelMtls.mode": [.envoy: .notHonoured],
-        "portLevelMtls.mode=PERMISSIVE": [.proxylessGRPC: permissiveAsPlaintext, .envoy: .notHonoured],
+    static let peerAuthentication: [String: [ProxyKind: FieldSupport]] = [
+        "mtls.mode": [.sidecar: .notHonoured],
+        "mtls.mode=PERMISSIVE": [.proxylessGRPC: permissiveAsPlaintext, .sidecar: .notHonoured],
+        "portLevelMtls.mode": [.sidecar: .notHonoured],
+        "portLevelMtls.mode=PERMISSIVE": [.proxylessGRPC: permissiveAsPlaintext, .sidecar: .notHonoured],
     ]
 
     /// AuthorizationPolicy actions as proxyless gRPC servers enforce them. AUDIT changes no
     /// decision anywhere; gRPC servers have no audit log to write it to. Envoy proxies get no
     /// inbound listeners from meshd yet, so no rule reaches them.
-    static let authorizationPolicy: [String: [ProxyClient: FieldSupport]] = [
-        "action=ALLOW": [.proxylessGRPC: .honoured, .envoy: .notHonoured],
-        "action=DENY": [.proxylessGRPC: .honoured, .envoy: .notHonoured],
-        "action=AUDIT": [.proxylessGRPC: .notHonoured, .envoy: .notHonoured],
-        "rules": [.envoy: .notHonoured],
+    static let authorizationPolicy: [String: [ProxyKind: FieldSupport]] = [
+        "action=ALLOW": [.proxylessGRPC: .honoured, .sidecar: .notHonoured],
+        "action=DENY": [.proxylessGRPC: .honoured, .sidecar: .notHonoured],
+        "action=AUDIT": [.proxylessGRPC: .notHonoured, .sidecar: .notHonoured],
+        "rules": [.sidecar: .notHonoured],
     ]
 
     /// ServiceEntry fields whose effect differs for gRPC clients.
-    static let serviceEntry: [String: [ProxyClient: FieldSupport]] = {
-        var table: [String: [ProxyClient: FieldSupport]] = [
+    static let serviceEntry: [String: [ProxyKind: FieldSupport]] = {
+        var table: [String: [ProxyKind: FieldSupport]] = [
             "resolution=STATIC": [.proxylessGRPC: .honoured],
             "resolution=DNS_ROUND_ROBIN": [.proxylessGRPC: .honoured],
             "resolution=NONE": [.proxylessGRPC: .substituted(
@@ -166,13 +199,13 @@ public enum ClientSupport {
     }()
 
     /// Fields only Envoy sidecars act on: proxyless clients have no capture and no passthrough.
-    static let sidecar: [String: [ProxyClient: FieldSupport]] = [
+    static let sidecar: [String: [ProxyKind: FieldSupport]] = [
         "outboundTrafficPolicy": [.proxylessGRPC: .notHonoured],
         // A gRPC server has no sidecar in front of it.
         "ingress": [.proxylessGRPC: .notHonoured],
     ]
 
-    static func of(_ kind: String) -> [String: [ProxyClient: FieldSupport]] {
+    static func of(_ kind: String) -> [String: [ProxyKind: FieldSupport]] {
         switch kind {
         case "DestinationRule": destinationRule
         case "ServiceEntry": serviceEntry
@@ -184,8 +217,8 @@ public enum ClientSupport {
         }
     }
 
-    private static let destinationRule: [String: [ProxyClient: FieldSupport]] = {
-        var table: [String: [ProxyClient: FieldSupport]] = [:]
+    private static let destinationRule: [String: [ProxyKind: FieldSupport]] = {
+        var table: [String: [ProxyKind: FieldSupport]] = [:]
         for location in policyLocations {
             for (pattern, columns) in trafficPolicy { table["\(location).\(pattern)"] = columns }
         }

@@ -7,12 +7,12 @@ public enum FieldSupport: Sendable, Hashable {
     /// Accepted and validated, but the client cannot honour it: nothing is sent.
     case notHonoured
 
-    /// The apply warning for a field with this support by `client`; nil when honoured.
-    public func warning(for client: ProxyClient) -> String? {
+    /// The apply warning for a field with this support by `kinds`; nil when honoured.
+    public func warning(for kinds: [ProxyKind]) -> String? {
         switch self {
         case .honoured: nil
-        case .substituted(let how): "substituted for \(client.displayName): \(how)"
-        case .notHonoured: "not honoured by \(client.displayName)"
+        case .substituted(let how): "substituted for \(ProxyKind.displayName(of: kinds)): \(how)"
+        case .notHonoured: "not honoured by \(ProxyKind.displayName(of: kinds))"
         }
     }
 }

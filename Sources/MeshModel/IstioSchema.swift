@@ -44,8 +44,9 @@ public enum IstioSchema {
     public struct ClientFinding: Sendable, Hashable {
         /// The full field path.
         public var path: String
-        /// The kind of client.
-        public var client: ProxyClient
+        /// The kinds of proxy that make the same of the field (sorted; both Envoy kinds share
+        /// one finding when their columns agree).
+        public var kinds: [ProxyKind]
         /// The warning (`not honoured by proxyless gRPC clients`, `substituted for …`).
         public var message: String
     }
@@ -69,7 +70,7 @@ public enum IstioSchema {
     /// honoured: unknown fields are still looked for there, but nothing more is reported as not
     /// honoured (one warning per subtree).
     private static func walk(_ value: JSONValue, _ node: SchemaNode, path: String, pattern: String,
-                             honoured: Set<String>?, clients: [String: [ProxyClient: FieldSupport]], into report: inout Report) {
+                             honoured: Set<String>?, clients: [String: [ProxyKind: FieldSupport]], into report: inout Report) {
         switch node {
         case .scalar, .open:
             return
@@ -109,9 +110,8 @@ public enum IstioSchema {
                         report.notHonoured.append(Finding(path: childPath, name: key))
                         inner = nil
                     }
-                    for client in ProxyClient.allCases {
-                        guard let matched, let warning = clients[matched]?[client]?.warning(for: client) else { continue }
-                        report.clientLimits.append(ClientFinding(path: childPath, client: client, message: warning))
+                    if let matched, let columns = clients[matched] {
+                        report.clientLimits += ClientSupport.findings(columns, path: childPath)
                     }
                 }
                 walk(item, child, path: childPath, pattern: childPattern, honoured: inner, clients: clients, into: &report)

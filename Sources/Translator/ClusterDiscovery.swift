@@ -1,7 +1,7 @@
 import Discovery
 import MeshModel
 
-/// How a cluster finds its endpoints, per proxy kind, from its ServiceEntry's `resolution`.
+/// How a cluster finds its endpoints, per dialect, from its ServiceEntry's `resolution`.
 ///
 /// Envoy as istiod configures it: STATIC → EDS, DNS → STRICT_DNS over every endpoint name,
 /// DNS_ROUND_ROBIN → LOGICAL_DNS, NONE → ORIGINAL_DST (traffic goes where the app dialed).
@@ -29,21 +29,24 @@ public enum ClusterDiscovery: Sendable, Hashable {
     }
 
     /// The discovery for `port` of `service` whose (subset-selected) endpoints are `endpoints`,
-    /// for a proxy of `kind`; `serviceHasEndpoints` tells an entry without endpoints from a
-    /// subset that selects none.
+    /// for a proxy reading `dialect`; `serviceHasEndpoints` tells an entry without endpoints
+    /// from a subset that selects none.
     public static func of(_ service: Service, port: Service.Port, endpoints: [Endpoint], serviceHasEndpoints: Bool,
-                          kind: Proxy.Kind) -> ClusterDiscovery {
+                          dialect: ProxyDialect) -> ClusterDiscovery {
         let ownHost = DNSTarget(host: service.host, port: port.targetPort ?? port.number)
         // A wildcard host names nothing to resolve (validation refuses it on write).
         let hostTarget = service.host.contains("*") ? [] : [ownHost]
         let targets = serviceHasEndpoints ? endpoints.map { DNSTarget(host: $0.address, port: $0.port) } : hostTarget
-        if kind != .proxylessGRPC {
+        switch dialect {
+        case .envoy:
             switch service.resolution {
             case .static: return .eds
             case .none: return .originalDestination
             case .dnsRoundRobin: return targets.first.map { .logicalDNS($0) } ?? .eds
             case .dns: return targets.isEmpty ? .eds : .strictDNS(targets)
             }
+        case .grpc:
+            break
         }
         guard service.resolution == .dns || service.resolution == .dnsRoundRobin else { return .eds }
         guard let named = targets.first(where: { !IPAddressSyntax.isIPAddress($0.host) && !$0.host.hasPrefix("unix://") }) else {

@@ -3,30 +3,34 @@ import EnvoyAPI
 import MeshModel
 import SwiftProtobuf
 
-/// CDS: for every service port an EDS cluster `outbound|PORT||HOST`, plus one
-/// `outbound|PORT|SUBSET|HOST` per subset of the host's DestinationRule. Each cluster gets the
-/// rule's traffic policy merged for its port and subset (`DestinationRule.policy`): TLS mode
-/// `ISTIO_MUTUAL` adds mesh mTLS (see `UpstreamTLS`; SIMPLE and MUTUAL send nothing to gRPC
-/// clients, as Istio does), the other blocks what proxyless gRPC
-/// clients honour (`ProxylessTrafficPolicy`; every proxy kind gets these shapes for now).
-/// Envoy sidecars also get `EnvoyLocalClusters` and their `inbound|PORT||` clusters.
+/// CDS, the outbound clusters every kind of proxy gets: for every service port a cluster
+/// `outbound|PORT||HOST`, plus one `outbound|PORT|SUBSET|HOST` per subset of the host's
+/// DestinationRule. How a cluster finds its endpoints (`ClusterDiscovery`) and how the rule's
+/// traffic policy, merged for its port and subset (`DestinationRule.policy`), is written depend
+/// on the dialect: gRPC gets what it honours (`ProxylessTrafficPolicy`, mesh mTLS through its
+/// certificate providers, nothing for SIMPLE and MUTUAL, as Istio does), Envoy istiod's shapes
+/// (`EnvoyTrafficPolicy`, TLS over SDS) and, with `autoMTLS`, Istio's automatic mTLS.
+/// `GeneratorTable` declares which kind gets which; sidecars add their own clusters around it
+/// (`EnvoySidecarClusterGenerator`).
 public struct ClusterGenerator: HostScopedGenerator {
     /// The SPIFFE trust domain expected in destination certificates.
     public let trustDomain: String
+    /// The xDS the clusters are written in.
+    public let dialect: ProxyDialect
+    /// Whether clusters of services inside the mesh without a TLS setting choose mesh mTLS per
+    /// endpoint (`AutoMTLS`; Envoy only).
+    public let autoMTLS: Bool
 
-    public init(trustDomain: String = "cluster.local") {
+    public init(trustDomain: String, dialect: ProxyDialect, autoMTLS: Bool) {
         self.trustDomain = trustDomain
+        self.dialect = dialect
+        self.autoMTLS = autoMTLS
     }
 
     public var typeURL: String { TypeURL.cluster }
 
     public func generate(for view: ProxyView, in push: PushContext) -> [XDSResource] {
-        let outbound = generate(for: view, in: push, services: view.services)
-        guard view.key.kind == .sidecar else { return outbound }
-        // An Envoy sidecar gets the same outbound clusters (so its EDS names are the same),
-        // plus its passthrough, black-hole, admin and inbound clusters.
-        let local = (EnvoyLocalClusters.all() + EnvoyInbound.clusters(view.workloadPorts)).map { XDSResource(name: $0.name, message: $0) }
-        return (outbound + local).sorted { $0.name < $1.name }
+        generate(for: view, in: push, services: view.services)
     }
 
     /// The clusters of `hosts` only: mesh mTLS clusters name their endpoints' identities, so an
@@ -43,12 +47,12 @@ public struct ClusterGenerator: HostScopedGenerator {
                 let all = push.registry.endpoints(host: service.host, port: port.number)
                 let policy = rule?.policy(subset: nil, port: port.number) ?? PolicySettings()
                 resources.append(cluster(ClusterName.outbound(port: port.number, host: service.host), policy: policy,
-                                         service: service, port: port, endpoints: all, all: all, kind: view.key.kind))
+                                         service: service, port: port, endpoints: all, all: all))
                 for subset in rule?.subsets ?? [] {
                     let selected = all.filter { $0.matches(subset.labels) }
                     let merged = rule?.policy(subset: subset.name, port: port.number) ?? PolicySettings()
                     resources.append(cluster(ClusterName.outbound(port: port.number, subset: subset.name, host: service.host), policy: merged,
-                                             service: service, port: port, endpoints: selected, all: all, kind: view.key.kind,
+                                             service: service, port: port, endpoints: selected, all: all,
                                              subset: subset.name))
                 }
             }
@@ -56,14 +60,14 @@ public struct ClusterGenerator: HostScopedGenerator {
         return resources.sorted { $0.name < $1.name }
     }
 
-    /// One cluster: discovered as `ClusterDiscovery` says for the proxy's kind; the merged
-    /// policy in that kind's shapes; mesh mTLS accepting the endpoints' identities and the
-    /// service's `subjectAltNames`.
+    /// One cluster: discovered as `ClusterDiscovery` says for the dialect; the merged policy in
+    /// the dialect's shapes; mesh mTLS accepting the endpoints' identities and the service's
+    /// `subjectAltNames`.
     private func cluster(_ name: String, policy: PolicySettings, service: Service, port: Service.Port,
-                         endpoints: [Endpoint], all: [Endpoint], kind: Proxy.Kind, subset: String? = nil) -> XDSResource {
+                         endpoints: [Endpoint], all: [Endpoint], subset: String? = nil) -> XDSResource {
         var cluster = Envoy_Config_Cluster_V3_Cluster()
         cluster.name = name
-        switch ClusterDiscovery.of(service, port: port, endpoints: endpoints, serviceHasEndpoints: !all.isEmpty, kind: kind) {
+        switch ClusterDiscovery.of(service, port: port, endpoints: endpoints, serviceHasEndpoints: !all.isEmpty, dialect: dialect) {
         case .eds:
             cluster.type = .eds
             cluster.edsClusterConfig.edsConfig = .adsV3
@@ -80,21 +84,22 @@ public struct ClusterGenerator: HostScopedGenerator {
             cluster.lbPolicy = .clusterProvided
         }
         cluster.connectTimeout = Google_Protobuf_Duration(seconds: 10)
-        if kind == .proxylessGRPC {
+        let tls: Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext?
+        switch dialect {
+        case .grpc:
             ProxylessTrafficPolicy.apply(policy, to: &cluster)
-        } else if cluster.type != .originalDst {
-            EnvoyTrafficPolicy.apply(policy, to: &cluster, protocolName: port.protocolName)
+            tls = UpstreamTLS.context(policy.tls, endpoints: endpoints, extraIdentities: service.subjectAltNames, trustDomain: trustDomain)
+        case .envoy:
+            if cluster.type != .originalDst { EnvoyTrafficPolicy.apply(policy, to: &cluster, protocolName: port.protocolName) }
+            tls = UpstreamTLS.envoyContext(policy.tls, endpoints: endpoints, extraIdentities: service.subjectAltNames,
+                                           trustDomain: trustDomain, port: port.number, subset: subset, host: service.host)
         }
-        let tls = kind == .proxylessGRPC
-            ? UpstreamTLS.context(policy.tls, endpoints: endpoints, extraIdentities: service.subjectAltNames, trustDomain: trustDomain)
-            : UpstreamTLS.envoyContext(policy.tls, endpoints: endpoints, extraIdentities: service.subjectAltNames,
-                                       trustDomain: trustDomain, port: port.number, subset: subset, host: service.host)
         if let tls {
             var socket = Envoy_Config_Core_V3_TransportSocket()
             socket.name = UpstreamTLS.transportSocketName
             socket.typedConfig = AnyPacking.pack(tls)
             cluster.transportSocket = socket
-        } else if cluster.type == .eds, AutoMTLS.applies(kind: kind, service: service, policy: policy),
+        } else if autoMTLS, cluster.type == .eds, AutoMTLS.applies(service: service, policy: policy),
                   let mutual = UpstreamTLS.envoyContext(ClientTLSSettings(mode: .istioMutual), endpoints: endpoints,
                                                         extraIdentities: service.subjectAltNames, trustDomain: trustDomain,
                                                         port: port.number, subset: subset, host: service.host) {

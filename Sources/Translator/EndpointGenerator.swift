@@ -6,8 +6,19 @@ import SwiftProtobuf
 /// EDS: one ClusterLoadAssignment per cluster, endpoints grouped by locality with locality weights
 /// set (grpcio silently drops a locality without one), re-weighted or given priorities by the
 /// DestinationRule's locality load balancing for the proxy's locality (`LocalityLoadBalancing`).
+/// Clusters whose endpoints travel inside the cluster (DNS, as `ClusterDiscovery` decides for
+/// the dialect) get no assignment; with `autoMTLS` each endpoint with a sidecar carries the
+/// metadata Istio's automatic mTLS matches on.
 public struct EndpointGenerator: HostScopedGenerator {
-    public init() {}
+    /// Whether endpoints carry auto mTLS metadata (`AutoMTLS`; Envoy only).
+    public let autoMTLS: Bool
+    /// The xDS the proxy reads (decides which clusters are EDS clusters).
+    public let dialect: ProxyDialect
+
+    public init(autoMTLS: Bool, dialect: ProxyDialect) {
+        self.autoMTLS = autoMTLS
+        self.dialect = dialect
+    }
 
     public var typeURL: String { TypeURL.endpoint }
 
@@ -28,12 +39,12 @@ public struct EndpointGenerator: HostScopedGenerator {
                 let all = push.registry.endpoints(host: service.host, port: port.number)
                 let name = ClusterName.outbound(port: port.number, host: service.host)
                 // A LOGICAL_DNS cluster carries its own endpoint: no assignment for it.
-                if ClusterDiscovery.of(service, port: port, endpoints: all, serviceHasEndpoints: !all.isEmpty, kind: view.key.kind) == .eds {
+                if ClusterDiscovery.of(service, port: port, endpoints: all, serviceHasEndpoints: !all.isEmpty, dialect: dialect) == .eds {
                     resources.append(assignment(name, endpoints: all, policy: rule?.policy(subset: nil, port: port.number), view: view))
                 }
                 for subset in rule?.subsets ?? [] {
                     let selected = all.filter { $0.matches(subset.labels) }
-                    guard ClusterDiscovery.of(service, port: port, endpoints: selected, serviceHasEndpoints: !all.isEmpty, kind: view.key.kind) == .eds else { continue }
+                    guard ClusterDiscovery.of(service, port: port, endpoints: selected, serviceHasEndpoints: !all.isEmpty, dialect: dialect) == .eds else { continue }
                     resources.append(assignment(ClusterName.outbound(port: port.number, subset: subset.name, host: service.host),
                                                 endpoints: selected, policy: rule?.policy(subset: subset.name, port: port.number), view: view))
                 }
@@ -58,7 +69,7 @@ public struct EndpointGenerator: HostScopedGenerator {
             out.lbEndpoints = group.endpoints.map { member in
                 var endpoint = lbEndpoint(member.endpoint, weight: member.weight)
                 // Envoy sidecars pick mesh mTLS per endpoint by this (`AutoMTLS`).
-                if view.key.kind == .sidecar, let metadata = AutoMTLS.metadata(for: member.endpoint) { endpoint.metadata = metadata }
+                if autoMTLS, let metadata = AutoMTLS.metadata(for: member.endpoint) { endpoint.metadata = metadata }
                 return endpoint
             }
             out.loadBalancingWeight = Google_Protobuf_UInt32Value(max(1, group.weight))

@@ -36,7 +36,7 @@ enum LocalityLoadBalancing {
 
     /// `groups` as the proxy at `locality` (nil or empty: unknown) with `labels` (its labels
     /// that failover priorities name, topology labels included) should see them under `policy`.
-    static func apply(_ policy: PolicySettings, to groups: [Group], locality: Proxy.Locality?, labels: [String: String]) -> [Group] {
+    static func apply(_ policy: PolicySettings, to groups: [Group], locality: Locality?, labels: [String: String]) -> [Group] {
         let setting = policy.loadBalancer?.localityLbSetting ?? LocalityLoadBalancerSetting()
         guard !setting.isDisabled else { return groups }
         let known = locality.flatMap { $0.description.isEmpty ? nil : $0 }
@@ -66,7 +66,7 @@ enum LocalityLoadBalancing {
     /// `distribute`: the first entry whose `from` matches the proxy decides; each destination
     /// pattern's percentage is shared by the groups it matches in proportion to their weights
     /// (rounded up, as Istio does); groups no pattern matches get no traffic and are left out.
-    private static func distribute(_ groups: [Group], from proxy: Proxy.Locality, rules: [LocalityLoadBalancerSetting.Distribute]) -> [Group] {
+    private static func distribute(_ groups: [Group], from proxy: Locality, rules: [LocalityLoadBalancerSetting.Distribute]) -> [Group] {
         let proxyLocality = Locality(region: proxy.region, zone: proxy.zone, subZone: proxy.subZone)
         guard let rule = rules.first(where: { matches(proxyLocality, pattern: $0.from) }) else { return groups }
         var result = groups
@@ -126,7 +126,7 @@ enum LocalityLoadBalancing {
     /// Locality failover: priority 0 for the proxy's own subzone, 1 its zone, 2 its region, 3
     /// elsewhere — or, when a `failover` entry names the proxy's region, 3 only for its target
     /// region and 4 for the rest. Combined with earlier label priorities (×5), then compacted.
-    private static func prioritiseByLocality(_ groups: [Group], proxy: Proxy.Locality, failover: [LocalityLoadBalancerSetting.Failover]) -> [Group] {
+    private static func prioritiseByLocality(_ groups: [Group], proxy: Locality, failover: [LocalityLoadBalancerSetting.Failover]) -> [Group] {
         groups.map { group in
             var priority: UInt32
             if group.locality.region != proxy.region {

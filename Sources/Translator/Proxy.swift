@@ -3,20 +3,10 @@ import MeshModel
 /// A connected xDS client, as the generators see it: who it is, what kind of data plane, and
 /// where it runs. Built from the Node it sends (and, on the mTLS port, its certificate).
 public struct Proxy: Sendable, Hashable {
-    /// What kind of data plane it is; decides which generators' shapes apply.
-    public enum Kind: String, Sendable, Hashable, CaseIterable {
-        /// A gRPC client or server with a built-in xDS client (grpcio, grpc-java, grpc-go).
-        case proxylessGRPC = "proxyless-grpc"
-        /// An Envoy sidecar next to a workload (Istio node id `sidecar~…`).
-        case sidecar
-        /// An Envoy gateway (Istio node id `router~…`).
-        case router
-    }
-
     /// The node id it sent (the connection id when it sent none).
     public var id: String
-    /// Its kind.
-    public var kind: Kind
+    /// Its kind: decides which generators serve it (`GeneratorTable`).
+    public var kind: ProxyKind
     /// The namespace it runs in: its certificate's when authenticated, else what its node says.
     public var namespace: String
     /// Its workload's labels (node metadata LABELS).
@@ -34,25 +24,7 @@ public struct Proxy: Sendable, Hashable {
     /// LDS subscription, not from the node.
     public var inbound: Set<InboundAddress> = []
 
-    /// Region, zone and sub-zone, as Envoy's Node.locality carries them.
-    public struct Locality: Sendable, Hashable, CustomStringConvertible {
-        public var region: String
-        public var zone: String
-        public var subZone: String
-
-        public init(region: String = "", zone: String = "", subZone: String = "") {
-            self.region = region
-            self.zone = zone
-            self.subZone = subZone
-        }
-
-        /// `region/zone/subZone` (Istio's label form); empty when unknown.
-        public var description: String {
-            [region, zone, subZone].allSatisfy(\.isEmpty) ? "" : "\(region)/\(zone)/\(subZone)"
-        }
-    }
-
-    public init(id: String, kind: Kind = .proxylessGRPC, namespace: String = "default", labels: [String: String] = [:],
+    public init(id: String, kind: ProxyKind = .proxylessGRPC, namespace: String = "default", labels: [String: String] = [:],
                 instanceIPs: [String] = [], clusterID: String = "", locality: Locality = Locality(), identity: String? = nil) {
         self.id = id
         self.kind = kind

@@ -35,7 +35,7 @@ public struct ProxyView: Sendable, DestinationLookup {
         self.key = key
         let sidecar = key.sidecar.flatMap { push.sidecars.sidecar($0) }
         outboundTrafficPolicy = sidecar?.spec.outboundTrafficPolicy
-        let ingress = key.kind == .sidecar ? sidecar?.spec.ingress ?? [] : []
+        let ingress = GeneratorTable.takesWorkloadPorts(key.kind) ? sidecar?.spec.ingress ?? [] : []
         workloadPorts = ingress.isEmpty ? key.workloadPorts : ingress.map(InboundPort.init(ingress:)).sorted()
         let egress = sidecar?.spec.egress ?? []
         var visible: [String: Service] = [:]

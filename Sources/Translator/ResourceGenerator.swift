@@ -10,29 +10,10 @@ public protocol ResourceGenerator: Sendable {
     func generate(for view: ProxyView, in push: PushContext) -> [XDSResource]
 }
 
-/// The generators meshd runs, one per xDS type.
 /// A generator whose output for one service depends only on that service (and the rules for
 /// it), so an endpoint-only change regenerates just the services it touched.
 public protocol HostScopedGenerator: ResourceGenerator {
     /// The resources of the services `hosts` that `view` sees, exactly as `generate(for:in:)`
     /// makes them (nothing for a host outside the view).
     func generate(for view: ProxyView, in push: PushContext, hosts: Set<String>) -> [XDSResource]
-}
-
-extension ResourceGenerator {
-    /// The resources for `proxy`'s view at `push` (tests; the push server goes through
-    /// `SnapshotCache`, which shares one view per key).
-    public func generate(for proxy: Proxy, in push: PushContext) -> [XDSResource] {
-        generate(for: ProxyView(key: push.viewKey(for: proxy), push: push), in: push)
-    }
-}
-
-public enum Generators {
-    /// Listener, route, cluster and endpoint generators for the default trust domain.
-    public static let all: [any ResourceGenerator] = all(trustDomain: "cluster.local")
-
-    /// Listener, route, cluster and endpoint generators; `trustDomain` names expected peer identities.
-    public static func all(trustDomain: String) -> [any ResourceGenerator] {
-        [ClusterGenerator(trustDomain: trustDomain), EndpointGenerator(), ListenerGenerator(), RouteGenerator()]
-    }
 }

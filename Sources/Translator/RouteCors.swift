@@ -10,8 +10,13 @@ enum RouteCors {
     /// The CORS filter's name in the HttpConnectionManager and in `typed_per_filter_config`.
     static let filterName = "envoy.filters.http.cors"
 
-    /// Whether proxies of `kind` get CORS (the filter and per-route policies).
-    static func applies(to kind: Proxy.Kind) -> Bool { kind != .proxylessGRPC }
+    /// Whether proxies reading `dialect` get CORS (the filter and per-route policies).
+    static func applies(to dialect: ProxyDialect) -> Bool {
+        switch dialect {
+        case .grpc: false
+        case .envoy: true
+        }
+    }
 
     /// The (empty) filter listed in the HttpConnectionManager before the router.
     static func httpFilter() -> Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter {

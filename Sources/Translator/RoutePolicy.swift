@@ -33,4 +33,14 @@ enum RoutePolicy {
         let (seconds, attoseconds) = duration.components
         return Google_Protobuf_Duration(seconds: seconds, nanos: Int32(attoseconds / 1_000_000_000))
     }
+
+    /// A hash on request header `name`, the one hash key Envoy and gRPC share.
+    static func headerHash(_ name: String) -> Envoy_Config_Route_V3_RouteAction.HashPolicy {
+        var header = Envoy_Config_Route_V3_RouteAction.HashPolicy.Header()
+        // Header names are matched lower-case by Envoy and gRPC alike.
+        header.headerName = name.lowercased()
+        var hash = Envoy_Config_Route_V3_RouteAction.HashPolicy()
+        hash.header = header
+        return hash
+    }
 }

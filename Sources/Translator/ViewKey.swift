@@ -28,7 +28,7 @@ import MeshModel
 ///   listener and clusters); empty for every other kind, so replicas of one workload share.
 public struct ViewKey: Sendable, Hashable, CustomStringConvertible {
     /// The proxy's kind.
-    public var kind: Proxy.Kind
+    public var kind: ProxyKind
     /// The proxy's namespace.
     public var namespace: String
     /// The key of the Sidecar that applies to the proxy, nil when none does.
@@ -38,7 +38,7 @@ public struct ViewKey: Sendable, Hashable, CustomStringConvertible {
     public var sourceLabels: [String: String]
 
     /// The proxy's locality when endpoints depend on it, else nil.
-    public var locality: Proxy.Locality?
+    public var locality: Locality?
     /// The proxy's labels that some `failoverPriority` names.
     public var priorityLabels: [String: String]
     /// The addresses the proxy serves on (its inbound listener names), sorted.
@@ -49,8 +49,8 @@ public struct ViewKey: Sendable, Hashable, CustomStringConvertible {
     public var workloadPorts: [InboundPort]
 
     /// Creates a key.
-    public init(kind: Proxy.Kind, namespace: String = "default", sidecar: ConfigKey? = nil, sourceLabels: [String: String] = [:],
-                locality: Proxy.Locality? = nil, priorityLabels: [String: String] = [:],
+    public init(kind: ProxyKind, namespace: String = "default", sidecar: ConfigKey? = nil, sourceLabels: [String: String] = [:],
+                locality: Locality? = nil, priorityLabels: [String: String] = [:],
                 inbound: [InboundAddress] = [], policyLabels: [String: String] = [:], workloadPorts: [InboundPort] = []) {
         self.inbound = inbound
         self.policyLabels = policyLabels

@@ -88,6 +88,12 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
         }
     }
 
+    /// What a proxy of a kind meshd does not serve is told (its stream ends with UNIMPLEMENTED).
+    static func notServedMessage(_ proxy: Proxy) -> String {
+        "meshd does not serve \(proxy.kind.displayName) yet (node \"\(proxy.id.prefix(120))\" is a \(proxy.kind.rawValue)): "
+            + "connect Envoy sidecars (sidecar~…) or proxyless gRPC clients, or run an Envoy gateway against istiod for now"
+    }
+
     /// The peer a stream's caller authenticated as, when this server requires mesh certificates;
     /// nil on the plaintext and server-TLS ports. A caller that should have one and has none is
     /// refused with UNAUTHENTICATED.
@@ -157,6 +163,11 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
                 var next = proxy
                 if next == nil {
                     let identified = try Self.makeProxy(node: node(message), connectionID: connectionID, peer: peer)
+                    guard cache.serves(identified.kind) else {
+                        logger.warning("proxy refused: meshd does not serve its kind yet", metadata: [
+                            "proxy": "\(identified.id)", "kind": "\(identified.kind.rawValue)"])
+                        throw RPCError(code: .unimplemented, message: Self.notServedMessage(identified))
+                    }
                     next = identified
                     logger.info("proxy identified", metadata: [
                         "proxy": "\(identified.id)", "kind": "\(identified.kind.rawValue)", "namespace": "\(identified.namespace)",
@@ -170,7 +181,7 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
                     // Its snapshot before the request is answered.
                     first = await throttle.withPermit {
                         guard let push = publisher.current else { return [] }
-                        return machine.push(cache.snapshot(for: next, push: push))
+                        return machine.push(await cache.snapshot(for: next, push: push))
                     }
                 }
                 events = first + machine.receive(request)
@@ -180,7 +191,7 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
                 guard let proxy else { continue }
                 events = await throttle.withPermit {
                     guard let push = publisher.current else { return [] }
-                    return machine.push(cache.snapshot(for: proxy, push: push))
+                    return machine.push(await cache.snapshot(for: proxy, push: push))
                 }
                 if !events.isEmpty { pendingSince = started }
             }

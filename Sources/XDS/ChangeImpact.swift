@@ -87,11 +87,12 @@ public struct ChangeImpact: Sendable {
     /// How many "before" snapshots were taken from the streams instead of generated.
     public let reused: Int
 
-    /// The impact on `targets` of moving from `before` to `after`, generating with `generators`.
+    /// The impact on `targets` of moving from `before` to `after`, generating with `generators`
+    /// (each view with its kind's).
     public static func compute(_ targets: [Target], before: PushContext, after: PushContext,
-                               generators: [any ResourceGenerator], maxGenerations: Int = defaultMaxGenerations) -> ChangeImpact {
+                               generators: GeneratorTable, maxGenerations: Int = defaultMaxGenerations) -> ChangeImpact {
         compute(targets, before: before, after: after, maxGenerations: maxGenerations) { key, push in
-            ProxySnapshot(view: ProxyView(key: key, push: push), push: push, generators: generators)
+            ProxySnapshot(view: ProxyView(key: key, push: push), push: push, generators: generators.generators(for: key.kind))
         }
     }
 

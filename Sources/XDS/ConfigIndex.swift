@@ -255,19 +255,24 @@ public struct ConfigIndex: Sendable {
 
     /// How many stored fields each kind of client does not honour as written: what the push loop
     /// counts after a build, without building `unhonouredFieldWarnings`.
-    public var unhonouredFieldCounts: [ProxyClient: Int] {
-        var counts: [ProxyClient: Int] = [:]
+    public var unhonouredFieldCounts: [ProxyKind: Int] {
+        var counts: [ProxyKind: Int] = [:]
         for entry in entries.values {
-            for limit in entry.clientLimits { counts[limit.client, default: 0] += 1 }
+            for limit in entry.clientLimits {
+                for kind in limit.kinds { counts[kind, default: 0] += 1 }
+            }
         }
         return counts
     }
 
     /// Stored fields that a kind of client does not honour, or gets a substitute for (the apply
-    /// answer warned about each); sorted by resource, then document order.
-    public var unhonouredFieldWarnings: [(client: ProxyClient, warning: ConfigWarning)] {
+    /// answer warned about each, once for kinds that agree); one entry per kind, sorted by
+    /// resource, then document order, then kind.
+    public var unhonouredFieldWarnings: [(kind: ProxyKind, warning: ConfigWarning)] {
         entries.filter { !$0.value.clientLimits.isEmpty }.sorted { $0.key < $1.key }.flatMap { key, entry in
-            entry.clientLimits.map { (client: $0.client, warning: ConfigWarning(key: key, field: $0.path, message: $0.message)) }
+            entry.clientLimits.flatMap { limit in
+                limit.kinds.map { (kind: $0, warning: ConfigWarning(key: key, field: limit.path, message: limit.message)) }
+            }
         }
     }
 

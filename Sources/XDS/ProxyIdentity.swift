@@ -49,11 +49,11 @@ public enum ProxyIdentity {
         let idParts = node.id.split(separator: "~", omittingEmptySubsequences: false).map(String.init)
         let istioForm = idParts.count == 4
 
-        let kind: Proxy.Kind
+        let kind: ProxyKind
         if try string(metadata, "GENERATOR") == "grpc" {
             kind = .proxylessGRPC
         } else if istioForm && idParts[0] == "router" {
-            kind = .router
+            kind = .gateway
         } else if istioForm && idParts[0] == "sidecar" && node.userAgentName == "envoy" {
             kind = .sidecar
         } else {
@@ -99,8 +99,8 @@ public enum ProxyIdentity {
             }
         }
         let locality = node.hasLocality
-            ? Proxy.Locality(region: node.locality.region, zone: node.locality.zone, subZone: node.locality.subZone)
-            : Proxy.Locality()
+            ? Locality(region: node.locality.region, zone: node.locality.zone, subZone: node.locality.subZone)
+            : Locality()
         return Proxy(id: node.id.isEmpty ? connectionID : node.id, kind: kind, namespace: namespace, labels: labels,
                      instanceIPs: instanceIPs, clusterID: try string(metadata, "CLUSTER_ID") ?? "", locality: locality,
                      identity: peer?.spiffeID)

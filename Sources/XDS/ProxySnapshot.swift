@@ -17,8 +17,9 @@ public struct ProxySnapshot: Sendable {
         self.view = view
     }
 
-    /// Generates a snapshot for `view` with `generators` (one per type).
-    public init(view: ProxyView, push: PushContext, generators: [any ResourceGenerator] = Generators.all) {
+    /// Generates a snapshot for `view` with `generators` (one per type; the view's kind's, from
+    /// the `GeneratorTable`).
+    public init(view: ProxyView, push: PushContext, generators: [any ResourceGenerator]) {
         var resources: [String: [String: XDSResource]] = [:]
         for generator in generators {
             let generated = generator.generate(for: view, in: push)
@@ -27,10 +28,10 @@ public struct ProxySnapshot: Sendable {
         self.init(revision: push.revision, resources: resources, view: view)
     }
 
-    /// Generates the snapshot of `proxy`'s view at `push` (tests and benchmarks; the push
-    /// server goes through `SnapshotCache`).
-    public init(proxy: Proxy, push: PushContext, generators: [any ResourceGenerator] = Generators.all) {
-        self.init(view: ProxyView(key: push.viewKey(for: proxy), push: push), push: push, generators: generators)
+    /// Generates the snapshot of `proxy`'s view at `push` with `table`'s generators for its kind
+    /// (tests and benchmarks; the push server goes through `SnapshotCache`).
+    public init(proxy: Proxy, push: PushContext, table: GeneratorTable) {
+        self.init(view: ProxyView(key: push.viewKey(for: proxy), push: push), push: push, generators: table.generators(for: proxy.kind))
     }
 
     /// `previous` brought up to `push` for the view `key` when `push.scope` says only some

@@ -135,7 +135,7 @@ public struct PushDebouncer: ServiceLifecycle.Service {
         let previous = publisher.current
         let context: PushContext
         let unknown: [ConfigWarning]
-        let unhonoured: [ProxyClient: Int]
+        let unhonoured: [ProxyKind: Int]
         if let known = index.update({ $0.revision }), let delta = try await store.delta(after: known) {
             if delta.changes.isEmpty, let previous, previous.revision == known { return known }
             // An endpoint-only change updates the previous context in place of a rebuild.
@@ -155,8 +155,8 @@ public struct PushDebouncer: ServiceLifecycle.Service {
         }
         let events = context.registry.events(since: previous?.registry ?? RegistrySnapshot())
         reportUnknownFields(unknown)
-        for client in ProxyClient.allCases {
-            metrics?.setUnhonouredFields(unhonoured[client] ?? 0, for: client)
+        for kind in ProxyKind.allCases {
+            metrics?.setUnhonouredFields(unhonoured[kind] ?? 0, for: kind)
         }
         return publish(context, previous: previous, events: events)
     }

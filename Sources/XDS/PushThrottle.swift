@@ -47,10 +47,10 @@ public final class PushThrottle: Sendable {
     var waiting: Int { state.withLock { $0.waiters.count - $0.head } }
 
     /// Runs `body` holding a permit; waits in arrival order for one when all are taken.
-    public func withPermit<T>(_ body: () throws -> T) async rethrows -> T {
+    public func withPermit<T>(_ body: () async throws -> T) async rethrows -> T {
         await acquire()
         defer { release() }
-        return try body()
+        return try await body()
     }
 
     func acquire() async {

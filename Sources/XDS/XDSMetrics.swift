@@ -53,10 +53,10 @@ public struct XDSMetrics: Sendable {
     }
 
     /// `meshd_config_unhonoured_fields{proxy_kind}`: fields of stored resources that this kind
-    /// of client does not honour as written (not honoured, or substituted), see
+    /// of proxy does not honour as written (not honoured, or substituted), see
     /// `/debug/push_status` `unhonouredFields`.
-    public func setUnhonouredFields(_ count: Int, for client: ProxyClient) {
-        registry.makeGauge(name: "meshd_config_unhonoured_fields", labels: [("proxy_kind", client.rawValue)],
+    public func setUnhonouredFields(_ count: Int, for kind: ProxyKind) {
+        registry.makeGauge(name: "meshd_config_unhonoured_fields", labels: [("proxy_kind", kind.rawValue)],
                            help: "Fields of stored resources a kind of proxy does not honour as written (not honoured or substituted).")
             .set(Int64(count))
     }

@@ -14,7 +14,7 @@ enum EnvoyBenchmark {
             var count = 0
             let elapsed = clock.measure {
                 for _ in 0..<iterations {
-                    count = ProxySnapshot(proxy: proxy, push: push).resources.values.reduce(0) { $0 + $1.count }
+                    count = ProxySnapshot(proxy: proxy, push: push, table: .testing).resources.values.reduce(0) { $0 + $1.count }
                 }
             }
             return (elapsed / iterations, count)

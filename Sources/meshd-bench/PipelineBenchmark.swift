@@ -24,10 +24,10 @@ enum PipelineBenchmark {
         var logger = Logger(label: "bench")
         logger.logLevel = .error
         let debouncer = PushDebouncer(store: store, publisher: publisher, logger: logger)
-        let cache = SnapshotCache()
+        let cache = SnapshotCache(generators: .testing)
         let proxy = Proxy(id: "bench")
         try await debouncer.buildAndPublish()
-        _ = cache.snapshot(for: proxy, push: publisher.current!)
+        _ = await cache.snapshot(for: proxy, push: publisher.current!)
 
         func measure(_ change: (Int) throws -> [ConfigResource]) async throws -> Duration {
             var total = Duration.zero
@@ -35,7 +35,7 @@ enum PipelineBenchmark {
                 _ = try await store.apply(try change(i))  // the write is not measured
                 let start = ContinuousClock.now
                 try await debouncer.buildAndPublish()
-                _ = cache.snapshot(for: proxy, push: publisher.current!)
+                _ = await cache.snapshot(for: proxy, push: publisher.current!)
                 total += start.duration(to: .now)
             }
             return total / iterations
@@ -47,7 +47,7 @@ enum PipelineBenchmark {
         let full = try await measure { i in
             try ConfigDocumentParser.parse(ServiceFixture.destinationRule(i % services, subsets: i % 2 == 0 ? ["v1"] : ["v1", "v2"]))
         }
-        let generated = cache.snapshot(for: proxy, push: publisher.current!).resources.values.reduce(0) { $0 + $1.count }
+        let generated = await cache.snapshot(for: proxy, push: publisher.current!).resources.values.reduce(0) { $0 + $1.count }
         return "pipeline: \(services) services x \(endpoints) endpoints (\(generated) xDS resources): "
             + "one-endpoint change \(endpoint), full change \(full) per change, feed to snapshot (\(iterations) iterations)"
     }

@@ -24,7 +24,7 @@ enum PushBenchmark {
         let elapsed = clock.measure {
             for i in 0..<iterations {
                 let push = PushContextBuilder.build(revision: Int64(i), inputs: inputs)
-                let snapshot = ProxySnapshot(proxy: Proxy(id: "bench"), push: push)
+                let snapshot = ProxySnapshot(proxy: Proxy(id: "bench"), push: push, table: .testing)
                 resources = snapshot.resources.values.reduce(0) { $0 + $1.count }
             }
         }

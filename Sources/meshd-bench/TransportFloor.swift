@@ -48,7 +48,7 @@ enum TransportFloor {
                                                 CanaryFixture.virtualService(weights)) {
             inputs.append(.init(key: resource.key, createdRevision: 1, config: try ConfigValidator.validate(resource)))
         }
-        return ProxySnapshot(proxy: Proxy(id: "floor"), push: PushContextBuilder.build(revision: revision, inputs: inputs))
+        return ProxySnapshot(proxy: Proxy(id: "floor"), push: PushContextBuilder.build(revision: revision, inputs: inputs), table: .testing)
     }
 }
 

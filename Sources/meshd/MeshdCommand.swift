@@ -145,7 +145,7 @@ struct MeshdCommand: AsyncParsableCommand {
             let configIndex = SharedConfigIndex(settings: MeshSettings(rootNamespace: rootNamespace))
             let debouncer = PushDebouncer(store: store, publisher: publisher, quiet: quiet, maxDelay: maxDelay,
                                           metrics: metrics, health: health, index: configIndex, logger: logger)
-            let generators = Generators.all(trustDomain: trustDomain)
+            let generators = GeneratorTable(trustDomain: trustDomain)
             let cache = SnapshotCache(generators: generators)
             let ads = AggregatedDiscoveryServer(publisher: publisher, cache: cache, statuses: statuses, metrics: metrics,
                                                 logger: logger, limits: limits, throttle: throttle)

@@ -30,7 +30,7 @@ import XDS
         let router = AdminRouter.make(AdminDependencies(
             store: store, publisher: publisher, statuses: ProxyStatusRegistry(), metrics: PrometheusCollectorRegistry(),
             logger: logger, adminToken: Self.adminToken, allowLoopbackTokenMinting: allowMinting, health: health,
-            identity: identity))
+            identity: identity, generators: .testing))
         try await Application(router: router).test(.router, body)
     }
 

@@ -16,7 +16,7 @@ import XDS
 
     func withApp(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         let router = AdminRouter.make(AdminDependencies(store: store, publisher: PushContextPublisher(), statuses: ProxyStatusRegistry(),
-                                                        metrics: PrometheusCollectorRegistry(), logger: Logger(label: "test")))
+                                                        metrics: PrometheusCollectorRegistry(), logger: Logger(label: "test"), generators: .testing))
         try await Application(router: router).test(.router, body)
     }
 

@@ -25,7 +25,7 @@ import XDS
     func withApp(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         let router = AdminRouter.make(AdminDependencies(
             store: InMemoryConfigStore(), publisher: PushContextPublisher(), statuses: ProxyStatusRegistry(),
-            metrics: PrometheusCollectorRegistry(), logger: Logger(label: "test"), adminToken: Self.adminToken))
+            metrics: PrometheusCollectorRegistry(), logger: Logger(label: "test"), adminToken: Self.adminToken, generators: .testing))
         try await Application(router: router).test(.router, body)
     }
 

@@ -22,7 +22,7 @@ import XDS
     func withApp(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         let router = AdminRouter.make(AdminDependencies(store: store, publisher: PushContextPublisher(), statuses: ProxyStatusRegistry(),
                                                         metrics: PrometheusCollectorRegistry(), logger: Logger(label: "test"),
-                                                        adminToken: token))
+                                                        adminToken: token, generators: .testing))
         try await Application(router: router).test(.router, body)
     }
 

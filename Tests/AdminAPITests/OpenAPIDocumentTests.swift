@@ -27,7 +27,7 @@ import XDS
             tokens: try TokenAuthority.loadOrCreate(directory: directory))
         return AdminRouter.make(AdminDependencies(
             store: InMemoryConfigStore(), publisher: PushContextPublisher(), statuses: ProxyStatusRegistry(),
-            metrics: PrometheusCollectorRegistry(), logger: Logger(label: "test"), identity: identity))
+            metrics: PrometheusCollectorRegistry(), logger: Logger(label: "test"), identity: identity, generators: .testing))
     }
 
     static func document() throws -> JSONValue {

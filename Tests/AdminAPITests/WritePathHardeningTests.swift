@@ -16,7 +16,7 @@ import XDS
 
     func withApp(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
         let router = AdminRouter.make(AdminDependencies(store: store, publisher: PushContextPublisher(), statuses: ProxyStatusRegistry(),
-                                                        metrics: PrometheusCollectorRegistry(), logger: Logger(label: "test")))
+                                                        metrics: PrometheusCollectorRegistry(), logger: Logger(label: "test"), generators: .testing))
         try await Application(router: router).test(.router, body)
     }
 
@@ -57,7 +57,7 @@ import XDS
         try await PushDebouncer(store: store, publisher: publisher, index: index, logger: Logger(label: "test")).buildAndPublish()
         let router = AdminRouter.make(AdminDependencies(store: store, publisher: publisher, statuses: ProxyStatusRegistry(),
                                                         metrics: PrometheusCollectorRegistry(), logger: Logger(label: "test"),
-                                                        configIndex: index))
+                                                        configIndex: index, generators: .testing))
         try await Application(router: router).test(.router) { client in
             #expect(try await apply(client, Self.workload("heavy-1", weight: .max - 2)).status == .ok)
             // No push happened in between: the index lags the store by one write.

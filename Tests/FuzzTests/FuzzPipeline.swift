@@ -66,7 +66,7 @@ enum FuzzPipeline {
             return outcome
         }
         let push = PushContextBuilder.build(revision: 7, inputs: inputs)
-        let snapshot = ProxySnapshot(proxy: proxy, push: push)
+        let snapshot = ProxySnapshot(proxy: proxy, push: push, table: .testing)
         outcome.generated = snapshot.resources.values.reduce(0) { $0 + $1.count }
         outcome.violations = InvariantChecker.check(snapshot)
         return outcome

@@ -32,7 +32,7 @@ struct GRPCFuzzTests {
         }))
         var logger = Logger(label: "meshd-fuzz")
         logger.logLevel = .critical
-        let ads = AggregatedDiscoveryServer(publisher: publisher, cache: SnapshotCache(), statuses: ProxyStatusRegistry(),
+        let ads = AggregatedDiscoveryServer(publisher: publisher, cache: SnapshotCache(generators: .testing), statuses: ProxyStatusRegistry(),
                                             metrics: nil, logger: logger)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshd-fuzz-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }

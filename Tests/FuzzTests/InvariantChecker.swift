@@ -107,7 +107,7 @@ enum InvariantChecker {
             if routes[manager.rds.routeConfigName] == nil {
                 fail("listener-names-missing-route", "listener \(name) fetches route configuration \"\(manager.rds.routeConfigName)\"")
             }
-            if manager.httpFilters.last?.name != ListenerGenerator.routerFilterName {
+            if manager.httpFilters.last?.name != HTTPFilters.routerName {
                 fail("router-filter-last", "listener \(name): last HTTP filter is \(manager.httpFilters.last?.name ?? "none")")
             }
         }

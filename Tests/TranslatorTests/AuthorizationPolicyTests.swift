@@ -122,8 +122,8 @@ struct AuthorizationPolicyTests {
         #expect(push.warnings.allSatisfy { !$0.message.isEmpty })
         let audit = try #require(try ConfigDocumentParser.parse(authorizationPolicy("a", "shop", "action: AUDIT\nrules:\n- {}")).first)
         let limits = try ConfigValidator.validateForWrite(audit).clientLimits
-        #expect(limits.filter { $0.client == .proxylessGRPC }.map(\.path) == ["spec.action"])
-        #expect(limits.filter { $0.client == .envoy }.map(\.path) == ["spec.action", "spec.rules"])
+        #expect(limits.filter { $0.kinds == [.proxylessGRPC] }.map(\.path) == ["spec.action"])
+        #expect(limits.filter { $0.kinds == [.sidecar, .gateway] }.map(\.path) == ["spec.action", "spec.rules"])
     }
 
     @Test func inboundListenerFilterOrder() throws {
@@ -134,11 +134,11 @@ struct AuthorizationPolicyTests {
         var proxy = Proxy(id: "server", namespace: "shop", labels: ["app": "reviews"])
         proxy.inbound = [try #require(InboundAddress(listenerName: InboundAddress.listenerNamePrefix + "0.0.0.0:50051"))]
         #expect(push.viewKey(for: proxy).policyLabels == ["app": "reviews"])
-        let resource = try #require(ListenerGenerator().generate(for: proxy, in: push).first)
+        let resource = try #require(GeneratorTable.testing.resources(TypeURL.listener, for: proxy, in: push).first)
         let listener = try Envoy_Config_Listener_V3_Listener(serializedBytes: resource.payload.value)
         let manager = try Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager(
             serializedBytes: listener.filterChains[0].filters[0].typedConfig.value)
-        #expect(manager.httpFilters.map(\.name) == ["envoy.filters.http.rbac.deny", "envoy.filters.http.rbac.allow", ListenerGenerator.routerFilterName])
+        #expect(manager.httpFilters.map(\.name) == ["envoy.filters.http.rbac.deny", "envoy.filters.http.rbac.allow", HTTPFilters.routerName])
     }
 }
 

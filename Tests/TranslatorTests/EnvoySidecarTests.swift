@@ -16,7 +16,7 @@ struct EnvoySnapshot {
     let clusters: [String: Envoy_Config_Cluster_V3_Cluster]
 
     init(_ push: PushContext, proxy: Proxy = EnvoyFixture.proxy()) throws {
-        let snapshot = ProxySnapshot(proxy: proxy, push: push)
+        let snapshot = ProxySnapshot(proxy: proxy, push: push, table: .testing)
         self.snapshot = snapshot
         listeners = try Self.decode(snapshot, TypeURL.listener)
         routes = try Self.decode(snapshot, TypeURL.route)
@@ -164,18 +164,18 @@ struct EnvoySnapshot {
     func envoyInvariantsHold(_ extra: [String]) throws {
         let push = try context([CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]), EnvoyFixture.mesh] + extra)
         for proxy in [EnvoyFixture.proxy(), EnvoyFixture.proxy(namespace: "prod"), Proxy(id: "other", kind: .sidecar)] {
-            let snapshot = ProxySnapshot(proxy: proxy, push: push)
+            let snapshot = ProxySnapshot(proxy: proxy, push: push, table: .testing)
             #expect(EnvoyInvariants.violations(in: snapshot) == [], "\(proxy.id) in \(proxy.namespace)")
         }
         // The checker holds proxyless snapshots to the same cross-resource rules.
-        #expect(EnvoyInvariants.violations(in: ProxySnapshot(proxy: Proxy(id: "grpc"), push: push)) == [])
+        #expect(EnvoyInvariants.violations(in: ProxySnapshot(proxy: Proxy(id: "grpc"), push: push, table: .testing)) == [])
     }
 
     /// The checker can fail: a route to a cluster that was not sent, a second chain with the
     /// same match, a duplicated domain.
     @Test func theInvariantCheckerCatchesBrokenSnapshots() throws {
         let push = try Self.mesh()
-        let good = ProxySnapshot(proxy: EnvoyFixture.proxy(), push: push)
+        let good = ProxySnapshot(proxy: EnvoyFixture.proxy(), push: push, table: .testing)
         var resources = good.resources
         resources[TypeURL.cluster]?["outbound|9080||\(reviews)"] = nil
         var listener = try Envoy_Config_Listener_V3_Listener(serializedBytes: #require(good.of(TypeURL.listener)["0.0.0.0_5432"]).payload.value)
@@ -193,7 +193,7 @@ struct EnvoySnapshot {
 
     @Test func proxylessClientsKeepTheirShapes() throws {
         let push = try Self.mesh()
-        let grpc = ProxySnapshot(proxy: Proxy(id: "grpc"), push: push)
+        let grpc = ProxySnapshot(proxy: Proxy(id: "grpc"), push: push, table: .testing)
         #expect(grpc.of(TypeURL.listener)["virtualOutbound"] == nil)
         #expect(grpc.of(TypeURL.listener)["\(reviews):9080"] != nil)
         #expect(grpc.of(TypeURL.cluster)["PassthroughCluster"] == nil)
@@ -230,7 +230,7 @@ struct EnvoySnapshot {
                 == ["spiffe://cluster.local/ns/default/sa/default"])
         #expect(!common.hasTlsCertificateProviderInstance, "Envoy would need a bootstrap provider instance for this")
 
-        let grpc = ProxySnapshot(proxy: Proxy(id: "grpc"), push: push)
+        let grpc = ProxySnapshot(proxy: Proxy(id: "grpc"), push: push, table: .testing)
         let proxyless = try Envoy_Config_Cluster_V3_Cluster(serializedBytes: #require(grpc.of(TypeURL.cluster)["outbound|9080|v1|\(reviews)"]).payload.value)
         let theirs = try Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext(serializedBytes: proxyless.transportSocket.typedConfig.value)
         #expect(theirs.commonTlsContext.tlsCertificateProviderInstance.instanceName == "default")
@@ -272,7 +272,7 @@ struct EnvoySnapshot {
 
         // Proxies the Sidecar does not select keep their workload's ports; gRPC clients get nothing inbound.
         #expect(try EnvoySnapshot(push).clusters.keys.contains("inbound|9081||"))
-        #expect(ProxySnapshot(proxy: Proxy(id: "grpc", labels: ["app": "productpage"]), push: push).of(TypeURL.cluster)["inbound|9080||"] == nil)
+        #expect(ProxySnapshot(proxy: Proxy(id: "grpc", labels: ["app": "productpage"]), push: push, table: .testing).of(TypeURL.cluster)["inbound|9080||"] == nil)
     }
 }
 
@@ -319,7 +319,7 @@ struct EnvoySnapshot {
         #expect(marked.map(\.0) == ["10.1.0.1", "10.1.0.2"] && marked.map(\.1) == ["istio", nil])
 
         // gRPC clients get neither the matches nor the metadata: their bytes do not change.
-        let grpc = ProxySnapshot(proxy: Proxy(id: "grpc"), push: push)
+        let grpc = ProxySnapshot(proxy: Proxy(id: "grpc"), push: push, table: .testing)
         let theirs = try Envoy_Config_Cluster_V3_Cluster(serializedBytes: #require(grpc.of(TypeURL.cluster)[Self.cluster]).payload.value)
         #expect(theirs.transportSocketMatches.isEmpty)
         let theirAssignment = try Envoy_Config_Endpoint_V3_ClusterLoadAssignment(

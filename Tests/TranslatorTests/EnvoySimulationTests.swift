@@ -78,7 +78,7 @@ private let ratings = "outbound|9080||ratings.prod.svc.cluster.local"
 
     static func simulation(_ extra: String...) throws -> TrafficSimulation {
         let push = try context([CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]), EnvoyFixture.mesh] + extra)
-        return try TrafficSimulation(snapshot: ProxySnapshot(proxy: EnvoyFixture.proxy(), push: push))
+        return try TrafficSimulation(snapshot: ProxySnapshot(proxy: EnvoyFixture.proxy(), push: push, table: .testing))
     }
 
     @Test(arguments: allowAny)

@@ -22,7 +22,7 @@ import Testing
                 """)
         }
         let push = try pushContextFrom(texts)
-        let resource = try #require(ClusterGenerator().generate(for: sidecar, in: push).first { $0.name == name })
+        let resource = try #require(GeneratorTable.testing.resources(TypeURL.cluster, for: sidecar, in: push).first { $0.name == name })
         return try decode(Envoy_Config_Cluster_V3_Cluster.self, resource)
     }
 
@@ -170,8 +170,12 @@ extension EnvoyTrafficPolicyTests {
             spec: {host: reviews, trafficPolicy: {loadBalancer: {consistentHash: \(key)}}}
             """
         let push = try pushContextFrom([CanaryFixture.registry, rule])
-        func hashes(_ kind: Proxy.Kind) -> [Envoy_Config_Route_V3_RouteAction.HashPolicy] {
-            EnvoyTrafficPolicy.hashPolicies(push.destinationRules[host]?.first?.spec.policy(subset: nil, port: 9080) ?? PolicySettings(), kind: kind)
+        func hashes(_ kind: ProxyKind) -> [Envoy_Config_Route_V3_RouteAction.HashPolicy] {
+            let policy = push.destinationRules[host]?.first?.spec.policy(subset: nil, port: 9080) ?? PolicySettings()
+            switch kind {
+            case .proxylessGRPC: return ProxylessTrafficPolicy.hashPolicies(policy)
+            case .sidecar, .gateway: return EnvoyTrafficPolicy.hashPolicies(policy)
+            }
         }
         #expect(hashes(.proxylessGRPC).isEmpty)
         let envoy = hashes(.sidecar)

@@ -27,7 +27,7 @@ let proxy = Proxy(id: "test")
     @Test func weightedSplitNamesBothSubsetClusters() throws {
         let push = try pushContext(CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
                                    CanaryFixture.virtualService([("v1", 50), ("v2", 50)]))
-        let routes = RouteGenerator().generate(for: proxy, in: push)
+        let routes = GeneratorTable.testing.resources(TypeURL.route, for: proxy, in: push)
         #expect(routes.map(\.name) == ["\(host):9080"])
         let config = try decode(Envoy_Config_Route_V3_RouteConfiguration.self, routes[0])
         let route = try #require(config.virtualHosts.first?.routes.first)
@@ -41,21 +41,21 @@ let proxy = Proxy(id: "test")
     @Test func zeroWeightDestinationIsLeftOutAndSingleClusterIsDirect() throws {
         let push = try pushContext(CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
                                    CanaryFixture.virtualService([("v1", 0), ("v2", 100)]))
-        let config = try decode(Envoy_Config_Route_V3_RouteConfiguration.self, RouteGenerator().generate(for: proxy, in: push)[0])
+        let config = try decode(Envoy_Config_Route_V3_RouteConfiguration.self, GeneratorTable.testing.resources(TypeURL.route, for: proxy, in: push)[0])
         #expect(config.virtualHosts[0].routes[0].route.cluster == "outbound|9080|v2|\(host)")
     }
 
     @Test func undefinedSubsetIsNeverRoutedToAndWarned() throws {
         let push = try pushContext(CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1"]),
                                    CanaryFixture.virtualService([("v1", 50), ("v3", 50)]))
-        let config = try decode(Envoy_Config_Route_V3_RouteConfiguration.self, RouteGenerator().generate(for: proxy, in: push)[0])
+        let config = try decode(Envoy_Config_Route_V3_RouteConfiguration.self, GeneratorTable.testing.resources(TypeURL.route, for: proxy, in: push)[0])
         #expect(config.virtualHosts[0].routes[0].route.cluster == "outbound|9080|v1|\(host)")
         #expect(push.warnings.contains { $0.field == "spec.http[0].route[1].destination.subset" && $0.message.contains("v3") })
 
         let none = try pushContext(CanaryFixture.registry, CanaryFixture.virtualService([("v3", 100)]))
-        let blackholed = try decode(Envoy_Config_Route_V3_RouteConfiguration.self, RouteGenerator().generate(for: proxy, in: none)[0])
+        let blackholed = try decode(Envoy_Config_Route_V3_RouteConfiguration.self, GeneratorTable.testing.resources(TypeURL.route, for: proxy, in: none)[0])
         #expect(blackholed.virtualHosts[0].routes[0].directResponse.status == 503)
-        let clusters = Set(ClusterGenerator().generate(for: proxy, in: none).map(\.name))
+        let clusters = Set(GeneratorTable.testing.resources(TypeURL.cluster, for: proxy, in: none).map(\.name))
         #expect(!clusters.contains("outbound|9080|v3|\(host)"))
     }
 
@@ -72,7 +72,7 @@ let proxy = Proxy(id: "test")
               - route: [{destination: {host: reviews, subset: v1}}]
             """
         let push = try pushContext(CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]), vs)
-        let routes = try decode(Envoy_Config_Route_V3_RouteConfiguration.self, RouteGenerator().generate(for: proxy, in: push)[0])
+        let routes = try decode(Envoy_Config_Route_V3_RouteConfiguration.self, GeneratorTable.testing.resources(TypeURL.route, for: proxy, in: push)[0])
             .virtualHosts[0].routes
         #expect(routes.count == 2)
         #expect(routes[0].match.prefix == "/reviews.Reviews/")
@@ -85,7 +85,7 @@ let proxy = Proxy(id: "test")
 
     @Test func hostWithoutVirtualServiceGetsOneDefaultRoute() throws {
         let push = try pushContext(CanaryFixture.registry)
-        let route = try decode(Envoy_Config_Route_V3_RouteConfiguration.self, RouteGenerator().generate(for: proxy, in: push)[0])
+        let route = try decode(Envoy_Config_Route_V3_RouteConfiguration.self, GeneratorTable.testing.resources(TypeURL.route, for: proxy, in: push)[0])
             .virtualHosts[0].routes
         #expect(route.count == 1)
         #expect(route[0].route.cluster == "outbound|9080||\(host)")
@@ -95,7 +95,7 @@ let proxy = Proxy(id: "test")
 @Suite struct ClusterEndpointListenerTests {
     @Test func clustersPerPortAndSubsetUseEDSOverADS() throws {
         let push = try pushContext(CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]))
-        let clusters = ClusterGenerator().generate(for: proxy, in: push)
+        let clusters = GeneratorTable.testing.resources(TypeURL.cluster, for: proxy, in: push)
         #expect(Set(clusters.map(\.name)) == ["outbound|9080||\(host)", "outbound|9080|v1|\(host)", "outbound|9080|v2|\(host)"])
         let cluster = try decode(Envoy_Config_Cluster_V3_Cluster.self, clusters[1])
         #expect(cluster.type == .eds)
@@ -106,7 +106,7 @@ let proxy = Proxy(id: "test")
 
     @Test func endpointsAreSelectedBySubsetLabelsWithLocalityWeights() throws {
         let push = try pushContext(CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]))
-        let assignments = Dictionary(uniqueKeysWithValues: EndpointGenerator().generate(for: proxy, in: push).map { ($0.name, $0) })
+        let assignments = Dictionary(uniqueKeysWithValues: GeneratorTable.testing.resources(TypeURL.endpoint, for: proxy, in: push).map { ($0.name, $0) })
         let v2 = try decode(Envoy_Config_Endpoint_V3_ClusterLoadAssignment.self, try #require(assignments["outbound|9080|v2|\(host)"]))
         #expect(v2.endpoints.count == 1)
         #expect(v2.endpoints[0].locality.region == "us-east")
@@ -119,7 +119,7 @@ let proxy = Proxy(id: "test")
 
     @Test func apiListenerPerHostPortWithRDSAndRouterLast() throws {
         let push = try pushContext(CanaryFixture.registry)
-        let listeners = ListenerGenerator().generate(for: proxy, in: push)
+        let listeners = GeneratorTable.testing.resources(TypeURL.listener, for: proxy, in: push)
         #expect(listeners.map(\.name) == ["\(host):9080"])
         let listener = try decode(Envoy_Config_Listener_V3_Listener.self, listeners[0])
         let manager = try Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager(
@@ -130,8 +130,8 @@ let proxy = Proxy(id: "test")
     }
 
     @Test func versionsDeriveFromContent() throws {
-        let a = ClusterGenerator().generate(for: proxy, in: try pushContext(CanaryFixture.registry))
-        let b = ClusterGenerator().generate(for: proxy, in: try pushContext(CanaryFixture.registry))
+        let a = GeneratorTable.testing.resources(TypeURL.cluster, for: proxy, in: try pushContext(CanaryFixture.registry))
+        let b = GeneratorTable.testing.resources(TypeURL.cluster, for: proxy, in: try pushContext(CanaryFixture.registry))
         #expect(a.map(\.version) == b.map(\.version))
         #expect(ContentVersion.of(a) == ContentVersion.of(b.reversed()))
     }
@@ -151,7 +151,7 @@ let proxy = Proxy(id: "test")
                 retries: {attempts: 3, perTryTimeout: 500ms}
             """
         let push = try pushContext(CanaryFixture.registry, vs)
-        let action = try decode(Envoy_Config_Route_V3_RouteConfiguration.self, RouteGenerator().generate(for: proxy, in: push)[0])
+        let action = try decode(Envoy_Config_Route_V3_RouteConfiguration.self, GeneratorTable.testing.resources(TypeURL.route, for: proxy, in: push)[0])
             .virtualHosts[0].routes[0].route
         #expect(action.cluster == "outbound|9080||\(host)")
         #expect(action.maxStreamDuration.maxStreamDuration == Google_Protobuf_Duration(seconds: 2, nanos: 500_000_000))

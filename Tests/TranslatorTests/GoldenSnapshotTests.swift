@@ -155,8 +155,8 @@ import Translator
 enum GoldenGeneration {
     static func resources(for proxy: Proxy, in push: PushContext) -> [String: [XDSResource]] {
         var byType: [String: [XDSResource]] = [:]
-        for generator in Generators.all {
-            byType[generator.typeURL] = generator.generate(for: proxy, in: push)
+        for generator in GeneratorTable.testing.generators(for: proxy.kind) {
+            byType[generator.typeURL] = generator.generate(for: ProxyView(key: push.viewKey(for: proxy), push: push), in: push)
         }
         return byType
     }

@@ -55,14 +55,14 @@ import Testing
         """
     }
 
-    private let here = Proxy.Locality(region: "us-east", zone: "zone-a", subZone: "sub-1")
+    private let here = Locality(region: "us-east", zone: "zone-a", subZone: "sub-1")
 
     /// Address → (priority, locality weight) in the assignment the proxy receives.
     private func priorities(_ texts: [String], proxy: Proxy) throws -> [String: (priority: UInt32, weight: UInt32)] {
         let push = try pushContextFrom(texts)
         let name = "outbound|9080||\(host)"
         let view = ProxyView(key: push.viewKey(for: proxy), push: push)
-        let resource = try #require(EndpointGenerator().generate(for: view, in: push).first { $0.name == name })
+        let resource = try #require(GeneratorTable.testing.resources(TypeURL.endpoint, for: view, in: push).first { $0.name == name })
         let cla = try decode(Envoy_Config_Endpoint_V3_ClusterLoadAssignment.self, resource)
         var result: [String: (priority: UInt32, weight: UInt32)] = [:]
         for group in cla.endpoints {
@@ -147,7 +147,7 @@ import Testing
             inputs.append(.init(key: resource.key, createdRevision: 1, config: try ConfigValidator.validate(resource)))
         }
         let push = PushContextBuilder.build(revision: 1, inputs: inputs + [draining])
-        let resource = try #require(EndpointGenerator().generate(for: ProxyView(key: push.viewKey(for: proxy), push: push), in: push).first)
+        let resource = try #require(GeneratorTable.testing.resources(TypeURL.endpoint, for: ProxyView(key: push.viewKey(for: proxy), push: push), in: push).first)
         let statuses = try decode(Envoy_Config_Endpoint_V3_ClusterLoadAssignment.self, resource).endpoints
             .flatMap(\.lbEndpoints).map { ($0.endpoint.address.socketAddress.address, $0.healthStatus) }
         #expect(statuses.first { $0.0 == "10.0.0.9" }?.1 == .draining)

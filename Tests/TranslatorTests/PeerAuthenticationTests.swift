@@ -96,11 +96,13 @@ struct PeerAuthenticationTests {
         let resource = try #require(try ConfigDocumentParser.parse(peerAuthentication("p", "shop", "mtls: {mode: PERMISSIVE}")).first)
         let result = try ConfigValidator.validateForWrite(resource)
         #expect(result.notHonoured.isEmpty)
-        #expect(result.clientLimits.filter { $0.client == .proxylessGRPC }.map(\.path) == ["spec.mtls.mode"])
-        // Envoy proxies get no inbound listeners from meshd yet: every mode is warned for them.
-        #expect(result.clientLimits.filter { $0.client == .envoy }.map(\.path) == ["spec.mtls.mode"])
+        #expect(result.clientLimits.filter { $0.kinds == [.proxylessGRPC] }.map(\.path) == ["spec.mtls.mode"])
+        // Envoy proxies get no inbound listeners from meshd yet: every mode is warned for them,
+        // sidecars and gateways in one warning.
+        #expect(result.clientLimits.filter { $0.kinds == [.sidecar, .gateway] }.map(\.path) == ["spec.mtls.mode"])
+        #expect(result.clientLimits.filter { $0.kinds == [.sidecar, .gateway] }.map(\.message) == ["not honoured by Envoy proxies"])
         let strict = try #require(try ConfigDocumentParser.parse(peerAuthentication("p", "shop", "mtls: {mode: STRICT}")).first)
-        #expect(try ConfigValidator.validateForWrite(strict).clientLimits.map(\.client) == [.envoy])
+        #expect(try ConfigValidator.validateForWrite(strict).clientLimits.map(\.kinds) == [[.sidecar, .gateway]])
     }
 
     @Test(arguments: [
@@ -127,7 +129,7 @@ struct PeerAuthenticationTests {
         var proxy = Proxy(id: "server", namespace: "shop", labels: labels)
         proxy.inbound = [try #require(InboundAddress(listenerName: InboundAddress.listenerNamePrefix + address))]
         let name = InboundAddress.listenerNamePrefix + address
-        let resource = try #require(ListenerGenerator().generate(for: proxy, in: push).first { $0.name == name })
+        let resource = try #require(GeneratorTable.testing.resources(TypeURL.listener, for: proxy, in: push).first { $0.name == name })
         return try Envoy_Config_Listener_V3_Listener(serializedBytes: resource.payload.value)
     }
 
@@ -150,7 +152,7 @@ struct PeerAuthenticationTests {
         let route = manager.routeConfig.virtualHosts[0].routes[0]
         guard case .nonForwardingAction = route.action else { Issue.record("no non_forwarding_action: \(route)"); return }
         #expect(route.match.prefix == "/")
-        #expect(manager.httpFilters.last?.name == ListenerGenerator.routerFilterName)
+        #expect(manager.httpFilters.last?.name == HTTPFilters.routerName)
     }
 
     @Test func plaintextWithoutPolicyAndForOtherLabels() throws {

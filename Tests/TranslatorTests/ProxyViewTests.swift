@@ -207,7 +207,7 @@ let ratingsB = "ratings.b.svc.cluster.local"
     @Test func theViewUsesTheChosenRulesSubsets() throws {
         let push = try context(Self.rules)
         let view = ProxyView(key: push.viewKey(for: Proxy(id: "p", namespace: "d")), push: push)
-        let clusters = ClusterGenerator().generate(for: view, in: push).map(\.name)
+        let clusters = GeneratorTable.testing.resources(TypeURL.cluster, for: view, in: push).map(\.name)
         #expect(clusters == ["outbound|9080|b|\(ratingsB)", "outbound|9080||\(ratingsB)"])
     }
 

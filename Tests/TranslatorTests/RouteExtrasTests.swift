@@ -19,10 +19,12 @@ private func virtualService(_ rules: String, hosts: String = "[reviews]") -> Str
     """
 }
 
-private func routes(_ push: PushContext, kind: Proxy.Kind = .proxylessGRPC) throws -> [Envoy_Config_Route_V3_Route] {
-    let resources = RouteGenerator().generate(for: Proxy(id: "p", kind: kind), in: push)
-    let configuration = try #require(resources.first { $0.name == "\(reviews):9080" })
-    return try Envoy_Config_Route_V3_RouteConfiguration(serializedBytes: configuration.payload.value).virtualHosts[0].routes
+private func routes(_ push: PushContext, kind: ProxyKind = .proxylessGRPC) throws -> [Envoy_Config_Route_V3_Route] {
+    let resources = GeneratorTable.testing.resources(TypeURL.route, for: Proxy(id: "p", kind: kind), in: push)
+    // gRPC: one configuration per host:port; Envoy sidecars: one per port, a virtual host per host:port.
+    let configuration = try #require(resources.first { $0.name == "\(reviews):9080" || $0.name == "9080" })
+    let decoded = try Envoy_Config_Route_V3_RouteConfiguration(serializedBytes: configuration.payload.value)
+    return try #require(decoded.virtualHosts.first { $0.name == "\(reviews):9080" }).routes
 }
 
 /// What meshd sends for the VirtualService fields only Envoy honours, and what it keeps from
@@ -38,9 +40,7 @@ private func routes(_ push: PushContext, kind: Proxy.Kind = .proxylessGRPC) thro
             """)])
         let grpcRoute = try routes(push)[0]
         #expect(grpcRoute.typedPerFilterConfig[RouteCors.filterName] == nil)
-        // Gateways still take the API-listener shapes; Envoy sidecars' own shapes (route
-        // configuration `9080`) carry the same routes (EnvoySidecarTests).
-        let envoyRoute = try routes(push, kind: .router)[0]
+        let envoyRoute = try routes(push, kind: .sidecar)[0]
         let any = try #require(envoyRoute.typedPerFilterConfig[RouteCors.filterName])
         #expect(any.typeURL == "type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy")
         let policy = try Envoy_Extensions_Filters_Http_Cors_V3_CorsPolicy(serializedBytes: any.value)
@@ -48,14 +48,16 @@ private func routes(_ push: PushContext, kind: Proxy.Kind = .proxylessGRPC) thro
         #expect(policy.allowMethods == "GET" && policy.maxAge == "10")
         #expect(policy.forwardNotMatchingPreflights.value)
 
-        func filters(_ kind: Proxy.Kind) throws -> [String] {
-            let listener = try #require(ListenerGenerator().generate(for: Proxy(id: "p", kind: kind), in: push).first)
+        func filters(_ kind: ProxyKind) throws -> [String] {
+            let listeners = GeneratorTable.testing.resources(TypeURL.listener, for: Proxy(id: "p", kind: kind), in: push)
+            let listener = try #require(listeners.first { $0.name == "\(reviews):9080" || $0.name == "0.0.0.0_9080" })
             let decoded = try Envoy_Config_Listener_V3_Listener(serializedBytes: listener.payload.value)
-            return try Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager(
-                serializedBytes: decoded.apiListener.apiListener.value).httpFilters.map(\.name)
+            let manager = decoded.hasApiListener ? decoded.apiListener.apiListener.value : decoded.filterChains[0].filters[0].typedConfig.value
+            return try Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager(serializedBytes: manager)
+                .httpFilters.map(\.name)
         }
-        #expect(try filters(.proxylessGRPC) == [RouteFault.filterName, ListenerGenerator.routerFilterName])
-        #expect(try filters(.router) == [RouteFault.filterName, RouteCors.filterName, ListenerGenerator.routerFilterName])
+        #expect(try filters(.proxylessGRPC) == [RouteFault.filterName, HTTPFilters.routerName])
+        #expect(try filters(.sidecar) == [RouteFault.filterName, RouteCors.filterName, HTTPFilters.routerName])
     }
 
     /// A mirror destination's service comes into the view (so its cluster is sent) even when a
@@ -68,17 +70,17 @@ private func routes(_ push: PushContext, kind: Proxy.Kind = .proxylessGRPC) thro
             - mirrors: [{destination: {host: ratings}, percentage: {value: 12.5}}, {destination: {host: nowhere}}]
               route: [{destination: {host: reviews}}]
             """)])
-        let clusters = ClusterGenerator().generate(for: Proxy(id: "p"), in: push).map(\.name)
+        let clusters = GeneratorTable.testing.resources(TypeURL.cluster, for: Proxy(id: "p"), in: push).map(\.name)
         #expect(clusters.contains("outbound|9080||ratings.default.svc.cluster.local"))
         // Without the mirror, the Sidecar keeps ratings out.
         let unmirrored = try context([CanaryFixture.registry, serviceEntry("ratings", "default"),
                                       sidecar("default", "default", "egress: [{hosts: [\"./reviews.default.svc.cluster.local\"]}]")])
-        #expect(!ClusterGenerator().generate(for: Proxy(id: "p"), in: unmirrored).map(\.name).contains { $0.contains("ratings") })
+        #expect(!GeneratorTable.testing.resources(TypeURL.cluster, for: Proxy(id: "p"), in: unmirrored).map(\.name).contains { $0.contains("ratings") })
         let action = try routes(push)[0].route
         #expect(action.requestMirrorPolicies.map(\.cluster) == ["outbound|9080||ratings.default.svc.cluster.local"])
         #expect(action.requestMirrorPolicies[0].runtimeFraction.defaultValue.numerator == 125_000)
         #expect(push.warnings.contains { $0.field == "spec.http[0].mirrors[1].destination.host" })
-        let dependencies = RouteGenerator().generate(for: Proxy(id: "p"), in: push).first { $0.name == "\(reviews):9080" }?.dependencies
+        let dependencies = GeneratorTable.testing.resources(TypeURL.route, for: Proxy(id: "p"), in: push).first { $0.name == "\(reviews):9080" }?.dependencies
         #expect(dependencies?.contains("outbound|9080||ratings.default.svc.cluster.local") == true)
     }
 
@@ -129,7 +131,7 @@ private func routes(_ push: PushContext, kind: Proxy.Kind = .proxylessGRPC) thro
         let all = try routes(push)
         #expect(all[0].route.prefixRewrite == "/c" && all[0].route.hostRewriteLiteral == "x.example")
         #expect(all[1].route.regexRewrite.pattern.regex == "^/(.*)$" && all[1].route.regexRewrite.substitution == "/v2/\\1")
-        let simulation = try TrafficSimulation(snapshot: ProxySnapshot(proxy: Proxy(id: "p"), push: push))
+        let simulation = try TrafficSimulation(snapshot: ProxySnapshot(proxy: Proxy(id: "p"), push: push, table: .testing))
         #expect(simulation.run(.init(authority: "\(reviews):9080", path: "/a/b")).forwarded?.path == "/c")
         #expect(simulation.run(.init(authority: "\(reviews):9080", path: "/q?x")).forwarded?.path == "/v2/q?x")
     }

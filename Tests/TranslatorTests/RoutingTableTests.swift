@@ -1,4 +1,5 @@
 import Foundation
+import MeshModel
 import MeshTesting
 import Testing
 import Translator
@@ -53,9 +54,9 @@ private struct RoutingTable: Decodable {
     func eachRowReachesWhatTheTableSays(_ row: RoutingRow) throws {
         let rules = try String(contentsOf: Self.directory.appendingPathComponent("rules.yaml"), encoding: .utf8)
         let push = try context([CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]), rules])
-        let kind: Proxy.Kind = row.proxy == "sidecar" ? .sidecar : .proxylessGRPC
+        let kind: ProxyKind = row.proxy == "sidecar" ? .sidecar : .proxylessGRPC
         let proxy = Proxy(id: "client", kind: kind, namespace: row.namespace ?? "default")
-        let simulation = try TrafficSimulation(snapshot: ProxySnapshot(proxy: proxy, push: push))
+        let simulation = try TrafficSimulation(snapshot: ProxySnapshot(proxy: proxy, push: push, table: .testing))
         let cluster = { (subset: String) in "outbound|9080|\(subset)|reviews.default.svc.cluster.local" }
         let request = SimulatedRequest(authority: "reviews.default.svc.cluster.local:9080", path: row.path, headers: row.headers ?? [:],
                                        method: row.method ?? "POST", responseHeaders: row.backendHeaders ?? [:])

@@ -26,10 +26,10 @@ import Testing
         let push = try pushContextFrom(texts)
         let view = ProxyView(key: push.viewKey(for: proxy), push: push)
         var clusters: [String: Envoy_Config_Cluster_V3_Cluster] = [:]
-        for resource in ClusterGenerator().generate(for: view, in: push) {
+        for resource in GeneratorTable.testing.resources(TypeURL.cluster, for: view, in: push) {
             clusters[resource.name] = try decode(Envoy_Config_Cluster_V3_Cluster.self, resource)
         }
-        return (clusters, Set(EndpointGenerator().generate(for: view, in: push).map(\.name)))
+        return (clusters, Set(GeneratorTable.testing.resources(TypeURL.endpoint, for: view, in: push).map(\.name)))
     }
 
     private let name = "outbound|443||api.example.com"

@@ -22,7 +22,7 @@ import Testing
     private func clusters(_ texts: String...) throws -> [String: Envoy_Config_Cluster_V3_Cluster] {
         let push = try pushContextFrom([CanaryFixture.registry] + texts)
         var result: [String: Envoy_Config_Cluster_V3_Cluster] = [:]
-        for resource in ClusterGenerator().generate(for: proxy, in: push) {
+        for resource in GeneratorTable.testing.resources(TypeURL.cluster, for: proxy, in: push) {
             result[resource.name] = try decode(Envoy_Config_Cluster_V3_Cluster.self, resource)
         }
         return result
@@ -30,7 +30,7 @@ import Testing
 
     private func route(_ texts: String...) throws -> Envoy_Config_Route_V3_RouteAction {
         let push = try pushContextFrom([CanaryFixture.registry] + texts)
-        let config = try decode(Envoy_Config_Route_V3_RouteConfiguration.self, RouteGenerator().generate(for: proxy, in: push)[0])
+        let config = try decode(Envoy_Config_Route_V3_RouteConfiguration.self, GeneratorTable.testing.resources(TypeURL.route, for: proxy, in: push)[0])
         return try #require(config.virtualHosts.first?.routes.first).route
     }
 

@@ -71,7 +71,7 @@ private let all = "outbound|9080||reviews.default.svc.cluster.local"
     @Test(arguments: cases)
     func aRequestReachesWhatTheRulesSay(_ row: SimulationCase) throws {
         let push = try context([CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]), Self.rules])
-        let simulation = try TrafficSimulation(snapshot: ProxySnapshot(proxy: Proxy(id: "client"), push: push))
+        let simulation = try TrafficSimulation(snapshot: ProxySnapshot(proxy: Proxy(id: "client"), push: push, table: .testing))
         let result = simulation.run(row.request)
         #expect(result.route == row.route)
         #expect(result.outcome == row.outcome)
@@ -145,7 +145,7 @@ private let all = "outbound|9080||reviews.default.svc.cluster.local"
     @Test func callerAndRequestConditions() throws {
         let push = try context([CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]), Self.callerRules])
         func route(_ proxy: Proxy, _ request: SimulatedRequest) throws -> String? {
-            try TrafficSimulation(snapshot: ProxySnapshot(proxy: proxy, push: push)).run(request).route
+            try TrafficSimulation(snapshot: ProxySnapshot(proxy: proxy, push: push, table: .testing)).run(request).route
         }
         let plain = Proxy(id: "plain", namespace: "default", labels: ["app": "ratings"])
         let canary = Proxy(id: "canary", namespace: "default", labels: ["app": "ratings", "track": "canary"])
@@ -171,7 +171,7 @@ private let all = "outbound|9080||reviews.default.svc.cluster.local"
     @Test func aGatewayOnlyVirtualServiceReachesNoMeshClient() throws {
         let gatewayOnly = CanaryFixture.virtualService([("v2", 100)]).replacingOccurrences(of: "hosts: [reviews]", with: "hosts: [reviews]\n  gateways: [edge]")
         let push = try context([CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]), gatewayOnly])
-        let result = try TrafficSimulation(snapshot: ProxySnapshot(proxy: Proxy(id: "p"), push: push)).run(.init(authority: authority))
+        let result = try TrafficSimulation(snapshot: ProxySnapshot(proxy: Proxy(id: "p"), push: push, table: .testing)).run(.init(authority: authority))
         #expect(result.route == "default")
         #expect(result.outcome == .cluster(all, endpoints: ["127.0.0.1:9081", "127.0.0.1:9082"]))
     }
@@ -204,7 +204,7 @@ private let all = "outbound|9080||reviews.default.svc.cluster.local"
     /// The fault a route injects, as the fault filter a proxy runs would read it.
     @Test func faultsReachTheRouteAndTheFilterIsListed() throws {
         let push = try context([CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]), Self.faults])
-        let simulation = try TrafficSimulation(snapshot: ProxySnapshot(proxy: Proxy(id: "p"), push: push))
+        let simulation = try TrafficSimulation(snapshot: ProxySnapshot(proxy: Proxy(id: "p"), push: push, table: .testing))
         func fault(_ kind: String?) -> SimulatedFault? {
             simulation.run(.init(authority: authority, headers: kind.map { ["x-fault": $0] } ?? [:])).fault
         }
@@ -267,7 +267,7 @@ private let all = "outbound|9080||reviews.default.svc.cluster.local"
                                 entry("d", "d.other.org"),
                                 rule("broad", "*.example.com", timeout: "3s"), rule("narrow", "*.api.example.com", timeout: "4s"),
                                 rule("own", "c.example.com", timeout: "5s")])
-        let simulation = try TrafficSimulation(snapshot: ProxySnapshot(proxy: Proxy(id: "p"), push: push))
+        let simulation = try TrafficSimulation(snapshot: ProxySnapshot(proxy: Proxy(id: "p"), push: push, table: .testing))
         #expect(simulation.run(.init(authority: "a.example.com:80")).route == "broad")
         #expect(simulation.run(.init(authority: "b.api.example.com:80")).route == "narrow")
         #expect(simulation.run(.init(authority: "c.example.com:80")).route == "own")
@@ -295,7 +295,7 @@ private let all = "outbound|9080||reviews.default.svc.cluster.local"
                 route: [{destination: {host: reviews}}]
             """
         let push = try context([CanaryFixture.registry, rules])
-        let simulation = try TrafficSimulation(snapshot: ProxySnapshot(proxy: Proxy(id: "p"), push: push))
+        let simulation = try TrafficSimulation(snapshot: ProxySnapshot(proxy: Proxy(id: "p"), push: push, table: .testing))
         #expect(simulation.run(.init(authority: authority, path: "/old/x")).outcome == .redirect(location: "https://reviews.example.com/new", status: 308))
         #expect(simulation.run(.init(authority: authority, path: "/brew")).outcome == .directResponse(status: 418))
         #expect(simulation.run(.init(authority: authority, path: "/other")).route == "rest")
@@ -320,7 +320,7 @@ private let all = "outbound|9080||reviews.default.svc.cluster.local"
                 route: [{destination: {host: reviews}}]
             """
         let push = try context([CanaryFixture.registry, rules])
-        let simulation = try TrafficSimulation(snapshot: ProxySnapshot(proxy: Proxy(id: "p"), push: push))
+        let simulation = try TrafficSimulation(snapshot: ProxySnapshot(proxy: Proxy(id: "p"), push: push, table: .testing))
         #expect(simulation.run(.init(authority: authority, headers: ["x-canary": "1"])).route == "canary.by-header")
         #expect(simulation.run(.init(authority: authority, path: "/canary/x")).route == "canary")
     }

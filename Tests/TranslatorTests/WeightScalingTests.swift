@@ -21,7 +21,7 @@ import Testing
         push = PushContext(revision: 2, registry: push.registry,
                            virtualServices: [host: [.init(key: entry.key, createdRevision: 1, spec: spec)]],
                            destinationRules: push.destinationRules, warnings: [])
-        let routes = RouteGenerator().generate(for: proxy, in: push)
+        let routes = GeneratorTable.testing.resources(TypeURL.route, for: proxy, in: push)
         let config = try decode(Envoy_Config_Route_V3_RouteConfiguration.self, routes[0])
         let weights = try #require(config.virtualHosts.first?.routes.first).route.weightedClusters.clusters.map(\.weight.value)
         #expect(weights.count == 2)
@@ -45,7 +45,7 @@ import Testing
         #expect(push.registry.weightOverflows[host]?.workloads.count == 4)
         #expect(push.warnings.contains { $0.key.name == "reviews" && $0.field == "spec.workloadSelector" })
 
-        let assignments = EndpointGenerator().generate(for: proxy, in: push)
+        let assignments = GeneratorTable.testing.resources(TypeURL.endpoint, for: proxy, in: push)
         let cla = try decode(Envoy_Config_Endpoint_V3_ClusterLoadAssignment.self,
                              try #require(assignments.first { $0.name == "outbound|9080||\(host)" }))
         var localityTotal: UInt64 = 0

@@ -25,7 +25,7 @@ import Translator
     static let sidecar = EnvoyFixture.proxy()
 
     static func impact(_ targets: [ChangeImpact.Target], _ before: PushContext, _ after: PushContext) -> ChangeImpact {
-        ChangeImpact.compute(targets, before: before, after: after, generators: Generators.all)
+        ChangeImpact.compute(targets, before: before, after: after, generators: .testing)
     }
 
     static func names(_ affected: ChangeImpact.Affected?) -> [String] {
@@ -88,13 +88,13 @@ import Translator
         #expect(impact.affected.count == 200)
         #expect(impact.generations == 2, "one view, generated once before and once after")
 
-        let sent = ProxySnapshot(proxy: Self.client, push: before)
+        let sent = ProxySnapshot(proxy: Self.client, push: before, table: .testing)
         let reusing = Self.impact([.init(proxy: Self.client, snapshot: sent)], before, after)
         #expect(reusing.generations == 1)
         #expect(reusing.reused == 1)
         #expect(Self.names(reusing.affected.first) == ["RouteConfiguration reviews.default.svc.cluster.local:9080 modified"])
         // A snapshot of an older context is not the "before" state: generated instead.
-        let stale = ProxySnapshot(proxy: Self.client, push: try Self.canary(revision: 0, [("v1", 100), ("v2", 0)]))
+        let stale = ProxySnapshot(proxy: Self.client, push: try Self.canary(revision: 0, [("v1", 100), ("v2", 0)]), table: .testing)
         #expect(Self.impact([.init(proxy: Self.client, snapshot: stale)], before, after).reused == 0)
     }
 
@@ -130,14 +130,14 @@ import Translator
         let failing = ChangeImpact.compute([.init(proxy: Self.client), .init(proxy: Self.sidecar)], before: before, after: after,
                                            maxGenerations: 10) { key, push in
             if key.kind == .sidecar && push.revision == 2 { throw Broken() }
-            return ProxySnapshot(view: ProxyView(key: key, push: push), push: push)
+            return ProxySnapshot(view: ProxyView(key: key, push: push), push: push, generators: GeneratorTable.testing.generators(for: key.kind))
         }
         #expect(failing.affected.map(\.proxy.id) == [Self.client.id])
         #expect(failing.failures.map(\.proxyID) == [Self.sidecar.id])
         #expect(failing.failures.first?.message.contains("generator exploded") == true)
 
         let bounded = ChangeImpact.compute([.init(proxy: Self.client), .init(proxy: Self.sidecar)], before: before, after: after,
-                                           generators: Generators.all, maxGenerations: 2)
+                                           generators: .testing, maxGenerations: 2)
         #expect(bounded.generations == 2)
         #expect(bounded.affected.map(\.proxy.id) == [Self.client.id])
         #expect(bounded.failures.map(\.proxyID) == [Self.sidecar.id])

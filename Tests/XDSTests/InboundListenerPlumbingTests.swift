@@ -45,15 +45,15 @@ private final class CollectingWriter: RPCWriterProtocol {
         #expect(machine.names(of: TypeURL.listener, after: DeltaDiscoveryRequestInfo(typeURL: TypeURL.route, subscribe: ["r"])) == [Self.inbound])
     }
 
-    @Test func aServerOnTheSameAddressSharesItsSnapshotAndGetsItsListener() throws {
+    @Test func aServerOnTheSameAddressSharesItsSnapshotAndGetsItsListener() async throws {
         let push = PushContextBuilder.build(revision: 1, inputs: [])
-        let cache = SnapshotCache()
+        let cache = SnapshotCache(generators: .testing)
         let address = try #require(InboundAddress(listenerName: Self.inbound))
         var a = Proxy(id: "a", labels: ["pod": "a"]), b = Proxy(id: "b", labels: ["pod": "b"])
         a.inbound = [address]
         b.inbound = [address]
-        let snapshot = cache.snapshot(for: a, push: push)
-        _ = cache.snapshot(for: b, push: push)
+        let snapshot = await cache.snapshot(for: a, push: push)
+        _ = await cache.snapshot(for: b, push: push)
         #expect(cache.generations == 1)
         #expect(snapshot.of(TypeURL.listener).keys.sorted() == [Self.inbound])
         var machine = StreamStateMachine(streamID: "s", snapshot: snapshot)
@@ -66,7 +66,7 @@ private final class CollectingWriter: RPCWriterProtocol {
     @Test func theStreamAnswersInboundNamesFromTheRequestsOwnView() async throws {
         let publisher = PushContextPublisher()
         publisher.publish(PushContextBuilder.build(revision: 1, inputs: []))
-        let server = AggregatedDiscoveryServer(publisher: publisher, cache: SnapshotCache(), statuses: ProxyStatusRegistry(),
+        let server = AggregatedDiscoveryServer(publisher: publisher, cache: SnapshotCache(generators: .testing), statuses: ProxyStatusRegistry(),
                                                metrics: nil, logger: Logger(label: "test"))
         let writer = CollectingWriter()
         let (requests, proxySends) = AsyncThrowingStream<Envoy_Service_Discovery_V3_DiscoveryRequest, any Error>.makeStream()

@@ -73,15 +73,15 @@ import Translator
         let publisher = PushContextPublisher()
         let debouncer = PushDebouncer(store: store, publisher: publisher, logger: Logger(label: "test"))
         try await debouncer.buildAndPublish()
-        let cache = SnapshotCache()
+        let cache = SnapshotCache(generators: .testing)
         let proxy = Proxy(id: "p")
-        let first = cache.snapshot(for: proxy, push: try #require(publisher.current))
+        let first = await cache.snapshot(for: proxy, push: try #require(publisher.current))
 
         _ = try await store.apply(CanaryFixture.resources(Self.workload))
         try await debouncer.buildAndPublish()
         let push = try #require(publisher.current)
         #expect(push.scope == .endpoints(since: first.revision, hosts: ["reviews.default.svc.cluster.local"]))
-        let second = cache.snapshot(for: proxy, push: push)
+        let second = await cache.snapshot(for: proxy, push: push)
         #expect(cache.generations == 2)
         // Everything but reviews' endpoints is the very same resource (same bytes, same version).
         for (typeURL, resources) in second.resources {
@@ -95,7 +95,7 @@ import Translator
         let rebuilt = PushContextFactory.build(from: try await store.snapshot())
         #expect(push.registry == rebuilt.registry)
         #expect(Set(push.warnings) == Set(rebuilt.warnings))
-        let full = ProxySnapshot(proxy: proxy, push: rebuilt)
+        let full = ProxySnapshot(proxy: proxy, push: rebuilt, table: .testing)
         for (typeURL, resources) in full.resources {
             #expect(resources.mapValues(\.version) == second.of(typeURL).mapValues(\.version))
         }
@@ -204,7 +204,7 @@ import Translator
             #expect(Set(push.warnings) == Set(rebuilt.warnings), "step \(step)")
             #expect(push.virtualServices.keys.sorted() == rebuilt.virtualServices.keys.sorted(), "step \(step)")
             let proxy = Proxy(id: "p")
-            let generated = ProxySnapshot(proxy: proxy, push: push), expected = ProxySnapshot(proxy: proxy, push: rebuilt)
+            let generated = ProxySnapshot(proxy: proxy, push: push, table: .testing), expected = ProxySnapshot(proxy: proxy, push: rebuilt, table: .testing)
             for type in XDSTypeRegistry.standard.pushOrder {
                 #expect(generated.of(type.typeURL).mapValues(\.version) == expected.of(type.typeURL).mapValues(\.version), "step \(step) \(type.shortName)")
             }

@@ -24,8 +24,8 @@ import Translator
         #expect(try proxy(node(sidecarID, agent: "envoy", metadata: ["GENERATOR": .init(stringValue: "grpc")])).kind == .proxylessGRPC)
         // A sidecar id from a client that is not Envoy (a grpc agent bootstrap) is proxyless.
         #expect(try proxy(node(sidecarID, agent: "gRPC Python")).kind == .proxylessGRPC)
-        #expect(try proxy(node("router~10.0.0.9~ingress-1.istio-system~istio-system.svc.cluster.local", agent: "envoy")).kind == .router)
-        #expect(try proxy(node("router~10.0.0.9~ingress-1.istio-system~istio-system.svc.cluster.local")).kind == .router)
+        #expect(try proxy(node("router~10.0.0.9~ingress-1.istio-system~istio-system.svc.cluster.local", agent: "envoy")).kind == .gateway)
+        #expect(try proxy(node("router~10.0.0.9~ingress-1.istio-system~istio-system.svc.cluster.local")).kind == .gateway)
         #expect(try proxy(node("my-client")).kind == .proxylessGRPC)
         #expect(try proxy(nil).kind == .proxylessGRPC)
     }

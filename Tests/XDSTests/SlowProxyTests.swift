@@ -55,7 +55,7 @@ private final class GatedWriter: RPCWriterProtocol {
         let generator = CountingListenerGenerator()
         let publisher = PushContextPublisher()
         publisher.publish(context(1))
-        let server = AggregatedDiscoveryServer(publisher: publisher, cache: SnapshotCache(generators: [generator]),
+        let server = AggregatedDiscoveryServer(publisher: publisher, cache: SnapshotCache(generators: GeneratorTable(trustDomain: "cluster.local", generators: [.proxylessGRPC: [generator]])),
                                                statuses: ProxyStatusRegistry(), metrics: nil, logger: Logger(label: "test"))
         let writer = GatedWriter()
         let (requests, proxySends) = AsyncThrowingStream<Envoy_Service_Discovery_V3_DiscoveryRequest, any Error>.makeStream()
@@ -92,12 +92,12 @@ private final class GatedWriter: RPCWriterProtocol {
     /// A thousand streams of one view asking at once for a new revision: one generation.
     @Test func proxiesWithOneViewShareOneGenerationPerPush() async throws {
         let generator = CountingListenerGenerator()
-        let cache = SnapshotCache(generators: [generator])
+        let cache = SnapshotCache(generators: GeneratorTable(trustDomain: "cluster.local", generators: [.proxylessGRPC: [generator]]))
         for revision in Int64(1)...3 {
             let push = PushContext(revision: revision, registry: .init(), virtualServices: [:], destinationRules: [:], warnings: [])
             await withTaskGroup(of: Void.self) { group in
                 for index in 0..<1000 {
-                    group.addTask { _ = cache.snapshot(for: Proxy(id: "proxy-\(index)"), push: push) }
+                    group.addTask { _ = await cache.snapshot(for: Proxy(id: "proxy-\(index)"), push: push) }
                 }
             }
         }

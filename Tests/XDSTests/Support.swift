@@ -11,7 +11,7 @@ func snapshot(revision: Int64, _ texts: String...) throws -> ProxySnapshot {
             inputs.append(.init(key: resource.key, createdRevision: 1, config: try ConfigValidator.validate(resource)))
         }
     }
-    return ProxySnapshot(proxy: Proxy(id: "test"), push: PushContextBuilder.build(revision: revision, inputs: inputs))
+    return ProxySnapshot(proxy: Proxy(id: "test"), push: PushContextBuilder.build(revision: revision, inputs: inputs), table: .testing)
 }
 
 extension [StreamStateMachine.Event] {

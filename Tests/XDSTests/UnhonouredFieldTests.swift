@@ -15,7 +15,7 @@ import Translator
         var index = ConfigIndex()
         index.load(try await store.snapshot())
         let listed = index.unhonouredFieldWarnings
-        #expect(listed.map(\.client) == [.proxylessGRPC])
+        #expect(listed.map(\.kind) == [.proxylessGRPC])
         #expect(listed.map(\.warning.field) == ["spec.trafficPolicy.connectionPool.tcp.maxConnections"])
         #expect(listed.first?.warning.message == "not honoured by proxyless gRPC clients")
     }

@@ -16,7 +16,7 @@ import Translator
         index.load(try await store.snapshot())
         let push = index.context()
         #expect(push.invalid.isEmpty)
-        let snapshot = ProxySnapshot(proxy: Proxy(id: "p"), push: push)
+        let snapshot = ProxySnapshot(proxy: Proxy(id: "p"), push: push, table: .testing)
         let route = try #require(snapshot.of(TypeURL.route)["reviews.default.svc.cluster.local:9080"])
         #expect(route.dependencies.contains("outbound|9080|v2|reviews.default.svc.cluster.local"))
         let warnings = index.unknownFieldWarnings

@@ -43,15 +43,15 @@ import Translator
         return PushContextBuilder.build(revision: 1, inputs: inputs)
     }
 
-    @Test func proxiesWithEqualViewsShareOneGenerationAndOthersDoNot() throws {
+    @Test func proxiesWithEqualViewsShareOneGenerationAndOthersDoNot() async throws {
         let push = try Self.push(Self.service("reviews", "a"), Self.service("ratings", "b"), Self.onlyOwnNamespace)
-        let cache = SnapshotCache()
-        let first = cache.snapshot(for: Proxy(id: "a-1", namespace: "a", labels: ["app": "x"]), push: push)
-        let second = cache.snapshot(for: Proxy(id: "a-2", namespace: "a", labels: ["app": "y"]), push: push)
+        let cache = SnapshotCache(generators: .testing)
+        let first = await cache.snapshot(for: Proxy(id: "a-1", namespace: "a", labels: ["app": "x"]), push: push)
+        let second = await cache.snapshot(for: Proxy(id: "a-2", namespace: "a", labels: ["app": "y"]), push: push)
         #expect(cache.generations == 1)
         #expect(first.of(TypeURL.listener).keys.sorted() == second.of(TypeURL.listener).keys.sorted())
-        let other = cache.snapshot(for: Proxy(id: "b-1", namespace: "b"), push: push)
-        _ = cache.snapshot(for: Proxy(id: "b-2", namespace: "b", labels: ["app": "z"]), push: push)
+        let other = await cache.snapshot(for: Proxy(id: "b-1", namespace: "b"), push: push)
+        _ = await cache.snapshot(for: Proxy(id: "b-2", namespace: "b", labels: ["app": "z"]), push: push)
         #expect(cache.generations == 2)
         #expect(first.of(TypeURL.listener).keys.sorted() == ["reviews.a.svc.cluster.local:9080"])
         #expect(other.of(TypeURL.listener).count == 2)
@@ -69,17 +69,17 @@ import Translator
                 != selecting.viewKey(for: Proxy(id: "a-2", namespace: "a", labels: ["app": "y"])))
     }
 
-    @Test func unusedSlotsAreDroppedOnceTheMapIsLarge() throws {
-        let cache = SnapshotCache(sweepThreshold: 2)
+    @Test func unusedSlotsAreDroppedOnceTheMapIsLarge() async throws {
+        let cache = SnapshotCache(generators: .testing, sweepThreshold: 2)
         let old = try Self.push(Self.service("reviews", "a"))
         for namespace in ["n1", "n2", "n3", "n4"] {
-            _ = cache.snapshot(for: Proxy(id: namespace, namespace: namespace), push: old)
+            _ = await cache.snapshot(for: Proxy(id: namespace, namespace: namespace), push: old)
         }
         #expect(cache.slotCount == 4, "every key is in use at the latest revision: nothing to drop")
         let newer = PushContextBuilder.build(revision: 2, inputs: [])
-        _ = cache.snapshot(for: Proxy(id: "m1", namespace: "m1"), push: newer)
-        _ = cache.snapshot(for: Proxy(id: "m2", namespace: "m2"), push: newer)
-        _ = cache.snapshot(for: Proxy(id: "m3", namespace: "m3"), push: newer)
+        _ = await cache.snapshot(for: Proxy(id: "m1", namespace: "m1"), push: newer)
+        _ = await cache.snapshot(for: Proxy(id: "m2", namespace: "m2"), push: newer)
+        _ = await cache.snapshot(for: Proxy(id: "m3", namespace: "m3"), push: newer)
         #expect(cache.slotCount == 3, "the revision-1 keys went when the map reached its threshold")
     }
 
@@ -97,28 +97,28 @@ import Translator
         let debouncer = PushDebouncer(store: store, publisher: publisher, logger: Logger(label: "test"))
         let first = try await Self.apply(store, debouncer, publisher, Self.service("reviews", "a"), Self.service("ratings", "b"),
                                          Self.onlyOwnNamespace)
-        let cache = SnapshotCache()
+        let cache = SnapshotCache(generators: .testing)
         let inA = Proxy(id: "a", namespace: "a"), inB = Proxy(id: "b", namespace: "b")
-        var sotwA = StreamStateMachine(streamID: "a", snapshot: cache.snapshot(for: inA, push: first))
-        var deltaA = DeltaStreamStateMachine(streamID: "da", snapshot: cache.snapshot(for: inA, push: first))
-        var sotwB = StreamStateMachine(streamID: "b", snapshot: cache.snapshot(for: inB, push: first))
-        Self.subscribeToEverything(&sotwA, cache.snapshot(for: inA, push: first))
-        Self.subscribeToEverything(&sotwB, cache.snapshot(for: inB, push: first))
-        Self.subscribeToEverything(&deltaA, cache.snapshot(for: inA, push: first))
+        var sotwA = StreamStateMachine(streamID: "a", snapshot: await cache.snapshot(for: inA, push: first))
+        var deltaA = DeltaStreamStateMachine(streamID: "da", snapshot: await cache.snapshot(for: inA, push: first))
+        var sotwB = StreamStateMachine(streamID: "b", snapshot: await cache.snapshot(for: inB, push: first))
+        Self.subscribeToEverything(&sotwA, await cache.snapshot(for: inA, push: first))
+        Self.subscribeToEverything(&sotwB, await cache.snapshot(for: inB, push: first))
+        Self.subscribeToEverything(&deltaA, await cache.snapshot(for: inA, push: first))
 
         // An endpoint-only change in b (the fast path), then a new service in b (a full build).
         let moved = Self.service("ratings", "b").replacingOccurrences(of: "ports: {grpc: 9091}", with: "ports: {grpc: 9092}")
         let endpoints = try await Self.apply(store, debouncer, publisher, moved)
         #expect(endpoints.scope != .full)
-        #expect(sotwA.push(cache.snapshot(for: inA, push: endpoints)).sends.isEmpty)
-        #expect(deltaA.push(cache.snapshot(for: inA, push: endpoints)).isEmpty)
-        #expect(sotwB.push(cache.snapshot(for: inB, push: endpoints)).sends.map(\.typeURL) == [TypeURL.endpoint])
+        #expect(sotwA.push(await cache.snapshot(for: inA, push: endpoints)).sends.isEmpty)
+        #expect(deltaA.push(await cache.snapshot(for: inA, push: endpoints)).isEmpty)
+        #expect(sotwB.push(await cache.snapshot(for: inB, push: endpoints)).sends.map(\.typeURL) == [TypeURL.endpoint])
 
         let added = try await Self.apply(store, debouncer, publisher, Self.service("details", "b"))
         #expect(added.scope == .full)
-        #expect(sotwA.push(cache.snapshot(for: inA, push: added)).sends.isEmpty)
-        #expect(deltaA.push(cache.snapshot(for: inA, push: added)).isEmpty)
-        #expect(sotwB.push(cache.snapshot(for: inB, push: added)).sends.contains { $0.typeURL == TypeURL.listener })
+        #expect(sotwA.push(await cache.snapshot(for: inA, push: added)).sends.isEmpty)
+        #expect(deltaA.push(await cache.snapshot(for: inA, push: added)).isEmpty)
+        #expect(sotwB.push(await cache.snapshot(for: inB, push: added)).sends.contains { $0.typeURL == TypeURL.listener })
     }
 
     /// Subscribes to every type (LDS and CDS by wildcard, RDS and EDS by every name) and ACKs.

@@ -81,7 +81,6 @@ def test_the_mtls_port_refuses_xds_without_a_client_certificate(meshd):
 
 @pytest.mark.parametrize("node_id,agent,metadata,kind,namespace", [
     ("sidecar~10.0.0.7~reviews-1.shop~shop.svc.cluster.local", "envoy", None, "sidecar", "shop"),
-    ("router~10.0.0.9~ingress-1.istio-system~istio-system.svc.cluster.local", "envoy", None, "router", "istio-system"),
     ("sidecar~10.0.0.7~reviews-1.shop~shop.svc.cluster.local", "envoy", {"GENERATOR": "grpc"}, "proxyless-grpc", "shop"),
     ("plain-client", "gRPC Python", {"NAMESPACE": "billing"}, "proxyless-grpc", "billing"),
     ("plain-client", "gRPC Python", None, "proxyless-grpc", "default"),
@@ -94,3 +93,21 @@ def test_kind_and_namespace_come_from_the_node(meshd, node_id, agent, metadata, 
         assert (entry["kind"], entry["namespace"], entry["authenticated"]) == (kind, namespace, False)
         # what each kind is sent (a sidecar's and a gateway's listeners too) passes the oracle
         assert client.problems() == []
+
+
+def test_a_gateway_node_is_refused_with_one_documented_answer(meshd):
+    """Until meshd serves gateways, a router~ node's stream ends at once with UNIMPLEMENTED and a
+    message naming its kind; it is sent nothing (no proxyless or sidecar shapes) and is not
+    listed as a connected proxy."""
+    node_id = "router~10.0.0.9~ingress-1.istio-system~istio-system.svc.cluster.local"
+    meshd.apply(configs.canary(9081, 9082))
+    client = AdsClient(meshd.xds_address, node_id, user_agent_name="envoy").start()
+    try:
+        client.wait_for(lambda c: c.error is not None, 10, "the stream to be refused")
+        assert client.error.code() == grpc.StatusCode.UNIMPLEMENTED, client.error
+        assert "does not serve Envoy gateways yet" in client.error.details(), client.error.details()
+        assert not client.responses
+        assert all(entry["proxyID"] != node_id for entry in meshd.syncz())
+    finally:
+        client.close()
+

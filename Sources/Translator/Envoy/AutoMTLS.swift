@@ -26,9 +26,10 @@ enum AutoMTLS {
     /// The key within it (Istio's name).
     static let matchField = "tlsMode"
 
-    /// Whether a cluster of `service` under `policy` for a proxy of `kind` gets auto mTLS.
-    static func applies(kind: Proxy.Kind, service: Service, policy: PolicySettings) -> Bool {
-        kind == .sidecar && policy.tls == nil && service.location == "MESH_INTERNAL"
+    /// Whether a cluster of `service` under `policy` gets auto mTLS (for the proxies whose
+    /// generators `GeneratorTable` makes with auto mTLS on).
+    static func applies(service: Service, policy: PolicySettings) -> Bool {
+        policy.tls == nil && service.location == "MESH_INTERNAL"
     }
 
     /// The cluster's socket choices: `tls` (the ISTIO_MUTUAL context the cluster would get)

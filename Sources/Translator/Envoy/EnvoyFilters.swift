@@ -10,7 +10,6 @@ enum EnvoyFilters {
     static let httpConnectionManagerName = "envoy.filters.network.http_connection_manager"
     static let tcpProxyName = "envoy.filters.network.tcp_proxy"
     static let tlsInspectorName = "envoy.filters.listener.tls_inspector"
-    static let httpInspectorName = "envoy.filters.listener.http_inspector"
     static let originalDestinationName = "envoy.filters.listener.original_dst"
     /// The transport protocol the TLS inspector reports for a TLS ClientHello.
     static let tlsTransport = "tls"
@@ -22,7 +21,7 @@ enum EnvoyFilters {
         manager.statPrefix = statPrefix
         manager.rds.configSource = .adsV3
         manager.rds.routeConfigName = routeName
-        manager.httpFilters = ListenerGenerator.httpFilters(kind: .sidecar)
+        manager.httpFilters = HTTPFilters.outbound(.envoy)
         return filter(httpConnectionManagerName, manager)
     }
 
@@ -32,7 +31,7 @@ enum EnvoyFilters {
         var manager = Manager()
         manager.statPrefix = statPrefix
         manager.routeConfig = routes
-        manager.httpFilters = ListenerGenerator.httpFilters(kind: .sidecar)
+        manager.httpFilters = HTTPFilters.outbound(.envoy)
         return filter(httpConnectionManagerName, manager)
     }
 

@@ -5,7 +5,9 @@ import SwiftProtobuf
 /// (`EnvoyOutbound`), `virtualOutbound` (15001), `virtualInbound` (15006, `EnvoyInbound`), and
 /// the proxy's own health (15021, `/healthz/ready`) and Prometheus stats (15090,
 /// `/stats/prometheus`, forwarded to the admin port) listeners.
-struct EnvoyListenerGenerator {
+struct EnvoyListenerGenerator: ResourceGenerator {
+    var typeURL: String { TypeURL.listener }
+
     func generate(for view: ProxyView, in push: PushContext) -> [XDSResource] {
         var listeners = EnvoyOutbound.listeners(for: view)
         listeners.append(EnvoyOutbound.virtualOutbound(view.outboundTrafficPolicy ?? .allowAny))

@@ -6,16 +6,18 @@ import MeshModel
 /// which the outbound listener `0.0.0.0_9080` names. It holds one virtual host per visible
 /// service with an HTTP port of that number, named `HOST:PORT`, whose domains are every name
 /// the service answers to from the proxy's namespace (`VirtualHostDomains`) and whose routes
-/// are exactly those a proxyless client gets for the service (`RouteGenerator.routes`), then
+/// are exactly those a proxyless client gets for the service (`RouteBuilder`), then
 /// the catch-all for unknown hosts: `allow_any` to `PassthroughCluster` (ALLOW_ANY, the
 /// default) or `block_all` answering 502 (REGISTRY_ONLY), as Istio does.
 ///
 /// A domain is listed once per route configuration (Envoy refuses duplicates): when two
 /// services would claim one (a ServiceEntry host that equals another's short name), the first
 /// service by host keeps it.
-struct EnvoyRouteGenerator {
+struct EnvoyRouteGenerator: ResourceGenerator {
+    var typeURL: String { TypeURL.route }
+
     func generate(for view: ProxyView, in push: PushContext) -> [XDSResource] {
-        let shared = RouteGenerator()
+        let shared = RouteBuilder(dialect: .envoy)
         var byPort: [UInt32: [Service]] = [:]
         for service in view.services {
             for port in service.ports where EnvoyOutbound.isHTTP(port) {

@@ -37,7 +37,7 @@ public struct InboundPort: Sendable, Hashable, Comparable, CustomStringConvertib
     /// the protocol. Empty when the proxy has no address or no service selects its workload:
     /// then every inbound connection passes through unchanged.
     public static func ports(of proxy: Proxy, in registry: RegistrySnapshot) -> [InboundPort] {
-        guard proxy.kind == .sidecar, !proxy.instanceIPs.isEmpty else { return [] }
+        guard GeneratorTable.takesWorkloadPorts(proxy.kind), !proxy.instanceIPs.isEmpty else { return [] }
         var byNumber: [UInt32: InboundPort] = [:]
         for found in registry.endpoints(namespace: proxy.namespace, addresses: Set(proxy.instanceIPs))
         where byNumber[found.endpoint.port] == nil {

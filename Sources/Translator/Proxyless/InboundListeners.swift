@@ -44,10 +44,7 @@ public enum InboundListeners {
         manager.statPrefix = name
         manager.routeConfig.name = name
         manager.routeConfig.virtualHosts = [host]
-        var router = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter()
-        router.name = ListenerGenerator.routerFilterName
-        router.typedConfig = AnyPacking.pack(Envoy_Extensions_Filters_Http_Router_V3_Router())
-        manager.httpFilters = filters + [router]
+        manager.httpFilters = filters + [HTTPFilters.router()]
 
         var filter = Envoy_Config_Listener_V3_Filter()
         filter.name = "inbound-hcm"

@@ -174,15 +174,13 @@ enum EnvoyTrafficPolicy {
         return out
     }
 
-    /// The route's hash policies for traffic governed by `policy`, for a proxy of `kind`:
-    /// gRPC clients hash only on a header (`ProxylessTrafficPolicy`); Envoy also on a cookie
-    /// (generated with its ttl and path when absent), the source IP or a query parameter.
-    static func hashPolicies(_ policy: PolicySettings, kind: Proxy.Kind) -> [Envoy_Config_Route_V3_RouteAction.HashPolicy] {
-        guard kind != .proxylessGRPC else { return ProxylessTrafficPolicy.hashPolicies(policy) }
+    /// The route's hash policies for traffic governed by `policy`: a header (as gRPC hashes), a
+    /// cookie (generated with its ttl and path when absent), the source IP or a query parameter.
+    static func hashPolicies(_ policy: PolicySettings) -> [Envoy_Config_Route_V3_RouteAction.HashPolicy] {
         var hash = Envoy_Config_Route_V3_RouteAction.HashPolicy()
         switch policy.loadBalancer?.consistentHash?.hashKey {
-        case .httpHeaderName?:
-            return ProxylessTrafficPolicy.hashPolicies(policy)
+        case .httpHeaderName(let name)?:
+            return [RoutePolicy.headerHash(name)]
         case .httpCookie(let name, let path, let ttl)?:
             hash.cookie.name = name
             if let path { hash.cookie.path = path }

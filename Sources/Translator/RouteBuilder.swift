@@ -3,7 +3,9 @@ import EnvoyAPI
 import MeshModel
 import SwiftProtobuf
 
-/// RDS for proxyless gRPC: route configuration `HOST:PORT` with one virtual host.
+/// The HTTP routes of one service port, shared by every kind's RDS generator
+/// (`ProxylessRouteGenerator`, `EnvoyRouteGenerator`): the same matches, weights and policies,
+/// written in the proxy's dialect (hash policies gRPC can use, CORS only for Envoy).
 ///
 /// Without a VirtualService the host gets one catch-all route to `outbound|PORT||HOST`. With one,
 /// each `http[]` rule becomes one route per match (first match wins, in order), and its
@@ -11,41 +13,20 @@ import SwiftProtobuf
 /// host, port or subset) is left out and the remaining weights keep their ratio; when none is
 /// left the route answers with a direct 503 (Envoy returns 503, gRPC clients fail the RPC with
 /// UNAVAILABLE) — meshd never names a cluster that does not exist.
-public struct RouteGenerator: ResourceGenerator {
-    public init() {}
-
-    public var typeURL: String { TypeURL.route }
-
-    public func generate(for view: ProxyView, in push: PushContext) -> [XDSResource] {
-        if view.key.kind == .sidecar { return EnvoyRouteGenerator().generate(for: view, in: push) }
-        var resources: [XDSResource] = []
-        for service in view.services {
-            for port in service.ports {
-                let name = ListenerName.proxyless(host: service.host, port: port.number)
-                let routes = self.routes(for: service, port: port.number, view: view)
-                var virtualHost = Envoy_Config_Route_V3_VirtualHost()
-                virtualHost.name = name
-                virtualHost.domains = [service.host, name]
-                virtualHost.routes = routes
-                var configuration = Envoy_Config_Route_V3_RouteConfiguration()
-                configuration.name = name
-                configuration.virtualHosts = [virtualHost]
-                resources.append(XDSResource(name: name, message: configuration, dependencies: clusters(in: routes)))
-            }
-        }
-        return resources.sorted { $0.name < $1.name }
-    }
+struct RouteBuilder {
+    /// The xDS the routes are written in.
+    let dialect: ProxyDialect
 
     /// The routes of `service`'s port `port` as `view` sees them: its VirtualService's rules,
     /// else one catch-all route to the port's cluster. Every proxy kind's virtual host for the
-    /// service carries exactly these.
+    /// service carries exactly these (in its dialect).
     func routes(for service: Service, port: UInt32, view: ProxyView) -> [Envoy_Config_Route_V3_Route] {
         if let entry = view.virtualServices[service.host] {
             return virtualServiceRoutes(entry, port: port, view: view)
         }
         let policy = view.destinationRule(service.host)?.spec.policy(subset: nil, port: port)
         return [defaultRoute(cluster: ClusterName.outbound(port: port, host: service.host),
-                             hashPolicies: policy.map { EnvoyTrafficPolicy.hashPolicies($0, kind: view.key.kind) } ?? [])]
+                             hashPolicies: policy.map(hashes) ?? [])]
     }
 
     private func defaultRoute(cluster: String, hashPolicies: [Envoy_Config_Route_V3_RouteAction.HashPolicy]) -> Envoy_Config_Route_V3_Route {
@@ -73,7 +54,7 @@ public struct RouteGenerator: ResourceGenerator {
                 if let fault = rule.fault {
                     route.typedPerFilterConfig[RouteFault.filterName] = AnyPacking.pack(RouteFault.config(fault))
                 }
-                if let cors = rule.corsPolicy, RouteCors.applies(to: view.key.kind) {
+                if let cors = rule.corsPolicy, RouteCors.applies(to: dialect) {
                     route.typedPerFilterConfig[RouteCors.filterName] = AnyPacking.pack(RouteCors.config(cors))
                 }
                 // As Istio: the rule's header operations, then a lone destination's.
@@ -113,7 +94,7 @@ public struct RouteGenerator: ResourceGenerator {
             else { continue }
             let cluster = target.cluster
             if let policy = view.destinationRule(target.host)?.spec.policy(subset: target.subset, port: target.port) {
-                for hash in EnvoyTrafficPolicy.hashPolicies(policy, kind: view.key.kind) where !hashPolicies.contains(hash) { hashPolicies.append(hash) }
+                for hash in hashes(policy) where !hashPolicies.contains(hash) { hashPolicies.append(hash) }
             }
             if let existing = weighted.firstIndex(where: { $0.cluster == cluster }) {
                 let (sum, overflow) = weighted[existing].weight.addingReportingOverflow(weight)
@@ -163,5 +144,14 @@ public struct RouteGenerator: ResourceGenerator {
             }
         }
         return Array(Set(names)).sorted()
+    }
+
+    /// The hash policies of traffic governed by `policy` in the dialect: gRPC clients hash only on
+    /// a header; Envoy also on a cookie, the source IP or a query parameter.
+    private func hashes(_ policy: PolicySettings) -> [Envoy_Config_Route_V3_RouteAction.HashPolicy] {
+        switch dialect {
+        case .grpc: ProxylessTrafficPolicy.hashPolicies(policy)
+        case .envoy: EnvoyTrafficPolicy.hashPolicies(policy)
+        }
     }
 }

@@ -71,11 +71,6 @@ enum ProxylessTrafficPolicy {
     /// sent and gRPC picks a random ring position per RPC — still a valid route.
     static func hashPolicies(_ policy: PolicySettings) -> [Envoy_Config_Route_V3_RouteAction.HashPolicy] {
         guard case .httpHeaderName(let name)? = policy.loadBalancer?.consistentHash?.hashKey else { return [] }
-        var header = Envoy_Config_Route_V3_RouteAction.HashPolicy.Header()
-        // Header names are matched lower-case by Envoy and gRPC alike.
-        header.headerName = name.lowercased()
-        var hash = Envoy_Config_Route_V3_RouteAction.HashPolicy()
-        hash.header = header
-        return [hash]
+        return [RoutePolicy.headerHash(name)]
     }
 }
