@@ -101,15 +101,30 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Per-type stream bookkeeping every xDS server needs (nonces, ACK/NACK, subscriptions,
+        // stream ids, status): meshd's ADS and mesh-agent's SDS share it; it knows no translator.
+        .target(name: "XDSCore", swiftSettings: swiftSettings),
+        // The push pipeline: config index, debouncer, publisher, snapshot cache, change impact,
+        // proxy status. No gRPC: the admin API depends on this, not on the xDS server.
+        .target(
+            name: "PushPipeline",
+            dependencies: [
+                "MeshModel", "Translator", "Storage", "Discovery", "XDSCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The xDS server: ADS over gRPC, the SotW and Delta stream machines, proxy identity.
         .target(
             name: "XDS",
             dependencies: [
-                "MeshModel", "Translator", "EnvoyAPI", "Storage", "Discovery",
+                "MeshModel", "Translator", "EnvoyAPI", "PushPipeline", "XDSCore",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
             ],
             swiftSettings: swiftSettings
@@ -117,7 +132,7 @@ let package = Package(
         .target(
             name: "AdminAPI",
             dependencies: [
-                "MeshModel", "Storage", "XDS", "Translator", "Discovery", "CertificateAuthority",
+                "MeshModel", "Storage", "PushPipeline", "XDSCore", "Translator", "Discovery", "CertificateAuthority",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -146,7 +161,7 @@ let package = Package(
         .executableTarget(
             name: "mesh-agent",
             dependencies: [
-                "EnvoyAPI",
+                "EnvoyAPI", "XDSCore",
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
@@ -162,7 +177,7 @@ let package = Package(
         .executableTarget(
             name: "meshd-bench",
             dependencies: [
-                "MeshModel", "Translator", "XDS", "CertificateAuthority", "EnvoyAPI", "MeshTesting", "Storage",
+                "MeshModel", "Translator", "XDS", "PushPipeline", "CertificateAuthority", "EnvoyAPI", "MeshTesting", "Storage",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
@@ -174,13 +189,13 @@ let package = Package(
         ),
         .target(
             name: "MeshTesting",
-            dependencies: ["MeshModel", "Storage", "Discovery", "Translator", "XDS", "EnvoyAPI"],
+            dependencies: ["MeshModel", "Storage", "Discovery", "Translator", "PushPipeline", "XDSCore", "EnvoyAPI"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "meshd",
             dependencies: [
-                "MeshModel", "Storage", "Discovery", "Translator", "XDS", "AdminAPI", "EnvoyAPI", "CertificateAuthority",
+                "MeshModel", "Storage", "Discovery", "Translator", "PushPipeline", "XDS", "AdminAPI", "EnvoyAPI", "CertificateAuthority",
                 "EtcdStore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -221,7 +236,7 @@ let package = Package(
         .testTarget(name: "DiscoveryTests", dependencies: ["Discovery", "MeshModel"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MeshAgentTests",
-            dependencies: ["mesh-agent", "EnvoyAPI", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: ["mesh-agent", "EnvoyAPI", "XDSCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: swiftSettings
         ),
         // MeshModel only to check that the Envoy bootstrap's regex limit is meshd's.
@@ -238,13 +253,13 @@ let package = Package(
         ),
         .testTarget(
             name: "TranslatorTests",
-            dependencies: ["Translator", "MeshModel", "Discovery", "EnvoyAPI", "MeshTesting"],
+            dependencies: ["Translator", "MeshModel", "Discovery", "EnvoyAPI", "MeshTesting", "PushPipeline"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "XDSTests",
             dependencies: [
-                "XDS", "Translator", "MeshModel", "EnvoyAPI", "MeshTesting", "Storage",
+                "XDS", "PushPipeline", "XDSCore", "Translator", "MeshModel", "EnvoyAPI", "MeshTesting", "Storage",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -253,7 +268,7 @@ let package = Package(
         .testTarget(
             name: "FuzzTests",
             dependencies: [
-                "MeshModel", "Translator", "XDS", "Discovery", "EnvoyAPI", "MeshTesting", "CertificateAuthority",
+                "MeshModel", "Translator", "XDS", "PushPipeline", "XDSCore", "Discovery", "EnvoyAPI", "MeshTesting", "CertificateAuthority",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
@@ -268,7 +283,7 @@ let package = Package(
         .testTarget(
             name: "AdminAPITests",
             dependencies: [
-                "AdminAPI", "Storage", "XDS", "MeshModel", "MeshTesting", "CertificateAuthority", "Translator", "EnvoyAPI",
+                "AdminAPI", "Storage", "PushPipeline", "XDS", "XDSCore", "MeshModel", "MeshTesting", "CertificateAuthority", "Translator", "EnvoyAPI",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

@@ -3,7 +3,8 @@ import Logging
 import Prometheus
 import Storage
 import Translator
-import XDS
+import PushPipeline
+import XDSCore
 
 /// What the admin API reads and writes: the store (the only thing it changes), the push side's
 /// read-only views for status and debugging, and who may call it.

@@ -2,7 +2,8 @@ import Hummingbird
 import MeshModel
 import Storage
 import Translator
-import XDS
+import PushPipeline
+import XDSCore
 
 /// `GET /api/v1/analyze` and `POST /api/v1/analyze`: cross-resource checks of the configuration
 /// (`ConfigAnalysis`), istioctl analyze's codes. POST analyzes the store's configuration with

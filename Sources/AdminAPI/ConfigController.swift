@@ -1,7 +1,8 @@
 import Hummingbird
 import MeshModel
 import Storage
-import XDS
+import PushPipeline
+import XDSCore
 
 /// `/api/v1/apply`, `/api/v1/delete` and `/api/v1/config/...`: kubectl-style config access.
 struct ConfigController: Sendable {

@@ -2,7 +2,8 @@ import Foundation
 import MeshModel
 import Storage
 import Translator
-import XDS
+import PushPipeline
+import XDSCore
 
 /// What `POST /api/v1/apply?dryRun=true` was asked for besides the documents.
 struct DryRunRequest: Sendable {

@@ -1,7 +1,8 @@
 import MeshModel
 import Storage
 import Translator
-import XDS
+import PushPipeline
+import XDSCore
 
 /// The one write path for config: parse, validate every document, then apply all in one store
 /// transaction — so a request with one bad document changes nothing. Rollbacks take the same

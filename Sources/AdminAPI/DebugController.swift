@@ -4,7 +4,8 @@ import Hummingbird
 import MeshModel
 import SwiftProtobuf
 import Translator
-import XDS
+import PushPipeline
+import XDSCore
 
 /// `/metrics` and istiod-style `/debug/*` endpoints.
 struct DebugController: Sendable {

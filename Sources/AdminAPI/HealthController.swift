@@ -1,6 +1,7 @@
 import Hummingbird
 import MeshModel
-import XDS
+import PushPipeline
+import XDSCore
 
 /// `/healthz` (liveness) and `/ready` (readiness), open to every caller.
 ///

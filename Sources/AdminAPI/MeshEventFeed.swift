@@ -1,6 +1,7 @@
 import MeshModel
 import Storage
-import XDS
+import PushPipeline
+import XDSCore
 
 /// What one dashboard event stream follows: the store's change feed, the connected proxies'
 /// states (this replica's and, on etcd, its peers'), and a keep-alive clock.

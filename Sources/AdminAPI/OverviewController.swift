@@ -2,7 +2,8 @@ import Hummingbird
 import MeshModel
 import ServiceLifecycle
 import Storage
-import XDS
+import PushPipeline
+import XDSCore
 
 /// The dashboard's data: `GET /api/v1/overview` (services, subsets, weights, workloads,
 /// proxies) and `GET /api/v1/events` (a `text/event-stream` saying when to read it again).

@@ -1,5 +1,6 @@
 import MeshModel
-import XDS
+import PushPipeline
+import XDSCore
 
 /// The proxies connected to the other replicas of a mesh (meshd on etcd), so that
 /// `/debug/syncz` — and `meshctl proxy-status` — on any replica lists every proxy.

@@ -1,4 +1,6 @@
 import GRPCCore
+import PushPipeline
+import XDSCore
 
 /// Bounds on what xDS clients may make meshd hold. Each is a meshd flag; the defaults are sized
 /// for real meshes (an Envoy subscribes to EDS for every cluster it sees).

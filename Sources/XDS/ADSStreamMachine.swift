@@ -1,3 +1,5 @@
+import PushPipeline
+import XDSCore
 import Translator
 
 /// A stream's protocol machine as the push server drives it and the status registry shows it,
@@ -5,26 +7,10 @@ import Translator
 ///
 /// Conformers are values with no I/O: the server feeds them requests and snapshots and performs
 /// the events they return, in order; a copy kept for `/debug/syncz` never changes.
-public protocol ADSStreamMachine: Sendable {
+public protocol ADSStreamMachine: StreamStatusSource {
     /// A request as the machine decides on it (no protobuf).
     associatedtype Request: Sendable
 
-    /// `"sotw"` or `"delta"`, as `/debug/syncz` and proxy-status show it.
-    var protocolName: String { get }
-    /// The node id from the stream's first request.
-    var nodeID: String? { get }
-    /// The types served, their push order and short names.
-    var registry: XDSTypeRegistry { get }
-    /// The snapshot responses are built from.
-    var snapshot: ProxySnapshot? { get }
-    /// The type URLs the proxy has subscribed to.
-    var subscribedTypes: [String] { get }
-    /// Per-type status for proxy-status and `/debug/syncz`.
-    func status(of typeURL: String) -> TypeStatus
-    /// The names the proxy subscribes to in `typeURL` by name.
-    func subscribedNames(_ typeURL: String) -> Set<String>
-    /// Whether the proxy subscribes to every resource of `typeURL`.
-    func isWildcard(_ typeURL: String) -> Bool
     /// The most names the stream subscribes to in one type; the server bounds it.
     var largestSubscription: Int { get }
 
@@ -37,23 +23,6 @@ public protocol ADSStreamMachine: Sendable {
     mutating func receive(_ request: Request) -> [XDSEvent]
     /// Moves to a new snapshot and returns what must be sent, in make-before-break order.
     mutating func push(_ snapshot: ProxySnapshot) -> [XDSEvent]
-}
-
-extension ADSStreamMachine {
-    /// What the proxy subscribes to, by type URL: every resource, or the names it asked for.
-    public var subscriptions: [String: ResourceSubscription] {
-        var result: [String: ResourceSubscription] = [:]
-        for typeURL in subscribedTypes {
-            result[typeURL] = isWildcard(typeURL) ? .all : .names(subscribedNames(typeURL))
-        }
-        return result
-    }
-
-    /// True when the proxy subscribed to something and ACKed the latest response of every type.
-    public var synced: Bool {
-        let types = subscribedTypes
-        return !types.isEmpty && types.allSatisfy { status(of: $0).status == .synced }
-    }
 }
 
 extension StreamStateMachine: ADSStreamMachine {

@@ -1,5 +1,7 @@
 import EnvoyAPI
 import GRPCCore
+import PushPipeline
+import XDSCore
 
 /// Delta (incremental) ADS: the same stream loop, limits, metrics, logging and shutdown as
 /// state of the world, with a `DeltaStreamStateMachine` per stream. `system_version_info` is

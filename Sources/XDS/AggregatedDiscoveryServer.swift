@@ -6,6 +6,8 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 import Translator
+import PushPipeline
+import XDSCore
 
 /// ADS over gRPC, state of the world and Delta: one protocol machine per stream
 /// (`StreamStateMachine` or `DeltaStreamStateMachine`), fed by the proxy's requests and by
@@ -272,12 +274,4 @@ final class OpenStreamCount: Sendable {
     func leave() {
         value.subtract(1, ordering: .relaxed)
     }
-}
-
-/// Stream ids unique within one meshd process; they prefix nonces.
-final class StreamCounter: Sendable {
-    private let value = Atomic<Int>(0)
-    private let epoch = String(UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970)), radix: 36)
-
-    func next() -> String { "\(epoch)-\(value.add(1, ordering: .relaxed).newValue)" }
 }

@@ -1,4 +1,6 @@
 import Translator
+import PushPipeline
+import XDSCore
 
 /// The incremental (Delta) ADS protocol for one stream, as a value type that returns events.
 ///

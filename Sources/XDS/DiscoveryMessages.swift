@@ -1,4 +1,6 @@
 import Translator
+import PushPipeline
+import XDSCore
 
 /// A state-of-the-world request, reduced to what the stream state machine decides on
 /// (so the machine is testable without protobuf or I/O).
@@ -74,24 +76,4 @@ public enum XDSEvent: Sendable, Hashable {
     case ignoredStale(typeURL: String, nonce: String)
     /// A request for a type meshd does not serve (answered empty, not tracked).
     case unknownType(typeURL: String)
-}
-
-/// Where one proxy stands for one type, as `/debug/syncz` and proxy-status show it.
-public enum SyncStatus: String, Sendable, Codable {
-    /// The proxy ACKed the latest response.
-    case synced = "SYNCED"
-    /// A response is unacknowledged, or the proxy NACKed it.
-    case stale = "STALE"
-    /// Nothing of this type has been sent.
-    case notSent = "NOT SENT"
-}
-
-/// Per-type status of one stream.
-public struct TypeStatus: Sendable, Hashable, Codable {
-    public var status: SyncStatus
-    public var sentVersion: String?
-    public var ackedVersion: String?
-    public var sentNonce: String?
-    /// The last NACK's error detail, until a later ACK clears it.
-    public var error: String?
 }

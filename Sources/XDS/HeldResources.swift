@@ -1,4 +1,6 @@
 import Translator
+import PushPipeline
+import XDSCore
 
 /// The resources a Delta client holds of one type, by name and version, with the version of
 /// the whole set kept up to date as members come and go.

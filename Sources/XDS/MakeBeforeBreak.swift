@@ -1,4 +1,6 @@
 import Translator
+import PushPipeline
+import XDSCore
 
 /// What a stream machine does at each step of a make-before-break push; `MakeBeforeBreak`
 /// decides the order, the machine what each step sends in its protocol's terms.

@@ -2,6 +2,8 @@ import EnvoyAPI
 import MeshModel
 import SwiftProtobuf
 import Translator
+import PushPipeline
+import XDSCore
 
 /// A caller that proved a mesh identity with its certificate (the mTLS port).
 public struct AuthenticatedPeer: Sendable, Hashable {

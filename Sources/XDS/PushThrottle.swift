@@ -1,4 +1,6 @@
 import Synchronization
+import PushPipeline
+import XDSCore
 
 /// Bounds how many streams work out a push at once: take the snapshot for their view (generating
 /// it if they are first), diff it against what the proxy holds and build the responses.

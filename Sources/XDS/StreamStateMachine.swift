@@ -1,4 +1,6 @@
 import Translator
+import PushPipeline
+import XDSCore
 
 /// The state-of-the-world ADS protocol for one stream, as a value type that returns events.
 ///

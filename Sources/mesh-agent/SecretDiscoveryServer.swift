@@ -1,3 +1,4 @@
+import XDSCore
 import AsyncAlgorithms
 import EnvoyAPI
 import GRPCCore
@@ -12,7 +13,7 @@ import Synchronization
 struct SecretDiscoveryServer: Envoy_Service_Secret_V3_SecretDiscoveryService.SimpleServiceProtocol {
     let store: SecretStore
     let logger: Logger
-    private let streams = StreamCounter()
+    private let streams = StreamCounter(prefix: "sds")
 
     init(store: SecretStore, logger: Logger) {
         self.store = store
@@ -110,16 +111,5 @@ struct SecretDiscoveryServer: Envoy_Service_Secret_V3_SecretDiscoveryService.Sim
                 "names": "\(names.joined(separator: ","))",
                 "served": "\(WorkloadSecrets.names.joined(separator: ","))"])
         }
-    }
-}
-
-/// Stream ids for nonces and logs: `sds-1`, `sds-2`, ...
-final class StreamCounter: Sendable {
-    private let value = Atomic<UInt64>(0)
-
-    init() {}
-
-    func next() -> String {
-        "sds-\(value.add(1, ordering: .relaxed).newValue)"
     }
 }

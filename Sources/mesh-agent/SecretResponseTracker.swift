@@ -1,24 +1,23 @@
-/// The nonce bookkeeping both SDS machines share: fresh nonces for responses, and what a
-/// request's `response_nonce` and `error_detail` mean (xDS spec).
+import XDSCore
+
+/// The nonce bookkeeping both SDS machines share, on XDSCore's (the same `NonceSequence` and
+/// `ResponseTracker` meshd's ADS streams use): fresh nonces for responses, and what a request's
+/// `response_nonce` and `error_detail` mean, as SDS events.
 struct SecretResponseTracker: Sendable {
-    private let streamID: String
-    private var counter: UInt64 = 0
-    private var lastNonce: String?
-    private var lastVersion = ""
+    private var nonces: NonceSequence
+    private var responses = ResponseTracker()
 
     /// The version Envoy last accepted, nil before its first ACK.
-    private(set) var ackedVersion: String?
+    var ackedVersion: String? { responses.ackedVersion }
 
     init(streamID: String) {
-        self.streamID = streamID
+        nonces = NonceSequence(streamID: streamID)
     }
 
     /// A fresh nonce for a response carrying `version`, remembered as the latest.
     mutating func stamp(version: String) -> String {
-        counter += 1
-        let nonce = "\(streamID)-\(counter)"
-        lastNonce = nonce
-        lastVersion = version
+        let nonce = nonces.next()
+        responses.sent(nonce: nonce, version: version)
         return nonce
     }
 
@@ -26,9 +25,10 @@ struct SecretResponseTracker: Sendable {
     /// for a nonce that is not the latest, else an ACK or (with an error) a NACK of the latest.
     mutating func answer(nonce: String, error: String?) -> SecretStreamEvent? {
         guard !nonce.isEmpty else { return nil }
-        guard nonce == lastNonce else { return .ignoredStale(nonce: nonce) }
-        if let error { return .rejected(version: lastVersion, message: error) }
-        ackedVersion = lastVersion
-        return .acked(version: lastVersion)
+        switch responses.answer(nonce: nonce, error: error) {
+        case .stale: return .ignoredStale(nonce: nonce)
+        case .nacked(let version, let message): return .rejected(version: version, message: message)
+        case .acked(let version): return .acked(version: version)
+        }
     }
 }

@@ -1,6 +1,7 @@
 import MeshModel
 import Translator
 import XDS
+import PushPipeline
 
 /// Measures a dry run's impact computation (`ChangeImpact`) for a mesh of `services` services
 /// with `endpoints` workloads, a DestinationRule and a 50/50 VirtualService each, and

@@ -5,6 +5,7 @@ import MeshTesting
 import Storage
 import Translator
 import XDS
+import PushPipeline
 
 /// Measures the push pipeline's own cost for one change, from the store's change feed to a
 /// snapshot ready to write (the debouncer's build + publish, then the shared snapshot

@@ -9,6 +9,7 @@ import MeshTesting
 import Synchronization
 import Translator
 import XDS
+import PushPipeline
 
 /// The transport floor for push benchmarks: an ADS server over the same grpc-swift-2 transport
 /// as meshd that does the least a correct state-of-the-world server can — answer each

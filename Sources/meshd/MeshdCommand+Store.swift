@@ -8,6 +8,7 @@ import MeshModel
 import ServiceLifecycle
 import Storage
 import XDS
+import PushPipeline
 
 /// What `--store` opened: the store, the identity, the services they need running and, for
 /// replicas on etcd, the other replicas' proxies.

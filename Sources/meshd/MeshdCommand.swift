@@ -14,6 +14,7 @@ import ServiceLifecycle
 import Storage
 import Translator
 import XDS
+import PushPipeline
 
 /// meshd: the control plane. Wiring only — every behaviour lives in the library modules.
 @main

@@ -7,7 +7,8 @@ import MeshModel
 import MeshTesting
 import Prometheus
 import Testing
-import XDS
+import PushPipeline
+import XDSCore
 
 @Suite struct AdminAPITests {
     let store = InMemoryConfigStore()

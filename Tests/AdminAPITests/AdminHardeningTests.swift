@@ -11,7 +11,8 @@ import Prometheus
 import Storage
 import Synchronization
 import Testing
-import XDS
+import PushPipeline
+import XDSCore
 
 /// The admin API end to end through its router: token minting, browsers, content types,
 /// readiness and liveness, and what a 500 tells the caller.

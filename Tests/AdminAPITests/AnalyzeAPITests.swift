@@ -7,7 +7,8 @@ import MeshModel
 import MeshTesting
 import Prometheus
 import Testing
-import XDS
+import PushPipeline
+import XDSCore
 
 /// `GET`/`POST /api/v1/analyze`: the contract's shape, the namespace filter, documents analyzed
 /// on top of the store without being written, and apply's validation for the body.

@@ -8,8 +8,9 @@ import MeshTesting
 import Prometheus
 import Storage
 import Testing
-import XDS
+import PushPipeline
 @testable import AdminAPI
+import XDSCore
 
 /// The dashboard page and the exact requests it makes: the page is served to anyone who may
 /// reach the port (it holds no data), framing and foreign script are refused, and every API call

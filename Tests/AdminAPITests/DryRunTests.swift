@@ -9,7 +9,9 @@ import MeshTesting
 import Prometheus
 import Testing
 import Translator
+import PushPipeline
 import XDS
+import XDSCore
 
 /// `POST /api/v1/apply?dryRun=true`: validated as a real apply, nothing written, the impact on
 /// connected proxies answered.

@@ -5,8 +5,10 @@ import MeshModel
 import MeshTesting
 import Synchronization
 import Testing
+import PushPipeline
 import XDS
 @testable import AdminAPI
+import XDSCore
 
 /// `/api/v1/events`' writer loop without a socket: what it writes for store changes, proxy
 /// changes and idle time, that it coalesces, and that it ends when cancelled; and the bound on

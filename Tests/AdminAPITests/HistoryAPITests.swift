@@ -8,7 +8,8 @@ import MeshTesting
 import Prometheus
 import Storage
 import Testing
-import XDS
+import PushPipeline
+import XDSCore
 
 /// `/api/v1/history`, `/api/v1/history/diff`, `/api/v1/rollback` and optimistic concurrency
 /// on apply, over HTTP against the in-memory store.

@@ -3,8 +3,10 @@ import MeshModel
 import MeshTesting
 import Testing
 import Translator
+import PushPipeline
 import XDS
 @testable import AdminAPI
+import XDSCore
 
 /// `/api/v1/overview`'s pure part: services, subsets with their weights per route, workloads
 /// with health and subset membership, and proxies with their sync state and NACKs.

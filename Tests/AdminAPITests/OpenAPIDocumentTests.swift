@@ -9,7 +9,8 @@ import MeshModel
 import MeshTesting
 import Prometheus
 import Testing
-import XDS
+import PushPipeline
+import XDSCore
 
 /// The OpenAPI document (Sources/AdminAPI/Assets/openapi.json) against the router: every route
 /// Hummingbird has registered is described, every described operation is registered, and the

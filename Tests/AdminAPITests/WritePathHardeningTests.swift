@@ -8,7 +8,8 @@ import MeshTesting
 import Prometheus
 import Storage
 import Testing
-import XDS
+import PushPipeline
+import XDSCore
 
 /// The write path refuses, before writing anything, config that proxies could not take.
 @Suite struct WritePathHardeningTests {

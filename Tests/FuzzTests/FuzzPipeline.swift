@@ -1,6 +1,8 @@
 import MeshModel
 import Translator
 import XDS
+import PushPipeline
+import XDSCore
 
 /// What happened to one case.
 struct CaseOutcome: Sendable {

@@ -11,6 +11,8 @@ import Testing
 import Translator
 import X509
 import XDS
+import PushPipeline
+import XDSCore
 
 /// Random DiscoveryRequests and CSRs through the real gRPC servers (ADS and the CA's
 /// CertificateService, in process on 127.0.0.1 over HTTP/2). Every call must end in responses or

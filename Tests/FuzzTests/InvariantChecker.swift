@@ -4,6 +4,8 @@ import Foundation
 import SwiftProtobuf
 import Translator
 import XDS
+import PushPipeline
+import XDSCore
 
 /// One broken invariant in generated resources.
 struct Violation: Sendable, Hashable, CustomStringConvertible {

@@ -3,6 +3,8 @@ import MeshTesting
 import Testing
 import Translator
 import XDS
+import PushPipeline
+import XDSCore
 
 /// One row: a connection and where Envoy takes it.
 struct ConnectionCase: CustomTestStringConvertible, Sendable {

@@ -5,6 +5,8 @@ import SwiftProtobuf
 import Testing
 @testable import Translator
 import XDS
+import PushPipeline
+import XDSCore
 
 private let reviews = "reviews.default.svc.cluster.local"
 

@@ -4,6 +4,8 @@ import MeshTesting
 import Testing
 import Translator
 import XDS
+import PushPipeline
+import XDSCore
 
 /// One row of `Tests/Shared/routing/cases.json` (its `about` says what each field means).
 struct RoutingRow: Decodable, Sendable, CustomTestStringConvertible {

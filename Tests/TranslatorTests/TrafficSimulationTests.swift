@@ -4,6 +4,8 @@ import MeshTesting
 import Testing
 import Translator
 import XDS
+import PushPipeline
+import XDSCore
 
 /// One row of the simulation table: a request and where it must end up.
 struct SimulationCase: CustomTestStringConvertible, Sendable {

@@ -4,6 +4,8 @@ import MeshTesting
 import Testing
 import Translator
 @testable import XDS
+@testable import PushPipeline
+import XDSCore
 
 /// What a configuration change would send which proxy: only proxies whose view the change
 /// touches, every kind of proxy, one generation per distinct view, and nothing for no change.

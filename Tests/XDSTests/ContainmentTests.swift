@@ -6,6 +6,8 @@ import Synchronization
 import Testing
 import Translator
 @testable import XDS
+@testable import PushPipeline
+import XDSCore
 
 /// A store whose reads fail while `failing` is set, as a database on a full or vanished disk does.
 final class FlakyConfigStore: ConfigStore {

@@ -3,6 +3,8 @@ import MeshTesting
 import Testing
 import Translator
 @testable import XDS
+@testable import PushPipeline
+import XDSCore
 
 @Suite struct DeltaStreamStateMachineTests {
     let base: ProxySnapshot

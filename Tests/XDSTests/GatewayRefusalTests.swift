@@ -7,6 +7,8 @@ import Synchronization
 import Testing
 import Translator
 @testable import XDS
+@testable import PushPipeline
+import XDSCore
 
 private final class RecordingWriter<Element: Sendable>: RPCWriterProtocol {
     let written = Mutex<[Element]>([])

@@ -6,6 +6,8 @@ import Synchronization
 import Testing
 import Translator
 @testable import XDS
+@testable import PushPipeline
+import XDSCore
 
 /// Records what the server writes.
 private final class CollectingWriter: RPCWriterProtocol {

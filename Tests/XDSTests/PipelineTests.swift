@@ -5,6 +5,8 @@ import Storage
 import Testing
 import Translator
 @testable import XDS
+@testable import PushPipeline
+import XDSCore
 
 @Suite struct DebounceStateMachineTests {
     let start = ContinuousClock.now

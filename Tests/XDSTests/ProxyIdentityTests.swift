@@ -3,6 +3,8 @@ import SwiftProtobuf
 import Testing
 import Translator
 @testable import XDS
+@testable import PushPipeline
+import XDSCore
 
 @Suite struct ProxyIdentityTests {
     private func node(_ id: String, agent: String = "", metadata: [String: Google_Protobuf_Value] = [:]) -> Envoy_Config_Core_V3_Node {

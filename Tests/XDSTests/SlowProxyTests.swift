@@ -5,6 +5,8 @@ import Synchronization
 import Testing
 import Translator
 @testable import XDS
+@testable import PushPipeline
+import XDSCore
 
 /// Counts which PushContext revisions were generated; emits one listener per revision.
 private final class CountingListenerGenerator: ResourceGenerator {

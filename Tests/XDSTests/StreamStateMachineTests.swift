@@ -2,6 +2,8 @@ import MeshTesting
 import Testing
 import Translator
 @testable import XDS
+@testable import PushPipeline
+import XDSCore
 
 @Suite struct StreamStateMachineTests {
     let base: ProxySnapshot

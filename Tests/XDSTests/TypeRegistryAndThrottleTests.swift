@@ -4,6 +4,8 @@ import Synchronization
 import Testing
 import Translator
 @testable import XDS
+@testable import PushPipeline
+import XDSCore
 
 @Suite struct TypeRegistryTests {
     /// A type added to the registry (here a stand-in for SDS) is served and pushed in its

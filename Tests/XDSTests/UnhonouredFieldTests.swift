@@ -3,6 +3,8 @@ import MeshTesting
 import Testing
 import Translator
 @testable import XDS
+@testable import PushPipeline
+import XDSCore
 
 @Suite struct UnhonouredFieldTests {
     /// Stored fields a kind of proxy does not honour are listed per kind, by path, for

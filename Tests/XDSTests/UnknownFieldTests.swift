@@ -3,6 +3,8 @@ import MeshTesting
 import Testing
 import Translator
 @testable import XDS
+@testable import PushPipeline
+import XDSCore
 
 @Suite struct UnknownFieldTests {
     /// A resource stored before meshd refused unknown fields keeps being pushed, the field

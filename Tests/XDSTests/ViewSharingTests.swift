@@ -5,6 +5,8 @@ import Storage
 import Testing
 import Translator
 @testable import XDS
+@testable import PushPipeline
+import XDSCore
 
 /// Per-proxy views end to end: one generation per distinct view, and a change outside a view
 /// sends its proxies nothing at all, in SotW and in Delta.

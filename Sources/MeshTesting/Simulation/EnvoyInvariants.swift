@@ -2,7 +2,8 @@ import EnvoyAPI
 import Foundation
 import SwiftProtobuf
 import Translator
-import XDS
+import PushPipeline
+import XDSCore
 
 /// The rules Envoy enforces across an xDS snapshot (beyond one message's validation), checked
 /// on the decoded bytes a proxy would receive: a violation here is a NACK or a listener Envoy

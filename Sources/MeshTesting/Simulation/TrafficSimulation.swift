@@ -3,7 +3,8 @@ import Foundation
 import MeshModel
 import SwiftProtobuf
 import Translator
-import XDS
+import PushPipeline
+import XDSCore
 
 /// Walks the xDS resources a proxy was sent — decoded from their bytes, not from meshd's model —
 /// the way a data plane does: listener → route configuration → virtual host (Envoy's domain

@@ -1,4 +1,5 @@
 import Translator
+import XDSCore
 
 /// Which connected proxies a configuration change would send something, and what: the
 /// resources (by type and name) each would receive new, changed, or have removed.

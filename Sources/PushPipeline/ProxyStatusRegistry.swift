@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Translator
+import XDSCore
 
 /// What `/debug/syncz` shows for one connected stream.
 ///
@@ -12,7 +13,7 @@ public struct ProxyStatus: Sendable {
     public var connectionID: String
     public var connectedAt: Date
     /// The stream's protocol state when it last handled an event (either protocol).
-    let machine: any ADSStreamMachine
+    let machine: any StreamStatusSource
     /// Who the proxy is, once its first request named it.
     public var proxy: Proxy?
 
@@ -56,7 +57,7 @@ public final class ProxyStatusRegistry: Sendable {
     public init() {}
 
     /// Records a stream's state after it handled an event.
-    public func update(connectionID: String, connectedAt: Date, machine: some ADSStreamMachine, proxy: Proxy? = nil) {
+    public func update(connectionID: String, connectedAt: Date, machine: some StreamStatusSource, proxy: Proxy? = nil) {
         let status = ProxyStatus(connectionID: connectionID, connectedAt: connectedAt, machine: machine, proxy: proxy)
         let watchers = state.withLock { state in
             state.entries[connectionID] = status

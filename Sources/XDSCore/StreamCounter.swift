@@ -1,0 +1,24 @@
+import Foundation
+import Synchronization
+
+/// Stream ids unique within one process, `PREFIX-N`: they name streams in logs and status and
+/// prefix every nonce a stream sends (`NonceSequence`), so nonces never repeat across streams.
+/// Thread-safe.
+public final class StreamCounter: Sendable {
+    private let value = Atomic<UInt64>(0)
+    private let prefix: String
+
+    /// A counter whose ids start with `prefix`.
+    public init(prefix: String) {
+        self.prefix = prefix
+    }
+
+    /// A counter whose ids start with the process start time in base 36, so ids stay unique
+    /// across restarts of a server proxies reconnect to (meshd's ADS streams).
+    public convenience init() {
+        self.init(prefix: String(UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970)), radix: 36))
+    }
+
+    /// The next id.
+    public func next() -> String { "\(prefix)-\(value.add(1, ordering: .relaxed).newValue)" }
+}
