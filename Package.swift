@@ -74,15 +74,18 @@ let package = Package(
             name: "CRE2Shim",
             linkerSettings: [.linkedLibrary("re2")]
         ),
+        // Values meshd, meshctl and mesh-agent share: ports, domains, the data-directory rule, the
+        // duration grammar, the IP-address parser. No dependencies, so the agent can use it.
+        .target(name: "MeshCommon", swiftSettings: swiftSettings),
         .target(
             name: "MeshModel",
-            dependencies: ["CRE2Shim", .product(name: "Yams", package: "Yams")],
+            dependencies: ["MeshCommon", "CRE2Shim", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "Storage",
             dependencies: [
-                "MeshModel",
+                "MeshModel", "MeshCommon",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -146,7 +149,7 @@ let package = Package(
         .target(
             name: "CertificateAuthority",
             dependencies: [
-                "EnvoyAPI",
+                "EnvoyAPI", "MeshCommon",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -161,7 +164,7 @@ let package = Package(
         .executableTarget(
             name: "mesh-agent",
             dependencies: [
-                "EnvoyAPI", "XDSCore",
+                "EnvoyAPI", "XDSCore", "MeshCommon",
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
@@ -195,7 +198,8 @@ let package = Package(
         .executableTarget(
             name: "meshd",
             dependencies: [
-                "MeshModel", "Storage", "Discovery", "Translator", "PushPipeline", "XDS", "AdminAPI", "EnvoyAPI", "CertificateAuthority",
+                "MeshModel", "MeshCommon", "Storage", "Discovery", "Translator", "PushPipeline", "XDS", "AdminAPI", "EnvoyAPI",
+                "CertificateAuthority",
                 "EtcdStore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -211,15 +215,16 @@ let package = Package(
         .executableTarget(
             name: "meshctl",
             dependencies: [
-                // Only for YAMLEmitter: meshctl's JSON stays its own (see JSONValue.swift).
-                "MeshModel",
+                // YAMLEmitter, and the values meshd and meshctl share (MeshCommon); meshctl's
+                // JSON stays its own (see JSONValue.swift).
+                "MeshModel", "MeshCommon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "MeshModelTests", dependencies: ["MeshModel"], swiftSettings: swiftSettings),
+        .testTarget(name: "MeshModelTests", dependencies: ["MeshModel", "MeshCommon"], swiftSettings: swiftSettings),
         .testTarget(
             name: "CertificateAuthorityTests",
             dependencies: [

@@ -1,3 +1,4 @@
+import MeshCommon
 import Crypto
 import Foundation
 import Hummingbird

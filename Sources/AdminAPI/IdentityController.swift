@@ -1,3 +1,4 @@
+import MeshCommon
 import CertificateAuthority
 import Hummingbird
 import MeshModel
@@ -19,9 +20,9 @@ struct IdentityController: Sendable {
             // A `ttl` that is not a string is refused, not replaced by the default: a caller who
             // sent `"ttl": 3600` must not get a token valid for a day without being told.
             let ttlText = body["ttl"] == nil ? "24h" : body["ttl"]?.stringValue
-            guard let ttlText, let ttl = IstioDuration.parse(ttlText), ttl > .zero, ttl <= .seconds(366 * 86_400) else {
+            guard let ttlText, let ttl = DurationSyntax.parse(ttlText, units: .withDays), ttl > .zero, ttl <= .seconds(366 * 86_400) else {
                 throw AdminError(code: "invalid", status: .unprocessableContent,
-                                 message: "must be a positive duration up to 366 days, like 24h or 90m", field: "ttl")
+                                 message: "must be a positive duration up to 366 days, like 24h, 90m or 7d", field: "ttl")
             }
             let token = identity.tokens.issue(namespace: namespace, serviceAccount: account, ttl: ttl)
             return JSONResponse.make(.object(["token": .string(token), "namespace": .string(namespace),

@@ -1,3 +1,4 @@
+import MeshCommon
 import Crypto
 import Foundation
 import SwiftASN1
@@ -177,14 +178,7 @@ public final class LocalCertificateAuthority: CertificateAuthority {
 
     /// An iPAddress SAN from a textual IPv4 or IPv6 address.
     static func ipAddressName(_ text: String) throws(CAError) -> GeneralName {
-        var v4 = in_addr()
-        if inet_pton(AF_INET, text, &v4) == 1 {
-            let bytes = withUnsafeBytes(of: &v4) { Array($0) }
-            return .ipAddress(ASN1OctetString(contentBytes: ArraySlice(bytes)))
-        }
-        var v6 = in6_addr()
-        if inet_pton(AF_INET6, text, &v6) == 1 {
-            let bytes = withUnsafeBytes(of: &v6) { Array($0) }
+        if let bytes = IPAddressSyntax.bytes(text) {
             return .ipAddress(ASN1OctetString(contentBytes: ArraySlice(bytes)))
         }
         throw CAError(code: .invalidArgument, message: "\"\(text)\" is not an IPv4 or IPv6 address")

@@ -1,3 +1,5 @@
+import MeshCommon
+
 /// Reading and validating an AuthorizationPolicy spec with Istio's `ValidateAuthorizationPolicy`
 /// rules (pkg/config/validation): a present `from`/`to` list must not be empty, each entry's
 /// `source`/`operation` must set something, no value is empty, IP blocks are IPs or CIDRs,

@@ -1,3 +1,4 @@
+import MeshCommon
 /// Istio's short-name expansion for hosts in routing rules.
 public enum HostName {
     /// Expands a short name the way Istio does: a name without dots is a Kubernetes service in
@@ -6,7 +7,7 @@ public enum HostName {
     ///
     /// Istio documents that relying on short names is fragile across namespaces; meshd applies
     /// the same rule so the same YAML routes the same way.
-    public static func resolve(_ host: String, namespace: String, domainSuffix: String = "cluster.local") -> String {
+    public static func resolve(_ host: String, namespace: String, domainSuffix: String = MeshDefaults.clusterDomain) -> String {
         if host == "*" || host.contains(".") { return host }
         return "\(host).\(namespace).svc.\(domainSuffix)"
     }

@@ -1,3 +1,5 @@
+import MeshCommon
+
 /// A `tcp[]` rule's match (Istio's `L4MatchAttributes`): conditions on the connection and on who
 /// opens it. All set conditions must hold; a rule's matches are alternatives.
 public struct L4MatchAttributes: Sendable, Hashable {

@@ -1,3 +1,5 @@
+import MeshCommon
+
 /// Istio `ServiceEntry` (the subset meshd implements): a service added to the mesh by hand,
 /// with its ports and either inline endpoints or a selector over WorkloadEntries.
 public struct ServiceEntry: Sendable, Hashable {

@@ -1,3 +1,5 @@
+import MeshCommon
+
 /// A `tls[]` rule's match (Istio's `TLSMatchAttributes`): the SNI of an unterminated TLS
 /// connection, plus the conditions of a `tcp[]` match.
 public struct TLSMatchAttributes: Sendable, Hashable {

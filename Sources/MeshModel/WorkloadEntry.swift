@@ -1,3 +1,5 @@
+import MeshCommon
+
 /// Istio `WorkloadEntry`: one workload outside Kubernetes (a VM, a process), either as its own
 /// resource or inline as a ServiceEntry endpoint.
 public struct WorkloadEntry: Sendable, Hashable {

@@ -1,3 +1,4 @@
+import MeshCommon
 import Foundation
 
 /// How much history a store keeps (`--history-retention`): the newest N records, or the
@@ -12,22 +13,14 @@ public enum HistoryRetention: Sendable, Hashable, CustomStringConvertible {
     /// meshd's default: the last 1000 changes.
     public static let `default` = HistoryRetention.count(1000)
 
-    /// Parses `1000` (records) or an age `90s`, `30m`, `12h`, `7d`; nil for anything else
-    /// (zero, negative, overflowing or unknown units).
+    /// Parses `1000` (records) or an age in meshd's duration grammar with days (`90s`, `30m`,
+    /// `12h`, `7d`, `1d12h`: `DurationSyntax`); nil for anything else (zero, negative,
+    /// overflowing, fractions of a second or unknown units).
     public static func parse(_ text: String) -> HistoryRetention? {
         let text = text.trimmingCharacters(in: .whitespaces)
         if let n = Int(text) { return n > 0 ? .count(n) : nil }
-        guard let unit = text.last, let value = Int(text.dropLast()), value > 0 else { return nil }
-        let seconds: Int
-        switch unit {
-        case "s": seconds = 1
-        case "m": seconds = 60
-        case "h": seconds = 3600
-        case "d": seconds = 86400
-        default: return nil
-        }
-        let (total, overflow) = value.multipliedReportingOverflow(by: seconds)
-        return overflow ? nil : .age(TimeInterval(total))
+        guard let age = DurationSyntax.parse(text, units: .withDays), let seconds = DurationSyntax.wholeSeconds(age) else { return nil }
+        return .age(TimeInterval(seconds))
     }
 
     /// `1000 revisions` or `604800s`, for logs.

@@ -1,3 +1,4 @@
+import MeshCommon
 import Discovery
 import MeshModel
 

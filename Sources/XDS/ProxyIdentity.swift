@@ -1,3 +1,4 @@
+import MeshCommon
 import EnvoyAPI
 import MeshModel
 import SwiftProtobuf

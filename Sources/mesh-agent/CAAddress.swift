@@ -1,10 +1,11 @@
+import MeshCommon
 import ArgumentParser
 import GRPCNIOTransportHTTP2
 
 /// `--ca-address HOST:PORT`: where meshd's TLS port (15012) listens.
 struct CAAddress: Sendable, Equatable, ExpressibleByArgument, CustomStringConvertible {
     /// meshd's TLS port on loopback, istiod's port number.
-    static let `default` = CAAddress(host: "127.0.0.1", port: 15012)
+    static let `default` = CAAddress(host: "127.0.0.1", port: MeshDefaults.tlsPort)
 
     /// A DNS name or an IP literal (without brackets).
     let host: String

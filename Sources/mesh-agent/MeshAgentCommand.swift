@@ -1,3 +1,4 @@
+import MeshCommon
 import ArgumentParser
 import Foundation
 import Logging
@@ -98,7 +99,7 @@ struct MeshAgentCommand: AsyncParsableCommand {
         let rootPEM = try Self.loadTrustRoot(rootCert)
         let secrets = SecretStore()
         var renewer = CertificateRenewer(
-            signer: GRPCCertificateSigner(address: caAddress, renewAddress: renewAddress ?? CAAddress(host: caAddress.host, port: 15013),
+            signer: GRPCCertificateSigner(address: caAddress, renewAddress: renewAddress ?? CAAddress(host: caAddress.host, port: MeshDefaults.mutualTLSPort),
                                           serverName: serverName, trustRootPEM: rootPEM),
             writer: AtomicDirectoryWriter(directory: outputDir),
             tokenSource: resolvedTokenSource,

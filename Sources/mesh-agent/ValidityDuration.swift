@@ -1,8 +1,10 @@
 import ArgumentParser
+import MeshCommon
 import Foundation
 
-/// A certificate lifetime as the operator types it: Go-style `24h`, `1h30m`, `90s` (and `d` for
-/// days), whole seconds only because the CA API carries seconds.
+/// A certificate lifetime as the operator types it, in meshd's one duration grammar
+/// (`DurationSyntax` with days: `24h`, `1h30m`, `90s`, `7d`), whole seconds only because the CA
+/// API carries seconds.
 ///
 /// Go's syntax rather than ISO 8601 because it is what `meshctl token create --ttl` and every
 /// Kubernetes/Istio flag accept, so one habit covers all of them.
@@ -11,36 +13,18 @@ struct ValidityDuration: Sendable, Equatable, ExpressibleByArgument, CustomStrin
     let seconds: Int64
 
     /// Seconds per unit suffix.
-    private static let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3_600, "d": 86_400]
 
     init(seconds: Int64) {
         precondition(seconds > 0, "a validity duration must be positive")
         self.seconds = seconds
     }
 
-    /// Parses `<number><unit>` repeated (`1h30m`); nil when malformed, zero or overflowing.
+    /// Parses meshd's duration grammar with days (`DurationSyntax`, `.withDays`: `24h`, `1h30m`,
+    /// `7d`); nil when malformed, zero, overflowing or not a whole number of seconds.
     init?(parsing text: String) {
-        var total: Int64 = 0
-        var number: Int64?
-        for character in text.trimmingCharacters(in: .whitespaces) {
-            if let digit = character.wholeNumberValue, character.isASCII {
-                let (shifted, overflow1) = (number ?? 0).multipliedReportingOverflow(by: 10)
-                let (sum, overflow2) = shifted.addingReportingOverflow(Int64(digit))
-                guard !overflow1, !overflow2 else { return nil }
-                number = sum
-            } else if let unit = Self.units[character], let value = number {
-                let (product, overflow1) = value.multipliedReportingOverflow(by: unit)
-                let (sum, overflow2) = total.addingReportingOverflow(product)
-                guard !overflow1, !overflow2 else { return nil }
-                total = sum
-                number = nil
-            } else {
-                return nil
-            }
-        }
-        // A trailing bare number ("90") is ambiguous: Go rejects it, and so do we.
-        guard number == nil, total > 0 else { return nil }
-        self.init(seconds: total)
+        guard let duration = DurationSyntax.parse(text.trimmingCharacters(in: .whitespaces), units: .withDays),
+              let seconds = DurationSyntax.wholeSeconds(duration) else { return nil }
+        self.init(seconds: seconds)
     }
 
     init?(argument: String) {

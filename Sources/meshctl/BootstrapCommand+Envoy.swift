@@ -1,3 +1,4 @@
+import MeshCommon
 import Foundation
 
 /// `meshctl bootstrap --envoy`: the bootstrap an Envoy sidecar starts from, in the shape
@@ -23,8 +24,8 @@ extension BootstrapCommand {
     /// The ports and names istio-agent's bootstrap uses, kept so operators' habits carry over.
     enum Envoy {
         static let adminPort = 15000
-        static let plaintextXDSPort = 15010
-        static let mutualTLSXDSPort = 15013
+        static let plaintextXDSPort = MeshDefaults.xdsPort
+        static let mutualTLSXDSPort = MeshDefaults.mutualTLSPort
         static let xdsCluster = "xds-grpc"
         static let sdsCluster = "sds-grpc"
         /// Istio's default socket path; the bootstrap names whatever `--sds-socket` says.

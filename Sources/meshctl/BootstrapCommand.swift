@@ -1,3 +1,4 @@
+import MeshCommon
 import ArgumentParser
 import Foundation
 
@@ -19,7 +20,7 @@ struct BootstrapCommand: ParsableCommand {
             """)
 
     /// meshd's plaintext xDS port (istiod's), used with the --server host by default.
-    static let defaultXDSPort = 15010
+    static let defaultXDSPort = MeshDefaults.xdsPort
 
     @ParentCommand var root: MeshctlCommand
 

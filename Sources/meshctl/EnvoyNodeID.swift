@@ -1,3 +1,4 @@
+import MeshCommon
 import Foundation
 
 /// An Envoy sidecar's node id in Istio's shape, `sidecar~IP~POD.NAMESPACE~NAMESPACE.svc.DOMAIN`
@@ -39,11 +40,9 @@ struct EnvoyNodeID: Sendable, Equatable {
         raw = text
     }
 
-    /// A dotted-quad IPv4 or a colon IPv6 address (what `inet_pton` accepts).
+    /// A dotted-quad IPv4 or a colon IPv6 address (`IPAddressSyntax`, meshd's own rules).
     static func isIPAddress(_ text: String) -> Bool {
-        var v4 = in_addr()
-        var v6 = in6_addr()
-        return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
+        IPAddressSyntax.isIPAddress(text)
     }
 
     /// Lower-case letters, digits and '-', starting and ending alphanumeric, at most 63.

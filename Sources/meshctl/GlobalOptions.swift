@@ -1,3 +1,4 @@
+import MeshCommon
 import ArgumentParser
 import Foundation
 
@@ -8,7 +9,7 @@ import Foundation
 struct GlobalOptions: ParsableArguments {
     /// The admin API address used when neither `--server` nor `MESHCTL_SERVER` is given:
     /// meshd's default admin port on loopback, where it trusts callers without a token.
-    static let defaultServer = "http://127.0.0.1:15014"
+    static let defaultServer = "http://127.0.0.1:\(MeshDefaults.adminPort)"
 
     @Option(help: ArgumentHelp(
         "meshd admin API base URL (default: $MESHCTL_SERVER or \(GlobalOptions.defaultServer)).",
@@ -56,30 +57,19 @@ struct GlobalOptions: ParsableArguments {
     /// Whether a URL host is a loopback form: `localhost`, an IPv4 literal in 127.0.0.0/8, or
     /// `::1` (bracketed or not).
     ///
-    /// Literals are parsed strictly (`inet_pton`), never matched by prefix: `127.0.0.1.evil.example`
-    /// is a DNS name anyone can point anywhere, and `127.1` is a name to `inet_pton` too.
+    /// Literals are parsed strictly (`IPAddressSyntax`), never matched by prefix: `127.0.0.1.evil.example`
+    /// is a DNS name anyone can point anywhere, and `127.1` is a name, not an address.
     static func isLoopbackHost(_ host: String) -> Bool {
         var host = host.lowercased()
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         if host == "localhost" { return true }
-        var v4 = in_addr()
-        if inet_pton(AF_INET, host, &v4) == 1 {
-            return UInt32(bigEndian: v4.s_addr) >> 24 == 127
-        }
-        var v6 = in6_addr()
-        if inet_pton(AF_INET6, host, &v6) == 1 {
-            return withUnsafeBytes(of: &v6) { Array($0) } == Array(repeating: 0, count: 15) + [1]
-        }
-        return false
+        return IPAddressSyntax.isLoopback(host)
     }
 
-    /// meshd's data directory as meshd itself resolves it (`DataDirectory` in meshd): the flag,
+    /// meshd's data directory as meshd itself resolves it (`DataDirectoryRule`): the flag,
     /// else `$MESHD_DATA_DIR`, else `/var/lib/meshd` for root, else `~/.local/share/meshd`.
     var resolvedDataDirectory: String {
-        if let dataDir, !dataDir.isEmpty { return dataDir }
-        if let env = ProcessInfo.processInfo.environment["MESHD_DATA_DIR"], !env.isEmpty { return env }
-        if getuid() == 0 { return "/var/lib/meshd" }
-        return FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".local/share/meshd").path
+        DataDirectoryRule.resolve(dataDir).path
     }
 
     /// `DATA_DIR/admin-token`, trimmed; nil when it is missing, unreadable or empty. Silent on

@@ -1,14 +1,12 @@
+import MeshCommon
 import Foundation
 import Logging
 
 /// Where meshd keeps its state when `--data-dir` is not given, so that `meshd` alone just works.
 enum DataDirectory {
+    /// The directory for `--data-dir` (`DataDirectoryRule`, which meshctl shares).
     static func resolve(_ flag: String?) -> URL {
-        if let flag, !flag.isEmpty { return URL(fileURLWithPath: flag) }
-        if let env = ProcessInfo.processInfo.environment["MESHD_DATA_DIR"], !env.isEmpty { return URL(fileURLWithPath: env) }
-        if getuid() == 0 { return URL(fileURLWithPath: "/var/lib/meshd") }
-        let home = FileManager.default.homeDirectoryForCurrentUser
-        return home.appendingPathComponent(".local/share/meshd")
+        DataDirectoryRule.resolve(flag)
     }
 
     /// Creates `directory` with mode 0700, or tightens an existing one that other users could

@@ -1,3 +1,4 @@
+import MeshCommon
 import AdminAPI
 import ArgumentParser
 import CertificateAuthority
@@ -64,7 +65,7 @@ extension MeshdCommand {
             throw ValidationError(error.description)
         }
         let tls = try etcdTLS()
-        guard let compaction = IstioDuration.parse(etcdCompactionInterval) else {
+        guard let compaction = DurationSyntax.parse(etcdCompactionInterval, units: .withDays) else {
             throw ValidationError("--etcd-compaction-interval takes a duration like 5m (0s: off)")
         }
         let keyspace = EtcdKeyspace(prefix: etcdPrefix)

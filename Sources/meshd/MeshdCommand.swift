@@ -1,3 +1,4 @@
+import MeshCommon
 import AdminAPI
 import ArgumentParser
 import CertificateAuthority
@@ -57,16 +58,16 @@ struct MeshdCommand: AsyncParsableCommand {
     var dataDir: String?
 
     @Option(name: .long, help: "Plaintext xDS gRPC port (0 picks a free port).")
-    var grpcPort: Int = 15010
+    var grpcPort: Int = MeshDefaults.xdsPort
 
     @Option(name: .long, help: "Admin REST API, /metrics and /debug port (0 picks a free port).")
-    var adminPort: Int = 15014
+    var adminPort: Int = MeshDefaults.adminPort
 
     @Option(name: .long, help: "xDS and certificate signing over TLS (0 picks a free port).")
-    var tlsPort: Int = 15012
+    var tlsPort: Int = MeshDefaults.tlsPort
 
     @Option(name: .long, help: "Certificate renewal and authenticated xDS over mTLS: callers present their mesh certificate (0 picks a free port).")
-    var renewPort: Int = 15013
+    var renewPort: Int = MeshDefaults.mutualTLSPort
 
     @Option(name: .long, help: "Address to listen on.")
     var listenAddress: String = "0.0.0.0"
@@ -75,7 +76,7 @@ struct MeshdCommand: AsyncParsableCommand {
     var tlsSan: [String] = []
 
     @Option(name: .long, help: "SPIFFE trust domain of workload identities.")
-    var trustDomain: String = "cluster.local"
+    var trustDomain: String = MeshDefaults.trustDomain
 
     @Option(name: .long, help: "Plugged-in CA directory (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem); default: a self-signed root in DATA_DIR/ca.")
     var caDir: String?
@@ -116,7 +117,7 @@ struct MeshdCommand: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "meshd")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-        guard let quiet = IstioDuration.parse(debounceAfter), let maxDelay = IstioDuration.parse(debounceMax) else {
+        guard let quiet = DurationSyntax.parse(debounceAfter, units: .withDays), let maxDelay = DurationSyntax.parse(debounceMax, units: .withDays) else {
             throw ValidationError("--debounce-after and --debounce-max take durations like 100ms, 2s or 1m")
         }
         guard xdsMaxStreams > 0, xdsMaxResourceNames > 0, grpcMaxMessageSize >= 4096, (xdsPushConcurrency ?? 1) > 0 else {

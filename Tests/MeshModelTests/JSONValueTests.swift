@@ -1,3 +1,4 @@
+import MeshCommon
 import Testing
 @testable import MeshModel
 

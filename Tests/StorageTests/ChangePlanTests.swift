@@ -80,7 +80,10 @@ private func vs(_ name: String, _ weight: Int) -> ConfigResource {
         #expect(HistoryRetention.parse("7d") == .age(7 * 86400))
         #expect(HistoryRetention.parse("12h") == .age(12 * 3600))
         #expect(HistoryRetention.parse("90m") == .age(5400))
-        for bad in ["0", "-5", "", "d", "7w", "1.5d", "9223372036854775807d", "x"] {
+        // meshd's one duration grammar: compound ages and fractions that make whole seconds.
+        #expect(HistoryRetention.parse("1d12h") == .age(36 * 3600))
+        #expect(HistoryRetention.parse("1.5d") == .age(36 * 3600))
+        for bad in ["0", "-5", "", "d", "7w", "1.5s", "9223372036854775807d", "x"] {
             #expect(HistoryRetention.parse(bad) == nil, "\(bad)")
         }
     }

@@ -1,3 +1,4 @@
+import MeshCommon
 import MeshModel
 
 /// The domains of an Envoy virtual host for one service port, as istiod writes them: the
@@ -10,7 +11,7 @@ enum VirtualHostDomains {
     /// `:9080`. Hosts outside `*.svc.DOMAIN` (ServiceEntry hosts such as `api.example.com`) only
     /// as written.
     static func domains(host: String, port: UInt32, addresses: [String], proxyNamespace: String,
-                        domainSuffix: String = "cluster.local") -> [String] {
+                        domainSuffix: String = MeshDefaults.clusterDomain) -> [String] {
         var names = [host]
         let kubernetesSuffix = ".svc.\(domainSuffix)"
         if host.hasSuffix(kubernetesSuffix), !host.hasPrefix("*") {

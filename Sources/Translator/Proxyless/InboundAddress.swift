@@ -1,3 +1,4 @@
+import MeshCommon
 import MeshModel
 
 /// The address a proxyless gRPC server listens on, as it names its inbound Listener:

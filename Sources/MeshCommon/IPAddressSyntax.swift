@@ -1,9 +1,16 @@
-/// Textual IPv4/IPv6 address and CIDR checks, without Foundation or the C library, so the rules
-/// are identical on every platform.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The one IP-address parser of meshd, meshctl and mesh-agent: textual IPv4/IPv6 address and
+/// CIDR checks written out (the same rules on every platform), and the address's bytes for
+/// those that pass.
 public enum IPAddressSyntax {
     /// Dotted-quad IPv4 (`10.0.0.1`); leading zeros are refused, as Go's `netip` refuses them,
     /// because they are read as octal by some tools.
-    static func isIPv4(_ s: String) -> Bool {
+    public static func isIPv4(_ s: String) -> Bool {
         let parts = s.split(separator: ".", omittingEmptySubsequences: false)
         return parts.count == 4 && parts.allSatisfy { part in
             guard (1...3).contains(part.count), part.utf8.allSatisfy({ (0x30...0x39).contains($0) }),
@@ -13,7 +20,7 @@ public enum IPAddressSyntax {
     }
 
     /// IPv6 in any RFC 4291 text form (`::1`, `fe80::1`, `::ffff:10.0.0.1`); zones are refused.
-    static func isIPv6(_ s: String) -> Bool {
+    public static func isIPv6(_ s: String) -> Bool {
         guard s.contains(":") else { return false }
         let halves = s.split(separator: "::", omittingEmptySubsequences: false)
         guard halves.count <= 2 else { return false }
@@ -53,5 +60,27 @@ public enum IPAddressSyntax {
         if isIPv4(address) { return bits <= 32 }
         if isIPv6(address) { return bits <= 128 }
         return false
+    }
+
+    /// The address's network-order bytes (4 or 16) when `s` is an address by these rules, else
+    /// nil; the conversion itself is the C library's, once the text has passed the checks above.
+    public static func bytes(_ s: String) -> [UInt8]? {
+        if isIPv4(s) {
+            var v4 = in_addr()
+            guard inet_pton(AF_INET, s, &v4) == 1 else { return nil }
+            return withUnsafeBytes(of: &v4) { Array($0) }
+        }
+        if isIPv6(s) {
+            var v6 = in6_addr()
+            guard inet_pton(AF_INET6, s, &v6) == 1 else { return nil }
+            return withUnsafeBytes(of: &v6) { Array($0) }
+        }
+        return nil
+    }
+
+    /// Whether `s` is a loopback address: 127.0.0.0/8 or `::1`.
+    public static func isLoopback(_ s: String) -> Bool {
+        guard let bytes = bytes(s) else { return false }
+        return bytes.count == 4 ? bytes[0] == 127 : bytes == Array(repeating: 0, count: 15) + [1]
     }
 }
