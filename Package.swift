@@ -192,7 +192,10 @@ let package = Package(
         ),
         .target(
             name: "MeshTesting",
-            dependencies: ["MeshModel", "Storage", "Discovery", "Translator", "PushPipeline", "XDSCore", "EnvoyAPI"],
+            dependencies: [
+                "MeshModel", "MeshCommon", "Storage", "Discovery", "Translator", "PushPipeline", "XDSCore", "EnvoyAPI", "EtcdStore", "EtcdAPI",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -247,10 +250,16 @@ let package = Package(
         // MeshModel only to check that the Envoy bootstrap's regex limit is meshd's.
         .testTarget(name: "MeshctlTests", dependencies: ["meshctl", "MeshModel"], swiftSettings: swiftSettings),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "MeshModel"], swiftSettings: swiftSettings),
+        // The ConfigStore contract, run against every store: SQLite, etcd and the in-memory one.
+        .testTarget(
+            name: "StoreContractTests",
+            dependencies: ["Storage", "EtcdStore", "MeshModel", "MeshTesting"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "EtcdStoreTests",
             dependencies: [
-                "EtcdStore", "EtcdAPI", "Storage", "MeshModel",
+                "EtcdStore", "EtcdAPI", "Storage", "MeshModel", "MeshTesting",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],

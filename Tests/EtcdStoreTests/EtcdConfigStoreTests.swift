@@ -1,3 +1,4 @@
+import MeshTesting
 import EtcdAPI
 import EtcdStore
 import Foundation
@@ -9,7 +10,7 @@ import Testing
 /// What only the etcd store does: replicas sharing one etcd, compaction, outages, limits.
 @Suite(.enabled(if: EtcdTestMember.binary != nil, "etcd binary not found (apt-get install etcd-server, or set ETCD_BIN)"))
 struct EtcdConfigStoreTests {
-    typealias Contract = ConfigStoreContract
+    typealias Contract = StoreFixture
 
     /// Polls `condition` until it holds or 10 s pass.
     func eventually(_ condition: () async throws -> Bool) async throws -> Bool {

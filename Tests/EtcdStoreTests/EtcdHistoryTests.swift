@@ -1,3 +1,4 @@
+import MeshTesting
 import EtcdAPI
 import EtcdStore
 import Foundation
@@ -10,7 +11,7 @@ import Testing
 /// stale local copy), pruned by the elected replica.
 @Suite(.enabled(if: EtcdTestMember.binary != nil, "etcd binary not found (apt-get install etcd-server, or set ETCD_BIN)"))
 struct EtcdHistoryTests {
-    typealias Contract = ConfigStoreContract
+    typealias Contract = StoreFixture
 
     static func put(_ resource: ConfigResource, _ expected: WriteExpectation?) -> ConfigWrite {
         ConfigWrite(puts: [.init(resource, expected: expected)], metadata: ChangeMetadata(actor: "admin", operation: .apply))

@@ -1,3 +1,4 @@
+import MeshTesting
 import EtcdStore
 import Foundation
 import Logging

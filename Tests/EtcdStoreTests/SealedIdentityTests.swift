@@ -1,3 +1,4 @@
+import MeshTesting
 import EtcdAPI
 import EtcdStore
 import Foundation

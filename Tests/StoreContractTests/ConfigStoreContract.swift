@@ -1,18 +1,15 @@
 import Foundation
 import MeshModel
+import MeshTesting
 import Storage
 import Testing
 
 /// The `ConfigStore` contract, checked the same way against every implementation. Revisions
 /// are compared relative to each other: SQLite's advance by one, etcd's are etcd's own.
 enum ConfigStoreContract {
-    static func resource(_ name: String, weight: Int) -> ConfigResource {
-        ConfigResource(key: ConfigKey(kind: .virtualService, namespace: "default", name: name),
-                       apiVersion: "networking.istio.io/v1", labels: ["app": name],
-                       spec: .object(["hosts": .array([.string(name)]), "weight": .number(Double(weight))]))
-    }
+    static func resource(_ name: String, weight: Int) -> ConfigResource { StoreFixture.resource(name, weight: weight) }
 
-    static func key(_ name: String) -> ConfigKey { resource(name, weight: 0).key }
+    static func key(_ name: String) -> ConfigKey { StoreFixture.key(name) }
 
     static func applyCreatesConfiguresAndLeavesIdenticalContentAlone(_ store: any ConfigStore) async throws {
         let before = try await store.currentRevision()

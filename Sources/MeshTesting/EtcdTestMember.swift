@@ -3,28 +3,27 @@ import EtcdStore
 import Foundation
 import Logging
 import Storage
-import Testing
 
 /// A single-member etcd on loopback ports in a temporary directory, for tests; the binary is
 /// Debian's `etcd-server` (`/usr/bin/etcd`, or `$ETCD_BIN`).
-final class EtcdTestMember: @unchecked Sendable {
+public final class EtcdTestMember: @unchecked Sendable {
     // @unchecked: `process` is only touched by the test that owns the member, one call at a time.
-    let clientPort: Int
-    let peerPort: Int
-    let directory: URL
+    public let clientPort: Int
+    public let peerPort: Int
+    public let directory: URL
     let extraArguments: [String]
     private var process: Process?
 
     /// The etcd binary, or nil when it is not installed (the tests that need it are skipped).
-    static let binary: String? = {
+    public static let binary: String? = {
         let candidates = [ProcessInfo.processInfo.environment["ETCD_BIN"], "/usr/bin/etcd", "/usr/local/bin/etcd"]
         return candidates.compactMap { $0 }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }()
 
     /// Why etcd tests are skipped, when they are.
-    static let skipReason = "etcd binary not found (apt-get install etcd-server, or set ETCD_BIN): etcd store tests skipped"
+    public static let skipReason = "etcd binary not found (apt-get install etcd-server, or set ETCD_BIN): etcd store tests skipped"
 
-    var endpoint: EtcdEndpoint { EtcdEndpoint(host: "127.0.0.1", port: clientPort) }
+    public var endpoint: EtcdEndpoint { EtcdEndpoint(host: "127.0.0.1", port: clientPort) }
 
     private init(extraArguments: [String]) throws {
         clientPort = try Self.freePort()
@@ -34,7 +33,7 @@ final class EtcdTestMember: @unchecked Sendable {
     }
 
     /// Runs `body` with a started member, stopping it and removing its data afterwards.
-    static func with<T>(_ extraArguments: [String] = [], _ body: (EtcdTestMember) async throws -> T) async throws -> T {
+    public static func with<T>(_ extraArguments: [String] = [], _ body: (EtcdTestMember) async throws -> T) async throws -> T {
         let member = try EtcdTestMember(extraArguments: extraArguments)
         defer { member.stop(); try? FileManager.default.removeItem(at: member.directory) }
         try await member.start()
@@ -42,7 +41,7 @@ final class EtcdTestMember: @unchecked Sendable {
     }
 
     /// Starts etcd and waits (bounded) until it answers.
-    func start() async throws {
+    public func start() async throws {
         guard let binary = Self.binary else { throw EtcdTestError(Self.skipReason) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binary)
@@ -73,7 +72,7 @@ final class EtcdTestMember: @unchecked Sendable {
     }
 
     /// Stops etcd (SIGKILL: tests model a crash) and waits for it to exit.
-    func stop() {
+    public func stop() {
         guard let process, process.isRunning else { return }
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
@@ -81,7 +80,7 @@ final class EtcdTestMember: @unchecked Sendable {
     }
 
     /// Runs `etcdctl` against this member (for maintenance etcd's API subset here lacks: compact).
-    func etcdctl(_ arguments: [String]) throws {
+    public func etcdctl(_ arguments: [String]) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/etcdctl")
         process.arguments = ["--endpoints", "127.0.0.1:\(clientPort)"] + arguments
@@ -93,7 +92,7 @@ final class EtcdTestMember: @unchecked Sendable {
     }
 
     /// A port free on loopback now (bound, read, released).
-    static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw EtcdTestError("socket failed") }
         defer { close(fd) }
@@ -114,13 +113,13 @@ final class EtcdTestMember: @unchecked Sendable {
     }
 }
 
-struct EtcdTestError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct EtcdTestError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// Runs `body` with an etcd config store on a fresh member (its watch running), and the client.
-func withEtcdStore<T: Sendable>(
+public func withEtcdStore<T: Sendable>(
     member: EtcdTestMember, prefix: String = "/test-\(UUID().uuidString)/",
     _ body: (EtcdConfigStore, EtcdClient) async throws -> T
 ) async throws -> T {
