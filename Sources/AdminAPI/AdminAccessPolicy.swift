@@ -1,7 +1,7 @@
-import MeshCommon
 import Crypto
 import Foundation
 import Hummingbird
+import MeshCommon
 import MeshModel
 
 /// Who may call what on the admin port: a pure decision over one request's facts, so every rule
@@ -49,8 +49,10 @@ public struct AdminAccessPolicy: Sendable {
     public static let bodyMediaTypes: Set<String> = ["application/yaml", "application/x-yaml", "text/yaml", "application/json"]
 
     /// Creates a policy.
-    public init(adminToken: String?, trustedAddresses: Set<String>, allowedHostNames: Set<String> = [],
-                allowTrustedTokenMinting: Bool = false) {
+    public init(
+        adminToken: String?, trustedAddresses: Set<String>, allowedHostNames: Set<String> = [],
+        allowTrustedTokenMinting: Bool = false
+    ) {
         self.adminToken = adminToken
         self.trustedAddresses = trustedAddresses
         self.allowedHostNames = Set(allowedHostNames.map(Self.normalizedHost))
@@ -78,9 +80,11 @@ public struct AdminAccessPolicy: Sendable {
         public var peerIP: String?
 
         /// Creates the facts of a request.
-        public init(method: HTTPRequest.Method, path: String, host: String? = nil, origin: String? = nil,
-                    fetchSite: String? = nil, authorization: String? = nil, contentType: String? = nil,
-                    peerIP: String? = nil) {
+        public init(
+            method: HTTPRequest.Method, path: String, host: String? = nil, origin: String? = nil,
+            fetchSite: String? = nil, authorization: String? = nil, contentType: String? = nil,
+            peerIP: String? = nil
+        ) {
             self.method = method
             self.path = path
             self.host = host
@@ -99,16 +103,19 @@ public struct AdminAccessPolicy: Sendable {
     public func check(_ request: Request) throws(AdminError) -> String {
         if Self.openPaths.contains(request.path) { return actor(request) }
         if let host = request.host, !isAllowedHost(host) {
-            throw AdminError(code: "forbidden", status: .forbidden,
-                             message: "Host \"\(host)\" is not a name of this meshd; add it to --admin-allowed-hosts to use it")
+            throw AdminError(
+                code: "forbidden", status: .forbidden,
+                message: "Host \"\(host)\" is not a name of this meshd; add it to --admin-allowed-hosts to use it")
         }
         if let origin = request.origin, !Self.isSameOrigin(origin, host: request.host) {
-            throw AdminError(code: "forbidden", status: .forbidden,
-                             message: "cross-origin requests are refused (Origin \"\(origin)\")")
+            throw AdminError(
+                code: "forbidden", status: .forbidden,
+                message: "cross-origin requests are refused (Origin \"\(origin)\")")
         }
         if let site = request.fetchSite?.lowercased(), site == "cross-site" || site == "same-site" {
-            throw AdminError(code: "forbidden", status: .forbidden,
-                             message: "cross-site requests are refused (Sec-Fetch-Site: \(site))")
+            throw AdminError(
+                code: "forbidden", status: .forbidden,
+                message: "cross-site requests are refused (Sec-Fetch-Site: \(site))")
         }
         if Self.isPublicAsset(request) { return actor(request) }
         let fromBrowser = request.origin != nil || request.fetchSite != nil
@@ -124,9 +131,10 @@ public struct AdminAccessPolicy: Sendable {
         if request.method == .post || request.method == .put || request.method == .patch, request.path.hasPrefix("/api/") {
             let mediaType = request.contentType.map(Self.mediaType)
             guard let mediaType, Self.bodyMediaTypes.contains(mediaType) else {
-                throw AdminError(code: "unsupportedMediaType", status: .unsupportedMediaType,
-                                 message: "Content-Type must be one of \(Self.bodyMediaTypes.sorted().joined(separator: ", "))"
-                                     + " (got \(request.contentType.map { "\"\($0)\"" } ?? "none"))")
+                throw AdminError(
+                    code: "unsupportedMediaType", status: .unsupportedMediaType,
+                    message: "Content-Type must be one of \(Self.bodyMediaTypes.sorted().joined(separator: ", "))"
+                        + " (got \(request.contentType.map { "\"\($0)\"" } ?? "none"))")
             }
         }
         return actor(request)
@@ -151,8 +159,9 @@ public struct AdminAccessPolicy: Sendable {
 
     private func authenticate(_ request: Request, who: String) throws(AdminError) {
         guard presentsAdminToken(request) else {
-            throw AdminError(code: "unauthenticated", status: .unauthorized,
-                             message: "\(who) must present the admin token (Authorization: Bearer ...; meshd writes it to DATA_DIR/admin-token)")
+            throw AdminError(
+                code: "unauthenticated", status: .unauthorized,
+                message: "\(who) must present the admin token (Authorization: Bearer ...; meshd writes it to DATA_DIR/admin-token)")
         }
     }
 
@@ -219,7 +228,8 @@ public struct AdminAccessPolicy: Sendable {
 
     /// Compares digests so the comparison time does not depend on where the strings differ.
     static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = SHA256.hash(data: Data(a.utf8)), y = SHA256.hash(data: Data(b.utf8))
+        let x = SHA256.hash(data: Data(a.utf8))
+        let y = SHA256.hash(data: Data(b.utf8))
         return zip(x, y).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
     }
 }

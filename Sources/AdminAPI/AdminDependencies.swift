@@ -1,9 +1,9 @@
 import CertificateAuthority
 import Logging
 import Prometheus
+import PushPipeline
 import Storage
 import Translator
-import PushPipeline
 import XDSCore
 
 /// What the admin API reads and writes: the store (the only thing it changes), the push side's
@@ -56,12 +56,14 @@ public struct AdminDependencies: Sendable {
 
     /// Creates the dependencies; the defaults trust loopback callers and refuse token minting
     /// without the admin token.
-    public init(store: any ConfigStore, publisher: PushContextPublisher, statuses: ProxyStatusRegistry,
-                metrics: PrometheusCollectorRegistry, logger: Logger, adminToken: String? = nil,
-                trustedAddresses: Set<String> = ["127.0.0.1", "::1"], allowedHostNames: Set<String> = [],
-                allowLoopbackTokenMinting: Bool = false, health: ServingHealth = ServingHealth(),
-                configIndex: SharedConfigIndex = SharedConfigIndex(), identity: Identity? = nil,
-                peers: (any PeerProxyStatuses)? = nil, generators: GeneratorTable) {
+    public init(
+        store: any ConfigStore, publisher: PushContextPublisher, statuses: ProxyStatusRegistry,
+        metrics: PrometheusCollectorRegistry, logger: Logger, adminToken: String? = nil,
+        trustedAddresses: Set<String> = ["127.0.0.1", "::1"], allowedHostNames: Set<String> = [],
+        allowLoopbackTokenMinting: Bool = false, health: ServingHealth = ServingHealth(),
+        configIndex: SharedConfigIndex = SharedConfigIndex(), identity: Identity? = nil,
+        peers: (any PeerProxyStatuses)? = nil, generators: GeneratorTable
+    ) {
         self.generators = generators
         self.store = store
         self.publisher = publisher
@@ -80,7 +82,8 @@ public struct AdminDependencies: Sendable {
 
     /// The access policy these settings describe.
     public var accessPolicy: AdminAccessPolicy {
-        AdminAccessPolicy(adminToken: adminToken, trustedAddresses: trustedAddresses, allowedHostNames: allowedHostNames,
-                          allowTrustedTokenMinting: allowLoopbackTokenMinting)
+        AdminAccessPolicy(
+            adminToken: adminToken, trustedAddresses: trustedAddresses, allowedHostNames: allowedHostNames,
+            allowTrustedTokenMinting: allowLoopbackTokenMinting)
     }
 }

@@ -22,8 +22,10 @@ public struct AdminError: Error, Sendable {
     public var cause: (any Error)?
 
     /// Creates an error.
-    public init(code: String, status: HTTPResponse.Status, message: String, resource: String? = nil, field: String? = nil,
-                cause: (any Error)? = nil) {
+    public init(
+        code: String, status: HTTPResponse.Status, message: String, resource: String? = nil, field: String? = nil,
+        cause: (any Error)? = nil
+    ) {
         self.code = code
         self.status = status
         self.message = message
@@ -73,8 +75,9 @@ public struct AdminError: Error, Sendable {
         AdminError(code: "notFound", status: .notFound, message: "\(what) not found")
     }
 
-    static let tooLarge = AdminError(code: "tooLarge", status: .contentTooLarge,
-                                     message: "request body exceeds \(AdminLimits.maxBodyBytes) bytes")
+    static let tooLarge = AdminError(
+        code: "tooLarge", status: .contentTooLarge,
+        message: "request body exceeds \(AdminLimits.maxBodyBytes) bytes")
 
     /// The JSON response. A 5xx answers a generic message naming a new error id, and logs the
     /// real message, cause and request under that id.
@@ -82,20 +85,27 @@ public struct AdminError: Error, Sendable {
         guard messageIsPublic else {
             let hex = String(UInt64.random(in: 0...UInt64.max), radix: 16)
             let id = String(repeating: "0", count: 16 - hex.count) + hex
-            logger.error("admin API internal error", metadata: [
-                "error_id": "\(id)", "method": "\(request.method)", "path": "\(request.uri.path)",
-                "error": "\(message)", "cause": "\(cause.map { String(describing: $0) } ?? "-")",
-            ])
+            logger.error(
+                "admin API internal error",
+                metadata: [
+                    "error_id": "\(id)", "method": "\(request.method)", "path": "\(request.uri.path)",
+                    "error": "\(message)", "cause": "\(cause.map { String(describing: $0) } ?? "-")",
+                ])
             let generic = "internal error (id \(id)); meshd's log has the details"
-            return JSONResponse.make(.object(["error": .object([
-                "code": .string(code), "message": .string(generic), "detail": .string(generic), "errorId": .string(id),
-            ])]), status: status)
+            return JSONResponse.make(
+                .object([
+                    "error": .object([
+                        "code": .string(code), "message": .string(generic), "detail": .string(generic), "errorId": .string(id),
+                    ])
+                ]), status: status)
         }
         if status.code >= 500 {
-            logger.warning("admin API request refused: store unavailable", metadata: [
-                "method": "\(request.method)", "path": "\(request.uri.path)",
-                "error": "\(message)", "cause": "\(cause.map { String(describing: $0) } ?? "-")",
-            ])
+            logger.warning(
+                "admin API request refused: store unavailable",
+                metadata: [
+                    "method": "\(request.method)", "path": "\(request.uri.path)",
+                    "error": "\(message)", "cause": "\(cause.map { String(describing: $0) } ?? "-")",
+                ])
         }
         return response
     }
@@ -118,8 +128,9 @@ public enum AdminLimits {
 /// JSON responses from `JSONValue`, with deterministic key order.
 enum JSONResponse {
     static func make(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
-        Response(status: status, headers: [.contentType: "application/json"],
-                 body: ResponseBody(byteBuffer: ByteBuffer(string: value.canonicalJSON() + "\n")))
+        Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: value.canonicalJSON() + "\n")))
     }
 }
 
@@ -144,8 +155,9 @@ struct AdminErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         case let error as HTTPError:
             if error.status == .contentTooLarge { return AdminError.tooLarge }
             if error.status.code >= 500 { return .internalError("HTTP error", cause: error) }
-            return AdminError(code: error.status == .notFound ? "notFound" : "invalid", status: error.status,
-                              message: error.body ?? error.status.reasonPhrase)
+            return AdminError(
+                code: error.status == .notFound ? "notFound" : "invalid", status: error.status,
+                message: error.body ?? error.status.reasonPhrase)
         default: return .internalError("unexpected error", cause: error)
         }
     }

@@ -37,7 +37,7 @@ extension Request {
             buffer = try await collectBody(upTo: AdminLimits.maxBodyBytes)
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw AdminError.tooLarge
-        } catch where String(describing: type(of: error)).contains("TooManyBytes") {
+        } catch  where String(describing: type(of: error)).contains("TooManyBytes") {
             // NIO's collector reports an oversized streamed body with its own error type.
             throw AdminError.tooLarge
         }

@@ -1,8 +1,8 @@
 import Hummingbird
 import MeshModel
+import PushPipeline
 import Storage
 import Translator
-import PushPipeline
 import XDSCore
 
 /// `GET /api/v1/analyze` and `POST /api/v1/analyze`: cross-resource checks of the configuration
@@ -48,8 +48,9 @@ struct AnalyzeController: Sendable {
         let connected = dependencies.statuses.all.compactMap(\.proxy).map {
             AnalysisWorkload(namespace: $0.namespace, name: $0.id, labels: $0.labels)
         }
-        let input = AnalysisInput(resources: index.validInputs, context: index.context(reusing: dependencies.publisher.current),
-                                  connected: connected)
+        let input = AnalysisInput(
+            resources: index.validInputs, context: index.context(reusing: dependencies.publisher.current),
+            connected: connected)
         let messages = ConfigAnalysis.analyze(input, namespace: namespace).map { message -> JSONValue in
             .object([
                 "code": .string(message.code.rawValue), "level": .string(message.level.rawValue),

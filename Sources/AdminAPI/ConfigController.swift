@@ -1,7 +1,7 @@
 import Hummingbird
 import MeshModel
-import Storage
 import PushPipeline
+import Storage
 import XDSCore
 
 /// `/api/v1/apply`, `/api/v1/delete` and `/api/v1/config/...`: kubectl-style config access.
@@ -57,10 +57,12 @@ struct ConfigController: Sendable {
             guard case .object(var members) = json else { return json }
             members["status"] = .object([
                 "pushed": .bool(false),
-                "validationMessages": .array([.object([
-                    "level": .string("ERROR"), "field": .string(error.field ?? "spec"),
-                    "message": .string(error.message),
-                ])]),
+                "validationMessages": .array([
+                    .object([
+                        "level": .string("ERROR"), "field": .string(error.field ?? "spec"),
+                        "message": .string(error.message),
+                    ])
+                ]),
             ])
             json = .object(members)
         }
@@ -76,13 +78,15 @@ struct ConfigController: Sendable {
             return DryRunRequest(proxy: proxy)
         case nil, "false":
             guard proxy == nil else {
-                throw AdminError(code: "invalid", status: .unprocessableContent, message: "proxy is only read by a dry run (add dryRun=true)",
-                                 field: "proxy")
+                throw AdminError(
+                    code: "invalid", status: .unprocessableContent, message: "proxy is only read by a dry run (add dryRun=true)",
+                    field: "proxy")
             }
             return nil
         case let other?:
-            throw AdminError(code: "invalid", status: .unprocessableContent,
-                             message: "dryRun must be true or false, not \"\(other.prefix(40))\"", field: "dryRun")
+            throw AdminError(
+                code: "invalid", status: .unprocessableContent,
+                message: "dryRun must be true or false, not \"\(other.prefix(40))\"", field: "dryRun")
         }
     }
 
@@ -93,14 +97,16 @@ struct ConfigController: Sendable {
     /// The kind a path segment or query parameter names (kind, plural or short name); 400 `unknownKind` otherwise.
     static func kind(named name: String) throws -> ConfigKind {
         guard let kind = ConfigKind.named(name) else {
-            throw AdminError(code: "unknownKind", status: .badRequest,
-                             message: "unknown kind \"\(name)\"; supported: \(ConfigKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw AdminError(
+                code: "unknownKind", status: .badRequest,
+                message: "unknown kind \"\(name)\"; supported: \(ConfigKind.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         return kind
     }
 
     static func key(_ context: AdminRequestContext) throws -> ConfigKey {
-        ConfigKey(kind: try kind(context), namespace: context.parameters.get("namespace") ?? "default",
-                  name: context.parameters.get("name") ?? "")
+        ConfigKey(
+            kind: try kind(context), namespace: context.parameters.get("namespace") ?? "default",
+            name: context.parameters.get("name") ?? "")
     }
 }

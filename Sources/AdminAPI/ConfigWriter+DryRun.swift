@@ -1,8 +1,8 @@
 import Foundation
 import MeshModel
+import PushPipeline
 import Storage
 import Translator
-import PushPipeline
 import XDSCore
 
 /// What `POST /api/v1/apply?dryRun=true` was asked for besides the documents.
@@ -20,8 +20,10 @@ extension ConfigWriter {
     /// `prospective` the context the apply would make. The baseline is the published context when
     /// it is of the stored revision; else (a change still in the debouncer) the stored
     /// configuration's own context, so the impact is this apply's alone.
-    func dryRunAnswer(_ write: ConfigWrite, request: DryRunRequest, stored: ConfigIndex,
-                      prospective: PushContext, warnings: [JSONValue], extra: [String: JSONValue]) async throws -> JSONValue {
+    func dryRunAnswer(
+        _ write: ConfigWrite, request: DryRunRequest, stored: ConfigIndex,
+        prospective: PushContext, warnings: [JSONValue], extra: [String: JSONValue]
+    ) async throws -> JSONValue {
         let outcome = try await plan(write)
         // One entry per proxy: its newest stream (an old one may linger while it reconnects).
         var latest: [String: ProxyStatus] = [:]
@@ -32,7 +34,8 @@ extension ConfigWriter {
         if let id = request.proxy, latest[id] == nil {
             throw AdminError.notFound("proxy \(id) (no such proxy is connected to this meshd)")
         }
-        let current = publisher.current.flatMap { $0.revision == stored.revision ? $0 : nil }
+        let current =
+            publisher.current.flatMap { $0.revision == stored.revision ? $0 : nil }
             ?? stored.context(reusing: publisher.current)
         let targets = latest.values.compactMap { status in
             status.proxy.map { ChangeImpact.Target(proxy: $0, subscriptions: status.subscriptions, snapshot: status.snapshot) }
@@ -53,9 +56,10 @@ extension ConfigWriter {
             "impact": .array(impact.affected.map(Self.impactEntry)),
         ]) { _, dry in dry }
         if !impact.failures.isEmpty {
-            extra["impactIncomplete"] = .array(impact.failures.map {
-                .object(["proxy": .string($0.proxyID), "reason": .string($0.message)])
-            })
+            extra["impactIncomplete"] = .array(
+                impact.failures.map {
+                    .object(["proxy": .string($0.proxyID), "reason": .string($0.message)])
+                })
         }
         if let id = request.proxy {
             let diff = impact.affected.first { $0.proxy.id == id }.map(ProxyConfigDiff.render) ?? ""
@@ -83,9 +87,10 @@ extension ConfigWriter {
         .object([
             "proxy": .string(affected.proxy.id),
             "kind": .string(kindName(affected.proxy.kind)),
-            "resources": .array(affected.changes.map {
-                .object(["type": .string($0.typeName), "name": .string($0.name), "change": .string($0.change.rawValue)])
-            }),
+            "resources": .array(
+                affected.changes.map {
+                    .object(["type": .string($0.typeName), "name": .string($0.name), "change": .string($0.change.rawValue)])
+                }),
         ])
     }
 

@@ -1,7 +1,7 @@
 import MeshModel
+import PushPipeline
 import Storage
 import Translator
-import PushPipeline
 import XDSCore
 
 /// The one write path for config: parse, validate every document, then apply all in one store
@@ -24,12 +24,15 @@ struct ConfigWriter: Sendable {
     /// the connected proxies and the push server's generators. One initializer, so no endpoint
     /// can end up with a writer whose dry run sees no proxies.
     init(_ dependencies: AdminDependencies) {
-        self.init(store: dependencies.store, index: dependencies.configIndex, publisher: dependencies.publisher,
-                  statuses: dependencies.statuses, generators: dependencies.generators)
+        self.init(
+            store: dependencies.store, index: dependencies.configIndex, publisher: dependencies.publisher,
+            statuses: dependencies.statuses, generators: dependencies.generators)
     }
 
-    init(store: any ConfigStore, index: SharedConfigIndex, publisher: PushContextPublisher,
-         statuses: ProxyStatusRegistry? = nil, generators: GeneratorTable) {
+    init(
+        store: any ConfigStore, index: SharedConfigIndex, publisher: PushContextPublisher,
+        statuses: ProxyStatusRegistry? = nil, generators: GeneratorTable
+    ) {
         self.store = store
         self.index = index
         self.publisher = publisher
@@ -91,8 +94,10 @@ struct ConfigWriter: Sendable {
         let stored = prospective
         let next = (prospective.revision ?? 0) + 1
         if !write.deletes.isEmpty {
-            prospective.apply(ConfigDelta(since: next - 1, revision: next - 1,
-                                          changes: Dictionary(write.deletes.map { ($0.key, StoredConfig?.none) }, uniquingKeysWith: { a, _ in a })))
+            prospective.apply(
+                ConfigDelta(
+                    since: next - 1, revision: next - 1,
+                    changes: Dictionary(write.deletes.map { ($0.key, StoredConfig?.none) }, uniquingKeysWith: { a, _ in a })))
         }
         prospective.stage(validated, revision: next)
         let context = prospective.context(reusing: publisher.current)
@@ -117,7 +122,9 @@ struct ConfigWriter: Sendable {
             throw MeshModelError(
                 code: .invalid, resource: key.description,
                 field: key.kind == .workloadEntry ? "spec.weight" : "spec.workloadSelector",
-                message: "the endpoint weights of service \(host) (\(overflow.workloads.count) WorkloadEntries selected by \(overflow.service)) would add up to more than \(UInt32.max)")
+                message:
+                    "the endpoint weights of service \(host) (\(overflow.workloads.count) WorkloadEntries selected by \(overflow.service)) would add up to more than \(UInt32.max)"
+            )
         }
     }
 

@@ -2,9 +2,9 @@ import EnvoyAPI
 import Foundation
 import Hummingbird
 import MeshModel
+import PushPipeline
 import SwiftProtobuf
 import Translator
-import PushPipeline
 import XDSCore
 
 /// `/metrics` and istiod-style `/debug/*` endpoints.
@@ -20,8 +20,9 @@ struct DebugController: Sendable {
         router.get("/metrics") { _, _ -> Response in
             var buffer: [UInt8] = []
             metrics.emit(into: &buffer)
-            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: buffer)))
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: buffer)))
         }
 
         let peers = dependencies.peers
@@ -55,21 +56,23 @@ struct DebugController: Sendable {
 
         router.get("/debug/push_status") { _, _ -> Response in
             guard let push = publisher.current else { throw AdminError.notFound("push context (not built yet)") }
-            return JSONResponse.make(.object([
-                "revision": .number(Double(push.revision)),
-                "services": .array(push.registry.sortedServices.map { .string($0.host) }),
-                "warnings": .array(push.warnings.map { .string($0.description) }),
-                // Stored resources that fail validation and are left out of every push.
-                "invalid": .array(push.invalid.map(Self.warningObject)),
-                // Stored spec fields outside Istio's schema: ignored, the resources still pushed.
-                "unknownFields": .array(configIndex.read().unknownFieldWarnings.map(Self.warningObject)),
-                // Fields a kind of proxy does not honour as written (the apply answer warned).
-                "unhonouredFields": .array(configIndex.read().unhonouredFieldWarnings.map { kind, warning in
-                    guard case .object(var members) = Self.warningObject(warning) else { return .null }
-                    members["proxyKind"] = .string(kind.rawValue)
-                    return .object(members)
-                }),
-            ]))
+            return JSONResponse.make(
+                .object([
+                    "revision": .number(Double(push.revision)),
+                    "services": .array(push.registry.sortedServices.map { .string($0.host) }),
+                    "warnings": .array(push.warnings.map { .string($0.description) }),
+                    // Stored resources that fail validation and are left out of every push.
+                    "invalid": .array(push.invalid.map(Self.warningObject)),
+                    // Stored spec fields outside Istio's schema: ignored, the resources still pushed.
+                    "unknownFields": .array(configIndex.read().unknownFieldWarnings.map(Self.warningObject)),
+                    // Fields a kind of proxy does not honour as written (the apply answer warned).
+                    "unhonouredFields": .array(
+                        configIndex.read().unhonouredFieldWarnings.map { kind, warning in
+                            guard case .object(var members) = Self.warningObject(warning) else { return .null }
+                            members["proxyKind"] = .string(kind.rawValue)
+                            return .object(members)
+                        }),
+                ]))
         }
     }
 
@@ -80,9 +83,10 @@ struct DebugController: Sendable {
         var members: [String: JSONValue] = [
             "workload": name(check.workload),
             "labels": .object(check.labels.mapValues(JSONValue.string)),
-            "ports": .array(check.ports.map { port in
-                .object(["port": .number(Double(port.port)), "mode": .string(port.mode.rawValue), "policies": .array(port.policies.map(name))])
-            }),
+            "ports": .array(
+                check.ports.map { port in
+                    .object(["port": .number(Double(port.port)), "mode": .string(port.mode.rawValue), "policies": .array(port.policies.map(name))])
+                }),
             "authorizationPolicies": .array(check.policies.map { .object(["name": name($0.key), "action": .string($0.action.rawValue)]) }),
         ]
         if let deny = check.deny { members["deny"] = .array(deny.map(JSONValue.string)) }
@@ -91,9 +95,11 @@ struct DebugController: Sendable {
     }
 
     static func warningObject(_ warning: ConfigWarning) -> JSONValue {
-        .object(["kind": .string(warning.key.kind.rawValue), "namespace": .string(warning.key.namespace),
-                 "name": .string(warning.key.name), "field": .string(warning.field),
-                 "message": .string(warning.message)])
+        .object([
+            "kind": .string(warning.key.kind.rawValue), "namespace": .string(warning.key.namespace),
+            "name": .string(warning.key.name), "field": .string(warning.field),
+            "message": .string(warning.message),
+        ])
     }
 
     static func syncz(_ status: ProxyStatus) -> JSONValue {
@@ -130,12 +136,13 @@ struct DebugController: Sendable {
         var options = JSONEncodingOptions()
         options.preserveProtoFieldNames = true
         for (typeURL, resources) in status.snapshot?.resources ?? [:] {
-            byType[XDSTypeRegistry.standard.shortName(typeURL)] = .array(try resources.values.sorted { $0.name < $1.name }.map { resource in
-                .object([
-                    "name": .string(resource.name), "version": .string(resource.version),
-                    "resource": try JSONValue.parse(json: resource.payload.jsonString(options: options)),
-                ])
-            })
+            byType[XDSTypeRegistry.standard.shortName(typeURL)] = .array(
+                try resources.values.sorted { $0.name < $1.name }.map { resource in
+                    .object([
+                        "name": .string(resource.name), "version": .string(resource.version),
+                        "resource": try JSONValue.parse(json: resource.payload.jsonString(options: options)),
+                    ])
+                })
         }
         return .object([
             "proxyID": .string(status.proxyID), "protocol": .string(status.protocolName),

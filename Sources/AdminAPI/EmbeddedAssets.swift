@@ -29,8 +29,10 @@ public enum EmbeddedAssets {
     /// change only with the binary, so caches must revalidate (`no-cache`) but may keep them.
     static func response(_ asset: Asset, request: Request) -> Response {
         let etag = "\"\(asset.etag)\""
-        var headers: HTTPFields = [.contentType: asset.contentType, .eTag: etag, .cacheControl: "no-cache",
-                                   .init("X-Content-Type-Options")!: "nosniff"]
+        var headers: HTTPFields = [
+            .contentType: asset.contentType, .eTag: etag, .cacheControl: "no-cache",
+            .init("X-Content-Type-Options")!: "nosniff",
+        ]
         if request.headers[.ifNoneMatch] == etag {
             headers[.contentType] = nil
             return Response(status: .notModified, headers: headers)

@@ -18,8 +18,9 @@ struct HistoryController: Sendable {
 
         router.get("/api/v1/history") { request, _ -> Response in
             let parameters = try request.query(allowing: ["kind", "namespace", "name", "limit"])
-            var query = HistoryQuery(namespace: parameters["namespace"].map(String.init), name: parameters["name"].map(String.init),
-                                     limit: Self.defaultLimit)
+            var query = HistoryQuery(
+                namespace: parameters["namespace"].map(String.init), name: parameters["name"].map(String.init),
+                limit: Self.defaultLimit)
             if let kind = parameters["kind"].map(String.init) { query.kind = try ConfigController.kind(named: kind) }
             if let limit = try Self.integer(parameters["limit"].map(String.init), name: "limit") {
                 guard (1...Int64(Self.maxLimit)).contains(limit) else {
@@ -28,10 +29,11 @@ struct HistoryController: Sendable {
                 query.limit = Int(limit)
             }
             let page = try await store.history(query)
-            return JSONResponse.make(.object([
-                "items": .array(page.items.map(Self.render)),
-                "oldestRevision": .number(Double(page.oldestRevision)),
-            ]))
+            return JSONResponse.make(
+                .object([
+                    "items": .array(page.items.map(Self.render)),
+                    "oldestRevision": .number(Double(page.oldestRevision)),
+                ]))
         }
 
         router.get("/api/v1/history/diff") { request, _ -> Response in
@@ -45,11 +47,12 @@ struct HistoryController: Sendable {
             let old = try HistoryReplay.configuration(at: from, in: window)
             let new = try HistoryReplay.configuration(at: target, in: window)
             let changes = HistoryReplay.changes(from: old, to: new)
-            return JSONResponse.make(.object([
-                "from": .number(Double(from)), "to": .number(Double(target)),
-                "changes": .array(changes.map { Self.render($0.key, action: $0.action) }),
-                "diff": .string(try ConfigDiff.render(changes.map(\.key), from: old, to: new)),
-            ]))
+            return JSONResponse.make(
+                .object([
+                    "from": .number(Double(from)), "to": .number(Double(target)),
+                    "changes": .array(changes.map { Self.render($0.key, action: $0.action) }),
+                    "diff": .string(try ConfigDiff.render(changes.map(\.key), from: old, to: new)),
+                ]))
         }
 
         router.post("/api/v1/rollback") { request, context -> Response in
@@ -57,12 +60,14 @@ struct HistoryController: Sendable {
             var request = request
             let body = try JSONValue.parse(json: try await request.text())
             if case .object(let members) = body, let extra = members.keys.sorted().first(where: { $0 != "toRevision" }) {
-                throw AdminError(code: "invalid", status: .unprocessableContent,
-                                 message: "unknown field; a rollback takes only toRevision", field: String(extra.prefix(64)))
+                throw AdminError(
+                    code: "invalid", status: .unprocessableContent,
+                    message: "unknown field; a rollback takes only toRevision", field: String(extra.prefix(64)))
             }
             guard case .number? = body["toRevision"], let revision = body["toRevision"]?.intValue, revision >= 0 else {
-                throw AdminError(code: "invalid", status: .unprocessableContent,
-                                 message: "expected {\"toRevision\": N}, N a revision (a non-negative integer)", field: "toRevision")
+                throw AdminError(
+                    code: "invalid", status: .unprocessableContent,
+                    message: "expected {\"toRevision\": N}, N a revision (a non-negative integer)", field: "toRevision")
             }
             return JSONResponse.make(try await writer.rollback(to: Int64(revision), actor: context.actor, dryRun: dryRun))
         }

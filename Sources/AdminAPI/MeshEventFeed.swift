@@ -1,6 +1,6 @@
 import MeshModel
-import Storage
 import PushPipeline
+import Storage
 import XDSCore
 
 /// What one dashboard event stream follows: the store's change feed, the connected proxies'
@@ -27,7 +27,8 @@ struct MeshEventFeed: Sendable {
             for await revision in revisions { sink.yield(.revision(revision)) }
         }
         let changes = statuses.changes()
-        let registry = self.statuses, interval = proxiesInterval
+        let registry = self.statuses
+        let interval = proxiesInterval
         group.addTask {
             var last = Self.proxyStates(SynczEntries.local(registry))
             for await _ in changes {

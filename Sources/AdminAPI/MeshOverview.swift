@@ -31,20 +31,25 @@ public enum MeshOverview {
             "host": .string(service.host),
             "namespace": .string(namespace),
             "resolution": .string(service.resolution.rawValue),
-            "ports": .array(service.ports.map { port in
-                .object(["number": .number(Double(port.number)), "name": .string(port.name), "protocol": .string(port.protocolName)])
-            }),
+            "ports": .array(
+                service.ports.map { port in
+                    .object(["number": .number(Double(port.number)), "name": .string(port.name), "protocol": .string(port.protocolName)])
+                }),
             "routes": .array(rules.map(\.json)),
-            "subsets": .array(subsets.map { subset in
-                .object([
-                    "name": .string(subset.name),
-                    "labels": .object(subset.labels.mapValues(JSONValue.string)),
-                    // One entry per route: what that route sends to the subset (0 when it names it not).
-                    "weights": .array(rules.map { route in
-                        .object(["route": .string(route.label), "weight": .number(Double(route.weight(host: service.host, subset: subset.name)))])
-                    }),
-                ])
-            }),
+            "subsets": .array(
+                subsets.map { subset in
+                    .object([
+                        "name": .string(subset.name),
+                        "labels": .object(subset.labels.mapValues(JSONValue.string)),
+                        // One entry per route: what that route sends to the subset (0 when it names it not).
+                        "weights": .array(
+                            rules.map { route in
+                                .object([
+                                    "route": .string(route.label), "weight": .number(Double(route.weight(host: service.host, subset: subset.name))),
+                                ])
+                            }),
+                    ])
+                }),
             "workloads": .array(workloads(of: service, registry: push.registry, subsets: subsets)),
         ]
         members["virtualService"] = virtualService.map { .string("\($0.key.namespace)/\($0.key.name)") } ?? .null
@@ -76,12 +81,13 @@ public enum MeshOverview {
         var json: JSONValue {
             var members: [String: JSONValue] = [
                 "route": .string(label), "matched": .bool(matched),
-                "destinations": .array(destinations.map { destination in
-                    var members: [String: JSONValue] = ["host": .string(destination.host), "weight": .number(Double(destination.weight))]
-                    members["subset"] = destination.subset.map(JSONValue.string) ?? .null
-                    if let port = destination.port { members["port"] = .number(Double(port)) }
-                    return .object(members)
-                }),
+                "destinations": .array(
+                    destinations.map { destination in
+                        var members: [String: JSONValue] = ["host": .string(destination.host), "weight": .number(Double(destination.weight))]
+                        members["subset"] = destination.subset.map(JSONValue.string) ?? .null
+                        if let port = destination.port { members["port"] = .number(Double(port)) }
+                        return .object(members)
+                    }),
             ]
             if let name { members["name"] = .string(name) }
             return .object(members)
@@ -96,34 +102,47 @@ public enum MeshOverview {
             let single = destinations.count == 1
             return destinations.map { destination, weight in
                 let subset = destination.subset.flatMap { $0.isEmpty ? nil : $0 }
-                return (HostName.resolve(destination.host, namespace: namespace), subset, destination.port,
-                        max(0, weight ?? (single ? 100 : 0)))
+                return (
+                    HostName.resolve(destination.host, namespace: namespace), subset, destination.port,
+                    max(0, weight ?? (single ? 100 : 0))
+                )
             }
         }
         let spec = entry.spec
         return spec.http.enumerated().map { index, rule in
-            Route(label: "http[\(index)]", name: rule.name, matched: !rule.match.isEmpty,
-                  destinations: resolved(rule.route.map { ($0.destination, $0.weight) }))
-        } + spec.tcp.enumerated().map { index, rule in
-            Route(label: "tcp[\(index)]", name: nil, matched: !rule.match.isEmpty,
-                  destinations: resolved(rule.route.map { ($0.destination, $0.weight) }))
-        } + spec.tls.enumerated().map { index, rule in
-            Route(label: "tls[\(index)]", name: nil, matched: !rule.match.isEmpty,
-                  destinations: resolved(rule.route.map { ($0.destination, $0.weight) }))
+            Route(
+                label: "http[\(index)]", name: rule.name, matched: !rule.match.isEmpty,
+                destinations: resolved(rule.route.map { ($0.destination, $0.weight) }))
         }
+            + spec.tcp.enumerated().map { index, rule in
+                Route(
+                    label: "tcp[\(index)]", name: nil, matched: !rule.match.isEmpty,
+                    destinations: resolved(rule.route.map { ($0.destination, $0.weight) }))
+            }
+            + spec.tls.enumerated().map { index, rule in
+                Route(
+                    label: "tls[\(index)]", name: nil, matched: !rule.match.isEmpty,
+                    destinations: resolved(rule.route.map { ($0.destination, $0.weight) }))
+            }
     }
 
     /// The service's workloads, one per source resource and address, with the service ports
     /// they serve, their health and the subsets whose labels they carry.
     static func workloads(of service: Service, registry: RegistrySnapshot, subsets: [Subset]) -> [JSONValue] {
-        struct Key: Hashable { var source: ConfigKey; var address: String }
+        struct Key: Hashable {
+            var source: ConfigKey
+            var address: String
+        }
         var order: [Key] = []
         var found: [Key: (endpoint: Endpoint, ports: [JSONValue])] = [:]
         for port in service.ports {
             for endpoint in registry.endpoints[service.host]?[port.number] ?? [] {
                 let key = Key(source: endpoint.source, address: endpoint.address)
                 let mapping = JSONValue.object(["service": .number(Double(port.number)), "target": .number(Double(endpoint.port))])
-                if found[key] == nil { order.append(key); found[key] = (endpoint, []) }
+                if found[key] == nil {
+                    order.append(key)
+                    found[key] = (endpoint, [])
+                }
                 found[key]?.ports.append(mapping)
             }
         }

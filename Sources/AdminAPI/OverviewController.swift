@@ -1,8 +1,8 @@
 import Hummingbird
 import MeshModel
+import PushPipeline
 import ServiceLifecycle
 import Storage
-import PushPipeline
 import XDSCore
 
 /// The dashboard's data: `GET /api/v1/overview` (services, subsets, weights, workloads,
@@ -18,8 +18,10 @@ struct OverviewController: Sendable {
     /// would strain meshd (each stream is one idle task and socket).
     static let defaultMaxEventStreams = 64
 
-    init(dependencies: AdminDependencies, maxEventStreams: Int = defaultMaxEventStreams,
-         feedTiming: (keepAlive: Duration, proxiesInterval: Duration, peerPoll: Duration) = (.seconds(15), .milliseconds(500), .seconds(5))) {
+    init(
+        dependencies: AdminDependencies, maxEventStreams: Int = defaultMaxEventStreams,
+        feedTiming: (keepAlive: Duration, proxiesInterval: Duration, peerPoll: Duration) = (.seconds(15), .milliseconds(500), .seconds(5))
+    ) {
         self.dependencies = dependencies
         self.limiter = EventStreamLimiter(limit: maxEventStreams)
         self.feedTiming = feedTiming
@@ -43,8 +45,9 @@ struct OverviewController: Sendable {
         (feed.keepAlive, feed.proxiesInterval, feed.peerPoll) = feedTiming
         router.get("/api/v1/events") { [feed] request, context -> Response in
             guard let lease = limiter.acquire() else {
-                throw AdminError(code: "unavailable", status: .serviceUnavailable,
-                                 message: "\(limiter.limit) event streams are open, the most meshd serves at once; close a dashboard and retry")
+                throw AdminError(
+                    code: "unavailable", status: .serviceUnavailable,
+                    message: "\(limiter.limit) event streams are open, the most meshd serves at once; close a dashboard and retry")
             }
             let current = try? await feed.store.currentRevision()
             // Without a socket (Hummingbird's in-process test client) there is no inbound side
@@ -55,18 +58,22 @@ struct OverviewController: Sendable {
                 try await Self.stream(feed: feed, current: current, inbound: watchesInbound ? request : nil, writer: &writer)
                 try await writer.finish(nil)
             }
-            return Response(status: .ok, headers: [
-                .contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-store",
-                // Tells reverse proxies (nginx) not to buffer the stream.
-                .init("X-Accel-Buffering")!: "no",
-            ], body: body)
+            return Response(
+                status: .ok,
+                headers: [
+                    .contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-store",
+                    // Tells reverse proxies (nginx) not to buffer the stream.
+                    .init("X-Accel-Buffering")!: "no",
+                ], body: body)
         }
     }
 
     /// Writes the stream until the client goes away (seen on `inbound`, the request whose
     /// connection to watch, or at the next failed write), meshd shuts down, or the task is cancelled.
-    static func stream(feed: MeshEventFeed, current: Int64?, inbound: Request?,
-                       writer: inout any ResponseBodyWriter) async throws {
+    static func stream(
+        feed: MeshEventFeed, current: Int64?, inbound: Request?,
+        writer: inout any ResponseBodyWriter
+    ) async throws {
         let (events, sink) = AsyncStream<ServerSentEvent>.makeStream(bufferingPolicy: .bufferingNewest(16))
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -75,9 +82,10 @@ struct OverviewController: Sendable {
                 if let current { first += ServerSentEvent.revision(current).text }
                 try await writer.write(ByteBuffer(string: first))
                 if let inbound {
-                    try await inbound.body.consumeWithInboundCloseHandler({ _ in
-                        for await event in events { try await writer.write(event.buffer) }
-                    }, onInboundClosed: { sink.finish() })
+                    try await inbound.body.consumeWithInboundCloseHandler(
+                        { _ in
+                            for await event in events { try await writer.write(event.buffer) }
+                        }, onInboundClosed: { sink.finish() })
                 } else {
                     for await event in events { try await writer.write(event.buffer) }
                 }

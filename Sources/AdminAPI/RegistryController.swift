@@ -54,9 +54,10 @@ struct RegistryController: Sendable {
             throw AdminError(code: "invalid", status: .unprocessableContent, message: "expected a JSON object", resource: resource, field: "body")
         }
         if let unknown = fields.keys.sorted().first(where: { !serviceFields.contains($0) }) {
-            throw AdminError(code: "invalid", status: .unprocessableContent,
-                             message: "unknown field; a registered service has \(serviceFields.sorted().joined(separator: ", "))",
-                             resource: resource, field: unknown)
+            throw AdminError(
+                code: "invalid", status: .unprocessableContent,
+                message: "unknown field; a registered service has \(serviceFields.sorted().joined(separator: ", "))",
+                resource: resource, field: unknown)
         }
         let hosts = body["hosts"] ?? .array([.string(HostName.resolve(name, namespace: namespace))])
         let selector = body["workloadSelector"] ?? .object(["app": .string(name)])
@@ -64,41 +65,47 @@ struct RegistryController: Sendable {
             "hosts": hosts, "ports": body["ports"] ?? .array([]), "location": "MESH_INTERNAL",
             "resolution": "STATIC", "workloadSelector": .object(["labels": selector]),
         ])
-        return ConfigResource(key: ConfigKey(kind: .serviceEntry, namespace: namespace, name: name),
-                              apiVersion: "networking.istio.io/v1", labels: registeredBy, spec: spec)
+        return ConfigResource(
+            key: ConfigKey(kind: .serviceEntry, namespace: namespace, name: name),
+            apiVersion: "networking.istio.io/v1", labels: registeredBy, spec: spec)
     }
 
     /// A WorkloadEntry for a registered workload; `health` (`HEALTHY`, `UNHEALTHY`, `DRAINING`)
     /// or the older `healthy: false` becomes the health annotation.
     static func workloadEntry(namespace: String, name: String, body: JSONValue) throws -> ConfigResource {
         guard case .object(var spec) = body else {
-            throw AdminError(code: "invalid", status: .unprocessableContent, message: "expected a JSON object",
-                             resource: "WorkloadEntry \(namespace)/\(name)", field: "body")
+            throw AdminError(
+                code: "invalid", status: .unprocessableContent, message: "expected a JSON object",
+                resource: "WorkloadEntry \(namespace)/\(name)", field: "body")
         }
         let healthy = spec.removeValue(forKey: "healthy")
         var annotations: [String: String] = [:]
         if let healthy {
             guard case .bool(let value) = healthy else {
-                throw AdminError(code: "invalid", status: .unprocessableContent, message: "expected a boolean",
-                                 resource: "WorkloadEntry \(namespace)/\(name)", field: "healthy")
+                throw AdminError(
+                    code: "invalid", status: .unprocessableContent, message: "expected a boolean",
+                    resource: "WorkloadEntry \(namespace)/\(name)", field: "healthy")
             }
             if !value { annotations[ConfigRegistry.healthAnnotation] = "false" }
         }
         if let health = spec.removeValue(forKey: "health") {
             guard case .string(let text) = health, let status = HealthStatus(rawValue: text.uppercased()) else {
-                throw AdminError(code: "invalid", status: .unprocessableContent,
-                                 message: "expected one of HEALTHY, UNHEALTHY, DRAINING",
-                                 resource: "WorkloadEntry \(namespace)/\(name)", field: "health")
+                throw AdminError(
+                    code: "invalid", status: .unprocessableContent,
+                    message: "expected one of HEALTHY, UNHEALTHY, DRAINING",
+                    resource: "WorkloadEntry \(namespace)/\(name)", field: "health")
             }
             if healthy != nil, (status == .healthy) != (healthy == .bool(true)) {
-                throw AdminError(code: "invalid", status: .unprocessableContent,
-                                 message: "contradicts healthy", resource: "WorkloadEntry \(namespace)/\(name)", field: "health")
+                throw AdminError(
+                    code: "invalid", status: .unprocessableContent,
+                    message: "contradicts healthy", resource: "WorkloadEntry \(namespace)/\(name)", field: "health")
             }
             annotations.removeValue(forKey: ConfigRegistry.healthAnnotation)
             annotations[HealthStatus.annotation] = status.rawValue
         }
-        return ConfigResource(key: ConfigKey(kind: .workloadEntry, namespace: namespace, name: name),
-                              apiVersion: "networking.istio.io/v1", labels: registeredBy, annotations: annotations,
-                              spec: .object(spec))
+        return ConfigResource(
+            key: ConfigKey(kind: .workloadEntry, namespace: namespace, name: name),
+            apiVersion: "networking.istio.io/v1", labels: registeredBy, annotations: annotations,
+            spec: .object(spec))
     }
 }

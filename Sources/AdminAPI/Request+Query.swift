@@ -8,9 +8,10 @@ extension Request {
         let parameters = uri.queryParameters
         for (name, _) in parameters where !allowed.contains(String(name)) {
             let known = allowed.isEmpty ? "this endpoint takes no query parameters" : "known: \(allowed.sorted().joined(separator: ", "))"
-            throw AdminError(code: "malformed", status: .badRequest,
-                             message: "unknown query parameter \"\(String(name).prefix(64))\"; \(known)",
-                             field: String(name.prefix(64)))
+            throw AdminError(
+                code: "malformed", status: .badRequest,
+                message: "unknown query parameter \"\(String(name).prefix(64))\"; \(known)",
+                field: String(name.prefix(64)))
         }
         return parameters
     }

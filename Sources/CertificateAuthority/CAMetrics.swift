@@ -18,21 +18,26 @@ public struct CAMetrics: Sendable {
 
     /// Registers the metrics in `registry`. Registering twice in one registry returns the same series.
     public init(registry: PrometheusCollectorRegistry) {
-        csrCount = registry.makeCounter(descriptor: Self.descriptor(
-            "citadel_server_csr_count",
-            "The number of CSRs received by the CA server."))
-        authenticationFailures = registry.makeCounter(descriptor: Self.descriptor(
-            "citadel_server_authentication_failure_count",
-            "The number of authentication failures."))
-        csrParsingErrors = registry.makeCounter(descriptor: Self.descriptor(
-            "citadel_server_csr_parsing_err_count",
-            "The number of errors occurred when parsing the CSR."))
-        successfulIssuances = registry.makeCounter(descriptor: Self.descriptor(
-            "citadel_server_success_cert_issuance_count",
-            "The number of certificates issuances that have succeeded."))
-        rootExpiry = registry.makeGauge(descriptor: Self.descriptor(
-            "citadel_server_root_cert_expiry_timestamp",
-            "The unix timestamp, in seconds, when the root cert will expire."))
+        csrCount = registry.makeCounter(
+            descriptor: Self.descriptor(
+                "citadel_server_csr_count",
+                "The number of CSRs received by the CA server."))
+        authenticationFailures = registry.makeCounter(
+            descriptor: Self.descriptor(
+                "citadel_server_authentication_failure_count",
+                "The number of authentication failures."))
+        csrParsingErrors = registry.makeCounter(
+            descriptor: Self.descriptor(
+                "citadel_server_csr_parsing_err_count",
+                "The number of errors occurred when parsing the CSR."))
+        successfulIssuances = registry.makeCounter(
+            descriptor: Self.descriptor(
+                "citadel_server_success_cert_issuance_count",
+                "The number of certificates issuances that have succeeded."))
+        rootExpiry = registry.makeGauge(
+            descriptor: Self.descriptor(
+                "citadel_server_root_cert_expiry_timestamp",
+                "The unix timestamp, in seconds, when the root cert will expire."))
     }
 
     /// istiod's names already end in their unit (`_count`, `_timestamp`), so no unit suffix is added.

@@ -31,8 +31,10 @@ public struct CertificateService: Istio_V1_Auth_IstioCertificateService.SimpleSe
     ///   - logger: receives one line per refusal and per issuance.
     ///   - peerIdentity: the authenticated identity of the RPC's TLS peer, or nil when there is none;
     ///     see `CertificateService.tlsPeerIdentity(ca:)`. Omit it to accept tokens only.
-    public init(ca: any CertificateAuthority, tokens: TokenAuthority, metrics: CAMetrics?, logger: Logger,
-                peerIdentity: (@Sendable (ServerContext) async -> SpiffeID?)? = nil) {
+    public init(
+        ca: any CertificateAuthority, tokens: TokenAuthority, metrics: CAMetrics?, logger: Logger,
+        peerIdentity: (@Sendable (ServerContext) async -> SpiffeID?)? = nil
+    ) {
         self.ca = ca
         self.tokens = tokens
         self.metrics = metrics
@@ -58,8 +60,10 @@ public struct CertificateService: Istio_V1_Auth_IstioCertificateService.SimpleSe
         try await handle(request, authorization: nil, context: context)
     }
 
-    private func handle(_ request: Istio_V1_Auth_IstioCertificateRequest, authorization: String?,
-                        context: ServerContext) async throws(RPCError) -> Istio_V1_Auth_IstioCertificateResponse {
+    private func handle(
+        _ request: Istio_V1_Auth_IstioCertificateRequest, authorization: String?,
+        context: ServerContext
+    ) async throws(RPCError) -> Istio_V1_Auth_IstioCertificateResponse {
         metrics?.csrCount.increment()
         let peer = context.remotePeer
         let identity: SpiffeID
@@ -99,8 +103,9 @@ public struct CertificateService: Istio_V1_Auth_IstioCertificateService.SimpleSe
     /// The caller's identity: the bearer token's when it verifies, else the TLS peer's; otherwise the
     /// token's refusal (or "no credential").
     private func authenticate(authorization: String?, context: ServerContext) async throws(CAError) -> SpiffeID {
-        var refusal = CAError(code: .unauthenticated,
-                              message: "no credential: send a bearer token or connect with a workload certificate")
+        var refusal = CAError(
+            code: .unauthenticated,
+            message: "no credential: send a bearer token or connect with a workload certificate")
         if let authorization {
             let scheme = "bearer "
             if authorization.count > scheme.count, authorization.prefix(scheme.count).lowercased() == scheme {

@@ -25,8 +25,9 @@ extension CertificateSigningPolicy {
             throw CAError(code: .invalidArgument, message: "requested certificate TTL \(requested) is negative")
         }
         guard requested <= maxTTL else {
-            throw CAError(code: .invalidArgument,
-                          message: "requested certificate TTL \(requested) exceeds the maximum \(maxTTL)")
+            throw CAError(
+                code: .invalidArgument,
+                message: "requested certificate TTL \(requested) exceeds the maximum \(maxTTL)")
         }
         return requested
     }

@@ -15,8 +15,10 @@ enum ChainBuilder {
     /// The path `[certificate, intermediates..., root]`, where root is one of `roots`.
     ///
     /// - Throws: `internalError` naming `source` and the certificate whose issuer is missing or unusable.
-    static func path(from certificate: Certificate, intermediates: [Certificate], roots: [Certificate],
-                     now: Date, source: String) throws(CAError) -> [Certificate] {
+    static func path(
+        from certificate: Certificate, intermediates: [Certificate], roots: [Certificate],
+        now: Date, source: String
+    ) throws(CAError) -> [Certificate] {
         try checkUsable(certificate, now: now, what: "\(source) certificate \(certificate.subject)")
         var path = [certificate]
         while path.count <= maximumLength {
@@ -32,8 +34,9 @@ enum ChainBuilder {
                 return path + [root]
             }
             guard let next = intermediates.first(where: issuedCurrent) else {
-                throw CAError(code: .internalError,
-                              message: "\(source) does not chain to the root certificate: no issuer found for \(current.subject) (issuer \(current.issuer))")
+                throw CAError(
+                    code: .internalError,
+                    message: "\(source) does not chain to the root certificate: no issuer found for \(current.subject) (issuer \(current.issuer))")
             }
             try checkUsable(next, now: now, what: "intermediate certificate \(next.subject)")
             path.append(next)
@@ -44,8 +47,9 @@ enum ChainBuilder {
     /// A CA certificate (basicConstraints CA:true, keyCertSign when keyUsage is present) valid at `now`.
     static func checkUsable(_ certificate: Certificate, now: Date, what: String) throws(CAError) {
         guard certificate.notValidBefore <= now, now <= certificate.notValidAfter else {
-            throw CAError(code: .internalError,
-                          message: "\(what) is not valid now (valid \(certificate.notValidBefore) to \(certificate.notValidAfter))")
+            throw CAError(
+                code: .internalError,
+                message: "\(what) is not valid now (valid \(certificate.notValidBefore) to \(certificate.notValidAfter))")
         }
         do {
             guard case .isCertificateAuthority = try certificate.extensions.basicConstraints else {

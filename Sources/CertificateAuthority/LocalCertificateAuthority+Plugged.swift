@@ -19,8 +19,10 @@ extension LocalCertificateAuthority {
     /// Checks, each an `internalError` naming the file: the key matches ca-cert; ca-cert is a CA
     /// allowed to sign certificates; it chains to a certificate of root-cert.pem through signatures
     /// that verify; every certificate on the path is valid now. Nothing is written.
-    public static func loadPlugged(directory: URL, trustDomain: String,
-                                   policy: CertificateSigningPolicy = .init()) throws(CAError) -> LocalCertificateAuthority {
+    public static func loadPlugged(
+        directory: URL, trustDomain: String,
+        policy: CertificateSigningPolicy = .init()
+    ) throws(CAError) -> LocalCertificateAuthority {
         let certificateURL = directory.appendingPathComponent(pluggedCertificateFile)
         let keyURL = directory.appendingPathComponent(pluggedKeyFile)
         let rootURL = directory.appendingPathComponent(pluggedRootFile)
@@ -28,16 +30,19 @@ extension LocalCertificateAuthority {
 
         let caCertificates = try PEMCertificates.parse(try SecureFileStore.readRequired(certificateURL), source: certificateURL.path)
         let signing = caCertificates[0]
-        let key = try loadKey(try SecureFileStore.readRequired(keyURL), source: keyURL.path,
-                              matching: signing, certificateSource: certificateURL.path)
+        let key = try loadKey(
+            try SecureFileStore.readRequired(keyURL), source: keyURL.path,
+            matching: signing, certificateSource: certificateURL.path)
         let roots = try PEMCertificates.parse(try SecureFileStore.readRequired(rootURL), source: rootURL.path)
         var intermediates = Array(caCertificates.dropFirst())
         if let chainPEM = try SecureFileStore.read(chainURL) {
             intermediates += try PEMCertificates.parse(chainPEM, source: chainURL.path)
         }
-        let path = try ChainBuilder.path(from: signing, intermediates: intermediates, roots: roots,
-                                         now: Date(), source: certificateURL.path)
-        return try LocalCertificateAuthority(trustDomain: trustDomain, policy: policy,
-                                             issuer: CertificateIssuer(signingKey: key, chain: path), roots: roots)
+        let path = try ChainBuilder.path(
+            from: signing, intermediates: intermediates, roots: roots,
+            now: Date(), source: certificateURL.path)
+        return try LocalCertificateAuthority(
+            trustDomain: trustDomain, policy: policy,
+            issuer: CertificateIssuer(signingKey: key, chain: path), roots: roots)
     }
 }

@@ -1,6 +1,6 @@
-import MeshCommon
 import Crypto
 import Foundation
+import MeshCommon
 import SwiftASN1
 import X509
 
@@ -51,15 +51,18 @@ public final class LocalCertificateAuthority: CertificateAuthority {
     /// and that the root is a CA certificate valid now (an expired root is an error, not renewed).
     /// Exactly one of the two present is an error: meshd never silently replaces a root that
     /// workloads may already trust.
-    public static func loadOrCreate(directory: URL, trustDomain: String,
-                                    policy: CertificateSigningPolicy = .init()) throws(CAError) -> LocalCertificateAuthority {
+    public static func loadOrCreate(
+        directory: URL, trustDomain: String,
+        policy: CertificateSigningPolicy = .init()
+    ) throws(CAError) -> LocalCertificateAuthority {
         try SecureFileStore.ensureDirectory(directory)
         let certificateURL = directory.appendingPathComponent(rootCertificateFile)
         let keyURL = directory.appendingPathComponent(rootKeyFile)
         switch (try SecureFileStore.read(certificateURL), try SecureFileStore.read(keyURL)) {
         case (let certificatePEM?, let keyPEM?):
-            return try load(rootCertificatePEM: certificatePEM, rootKeyPEM: keyPEM, trustDomain: trustDomain, policy: policy,
-                            certificateSource: certificateURL.path, keySource: keyURL.path)
+            return try load(
+                rootCertificatePEM: certificatePEM, rootKeyPEM: keyPEM, trustDomain: trustDomain, policy: policy,
+                certificateSource: certificateURL.path, keySource: keyURL.path)
         case (nil, nil):
             let (ca, keyPEM) = try createSelfSigned(trustDomain: trustDomain, policy: policy)
             // Key first: a crash in between leaves a key without a certificate, which the next start
@@ -68,33 +71,41 @@ public final class LocalCertificateAuthority: CertificateAuthority {
             try SecureFileStore.writeFile(ca.rootCertificatePEM, to: certificateURL, mode: 0o644)
             return ca
         case (_?, nil), (nil, _?):
-            throw CAError(code: .internalError,
-                          message: "\(directory.path) holds only one of \(rootCertificateFile) and \(rootKeyFile); restore the other, or remove both to create a new root")
+            throw CAError(
+                code: .internalError,
+                message:
+                    "\(directory.path) holds only one of \(rootCertificateFile) and \(rootKeyFile); restore the other, or remove both to create a new root"
+            )
         }
     }
 
     /// A CA over a self-signed root kept elsewhere (etcd, sealed): checks that the key matches the
     /// certificate and that the root is a CA certificate valid now. The sources name where the
     /// PEM came from in errors.
-    public static func load(rootCertificatePEM: String, rootKeyPEM: String, trustDomain: String,
-                            policy: CertificateSigningPolicy = .init(), certificateSource: String,
-                            keySource: String) throws(CAError) -> LocalCertificateAuthority {
+    public static func load(
+        rootCertificatePEM: String, rootKeyPEM: String, trustDomain: String,
+        policy: CertificateSigningPolicy = .init(), certificateSource: String,
+        keySource: String
+    ) throws(CAError) -> LocalCertificateAuthority {
         let roots = try PEMCertificates.parse(rootCertificatePEM, source: certificateSource)
         let key = try loadKey(rootKeyPEM, source: keySource, matching: roots[0], certificateSource: certificateSource)
         try ChainBuilder.checkUsable(roots[0], now: Date(), what: "\(certificateSource) certificate \(roots[0].subject)")
-        return try LocalCertificateAuthority(trustDomain: trustDomain, policy: policy,
-                                             issuer: CertificateIssuer(signingKey: key, chain: [roots[0]]), roots: [roots[0]])
+        return try LocalCertificateAuthority(
+            trustDomain: trustDomain, policy: policy,
+            issuer: CertificateIssuer(signingKey: key, chain: [roots[0]]), roots: [roots[0]])
     }
 
     /// A new self-signed root (ECDSA P-256, 10 years, CA:true, keyCertSign) and its key as PEM;
     /// the caller persists both (`rootCertificatePEM` and the key) before anything trusts it.
     public static func createSelfSigned(trustDomain: String, policy: CertificateSigningPolicy = .init())
-        throws(CAError) -> (ca: LocalCertificateAuthority, rootKeyPEM: String) {
+        throws(CAError) -> (ca: LocalCertificateAuthority, rootKeyPEM: String)
+    {
         let key = P256.Signing.PrivateKey()
         let root = try makeRoot(key: Certificate.PrivateKey(key), trustDomain: trustDomain, now: Date())
-        let ca = try LocalCertificateAuthority(trustDomain: trustDomain, policy: policy,
-                                               issuer: CertificateIssuer(signingKey: Certificate.PrivateKey(key), chain: [root]),
-                                               roots: [root])
+        let ca = try LocalCertificateAuthority(
+            trustDomain: trustDomain, policy: policy,
+            issuer: CertificateIssuer(signingKey: Certificate.PrivateKey(key), chain: [root]),
+            roots: [root])
         return (ca, key.pemRepresentation + "\n")
     }
 
@@ -105,13 +116,15 @@ public final class LocalCertificateAuthority: CertificateAuthority {
     public func sign(csrPEM: String, identity: SpiffeID, ttl: Duration?) throws(CAError) -> [String] {
         try identity.validate()
         guard identity.trustDomain == trustDomain else {
-            throw CAError(code: .permissionDenied,
-                          message: "identity \(identity) is outside this CA's trust domain \"\(trustDomain)\"")
+            throw CAError(
+                code: .permissionDenied,
+                message: "identity \(identity) is outside this CA's trust domain \"\(trustDomain)\"")
         }
         let lifetime = try policy.lifetime(for: ttl)
         let request = try SigningRequest(pem: csrPEM)
-        let leaf = try issuer.issue(publicKey: request.publicKey, names: [.uniformResourceIdentifier(identity.uri)],
-                                    lifetime: lifetime, now: Date())
+        let leaf = try issuer.issue(
+            publicKey: request.publicKey, names: [.uniformResourceIdentifier(identity.uri)],
+            lifetime: lifetime, now: Date())
         return [try PEMCertificates.encode(leaf)] + issuer.chainPEM
     }
 
@@ -123,8 +136,10 @@ public final class LocalCertificateAuthority: CertificateAuthority {
     /// certificate's expiry.
     ///
     /// - Returns: the chain (leaf, intermediates, root) and the new key as PKCS#8 PEM.
-    public func issueServingCertificate(dnsNames: [String], ipAddresses: [String],
-                                        ttl: Duration) throws(CAError) -> (chainPEM: [String], privateKeyPEM: String) {
+    public func issueServingCertificate(
+        dnsNames: [String], ipAddresses: [String],
+        ttl: Duration
+    ) throws(CAError) -> (chainPEM: [String], privateKeyPEM: String) {
         guard ttl > .zero else {
             throw CAError(code: .invalidArgument, message: "serving certificate TTL \(ttl) must be positive")
         }
@@ -141,8 +156,10 @@ public final class LocalCertificateAuthority: CertificateAuthority {
     // MARK: - Helpers
 
     /// Parses a private key (PKCS#8, SEC1 or PKCS#1) and checks it belongs to `certificate`.
-    static func loadKey(_ pem: String, source: String, matching certificate: Certificate,
-                        certificateSource: String) throws(CAError) -> Certificate.PrivateKey {
+    static func loadKey(
+        _ pem: String, source: String, matching certificate: Certificate,
+        certificateSource: String
+    ) throws(CAError) -> Certificate.PrivateKey {
         let key: Certificate.PrivateKey
         do {
             key = try Certificate.PrivateKey(pemEncoded: pem)

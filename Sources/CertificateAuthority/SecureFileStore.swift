@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -18,8 +19,9 @@ enum SecureFileStore {
     /// it may be an operator-managed mount whose permissions are theirs to choose.
     static func ensureDirectory(_ directory: URL) throws(CAError) {
         do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                at: directory, withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700])
         } catch {
             throw CAError(code: .internalError, message: "cannot create directory \(directory.path)", cause: error)
         }
@@ -90,8 +92,8 @@ enum SecureFileStore {
 
     private static func posixError(_ message: String) -> CAError {
         let code = errno
-        return CAError(code: .internalError, message: message,
-                       cause: POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO))
+        return CAError(
+            code: .internalError, message: message,
+            cause: POSIXError(POSIXErrorCode(rawValue: code) ?? .EIO))
     }
 }
-

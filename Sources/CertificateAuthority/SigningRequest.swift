@@ -1,6 +1,6 @@
 import Crypto
-import _CryptoExtras
 import X509
+import _CryptoExtras
 
 /// A PKCS#10 CSR that has been parsed, whose signature has been verified, and whose key is one the
 /// CA will certify. Only `publicKey` survives: the CSR's subject, SANs and requested extensions are
@@ -29,9 +29,11 @@ struct SigningRequest: Sendable {
             // swift-crypto will not even represent an RSA key under 2048 bits, so a weak key surfaces
             // as a parse failure; say what is actually wrong.
             if case .incorrectParameterSize = error {
-                throw CAError(code: .invalidArgument,
-                              message: "CSR public key has an unsupported size (RSA keys need \(Self.rsaKeySizes.lowerBound) to \(Self.rsaKeySizes.upperBound) bits)",
-                              cause: error)
+                throw CAError(
+                    code: .invalidArgument,
+                    message:
+                        "CSR public key has an unsupported size (RSA keys need \(Self.rsaKeySizes.lowerBound) to \(Self.rsaKeySizes.upperBound) bits)",
+                    cause: error)
             }
             throw CAError(code: .invalidArgument, message: "CSR is not a PEM-encoded PKCS#10 certificate request", cause: error)
         } catch {
@@ -58,8 +60,9 @@ struct SigningRequest: Sendable {
         if P256.Signing.PublicKey(key) != nil || P384.Signing.PublicKey(key) != nil { return }
         if let rsa = _RSA.Signing.PublicKey(key) {
             guard rsaKeySizes.contains(rsa.keySizeInBits) else {
-                throw CAError(code: .invalidArgument,
-                              message: "CSR RSA key is \(rsa.keySizeInBits) bits; \(rsaKeySizes.lowerBound) to \(rsaKeySizes.upperBound) required")
+                throw CAError(
+                    code: .invalidArgument,
+                    message: "CSR RSA key is \(rsa.keySizeInBits) bits; \(rsaKeySizes.lowerBound) to \(rsaKeySizes.upperBound) required")
             }
             return
         }

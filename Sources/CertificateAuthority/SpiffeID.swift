@@ -58,10 +58,11 @@ public struct SpiffeID: Sendable, Hashable, CustomStringConvertible {
 
     /// SPIFFE: lower-case letters, digits, `.`, `-`, `_`; at most 255 bytes.
     static func isValidTrustDomain(_ value: String) -> Bool {
-        !value.isEmpty && value.utf8.count <= 255 && value.utf8.allSatisfy { byte in
-            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-                || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
-        }
+        !value.isEmpty && value.utf8.count <= 255
+            && value.utf8.allSatisfy { byte in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                    || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_")
+            }
     }
 
     /// SPIFFE: letters, digits, `.`, `-`, `_`; not empty, not `.` or `..`. The length cap keeps the

@@ -57,8 +57,10 @@ public struct TokenAuthority: Sendable {
     /// (`system:serviceaccount:NS:SA`), `aud` (`[audience]`), `iat`, `nbf`, `exp` and
     /// `kubernetes.io` `{namespace, serviceaccount: {name}}`. Names are not validated here; `verify`
     /// refuses tokens whose names are not valid SPIFFE path segments.
-    public func issue(namespace: String, serviceAccount: String, ttl: Duration, audience: String = "istio-ca",
-                      now: Date = Date()) -> String {
+    public func issue(
+        namespace: String, serviceAccount: String, ttl: Duration, audience: String = "istio-ca",
+        now: Date = Date()
+    ) -> String {
         let issuedAt = now.timeIntervalSince1970.rounded(.down)
         let header = Header(alg: "ES256", typ: "JWT", kid: keyID)
         let claims = Claims(
@@ -86,14 +88,17 @@ public struct TokenAuthority: Sendable {
     /// ECDSA signature against OUR key; `iss`; `exp` (required) and `nbf`/`iat` with ≤ 60 s skew; `aud`
     /// contains `audience`; `sub` is `system:serviceaccount:NS:SA` with valid names, agreeing with the
     /// `kubernetes.io` claim when present.
-    public func verify(_ token: String, audience: String = "istio-ca",
-                       now: Date = Date()) throws(CAError) -> (namespace: String, serviceAccount: String) {
+    public func verify(
+        _ token: String, audience: String = "istio-ca",
+        now: Date = Date()
+    ) throws(CAError) -> (namespace: String, serviceAccount: String) {
         guard token.utf8.count <= Self.maximumTokenBytes else { throw Self.refusal("token too large") }
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3 else { throw Self.refusal("token malformed: expected three dot-separated parts") }
 
         guard let headerBytes = Base64URL.decode(parts[0]),
-              let header = try? JSONDecoder().decode(Header.self, from: headerBytes) else {
+            let header = try? JSONDecoder().decode(Header.self, from: headerBytes)
+        else {
             throw Self.refusal("token header malformed")
         }
         guard let algorithm = header.alg else { throw Self.refusal("token algorithm missing") }
@@ -104,7 +109,8 @@ public struct TokenAuthority: Sendable {
         if let kid = header.kid, kid != keyID { throw Self.refusal("token key id not recognised") }
 
         guard let signatureBytes = Base64URL.decode(parts[2]), signatureBytes.count == 64,
-              let signature = try? P256.Signing.ECDSASignature(rawRepresentation: signatureBytes) else {
+            let signature = try? P256.Signing.ECDSASignature(rawRepresentation: signatureBytes)
+        else {
             throw Self.refusal("token signature malformed")
         }
         let signingInput = Data(token.utf8.prefix(parts[0].utf8.count + 1 + parts[1].utf8.count))
@@ -113,7 +119,8 @@ public struct TokenAuthority: Sendable {
         }
 
         guard let claimBytes = Base64URL.decode(parts[1]),
-              let claims = try? JSONDecoder().decode(Claims.self, from: claimBytes) else {
+            let claims = try? JSONDecoder().decode(Claims.self, from: claimBytes)
+        else {
             throw Self.refusal("token claims malformed")
         }
         return try check(claims, audience: audience, now: now.timeIntervalSince1970)
@@ -131,10 +138,12 @@ public struct TokenAuthority: Sendable {
         }
         let subject = (claims.sub ?? "").split(separator: ":", omittingEmptySubsequences: false)
         guard subject.count == 4, subject[0] == "system", subject[1] == "serviceaccount",
-              SpiffeID.isValidSegment(String(subject[2])), SpiffeID.isValidSegment(String(subject[3])) else {
+            SpiffeID.isValidSegment(String(subject[2])), SpiffeID.isValidSegment(String(subject[3]))
+        else {
             throw Self.refusal("token subject is not a valid service account")
         }
-        let namespace = String(subject[2]), serviceAccount = String(subject[3])
+        let namespace = String(subject[2])
+        let serviceAccount = String(subject[3])
         if let kubernetes = claims.kubernetes {
             guard kubernetes.namespace == namespace, kubernetes.serviceaccount?.name == serviceAccount else {
                 throw Self.refusal("token kubernetes.io claim does not match its subject")

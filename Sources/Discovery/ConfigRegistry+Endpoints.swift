@@ -26,7 +26,8 @@ extension ConfigRegistry {
         var hosts: Set<String> = []
         for (key, entry) in touched {
             guard let selector = entry.workloadSelector else { continue }
-            let members = workloads
+            let members =
+                workloads
                 .filter { $0.key.namespace == key.namespace && labels($0.spec.labels, match: selector) }
                 .sorted { $0.key < $1.key }
             let overflow = weightOverflow(service: key, members: members)

@@ -70,9 +70,10 @@ public enum ConfigRegistry {
                 let host = HostName.resolve(rawHost, namespace: key.namespace)
                 guard services[host] == nil else { continue }
                 overflows[host] = overflow
-                services[host] = Service(host: host, namespace: key.namespace, ports: ports, source: key, exportTo: entry.exportTo,
-                                         resolution: entry.resolution.flatMap(Service.Resolution.init(rawValue:)) ?? .none,
-                                         location: entry.location, addresses: entry.addresses, subjectAltNames: entry.subjectAltNames)
+                services[host] = Service(
+                    host: host, namespace: key.namespace, ports: ports, source: key, exportTo: entry.exportTo,
+                    resolution: entry.resolution.flatMap(Service.Resolution.init(rawValue:)) ?? .none,
+                    location: entry.location, addresses: entry.addresses, subjectAltNames: entry.subjectAltNames)
                 endpoints[host] = endpointsByPort(members, ports: ports)
             }
         }

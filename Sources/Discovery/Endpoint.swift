@@ -22,8 +22,10 @@ public struct Endpoint: Sendable, Hashable {
     /// The WorkloadEntry (or ServiceEntry, for inline endpoints) it came from.
     public var source: ConfigKey
 
-    public init(address: String, port: UInt32, labels: [String: String], locality: Locality, weight: UInt32,
-                health: HealthStatus, serviceAccount: String?, source: ConfigKey, network: String? = nil) {
+    public init(
+        address: String, port: UInt32, labels: [String: String], locality: Locality, weight: UInt32,
+        health: HealthStatus, serviceAccount: String?, source: ConfigKey, network: String? = nil
+    ) {
         self.address = address
         self.port = port
         self.labels = labels
@@ -43,4 +45,3 @@ public struct Endpoint: Sendable, Hashable {
         ConfigRegistry.labels(labels, match: selector)
     }
 }
-

@@ -31,8 +31,10 @@ public struct RegistrySnapshot: Sendable, Hashable {
         var address: String
     }
 
-    public init(services: [String: Service] = [:], endpoints: [String: [UInt32: [Endpoint]]] = [:],
-                weightOverflows: [String: WeightOverflow] = [:]) {
+    public init(
+        services: [String: Service] = [:], endpoints: [String: [UInt32: [Endpoint]]] = [:],
+        weightOverflows: [String: WeightOverflow] = [:]
+    ) {
         self.services = services
         self.endpoints = endpoints
         self.weightOverflows = weightOverflows
@@ -46,8 +48,10 @@ public struct RegistrySnapshot: Sendable, Hashable {
         RegistrySnapshot(services: services, sortedServices: sortedServices, endpoints: endpoints, weightOverflows: weightOverflows)
     }
 
-    private init(services: [String: Service], sortedServices: [Service], endpoints: [String: [UInt32: [Endpoint]]],
-                 weightOverflows: [String: WeightOverflow]) {
+    private init(
+        services: [String: Service], sortedServices: [Service], endpoints: [String: [UInt32: [Endpoint]]],
+        weightOverflows: [String: WeightOverflow]
+    ) {
         self.services = services
         self.sortedServices = sortedServices
         self.endpoints = endpoints

@@ -52,8 +52,10 @@ public struct Service: Sendable, Hashable {
         case dnsRoundRobin = "DNS_ROUND_ROBIN"
     }
 
-    public init(host: String, namespace: String, ports: [Port], source: ConfigKey, exportTo: [String] = [],
-                resolution: Resolution = .static, location: String? = nil, addresses: [String] = [], subjectAltNames: [String] = []) {
+    public init(
+        host: String, namespace: String, ports: [Port], source: ConfigKey, exportTo: [String] = [],
+        resolution: Resolution = .static, location: String? = nil, addresses: [String] = [], subjectAltNames: [String] = []
+    ) {
         self.host = host
         self.namespace = namespace
         self.ports = ports.sorted { $0.number < $1.number }

@@ -5,8 +5,10 @@ import Storage
 
 extension EtcdClient {
     /// A range read (linearizable unless the request says serializable), with failover.
-    public func range(_ request: Etcdserverpb_RangeRequest, what: String,
-                      timeout: Duration? = nil) async throws(StorageError) -> Etcdserverpb_RangeResponse {
+    public func range(
+        _ request: Etcdserverpb_RangeRequest, what: String,
+        timeout: Duration? = nil
+    ) async throws(StorageError) -> Etcdserverpb_RangeResponse {
         let options = options(timeout: timeout)
         return try await call(what) { grpc in
             try await Etcdserverpb_KV.Client(wrapping: grpc).range(request, options: options)

@@ -72,14 +72,15 @@ public final class EtcdClient: Sendable {
 
     private static func security(_ tls: EtcdTLS?) -> HTTP2ClientTransport.Posix.TransportSecurity {
         guard let tls else { return .plaintext }
-        return .tls(.defaults { config in
-            config.trustRoots = .certificates([.file(path: tls.caFile, format: .pem)])
-            config.serverCertificateVerification = .fullVerification
-            if let certificate = tls.certificateFile, let key = tls.keyFile {
-                config.certificateChain = [.file(path: certificate, format: .pem)]
-                config.privateKey = .file(path: key, format: .pem)
-            }
-        })
+        return .tls(
+            .defaults { config in
+                config.trustRoots = .certificates([.file(path: tls.caFile, format: .pem)])
+                config.serverCertificateVerification = .fullVerification
+                if let certificate = tls.certificateFile, let key = tls.keyFile {
+                    config.certificateChain = [.file(path: certificate, format: .pem)]
+                    config.privateKey = .file(path: key, format: .pem)
+                }
+            })
     }
 
     /// Call options for one attempt: bounded in time, failing fast on a member that is down.

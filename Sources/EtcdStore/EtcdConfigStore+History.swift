@@ -29,8 +29,9 @@ extension EtcdConfigStore {
     /// Read from etcd in one transaction: the configuration and the records at one revision.
     public func historyWindow(after revision: Int64) async throws(StorageError) -> HistoryWindow {
         let (records, floor, snapshot) = try await readHistory(withConfig: true)
-        return HistoryWindow(snapshot: snapshot ?? ConfigSnapshot(revision: 0, configs: []),
-                             records: records.filter { $0.revision > revision }, floor: floor)
+        return HistoryWindow(
+            snapshot: snapshot ?? ConfigSnapshot(revision: 0, configs: []),
+            records: records.filter { $0.revision > revision }, floor: floor)
     }
 
     /// Every history record (oldest first), the floor and, when asked, the configuration, read
@@ -68,8 +69,10 @@ extension EtcdConfigStore {
             var configs: [StoredConfig] = []
             for kv in response.responses[2].responseRange.kvs {
                 guard let key = keyspace.configKey(kv.key) else { continue }
-                configs.append(StoredConfig(resource: try EtcdKeyspace.decode(key, kv.value), revision: kv.modRevision,
-                                            createdRevision: kv.createRevision))
+                configs.append(
+                    StoredConfig(
+                        resource: try EtcdKeyspace.decode(key, kv.value), revision: kv.modRevision,
+                        createdRevision: kv.createRevision))
             }
             snapshot = ConfigSnapshot(revision: response.header.revision, configs: configs.sorted { $0.key < $1.key })
         }

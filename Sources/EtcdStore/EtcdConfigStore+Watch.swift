@@ -40,9 +40,11 @@ extension EtcdConfigStore: Service {
             } catch {
                 if Task.isCancelled { return }
                 failures += 1
-                logger.warning("etcd watch broken; resuming from the last revision seen", metadata: [
-                    "error": "\(error)", "revision": "\(mirror.withLock { $0.revision })",
-                ])
+                logger.warning(
+                    "etcd watch broken; resuming from the last revision seen",
+                    metadata: [
+                        "error": "\(error)", "revision": "\(mirror.withLock { $0.revision })",
+                    ])
             }
             // A stream that ran for a while was healthy: start the backoff again from its floor.
             if ContinuousClock.now - started > .seconds(10) { failures = 1 }
@@ -91,8 +93,9 @@ extension EtcdConfigStore: Service {
                 var record: StoredConfig?
                 if event.type == .put {
                     do {
-                        record = StoredConfig(resource: try EtcdKeyspace.decode(key, event.kv.value),
-                                              revision: event.kv.modRevision, createdRevision: event.kv.createRevision)
+                        record = StoredConfig(
+                            resource: try EtcdKeyspace.decode(key, event.kv.value),
+                            revision: event.kv.modRevision, createdRevision: event.kv.createRevision)
                     } catch {
                         undecodable.append("\(key): \(error)")
                     }
@@ -126,7 +129,8 @@ extension EtcdConfigStore: Service {
             } catch {
                 if Task.isCancelled { return }
                 let revision = mirror.withLock { $0.revision }
-                let message = "etcd is unreachable or has no quorum (\(error.message)); serving the last configuration read (etcd revision \(revision)); config writes answer 503 until it returns"
+                let message =
+                    "etcd is unreachable or has no quorum (\(error.message)); serving the last configuration read (etcd revision \(revision)); config writes answer 503 until it returns"
                 if !degraded { logger.error("\(message)") }
                 degraded = true
                 health(message)

@@ -34,27 +34,34 @@ extension EtcdConfigStore {
             guard !plan.isEmpty else {
                 return ChangeOutcome(revision: mirror.withLock { $0.revision }, results: plan.results)
             }
-            let record = HistoryRecord(revision: 0, time: Date(), actor: change.metadata.actor, operation: change.metadata.operation,
-                                       rolledBackTo: change.metadata.rolledBackTo, changes: plan.changes)
+            let record = HistoryRecord(
+                revision: 0, time: Date(), actor: change.metadata.actor, operation: change.metadata.operation,
+                rolledBackTo: change.metadata.rolledBackTo, changes: plan.changes)
             var request = Etcdserverpb_TxnRequest()
             request.compare = keys.map { EtcdClient.modRevision(keyspace.key($0), is: existing[$0]?.revision ?? 0) }
-            request.success = plan.upserts.map { EtcdClient.put(keyspace.key($0.record.key), EtcdKeyspace.encode($0.record.resource)) }
+            request.success =
+                plan.upserts.map { EtcdClient.put(keyspace.key($0.record.key), EtcdKeyspace.encode($0.record.resource)) }
                 + plan.deletes.map { EtcdClient.delete(keyspace.key($0)) }
                 // A key unique to this change; its create_revision is the transaction's revision.
                 + [EtcdClient.put(keyspace.historyKey(UUID()), Data(HistoryCodec.encode(record).utf8))]
             let response = try await client.txn(request, what: "\(change.metadata.operation) of \(keys.count) resource(s)")
             guard response.succeeded else {
-                logger.debug("etcd transaction lost a race with another writer; re-reading", metadata: [
-                    "operation": "\(change.metadata.operation)", "attempt": "\(attempt)",
-                ])
+                logger.debug(
+                    "etcd transaction lost a race with another writer; re-reading",
+                    metadata: [
+                        "operation": "\(change.metadata.operation)", "attempt": "\(attempt)",
+                    ])
                 continue
             }
             let revision = response.header.revision
             await waitForCopy(revision)
             return ChangeOutcome(revision: revision, results: plan.results)
         }
-        throw StorageError(code: .conflict,
-                           message: "\(change.metadata.operation): other meshd replicas changed the same resources \(maxAttempts) times in a row while this write was retried; nothing was changed, try again")
+        throw StorageError(
+            code: .conflict,
+            message:
+                "\(change.metadata.operation): other meshd replicas changed the same resources \(maxAttempts) times in a row while this write was retried; nothing was changed, try again"
+        )
     }
 
     /// The current records of `keys`, read from etcd in one transaction (one revision).
@@ -66,8 +73,9 @@ extension EtcdConfigStore {
         for op in response.responses {
             for kv in op.responseRange.kvs {
                 guard let key = keyspace.configKey(kv.key) else { continue }
-                records[key] = StoredConfig(resource: try EtcdKeyspace.decode(key, kv.value),
-                                            revision: kv.modRevision, createdRevision: kv.createRevision)
+                records[key] = StoredConfig(
+                    resource: try EtcdKeyspace.decode(key, kv.value),
+                    revision: kv.modRevision, createdRevision: kv.createRevision)
             }
         }
         return records

@@ -34,8 +34,10 @@ public final class EtcdConfigStore: ConfigStore {
 
     /// Opens the store: reads the whole config range once (throws `.unavailable` when etcd
     /// cannot be reached), so that the first build sees etcd's config, never an empty one.
-    public init(client: EtcdClient, keyspace: EtcdKeyspace = EtcdKeyspace(), logger: Logger,
-                health: @escaping @Sendable (String?) -> Void = { _ in }) async throws(StorageError) {
+    public init(
+        client: EtcdClient, keyspace: EtcdKeyspace = EtcdKeyspace(), logger: Logger,
+        health: @escaping @Sendable (String?) -> Void = { _ in }
+    ) async throws(StorageError) {
         self.client = client
         self.keyspace = keyspace
         self.logger = logger

@@ -23,8 +23,10 @@ public final class EtcdElection: Service, Sendable {
     let work: @Sendable () async -> Void
 
     /// Creates an election; `work` runs while this replica leads and is cancelled when it stops.
-    public init(client: EtcdClient, keyspace: EtcdKeyspace, replicaID: String, ttl: Int64 = 10,
-                retry: Duration = .seconds(2), logger: Logger, work: @escaping @Sendable () async -> Void) {
+    public init(
+        client: EtcdClient, keyspace: EtcdKeyspace, replicaID: String, ttl: Int64 = 10,
+        retry: Duration = .seconds(2), logger: Logger, work: @escaping @Sendable () async -> Void
+    ) {
         self.client = client
         self.keyspace = keyspace
         self.replicaID = replicaID

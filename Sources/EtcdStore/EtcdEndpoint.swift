@@ -53,7 +53,8 @@ public struct EtcdEndpoint: Sendable, Hashable, CustomStringConvertible {
             portText = text[text.index(after: colon)...]
         }
         guard !host.isEmpty, !host.contains("/"), !host.contains("@"),
-              let port = Int(portText), (1...65_535).contains(port) else { return nil }
+            let port = Int(portText), (1...65_535).contains(port)
+        else { return nil }
         return EtcdEndpoint(host: host, port: port)
     }
 }

@@ -17,10 +17,18 @@ enum EtcdErrors {
             return StorageError(code: .unavailable, message: "etcd \(endpoint): \(what) failed", cause: error)
         }
         if rpc.message.contains(tooManyOperations) {
-            return StorageError(code: .tooLarge, message: "the change needs more operations in one etcd transaction than etcd's --max-txn-ops allows; raise --max-txn-ops on every etcd member, or apply fewer documents at once", cause: rpc)
+            return StorageError(
+                code: .tooLarge,
+                message:
+                    "the change needs more operations in one etcd transaction than etcd's --max-txn-ops allows; raise --max-txn-ops on every etcd member, or apply fewer documents at once",
+                cause: rpc)
         }
         if rpc.message.contains(requestTooLarge) || rpc.code == .resourceExhausted {
-            return StorageError(code: .tooLarge, message: "the change is larger than etcd's --max-request-bytes allows in one transaction; raise --max-request-bytes on every etcd member, or apply fewer documents at once", cause: rpc)
+            return StorageError(
+                code: .tooLarge,
+                message:
+                    "the change is larger than etcd's --max-request-bytes allows in one transaction; raise --max-request-bytes on every etcd member, or apply fewer documents at once",
+                cause: rpc)
         }
         switch rpc.code {
         case .unavailable, .deadlineExceeded, .cancelled, .unknown, .aborted, .internalError:

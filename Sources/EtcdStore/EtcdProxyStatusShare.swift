@@ -30,8 +30,10 @@ public final class EtcdProxyStatusShare: Service, Sendable {
     static let maxOpsPerTxn = 100
 
     /// Creates the share; `local` returns this replica's entries (called every `interval`).
-    public init(client: EtcdClient, keyspace: EtcdKeyspace, replicaID: String, logger: Logger,
-                interval: Duration = .seconds(1), ttl: Int64 = 10, local: @escaping @Sendable () -> [JSONValue]) {
+    public init(
+        client: EtcdClient, keyspace: EtcdKeyspace, replicaID: String, logger: Logger,
+        interval: Duration = .seconds(1), ttl: Int64 = 10, local: @escaping @Sendable () -> [JSONValue]
+    ) {
         self.client = client
         self.keyspace = keyspace
         self.replicaID = replicaID
@@ -126,7 +128,7 @@ public final class EtcdProxyStatusShare: Service, Sendable {
         for kv in response.kvs where !kv.key.starts(with: own) {
             let path = String(decoding: kv.key.dropFirst(keyspace.proxiesStart.count), as: UTF8.self)
             guard let slash = path.lastIndex(of: "/"),
-                  case .object(var members)? = try? JSONValue.parse(json: String(decoding: kv.value, as: UTF8.self))
+                case .object(var members)? = try? JSONValue.parse(json: String(decoding: kv.value, as: UTF8.self))
             else { continue }
             members["replica"] = .string(String(path[..<slash]))
             entries.append(.object(members))

@@ -31,7 +31,8 @@ public struct KeyEncryptionKey: Sendable {
             throw LoadError(description: "--kek-file \(path): not a regular file")
         }
         guard info.st_mode & 0o077 == 0 else {
-            throw LoadError(description: "--kek-file \(path): group or others may access it (mode \(String(info.st_mode & 0o777, radix: 8))); chmod 600 it")
+            throw LoadError(
+                description: "--kek-file \(path): group or others may access it (mode \(String(info.st_mode & 0o777, radix: 8))); chmod 600 it")
         }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw LoadError(description: "--kek-file \(path): cannot be read")

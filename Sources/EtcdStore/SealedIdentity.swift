@@ -74,7 +74,10 @@ public enum SealedIdentity {
         do {
             plaintext = try kek.open(Array(sealed), context: Array(key))
         } catch {
-            throw Refusal(description: "the --kek-file does not open the cluster identity stored in etcd at \(name): every replica must be started with the key-encryption key the first replica used")
+            throw Refusal(
+                description:
+                    "the --kek-file does not open the cluster identity stored in etcd at \(name): every replica must be started with the key-encryption key the first replica used"
+            )
         }
         do {
             return try JSONDecoder().decode(ClusterSecrets.self, from: Data(plaintext))

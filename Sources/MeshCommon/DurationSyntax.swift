@@ -33,7 +33,8 @@ public enum DurationSyntax {
         while !rest.isEmpty {
             let number = rest.prefix { $0.isASCII && ($0.isNumber || $0 == ".") }
             guard !number.isEmpty, number != ".", number.filter({ $0 == "." }).count <= 1,
-                  let value = Double(number.hasPrefix(".") ? "0" + number : String(number)) else { return nil }
+                let value = Double(number.hasPrefix(".") ? "0" + number : String(number))
+            else { return nil }
             rest = rest.dropFirst(number.count)
             guard let unit = table.first(where: { rest.hasPrefix($0.suffix) }) else { return nil }
             rest = rest.dropFirst(unit.suffix.count)

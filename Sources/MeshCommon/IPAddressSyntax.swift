@@ -12,11 +12,13 @@ public enum IPAddressSyntax {
     /// because they are read as octal by some tools.
     public static func isIPv4(_ s: String) -> Bool {
         let parts = s.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 4 && parts.allSatisfy { part in
-            guard (1...3).contains(part.count), part.utf8.allSatisfy({ (0x30...0x39).contains($0) }),
-                  part.count == 1 || part.first != "0", let value = Int(part) else { return false }
-            return value <= 255
-        }
+        return parts.count == 4
+            && parts.allSatisfy { part in
+                guard (1...3).contains(part.count), part.utf8.allSatisfy({ (0x30...0x39).contains($0) }),
+                    part.count == 1 || part.first != "0", let value = Int(part)
+                else { return false }
+                return value <= 255
+            }
     }
 
     /// IPv6 in any RFC 4291 text form (`::1`, `fe80::1`, `::ffff:10.0.0.1`); zones are refused.
@@ -55,7 +57,8 @@ public enum IPAddressSyntax {
     public static func isCIDR(_ s: String) -> Bool {
         let parts = s.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[1].isEmpty, parts[1].utf8.allSatisfy({ (0x30...0x39).contains($0) }),
-              let bits = Int(parts[1]) else { return false }
+            let bits = Int(parts[1])
+        else { return false }
         let address = String(parts[0])
         if isIPv4(address) { return bits <= 32 }
         if isIPv6(address) { return bits <= 128 }

@@ -13,7 +13,8 @@ extension AuthorizationPolicy {
     /// AUDIT is warned about by `ClientSupport`.
     public var advisories: [(field: String, message: String)] {
         guard action == .allow || action == .deny else { return [] }
-        let outcome = action == .allow
+        let outcome =
+            action == .allow
             ? "substituted for proxyless gRPC servers: gRPC cannot check it, so this ALLOW rule allows nothing (fail-closed)"
             : "substituted for proxyless gRPC servers: gRPC cannot check it, so this DENY rule denies without checking it (fail-closed)"
         var result: [(field: String, message: String)] = []

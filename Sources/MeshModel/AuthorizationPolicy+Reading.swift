@@ -101,7 +101,8 @@ extension AuthorizationPolicy.Source {
         notTrustDomains = try values(source["notTrustDomains"])
         if self == AuthorizationPolicy.Source() { throw source.error("`from.source` must not be empty") }
         if !(serviceAccounts.isEmpty && notServiceAccounts.isEmpty),
-           !(principals.isEmpty && notPrincipals.isEmpty && namespaces.isEmpty && notNamespaces.isEmpty) {
+            !(principals.isEmpty && notPrincipals.isEmpty && namespaces.isEmpty && notNamespaces.isEmpty)
+        {
             throw source["serviceAccounts"].error("serviceAccounts cannot be set with principals or namespaces")
         }
         for (account, element) in try entries(source["serviceAccounts"]) + entries(source["notServiceAccounts"])

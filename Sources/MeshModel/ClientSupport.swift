@@ -58,8 +58,10 @@ public enum ClientSupport {
         "loadBalancer.consistentHash.httpQueryParameterName": [.proxylessGRPC: .notHonoured],
         "loadBalancer.consistentHash.ringHash": [.proxylessGRPC: .honoured],
         "loadBalancer.consistentHash.ringHash.minimumRingSize": [.proxylessGRPC: .honoured],
-        "loadBalancer.consistentHash.maglev.*": [.proxylessGRPC: .substituted(
-            "a ring hash (default minimum ring size) is sent, gRPC has no maglev")],
+        "loadBalancer.consistentHash.maglev.*": [
+            .proxylessGRPC: .substituted(
+                "a ring hash (default minimum ring size) is sent, gRPC has no maglev")
+        ],
         "loadBalancer.consistentHash.minimumRingSize": [.proxylessGRPC: .honoured],
         "connectionPool": [.proxylessGRPC: .honoured],
         "connectionPool.http": [.proxylessGRPC: .honoured],
@@ -79,10 +81,16 @@ public enum ClientSupport {
         "connectionPool.tcp.maxConnectionDuration": [.proxylessGRPC: .notHonoured],
         "connectionPool.tcp.idleTimeout": [.proxylessGRPC: .notHonoured],
         "outlierDetection": [.proxylessGRPC: .honoured],
-        "outlierDetection.consecutive5xxErrors": [.proxylessGRPC: .substituted(
-            "failure-percentage ejection is sent (gRPC ignores consecutive-error ejection): an endpoint failing more than 85% of at least this many RPCs in an interval is ejected")],
-        "outlierDetection.consecutiveGatewayErrors": [.proxylessGRPC: .substituted(
-            "failure-percentage ejection is sent (gRPC ignores consecutive-error ejection): an endpoint failing more than 85% of at least this many RPCs in an interval is ejected; every failed RPC counts, not only gateway errors")],
+        "outlierDetection.consecutive5xxErrors": [
+            .proxylessGRPC: .substituted(
+                "failure-percentage ejection is sent (gRPC ignores consecutive-error ejection): an endpoint failing more than 85% of at least this many RPCs in an interval is ejected"
+            )
+        ],
+        "outlierDetection.consecutiveGatewayErrors": [
+            .proxylessGRPC: .substituted(
+                "failure-percentage ejection is sent (gRPC ignores consecutive-error ejection): an endpoint failing more than 85% of at least this many RPCs in an interval is ejected; every failed RPC counts, not only gateway errors"
+            )
+        ],
         "outlierDetection.interval": [.proxylessGRPC: .honoured],
         "outlierDetection.baseEjectionTime": [.proxylessGRPC: .honoured],
         "outlierDetection.maxEjectionPercent": [.proxylessGRPC: .honoured],
@@ -115,26 +123,36 @@ public enum ClientSupport {
     ]
 
     private static let tlsFromClient = FieldSupport.substituted(
-        "no TLS settings are sent (gRPC takes certificates only from its bootstrap's certificate providers), so the client's own fallback channel credentials decide, as with Istio")
+        "no TLS settings are sent (gRPC takes certificates only from its bootstrap's certificate providers), so the client's own fallback channel credentials decide, as with Istio"
+    )
 
     /// Where a DestinationRule holds a traffic policy (patterns, list indices left out).
-    static let policyLocations = ["trafficPolicy", "trafficPolicy.portLevelSettings",
-                                  "subsets.trafficPolicy", "subsets.trafficPolicy.portLevelSettings"]
+    static let policyLocations = [
+        "trafficPolicy", "trafficPolicy.portLevelSettings",
+        "subsets.trafficPolicy", "subsets.trafficPolicy.portLevelSettings",
+    ]
 
     /// The table for resources of `kind`, patterns relative to the spec.
     /// VirtualService match conditions whose meaning differs for gRPC clients.
     static let virtualService: [String: [ProxyKind: FieldSupport]] = [
         // gRPC's header matchers never match an absent header, inverted or not, and gRPC does not
         // read treat_missing_header_as_empty.
-        "http.match.withoutHeaders": [.proxylessGRPC: .substituted(
-            "honoured when the request carries the header; gRPC clients never match a request without it, so such requests fall through to later rules")],
+        "http.match.withoutHeaders": [
+            .proxylessGRPC: .substituted(
+                "honoured when the request carries the header; gRPC clients never match a request without it, so such requests fall through to later rules"
+            )
+        ],
         // A gRPC request has no query string, so such a match can never hold for it; gRPC skips
         // the route outright, which is the same outcome.
         "http.match.queryParams": [.proxylessGRPC: .notHonoured],
         // gRPC clients neither follow redirects nor read direct responses; they fail the RPCs such
         // a route matches with UNAVAILABLE, so the route still catches what it matches.
-        "http.redirect": [.proxylessGRPC: .substituted("gRPC clients fail the RPCs this rule matches with UNAVAILABLE (gRPC cannot follow a redirect)")],
-        "http.directResponse": [.proxylessGRPC: .substituted("gRPC clients fail the RPCs this rule matches with UNAVAILABLE (gRPC cannot read a direct response)")],
+        "http.redirect": [
+            .proxylessGRPC: .substituted("gRPC clients fail the RPCs this rule matches with UNAVAILABLE (gRPC cannot follow a redirect)")
+        ],
+        "http.directResponse": [
+            .proxylessGRPC: .substituted("gRPC clients fail the RPCs this rule matches with UNAVAILABLE (gRPC cannot read a direct response)")
+        ],
         // Translated for Envoy; grpc-core reads none of prefix_rewrite, regex_rewrite,
         // host_rewrite_literal, the header operation fields or request_mirror_policies, so the
         // RPCs route exactly as without them. CORS is not sent to gRPC clients at all (they NACK
@@ -181,10 +199,16 @@ public enum ClientSupport {
         var table: [String: [ProxyKind: FieldSupport]] = [
             "resolution=STATIC": [.proxylessGRPC: .honoured],
             "resolution=DNS_ROUND_ROBIN": [.proxylessGRPC: .honoured],
-            "resolution=NONE": [.proxylessGRPC: .substituted(
-                "gRPC clients cannot pass traffic through to the address they dialed: they use the entry's endpoints or selected workloads, as with STATIC")],
-            "resolution=DNS": [.proxylessGRPC: .substituted(
-                "gRPC clients resolve one name (a LOGICAL_DNS cluster; gRPC has no STRICT_DNS): the first endpoint's name, or the host when there are no endpoints; endpoints that are all IP addresses are sent over EDS")],
+            "resolution=NONE": [
+                .proxylessGRPC: .substituted(
+                    "gRPC clients cannot pass traffic through to the address they dialed: they use the entry's endpoints or selected workloads, as with STATIC"
+                )
+            ],
+            "resolution=DNS": [
+                .proxylessGRPC: .substituted(
+                    "gRPC clients resolve one name (a LOGICAL_DNS cluster; gRPC has no STRICT_DNS): the first endpoint's name, or the host when there are no endpoints; endpoints that are all IP addresses are sent over EDS"
+                )
+            ],
             // No auto mTLS for gRPC clients, so inside or outside the mesh changes nothing for them.
             "location": [.proxylessGRPC: .honoured],
             "subjectAltNames": [.proxylessGRPC: .honoured],

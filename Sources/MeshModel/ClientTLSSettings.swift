@@ -33,9 +33,11 @@ public struct ClientTLSSettings: Sendable, Hashable {
     public var insecureSkipVerify: Bool?
 
     /// Creates TLS settings.
-    public init(mode: Mode?, clientCertificate: String? = nil, privateKey: String? = nil, caCertificates: String? = nil,
-                caCrl: String? = nil, credentialName: String? = nil, subjectAltNames: [String] = [], sni: String? = nil,
-                insecureSkipVerify: Bool? = nil) {
+    public init(
+        mode: Mode?, clientCertificate: String? = nil, privateKey: String? = nil, caCertificates: String? = nil,
+        caCrl: String? = nil, credentialName: String? = nil, subjectAltNames: [String] = [], sni: String? = nil,
+        insecureSkipVerify: Bool? = nil
+    ) {
         self.mode = mode
         self.clientCertificate = clientCertificate
         self.privateKey = privateKey
@@ -57,10 +59,11 @@ extension ClientTLSSettings {
         func text(_ key: String) throws(MeshModelError) -> String? {
             try r[key].string().flatMap { $0.isEmpty ? nil : $0 }
         }
-        self.init(mode: mode, clientCertificate: try text("clientCertificate"), privateKey: try text("privateKey"),
-                  caCertificates: try text("caCertificates"), caCrl: try text("caCrl"),
-                  credentialName: try text("credentialName"), subjectAltNames: try r["subjectAltNames"].strings(),
-                  sni: try text("sni"), insecureSkipVerify: try r["insecureSkipVerify"].boolean())
+        self.init(
+            mode: mode, clientCertificate: try text("clientCertificate"), privateKey: try text("privateKey"),
+            caCertificates: try text("caCertificates"), caCrl: try text("caCrl"),
+            credentialName: try text("credentialName"), subjectAltNames: try r["subjectAltNames"].strings(),
+            sni: try text("sni"), insecureSkipVerify: try r["insecureSkipVerify"].boolean())
         if let sni, !NameRules.isHost(sni) || sni.contains("*") { throw r["sni"].error("invalid SNI \"\(sni)\"") }
         if insecureSkipVerify == true {
             if mode == .simple, caCertificates != nil || credentialName != nil || !subjectAltNames.isEmpty {

@@ -51,7 +51,8 @@ public enum ConfigDocumentParser {
         if case .array(let elements) = document {
             documents.append(contentsOf: elements)
         } else if let kind = document["kind"]?.stringValue, kind.hasSuffix("List"),
-                  case .array(let items)? = document["items"] {
+            case .array(let items)? = document["items"]
+        {
             documents.append(contentsOf: items)
         } else {
             documents.append(document)

@@ -8,16 +8,19 @@ extension ConfigValidator {
     /// a field outside the schema is still pushed (that field ignored) and reported, never dropped.
     /// - Throws: `MeshModelError` with code `.invalid` for the first problem found.
     public static func validateForWrite(_ resource: ConfigResource) throws(MeshModelError)
-        -> (config: TypedConfig, notHonoured: [IstioSchema.Finding], clientLimits: [IstioSchema.ClientFinding]) {
+        -> (config: TypedConfig, notHonoured: [IstioSchema.Finding], clientLimits: [IstioSchema.ClientFinding])
+    {
         // The schema first: a misspelled field is the cause of whatever else looks wrong nearby.
         let report = IstioSchema.check(kind: resource.key.kind.rawValue, spec: resource.spec)
         if let unknown = report.unknown.first {
-            throw MeshModelError(code: .invalid, resource: resource.key.description, field: unknown.path,
-                                 message: "unknown field \"\(unknown.name)\"")
+            throw MeshModelError(
+                code: .invalid, resource: resource.key.description, field: unknown.path,
+                message: "unknown field \"\(unknown.name)\"")
         }
         let config = try validate(resource)
         if case .serviceEntry(let entry) = config,
-           let problem = entry.resolutionProblem(FieldReader(resource.spec, path: "spec", resource: resource.key.description)) {
+            let problem = entry.resolutionProblem(FieldReader(resource.spec, path: "spec", resource: resource.key.description))
+        {
             throw problem
         }
         return (config, report.notHonoured, report.clientLimits)

@@ -24,8 +24,9 @@ public enum ConfigValidator {
         case .serviceEntry: return .serviceEntry(try ServiceEntry(reading: spec, namespace: key.namespace))
         case .workloadEntry:
             if let status = resource.annotations[HealthStatus.annotation], HealthStatus(rawValue: status.uppercased()) == nil {
-                throw MeshModelError(code: .invalid, resource: name, field: "metadata.annotations[\"\(HealthStatus.annotation)\"]",
-                                     message: "invalid health \"\(status)\"; supported: HEALTHY, UNHEALTHY, DRAINING")
+                throw MeshModelError(
+                    code: .invalid, resource: name, field: "metadata.annotations[\"\(HealthStatus.annotation)\"]",
+                    message: "invalid health \"\(status)\"; supported: HEALTHY, UNHEALTHY, DRAINING")
             }
             return .workloadEntry(try WorkloadEntry(reading: spec))
         case .sidecar: return .sidecar(try Sidecar(reading: spec))

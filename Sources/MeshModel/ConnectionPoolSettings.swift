@@ -68,8 +68,9 @@ public struct ConnectionPoolSettings: Sendable, Hashable {
 extension ConnectionPoolSettings.HTTP {
     /// Settings with only `http2MaxRequests` (tests, fixtures).
     public init(http2MaxRequests: Int32?) {
-        self.init(http1MaxPendingRequests: nil, http2MaxRequests: http2MaxRequests, maxRequestsPerConnection: nil,
-                  maxRetries: nil, maxConcurrentStreams: nil, idleTimeout: nil, h2UpgradePolicy: nil, useClientProtocol: nil)
+        self.init(
+            http1MaxPendingRequests: nil, http2MaxRequests: http2MaxRequests, maxRequestsPerConnection: nil,
+            maxRetries: nil, maxConcurrentStreams: nil, idleTimeout: nil, h2UpgradePolicy: nil, useClientProtocol: nil)
     }
 }
 
@@ -83,8 +84,9 @@ extension ConnectionPoolSettings {
             let keepalive = t["tcpKeepalive"]
             var tcpKeepalive: TCPKeepalive?
             if try keepalive.object() != nil {
-                tcpKeepalive = TCPKeepalive(probes: try keepalive["probes"].uint32(), time: try keepalive["time"].durationValue(),
-                                            interval: try keepalive["interval"].durationValue())
+                tcpKeepalive = TCPKeepalive(
+                    probes: try keepalive["probes"].uint32(), time: try keepalive["time"].durationValue(),
+                    interval: try keepalive["interval"].durationValue())
             }
             // A zero idle timeout disables it (Istio skips the ≥1ms rule for exactly that).
             let idle: Duration?
@@ -93,10 +95,11 @@ extension ConnectionPoolSettings {
             } else {
                 idle = try t["idleTimeout"].durationValue()
             }
-            tcp = TCP(maxConnections: try t["maxConnections"].nonNegativeInt32(),
-                      connectTimeout: try t["connectTimeout"].durationValue(),
-                      maxConnectionDuration: try t["maxConnectionDuration"].durationValue(),
-                      idleTimeout: idle, keepalive: tcpKeepalive)
+            tcp = TCP(
+                maxConnections: try t["maxConnections"].nonNegativeInt32(),
+                connectTimeout: try t["connectTimeout"].durationValue(),
+                maxConnectionDuration: try t["maxConnectionDuration"].durationValue(),
+                idleTimeout: idle, keepalive: tcpKeepalive)
         } else {
             tcp = nil
         }
@@ -110,17 +113,22 @@ extension ConnectionPoolSettings {
             let keepalive = h["http2KeepAlive"]
             var http2KeepAlive: HTTP2Keepalive?
             if try keepalive.object() != nil {
-                guard let interval = try keepalive["interval"].durationValue() else { throw keepalive["interval"].error("http2 keepalive interval is required") }
-                guard let timeout = try keepalive["timeout"].durationValue() else { throw keepalive["timeout"].error("http2 keepalive timeout is required") }
+                guard let interval = try keepalive["interval"].durationValue() else {
+                    throw keepalive["interval"].error("http2 keepalive interval is required")
+                }
+                guard let timeout = try keepalive["timeout"].durationValue() else {
+                    throw keepalive["timeout"].error("http2 keepalive timeout is required")
+                }
                 http2KeepAlive = HTTP2Keepalive(interval: interval, timeout: timeout)
             }
-            http = HTTP(http1MaxPendingRequests: try h["http1MaxPendingRequests"].nonNegativeInt32(),
-                        http2MaxRequests: try h["http2MaxRequests"].nonNegativeInt32(),
-                        maxRequestsPerConnection: try h["maxRequestsPerConnection"].nonNegativeInt32(),
-                        maxRetries: try h["maxRetries"].nonNegativeInt32(),
-                        maxConcurrentStreams: try h["maxConcurrentStreams"].nonNegativeInt32(),
-                        idleTimeout: try h["idleTimeout"].durationValue(),
-                        h2UpgradePolicy: upgrade, useClientProtocol: useClient, http2KeepAlive: http2KeepAlive)
+            http = HTTP(
+                http1MaxPendingRequests: try h["http1MaxPendingRequests"].nonNegativeInt32(),
+                http2MaxRequests: try h["http2MaxRequests"].nonNegativeInt32(),
+                maxRequestsPerConnection: try h["maxRequestsPerConnection"].nonNegativeInt32(),
+                maxRetries: try h["maxRetries"].nonNegativeInt32(),
+                maxConcurrentStreams: try h["maxConcurrentStreams"].nonNegativeInt32(),
+                idleTimeout: try h["idleTimeout"].durationValue(),
+                h2UpgradePolicy: upgrade, useClientProtocol: useClient, http2KeepAlive: http2KeepAlive)
         } else {
             http = nil
         }

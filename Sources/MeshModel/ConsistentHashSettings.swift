@@ -93,7 +93,8 @@ extension ConsistentHashSettings {
         } else {
             hashKey = nil
         }
-        let ring = r["ringHash"], maglev = r["maglev"]
+        let ring = r["ringHash"]
+        let maglev = r["maglev"]
         if !ring.isAbsent, !maglev.isAbsent { throw r.error("only one of ringHash or maglev may be set") }
         minimumRingSize = try r["minimumRingSize"].ringSize()
         if let deprecated = minimumRingSize, deprecated != 0, !ring.isAbsent || !maglev.isAbsent {

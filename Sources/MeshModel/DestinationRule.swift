@@ -60,8 +60,9 @@ extension DestinationRule {
         var found: [(field: String, message: String)] = []
         func check(_ settings: PolicySettings, at path: String) {
             guard let locality = settings.loadBalancer?.localityLbSetting,
-                  !locality.failover.isEmpty || !locality.failoverPriority.isEmpty,
-                  settings.outlierDetection == nil else { return }
+                !locality.failover.isEmpty || !locality.failoverPriority.isEmpty,
+                settings.outlierDetection == nil
+            else { return }
             found.append(("\(path).loadBalancer.localityLbSetting", "outlier detection policy must be provided for failover"))
         }
         func check(_ policy: TrafficPolicy?, at path: String) {

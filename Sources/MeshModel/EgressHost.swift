@@ -37,22 +37,24 @@ public struct EgressHost: Sendable, Hashable, CustomStringConvertible {
 
     /// The entry as written.
     public var description: String {
-        let ns = switch namespace {
-        case .any: "*"
-        case .current: "."
-        case .named(let name): name
-        }
+        let ns =
+            switch namespace {
+            case .any: "*"
+            case .current: "."
+            case .named(let name): name
+            }
         return (excluded ? "~" : "") + (excluded && namespace == .any ? "" : ns) + "/" + dnsName
     }
 
     /// Whether the entry names `host` of a service in `serviceNamespace`, with `.` meaning
     /// `configNamespace`. Exclusion is not applied here (see `SidecarEgress.imports`).
     public func matches(host: String, serviceNamespace: String, configNamespace: String) -> Bool {
-        let namespaceMatches = switch namespace {
-        case .any: true
-        case .current: serviceNamespace == configNamespace
-        case .named(let name): serviceNamespace == name
-        }
+        let namespaceMatches =
+            switch namespace {
+            case .any: true
+            case .current: serviceNamespace == configNamespace
+            case .named(let name): serviceNamespace == name
+            }
         return namespaceMatches && HostName.matches(pattern: dnsName, host: host)
     }
 }
@@ -69,7 +71,7 @@ extension EgressHost {
         let dnsName = String(text[text.index(after: slash)...])
         excluded = ns.hasPrefix("~")
         if excluded { ns.removeFirst() }
-        guard (!ns.isEmpty || excluded), !dnsName.isEmpty else {
+        guard !ns.isEmpty || excluded, !dnsName.isEmpty else {
             throw SyntaxError(message: "host \"\(text)\": the namespace and the dnsName must not be empty")
         }
         switch ns {

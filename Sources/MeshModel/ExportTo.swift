@@ -31,15 +31,17 @@ extension FieldReader {
             guard let entry = try reader.string() else { throw reader.error("expected a string") }
             let valid = entry == "." || entry == "*" || (entry == "~" && allowNone) || NameRules.isDNS1123Label(entry)
             guard valid else {
-                throw reader.error(allowNone
-                    ? "must be \".\", \"*\", \"~\" or a namespace name"
-                    : "must be \".\", \"*\" or a namespace name (\"~\" is only allowed on a ServiceEntry)")
+                throw reader.error(
+                    allowNone
+                        ? "must be \".\", \"*\", \"~\" or a namespace name"
+                        : "must be \".\", \"*\" or a namespace name (\"~\" is only allowed on a ServiceEntry)")
             }
             // "." is the own namespace: listing both is a duplicate, as Istio says.
             guard seen.insert(entry == "." ? namespace : entry).inserted else {
-                throw reader.error(entry == "." || entry == namespace
-                    ? "duplicate entry: \".\" and the resource's own namespace \(namespace)"
-                    : "duplicate entry \"\(entry)\"")
+                throw reader.error(
+                    entry == "." || entry == namespace
+                        ? "duplicate entry: \".\" and the resource's own namespace \(namespace)"
+                        : "duplicate entry \"\(entry)\"")
             }
             entries.append(entry)
         }

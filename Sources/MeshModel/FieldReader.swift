@@ -33,9 +33,11 @@ struct FieldReader {
     /// Joins a key onto a path: `.key` when it reads as one, else `["key"]` so keys holding dots
     /// or slashes (`app.kubernetes.io/name`) cannot be mistaken for nesting.
     static func path(_ base: String, appending key: String) -> String {
-        let plain = !key.isEmpty && key.unicodeScalars.allSatisfy {
-            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_" || $0 == "-"
-        }
+        let plain =
+            !key.isEmpty
+            && key.unicodeScalars.allSatisfy {
+                ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_" || $0 == "-"
+            }
         let component = plain ? key : "[\"\(key)\"]"
         if base.isEmpty { return component }
         return plain ? "\(base).\(component)" : base + component
@@ -87,8 +89,10 @@ struct FieldReader {
 
     /// A protobuf `int32`, or `nil` when absent.
     func int32() throws(MeshModelError) -> Int32? {
-        try integer(in: Int(Int32.min)...Int(Int32.max),
-                    message: "must be between \(Int32.min) and \(Int32.max) (int32)").map { Int32($0) }
+        try integer(
+            in: Int(Int32.min)...Int(Int32.max),
+            message: "must be between \(Int32.min) and \(Int32.max) (int32)"
+        ).map { Int32($0) }
     }
 
     /// A protobuf `int32` that must not be negative, or `nil` when absent.

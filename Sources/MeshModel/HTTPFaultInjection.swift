@@ -48,7 +48,9 @@ extension HTTPFaultInjection {
         guard try r.object() != nil else { throw r.error("expected an object") }
         if try r["delay"].object() != nil {
             let d = r["delay"]
-            if !d["exponentialDelay"].isAbsent { throw d["exponentialDelay"].error("exponential delays are not supported (Istio does not implement them)") }
+            if !d["exponentialDelay"].isAbsent {
+                throw d["exponentialDelay"].error("exponential delays are not supported (Istio does not implement them)")
+            }
             guard let fixed = try d["fixedDelay"].duration() else { throw d["fixedDelay"].error("required") }
             delay = Delay(fixedDelay: fixed, percentage: try Self.percentage(d))
         } else {

@@ -29,10 +29,12 @@ public struct HTTPMatchRequest: Sendable, Hashable {
     public var gateways: [String]
 
     /// Creates a match; with nothing set it matches every request.
-    public init(name: String? = nil, uri: StringMatch? = nil, ignoreUriCase: Bool = false, headers: [String: HeaderMatch] = [:],
-                withoutHeaders: [String: HeaderMatch] = [:], queryParams: [String: HeaderMatch] = [:],
-                method: StringMatch? = nil, authority: StringMatch? = nil, scheme: StringMatch? = nil, port: UInt32? = nil,
-                sourceLabels: [String: String] = [:], sourceNamespace: String? = nil, gateways: [String] = []) {
+    public init(
+        name: String? = nil, uri: StringMatch? = nil, ignoreUriCase: Bool = false, headers: [String: HeaderMatch] = [:],
+        withoutHeaders: [String: HeaderMatch] = [:], queryParams: [String: HeaderMatch] = [:],
+        method: StringMatch? = nil, authority: StringMatch? = nil, scheme: StringMatch? = nil, port: UInt32? = nil,
+        sourceLabels: [String: String] = [:], sourceNamespace: String? = nil, gateways: [String] = []
+    ) {
         self.name = name
         self.uri = uri
         self.ignoreUriCase = ignoreUriCase

@@ -40,9 +40,11 @@ extension HTTPMirrorPolicy {
         for (index, entry) in try r["mirrors"].list().enumerated() {
             guard try entry.object() != nil else { throw entry.error("expected an object") }
             guard !entry["destination"].isAbsent else { throw entry["destination"].error("destination is required for mirrors") }
-            mirrors.append(HTTPMirrorPolicy(destination: try Destination(reading: entry["destination"]),
-                                            percentage: try entry["percentage"].percent() ?? 100,
-                                            field: "mirrors[\(index)].destination"))
+            mirrors.append(
+                HTTPMirrorPolicy(
+                    destination: try Destination(reading: entry["destination"]),
+                    percentage: try entry["percentage"].percent() ?? 100,
+                    field: "mirrors[\(index)].destination"))
         }
         return mirrors
     }

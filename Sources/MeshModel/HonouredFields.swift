@@ -22,22 +22,26 @@ enum HonouredFields {
         [base, "\(base).exact", "\(base).prefix", "\(base).regex"]
     }
 
-    static let virtualService: Set<String> = Set([
-        "hosts", "gateways", "http", "http.name", "http.match", "http.match.name", "http.match.port",
-        "http.match.ignoreUriCase", "http.match.gateways", "http.match.sourceLabels.*", "http.match.sourceNamespace",
-        "http.route", "http.route.weight", "http.route.destination", "http.route.destination.host",
-        "http.route.destination.subset", "http.route.destination.port", "http.route.destination.port.number",
-        "exportTo", "http.timeout", "http.retries",
-        "http.redirect", "http.redirect.uri", "http.redirect.authority", "http.redirect.port", "http.redirect.scheme",
-        "http.redirect.redirectCode", "http.directResponse", "http.directResponse.status", "http.directResponse.body",
-        "http.directResponse.body.string",
-        "http.fault", "http.fault.delay", "http.fault.delay.fixedDelay", "http.fault.delay.percentage.*", "http.fault.delay.percent",
-        "http.fault.abort", "http.fault.abort.httpStatus", "http.fault.abort.grpcStatus", "http.fault.abort.percentage.*", "http.retries.attempts", "http.retries.perTryTimeout", "http.retries.retryOn",
-        "http.redirect.derivePort",
-    ] + stringMatch("http.match.uri") + stringMatch("http.match.headers") + stringMatch("http.match.withoutHeaders") + stringMatch("http.match.queryParams")
-      + stringMatch("http.match.method") + stringMatch("http.match.authority") + stringMatch("http.match.scheme"))
-        // What gRPC clients do not honour is still translated (for Envoy): the per-kind table.
-        .union(ClientSupport.virtualService.keys)
+    static let virtualService: Set<String> = Set(
+        [
+            "hosts", "gateways", "http", "http.name", "http.match", "http.match.name", "http.match.port",
+            "http.match.ignoreUriCase", "http.match.gateways", "http.match.sourceLabels.*", "http.match.sourceNamespace",
+            "http.route", "http.route.weight", "http.route.destination", "http.route.destination.host",
+            "http.route.destination.subset", "http.route.destination.port", "http.route.destination.port.number",
+            "exportTo", "http.timeout", "http.retries",
+            "http.redirect", "http.redirect.uri", "http.redirect.authority", "http.redirect.port", "http.redirect.scheme",
+            "http.redirect.redirectCode", "http.directResponse", "http.directResponse.status", "http.directResponse.body",
+            "http.directResponse.body.string",
+            "http.fault", "http.fault.delay", "http.fault.delay.fixedDelay", "http.fault.delay.percentage.*", "http.fault.delay.percent",
+            "http.fault.abort", "http.fault.abort.httpStatus", "http.fault.abort.grpcStatus", "http.fault.abort.percentage.*",
+            "http.retries.attempts", "http.retries.perTryTimeout", "http.retries.retryOn",
+            "http.redirect.derivePort",
+        ] + stringMatch("http.match.uri") + stringMatch("http.match.headers") + stringMatch("http.match.withoutHeaders")
+            + stringMatch("http.match.queryParams")
+            + stringMatch("http.match.method") + stringMatch("http.match.authority") + stringMatch("http.match.scheme")
+    )
+    // What gRPC clients do not honour is still translated (for Envoy): the per-kind table.
+    .union(ClientSupport.virtualService.keys)
 
     /// Traffic policies (rule, port-level, subset, subset port-level) merged as Istio merges
     /// them; the blocks' fields and what each kind of client makes of them are in `ClientSupport`.
@@ -45,8 +49,10 @@ enum HonouredFields {
         var fields: Set<String> = ["host", "exportTo", "subsets", "subsets.name", "subsets.labels.*"]
         // `tls.credentialName` is the one TLS field left out: meshd holds no secrets to serve yet.
         fields.formUnion(ClientSupport.policyLocations)
-        fields.formUnion(["trafficPolicy.portLevelSettings.port", "trafficPolicy.portLevelSettings.port.number",
-                          "subsets.trafficPolicy.portLevelSettings.port", "subsets.trafficPolicy.portLevelSettings.port.number"])
+        fields.formUnion([
+            "trafficPolicy.portLevelSettings.port", "trafficPolicy.portLevelSettings.port.number",
+            "subsets.trafficPolicy.portLevelSettings.port", "subsets.trafficPolicy.portLevelSettings.port.number",
+        ])
         return fields.union(ClientSupport.of("DestinationRule").keys)
     }()
 
@@ -70,12 +76,16 @@ enum HonouredFields {
     /// in `ClientSupport`. `targetRef(s)` name gateways and waypoints, which meshd does not
     /// serve: not honoured. `provider` comes only with CUSTOM, which is refused.
     static let authorizationPolicy: Set<String> = {
-        var fields: Set<String> = ["selector", "selector.matchLabels.*", "action", "rules", "rules.from", "rules.from.source",
-                                   "rules.to", "rules.to.operation", "rules.when", "rules.when.key", "rules.when.values",
-                                   "rules.when.notValues"]
-        for field in ["principals", "notPrincipals", "requestPrincipals", "notRequestPrincipals", "namespaces", "notNamespaces",
-                      "serviceAccounts", "notServiceAccounts", "ipBlocks", "notIpBlocks", "remoteIpBlocks", "notRemoteIpBlocks",
-                      "trustDomains", "notTrustDomains"] {
+        var fields: Set<String> = [
+            "selector", "selector.matchLabels.*", "action", "rules", "rules.from", "rules.from.source",
+            "rules.to", "rules.to.operation", "rules.when", "rules.when.key", "rules.when.values",
+            "rules.when.notValues",
+        ]
+        for field in [
+            "principals", "notPrincipals", "requestPrincipals", "notRequestPrincipals", "namespaces", "notNamespaces",
+            "serviceAccounts", "notServiceAccounts", "ipBlocks", "notIpBlocks", "remoteIpBlocks", "notRemoteIpBlocks",
+            "trustDomains", "notTrustDomains",
+        ] {
             fields.insert("rules.from.source.\(field)")
         }
         for field in ["hosts", "notHosts", "ports", "notPorts", "methods", "notMethods", "paths", "notPaths"] {

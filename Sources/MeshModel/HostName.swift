@@ -1,4 +1,5 @@
 import MeshCommon
+
 /// Istio's short-name expansion for hosts in routing rules.
 public enum HostName {
     /// Expands a short name the way Istio does: a name without dots is a Kubernetes service in
@@ -17,7 +18,8 @@ public enum HostName {
     /// else only itself. DNS names compare without regard to case.
     public static func matches(pattern: String, host: String) -> Bool {
         if pattern == "*" { return true }
-        let pattern = pattern.lowercased(), host = host.lowercased()
+        let pattern = pattern.lowercased()
+        let host = host.lowercased()
         if pattern.hasPrefix("*") { return host.hasSuffix(pattern.dropFirst()) }
         return pattern == host
     }

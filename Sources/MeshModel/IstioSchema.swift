@@ -61,16 +61,19 @@ public enum IstioSchema {
     public static func check(kind: String, spec: JSONValue) -> Report {
         var report = Report()
         guard let root = generatedRoots[kind] else { return report }
-        walk(spec, .message(root), path: "spec", pattern: "", honoured: HonouredFields.of(kind),
-             clients: ClientSupport.of(kind), into: &report)
+        walk(
+            spec, .message(root), path: "spec", pattern: "", honoured: HonouredFields.of(kind),
+            clients: ClientSupport.of(kind), into: &report)
         return report
     }
 
     /// Walks `value` as `node`. `honoured` is nil inside a subtree already reported as not
     /// honoured: unknown fields are still looked for there, but nothing more is reported as not
     /// honoured (one warning per subtree).
-    private static func walk(_ value: JSONValue, _ node: SchemaNode, path: String, pattern: String,
-                             honoured: Set<String>?, clients: [String: [ProxyKind: FieldSupport]], into report: inout Report) {
+    private static func walk(
+        _ value: JSONValue, _ node: SchemaNode, path: String, pattern: String,
+        honoured: Set<String>?, clients: [String: [ProxyKind: FieldSupport]], into report: inout Report
+    ) {
         switch node {
         case .scalar, .open:
             return

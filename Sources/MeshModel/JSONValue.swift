@@ -56,7 +56,8 @@ extension JSONValue {
     /// The number as an `Int`, if this is a number with no fractional part that fits.
     public var intValue: Int? {
         guard case .number(let n) = self, n.rounded(.towardZero) == n,
-              n >= -9_007_199_254_740_992, n <= 9_007_199_254_740_992 else { return nil }
+            n >= -9_007_199_254_740_992, n <= 9_007_199_254_740_992
+        else { return nil }
         return Int(n)
     }
 
@@ -77,14 +78,14 @@ extension JSONValue {
         if case .object(let o) = self { return o }
         return nil
     }
-
 }
 
 // MARK: - Literals, so tests and fixtures read like the JSON they stand for
 
 extension JSONValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
     ExpressibleByFloatLiteral, ExpressibleByStringLiteral, ExpressibleByArrayLiteral,
-    ExpressibleByDictionaryLiteral {
+    ExpressibleByDictionaryLiteral
+{
     /// `nil` is `.null`.
     public init(nilLiteral: ()) { self = .null }
     /// A boolean literal.

@@ -14,8 +14,10 @@ public struct L4MatchAttributes: Sendable, Hashable {
     /// The namespace the calling workload must run in.
     public var sourceNamespace: String?
 
-    public init(destinationSubnets: [String] = [], port: UInt32? = nil, sourceLabels: [String: String] = [:],
-                gateways: [String] = [], sourceNamespace: String? = nil) {
+    public init(
+        destinationSubnets: [String] = [], port: UInt32? = nil, sourceLabels: [String: String] = [:],
+        gateways: [String] = [], sourceNamespace: String? = nil
+    ) {
         self.destinationSubnets = destinationSubnets
         self.port = port
         self.sourceLabels = sourceLabels

@@ -28,8 +28,10 @@ public struct LoadBalancerSettings: Sendable, Hashable {
     public var warmup: WarmupConfiguration?
 
     /// Creates load-balancer settings.
-    public init(simple: Simple? = nil, consistentHash: ConsistentHashSettings? = nil,
-                localityLbSetting: LocalityLoadBalancerSetting? = nil, warmup: WarmupConfiguration? = nil) {
+    public init(
+        simple: Simple? = nil, consistentHash: ConsistentHashSettings? = nil,
+        localityLbSetting: LocalityLoadBalancerSetting? = nil, warmup: WarmupConfiguration? = nil
+    ) {
         self.simple = simple
         self.consistentHash = consistentHash
         self.localityLbSetting = localityLbSetting

@@ -14,8 +14,9 @@ public struct Locality: Sendable, Hashable, Comparable, CustomStringConvertible 
     /// Parses Istio's `region/zone/subzone` form; missing parts are empty.
     public init(istio text: String?) {
         let parts = (text ?? "").split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        self.init(region: parts.count > 0 ? parts[0] : "", zone: parts.count > 1 ? parts[1] : "",
-                  subZone: parts.count > 2 ? parts[2] : "")
+        self.init(
+            region: parts.count > 0 ? parts[0] : "", zone: parts.count > 1 ? parts[1] : "",
+            subZone: parts.count > 2 ? parts[2] : "")
     }
 
     /// `region/zone/subZone` (Istio's label form); empty when unknown.

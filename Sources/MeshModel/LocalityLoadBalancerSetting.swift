@@ -98,7 +98,8 @@ extension LocalityLoadBalancerSetting {
         var failover: [Failover] = []
         for entry in try r["failover"].list() {
             guard try entry.object() != nil else { throw entry.error("expected an object") }
-            let from = try entry["from"].string() ?? "", to = try entry["to"].string() ?? ""
+            let from = try entry["from"].string() ?? ""
+            let to = try entry["to"].string() ?? ""
             if from == to { throw entry.error("locality lb failover settings must specify different regions") }
             if from.contains("/") || to.contains("/") { throw entry.error("locality lb failover only specify region") }
             if from.contains("*") || to.contains("*") {

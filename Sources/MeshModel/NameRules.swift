@@ -20,7 +20,8 @@ public enum NameRules {
         guard !s.isEmpty, s.utf8.count <= 255 else { return false }
         var labels = s.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         let first = labels.removeFirst()
-        let firstValid = first == "*" || isLabel(first, allowUppercase: true)
+        let firstValid =
+            first == "*" || isLabel(first, allowUppercase: true)
             || (first.hasPrefix("*") && isLabel(String(first.dropFirst()), allowUppercase: true))
         return firstValid && labels.allSatisfy { isLabel($0, allowUppercase: true) }
     }

@@ -25,8 +25,10 @@ public struct OutlierDetection: Sendable, Hashable {
     public var consecutiveLocalOriginFailures: UInt32?
 
     /// Creates outlier-detection settings.
-    public init(consecutive5xxErrors: UInt32? = nil, consecutiveGatewayErrors: UInt32? = nil, interval: Duration? = nil,
-                baseEjectionTime: Duration? = nil, maxEjectionPercent: Int32? = nil, minHealthPercent: Int32? = nil) {
+    public init(
+        consecutive5xxErrors: UInt32? = nil, consecutiveGatewayErrors: UInt32? = nil, interval: Duration? = nil,
+        baseEjectionTime: Duration? = nil, maxEjectionPercent: Int32? = nil, minHealthPercent: Int32? = nil
+    ) {
         self.consecutive5xxErrors = consecutive5xxErrors
         self.consecutiveGatewayErrors = consecutiveGatewayErrors
         self.interval = interval
@@ -48,12 +50,13 @@ extension OutlierDetection {
                 "outlier detection consecutive local origin failures is specified, but split external local origin errors is set to false")
         }
         for code in try r["outlierDetectionHttpErrorCodes"].list() { _ = try code.uint32() }
-        self.init(consecutive5xxErrors: try r["consecutive5xxErrors"].uint32(),
-                  consecutiveGatewayErrors: try r["consecutiveGatewayErrors"].uint32(),
-                  interval: try r["interval"].durationValue(),
-                  baseEjectionTime: try r["baseEjectionTime"].durationValue(),
-                  maxEjectionPercent: try r["maxEjectionPercent"].percent(),
-                  minHealthPercent: try r["minHealthPercent"].percent())
+        self.init(
+            consecutive5xxErrors: try r["consecutive5xxErrors"].uint32(),
+            consecutiveGatewayErrors: try r["consecutiveGatewayErrors"].uint32(),
+            interval: try r["interval"].durationValue(),
+            baseEjectionTime: try r["baseEjectionTime"].durationValue(),
+            maxEjectionPercent: try r["maxEjectionPercent"].percent(),
+            minHealthPercent: try r["minHealthPercent"].percent())
         splitExternalLocalOriginErrors = split
         consecutiveLocalOriginFailures = localOrigin
     }

@@ -38,7 +38,8 @@ public enum RegexSyntax {
     /// Whether `text` matches `pattern` as a whole, by RE2 (Envoy's `safe_regex` semantics);
     /// nil when the pattern does not compile. For tests that evaluate routes as a proxy would.
     public static func fullMatch(_ pattern: String, _ text: String) -> Bool? {
-        let patternBytes = Array(pattern.utf8), textBytes = Array(text.utf8)
+        let patternBytes = Array(pattern.utf8)
+        let textBytes = Array(text.utf8)
         let result = patternBytes.withUnsafeBufferPointer { p in
             textBytes.withUnsafeBufferPointer { t in
                 p.withMemoryRebound(to: CChar.self) { pc in

@@ -70,7 +70,8 @@ extension ServiceEntry {
         location = try spec["location"].oneOf(Self.locations, what: "location")
         resolution = try spec["resolution"].oneOf(Self.resolutions, what: "resolution")
         endpoints = try Self.readEndpoints(spec["endpoints"], ports: ports, static: resolution == "STATIC")
-        workloadSelector = try spec["workloadSelector"].object() == nil
+        workloadSelector =
+            try spec["workloadSelector"].object() == nil
             ? nil : spec["workloadSelector"]["labels"].stringMap()
         if workloadSelector != nil, !endpoints.isEmpty {
             throw spec["workloadSelector"].error("must not be set together with endpoints")

@@ -24,8 +24,10 @@ public struct Sidecar: Sendable, Hashable {
     public var ingress: [SidecarIngress]
 
     /// Creates a Sidecar.
-    public init(workloadSelector: [String: String]? = nil, egress: [SidecarEgress] = [],
-                outboundTrafficPolicy: OutboundTrafficMode? = nil, ingress: [SidecarIngress] = []) {
+    public init(
+        workloadSelector: [String: String]? = nil, egress: [SidecarEgress] = [],
+        outboundTrafficPolicy: OutboundTrafficMode? = nil, ingress: [SidecarIngress] = []
+    ) {
         self.workloadSelector = workloadSelector
         self.egress = egress
         self.outboundTrafficPolicy = outboundTrafficPolicy
@@ -66,7 +68,8 @@ extension Sidecar {
         let policy = spec["outboundTrafficPolicy"]
         if try policy.object() != nil {
             let modes = OutboundTrafficMode.allCases.map(\.rawValue)
-            outboundTrafficPolicy = try policy["mode"].oneOf(modes, what: "mode").flatMap(OutboundTrafficMode.init(rawValue:))
+            outboundTrafficPolicy =
+                try policy["mode"].oneOf(modes, what: "mode").flatMap(OutboundTrafficMode.init(rawValue:))
                 ?? .registryOnly  // the proto's zero value
         } else {
             outboundTrafficPolicy = nil

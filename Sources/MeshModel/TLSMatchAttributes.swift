@@ -27,7 +27,9 @@ extension TLSMatchAttributes {
             if IPAddressSyntax.isIPAddress(host) { continue }
             guard NameRules.isHost(host) else { throw reader.error("invalid SNI host \"\(host)\"") }
             guard virtualServiceHosts.contains(where: { HostName.matches(pattern: $0, host: host) }) else {
-                throw reader.error("SNI host \"\(host)\" is not a compatible subset of any of the virtual service hosts: [\(virtualServiceHosts.joined(separator: ", "))]")
+                throw reader.error(
+                    "SNI host \"\(host)\" is not a compatible subset of any of the virtual service hosts: [\(virtualServiceHosts.joined(separator: ", "))]"
+                )
             }
         }
     }

@@ -26,9 +26,10 @@ extension PolicySettings {
     /// The four blocks of a traffic policy or port-level entry.
     init(reading r: FieldReader) throws(MeshModelError) {
         let outlier = try OutlierDetection(readingIfPresent: r["outlierDetection"])
-        self.init(loadBalancer: try LoadBalancerSettings(readingIfPresent: r["loadBalancer"]),
-                  connectionPool: try ConnectionPoolSettings(readingIfPresent: r["connectionPool"]),
-                  outlierDetection: outlier,
-                  tls: try ClientTLSSettings(readingIfPresent: r["tls"]))
+        self.init(
+            loadBalancer: try LoadBalancerSettings(readingIfPresent: r["loadBalancer"]),
+            connectionPool: try ConnectionPoolSettings(readingIfPresent: r["connectionPool"]),
+            outlierDetection: outlier,
+            tls: try ClientTLSSettings(readingIfPresent: r["tls"]))
     }
 }

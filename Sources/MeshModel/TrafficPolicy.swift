@@ -28,8 +28,10 @@ public struct PolicySettings: Sendable, Hashable {
     public var tls: ClientTLSSettings?
 
     /// Creates policy settings.
-    public init(loadBalancer: LoadBalancerSettings? = nil, connectionPool: ConnectionPoolSettings? = nil,
-                outlierDetection: OutlierDetection? = nil, tls: ClientTLSSettings? = nil) {
+    public init(
+        loadBalancer: LoadBalancerSettings? = nil, connectionPool: ConnectionPoolSettings? = nil,
+        outlierDetection: OutlierDetection? = nil, tls: ClientTLSSettings? = nil
+    ) {
         self.loadBalancer = loadBalancer
         self.connectionPool = connectionPool
         self.outlierDetection = outlierDetection
@@ -37,10 +39,13 @@ public struct PolicySettings: Sendable, Hashable {
     }
 
     /// Creates policy settings with TLS given by its mode alone.
-    public init(loadBalancer: LoadBalancerSettings? = nil, connectionPool: ConnectionPoolSettings? = nil,
-                outlierDetection: OutlierDetection? = nil, tlsMode: String?) {
-        self.init(loadBalancer: loadBalancer, connectionPool: connectionPool, outlierDetection: outlierDetection,
-                  tls: tlsMode.map { ClientTLSSettings(mode: ClientTLSSettings.Mode(rawValue: $0)) })
+    public init(
+        loadBalancer: LoadBalancerSettings? = nil, connectionPool: ConnectionPoolSettings? = nil,
+        outlierDetection: OutlierDetection? = nil, tlsMode: String?
+    ) {
+        self.init(
+            loadBalancer: loadBalancer, connectionPool: connectionPool, outlierDetection: outlierDetection,
+            tls: tlsMode.map { ClientTLSSettings(mode: ClientTLSSettings.Mode(rawValue: $0)) })
     }
 
     /// `tls.mode` as written (`DISABLE`, `SIMPLE`, `MUTUAL`, `ISTIO_MUTUAL`); nil when `tls` or its mode is absent.

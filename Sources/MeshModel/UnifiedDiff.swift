@@ -13,7 +13,8 @@ public enum UnifiedDiff {
     /// The unified diff of `old` to `new` (texts split on newlines), with `context` lines around
     /// each change, under `--- oldName` / `+++ newName` headers; "" when they are equal.
     public static func render(old: String, new: String, oldName: String, newName: String, context: Int = 3) -> String {
-        let a = lines(old), b = lines(new)
+        let a = lines(old)
+        let b = lines(new)
         let edits = script(a, b)
         guard edits.contains(where: { if case .same = $0 { false } else { true } }) else { return "" }
         var text = "--- \(oldName)\n+++ \(newName)\n"
@@ -34,7 +35,8 @@ public enum UnifiedDiff {
         while prefix < a.count, prefix < b.count, a[prefix] == b[prefix] { prefix += 1 }
         var suffix = 0
         while suffix < a.count - prefix, suffix < b.count - prefix, a[a.count - 1 - suffix] == b[b.count - 1 - suffix] { suffix += 1 }
-        let x = Array(a[prefix..<(a.count - suffix)]), y = Array(b[prefix..<(b.count - suffix)])
+        let x = Array(a[prefix..<(a.count - suffix)])
+        let y = Array(b[prefix..<(b.count - suffix)])
         var middle: [Edit] = []
         if x.count * y.count > maxCells || x.isEmpty || y.isEmpty {
             middle = x.map(Edit.removed) + y.map(Edit.added)
@@ -44,18 +46,25 @@ public enum UnifiedDiff {
             var lcs = [Int32](repeating: 0, count: (x.count + 1) * width)
             for i in stride(from: x.count - 1, through: 0, by: -1) {
                 for j in stride(from: y.count - 1, through: 0, by: -1) {
-                    lcs[i * width + j] = x[i] == y[j] ? lcs[(i + 1) * width + j + 1] + 1
+                    lcs[i * width + j] =
+                        x[i] == y[j]
+                        ? lcs[(i + 1) * width + j + 1] + 1
                         : max(lcs[(i + 1) * width + j], lcs[i * width + j + 1])
                 }
             }
-            var i = 0, j = 0
+            var i = 0
+            var j = 0
             while i < x.count, j < y.count {
                 if x[i] == y[j] {
-                    middle.append(.same(x[i])); i += 1; j += 1
+                    middle.append(.same(x[i]))
+                    i += 1
+                    j += 1
                 } else if lcs[(i + 1) * width + j] >= lcs[i * width + j + 1] {
-                    middle.append(.removed(x[i])); i += 1
+                    middle.append(.removed(x[i]))
+                    i += 1
                 } else {
-                    middle.append(.added(y[j])); j += 1
+                    middle.append(.added(y[j]))
+                    j += 1
                 }
             }
             middle += x[i...].map(Edit.removed) + y[j...].map(Edit.added)
@@ -76,23 +85,37 @@ public enum UnifiedDiff {
             }
         }
         // Line numbers before each edit, in the old and the new text.
-        var oldLine = [Int](), newLine = [Int]()
-        var o = 1, n = 1
+        var oldLine: [Int] = []
+        var newLine: [Int] = []
+        var o = 1
+        var n = 1
         for edit in edits {
-            oldLine.append(o); newLine.append(n)
+            oldLine.append(o)
+            newLine.append(n)
             switch edit {
-            case .same: o += 1; n += 1
+            case .same:
+                o += 1
+                n += 1
             case .removed: o += 1
             case .added: n += 1
             }
         }
         return ranges.map { range in
-            var body = "", oldCount = 0, newCount = 0
+            var body = ""
+            var oldCount = 0
+            var newCount = 0
             for edit in edits[range] {
                 switch edit {
-                case .same(let line): body += " \(line)\n"; oldCount += 1; newCount += 1
-                case .removed(let line): body += "-\(line)\n"; oldCount += 1
-                case .added(let line): body += "+\(line)\n"; newCount += 1
+                case .same(let line):
+                    body += " \(line)\n"
+                    oldCount += 1
+                    newCount += 1
+                case .removed(let line):
+                    body += "-\(line)\n"
+                    oldCount += 1
+                case .added(let line):
+                    body += "+\(line)\n"
+                    newCount += 1
                 }
             }
             // An empty side is numbered by the line before it, as diff -u does.

@@ -14,8 +14,10 @@ public struct VirtualService: Sendable, Hashable {
     public var tls: [TLSRoute]
 
     /// Creates a VirtualService.
-    public init(hosts: [String], gateways: [String] = [], http: [HTTPRoute] = [], exportTo: [String] = [],
-                tcp: [TCPRoute] = [], tls: [TLSRoute] = []) {
+    public init(
+        hosts: [String], gateways: [String] = [], http: [HTTPRoute] = [], exportTo: [String] = [],
+        tcp: [TCPRoute] = [], tls: [TLSRoute] = []
+    ) {
         self.hosts = hosts
         self.gateways = gateways
         self.http = http

@@ -51,8 +51,10 @@ extension WorkloadEntry {
         guard try r.object() != nil else { throw r.error("expected an object") }
         address = try r["address"].requiredString()
         // What proxies can connect to: an IP address, a DNS name, or a Unix socket path.
-        guard IPAddressSyntax.isIPAddress(address) || (NameRules.isHost(address) && !address.contains("*"))
-                || Self.isUnixSocket(address) else {
+        guard
+            IPAddressSyntax.isIPAddress(address) || (NameRules.isHost(address) && !address.contains("*"))
+                || Self.isUnixSocket(address)
+        else {
             throw r["address"].error("must be an IP address, a DNS name or unix:///absolute/path")
         }
         var ports: [String: UInt32] = [:]

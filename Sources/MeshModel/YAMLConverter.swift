@@ -116,8 +116,8 @@ struct YAMLConverter {
     private static func describe(_ error: YamlError) -> String {
         switch error {
         case .scanner(let context, let problem, let mark, _),
-             .parser(let context, let problem, let mark, _),
-             .composer(let context, let problem, let mark, _):
+            .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
             let detail = context.map { " (\($0.text) at line \($0.mark.line), column \($0.mark.column))" } ?? ""
             return "invalid YAML at line \(mark.line), column \(mark.column): \(problem)\(detail)"
         case .duplicatedKeysInMapping(let duplicates, let context):

@@ -72,7 +72,8 @@ struct YAMLExpansionBudget {
                 let name = string(event.data.alias.anchor) ?? ""
                 completed = (nil, anchors[name] ?? Size(nodes: 1, bytes: 1))
             case YAML_SEQUENCE_START_EVENT, YAML_MAPPING_START_EVENT:
-                let anchor = event.type == YAML_SEQUENCE_START_EVENT
+                let anchor =
+                    event.type == YAML_SEQUENCE_START_EVENT
                     ? string(event.data.sequence_start.anchor) : string(event.data.mapping_start.anchor)
                 stack.append((anchor, Size(nodes: 1, bytes: 2)))
                 if stack.count > maxDepth {

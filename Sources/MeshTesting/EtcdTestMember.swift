@@ -35,7 +35,10 @@ public final class EtcdTestMember: @unchecked Sendable {
     /// Runs `body` with a started member, stopping it and removing its data afterwards.
     public static func with<T>(_ extraArguments: [String] = [], _ body: (EtcdTestMember) async throws -> T) async throws -> T {
         let member = try EtcdTestMember(extraArguments: extraArguments)
-        defer { member.stop(); try? FileManager.default.removeItem(at: member.directory) }
+        defer {
+            member.stop()
+            try? FileManager.default.removeItem(at: member.directory)
+        }
         try await member.start()
         return try await body(member)
     }
@@ -47,13 +50,14 @@ public final class EtcdTestMember: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: binary)
         let client = "http://127.0.0.1:\(clientPort)"
         let peer = "http://127.0.0.1:\(peerPort)"
-        process.arguments = [
-            "--name", "m0", "--data-dir", directory.path,
-            "--listen-client-urls", client, "--advertise-client-urls", client,
-            "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-            "--initial-cluster", "m0=\(peer)", "--initial-cluster-state", "new",
-            "--log-level", "error", "--logger", "zap",
-        ] + extraArguments
+        process.arguments =
+            [
+                "--name", "m0", "--data-dir", directory.path,
+                "--listen-client-urls", client, "--advertise-client-urls", client,
+                "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+                "--initial-cluster", "m0=\(peer)", "--initial-cluster-state", "new",
+                "--log-level", "error", "--logger", "zap",
+            ] + extraArguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -63,9 +67,14 @@ public final class EtcdTestMember: @unchecked Sendable {
             var probe = EtcdAPI.Etcdserverpb_RangeRequest()
             probe.key = Data("ready".utf8)
             let request = probe
-            if (try? await EtcdClient.withClient(endpoints: [endpoint], tls: nil, callTimeout: .seconds(1), { client in
-                _ = try await client.range(request, what: "ready probe")
-            })) != nil { return }
+            if (try? await EtcdClient.withClient(
+                endpoints: [endpoint], tls: nil, callTimeout: .seconds(1),
+                { client in
+                    _ = try await client.range(request, what: "ready probe")
+                })) != nil
+            {
+                return
+            }
             try await Task.sleep(for: .milliseconds(100))
         }
         throw EtcdTestError("etcd on port \(clientPort) did not answer within 30 s")

@@ -42,9 +42,10 @@ public final class InMemoryConfigStore: ConfigStore {
                 state.log.append((state.revision, key))
             }
             let now = Date()
-            state.history.append(HistoryRecord(
-                revision: state.revision, time: now, actor: change.metadata.actor, operation: change.metadata.operation,
-                rolledBackTo: change.metadata.rolledBackTo, changes: plan.changes))
+            state.history.append(
+                HistoryRecord(
+                    revision: state.revision, time: now, actor: change.metadata.actor, operation: change.metadata.operation,
+                    rolledBackTo: change.metadata.rolledBackTo, changes: plan.changes))
             if let through = retention.pruneThrough(state.history.map { ($0.revision, $0.time) }, now: now) {
                 state.history.removeAll { $0.revision <= through }
                 state.historyFloor = max(state.historyFloor, through)
@@ -64,8 +65,9 @@ public final class InMemoryConfigStore: ConfigStore {
 
     public func historyWindow(after revision: Int64) async throws(StorageError) -> HistoryWindow {
         state.withLock { state in
-            HistoryWindow(snapshot: ConfigSnapshot(revision: state.revision, configs: state.records.values.sorted { $0.key < $1.key }),
-                          records: state.history.filter { $0.revision > revision }, floor: state.historyFloor)
+            HistoryWindow(
+                snapshot: ConfigSnapshot(revision: state.revision, configs: state.records.values.sorted { $0.key < $1.key }),
+                records: state.history.filter { $0.revision > revision }, floor: state.historyFloor)
         }
     }
 

@@ -90,16 +90,20 @@ public struct ChangeImpact: Sendable {
 
     /// The impact on `targets` of moving from `before` to `after`, generating with `generators`
     /// (each view with its kind's).
-    public static func compute(_ targets: [Target], before: PushContext, after: PushContext,
-                               generators: GeneratorTable, maxGenerations: Int = defaultMaxGenerations) -> ChangeImpact {
+    public static func compute(
+        _ targets: [Target], before: PushContext, after: PushContext,
+        generators: GeneratorTable, maxGenerations: Int = defaultMaxGenerations
+    ) -> ChangeImpact {
         compute(targets, before: before, after: after, maxGenerations: maxGenerations) { key, push in
             ProxySnapshot(view: ProxyView(key: key, push: push), push: push, generators: generators.generators(for: key.kind))
         }
     }
 
     /// The impact on `targets` of moving from `before` to `after`, snapshots made by `generate`.
-    public static func compute(_ targets: [Target], before: PushContext, after: PushContext,
-                               maxGenerations: Int, generate: @escaping Generate) -> ChangeImpact {
+    public static func compute(
+        _ targets: [Target], before: PushContext, after: PushContext,
+        maxGenerations: Int, generate: @escaping Generate
+    ) -> ChangeImpact {
         var work = Computation(before: before, after: after, bound: max(0, maxGenerations), generate: generate)
         var affected: [Affected] = []
         var failures: [Failure] = []
@@ -146,11 +150,13 @@ extension ChangeImpact {
             let keyBefore = before.viewKey(for: proxy)
             let keyAfter = after.viewKey(for: proxy)
             if snapshotsBefore[keyBefore] == nil, let snapshot = target.snapshot,
-               snapshot.revision == before.revision, snapshot.view?.key == keyBefore {
+                snapshot.revision == before.revision, snapshot.view?.key == keyBefore
+            {
                 snapshotsBefore[keyBefore] = .success(snapshot)
                 reused += 1
             }
-            let old: ProxySnapshot, new: ProxySnapshot
+            let old: ProxySnapshot
+            let new: ProxySnapshot
             switch (snapshot(keyBefore, in: before, cache: \.snapshotsBefore), snapshot(keyAfter, in: after, cache: \.snapshotsAfter)) {
             case (.success(let a), .success(let b)):
                 old = a
@@ -164,12 +170,17 @@ extension ChangeImpact {
             return .success(found.isEmpty ? nil : Affected(proxy: proxy, changes: found, before: old, after: new))
         }
 
-        private mutating func snapshot(_ key: ViewKey, in push: PushContext,
-                                       cache: WritableKeyPath<Computation, [ViewKey: Result<ProxySnapshot, Failure>]>) -> Result<ProxySnapshot, Failure> {
+        private mutating func snapshot(
+            _ key: ViewKey, in push: PushContext,
+            cache: WritableKeyPath<Computation, [ViewKey: Result<ProxySnapshot, Failure>]>
+        ) -> Result<ProxySnapshot, Failure> {
             if let known = self[keyPath: cache][key] { return known }
             let result: Result<ProxySnapshot, Failure>
             if generations >= bound {
-                result = .failure(Failure(proxyID: "", message: "not worked out: the connected proxies have more distinct views than the bound of \(bound) generations per dry run"))
+                result = .failure(
+                    Failure(
+                        proxyID: "",
+                        message: "not worked out: the connected proxies have more distinct views than the bound of \(bound) generations per dry run"))
             } else {
                 generations += 1
                 do {
@@ -187,14 +198,18 @@ extension ChangeImpact {
 extension ChangeImpact {
     /// The resources a proxy with `subscriptions` would receive, change or lose moving from
     /// `old` to `new`, sorted by push order of type, then name.
-    public static func changes(from old: ProxySnapshot, to new: ProxySnapshot,
-                               subscriptions: [String: ResourceSubscription]?) -> [ResourceChange] {
+    public static func changes(
+        from old: ProxySnapshot, to new: ProxySnapshot,
+        subscriptions: [String: ResourceSubscription]?
+    ) -> [ResourceChange] {
         let held = self.held(old, subscriptions: subscriptions)
         let holding = self.held(new, subscriptions: subscriptions)
         var result: [ResourceChange] = []
         for typeURL in Set(held.keys).union(holding.keys) {
-            let was = held[typeURL] ?? [], will = holding[typeURL] ?? []
-            let oldResources = old.of(typeURL), newResources = new.of(typeURL)
+            let was = held[typeURL] ?? []
+            let will = holding[typeURL] ?? []
+            let oldResources = old.of(typeURL)
+            let newResources = new.of(typeURL)
             for name in was.union(will) {
                 switch (was.contains(name), will.contains(name)) {
                 case (false, true):
@@ -226,7 +241,8 @@ extension ChangeImpact {
         var pending: [(typeURL: String, name: String)] = []
         func hold(_ typeURL: String, _ name: String) {
             guard subscriptions[typeURL] != nil, snapshot.of(typeURL)[name] != nil,
-                  held[typeURL, default: []].insert(name).inserted else { return }
+                held[typeURL, default: []].insert(name).inserted
+            else { return }
             pending.append((typeURL, name))
         }
         for (typeURL, subscription) in subscriptions {

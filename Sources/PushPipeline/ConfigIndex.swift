@@ -145,7 +145,8 @@ public struct ConfigIndex: Sendable {
         var seen: Set<ConfigKey> = []
         for selector in ConfigRegistry.touchedSelectors(changed: changed, serviceEntries: serviceEntries) {
             let byLabel = lookups.workloadsByLabel[selector.namespace] ?? [:]
-            let candidates = selector.labels.map { byLabel["\($0.key)=\($0.value)"] ?? [] }.min { $0.count < $1.count }
+            let candidates =
+                selector.labels.map { byLabel["\($0.key)=\($0.value)"] ?? [] }.min { $0.count < $1.count }
                 ?? Set(byLabel.values.joined())
             for key in candidates where seen.insert(key).inserted {
                 guard let entry = entries[key], case .success(.workloadEntry(let spec)) = entry.typed else { continue }
@@ -153,8 +154,9 @@ public struct ConfigIndex: Sendable {
             }
         }
         let invalid = lookups.invalid.values.sorted { $0.key < $1.key }
-        let (registry, hosts) = ConfigRegistry.updatingEndpoints(previous.registry, changed: changed,
-                                                                  serviceEntries: serviceEntries, workloads: workloads)
+        let (registry, hosts) = ConfigRegistry.updatingEndpoints(
+            previous.registry, changed: changed,
+            serviceEntries: serviceEntries, workloads: workloads)
         // The warnings that depend on endpoints are the weight overflows of the touched hosts and
         // the invalid records; every other warning is about routing, which did not change.
         let staleOverflows = Set(hosts.compactMap { previous.registry.weightOverflows[$0] }.map(PushContextBuilder.weightWarning))
@@ -162,8 +164,9 @@ public struct ConfigIndex: Sendable {
         var warnings = invalid
         warnings += previous.warnings.filter { !previousInvalid.contains($0) && !staleOverflows.contains($0) }
         warnings += hosts.sorted().compactMap { registry.weightOverflows[$0] }.map(PushContextBuilder.weightWarning)
-        return previous.replacing(revision: delta.revision, registry: registry, warnings: warnings, invalid: invalid,
-                                  scope: .endpoints(since: previous.revision, hosts: hosts))
+        return previous.replacing(
+            revision: delta.revision, registry: registry, warnings: warnings, invalid: invalid,
+            scope: .endpoints(since: previous.revision, hosts: hosts))
     }
 
     private func buildLookups() -> Lookups {
@@ -188,8 +191,9 @@ public struct ConfigIndex: Sendable {
         for (resource, config) in validated {
             if Self.feedsRegistry(resource.key) { registryInputsRevision = revision }
             let created = entries[resource.key]?.createdRevision ?? revision
-            entries[resource.key] = Entry(revision: revision, createdRevision: created,
-                                          annotations: resource.annotations, typed: .success(config))
+            entries[resource.key] = Entry(
+                revision: revision, createdRevision: created,
+                annotations: resource.annotations, typed: .success(config))
         }
         lookups = nil
         self.revision = revision
@@ -248,9 +252,10 @@ public struct ConfigIndex: Sendable {
     private mutating func entry(for stored: StoredConfig) -> Entry {
         validations += 1
         let report = IstioSchema.check(kind: stored.key.kind.rawValue, spec: stored.resource.spec)
-        return Entry(revision: stored.revision, createdRevision: stored.createdRevision,
-                     annotations: stored.resource.annotations, typed: Self.validate(stored.resource),
-                     unknownFields: report.unknown, clientLimits: report.clientLimits)
+        return Entry(
+            revision: stored.revision, createdRevision: stored.createdRevision,
+            annotations: stored.resource.annotations, typed: Self.validate(stored.resource),
+            unknownFields: report.unknown, clientLimits: report.clientLimits)
     }
 
     /// How many stored fields each kind of client does not honour as written: what the push loop
@@ -281,8 +286,10 @@ public struct ConfigIndex: Sendable {
     public var unknownFieldWarnings: [ConfigWarning] {
         entries.filter { !$0.value.unknownFields.isEmpty }.sorted { $0.key < $1.key }.flatMap { key, entry in
             entry.unknownFields.map {
-                ConfigWarning(key: key, field: $0.path,
-                              message: "unknown field \"\($0.name)\" (not in Istio's schema), stored by an earlier meshd: ignored; remove it or fix its spelling")
+                ConfigWarning(
+                    key: key, field: $0.path,
+                    message:
+                        "unknown field \"\($0.name)\" (not in Istio's schema), stored by an earlier meshd: ignored; remove it or fix its spelling")
             }
         }
     }

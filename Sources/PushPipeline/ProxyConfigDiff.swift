@@ -18,9 +18,10 @@ public enum ProxyConfigDiff {
             let path = "\(change.typeName)/\(change.name)"
             let old = change.change == .added ? "" : json(affected.before.of(change.typeURL)[change.name])
             let new = change.change == .removed ? "" : json(affected.after.of(change.typeURL)[change.name])
-            out += UnifiedDiff.render(old: old, new: new,
-                                      oldName: change.change == .added ? "/dev/null" : "a/" + path,
-                                      newName: change.change == .removed ? "/dev/null" : "b/" + path)
+            out += UnifiedDiff.render(
+                old: old, new: new,
+                oldName: change.change == .added ? "/dev/null" : "a/" + path,
+                newName: change.change == .removed ? "/dev/null" : "b/" + path)
         }
         return out
     }

@@ -44,7 +44,8 @@ public struct ProxySnapshot: Sendable {
     /// replacing by name is complete.
     public init(updating previous: ProxySnapshot, key: ViewKey, push: PushContext, generators: [any ResourceGenerator]) {
         guard case .endpoints(let since, let hosts) = push.scope, since == previous.revision,
-              let view = previous.view, view.key == key else {
+            let view = previous.view, view.key == key
+        else {
             self.init(view: ProxyView(key: key, push: push), push: push, generators: generators)
             return
         }

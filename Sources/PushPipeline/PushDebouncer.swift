@@ -49,9 +49,11 @@ public struct PushDebouncer: ServiceLifecycle.Service {
         }
     }
 
-    public init(store: any ConfigStore, publisher: PushContextPublisher, quiet: Duration = .milliseconds(100),
-                maxDelay: Duration = .seconds(10), metrics: XDSMetrics? = nil, health: ServingHealth = ServingHealth(),
-                backoff: Backoff = Backoff(), index: SharedConfigIndex = SharedConfigIndex(), logger: Logger) {
+    public init(
+        store: any ConfigStore, publisher: PushContextPublisher, quiet: Duration = .milliseconds(100),
+        maxDelay: Duration = .seconds(10), metrics: XDSMetrics? = nil, health: ServingHealth = ServingHealth(),
+        backoff: Backoff = Backoff(), index: SharedConfigIndex = SharedConfigIndex(), logger: Logger
+    ) {
         self.index = index
         self.store = store
         self.publisher = publisher
@@ -121,9 +123,11 @@ public struct PushDebouncer: ServiceLifecycle.Service {
                 let delay = backoff.delay(attempt: attempt)
                 let serving = previous.map { "proxies keep revision \($0)" } ?? "no configuration built yet"
                 health.set("store", "cannot read the config store (\(error)); \(serving); retrying")
-                logger.error("building the push context failed; retrying", metadata: [
-                    "error": "\(error)", "attempt": "\(attempt)", "retry_in": "\(delay)",
-                ])
+                logger.error(
+                    "building the push context failed; retrying",
+                    metadata: [
+                        "error": "\(error)", "attempt": "\(attempt)", "retry_in": "\(delay)",
+                    ])
                 try await Task.sleep(for: delay)
             }
         }
@@ -169,10 +173,12 @@ public struct PushDebouncer: ServiceLifecycle.Service {
         health.markBuilt()
         metrics?.revision.set(Int64(context.revision))
         let scope = if case .endpoints = context.scope { "endpoints" } else { "full" }
-        logger.info("published push context", metadata: [
-            "revision": "\(context.revision)", "services": "\(context.registry.services.count)",
-            "warnings": "\(context.warnings.count)", "registry_events": "\(events.count)", "scope": "\(scope)",
-        ])
+        logger.info(
+            "published push context",
+            metadata: [
+                "revision": "\(context.revision)", "services": "\(context.registry.services.count)",
+                "warnings": "\(context.warnings.count)", "registry_events": "\(events.count)", "scope": "\(scope)",
+            ])
         return context.revision
     }
 
@@ -182,9 +188,11 @@ public struct PushDebouncer: ServiceLifecycle.Service {
     private func reportUnknownFields(_ unknown: [ConfigWarning]) {
         metrics?.unknownFields.set(Int64(unknown.count))
         for warning in unknown.prefix(20) {
-            logger.warning("stored config has a field outside Istio's schema; it is ignored", metadata: [
-                "resource": "\(warning.key)", "field": "\(warning.field)",
-            ])
+            logger.warning(
+                "stored config has a field outside Istio's schema; it is ignored",
+                metadata: [
+                    "resource": "\(warning.key)", "field": "\(warning.field)",
+                ])
         }
     }
 
@@ -194,14 +202,19 @@ public struct PushDebouncer: ServiceLifecycle.Service {
     private func reportInvalid(_ invalid: [ConfigWarning], previously: [ConfigWarning]?) {
         let known = Set(previously ?? [])
         for warning in invalid where !known.contains(warning) {
-            logger.error("stored config fails validation and is left out of pushes; fix or delete it", metadata: [
-                "resource": "\(warning.key)", "field": "\(warning.field)", "error": "\(warning.message)",
-            ])
+            logger.error(
+                "stored config fails validation and is left out of pushes; fix or delete it",
+                metadata: [
+                    "resource": "\(warning.key)", "field": "\(warning.field)", "error": "\(warning.message)",
+                ])
         }
         metrics?.invalidResources.set(Int64(invalid.count))
-        health.set("invalid-config", invalid.isEmpty ? nil
-            : "\(invalid.count) stored resource(s) fail validation and are left out of pushes: "
-                + invalid.prefix(5).map(\.key.description).joined(separator: ", ")
-                + (invalid.count > 5 ? ", ..." : "") + " (see /debug/push_status)")
+        health.set(
+            "invalid-config",
+            invalid.isEmpty
+                ? nil
+                : "\(invalid.count) stored resource(s) fail validation and are left out of pushes: "
+                    + invalid.prefix(5).map(\.key.description).joined(separator: ", ")
+                    + (invalid.count > 5 ? ", ..." : "") + " (see /debug/push_status)")
     }
 }

@@ -99,7 +99,8 @@ public final class SnapshotCache: Sendable {
                 return snapshot
             case .generate(let previous):
                 let generators = table.generators(for: key.kind)
-                let snapshot = previous.map { ProxySnapshot(updating: $0, key: key, push: push, generators: generators) }
+                let snapshot =
+                    previous.map { ProxySnapshot(updating: $0, key: key, push: push, generators: generators) }
                     ?? ProxySnapshot(view: ProxyView(key: key, push: push), push: push, generators: generators)
                 generationCount.add(1, ordering: .relaxed)
                 let waiters = slot.state.withLock { state -> [CheckedContinuation<ProxySnapshot?, Never>] in

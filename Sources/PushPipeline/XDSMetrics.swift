@@ -34,37 +34,51 @@ public struct XDSMetrics: Sendable {
         self.types = types
         self.registry = registry
         connections = registry.makeGauge(name: "pilot_xds", help: "Open xDS streams.")
-        let buckets: [Duration] = [.milliseconds(10), .milliseconds(100), .milliseconds(500), .seconds(1), .seconds(3), .seconds(5), .seconds(10), .seconds(20), .seconds(30)]
-        convergence = registry.makeDurationHistogram(name: "pilot_proxy_convergence_time", buckets: buckets,
-                                                     help: "Seconds from a config change being published to a proxy acknowledging all of it.")
-        pushTime = registry.makeDurationHistogram(name: "pilot_xds_push_time", buckets: buckets, help: "Seconds to compute and write one push to one stream.")
+        let buckets: [Duration] = [
+            .milliseconds(10), .milliseconds(100), .milliseconds(500), .seconds(1), .seconds(3), .seconds(5), .seconds(10), .seconds(20),
+            .seconds(30),
+        ]
+        convergence = registry.makeDurationHistogram(
+            name: "pilot_proxy_convergence_time", buckets: buckets,
+            help: "Seconds from a config change being published to a proxy acknowledging all of it.")
+        pushTime = registry.makeDurationHistogram(
+            name: "pilot_xds_push_time", buckets: buckets, help: "Seconds to compute and write one push to one stream.")
         revision = registry.makeGauge(name: "meshd_config_revision", help: "Store revision of the current PushContext.")
         refusedStreams = registry.makeCounter(name: "meshd_xds_refused_streams", help: "xDS streams refused because the stream limit was reached.")
         unknownTypeRequests = registry.makeCounter(name: "meshd_xds_unknown_type_requests", help: "xDS requests for type URLs meshd does not serve.")
-        unknownFields = registry.makeGauge(name: "meshd_config_unknown_fields", help: "Spec fields outside Istio's schema in stored resources (ignored).")
-        invalidResources = registry.makeGauge(name: "meshd_config_invalid_resources", help: "Stored resources left out of pushes because they fail validation.")
-        buildFailures = registry.makeCounter(name: "meshd_push_context_build_failures", help: "Failed attempts to build a PushContext from the store (retried).")
+        unknownFields = registry.makeGauge(
+            name: "meshd_config_unknown_fields", help: "Spec fields outside Istio's schema in stored resources (ignored).")
+        invalidResources = registry.makeGauge(
+            name: "meshd_config_invalid_resources", help: "Stored resources left out of pushes because they fail validation.")
+        buildFailures = registry.makeCounter(
+            name: "meshd_push_context_build_failures", help: "Failed attempts to build a PushContext from the store (retried).")
     }
 
     /// `pilot_xds_pushes{type}`: responses sent, by type.
     public func pushed(_ typeURL: String) {
-        registry.makeCounter(name: "pilot_xds_pushes", labels: [("type", label(typeURL))],
-                             help: "xDS responses sent to proxies, by type.").increment()
+        registry.makeCounter(
+            name: "pilot_xds_pushes", labels: [("type", label(typeURL))],
+            help: "xDS responses sent to proxies, by type."
+        ).increment()
     }
 
     /// `meshd_config_unhonoured_fields{proxy_kind}`: fields of stored resources that this kind
     /// of proxy does not honour as written (not honoured, or substituted), see
     /// `/debug/push_status` `unhonouredFields`.
     public func setUnhonouredFields(_ count: Int, for kind: ProxyKind) {
-        registry.makeGauge(name: "meshd_config_unhonoured_fields", labels: [("proxy_kind", kind.rawValue)],
-                           help: "Fields of stored resources a kind of proxy does not honour as written (not honoured or substituted).")
-            .set(Int64(count))
+        registry.makeGauge(
+            name: "meshd_config_unhonoured_fields", labels: [("proxy_kind", kind.rawValue)],
+            help: "Fields of stored resources a kind of proxy does not honour as written (not honoured or substituted)."
+        )
+        .set(Int64(count))
     }
 
     /// `pilot_total_xds_rejects{type}`: NACKs received, by type.
     public func rejected(_ typeURL: String) {
-        registry.makeCounter(name: "pilot_total_xds_rejects", labels: [("type", label(typeURL))],
-                             help: "xDS responses rejected (NACKed) by proxies, by type.").increment()
+        registry.makeCounter(
+            name: "pilot_total_xds_rejects", labels: [("type", label(typeURL))],
+            help: "xDS responses rejected (NACKed) by proxies, by type."
+        ).increment()
     }
 
     /// The type's short name in lower case (`cds`, `lds`…). Type URLs come from unauthenticated

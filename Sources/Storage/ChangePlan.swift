@@ -84,7 +84,8 @@ extension StorageError {
     /// A write refused because `key` is not as the writer expected: 409 `conflict` naming the
     /// resource and `metadata.resourceVersion`; nothing changed.
     static func resourceVersionConflict(_ key: ConfigKey, _ reason: String) -> StorageError {
-        StorageError(code: .conflict, message: "\(reason); nothing was changed", resource: key.description,
-                     field: "metadata.resourceVersion")
+        StorageError(
+            code: .conflict, message: "\(reason); nothing was changed", resource: key.description,
+            field: "metadata.resourceVersion")
     }
 }

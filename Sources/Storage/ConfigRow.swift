@@ -104,7 +104,8 @@ enum ChangeRow {
         try Row.fetchAll(db, sql: "SELECT * FROM change_log WHERE revision > ? ORDER BY rowid", arguments: [revision])
             .compactMap { row in
                 guard let kind = ConfigKind(rawValue: row["kind"]), let action = ConfigAction(rawValue: row["action"]) else { return nil }
-                return ConfigChange(revision: row["revision"], key: ConfigKey(kind: kind, namespace: row["namespace"], name: row["name"]), action: action)
+                return ConfigChange(
+                    revision: row["revision"], key: ConfigKey(kind: kind, namespace: row["namespace"], name: row["name"]), action: action)
             }
     }
 }

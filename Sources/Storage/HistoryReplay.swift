@@ -24,8 +24,11 @@ public enum HistoryReplay {
             throw StorageError(code: .notFound, message: "revision \(revision) is in the future: the current revision is \(window.snapshot.revision)")
         }
         guard revision >= window.floor else {
-            throw StorageError(code: .historyPruned,
-                               message: "revision \(revision) is older than the history kept: the oldest revision that can be restored or compared is \(window.floor) (see --history-retention)")
+            throw StorageError(
+                code: .historyPruned,
+                message:
+                    "revision \(revision) is older than the history kept: the oldest revision that can be restored or compared is \(window.floor) (see --history-retention)"
+            )
         }
     }
 

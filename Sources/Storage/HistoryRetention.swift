@@ -1,5 +1,5 @@
-import MeshCommon
 import Foundation
+import MeshCommon
 
 /// How much history a store keeps (`--history-retention`): the newest N records, or the
 /// records younger than an age. Older records are pruned and the store's floor — the oldest

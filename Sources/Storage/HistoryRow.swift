@@ -4,8 +4,9 @@ import GRDB
 /// Row mapping for the `history` table and the floors kept in `meta`.
 enum HistoryRow {
     static func insert(_ db: Database, _ record: HistoryRecord) throws {
-        try db.execute(sql: "INSERT INTO history(revision, time, record) VALUES (?, ?, ?)",
-                       arguments: [record.revision, record.time.timeIntervalSince1970, HistoryCodec.encode(record)])
+        try db.execute(
+            sql: "INSERT INTO history(revision, time, record) VALUES (?, ?, ?)",
+            arguments: [record.revision, record.time.timeIntervalSince1970, HistoryCodec.encode(record)])
     }
 
     /// Records newest first, decoded one at a time until `body` returns false.
@@ -31,10 +32,12 @@ enum HistoryRow {
             through = try Int64.fetchOne(db, sql: "SELECT revision FROM history ORDER BY revision DESC LIMIT 1 OFFSET ?", arguments: [n])
         case .age(let seconds):
             // As `HistoryRetention.pruneThrough`: the newest record stays whatever its age.
-            through = try Int64.fetchOne(db, sql: """
-                SELECT MAX(revision) FROM history
-                WHERE time < ? AND revision < (SELECT MAX(revision) FROM history)
-                """, arguments: [now.timeIntervalSince1970 - seconds])
+            through = try Int64.fetchOne(
+                db,
+                sql: """
+                    SELECT MAX(revision) FROM history
+                    WHERE time < ? AND revision < (SELECT MAX(revision) FROM history)
+                    """, arguments: [now.timeIntervalSince1970 - seconds])
         }
         guard let through else { return }
         try db.execute(sql: "DELETE FROM history WHERE revision <= ?", arguments: [through])

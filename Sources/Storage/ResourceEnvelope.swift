@@ -17,8 +17,9 @@ public enum ResourceEnvelope {
     /// apiVersion, `null` for an absent resource).
     public static func decode(_ key: ConfigKey, _ envelope: JSONValue) -> ConfigResource? {
         guard case .object(let object) = envelope, case .string(let apiVersion)? = object["apiVersion"] else { return nil }
-        return ConfigResource(key: key, apiVersion: apiVersion, labels: strings(object["labels"]),
-                              annotations: strings(object["annotations"]), spec: object["spec"] ?? .object([:]))
+        return ConfigResource(
+            key: key, apiVersion: apiVersion, labels: strings(object["labels"]),
+            annotations: strings(object["annotations"]), spec: object["spec"] ?? .object([:]))
     }
 
     private static func strings(_ value: JSONValue?) -> [String: String] {

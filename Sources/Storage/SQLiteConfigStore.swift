@@ -23,8 +23,9 @@ public final class SQLiteConfigStore: ConfigStore {
         retention = historyRetention
         let path = directory.appendingPathComponent("config.db").path
         do {
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                at: directory, withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700])
             // SQLite creates the file with 0644 minus the umask, and gives -wal/-shm the main
             // file's mode: creating it 0600 first covers all three.
             try Self.restrictFileModes(path)
@@ -75,9 +76,11 @@ public final class SQLiteConfigStore: ConfigStore {
                 try ChangeRow.insert(db, revision: next, key: key, action: .deleted)
             }
             let now = Date()
-            try HistoryRow.insert(db, HistoryRecord(
-                revision: next, time: now, actor: change.metadata.actor, operation: change.metadata.operation,
-                rolledBackTo: change.metadata.rolledBackTo, changes: plan.changes))
+            try HistoryRow.insert(
+                db,
+                HistoryRecord(
+                    revision: next, time: now, actor: change.metadata.actor, operation: change.metadata.operation,
+                    rolledBackTo: change.metadata.rolledBackTo, changes: plan.changes))
             try HistoryRow.prune(db, retention, now: now)
             try ChangeRow.prune(db, revision: next, keep: Self.changeLogRevisions)
             try Self.setRevision(db, next)

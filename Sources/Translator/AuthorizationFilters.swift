@@ -39,7 +39,8 @@ public enum AuthorizationFilters {
     }
 
     private static func filter(_ rules: Envoy_Config_Rbac_V3_RBAC, action: AuthorizationPolicy.Action)
-        -> Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter {
+        -> Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter
+    {
         var config = Envoy_Extensions_Filters_Http_Rbac_V3_RBAC()
         config.rules = rules
         var filter = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter()

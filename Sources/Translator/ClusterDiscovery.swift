@@ -1,5 +1,5 @@
-import MeshCommon
 import Discovery
+import MeshCommon
 import MeshModel
 
 /// How a cluster finds its endpoints, per dialect, from its ServiceEntry's `resolution`.
@@ -32,8 +32,10 @@ public enum ClusterDiscovery: Sendable, Hashable {
     /// The discovery for `port` of `service` whose (subset-selected) endpoints are `endpoints`,
     /// for a proxy reading `dialect`; `serviceHasEndpoints` tells an entry without endpoints
     /// from a subset that selects none.
-    public static func of(_ service: Service, port: Service.Port, endpoints: [Endpoint], serviceHasEndpoints: Bool,
-                          dialect: ProxyDialect) -> ClusterDiscovery {
+    public static func of(
+        _ service: Service, port: Service.Port, endpoints: [Endpoint], serviceHasEndpoints: Bool,
+        dialect: ProxyDialect
+    ) -> ClusterDiscovery {
         let ownHost = DNSTarget(host: service.host, port: port.targetPort ?? port.number)
         // A wildcard host names nothing to resolve (validation refuses it on write).
         let hostTarget = service.host.contains("*") ? [] : [ownHost]

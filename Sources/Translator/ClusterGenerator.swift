@@ -46,14 +46,18 @@ public struct ClusterGenerator: HostScopedGenerator {
             for port in service.ports {
                 let all = push.registry.endpoints(host: service.host, port: port.number)
                 let policy = rule?.policy(subset: nil, port: port.number) ?? PolicySettings()
-                resources.append(cluster(ClusterName.outbound(port: port.number, host: service.host), policy: policy,
-                                         service: service, port: port, endpoints: all, all: all))
+                resources.append(
+                    cluster(
+                        ClusterName.outbound(port: port.number, host: service.host), policy: policy,
+                        service: service, port: port, endpoints: all, all: all))
                 for subset in rule?.subsets ?? [] {
                     let selected = all.filter { $0.matches(subset.labels) }
                     let merged = rule?.policy(subset: subset.name, port: port.number) ?? PolicySettings()
-                    resources.append(cluster(ClusterName.outbound(port: port.number, subset: subset.name, host: service.host), policy: merged,
-                                             service: service, port: port, endpoints: selected, all: all,
-                                             subset: subset.name))
+                    resources.append(
+                        cluster(
+                            ClusterName.outbound(port: port.number, subset: subset.name, host: service.host), policy: merged,
+                            service: service, port: port, endpoints: selected, all: all,
+                            subset: subset.name))
                 }
             }
         }
@@ -63,8 +67,10 @@ public struct ClusterGenerator: HostScopedGenerator {
     /// One cluster: discovered as `ClusterDiscovery` says for the dialect; the merged policy in
     /// the dialect's shapes; mesh mTLS accepting the endpoints' identities and the service's
     /// `subjectAltNames`.
-    private func cluster(_ name: String, policy: PolicySettings, service: Service, port: Service.Port,
-                         endpoints: [Endpoint], all: [Endpoint], subset: String? = nil) -> XDSResource {
+    private func cluster(
+        _ name: String, policy: PolicySettings, service: Service, port: Service.Port,
+        endpoints: [Endpoint], all: [Endpoint], subset: String? = nil
+    ) -> XDSResource {
         var cluster = Envoy_Config_Cluster_V3_Cluster()
         cluster.name = name
         switch ClusterDiscovery.of(service, port: port, endpoints: endpoints, serviceHasEndpoints: !all.isEmpty, dialect: dialect) {
@@ -91,8 +97,9 @@ public struct ClusterGenerator: HostScopedGenerator {
             tls = UpstreamTLS.context(policy.tls, endpoints: endpoints, extraIdentities: service.subjectAltNames, trustDomain: trustDomain)
         case .envoy:
             if cluster.type != .originalDst { EnvoyTrafficPolicy.apply(policy, to: &cluster, protocolName: port.protocolName) }
-            tls = UpstreamTLS.envoyContext(policy.tls, endpoints: endpoints, extraIdentities: service.subjectAltNames,
-                                           trustDomain: trustDomain, port: port.number, subset: subset, host: service.host)
+            tls = UpstreamTLS.envoyContext(
+                policy.tls, endpoints: endpoints, extraIdentities: service.subjectAltNames,
+                trustDomain: trustDomain, port: port.number, subset: subset, host: service.host)
         }
         if let tls {
             var socket = Envoy_Config_Core_V3_TransportSocket()
@@ -100,9 +107,11 @@ public struct ClusterGenerator: HostScopedGenerator {
             socket.typedConfig = AnyPacking.pack(tls)
             cluster.transportSocket = socket
         } else if autoMTLS, cluster.type == .eds, AutoMTLS.applies(service: service, policy: policy),
-                  let mutual = UpstreamTLS.envoyContext(ClientTLSSettings(mode: .istioMutual), endpoints: endpoints,
-                                                        extraIdentities: service.subjectAltNames, trustDomain: trustDomain,
-                                                        port: port.number, subset: subset, host: service.host) {
+            let mutual = UpstreamTLS.envoyContext(
+                ClientTLSSettings(mode: .istioMutual), endpoints: endpoints,
+                extraIdentities: service.subjectAltNames, trustDomain: trustDomain,
+                port: port.number, subset: subset, host: service.host)
+        {
             cluster.transportSocketMatches = AutoMTLS.transportSocketMatches(mutual)
         }
         return XDSResource(name: name, message: cluster)

@@ -36,14 +36,18 @@ public enum DestinationResolver {
 
     /// Resolves `destination` of a VirtualService in `namespace`, routed from a listener on
     /// `listenerPort`, against what `lookup` sees (a proxy's view, or a namespace's).
-    public static func cluster(for destination: Destination, namespace: String, listenerPort: UInt32?,
-                               in lookup: some DestinationLookup) -> Result<String, Failure> {
+    public static func cluster(
+        for destination: Destination, namespace: String, listenerPort: UInt32?,
+        in lookup: some DestinationLookup
+    ) -> Result<String, Failure> {
         target(for: destination, namespace: namespace, listenerPort: listenerPort, in: lookup).map(\.cluster)
     }
 
     /// `cluster(for:…)` with the port and subset it resolved, for policies keyed by them.
-    public static func target(for destination: Destination, namespace: String, listenerPort: UInt32?,
-                              in lookup: some DestinationLookup) -> Result<Target, Failure> {
+    public static func target(
+        for destination: Destination, namespace: String, listenerPort: UInt32?,
+        in lookup: some DestinationLookup
+    ) -> Result<Target, Failure> {
         let host = HostName.resolve(destination.host, namespace: namespace)
         guard let service = lookup.service(host) else { return .failure(.unknownHost(host)) }
         let port: UInt32
@@ -61,8 +65,10 @@ public enum DestinationResolver {
             guard lookup.destinationRule(host)?.subset(subset) != nil else {
                 return .failure(.unknownSubset(host: host, subset: subset))
             }
-            return .success(Target(host: host, port: port, subset: subset,
-                                   cluster: ClusterName.outbound(port: port, subset: subset, host: host)))
+            return .success(
+                Target(
+                    host: host, port: port, subset: subset,
+                    cluster: ClusterName.outbound(port: port, subset: subset, host: host)))
         }
         return .success(Target(host: host, port: port, subset: nil, cluster: ClusterName.outbound(port: port, host: host)))
     }

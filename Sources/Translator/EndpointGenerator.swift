@@ -44,9 +44,12 @@ public struct EndpointGenerator: HostScopedGenerator {
                 }
                 for subset in rule?.subsets ?? [] {
                     let selected = all.filter { $0.matches(subset.labels) }
-                    guard ClusterDiscovery.of(service, port: port, endpoints: selected, serviceHasEndpoints: !all.isEmpty, dialect: dialect) == .eds else { continue }
-                    resources.append(assignment(ClusterName.outbound(port: port.number, subset: subset.name, host: service.host),
-                                                endpoints: selected, policy: rule?.policy(subset: subset.name, port: port.number), view: view))
+                    guard ClusterDiscovery.of(service, port: port, endpoints: selected, serviceHasEndpoints: !all.isEmpty, dialect: dialect) == .eds
+                    else { continue }
+                    resources.append(
+                        assignment(
+                            ClusterName.outbound(port: port.number, subset: subset.name, host: service.host),
+                            endpoints: selected, policy: rule?.policy(subset: subset.name, port: port.number), view: view))
                 }
             }
         }
@@ -88,9 +91,10 @@ public struct EndpointGenerator: HostScopedGenerator {
         }
         let weights = WeightScaling.fitted(members.map { $0.map(\.weight) })
         return localities.indices.map { index in
-            LocalityLoadBalancing.Group(locality: localities[index], priority: 0,
-                                        endpoints: Array(zip(members[index], weights[index])).map { ($0, $1) },
-                                        weight: WeightScaling.sum(weights[index]))
+            LocalityLoadBalancing.Group(
+                locality: localities[index], priority: 0,
+                endpoints: Array(zip(members[index], weights[index])).map { ($0, $1) },
+                weight: WeightScaling.sum(weights[index]))
         }
     }
 

@@ -26,8 +26,9 @@ public enum L4RouteTranslation {
         let gateways = entry.spec.gateways
         func applies(_ match: L4MatchAttributes) -> Bool {
             (match.port == nil || match.port == port)
-                && RouteMatchTranslation.callerConditionsHold(gateways: match.gateways, sourceNamespace: match.sourceNamespace,
-                                                              sourceLabels: match.sourceLabels, virtualServiceGateways: gateways, view: view)
+                && RouteMatchTranslation.callerConditionsHold(
+                    gateways: match.gateways, sourceNamespace: match.sourceNamespace,
+                    sourceLabels: match.sourceLabels, virtualServiceGateways: gateways, view: view)
         }
         for (r, rule) in entry.spec.tls.enumerated() {
             let proxy = tcpProxy(rule.route, namespace: namespace, port: port, view: view, statPrefix: statPrefix)
@@ -41,8 +42,11 @@ public enum L4RouteTranslation {
         for (r, rule) in entry.spec.tcp.enumerated() {
             let proxy = tcpProxy(rule.route, namespace: namespace, port: port, view: view, statPrefix: statPrefix)
             if rule.match.isEmpty {
-                guard RouteMatchTranslation.callerConditionsHold(gateways: [], sourceNamespace: nil, sourceLabels: [:],
-                                                                 virtualServiceGateways: gateways, view: view) else { continue }
+                guard
+                    RouteMatchTranslation.callerConditionsHold(
+                        gateways: [], sourceNamespace: nil, sourceLabels: [:],
+                        virtualServiceGateways: gateways, view: view)
+                else { continue }
                 chains.append(L4FilterChain(name: "tcp[\(r)]", match: connectionMatch(nil, port: port), tcpProxy: proxy))
                 return chains
             }
@@ -79,14 +83,18 @@ public enum L4RouteTranslation {
         return range
     }
 
-    private static func tcpProxy(_ destinations: [RouteDestination], namespace: String, port: UInt32, view: ProxyView,
-                                 statPrefix: String) -> Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy? {
+    private static func tcpProxy(
+        _ destinations: [RouteDestination], namespace: String, port: UInt32, view: ProxyView,
+        statPrefix: String
+    ) -> Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy? {
         var weighted: [(cluster: String, weight: UInt32)] = []
         let single = destinations.count == 1
         for destination in destinations {
             let weight = UInt32(clamping: destination.weight ?? (single ? 100 : 0))
-            guard weight > 0, case .success(let cluster) = DestinationResolver.cluster(
-                for: destination.destination, namespace: namespace, listenerPort: port, in: view) else { continue }
+            guard weight > 0,
+                case .success(let cluster) = DestinationResolver.cluster(
+                    for: destination.destination, namespace: namespace, listenerPort: port, in: view)
+            else { continue }
             if let existing = weighted.firstIndex(where: { $0.cluster == cluster }) {
                 let (sum, overflow) = weighted[existing].weight.addingReportingOverflow(weight)
                 weighted[existing].weight = overflow ? .max : sum

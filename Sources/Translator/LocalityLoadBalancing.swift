@@ -57,7 +57,9 @@ enum LocalityLoadBalancing {
     /// Istio's `LocalityMatch`: `pattern` is `region[/zone[/subzone]]`, `*` matching any part.
     static func matches(_ locality: Locality, pattern: String) -> Bool {
         let parts = pattern.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
-        let region = parts.first ?? "", zone = parts.count > 1 ? parts[1] : "", subzone = parts.count > 2 ? parts[2] : ""
+        let region = parts.first ?? ""
+        let zone = parts.count > 1 ? parts[1] : ""
+        let subzone = parts.count > 2 ? parts[2] : ""
         return (region == "*" || region == locality.region)
             && (zone == "*" || zone.isEmpty || zone == locality.zone)
             && (subzone == "*" || subzone.isEmpty || subzone == locality.subZone)
@@ -101,7 +103,8 @@ enum LocalityLoadBalancing {
             var byPriority: [UInt32: [(endpoint: Endpoint, weight: UInt32)]] = [:]
             for member in group.endpoints {
                 let endpointLabels = topologyLabels(of: member.endpoint)
-                var priority = 0, adjust = 0
+                var priority = 0
+                var adjust = 0
                 for (index, rule) in rules.enumerated() where (rule.value ?? labels[rule.label]) != endpointLabels[rule.label] {
                     // Istio: a network mismatch lowers every other tier instead of ending the comparison.
                     if index == 0, includesNetwork {
@@ -116,8 +119,10 @@ enum LocalityLoadBalancing {
             for priority in byPriority.keys.sorted() {
                 let members = byPriority[priority] ?? []
                 let weight = members.reduce(UInt64(0)) { $0 + UInt64($1.weight) }
-                split.append(Group(locality: group.locality, priority: priority, endpoints: members,
-                                   weight: UInt32(clamping: max(1, weight))))
+                split.append(
+                    Group(
+                        locality: group.locality, priority: priority, endpoints: members,
+                        weight: UInt32(clamping: max(1, weight))))
             }
         }
         return compacted(split)

@@ -51,8 +51,11 @@ public struct PeerAuthenticationIndex: Sendable {
         let namespace = entry.key.namespace
         guard entry.spec.selectsWorkloads, let selector = entry.spec.selector else {
             if let winner = defaults[namespace] {
-                return ConfigWarning(key: entry.key, field: "spec.selector",
-                                     message: "namespace \(namespace) already has a PeerAuthentication without a selector, \(winner.key), which is older and wins; this one is ignored")
+                return ConfigWarning(
+                    key: entry.key, field: "spec.selector",
+                    message:
+                        "namespace \(namespace) already has a PeerAuthentication without a selector, \(winner.key), which is older and wins; this one is ignored"
+                )
             }
             defaults[namespace] = entry
             return nil

@@ -24,8 +24,10 @@ public struct Proxy: Sendable, Hashable {
     /// LDS subscription, not from the node.
     public var inbound: Set<InboundAddress> = []
 
-    public init(id: String, kind: ProxyKind = .proxylessGRPC, namespace: String = "default", labels: [String: String] = [:],
-                instanceIPs: [String] = [], clusterID: String = "", locality: Locality = Locality(), identity: String? = nil) {
+    public init(
+        id: String, kind: ProxyKind = .proxylessGRPC, namespace: String = "default", labels: [String: String] = [:],
+        instanceIPs: [String] = [], clusterID: String = "", locality: Locality = Locality(), identity: String? = nil
+    ) {
         self.id = id
         self.kind = kind
         self.namespace = namespace

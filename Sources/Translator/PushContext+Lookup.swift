@@ -29,10 +29,11 @@ extension PushContext {
         }
         // Only a server's listeners depend on security policies, so clients keep sharing.
         let policyKeys = proxy.inbound.isEmpty ? [] : peerAuthentications.selectorLabelKeys.union(authorizationPolicies.selectorLabelKeys)
-        return ViewKey(kind: proxy.kind, namespace: proxy.namespace, sidecar: sidecar?.key, sourceLabels: labels,
-                       locality: isLocalityAware ? proxy.locality : nil, priorityLabels: priorityLabels,
-                       inbound: proxy.inbound.sorted(), policyLabels: policyKeys.isEmpty ? [:] : proxy.labels.filter { policyKeys.contains($0.key) },
-                       workloadPorts: InboundPort.ports(of: proxy, in: registry))
+        return ViewKey(
+            kind: proxy.kind, namespace: proxy.namespace, sidecar: sidecar?.key, sourceLabels: labels,
+            locality: isLocalityAware ? proxy.locality : nil, priorityLabels: priorityLabels,
+            inbound: proxy.inbound.sorted(), policyLabels: policyKeys.isEmpty ? [:] : proxy.labels.filter { policyKeys.contains($0.key) },
+            workloadPorts: InboundPort.ports(of: proxy, in: registry))
     }
 
     /// The VirtualService a proxy in `namespace` uses for `host` (declared by a service in
@@ -48,8 +49,9 @@ extension PushContext {
         func chosen(_ name: String) -> VirtualServiceEntry? {
             var candidates = virtualServices[name] ?? []
             if !gatewayOnlyVirtualServices.isEmpty { candidates.removeAll { gatewayOnlyVirtualServices.contains($0.key) } }
-            return Self.choose(candidates, serviceNamespace: serviceNamespace, viewer: namespace,
-                               root: settings.rootNamespace, anyNamespace: true)
+            return Self.choose(
+                candidates, serviceNamespace: serviceNamespace, viewer: namespace,
+                root: settings.rootNamespace, anyNamespace: true)
         }
         if let exact = chosen(host) { return exact }
         for pattern in wildcardVirtualServiceHosts where HostName.matches(pattern: pattern, host: host) {
@@ -62,13 +64,16 @@ extension PushContext {
     /// `namespace`, the one in `namespace`, else the service's namespace, else the root
     /// namespace (Istio's `getDestinationRule`; a rule in a fourth namespace never applies).
     public func destinationRule(for host: String, serviceNamespace: String?, from namespace: String) -> DestinationRuleEntry? {
-        Self.choose(destinationRules[host] ?? [], serviceNamespace: serviceNamespace, viewer: namespace,
-                    root: settings.rootNamespace, anyNamespace: false)
+        Self.choose(
+            destinationRules[host] ?? [], serviceNamespace: serviceNamespace, viewer: namespace,
+            root: settings.rootNamespace, anyNamespace: false)
     }
 
     /// `candidates` hold at most one rule per namespace, oldest first.
-    private static func choose<Rule: NamespacedRule>(_ candidates: [Rule], serviceNamespace: String?, viewer: String,
-                                                     root: String, anyNamespace: Bool) -> Rule? {
+    private static func choose<Rule: NamespacedRule>(
+        _ candidates: [Rule], serviceNamespace: String?, viewer: String,
+        root: String, anyNamespace: Bool
+    ) -> Rule? {
         guard !candidates.isEmpty else { return nil }
         let visible = candidates.filter { ExportTo.admits($0.exportTo, owner: $0.key.namespace, viewer: viewer) }
         for namespace in [viewer, serviceNamespace, root].compactMap({ $0 }) {

@@ -74,12 +74,14 @@ public struct PushContext: Sendable {
     /// The label keys any `failoverPriority` names: part of view keys.
     public let failoverPriorityLabelKeys: Set<String>
 
-    public init(revision: Int64, registry: RegistrySnapshot, virtualServices: [String: [VirtualServiceEntry]],
-                destinationRules: [String: [DestinationRuleEntry]], sidecars: SidecarIndex = SidecarIndex(),
-                peerAuthentications: PeerAuthenticationIndex = PeerAuthenticationIndex(),
-                authorizationPolicies: AuthorizationIndex = AuthorizationIndex(),
-                settings: MeshSettings = MeshSettings(), warnings: [ConfigWarning], invalid: [ConfigWarning] = [],
-                scope: Scope = .full) {
+    public init(
+        revision: Int64, registry: RegistrySnapshot, virtualServices: [String: [VirtualServiceEntry]],
+        destinationRules: [String: [DestinationRuleEntry]], sidecars: SidecarIndex = SidecarIndex(),
+        peerAuthentications: PeerAuthenticationIndex = PeerAuthenticationIndex(),
+        authorizationPolicies: AuthorizationIndex = AuthorizationIndex(),
+        settings: MeshSettings = MeshSettings(), warnings: [ConfigWarning], invalid: [ConfigWarning] = [],
+        scope: Scope = .full
+    ) {
         self.peerAuthentications = peerAuthentications
         self.authorizationPolicies = authorizationPolicies
         self.revision = revision
@@ -128,8 +130,10 @@ public struct PushContext: Sendable {
     /// update, where routing config and Sidecars did not change. The routing indices derived
     /// from them (`sourceLabelKeys`, `wildcardVirtualServiceHosts`, `gatewayOnlyVirtualServices`) are
     /// kept, not recomputed.
-    public func replacing(revision: Int64, registry: RegistrySnapshot, warnings: [ConfigWarning], invalid: [ConfigWarning],
-                          scope: Scope) -> PushContext {
+    public func replacing(
+        revision: Int64, registry: RegistrySnapshot, warnings: [ConfigWarning], invalid: [ConfigWarning],
+        scope: Scope
+    ) -> PushContext {
         var next = self
         next.revision = revision
         next.registry = registry

@@ -20,8 +20,11 @@ public enum PushContextBuilder {
 
     /// The warning for a service whose selected WorkloadEntries' weights overflow uint32.
     public static func weightWarning(_ overflow: WeightOverflow) -> ConfigWarning {
-        ConfigWarning(key: overflow.service, field: "spec.workloadSelector",
-                      message: "the weights of the \(overflow.workloads.count) selected WorkloadEntries add up to more than \(UInt32.max); proxies get them scaled down")
+        ConfigWarning(
+            key: overflow.service, field: "spec.workloadSelector",
+            message:
+                "the weights of the \(overflow.workloads.count) selected WorkloadEntries add up to more than \(UInt32.max); proxies get them scaled down"
+        )
     }
 
     /// Builds the context for `revision` from `inputs` (any order); `invalid` names stored config
@@ -29,8 +32,10 @@ public enum PushContextBuilder {
     /// `registry`, the service registry is taken as given (the caller knows no ServiceEntry or
     /// WorkloadEntry changed since it was built) and those kinds among `inputs` are ignored.
     /// `settings` name the root namespace (Sidecar defaults, the lookup's last resort).
-    public static func build(revision: Int64, inputs: [Input], invalid: [ConfigWarning] = [],
-                             registry given: RegistrySnapshot? = nil, settings: MeshSettings = MeshSettings()) -> PushContext {
+    public static func build(
+        revision: Int64, inputs: [Input], invalid: [ConfigWarning] = [],
+        registry given: RegistrySnapshot? = nil, settings: MeshSettings = MeshSettings()
+    ) -> PushContext {
         // Oldest first, then by key: Istio's tie-break for resources that claim the same host.
         // Sorted as indices: an Input carries a whole typed resource, and a sort that moves the
         // values copies (and retains) them at every step, which dominated large builds.
@@ -58,8 +63,10 @@ public enum PushContextBuilder {
                     let host = HostName.resolve(raw, namespace: input.key.namespace)
                     // One per namespace and host; other namespaces' rules are chosen per proxy.
                     if let winner = virtualServices[host]?.first(where: { $0.key.namespace == input.key.namespace }) {
-                        warnings.append(.init(key: input.key, field: "spec.hosts[\(index)]",
-                                              message: "host \(host) is already routed by \(winner.key) in this namespace; this VirtualService is ignored for it"))
+                        warnings.append(
+                            .init(
+                                key: input.key, field: "spec.hosts[\(index)]",
+                                message: "host \(host) is already routed by \(winner.key) in this namespace; this VirtualService is ignored for it"))
                         continue
                     }
                     virtualServices[host, default: []].append(.init(key: input.key, createdRevision: input.createdRevision, spec: spec))
@@ -67,8 +74,10 @@ public enum PushContextBuilder {
             case .destinationRule(let spec):
                 let host = HostName.resolve(spec.host, namespace: input.key.namespace)
                 if let winner = destinationRules[host]?.first(where: { $0.key.namespace == input.key.namespace }) {
-                    warnings.append(.init(key: input.key, field: "spec.host",
-                                          message: "host \(host) already has DestinationRule \(winner.key) in this namespace; this one is ignored"))
+                    warnings.append(
+                        .init(
+                            key: input.key, field: "spec.host",
+                            message: "host \(host) already has DestinationRule \(winner.key) in this namespace; this one is ignored"))
                     continue
                 }
                 destinationRules[host, default: []].append(.init(key: input.key, createdRevision: input.createdRevision, spec: spec))
@@ -95,11 +104,13 @@ public enum PushContextBuilder {
             guard let overflow = registry.weightOverflows[host] else { continue }
             warnings.append(weightWarning(overflow))
         }
-        let context = PushContext(revision: revision, registry: registry, virtualServices: virtualServices,
-                                  destinationRules: destinationRules, sidecars: sidecars,
-                                  peerAuthentications: peerAuthentications, authorizationPolicies: authorizationPolicies,
-                                  settings: settings, warnings: warnings)
-        return context.replacing(revision: revision, registry: registry,
-                                 warnings: warnings + ReferenceChecker.warnings(in: context), invalid: invalid, scope: .full)
+        let context = PushContext(
+            revision: revision, registry: registry, virtualServices: virtualServices,
+            destinationRules: destinationRules, sidecars: sidecars,
+            peerAuthentications: peerAuthentications, authorizationPolicies: authorizationPolicies,
+            settings: settings, warnings: warnings)
+        return context.replacing(
+            revision: revision, registry: registry,
+            warnings: warnings + ReferenceChecker.warnings(in: context), invalid: invalid, scope: .full)
     }
 }

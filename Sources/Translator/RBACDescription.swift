@@ -9,7 +9,8 @@ public enum RBACDescription {
     public static func lines(_ rbac: Envoy_Config_Rbac_V3_RBAC) -> [String] {
         rbac.policies.keys.sorted().compactMap { name in
             guard let policy = rbac.policies[name] else { return nil }
-            return "\(name): \(policy.principals.map(principal).joined(separator: " | ")) -> \(policy.permissions.map(permission).joined(separator: " | "))"
+            return
+                "\(name): \(policy.principals.map(principal).joined(separator: " | ")) -> \(policy.permissions.map(permission).joined(separator: " | "))"
         }
     }
 

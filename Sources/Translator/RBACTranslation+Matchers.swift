@@ -41,7 +41,8 @@ extension RBACTranslation {
     /// A value of Istio's syntax as a regex fragment: `*` at either end is any text.
     private static func fragment(_ value: String) -> String {
         var body = Substring(value)
-        let leading = body.hasPrefix("*"), trailing = body.count > 1 && body.hasSuffix("*")
+        let leading = body.hasPrefix("*")
+        let trailing = body.count > 1 && body.hasSuffix("*")
         if leading { body = body.dropFirst() }
         if trailing { body = body.dropLast() }
         return (leading ? ".*" : "") + RegexEscaping.escape(String(body)) + (trailing ? ".*" : "")

@@ -108,8 +108,10 @@ public enum RBACTranslation {
     }
 
     /// `values` (any of) and `notValues` (none of) of a condition, made with `make`.
-    private static func matching<T>(_ condition: AuthorizationPolicy.Condition, _ make: (String) -> T,
-                                    any: ([T]) -> T, not: (T) -> T) -> [T] {
+    private static func matching<T>(
+        _ condition: AuthorizationPolicy.Condition, _ make: (String) -> T,
+        any: ([T]) -> T, not: (T) -> T
+    ) -> [T] {
         var parts: [T] = []
         if !condition.values.isEmpty { parts.append(any(condition.values.map(make))) }
         if !condition.notValues.isEmpty { parts.append(not(any(condition.notValues.map(make)))) }

@@ -50,8 +50,10 @@ enum ReferenceChecker {
             func check(_ destination: Destination, port: UInt32?, at path: String, mirror: Bool = false) {
                 let result = DestinationResolver.cluster(for: destination, namespace: entry.key.namespace, listenerPort: port, in: lookup)
                 if case .failure(let failure) = result {
-                    findings.append(.init(key: entry.key, field: "\(path).\(failure.detail.field)",
-                                          problem: .destination(destination, failure, mirror: mirror)))
+                    findings.append(
+                        .init(
+                            key: entry.key, field: "\(path).\(failure.detail.field)",
+                            problem: .destination(destination, failure, mirror: mirror)))
                 }
             }
             for (r, rule) in entry.spec.http.enumerated() {

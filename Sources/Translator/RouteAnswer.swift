@@ -20,13 +20,14 @@ enum RouteAnswer {
             let scheme = redirect.scheme ?? "http"
             if !(port == 80 && scheme == "http") && !(port == 443 && scheme == "https") { action.portRedirect = port }
         }
-        action.responseCode = switch redirect.redirectCode {
-        case 302: .found
-        case 303: .seeOther
-        case 307: .temporaryRedirect
-        case 308: .permanentRedirect
-        default: .movedPermanently
-        }
+        action.responseCode =
+            switch redirect.redirectCode {
+            case 302: .found
+            case 303: .seeOther
+            case 307: .temporaryRedirect
+            case 308: .permanentRedirect
+            default: .movedPermanently
+            }
         return action
     }
 

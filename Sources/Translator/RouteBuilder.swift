@@ -25,8 +25,11 @@ struct RouteBuilder {
             return virtualServiceRoutes(entry, port: port, view: view)
         }
         let policy = view.destinationRule(service.host)?.spec.policy(subset: nil, port: port)
-        return [defaultRoute(cluster: ClusterName.outbound(port: port, host: service.host),
-                             hashPolicies: policy.map(hashes) ?? [])]
+        return [
+            defaultRoute(
+                cluster: ClusterName.outbound(port: port, host: service.host),
+                hashPolicies: policy.map(hashes) ?? [])
+        ]
     }
 
     private func defaultRoute(cluster: String, hashPolicies: [Envoy_Config_Route_V3_RouteAction.HashPolicy]) -> Envoy_Config_Route_V3_Route {
@@ -63,7 +66,7 @@ struct RouteBuilder {
                     route.redirect = RouteAnswer.redirect(redirect, listenerPort: port)
                 } else if let response = rule.directResponse {
                     route.directResponse = RouteAnswer.directResponse(response)
-                } else if case let (action, loneHeaders)? = action {
+                } else if case (let action, let loneHeaders)? = action {
                     if let loneHeaders { RouteHeaders.apply(loneHeaders, to: &route) }
                     route.route = action
                 } else {
@@ -79,8 +82,10 @@ struct RouteBuilder {
 
     /// The route action for a rule, or nil when none of its destinations resolves; with the
     /// header operations of the destination when only one is left (they go on the route).
-    private func action(for rule: HTTPRoute, namespace: String, port: UInt32,
-                        view: ProxyView) -> (Envoy_Config_Route_V3_RouteAction, RouteHeaders.Translated?)? {
+    private func action(
+        for rule: HTTPRoute, namespace: String, port: UInt32,
+        view: ProxyView
+    ) -> (Envoy_Config_Route_V3_RouteAction, RouteHeaders.Translated?)? {
         let single = rule.route.count == 1
         var weighted: [(cluster: String, weight: UInt32, headers: HeaderOperations?)] = []
         // As Istio: each destination's consistent-hash policy is added (once each).
@@ -90,7 +95,8 @@ struct RouteBuilder {
             // stored under older rules from trapping here.
             let weight = UInt32(clamping: destination.weight ?? (single ? 100 : 0))
             guard weight > 0,
-                  case .success(let target) = DestinationResolver.target(for: destination.destination, namespace: namespace, listenerPort: port, in: view)
+                case .success(let target) = DestinationResolver.target(
+                    for: destination.destination, namespace: namespace, listenerPort: port, in: view)
             else { continue }
             let cluster = target.cluster
             if let policy = view.destinationRule(target.host)?.spec.policy(subset: target.subset, port: target.port) {

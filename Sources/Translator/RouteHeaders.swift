@@ -19,10 +19,12 @@ enum RouteHeaders {
 
     static func translate(_ headers: HeaderOperations) -> Translated {
         var out = Translated()
-        out.requestToAdd = options(headers.request.set, action: .overwriteIfExistsOrAdd)
+        out.requestToAdd =
+            options(headers.request.set, action: .overwriteIfExistsOrAdd)
             + options(headers.request.add, action: .appendIfExistsOrAdd)
         out.requestToRemove = headers.request.remove
-        out.responseToAdd = options(headers.response.set, action: .overwriteIfExistsOrAdd)
+        out.responseToAdd =
+            options(headers.response.set, action: .overwriteIfExistsOrAdd)
             + options(headers.response.add, action: .appendIfExistsOrAdd)
         out.responseToRemove = headers.response.remove
         out.authority = headers.authority
@@ -46,8 +48,10 @@ enum RouteHeaders {
         if let authority = headers.authority { weight.hostRewriteLiteral = authority }
     }
 
-    private static func options(_ map: [String: String],
-                                action: Envoy_Config_Core_V3_HeaderValueOption.HeaderAppendAction) -> [Envoy_Config_Core_V3_HeaderValueOption] {
+    private static func options(
+        _ map: [String: String],
+        action: Envoy_Config_Core_V3_HeaderValueOption.HeaderAppendAction
+    ) -> [Envoy_Config_Core_V3_HeaderValueOption] {
         map.keys.sorted().compactMap { name in
             guard let value = map[name], !HeaderOperations.isAuthority(name) else { return nil }
             var option = Envoy_Config_Core_V3_HeaderValueOption()

@@ -13,14 +13,17 @@ enum RouteMatchTranslation {
     /// Whether `match` (nil: a rule without matches) applies to proxies of `view`, given the
     /// VirtualService's own `gateways`.
     static func applies(_ match: HTTPMatchRequest?, virtualServiceGateways: [String], view: ProxyView) -> Bool {
-        callerConditionsHold(gateways: match?.gateways ?? [], sourceNamespace: match?.sourceNamespace,
-                             sourceLabels: match?.sourceLabels ?? [:], virtualServiceGateways: virtualServiceGateways, view: view)
+        callerConditionsHold(
+            gateways: match?.gateways ?? [], sourceNamespace: match?.sourceNamespace,
+            sourceLabels: match?.sourceLabels ?? [:], virtualServiceGateways: virtualServiceGateways, view: view)
     }
 
     /// The caller conditions every match kind (`http`, `tcp`, `tls`) shares: the gateways (a
     /// match's own list overrides the VirtualService's), the caller's namespace and labels.
-    static func callerConditionsHold(gateways matchGateways: [String], sourceNamespace: String?, sourceLabels: [String: String],
-                                     virtualServiceGateways: [String], view: ProxyView) -> Bool {
+    static func callerConditionsHold(
+        gateways matchGateways: [String], sourceNamespace: String?, sourceLabels: [String: String],
+        virtualServiceGateways: [String], view: ProxyView
+    ) -> Bool {
         let gateways = matchGateways.isEmpty ? virtualServiceGateways : matchGateways
         guard gateways.isEmpty || gateways.contains(mesh) else { return false }
         if let namespace = sourceNamespace, namespace != view.key.namespace { return false }

@@ -7,12 +7,16 @@ import MeshModel
 /// destination names no existing cluster is left out too (meshd never names a missing cluster;
 /// the apply answer warns). gRPC clients ignore mirror policies.
 enum RouteMirror {
-    static func policies(_ mirrors: [HTTPMirrorPolicy], namespace: String, port: UInt32,
-                         view: ProxyView) -> [Envoy_Config_Route_V3_RouteAction.RequestMirrorPolicy] {
+    static func policies(
+        _ mirrors: [HTTPMirrorPolicy], namespace: String, port: UInt32,
+        view: ProxyView
+    ) -> [Envoy_Config_Route_V3_RouteAction.RequestMirrorPolicy] {
         mirrors.compactMap { mirror in
             guard mirror.percentage > 0,
-                  case .success(let cluster) = DestinationResolver.cluster(for: mirror.destination, namespace: namespace,
-                                                                          listenerPort: port, in: view) else { return nil }
+                case .success(let cluster) = DestinationResolver.cluster(
+                    for: mirror.destination, namespace: namespace,
+                    listenerPort: port, in: view)
+            else { return nil }
             var policy = Envoy_Config_Route_V3_RouteAction.RequestMirrorPolicy()
             policy.cluster = cluster
             policy.runtimeFraction.defaultValue = RouteFault.fraction(mirror.percentage)

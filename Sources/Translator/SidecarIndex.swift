@@ -39,8 +39,11 @@ public struct SidecarIndex: Sendable {
         byKey[entry.key] = entry
         guard let selector = entry.spec.workloadSelector, entry.spec.selectsWorkloads else {
             if let winner = defaults[namespace] {
-                return ConfigWarning(key: entry.key, field: "spec.workloadSelector",
-                                     message: "namespace \(namespace) already has a default Sidecar (no workloadSelector), \(winner.key), which is older and wins; this one is ignored")
+                return ConfigWarning(
+                    key: entry.key, field: "spec.workloadSelector",
+                    message:
+                        "namespace \(namespace) already has a default Sidecar (no workloadSelector), \(winner.key), which is older and wins; this one is ignored"
+                )
             }
             defaults[namespace] = entry
             return nil
@@ -51,8 +54,9 @@ public struct SidecarIndex: Sendable {
         }
         selecting[namespace, default: []].append(entry)
         guard let overlapping else { return nil }
-        return ConfigWarning(key: entry.key, field: "spec.workloadSelector",
-                             message: "selects workloads that \(overlapping.key) also selects; the older one, \(overlapping.key), wins for them")
+        return ConfigWarning(
+            key: entry.key, field: "spec.workloadSelector",
+            message: "selects workloads that \(overlapping.key) also selects; the older one, \(overlapping.key), wins for them")
     }
 
     /// The Sidecar with `key`, if indexed.

@@ -25,8 +25,10 @@ public enum UpstreamTLS {
     /// answer says so).
     /// The DestinationRule's `subjectAltNames` replace the accepted identities; else they are
     /// the endpoints' plus the ServiceEntry's `subjectAltNames` (`extraIdentities`), as in Istio.
-    public static func context(_ settings: ClientTLSSettings?, endpoints: [Endpoint], extraIdentities: [String] = [],
-                               trustDomain: String) -> Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext? {
+    public static func context(
+        _ settings: ClientTLSSettings?, endpoints: [Endpoint], extraIdentities: [String] = [],
+        trustDomain: String
+    ) -> Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext? {
         guard let settings, settings.mode == .istioMutual else { return nil }
         guard settings.subjectAltNames.isEmpty else { return context(identities: Set(settings.subjectAltNames).sorted()) }
         return context(identities: Set(identities(of: endpoints, trustDomain: trustDomain) + extraIdentities).sorted())
@@ -46,7 +48,6 @@ public enum UpstreamTLS {
 
     /// The TLS context accepting a server certificate that names one of `identities` (URI SANs).
     static func context(identities: [String]) -> Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext {
-
         var validation = Envoy_Extensions_TransportSockets_Tls_V3_CertificateValidationContext()
         validation.caCertificateProviderInstance = instance(rootCertificateName)
         validation.matchSubjectAltNames = identities.map { identity in

@@ -49,9 +49,11 @@ public struct ViewKey: Sendable, Hashable, CustomStringConvertible {
     public var workloadPorts: [InboundPort]
 
     /// Creates a key.
-    public init(kind: ProxyKind, namespace: String = "default", sidecar: ConfigKey? = nil, sourceLabels: [String: String] = [:],
-                locality: Locality? = nil, priorityLabels: [String: String] = [:],
-                inbound: [InboundAddress] = [], policyLabels: [String: String] = [:], workloadPorts: [InboundPort] = []) {
+    public init(
+        kind: ProxyKind, namespace: String = "default", sidecar: ConfigKey? = nil, sourceLabels: [String: String] = [:],
+        locality: Locality? = nil, priorityLabels: [String: String] = [:],
+        inbound: [InboundAddress] = [], policyLabels: [String: String] = [:], workloadPorts: [InboundPort] = []
+    ) {
         self.inbound = inbound
         self.policyLabels = policyLabels
         self.workloadPorts = workloadPorts

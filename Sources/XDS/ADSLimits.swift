@@ -25,8 +25,10 @@ public struct ADSLimits: Sendable, Hashable {
     /// those of one request, or with `subscribed` those a stream holds in one type.
     func checkNames(_ count: Int, subscribed: Bool = false) throws {
         guard count > maxResourceNamesPerRequest else { return }
-        throw RPCError(code: .resourceExhausted, message: subscribed
-            ? "an xDS stream may subscribe to at most \(maxResourceNamesPerRequest) resources of one type (--xds-max-resource-names); this one subscribes to \(count)"
-            : "a DiscoveryRequest may name at most \(maxResourceNamesPerRequest) resources (--xds-max-resource-names); this one names \(count)")
+        throw RPCError(
+            code: .resourceExhausted,
+            message: subscribed
+                ? "an xDS stream may subscribe to at most \(maxResourceNamesPerRequest) resources of one type (--xds-max-resource-names); this one subscribes to \(count)"
+                : "a DiscoveryRequest may name at most \(maxResourceNamesPerRequest) resources (--xds-max-resource-names); this one names \(count)")
     }
 }

@@ -1,6 +1,6 @@
 import PushPipeline
-import XDSCore
 import Translator
+import XDSCore
 
 /// A stream's protocol machine as the push server drives it and the status registry shows it,
 /// whichever ADS protocol the stream speaks (`StreamStateMachine`, `DeltaStreamStateMachine`).

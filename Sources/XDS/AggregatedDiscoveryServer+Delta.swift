@@ -16,15 +16,17 @@ extension AggregatedDiscoveryServer {
         let limits = self.limits
         let peer = try await authenticatedPeer(context)
         try await admit { connectionID, connectedAt, logger in
-            try await serve(DeltaStreamStateMachine(streamID: connectionID, registry: types), requests: request, connectionID: connectionID,
-                            connectedAt: connectedAt, logger: logger, peer: peer,
-                            node: { $0.hasNode ? $0.node : nil },
-                            decode: { message in
-                                try limits.checkNames(message.resourceNamesSubscribe.count + message.resourceNamesUnsubscribe.count
-                                                      + message.initialResourceVersions.count)
-                                return Self.deltaInfo(message)
-                            },
-                            write: { try await response.write(Self.deltaMessage($0)) })
+            try await serve(
+                DeltaStreamStateMachine(streamID: connectionID, registry: types), requests: request, connectionID: connectionID,
+                connectedAt: connectedAt, logger: logger, peer: peer,
+                node: { $0.hasNode ? $0.node : nil },
+                decode: { message in
+                    try limits.checkNames(
+                        message.resourceNamesSubscribe.count + message.resourceNamesUnsubscribe.count
+                            + message.initialResourceVersions.count)
+                    return Self.deltaInfo(message)
+                },
+                write: { try await response.write(Self.deltaMessage($0)) })
         }
     }
 

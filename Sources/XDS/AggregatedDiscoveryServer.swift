@@ -3,10 +3,10 @@ import EnvoyAPI
 import Foundation
 import GRPCCore
 import Logging
+import PushPipeline
 import ServiceLifecycle
 import Synchronization
 import Translator
-import PushPipeline
 import XDSCore
 
 /// ADS over gRPC, state of the world and Delta: one protocol machine per stream
@@ -40,10 +40,12 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
     private let streamCounter = StreamCounter()
     private let openStreams = OpenStreamCount()
 
-    public init(publisher: PushContextPublisher, cache: SnapshotCache, statuses: ProxyStatusRegistry,
-                metrics: XDSMetrics?, logger: Logger, limits: ADSLimits = ADSLimits(), types: XDSTypeRegistry = .standard,
-                throttle: PushThrottle = PushThrottle(limit: PushThrottle.defaultLimit(cores: ProcessInfo.processInfo.activeProcessorCount)),
-                peerIdentity: (@Sendable (ServerContext) async -> AuthenticatedPeer?)? = nil) {
+    public init(
+        publisher: PushContextPublisher, cache: SnapshotCache, statuses: ProxyStatusRegistry,
+        metrics: XDSMetrics?, logger: Logger, limits: ADSLimits = ADSLimits(), types: XDSTypeRegistry = .standard,
+        throttle: PushThrottle = PushThrottle(limit: PushThrottle.defaultLimit(cores: ProcessInfo.processInfo.activeProcessorCount)),
+        peerIdentity: (@Sendable (ServerContext) async -> AuthenticatedPeer?)? = nil
+    ) {
         self.peerIdentity = peerIdentity
         self.types = types
         self.throttle = throttle
@@ -69,14 +71,15 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
         let limits = self.limits
         let peer = try await authenticatedPeer(context)
         try await admit { connectionID, connectedAt, logger in
-            try await serve(StreamStateMachine(streamID: connectionID, registry: types), requests: request, connectionID: connectionID,
-                            connectedAt: connectedAt, logger: logger, peer: peer,
-                            node: { $0.hasNode ? $0.node : nil },
-                            decode: { message in
-                                try limits.checkNames(message.resourceNames.count)
-                                return Self.info(message)
-                            },
-                            write: { try await response.write(Self.message($0)) })
+            try await serve(
+                StreamStateMachine(streamID: connectionID, registry: types), requests: request, connectionID: connectionID,
+                connectedAt: connectedAt, logger: logger, peer: peer,
+                node: { $0.hasNode ? $0.node : nil },
+                decode: { message in
+                    try limits.checkNames(message.resourceNames.count)
+                    return Self.info(message)
+                },
+                write: { try await response.write(Self.message($0)) })
         }
     }
 
@@ -112,8 +115,9 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
     func admit(_ body: @escaping @Sendable (_ connectionID: String, _ connectedAt: Date, _ logger: Logger) async throws -> String?) async throws {
         guard openStreams.enter(limit: limits.maxStreams) else {
             metrics?.refusedStreams.increment()
-            throw RPCError(code: .resourceExhausted,
-                           message: "meshd already serves \(limits.maxStreams) xDS streams (--xds-max-streams); try another replica or later")
+            throw RPCError(
+                code: .resourceExhausted,
+                message: "meshd already serves \(limits.maxStreams) xDS streams (--xds-max-streams); try another replica or later")
         }
         defer { openStreams.leave() }
         let connectionID = streamCounter.next()
@@ -166,14 +170,20 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
                 if next == nil {
                     let identified = try Self.makeProxy(node: node(message), connectionID: connectionID, peer: peer)
                     guard cache.serves(identified.kind) else {
-                        logger.warning("proxy refused: meshd does not serve its kind yet", metadata: [
-                            "proxy": "\(identified.id)", "kind": "\(identified.kind.rawValue)"])
+                        logger.warning(
+                            "proxy refused: meshd does not serve its kind yet",
+                            metadata: [
+                                "proxy": "\(identified.id)", "kind": "\(identified.kind.rawValue)",
+                            ])
                         throw RPCError(code: .unimplemented, message: Self.notServedMessage(identified))
                     }
                     next = identified
-                    logger.info("proxy identified", metadata: [
-                        "proxy": "\(identified.id)", "kind": "\(identified.kind.rawValue)", "namespace": "\(identified.namespace)",
-                        "identity": "\(identified.identity ?? "none")"])
+                    logger.info(
+                        "proxy identified",
+                        metadata: [
+                            "proxy": "\(identified.id)", "kind": "\(identified.kind.rawValue)", "namespace": "\(identified.namespace)",
+                            "identity": "\(identified.identity ?? "none")",
+                        ])
                 }
                 // A gRPC server's inbound listener names are part of its view: a request that
                 // changes them moves the proxy to its new view before the request is answered.
@@ -210,25 +220,36 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
         return machine.nodeID
     }
 
-    private func perform(_ event: XDSEvent, write: (DiscoveryResponseInfo) async throws -> Void,
-                         logger: Logger, proxyID: String) async throws {
+    private func perform(
+        _ event: XDSEvent, write: (DiscoveryResponseInfo) async throws -> Void,
+        logger: Logger, proxyID: String
+    ) async throws {
         switch event {
         case .send(let info):
             try await write(info)
             metrics?.pushed(info.typeURL)
-            logger.debug("sent", metadata: ["proxy": "\(proxyID)", "type": "\(types.shortName(info.typeURL))",
-                                            "version": "\(info.versionInfo)", "nonce": "\(info.nonce)",
-                                            "resources": "\(info.resources.count)", "removed": "\(info.removedResources.count)"])
+            logger.debug(
+                "sent",
+                metadata: [
+                    "proxy": "\(proxyID)", "type": "\(types.shortName(info.typeURL))",
+                    "version": "\(info.versionInfo)", "nonce": "\(info.nonce)",
+                    "resources": "\(info.resources.count)", "removed": "\(info.removedResources.count)",
+                ])
         case .acked(let typeURL, let version):
             logger.debug("ACK", metadata: ["proxy": "\(proxyID)", "type": "\(types.shortName(typeURL))", "version": "\(version)"])
         case .nacked(let typeURL, let version, let error):
             metrics?.rejected(typeURL)
-            logger.warning("NACK", metadata: ["proxy": "\(proxyID)", "type": "\(types.shortName(typeURL))",
-                                              "version": "\(version)", "error": "\(error)"])
+            logger.warning(
+                "NACK",
+                metadata: [
+                    "proxy": "\(proxyID)", "type": "\(types.shortName(typeURL))",
+                    "version": "\(version)", "error": "\(error)",
+                ])
         case .unknownType(let typeURL):
             metrics?.unknownTypeRequests.increment()
-            logger.debug("request for a type meshd does not serve; answered empty",
-                         metadata: ["proxy": "\(proxyID)", "type": "\(typeURL.prefix(200))"])
+            logger.debug(
+                "request for a type meshd does not serve; answered empty",
+                metadata: ["proxy": "\(proxyID)", "type": "\(typeURL.prefix(200))"])
         case .ignoredStale(let typeURL, let nonce):
             logger.trace("stale nonce ignored", metadata: ["proxy": "\(proxyID)", "type": "\(types.shortName(typeURL))", "nonce": "\(nonce)"])
         }

@@ -1,5 +1,5 @@
-import Translator
 import PushPipeline
+import Translator
 import XDSCore
 
 /// The incremental (Delta) ADS protocol for one stream, as a value type that returns events.
@@ -121,7 +121,9 @@ public struct DeltaStreamStateMachine: Sendable {
 
         // What the request newly wants; nil: everything it wants (a first request, or wildcard
         // turned on).
-        let newly: Set<String>? = first || (state.wildcard && !wasWildcard) ? nil
+        let newly: Set<String>? =
+            first || (state.wildcard && !wasWildcard)
+            ? nil
             : (state.wildcard ? [] : subscribe.subtracting(before).subtracting(["*"]))
         if snapshot == nil {
             if first { unanswered.insert(typeURL) }
@@ -177,9 +179,13 @@ public struct DeltaStreamStateMachine: Sendable {
         let nonce = nonces.next()
         let version = state.held.version
         state.tracker.sent(nonce: nonce, version: version)
-        return [.send(DiscoveryResponseInfo(typeURL: typeURL, versionInfo: version, nonce: nonce,
-                                            resources: updates.sorted { $0.name < $1.name },
-                                            removedResources: removed.sorted()))]
+        return [
+            .send(
+                DiscoveryResponseInfo(
+                    typeURL: typeURL, versionInfo: version, nonce: nonce,
+                    resources: updates.sorted { $0.name < $1.name },
+                    removedResources: removed.sorted()))
+        ]
     }
 
     /// Whether the proxy holds a name of `typeURL` that no longer exists.

@@ -1,5 +1,5 @@
-import Translator
 import PushPipeline
+import Translator
 import XDSCore
 
 /// A state-of-the-world request, reduced to what the stream state machine decides on
@@ -14,8 +14,10 @@ public struct DiscoveryRequestInfo: Sendable, Hashable {
     /// The node id, present in the first request of a stream.
     public var nodeID: String?
 
-    public init(typeURL: String, versionInfo: String = "", resourceNames: [String] = [], responseNonce: String = "",
-                errorDetail: String? = nil, nodeID: String? = nil) {
+    public init(
+        typeURL: String, versionInfo: String = "", resourceNames: [String] = [], responseNonce: String = "",
+        errorDetail: String? = nil, nodeID: String? = nil
+    ) {
         self.typeURL = typeURL
         self.versionInfo = versionInfo
         self.resourceNames = resourceNames
@@ -41,8 +43,10 @@ public struct DeltaDiscoveryRequestInfo: Sendable, Hashable {
     /// The node id, present in the first request of a stream.
     public var nodeID: String?
 
-    public init(typeURL: String, subscribe: [String] = [], unsubscribe: [String] = [], initialVersions: [String: String] = [:],
-                responseNonce: String = "", errorDetail: String? = nil, nodeID: String? = nil) {
+    public init(
+        typeURL: String, subscribe: [String] = [], unsubscribe: [String] = [], initialVersions: [String: String] = [:],
+        responseNonce: String = "", errorDetail: String? = nil, nodeID: String? = nil
+    ) {
         self.typeURL = typeURL
         self.subscribe = subscribe
         self.unsubscribe = unsubscribe

@@ -1,5 +1,5 @@
-import Translator
 import PushPipeline
+import Translator
 import XDSCore
 
 /// The resources a Delta client holds of one type, by name and version, with the version of

@@ -1,5 +1,5 @@
-import Translator
 import PushPipeline
+import Translator
 import XDSCore
 
 /// What a stream machine does at each step of a make-before-break push; `MakeBeforeBreak`

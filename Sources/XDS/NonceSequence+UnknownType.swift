@@ -1,5 +1,5 @@
-import XDSCore
 import PushPipeline
+import XDSCore
 
 extension NonceSequence {
     /// What both protocols do with a request for a type meshd does not serve: a fresh request
@@ -8,7 +8,9 @@ extension NonceSequence {
     /// types.
     mutating func answerUnknownType(_ typeURL: String, responseNonce: String) -> [XDSEvent] {
         guard responseNonce.isEmpty else { return [.ignoredStale(typeURL: typeURL, nonce: responseNonce)] }
-        return [.unknownType(typeURL: typeURL),
-                .send(DiscoveryResponseInfo(typeURL: typeURL, versionInfo: "", nonce: next(), resources: []))]
+        return [
+            .unknownType(typeURL: typeURL),
+            .send(DiscoveryResponseInfo(typeURL: typeURL, versionInfo: "", nonce: next(), resources: [])),
+        ]
     }
 }

@@ -1,9 +1,9 @@
-import MeshCommon
 import EnvoyAPI
+import MeshCommon
 import MeshModel
+import PushPipeline
 import SwiftProtobuf
 import Translator
-import PushPipeline
 import XDSCore
 
 /// A caller that proved a mesh identity with its certificate (the mTLS port).
@@ -45,8 +45,10 @@ public struct ProxyIdentityError: Error, Sendable, Hashable {
 ///   and Node.locality.
 public enum ProxyIdentity {
     /// The proxy of a stream whose first request carried `node` (nil if it had none).
-    public static func proxy(node: Envoy_Config_Core_V3_Node?, connectionID: String,
-                             peer: AuthenticatedPeer?) throws(ProxyIdentityError) -> Proxy {
+    public static func proxy(
+        node: Envoy_Config_Core_V3_Node?, connectionID: String,
+        peer: AuthenticatedPeer?
+    ) throws(ProxyIdentityError) -> Proxy {
         let node = node ?? Envoy_Config_Core_V3_Node()
         let metadata = node.hasMetadata ? node.metadata.fields : [:]
         let idParts = node.id.split(separator: "~", omittingEmptySubsequences: false).map(String.init)
@@ -68,21 +70,24 @@ public enum ProxyIdentity {
             claimed = String(domain)
         }
         if let claimed, !NameRules.isDNS1123Label(claimed) {
-            throw ProxyIdentityError(code: .invalidArgument,
-                                     message: "node namespace \"\(claimed.prefix(80))\" is not a DNS-1123 label (node.metadata.NAMESPACE or the node id's fourth field)")
+            throw ProxyIdentityError(
+                code: .invalidArgument,
+                message: "node namespace \"\(claimed.prefix(80))\" is not a DNS-1123 label (node.metadata.NAMESPACE or the node id's fourth field)")
         }
         let namespace: String
         if let peer {
             if let claimed, claimed != peer.namespace {
-                throw ProxyIdentityError(code: .permissionDenied,
-                                         message: "node claims namespace \"\(claimed)\" but its certificate (\(peer.spiffeID)) is for namespace \"\(peer.namespace)\"")
+                throw ProxyIdentityError(
+                    code: .permissionDenied,
+                    message: "node claims namespace \"\(claimed)\" but its certificate (\(peer.spiffeID)) is for namespace \"\(peer.namespace)\"")
             }
             namespace = peer.namespace
         } else {
             namespace = claimed ?? "default"
         }
 
-        var instanceIPs = try string(metadata, "INSTANCE_IPS")?.split(separator: ",")
+        var instanceIPs =
+            try string(metadata, "INSTANCE_IPS")?.split(separator: ",")
             .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } ?? []
         if instanceIPs.isEmpty, istioForm, !idParts[1].isEmpty { instanceIPs = [idParts[1]] }
         for address in instanceIPs where !IPAddressSyntax.isIPAddress(address) {
@@ -101,12 +106,14 @@ public enum ProxyIdentity {
                 labels[key] = text
             }
         }
-        let locality = node.hasLocality
+        let locality =
+            node.hasLocality
             ? Locality(region: node.locality.region, zone: node.locality.zone, subZone: node.locality.subZone)
             : Locality()
-        return Proxy(id: node.id.isEmpty ? connectionID : node.id, kind: kind, namespace: namespace, labels: labels,
-                     instanceIPs: instanceIPs, clusterID: try string(metadata, "CLUSTER_ID") ?? "", locality: locality,
-                     identity: peer?.spiffeID)
+        return Proxy(
+            id: node.id.isEmpty ? connectionID : node.id, kind: kind, namespace: namespace, labels: labels,
+            instanceIPs: instanceIPs, clusterID: try string(metadata, "CLUSTER_ID") ?? "", locality: locality,
+            identity: peer?.spiffeID)
     }
 
     /// A metadata field that must be a string when present.

@@ -1,5 +1,5 @@
-import Synchronization
 import PushPipeline
+import Synchronization
 import XDSCore
 
 /// Bounds how many streams work out a push at once: take the snapshot for their view (generating

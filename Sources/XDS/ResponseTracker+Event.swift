@@ -1,5 +1,5 @@
-import XDSCore
 import PushPipeline
+import XDSCore
 
 extension ResponseTracker {
     /// The answer as the event the server acts on.

@@ -1,5 +1,5 @@
-import Translator
 import PushPipeline
+import Translator
 import XDSCore
 
 /// The state-of-the-world ADS protocol for one stream, as a value type that returns events.
@@ -175,13 +175,16 @@ public struct StreamStateMachine: Sendable {
         return [.send(makeResponse(typeURL, resources: resources, view: view, state: &state))]
     }
 
-    private mutating func makeResponse(_ typeURL: String, resources: [XDSResource], view: [String: XDSResource],
-                                       state: inout TypeState) -> DiscoveryResponseInfo {
+    private mutating func makeResponse(
+        _ typeURL: String, resources: [XDSResource], view: [String: XDSResource],
+        state: inout TypeState
+    ) -> DiscoveryResponseInfo {
         let nonce = nonces.next()
         let version = ContentVersion.of(view.values)
         state.tracker.sent(nonce: nonce, version: version)
-        return DiscoveryResponseInfo(typeURL: typeURL, versionInfo: version, nonce: nonce,
-                                     resources: resources.sorted { $0.name < $1.name })
+        return DiscoveryResponseInfo(
+            typeURL: typeURL, versionInfo: version, nonce: nonce,
+            resources: resources.sorted { $0.name < $1.name })
     }
 }
 

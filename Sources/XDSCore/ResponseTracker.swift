@@ -47,7 +47,8 @@ public struct ResponseTracker: Sendable {
     public var status: TypeStatus {
         guard let nonce = lastNonce else { return TypeStatus(status: .notSent) }
         let synced = ackedNonce == nonce && error == nil
-        return TypeStatus(status: synced ? .synced : .stale, sentVersion: lastVersion,
-                          ackedVersion: ackedVersion, sentNonce: nonce, error: error)
+        return TypeStatus(
+            status: synced ? .synced : .stale, sentVersion: lastVersion,
+            ackedVersion: ackedVersion, sentNonce: nonce, error: error)
     }
 }

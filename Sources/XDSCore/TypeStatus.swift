@@ -17,8 +17,10 @@ public struct TypeStatus: Sendable, Hashable, Codable {
     /// The last NACK's error detail, until a later ACK clears it.
     public var error: String?
 
-    public init(status: SyncStatus, sentVersion: String? = nil, ackedVersion: String? = nil, sentNonce: String? = nil,
-                error: String? = nil) {
+    public init(
+        status: SyncStatus, sentVersion: String? = nil, ackedVersion: String? = nil, sentNonce: String? = nil,
+        error: String? = nil
+    ) {
         self.status = status
         self.sentVersion = sentVersion
         self.ackedVersion = ackedVersion

@@ -44,8 +44,9 @@ struct AtomicDirectoryWriter: Sendable {
         try makeDirectory(generationPath, mode: 0o755, existingIsFine: false)
         do {
             for file in files {
-                try writeFile(path: (generationPath as NSString).appendingPathComponent(file.name),
-                              contents: file.contents, mode: file.mode)
+                try writeFile(
+                    path: (generationPath as NSString).appendingPathComponent(file.name),
+                    contents: file.contents, mode: file.mode)
             }
             try syncDirectory(generationPath)
         } catch {

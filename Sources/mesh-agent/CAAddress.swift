@@ -1,6 +1,6 @@
-import MeshCommon
 import ArgumentParser
 import GRPCNIOTransportHTTP2
+import MeshCommon
 
 /// `--ca-address HOST:PORT`: where meshd's TLS port (15012) listens.
 struct CAAddress: Sendable, Equatable, ExpressibleByArgument, CustomStringConvertible {
@@ -21,7 +21,7 @@ struct CAAddress: Sendable, Equatable, ExpressibleByArgument, CustomStringConver
     /// rejected because the port cannot be told apart from it.
     init?(argument: String) {
         guard let colon = argument.lastIndex(of: ":"),
-              let port = Int(argument[argument.index(after: colon)...]), (1...65535).contains(port)
+            let port = Int(argument[argument.index(after: colon)...]), (1...65535).contains(port)
         else { return nil }
         var host = String(argument[..<colon])
         if host.hasPrefix("[") && host.hasSuffix("]") {
@@ -42,9 +42,10 @@ struct CAAddress: Sendable, Equatable, ExpressibleByArgument, CustomStringConver
     static func isIPLiteral(_ text: String) -> Bool {
         if text.contains(":") { return true }
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 4 && parts.allSatisfy { part in
-            !part.isEmpty && part.count <= 3 && part.allSatisfy(\.isASCII) && UInt8(part) != nil
-        }
+        return parts.count == 4
+            && parts.allSatisfy { part in
+                !part.isEmpty && part.count <= 3 && part.allSatisfy(\.isASCII) && UInt8(part) != nil
+            }
     }
 
     /// The gRPC target: IP literals are dialled directly, names are resolved through DNS.

@@ -37,7 +37,9 @@ struct CertificateRenewer: Sendable {
         let presented = current.flatMap { $0.isValid(at: Date()) ? $0 : nil }
         let credentials = SignerCredentials(token: token, clientCertificate: presented)
         guard !credentials.isEmpty else {
-            throw AgentError(.configuration, """
+            throw AgentError(
+                .configuration,
+                """
                 no credentials: the certificate in \(writer.directory) is missing or expired and no token \
                 was given (--token, --token-file or MESH_AGENT_TOKEN)
                 """)
@@ -49,9 +51,11 @@ struct CertificateRenewer: Sendable {
         do {
             chain = try await signer.sign(csrPEM: csr, validitySeconds: validity.seconds, credentials: credentials)
         } catch let error as AgentError where presented != nil && token != nil {
-            logger.debug("renewal with client certificate failed, retrying with the token alone", metadata: [
-                "status": "\(error.status ?? "-")", "error": "\(error.message)",
-            ])
+            logger.debug(
+                "renewal with client certificate failed, retrying with the token alone",
+                metadata: [
+                    "status": "\(error.status ?? "-")", "error": "\(error.message)",
+                ])
             let tokenOnly = SignerCredentials(token: token, clientCertificate: nil)
             chain = try await signer.sign(csrPEM: csr, validitySeconds: validity.seconds, credentials: tokenOnly)
         }
@@ -59,12 +63,14 @@ struct CertificateRenewer: Sendable {
         let issued = try IssuedCertificate(chain: chain, key: key, fallbackRootPEM: fallbackRootPEM)
         try writer.publish(issued.files)
         onIssued(issued)
-        logger.info("issued certificate", metadata: [
-            "identity": "\(issued.identity)",
-            "notAfter": "\(Self.timestamp(issued.notAfter))",
-            "authenticatedBy": "\(credentials.summary)",
-            "dir": "\(writer.directory)",
-        ])
+        logger.info(
+            "issued certificate",
+            metadata: [
+                "identity": "\(issued.identity)",
+                "notAfter": "\(Self.timestamp(issued.notAfter))",
+                "authenticatedBy": "\(credentials.summary)",
+                "dir": "\(writer.directory)",
+            ])
         return issued
     }
 
@@ -77,11 +83,13 @@ struct CertificateRenewer: Sendable {
         var current = initial
         if let initial, initial.isValid(at: Date()) {
             let delay = policy.renewalDelay(for: initial)
-            logger.info("using existing certificate", metadata: [
-                "identity": "\(initial.identity)",
-                "notAfter": "\(Self.timestamp(initial.notAfter))",
-                "renewIn": "\(Self.format(delay))",
-            ])
+            logger.info(
+                "using existing certificate",
+                metadata: [
+                    "identity": "\(initial.identity)",
+                    "notAfter": "\(Self.timestamp(initial.notAfter))",
+                    "renewIn": "\(Self.format(delay))",
+                ])
             guard (try? await Task.sleep(for: delay)) != nil else { return }
         }
 

@@ -70,20 +70,21 @@ struct IssuedCertificate: Sendable {
             try? String(contentsOfFile: (directory as NSString).appendingPathComponent(name), encoding: .utf8)
         }
         guard let chainPEM = read(FileName.certificateChain), let keyPEM = read(FileName.privateKey),
-              let rootPEM = read(FileName.rootCertificate),
-              let leafDocument = try? PEMDocument.parseMultiple(pemString: chainPEM).first,
-              let leaf = try? Certificate(pemDocument: leafDocument),
-              let key = try? Certificate.PrivateKey(pemEncoded: keyPEM),
-              leaf.publicKey == key.publicKey
+            let rootPEM = read(FileName.rootCertificate),
+            let leafDocument = try? PEMDocument.parseMultiple(pemString: chainPEM).first,
+            let leaf = try? Certificate(pemDocument: leafDocument),
+            let key = try? Certificate.PrivateKey(pemEncoded: keyPEM),
+            leaf.publicKey == key.publicKey
         else { return nil }
         self.leaf = leaf
         self.chainPEM = chainPEM
         self.rootPEM = rootPEM
         self.keyPEM = keyPEM
         // The generation's file, not the stable symlink, whose own mtime is when it was created.
-        let written = try? FileManager.default.attributesOfItem(
-            atPath: (directory as NSString).appendingPathComponent("\(AtomicDirectoryWriter.dataLink)/\(FileName.certificateChain)")
-        )[.modificationDate] as? Date
+        let written =
+            try? FileManager.default.attributesOfItem(
+                atPath: (directory as NSString).appendingPathComponent("\(AtomicDirectoryWriter.dataLink)/\(FileName.certificateChain)")
+            )[.modificationDate] as? Date
         self.receivedAt = written ?? leaf.notValidBefore
     }
 

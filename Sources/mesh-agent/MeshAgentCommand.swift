@@ -1,7 +1,7 @@
-import MeshCommon
 import ArgumentParser
 import Foundation
 import Logging
+import MeshCommon
 import SwiftASN1
 import X509
 
@@ -32,9 +32,10 @@ struct MeshAgentCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("meshd's CA (TLS) address.", valueName: "host:port"))
     var caAddress: CAAddress = .default
 
-    @Option(help: ArgumentHelp(
-        "meshd's mTLS renewal address, used when renewing with a still-valid certificate (default: the --ca-address host, port 15013).",
-        valueName: "host:port"))
+    @Option(
+        help: ArgumentHelp(
+            "meshd's mTLS renewal address, used when renewing with a still-valid certificate (default: the --ca-address host, port 15013).",
+            valueName: "host:port"))
     var renewAddress: CAAddress?
 
     @Option(help: ArgumentHelp("PEM trust anchor meshd's TLS certificate must chain to.", valueName: "file"))
@@ -55,9 +56,10 @@ struct MeshAgentCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Requested certificate lifetime, e.g. 24h, 1h30m, 90s.", valueName: "duration"))
     var ttl = ValidityDuration(seconds: 86_400)
 
-    @Option(help: ArgumentHelp(
-        "Also serve the certificate to Envoy over SDS (secrets 'default' and 'ROOTCA') on this Unix socket, owner-only.",
-        valueName: "path"))
+    @Option(
+        help: ArgumentHelp(
+            "Also serve the certificate to Envoy over SDS (secrets 'default' and 'ROOTCA') on this Unix socket, owner-only.",
+            valueName: "path"))
     var sdsSocket: String?
 
     @Flag(help: "Issue one certificate, write it and exit (non-zero on failure).")
@@ -99,8 +101,9 @@ struct MeshAgentCommand: AsyncParsableCommand {
         let rootPEM = try Self.loadTrustRoot(rootCert)
         let secrets = SecretStore()
         var renewer = CertificateRenewer(
-            signer: GRPCCertificateSigner(address: caAddress, renewAddress: renewAddress ?? CAAddress(host: caAddress.host, port: MeshDefaults.mutualTLSPort),
-                                          serverName: serverName, trustRootPEM: rootPEM),
+            signer: GRPCCertificateSigner(
+                address: caAddress, renewAddress: renewAddress ?? CAAddress(host: caAddress.host, port: MeshDefaults.mutualTLSPort),
+                serverName: serverName, trustRootPEM: rootPEM),
             writer: AtomicDirectoryWriter(directory: outputDir),
             tokenSource: resolvedTokenSource,
             keyType: keyType,
@@ -115,15 +118,19 @@ struct MeshAgentCommand: AsyncParsableCommand {
             return
         }
         if resolvedTokenSource == .none && existing?.isValid(at: Date()) != true {
-            throw AgentError(.configuration, """
+            throw AgentError(
+                .configuration,
+                """
                 no token: give --token, --token-file or \(Self.tokenEnvironmentVariable) \
                 (only a still-valid certificate in \(outputDir) can renew without one)
                 """)
         }
-        logger.info("starting", metadata: [
-            "caAddress": "\(caAddress)", "serverName": "\(serverName)", "dir": "\(outputDir)",
-            "ttl": "\(ttl)", "keyType": "\(keyType.rawValue)",
-        ])
+        logger.info(
+            "starting",
+            metadata: [
+                "caAddress": "\(caAddress)", "serverName": "\(serverName)", "dir": "\(outputDir)",
+                "ttl": "\(ttl)", "keyType": "\(keyType.rawValue)",
+            ])
         if let existing, existing.isValid(at: Date()) {
             secrets.publish(WorkloadSecrets(certificate: existing))
         }
@@ -146,8 +153,10 @@ struct MeshAgentCommand: AsyncParsableCommand {
     /// Starts the SDS server in `group` and returns once its socket is bound and owner-only, so
     /// the renewal loop (which writes files) starts after the umask is restored; a socket that
     /// cannot be bound fails the agent at start.
-    static func startSDS(_ listener: SDSListener, store: SecretStore, logger: Logger,
-                         in group: inout ThrowingTaskGroup<Void, any Error>) async throws {
+    static func startSDS(
+        _ listener: SDSListener, store: SecretStore, logger: Logger,
+        in group: inout ThrowingTaskGroup<Void, any Error>
+    ) async throws {
         let (ready, signalReady) = AsyncStream.makeStream(of: Void.self)
         group.addTask {
             defer { signalReady.finish() }

@@ -1,9 +1,9 @@
-import XDSCore
 import AsyncAlgorithms
 import EnvoyAPI
 import GRPCCore
 import Logging
 import Synchronization
+import XDSCore
 
 /// envoy.service.secret.v3.SecretDiscoveryService: the workload's certificate and trust bundle
 /// for the Envoy beside the agent, served on a Unix socket only it can open (see `SDSListener`).
@@ -32,11 +32,12 @@ struct SecretDiscoveryServer: Envoy_Service_Secret_V3_SecretDiscoveryService.Sim
         context: ServerContext
     ) async throws {
         var machine = SecretStreamMachine(streamID: streams.next())
-        try await serve(request, protocolName: "sotw",
-                        receive: { try machine.receive($0) }, update: { machine.update($0) },
-                        write: { event in
-                            if case .send(let message) = event { try await response.write(message) }
-                        })
+        try await serve(
+            request, protocolName: "sotw",
+            receive: { try machine.receive($0) }, update: { machine.update($0) },
+            write: { event in
+                if case .send(let message) = event { try await response.write(message) }
+            })
     }
 
     func deltaSecrets(
@@ -45,11 +46,12 @@ struct SecretDiscoveryServer: Envoy_Service_Secret_V3_SecretDiscoveryService.Sim
         context: ServerContext
     ) async throws {
         var machine = DeltaSecretStreamMachine(streamID: streams.next())
-        try await serve(request, protocolName: "delta",
-                        receive: { try machine.receive($0) }, update: { machine.update($0) },
-                        write: { event in
-                            if case .sendDelta(let message) = event { try await response.write(message) }
-                        })
+        try await serve(
+            request, protocolName: "delta",
+            receive: { try machine.receive($0) }, update: { machine.update($0) },
+            write: { event in
+                if case .sendDelta(let message) = event { try await response.write(message) }
+            })
     }
 
     /// Runs one stream until Envoy closes it: requests and new generations, in arrival order,
@@ -87,18 +89,23 @@ struct SecretDiscoveryServer: Envoy_Service_Secret_V3_SecretDiscoveryService.Sim
         }
     }
 
-    private func perform(_ event: SecretStreamEvent, write: (SecretStreamEvent) async throws -> Void,
-                         logger: Logger) async throws {
+    private func perform(
+        _ event: SecretStreamEvent, write: (SecretStreamEvent) async throws -> Void,
+        logger: Logger
+    ) async throws {
         switch event {
         case .send(let message):
             try await write(event)
             logger.info("SDS pushed", metadata: ["version": "\(message.versionInfo)", "resources": "\(message.resources.count)"])
         case .sendDelta(let message):
             try await write(event)
-            logger.info("SDS pushed", metadata: [
-                "version": "\(message.systemVersionInfo)",
-                "resources": "\(message.resources.map(\.name).joined(separator: ","))",
-                "removed": "\(message.removedResources.joined(separator: ","))"])
+            logger.info(
+                "SDS pushed",
+                metadata: [
+                    "version": "\(message.systemVersionInfo)",
+                    "resources": "\(message.resources.map(\.name).joined(separator: ","))",
+                    "removed": "\(message.removedResources.joined(separator: ","))",
+                ])
         case .acked(let version):
             logger.debug("SDS ACK", metadata: ["version": "\(version)"])
         case .rejected(let version, let message):
@@ -107,9 +114,12 @@ struct SecretDiscoveryServer: Envoy_Service_Secret_V3_SecretDiscoveryService.Sim
         case .ignoredStale(let nonce):
             logger.debug("SDS stale nonce ignored", metadata: ["nonce": "\(nonce)"])
         case .unknownNames(let names):
-            logger.warning("Envoy asked for secrets this agent does not serve", metadata: [
-                "names": "\(names.joined(separator: ","))",
-                "served": "\(WorkloadSecrets.names.joined(separator: ","))"])
+            logger.warning(
+                "Envoy asked for secrets this agent does not serve",
+                metadata: [
+                    "names": "\(names.joined(separator: ","))",
+                    "served": "\(WorkloadSecrets.names.joined(separator: ","))",
+                ])
         }
     }
 }

@@ -1,6 +1,6 @@
 import ArgumentParser
-import MeshCommon
 import Foundation
+import MeshCommon
 
 /// A certificate lifetime as the operator types it, in meshd's one duration grammar
 /// (`DurationSyntax` with days: `24h`, `1h30m`, `90s`, `7d`), whole seconds only because the CA
@@ -23,7 +23,8 @@ struct ValidityDuration: Sendable, Equatable, ExpressibleByArgument, CustomStrin
     /// `7d`); nil when malformed, zero, overflowing or not a whole number of seconds.
     init?(parsing text: String) {
         guard let duration = DurationSyntax.parse(text.trimmingCharacters(in: .whitespaces), units: .withDays),
-              let seconds = DurationSyntax.wholeSeconds(duration) else { return nil }
+            let seconds = DurationSyntax.wholeSeconds(duration)
+        else { return nil }
         self.init(seconds: seconds)
     }
 

@@ -63,8 +63,9 @@ struct AdminClient: Sendable {
     /// `POST /api/v1/apply?dryRun=true[&proxy=ID]`: validates one manifest as an apply would and
     /// answers what it would do and which proxies it would touch, changing nothing. The raw body.
     func applyDryRun(_ manifest: ManifestSource, proxy: String?) async throws -> Data {
-        try await send(.post, "/api/v1/apply", query: [("dryRun", "true")] + (proxy.map { [("proxy", $0)] } ?? []),
-                       body: manifest.data, contentType: manifest.contentType)
+        try await send(
+            .post, "/api/v1/apply", query: [("dryRun", "true")] + (proxy.map { [("proxy", $0)] } ?? []),
+            body: manifest.data, contentType: manifest.contentType)
     }
 
     /// `POST /api/v1/apply` answered as it came (for `-o json`).
@@ -156,8 +157,9 @@ struct AdminClient: Sendable {
 
     /// `GET /debug/authz`: the mTLS modes and RBAC rules WorkloadEntry `namespace/workload` gets.
     func authzCheck(namespace: String, workload: String) async throws -> JSONValue {
-        try JSONValue.parse(try await send(.get, "/debug/authz", query: [("namespace", namespace), ("workload", workload)]),
-                            what: "authz check")
+        try JSONValue.parse(
+            try await send(.get, "/debug/authz", query: [("namespace", namespace), ("workload", workload)]),
+            what: "authz check")
     }
 
     /// `GET /debug/config_dump?proxyID=ID`: the resources meshd last built for one proxy.
@@ -217,9 +219,11 @@ struct AdminClient: Sendable {
         if !query.isEmpty {
             var allowed = CharacterSet.urlQueryAllowed
             allowed.remove(charactersIn: "&=+")
-            url += "?" + query.map { key, value in
-                "\(key)=\(value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value)"
-            }.joined(separator: "&")
+            url +=
+                "?"
+                + query.map { key, value in
+                    "\(key)=\(value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value)"
+                }.joined(separator: "&")
         }
         var request = HTTPClientRequest(url: url)
         switch method {

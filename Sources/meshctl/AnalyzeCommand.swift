@@ -46,7 +46,9 @@ struct AnalyzeCommand: AsyncParsableCommand {
     @Flag(name: [.customShort("A"), .customLong("all-namespaces")], help: "Show messages of every namespace.")
     var allNamespaces = false
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("File, directory or '-' to analyze on top of the stored configuration (repeatable).", valueName: "file"))
+    @Option(
+        name: .shortAndLong,
+        help: ArgumentHelp("File, directory or '-' to analyze on top of the stored configuration (repeatable).", valueName: "file"))
     var filename: [String] = []
 
     @Option(name: .shortAndLong, help: "Output format: log, json or yaml.")

@@ -1,5 +1,5 @@
-import MeshCommon
 import Foundation
+import MeshCommon
 
 /// `meshctl bootstrap --envoy`: the bootstrap an Envoy sidecar starts from, in the shape
 /// istio-agent writes (node metadata, ADS to the control plane, the `sds-grpc` cluster on the
@@ -58,18 +58,18 @@ extension BootstrapCommand {
                 "lds_config": adsConfigSource,
             ]),
             "static_resources": .object([
-                "clusters": .array([xdsCluster(input), sdsCluster(input.sdsSocket)]),
+                "clusters": .array([xdsCluster(input), sdsCluster(input.sdsSocket)])
             ]),
             "layered_runtime": .object([
                 "layers": .array([
                     .object([
                         "name": .string("global config"),
                         "static_layer": .object([
-                            "re2.max_program_size.error_level": .integer(Int64(Envoy.regexProgramSizeLimit)),
+                            "re2.max_program_size.error_level": .integer(Int64(Envoy.regexProgramSizeLimit))
                         ]),
                     ]),
                     .object(["name": .string("admin"), "admin_layer": .object([:])]),
-                ]),
+                ])
             ]),
         ])
     }
@@ -140,10 +140,12 @@ extension BootstrapCommand {
                         "tls_certificate_sds_secret_configs": .array([sdsSecret("default")]),
                         "combined_validation_context": .object([
                             "default_validation_context": .object([
-                                "match_typed_subject_alt_names": .array([.object([
-                                    "san_type": .string(isIPAddress(input.serverName) ? "IP_ADDRESS" : "DNS"),
-                                    "matcher": .object(["exact": .string(input.serverName)]),
-                                ])]),
+                                "match_typed_subject_alt_names": .array([
+                                    .object([
+                                        "san_type": .string(isIPAddress(input.serverName) ? "IP_ADDRESS" : "DNS"),
+                                        "matcher": .object(["exact": .string(input.serverName)]),
+                                    ])
+                                ])
                             ]),
                             "validation_context_sds_secret_config": sdsSecret("ROOTCA"),
                         ]),
@@ -174,16 +176,18 @@ extension BootstrapCommand {
             "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": .object([
                 "@type": .string("type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"),
                 "explicit_http_config": .object(["http2_protocol_options": .object(http2)]),
-            ]),
+            ])
         ])
     }
 
     private static func loadAssignment(_ cluster: String, address: JSONValue) -> JSONValue {
         .object([
             "cluster_name": .string(cluster),
-            "endpoints": .array([.object([
-                "lb_endpoints": .array([.object(["endpoint": .object(["address": address])])]),
-            ])]),
+            "endpoints": .array([
+                .object([
+                    "lb_endpoints": .array([.object(["endpoint": .object(["address": address])])])
+                ])
+            ]),
         ])
     }
 

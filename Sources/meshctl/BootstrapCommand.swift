@@ -1,6 +1,6 @@
-import MeshCommon
 import ArgumentParser
 import Foundation
+import MeshCommon
 
 /// `meshctl bootstrap`: prints an xDS bootstrap for proxyless gRPC clients (grpcio and others),
 /// or with `--envoy` an Envoy sidecar's bootstrap (see BootstrapCommand+Envoy.swift).
@@ -24,31 +24,36 @@ struct BootstrapCommand: ParsableCommand {
 
     @ParentCommand var root: MeshctlCommand
 
-    @Option(help: ArgumentHelp(
-        "Node ID the client announces (default: proxyless~<hostname>-<pid>).", valueName: "id"))
+    @Option(
+        help: ArgumentHelp(
+            "Node ID the client announces (default: proxyless~<hostname>-<pid>).", valueName: "id"))
     var nodeID: String?
 
-    @Option(help: ArgumentHelp(
-        "xDS server address (default: the --server host, port \(BootstrapCommand.defaultXDSPort)).",
-        valueName: "host:port"))
+    @Option(
+        help: ArgumentHelp(
+            "xDS server address (default: the --server host, port \(BootstrapCommand.defaultXDSPort)).",
+            valueName: "host:port"))
     var xdsAddress: String?
 
-    @Option(help: ArgumentHelp(
-        "Directory mesh-agent writes certificates to; adds a file_watcher certificate provider named 'default'.",
-        valueName: "dir"))
+    @Option(
+        help: ArgumentHelp(
+            "Directory mesh-agent writes certificates to; adds a file_watcher certificate provider named 'default'.",
+            valueName: "dir"))
     var certDir: String?
 
     @Flag(help: "Print an Envoy sidecar bootstrap instead of a gRPC one.")
     var envoy = false
 
-    @Option(help: ArgumentHelp(
-        "The workload's namespace (node metadata NAMESPACE: which policies and routes apply to it; for Envoy it must match the node id's).",
-        valueName: "namespace"))
+    @Option(
+        help: ArgumentHelp(
+            "The workload's namespace (node metadata NAMESPACE: which policies and routes apply to it; for Envoy it must match the node id's).",
+            valueName: "namespace"))
     var namespace: String?
 
-    @Option(help: ArgumentHelp(
-        "Workload labels, k=v[,k=v...], may be repeated (node metadata LABELS: what policy selectors match).",
-        valueName: "labels"))
+    @Option(
+        help: ArgumentHelp(
+            "Workload labels, k=v[,k=v...], may be repeated (node metadata LABELS: what policy selectors match).",
+            valueName: "labels"))
     var labels: [String] = []
 
     @Option(help: ArgumentHelp("Envoy: CLUSTER_ID node metadata (default: Kubernetes, Istio's).", valueName: "id"))
@@ -69,8 +74,10 @@ struct BootstrapCommand: ParsableCommand {
     func validate() throws {
         if output == .table { throw ValidationError("--output must be json or yaml") }
         if !envoy {
-            let envoyOnly = [(plaintext, "--plaintext"), (serverName != nil, "--server-name"), (sdsSocket != nil, "--sds-socket"),
-                             (clusterID != nil, "--cluster-id")]
+            let envoyOnly = [
+                (plaintext, "--plaintext"), (serverName != nil, "--server-name"), (sdsSocket != nil, "--sds-socket"),
+                (clusterID != nil, "--cluster-id"),
+            ]
             if let flag = envoyOnly.first(where: \.0)?.1 { throw ValidationError("\(flag) is for --envoy bootstraps") }
             if namespace?.isEmpty == true { throw ValidationError("--namespace must not be empty") }
             _ = try parsedLabels()
@@ -92,10 +99,13 @@ struct BootstrapCommand: ParsableCommand {
     }
 
     func run() throws {
-        let bootstrap = envoy ? Self.envoyBootstrap(try envoyInput()) : Self.bootstrap(
-            serverURI: try resolvedXDSAddress(), nodeID: resolvedNodeID,
-            certificateDirectory: certDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
-            namespace: namespace, labels: try parsedLabels())
+        let bootstrap =
+            envoy
+            ? Self.envoyBootstrap(try envoyInput())
+            : Self.bootstrap(
+                serverURI: try resolvedXDSAddress(), nodeID: resolvedNodeID,
+                certificateDirectory: certDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
+                namespace: namespace, labels: try parsedLabels())
         Console.out(output == .yaml ? try bootstrap.yamlDocument() : try bootstrap.prettyJSON() + "\n")
     }
 
@@ -113,9 +123,10 @@ struct BootstrapCommand: ParsableCommand {
         }
         var host = String(address[..<colon])
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        return EnvoyBootstrapInput(node: node, labels: try parsedLabels(), clusterID: clusterID ?? "Kubernetes", xdsHost: host,
-                                   xdsPort: xdsPort, plaintext: plaintext, serverName: serverName ?? host,
-                                   sdsSocket: sdsSocket ?? Envoy.defaultSDSSocket)
+        return EnvoyBootstrapInput(
+            node: node, labels: try parsedLabels(), clusterID: clusterID ?? "Kubernetes", xdsHost: host,
+            xdsPort: xdsPort, plaintext: plaintext, serverName: serverName ?? host,
+            sdsSocket: sdsSocket ?? Envoy.defaultSDSSocket)
     }
 
     /// `--labels app=reviews,version=v1 --labels team=a` as a map; a malformed pair is refused.
@@ -147,8 +158,10 @@ struct BootstrapCommand: ParsableCommand {
     /// (`server_listener_resource_name_template`), so an xDS-enabled gRPC server asks meshd for
     /// its inbound listener, and its node metadata says it is proxyless gRPC (`GENERATOR`) with
     /// `namespace` and `labels` when given (what selects its security policies).
-    static func bootstrap(serverURI: String, nodeID: String, certificateDirectory: String? = nil,
-                          namespace: String? = nil, labels: [String: String] = [:]) -> JSONValue {
+    static func bootstrap(
+        serverURI: String, nodeID: String, certificateDirectory: String? = nil,
+        namespace: String? = nil, labels: [String: String] = [:]
+    ) -> JSONValue {
         var document = minimalBootstrap(serverURI: serverURI, nodeID: nodeID, namespace: namespace, labels: labels)
         if let certificateDirectory, case .object(var members) = document {
             func file(_ name: String) -> JSONValue {
@@ -163,7 +176,7 @@ struct BootstrapCommand: ParsableCommand {
                         "ca_certificate_file": file("root-cert.pem"),
                         "refresh_interval": .string(certificateRefreshInterval),
                     ]),
-                ]),
+                ])
             ])
             document = .object(members)
         }
@@ -183,7 +196,7 @@ struct BootstrapCommand: ParsableCommand {
                     "server_uri": .string(serverURI),
                     "channel_creds": .array([.object(["type": .string("insecure")])]),
                     "server_features": .array([.string("xds_v3")]),
-                ]),
+                ])
             ]),
             "node": .object(["id": .string(nodeID), "metadata": .object(metadata)]),
             "server_listener_resource_name_template": .string(serverListenerTemplate),

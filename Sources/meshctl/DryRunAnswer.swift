@@ -59,9 +59,10 @@ struct DryRunAnswer: Decodable, Sendable {
     var impactText: String {
         guard !impact.isEmpty else { return "no connected proxy would receive a change\n" }
         return impact.map { proxy in
-            proxy.proxy + "  " + proxy.resources.map { resource in
-                "\(resource.type) \(resource.name)" + (resource.change.flatMap { $0 == "modified" ? nil : " (\($0))" } ?? "")
-            }.joined(separator: ", ") + "\n"
+            proxy.proxy + "  "
+                + proxy.resources.map { resource in
+                    "\(resource.type) \(resource.name)" + (resource.change.flatMap { $0 == "modified" ? nil : " (\($0))" } ?? "")
+                }.joined(separator: ", ") + "\n"
         }.joined()
     }
 

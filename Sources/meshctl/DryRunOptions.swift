@@ -22,8 +22,8 @@ struct DryRunOptions: ParsableArguments {
     /// affected proxy (or, with `--proxy`, its diff) and any proxy whose impact is unknown.
     func print(_ answer: DryRunAnswer) {
         Console.out(answer.results.map { $0.line + " (dry run)\n" }.joined())
-        answer.warnings.forEach(Console.warning)
+        for warning in answer.warnings { Console.warning(warning) }
         Console.out(proxy == nil ? answer.impactText : answer.diffText)
-        answer.incomplete.forEach { Console.warning("impact on \($0.proxy) not worked out: \($0.reason)") }
+        for item in answer.incomplete { Console.warning("impact on \(item.proxy) not worked out: \(item.reason)") }
     }
 }

@@ -1,5 +1,5 @@
-import MeshCommon
 import Foundation
+import MeshCommon
 
 /// An Envoy sidecar's node id in Istio's shape, `sidecar~IP~POD.NAMESPACE~NAMESPACE.svc.DOMAIN`
 /// (`sidecar~10.0.0.7~reviews-v1-5d8f.default~default.svc.cluster.local`), which meshd reads

@@ -27,7 +27,11 @@ struct GetCommand: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "Output format: table, yaml or json.")
     var output: OutputFormat = .table
 
-    @Flag(name: .long, help: "Leave metadata.resourceVersion out, to apply the output to another meshd (a version names a revision of this store only: meshd refuses it elsewhere).")
+    @Flag(
+        name: .long,
+        help:
+            "Leave metadata.resourceVersion out, to apply the output to another meshd (a version names a revision of this store only: meshd refuses it elsewhere)."
+    )
     var noResourceVersion = false
 
     func validate() throws {

@@ -1,6 +1,6 @@
-import MeshCommon
 import ArgumentParser
 import Foundation
+import MeshCommon
 
 /// Options every command shares: where meshd's admin API is and how to authenticate to it.
 ///
@@ -11,19 +11,22 @@ struct GlobalOptions: ParsableArguments {
     /// meshd's default admin port on loopback, where it trusts callers without a token.
     static let defaultServer = "http://127.0.0.1:\(MeshDefaults.adminPort)"
 
-    @Option(help: ArgumentHelp(
-        "meshd admin API base URL (default: $MESHCTL_SERVER or \(GlobalOptions.defaultServer)).",
-        valueName: "url"))
+    @Option(
+        help: ArgumentHelp(
+            "meshd admin API base URL (default: $MESHCTL_SERVER or \(GlobalOptions.defaultServer)).",
+            valueName: "url"))
     var server: String?
 
-    @Option(help: ArgumentHelp(
-        "Bearer token sent to meshd (default: $MESHCTL_TOKEN, else the admin-token file in --data-dir).",
-        valueName: "token"))
+    @Option(
+        help: ArgumentHelp(
+            "Bearer token sent to meshd (default: $MESHCTL_TOKEN, else the admin-token file in --data-dir).",
+            valueName: "token"))
     var token: String?
 
-    @Option(help: ArgumentHelp(
-        "meshd's data directory, where it writes admin-token (default: $MESHD_DATA_DIR, else /var/lib/meshd as root, else ~/.local/share/meshd).",
-        valueName: "dir"))
+    @Option(
+        help: ArgumentHelp(
+            "meshd's data directory, where it writes admin-token (default: $MESHD_DATA_DIR, else /var/lib/meshd as root, else ~/.local/share/meshd).",
+            valueName: "dir"))
     var dataDir: String?
 
     /// The base URL to talk to, without a trailing slash, after applying the environment default.
@@ -84,7 +87,7 @@ struct GlobalOptions: ParsableArguments {
     mutating func validate() throws {
         let url = resolvedServer
         guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(),
-              scheme == "http" || scheme == "https", parsed.host?.isEmpty == false
+            scheme == "http" || scheme == "https", parsed.host?.isEmpty == false
         else {
             throw ValidationError("invalid server URL '\(url)': expected http(s)://HOST[:PORT]")
         }

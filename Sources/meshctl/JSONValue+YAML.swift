@@ -1,5 +1,6 @@
-import enum MeshModel.YAMLEmitter
 import Yams
+
+import enum MeshModel.YAMLEmitter
 
 /// meshctl prints its own JSON values with meshd's YAML conventions (`YAMLEmitter`, shared
 /// with the server's history diff), so `meshctl get -o yaml` and `meshctl diff` read alike.

@@ -48,7 +48,8 @@ struct ManifestSource: Sendable {
         } catch {
             throw MeshctlError(.input, "\(path): cannot list directory", cause: error)
         }
-        let files = entries
+        let files =
+            entries
             .filter { manifestExtensions.contains(URL(fileURLWithPath: $0).pathExtension.lowercased()) }
             .sorted()
             .map { (path as NSString).appendingPathComponent($0) }

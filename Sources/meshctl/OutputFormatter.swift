@@ -53,11 +53,12 @@ struct OutputFormatter: Sendable {
         var table = TextTable(header: ["NAMESPACE", "NAME", "REVISION"] + (anyInvalid ? ["STATUS"] : []))
         for (resource, mark) in zip(resources, marks) {
             let metadata = resource["metadata"]
-            table.append([
-                metadata?["namespace"]?.stringValue ?? "",
-                metadata?["name"]?.stringValue ?? "<unnamed>",
-                metadata?["resourceVersion"]?.displayText ?? "<none>",
-            ] + (anyInvalid ? [mark ?? "OK"] : []))
+            table.append(
+                [
+                    metadata?["namespace"]?.stringValue ?? "",
+                    metadata?["name"]?.stringValue ?? "<unnamed>",
+                    metadata?["resourceVersion"]?.displayText ?? "<none>",
+                ] + (anyInvalid ? [mark ?? "OK"] : []))
         }
         return table.render()
     }

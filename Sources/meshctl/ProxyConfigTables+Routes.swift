@@ -16,18 +16,21 @@ extension ProxyConfigTables {
             let name = configuration["name"]?.stringValue ?? "<inline>"
             for host in configuration["virtual_hosts"]?.arrayValue ?? [] {
                 let domains = (host["domains"]?.arrayValue ?? []).compactMap(\.stringValue)
-                let shownDomains = domains.count > 2
+                let shownDomains =
+                    domains.count > 2
                     ? "\(domains[0]) + \(domains.count - 1) more" : domains.joined(separator: ", ")
                 let hostName = host["name"]?.stringValue ?? "-"
                 let routes = host["routes"]?.arrayValue ?? []
                 if routes.isEmpty { rows.append([name, hostName, shownDomains, "-", "-"]) }
                 for route in routes {
-                    rows.append([name, hostName, shownDomains, routeMatch(route["match"]),
-                                 istioConfig(route["metadata"]) ?? route["name"]?.stringValue.map { "(route \($0))" } ?? "-"])
+                    rows.append([
+                        name, hostName, shownDomains, routeMatch(route["match"]),
+                        istioConfig(route["metadata"]) ?? route["name"]?.stringValue.map { "(route \($0))" } ?? "-",
+                    ])
                 }
             }
         }
-        rows.forEach { table.append($0) }
+        for row in rows { table.append(row) }
         return table
     }
 
@@ -59,7 +62,8 @@ extension ProxyConfigTables {
             for locality in assignment["endpoints"]?.arrayValue ?? [] {
                 for endpoint in locality["lb_endpoints"]?.arrayValue ?? [] {
                     let socket = endpoint["endpoint"]?["address"]?["socket_address"]
-                    let address = socket.map { "\($0["address"]?.stringValue ?? "?"):\($0["port_value"]?.displayText ?? "?")" }
+                    let address =
+                        socket.map { "\($0["address"]?.stringValue ?? "?"):\($0["port_value"]?.displayText ?? "?")" }
                         ?? endpoint["endpoint"]?["address"]?["pipe"]?["path"]?.stringValue ?? "?"
                     rows.append([address, endpoint["health_status"]?.stringValue ?? "HEALTHY", "N/A (in proxy)", cluster])
                 }
@@ -89,7 +93,8 @@ extension ProxyConfigTables {
                         entry = ("certificate provider", reference["certificate_name"]?.stringValue ?? "", instance)
                     } else {
                         let grpc = reference["sds_config"]?["api_config_source"]?["grpc_services"]?.arrayValue?.first
-                        let source = grpc?["envoy_grpc"]?["cluster_name"]?.stringValue
+                        let source =
+                            grpc?["envoy_grpc"]?["cluster_name"]?.stringValue
                             ?? (reference["sds_config"]?["ads"] != nil ? "ADS" : "-")
                         entry = ("SDS", reference["name"]?.stringValue ?? "", source)
                     }
@@ -100,8 +105,10 @@ extension ProxyConfigTables {
         }
         return seen.keys.sorted().compactMap { key in
             guard let entry = seen[key] else { return nil }
-            return .object(["name": .string(entry.name), "type": .string(entry.type), "source": .string(entry.source),
-                            "referencedBy": .array(entry.users.sorted().map { .string($0) })])
+            return .object([
+                "name": .string(entry.name), "type": .string(entry.type), "source": .string(entry.source),
+                "referencedBy": .array(entry.users.sorted().map { .string($0) }),
+            ])
         }
     }
 
@@ -111,8 +118,10 @@ extension ProxyConfigTables {
         for reference in references {
             let users = (reference["referencedBy"]?.arrayValue ?? []).compactMap(\.stringValue)
             let shown = users.count > 3 ? users.prefix(3).joined(separator: ",") + " + \(users.count - 3) more" : users.joined(separator: ",")
-            table.append([reference["name"]?.stringValue ?? "", reference["type"]?.stringValue ?? "",
-                          reference["source"]?.stringValue ?? "", shown])
+            table.append([
+                reference["name"]?.stringValue ?? "", reference["type"]?.stringValue ?? "",
+                reference["source"]?.stringValue ?? "", shown,
+            ])
         }
         return table
     }

@@ -44,8 +44,10 @@ struct ProxyStatusCommand: AsyncParsableCommand {
     static func table(for proxies: [JSONValue]) -> String {
         let rows = proxies.map { proxy -> (name: String, identity: [String], statuses: [String], error: String) in
             let name = proxy["proxyID"]?.stringValue ?? "<unknown>"
-            let identity = [proxy["kind"]?.stringValue ?? "-", proxy["namespace"]?.stringValue ?? "-",
-                            proxy["authenticated"] == .bool(true) ? "mtls" : "none"]
+            let identity = [
+                proxy["kind"]?.stringValue ?? "-", proxy["namespace"]?.stringValue ?? "-",
+                proxy["authenticated"] == .bool(true) ? "mtls" : "none",
+            ]
             var statuses: [String] = []
             var errors: [String] = []
             for type in types {

@@ -42,8 +42,8 @@ struct TextTable: Sendable {
     }
 }
 
-private extension String {
-    func padding(to width: Int) -> String {
+extension String {
+    fileprivate func padding(to width: Int) -> String {
         count >= width ? self : self + String(repeating: " ", count: width - count)
     }
 }

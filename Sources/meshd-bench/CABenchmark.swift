@@ -30,7 +30,8 @@ enum CABenchmark {
         }
         let elapsed = clock.now - start
         let rate = Double(issued) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
-        return String(format: "ca: %d CSRs verified and signed in %.2f s: %.0f per second (one core)", issued,
-                      Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, rate)
+        return String(
+            format: "ca: %d CSRs verified and signed in %.2f s: %.0f per second (one core)", issued,
+            Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, rate)
     }
 }

@@ -1,7 +1,7 @@
 import MeshModel
+import PushPipeline
 import Translator
 import XDS
-import PushPipeline
 
 /// Measures one proxy's generation + encoding at one PushContext, proxyless gRPC against an
 /// Envoy sidecar (whose view key also scans the registry for its own workload), for the mesh

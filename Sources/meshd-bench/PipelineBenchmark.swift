@@ -2,10 +2,10 @@ import Foundation
 import Logging
 import MeshModel
 import MeshTesting
+import PushPipeline
 import Storage
 import Translator
 import XDS
-import PushPipeline
 
 /// Measures the push pipeline's own cost for one change, from the store's change feed to a
 /// snapshot ready to write (the debouncer's build + publish, then the shared snapshot

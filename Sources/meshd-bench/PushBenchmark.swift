@@ -1,7 +1,7 @@
 import MeshModel
+import PushPipeline
 import Translator
 import XDS
-import PushPipeline
 
 /// Measures building a PushContext and generating + encoding every resource for one proxy, for a
 /// mesh of `services` services with `endpoints` workloads each, a DestinationRule with two subsets

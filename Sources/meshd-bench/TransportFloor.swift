@@ -6,10 +6,10 @@ import GRPCCore
 import GRPCNIOTransportHTTP2
 import MeshModel
 import MeshTesting
+import PushPipeline
 import Synchronization
 import Translator
 import XDS
-import PushPipeline
 
 /// The transport floor for push benchmarks: an ADS server over the same grpc-swift-2 transport
 /// as meshd that does the least a correct state-of-the-world server can — answer each
@@ -32,9 +32,11 @@ enum TransportFloor {
         }
         trigger.resume()
         let service = FloorService(snapshots: [before, after], current: current, publisher: publisher)
-        let server = GRPCServer(transport: .http2NIOPosix(address: .ipv4(host: "127.0.0.1", port: port),
-                                                          transportSecurity: .plaintext),
-                                services: [service])
+        let server = GRPCServer(
+            transport: .http2NIOPosix(
+                address: .ipv4(host: "127.0.0.1", port: port),
+                transportSecurity: .plaintext),
+            services: [service])
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await server.serve() }
             if let address = try await server.listeningAddress?.ipv4 {
@@ -45,8 +47,10 @@ enum TransportFloor {
 
     private static func snapshot(revision: Int64, weights: [(String, Int)]) throws -> ProxySnapshot {
         var inputs: [PushContextBuilder.Input] = []
-        for resource in CanaryFixture.resources(CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
-                                                CanaryFixture.virtualService(weights)) {
+        for resource in CanaryFixture.resources(
+            CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
+            CanaryFixture.virtualService(weights))
+        {
             inputs.append(.init(key: resource.key, createdRevision: 1, config: try ConfigValidator.validate(resource)))
         }
         return ProxySnapshot(proxy: Proxy(id: "floor"), push: PushContextBuilder.build(revision: revision, inputs: inputs), table: .testing)

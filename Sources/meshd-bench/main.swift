@@ -17,8 +17,10 @@ if arguments.first == "ads-floor" {
 if arguments.first == "pipeline" {
     // `pipeline endpoints` runs only one-endpoint changes (for profiling that path).
     let onlyEndpoints = arguments.dropFirst().first == "endpoints"
-    print(try await PipelineBenchmark.run(services: 1000, endpoints: 10, iterations: onlyEndpoints ? 300 : 10,
-                                          fullChanges: !onlyEndpoints))
+    print(
+        try await PipelineBenchmark.run(
+            services: 1000, endpoints: 10, iterations: onlyEndpoints ? 300 : 10,
+            fullChanges: !onlyEndpoints))
     exit(0)
 }
 if arguments.first == "impact" {
@@ -34,8 +36,10 @@ do {
     print(try PushBenchmark.run(services: quick ? 20 : 1000, endpoints: 4, iterations: quick ? 1 : 3))
     print(try await PipelineBenchmark.run(services: quick ? 20 : 1000, endpoints: 10, iterations: quick ? 2 : 10))
     print(try EnvoyBenchmark.run(services: quick ? 20 : 1000, endpoints: 4, iterations: quick ? 1 : 5))
-    print(try ImpactBenchmark.run(services: quick ? 20 : 1000, endpoints: 4, clients: quick ? 100 : 1000, namespaces: 10,
-                                  sidecars: quick ? 10 : 100, iterations: quick ? 1 : 3))
+    print(
+        try ImpactBenchmark.run(
+            services: quick ? 20 : 1000, endpoints: 4, clients: quick ? 100 : 1000, namespaces: 10,
+            sidecars: quick ? 10 : 100, iterations: quick ? 1 : 3))
     print(try CABenchmark.run(seconds: quick ? 0.5 : 5))
 } catch {
     FileHandle.standardError.write(Data("meshd-bench: \(error)\n".utf8))

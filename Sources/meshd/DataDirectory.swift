@@ -1,6 +1,6 @@
-import MeshCommon
 import Foundation
 import Logging
+import MeshCommon
 
 /// Where meshd keeps its state when `--data-dir` is not given, so that `meshd` alone just works.
 enum DataDirectory {
@@ -30,12 +30,16 @@ enum DataDirectory {
         guard mode & 0o077 != 0 else { return }
         do {
             try manager.setAttributes([.posixPermissions: 0o700], ofItemAtPath: directory.path)
-            logger.notice("data directory tightened to mode 0700",
-                          metadata: ["data_dir": "\(directory.path)", "was": "\(String(mode & 0o7777, radix: 8))"])
+            logger.notice(
+                "data directory tightened to mode 0700",
+                metadata: ["data_dir": "\(directory.path)", "was": "\(String(mode & 0o7777, radix: 8))"])
         } catch {
-            logger.warning("data directory is accessible to other users and cannot be tightened to 0700",
-                           metadata: ["data_dir": "\(directory.path)", "mode": "\(String(mode & 0o7777, radix: 8))",
-                                      "error": "\(error)"])
+            logger.warning(
+                "data directory is accessible to other users and cannot be tightened to 0700",
+                metadata: [
+                    "data_dir": "\(directory.path)", "mode": "\(String(mode & 0o7777, radix: 8))",
+                    "error": "\(error)",
+                ])
         }
     }
 }

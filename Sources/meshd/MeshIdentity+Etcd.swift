@@ -9,21 +9,27 @@ extension MeshIdentity {
     /// and the admin token, sealed with `kek` in etcd and created there by whichever replica
     /// starts first. A plugged-in `--ca-dir` still overrides the stored root. The admin token is
     /// written to this replica's data directory, so meshctl on its machine works unchanged.
-    static func loadShared(client: EtcdClient, keyspace: EtcdKeyspace, kek: KeyEncryptionKey, dataDirectory: URL,
-                           caDirectory: URL?, trustDomain: String, metrics: CAMetrics, logger: Logger) async throws -> MeshIdentity {
+    static func loadShared(
+        client: EtcdClient, keyspace: EtcdKeyspace, kek: KeyEncryptionKey, dataDirectory: URL,
+        caDirectory: URL?, trustDomain: String, metrics: CAMetrics, logger: Logger
+    ) async throws -> MeshIdentity {
         let (secrets, created) = try await SealedIdentity.loadOrCreate(client: client, keyspace: keyspace, kek: kek) {
             let (ca, rootKeyPEM) = try LocalCertificateAuthority.createSelfSigned(trustDomain: trustDomain)
-            return ClusterSecrets(rootCertificatePEM: ca.rootCertificatePEM, rootKeyPEM: rootKeyPEM,
-                                  tokenSigningKeyPEM: P256.Signing.PrivateKey().pemRepresentation + "\n",
-                                  adminToken: AdminToken.generate())
+            return ClusterSecrets(
+                rootCertificatePEM: ca.rootCertificatePEM, rootKeyPEM: rootKeyPEM,
+                tokenSigningKeyPEM: P256.Signing.PrivateKey().pemRepresentation + "\n",
+                adminToken: AdminToken.generate())
         }
         let location = "etcd \(keyspace.prefix)identity"
-        logger.info(created ? "cluster identity created and sealed in etcd" : "cluster identity loaded from etcd",
-                    metadata: ["key": "\(keyspace.prefix)identity"])
-        let ca = try pluggedCA(caDirectory, trustDomain: trustDomain, logger: logger)
-            ?? LocalCertificateAuthority.load(rootCertificatePEM: secrets.rootCertificatePEM, rootKeyPEM: secrets.rootKeyPEM,
-                                              trustDomain: trustDomain, certificateSource: "\(location) root certificate",
-                                              keySource: "\(location) root key")
+        logger.info(
+            created ? "cluster identity created and sealed in etcd" : "cluster identity loaded from etcd",
+            metadata: ["key": "\(keyspace.prefix)identity"])
+        let ca =
+            try pluggedCA(caDirectory, trustDomain: trustDomain, logger: logger)
+            ?? LocalCertificateAuthority.load(
+                rootCertificatePEM: secrets.rootCertificatePEM, rootKeyPEM: secrets.rootKeyPEM,
+                trustDomain: trustDomain, certificateSource: "\(location) root certificate",
+                keySource: "\(location) root key")
         let tokens: TokenAuthority
         do {
             tokens = TokenAuthority(privateKey: try P256.Signing.PrivateKey(pemRepresentation: secrets.tokenSigningKeyPEM))

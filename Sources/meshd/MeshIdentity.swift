@@ -15,7 +15,8 @@ struct MeshIdentity {
     let renewalService: CertificateService
 
     static func load(dataDirectory: URL, caDirectory: URL?, trustDomain: String, metrics: CAMetrics, logger: Logger) throws -> MeshIdentity {
-        let ca = try pluggedCA(caDirectory, trustDomain: trustDomain, logger: logger)
+        let ca =
+            try pluggedCA(caDirectory, trustDomain: trustDomain, logger: logger)
             ?? LocalCertificateAuthority.loadOrCreate(directory: dataDirectory.appendingPathComponent("ca"), trustDomain: trustDomain)
         let tokens = try TokenAuthority.loadOrCreate(directory: dataDirectory)
         let adminToken = try AdminToken.loadOrCreate(directory: dataDirectory)
@@ -23,12 +24,15 @@ struct MeshIdentity {
     }
 
     /// The identity around its loaded pieces: the CA services of the TLS and renewal ports.
-    static func assemble(ca: LocalCertificateAuthority, tokens: TokenAuthority, adminToken: String,
-                         metrics: CAMetrics, logger: Logger) -> MeshIdentity {
+    static func assemble(
+        ca: LocalCertificateAuthority, tokens: TokenAuthority, adminToken: String,
+        metrics: CAMetrics, logger: Logger
+    ) -> MeshIdentity {
         metrics.setRootExpiry(ca.rootExpiry)
         let service = CertificateService(ca: ca, tokens: tokens, metrics: metrics, logger: logger)
-        let renewal = CertificateService(ca: ca, tokens: tokens, metrics: metrics, logger: logger,
-                                         peerIdentity: CertificateService.tlsPeerIdentity(ca: ca))
+        let renewal = CertificateService(
+            ca: ca, tokens: tokens, metrics: metrics, logger: logger,
+            peerIdentity: CertificateService.tlsPeerIdentity(ca: ca))
         return MeshIdentity(ca: ca, tokens: tokens, adminToken: adminToken, certificateService: service, renewalService: renewal)
     }
 
@@ -46,9 +50,10 @@ struct MeshIdentity {
         var ips = [listenAddress]
         if listenAddress == "0.0.0.0" { ips = ["127.0.0.1"] }
         let (chain, key) = try ca.issueServingCertificate(dnsNames: dnsNames, ipAddresses: ips, ttl: .seconds(365 * 86_400))
-        return ServingCertificate(chain: chain.map { .bytes(Array($0.utf8), format: .pem) },
-                                  key: .bytes(Array(key.utf8), format: .pem),
-                                  root: .bytes(Array(ca.rootCertificatePEM.utf8), format: .pem))
+        return ServingCertificate(
+            chain: chain.map { .bytes(Array($0.utf8), format: .pem) },
+            key: .bytes(Array(key.utf8), format: .pem),
+            root: .bytes(Array(ca.rootCertificatePEM.utf8), format: .pem))
     }
 }
 

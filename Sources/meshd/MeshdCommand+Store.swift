@@ -1,15 +1,15 @@
-import MeshCommon
 import AdminAPI
 import ArgumentParser
 import CertificateAuthority
 import EtcdStore
 import Foundation
 import Logging
+import MeshCommon
 import MeshModel
+import PushPipeline
 import ServiceLifecycle
 import Storage
 import XDS
-import PushPipeline
 
 /// What `--store` opened: the store, the identity, the services they need running and, for
 /// replicas on etcd, the other replicas' proxies.
@@ -44,8 +44,9 @@ extension MeshdCommand {
         }
         guard storeSpec != "sqlite" else {
             let store = try SQLiteConfigStore(directory: directory, historyRetention: retention)
-            let identity = try MeshIdentity.load(dataDirectory: directory, caDirectory: caDirectory,
-                                                 trustDomain: trustDomain, metrics: caMetrics, logger: logger)
+            let identity = try MeshIdentity.load(
+                dataDirectory: directory, caDirectory: caDirectory,
+                trustDomain: trustDomain, metrics: caMetrics, logger: logger)
             try await body(StoreContext(store: store, identity: identity, services: [], peers: nil))
             return
         }
@@ -56,7 +57,8 @@ extension MeshdCommand {
             throw ValidationError(error.message)
         }
         guard let kekFile else {
-            throw ValidationError("--store \(storeSpec) needs --kek-file: the same 32-byte key on every replica (head -c 32 /dev/urandom > FILE; chmod 600 FILE)")
+            throw ValidationError(
+                "--store \(storeSpec) needs --kek-file: the same 32-byte key on every replica (head -c 32 /dev/urandom > FILE; chmod 600 FILE)")
         }
         let kek: KeyEncryptionKey
         do {

@@ -1,21 +1,21 @@
-import MeshCommon
 import AdminAPI
 import ArgumentParser
 import CertificateAuthority
-import EtcdStore
 import EnvoyAPI
+import EtcdStore
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Hummingbird
 import Logging
+import MeshCommon
 import MeshModel
 import Prometheus
+import PushPipeline
 import ServiceLifecycle
 import Storage
 import Translator
 import XDS
-import PushPipeline
 
 /// meshd: the control plane. Wiring only — every behaviour lives in the library modules.
 @main
@@ -27,7 +27,9 @@ struct MeshdCommand: AsyncParsableCommand {
         abstract: "A service-mesh control plane: registry, translator and xDS push server.",
         version: version)
 
-    @Option(name: .customLong("store"), help: "Config store: sqlite (embedded, in --data-dir) or etcd://HOST:PORT[,HOST:PORT...] (shared by replicas; needs --kek-file).")
+    @Option(
+        name: .customLong("store"),
+        help: "Config store: sqlite (embedded, in --data-dir) or etcd://HOST:PORT[,HOST:PORT...] (shared by replicas; needs --kek-file).")
     var storeSpec: String = "sqlite"
 
     @Option(name: .long, help: "With an etcd store: PEM CA that signed the etcd members' certificates (TLS to etcd).")
@@ -42,19 +44,33 @@ struct MeshdCommand: AsyncParsableCommand {
     @Option(name: .long, help: "With an etcd store: the key prefix meshd keeps everything under.")
     var etcdPrefix: String = "/meshd/"
 
-    @Option(name: .long, help: "With an etcd store: how often the elected replica compacts etcd's history (as kube-apiserver does; 0s turns it off, e.g. when etcd runs with --auto-compaction-*).")
+    @Option(
+        name: .long,
+        help:
+            "With an etcd store: how often the elected replica compacts etcd's history (as kube-apiserver does; 0s turns it off, e.g. when etcd runs with --auto-compaction-*)."
+    )
     var etcdCompactionInterval: String = "5m"
 
-    @Option(name: .long, help: "Config history kept for rollback and diff: a count of revisions (1000) or an age (90m, 12h, 7d). Older records are pruned: on SQLite inside the next write, on etcd by the elected replica every minute.")
+    @Option(
+        name: .long,
+        help:
+            "Config history kept for rollback and diff: a count of revisions (1000) or an age (90m, 12h, 7d). Older records are pruned: on SQLite inside the next write, on etcd by the elected replica every minute."
+    )
     var historyRetention: String = "1000"
 
     @Option(name: .long, help: "With an etcd store: this replica's name in shared proxy status (default: HOSTNAME-PID).")
     var replicaName: String?
 
-    @Option(name: .long, help: "With an etcd store (required): file of exactly 32 random bytes, mode 0600, the same on every replica; it seals the CA key, token-signing key and admin token stored in etcd.")
+    @Option(
+        name: .long,
+        help:
+            "With an etcd store (required): file of exactly 32 random bytes, mode 0600, the same on every replica; it seals the CA key, token-signing key and admin token stored in etcd."
+    )
     var kekFile: String?
 
-    @Option(name: .long, help: "Directory for the embedded SQLite store (default: /var/lib/meshd as root, else ~/.local/share/meshd; env MESHD_DATA_DIR).")
+    @Option(
+        name: .long, help: "Directory for the embedded SQLite store (default: /var/lib/meshd as root, else ~/.local/share/meshd; env MESHD_DATA_DIR)."
+    )
     var dataDir: String?
 
     @Option(name: .long, help: "Plaintext xDS gRPC port (0 picks a free port).")
@@ -72,25 +88,37 @@ struct MeshdCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Address to listen on.")
     var listenAddress: String = "0.0.0.0"
 
-    @Option(name: .long, parsing: .singleValue, help: "DNS name in meshd's TLS certificate (repeatable; default meshd.mesh-system.svc and localhost).")
+    @Option(
+        name: .long, parsing: .singleValue, help: "DNS name in meshd's TLS certificate (repeatable; default meshd.mesh-system.svc and localhost).")
     var tlsSan: [String] = []
 
     @Option(name: .long, help: "SPIFFE trust domain of workload identities.")
     var trustDomain: String = MeshDefaults.trustDomain
 
-    @Option(name: .long, help: "Plugged-in CA directory (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem); default: a self-signed root in DATA_DIR/ca.")
+    @Option(
+        name: .long,
+        help: "Plugged-in CA directory (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem); default: a self-signed root in DATA_DIR/ca.")
     var caDir: String?
 
-    @Option(name: .long, help: "Mesh root namespace: its Sidecar without a selector is the mesh-wide default, and its VirtualServices and DestinationRules are the last resort of the namespace-aware lookup.")
+    @Option(
+        name: .long,
+        help:
+            "Mesh root namespace: its Sidecar without a selector is the mesh-wide default, and its VirtualServices and DestinationRules are the last resort of the namespace-aware lookup."
+    )
     var rootNamespace: String = MeshSettings.defaultRootNamespace
 
     @Option(name: .long, help: "Comma-separated caller addresses trusted by the admin API without the admin token.")
     var adminTrustedAddresses: String = "127.0.0.1,::1"
 
-    @Option(name: .long, help: "Comma-separated host names the admin API accepts in the Host header besides IP literals and localhost ('*' accepts any; default: the --tls-san names).")
+    @Option(
+        name: .long,
+        help:
+            "Comma-separated host names the admin API accepts in the Host header besides IP literals and localhost ('*' accepts any; default: the --tls-san names)."
+    )
     var adminAllowedHosts: String?
 
-    @Flag(name: .long, help: "Let callers from --admin-trusted-addresses mint workload tokens without the admin token (off: minting always needs it).")
+    @Flag(
+        name: .long, help: "Let callers from --admin-trusted-addresses mint workload tokens without the admin token (off: minting always needs it).")
     var allowLoopbackTokenMinting = false
 
     @Option(name: .long, help: "Debounce: push once config has been quiet this long (e.g. 100ms, 1s).")
@@ -117,18 +145,21 @@ struct MeshdCommand: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "meshd")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-        guard let quiet = DurationSyntax.parse(debounceAfter, units: .withDays), let maxDelay = DurationSyntax.parse(debounceMax, units: .withDays) else {
+        guard let quiet = DurationSyntax.parse(debounceAfter, units: .withDays), let maxDelay = DurationSyntax.parse(debounceMax, units: .withDays)
+        else {
             throw ValidationError("--debounce-after and --debounce-max take durations like 100ms, 2s or 1m")
         }
         guard xdsMaxStreams > 0, xdsMaxResourceNames > 0, grpcMaxMessageSize >= 4096, (xdsPushConcurrency ?? 1) > 0 else {
-            throw ValidationError("--xds-max-streams, --xds-max-resource-names and --xds-push-concurrency must be positive, --grpc-max-message-size at least 4096")
+            throw ValidationError(
+                "--xds-max-streams, --xds-max-resource-names and --xds-push-concurrency must be positive, --grpc-max-message-size at least 4096")
         }
         guard NameRules.isDNS1123Label(rootNamespace) else {
             throw ValidationError("--root-namespace must be a namespace name (a lowercase DNS-1123 label)")
         }
         let throttle = PushThrottle(limit: xdsPushConcurrency ?? PushThrottle.defaultLimit(cores: ProcessInfo.processInfo.activeProcessorCount))
-        let limits = ADSLimits(maxStreams: xdsMaxStreams, maxResourceNamesPerRequest: xdsMaxResourceNames,
-                               maxRequestBytes: grpcMaxMessageSize)
+        let limits = ADSLimits(
+            maxStreams: xdsMaxStreams, maxResourceNamesPerRequest: xdsMaxResourceNames,
+            maxRequestBytes: grpcMaxMessageSize)
         let transportConfig = Self.transportConfig(limits)
         let directory = DataDirectory.resolve(dataDir)
         try DataDirectory.prepare(directory, logger: logger)
@@ -136,8 +167,10 @@ struct MeshdCommand: AsyncParsableCommand {
         let prometheus = PrometheusCollectorRegistry()
         let health = ServingHealth()
         let statuses = ProxyStatusRegistry()
-        try await withStore(directory: directory, health: health, statuses: statuses,
-                            caMetrics: CAMetrics(registry: prometheus), logger: logger) { opened in
+        try await withStore(
+            directory: directory, health: health, statuses: statuses,
+            caMetrics: CAMetrics(registry: prometheus), logger: logger
+        ) { opened in
             let store = opened.store
             let identity = opened.identity
             let revision = try await store.currentRevision()
@@ -145,45 +178,55 @@ struct MeshdCommand: AsyncParsableCommand {
             let metrics = XDSMetrics(registry: prometheus)
             let publisher = PushContextPublisher()
             let configIndex = SharedConfigIndex(settings: MeshSettings(rootNamespace: rootNamespace))
-            let debouncer = PushDebouncer(store: store, publisher: publisher, quiet: quiet, maxDelay: maxDelay,
-                                          metrics: metrics, health: health, index: configIndex, logger: logger)
+            let debouncer = PushDebouncer(
+                store: store, publisher: publisher, quiet: quiet, maxDelay: maxDelay,
+                metrics: metrics, health: health, index: configIndex, logger: logger)
             let generators = GeneratorTable(trustDomain: trustDomain)
             let cache = SnapshotCache(generators: generators)
-            let ads = AggregatedDiscoveryServer(publisher: publisher, cache: cache, statuses: statuses, metrics: metrics,
-                                                logger: logger, limits: limits, throttle: throttle)
+            let ads = AggregatedDiscoveryServer(
+                publisher: publisher, cache: cache, statuses: statuses, metrics: metrics,
+                logger: logger, limits: limits, throttle: throttle)
             // The mTLS port's ADS: the same streams, but a proxy is who its mesh certificate says.
             let peerChain = CertificateService.tlsPeerIdentity(ca: identity.ca)
             let authenticatedADS = AggregatedDiscoveryServer(
                 publisher: publisher, cache: cache, statuses: statuses, metrics: metrics, logger: logger, limits: limits,
-                throttle: throttle, peerIdentity: { context in
+                throttle: throttle,
+                peerIdentity: { context in
                     await peerChain(context).map { AuthenticatedPeer(spiffeID: $0.uri, namespace: $0.namespace) }
                 })
             let grpc = GRPCServerService(
-                server: GRPCServer(transport: .http2NIOPosix(address: .ipv4(host: listenAddress, port: grpcPort),
-                                                             transportSecurity: .plaintext, config: transportConfig),
-                                   services: [ads, PlaintextCertificateRefusal()]),
+                server: GRPCServer(
+                    transport: .http2NIOPosix(
+                        address: .ipv4(host: listenAddress, port: grpcPort),
+                        transportSecurity: .plaintext, config: transportConfig),
+                    services: [ads, PlaintextCertificateRefusal()]),
                 name: "xDS gRPC server", addressKey: "xds_address", logger: logger)
             let dnsNames = tlsSan.isEmpty ? ["meshd.mesh-system.svc", "localhost"] : tlsSan
             let serving = try identity.servingCertificate(dnsNames: dnsNames, listenAddress: listenAddress)
             let tls = GRPCServerService(
-                server: GRPCServer(transport: .http2NIOPosix(address: .ipv4(host: listenAddress, port: tlsPort),
-                                                             transportSecurity: serving.serverOnly, config: transportConfig),
-                                   services: [ads, identity.certificateService]),
+                server: GRPCServer(
+                    transport: .http2NIOPosix(
+                        address: .ipv4(host: listenAddress, port: tlsPort),
+                        transportSecurity: serving.serverOnly, config: transportConfig),
+                    services: [ads, identity.certificateService]),
                 name: "xDS and CA TLS server", addressKey: "tls_address", logger: logger)
             let renewal = GRPCServerService(
-                server: GRPCServer(transport: .http2NIOPosix(address: .ipv4(host: listenAddress, port: renewPort),
-                                                             transportSecurity: serving.mutual, config: transportConfig),
-                                   services: [authenticatedADS, identity.renewalService]),
+                server: GRPCServer(
+                    transport: .http2NIOPosix(
+                        address: .ipv4(host: listenAddress, port: renewPort),
+                        transportSecurity: serving.mutual, config: transportConfig),
+                    services: [authenticatedADS, identity.renewalService]),
                 name: "CA renewal and authenticated xDS mTLS server", addressKey: "renew_address", logger: logger)
 
             let trusted = Self.list(adminTrustedAddresses)
             // The names meshd is reached by are the ones its certificate names, unless told otherwise.
             let allowedHosts = adminAllowedHosts.map(Self.list) ?? Set(dnsNames)
-            let router = AdminRouter.make(AdminDependencies(
-                store: store, publisher: publisher, statuses: statuses, metrics: prometheus, logger: logger,
-                adminToken: identity.adminToken, trustedAddresses: trusted, allowedHostNames: allowedHosts,
-                allowLoopbackTokenMinting: allowLoopbackTokenMinting, health: health, configIndex: configIndex,
-                identity: .init(ca: identity.ca, tokens: identity.tokens), peers: opened.peers, generators: generators))
+            let router = AdminRouter.make(
+                AdminDependencies(
+                    store: store, publisher: publisher, statuses: statuses, metrics: prometheus, logger: logger,
+                    adminToken: identity.adminToken, trustedAddresses: trusted, allowedHostNames: allowedHosts,
+                    allowLoopbackTokenMinting: allowLoopbackTokenMinting, health: health, configIndex: configIndex,
+                    identity: .init(ca: identity.ca, tokens: identity.tokens), peers: opened.peers, generators: generators))
             let adminLogger = logger
             let admin = Application(
                 router: router,

@@ -6,16 +6,18 @@ import Logging
 import MeshModel
 import MeshTesting
 import Prometheus
-import Testing
 import PushPipeline
+import Testing
 import XDSCore
 
 @Suite struct AdminAPITests {
     let store = InMemoryConfigStore()
 
     func withApp(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        let router = AdminRouter.make(AdminDependencies(store: store, publisher: PushContextPublisher(), statuses: ProxyStatusRegistry(),
-                                                        metrics: PrometheusCollectorRegistry(), logger: Logger(label: "test"), generators: .testing))
+        let router = AdminRouter.make(
+            AdminDependencies(
+                store: store, publisher: PushContextPublisher(), statuses: ProxyStatusRegistry(),
+                metrics: PrometheusCollectorRegistry(), logger: Logger(label: "test"), generators: .testing))
         try await Application(router: router).test(.router, body)
     }
 
@@ -24,8 +26,9 @@ import XDSCore
     }
 
     func apply(_ client: any TestClientProtocol, _ text: String) async throws -> TestResponse {
-        try await client.execute(uri: "/api/v1/apply", method: .post, headers: [.contentType: "application/yaml"],
-                                 body: ByteBuffer(string: text))
+        try await client.execute(
+            uri: "/api/v1/apply", method: .post, headers: [.contentType: "application/yaml"],
+            body: ByteBuffer(string: text))
     }
 
     @Test func applyThenGetRoundTripsAndReapplyChangesNothing() async throws {
@@ -97,8 +100,9 @@ import XDSCore
     @Test func registeredWorkloadBecomesAWorkloadEntry() async throws {
         try await withApp { client in
             let body = #"{"address": "10.0.0.7", "ports": {"grpc": 9080}, "labels": {"app": "reviews"}, "healthy": false}"#
-            let response = try await client.execute(uri: "/api/v1/registry/workloads/default/vm-7", method: .put,
-                                                    headers: [.contentType: "application/json"], body: ByteBuffer(string: body))
+            let response = try await client.execute(
+                uri: "/api/v1/registry/workloads/default/vm-7", method: .put,
+                headers: [.contentType: "application/json"], body: ByteBuffer(string: body))
             #expect(response.status == .ok)
             let stored = try await store.get(ConfigKey(kind: .workloadEntry, namespace: "default", name: "vm-7"))
             #expect(stored?.resource.annotations["meshd.io/healthy"] == "false")

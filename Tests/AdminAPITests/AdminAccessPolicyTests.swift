@@ -1,11 +1,13 @@
-@testable import AdminAPI
 import Hummingbird
 import Testing
 
+@testable import AdminAPI
+
 /// The admin port's access rules as a pure function of one request's facts.
 @Suite struct AdminAccessPolicyTests {
-    let policy = AdminAccessPolicy(adminToken: "admin-secret", trustedAddresses: ["127.0.0.1", "::1"],
-                                   allowedHostNames: ["meshd.mesh-system.svc", "Meshd.Example."])
+    let policy = AdminAccessPolicy(
+        adminToken: "admin-secret", trustedAddresses: ["127.0.0.1", "::1"],
+        allowedHostNames: ["meshd.mesh-system.svc", "Meshd.Example."])
 
     func status(_ request: AdminAccessPolicy.Request, _ policy: AdminAccessPolicy? = nil) -> Int {
         do {
@@ -16,10 +18,13 @@ import Testing
         }
     }
 
-    func get(_ path: String = "/api/v1/config/vs", host: String? = "127.0.0.1:15014", origin: String? = nil,
-             site: String? = nil, token: String? = nil, peer: String? = "127.0.0.1") -> AdminAccessPolicy.Request {
-        .init(method: .get, path: path, host: host, origin: origin, fetchSite: site,
-              authorization: token.map { "Bearer " + $0 }, peerIP: peer)
+    func get(
+        _ path: String = "/api/v1/config/vs", host: String? = "127.0.0.1:15014", origin: String? = nil,
+        site: String? = nil, token: String? = nil, peer: String? = "127.0.0.1"
+    ) -> AdminAccessPolicy.Request {
+        .init(
+            method: .get, path: path, host: host, origin: origin, fetchSite: site,
+            authorization: token.map { "Bearer " + $0 }, peerIP: peer)
     }
 
     @Test func loopbackCallersNeedNoTokenOthersDo() {
@@ -43,8 +48,9 @@ import Testing
     }
 
     @Test func mintingATokenNeedsTheAdminTokenEvenFromLoopback() {
-        let mint = AdminAccessPolicy.Request(method: .post, path: "/api/v1/tokens", host: "127.0.0.1:15014",
-                                             contentType: "application/json", peerIP: "127.0.0.1")
+        let mint = AdminAccessPolicy.Request(
+            method: .post, path: "/api/v1/tokens", host: "127.0.0.1:15014",
+            contentType: "application/json", peerIP: "127.0.0.1")
         #expect(status(mint) == 401)
         var withToken = mint
         withToken.authorization = "Bearer admin-secret"
@@ -81,8 +87,10 @@ import Testing
             #expect(status(get(host: host)) == 403, "Host \(host)")
             #expect(status(get(host: host, token: "admin-secret", peer: "10.0.0.9")) == 403, "Host \(host) with token")
         }
-        for host in ["127.0.0.1:15014", "127.0.0.2", "localhost:15014", "LOCALHOST", "[::1]:15014", "10.1.2.3:15014",
-                     "[fd00::7]:15014", "meshd.mesh-system.svc:15014", "meshd.example", "MESHD.EXAMPLE.:15014"] {
+        for host in [
+            "127.0.0.1:15014", "127.0.0.2", "localhost:15014", "LOCALHOST", "[::1]:15014", "10.1.2.3:15014",
+            "[fd00::7]:15014", "meshd.mesh-system.svc:15014", "meshd.example", "MESHD.EXAMPLE.:15014",
+        ] {
             #expect(status(get(host: host)) == 200, "Host \(host)")
         }
         // No Host at all (HTTP/1.0, in-process clients) is no browser.
@@ -102,8 +110,10 @@ import Testing
         func post(_ path: String, _ contentType: String?, method: HTTPRequest.Method = .post) -> Int {
             status(.init(method: method, path: path, host: "127.0.0.1:15014", contentType: contentType, peerIP: "127.0.0.1"))
         }
-        for type in ["application/yaml", "application/x-yaml", "text/yaml", "application/json",
-                     "application/json; charset=utf-8", "Application/YAML"] {
+        for type in [
+            "application/yaml", "application/x-yaml", "text/yaml", "application/json",
+            "application/json; charset=utf-8", "Application/YAML",
+        ] {
             #expect(post("/api/v1/apply", type) == 200, "\(type)")
         }
         for type in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "", "yaml"] {

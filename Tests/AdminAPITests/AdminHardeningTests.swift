@@ -1,17 +1,17 @@
 import AdminAPI
 import CertificateAuthority
 import Foundation
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import HummingbirdTesting
 import Logging
 import MeshModel
 import MeshTesting
 import Prometheus
+import PushPipeline
 import Storage
 import Synchronization
 import Testing
-import PushPipeline
 import XDSCore
 
 /// The admin API end to end through its router: token minting, browsers, content types,
@@ -19,27 +19,31 @@ import XDSCore
 @Suite struct AdminHardeningTests {
     static let adminToken = "test-admin-token"
 
-    func withApp(store: any ConfigStore = InMemoryConfigStore(), allowMinting: Bool = false,
-                 health: ServingHealth = ServingHealth(), publisher: PushContextPublisher = PushContextPublisher(),
-                 logger: Logger = Logger(label: "test"),
-                 _ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+    func withApp(
+        store: any ConfigStore = InMemoryConfigStore(), allowMinting: Bool = false,
+        health: ServingHealth = ServingHealth(), publisher: PushContextPublisher = PushContextPublisher(),
+        logger: Logger = Logger(label: "test"),
+        _ body: @Sendable (any TestClientProtocol) async throws -> Void
+    ) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("admin-test-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let identity = AdminDependencies.Identity(
             ca: try LocalCertificateAuthority.loadOrCreate(directory: directory.appendingPathComponent("ca"), trustDomain: "cluster.local"),
             tokens: try TokenAuthority.loadOrCreate(directory: directory))
-        let router = AdminRouter.make(AdminDependencies(
-            store: store, publisher: publisher, statuses: ProxyStatusRegistry(), metrics: PrometheusCollectorRegistry(),
-            logger: logger, adminToken: Self.adminToken, allowLoopbackTokenMinting: allowMinting, health: health,
-            identity: identity, generators: .testing))
+        let router = AdminRouter.make(
+            AdminDependencies(
+                store: store, publisher: publisher, statuses: ProxyStatusRegistry(), metrics: PrometheusCollectorRegistry(),
+                logger: logger, adminToken: Self.adminToken, allowLoopbackTokenMinting: allowMinting, health: health,
+                identity: identity, generators: .testing))
         try await Application(router: router).test(.router, body)
     }
 
     func mint(_ client: any TestClientProtocol, token: String? = nil) async throws -> TestResponse {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let token { headers[.authorization] = "Bearer \(token)" }
-        return try await client.execute(uri: "/api/v1/tokens", method: .post, headers: headers,
-                                        body: ByteBuffer(string: #"{"namespace": "default", "serviceAccount": "reviews", "ttl": "1h"}"#))
+        return try await client.execute(
+            uri: "/api/v1/tokens", method: .post, headers: headers,
+            body: ByteBuffer(string: #"{"namespace": "default", "serviceAccount": "reviews", "ttl": "1h"}"#))
     }
 
     func json(_ response: TestResponse) throws -> JSONValue {
@@ -70,12 +74,14 @@ import XDSCore
             for header in [(HTTPField.Name("Origin")!, "http://localhost"), (HTTPField.Name("Sec-Fetch-Site")!, "same-origin")] {
                 let response = try await client.execute(uri: "/api/v1/config/vs", method: .get, headers: [header.0: header.1])
                 #expect(response.status == .unauthorized, "\(header.0)")
-                let authorized = try await client.execute(uri: "/api/v1/config/vs", method: .get,
-                                                          headers: [header.0: header.1, .authorization: "Bearer \(Self.adminToken)"])
+                let authorized = try await client.execute(
+                    uri: "/api/v1/config/vs", method: .get,
+                    headers: [header.0: header.1, .authorization: "Bearer \(Self.adminToken)"])
                 #expect(authorized.status == .ok, "\(header.0) with the token")
             }
-            let foreign = try await client.execute(uri: "/api/v1/config/vs", method: .get,
-                                                   headers: [.origin: "http://evil.example", .authorization: "Bearer \(Self.adminToken)"])
+            let foreign = try await client.execute(
+                uri: "/api/v1/config/vs", method: .get,
+                headers: [.origin: "http://evil.example", .authorization: "Bearer \(Self.adminToken)"])
             #expect(foreign.status == .forbidden)
             #expect(try json(foreign)["error"]?["code"] == .string("forbidden"))
         }
@@ -84,15 +90,17 @@ import XDSCore
     @Test func applyRefusesBodiesThatAreNotYAMLOrJSON() async throws {
         let store = InMemoryConfigStore()
         try await withApp(store: store) { client in
-            let yaml = "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: reviews, namespace: default}\nspec: {hosts: [reviews], ports: [{number: 9080, name: grpc, protocol: GRPC}], resolution: STATIC}\n"
+            let yaml =
+                "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: reviews, namespace: default}\nspec: {hosts: [reviews], ports: [{number: 9080, name: grpc, protocol: GRPC}], resolution: STATIC}\n"
             for headers: HTTPFields in [[.contentType: "text/plain"], [.contentType: "application/x-www-form-urlencoded"], [:]] {
                 let response = try await client.execute(uri: "/api/v1/apply", method: .post, headers: headers, body: ByteBuffer(string: yaml))
                 #expect(response.status == .unsupportedMediaType)
                 #expect(try json(response)["error"]?["code"] == .string("unsupportedMediaType"))
             }
             #expect(try await store.currentRevision() == 0)
-            let accepted = try await client.execute(uri: "/api/v1/apply", method: .post, headers: [.contentType: "text/yaml; charset=utf-8"],
-                                                    body: ByteBuffer(string: yaml))
+            let accepted = try await client.execute(
+                uri: "/api/v1/apply", method: .post, headers: [.contentType: "text/yaml; charset=utf-8"],
+                body: ByteBuffer(string: yaml))
             #expect(accepted.status == .ok)
         }
     }

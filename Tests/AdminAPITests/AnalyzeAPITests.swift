@@ -6,8 +6,8 @@ import Logging
 import MeshModel
 import MeshTesting
 import Prometheus
-import Testing
 import PushPipeline
+import Testing
 import XDSCore
 
 /// `GET`/`POST /api/v1/analyze`: the contract's shape, the namespace filter, documents analyzed
@@ -16,8 +16,10 @@ import XDSCore
     let store = InMemoryConfigStore()
 
     func withApp(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        let router = AdminRouter.make(AdminDependencies(store: store, publisher: PushContextPublisher(), statuses: ProxyStatusRegistry(),
-                                                        metrics: PrometheusCollectorRegistry(), logger: Logger(label: "test"), generators: .testing))
+        let router = AdminRouter.make(
+            AdminDependencies(
+                store: store, publisher: PushContextPublisher(), statuses: ProxyStatusRegistry(),
+                metrics: PrometheusCollectorRegistry(), logger: Logger(label: "test"), generators: .testing))
         try await Application(router: router).test(.router, body)
     }
 
@@ -31,16 +33,21 @@ import XDSCore
 
     @Test func storedProblemIsReportedInTheContractShape() async throws {
         try await withApp { client in
-            let yaml = [CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
-                        CanaryFixture.virtualService([("v1", 50), ("v3", 50)])].joined(separator: "\n---\n")
+            let yaml = [
+                CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
+                CanaryFixture.virtualService([("v1", 50), ("v3", 50)]),
+            ].joined(separator: "\n---\n")
             #expect(try await post(client, "/api/v1/apply", yaml).status == .ok)
             let response = try await client.execute(uri: "/api/v1/analyze?namespace=default", method: .get)
             #expect(response.status == .ok)
-            #expect(try messages(response) == [.object([
-                "code": .string("IST0101"), "level": .string("Error"), "resource": .string("VirtualService default/reviews"),
-                "field": .string("spec.http[0].route[1].destination.subset"),
-                "message": .string("Referenced host+subset in destinationrule not found: \"reviews.default.svc.cluster.local+v3\""),
-            ])])
+            #expect(
+                try messages(response) == [
+                    .object([
+                        "code": .string("IST0101"), "level": .string("Error"), "resource": .string("VirtualService default/reviews"),
+                        "field": .string("spec.http[0].route[1].destination.subset"),
+                        "message": .string("Referenced host+subset in destinationrule not found: \"reviews.default.svc.cluster.local+v3\""),
+                    ])
+                ])
             let elsewhere = try await client.execute(uri: "/api/v1/analyze?namespace=other", method: .get)
             #expect(try messages(elsewhere).isEmpty)
         }
@@ -48,8 +55,10 @@ import XDSCore
 
     @Test func postedDocumentsAreAnalyzedOnTopAndNotWritten() async throws {
         try await withApp { client in
-            let yaml = [CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
-                        CanaryFixture.virtualService([("v1", 50), ("v2", 50)])].joined(separator: "\n---\n")
+            let yaml = [
+                CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
+                CanaryFixture.virtualService([("v1", 50), ("v2", 50)]),
+            ].joined(separator: "\n---\n")
             #expect(try await post(client, "/api/v1/apply", yaml).status == .ok)
             let revision = try await store.currentRevision()
             #expect(try messages(try await client.execute(uri: "/api/v1/analyze", method: .get)).isEmpty)

@@ -1,16 +1,17 @@
 import Foundation
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import HummingbirdTesting
 import Logging
 import MeshModel
 import MeshTesting
 import Prometheus
+import PushPipeline
 import Storage
 import Testing
-import PushPipeline
-@testable import AdminAPI
 import XDSCore
+
+@testable import AdminAPI
 
 /// The dashboard page and the exact requests it makes: the page is served to anyone who may
 /// reach the port (it holds no data), framing and foreign script are refused, and every API call
@@ -24,9 +25,10 @@ import XDSCore
     static let testOrigin = "http://localhost"
 
     func withApp(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        let router = AdminRouter.make(AdminDependencies(
-            store: InMemoryConfigStore(), publisher: PushContextPublisher(), statuses: ProxyStatusRegistry(),
-            metrics: PrometheusCollectorRegistry(), logger: Logger(label: "test"), adminToken: Self.adminToken, generators: .testing))
+        let router = AdminRouter.make(
+            AdminDependencies(
+                store: InMemoryConfigStore(), publisher: PushContextPublisher(), statuses: ProxyStatusRegistry(),
+                metrics: PrometheusCollectorRegistry(), logger: Logger(label: "test"), adminToken: Self.adminToken, generators: .testing))
         try await Application(router: router).test(.router, body)
     }
 
@@ -65,8 +67,9 @@ import XDSCore
             for file in ["app.js", "render.js"] {
                 let js = try await client.execute(uri: "/ui/\(file)", method: .get, headers: Self.browser("same-origin"))
                 let text = String(buffer: js.body)
-                #expect(!text.contains("innerHTML") && !text.contains("outerHTML") && !text.contains("insertAdjacentHTML"),
-                        "\(file) renders with textContent only")
+                #expect(
+                    !text.contains("innerHTML") && !text.contains("outerHTML") && !text.contains("insertAdjacentHTML"),
+                    "\(file) renders with textContent only")
             }
         }
     }
@@ -101,8 +104,9 @@ import XDSCore
                 #expect(refused.status == .unauthorized, "\(path)")
                 #expect(String(buffer: refused.body).contains("unauthenticated"))
             }
-            let read = try await client.execute(uri: "/api/v1/overview", method: .get,
-                                                headers: Self.browser("same-origin", token: Self.adminToken))
+            let read = try await client.execute(
+                uri: "/api/v1/overview", method: .get,
+                headers: Self.browser("same-origin", token: Self.adminToken))
             #expect(read.status == .ok)
             let overview = try JSONValue.parse(json: String(buffer: read.body))
             #expect(overview["services"] == .array([]))
@@ -115,17 +119,22 @@ import XDSCore
             let body = ByteBuffer(string: #"{"toRevision": 1}"#)
             // fetch() POSTs same-origin with Origin and Sec-Fetch-Site: same-origin.
             for path in ["/api/v1/rollback", "/api/v1/apply"] {
-                let refused = try await client.execute(uri: path, method: .post,
-                                                       headers: Self.browser("same-origin", origin: true, json: true), body: body)
+                let refused = try await client.execute(
+                    uri: path, method: .post,
+                    headers: Self.browser("same-origin", origin: true, json: true), body: body)
                 #expect(refused.status == .unauthorized, "\(path)")
-                let wrong = try await client.execute(uri: path, method: .post,
-                                                     headers: Self.browser("same-origin", token: "guess", origin: true, json: true), body: body)
+                let wrong = try await client.execute(
+                    uri: path, method: .post,
+                    headers: Self.browser("same-origin", token: "guess", origin: true, json: true), body: body)
                 #expect(wrong.status == .unauthorized, "\(path)")
             }
             // With the token a browser's apply goes through (JSON body, as the page would send).
             let apply = try await client.execute(
                 uri: "/api/v1/apply", method: .post, headers: Self.browser("same-origin", token: Self.adminToken, origin: true, json: true),
-                body: ByteBuffer(string: #"{"apiVersion":"networking.istio.io/v1","kind":"DestinationRule","metadata":{"name":"r","namespace":"default"},"spec":{"host":"r"}}"#))
+                body: ByteBuffer(
+                    string:
+                        #"{"apiVersion":"networking.istio.io/v1","kind":"DestinationRule","metadata":{"name":"r","namespace":"default"},"spec":{"host":"r"}}"#
+                ))
             #expect(apply.status == .ok)
         }
     }
@@ -134,12 +143,18 @@ import XDSCore
     /// the history branch's): every browser-shaped variant without the token is refused.
     @Test func theRollbackRequestAsThePageSendsIt() throws {
         let policy = AdminAccessPolicy(adminToken: Self.adminToken, trustedAddresses: ["127.0.0.1", "::1"])
-        func request(token: String?, origin: String? = Self.origin, site: String? = "same-origin", peer: String = "127.0.0.1") -> AdminAccessPolicy.Request {
-            AdminAccessPolicy.Request(method: .post, path: "/api/v1/rollback", host: Self.host, origin: origin, fetchSite: site,
-                                      authorization: token.map { "Bearer \($0)" }, contentType: "application/json", peerIP: peer)
+        func request(token: String?, origin: String? = Self.origin, site: String? = "same-origin", peer: String = "127.0.0.1")
+            -> AdminAccessPolicy.Request
+        {
+            AdminAccessPolicy.Request(
+                method: .post, path: "/api/v1/rollback", host: Self.host, origin: origin, fetchSite: site,
+                authorization: token.map { "Bearer \($0)" }, contentType: "application/json", peerIP: peer)
         }
         func status(_ request: AdminAccessPolicy.Request) -> HTTPResponse.Status? {
-            do { try policy.check(request); return nil } catch { return error.status }
+            do {
+                try policy.check(request)
+                return nil
+            } catch { return error.status }
         }
         #expect(status(request(token: Self.adminToken)) == nil)
         #expect(status(request(token: nil)) == .unauthorized)
@@ -159,7 +174,8 @@ import XDSCore
         // The page's static files, from another machine, need no token; its data does.
         let remoteAsset = AdminAccessPolicy.Request(method: .get, path: "/ui/app.js", host: Self.host, fetchSite: "same-origin", peerIP: "10.0.0.9")
         #expect(status(remoteAsset) == nil)
-        let remoteData = AdminAccessPolicy.Request(method: .get, path: "/api/v1/overview", host: Self.host, fetchSite: "same-origin", peerIP: "10.0.0.9")
+        let remoteData = AdminAccessPolicy.Request(
+            method: .get, path: "/api/v1/overview", host: Self.host, fetchSite: "same-origin", peerIP: "10.0.0.9")
         #expect(status(remoteData) == .unauthorized)
         // Only reads of /ui are open.
         let post = AdminAccessPolicy.Request(method: .post, path: "/ui/", host: Self.host, peerIP: "10.0.0.9")

@@ -7,9 +7,9 @@ import Logging
 import MeshModel
 import MeshTesting
 import Prometheus
+import PushPipeline
 import Testing
 import Translator
-import PushPipeline
 import XDS
 import XDSCore
 
@@ -31,19 +31,24 @@ import XDSCore
     }
 
     func withApp(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        let router = AdminRouter.make(AdminDependencies(store: store, publisher: PushContextPublisher(), statuses: statuses,
-                                                        metrics: PrometheusCollectorRegistry(), logger: Logger(label: "test"), generators: .testing))
+        let router = AdminRouter.make(
+            AdminDependencies(
+                store: store, publisher: PushContextPublisher(), statuses: statuses,
+                metrics: PrometheusCollectorRegistry(), logger: Logger(label: "test"), generators: .testing))
         try await Application(router: router).test(.router, body)
     }
 
     func post(_ client: any TestClientProtocol, _ uri: String, _ text: String) async throws -> (TestResponse, JSONValue) {
-        let response = try await client.execute(uri: uri, method: .post, headers: [.contentType: "application/yaml"],
-                                                body: ByteBuffer(string: text))
+        let response = try await client.execute(
+            uri: uri, method: .post, headers: [.contentType: "application/yaml"],
+            body: ByteBuffer(string: text))
         return (response, try JSONValue.parse(json: String(buffer: response.body)))
     }
 
-    static let canary = [CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
-                         CanaryFixture.virtualService([("v1", 50), ("v2", 50)])].joined(separator: "\n---\n")
+    static let canary = [
+        CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
+        CanaryFixture.virtualService([("v1", 50), ("v2", 50)]),
+    ].joined(separator: "\n---\n")
 
     @Test func aDryRunAnswersResultsAndImpactAndChangesNothing() async throws {
         try await withApp { client in
@@ -54,12 +59,22 @@ import XDSCore
             #expect(response.status == .ok)
             #expect(answer["dryRun"] == .bool(true))
             #expect(answer["revision"] == revision)
-            #expect(answer["results"] == .array([.object(["kind": "VirtualService", "namespace": "default", "name": "reviews",
-                                                          "action": "configured"])]))
-            #expect(answer["impact"] == .array([.object([
-                "proxy": "reviews-client", "kind": "proxyless",
-                "resources": .array([.object(["type": "RouteConfiguration", "name": .string(Self.listener), "change": "modified"])]),
-            ])]))
+            #expect(
+                answer["results"]
+                    == .array([
+                        .object([
+                            "kind": "VirtualService", "namespace": "default", "name": "reviews",
+                            "action": "configured",
+                        ])
+                    ]))
+            #expect(
+                answer["impact"]
+                    == .array([
+                        .object([
+                            "proxy": "reviews-client", "kind": "proxyless",
+                            "resources": .array([.object(["type": "RouteConfiguration", "name": .string(Self.listener), "change": "modified"])]),
+                        ])
+                    ]))
             #expect(answer["proxyDiff"] == nil)
             #expect(try await store.currentRevision() == Int64(revision.intValue ?? -1))
             let stored = try await store.get(ConfigKey(kind: .virtualService, namespace: "default", name: "reviews"))
@@ -100,8 +115,9 @@ import XDSCore
             let revision = try #require(applied["revision"]?.intValue)
             // Written against the first revision: someone changed the VirtualService since.
             let stale = CanaryFixture.virtualService([("v1", 0), ("v2", 100)])
-                .replacingOccurrences(of: "metadata: {name: reviews, namespace: default}",
-                                      with: "metadata: {name: reviews, namespace: default, resourceVersion: \"\(old)\"}")
+                .replacingOccurrences(
+                    of: "metadata: {name: reviews, namespace: default}",
+                    with: "metadata: {name: reviews, namespace: default, resourceVersion: \"\(old)\"}")
             let (real, realError) = try await post(client, "/api/v1/apply", stale)
             let (dry, dryError) = try await post(client, "/api/v1/apply?dryRun=true", stale)
             #expect(real.status == .conflict && dry.status == .conflict)

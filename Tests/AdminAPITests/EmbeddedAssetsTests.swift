@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import AdminAPI
 
 /// The compiled-in copy of Sources/AdminAPI/Assets must match the files: a stale
@@ -14,7 +15,8 @@ import Testing
         let enumerator = FileManager.default.enumerator(at: assets, includingPropertiesForKeys: [.isRegularFileKey])
         while let url = enumerator?.nextObject() as? URL {
             guard try url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile == true,
-                  !url.lastPathComponent.hasPrefix(".") else { continue }
+                !url.lastPathComponent.hasPrefix(".")
+            else { continue }
             let relative = String(url.standardizedFileURL.path.dropFirst(assets.standardizedFileURL.path.count + 1))
             files[relative] = try Data(contentsOf: url)
         }

@@ -1,14 +1,15 @@
 import Foundation
-import Hummingbird
 import HTTPTypes
+import Hummingbird
 import MeshModel
 import MeshTesting
+import PushPipeline
 import Synchronization
 import Testing
-import PushPipeline
 import XDS
-@testable import AdminAPI
 import XDSCore
+
+@testable import AdminAPI
 
 /// `/api/v1/events`' writer loop without a socket: what it writes for store changes, proxy
 /// changes and idle time, that it coalesces, and that it ends when cancelled; and the bound on
@@ -22,8 +23,10 @@ import XDSCore
     }
 
     /// Reads frames until `predicate` holds for the text so far, or fails after `seconds`.
-    static func read(_ frames: inout AsyncStream<String>.Iterator, until predicate: (String) -> Bool,
-                     seconds: Double = 10) async -> String {
+    static func read(
+        _ frames: inout AsyncStream<String>.Iterator, until predicate: (String) -> Bool,
+        seconds: Double = 10
+    ) async -> String {
         var text = ""
         let deadline = ContinuousClock.now + .seconds(seconds)
         while !predicate(text), ContinuousClock.now < deadline {

@@ -6,9 +6,9 @@ import Logging
 import MeshModel
 import MeshTesting
 import Prometheus
+import PushPipeline
 import Storage
 import Testing
-import PushPipeline
 import XDSCore
 
 /// `/api/v1/history`, `/api/v1/history/diff`, `/api/v1/rollback` and optimistic concurrency
@@ -21,9 +21,11 @@ import XDSCore
     init(retention: HistoryRetention) { store = InMemoryConfigStore(historyRetention: retention) }
 
     func withApp(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        let router = AdminRouter.make(AdminDependencies(store: store, publisher: PushContextPublisher(), statuses: ProxyStatusRegistry(),
-                                                        metrics: PrometheusCollectorRegistry(), logger: Logger(label: "test"),
-                                                        adminToken: token, generators: .testing))
+        let router = AdminRouter.make(
+            AdminDependencies(
+                store: store, publisher: PushContextPublisher(), statuses: ProxyStatusRegistry(),
+                metrics: PrometheusCollectorRegistry(), logger: Logger(label: "test"),
+                adminToken: token, generators: .testing))
         try await Application(router: router).test(.router, body)
     }
 
@@ -36,8 +38,9 @@ import XDSCore
     }
 
     func rollback(_ client: any TestClientProtocol, _ body: String) async throws -> TestResponse {
-        try await client.execute(uri: "/api/v1/rollback", method: .post, headers: [.contentType: "application/json"],
-                                 body: ByteBuffer(string: body))
+        try await client.execute(
+            uri: "/api/v1/rollback", method: .post, headers: [.contentType: "application/json"],
+            body: ByteBuffer(string: body))
     }
 
     func revision(_ response: TestResponse) throws -> Int {
@@ -55,7 +58,9 @@ import XDSCore
             let items = try #require(history["items"]?.arrayValue)
             #expect(items.map { $0["revision"]?.intValue } == [shifted, half])
             #expect(items.map { $0["actor"]?.stringValue } == ["local", "admin"])
-            #expect(items[0]["changes"] == .array([.object(["kind": "VirtualService", "namespace": "default", "name": "reviews", "action": "configured"])]))
+            #expect(
+                items[0]["changes"]
+                    == .array([.object(["kind": "VirtualService", "namespace": "default", "name": "reviews", "action": "configured"])]))
             #expect(items[0]["time"]?.stringValue?.hasSuffix("Z") == true)
             #expect(history["oldestRevision"] == .number(0))
 
@@ -73,7 +78,8 @@ import XDSCore
             let answer = try json(try await rollback(client, "{\"toRevision\": \(half)}"))
             #expect(answer["revision"]?.intValue == shifted + 1)
             #expect(answer["rolledBackTo"]?.intValue == half)
-            #expect(answer["results"] == .array([.object(["kind": "VirtualService", "namespace": "default", "name": "reviews", "action": "configured"])]))
+            #expect(
+                answer["results"] == .array([.object(["kind": "VirtualService", "namespace": "default", "name": "reviews", "action": "configured"])]))
             let stored = try #require(try await store.get(ConfigKey(kind: .virtualService, namespace: "default", name: "reviews")))
             #expect(stored.resource.spec["http"]?[0]?["route"]?[1]?["weight"] == .number(50))
 

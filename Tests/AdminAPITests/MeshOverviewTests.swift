@@ -1,12 +1,13 @@
 import Foundation
 import MeshModel
 import MeshTesting
+import PushPipeline
 import Testing
 import Translator
-import PushPipeline
 import XDS
-@testable import AdminAPI
 import XDSCore
+
+@testable import AdminAPI
 
 /// `/api/v1/overview`'s pure part: services, subsets with their weights per route, workloads
 /// with health and subset membership, and proxies with their sync state and NACKs.
@@ -18,8 +19,10 @@ import XDSCore
         var inputs: [PushContextBuilder.Input] = []
         for text in texts {
             for resource in try ConfigDocumentParser.parse(text) {
-                inputs.append(.init(key: resource.key, createdRevision: Int64(inputs.count + 1), annotations: resource.annotations,
-                                    config: try ConfigValidator.validate(resource)))
+                inputs.append(
+                    .init(
+                        key: resource.key, createdRevision: Int64(inputs.count + 1), annotations: resource.annotations,
+                        config: try ConfigValidator.validate(resource)))
             }
         }
         return PushContextBuilder.build(revision: 7, inputs: inputs)
@@ -35,8 +38,9 @@ import XDSCore
     }
 
     @Test func canarySubsetsCarryTheVirtualServiceWeights() throws {
-        let push = try Self.push(CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
-                                 CanaryFixture.virtualService([("v1", 80), ("v2", 20)]))
+        let push = try Self.push(
+            CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
+            CanaryFixture.virtualService([("v1", 80), ("v2", 20)]))
         let overview = MeshOverview.make(push: push, proxies: [])
         #expect(overview["revision"]?.intValue == 7)
         let reviews = Self.service(overview)
@@ -118,7 +122,8 @@ import XDSCore
                 "CDS": .object(["status": "NOT SENT"]),
             ]),
         ])
-        let proxies = MeshOverview.make(push: nil, proxies: [entry, .object(["proxyID": "a-sidecar", "kind": "sidecar"])])["proxies"]?.arrayValue ?? []
+        let proxies =
+            MeshOverview.make(push: nil, proxies: [entry, .object(["proxyID": "a-sidecar", "kind": "sidecar"])])["proxies"]?.arrayValue ?? []
         #expect(proxies.map { $0["proxyID"]?.stringValue } == ["a-sidecar", "client-1"])
         let client = proxies[1]
         #expect(client["kind"]?.stringValue == "proxyless")

@@ -8,8 +8,8 @@ import Logging
 import MeshModel
 import MeshTesting
 import Prometheus
-import Testing
 import PushPipeline
+import Testing
 import XDSCore
 
 /// The OpenAPI document (Sources/AdminAPI/Assets/openapi.json) against the router: every route
@@ -26,9 +26,10 @@ import XDSCore
         let identity = AdminDependencies.Identity(
             ca: try LocalCertificateAuthority.loadOrCreate(directory: directory.appendingPathComponent("ca"), trustDomain: "cluster.local"),
             tokens: try TokenAuthority.loadOrCreate(directory: directory))
-        return AdminRouter.make(AdminDependencies(
-            store: InMemoryConfigStore(), publisher: PushContextPublisher(), statuses: ProxyStatusRegistry(),
-            metrics: PrometheusCollectorRegistry(), logger: Logger(label: "test"), identity: identity, generators: .testing))
+        return AdminRouter.make(
+            AdminDependencies(
+                store: InMemoryConfigStore(), publisher: PushContextPublisher(), statuses: ProxyStatusRegistry(),
+                metrics: PrometheusCollectorRegistry(), logger: Logger(label: "test"), identity: identity, generators: .testing))
     }
 
     static func document() throws -> JSONValue {

@@ -13,9 +13,10 @@ import Testing
     static let token = AdminHardeningTests.adminToken
 
     func post(_ client: any TestClientProtocol, _ uri: String, method: HTTPRequest.Method = .post, _ body: String) async throws -> TestResponse {
-        try await client.execute(uri: uri, method: method,
-                                 headers: [.contentType: "application/json", .authorization: "Bearer \(Self.token)"],
-                                 body: ByteBuffer(string: body))
+        try await client.execute(
+            uri: uri, method: method,
+            headers: [.contentType: "application/json", .authorization: "Bearer \(Self.token)"],
+            body: ByteBuffer(string: body))
     }
 
     func error(_ response: TestResponse) throws -> JSONValue {
@@ -66,8 +67,9 @@ import Testing
             #expect(error["resource"] == .string("ServiceEntry default/reviews"))
             #expect(error["field"] == .string(field))
             #expect(try await store.currentRevision() == 0)
-            let good = try await post(client, "/api/v1/registry/services/default/reviews", method: .put,
-                                      #"{"ports": [{"number": 9080, "name": "grpc", "protocol": "GRPC"}]}"#)
+            let good = try await post(
+                client, "/api/v1/registry/services/default/reviews", method: .put,
+                #"{"ports": [{"number": 9080, "name": "grpc", "protocol": "GRPC"}]}"#)
             #expect(good.status == .ok)
         }
     }

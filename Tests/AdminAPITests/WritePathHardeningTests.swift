@@ -6,9 +6,9 @@ import Logging
 import MeshModel
 import MeshTesting
 import Prometheus
+import PushPipeline
 import Storage
 import Testing
-import PushPipeline
 import XDSCore
 
 /// The write path refuses, before writing anything, config that proxies could not take.
@@ -16,14 +16,17 @@ import XDSCore
     let store = InMemoryConfigStore()
 
     func withApp(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        let router = AdminRouter.make(AdminDependencies(store: store, publisher: PushContextPublisher(), statuses: ProxyStatusRegistry(),
-                                                        metrics: PrometheusCollectorRegistry(), logger: Logger(label: "test"), generators: .testing))
+        let router = AdminRouter.make(
+            AdminDependencies(
+                store: store, publisher: PushContextPublisher(), statuses: ProxyStatusRegistry(),
+                metrics: PrometheusCollectorRegistry(), logger: Logger(label: "test"), generators: .testing))
         try await Application(router: router).test(.router, body)
     }
 
     func apply(_ client: any TestClientProtocol, _ text: String) async throws -> TestResponse {
-        try await client.execute(uri: "/api/v1/apply", method: .post, headers: [.contentType: "application/yaml"],
-                                 body: ByteBuffer(string: text))
+        try await client.execute(
+            uri: "/api/v1/apply", method: .post, headers: [.contentType: "application/yaml"],
+            body: ByteBuffer(string: text))
     }
 
     static func workload(_ name: String, weight: UInt32) -> String {
@@ -56,9 +59,11 @@ import XDSCore
         let publisher = PushContextPublisher()
         _ = try await store.apply(CanaryFixture.resources(CanaryFixture.registry))
         try await PushDebouncer(store: store, publisher: publisher, index: index, logger: Logger(label: "test")).buildAndPublish()
-        let router = AdminRouter.make(AdminDependencies(store: store, publisher: publisher, statuses: ProxyStatusRegistry(),
-                                                        metrics: PrometheusCollectorRegistry(), logger: Logger(label: "test"),
-                                                        configIndex: index, generators: .testing))
+        let router = AdminRouter.make(
+            AdminDependencies(
+                store: store, publisher: publisher, statuses: ProxyStatusRegistry(),
+                metrics: PrometheusCollectorRegistry(), logger: Logger(label: "test"),
+                configIndex: index, generators: .testing))
         try await Application(router: router).test(.router) { client in
             #expect(try await apply(client, Self.workload("heavy-1", weight: .max - 2)).status == .ok)
             // No push happened in between: the index lags the store by one write.
@@ -92,9 +97,15 @@ import XDSCore
         var resource = CanaryFixture.resources(CanaryFixture.virtualService([("v1", 100)]))[0]
         resource.spec = .object([
             "hosts": .array([.string("reviews")]),
-            "http": .array([.object(["route": .array([.object([
-                "destination": .object(["host": .string("reviews")]), "weight": .number(4294967296),
-            ])])])]),
+            "http": .array([
+                .object([
+                    "route": .array([
+                        .object([
+                            "destination": .object(["host": .string("reviews")]), "weight": .number(4_294_967_296),
+                        ])
+                    ])
+                ])
+            ]),
         ])
         _ = try await store.apply([resource])  // as an older meshd stored it
         try await withApp { client in

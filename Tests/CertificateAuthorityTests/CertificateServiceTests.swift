@@ -6,13 +6,16 @@ import Logging
 import Prometheus
 import Testing
 import X509
+
 @testable import CertificateAuthority
 
 @Suite("CertificateService")
 struct CertificateServiceTests {
     /// Calls CreateCertificate the way the gRPC router does (the metadata-aware overload).
-    func call(_ service: some Istio_V1_Auth_IstioCertificateService.ServiceProtocol, csr: String,
-              validity: Int64 = 0, authorization: String?) async throws -> Istio_V1_Auth_IstioCertificateResponse {
+    func call(
+        _ service: some Istio_V1_Auth_IstioCertificateService.ServiceProtocol, csr: String,
+        validity: Int64 = 0, authorization: String?
+    ) async throws -> Istio_V1_Auth_IstioCertificateResponse {
         var request = Istio_V1_Auth_IstioCertificateRequest()
         request.csr = csr
         request.validityDuration = validity
@@ -72,8 +75,9 @@ struct CertificateServiceTests {
         defer { directory.remove() }
         let ca = try LocalCertificateAuthority.loadOrCreate(directory: directory.url, trustDomain: "cluster.local")
         let ratings = SpiffeID(trustDomain: "cluster.local", namespace: "default", serviceAccount: "ratings")
-        let service = CertificateService(ca: ca, tokens: TokenAuthority(privateKey: P256.Signing.PrivateKey()), metrics: nil,
-                                         logger: Logger(label: "test"), peerIdentity: { _ in ratings })
+        let service = CertificateService(
+            ca: ca, tokens: TokenAuthority(privateKey: P256.Signing.PrivateKey()), metrics: nil,
+            logger: Logger(label: "test"), peerIdentity: { _ in ratings })
         let response = try await call(service, csr: try CSRFactory.p256().pem, authorization: nil)
         let leaf = try Certificate(pemEncoded: response.certChain[0])
         #expect(await ca.identity(ofPeerChain: [leaf]) == ratings)

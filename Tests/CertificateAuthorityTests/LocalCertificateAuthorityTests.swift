@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Testing
 import X509
+
 @testable import CertificateAuthority
 
 @Suite("LocalCertificateAuthority")
@@ -54,7 +55,8 @@ struct LocalCertificateAuthorityTests {
         try directory.write(chain.joined(), to: "chain.pem")
         try directory.write(chain[0], to: "leaf.pem")
 
-        let verify = try OpenSSL.run(["verify", "-CAfile", "root.pem", "-untrusted", "chain.pem", "-purpose", "sslclient", "leaf.pem"], in: directory)
+        let verify = try OpenSSL.run(
+            ["verify", "-CAfile", "root.pem", "-untrusted", "chain.pem", "-purpose", "sslclient", "leaf.pem"], in: directory)
         #expect(verify.status == 0, "\(verify.output)")
         let text = try OpenSSL.run(["x509", "-in", "leaf.pem", "-noout", "-text"], in: directory).output
         #expect(text.contains("URI:spiffe://cluster.local/ns/default/sa/reviews"))

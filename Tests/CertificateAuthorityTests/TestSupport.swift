@@ -67,8 +67,11 @@ enum CSRFactory {
 
     /// An RSA CSR of `bits` made by the openssl CLI.
     static func rsa(bits: Int, in directory: TemporaryDirectory) throws -> String {
-        let result = try OpenSSL.run(["req", "-new", "-newkey", "rsa:\(bits)", "-nodes", "-keyout", "rsa-\(bits).key",
-                                      "-subj", "/CN=rsa", "-out", "rsa-\(bits).csr"], in: directory)
+        let result = try OpenSSL.run(
+            [
+                "req", "-new", "-newkey", "rsa:\(bits)", "-nodes", "-keyout", "rsa-\(bits).key",
+                "-subj", "/CN=rsa", "-out", "rsa-\(bits).csr",
+            ], in: directory)
         guard result.status == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: ["openssl": result.output]) }
         return try String(contentsOf: directory.file("rsa-\(bits).csr"), encoding: .utf8)
     }
@@ -83,11 +86,15 @@ struct TestPKI {
 
     init(rootName: String = "Test Root", intermediateIsCA: Bool = true) throws {
         // Locals, not `self.`: the extension builders are closures and may not capture a half-built self.
-        let rootKey = P256.Signing.PrivateKey(), intermediateKey = P256.Signing.PrivateKey()
+        let rootKey = P256.Signing.PrivateKey()
+        let intermediateKey = P256.Signing.PrivateKey()
         self.rootKey = rootKey
         self.intermediateKey = intermediateKey
         let now = Date()
-        let rootDN = try DistinguishedName { OrganizationName("Example"); CommonName(rootName) }
+        let rootDN = try DistinguishedName {
+            OrganizationName("Example")
+            CommonName(rootName)
+        }
         root = try Certificate(
             version: .v3, serialNumber: .init(), publicKey: .init(rootKey.publicKey),
             notValidBefore: now.addingTimeInterval(-3600), notValidAfter: now.addingTimeInterval(365 * 86_400),
@@ -98,7 +105,10 @@ struct TestPKI {
                 SubjectKeyIdentifier(hash: Certificate.PublicKey(rootKey.publicKey))
             },
             issuerPrivateKey: .init(rootKey))
-        let intermediateDN = try DistinguishedName { OrganizationName("Example"); CommonName("Cluster Intermediate") }
+        let intermediateDN = try DistinguishedName {
+            OrganizationName("Example")
+            CommonName("Cluster Intermediate")
+        }
         intermediate = try Certificate(
             version: .v3, serialNumber: .init(), publicKey: .init(intermediateKey.publicKey),
             notValidBefore: now.addingTimeInterval(-3600), notValidAfter: now.addingTimeInterval(180 * 86_400),

@@ -5,15 +5,20 @@ import Testing
 @Suite struct ConfigRegistryTests {
     let port = ServicePort(number: 9080, protocol: "GRPC", name: "grpc", targetPort: 8080)
 
-    func workload(_ name: String, namespace: String = "default", labels: [String: String], ports: [String: UInt32] = [:],
-                  healthy: Bool = true) -> ConfigRegistry.Workload {
-        ConfigRegistry.Workload(key: ConfigKey(kind: .workloadEntry, namespace: namespace, name: name),
-                                spec: WorkloadEntry(address: "10.0.0.\(name.count)", ports: ports, labels: labels), healthy: healthy)
+    func workload(
+        _ name: String, namespace: String = "default", labels: [String: String], ports: [String: UInt32] = [:],
+        healthy: Bool = true
+    ) -> ConfigRegistry.Workload {
+        ConfigRegistry.Workload(
+            key: ConfigKey(kind: .workloadEntry, namespace: namespace, name: name),
+            spec: WorkloadEntry(address: "10.0.0.\(name.count)", ports: ports, labels: labels), healthy: healthy)
     }
 
     func serviceEntry(_ name: String, selector: [String: String]) -> (key: ConfigKey, spec: ServiceEntry) {
-        (ConfigKey(kind: .serviceEntry, namespace: "default", name: name),
-         ServiceEntry(hosts: [name], ports: [port], resolution: "STATIC", workloadSelector: selector))
+        (
+            ConfigKey(kind: .serviceEntry, namespace: "default", name: name),
+            ServiceEntry(hosts: [name], ports: [port], resolution: "STATIC", workloadSelector: selector)
+        )
     }
 
     @Test func selectorNeedsEveryLabelAndStaysInItsNamespace() {
@@ -42,14 +47,24 @@ import Testing
     }
 
     @Test func changesBecomeTypedEvents() {
-        let before = ConfigRegistry.build(serviceEntries: [serviceEntry("reviews", selector: ["app": "reviews"])],
-                                          workloads: [workload("a", labels: ["app": "reviews"])])
-        let after = ConfigRegistry.build(serviceEntries: [serviceEntry("reviews", selector: ["app": "reviews"]),
-                                                          serviceEntry("ratings", selector: ["app": "ratings"])],
-                                         workloads: [workload("a", labels: ["app": "reviews"]), workload("bb", labels: ["app": "reviews"])])
-        #expect(after.events(since: before) == [.serviceAdded("ratings.default.svc.cluster.local"),
-                                                .endpointsChanged("reviews.default.svc.cluster.local")])
-        #expect(before.events(since: after) == [.serviceRemoved("ratings.default.svc.cluster.local"),
-                                                .endpointsChanged("reviews.default.svc.cluster.local")])
+        let before = ConfigRegistry.build(
+            serviceEntries: [serviceEntry("reviews", selector: ["app": "reviews"])],
+            workloads: [workload("a", labels: ["app": "reviews"])])
+        let after = ConfigRegistry.build(
+            serviceEntries: [
+                serviceEntry("reviews", selector: ["app": "reviews"]),
+                serviceEntry("ratings", selector: ["app": "ratings"]),
+            ],
+            workloads: [workload("a", labels: ["app": "reviews"]), workload("bb", labels: ["app": "reviews"])])
+        #expect(
+            after.events(since: before) == [
+                .serviceAdded("ratings.default.svc.cluster.local"),
+                .endpointsChanged("reviews.default.svc.cluster.local"),
+            ])
+        #expect(
+            before.events(since: after) == [
+                .serviceRemoved("ratings.default.svc.cluster.local"),
+                .endpointsChanged("reviews.default.svc.cluster.local"),
+            ])
     }
 }

@@ -1,9 +1,9 @@
-import MeshTesting
 import EtcdAPI
 import EtcdStore
 import Foundation
 import Logging
 import MeshModel
+import MeshTesting
 import Storage
 import Testing
 
@@ -59,15 +59,17 @@ struct EtcdConfigStoreTests {
                         #expect(actions.filter { $0 == .created }.count == 1, "round \(round): \(actions)")
                         #expect(actions.filter { $0 == .configured }.count == 1, "round \(round): \(actions)")
                         // Neither lost the other's write of its own key.
-                        #expect(try await eventually {
-                            let ownA = try await a.get(Contract.key("a-\(round)"))
-                            let ownB = try await a.get(Contract.key("b-\(round)"))
-                            return ownA != nil && ownB != nil
-                        })
+                        #expect(
+                            try await eventually {
+                                let ownA = try await a.get(Contract.key("a-\(round)"))
+                                let ownB = try await a.get(Contract.key("b-\(round)"))
+                                return ownA != nil && ownB != nil
+                            })
                         let winner = max(outcomeA.revision, outcomeB.revision) == outcomeA.revision ? 1 : 2
-                        #expect(try await eventually {
-                            try await b.get(Contract.key(name))?.resource == Contract.resource(name, weight: winner)
-                        })
+                        #expect(
+                            try await eventually {
+                                try await b.get(Contract.key(name))?.resource == Contract.resource(name, weight: winner)
+                            })
                     }
                 }
             }
@@ -124,10 +126,11 @@ struct EtcdConfigStoreTests {
                 try await member.start()
                 // The connection comes back within its reconnect backoff (at most about 2 s).
                 var next: ChangeOutcome?
-                #expect(try await eventually {
-                    next = try? await store.apply([Contract.resource("a", weight: 3)])
-                    return next != nil
-                })
+                #expect(
+                    try await eventually {
+                        next = try? await store.apply([Contract.resource("a", weight: 3)])
+                        return next != nil
+                    })
                 #expect((next?.revision ?? 0) > applied.revision)
                 #expect(try await store.get(Contract.key("a"))?.resource == Contract.resource("a", weight: 3))
             }

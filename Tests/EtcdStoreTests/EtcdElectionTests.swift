@@ -1,8 +1,8 @@
-import MeshTesting
 import EtcdAPI
 import EtcdStore
 import Foundation
 import Logging
+import MeshTesting
 import Synchronization
 import Testing
 
@@ -36,8 +36,10 @@ struct EtcdElectionTests {
                 let keyspace = EtcdKeyspace(prefix: "/elect-\(UUID().uuidString)/")
                 let record = Record()
                 func election(_ name: String) -> EtcdElection {
-                    EtcdElection(client: client, keyspace: keyspace, replicaID: name, ttl: 2, retry: .milliseconds(100),
-                                 logger: Logger(label: name)) {
+                    EtcdElection(
+                        client: client, keyspace: keyspace, replicaID: name, ttl: 2, retry: .milliseconds(100),
+                        logger: Logger(label: name)
+                    ) {
                         record.start(name)
                         while !Task.isCancelled { try? await Task.sleep(for: .milliseconds(10)) }
                         record.stop(name)

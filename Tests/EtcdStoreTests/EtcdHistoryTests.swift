@@ -1,9 +1,9 @@
-import MeshTesting
 import EtcdAPI
 import EtcdStore
 import Foundation
 import Logging
 import MeshModel
+import MeshTesting
 import Storage
 import Testing
 
@@ -51,8 +51,9 @@ struct EtcdHistoryTests {
             try await withEtcdStore(member: member, prefix: prefix) { store, client in
                 var revisions: [Int64] = []
                 for weight in 1...5 { revisions.append(try await store.apply([Contract.resource("p", weight: weight)]).revision) }
-                let pruner = EtcdHistoryPruner(client: client, keyspace: EtcdKeyspace(prefix: prefix), retention: .count(2),
-                                               interval: .seconds(60), logger: Logger(label: "test"))
+                let pruner = EtcdHistoryPruner(
+                    client: client, keyspace: EtcdKeyspace(prefix: prefix), retention: .count(2),
+                    interval: .seconds(60), logger: Logger(label: "test"))
                 #expect(try await pruner.pruneOnce(now: Date()) == revisions[2])
                 #expect(try await pruner.pruneOnce(now: Date()) == nil)
                 let page = try await store.history(HistoryQuery())

@@ -1,8 +1,8 @@
-import MeshTesting
 import EtcdStore
 import Foundation
 import Logging
 import MeshModel
+import MeshTesting
 import Synchronization
 import Testing
 
@@ -14,10 +14,14 @@ struct EtcdProxyStatusShareTests {
                 let keyspace = EtcdKeyspace(prefix: "/share-\(UUID().uuidString)/")
                 func entry(_ id: String) -> JSONValue { .object(["proxyID": .string(id), "connectionID": .string("c-\(id)")]) }
                 let proxiesOnA = Mutex<[JSONValue]>([entry("p1")])
-                let a = EtcdProxyStatusShare(client: client, keyspace: keyspace, replicaID: "a", logger: Logger(label: "a"),
-                                             interval: .milliseconds(50)) { proxiesOnA.withLock { $0 } }
-                let b = EtcdProxyStatusShare(client: client, keyspace: keyspace, replicaID: "b", logger: Logger(label: "b"),
-                                             interval: .milliseconds(50)) { [] }
+                let a = EtcdProxyStatusShare(
+                    client: client, keyspace: keyspace, replicaID: "a", logger: Logger(label: "a"),
+                    interval: .milliseconds(50)
+                ) { proxiesOnA.withLock { $0 } }
+                let b = EtcdProxyStatusShare(
+                    client: client, keyspace: keyspace, replicaID: "b", logger: Logger(label: "b"),
+                    interval: .milliseconds(50)
+                ) { [] }
                 func seenByB() async -> [String] {
                     await b.peerEntries().compactMap { entry in
                         guard case .object(let m) = entry, case .string(let id)? = m["proxyID"], case .string(let r)? = m["replica"]

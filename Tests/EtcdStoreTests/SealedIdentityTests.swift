@@ -1,7 +1,7 @@
-import MeshTesting
 import EtcdAPI
 import EtcdStore
 import Foundation
+import MeshTesting
 import Testing
 
 @Suite struct KeyEncryptionKeyTests {
@@ -52,8 +52,9 @@ extension Array where Element == UInt8 {
 @Suite(.enabled(if: EtcdTestMember.binary != nil, "etcd binary not found (apt-get install etcd-server, or set ETCD_BIN)"))
 struct SealedIdentityTests {
     static func secrets(_ tag: String) -> ClusterSecrets {
-        ClusterSecrets(rootCertificatePEM: "cert-\(tag)", rootKeyPEM: "root-key-\(tag)", tokenSigningKeyPEM: "token-key-\(tag)",
-                       adminToken: "admin-\(tag)")
+        ClusterSecrets(
+            rootCertificatePEM: "cert-\(tag)", rootKeyPEM: "root-key-\(tag)", tokenSigningKeyPEM: "token-key-\(tag)",
+            adminToken: "admin-\(tag)")
     }
 
     @Test func replicasStartingAtOnceAgreeOnOneIdentityAndAWrongKeyIsRefused() async throws {

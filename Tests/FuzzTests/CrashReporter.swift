@@ -1,10 +1,11 @@
+import Foundation
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Foundation
-import Synchronization
 
 /// Makes a trap, a stack overflow or a hang name the input that caused it.
 ///
@@ -80,7 +81,8 @@ enum CrashReporter {
 
     /// Records the case about to run.
     static func arm(label: String, input: String) {
-        let header = "\n[fuzz] the process died in case \(label); its input follows (also in \(crashFilePath), "
+        let header =
+            "\n[fuzz] the process died in case \(label); its input follows (also in \(crashFilePath), "
             + "raw in \(inputFilePath))\n"
         let bytes = Array(header.utf8) + Array(input.utf8) + Array("\n[fuzz] end of input\n".utf8)
         if buffer.capacity < bytes.count {
@@ -140,7 +142,8 @@ enum CrashReporter {
                 }
                 guard generation != reported, Date().timeIntervalSince(started) > timeout else { continue }
                 reported = generation
-                let text = "\n[fuzz] HANG: case \(label) has run for more than \(Int(timeout)) s; its input follows (also in \(crashFilePath))\n"
+                let text =
+                    "\n[fuzz] HANG: case \(label) has run for more than \(Int(timeout)) s; its input follows (also in \(crashFilePath))\n"
                     + input + "\n[fuzz] end of input\n"
                 FileHandle.standardError.write(Data(text.utf8))
                 try? text.write(toFile: crashFilePath, atomically: true, encoding: .utf8)

@@ -16,7 +16,8 @@ extension DocumentMutator {
                 routes.append("    - destination: {host: \(host)\(subset.isEmpty ? "" : ", subset: \(subset)")}\n      weight: \(weight)")
                 notes.append("\(host)/\(subset)=\(weight)")
             }
-            documents.append("""
+            documents.append(
+                """
                 apiVersion: networking.istio.io/v1
                 kind: VirtualService
                 metadata: {name: weights}
@@ -32,7 +33,8 @@ extension DocumentMutator {
             for i in 0..<rng.int(1...4) {
                 let weight = rng.pick(FuzzValues.weights)
                 let version = rng.pick(["v1", "v2"])
-                documents.append("""
+                documents.append(
+                    """
                     apiVersion: networking.istio.io/v1
                     kind: WorkloadEntry
                     metadata: {name: heavy-\(i)}
@@ -47,7 +49,8 @@ extension DocumentMutator {
                 notes.append("se-ep\(i)=\(weight)")
                 return "  - {address: 10.0.0.\(i + 1), weight: \(weight), locality: \(rng.pick(["a/b", "a/b", "c"]))}"
             }
-            documents.append("""
+            documents.append(
+                """
                 apiVersion: networking.istio.io/v1
                 kind: ServiceEntry
                 metadata: {name: heavy}
@@ -87,35 +90,41 @@ extension DocumentMutator {
         let header = "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: aliases}\n"
         switch rng.int(0...5) {
         case 0, 1:
-            let levels = rng.int(1...9), fanOut = rng.int(2...10)
+            let levels = rng.int(1...9)
+            let fanOut = rng.int(2...10)
             var lines = ["x0: &a0 [\"lol\", \"lol\"]"]
             for level in 1...levels {
                 lines.append("x\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: fanOut).joined(separator: ", ") + "]")
             }
             let place = rng.int(0...2)
-            let spec = switch place {
-            case 0: "spec: {host: reviews, trafficPolicy: {bomb: *a\(levels)}}"
-            case 1: "spec: {host: reviews, subsets: [{name: v1, labels: *a\(levels)}]}"
-            default: "spec: {host: reviews}\nstatus: *a\(levels)"
-            }
-            return FuzzCase(text: header + lines.joined(separator: "\n") + "\n" + spec,
-                            note: "billion laughs \(fanOut)^\(levels) at \(place)")
+            let spec =
+                switch place {
+                case 0: "spec: {host: reviews, trafficPolicy: {bomb: *a\(levels)}}"
+                case 1: "spec: {host: reviews, subsets: [{name: v1, labels: *a\(levels)}]}"
+                default: "spec: {host: reviews}\nstatus: *a\(levels)"
+                }
+            return FuzzCase(
+                text: header + lines.joined(separator: "\n") + "\n" + spec,
+                note: "billion laughs \(fanOut)^\(levels) at \(place)")
         case 2:
-            let levels = rng.int(1...7), fanOut = rng.int(2...6)
+            let levels = rng.int(1...7)
+            let fanOut = rng.int(2...6)
             var lines = ["x0: &a0 {k: v}"]
             for level in 1...levels {
                 lines.append("x\(level): &a\(level) {" + (0..<fanOut).map { "k\($0): *a\(level - 1)" }.joined(separator: ", ") + "}")
             }
-            return FuzzCase(text: header + lines.joined(separator: "\n") + "\nspec:\n  host: reviews\n  trafficPolicy:\n    ? *a\(levels)\n    : x",
-                            note: "alias as mapping key \(fanOut)^\(levels)")
+            return FuzzCase(
+                text: header + lines.joined(separator: "\n") + "\nspec:\n  host: reviews\n  trafficPolicy:\n    ? *a\(levels)\n    : x",
+                note: "alias as mapping key \(fanOut)^\(levels)")
         case 3:
             let levels = rng.int(1...8)
             var lines = ["base0: &m0 {host: reviews}"]
             for level in 1...levels {
                 lines.append("base\(level): &m\(level) {<<: [*m\(level - 1), *m\(level - 1)], k\(level): \(level)}")
             }
-            return FuzzCase(text: header + lines.joined(separator: "\n") + "\nspec:\n  <<: *m\(levels)",
-                            note: "merge keys \(levels) levels")
+            return FuzzCase(
+                text: header + lines.joined(separator: "\n") + "\nspec:\n  <<: *m\(levels)",
+                note: "merge keys \(levels) levels")
         case 4:
             let text = rng.pick([
                 header + "spec: *nope",
@@ -169,21 +178,35 @@ extension DocumentMutator {
             guard !bytes.isEmpty else { break }
             let at = rng.int(0...bytes.count - 1)
             switch rng.int(0...7) {
-            case 0: bytes[at] ^= UInt8(1) << UInt8(rng.int(0...7)); edits.append("flip@\(at)")
-            case 1: bytes[at] = UInt8(rng.int(0...255)); edits.append("set@\(at)")
+            case 0:
+                bytes[at] ^= UInt8(1) << UInt8(rng.int(0...7))
+                edits.append("flip@\(at)")
+            case 1:
+                bytes[at] = UInt8(rng.int(0...255))
+                edits.append("set@\(at)")
             case 2:
-                let invalid = rng.pick([[0xC0, 0x80], [0xFF], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xE2, 0x82], [0x00], [0xEF, 0xBB, 0xBF]] as [[UInt8]])
-                bytes.insert(contentsOf: invalid, at: at); edits.append("utf8@\(at)")
+                let invalid = rng.pick(
+                    [[0xC0, 0x80], [0xFF], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xE2, 0x82], [0x00], [0xEF, 0xBB, 0xBF]] as [[UInt8]])
+                bytes.insert(contentsOf: invalid, at: at)
+                edits.append("utf8@\(at)")
             case 3:
-                let end = min(bytes.count, at + rng.int(1...40)); bytes.removeSubrange(at..<end); edits.append("cut@\(at)")
+                let end = min(bytes.count, at + rng.int(1...40))
+                bytes.removeSubrange(at..<end)
+                edits.append("cut@\(at)")
             case 4:
-                let end = min(bytes.count, at + rng.int(1...40)); bytes.insert(contentsOf: bytes[at..<end], at: at); edits.append("repeat@\(at)")
-            case 5: bytes = Array(bytes[0..<at]); edits.append("truncate@\(at)")
+                let end = min(bytes.count, at + rng.int(1...40))
+                bytes.insert(contentsOf: bytes[at..<end], at: at)
+                edits.append("repeat@\(at)")
+            case 5:
+                bytes = Array(bytes[0..<at])
+                edits.append("truncate@\(at)")
             case 6:
                 let token = rng.pick([":", "-", "&", "*", "!", "|", ">", "%", "@", "`", "{", "[", "\t", "\"", "'", "#", "? ", "---", "\n  "])
-                bytes.insert(contentsOf: Array(token.utf8), at: at); edits.append("insert\(token.debugDescription)@\(at)")
+                bytes.insert(contentsOf: Array(token.utf8), at: at)
+                edits.append("insert\(token.debugDescription)@\(at)")
             default:
-                bytes = bytes.map { $0 == 0x20 && rng.chance(0.1) ? 0x09 : $0 }; edits.append("tabs")
+                bytes = bytes.map { $0 == 0x20 && rng.chance(0.1) ? 0x09 : $0 }
+                edits.append("tabs")
             }
         }
         return FuzzCase(text: String(decoding: bytes, as: UTF8.self), note: edits.joined(separator: " "))
@@ -195,9 +218,11 @@ extension DocumentMutator {
             let bytes = (0..<rng.int(0...1_024)).map { _ in UInt8(rng.int(0...255)) }
             return FuzzCase(text: String(decoding: bytes, as: UTF8.self), note: "\(bytes.count) random bytes")
         }
-        let tokens = ["{", "}", "[", "]", ":", ",", "-", "---", "...", "&a", "*a", "<<", "!!int", "\"", "'", "\n", "  ",
-                      "#", "|", ">", "?", "%YAML 1.1", "apiVersion", "kind", "VirtualService", "spec", "1e999", "\u{FEFF}",
-                      "null", "~", "\t", "networking.istio.io/v1", "metadata", "name", "x", "1:2", "0x", " "]
+        let tokens = [
+            "{", "}", "[", "]", ":", ",", "-", "---", "...", "&a", "*a", "<<", "!!int", "\"", "'", "\n", "  ",
+            "#", "|", ">", "?", "%YAML 1.1", "apiVersion", "kind", "VirtualService", "spec", "1e999", "\u{FEFF}",
+            "null", "~", "\t", "networking.istio.io/v1", "metadata", "name", "x", "1:2", "0x", " ",
+        ]
         let count = rng.int(0...200)
         let text = (0..<count).map { _ in rng.pick(tokens) }.joined()
         return FuzzCase(text: text, note: "\(count) tokens")
@@ -207,7 +232,9 @@ extension DocumentMutator {
     static let documents = DocumentMutator(name: "documents") { rng in
         var parts: [String] = []
         for _ in 0..<rng.int(0...5) {
-            parts.append(rng.chance(0.8) ? rng.pick(FuzzSeeds.texts) : rng.pick(["", "# only a comment", "null", "~", "...", "[]", "{}", "- a", "42", "\"text\""]))
+            parts.append(
+                rng.chance(0.8)
+                    ? rng.pick(FuzzSeeds.texts) : rng.pick(["", "# only a comment", "null", "~", "...", "[]", "{}", "- a", "42", "\"text\""]))
         }
         var text: String
         var note: String
@@ -222,7 +249,8 @@ extension DocumentMutator {
         case 2:
             let items = (0..<rng.int(0...4)).map { _ in rng.pick(FuzzSeeds.trees).json() }
             let kind = rng.pick(["List", "VirtualServiceList", "list", "ListX", "XList"])
-            text = "{\"apiVersion\":\"v1\",\"kind\":\"\(kind)\",\"items\":" + (rng.chance(0.9) ? "[" + items.joined(separator: ",") + "]" : "{}") + "}"
+            text =
+                "{\"apiVersion\":\"v1\",\"kind\":\"\(kind)\",\"items\":" + (rng.chance(0.9) ? "[" + items.joined(separator: ",") + "]" : "{}") + "}"
             note = "\(kind) of \(items.count)"
         case 3:
             let count = rng.pick([50, 200, 500])
@@ -231,13 +259,19 @@ extension DocumentMutator {
             }.joined(separator: "\n---\n")
             note = "\(count) WorkloadEntries"
         case 4:
-            text = rng.pick(["\u{FEFF}", "%YAML 1.1\n---\n", "%YAML 1.2\n---\n", "%YAML 2.0\n---\n", "%TAG ! tag:x,2000:\n---\n", "\u{FEFF}\u{FEFF}", "  \n\t\n"])
+            text =
+                rng.pick([
+                    "\u{FEFF}", "%YAML 1.1\n---\n", "%YAML 1.2\n---\n", "%YAML 2.0\n---\n", "%TAG ! tag:x,2000:\n---\n", "\u{FEFF}\u{FEFF}",
+                    "  \n\t\n",
+                ])
                 + parts.joined(separator: "\n---\n")
             note = "prefixed stream of \(parts.count)"
         default:
-            text = "apiVersion: v1\nkind: List\nitems:\n" + parts.filter { !$0.isEmpty }.map { part in
-                "- " + part.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\n  ")
-            }.joined(separator: "\n")
+            text =
+                "apiVersion: v1\nkind: List\nitems:\n"
+                + parts.filter { !$0.isEmpty }.map { part in
+                    "- " + part.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\n  ")
+                }.joined(separator: "\n")
             note = "YAML List of \(parts.count)"
         }
         return FuzzCase(text: text, note: note)

@@ -100,7 +100,8 @@ struct DocumentMutator: Sendable {
         }
         let pattern = rng.pick(FuzzValues.regexes)
         let path = rng.pick(targets)
-        let matcher: FuzzNode = rng.chance(0.9)
+        let matcher: FuzzNode =
+            rng.chance(0.9)
             ? .object([.init(key: "regex", value: .string(pattern))])
             : .object([.init(key: "regex", value: .string(pattern)), .init(key: rng.pick(["exact", "prefix", "regex"]), value: .string("x"))])
         tree[path] = matcher

@@ -41,13 +41,14 @@ struct FuzzConfiguration: Sendable {
         onlyCase = env["MESHD_FUZZ_ONLY_CASE"].flatMap { Int($0) }
         corpusFilter = env["MESHD_FUZZ_CORPUS"]
         verbose = env["MESHD_FUZZ_VERBOSE"].map { $0 == "1" || $0 == "true" } ?? false
-        knownCrashes = env["MESHD_FUZZ_KNOWN_CRASHES"].map { value in
-            switch value {
-            case "0", "false": nil
-            case "", "1", "true", "all": []
-            default: Set(value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
-            }
-        } ?? []
+        knownCrashes =
+            env["MESHD_FUZZ_KNOWN_CRASHES"].map { value in
+                switch value {
+                case "0", "false": nil
+                case "", "1", "true", "all": []
+                default: Set(value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+                }
+            } ?? []
         caseTimeout = env["MESHD_FUZZ_CASE_TIMEOUT"].flatMap { Double($0) } ?? 20
     }
 

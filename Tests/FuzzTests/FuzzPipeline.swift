@@ -1,7 +1,7 @@
 import MeshModel
+import PushPipeline
 import Translator
 import XDS
-import PushPipeline
 import XDSCore
 
 /// What happened to one case.

@@ -42,7 +42,8 @@ enum FuzzValues {
         "", " ", String(repeating: "a", count: 100_000), String(repeating: "a", count: 254), String(repeating: "a", count: 64),
         String(repeating: "a.", count: 127) + "a", "*", "*.", ".", "..", "-", "a..b", "A", "ü", "😀", "\u{0}", "\u{FEFF}",
         "\u{202E}", "a\nb", "a|b", "outbound|1|2|3", "127.0.0.1", "::1", "[::1]", "0.0.0.0/0", "300.1.1.1", "1.1.1.1/33",
-        "::ffff:1.2.3.4", "1::2::3", "fe80::\u{FF11}", "\u{FF11}0.0.0.1", "10.0.0.\u{0663}", "::\u{FF21}", "unix:///tmp/x", "null", "true", "~", "&a", "*a", "!!int", "%TAG", "---", "...",
+        "::ffff:1.2.3.4", "1::2::3", "fe80::\u{FF11}", "\u{FF11}0.0.0.1", "10.0.0.\u{0663}", "::\u{FF21}", "unix:///tmp/x", "null", "true", "~", "&a",
+        "*a", "!!int", "%TAG", "---", "...",
         "a: b", "- x", "# c", "\t", "\\", "\"", "'", "{", "[", "\u{10FFFF}", "\u{FFFD}", "%", "@", "`", "a/b/c/d",
         "us-east/zone-a/rack-1/extra", "///", "reviews", "reviews.default.svc.cluster.local", "v1", "ISTIO_MUTUAL",
         "STATIC", "DNS", "GRPC",
@@ -73,12 +74,13 @@ enum FuzzValues {
         var scalars = String.UnicodeScalarView()
         for _ in 0..<length {
             let pick = rng.int(0...9)
-            let value: UInt32 = switch pick {
-            case 0: UInt32(rng.int(0...0x1F))
-            case 1: UInt32(rng.int(0x80...0x7FF))
-            case 2: UInt32(rng.pick([0xFEFF, 0xFFFD, 0x202E, 0x1F600, 0x10FFFF, 0x85, 0x2028]))
-            default: UInt32(rng.int(0x20...0x7E))
-            }
+            let value: UInt32 =
+                switch pick {
+                case 0: UInt32(rng.int(0...0x1F))
+                case 1: UInt32(rng.int(0x80...0x7FF))
+                case 2: UInt32(rng.pick([0xFEFF, 0xFFFD, 0x202E, 0x1F600, 0x10FFFF, 0x85, 0x2028]))
+                default: UInt32(rng.int(0x20...0x7E))
+                }
             if let scalar = Unicode.Scalar(value) { scalars.append(scalar) }
         }
         return String(scalars)

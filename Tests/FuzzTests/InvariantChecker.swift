@@ -1,10 +1,10 @@
-import MeshModel
 import EnvoyAPI
 import Foundation
+import MeshModel
+import PushPipeline
 import SwiftProtobuf
 import Translator
 import XDS
-import PushPipeline
 import XDSCore
 
 /// One broken invariant in generated resources.
@@ -101,8 +101,10 @@ enum InvariantChecker {
         for (name, resource) in listeners.sorted(by: { $0.key < $1.key }) {
             guard let listener: Envoy_Config_Listener_V3_Listener = decode(resource, &violations) else { continue }
             if listener.name != name { fail("resource-name", "listener \(name) encodes name \(listener.name)") }
-            guard let manager = try? Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager(
-                serializedBytes: listener.apiListener.apiListener.value) else {
+            guard
+                let manager = try? Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager(
+                    serializedBytes: listener.apiListener.apiListener.value)
+            else {
                 fail("decode", "listener \(name): API listener is not an HttpConnectionManager")
                 continue
             }
@@ -129,49 +131,51 @@ enum InvariantChecker {
         return violations
     }
 
-    private static func checkRoute(_ route: Envoy_Config_Route_V3_Route, in name: String, clusters: [String: XDSResource],
-                                   fail: (String, String) -> Void) {
-        let where_ = "\(name) route \"\(route.name)\""
+    private static func checkRoute(
+        _ route: Envoy_Config_Route_V3_Route, in name: String, clusters: [String: XDSResource],
+        fail: (String, String) -> Void
+    ) {
+        let subject = "\(name) route \"\(route.name)\""
         if route.name.isEmpty { fail("route-name", "\(name) has a route without a name") }
         switch route.match.pathSpecifier {
-        case .safeRegex(let regex)?: checkRegex(regex.regex, where_, fail)
-        case nil: fail("route-match", "\(where_) has no path specifier")
+        case .safeRegex(let regex)?: checkRegex(regex.regex, subject, fail)
+        case nil: fail("route-match", "\(subject) has no path specifier")
         default: break
         }
         for header in route.match.headers {
-            if header.name.isEmpty { fail("header-name", "\(where_) matches a header without a name") }
+            if header.name.isEmpty { fail("header-name", "\(subject) matches a header without a name") }
             if case .stringMatch(let matcher)? = header.headerMatchSpecifier, case .safeRegex(let regex)? = matcher.matchPattern {
-                checkRegex(regex.regex, where_, fail)
+                checkRegex(regex.regex, subject, fail)
             }
         }
         switch route.action {
         case .route(let action)?:
             switch action.clusterSpecifier {
             case .cluster(let cluster)?:
-                if clusters[cluster] == nil { fail("route-names-missing-cluster", "\(where_) names cluster \"\(cluster)\"") }
+                if clusters[cluster] == nil { fail("route-names-missing-cluster", "\(subject) names cluster \"\(cluster)\"") }
             case .weightedClusters(let weighted)?:
                 var sum: UInt64 = 0
                 for item in weighted.clusters {
                     sum += UInt64(item.weight.value)
-                    if clusters[item.name] == nil { fail("route-names-missing-cluster", "\(where_) names cluster \"\(item.name)\"") }
-                    if item.weight.value == 0 { fail("weighted-cluster-zero", "\(where_): \(item.name) has weight 0") }
+                    if clusters[item.name] == nil { fail("route-names-missing-cluster", "\(subject) names cluster \"\(item.name)\"") }
+                    if item.weight.value == 0 { fail("weighted-cluster-zero", "\(subject): \(item.name) has weight 0") }
                 }
-                if weighted.clusters.isEmpty { fail("weighted-clusters-empty", where_) }
-                if sum == 0 { fail("weighted-clusters-all-zero", "\(where_): weights all zero") }
-                if sum > UInt64(UInt32.max) { fail("weighted-clusters-sum", "\(where_): weights sum to \(sum)") }
+                if weighted.clusters.isEmpty { fail("weighted-clusters-empty", subject) }
+                if sum == 0 { fail("weighted-clusters-all-zero", "\(subject): weights all zero") }
+                if sum > UInt64(UInt32.max) { fail("weighted-clusters-sum", "\(subject): weights sum to \(sum)") }
             default:
-                fail("route-action", "\(where_) has a route action without a cluster")
+                fail("route-action", "\(subject) has a route action without a cluster")
             }
-            checkDuration(action.hasTimeout ? action.timeout : nil, "\(where_) timeout", fail)
-            checkDuration(action.hasMaxStreamDuration ? action.maxStreamDuration.maxStreamDuration : nil, "\(where_) max_stream_duration", fail)
+            checkDuration(action.hasTimeout ? action.timeout : nil, "\(subject) timeout", fail)
+            checkDuration(action.hasMaxStreamDuration ? action.maxStreamDuration.maxStreamDuration : nil, "\(subject) max_stream_duration", fail)
             if action.hasRetryPolicy {
-                checkDuration(action.retryPolicy.hasPerTryTimeout ? action.retryPolicy.perTryTimeout : nil, "\(where_) per_try_timeout", fail)
-                if action.retryPolicy.retryOn.isEmpty { fail("retry-on", "\(where_) retries on nothing") }
+                checkDuration(action.retryPolicy.hasPerTryTimeout ? action.retryPolicy.perTryTimeout : nil, "\(subject) per_try_timeout", fail)
+                if action.retryPolicy.retryOn.isEmpty { fail("retry-on", "\(subject) retries on nothing") }
             }
         case .directResponse(let direct)?:
-            if !(200...599).contains(direct.status) { fail("direct-response", "\(where_) answers status \(direct.status)") }
+            if !(200...599).contains(direct.status) { fail("direct-response", "\(subject) answers status \(direct.status)") }
         default:
-            fail("route-action", "\(where_) has neither a route nor a direct response")
+            fail("route-action", "\(subject) has neither a route nor a direct response")
         }
     }
 
@@ -185,7 +189,10 @@ enum InvariantChecker {
     /// Every regex sent to proxies must compile in RE2, the engine Envoy and grpcio use; RE2
     /// itself (through MeshModel's shim) is the judge, not an approximation.
     private static func checkRegex(_ pattern: String, _ what: String, _ fail: (String, String) -> Void) {
-        if pattern.isEmpty { fail("regex-empty", "\(what) has an empty regex"); return }
+        if pattern.isEmpty {
+            fail("regex-empty", "\(what) has an empty regex")
+            return
+        }
         if let problem = RegexSyntax.problem(in: pattern) {
             fail("regex-not-re2", "\(what) has regex \(pattern.debugDescription), which RE2 (Envoy, grpcio) refuses: \(problem)")
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import mesh_agent
 
 /// SplitMix64: a seeded generator, so the jitter tests are repeatable.
@@ -29,14 +30,16 @@ struct SeededGenerator: RandomNumberGenerator {
 
     @Test func aCertificateAlreadyDueIsNotRenewedInATightLoop() {
         var generator = SeededGenerator(state: 7)
-        let delay = RenewalPolicy().renewalDelay(start: start, notAfter: start.addingTimeInterval(10),
-                                                 now: start.addingTimeInterval(3600), using: &generator)
+        let delay = RenewalPolicy().renewalDelay(
+            start: start, notAfter: start.addingTimeInterval(10),
+            now: start.addingTimeInterval(3600), using: &generator)
         #expect(delay == .seconds(1))
     }
 
     @Test func backoffDoublesFromOneSecondUpToAMinute() {
         let policy = RenewalPolicy()
-        #expect((1...8).map { policy.backoff(afterFailures: $0) }
+        #expect(
+            (1...8).map { policy.backoff(afterFailures: $0) }
                 == [.seconds(1), .seconds(2), .seconds(4), .seconds(8), .seconds(16), .seconds(32), .seconds(60), .seconds(60)])
     }
 }

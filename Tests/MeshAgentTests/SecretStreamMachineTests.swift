@@ -2,13 +2,15 @@ import EnvoyAPI
 import Foundation
 import SwiftProtobuf
 import Testing
+
 @testable import mesh_agent
 
 private let first = WorkloadSecrets(chainPEM: "chain-1", keyPEM: "key-1", rootPEM: "root")
 private let rotated = WorkloadSecrets(chainPEM: "chain-2", keyPEM: "key-2", rootPEM: "root")
 
 private func request(_ names: [String], nonce: String = "", version: String = "", error: String? = nil)
-    -> Envoy_Service_Discovery_V3_DiscoveryRequest {
+    -> Envoy_Service_Discovery_V3_DiscoveryRequest
+{
     var request = Envoy_Service_Discovery_V3_DiscoveryRequest()
     request.typeURL = WorkloadSecrets.typeURL
     request.resourceNames = names
@@ -111,7 +113,8 @@ private func names(_ response: Envoy_Service_Discovery_V3_DiscoveryResponse) thr
 
 @Suite struct DeltaSecretStreamMachineTests {
     private func subscribe(_ names: [String], nonce: String = "", initial: [String: String] = [:])
-        -> Envoy_Service_Discovery_V3_DeltaDiscoveryRequest {
+        -> Envoy_Service_Discovery_V3_DeltaDiscoveryRequest
+    {
         var request = Envoy_Service_Discovery_V3_DeltaDiscoveryRequest()
         request.typeURL = WorkloadSecrets.typeURL
         request.resourceNamesSubscribe = names

@@ -1,21 +1,27 @@
 import Testing
+
 @testable import MeshModel
 
 @Suite struct ConfigDocumentParserTests {
     @Test func canaryYAMLParsesAndValidatesIntoTypedConfig() throws {
         let resources = try ConfigDocumentParser.parse(Fixtures.canaryYAML)
-        #expect(resources.map(\.key.description) == [
-            "ServiceEntry default/reviews", "WorkloadEntry default/reviews-v1", "WorkloadEntry default/reviews-v2",
-            "DestinationRule default/reviews", "VirtualService default/reviews",
-        ])
-        #expect(resources.map(\.apiVersion)[2...] == ["networking.istio.io/v1beta1", "networking.istio.io/v1",
-                                                      "networking.istio.io/v1alpha3"])
+        #expect(
+            resources.map(\.key.description) == [
+                "ServiceEntry default/reviews", "WorkloadEntry default/reviews-v1", "WorkloadEntry default/reviews-v2",
+                "DestinationRule default/reviews", "VirtualService default/reviews",
+            ])
+        #expect(
+            resources.map(\.apiVersion)[2...] == [
+                "networking.istio.io/v1beta1", "networking.istio.io/v1",
+                "networking.istio.io/v1alpha3",
+            ])
         #expect(resources[1].labels == ["app": "reviews"])
 
         let typed = try resources.map { try ConfigValidator.validate($0) }
         guard case .serviceEntry(let se) = typed[0], case .workloadEntry(let v1) = typed[1],
-              case .workloadEntry(let v2) = typed[2], case .destinationRule(let dr) = typed[3],
-              case .virtualService(let vs) = typed[4] else {
+            case .workloadEntry(let v2) = typed[2], case .destinationRule(let dr) = typed[3],
+            case .virtualService(let vs) = typed[4]
+        else {
             Issue.record("unexpected kinds: \(typed.map(\.kind))")
             return
         }
@@ -28,10 +34,11 @@ import Testing
         #expect(dr.host == "reviews")
         #expect(dr.subsets == [Subset(name: "v1", labels: ["version": "v1"]), Subset(name: "v2", labels: ["version": "v2"])])
         #expect(vs.hosts == ["reviews"])
-        #expect(vs.http.first?.route == [
-            HTTPRouteDestination(destination: Destination(host: "reviews", subset: "v1"), weight: 50),
-            HTTPRouteDestination(destination: Destination(host: "reviews", subset: "v2"), weight: 50),
-        ])
+        #expect(
+            vs.http.first?.route == [
+                HTTPRouteDestination(destination: Destination(host: "reviews", subset: "v1"), weight: 50),
+                HTTPRouteDestination(destination: Destination(host: "reviews", subset: "v2"), weight: 50),
+            ])
     }
 
     @Test(arguments: [
@@ -41,8 +48,12 @@ import Testing
     ])
     func jsonObjectArrayAndListAreAccepted(body: String) throws {
         let resources = try ConfigDocumentParser.parse(body)
-        #expect(resources == [ConfigResource(key: ConfigKey(kind: .destinationRule, namespace: "default", name: "reviews"),
-                                             spec: ["host": "reviews"])])
+        #expect(
+            resources == [
+                ConfigResource(
+                    key: ConfigKey(kind: .destinationRule, namespace: "default", name: "reviews"),
+                    spec: ["host": "reviews"])
+            ])
     }
 
     @Test func yamlScalarsKeepTheirTypesAndEmptyDocumentsAreSkipped() throws {
@@ -65,8 +76,9 @@ import Testing
         #expect(resources[0].key == ConfigKey(kind: .workloadEntry, namespace: "prod", name: "w"))
         #expect(resources[0].spec["ports"]?["http"] == .number(8080))
         #expect(resources[0].spec["labels"] == ["version": "v1", "release": "1.0"])
-        #expect(resources[0].spec.canonicalJSON()
-            == #"{"address":"10.0.0.1","labels":{"release":"1.0","version":"v1"},"ports":{"http":8080},"weight":3}"#)
+        #expect(
+            resources[0].spec.canonicalJSON()
+                == #"{"address":"10.0.0.1","labels":{"release":"1.0","version":"v1"},"ports":{"http":8080},"weight":3}"#)
     }
 
     @Test func resourceRoundTripsThroughItsJSONForm() throws {
@@ -106,8 +118,9 @@ import Testing
             try ConfigDocumentParser.parse(Fixtures.document(kind: "Gateway", spec: "servers: []"))
         }
         #expect(error?.code == .unknownKind)
-        #expect(error?.description == #"document 1: kind: unknown kind "Gateway"; supported: "#
-            + "AuthorizationPolicy, DestinationRule, PeerAuthentication, ServiceEntry, Sidecar, VirtualService, WorkloadEntry")
+        #expect(
+            error?.description == #"document 1: kind: unknown kind "Gateway"; supported: "#
+                + "AuthorizationPolicy, DestinationRule, PeerAuthentication, ServiceEntry, Sidecar, VirtualService, WorkloadEntry")
     }
 
     @Test func wrongAPIVersionIsInvalid() {

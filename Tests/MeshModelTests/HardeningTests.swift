@@ -1,4 +1,5 @@
 import Testing
+
 @testable import MeshModel
 
 private let route = "- destination: {host: reviews}\n"
@@ -7,47 +8,64 @@ private let route = "- destination: {host: reviews}\n"
 @Suite struct HardeningTests {
     static let typeRangeCases: [RuleCase] = [
         // Istio's HTTPRouteDestination.weight is int32: 2^32 used to trap the translator.
-        RuleCase(kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- route:\n  - destination: {host: r}\n    weight: 4294967296",
-                 field: "spec.http[0].route[0].weight", message: "must be between -2147483648 and 2147483647 (int32)"),
+        RuleCase(
+            kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- route:\n  - destination: {host: r}\n    weight: 4294967296",
+            field: "spec.http[0].route[0].weight", message: "must be between -2147483648 and 2147483647 (int32)"),
         // Two destinations whose weights each fit but add up past uint32 (what Envoy and gRPC total them in).
-        RuleCase(kind: "VirtualService",
-                 spec: "hosts: [r]\nhttp:\n- route:\n  - destination: {host: r, subset: a}\n    weight: 2147483647\n"
-                     + "  - destination: {host: r, subset: a}\n    weight: 2147483647\n  - destination: {host: r}\n    weight: 2",
-                 field: "spec.http[0].route[2].weight", message: "the weights of this rule add up to more than 4294967295"),
-        RuleCase(kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- route:\n  - destination: {host: r}\n    weight: 1e300",
-                 field: "spec.http[0].route[0].weight", message: "out of range for a 64-bit integer"),
-        RuleCase(kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- route:\n  " + route + "  retries: {attempts: 2147483648}",
-                 field: "spec.http[0].retries.attempts", message: "must be between -2147483648 and 2147483647 (int32)"),
-        RuleCase(kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- route:\n  " + route + "  retries: {attempts: -1}",
-                 field: "spec.http[0].retries.attempts", message: "must not be negative"),
-        RuleCase(kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- route:\n  " + route + "  retries: {attempts: 0, perTryTimeout: 1s}",
-                 field: "spec.http[0].retries.attempts", message: "http retry policy configured when attempts are set to 0 (disabled)"),
-        RuleCase(kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- route:\n  " + route + "  timeout: 0.5ms",
-                 field: "spec.http[0].timeout", message: "duration must be at least 1ms"),
-        RuleCase(kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- route:\n  " + route + "  timeout: 1500us",
-                 field: "spec.http[0].timeout", message: "only durations to ms precision are supported"),
-        RuleCase(kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- route:\n  " + route + "  timeout: 9999999999999h",
-                 field: "spec.http[0].timeout", message: #"invalid duration "9999999999999h""#),
-        RuleCase(kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- route:\n  " + route + "  retries: {attempts: 1, perTryTimeout: 1e400s}",
-                 field: "spec.http[0].retries.perTryTimeout", message: #"invalid duration "1e400s""#),
-        RuleCase(kind: "WorkloadEntry", spec: "address: 10.0.0.1\nweight: 4294967296",
-                 field: "spec.weight", message: "must be at most 4294967295 (uint32)"),
-        RuleCase(kind: "ServiceEntry",
-                 spec: "hosts: [a.com]\nports: [{number: 80, name: a}]\nendpoints:\n- {address: 10.0.0.1, weight: 4294967295}\n- {address: 10.0.0.2, weight: 1}",
-                 field: "spec.endpoints", message: "the endpoint weights add up to more than 4294967295"),
+        RuleCase(
+            kind: "VirtualService",
+            spec: "hosts: [r]\nhttp:\n- route:\n  - destination: {host: r, subset: a}\n    weight: 2147483647\n"
+                + "  - destination: {host: r, subset: a}\n    weight: 2147483647\n  - destination: {host: r}\n    weight: 2",
+            field: "spec.http[0].route[2].weight", message: "the weights of this rule add up to more than 4294967295"),
+        RuleCase(
+            kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- route:\n  - destination: {host: r}\n    weight: 1e300",
+            field: "spec.http[0].route[0].weight", message: "out of range for a 64-bit integer"),
+        RuleCase(
+            kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- route:\n  " + route + "  retries: {attempts: 2147483648}",
+            field: "spec.http[0].retries.attempts", message: "must be between -2147483648 and 2147483647 (int32)"),
+        RuleCase(
+            kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- route:\n  " + route + "  retries: {attempts: -1}",
+            field: "spec.http[0].retries.attempts", message: "must not be negative"),
+        RuleCase(
+            kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- route:\n  " + route + "  retries: {attempts: 0, perTryTimeout: 1s}",
+            field: "spec.http[0].retries.attempts", message: "http retry policy configured when attempts are set to 0 (disabled)"),
+        RuleCase(
+            kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- route:\n  " + route + "  timeout: 0.5ms",
+            field: "spec.http[0].timeout", message: "duration must be at least 1ms"),
+        RuleCase(
+            kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- route:\n  " + route + "  timeout: 1500us",
+            field: "spec.http[0].timeout", message: "only durations to ms precision are supported"),
+        RuleCase(
+            kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- route:\n  " + route + "  timeout: 9999999999999h",
+            field: "spec.http[0].timeout", message: #"invalid duration "9999999999999h""#),
+        RuleCase(
+            kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- route:\n  " + route + "  retries: {attempts: 1, perTryTimeout: 1e400s}",
+            field: "spec.http[0].retries.perTryTimeout", message: #"invalid duration "1e400s""#),
+        RuleCase(
+            kind: "WorkloadEntry", spec: "address: 10.0.0.1\nweight: 4294967296",
+            field: "spec.weight", message: "must be at most 4294967295 (uint32)"),
+        RuleCase(
+            kind: "ServiceEntry",
+            spec:
+                "hosts: [a.com]\nports: [{number: 80, name: a}]\nendpoints:\n- {address: 10.0.0.1, weight: 4294967295}\n- {address: 10.0.0.2, weight: 1}",
+            field: "spec.endpoints", message: "the endpoint weights add up to more than 4294967295"),
         // Endpoints without a weight count as 1 each.
-        RuleCase(kind: "ServiceEntry",
-                 spec: "hosts: [a.com]\nports: [{number: 80, name: a}]\nendpoints:\n- {address: 10.0.0.1, weight: 4294967295}\n- {address: 10.0.0.2}",
-                 field: "spec.endpoints", message: "the endpoint weights add up to more than 4294967295"),
+        RuleCase(
+            kind: "ServiceEntry",
+            spec: "hosts: [a.com]\nports: [{number: 80, name: a}]\nendpoints:\n- {address: 10.0.0.1, weight: 4294967295}\n- {address: 10.0.0.2}",
+            field: "spec.endpoints", message: "the endpoint weights add up to more than 4294967295"),
     ]
 
     static let regexCases: [RuleCase] = [
-        RuleCase(kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- match:\n  - uri: {regex: \"(\"}\n  route:\n  " + route,
-                 field: "spec.http[0].match[0].uri.regex", message: "invalid RE2 regex: missing ): ("),
-        RuleCase(kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- match:\n  - uri: {regex: \"(a)\\\\1\"}\n  route:\n  " + route,
-                 field: "spec.http[0].match[0].uri.regex", message: #"invalid RE2 regex: invalid escape sequence: \1"#),
-        RuleCase(kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- match:\n  - headers: {x: {regex: \"(?=a)\"}}\n  route:\n  " + route,
-                 field: "spec.http[0].match[0].headers.x.regex", message: "invalid RE2 regex: invalid perl operator: (?="),
+        RuleCase(
+            kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- match:\n  - uri: {regex: \"(\"}\n  route:\n  " + route,
+            field: "spec.http[0].match[0].uri.regex", message: "invalid RE2 regex: missing ): ("),
+        RuleCase(
+            kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- match:\n  - uri: {regex: \"(a)\\\\1\"}\n  route:\n  " + route,
+            field: "spec.http[0].match[0].uri.regex", message: #"invalid RE2 regex: invalid escape sequence: \1"#),
+        RuleCase(
+            kind: "VirtualService", spec: "hosts: [r]\nhttp:\n- match:\n  - headers: {x: {regex: \"(?=a)\"}}\n  route:\n  " + route,
+            field: "spec.http[0].match[0].headers.x.regex", message: "invalid RE2 regex: invalid perl operator: (?="),
     ]
 
     @Test(arguments: typeRangeCases + regexCases)
@@ -66,7 +84,8 @@ private let route = "- destination: {host: reviews}\n"
     }
 
     @Test func weightsAtTheirLimitsAreAccepted() throws {
-        let spec = "hosts: [r]\nhttp:\n- route:\n  - destination: {host: r, subset: a}\n    weight: 2147483647\n"
+        let spec =
+            "hosts: [r]\nhttp:\n- route:\n  - destination: {host: r, subset: a}\n    weight: 2147483647\n"
             + "  - destination: {host: r}\n    weight: 2147483647"
         _ = try Fixtures.validate(kind: "VirtualService", spec: spec)
         _ = try Fixtures.validate(kind: "WorkloadEntry", spec: "address: 10.0.0.1\nweight: 4294967295")

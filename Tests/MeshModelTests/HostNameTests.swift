@@ -1,4 +1,5 @@
 import Testing
+
 @testable import MeshModel
 
 @Suite struct HostNameTests {
@@ -19,7 +20,8 @@ import Testing
         #expect(ConfigKind.named("serviceentry") == .serviceEntry)
         #expect(ConfigKind.named("destinationrules.networking.istio.io") == .destinationRule)
         #expect(ConfigKind.named("Gateway") == nil)
-        #expect(ConfigKey(kind: .virtualService, namespace: "default", name: "reviews").description
-            == "VirtualService default/reviews")
+        #expect(
+            ConfigKey(kind: .virtualService, namespace: "default", name: "reviews").description
+                == "VirtualService default/reviews")
     }
 }

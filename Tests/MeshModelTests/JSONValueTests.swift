@@ -1,5 +1,6 @@
 import MeshCommon
 import Testing
+
 @testable import MeshModel
 
 @Suite struct JSONValueTests {

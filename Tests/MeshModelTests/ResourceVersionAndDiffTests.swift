@@ -1,4 +1,5 @@
 import Testing
+
 @testable import MeshModel
 
 /// `metadata.resourceVersion` as apply reads it, and the unified diff history shows.
@@ -40,24 +41,26 @@ import Testing
         let old = "a\nb\nc\nd\ne\nf\ng\nh\n"
         let new = "a\nb\nc\nD\ne\nf\ng\nh\ni\n"
         let diff = UnifiedDiff.render(old: old, new: new, oldName: "a/x.yaml", newName: "b/x.yaml", context: 1)
-        #expect(diff == """
-            --- a/x.yaml
-            +++ b/x.yaml
-            @@ -3,3 +3,3 @@
-             c
-            -d
-            +D
-             e
-            @@ -8,1 +8,2 @@
-             h
-            +i
+        #expect(
+            diff == """
+                --- a/x.yaml
+                +++ b/x.yaml
+                @@ -3,3 +3,3 @@
+                 c
+                -d
+                +D
+                 e
+                @@ -8,1 +8,2 @@
+                 h
+                +i
 
-            """)
+                """)
         #expect(UnifiedDiff.render(old: old, new: old, oldName: "a", newName: "b").isEmpty)
     }
 
     @Test func unifiedDiffOfACreationAndADeletion() {
-        #expect(UnifiedDiff.render(old: "", new: "x\ny\n", oldName: "/dev/null", newName: "b/n") == "--- /dev/null\n+++ b/n\n@@ -0,0 +1,2 @@\n+x\n+y\n")
+        #expect(
+            UnifiedDiff.render(old: "", new: "x\ny\n", oldName: "/dev/null", newName: "b/n") == "--- /dev/null\n+++ b/n\n@@ -0,0 +1,2 @@\n+x\n+y\n")
         #expect(UnifiedDiff.render(old: "x\n", new: "", oldName: "a/n", newName: "/dev/null") == "--- a/n\n+++ /dev/null\n@@ -1,1 +0,0 @@\n-x\n")
     }
 

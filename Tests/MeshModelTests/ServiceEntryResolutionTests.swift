@@ -1,4 +1,5 @@
 import Testing
+
 @testable import MeshModel
 
 /// Istio's resolution rules for ServiceEntry writes, and the registry's health annotation.
@@ -48,8 +49,10 @@ import Testing
         #expect(error.field == "spec.hosts[0]" && error.message.contains("FQDN"))
     }
 
-    @Test(arguments: ["resolution: STATIC\nendpoints: [{address: 10.0.0.1}]", "resolution: DNS\nendpoints: [{address: a.example.net}, {address: 10.0.0.2}]",
-                      "resolution: NONE\naddresses: [10.0.0.0/24]", "resolution: DNS_ROUND_ROBIN"])
+    @Test(arguments: [
+        "resolution: STATIC\nendpoints: [{address: 10.0.0.1}]", "resolution: DNS\nendpoints: [{address: a.example.net}, {address: 10.0.0.2}]",
+        "resolution: NONE\naddresses: [10.0.0.0/24]", "resolution: DNS_ROUND_ROBIN",
+    ])
     func validResolutionsAreAccepted(body: String) throws {
         #expect(try writeRefusal(entry(body)) == nil)
     }

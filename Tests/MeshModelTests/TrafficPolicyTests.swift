@@ -1,4 +1,5 @@
 import Testing
+
 @testable import MeshModel
 
 @Suite struct TrafficPolicyTests {
@@ -23,43 +24,133 @@ import Testing
     /// Istio's rules, each refused at its field path.
     @Test(arguments: [
         ("trafficPolicy: {}", "spec.trafficPolicy", "at least one field"),
-        ("trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN, consistentHash: {httpHeaderName: x}}}", "spec.trafficPolicy.loadBalancer", "only one of simple or consistentHash"),
+        (
+            "trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN, consistentHash: {httpHeaderName: x}}}", "spec.trafficPolicy.loadBalancer",
+            "only one of simple or consistentHash"
+        ),
         ("trafficPolicy: {loadBalancer: {simple: FASTEST}}", "spec.trafficPolicy.loadBalancer.simple", "invalid load balancer"),
-        ("trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: x, useSourceIp: true}}}", "spec.trafficPolicy.loadBalancer.consistentHash", "only one of"),
-        ("trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: \"a b\"}}}", "spec.trafficPolicy.loadBalancer.consistentHash.httpHeaderName", "invalid HTTP header name"),
-        ("trafficPolicy: {loadBalancer: {consistentHash: {httpCookie: {ttl: 1s}}}}", "spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.name", "name required"),
-        ("trafficPolicy: {loadBalancer: {consistentHash: {ringHash: {minimumRingSize: 8388609}}}}", "spec.trafficPolicy.loadBalancer.consistentHash.ringHash.minimumRingSize", "at most 8388608"),
-        ("trafficPolicy: {loadBalancer: {consistentHash: {maglev: {tableSize: 65536}}}}", "spec.trafficPolicy.loadBalancer.consistentHash.maglev.tableSize", "prime"),
-        ("trafficPolicy: {loadBalancer: {consistentHash: {minimumRingSize: 10, ringHash: {}}}}", "spec.trafficPolicy.loadBalancer.consistentHash.minimumRingSize", "only one of MinimumRingSize"),
+        (
+            "trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: x, useSourceIp: true}}}",
+            "spec.trafficPolicy.loadBalancer.consistentHash", "only one of"
+        ),
+        (
+            "trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: \"a b\"}}}",
+            "spec.trafficPolicy.loadBalancer.consistentHash.httpHeaderName", "invalid HTTP header name"
+        ),
+        (
+            "trafficPolicy: {loadBalancer: {consistentHash: {httpCookie: {ttl: 1s}}}}",
+            "spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.name", "name required"
+        ),
+        (
+            "trafficPolicy: {loadBalancer: {consistentHash: {ringHash: {minimumRingSize: 8388609}}}}",
+            "spec.trafficPolicy.loadBalancer.consistentHash.ringHash.minimumRingSize", "at most 8388608"
+        ),
+        (
+            "trafficPolicy: {loadBalancer: {consistentHash: {maglev: {tableSize: 65536}}}}",
+            "spec.trafficPolicy.loadBalancer.consistentHash.maglev.tableSize", "prime"
+        ),
+        (
+            "trafficPolicy: {loadBalancer: {consistentHash: {minimumRingSize: 10, ringHash: {}}}}",
+            "spec.trafficPolicy.loadBalancer.consistentHash.minimumRingSize", "only one of MinimumRingSize"
+        ),
         ("trafficPolicy: {connectionPool: {}}", "spec.trafficPolicy.connectionPool", "at least one field"),
-        ("trafficPolicy: {connectionPool: {http: {http2MaxRequests: -1}}}", "spec.trafficPolicy.connectionPool.http.http2MaxRequests", "must not be negative"),
-        ("trafficPolicy: {connectionPool: {http: {http2MaxRequests: 2147483648}}}", "spec.trafficPolicy.connectionPool.http.http2MaxRequests", "int32"),
+        (
+            "trafficPolicy: {connectionPool: {http: {http2MaxRequests: -1}}}", "spec.trafficPolicy.connectionPool.http.http2MaxRequests",
+            "must not be negative"
+        ),
+        (
+            "trafficPolicy: {connectionPool: {http: {http2MaxRequests: 2147483648}}}", "spec.trafficPolicy.connectionPool.http.http2MaxRequests",
+            "int32"
+        ),
         ("trafficPolicy: {connectionPool: {tcp: {connectTimeout: 0.5ms}}}", "spec.trafficPolicy.connectionPool.tcp.connectTimeout", "at least 1ms"),
-        ("trafficPolicy: {connectionPool: {http: {http2KeepAlive: {interval: 1s}}}}", "spec.trafficPolicy.connectionPool.http.http2KeepAlive.timeout", "required"),
-        ("trafficPolicy: {outlierDetection: {consecutive5xxErrors: 4294967296}}", "spec.trafficPolicy.outlierDetection.consecutive5xxErrors", "uint32"),
+        (
+            "trafficPolicy: {connectionPool: {http: {http2KeepAlive: {interval: 1s}}}}",
+            "spec.trafficPolicy.connectionPool.http.http2KeepAlive.timeout", "required"
+        ),
+        (
+            "trafficPolicy: {outlierDetection: {consecutive5xxErrors: 4294967296}}", "spec.trafficPolicy.outlierDetection.consecutive5xxErrors",
+            "uint32"
+        ),
         ("trafficPolicy: {outlierDetection: {interval: 0s}}", "spec.trafficPolicy.outlierDetection.interval", "at least 1ms"),
-        ("trafficPolicy: {outlierDetection: {maxEjectionPercent: 101}}", "spec.trafficPolicy.outlierDetection.maxEjectionPercent", "between 0 and 100"),
-        ("trafficPolicy: {outlierDetection: {consecutiveLocalOriginFailures: 3}}", "spec.trafficPolicy.outlierDetection.consecutiveLocalOriginFailures", "split external"),
-        ("trafficPolicy: {portLevelSettings: [{loadBalancer: {simple: RANDOM}}]}", "spec.trafficPolicy.portLevelSettings[0].port.number", "valid port"),
+        (
+            "trafficPolicy: {outlierDetection: {maxEjectionPercent: 101}}", "spec.trafficPolicy.outlierDetection.maxEjectionPercent",
+            "between 0 and 100"
+        ),
+        (
+            "trafficPolicy: {outlierDetection: {consecutiveLocalOriginFailures: 3}}",
+            "spec.trafficPolicy.outlierDetection.consecutiveLocalOriginFailures", "split external"
+        ),
+        (
+            "trafficPolicy: {portLevelSettings: [{loadBalancer: {simple: RANDOM}}]}", "spec.trafficPolicy.portLevelSettings[0].port.number",
+            "valid port"
+        ),
         ("trafficPolicy: {portLevelSettings: [{port: {number: 80}}]}", "spec.trafficPolicy.portLevelSettings[0]", "at least one field"),
-        ("subsets: [{name: v1, trafficPolicy: {outlierDetection: {baseEjectionTime: soon}}}]", "spec.subsets[0].trafficPolicy.outlierDetection.baseEjectionTime", "invalid duration"),
-        ("trafficPolicy: {loadBalancer: {localityLbSetting: {distribute: [{from: a/*, to: {b/*: 60, c: 30}}]}}}", "spec.trafficPolicy.loadBalancer.localityLbSetting.distribute[0].to", "total locality weight 90 != 100"),
-        ("trafficPolicy: {loadBalancer: {localityLbSetting: {distribute: [{from: a/*, to: {b: 0, c: 100}}]}}}", "spec.trafficPolicy.loadBalancer.localityLbSetting.distribute[0].to.b", "range [1, 100]"),
-        ("trafficPolicy: {loadBalancer: {localityLbSetting: {distribute: [{from: a/*/c, to: {b: 100}}]}}}", "spec.trafficPolicy.loadBalancer.localityLbSetting.distribute", "must be in the end"),
-        ("trafficPolicy: {loadBalancer: {localityLbSetting: {distribute: [{from: a, to: {b: 50, b/z: 50}}]}}}", "spec.trafficPolicy.loadBalancer.localityLbSetting.distribute[0].to", "overlap"),
-        ("trafficPolicy: {loadBalancer: {localityLbSetting: {distribute: [{from: a, to: {b: 100}}], failover: [{from: a, to: b}]}}}", "spec.trafficPolicy.loadBalancer.localityLbSetting", "simultaneously specify 'distribute' and 'failover'"),
-        ("trafficPolicy: {loadBalancer: {localityLbSetting: {failover: [{from: a, to: a}]}}}", "spec.trafficPolicy.loadBalancer.localityLbSetting.failover[0]", "different regions"),
-        ("trafficPolicy: {loadBalancer: {localityLbSetting: {failover: [{from: a/z, to: b}]}}}", "spec.trafficPolicy.loadBalancer.localityLbSetting.failover[0]", "only specify region"),
-        ("trafficPolicy: {loadBalancer: {localityLbSetting: {failover: [{from: a, to: b}], failoverPriority: [topology.kubernetes.io/zone]}}}", "spec.trafficPolicy.loadBalancer.localityLbSetting.failoverPriority[0]", "topology label"),
-        ("trafficPolicy: {loadBalancer: {localityLbSetting: {}, zoneAwareLbSetting: {}}}", "spec.trafficPolicy.loadBalancer", "only one of localityLbSetting and zoneAwareLbSetting"),
+        (
+            "subsets: [{name: v1, trafficPolicy: {outlierDetection: {baseEjectionTime: soon}}}]",
+            "spec.subsets[0].trafficPolicy.outlierDetection.baseEjectionTime", "invalid duration"
+        ),
+        (
+            "trafficPolicy: {loadBalancer: {localityLbSetting: {distribute: [{from: a/*, to: {b/*: 60, c: 30}}]}}}",
+            "spec.trafficPolicy.loadBalancer.localityLbSetting.distribute[0].to", "total locality weight 90 != 100"
+        ),
+        (
+            "trafficPolicy: {loadBalancer: {localityLbSetting: {distribute: [{from: a/*, to: {b: 0, c: 100}}]}}}",
+            "spec.trafficPolicy.loadBalancer.localityLbSetting.distribute[0].to.b", "range [1, 100]"
+        ),
+        (
+            "trafficPolicy: {loadBalancer: {localityLbSetting: {distribute: [{from: a/*/c, to: {b: 100}}]}}}",
+            "spec.trafficPolicy.loadBalancer.localityLbSetting.distribute", "must be in the end"
+        ),
+        (
+            "trafficPolicy: {loadBalancer: {localityLbSetting: {distribute: [{from: a, to: {b: 50, b/z: 50}}]}}}",
+            "spec.trafficPolicy.loadBalancer.localityLbSetting.distribute[0].to", "overlap"
+        ),
+        (
+            "trafficPolicy: {loadBalancer: {localityLbSetting: {distribute: [{from: a, to: {b: 100}}], failover: [{from: a, to: b}]}}}",
+            "spec.trafficPolicy.loadBalancer.localityLbSetting", "simultaneously specify 'distribute' and 'failover'"
+        ),
+        (
+            "trafficPolicy: {loadBalancer: {localityLbSetting: {failover: [{from: a, to: a}]}}}",
+            "spec.trafficPolicy.loadBalancer.localityLbSetting.failover[0]", "different regions"
+        ),
+        (
+            "trafficPolicy: {loadBalancer: {localityLbSetting: {failover: [{from: a/z, to: b}]}}}",
+            "spec.trafficPolicy.loadBalancer.localityLbSetting.failover[0]", "only specify region"
+        ),
+        (
+            "trafficPolicy: {loadBalancer: {localityLbSetting: {failover: [{from: a, to: b}], failoverPriority: [topology.kubernetes.io/zone]}}}",
+            "spec.trafficPolicy.loadBalancer.localityLbSetting.failoverPriority[0]", "topology label"
+        ),
+        (
+            "trafficPolicy: {loadBalancer: {localityLbSetting: {}, zoneAwareLbSetting: {}}}", "spec.trafficPolicy.loadBalancer",
+            "only one of localityLbSetting and zoneAwareLbSetting"
+        ),
         ("trafficPolicy: {loadBalancer: {warmup: {minimumPercent: 10}}}", "spec.trafficPolicy.loadBalancer.warmup.duration", "duration is required"),
-        ("trafficPolicy: {loadBalancer: {warmup: {duration: 10s, minimumPercent: 101}}}", "spec.trafficPolicy.loadBalancer.warmup.minimumPercent", "less than or equal to 100"),
-        ("trafficPolicy: {loadBalancer: {warmup: {duration: 10s, aggression: 0}}}", "spec.trafficPolicy.loadBalancer.warmup.aggression", "greater than 0"),
+        (
+            "trafficPolicy: {loadBalancer: {warmup: {duration: 10s, minimumPercent: 101}}}", "spec.trafficPolicy.loadBalancer.warmup.minimumPercent",
+            "less than or equal to 100"
+        ),
+        (
+            "trafficPolicy: {loadBalancer: {warmup: {duration: 10s, aggression: 0}}}", "spec.trafficPolicy.loadBalancer.warmup.aggression",
+            "greater than 0"
+        ),
         ("trafficPolicy: {loadBalancer: {warmupDurationSecs: forever}}", "spec.trafficPolicy.loadBalancer.warmupDurationSecs", "invalid duration"),
-        ("trafficPolicy: {tls: {mode: MUTUAL, privateKey: /k.pem}}", "spec.trafficPolicy.tls.clientCertificate", "client certificate required for mutual tls"),
-        ("trafficPolicy: {tls: {mode: MUTUAL, clientCertificate: /c.pem}}", "spec.trafficPolicy.tls.privateKey", "private key required for mutual tls"),
-        ("trafficPolicy: {tls: {mode: SIMPLE, credentialName: c, caCertificates: /ca.pem}}", "spec.trafficPolicy.tls.credentialName", "cannot specify client certificates"),
-        ("trafficPolicy: {tls: {mode: SIMPLE, insecureSkipVerify: true, subjectAltNames: [a]}}", "spec.trafficPolicy.tls.insecureSkipVerify", "InsecureSkipVerify"),
+        (
+            "trafficPolicy: {tls: {mode: MUTUAL, privateKey: /k.pem}}", "spec.trafficPolicy.tls.clientCertificate",
+            "client certificate required for mutual tls"
+        ),
+        (
+            "trafficPolicy: {tls: {mode: MUTUAL, clientCertificate: /c.pem}}", "spec.trafficPolicy.tls.privateKey",
+            "private key required for mutual tls"
+        ),
+        (
+            "trafficPolicy: {tls: {mode: SIMPLE, credentialName: c, caCertificates: /ca.pem}}", "spec.trafficPolicy.tls.credentialName",
+            "cannot specify client certificates"
+        ),
+        (
+            "trafficPolicy: {tls: {mode: SIMPLE, insecureSkipVerify: true, subjectAltNames: [a]}}", "spec.trafficPolicy.tls.insecureSkipVerify",
+            "InsecureSkipVerify"
+        ),
         ("trafficPolicy: {tls: {mode: SIMPLE, sni: \"bad name\"}}", "spec.trafficPolicy.tls.sni", "invalid SNI"),
         ("trafficPolicy: {tls: {mode: STRICT}}", "spec.trafficPolicy.tls.mode", "invalid TLS mode"),
     ])
@@ -82,8 +173,11 @@ import Testing
         #expect(policy.loadBalancer?.consistentHash?.ringSize == 64)
         #expect(policy.connectionPool?.http?.http2MaxRequests == 7)
         #expect(policy.connectionPool?.tcp?.connectTimeout == .milliseconds(250))
-        #expect(policy.outlierDetection == OutlierDetection(consecutive5xxErrors: 5, interval: .seconds(1),
-                                                            baseEjectionTime: .seconds(2), maxEjectionPercent: 50))
+        #expect(
+            policy.outlierDetection
+                == OutlierDetection(
+                    consecutive5xxErrors: 5, interval: .seconds(1),
+                    baseEjectionTime: .seconds(2), maxEjectionPercent: 50))
     }
 
     /// Istio's MergeSubsetTrafficPolicy: a subset replaces the blocks it sets and keeps the
@@ -158,18 +252,21 @@ import Testing
             """
         let (notHonoured, clients) = try warnings(spec)
         #expect(notHonoured.isEmpty)
-        #expect(clients == [
-            "spec.subsets[0].trafficPolicy.loadBalancer.consistentHash.httpCookie: not honoured by proxyless gRPC clients",
-            "spec.subsets[0].trafficPolicy.loadBalancer.consistentHash.maglev: substituted for proxyless gRPC clients: a ring hash (default minimum ring size) is sent, gRPC has no maglev",
-            "spec.trafficPolicy.connectionPool.http.maxRetries: not honoured by proxyless gRPC clients",
-            "spec.trafficPolicy.connectionPool.tcp.maxConnections: not honoured by proxyless gRPC clients",
-            "spec.trafficPolicy.connectionPool.tcp.tcpKeepalive: not honoured by proxyless gRPC clients",
-            "spec.trafficPolicy.loadBalancer.simple: substituted for proxyless gRPC clients: ROUND_ROBIN is sent (gRPC accepts only ROUND_ROBIN and RING_HASH)",
-            "spec.trafficPolicy.outlierDetection.consecutive5xxErrors: substituted for proxyless gRPC clients: failure-percentage ejection is sent (gRPC ignores consecutive-error ejection): an endpoint failing more than 85% of at least this many RPCs in an interval is ejected",
-            "spec.trafficPolicy.outlierDetection.minHealthPercent: not honoured by proxyless gRPC clients",
-        ])
+        #expect(
+            clients == [
+                "spec.subsets[0].trafficPolicy.loadBalancer.consistentHash.httpCookie: not honoured by proxyless gRPC clients",
+                "spec.subsets[0].trafficPolicy.loadBalancer.consistentHash.maglev: substituted for proxyless gRPC clients: a ring hash (default minimum ring size) is sent, gRPC has no maglev",
+                "spec.trafficPolicy.connectionPool.http.maxRetries: not honoured by proxyless gRPC clients",
+                "spec.trafficPolicy.connectionPool.tcp.maxConnections: not honoured by proxyless gRPC clients",
+                "spec.trafficPolicy.connectionPool.tcp.tcpKeepalive: not honoured by proxyless gRPC clients",
+                "spec.trafficPolicy.loadBalancer.simple: substituted for proxyless gRPC clients: ROUND_ROBIN is sent (gRPC accepts only ROUND_ROBIN and RING_HASH)",
+                "spec.trafficPolicy.outlierDetection.consecutive5xxErrors: substituted for proxyless gRPC clients: failure-percentage ejection is sent (gRPC ignores consecutive-error ejection): an endpoint failing more than 85% of at least this many RPCs in an interval is ejected",
+                "spec.trafficPolicy.outlierDetection.minHealthPercent: not honoured by proxyless gRPC clients",
+            ])
         // What gRPC honours as written draws no warning at all.
-        let honoured = try warnings("host: r\ntrafficPolicy:\n  loadBalancer: {consistentHash: {httpHeaderName: x, ringHash: {minimumRingSize: 64}}}\n  connectionPool: {http: {http2MaxRequests: 1}}\n  portLevelSettings: [{port: {number: 80}, loadBalancer: {simple: ROUND_ROBIN}}]")
+        let honoured = try warnings(
+            "host: r\ntrafficPolicy:\n  loadBalancer: {consistentHash: {httpHeaderName: x, ringHash: {minimumRingSize: 64}}}\n  connectionPool: {http: {http2MaxRequests: 1}}\n  portLevelSettings: [{port: {number: 80}, loadBalancer: {simple: ROUND_ROBIN}}]"
+        )
         #expect(honoured.notHonoured.isEmpty && honoured.clients.isEmpty)
         // Fields outside the traffic-policy table keep the generic warning.
         #expect(try warnings("host: r\ntrafficPolicy: {retryBudget: {percent: {value: 20}}}").notHonoured == ["spec.trafficPolicy.retryBudget"])

@@ -9,11 +9,16 @@ import Testing
     /// The two texts a one-hunk diff (rendered with context covering everything) stands for,
     /// and how many lines it kept.
     static func sides(_ diff: String) -> (old: [String], new: [String], kept: Int) {
-        var old: [String] = [], new: [String] = [], kept = 0
+        var old: [String] = []
+        var new: [String] = []
+        var kept = 0
         for line in diff.split(separator: "\n", omittingEmptySubsequences: false).dropFirst(3) where !line.isEmpty {
             let text = String(line.dropFirst())
             switch line.first {
-            case " ": old.append(text); new.append(text); kept += 1
+            case " ":
+                old.append(text)
+                new.append(text)
+                kept += 1
             case "-": old.append(text)
             case "+": new.append(text)
             default: break
@@ -31,26 +36,29 @@ import Testing
         var new = old
         new[4] = "line five"
         let diff = UnifiedDiff.render(old: Self.text(old), new: Self.text(new), oldName: "a/Cluster/x", newName: "b/Cluster/x")
-        #expect(diff == """
-            --- a/Cluster/x
-            +++ b/Cluster/x
-            @@ -2,7 +2,7 @@
-             line 2
-             line 3
-             line 4
-            -line 5
-            +line five
-             line 6
-             line 7
-             line 8
+        #expect(
+            diff == """
+                --- a/Cluster/x
+                +++ b/Cluster/x
+                @@ -2,7 +2,7 @@
+                 line 2
+                 line 3
+                 line 4
+                -line 5
+                +line five
+                 line 6
+                 line 7
+                 line 8
 
-            """)
+                """)
     }
 
     @Test func aCreatedFileIsAllAdditionsFromLineZero() {
-        #expect(UnifiedDiff.render(old: "", new: "a\nb\n", oldName: "/dev/null", newName: "b/x")
+        #expect(
+            UnifiedDiff.render(old: "", new: "a\nb\n", oldName: "/dev/null", newName: "b/x")
                 == "--- /dev/null\n+++ b/x\n@@ -0,0 +1,2 @@\n+a\n+b\n")
-        #expect(UnifiedDiff.render(old: "a\nb\n", new: "", oldName: "a/x", newName: "/dev/null")
+        #expect(
+            UnifiedDiff.render(old: "a\nb\n", new: "", oldName: "a/x", newName: "/dev/null")
                 == "--- a/x\n+++ /dev/null\n@@ -1,2 +0,0 @@\n-a\n-b\n")
     }
 
@@ -60,7 +68,8 @@ import Testing
         far[2] = "x"
         far[25] = "y"
         let farDiff = UnifiedDiff.render(old: Self.text(old), new: Self.text(far), oldName: "a", newName: "b")
-        #expect(farDiff.components(separatedBy: "@@ -").count == 3 && farDiff.contains("@@ -1,6 +1,6 @@")
+        #expect(
+            farDiff.components(separatedBy: "@@ -").count == 3 && farDiff.contains("@@ -1,6 +1,6 @@")
                 && farDiff.contains("@@ -23,7 +23,7 @@"))
         var near = old
         near[10] = "x"
@@ -87,26 +96,29 @@ import Testing
         let count = 2_100  // 2,100² cells > the table bound
         let old = ["head"] + (0..<count).map { "o\($0 % 7)" } + ["tail"]
         let new = ["head"] + (0..<count).map { "n\($0 % 5)" } + ["o1", "tail"]
-        let sides = Self.sides(UnifiedDiff.render(old: Self.text(old), new: Self.text(new), oldName: "a", newName: "b",
-                                                  context: 10_000))
+        let sides = Self.sides(
+            UnifiedDiff.render(
+                old: Self.text(old), new: Self.text(new), oldName: "a", newName: "b",
+                context: 10_000))
         #expect(sides.old == old && sides.new == new)
     }
 
     @Test func canonicalJSONOverSeveralLinesSortsKeysAndPutsOneValuePerLine() throws {
         let value = try JSONValue.parse(json: #"{"b": [1, 2.5, "x"], "a": {}, "c": {"z": null, "y": []}}"#)
-        #expect(value.canonicalJSON(indent: 2) == """
-            {
-              "a": {},
-              "b": [
-                1,
-                2.5,
-                "x"
-              ],
-              "c": {
-                "y": [],
-                "z": null
-              }
-            }
-            """)
+        #expect(
+            value.canonicalJSON(indent: 2) == """
+                {
+                  "a": {},
+                  "b": [
+                    1,
+                    2.5,
+                    "x"
+                  ],
+                  "c": {
+                    "y": [],
+                    "z": null
+                  }
+                }
+                """)
     }
 }

@@ -16,10 +16,16 @@ private let route = "  route: [{destination: {host: r}}]"
         ("http:\n- headers: {request: {set: {\":path\": /x}}}\n" + route, "spec.http[0].headers.request.set[\":path\"]", "cannot have \":\" prefix"),
         ("http:\n- headers: {response: {set: {host: x}}}\n" + route, "spec.http[0].headers.response.set.host", "cannot set Host"),
         ("http:\n- headers: {request: {remove: [\":authority\"]}}\n" + route, "spec.http[0].headers.request.remove[0]", "cannot have \":\" prefix"),
-        ("http:\n- headers: {request: {add: {\"bad name\": x}}}\n" + route, "spec.http[0].headers.request.add[\"bad name\"]", "not a valid HTTP header name"),
+        (
+            "http:\n- headers: {request: {add: {\"bad name\": x}}}\n" + route, "spec.http[0].headers.request.add[\"bad name\"]",
+            "not a valid HTTP header name"
+        ),
         ("http:\n- headers: {request: {add: {x: \"100%\"}}}\n" + route, "spec.http[0].headers.request.add.x", "single %"),
         ("http:\n- headers: {request: {set: {x: \"a\\nb\"}}}\n" + route, "spec.http[0].headers.request.set.x", "NUL, CR or LF"),
-        ("http:\n- route: [{destination: {host: r}, headers: {response: {remove: [\"\"]}}}]", "spec.http[0].route[0].headers.response.remove[0]", "must not be empty"),
+        (
+            "http:\n- route: [{destination: {host: r}, headers: {response: {remove: [\"\"]}}}]", "spec.http[0].route[0].headers.response.remove[0]",
+            "must not be empty"
+        ),
         ("http:\n- mirrorPercentage: {value: 5}\n" + route, "spec.http[0].mirrorPercentage", "needs mirror"),
         ("http:\n- mirror: {host: m}\n  mirrorPercentage: {value: 101}\n" + route, "spec.http[0].mirrorPercentage.value", "between 0 and 100"),
         ("http:\n- mirror: {host: m}\n  mirrors: [{destination: {host: n}}]\n" + route, "spec.http[0].mirrors", "only one of mirror or mirrors"),
@@ -33,14 +39,22 @@ private let route = "  route: [{destination: {host: r}}]"
         ("http:\n- redirect: {port: 8080, derivePort: FROM_REQUEST_PORT}", "spec.http[0].redirect.derivePort", "only one of port, derivePort"),
         ("http:\n- redirect: {scheme: ftp}", "spec.http[0].redirect.scheme", "must be \"http\" or \"https\""),
         ("tcp: [{route: []}]", "spec.tcp[0].route", "must not be empty"),
-        ("tcp: [{match: [{destinationSubnets: [10.0.0.0/33]}], route: [{destination: {host: r}}]}]",
-         "spec.tcp[0].match[0].destinationSubnets[0]", "not an IP address or a CIDR"),
+        (
+            "tcp: [{match: [{destinationSubnets: [10.0.0.0/33]}], route: [{destination: {host: r}}]}]",
+            "spec.tcp[0].match[0].destinationSubnets[0]", "not an IP address or a CIDR"
+        ),
         ("tcp: [{match: [{port: 70000}], route: [{destination: {host: r}}]}]", "spec.tcp[0].match[0].port", "between 1 and 65535"),
         ("tcp: [{route: [{destination: {host: r}, weight: 0}, {destination: {host: s}}]}]", "spec.tcp[0].route", "must not all be zero"),
         ("tls: [{route: [{destination: {host: r}}]}]", "spec.tls[0].match", "at least one match"),
         ("tls: [{match: [{port: 443}], route: [{destination: {host: r}}]}]", "spec.tls[0].match[0].sniHosts", "at least one SNI host"),
-        ("tls: [{match: [{sniHosts: [other.example]}], route: [{destination: {host: r}}]}]", "spec.tls[0].match[0].sniHosts[0]", "not a compatible subset"),
-        ("tls: [{match: [{sniHosts: [r], sourceNamespace: \"Bad_NS\"}], route: [{destination: {host: r}}]}]", "spec.tls[0].match[0].sourceNamespace", ""),
+        (
+            "tls: [{match: [{sniHosts: [other.example]}], route: [{destination: {host: r}}]}]", "spec.tls[0].match[0].sniHosts[0]",
+            "not a compatible subset"
+        ),
+        (
+            "tls: [{match: [{sniHosts: [r], sourceNamespace: \"Bad_NS\"}], route: [{destination: {host: r}}]}]",
+            "spec.tls[0].match[0].sourceNamespace", ""
+        ),
     ]
 
     @Test(arguments: refused.indices)
@@ -84,10 +98,19 @@ private let route = "  route: [{destination: {host: r}}]"
         #expect(vs.http[1].mirrors.map(\.percentage) == [0.5, 100])
         #expect(vs.http[1].mirrors.map(\.field) == ["mirrors[0].destination", "mirrors[1].destination"])
         #expect(vs.http[1].redirect?.derivePort == .fromRequestPort)
-        #expect(vs.tcp == [TCPRoute(match: [L4MatchAttributes(destinationSubnets: ["10.1.0.0/16", "10.2.0.1"], port: 31400,
-                                                             sourceLabels: ["app": "a"], gateways: ["mesh"])],
-                                    route: [RouteDestination(destination: Destination(host: "r"), weight: 1),
-                                            RouteDestination(destination: Destination(host: "s"), weight: 3)])])
+        #expect(
+            vs.tcp == [
+                TCPRoute(
+                    match: [
+                        L4MatchAttributes(
+                            destinationSubnets: ["10.1.0.0/16", "10.2.0.1"], port: 31400,
+                            sourceLabels: ["app": "a"], gateways: ["mesh"])
+                    ],
+                    route: [
+                        RouteDestination(destination: Destination(host: "r"), weight: 1),
+                        RouteDestination(destination: Destination(host: "s"), weight: 3),
+                    ])
+            ])
         #expect(vs.tls.first?.match.first?.sniHosts == ["x.r.example", "r"])
     }
 
@@ -114,11 +137,12 @@ private let route = "  route: [{destination: {host: r}}]"
         let resource = try ConfigDocumentParser.parse(Fixtures.document(kind: "VirtualService", spec: spec))[0]
         let report = try ConfigValidator.validateForWrite(resource)
         #expect(report.notHonoured.isEmpty, "\(report.notHonoured)")
-        #expect(report.clientLimits.map(\.path) == [
-            "spec.http[0].corsPolicy", "spec.http[0].headers", "spec.http[0].mirror", "spec.http[0].mirrorPercentage",
-            "spec.http[0].rewrite", "spec.http[0].route[0].headers", "spec.http[1].mirror", "spec.http[1].mirrorPercent", "spec.http[2].mirrors",
-            "spec.tcp", "spec.tls",
-        ])
+        #expect(
+            report.clientLimits.map(\.path) == [
+                "spec.http[0].corsPolicy", "spec.http[0].headers", "spec.http[0].mirror", "spec.http[0].mirrorPercentage",
+                "spec.http[0].rewrite", "spec.http[0].route[0].headers", "spec.http[1].mirror", "spec.http[1].mirrorPercent", "spec.http[2].mirrors",
+                "spec.tcp", "spec.tls",
+            ])
         #expect(report.clientLimits.allSatisfy { $0.message == "not honoured by proxyless gRPC clients" })
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import meshctl
 
 /// `meshctl analyze`'s local parts: istioctl's line, the namespace it asks for, levels, and
@@ -10,8 +11,9 @@ import Testing
             "code": .string("IST0101"), "level": .string("Error"), "resource": .string("VirtualService default/reviews"),
             "field": .string("spec.http[0].route[0].destination.host"), "message": .string("Referenced host not found: \"x\""),
         ])
-        #expect(AnalyzeCommand.line(message)
-            == "Error [IST0101] (VirtualService default/reviews) spec.http[0].route[0].destination.host: Referenced host not found: \"x\"")
+        #expect(
+            AnalyzeCommand.line(message)
+                == "Error [IST0101] (VirtualService default/reviews) spec.http[0].route[0].destination.host: Referenced host not found: \"x\"")
     }
 
     @Test(arguments: [

@@ -1,11 +1,13 @@
 import Testing
+
 @testable import meshctl
 
 /// The server side of `meshctl bootstrap` and the rendering of `meshctl x authz check`.
 @Suite struct AuthzAndBootstrapTests {
     @Test func everyBootstrapNamesServerListenersAndSaysGRPC() throws {
-        let document = BootstrapCommand.bootstrap(serverURI: "127.0.0.1:15010", nodeID: "n", namespace: "shop",
-                                                  labels: ["app": "reviews"])
+        let document = BootstrapCommand.bootstrap(
+            serverURI: "127.0.0.1:15010", nodeID: "n", namespace: "shop",
+            labels: ["app": "reviews"])
         #expect(document["server_listener_resource_name_template"]?.stringValue == "xds.istio.io/grpc/lds/inbound/%s")
         let metadata = document["node"]?["metadata"]
         #expect(metadata?["GENERATOR"]?.stringValue == "grpc")

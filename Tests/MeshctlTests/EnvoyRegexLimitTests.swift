@@ -1,5 +1,6 @@
 import MeshModel
 import Testing
+
 @testable import meshctl
 
 /// Apart from the other bootstrap tests: MeshModel has its own JSONValue, which would make

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import meshctl
 
 /// Where meshctl sends the admin token it finds in meshd's data directory: to loopback only.
@@ -9,8 +10,10 @@ import Testing
         #expect(GlobalOptions.isLoopbackHost(host))
     }
 
-    @Test(arguments: ["127.0.0.1.evil.example", "127.example", "127.1", "127.0.0.1.", "localhost.evil.example",
-                      "evil-localhost", "128.0.0.1", "10.0.0.1", "::2", "::ffff:10.0.0.1", "meshd.mesh-system.svc", ""])
+    @Test(arguments: [
+        "127.0.0.1.evil.example", "127.example", "127.1", "127.0.0.1.", "localhost.evil.example",
+        "evil-localhost", "128.0.0.1", "10.0.0.1", "::2", "::ffff:10.0.0.1", "meshd.mesh-system.svc", "",
+    ])
     func everythingElseIsNot(_ host: String) {
         #expect(!GlobalOptions.isLoopbackHost(host))
     }

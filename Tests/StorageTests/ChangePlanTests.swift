@@ -1,18 +1,20 @@
 import Foundation
 import MeshModel
 import Testing
+
 @testable import Storage
 
 /// The pure decisions every store shares: expectations (optimistic concurrency), results and
 /// the history record's changes.
 private func vs(_ name: String, _ weight: Int) -> ConfigResource {
-    ConfigResource(key: ConfigKey(kind: .virtualService, namespace: "default", name: name),
-                   spec: .object(["weight": .number(Double(weight))]))
+    ConfigResource(
+        key: ConfigKey(kind: .virtualService, namespace: "default", name: name),
+        spec: .object(["weight": .number(Double(weight))]))
 }
 
 @Suite struct ChangePlanTests {
     static let existing: [ConfigKey: StoredConfig] = [
-        vs("a", 1).key: StoredConfig(resource: vs("a", 1), revision: 7, createdRevision: 3),
+        vs("a", 1).key: StoredConfig(resource: vs("a", 1), revision: 7, createdRevision: 3)
     ]
 
     static func write(_ puts: [ConfigWrite.Put], deletes: [ConfigWrite.Delete] = []) -> ConfigWrite {
@@ -55,10 +57,11 @@ private func vs(_ name: String, _ weight: Int) -> ConfigResource {
         let plan = try ChangePlan.plan(write, existing: Self.existing, nextRevision: 8)
         #expect(plan.results.map(\.action) == [.created, .deleted, .notFound])
         #expect(plan.deletes == [vs("a", 0).key])
-        #expect(plan.changes == [
-            .init(key: vs("b", 0).key, action: .created, before: nil, after: vs("b", 1)),
-            .init(key: vs("a", 0).key, action: .deleted, before: vs("a", 1), after: nil),
-        ])
+        #expect(
+            plan.changes == [
+                .init(key: vs("b", 0).key, action: .created, before: nil, after: vs("b", 1)),
+                .init(key: vs("a", 0).key, action: .deleted, before: vs("a", 1), after: nil),
+            ])
     }
 
     @Test func identicalContentPlansNothing() throws {
@@ -67,8 +70,9 @@ private func vs(_ name: String, _ weight: Int) -> ConfigResource {
     }
 
     @Test func createdThenDeletedInOneWriteLeavesNothing() throws {
-        let plan = try ChangePlan.plan(Self.write([.init(vs("b", 1))], deletes: [.init(vs("b", 0).key)]),
-                                       existing: Self.existing, nextRevision: 8)
+        let plan = try ChangePlan.plan(
+            Self.write([.init(vs("b", 1))], deletes: [.init(vs("b", 0).key)]),
+            existing: Self.existing, nextRevision: 8)
         #expect(plan.isEmpty && plan.changes.isEmpty)
     }
 }

@@ -1,15 +1,17 @@
 import Foundation
 import MeshModel
 import Testing
+
 @testable import Storage
 
 @Suite struct SQLiteConfigStoreTests {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshd-store-\(UUID().uuidString)")
 
     func resource(_ name: String, weight: Int) -> ConfigResource {
-        ConfigResource(key: ConfigKey(kind: .virtualService, namespace: "default", name: name),
-                       apiVersion: "networking.istio.io/v1",
-                       spec: .object(["hosts": .array([.string(name)]), "weight": .number(Double(weight))]))
+        ConfigResource(
+            key: ConfigKey(kind: .virtualService, namespace: "default", name: name),
+            apiVersion: "networking.istio.io/v1",
+            spec: .object(["hosts": .array([.string(name)]), "weight": .number(Double(weight))]))
     }
 
     @Test func applyCreatesConfiguresAndLeavesIdenticalContentAlone() async throws {

@@ -1,6 +1,7 @@
 import Foundation
 import MeshModel
 import Testing
+
 @testable import Storage
 
 /// History on the embedded store: durable, pruned inside writes, with the floor rollback obeys.
@@ -8,8 +9,9 @@ import Testing
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshd-history-\(UUID().uuidString)")
 
     func resource(_ name: String, weight: Int) -> ConfigResource {
-        ConfigResource(key: ConfigKey(kind: .virtualService, namespace: "default", name: name),
-                       apiVersion: "networking.istio.io/v1", spec: .object(["weight": .number(Double(weight))]))
+        ConfigResource(
+            key: ConfigKey(kind: .virtualService, namespace: "default", name: name),
+            apiVersion: "networking.istio.io/v1", spec: .object(["weight": .number(Double(weight))]))
     }
 
     @Test func historySurvivesReopening() async throws {
@@ -65,7 +67,10 @@ import Testing
             _ = try await store.apply([resource("a", weight: 1)])
             _ = try await store.apply([resource("b", weight: 1)])
             try await store.pool.write { db in
-                try db.execute(sql: "DROP TABLE history; DELETE FROM meta WHERE key = 'history_floor'; DELETE FROM grdb_migrations WHERE identifier = 'v2-history'")
+                try db.execute(
+                    sql:
+                        "DROP TABLE history; DELETE FROM meta WHERE key = 'history_floor'; DELETE FROM grdb_migrations WHERE identifier = 'v2-history'"
+                )
             }
         }
         let migrated = try SQLiteConfigStore(directory: directory)

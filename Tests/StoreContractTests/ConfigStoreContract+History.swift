@@ -30,19 +30,26 @@ extension ConfigStoreContract {
 
     static func aStaleResourceVersionIsAConflictAndChangesNothing(_ store: any ConfigStore) async throws {
         let first = try await store.apply([resource("a", weight: 1)])
-        let update = ConfigWrite(puts: [.init(resource("a", weight: 2), expected: .revision(first.revision))],
-                                 metadata: ChangeMetadata(actor: "admin", operation: .apply))
+        let update = ConfigWrite(
+            puts: [.init(resource("a", weight: 2), expected: .revision(first.revision))],
+            metadata: ChangeMetadata(actor: "admin", operation: .apply))
         let second = try await store.write(update)
         #expect(second.results.map(\.action) == [.configured])
         let historyBefore = try await store.history(HistoryQuery()).items.count
         var refused: [ConfigWrite] = []
         // Stale, naming a resource that does not exist, and expecting absence of one that exists.
-        refused.append(ConfigWrite(puts: [.init(resource("a", weight: 3), expected: .revision(first.revision))],
-                                   metadata: ChangeMetadata(actor: "admin", operation: .apply)))
-        refused.append(ConfigWrite(puts: [.init(resource("b", weight: 3)), .init(resource("nope", weight: 1), expected: .revision(second.revision))],
-                                   metadata: ChangeMetadata(actor: "admin", operation: .apply)))
-        refused.append(ConfigWrite(puts: [.init(resource("a", weight: 3), expected: .absent)], deletes: [.init(key("b"))],
-                                   metadata: ChangeMetadata(actor: "admin", operation: .rollback)))
+        refused.append(
+            ConfigWrite(
+                puts: [.init(resource("a", weight: 3), expected: .revision(first.revision))],
+                metadata: ChangeMetadata(actor: "admin", operation: .apply)))
+        refused.append(
+            ConfigWrite(
+                puts: [.init(resource("b", weight: 3)), .init(resource("nope", weight: 1), expected: .revision(second.revision))],
+                metadata: ChangeMetadata(actor: "admin", operation: .apply)))
+        refused.append(
+            ConfigWrite(
+                puts: [.init(resource("a", weight: 3), expected: .absent)], deletes: [.init(key("b"))],
+                metadata: ChangeMetadata(actor: "admin", operation: .rollback)))
         for write in refused {
             do throws(StorageError) {
                 _ = try await store.write(write)
@@ -62,8 +69,10 @@ extension ConfigStoreContract {
     static func rollbackRestoresTheConfigurationRightAfterARevision(_ store: any ConfigStore) async throws {
         let r1 = try await store.apply([resource("a", weight: 1), resource("b", weight: 1)]).revision
         _ = try await store.apply([resource("a", weight: 2)])
-        _ = try await store.write(ConfigWrite(puts: [.init(resource("c", weight: 1))], deletes: [.init(key("b"))],
-                                              metadata: ChangeMetadata(actor: "admin", operation: .apply)))
+        _ = try await store.write(
+            ConfigWrite(
+                puts: [.init(resource("c", weight: 1))], deletes: [.init(key("b"))],
+                metadata: ChangeMetadata(actor: "admin", operation: .apply)))
         let window = try await store.historyWindow(after: r1)
         #expect(try HistoryReplay.configuration(at: r1, in: window) == [key("a"): resource("a", weight: 1), key("b"): resource("b", weight: 1)])
         let write = try HistoryReplay.rollback(to: r1, in: window, actor: "admin")

@@ -70,8 +70,9 @@ enum ConfigStoreContract {
     }
 
     static func listFiltersByKindAndNamespaceInKeyOrder(_ store: any ConfigStore) async throws {
-        let other = ConfigResource(key: ConfigKey(kind: .destinationRule, namespace: "prod", name: "x"),
-                                   spec: .object(["host": .string("x")]))
+        let other = ConfigResource(
+            key: ConfigKey(kind: .destinationRule, namespace: "prod", name: "x"),
+            spec: .object(["host": .string("x")]))
         _ = try await store.apply([resource("b", weight: 1), other, resource("a", weight: 1)])
         #expect(try await store.list(kind: .virtualService, namespace: nil).map(\.key.name) == ["a", "b"])
         #expect(try await store.list(kind: nil, namespace: "prod").map(\.key) == [other.key])
@@ -79,12 +80,13 @@ enum ConfigStoreContract {
     }
 
     /// Every check, by name.
-    static let checks: [(name: String, run: @Sendable (any ConfigStore) async throws -> Void)] = [
-        ("apply creates, configures and leaves identical content alone", applyCreatesConfiguresAndLeavesIdenticalContentAlone),
-        ("repeated keys in one apply end with the last document", repeatedKeysInOneApplyEndWithTheLastDocument),
-        ("delete reports missing keys and advances only when something went", deleteReportsMissingKeysAndAdvancesOnlyWhenSomethingWent),
-        ("the change feed notifies only real changes", changeFeedNotifiesOnlyRealChanges),
-        ("delta names changed and deleted keys after a revision", deltaNamesChangedAndDeletedKeysAfterARevision),
-        ("list filters by kind and namespace in key order", listFiltersByKindAndNamespaceInKeyOrder),
-    ] + historyChecks
+    static let checks: [(name: String, run: @Sendable (any ConfigStore) async throws -> Void)] =
+        [
+            ("apply creates, configures and leaves identical content alone", applyCreatesConfiguresAndLeavesIdenticalContentAlone),
+            ("repeated keys in one apply end with the last document", repeatedKeysInOneApplyEndWithTheLastDocument),
+            ("delete reports missing keys and advances only when something went", deleteReportsMissingKeysAndAdvancesOnlyWhenSomethingWent),
+            ("the change feed notifies only real changes", changeFeedNotifiesOnlyRealChanges),
+            ("delta names changed and deleted keys after a revision", deltaNamesChangedAndDeletedKeysAfterARevision),
+            ("list filters by kind and namespace in key order", listFiltersByKindAndNamespaceInKeyOrder),
+        ] + historyChecks
 }

@@ -1,6 +1,7 @@
 import EnvoyAPI
 import MeshModel
 import Testing
+
 @testable import Translator
 
 /// An AuthorizationPolicy `name` in `namespace` with `spec` (YAML lines indented by two).
@@ -26,39 +27,53 @@ struct AuthorizationPolicyTests {
     }
 
     static let cases: [Case] = [
-        Case(name: "ALLOW a principal", spec: "rules:\n- from:\n  - source: {principals: [cluster.local/ns/a/sa/x]}",
-             allow: ["ns[shop]-policy[p]-rule[0]: authn:exact:spiffe://cluster.local/ns/a/sa/x -> any"]),
-        Case(name: "absent from matches every source", spec: "rules:\n- to:\n  - operation: {paths: [/pkg.Svc/Get]}",
-             allow: ["ns[shop]-policy[p]-rule[0]: any -> path:exact:/pkg.Svc/Get"]),
-        Case(name: "notPaths, prefix and suffix", spec: "rules:\n- to:\n  - operation: {notPaths: [/admin.*, '*/Delete']}",
-             allow: ["ns[shop]-policy[p]-rule[0]: any -> not(or(path:prefix:/admin.,path:suffix:/Delete))"]),
-        Case(name: "several values: any; several fields: all; several entries: any",
-             spec: "rules:\n- from:\n  - source: {principals: ['cluster.local/ns/a/sa/x', 'cluster.local/ns/a/sa/y'], notNamespaces: [b]}\n  - source: {ipBlocks: [10.0.0.0/8]}\n  to:\n  - operation: {ports: ['50051'], methods: [POST]}",
-             allow: ["ns[shop]-policy[p]-rule[0]: and(or(authn:exact:spiffe://cluster.local/ns/a/sa/x,authn:exact:spiffe://cluster.local/ns/a/sa/y),not(authn:regex:.*/ns/b/.*)) | ip:10.0.0.0/8 -> and(port:50051,header::method=exact:POST)"]),
-        Case(name: "principal wildcards", spec: "rules:\n- from:\n  - source: {principals: ['*', 'cluster.local/ns/a/*', '*/sa/x']}",
-             allow: ["ns[shop]-policy[p]-rule[0]: or(authn:regex:.+,authn:prefix:spiffe://cluster.local/ns/a/,authn:suffix:/sa/x) -> any"]),
-        Case(name: "DENY a principal", spec: "action: DENY\nrules:\n- from:\n  - source: {principals: [cluster.local/ns/a/sa/x]}",
-             deny: ["ns[shop]-policy[p]-rule[0]: authn:exact:spiffe://cluster.local/ns/a/sa/x -> any"]),
-        Case(name: "DENY gRPC cannot check matches without it",
-             spec: "action: DENY\nrules:\n- from:\n  - source: {requestPrincipals: ['*']}\n  to:\n  - operation: {paths: [/x]}",
-             deny: ["ns[shop]-policy[p]-rule[0]: any -> path:exact:/x"]),
-        Case(name: "DENY when request.auth.claims is ignored, other conditions kept",
-             spec: "action: DENY\nrules:\n- when:\n  - {key: 'request.auth.claims[iss]', values: [x]}\n  - {key: source.namespace, values: [b]}",
-             deny: ["ns[shop]-policy[p]-rule[0]: authn:regex:.*/ns/b/.* -> any"]),
-        Case(name: "ALLOW gRPC cannot check is dropped (allows nothing)",
-             spec: "rules:\n- from:\n  - source: {requestPrincipals: ['*']}\n- when:\n  - {key: request.auth.principal, values: [x]}",
-             allow: []),
+        Case(
+            name: "ALLOW a principal", spec: "rules:\n- from:\n  - source: {principals: [cluster.local/ns/a/sa/x]}",
+            allow: ["ns[shop]-policy[p]-rule[0]: authn:exact:spiffe://cluster.local/ns/a/sa/x -> any"]),
+        Case(
+            name: "absent from matches every source", spec: "rules:\n- to:\n  - operation: {paths: [/pkg.Svc/Get]}",
+            allow: ["ns[shop]-policy[p]-rule[0]: any -> path:exact:/pkg.Svc/Get"]),
+        Case(
+            name: "notPaths, prefix and suffix", spec: "rules:\n- to:\n  - operation: {notPaths: [/admin.*, '*/Delete']}",
+            allow: ["ns[shop]-policy[p]-rule[0]: any -> not(or(path:prefix:/admin.,path:suffix:/Delete))"]),
+        Case(
+            name: "several values: any; several fields: all; several entries: any",
+            spec:
+                "rules:\n- from:\n  - source: {principals: ['cluster.local/ns/a/sa/x', 'cluster.local/ns/a/sa/y'], notNamespaces: [b]}\n  - source: {ipBlocks: [10.0.0.0/8]}\n  to:\n  - operation: {ports: ['50051'], methods: [POST]}",
+            allow: [
+                "ns[shop]-policy[p]-rule[0]: and(or(authn:exact:spiffe://cluster.local/ns/a/sa/x,authn:exact:spiffe://cluster.local/ns/a/sa/y),not(authn:regex:.*/ns/b/.*)) | ip:10.0.0.0/8 -> and(port:50051,header::method=exact:POST)"
+            ]),
+        Case(
+            name: "principal wildcards", spec: "rules:\n- from:\n  - source: {principals: ['*', 'cluster.local/ns/a/*', '*/sa/x']}",
+            allow: ["ns[shop]-policy[p]-rule[0]: or(authn:regex:.+,authn:prefix:spiffe://cluster.local/ns/a/,authn:suffix:/sa/x) -> any"]),
+        Case(
+            name: "DENY a principal", spec: "action: DENY\nrules:\n- from:\n  - source: {principals: [cluster.local/ns/a/sa/x]}",
+            deny: ["ns[shop]-policy[p]-rule[0]: authn:exact:spiffe://cluster.local/ns/a/sa/x -> any"]),
+        Case(
+            name: "DENY gRPC cannot check matches without it",
+            spec: "action: DENY\nrules:\n- from:\n  - source: {requestPrincipals: ['*']}\n  to:\n  - operation: {paths: [/x]}",
+            deny: ["ns[shop]-policy[p]-rule[0]: any -> path:exact:/x"]),
+        Case(
+            name: "DENY when request.auth.claims is ignored, other conditions kept",
+            spec: "action: DENY\nrules:\n- when:\n  - {key: 'request.auth.claims[iss]', values: [x]}\n  - {key: source.namespace, values: [b]}",
+            deny: ["ns[shop]-policy[p]-rule[0]: authn:regex:.*/ns/b/.* -> any"]),
+        Case(
+            name: "ALLOW gRPC cannot check is dropped (allows nothing)",
+            spec: "rules:\n- from:\n  - source: {requestPrincipals: ['*']}\n- when:\n  - {key: request.auth.principal, values: [x]}",
+            allow: []),
         Case(name: "ALLOW without rules allows nothing", spec: "action: ALLOW", allow: []),
         Case(name: "an empty rule allows everything", spec: "rules:\n- {}", allow: ["ns[shop]-policy[p]-rule[0]: any -> any"]),
         Case(name: "DENY without rules denies nothing", spec: "action: DENY", deny: []),
         Case(name: "AUDIT adds no filter", spec: "action: AUDIT\nrules:\n- {}"),
-        Case(name: "when on headers, ports and notValues",
-             spec: "rules:\n- when:\n  - {key: 'request.headers[x-user]', values: [alice]}\n  - {key: destination.port, notValues: ['9000']}",
-             allow: ["ns[shop]-policy[p]-rule[0]: header:x-user=exact:alice -> not(port:9000)"]),
+        Case(
+            name: "when on headers, ports and notValues",
+            spec: "rules:\n- when:\n  - {key: 'request.headers[x-user]', values: [alice]}\n  - {key: destination.port, notValues: ['9000']}",
+            allow: ["ns[shop]-policy[p]-rule[0]: header:x-user=exact:alice -> not(port:9000)"]),
     ]
 
     static func filters(_ texts: [String], namespace: String = "shop", labels: [String: String] = ["app": "reviews"]) throws
-        -> (deny: [String]?, allow: [String]?) {
+        -> (deny: [String]?, allow: [String]?)
+    {
         let push = try context(texts)
         let policies = push.authorizationPolicies.policies(namespace: namespace, labels: labels, rootNamespace: push.settings.rootNamespace)
         var result: (deny: [String]?, allow: [String]?) = (nil, nil)
@@ -116,7 +131,10 @@ struct AuthorizationPolicyTests {
     }
 
     @Test func advisoriesNameWhatGRPCCannotCheck() throws {
-        let push = try context([authorizationPolicy("p", "shop", "rules:\n- from:\n  - source: {requestPrincipals: ['*']}\n  when:\n  - {key: 'request.auth.claims[iss]', values: [x]}")])
+        let push = try context([
+            authorizationPolicy(
+                "p", "shop", "rules:\n- from:\n  - source: {requestPrincipals: ['*']}\n  when:\n  - {key: 'request.auth.claims[iss]', values: [x]}")
+        ])
         let fields = push.warnings.filter { $0.key.name == "p" }.map(\.field)
         #expect(fields == ["spec.rules[0].from[0].source.requestPrincipals", "spec.rules[0].when[0].key"])
         #expect(push.warnings.allSatisfy { !$0.message.isEmpty })
@@ -146,7 +164,8 @@ struct AuthorizationPolicyTests {
 struct AuthorizationCheckTests {
     @Test func aWorkloadsModesPoliciesAndRules() throws {
         let push = try context([
-            serviceEntry("reviews", "shop", ports: [9080]).replacingOccurrences(of: "  ports:", with: "  workloadSelector: {labels: {app: reviews}}\n  ports:"),
+            serviceEntry("reviews", "shop", ports: [9080]).replacingOccurrences(
+                of: "  ports:", with: "  workloadSelector: {labels: {app: reviews}}\n  ports:"),
             """
             apiVersion: networking.istio.io/v1
             kind: WorkloadEntry

@@ -1,11 +1,11 @@
 import EnvoyAPI
 import MeshModel
 import MeshTesting
+import PushPipeline
 import SwiftProtobuf
 import Testing
 import Translator
 import XDS
-import PushPipeline
 import XDSCore
 
 private let reviews = "reviews.default.svc.cluster.local"
@@ -42,10 +42,11 @@ struct EnvoySnapshot {
 
     @Test func listenersAreNamedAsIstiodNamesThem() throws {
         let envoy = try EnvoySnapshot(Self.mesh())
-        #expect(Set(envoy.listeners.keys) == [
-            "0.0.0.0_9080", "0.0.0.0_9000", "10.0.0.50_3306", "0.0.0.0_5432", "0.0.0.0_443",
-            "virtualOutbound", "virtualInbound", "0.0.0.0_15021", "0.0.0.0_15090",
-        ])
+        #expect(
+            Set(envoy.listeners.keys) == [
+                "0.0.0.0_9080", "0.0.0.0_9000", "10.0.0.50_3306", "0.0.0.0_5432", "0.0.0.0_443",
+                "virtualOutbound", "virtualInbound", "0.0.0.0_15021", "0.0.0.0_15090",
+            ])
         let http = try #require(envoy.listeners["0.0.0.0_9080"])
         #expect(http.bindToPort.value == false && http.hasBindToPort)
         #expect(http.address.socketAddress.address == "0.0.0.0" && http.address.socketAddress.portValue == 9080)
@@ -65,14 +66,16 @@ struct EnvoySnapshot {
         let envoy = try EnvoySnapshot(Self.mesh())
         let routes = try #require(envoy.routes["9080"])
         #expect(envoy.routes.keys.sorted() == ["9080"])
-        #expect(routes.virtualHosts.map(\.name) == [
-            "productpage.default.svc.cluster.local:9080", "ratings.prod.svc.cluster.local:9080", "\(reviews):9080", "allow_any",
-        ])
+        #expect(
+            routes.virtualHosts.map(\.name) == [
+                "productpage.default.svc.cluster.local:9080", "ratings.prod.svc.cluster.local:9080", "\(reviews):9080", "allow_any",
+            ])
         let reviewsHost = routes.virtualHosts[2]
-        #expect(Set(reviewsHost.domains) == [
-            reviews, "\(reviews):9080", "reviews.default.svc", "reviews.default.svc:9080",
-            "reviews.default", "reviews.default:9080", "reviews", "reviews:9080",
-        ])
+        #expect(
+            Set(reviewsHost.domains) == [
+                reviews, "\(reviews):9080", "reviews.default.svc", "reviews.default.svc:9080",
+                "reviews.default", "reviews.default:9080", "reviews", "reviews:9080",
+            ])
         // From `default`, `ratings` would mean ratings.default: only the forms naming prod.
         #expect(!routes.virtualHosts[1].domains.contains("ratings") && routes.virtualHosts[1].domains.contains("ratings.prod"))
         #expect(routes.virtualHosts[3].domains == ["*"])
@@ -102,12 +105,13 @@ struct EnvoySnapshot {
 
     @Test func clustersForEveryPortAndSubsetPlusTheProxysOwn() throws {
         let envoy = try EnvoySnapshot(Self.mesh())
-        #expect(Set(envoy.clusters.keys).isSuperset(of: [
-            "outbound|9080||\(reviews)", "outbound|9080|v1|\(reviews)", "outbound|9080|v2|\(reviews)",
-            "outbound|3306||mysql.default.svc.cluster.local", "outbound|443||api.example.com",
-            "PassthroughCluster", "BlackHoleCluster", "InboundPassthroughClusterIpv4", "prometheus_stats",
-            "inbound|9081||", "inbound|9000||",
-        ]))
+        #expect(
+            Set(envoy.clusters.keys).isSuperset(of: [
+                "outbound|9080||\(reviews)", "outbound|9080|v1|\(reviews)", "outbound|9080|v2|\(reviews)",
+                "outbound|3306||mysql.default.svc.cluster.local", "outbound|443||api.example.com",
+                "PassthroughCluster", "BlackHoleCluster", "InboundPassthroughClusterIpv4", "prometheus_stats",
+                "inbound|9081||", "inbound|9000||",
+            ]))
         #expect(envoy.clusters["outbound|9080|v2|\(reviews)"]?.type == .eds)
         let inbound = try #require(envoy.clusters["inbound|9081||"])
         #expect(inbound.type == .static)
@@ -121,11 +125,15 @@ struct EnvoySnapshot {
         #expect(inbound.address.socketAddress.portValue == 15006)
         #expect(inbound.listenerFilters.map(\.name) == ["envoy.filters.listener.original_dst"])
         #expect(inbound.filterChains.map(\.filterChainMatch.destinationPort.value) == [9000, 9081])
-        #expect(inbound.filterChains.map { $0.filters[0].name } == ["envoy.filters.network.tcp_proxy", "envoy.filters.network.http_connection_manager"])
+        #expect(
+            inbound.filterChains.map { $0.filters[0].name } == ["envoy.filters.network.tcp_proxy", "envoy.filters.network.http_connection_manager"])
         #expect(inbound.defaultFilterChain.name == "PassthroughFilterChain")
         // A sidecar whose address no workload has: passthrough only.
-        let stranger = try EnvoySnapshot(Self.mesh(), proxy: Proxy(id: "sidecar~10.9.9.9~x.default~default.svc.cluster.local", kind: .sidecar,
-                                                                   instanceIPs: ["10.9.9.9"]))
+        let stranger = try EnvoySnapshot(
+            Self.mesh(),
+            proxy: Proxy(
+                id: "sidecar~10.9.9.9~x.default~default.svc.cluster.local", kind: .sidecar,
+                instanceIPs: ["10.9.9.9"]))
         #expect(stranger.listeners["virtualInbound"]?.filterChains.isEmpty == true)
         #expect(stranger.clusters.keys.filter { $0.hasPrefix("inbound|") }.isEmpty)
         // Its view key differs from app-1's (inbound ports), so the two never share a snapshot.
@@ -136,8 +144,11 @@ struct EnvoySnapshot {
     /// A gRPC workload is spoken to in HTTP/2 from the inbound side too; an HTTP/1 one is not.
     @Test func inboundClustersSpeakTheWorkloadsProtocol() throws {
         let push = try Self.mesh()
-        let grpc = try EnvoySnapshot(push, proxy: Proxy(id: "sidecar~127.0.0.1~reviews-v1.default~default.svc.cluster.local",
-                                                         kind: .sidecar, instanceIPs: ["127.0.0.1"]))
+        let grpc = try EnvoySnapshot(
+            push,
+            proxy: Proxy(
+                id: "sidecar~127.0.0.1~reviews-v1.default~default.svc.cluster.local",
+                kind: .sidecar, instanceIPs: ["127.0.0.1"]))
         let key = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
         let options = try Envoy_Extensions_Upstreams_Http_V3_HttpProtocolOptions(
             serializedBytes: #require(grpc.clusters["inbound|9081||"]?.typedExtensionProtocolOptions[key]).value)
@@ -189,7 +200,9 @@ struct EnvoySnapshot {
         let problems = EnvoyInvariants.violations(in: ProxySnapshot(revision: 1, resources: resources))
         #expect(problems.contains { $0.contains("cluster outbound|9080||\(reviews) was not sent") })
         #expect(problems.contains { $0.contains("listener 0.0.0.0_5432: filter chains") && $0.contains("have the same match") })
-        #expect(problems.contains { $0.contains("domain reviews is in virtual hosts productpage.default.svc.cluster.local:9080 and \(reviews):9080") }, "domains compare case-insensitively")
+        #expect(
+            problems.contains { $0.contains("domain reviews is in virtual hosts productpage.default.svc.cluster.local:9080 and \(reviews):9080") },
+            "domains compare case-insensitively")
         #expect(problems.contains { $0.contains("load assignment outbound|9080||\(reviews): no EDS cluster names it") })
     }
 
@@ -228,12 +241,14 @@ struct EnvoySnapshot {
         #expect(source.apiType == .grpc && source.transportApiVersion == .v3)
         #expect(source.grpcServices.map(\.envoyGrpc.clusterName) == ["sds-grpc"])
         #expect(common.combinedValidationContext.validationContextSdsSecretConfig.name == "ROOTCA")
-        #expect(common.combinedValidationContext.defaultValidationContext.matchTypedSubjectAltNames.map(\.matcher.exact)
+        #expect(
+            common.combinedValidationContext.defaultValidationContext.matchTypedSubjectAltNames.map(\.matcher.exact)
                 == ["spiffe://cluster.local/ns/default/sa/default"])
         #expect(!common.hasTlsCertificateProviderInstance, "Envoy would need a bootstrap provider instance for this")
 
         let grpc = ProxySnapshot(proxy: Proxy(id: "grpc"), push: push, table: .testing)
-        let proxyless = try Envoy_Config_Cluster_V3_Cluster(serializedBytes: #require(grpc.of(TypeURL.cluster)["outbound|9080|v1|\(reviews)"]).payload.value)
+        let proxyless = try Envoy_Config_Cluster_V3_Cluster(
+            serializedBytes: #require(grpc.of(TypeURL.cluster)["outbound|9080|v1|\(reviews)"]).payload.value)
         let theirs = try Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext(serializedBytes: proxyless.transportSocket.typedConfig.value)
         #expect(theirs.commonTlsContext.tlsCertificateProviderInstance.instanceName == "default")
         #expect(theirs.commonTlsContext.tlsCertificateSdsSecretConfigs.isEmpty && theirs.sni.isEmpty)
@@ -269,12 +284,15 @@ struct EnvoySnapshot {
         let simulation = try TrafficSimulation(snapshot: envoy.snapshot)
         let request = SimulatedConnection(.inbound, address: "10.0.0.5", port: 9080, request: .init(authority: "productpage", method: "GET"))
         #expect(simulation.connect(request).outcome == .cluster("inbound|9080||", endpoints: ["127.0.0.1:8080"]))
-        #expect(simulation.connect(.init(.inbound, address: "10.0.0.5", port: 9081)).outcome
+        #expect(
+            simulation.connect(.init(.inbound, address: "10.0.0.5", port: 9081)).outcome
                 == .cluster("InboundPassthroughClusterIpv4", endpoints: ["10.0.0.5:9081"]))
 
         // Proxies the Sidecar does not select keep their workload's ports; gRPC clients get nothing inbound.
         #expect(try EnvoySnapshot(push).clusters.keys.contains("inbound|9081||"))
-        #expect(ProxySnapshot(proxy: Proxy(id: "grpc", labels: ["app": "productpage"]), push: push, table: .testing).of(TypeURL.cluster)["inbound|9080||"] == nil)
+        #expect(
+            ProxySnapshot(proxy: Proxy(id: "grpc", labels: ["app": "productpage"]), push: push, table: .testing).of(TypeURL.cluster)["inbound|9080||"]
+                == nil)
     }
 }
 
@@ -282,19 +300,21 @@ struct EnvoySnapshot {
 /// inside the mesh whose DestinationRule says nothing about TLS.
 @Suite struct EnvoyAutoMTLSTests {
     static func mesh(location: String, rule: String = "") -> [String] {
-        ["""
-        apiVersion: networking.istio.io/v1
-        kind: ServiceEntry
-        metadata: {name: details, namespace: default}
-        spec:
-          hosts: [details.default.svc.cluster.local]
-          location: \(location)
-          ports: [{number: 9080, name: http, protocol: HTTP}]
-          resolution: STATIC
-          endpoints:
-          - {address: 10.1.0.1, labels: {security.istio.io/tlsMode: istio}, serviceAccount: details}
-          - {address: 10.1.0.2}
-        """] + (rule.isEmpty ? [] : [rule])
+        [
+            """
+            apiVersion: networking.istio.io/v1
+            kind: ServiceEntry
+            metadata: {name: details, namespace: default}
+            spec:
+              hosts: [details.default.svc.cluster.local]
+              location: \(location)
+              ports: [{number: 9080, name: http, protocol: HTTP}]
+              resolution: STATIC
+              endpoints:
+              - {address: 10.1.0.1, labels: {security.istio.io/tlsMode: istio}, serviceAccount: details}
+              - {address: 10.1.0.2}
+            """
+        ] + (rule.isEmpty ? [] : [rule])
     }
 
     static let cluster = "outbound|9080||details.default.svc.cluster.local"
@@ -365,7 +385,10 @@ extension EnvoySidecarTests {
         let plain = try #require(listener.filterChains.first { !$0.hasFilterChainMatch })
         #expect(plain.name == "outbound|5432||legacy.default.svc.cluster.local/tcp[0]")
         let proxy = try Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy(serializedBytes: plain.filters[0].typedConfig.value)
-        #expect(proxy.weightedClusters.clusters.map(\.name) == ["outbound|5432||legacy.default.svc.cluster.local", "outbound|3306||mysql.default.svc.cluster.local"])
+        #expect(
+            proxy.weightedClusters.clusters.map(\.name) == [
+                "outbound|5432||legacy.default.svc.cluster.local", "outbound|3306||mysql.default.svc.cluster.local",
+            ])
         #expect(proxy.weightedClusters.clusters.map(\.weight) == [20, 80])
         // The subnet service on the same port keeps its own prefix-matched chain.
         #expect(listener.filterChains.contains { $0.filterChainMatch.prefixRanges.first?.addressPrefix == "192.168.10.0" })

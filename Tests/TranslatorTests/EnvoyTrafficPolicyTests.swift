@@ -3,6 +3,7 @@ import MeshModel
 import MeshTesting
 import SwiftProtobuf
 import Testing
+
 @testable import Translator
 
 /// DestinationRule traffic policies as the clusters istiod gives Envoy sidecars
@@ -14,7 +15,8 @@ import Testing
     private func cluster(_ policy: String?, registry: String = CanaryFixture.registry) throws -> Envoy_Config_Cluster_V3_Cluster {
         var texts = [registry]
         if let policy {
-            texts.append("""
+            texts.append(
+                """
                 apiVersion: networking.istio.io/v1
                 kind: DestinationRule
                 metadata: {name: reviews, namespace: default}
@@ -40,8 +42,10 @@ import Testing
         }
     }
 
-    @Test(arguments: [("ROUND_ROBIN", Envoy_Config_Cluster_V3_Cluster.LbPolicy.roundRobin), ("RANDOM", .random),
-                      ("LEAST_CONN", .leastRequest), ("LEAST_REQUEST", .leastRequest)])
+    @Test(arguments: [
+        ("ROUND_ROBIN", Envoy_Config_Cluster_V3_Cluster.LbPolicy.roundRobin), ("RANDOM", .random),
+        ("LEAST_CONN", .leastRequest), ("LEAST_REQUEST", .leastRequest),
+    ])
     func everySimplePolicyIsHonoured(simple: String, expected: Envoy_Config_Cluster_V3_Cluster.LbPolicy) throws {
         #expect(try cluster("{loadBalancer: {simple: \(simple)}}").lbPolicy == expected)
     }
@@ -91,7 +95,8 @@ import Testing
     }
 
     @Test func outlierDetectionIsEnvoysConsecutiveErrorEjection() throws {
-        let policy = "{outlierDetection: {consecutive5xxErrors: 7, consecutiveGatewayErrors: 0, interval: 1s, maxEjectionPercent: 50, minHealthPercent: 20, splitExternalLocalOriginErrors: true, consecutiveLocalOriginFailures: 4}}"
+        let policy =
+            "{outlierDetection: {consecutive5xxErrors: 7, consecutiveGatewayErrors: 0, interval: 1s, maxEjectionPercent: 50, minHealthPercent: 20, splitExternalLocalOriginErrors: true, consecutiveLocalOriginFailures: 4}}"
         let ejecting = try cluster(policy)
         let outlier = ejecting.outlierDetection
         #expect(outlier.consecutive5Xx.value == 7 && outlier.enforcingConsecutive5Xx.value == 100)
@@ -120,7 +125,10 @@ import Testing
         }
         let strict = try cluster(nil, registry: entry("DNS", "[{address: a.example.net}, {address: b.example.net}]"))
         #expect(strict.type == .strictDns)
-        #expect(strict.loadAssignment.endpoints.flatMap(\.lbEndpoints).map(\.endpoint.address.socketAddress.address) == ["a.example.net", "b.example.net"])
+        #expect(
+            strict.loadAssignment.endpoints.flatMap(\.lbEndpoints).map(\.endpoint.address.socketAddress.address) == [
+                "a.example.net", "b.example.net",
+            ])
         #expect(try cluster(nil, registry: entry("DNS_ROUND_ROBIN", "[{address: a.example.net}]")).type == .logicalDns)
         let none = try cluster(nil, registry: entry("NONE", "[]"))
         #expect(none.type == .originalDst && none.lbPolicy == .clusterProvided)
@@ -139,7 +147,8 @@ import Testing
         let sds = try #require(common.tlsCertificateSdsSecretConfigs.first).sdsConfig.apiConfigSource
         #expect(sds.apiType == .grpc && sds.grpcServices.first?.envoyGrpc.clusterName == "sds-grpc")
         #expect(common.combinedValidationContext.validationContextSdsSecretConfig.name == "ROOTCA")
-        #expect(common.combinedValidationContext.defaultValidationContext.matchTypedSubjectAltNames.map(\.matcher.exact)
+        #expect(
+            common.combinedValidationContext.defaultValidationContext.matchTypedSubjectAltNames.map(\.matcher.exact)
                 == ["spiffe://cluster.local/ns/default/sa/default"])
         #expect(!common.hasTlsCertificateProviderInstance)  // the proxyless shape never reaches Envoy
     }

@@ -3,6 +3,7 @@ import MeshModel
 import MeshTesting
 import SwiftProtobuf
 import Testing
+
 @testable import Translator
 
 /// Builds a PushContext from YAML the way meshd does.
@@ -25,8 +26,9 @@ let proxy = Proxy(id: "test")
 
 @Suite struct RouteGeneratorTests {
     @Test func weightedSplitNamesBothSubsetClusters() throws {
-        let push = try pushContext(CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
-                                   CanaryFixture.virtualService([("v1", 50), ("v2", 50)]))
+        let push = try pushContext(
+            CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
+            CanaryFixture.virtualService([("v1", 50), ("v2", 50)]))
         let routes = GeneratorTable.testing.resources(TypeURL.route, for: proxy, in: push)
         #expect(routes.map(\.name) == ["\(host):9080"])
         let config = try decode(Envoy_Config_Route_V3_RouteConfiguration.self, routes[0])
@@ -39,21 +41,26 @@ let proxy = Proxy(id: "test")
     }
 
     @Test func zeroWeightDestinationIsLeftOutAndSingleClusterIsDirect() throws {
-        let push = try pushContext(CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
-                                   CanaryFixture.virtualService([("v1", 0), ("v2", 100)]))
-        let config = try decode(Envoy_Config_Route_V3_RouteConfiguration.self, GeneratorTable.testing.resources(TypeURL.route, for: proxy, in: push)[0])
+        let push = try pushContext(
+            CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
+            CanaryFixture.virtualService([("v1", 0), ("v2", 100)]))
+        let config = try decode(
+            Envoy_Config_Route_V3_RouteConfiguration.self, GeneratorTable.testing.resources(TypeURL.route, for: proxy, in: push)[0])
         #expect(config.virtualHosts[0].routes[0].route.cluster == "outbound|9080|v2|\(host)")
     }
 
     @Test func undefinedSubsetIsNeverRoutedToAndWarned() throws {
-        let push = try pushContext(CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1"]),
-                                   CanaryFixture.virtualService([("v1", 50), ("v3", 50)]))
-        let config = try decode(Envoy_Config_Route_V3_RouteConfiguration.self, GeneratorTable.testing.resources(TypeURL.route, for: proxy, in: push)[0])
+        let push = try pushContext(
+            CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1"]),
+            CanaryFixture.virtualService([("v1", 50), ("v3", 50)]))
+        let config = try decode(
+            Envoy_Config_Route_V3_RouteConfiguration.self, GeneratorTable.testing.resources(TypeURL.route, for: proxy, in: push)[0])
         #expect(config.virtualHosts[0].routes[0].route.cluster == "outbound|9080|v1|\(host)")
         #expect(push.warnings.contains { $0.field == "spec.http[0].route[1].destination.subset" && $0.message.contains("v3") })
 
         let none = try pushContext(CanaryFixture.registry, CanaryFixture.virtualService([("v3", 100)]))
-        let blackholed = try decode(Envoy_Config_Route_V3_RouteConfiguration.self, GeneratorTable.testing.resources(TypeURL.route, for: proxy, in: none)[0])
+        let blackholed = try decode(
+            Envoy_Config_Route_V3_RouteConfiguration.self, GeneratorTable.testing.resources(TypeURL.route, for: proxy, in: none)[0])
         #expect(blackholed.virtualHosts[0].routes[0].directResponse.status == 503)
         let clusters = Set(GeneratorTable.testing.resources(TypeURL.cluster, for: proxy, in: none).map(\.name))
         #expect(!clusters.contains("outbound|9080|v3|\(host)"))
@@ -72,8 +79,10 @@ let proxy = Proxy(id: "test")
               - route: [{destination: {host: reviews, subset: v1}}]
             """
         let push = try pushContext(CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]), vs)
-        let routes = try decode(Envoy_Config_Route_V3_RouteConfiguration.self, GeneratorTable.testing.resources(TypeURL.route, for: proxy, in: push)[0])
-            .virtualHosts[0].routes
+        let routes = try decode(
+            Envoy_Config_Route_V3_RouteConfiguration.self, GeneratorTable.testing.resources(TypeURL.route, for: proxy, in: push)[0]
+        )
+        .virtualHosts[0].routes
         #expect(routes.count == 2)
         #expect(routes[0].match.prefix == "/reviews.Reviews/")
         #expect(routes[0].match.headers.map(\.name) == ["end-user"])
@@ -85,8 +94,10 @@ let proxy = Proxy(id: "test")
 
     @Test func hostWithoutVirtualServiceGetsOneDefaultRoute() throws {
         let push = try pushContext(CanaryFixture.registry)
-        let route = try decode(Envoy_Config_Route_V3_RouteConfiguration.self, GeneratorTable.testing.resources(TypeURL.route, for: proxy, in: push)[0])
-            .virtualHosts[0].routes
+        let route = try decode(
+            Envoy_Config_Route_V3_RouteConfiguration.self, GeneratorTable.testing.resources(TypeURL.route, for: proxy, in: push)[0]
+        )
+        .virtualHosts[0].routes
         #expect(route.count == 1)
         #expect(route[0].route.cluster == "outbound|9080||\(host)")
     }
@@ -106,7 +117,8 @@ let proxy = Proxy(id: "test")
 
     @Test func endpointsAreSelectedBySubsetLabelsWithLocalityWeights() throws {
         let push = try pushContext(CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]))
-        let assignments = Dictionary(uniqueKeysWithValues: GeneratorTable.testing.resources(TypeURL.endpoint, for: proxy, in: push).map { ($0.name, $0) })
+        let assignments = Dictionary(
+            uniqueKeysWithValues: GeneratorTable.testing.resources(TypeURL.endpoint, for: proxy, in: push).map { ($0.name, $0) })
         let v2 = try decode(Envoy_Config_Endpoint_V3_ClusterLoadAssignment.self, try #require(assignments["outbound|9080|v2|\(host)"]))
         #expect(v2.endpoints.count == 1)
         #expect(v2.endpoints[0].locality.region == "us-east")
@@ -151,8 +163,10 @@ let proxy = Proxy(id: "test")
                 retries: {attempts: 3, perTryTimeout: 500ms}
             """
         let push = try pushContext(CanaryFixture.registry, vs)
-        let action = try decode(Envoy_Config_Route_V3_RouteConfiguration.self, GeneratorTable.testing.resources(TypeURL.route, for: proxy, in: push)[0])
-            .virtualHosts[0].routes[0].route
+        let action = try decode(
+            Envoy_Config_Route_V3_RouteConfiguration.self, GeneratorTable.testing.resources(TypeURL.route, for: proxy, in: push)[0]
+        )
+        .virtualHosts[0].routes[0].route
         #expect(action.cluster == "outbound|9080||\(host)")
         #expect(action.maxStreamDuration.maxStreamDuration == Google_Protobuf_Duration(seconds: 2, nanos: 500_000_000))
         #expect(action.timeout == Google_Protobuf_Duration(seconds: 2, nanos: 500_000_000))

@@ -84,29 +84,43 @@ import Translator
     static let scenarios: [Scenario] = [
         Scenario(
             name: "canary",
-            documents: [CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
-                        CanaryFixture.virtualService([("v1", 50), ("v2", 50)])],
+            documents: [
+                CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
+                CanaryFixture.virtualService([("v1", 50), ("v2", 50)]),
+            ],
             proxies: [
                 ("canary-proxyless-client", Proxy(id: "client-1")),
                 ("canary-proxyless-server", server("reviews-v1", labels: ["app": "reviews", "version": "v1"], addresses: ["127.0.0.1:9081"])),
-                ("canary-envoy-sidecar", Proxy(id: "sidecar~127.0.0.9~productpage-1.default~default.svc.cluster.local", kind: .sidecar,
-                                               labels: ["app": "productpage"], instanceIPs: ["127.0.0.9"])),
+                (
+                    "canary-envoy-sidecar",
+                    Proxy(
+                        id: "sidecar~127.0.0.9~productpage-1.default~default.svc.cluster.local", kind: .sidecar,
+                        labels: ["app": "productpage"], instanceIPs: ["127.0.0.9"])
+                ),
             ]),
         Scenario(
             name: "tcp-tls",
             documents: [CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]), EnvoyFixture.mesh, tcpTLS],
             proxies: [
                 ("tcp-tls-envoy-sidecar", EnvoyFixture.proxy()),
-                ("tcp-tls-envoy-sidecar-labelled", Proxy(id: EnvoyFixture.nodeID, kind: .sidecar, labels: ["app": "productpage"],
-                                                         instanceIPs: ["10.0.0.5"])),
+                (
+                    "tcp-tls-envoy-sidecar-labelled",
+                    Proxy(
+                        id: EnvoyFixture.nodeID, kind: .sidecar, labels: ["app": "productpage"],
+                        instanceIPs: ["10.0.0.5"])
+                ),
                 ("tcp-tls-proxyless-client", Proxy(id: "client-2")),
             ]),
         Scenario(
             name: "security",
             documents: [CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]), EnvoyFixture.mesh, security],
             proxies: [
-                ("security-proxyless-server", server("reviews-v2", labels: ["app": "reviews", "version": "v2"],
-                                                     addresses: ["127.0.0.1:9082", "[::]:50052"])),
+                (
+                    "security-proxyless-server",
+                    server(
+                        "reviews-v2", labels: ["app": "reviews", "version": "v2"],
+                        addresses: ["127.0.0.1:9082", "[::]:50052"])
+                ),
                 ("security-proxyless-client", Proxy(id: "client-3", labels: ["app": "productpage"])),
                 ("security-envoy-sidecar", EnvoyFixture.proxy()),
             ]),

@@ -4,6 +4,7 @@ import MeshModel
 import MeshTesting
 import SwiftProtobuf
 import Testing
+
 @testable import Translator
 
 private let reviews = "reviews.default.svc.cluster.local"

@@ -3,6 +3,7 @@ import MeshModel
 import MeshTesting
 import SwiftProtobuf
 import Testing
+
 @testable import Translator
 
 /// Locality load balancing, endpoint health and ServiceEntry resolution as the EDS and CDS a
@@ -90,9 +91,11 @@ import Testing
 
     @Test func withoutOutlierDetectionOrWhenDisabledEverythingStaysAtPriorityZero() throws {
         let proxy = Proxy(id: "p", locality: here)
-        let noOutlier = try priorityOf([registry, rule("{loadBalancer: {localityLbSetting: {failover: [{from: us-east, to: us-west}]}}}")], proxy: proxy)
+        let noOutlier = try priorityOf(
+            [registry, rule("{loadBalancer: {localityLbSetting: {failover: [{from: us-east, to: us-west}]}}}")], proxy: proxy)
         #expect(Set(noOutlier.values) == [0])
-        let disabled = try priorityOf([registry, rule("{loadBalancer: {localityLbSetting: {enabled: false}}, outlierDetection: {consecutive5xxErrors: 5}}")], proxy: proxy)
+        let disabled = try priorityOf(
+            [registry, rule("{loadBalancer: {localityLbSetting: {enabled: false}}, outlierDetection: {consecutive5xxErrors: 5}}")], proxy: proxy)
         #expect(Set(disabled.values) == [0])
         // A proxy that sent no locality cannot be placed: no priorities either.
         let unknown = try priorityOf([registry, rule("{outlierDetection: {consecutive5xxErrors: 5}}")], proxy: Proxy(id: "p"))
@@ -100,7 +103,8 @@ import Testing
     }
 
     @Test func failoverPriorityOrdersByLabelsTheProxyShares() throws {
-        let policy = "{loadBalancer: {localityLbSetting: {failoverPriority: [tier, topology.kubernetes.io/region]}}, outlierDetection: {consecutive5xxErrors: 5}}"
+        let policy =
+            "{loadBalancer: {localityLbSetting: {failoverPriority: [tier, topology.kubernetes.io/region]}}, outlierDetection: {consecutive5xxErrors: 5}}"
         let proxy = Proxy(id: "p", labels: ["tier": "gold"], locality: here)
         let got = try priorityOf([registry, rule(policy)], proxy: proxy)
         // Both labels match → 0; region differs → 1; tier differs (the first label) → 2.
@@ -126,15 +130,19 @@ import Testing
         #expect(plain.viewKey(for: proxy).locality == nil)
         let aware = try pushContextFrom([registry, rule("{outlierDetection: {consecutive5xxErrors: 5}}")])
         #expect(aware.viewKey(for: proxy).locality == here)
-        let labelled = try pushContextFrom([registry, rule("{loadBalancer: {localityLbSetting: {failoverPriority: [tier, topology.kubernetes.io/zone]}}, outlierDetection: {}}")])
+        let labelled = try pushContextFrom([
+            registry, rule("{loadBalancer: {localityLbSetting: {failoverPriority: [tier, topology.kubernetes.io/zone]}}, outlierDetection: {}}"),
+        ])
         #expect(labelled.viewKey(for: proxy).priorityLabels == ["tier": "gold", "topology.kubernetes.io/zone": "zone-a"])
     }
 
     @Test func failoverWithoutOutlierDetectionIsAcceptedWithIstiosWarning() throws {
         let push = try pushContextFrom([registry, rule("{loadBalancer: {localityLbSetting: {failover: [{from: a, to: b}]}}}")])
-        #expect(push.warnings.contains {
-            $0.field == "spec.trafficPolicy.loadBalancer.localityLbSetting" && $0.message == "outlier detection policy must be provided for failover"
-        })
+        #expect(
+            push.warnings.contains {
+                $0.field == "spec.trafficPolicy.loadBalancer.localityLbSetting"
+                    && $0.message == "outlier detection policy must be provided for failover"
+            })
     }
 
     @Test func drainingAndUnhealthyEndpointsAreSentWithTheirStatus() throws {
@@ -147,7 +155,8 @@ import Testing
             inputs.append(.init(key: resource.key, createdRevision: 1, config: try ConfigValidator.validate(resource)))
         }
         let push = PushContextBuilder.build(revision: 1, inputs: inputs + [draining])
-        let resource = try #require(GeneratorTable.testing.resources(TypeURL.endpoint, for: ProxyView(key: push.viewKey(for: proxy), push: push), in: push).first)
+        let resource = try #require(
+            GeneratorTable.testing.resources(TypeURL.endpoint, for: ProxyView(key: push.viewKey(for: proxy), push: push), in: push).first)
         let statuses = try decode(Envoy_Config_Endpoint_V3_ClusterLoadAssignment.self, resource).endpoints
             .flatMap(\.lbEndpoints).map { ($0.endpoint.address.socketAddress.address, $0.healthStatus) }
         #expect(statuses.first { $0.0 == "10.0.0.9" }?.1 == .draining)

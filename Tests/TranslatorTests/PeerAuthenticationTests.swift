@@ -1,6 +1,7 @@
 import EnvoyAPI
 import MeshModel
 import Testing
+
 @testable import Translator
 
 /// A PeerAuthentication `name` in `namespace` with `spec` (YAML lines indented by two).
@@ -29,47 +30,77 @@ struct PeerAuthenticationTests {
     static let cases: [Case] = [
         Case(name: "no policy: PERMISSIVE", policies: [], expected: .permissive),
         Case(name: "mesh STRICT", policies: [peerAuthentication("mesh", "istio-system", "mtls: {mode: STRICT}")], expected: .strict),
-        Case(name: "namespace DISABLE overrides mesh STRICT",
-             policies: [peerAuthentication("mesh", "istio-system", "mtls: {mode: STRICT}"),
-                        peerAuthentication("ns", "shop", "mtls: {mode: DISABLE}")], expected: .disable),
-        Case(name: "namespace UNSET inherits mesh",
-             policies: [peerAuthentication("mesh", "istio-system", "mtls: {mode: STRICT}"),
-                        peerAuthentication("ns", "shop", "mtls: {mode: UNSET}")], expected: .strict),
-        Case(name: "workload overrides namespace",
-             policies: [peerAuthentication("ns", "shop", "mtls: {mode: DISABLE}"),
-                        peerAuthentication("w", "shop", "selector: {matchLabels: {app: reviews}}\nmtls: {mode: STRICT}")], expected: .strict),
-        Case(name: "workload selector not matching",
-             policies: [peerAuthentication("w", "shop", "selector: {matchLabels: {app: ratings}}\nmtls: {mode: STRICT}")], expected: .permissive),
-        Case(name: "workload UNSET inherits namespace",
-             policies: [peerAuthentication("ns", "shop", "mtls: {mode: STRICT}"),
-                        peerAuthentication("w", "shop", "selector: {matchLabels: {app: reviews}}")], expected: .strict),
-        Case(name: "portLevelMtls for the port",
-             policies: [peerAuthentication("w", "shop", "selector: {matchLabels: {app: reviews}}\nmtls: {mode: STRICT}\nportLevelMtls: {50051: {mode: DISABLE}}")],
-             expected: .disable),
-        Case(name: "portLevelMtls for another port",
-             policies: [peerAuthentication("w", "shop", "selector: {matchLabels: {app: reviews}}\nmtls: {mode: STRICT}\nportLevelMtls: {8080: {mode: DISABLE}}")],
-             expected: .strict),
-        Case(name: "portLevelMtls UNSET inherits the workload's (inherited) mode",
-             policies: [peerAuthentication("ns", "shop", "mtls: {mode: STRICT}"),
-                        peerAuthentication("w", "shop", "selector: {matchLabels: {app: reviews}}\nportLevelMtls: {50051: {mode: UNSET}}")],
-             expected: .strict),
-        Case(name: "oldest workload policy wins",
-             policies: [peerAuthentication("old", "shop", "selector: {matchLabels: {app: reviews}}\nmtls: {mode: DISABLE}"),
-                        peerAuthentication("new", "shop", "selector: {matchLabels: {app: reviews}}\nmtls: {mode: STRICT}")],
-             expected: .disable),
-        Case(name: "a root-namespace policy with a selector is no mesh policy",
-             policies: [peerAuthentication("w", "istio-system", "selector: {matchLabels: {app: reviews}}\nmtls: {mode: STRICT}")],
-             expected: .permissive),
-        Case(name: "another namespace's policy does not apply",
-             policies: [peerAuthentication("ns", "other", "mtls: {mode: STRICT}")], expected: .permissive),
+        Case(
+            name: "namespace DISABLE overrides mesh STRICT",
+            policies: [
+                peerAuthentication("mesh", "istio-system", "mtls: {mode: STRICT}"),
+                peerAuthentication("ns", "shop", "mtls: {mode: DISABLE}"),
+            ], expected: .disable),
+        Case(
+            name: "namespace UNSET inherits mesh",
+            policies: [
+                peerAuthentication("mesh", "istio-system", "mtls: {mode: STRICT}"),
+                peerAuthentication("ns", "shop", "mtls: {mode: UNSET}"),
+            ], expected: .strict),
+        Case(
+            name: "workload overrides namespace",
+            policies: [
+                peerAuthentication("ns", "shop", "mtls: {mode: DISABLE}"),
+                peerAuthentication("w", "shop", "selector: {matchLabels: {app: reviews}}\nmtls: {mode: STRICT}"),
+            ], expected: .strict),
+        Case(
+            name: "workload selector not matching",
+            policies: [peerAuthentication("w", "shop", "selector: {matchLabels: {app: ratings}}\nmtls: {mode: STRICT}")], expected: .permissive),
+        Case(
+            name: "workload UNSET inherits namespace",
+            policies: [
+                peerAuthentication("ns", "shop", "mtls: {mode: STRICT}"),
+                peerAuthentication("w", "shop", "selector: {matchLabels: {app: reviews}}"),
+            ], expected: .strict),
+        Case(
+            name: "portLevelMtls for the port",
+            policies: [
+                peerAuthentication(
+                    "w", "shop", "selector: {matchLabels: {app: reviews}}\nmtls: {mode: STRICT}\nportLevelMtls: {50051: {mode: DISABLE}}")
+            ],
+            expected: .disable),
+        Case(
+            name: "portLevelMtls for another port",
+            policies: [
+                peerAuthentication(
+                    "w", "shop", "selector: {matchLabels: {app: reviews}}\nmtls: {mode: STRICT}\nportLevelMtls: {8080: {mode: DISABLE}}")
+            ],
+            expected: .strict),
+        Case(
+            name: "portLevelMtls UNSET inherits the workload's (inherited) mode",
+            policies: [
+                peerAuthentication("ns", "shop", "mtls: {mode: STRICT}"),
+                peerAuthentication("w", "shop", "selector: {matchLabels: {app: reviews}}\nportLevelMtls: {50051: {mode: UNSET}}"),
+            ],
+            expected: .strict),
+        Case(
+            name: "oldest workload policy wins",
+            policies: [
+                peerAuthentication("old", "shop", "selector: {matchLabels: {app: reviews}}\nmtls: {mode: DISABLE}"),
+                peerAuthentication("new", "shop", "selector: {matchLabels: {app: reviews}}\nmtls: {mode: STRICT}"),
+            ],
+            expected: .disable),
+        Case(
+            name: "a root-namespace policy with a selector is no mesh policy",
+            policies: [peerAuthentication("w", "istio-system", "selector: {matchLabels: {app: reviews}}\nmtls: {mode: STRICT}")],
+            expected: .permissive),
+        Case(
+            name: "another namespace's policy does not apply",
+            policies: [peerAuthentication("ns", "other", "mtls: {mode: STRICT}")], expected: .permissive),
         Case(name: "v1beta1", policies: [peerAuthentication("ns", "shop", "mtls: {mode: STRICT}", version: "v1beta1")], expected: .strict),
     ]
 
     @Test(arguments: cases)
     func precedence(_ test: Case) throws {
         let push = try context(test.policies)
-        let decision = push.peerAuthentications.decision(namespace: test.namespace, labels: test.labels, port: test.port,
-                                                         rootNamespace: push.settings.rootNamespace)
+        let decision = push.peerAuthentications.decision(
+            namespace: test.namespace, labels: test.labels, port: test.port,
+            rootNamespace: push.settings.rootNamespace)
         #expect(decision.mode == test.expected)
     }
 
@@ -116,16 +147,19 @@ struct PeerAuthenticationTests {
         #expect(address.listenerName == name)
     }
 
-    @Test(arguments: ["reviews.shop.svc.cluster.local:9080", "xds.istio.io/grpc/lds/inbound/0.0.0.0:0",
-                      "xds.istio.io/grpc/lds/inbound/0.0.0.0:70000", "xds.istio.io/grpc/lds/inbound/:::80",
-                      "xds.istio.io/grpc/lds/inbound/localhost:80", "xds.istio.io/grpc/lds/inbound/[1.2.3.4]:80"])
+    @Test(arguments: [
+        "reviews.shop.svc.cluster.local:9080", "xds.istio.io/grpc/lds/inbound/0.0.0.0:0",
+        "xds.istio.io/grpc/lds/inbound/0.0.0.0:70000", "xds.istio.io/grpc/lds/inbound/:::80",
+        "xds.istio.io/grpc/lds/inbound/localhost:80", "xds.istio.io/grpc/lds/inbound/[1.2.3.4]:80",
+    ])
     func notInboundNames(_ name: String) {
         #expect(InboundAddress(listenerName: name) == nil)
     }
 
     /// The listener a server in `shop` with `labels` gets for `address` at `push`.
     func inboundListener(_ push: PushContext, address: String, labels: [String: String] = ["app": "reviews"]) throws
-        -> Envoy_Config_Listener_V3_Listener {
+        -> Envoy_Config_Listener_V3_Listener
+    {
         var proxy = Proxy(id: "server", namespace: "shop", labels: labels)
         proxy.inbound = [try #require(InboundAddress(listenerName: InboundAddress.listenerNamePrefix + address))]
         let name = InboundAddress.listenerNamePrefix + address
@@ -150,7 +184,10 @@ struct PeerAuthenticationTests {
         let manager = try Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager(
             serializedBytes: chain.filters[0].typedConfig.value)
         let route = manager.routeConfig.virtualHosts[0].routes[0]
-        guard case .nonForwardingAction = route.action else { Issue.record("no non_forwarding_action: \(route)"); return }
+        guard case .nonForwardingAction = route.action else {
+            Issue.record("no non_forwarding_action: \(route)")
+            return
+        }
         #expect(route.match.prefix == "/")
         #expect(manager.httpFilters.last?.name == HTTPFilters.routerName)
     }

@@ -1,10 +1,13 @@
 import MeshModel
 import Testing
+
 @testable import Translator
 
 /// A ServiceEntry `name` in `namespace` for `host` (default: the Kubernetes name of `name`).
-func serviceEntry(_ name: String, _ namespace: String, host: String? = nil, ports: [UInt32] = [9080],
-                  exportTo: String? = nil) -> String {
+func serviceEntry(
+    _ name: String, _ namespace: String, host: String? = nil, ports: [UInt32] = [9080],
+    exportTo: String? = nil
+) -> String {
     let portList = ports.map { "{number: \($0), name: p\($0), protocol: GRPC}" }.joined(separator: ", ")
     return """
         apiVersion: networking.istio.io/v1
@@ -136,20 +139,22 @@ let ratingsB = "ratings.b.svc.cluster.local"
     }
 
     @Test func theRootNamespaceIsASetting() throws {
-        let push = try context(Self.mesh + [sidecar("mesh", "mesh-root", "egress:\n- hosts: [\"./*\"]")],
-                               settings: MeshSettings(rootNamespace: "mesh-root"))
+        let push = try context(
+            Self.mesh + [sidecar("mesh", "mesh-root", "egress:\n- hosts: [\"./*\"]")],
+            settings: MeshSettings(rootNamespace: "mesh-root"))
         #expect(visibleHosts(push, namespace: "b") == [ratingsB])
         let ignored = try context(Self.mesh + [sidecar("mesh", "mesh-root", "egress:\n- hosts: [\"./*\"]")])
         #expect(visibleHosts(ignored, namespace: "b").count == 3)
     }
 
     @Test func theOldestOfSeveralCandidatesWinsAndTheOthersAreWarnedAbout() throws {
-        let push = try context(Self.mesh + [
-            sidecar("first", "a", "egress:\n- hosts: [\"b/*\"]"),
-            sidecar("second", "a", "egress:\n- hosts: [\"c/*\"]"),
-            sidecar("sel-1", "a", "workloadSelector: {labels: {app: x}}\negress:\n- hosts: [\"./*\"]"),
-            sidecar("sel-2", "a", "workloadSelector: {labels: {app: x, v: \"2\"}}\negress:\n- hosts: [\"c/*\"]"),
-        ])
+        let push = try context(
+            Self.mesh + [
+                sidecar("first", "a", "egress:\n- hosts: [\"b/*\"]"),
+                sidecar("second", "a", "egress:\n- hosts: [\"c/*\"]"),
+                sidecar("sel-1", "a", "workloadSelector: {labels: {app: x}}\negress:\n- hosts: [\"./*\"]"),
+                sidecar("sel-2", "a", "workloadSelector: {labels: {app: x, v: \"2\"}}\negress:\n- hosts: [\"c/*\"]"),
+            ])
         #expect(visibleHosts(push, namespace: "a") == [ratingsB])
         #expect(visibleHosts(push, namespace: "a", labels: ["app": "x", "v": "2"]) == [reviewsA])
         let warned = push.warnings.filter { $0.field == "spec.workloadSelector" }.map(\.key.name)

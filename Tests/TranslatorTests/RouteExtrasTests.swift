@@ -1,12 +1,13 @@
 import EnvoyAPI
 import MeshModel
 import MeshTesting
+import PushPipeline
 import SwiftProtobuf
 import Testing
-@testable import Translator
 import XDS
-import PushPipeline
 import XDSCore
+
+@testable import Translator
 
 private let reviews = "reviews.default.svc.cluster.local"
 
@@ -35,11 +36,15 @@ private func routes(_ push: PushContext, kind: ProxyKind = .proxylessGRPC) throw
     /// CORS reaches Envoy proxies (filter + per-route policy) and never a gRPC client, which
     /// would NACK the unknown per-route filter type.
     @Test func corsGoesToEnvoyOnly() throws {
-        let push = try context([CanaryFixture.registry, virtualService("""
-            http:
-            - corsPolicy: {allowOrigins: [{prefix: "https://"}], allowMethods: [GET], maxAge: 10s}
-              route: [{destination: {host: reviews}}]
-            """)])
+        let push = try context([
+            CanaryFixture.registry,
+            virtualService(
+                """
+                http:
+                - corsPolicy: {allowOrigins: [{prefix: "https://"}], allowMethods: [GET], maxAge: 10s}
+                  route: [{destination: {host: reviews}}]
+                """),
+        ])
         let grpcRoute = try routes(push)[0]
         #expect(grpcRoute.typedPerFilterConfig[RouteCors.filterName] == nil)
         let envoyRoute = try routes(push, kind: .sidecar)[0]
@@ -65,24 +70,31 @@ private func routes(_ push: PushContext, kind: ProxyKind = .proxylessGRPC) throw
     /// A mirror destination's service comes into the view (so its cluster is sent) even when a
     /// Sidecar would not import it; the route names it only while it resolves.
     @Test func aMirroredServiceIsImportedAndItsClusterSent() throws {
-        let push = try context([CanaryFixture.registry, serviceEntry("ratings", "default"),
-                                sidecar("default", "default", "egress: [{hosts: [\"./reviews.default.svc.cluster.local\"]}]"),
-                                virtualService("""
-            http:
-            - mirrors: [{destination: {host: ratings}, percentage: {value: 12.5}}, {destination: {host: nowhere}}]
-              route: [{destination: {host: reviews}}]
-            """)])
+        let push = try context([
+            CanaryFixture.registry, serviceEntry("ratings", "default"),
+            sidecar("default", "default", "egress: [{hosts: [\"./reviews.default.svc.cluster.local\"]}]"),
+            virtualService(
+                """
+                http:
+                - mirrors: [{destination: {host: ratings}, percentage: {value: 12.5}}, {destination: {host: nowhere}}]
+                  route: [{destination: {host: reviews}}]
+                """),
+        ])
         let clusters = GeneratorTable.testing.resources(TypeURL.cluster, for: Proxy(id: "p"), in: push).map(\.name)
         #expect(clusters.contains("outbound|9080||ratings.default.svc.cluster.local"))
         // Without the mirror, the Sidecar keeps ratings out.
-        let unmirrored = try context([CanaryFixture.registry, serviceEntry("ratings", "default"),
-                                      sidecar("default", "default", "egress: [{hosts: [\"./reviews.default.svc.cluster.local\"]}]")])
-        #expect(!GeneratorTable.testing.resources(TypeURL.cluster, for: Proxy(id: "p"), in: unmirrored).map(\.name).contains { $0.contains("ratings") })
+        let unmirrored = try context([
+            CanaryFixture.registry, serviceEntry("ratings", "default"),
+            sidecar("default", "default", "egress: [{hosts: [\"./reviews.default.svc.cluster.local\"]}]"),
+        ])
+        #expect(
+            !GeneratorTable.testing.resources(TypeURL.cluster, for: Proxy(id: "p"), in: unmirrored).map(\.name).contains { $0.contains("ratings") })
         let action = try routes(push)[0].route
         #expect(action.requestMirrorPolicies.map(\.cluster) == ["outbound|9080||ratings.default.svc.cluster.local"])
         #expect(action.requestMirrorPolicies[0].runtimeFraction.defaultValue.numerator == 125_000)
         #expect(push.warnings.contains { $0.field == "spec.http[0].mirrors[1].destination.host" })
-        let dependencies = GeneratorTable.testing.resources(TypeURL.route, for: Proxy(id: "p"), in: push).first { $0.name == "\(reviews):9080" }?.dependencies
+        let dependencies = GeneratorTable.testing.resources(TypeURL.route, for: Proxy(id: "p"), in: push).first { $0.name == "\(reviews):9080" }?
+            .dependencies
         #expect(dependencies?.contains("outbound|9080||ratings.default.svc.cluster.local") == true)
     }
 
@@ -90,16 +102,21 @@ private func routes(_ push: PushContext, kind: ProxyKind = .proxylessGRPC) throw
     /// and is never a header operation (Envoy refuses to modify it); a weighted destination's
     /// operations go on its cluster weight.
     @Test func headerOperationsAsIstioWritesThem() throws {
-        let push = try context([CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]), virtualService("""
-            http:
-            - headers: {request: {set: {b: "1", ":authority": new.example}, add: {a: "2"}, remove: [c]}, response: {add: {d: "3"}}}
-              route:
-              - {destination: {host: reviews, subset: v1}, weight: 1, headers: {request: {set: {host: v1.example, e: "4"}}}}
-              - {destination: {host: reviews, subset: v2}, weight: 1}
-            """)])
+        let push = try context([
+            CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
+            virtualService(
+                """
+                http:
+                - headers: {request: {set: {b: "1", ":authority": new.example}, add: {a: "2"}, remove: [c]}, response: {add: {d: "3"}}}
+                  route:
+                  - {destination: {host: reviews, subset: v1}, weight: 1, headers: {request: {set: {host: v1.example, e: "4"}}}}
+                  - {destination: {host: reviews, subset: v2}, weight: 1}
+                """),
+        ])
         let route = try routes(push)[0]
-        #expect(route.requestHeadersToAdd.map { "\($0.header.key)=\($0.header.value)/\($0.appendAction)" }
-            == ["b=1/overwriteIfExistsOrAdd", "a=2/appendIfExistsOrAdd"])
+        #expect(
+            route.requestHeadersToAdd.map { "\($0.header.key)=\($0.header.value)/\($0.appendAction)" }
+                == ["b=1/overwriteIfExistsOrAdd", "a=2/appendIfExistsOrAdd"])
         #expect(route.requestHeadersToRemove == ["c"])
         #expect(route.responseHeadersToAdd.map(\.header.key) == ["d"])
         #expect(route.route.hostRewriteLiteral == "new.example")
@@ -111,8 +128,10 @@ private func routes(_ push: PushContext, kind: ProxyKind = .proxylessGRPC) throw
 
     /// Istio's redirect ports: FROM_REQUEST_PORT is the listener's port, a scheme's default
     /// port is left out.
-    @Test(arguments: [("derivePort: FROM_REQUEST_PORT", UInt32(9080)), ("derivePort: FROM_PROTOCOL_DEFAULT", 0),
-                      ("port: 80", 0), ("port: 443, scheme: https", 0), ("port: 8443, scheme: https", 8443)])
+    @Test(arguments: [
+        ("derivePort: FROM_REQUEST_PORT", UInt32(9080)), ("derivePort: FROM_PROTOCOL_DEFAULT", 0),
+        ("port: 80", 0), ("port: 443, scheme: https", 0), ("port: 8443, scheme: https", 8443),
+    ])
     func redirectPorts(_ redirect: String, port: UInt32) throws {
         let push = try context([CanaryFixture.registry, virtualService("http:\n- redirect: {uri: /x, \(redirect)}")])
         #expect(try routes(push)[0].redirect.portRedirect == port)
@@ -121,15 +140,19 @@ private func routes(_ push: PushContext, kind: ProxyKind = .proxylessGRPC) throw
     /// Rewrites: uri is a prefix rewrite, uriRegexRewrite a regex rewrite, and the authority of
     /// `rewrite` wins over a header operation's.
     @Test func rewrites() throws {
-        let push = try context([CanaryFixture.registry, virtualService("""
-            http:
-            - match: [{uri: {exact: /a/b}}]
-              rewrite: {uri: /c, authority: x.example}
-              headers: {request: {set: {host: y.example}}}
-              route: [{destination: {host: reviews}}]
-            - rewrite: {uriRegexRewrite: {match: "^/(.*)$", rewrite: "/v2/\\\\1"}}
-              route: [{destination: {host: reviews}}]
-            """)])
+        let push = try context([
+            CanaryFixture.registry,
+            virtualService(
+                """
+                http:
+                - match: [{uri: {exact: /a/b}}]
+                  rewrite: {uri: /c, authority: x.example}
+                  headers: {request: {set: {host: y.example}}}
+                  route: [{destination: {host: reviews}}]
+                - rewrite: {uriRegexRewrite: {match: "^/(.*)$", rewrite: "/v2/\\\\1"}}
+                  route: [{destination: {host: reviews}}]
+                """),
+        ])
         let all = try routes(push)
         #expect(all[0].route.prefixRewrite == "/c" && all[0].route.hostRewriteLiteral == "x.example")
         #expect(all[1].route.regexRewrite.pattern.regex == "^/(.*)$" && all[1].route.regexRewrite.substitution == "/v2/\\1")

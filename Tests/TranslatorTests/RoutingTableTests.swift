@@ -1,10 +1,10 @@
 import Foundation
 import MeshModel
 import MeshTesting
+import PushPipeline
 import Testing
 import Translator
 import XDS
-import PushPipeline
 import XDSCore
 
 /// One row of `Tests/Shared/routing/cases.json` (its `about` says what each field means).
@@ -44,7 +44,8 @@ private struct RoutingTable: Decodable {
         .appendingPathComponent("Shared/routing")
     static let rows: [RoutingRow] = {
         guard let data = try? Data(contentsOf: directory.appendingPathComponent("cases.json")),
-              let table = try? JSONDecoder().decode(RoutingTable.self, from: data) else { return [] }
+            let table = try? JSONDecoder().decode(RoutingTable.self, from: data)
+        else { return [] }
         return table.cases
     }()
 
@@ -60,8 +61,9 @@ private struct RoutingTable: Decodable {
         let proxy = Proxy(id: "client", kind: kind, namespace: row.namespace ?? "default")
         let simulation = try TrafficSimulation(snapshot: ProxySnapshot(proxy: proxy, push: push, table: .testing))
         let cluster = { (subset: String) in "outbound|9080|\(subset)|reviews.default.svc.cluster.local" }
-        let request = SimulatedRequest(authority: "reviews.default.svc.cluster.local:9080", path: row.path, headers: row.headers ?? [:],
-                                       method: row.method ?? "POST", responseHeaders: row.backendHeaders ?? [:])
+        let request = SimulatedRequest(
+            authority: "reviews.default.svc.cluster.local:9080", path: row.path, headers: row.headers ?? [:],
+            method: row.method ?? "POST", responseHeaders: row.backendHeaders ?? [:])
         let result = simulation.run(request, cluster: row.cluster.map(cluster))
         #expect(result.route == row.route)
         if let status = row.status {
@@ -78,13 +80,14 @@ private struct RoutingTable: Decodable {
         if let mirrors = row.mirrors {
             #expect(result.mirrors == mirrors.sorted { $0.key < $1.key }.map { SimulatedMirror(cluster: cluster($0.key), perMillion: $0.value) })
         }
-        let cors: String? = switch result.cors {
-        case .preflightAllowed?: "preflight-allowed"
-        case .preflightDenied(let forwarded)?: forwarded ? "preflight-denied-forwarded" : "preflight-denied-answered"
-        case .allowed?: "allowed"
-        case .denied?: "denied"
-        case nil: nil
-        }
+        let cors: String? =
+            switch result.cors {
+            case .preflightAllowed?: "preflight-allowed"
+            case .preflightDenied(let forwarded)?: forwarded ? "preflight-denied-forwarded" : "preflight-denied-answered"
+            case .allowed?: "allowed"
+            case .denied?: "denied"
+            case nil: nil
+            }
         #expect(cors == row.cors)
     }
 }

@@ -3,6 +3,7 @@ import MeshModel
 import MeshTesting
 import SwiftProtobuf
 import Testing
+
 @testable import Translator
 
 /// ServiceEntry resolution modes and DestinationRule TLS modes as the clusters a proxyless
@@ -35,7 +36,8 @@ import Testing
     private let name = "outbound|443||api.example.com"
 
     @Test func dnsWithNamedEndpointsBecomesALogicalDNSClusterForTheFirstName() throws {
-        let (clusters, assignments) = try generated(entry("DNS", endpoints: "[{address: a.example.net, ports: {grpc: 8443}}, {address: b.example.net}]"))
+        let (clusters, assignments) = try generated(
+            entry("DNS", endpoints: "[{address: a.example.net, ports: {grpc: 8443}}, {address: b.example.net}]"))
         let cluster = try #require(clusters[name])
         #expect(cluster.type == .logicalDns)
         #expect(!cluster.hasEdsClusterConfig)
@@ -68,16 +70,19 @@ import Testing
             spec: {host: api.example.com, trafficPolicy: {tls: {mode: ISTIO_MUTUAL\(sans)}}}
             """
         }
-        let withEntry = entry("STATIC", endpoints: "[{address: 10.1.0.1, serviceAccount: api}]",
-                              extra: "subjectAltNames: [spiffe://other.domain/ns/x/sa/y]")
+        let withEntry = entry(
+            "STATIC", endpoints: "[{address: 10.1.0.1, serviceAccount: api}]",
+            extra: "subjectAltNames: [spiffe://other.domain/ns/x/sa/y]")
         func sans(_ cluster: Envoy_Config_Cluster_V3_Cluster?) throws -> [String] {
             let context = try Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext(
                 serializedBytes: try #require(cluster).transportSocket.typedConfig.value)
             return context.commonTlsContext.validationContext.matchTypedSubjectAltNames.map(\.matcher.exact)
         }
-        #expect(try sans(generated(withEntry, tls("")).clusters[name])
+        #expect(
+            try sans(generated(withEntry, tls("")).clusters[name])
                 == ["spiffe://cluster.local/ns/default/sa/api", "spiffe://other.domain/ns/x/sa/y"])
-        #expect(try sans(generated(withEntry, tls(", subjectAltNames: [spiffe://cluster.local/ns/a/sa/b]")).clusters[name])
+        #expect(
+            try sans(generated(withEntry, tls(", subjectAltNames: [spiffe://cluster.local/ns/a/sa/b]")).clusters[name])
                 == ["spiffe://cluster.local/ns/a/sa/b"])
     }
 

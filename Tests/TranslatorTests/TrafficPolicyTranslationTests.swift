@@ -3,6 +3,7 @@ import MeshModel
 import MeshTesting
 import SwiftProtobuf
 import Testing
+
 @testable import Translator
 
 /// DestinationRule traffic policies as proxyless gRPC clusters and routes.
@@ -30,7 +31,8 @@ import Testing
 
     private func route(_ texts: String...) throws -> Envoy_Config_Route_V3_RouteAction {
         let push = try pushContextFrom([CanaryFixture.registry] + texts)
-        let config = try decode(Envoy_Config_Route_V3_RouteConfiguration.self, GeneratorTable.testing.resources(TypeURL.route, for: proxy, in: push)[0])
+        let config = try decode(
+            Envoy_Config_Route_V3_RouteConfiguration.self, GeneratorTable.testing.resources(TypeURL.route, for: proxy, in: push)[0])
         return try #require(config.virtualHosts.first?.routes.first).route
     }
 
@@ -49,8 +51,10 @@ import Testing
     }
 
     @Test func subsetPolicyIsMergedOverTheRulesForItsCluster() throws {
-        let subsets = "[{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}, trafficPolicy: {connectionPool: {http: {http2MaxRequests: 1}}}}]"
-        let all = try clusters(rule("{connectionPool: {http: {http2MaxRequests: 5}}, loadBalancer: {consistentHash: {httpHeaderName: x}}}", subsets: subsets))
+        let subsets =
+            "[{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}, trafficPolicy: {connectionPool: {http: {http2MaxRequests: 1}}}}]"
+        let all = try clusters(
+            rule("{connectionPool: {http: {http2MaxRequests: 5}}, loadBalancer: {consistentHash: {httpHeaderName: x}}}", subsets: subsets))
         #expect(all["outbound|9080|v1|\(host)"]?.circuitBreakers.thresholds.first?.maxRequests.value == 5)
         #expect(all["outbound|9080|v2|\(host)"]?.circuitBreakers.thresholds.first?.maxRequests.value == 1)
         #expect(all["outbound|9080|v2|\(host)"]?.lbPolicy == .ringHash)
@@ -89,7 +93,8 @@ import Testing
     }
 
     @Test func consecutiveErrorsBecomeFailurePercentageEjection() throws {
-        let policy = "{outlierDetection: {consecutive5xxErrors: 7, consecutiveGatewayErrors: 4, interval: 1s, baseEjectionTime: 3s, maxEjectionPercent: 100, minHealthPercent: 10}}"
+        let policy =
+            "{outlierDetection: {consecutive5xxErrors: 7, consecutiveGatewayErrors: 4, interval: 1s, baseEjectionTime: 3s, maxEjectionPercent: 100, minHealthPercent: 10}}"
         let outlier = try #require(try clusters(rule(policy))["outbound|9080||\(host)"]).outlierDetection
         #expect(outlier.enforcingFailurePercentage.value == 100)
         #expect(outlier.failurePercentageMinimumHosts.value == 1)

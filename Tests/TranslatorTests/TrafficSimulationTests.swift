@@ -1,10 +1,10 @@
 import EnvoyAPI
 import MeshModel
 import MeshTesting
+import PushPipeline
 import Testing
 import Translator
 import XDS
-import PushPipeline
 import XDSCore
 
 /// One row of the simulation table: a request and where it must end up.
@@ -48,26 +48,34 @@ private let all = "outbound|9080||reviews.default.svc.cluster.local"
         """
 
     static let cases: [SimulationCase] = [
-        .init(request: .init(authority: authority, path: "/x.Y/Z", headers: ["end-user": "jason"]), route: "jason",
-              outcome: .cluster(v2, endpoints: ["127.0.0.1:9082"])),
+        .init(
+            request: .init(authority: authority, path: "/x.Y/Z", headers: ["end-user": "jason"]), route: "jason",
+            outcome: .cluster(v2, endpoints: ["127.0.0.1:9082"])),
         // Exact header matching is case-sensitive on the value.
-        .init(request: .init(authority: authority, path: "/x.Y/Z", headers: ["end-user": "Jason"]), route: "rest",
-              outcome: .cluster(all, endpoints: ["127.0.0.1:9081", "127.0.0.1:9082"])),
-        .init(request: .init(authority: authority, path: "/admin/panel"), route: "admin",
-              outcome: .cluster(v1, endpoints: ["127.0.0.1:9081"])),
+        .init(
+            request: .init(authority: authority, path: "/x.Y/Z", headers: ["end-user": "Jason"]), route: "rest",
+            outcome: .cluster(all, endpoints: ["127.0.0.1:9081", "127.0.0.1:9082"])),
+        .init(
+            request: .init(authority: authority, path: "/admin/panel"), route: "admin",
+            outcome: .cluster(v1, endpoints: ["127.0.0.1:9081"])),
         // Either match of a rule selects it; the regex must match the whole value.
-        .init(request: .init(authority: authority, path: "/x.Y/Z", headers: ["x-canary": "true"]), route: "admin",
-              outcome: .cluster(v1, endpoints: ["127.0.0.1:9081"])),
-        .init(request: .init(authority: authority, path: "/x.Y/Z", headers: ["x-canary": "truely"]), route: "rest",
-              outcome: .cluster(all, endpoints: ["127.0.0.1:9081", "127.0.0.1:9082"])),
-        .init(request: .init(authority: authority, path: "/echo.Echo/Who"), route: "split",
-              outcome: .weighted([.init(v1, 20), .init(v2, 80)])),
-        .init(request: .init(authority: authority, path: "/echoXEcho/Who"), route: "rest",
-              outcome: .cluster(all, endpoints: ["127.0.0.1:9081", "127.0.0.1:9082"])),
+        .init(
+            request: .init(authority: authority, path: "/x.Y/Z", headers: ["x-canary": "true"]), route: "admin",
+            outcome: .cluster(v1, endpoints: ["127.0.0.1:9081"])),
+        .init(
+            request: .init(authority: authority, path: "/x.Y/Z", headers: ["x-canary": "truely"]), route: "rest",
+            outcome: .cluster(all, endpoints: ["127.0.0.1:9081", "127.0.0.1:9082"])),
+        .init(
+            request: .init(authority: authority, path: "/echo.Echo/Who"), route: "split",
+            outcome: .weighted([.init(v1, 20), .init(v2, 80)])),
+        .init(
+            request: .init(authority: authority, path: "/echoXEcho/Who"), route: "rest",
+            outcome: .cluster(all, endpoints: ["127.0.0.1:9081", "127.0.0.1:9082"])),
         // A destination that resolves to nothing answers 503; meshd never names a missing cluster.
         .init(request: .init(authority: authority, path: "/broken"), route: "broken", outcome: .directResponse(status: 503)),
-        .init(request: .init(authority: "ratings.default.svc.cluster.local:9080"), route: nil,
-              outcome: .noListener("ratings.default.svc.cluster.local:9080")),
+        .init(
+            request: .init(authority: "ratings.default.svc.cluster.local:9080"), route: nil,
+            outcome: .noListener("ratings.default.svc.cluster.local:9080")),
     ]
 
     @Test(arguments: cases)
@@ -88,8 +96,10 @@ private let all = "outbound|9080||reviews.default.svc.cluster.local"
             host.domains = domains
             return host
         }
-        let hosts = [host("star", ["*"]), host("suffix", ["*.example.com"]), host("longer", ["*.api.example.com"]),
-                     host("prefix", ["foo.*"]), host("exact", ["a.example.com"])]
+        let hosts = [
+            host("star", ["*"]), host("suffix", ["*.example.com"]), host("longer", ["*.api.example.com"]),
+            host("prefix", ["foo.*"]), host("exact", ["a.example.com"]),
+        ]
         #expect(TrafficSimulation.virtualHost(for: "a.example.com", in: hosts)?.name == "exact")
         #expect(TrafficSimulation.virtualHost(for: "b.api.example.com", in: hosts)?.name == "longer")
         #expect(TrafficSimulation.virtualHost(for: "B.Example.com", in: hosts)?.name == "suffix")
@@ -171,9 +181,11 @@ private let all = "outbound|9080||reviews.default.svc.cluster.local"
 
     /// A VirtualService bound only to a gateway reaches no mesh client: the default route applies.
     @Test func aGatewayOnlyVirtualServiceReachesNoMeshClient() throws {
-        let gatewayOnly = CanaryFixture.virtualService([("v2", 100)]).replacingOccurrences(of: "hosts: [reviews]", with: "hosts: [reviews]\n  gateways: [edge]")
+        let gatewayOnly = CanaryFixture.virtualService([("v2", 100)]).replacingOccurrences(
+            of: "hosts: [reviews]", with: "hosts: [reviews]\n  gateways: [edge]")
         let push = try context([CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]), gatewayOnly])
-        let result = try TrafficSimulation(snapshot: ProxySnapshot(proxy: Proxy(id: "p"), push: push, table: .testing)).run(.init(authority: authority))
+        let result = try TrafficSimulation(snapshot: ProxySnapshot(proxy: Proxy(id: "p"), push: push, table: .testing)).run(
+            .init(authority: authority))
         #expect(result.route == "default")
         #expect(result.outcome == .cluster(all, endpoints: ["127.0.0.1:9081", "127.0.0.1:9082"]))
     }
@@ -228,7 +240,8 @@ private let all = "outbound|9080||reviews.default.svc.cluster.local"
         ("{delay: {exponentialDelay: 1s}}", "spec.http[0].fault.delay.exponentialDelay", "not supported"),
     ])
     func badFaultsAreRefusedAtTheirPath(fault: String, field: String, message: String) throws {
-        let text = "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r, namespace: default}\nspec:\n  hosts: [r]\n  http:\n  - fault: \(fault)\n    route: [{destination: {host: r}}]"
+        let text =
+            "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r, namespace: default}\nspec:\n  hosts: [r]\n  http:\n  - fault: \(fault)\n    route: [{destination: {host: r}}]"
         let resource = try ConfigDocumentParser.parse(text)[0]
         #expect {
             try ConfigValidator.validateForWrite(resource)
@@ -265,10 +278,12 @@ private let all = "outbound|9080||reviews.default.svc.cluster.local"
               http: [{name: \(name), timeout: \(timeout), route: [{destination: {host: "\(host == "*.example.com" || host == "*.api.example.com" ? "a.example.com" : host)"}}]}]
             """
         }
-        let push = try context([entry("a", "a.example.com"), entry("b", "b.api.example.com"), entry("c", "c.example.com"),
-                                entry("d", "d.other.org"),
-                                rule("broad", "*.example.com", timeout: "3s"), rule("narrow", "*.api.example.com", timeout: "4s"),
-                                rule("own", "c.example.com", timeout: "5s")])
+        let push = try context([
+            entry("a", "a.example.com"), entry("b", "b.api.example.com"), entry("c", "c.example.com"),
+            entry("d", "d.other.org"),
+            rule("broad", "*.example.com", timeout: "3s"), rule("narrow", "*.api.example.com", timeout: "4s"),
+            rule("own", "c.example.com", timeout: "5s"),
+        ])
         let simulation = try TrafficSimulation(snapshot: ProxySnapshot(proxy: Proxy(id: "p"), push: push, table: .testing))
         #expect(simulation.run(.init(authority: "a.example.com:80")).route == "broad")
         #expect(simulation.run(.init(authority: "b.api.example.com:80")).route == "narrow")
@@ -298,7 +313,9 @@ private let all = "outbound|9080||reviews.default.svc.cluster.local"
             """
         let push = try context([CanaryFixture.registry, rules])
         let simulation = try TrafficSimulation(snapshot: ProxySnapshot(proxy: Proxy(id: "p"), push: push, table: .testing))
-        #expect(simulation.run(.init(authority: authority, path: "/old/x")).outcome == .redirect(location: "https://reviews.example.com/new", status: 308))
+        #expect(
+            simulation.run(.init(authority: authority, path: "/old/x")).outcome == .redirect(location: "https://reviews.example.com/new", status: 308)
+        )
         #expect(simulation.run(.init(authority: authority, path: "/brew")).outcome == .directResponse(status: 418))
         #expect(simulation.run(.init(authority: authority, path: "/other")).route == "rest")
         let resource = try ConfigDocumentParser.parse(rules)[0]

@@ -2,6 +2,7 @@ import EnvoyAPI
 import MeshModel
 import MeshTesting
 import Testing
+
 @testable import Translator
 
 /// Config that validation now refuses can still be in a store written by an older meshd, or be
@@ -9,8 +10,9 @@ import Testing
 /// what it sends must still be acceptable to Envoy and gRPC: weight sums within uint32.
 @Suite struct WeightScalingTests {
     @Test func overflowingRouteWeightsAreScaledNotTrapped() throws {
-        var push = try pushContext(CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
-                                   CanaryFixture.virtualService([("v1", 50), ("v2", 50)]))
+        var push = try pushContext(
+            CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
+            CanaryFixture.virtualService([("v1", 50), ("v2", 50)]))
         // What an older meshd stored: weights past int32, and two destinations of one cluster.
         let destinations = [("v1", Int.max), ("v1", Int(UInt32.max)), ("v2", Int(UInt32.max))].map { subset, weight in
             HTTPRouteDestination(destination: Destination(host: "reviews", subset: subset), weight: weight)
@@ -18,9 +20,10 @@ import Testing
         let entry = try #require(push.virtualServices[host]?.first)
         var spec = entry.spec
         spec.http = [HTTPRoute(route: destinations)]
-        push = PushContext(revision: 2, registry: push.registry,
-                           virtualServices: [host: [.init(key: entry.key, createdRevision: 1, spec: spec)]],
-                           destinationRules: push.destinationRules, warnings: [])
+        push = PushContext(
+            revision: 2, registry: push.registry,
+            virtualServices: [host: [.init(key: entry.key, createdRevision: 1, spec: spec)]],
+            destinationRules: push.destinationRules, warnings: [])
         let routes = GeneratorTable.testing.resources(TypeURL.route, for: proxy, in: push)
         let config = try decode(Envoy_Config_Route_V3_RouteConfiguration.self, routes[0])
         let weights = try #require(config.virtualHosts.first?.routes.first).route.weightedClusters.clusters.map(\.weight.value)
@@ -46,8 +49,9 @@ import Testing
         #expect(push.warnings.contains { $0.key.name == "reviews" && $0.field == "spec.workloadSelector" })
 
         let assignments = GeneratorTable.testing.resources(TypeURL.endpoint, for: proxy, in: push)
-        let cla = try decode(Envoy_Config_Endpoint_V3_ClusterLoadAssignment.self,
-                             try #require(assignments.first { $0.name == "outbound|9080||\(host)" }))
+        let cla = try decode(
+            Envoy_Config_Endpoint_V3_ClusterLoadAssignment.self,
+            try #require(assignments.first { $0.name == "outbound|9080||\(host)" }))
         var localityTotal: UInt64 = 0
         for locality in cla.endpoints {
             let endpointTotal = locality.lbEndpoints.reduce(UInt64(0)) { $0 + UInt64($1.loadBalancingWeight.value) }

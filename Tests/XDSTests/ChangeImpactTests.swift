@@ -3,9 +3,10 @@ import MeshModel
 import MeshTesting
 import Testing
 import Translator
-@testable import XDS
-@testable import PushPipeline
 import XDSCore
+
+@testable import PushPipeline
+@testable import XDS
 
 /// What a configuration change would send which proxy: only proxies whose view the change
 /// touches, every kind of proxy, one generation per distinct view, and nothing for no change.
@@ -19,8 +20,9 @@ import XDSCore
     }
 
     static func canary(revision: Int64, _ weights: [(String, Int)], subsets: [String] = ["v1", "v2"]) throws -> PushContext {
-        try push(revision: revision, CanaryFixture.registry, CanaryFixture.destinationRule(subsets: subsets),
-                 CanaryFixture.virtualService(weights))
+        try push(
+            revision: revision, CanaryFixture.registry, CanaryFixture.destinationRule(subsets: subsets),
+            CanaryFixture.virtualService(weights))
     }
 
     static let client = Proxy(id: "reviews-client")
@@ -63,13 +65,16 @@ import XDSCore
               egress:
               - hosts: ["./*"]
             """
-        let before = try Self.push(revision: 1, CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
-                                   CanaryFixture.virtualService([("v1", 50), ("v2", 50)]), others)
-        let after = try Self.push(revision: 2, CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
-                                  CanaryFixture.virtualService([("v1", 0), ("v2", 100)]), others)
+        let before = try Self.push(
+            revision: 1, CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
+            CanaryFixture.virtualService([("v1", 50), ("v2", 50)]), others)
+        let after = try Self.push(
+            revision: 2, CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
+            CanaryFixture.virtualService([("v1", 0), ("v2", 100)]), others)
         let shop = Proxy(id: "shop-client", namespace: "shop")
-        let sidecarInShop = Proxy(id: "sidecar~10.0.0.9~web-1.shop~shop.svc.cluster.local", kind: .sidecar, namespace: "shop",
-                                  instanceIPs: ["10.0.0.9"])
+        let sidecarInShop = Proxy(
+            id: "sidecar~10.0.0.9~web-1.shop~shop.svc.cluster.local", kind: .sidecar, namespace: "shop",
+            instanceIPs: ["10.0.0.9"])
         let impact = Self.impact([.init(proxy: shop), .init(proxy: sidecarInShop), .init(proxy: Self.client)], before, after)
         #expect(impact.affected.map(\.proxy.id) == [Self.client.id], "the Sidecar in shop hides reviews from both shop proxies")
     }
@@ -110,10 +115,11 @@ import XDSCore
             TypeURL.cluster: .names([v1Cluster, v2Cluster]), TypeURL.endpoint: .names([v1Cluster, v2Cluster]),
         ]
         let impact = Self.impact([.init(proxy: Self.client, subscriptions: grpc)], before, after)
-        #expect(Self.names(impact.affected.first) == [
-            "Cluster \(v3) added", "ClusterLoadAssignment \(v3) added",
-            "RouteConfiguration \(reviewsListener) modified",
-        ])
+        #expect(
+            Self.names(impact.affected.first) == [
+                "Cluster \(v3) added", "ClusterLoadAssignment \(v3) added",
+                "RouteConfiguration \(reviewsListener) modified",
+            ])
         // A proxy that subscribed only to listeners gets nothing from a route change.
         let listenersOnly = Self.impact([.init(proxy: Self.client, subscriptions: [TypeURL.listener: .all])], before, after)
         #expect(listenersOnly.affected.isEmpty)
@@ -129,8 +135,10 @@ import XDSCore
     @Test func aViewThatCannotBeGeneratedIsReportedAndTheBoundHolds() throws {
         let before = try Self.canary(revision: 1, [("v1", 50), ("v2", 50)])
         let after = try Self.canary(revision: 2, [("v1", 0), ("v2", 100)])
-        let failing = ChangeImpact.compute([.init(proxy: Self.client), .init(proxy: Self.sidecar)], before: before, after: after,
-                                           maxGenerations: 10) { key, push in
+        let failing = ChangeImpact.compute(
+            [.init(proxy: Self.client), .init(proxy: Self.sidecar)], before: before, after: after,
+            maxGenerations: 10
+        ) { key, push in
             if key.kind == .sidecar && push.revision == 2 { throw Broken() }
             return ProxySnapshot(view: ProxyView(key: key, push: push), push: push, generators: GeneratorTable.testing.generators(for: key.kind))
         }
@@ -138,8 +146,9 @@ import XDSCore
         #expect(failing.failures.map(\.proxyID) == [Self.sidecar.id])
         #expect(failing.failures.first?.message.contains("generator exploded") == true)
 
-        let bounded = ChangeImpact.compute([.init(proxy: Self.client), .init(proxy: Self.sidecar)], before: before, after: after,
-                                           generators: .testing, maxGenerations: 2)
+        let bounded = ChangeImpact.compute(
+            [.init(proxy: Self.client), .init(proxy: Self.sidecar)], before: before, after: after,
+            generators: .testing, maxGenerations: 2)
         #expect(bounded.generations == 2)
         #expect(bounded.affected.map(\.proxy.id) == [Self.client.id])
         #expect(bounded.failures.map(\.proxyID) == [Self.sidecar.id])

@@ -5,9 +5,10 @@ import Storage
 import Synchronization
 import Testing
 import Translator
-@testable import XDS
-@testable import PushPipeline
 import XDSCore
+
+@testable import PushPipeline
+@testable import XDS
 
 /// A store whose reads fail while `failing` is set, as a database on a full or vanished disk does.
 final class FlakyConfigStore: ConfigStore {
@@ -19,18 +20,30 @@ final class FlakyConfigStore: ConfigStore {
     }
 
     func write(_ write: ConfigWrite) async throws(StorageError) -> ChangeOutcome { try await inner.write(write) }
-    func history(_ query: HistoryQuery) async throws(StorageError) -> HistoryPage { try check(); return try await inner.history(query) }
+    func history(_ query: HistoryQuery) async throws(StorageError) -> HistoryPage {
+        try check()
+        return try await inner.history(query)
+    }
     func historyWindow(after revision: Int64) async throws(StorageError) -> HistoryWindow {
         try check()
         return try await inner.historyWindow(after: revision)
     }
-    func get(_ key: ConfigKey) async throws(StorageError) -> StoredConfig? { try check(); return try await inner.get(key) }
+    func get(_ key: ConfigKey) async throws(StorageError) -> StoredConfig? {
+        try check()
+        return try await inner.get(key)
+    }
     func list(kind: ConfigKind?, namespace: String?) async throws(StorageError) -> [StoredConfig] {
         try check()
         return try await inner.list(kind: kind, namespace: namespace)
     }
-    func snapshot() async throws(StorageError) -> ConfigSnapshot { try check(); return try await inner.snapshot() }
-    func currentRevision() async throws(StorageError) -> Int64 { try check(); return try await inner.currentRevision() }
+    func snapshot() async throws(StorageError) -> ConfigSnapshot {
+        try check()
+        return try await inner.snapshot()
+    }
+    func currentRevision() async throws(StorageError) -> Int64 {
+        try check()
+        return try await inner.currentRevision()
+    }
     func revisions() -> AsyncStream<Int64> { inner.revisions() }
     func delta(after revision: Int64) async throws(StorageError) -> ConfigDelta? {
         try check()
@@ -53,9 +66,10 @@ final class FlakyConfigStore: ConfigStore {
         _ = try await store.apply(CanaryFixture.resources(CanaryFixture.registry))
         let publisher = PushContextPublisher()
         let health = ServingHealth()
-        let debouncer = PushDebouncer(store: store, publisher: publisher, quiet: .milliseconds(5), health: health,
-                                      backoff: .init(initial: .milliseconds(5), maximum: .milliseconds(20)),
-                                      logger: Logger(label: "test"))
+        let debouncer = PushDebouncer(
+            store: store, publisher: publisher, quiet: .milliseconds(5), health: health,
+            backoff: .init(initial: .milliseconds(5), maximum: .milliseconds(20)),
+            logger: Logger(label: "test"))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await debouncer.run() }
             #expect(try await eventually { health.hasBuiltConfiguration })
@@ -82,9 +96,15 @@ final class FlakyConfigStore: ConfigStore {
         let index = try #require(resources.firstIndex { $0.key.kind == .virtualService })
         resources[index].spec = .object([
             "hosts": .array([.string("reviews")]),
-            "http": .array([.object(["route": .array([.object([
-                "destination": .object(["host": .string("reviews")]), "weight": .number(4294967296),
-            ])])])]),
+            "http": .array([
+                .object([
+                    "route": .array([
+                        .object([
+                            "destination": .object(["host": .string("reviews")]), "weight": .number(4_294_967_296),
+                        ])
+                    ])
+                ])
+            ]),
         ])
         _ = try await store.apply(resources)
         let publisher = PushContextPublisher()
@@ -130,8 +150,10 @@ final class FlakyConfigStore: ConfigStore {
         let publisher = PushContextPublisher()
         let changes = publisher.changes()
         for revision in 1...50 {
-            publisher.publish(PushContext(revision: Int64(revision), registry: .init(), virtualServices: [:],
-                                          destinationRules: [:], warnings: []))
+            publisher.publish(
+                PushContext(
+                    revision: Int64(revision), registry: .init(), virtualServices: [:],
+                    destinationRules: [:], warnings: []))
         }
         // Fifty publishes while the consumer was away leave one signal, not fifty.
         let consumer = Task {

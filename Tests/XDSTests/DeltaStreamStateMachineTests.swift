@@ -2,19 +2,22 @@ import Foundation
 import MeshTesting
 import Testing
 import Translator
-@testable import XDS
-@testable import PushPipeline
 import XDSCore
+
+@testable import PushPipeline
+@testable import XDS
 
 @Suite struct DeltaStreamStateMachineTests {
     let base: ProxySnapshot
     let v2Only: ProxySnapshot
 
     init() throws {
-        base = try snapshot(revision: 1, CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
-                            CanaryFixture.virtualService([("v1", 50), ("v2", 50)]))
-        v2Only = try snapshot(revision: 2, CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v2"]),
-                              CanaryFixture.virtualService([("v2", 100)]))
+        base = try snapshot(
+            revision: 1, CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
+            CanaryFixture.virtualService([("v1", 50), ("v2", 50)]))
+        v2Only = try snapshot(
+            revision: 2, CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v2"]),
+            CanaryFixture.virtualService([("v2", 100)]))
     }
 
     @Test func aFirstRequestWithoutNamesIsWildcardAndLaterPushesCarryOnlyDeletions() {
@@ -74,7 +77,7 @@ import XDSCore
     @Test func aReconnectWithInitialVersionsGetsOnlyTheDifferences() throws {
         let clusters = base.of(TypeURL.cluster)
         var initial = clusters.mapValues(\.version)
-        initial[v2Cluster] = "0000000000000000"                         // outdated
+        initial[v2Cluster] = "0000000000000000"  // outdated
         initial["outbound|9080|v0|reviews.default.svc.cluster.local"] = "1234"  // deleted while away
         var machine = DeltaStreamStateMachine(streamID: "b", snapshot: base)
         let sent = machine.receive(.init(typeURL: TypeURL.cluster, initialVersions: initial)).sends
@@ -86,8 +89,11 @@ import XDSCore
 
         // Named: a reconnect holding v1 up to date is sent only v2.
         var named = DeltaStreamStateMachine(streamID: "c", snapshot: base)
-        let eds = named.receive(.init(typeURL: TypeURL.endpoint, subscribe: [v1Cluster, v2Cluster],
-                                      initialVersions: [v1Cluster: try #require(base.of(TypeURL.endpoint)[v1Cluster]).version])).sends
+        let eds = named.receive(
+            .init(
+                typeURL: TypeURL.endpoint, subscribe: [v1Cluster, v2Cluster],
+                initialVersions: [v1Cluster: try #require(base.of(TypeURL.endpoint)[v1Cluster]).version])
+        ).sends
         #expect(eds.map(\.names) == [[v2Cluster]])
     }
 
@@ -105,14 +111,17 @@ import XDSCore
         var machine = DeltaStreamStateMachine(streamID: "b", snapshot: base)
         let cds = machine.receive(.init(typeURL: TypeURL.cluster, initialVersions: base.of(TypeURL.cluster).mapValues(\.version))).sends
         #expect(cds.count == 1 && cds[0].resources.isEmpty && cds[0].removedResources.isEmpty)
-        let eds = machine.receive(.init(typeURL: TypeURL.endpoint, subscribe: [v1Cluster],
-                                        initialVersions: base.of(TypeURL.endpoint).filter { $0.key == v1Cluster }.mapValues(\.version)))
+        let eds = machine.receive(
+            .init(
+                typeURL: TypeURL.endpoint, subscribe: [v1Cluster],
+                initialVersions: base.of(TypeURL.endpoint).filter { $0.key == v1Cluster }.mapValues(\.version)))
         #expect(eds.isEmpty)
     }
 
     @Test func aNameThatDoesNotExistArrivesOnceWhenCreated() throws {
-        let v1Only = try snapshot(revision: 1, CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1"]),
-                                  CanaryFixture.virtualService([("v1", 100)]))
+        let v1Only = try snapshot(
+            revision: 1, CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1"]),
+            CanaryFixture.virtualService([("v1", 100)]))
         var machine = DeltaStreamStateMachine(streamID: "s", snapshot: v1Only)
         #expect(machine.receive(.init(typeURL: TypeURL.endpoint, subscribe: [v2Cluster])).isEmpty)
         #expect(machine.push(v1Only).isEmpty)
@@ -131,34 +140,42 @@ import XDSCore
         #expect(machine.status(of: TypeURL.route).error == "weights all zero")
         #expect(machine.push(base).isEmpty)
 
-        let fixed = try snapshot(revision: 2, CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
-                                 CanaryFixture.virtualService([("v2", 100)]))
+        let fixed = try snapshot(
+            revision: 2, CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
+            CanaryFixture.virtualService([("v2", 100)]))
         let resent = machine.push(fixed).sends
         #expect(resent.map(\.names) == [[reviewsListener]])
-        #expect(machine.receive(.init(typeURL: TypeURL.route, responseNonce: sent.nonce))
-            == [.ignoredStale(typeURL: TypeURL.route, nonce: sent.nonce)])
+        #expect(
+            machine.receive(.init(typeURL: TypeURL.route, responseNonce: sent.nonce))
+                == [.ignoredStale(typeURL: TypeURL.route, nonce: sent.nonce)])
         #expect(machine.status(of: TypeURL.route).status == .stale)
         ack(&machine, resent[0])
-        #expect(machine.status(of: TypeURL.route) == TypeStatus(status: .synced, sentVersion: resent[0].versionInfo,
-                                                                  ackedVersion: resent[0].versionInfo, sentNonce: resent[0].nonce))
+        #expect(
+            machine.status(of: TypeURL.route)
+                == TypeStatus(
+                    status: .synced, sentVersion: resent[0].versionInfo,
+                    ackedVersion: resent[0].versionInfo, sentNonce: resent[0].nonce))
     }
 
     @Test func aChangeToNothingTheProxyHoldsOrWantsSendsNothing() throws {
         var machine = envoyLike(base)
         #expect(machine.push(base).isEmpty)
-        let shifted = try snapshot(revision: 2, CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
-                                   CanaryFixture.virtualService([("v1", 10), ("v2", 90)]))
+        let shifted = try snapshot(
+            revision: 2, CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
+            CanaryFixture.virtualService([("v1", 10), ("v2", 90)]))
         let sends = machine.push(shifted).sends
         #expect(sends.map(\.typeURL) == [TypeURL.route])
         #expect(sends[0].names == [reviewsListener])
     }
 
     @Test func newClustersWarmBeforeRoutesAndRemovedOnesGoLast() throws {
-        let v1Only = try snapshot(revision: 1, CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1"]),
-                                  CanaryFixture.virtualService([("v1", 100)]))
+        let v1Only = try snapshot(
+            revision: 1, CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1"]),
+            CanaryFixture.virtualService([("v1", 100)]))
         var machine = envoyLike(v1Only)
-        let withV2 = try snapshot(revision: 2, CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
-                                  CanaryFixture.virtualService([("v2", 100)]))
+        let withV2 = try snapshot(
+            revision: 2, CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
+            CanaryFixture.virtualService([("v2", 100)]))
         let pushed = machine.push(withV2).sends
         #expect(pushed.map(\.typeURL) == [TypeURL.cluster])
         #expect(pushed[0].names.contains(v2Cluster))

@@ -6,9 +6,10 @@ import MeshTesting
 import Synchronization
 import Testing
 import Translator
-@testable import XDS
-@testable import PushPipeline
 import XDSCore
+
+@testable import PushPipeline
+@testable import XDS
 
 private final class RecordingWriter<Element: Sendable>: RPCWriterProtocol {
     let written = Mutex<[Element]>([])
@@ -30,19 +31,24 @@ private final class RecordingWriter<Element: Sendable>: RPCWriterProtocol {
             inputs.append(.init(key: resource.key, createdRevision: 1, config: try ConfigValidator.validate(resource)))
         }
         publisher.publish(PushContextBuilder.build(revision: 1, inputs: inputs))
-        return AggregatedDiscoveryServer(publisher: publisher, cache: SnapshotCache(generators: .testing), statuses: statuses,
-                                         metrics: nil, logger: Logger(label: "test"))
+        return AggregatedDiscoveryServer(
+            publisher: publisher, cache: SnapshotCache(generators: .testing), statuses: statuses,
+            metrics: nil, logger: Logger(label: "test"))
     }
 
-    static let context = ServerContext(descriptor: MethodDescriptor(fullyQualifiedService: "ads", method: "stream"),
-                                       remotePeer: "test", localPeer: "test", cancellation: .init())
+    static let context = ServerContext(
+        descriptor: MethodDescriptor(fullyQualifiedService: "ads", method: "stream"),
+        remotePeer: "test", localPeer: "test", cancellation: .init())
 
     @Test func theTableServesNoGatewayYet() {
         #expect(!GeneratorTable.testing.serves(.gateway))
         #expect(GeneratorTable.testing.generators(for: .gateway).isEmpty)
         #expect(GeneratorTable.testing.serves(.proxylessGRPC) && GeneratorTable.testing.serves(.sidecar))
         for kind in ProxyKind.allCases where GeneratorTable.testing.serves(kind) {
-            #expect(Set(GeneratorTable.testing.generators(for: kind).map(\.typeURL)) == [TypeURL.cluster, TypeURL.endpoint, TypeURL.listener, TypeURL.route])
+            #expect(
+                Set(GeneratorTable.testing.generators(for: kind).map(\.typeURL)) == [
+                    TypeURL.cluster, TypeURL.endpoint, TypeURL.listener, TypeURL.route,
+                ])
         }
     }
 
@@ -60,8 +66,9 @@ private final class RecordingWriter<Element: Sendable>: RPCWriterProtocol {
             request.node.userAgentName = "envoy"
             let requests = AsyncThrowingStream<Envoy_Service_Discovery_V3_DiscoveryRequest, any Error> { $0.yield(request) }
             do {
-                try await server.streamAggregatedResources(request: RPCAsyncSequence(wrapping: requests),
-                                                           response: RPCWriter(wrapping: writer), context: Self.context)
+                try await server.streamAggregatedResources(
+                    request: RPCAsyncSequence(wrapping: requests),
+                    response: RPCWriter(wrapping: writer), context: Self.context)
             } catch { thrown = error }
             sent = writer.written.withLock { $0.count }
         } else {
@@ -72,8 +79,9 @@ private final class RecordingWriter<Element: Sendable>: RPCWriterProtocol {
             request.node.userAgentName = "envoy"
             let requests = AsyncThrowingStream<Envoy_Service_Discovery_V3_DeltaDiscoveryRequest, any Error> { $0.yield(request) }
             do {
-                try await server.deltaAggregatedResources(request: RPCAsyncSequence(wrapping: requests),
-                                                          response: RPCWriter(wrapping: writer), context: Self.context)
+                try await server.deltaAggregatedResources(
+                    request: RPCAsyncSequence(wrapping: requests),
+                    response: RPCWriter(wrapping: writer), context: Self.context)
             } catch { thrown = error }
             sent = writer.written.withLock { $0.count }
         }

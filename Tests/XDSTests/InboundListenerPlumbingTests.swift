@@ -5,9 +5,10 @@ import MeshModel
 import Synchronization
 import Testing
 import Translator
-@testable import XDS
-@testable import PushPipeline
 import XDSCore
+
+@testable import PushPipeline
+@testable import XDS
 
 /// Records what the server writes.
 private final class CollectingWriter: RPCWriterProtocol {
@@ -51,7 +52,8 @@ private final class CollectingWriter: RPCWriterProtocol {
         let push = PushContextBuilder.build(revision: 1, inputs: [])
         let cache = SnapshotCache(generators: .testing)
         let address = try #require(InboundAddress(listenerName: Self.inbound))
-        var a = Proxy(id: "a", labels: ["pod": "a"]), b = Proxy(id: "b", labels: ["pod": "b"])
+        var a = Proxy(id: "a", labels: ["pod": "a"])
+        var b = Proxy(id: "b", labels: ["pod": "b"])
         a.inbound = [address]
         b.inbound = [address]
         let snapshot = await cache.snapshot(for: a, push: push)
@@ -68,15 +70,18 @@ private final class CollectingWriter: RPCWriterProtocol {
     @Test func theStreamAnswersInboundNamesFromTheRequestsOwnView() async throws {
         let publisher = PushContextPublisher()
         publisher.publish(PushContextBuilder.build(revision: 1, inputs: []))
-        let server = AggregatedDiscoveryServer(publisher: publisher, cache: SnapshotCache(generators: .testing), statuses: ProxyStatusRegistry(),
-                                               metrics: nil, logger: Logger(label: "test"))
+        let server = AggregatedDiscoveryServer(
+            publisher: publisher, cache: SnapshotCache(generators: .testing), statuses: ProxyStatusRegistry(),
+            metrics: nil, logger: Logger(label: "test"))
         let writer = CollectingWriter()
         let (requests, proxySends) = AsyncThrowingStream<Envoy_Service_Discovery_V3_DiscoveryRequest, any Error>.makeStream()
-        let context = ServerContext(descriptor: MethodDescriptor(fullyQualifiedService: "ads", method: "stream"),
-                                    remotePeer: "test", localPeer: "test", cancellation: .init())
+        let context = ServerContext(
+            descriptor: MethodDescriptor(fullyQualifiedService: "ads", method: "stream"),
+            remotePeer: "test", localPeer: "test", cancellation: .init())
         let stream = Task {
-            try await server.streamAggregatedResources(request: RPCAsyncSequence(wrapping: requests),
-                                                       response: RPCWriter(wrapping: writer), context: context)
+            try await server.streamAggregatedResources(
+                request: RPCAsyncSequence(wrapping: requests),
+                response: RPCWriter(wrapping: writer), context: context)
         }
         func responses(atLeast count: Int) async throws -> [Envoy_Service_Discovery_V3_DiscoveryResponse] {
             let deadline = ContinuousClock.now + .seconds(10)

@@ -4,9 +4,10 @@ import MeshTesting
 import Storage
 import Testing
 import Translator
-@testable import XDS
-@testable import PushPipeline
 import XDSCore
+
+@testable import PushPipeline
+@testable import XDS
 
 @Suite struct DebounceStateMachineTests {
     let start = ContinuousClock.now
@@ -32,7 +33,10 @@ import XDSCore
         var pushes = 0
         for _ in 0..<10 {
             now += .milliseconds(60)  // always inside the quiet period
-            if machine.changed(at: now) == .push { pushes += 1; break }
+            if machine.changed(at: now) == .push {
+                pushes += 1
+                break
+            }
         }
         #expect(pushes == 1)
         #expect(now == start + .milliseconds(360))  // the window opened at 60 ms; 60 + 250 = 310 -> the change at 360
@@ -70,8 +74,10 @@ import XDSCore
         let store = InMemoryConfigStore()
         let other = CanaryFixture.registry
             .replacingOccurrences(of: "reviews", with: "ratings")
-        _ = try await store.apply(CanaryFixture.resources(CanaryFixture.registry, other,
-                                                          CanaryFixture.destinationRule(subsets: ["v1", "v2"])))
+        _ = try await store.apply(
+            CanaryFixture.resources(
+                CanaryFixture.registry, other,
+                CanaryFixture.destinationRule(subsets: ["v1", "v2"])))
         let publisher = PushContextPublisher()
         let debouncer = PushDebouncer(store: store, publisher: publisher, logger: Logger(label: "test"))
         try await debouncer.buildAndPublish()
@@ -88,7 +94,8 @@ import XDSCore
         // Everything but reviews' endpoints is the very same resource (same bytes, same version).
         for (typeURL, resources) in second.resources {
             for (name, resource) in resources {
-                let changed = typeURL == TypeURL.endpoint && name.hasSuffix("|reviews.default.svc.cluster.local")
+                let changed =
+                    typeURL == TypeURL.endpoint && name.hasSuffix("|reviews.default.svc.cluster.local")
                     && !name.contains("|v2|")
                 #expect((resource.version != first.of(typeURL)[name]?.version) == changed, "\(name)")
             }
@@ -133,8 +140,10 @@ import XDSCore
     @Test func aRunOfEndpointChangesStaysEqualToFullRebuilds() async throws {
         let store = InMemoryConfigStore()
         let other = CanaryFixture.registry.replacingOccurrences(of: "reviews", with: "ratings")
-        _ = try await store.apply(CanaryFixture.resources(CanaryFixture.registry, other,
-                                                          CanaryFixture.destinationRule(subsets: ["v1", "v2"])))
+        _ = try await store.apply(
+            CanaryFixture.resources(
+                CanaryFixture.registry, other,
+                CanaryFixture.destinationRule(subsets: ["v1", "v2"])))
         let publisher = PushContextPublisher()
         let debouncer = PushDebouncer(store: store, publisher: publisher, logger: Logger(label: "test"))
         try await debouncer.buildAndPublish()
@@ -151,7 +160,8 @@ import XDSCore
         for (index, variant) in variants.enumerated() {
             let key = ConfigKey(kind: .workloadEntry, namespace: "default", name: variant.name)
             if let spec = variant.spec {
-                let text = "apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: {\(variant.annotations)name: \(variant.name), namespace: default}\nspec: \(spec)"
+                let text =
+                    "apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: {\(variant.annotations)name: \(variant.name), namespace: default}\nspec: \(spec)"
                 _ = try await store.apply(CanaryFixture.resources(text))
             } else {
                 _ = try await store.delete([key])
@@ -206,9 +216,12 @@ import XDSCore
             #expect(Set(push.warnings) == Set(rebuilt.warnings), "step \(step)")
             #expect(push.virtualServices.keys.sorted() == rebuilt.virtualServices.keys.sorted(), "step \(step)")
             let proxy = Proxy(id: "p")
-            let generated = ProxySnapshot(proxy: proxy, push: push, table: .testing), expected = ProxySnapshot(proxy: proxy, push: rebuilt, table: .testing)
+            let generated = ProxySnapshot(proxy: proxy, push: push, table: .testing)
+            let expected = ProxySnapshot(proxy: proxy, push: rebuilt, table: .testing)
             for type in XDSTypeRegistry.standard.pushOrder {
-                #expect(generated.of(type.typeURL).mapValues(\.version) == expected.of(type.typeURL).mapValues(\.version), "step \(step) \(type.shortName)")
+                #expect(
+                    generated.of(type.typeURL).mapValues(\.version) == expected.of(type.typeURL).mapValues(\.version),
+                    "step \(step) \(type.shortName)")
             }
         }
     }
@@ -254,12 +267,16 @@ import XDSCore
         let base = try snapshot(revision: 1, CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]))
         var machine = StreamStateMachine(streamID: "s", snapshot: base)
         let first = try #require(machine.receive(.init(typeURL: TypeURL.endpoint, resourceNames: [v1Cluster, v2Cluster])).sends.first)
-        let dropped = machine.receive(.init(typeURL: TypeURL.endpoint, versionInfo: first.versionInfo,
-                                            resourceNames: [v2Cluster], responseNonce: first.nonce))
+        let dropped = machine.receive(
+            .init(
+                typeURL: TypeURL.endpoint, versionInfo: first.versionInfo,
+                resourceNames: [v2Cluster], responseNonce: first.nonce))
         #expect(dropped == [.acked(typeURL: TypeURL.endpoint, version: first.versionInfo)])
         // Adding a name back (echoing the same, still latest nonce) is answered with that name.
-        let added = machine.receive(.init(typeURL: TypeURL.endpoint, versionInfo: first.versionInfo,
-                                          resourceNames: [v1Cluster, v2Cluster], responseNonce: first.nonce))
+        let added = machine.receive(
+            .init(
+                typeURL: TypeURL.endpoint, versionInfo: first.versionInfo,
+                resourceNames: [v1Cluster, v2Cluster], responseNonce: first.nonce))
         #expect(added.sends.map(\.names) == [[v1Cluster]])
     }
 }

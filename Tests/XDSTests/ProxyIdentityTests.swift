@@ -2,9 +2,10 @@ import EnvoyAPI
 import SwiftProtobuf
 import Testing
 import Translator
-@testable import XDS
-@testable import PushPipeline
 import XDSCore
+
+@testable import PushPipeline
+@testable import XDS
 
 @Suite struct ProxyIdentityTests {
     private func node(_ id: String, agent: String = "", metadata: [String: Google_Protobuf_Value] = [:]) -> Envoy_Config_Core_V3_Node {
@@ -45,9 +46,12 @@ import XDSCore
     @Test func labelsAddressesClusterAndLocality() throws {
         var labels = Google_Protobuf_Struct()
         labels.fields = ["app": .init(stringValue: "reviews"), "version": .init(stringValue: "v2")]
-        var n = node("sidecar~10.0.0.7~reviews-v2.shop~shop.svc.cluster.local", agent: "envoy",
-                     metadata: ["LABELS": .init(structValue: labels), "CLUSTER_ID": .init(stringValue: "east"),
-                                "INSTANCE_IPS": .init(stringValue: "10.0.0.7, fd00::7")])
+        var n = node(
+            "sidecar~10.0.0.7~reviews-v2.shop~shop.svc.cluster.local", agent: "envoy",
+            metadata: [
+                "LABELS": .init(structValue: labels), "CLUSTER_ID": .init(stringValue: "east"),
+                "INSTANCE_IPS": .init(stringValue: "10.0.0.7, fd00::7"),
+            ])
         n.locality.region = "us-east1"
         n.locality.zone = "us-east1-b"
         let p = try proxy(n)
@@ -64,7 +68,10 @@ import XDSCore
             (node("c", metadata: ["NAMESPACE": .init(stringValue: "Not_A_Label")]), "NAMESPACE"),
             (node("c", metadata: ["NAMESPACE": .init(numberValue: 3)]), "node.metadata.NAMESPACE"),
             (node("c", metadata: ["LABELS": .init(stringValue: "app=reviews")]), "node.metadata.LABELS"),
-            (node("c", metadata: ["LABELS": .init(structValue: Google_Protobuf_Struct(fields: ["app": .init(numberValue: 1)]))]), "node.metadata.LABELS.app"),
+            (
+                node("c", metadata: ["LABELS": .init(structValue: Google_Protobuf_Struct(fields: ["app": .init(numberValue: 1)]))]),
+                "node.metadata.LABELS.app"
+            ),
             (node("c", metadata: ["INSTANCE_IPS": .init(stringValue: "10.0.0.1,not-an-ip")]), "node.metadata.INSTANCE_IPS"),
             (node("sidecar~10.0.0.7~x.UPPER~UPPER.svc.cluster.local", agent: "envoy"), "fourth field"),
         ]

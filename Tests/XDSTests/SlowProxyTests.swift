@@ -4,9 +4,10 @@ import Logging
 import Synchronization
 import Testing
 import Translator
-@testable import XDS
-@testable import PushPipeline
 import XDSCore
+
+@testable import PushPipeline
+@testable import XDS
 
 /// Counts which PushContext revisions were generated; emits one listener per revision.
 private final class CountingListenerGenerator: ResourceGenerator {
@@ -57,8 +58,10 @@ private final class GatedWriter: RPCWriterProtocol {
         let generator = CountingListenerGenerator()
         let publisher = PushContextPublisher()
         publisher.publish(context(1))
-        let server = AggregatedDiscoveryServer(publisher: publisher, cache: SnapshotCache(generators: GeneratorTable(trustDomain: "cluster.local", generators: [.proxylessGRPC: [generator]])),
-                                               statuses: ProxyStatusRegistry(), metrics: nil, logger: Logger(label: "test"))
+        let server = AggregatedDiscoveryServer(
+            publisher: publisher,
+            cache: SnapshotCache(generators: GeneratorTable(trustDomain: "cluster.local", generators: [.proxylessGRPC: [generator]])),
+            statuses: ProxyStatusRegistry(), metrics: nil, logger: Logger(label: "test"))
         let writer = GatedWriter()
         let (requests, proxySends) = AsyncThrowingStream<Envoy_Service_Discovery_V3_DiscoveryRequest, any Error>.makeStream()
         var subscribe = Envoy_Service_Discovery_V3_DiscoveryRequest()
@@ -66,8 +69,9 @@ private final class GatedWriter: RPCWriterProtocol {
         subscribe.node.id = "slow-proxy"
         proxySends.yield(subscribe)
 
-        let serverContext = ServerContext(descriptor: MethodDescriptor(fullyQualifiedService: "ads", method: "stream"),
-                                    remotePeer: "test", localPeer: "test", cancellation: .init())
+        let serverContext = ServerContext(
+            descriptor: MethodDescriptor(fullyQualifiedService: "ads", method: "stream"),
+            remotePeer: "test", localPeer: "test", cancellation: .init())
         let stream = Task {
             try await server.streamAggregatedResources(
                 request: RPCAsyncSequence(wrapping: requests),

@@ -1,16 +1,18 @@
 import MeshTesting
 import Testing
 import Translator
-@testable import XDS
-@testable import PushPipeline
 import XDSCore
+
+@testable import PushPipeline
+@testable import XDS
 
 @Suite struct StreamStateMachineTests {
     let base: ProxySnapshot
 
     init() throws {
-        base = try snapshot(revision: 1, CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
-                            CanaryFixture.virtualService([("v1", 50), ("v2", 50)]))
+        base = try snapshot(
+            revision: 1, CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
+            CanaryFixture.virtualService([("v1", 50), ("v2", 50)]))
     }
 
     @Test func ackMarksTheTypeSynced() {
@@ -30,19 +32,24 @@ import XDSCore
     @Test func nackIsRecordedAndNothingIsResentUntilContentChanges() throws {
         var machine = StreamStateMachine(streamID: "s", snapshot: base)
         let sent = machine.receive(.init(typeURL: TypeURL.route, resourceNames: [reviewsListener])).sends[0]
-        let events = machine.receive(.init(typeURL: TypeURL.route, versionInfo: "", resourceNames: [reviewsListener],
-                                           responseNonce: sent.nonce, errorDetail: "weights all zero"))
+        let events = machine.receive(
+            .init(
+                typeURL: TypeURL.route, versionInfo: "", resourceNames: [reviewsListener],
+                responseNonce: sent.nonce, errorDetail: "weights all zero"))
         #expect(events == [.nacked(typeURL: TypeURL.route, version: sent.versionInfo, error: "weights all zero")])
         let status = machine.status(of: TypeURL.route)
         #expect(status.status == .stale)
         #expect(status.error == "weights all zero")
 
-        let fixed = try snapshot(revision: 2, CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
-                                 CanaryFixture.virtualService([("v2", 100)]))
+        let fixed = try snapshot(
+            revision: 2, CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
+            CanaryFixture.virtualService([("v2", 100)]))
         let resent = machine.push(fixed).sends
         #expect(resent.map(\.typeURL) == [TypeURL.route])
-        _ = machine.receive(.init(typeURL: TypeURL.route, versionInfo: resent[0].versionInfo, resourceNames: [reviewsListener],
-                                  responseNonce: resent[0].nonce))
+        _ = machine.receive(
+            .init(
+                typeURL: TypeURL.route, versionInfo: resent[0].versionInfo, resourceNames: [reviewsListener],
+                responseNonce: resent[0].nonce))
         #expect(machine.status(of: TypeURL.route).status == .synced)
         #expect(machine.status(of: TypeURL.route).error == nil)
     }
@@ -76,23 +83,27 @@ import XDSCore
 
     @Test func pushSendsOnlyTypesAndNamesThatChanged() throws {
         var machine = StreamStateMachine(streamID: "s", snapshot: base)
-        for (type, names) in [(TypeURL.listener, [String]()), (TypeURL.route, [reviewsListener]),
-                              (TypeURL.cluster, []), (TypeURL.endpoint, [v1Cluster, v2Cluster, allCluster])] {
+        for (type, names) in [
+            (TypeURL.listener, [String]()), (TypeURL.route, [reviewsListener]),
+            (TypeURL.cluster, []), (TypeURL.endpoint, [v1Cluster, v2Cluster, allCluster]),
+        ] {
             let sent = machine.receive(.init(typeURL: type, resourceNames: names)).sends[0]
             _ = machine.receive(.init(typeURL: type, versionInfo: sent.versionInfo, resourceNames: names, responseNonce: sent.nonce))
         }
         #expect(machine.push(base).isEmpty)
 
-        let shifted = try snapshot(revision: 2, CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
-                                   CanaryFixture.virtualService([("v1", 0), ("v2", 100)]))
+        let shifted = try snapshot(
+            revision: 2, CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
+            CanaryFixture.virtualService([("v1", 0), ("v2", 100)]))
         let sends = machine.push(shifted).sends
         #expect(sends.map(\.typeURL) == [TypeURL.route])
         #expect(sends[0].names == [reviewsListener])
     }
 
     @Test func newClusterAndItsEndpointsArriveBeforeTheRouteThatNamesIt() throws {
-        let v1Only = try snapshot(revision: 1, CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1"]),
-                                  CanaryFixture.virtualService([("v1", 100)]))
+        let v1Only = try snapshot(
+            revision: 1, CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1"]),
+            CanaryFixture.virtualService([("v1", 100)]))
         var machine = StreamStateMachine(streamID: "s", snapshot: v1Only)
         // An Envoy-like client: wildcard CDS and LDS, then RDS and EDS by name.
         var eds = [allCluster, v1Cluster]
@@ -101,8 +112,9 @@ import XDSCore
             _ = machine.receive(.init(typeURL: type, versionInfo: sent.versionInfo, resourceNames: names, responseNonce: sent.nonce))
         }
 
-        let withV2 = try snapshot(revision: 2, CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
-                                  CanaryFixture.virtualService([("v2", 100)]))
+        let withV2 = try snapshot(
+            revision: 2, CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]),
+            CanaryFixture.virtualService([("v2", 100)]))
         let pushed = machine.push(withV2).sends
         #expect(pushed.map(\.typeURL) == [TypeURL.cluster])
         #expect(pushed[0].names.contains(v2Cluster))
@@ -122,8 +134,9 @@ import XDSCore
             let sent = machine.receive(.init(typeURL: type, resourceNames: names)).sends[0]
             _ = machine.receive(.init(typeURL: type, versionInfo: sent.versionInfo, resourceNames: names, responseNonce: sent.nonce))
         }
-        let v2Only = try snapshot(revision: 2, CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v2"]),
-                                  CanaryFixture.virtualService([("v2", 100)]))
+        let v2Only = try snapshot(
+            revision: 2, CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v2"]),
+            CanaryFixture.virtualService([("v2", 100)]))
         let sends = machine.push(v2Only).sends
         #expect(sends.map(\.typeURL) == [TypeURL.route, TypeURL.cluster])
         #expect(!sends[1].names.contains(v1Cluster))

@@ -1,9 +1,10 @@
 import MeshModel
 import MeshTesting
 import Translator
-@testable import XDS
-@testable import PushPipeline
 import XDSCore
+
+@testable import PushPipeline
+@testable import XDS
 
 /// Builds a snapshot the way meshd does: parse, validate, build the PushContext, generate.
 func snapshot(revision: Int64, _ texts: String...) throws -> ProxySnapshot {

@@ -3,16 +3,18 @@ import MeshTesting
 import Synchronization
 import Testing
 import Translator
-@testable import XDS
-@testable import PushPipeline
 import XDSCore
+
+@testable import PushPipeline
+@testable import XDS
 
 @Suite struct TypeRegistryTests {
     /// A type added to the registry (here a stand-in for SDS) is served and pushed in its
     /// registered place with no change to the stream machine; one left out is answered empty.
     @Test func aRegisteredTypeIsServedInItsPlaceAndAnUnregisteredOneIsNot() throws {
-        let secret = XDSType(typeURL: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret",
-                             shortName: "SDS", fullState: false)
+        let secret = XDSType(
+            typeURL: "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret",
+            shortName: "SDS", fullState: false)
         let registry = XDSTypeRegistry([.cluster, .endpoint, secret, .listener, .route])
         func snapshot(_ revision: Int64, secretVersion: String) -> ProxySnapshot {
             var listener = Envoy_Config_Listener_V3_Listener()
@@ -22,11 +24,13 @@ import XDSCore
             var tls = Envoy_Extensions_TransportSockets_Tls_V3_Secret()
             tls.name = "default-\(secretVersion)"
             let secretResource = XDSResource(name: "default", message: tls)
-            return ProxySnapshot(revision: revision, resources: [
-                TypeURL.listener: [listener.name: XDSResource(name: listener.name, message: listener)],
-                TypeURL.cluster: [cluster.name: XDSResource(name: cluster.name, message: cluster)],
-                secret.typeURL: ["default": secretResource],
-            ])
+            return ProxySnapshot(
+                revision: revision,
+                resources: [
+                    TypeURL.listener: [listener.name: XDSResource(name: listener.name, message: listener)],
+                    TypeURL.cluster: [cluster.name: XDSResource(name: cluster.name, message: cluster)],
+                    secret.typeURL: ["default": secretResource],
+                ])
         }
         var machine = StreamStateMachine(streamID: "s", snapshot: snapshot(1, secretVersion: "a"), registry: registry)
         #expect(machine.receive(.init(typeURL: secret.typeURL, resourceNames: ["default"])).sends.map(\.names) == [["default"]])
@@ -81,7 +85,7 @@ private final class Tally: Sendable {
         #expect(throttle.highWater <= 3)
         // All permits are free again: `limit` holders at once are admitted without waiting.
         await withTaskGroup(of: Void.self) { group in
-            for _ in 0..<3 { group.addTask { await throttle.withPermit { } } }
+            for _ in 0..<3 { group.addTask { await throttle.withPermit {} } }
         }
     }
 

@@ -2,16 +2,18 @@ import MeshModel
 import MeshTesting
 import Testing
 import Translator
-@testable import XDS
-@testable import PushPipeline
 import XDSCore
+
+@testable import PushPipeline
+@testable import XDS
 
 @Suite struct UnhonouredFieldTests {
     /// Stored fields a kind of proxy does not honour are listed per kind, by path, for
     /// `/debug/push_status` and `meshd_config_unhonoured_fields{proxy_kind}`.
     @Test func storedFieldsGRPCCannotHonourAreListedPerKind() async throws {
         let store = InMemoryConfigStore()
-        let rule = CanaryFixture.destinationRule(subsets: ["v1"])
+        let rule =
+            CanaryFixture.destinationRule(subsets: ["v1"])
             + "\n  trafficPolicy: {connectionPool: {http: {http2MaxRequests: 1}, tcp: {maxConnections: 2}}}"
         _ = try await store.apply(CanaryFixture.resources(CanaryFixture.registry, rule))
         var index = ConfigIndex()

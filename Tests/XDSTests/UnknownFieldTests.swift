@@ -2,9 +2,10 @@ import MeshModel
 import MeshTesting
 import Testing
 import Translator
-@testable import XDS
-@testable import PushPipeline
 import XDSCore
+
+@testable import PushPipeline
+@testable import XDS
 
 @Suite struct UnknownFieldTests {
     /// A resource stored before meshd refused unknown fields keeps being pushed, the field

@@ -4,9 +4,10 @@ import MeshTesting
 import Storage
 import Testing
 import Translator
-@testable import XDS
-@testable import PushPipeline
 import XDSCore
+
+@testable import PushPipeline
+@testable import XDS
 
 /// Per-proxy views end to end: one generation per distinct view, and a change outside a view
 /// sends its proxies nothing at all, in SotW and in Delta.
@@ -58,7 +59,9 @@ import XDSCore
         #expect(first.of(TypeURL.listener).keys.sorted() == ["reviews.a.svc.cluster.local:9080"])
         #expect(other.of(TypeURL.listener).count == 2)
         // A Sidecar selecting one workload splits that proxy off.
-        let selecting = try Self.push(Self.service("reviews", "a"), Self.service("ratings", "b"), Self.onlyOwnNamespace, """
+        let selecting = try Self.push(
+            Self.service("reviews", "a"), Self.service("ratings", "b"), Self.onlyOwnNamespace,
+            """
             apiVersion: networking.istio.io/v1
             kind: Sidecar
             metadata: {name: x, namespace: a}
@@ -67,7 +70,8 @@ import XDSCore
               egress:
               - hosts: ["b/*"]
             """)
-        #expect(selecting.viewKey(for: Proxy(id: "a-1", namespace: "a", labels: ["app": "x"]))
+        #expect(
+            selecting.viewKey(for: Proxy(id: "a-1", namespace: "a", labels: ["app": "x"]))
                 != selecting.viewKey(for: Proxy(id: "a-2", namespace: "a", labels: ["app": "y"])))
     }
 
@@ -86,9 +90,13 @@ import XDSCore
     }
 
     /// Applies `texts`, pushes, and returns the published context.
-    static func apply(_ store: InMemoryConfigStore, _ debouncer: PushDebouncer, _ publisher: PushContextPublisher,
-                      _ texts: String...) async throws -> PushContext {
-        _ = try await store.apply(texts.flatMap { try! ConfigDocumentParser.parse($0) })
+    static func apply(
+        _ store: InMemoryConfigStore, _ debouncer: PushDebouncer, _ publisher: PushContextPublisher,
+        _ texts: String...
+    ) async throws -> PushContext {
+        var resources: [ConfigResource] = []
+        for text in texts { resources += try ConfigDocumentParser.parse(text) }
+        _ = try await store.apply(resources)
         try await debouncer.buildAndPublish()
         return try #require(publisher.current)
     }
@@ -97,10 +105,12 @@ import XDSCore
         let store = InMemoryConfigStore()
         let publisher = PushContextPublisher()
         let debouncer = PushDebouncer(store: store, publisher: publisher, logger: Logger(label: "test"))
-        let first = try await Self.apply(store, debouncer, publisher, Self.service("reviews", "a"), Self.service("ratings", "b"),
-                                         Self.onlyOwnNamespace)
+        let first = try await Self.apply(
+            store, debouncer, publisher, Self.service("reviews", "a"), Self.service("ratings", "b"),
+            Self.onlyOwnNamespace)
         let cache = SnapshotCache(generators: .testing)
-        let inA = Proxy(id: "a", namespace: "a"), inB = Proxy(id: "b", namespace: "b")
+        let inA = Proxy(id: "a", namespace: "a")
+        let inB = Proxy(id: "b", namespace: "b")
         var sotwA = StreamStateMachine(streamID: "a", snapshot: await cache.snapshot(for: inA, push: first))
         var deltaA = DeltaStreamStateMachine(streamID: "da", snapshot: await cache.snapshot(for: inA, push: first))
         var sotwB = StreamStateMachine(streamID: "b", snapshot: await cache.snapshot(for: inB, push: first))

@@ -1,8 +1,8 @@
 import EnvoyAPI
 import Foundation
+import PushPipeline
 import SwiftProtobuf
 import Translator
-import PushPipeline
 import XDSCore
 
 /// The rules Envoy enforces across an xDS snapshot (beyond one message's validation), checked
@@ -55,8 +55,10 @@ public enum EnvoyInvariants {
             let chains = listener.filterChains + (listener.hasDefaultFilterChain ? [listener.defaultFilterChain] : [])
             for filter in chains.flatMap(\.filters) {
                 let referrer = "listener \(name)"
-                if let manager = try? Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager(serializedBytes: filter.typedConfig.value),
-                   filter.typedConfig.typeURL.hasSuffix("HttpConnectionManager") {
+                if let manager = try? Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager(
+                    serializedBytes: filter.typedConfig.value),
+                    filter.typedConfig.typeURL.hasSuffix("HttpConnectionManager")
+                {
                     switch manager.routeSpecifier {
                     case .rds(let rds)?:
                         routeNames.insert(rds.routeConfigName)
@@ -68,7 +70,8 @@ public enum EnvoyInvariants {
                         if !listener.hasApiListener { problems.append("\(referrer): a connection manager without routes") }
                     }
                 } else if filter.typedConfig.typeURL.hasSuffix("TcpProxy"),
-                          let proxy = try? Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy(serializedBytes: filter.typedConfig.value) {
+                    let proxy = try? Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy(serializedBytes: filter.typedConfig.value)
+                {
                     switch proxy.clusterSpecifier {
                     case .cluster(let cluster)?: clusterNames.append((referrer, cluster))
                     case .weightedClusters(let weighted)?: clusterNames += weighted.clusters.map { (referrer, $0.name) }
@@ -77,8 +80,10 @@ public enum EnvoyInvariants {
                 }
             }
             if listener.hasApiListener,
-               let manager = try? Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager(serializedBytes: listener.apiListener.apiListener.value),
-               case .rds(let rds)? = manager.routeSpecifier {
+                let manager = try? Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager(
+                    serializedBytes: listener.apiListener.apiListener.value),
+                case .rds(let rds)? = manager.routeSpecifier
+            {
                 routeNames.insert(rds.routeConfigName)
                 if routes[rds.routeConfigName] == nil { problems.append("listener \(name): RDS \(rds.routeConfigName) was not sent") }
             }

@@ -27,33 +27,42 @@ public enum FilterChainSelection {
     /// The chain of `listener` that takes `offer`, else its default chain, else nil.
     public static func select(in listener: Envoy_Config_Listener_V3_Listener, _ offer: Offer) -> Envoy_Config_Listener_V3_FilterChain? {
         var candidates = listener.filterChains
-        candidates = narrow(candidates, matching: { $0.hasDestinationPort && $0.destinationPort.value == offer.port },
-                            unset: { !$0.hasDestinationPort })
+        candidates = narrow(
+            candidates, matching: { $0.hasDestinationPort && $0.destinationPort.value == offer.port },
+            unset: { !$0.hasDestinationPort })
         let longest = candidates.flatMap { $0.filterChainMatch.prefixRanges }
             .filter { contains($0, offer.address) }.map { $0.prefixLen.value }.max()
-        candidates = narrow(candidates, matching: { match in
-            longest.map { length in match.prefixRanges.contains { $0.prefixLen.value == length && contains($0, offer.address) } } ?? false
-        }, unset: { $0.prefixRanges.isEmpty })
+        candidates = narrow(
+            candidates,
+            matching: { match in
+                longest.map { length in match.prefixRanges.contains { $0.prefixLen.value == length && contains($0, offer.address) } } ?? false
+            }, unset: { $0.prefixRanges.isEmpty })
         let name = offer.serverName?.lowercased()
         let wildcard = candidates.flatMap { $0.filterChainMatch.serverNames }
             .filter { $0.hasPrefix("*") && name?.hasSuffix($0.dropFirst()) == true }.max { $0.count < $1.count }
-        candidates = narrow(candidates, matching: { match in
-            name.map { match.serverNames.map { $0.lowercased() }.contains($0) } ?? false
-        }, unset: { $0.serverNames.isEmpty }, orElse: { match in
-            wildcard.map { match.serverNames.contains($0) } ?? false
-        })
-        candidates = narrow(candidates, matching: { $0.transportProtocol == offer.transportProtocol && !$0.transportProtocol.isEmpty },
-                            unset: { $0.transportProtocol.isEmpty })
+        candidates = narrow(
+            candidates,
+            matching: { match in
+                name.map { match.serverNames.map { $0.lowercased() }.contains($0) } ?? false
+            }, unset: { $0.serverNames.isEmpty },
+            orElse: { match in
+                wildcard.map { match.serverNames.contains($0) } ?? false
+            })
+        candidates = narrow(
+            candidates, matching: { $0.transportProtocol == offer.transportProtocol && !$0.transportProtocol.isEmpty },
+            unset: { $0.transportProtocol.isEmpty })
         if let chosen = candidates.first { return chosen }
         return listener.hasDefaultFilterChain ? listener.defaultFilterChain : nil
     }
 
     /// Chains whose match names the value; else (optionally) the next-best named form; else
     /// those leaving the criterion unset.
-    private static func narrow(_ chains: [Envoy_Config_Listener_V3_FilterChain],
-                               matching: (Envoy_Config_Listener_V3_FilterChainMatch) -> Bool,
-                               unset: (Envoy_Config_Listener_V3_FilterChainMatch) -> Bool,
-                               orElse: ((Envoy_Config_Listener_V3_FilterChainMatch) -> Bool)? = nil) -> [Envoy_Config_Listener_V3_FilterChain] {
+    private static func narrow(
+        _ chains: [Envoy_Config_Listener_V3_FilterChain],
+        matching: (Envoy_Config_Listener_V3_FilterChainMatch) -> Bool,
+        unset: (Envoy_Config_Listener_V3_FilterChainMatch) -> Bool,
+        orElse: ((Envoy_Config_Listener_V3_FilterChainMatch) -> Bool)? = nil
+    ) -> [Envoy_Config_Listener_V3_FilterChain] {
         let exact = chains.filter { matching($0.filterChainMatch) }
         if !exact.isEmpty { return exact }
         if let orElse {

@@ -20,8 +20,10 @@ public struct SimulatedConnection: Sendable, Hashable, CustomStringConvertible {
     /// The HTTP request the connection carries, nil for opaque TCP bytes.
     public var request: SimulatedRequest?
 
-    public init(_ direction: Direction = .outbound, address: String, port: UInt32, serverName: String? = nil,
-                request: SimulatedRequest? = nil) {
+    public init(
+        _ direction: Direction = .outbound, address: String, port: UInt32, serverName: String? = nil,
+        request: SimulatedRequest? = nil
+    ) {
         self.direction = direction
         self.address = address
         self.port = port
@@ -30,9 +32,12 @@ public struct SimulatedConnection: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// An outbound HTTP request to `address:port` with `authority` as its Host.
-    public static func http(_ authority: String, address: String = "10.96.0.1", port: UInt32, path: String = "/",
-                            headers: [String: String] = [:]) -> SimulatedConnection {
-        SimulatedConnection(address: address, port: port, request: SimulatedRequest(authority: authority, path: path, headers: headers, method: "GET"))
+    public static func http(
+        _ authority: String, address: String = "10.96.0.1", port: UInt32, path: String = "/",
+        headers: [String: String] = [:]
+    ) -> SimulatedConnection {
+        SimulatedConnection(
+            address: address, port: port, request: SimulatedRequest(authority: authority, path: path, headers: headers, method: "GET"))
     }
 
     public var description: String {

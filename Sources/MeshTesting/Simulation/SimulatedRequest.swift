@@ -14,8 +14,10 @@ public struct SimulatedRequest: Sendable, Hashable, CustomStringConvertible {
     /// header operations and CORS headers.
     public var responseHeaders: [String: String]
 
-    public init(authority: String, path: String = "/echo.Echo/Who", headers: [String: String] = [:], method: String = "POST",
-                responseHeaders: [String: String] = [:]) {
+    public init(
+        authority: String, path: String = "/echo.Echo/Who", headers: [String: String] = [:], method: String = "POST",
+        responseHeaders: [String: String] = [:]
+    ) {
         self.authority = authority
         self.path = path
         self.headers = headers
@@ -33,7 +35,8 @@ public struct SimulatedRequest: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String {
-        "\(method) \(authority)\(path)" + (headers.isEmpty ? "" : " " + headers.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))
+        "\(method) \(authority)\(path)"
+            + (headers.isEmpty ? "" : " " + headers.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))
     }
 }
 
@@ -92,8 +95,10 @@ public struct SimulationResult: Sendable, Hashable {
     /// What the CORS filter decided, nil when it did not act (no policy, no filter, no Origin).
     public var cors: SimulatedCORS?
 
-    public init(route: String?, outcome: SimulatedOutcome, fault: SimulatedFault? = nil, forwarded: SimulatedForward? = nil,
-                mirrors: [SimulatedMirror] = [], responseHeaders: [String: String]? = nil, cors: SimulatedCORS? = nil) {
+    public init(
+        route: String?, outcome: SimulatedOutcome, fault: SimulatedFault? = nil, forwarded: SimulatedForward? = nil,
+        mirrors: [SimulatedMirror] = [], responseHeaders: [String: String]? = nil, cors: SimulatedCORS? = nil
+    ) {
         self.route = route
         self.outcome = outcome
         self.fault = fault

@@ -5,22 +5,27 @@ import EnvoyAPI
 extension TrafficSimulation {
     static let corsFilterName = "envoy.filters.http.cors"
 
-    static func applyCORS(_ request: SimulatedRequest, route: Envoy_Config_Route_V3_Route, filters: [String],
-                          to result: inout SimulationResult) {
+    static func applyCORS(
+        _ request: SimulatedRequest, route: Envoy_Config_Route_V3_Route, filters: [String],
+        to result: inout SimulationResult
+    ) {
         let headers = request.allHeaders
         guard filters.contains(corsFilterName), let any = route.typedPerFilterConfig[corsFilterName],
-              let policy = try? Envoy_Extensions_Filters_Http_Cors_V3_CorsPolicy(serializedBytes: any.value),
-              !policy.hasFilterEnabled || perMillion(policy.filterEnabled.defaultValue) > 0,
-              let origin = headers["origin"], !origin.isEmpty else { return }
+            let policy = try? Envoy_Extensions_Filters_Http_Cors_V3_CorsPolicy(serializedBytes: any.value),
+            !policy.hasFilterEnabled || perMillion(policy.filterEnabled.defaultValue) > 0,
+            let origin = headers["origin"], !origin.isEmpty
+        else { return }
         let allowed = policy.allowOriginStringMatch.contains { matches($0, origin) }
         let preflight = request.method == "OPTIONS" && headers["access-control-request-method"] != nil
         var cors: [String: String] = allowed ? ["access-control-allow-origin": origin] : [:]
         if allowed, policy.hasAllowCredentials, policy.allowCredentials.value { cors["access-control-allow-credentials"] = "true" }
         if preflight {
             if allowed {
-                for (name, value) in [("access-control-allow-methods", policy.allowMethods),
-                                      ("access-control-allow-headers", policy.allowHeaders),
-                                      ("access-control-max-age", policy.maxAge)] where !value.isEmpty {
+                for (name, value) in [
+                    ("access-control-allow-methods", policy.allowMethods),
+                    ("access-control-allow-headers", policy.allowHeaders),
+                    ("access-control-max-age", policy.maxAge),
+                ] where !value.isEmpty {
                     cors[name] = value
                 }
                 result.cors = .preflightAllowed(headers: cors)

@@ -22,7 +22,8 @@ extension TrafficSimulation {
             return ConnectionResult(listener: nil, filterChain: nil, result: .init(route: nil, outcome: .noListener("0.0.0.0:\(capturePort)")))
         }
         if listener.hasUseOriginalDst, listener.useOriginalDst.value,
-           let target = self.listener(at: connection.address, port: connection.port) ?? self.listener(at: "0.0.0.0", port: connection.port) {
+            let target = self.listener(at: connection.address, port: connection.port) ?? self.listener(at: "0.0.0.0", port: connection.port)
+        {
             listener = target
         }
         let inspects = listener.listenerFilters.contains { $0.name == Self.tlsInspector }
@@ -36,7 +37,8 @@ extension TrafficSimulation {
         switch filter.name {
         case Self.httpConnectionManager:
             guard let request = connection.request,
-                  let manager = try? Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager(serializedBytes: filter.typedConfig.value)
+                let manager = try? Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager(
+                    serializedBytes: filter.typedConfig.value)
             else {
                 result = .init(route: nil, outcome: .noRoute)
                 break

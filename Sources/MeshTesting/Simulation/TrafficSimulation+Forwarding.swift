@@ -7,8 +7,10 @@ extension TrafficSimulation {
     /// The request after the route's rewrites and request header operations (the chosen
     /// weighted cluster's first, then the route's: Envoy applies the most specific level first,
     /// so the route's operations have the last word).
-    static func forward(_ request: SimulatedRequest, route: Envoy_Config_Route_V3_Route, action: Envoy_Config_Route_V3_RouteAction,
-                        weight: Envoy_Config_Route_V3_WeightedCluster.ClusterWeight?) -> SimulatedForward {
+    static func forward(
+        _ request: SimulatedRequest, route: Envoy_Config_Route_V3_Route, action: Envoy_Config_Route_V3_RouteAction,
+        weight: Envoy_Config_Route_V3_WeightedCluster.ClusterWeight?
+    ) -> SimulatedForward {
         var headers = Dictionary(request.headers.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { $1 })
         if let weight { mutate(&headers, remove: weight.requestHeadersToRemove, add: weight.requestHeadersToAdd) }
         mutate(&headers, remove: route.requestHeadersToRemove, add: route.requestHeadersToAdd)
@@ -19,8 +21,10 @@ extension TrafficSimulation {
     }
 
     /// The destination's response headers after the response header operations.
-    static func respond(_ response: [String: String], route: Envoy_Config_Route_V3_Route,
-                        weight: Envoy_Config_Route_V3_WeightedCluster.ClusterWeight?) -> [String: String] {
+    static func respond(
+        _ response: [String: String], route: Envoy_Config_Route_V3_Route,
+        weight: Envoy_Config_Route_V3_WeightedCluster.ClusterWeight?
+    ) -> [String: String] {
         var headers = Dictionary(response.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { $1 })
         if let weight { mutate(&headers, remove: weight.responseHeadersToRemove, add: weight.responseHeadersToAdd) }
         mutate(&headers, remove: route.responseHeadersToRemove, add: route.responseHeadersToAdd)

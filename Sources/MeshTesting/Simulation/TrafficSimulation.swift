@@ -1,9 +1,9 @@
 import EnvoyAPI
 import Foundation
 import MeshModel
+import PushPipeline
 import SwiftProtobuf
 import Translator
-import PushPipeline
 import XDSCore
 
 /// Walks the xDS resources a proxy was sent — decoded from their bytes, not from meshd's model —
@@ -53,8 +53,10 @@ public struct TrafficSimulation: Sendable {
             }
             return .init(route: nil, outcome: .noListener(request.authority))
         }
-        guard let manager = try? Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager(
-            serializedBytes: listener.apiListener.apiListener.value) else {
+        guard
+            let manager = try? Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager(
+                serializedBytes: listener.apiListener.apiListener.value)
+        else {
             return .init(route: nil, outcome: .noListener(request.authority))
         }
         return route(request, through: manager, cluster: chosen)
@@ -63,9 +65,11 @@ public struct TrafficSimulation: Sendable {
     /// Where `request` goes through the connection manager `manager` (its inline routes, or
     /// those it names over RDS): virtual host, first matching route, action; `chosen` as in
     /// `run(_:cluster:)`.
-    func route(_ request: SimulatedRequest,
-               through manager: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager,
-               cluster chosen: String? = nil) -> SimulationResult {
+    func route(
+        _ request: SimulatedRequest,
+        through manager: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager,
+        cluster chosen: String? = nil
+    ) -> SimulationResult {
         let configuration: Envoy_Config_Route_V3_RouteConfiguration
         if case .routeConfig(let inline)? = manager.routeSpecifier {
             configuration = inline
@@ -90,8 +94,9 @@ public struct TrafficSimulation: Sendable {
             }
             result.forwarded = Self.forward(request, route: route, action: action, weight: weight)
             result.mirrors = action.requestMirrorPolicies.map {
-                SimulatedMirror(cluster: $0.cluster, perMillion: Self.perMillion($0.runtimeFraction.defaultValue),
-                                clusterExists: clusters[$0.cluster] != nil)
+                SimulatedMirror(
+                    cluster: $0.cluster, perMillion: Self.perMillion($0.runtimeFraction.defaultValue),
+                    clusterExists: clusters[$0.cluster] != nil)
             }
             result.responseHeaders = Self.respond(request.responseHeaders, route: route, weight: weight)
         }
@@ -113,7 +118,8 @@ public struct TrafficSimulation: Sendable {
     private func fault(of route: Envoy_Config_Route_V3_Route, filters: [String]) -> SimulatedFault? {
         let name = "envoy.filters.http.fault"
         guard filters.contains(name), let any = route.typedPerFilterConfig[name],
-              let config = try? Envoy_Extensions_Filters_Http_Fault_V3_HTTPFault(serializedBytes: any.value) else { return nil }
+            let config = try? Envoy_Extensions_Filters_Http_Fault_V3_HTTPFault(serializedBytes: any.value)
+        else { return nil }
         var fault = SimulatedFault()
         if config.hasDelay {
             let fixed = config.delay.fixedDelay
@@ -136,13 +142,14 @@ public struct TrafficSimulation: Sendable {
         case .directResponse(let direct):
             return .directResponse(status: direct.status)
         case .redirect(let redirect):
-            let status: UInt32 = switch redirect.responseCode {
-            case .found: 302
-            case .seeOther: 303
-            case .temporaryRedirect: 307
-            case .permanentRedirect: 308
-            default: 301
-            }
+            let status: UInt32 =
+                switch redirect.responseCode {
+                case .found: 302
+                case .seeOther: 303
+                case .temporaryRedirect: 307
+                case .permanentRedirect: 308
+                default: 301
+                }
             let port = redirect.portRedirect == 0 ? "" : ":\(redirect.portRedirect)"
             return .redirect(location: "\(redirect.schemeRedirect)://\(redirect.hostRedirect)\(port)\(redirect.pathRedirect)", status: status)
         case .route(let action):

@@ -47,8 +47,8 @@ public enum AnalysisCode: String, Sendable, Hashable, CaseIterable {
     public var level: AnalysisLevel {
         switch self {
         case .referencedResourceNotFound, .schemaValidationError, .conflictingMeshGatewayVirtualServiceHosts,
-             .conflictingSidecarWorkloadSelectors, .multipleSidecarsWithoutWorkloadSelectors,
-             .virtualServiceDestinationPortSelectorRequired, .destinationRuleSubsetNotSelectPods:
+            .conflictingSidecarWorkloadSelectors, .multipleSidecarsWithoutWorkloadSelectors,
+            .virtualServiceDestinationPortSelectorRequired, .destinationRuleSubsetNotSelectPods:
             .error
         case .noMatchingWorkloadsFound, .unknownDestinationRuleHost, .sidecarHidesRoutedHost, .duplicateDestinationRule:
             .warning

@@ -48,8 +48,10 @@ public struct AnalysisInput: Sendable {
                 workloads.append(.init(namespace: input.key.namespace, name: "\(input.key)", labels: spec.labels))
             case .serviceEntry(let spec):
                 for endpoint in spec.endpoints where !endpoint.labels.isEmpty {
-                    workloads.append(.init(namespace: input.key.namespace, name: "\(input.key) endpoint \(endpoint.address)",
-                                           labels: endpoint.labels))
+                    workloads.append(
+                        .init(
+                            namespace: input.key.namespace, name: "\(input.key) endpoint \(endpoint.address)",
+                            labels: endpoint.labels))
                 }
             default:
                 break
@@ -61,8 +63,9 @@ public struct AnalysisInput: Sendable {
 
     /// The input for `resources`, building their context with `settings` (tests, files).
     public init(resources: [PushContextBuilder.Input], settings: MeshSettings = MeshSettings(), connected: [AnalysisWorkload] = []) {
-        self.init(resources: resources, context: PushContextBuilder.build(revision: 0, inputs: resources, settings: settings),
-                  connected: connected)
+        self.init(
+            resources: resources, context: PushContextBuilder.build(revision: 0, inputs: resources, settings: settings),
+            connected: connected)
     }
 
     /// The resources of one kind with their typed spec, sorted by key.
@@ -71,23 +74,48 @@ public struct AnalysisInput: Sendable {
     }
 
     var virtualServices: [(key: ConfigKey, createdRevision: Int64, spec: VirtualService)] {
-        all { switch $0 { case .virtualService(let spec): spec; default: nil } }
+        all {
+            switch $0 {
+            case .virtualService(let spec): spec
+            default: nil
+            }
+        }
     }
 
     var destinationRules: [(key: ConfigKey, createdRevision: Int64, spec: DestinationRule)] {
-        all { switch $0 { case .destinationRule(let spec): spec; default: nil } }
+        all {
+            switch $0 {
+            case .destinationRule(let spec): spec
+            default: nil
+            }
+        }
     }
 
     var sidecars: [(key: ConfigKey, createdRevision: Int64, spec: Sidecar)] {
-        all { switch $0 { case .sidecar(let spec): spec; default: nil } }
+        all {
+            switch $0 {
+            case .sidecar(let spec): spec
+            default: nil
+            }
+        }
     }
 
     var authorizationPolicies: [(key: ConfigKey, createdRevision: Int64, spec: AuthorizationPolicy)] {
-        all { switch $0 { case .authorizationPolicy(let spec): spec; default: nil } }
+        all {
+            switch $0 {
+            case .authorizationPolicy(let spec): spec
+            default: nil
+            }
+        }
     }
 
     var peerAuthentications: [(key: ConfigKey, createdRevision: Int64, spec: PeerAuthentication)] {
-        all { switch $0 { case .peerAuthentication(let spec): spec; default: nil } }
+        all {
+            switch $0 {
+            case .peerAuthentication(let spec): spec
+            default: nil
+            }
+        }
     }
 
     /// The workloads of `namespace`.

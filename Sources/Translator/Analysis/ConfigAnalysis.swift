@@ -34,8 +34,9 @@ public enum ConfigAnalysis {
     /// push until fixed or deleted.
     @Sendable static func invalidResources(_ input: AnalysisInput) -> [AnalysisMessage] {
         input.context.invalid.map { warning in
-            AnalysisMessage(.schemaValidationError, warning.key, field: warning.field,
-                            "Schema validation error: \(warning.message)")
+            AnalysisMessage(
+                .schemaValidationError, warning.key, field: warning.field,
+                "Schema validation error: \(warning.message)")
         }
     }
 }

@@ -35,17 +35,21 @@ enum MeshGatewayHostsAnalyzer {
                 let rivals = list.filter { $0.key != claim.key && overlaps($0.scope, claim.scope) }
                 guard !rivals.isEmpty else { continue }
                 let names = ([claim] + rivals).map { "\($0.key.namespace)/\($0.key.name)" }.sorted().joined(separator: ",")
-                var text = "The VirtualServices \(names) associated with mesh gateway define the same host \(host) which can lead to undefined behavior. This can be fixed by merging the conflicting VirtualServices into a single resource."
-                if let older = rivals.first(where: { $0.key.namespace == claim.key.namespace && ($0.createdRevision, $0.key) < (claim.createdRevision, claim.key) }) {
+                var text =
+                    "The VirtualServices \(names) associated with mesh gateway define the same host \(host) which can lead to undefined behavior. This can be fixed by merging the conflicting VirtualServices into a single resource."
+                if let older = rivals.first(where: {
+                    $0.key.namespace == claim.key.namespace && ($0.createdRevision, $0.key) < (claim.createdRevision, claim.key)
+                }) {
                     text += " meshd ignores this one for the host: \(older.key) in the same namespace is older."
                 }
-                messages.append(AnalysisMessage(.conflictingMeshGatewayVirtualServiceHosts, claim.key,
-                                                field: "spec.hosts[\(claim.hostIndex)]", text))
+                messages.append(
+                    AnalysisMessage(
+                        .conflictingMeshGatewayVirtualServiceHosts, claim.key,
+                        field: "spec.hosts[\(claim.hostIndex)]", text))
             }
         }
         return messages
     }
-
 
     /// The namespaces `exportTo` exports to (`.` is the owner's); nil for every namespace.
     private static func scope(of exportTo: [String], owner: String) -> Set<String>? {

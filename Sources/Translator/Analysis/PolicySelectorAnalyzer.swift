@@ -32,7 +32,8 @@ enum PolicySelectorAnalyzer {
     }
 
     private static func noMatch(_ key: ConfigKey, field: String, _ selector: [String: String]) -> AnalysisMessage {
-        AnalysisMessage(.noMatchingWorkloadsFound, key, field: field,
-                        "No matching workloads for this resource with the following labels: \(selectorText(selector))")
+        AnalysisMessage(
+            .noMatchingWorkloadsFound, key, field: field,
+            "No matching workloads for this resource with the following labels: \(selectorText(selector))")
     }
 }

@@ -16,7 +16,6 @@ enum SidecarAnalyzer {
         return selectors(sidecars, input) + hiddenHosts(sidecars, input)
     }
 
-
     private static func names(_ entries: [Entry]) -> String {
         entries.map { "\($0.key.namespace)/\($0.key.name)" }.sorted().joined(separator: ",")
     }
@@ -28,8 +27,11 @@ enum SidecarAnalyzer {
             let defaults = local.filter { !$0.spec.selectsWorkloads }
             if defaults.count > 1 {
                 for entry in defaults {
-                    messages.append(AnalysisMessage(.multipleSidecarsWithoutWorkloadSelectors, entry.key, field: "spec.workloadSelector",
-                                                    "The Sidecars \(names(defaults)) in namespace \"\(namespace)\" have no workload selector, which can lead to undefined behavior."))
+                    messages.append(
+                        AnalysisMessage(
+                            .multipleSidecarsWithoutWorkloadSelectors, entry.key, field: "spec.workloadSelector",
+                            "The Sidecars \(names(defaults)) in namespace \"\(namespace)\" have no workload selector, which can lead to undefined behavior."
+                        ))
                 }
             }
             let selecting = local.filter { $0.spec.selectsWorkloads }
@@ -38,16 +40,21 @@ enum SidecarAnalyzer {
             for entry in selecting {
                 let selector = entry.spec.workloadSelector ?? [:]
                 if !workloads.contains(where: { $0.matches(selector) }) {
-                    messages.append(AnalysisMessage(.referencedResourceNotFound, entry.key, field: "spec.workloadSelector.labels",
-                                                    "Referenced selector not found: \"\(selectorText(selector))\""))
+                    messages.append(
+                        AnalysisMessage(
+                            .referencedResourceNotFound, entry.key, field: "spec.workloadSelector.labels",
+                            "Referenced selector not found: \"\(selectorText(selector))\""))
                 }
             }
             for workload in workloads {
                 let sharing = selecting.filter { workload.matches($0.spec.workloadSelector ?? [:]) }
                 guard sharing.count > 1 else { continue }
                 for entry in sharing where reported.insert(entry.key).inserted {
-                    messages.append(AnalysisMessage(.conflictingSidecarWorkloadSelectors, entry.key, field: "spec.workloadSelector",
-                                                    "The Sidecars \(names(sharing)) in namespace \"\(namespace)\" select the same workload pod \"\(workload.name)\", which can lead to undefined behavior."))
+                    messages.append(
+                        AnalysisMessage(
+                            .conflictingSidecarWorkloadSelectors, entry.key, field: "spec.workloadSelector",
+                            "The Sidecars \(names(sharing)) in namespace \"\(namespace)\" select the same workload pod \"\(workload.name)\", which can lead to undefined behavior."
+                        ))
                 }
             }
         }
@@ -70,12 +77,14 @@ enum SidecarAnalyzer {
             for raw in spec.hosts {
                 let host = HostName.resolve(raw, namespace: namespace)
                 guard let service = push.registry.service(host), service.isExported(to: namespace),
-                      push.virtualService(for: host, serviceNamespace: service.namespace, from: namespace)?.key == key
+                    push.virtualService(for: host, serviceNamespace: service.namespace, from: namespace)?.key == key
                 else { continue }
                 for sidecar in applying where !sidecar.spec.egress.isEmpty && !imports(sidecar.spec, service, in: namespace) {
-                    messages.append(AnalysisMessage(
-                        .sidecarHidesRoutedHost, sidecar.key, field: "spec.egress",
-                        "The Sidecar does not import host \(host), which \(key) routes: the proxies in namespace \(namespace) it applies to cannot reach that host, and the VirtualService has no effect for them. Add \"\(service.namespace)/\(host)\" (or \"\(service.namespace)/*\") to an egress listener's hosts."))
+                    messages.append(
+                        AnalysisMessage(
+                            .sidecarHidesRoutedHost, sidecar.key, field: "spec.egress",
+                            "The Sidecar does not import host \(host), which \(key) routes: the proxies in namespace \(namespace) it applies to cannot reach that host, and the VirtualService has no effect for them. Add \"\(service.namespace)/\(host)\" (or \"\(service.namespace)/*\") to an egress listener's hosts."
+                        ))
                 }
             }
         }
@@ -87,5 +96,4 @@ enum SidecarAnalyzer {
     private static func imports(_ sidecar: Sidecar, _ service: Service, in namespace: String) -> Bool {
         service.ports.contains { ProxyView.admits(sidecar.egress, port: $0.number, of: service, namespace: namespace) }
     }
-
 }

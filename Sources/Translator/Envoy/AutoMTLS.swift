@@ -35,7 +35,8 @@ enum AutoMTLS {
     /// The cluster's socket choices: `tls` (the ISTIO_MUTUAL context the cluster would get)
     /// for the endpoints marked as having a sidecar, plaintext for every other.
     static func transportSocketMatches(_ tls: Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext)
-        -> [Envoy_Config_Cluster_V3_Cluster.TransportSocketMatch] {
+        -> [Envoy_Config_Cluster_V3_Cluster.TransportSocketMatch]
+    {
         var mutual = Envoy_Config_Cluster_V3_Cluster.TransportSocketMatch()
         mutual.name = "tlsMode-istio"
         mutual.match.fields[matchField] = Google_Protobuf_Value(stringValue: istio)

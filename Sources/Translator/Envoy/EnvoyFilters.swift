@@ -62,8 +62,10 @@ enum EnvoyFilters {
     }
 
     /// A filter chain of one network filter.
-    static func chain(_ name: String, match: Envoy_Config_Listener_V3_FilterChainMatch? = nil,
-                      _ filter: Envoy_Config_Listener_V3_Filter) -> Envoy_Config_Listener_V3_FilterChain {
+    static func chain(
+        _ name: String, match: Envoy_Config_Listener_V3_FilterChainMatch? = nil,
+        _ filter: Envoy_Config_Listener_V3_Filter
+    ) -> Envoy_Config_Listener_V3_FilterChain {
         var chain = Envoy_Config_Listener_V3_FilterChain()
         chain.name = name
         if let match { chain.filterChainMatch = match }

@@ -22,13 +22,15 @@ enum EnvoyInbound {
             var match = Envoy_Config_Listener_V3_FilterChainMatch()
             match.destinationPort = Google_Protobuf_UInt32Value(port.number)
             let cluster = EnvoyNames.inboundCluster(port: port.number)
-            let filter = PortProtocol(protocolName: port.protocolName) == .http
+            let filter =
+                PortProtocol(protocolName: port.protocolName) == .http
                 ? EnvoyFilters.httpConnectionManager(statPrefix: "inbound_0.0.0.0_\(port.number)", routes: routes(port.number))
                 : EnvoyFilters.tcpProxy(cluster: cluster)
             return EnvoyFilters.chain(EnvoyNames.wildcardListener(port: port.number), match: match, filter)
         }
-        listener.defaultFilterChain = EnvoyFilters.chain("PassthroughFilterChain",
-                                                         EnvoyFilters.tcpProxy(cluster: EnvoyNames.inboundPassthroughCluster))
+        listener.defaultFilterChain = EnvoyFilters.chain(
+            "PassthroughFilterChain",
+            EnvoyFilters.tcpProxy(cluster: EnvoyNames.inboundPassthroughCluster))
         return listener
     }
 
@@ -38,10 +40,11 @@ enum EnvoyInbound {
     static func clusters(_ ports: [InboundPort]) -> [Envoy_Config_Cluster_V3_Cluster] {
         ports.map { port in
             let name = EnvoyNames.inboundCluster(port: port.number)
-            var cluster = switch port.endpoint {
-            case .socket(let address, let target): EnvoyLocalClusters.loopback(name, address: address, port: target)
-            case .pipe(let path): EnvoyLocalClusters.pipe(name, path: path)
-            }
+            var cluster =
+                switch port.endpoint {
+                case .socket(let address, let target): EnvoyLocalClusters.loopback(name, address: address, port: target)
+                case .pipe(let path): EnvoyLocalClusters.pipe(name, path: path)
+                }
             if PortProtocol(protocolName: port.protocolName) == .http {
                 EnvoyTrafficPolicy.apply(PolicySettings(), to: &cluster, protocolName: port.protocolName)
             }

@@ -59,8 +59,9 @@ struct EnvoyListenerGenerator: ResourceGenerator {
     static func routeNames(_ listener: Envoy_Config_Listener_V3_Listener) -> [String] {
         (listener.filterChains + [listener.defaultFilterChain]).flatMap(\.filters).compactMap { filter in
             guard filter.name == EnvoyFilters.httpConnectionManagerName,
-                  let manager = try? EnvoyFilters.Manager(serializedBytes: filter.typedConfig.value),
-                  case .rds(let rds)? = manager.routeSpecifier else { return nil }
+                let manager = try? EnvoyFilters.Manager(serializedBytes: filter.typedConfig.value),
+                case .rds(let rds)? = manager.routeSpecifier
+            else { return nil }
             return rds.routeConfigName
         }
     }

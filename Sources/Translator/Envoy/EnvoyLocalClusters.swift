@@ -7,10 +7,12 @@ import SwiftProtobuf
 /// (Envoy's own admin port, which the stats listener forwards to).
 enum EnvoyLocalClusters {
     static func all() -> [Envoy_Config_Cluster_V3_Cluster] {
-        [originalDestination(EnvoyNames.passthroughCluster),
-         blackHole(),
-         originalDestination(EnvoyNames.inboundPassthroughCluster),
-         loopback(EnvoyNames.prometheusStatsCluster, port: EnvoyNames.adminPort)]
+        [
+            originalDestination(EnvoyNames.passthroughCluster),
+            blackHole(),
+            originalDestination(EnvoyNames.inboundPassthroughCluster),
+            loopback(EnvoyNames.prometheusStatsCluster, port: EnvoyNames.adminPort),
+        ]
     }
 
     /// Forwards to where the connection was going (Envoy picks the host; CLUSTER_PROVIDED is

@@ -1,7 +1,7 @@
-import MeshCommon
 import Discovery
 import EnvoyAPI
 import Foundation
+import MeshCommon
 import MeshModel
 import SwiftProtobuf
 
@@ -39,8 +39,9 @@ enum EnvoyOutbound {
                 for ip in ips {
                     let name = EnvoyNames.addressListener(address: ip, port: port.number)
                     guard byAddress[name] == nil else { continue }
-                    byAddress[name] = listener(name, address: ip, port: port.number,
-                                               chains: withDistinctMatches(routedChains(service, port: port.number, view: view)))
+                    byAddress[name] = listener(
+                        name, address: ip, port: port.number,
+                        chains: withDistinctMatches(routedChains(service, port: port.number, view: view)))
                 }
                 guard ips.isEmpty else { continue }
                 chains[port.number, default: []].append(contentsOf: sharedPortChains(service, port: port.number, kind: kind, view: view))
@@ -53,11 +54,15 @@ enum EnvoyOutbound {
             if httpPorts.contains(port) {
                 // First, so that it keeps the unconditioned match against a plain TCP service.
                 let name = EnvoyNames.wildcardListener(port: port)
-                candidates.insert(EnvoyFilters.chain(name, EnvoyFilters.httpConnectionManager(
-                    statPrefix: "outbound_0.0.0.0_\(port)", routeName: EnvoyNames.routeConfiguration(port: port))), at: 0)
+                candidates.insert(
+                    EnvoyFilters.chain(
+                        name,
+                        EnvoyFilters.httpConnectionManager(
+                            statPrefix: "outbound_0.0.0.0_\(port)", routeName: EnvoyNames.routeConfiguration(port: port))), at: 0)
             }
-            var wildcard = listener(EnvoyNames.wildcardListener(port: port), address: "0.0.0.0", port: port,
-                                    chains: withDistinctMatches(candidates))
+            var wildcard = listener(
+                EnvoyNames.wildcardListener(port: port), address: "0.0.0.0", port: port,
+                chains: withDistinctMatches(candidates))
             // Connections no chain takes (an unknown SNI, an address outside every range) are
             // unknown destinations: the outbound policy decides, as on virtualOutbound.
             if !wildcard.filterChains.contains(where: { !$0.hasFilterChainMatch }) {
@@ -90,8 +95,10 @@ enum EnvoyOutbound {
     /// matches on those itself. The port is the listener's, so it is not matched again: a
     /// plain TCP service's last chain stays unconditioned, as before, and an HTTP chain listed
     /// first keeps it.
-    static func sharedPortChains(_ service: Service, port: UInt32, kind: PortProtocol,
-                                 view: ProxyView) -> [Envoy_Config_Listener_V3_FilterChain] {
+    static func sharedPortChains(
+        _ service: Service, port: UInt32, kind: PortProtocol,
+        view: ProxyView
+    ) -> [Envoy_Config_Listener_V3_FilterChain] {
         let cluster = ClusterName.outbound(port: port, host: service.host)
         let prefixes = service.addresses.compactMap(cidrRange)
         return routedChains(service, port: port, view: view).map { routed in
@@ -119,8 +126,10 @@ enum EnvoyOutbound {
 
     /// An outbound listener that takes connections handed over by `virtualOutbound`; the TLS
     /// inspector runs only when a chain matches on what it reads.
-    static func listener(_ name: String, address: String, port: UInt32,
-                         chains: [Envoy_Config_Listener_V3_FilterChain]) -> Envoy_Config_Listener_V3_Listener {
+    static func listener(
+        _ name: String, address: String, port: UInt32,
+        chains: [Envoy_Config_Listener_V3_FilterChain]
+    ) -> Envoy_Config_Listener_V3_Listener {
         var listener = Envoy_Config_Listener_V3_Listener()
         listener.name = name
         listener.address = EnvoyFilters.address(address, port: port)

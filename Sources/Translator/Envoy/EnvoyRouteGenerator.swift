@@ -30,9 +30,11 @@ struct EnvoyRouteGenerator: ResourceGenerator {
             var hosts: [Envoy_Config_Route_V3_VirtualHost] = []
             var clusters: Set<String> = []
             for service in services {
-                let domains = VirtualHostDomains.domains(host: service.host, port: port, addresses: service.addresses,
-                                                         proxyNamespace: view.key.namespace)
-                    .filter { used.insert($0.lowercased()).inserted }
+                let domains = VirtualHostDomains.domains(
+                    host: service.host, port: port, addresses: service.addresses,
+                    proxyNamespace: view.key.namespace
+                )
+                .filter { used.insert($0.lowercased()).inserted }
                 guard !domains.isEmpty else { continue }
                 var host = Envoy_Config_Route_V3_VirtualHost()
                 host.name = EnvoyNames.virtualHost(host: service.host, port: port)

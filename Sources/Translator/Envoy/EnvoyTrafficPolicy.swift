@@ -22,7 +22,8 @@ enum EnvoyTrafficPolicy {
             options.useDownstreamProtocolConfig.http2ProtocolOptions = .init()
             hasOptions = true
         } else if ["GRPC", "HTTP2", "GRPC-WEB"].contains(protocolName)
-                    || (["HTTP", ""].contains(protocolName) && http?.h2UpgradePolicy == "UPGRADE") {
+            || (["HTTP", ""].contains(protocolName) && http?.h2UpgradePolicy == "UPGRADE")
+        {
             options.explicitHTTPConfig.http2ProtocolOptions = .init()
             hasOptions = true
         }
@@ -39,8 +40,9 @@ enum EnvoyTrafficPolicy {
             cluster.commonLbConfig.healthyPanicThreshold = panic
         }
         if let locality = policy.loadBalancer?.localityLbSetting ?? (policy.outlierDetection != nil ? LocalityLoadBalancerSetting() : nil),
-           !locality.isDisabled,
-           !locality.distribute.isEmpty || (policy.outlierDetection != nil && (!locality.failover.isEmpty || !locality.failoverPriority.isEmpty)) {
+            !locality.isDisabled,
+            !locality.distribute.isEmpty || (policy.outlierDetection != nil && (!locality.failover.isEmpty || !locality.failoverPriority.isEmpty))
+        {
             // Envoy weighs localities only with this set; priorities need nothing.
             cluster.commonLbConfig.localityWeightedLbConfig = .init()
         }
@@ -96,8 +98,10 @@ enum EnvoyTrafficPolicy {
 
     /// Istio's `applyConnectionPool`: every limit unset stays unlimited (uint32 max, Istio's
     /// defaults — Envoy's own are far lower and cause 503s during rollouts).
-    private static func applyConnectionPool(_ pool: ConnectionPoolSettings, to cluster: inout Envoy_Config_Cluster_V3_Cluster,
-                                            options: inout Envoy_Extensions_Upstreams_Http_V3_HttpProtocolOptions) {
+    private static func applyConnectionPool(
+        _ pool: ConnectionPoolSettings, to cluster: inout Envoy_Config_Cluster_V3_Cluster,
+        options: inout Envoy_Extensions_Upstreams_Http_V3_HttpProtocolOptions
+    ) {
         func limit(_ value: Int32?) -> Google_Protobuf_UInt32Value {
             Google_Protobuf_UInt32Value(value.flatMap { $0 > 0 ? UInt32($0) : nil } ?? UInt32.max)
         }
@@ -129,7 +133,8 @@ enum EnvoyTrafficPolicy {
         }
         // HTTP/2 settings exist only on an HTTP/2 upstream.
         if case .explicitHTTPConfig(var explicit)? = options.upstreamProtocolOptions,
-           case .http2ProtocolOptions(var h2)? = explicit.protocolConfig {
+            case .http2ProtocolOptions(var h2)? = explicit.protocolConfig
+        {
             if let streams = pool.http?.maxConcurrentStreams, streams > 0 { h2.maxConcurrentStreams = Google_Protobuf_UInt32Value(UInt32(streams)) }
             if let keepalive = pool.http?.http2KeepAlive {
                 h2.connectionKeepalive.interval = RoutePolicy.protobufDuration(keepalive.interval)

@@ -22,8 +22,9 @@ public struct InboundPort: Sendable, Hashable, Comparable, CustomStringConvertib
 
     /// A Sidecar ingress listener's port.
     init(ingress: SidecarIngress) {
-        self.init(number: ingress.port, protocolName: PortProtocol.declared(protocol: ingress.protocol, name: ingress.name),
-                  endpoint: ingress.endpoint)
+        self.init(
+            number: ingress.port, protocolName: PortProtocol.declared(protocol: ingress.protocol, name: ingress.name),
+            endpoint: ingress.endpoint)
     }
 
     public static func < (a: Self, b: Self) -> Bool { a.number < b.number }
@@ -41,8 +42,9 @@ public struct InboundPort: Sendable, Hashable, Comparable, CustomStringConvertib
         var byNumber: [UInt32: InboundPort] = [:]
         for found in registry.endpoints(namespace: proxy.namespace, addresses: Set(proxy.instanceIPs))
         where byNumber[found.endpoint.port] == nil {
-            byNumber[found.endpoint.port] = InboundPort(number: found.endpoint.port,
-                                                        protocolName: PortProtocol.declared(protocol: found.port.protocolName, name: found.port.name))
+            byNumber[found.endpoint.port] = InboundPort(
+                number: found.endpoint.port,
+                protocolName: PortProtocol.declared(protocol: found.port.protocolName, name: found.port.name))
         }
         return byNumber.values.sorted()
     }

@@ -17,15 +17,20 @@ extension UpstreamTLS {
     /// ISTIO_MUTUAL with the workload certificate and trust bundle over SDS from mesh-agent
     /// (`default`, `ROOTCA`) and istiod's SNI `outbound_.PORT_.SUBSET_.HOST`; SIMPLE and MUTUAL
     /// with the files the rule names. nil for DISABLE or no `tls`.
-    static func envoyContext(_ settings: ClientTLSSettings?, endpoints: [Endpoint], extraIdentities: [String],
-                             trustDomain: String, port: UInt32, subset: String?, host: String)
-        -> Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext? {
+    static func envoyContext(
+        _ settings: ClientTLSSettings?, endpoints: [Endpoint], extraIdentities: [String],
+        trustDomain: String, port: UInt32, subset: String?, host: String
+    )
+        -> Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext?
+    {
         guard let settings, let mode = settings.mode, mode != .disable else { return nil }
         var context = Envoy_Extensions_TransportSockets_Tls_V3_UpstreamTlsContext()
         var common = Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext()
         if mode == .istioMutual {
-            let identities = settings.subjectAltNames.isEmpty
-                ? Set(endpoints.map { "spiffe://\(trustDomain)/ns/\($0.source.namespace)/sa/\($0.serviceAccount ?? "default")" } + extraIdentities).sorted()
+            let identities =
+                settings.subjectAltNames.isEmpty
+                ? Set(endpoints.map { "spiffe://\(trustDomain)/ns/\($0.source.namespace)/sa/\($0.serviceAccount ?? "default")" } + extraIdentities)
+                    .sorted()
                 : Set(settings.subjectAltNames).sorted()
             common.tlsCertificateSdsSecretConfigs = [sdsSecret(identityCertificateName)]
             var combined = Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext.CombinedCertificateValidationContext()

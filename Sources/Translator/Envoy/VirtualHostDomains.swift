@@ -10,8 +10,10 @@ enum VirtualHostDomains {
     /// service's own namespace: elsewhere `reviews` means another service), each also with
     /// `:9080`. Hosts outside `*.svc.DOMAIN` (ServiceEntry hosts such as `api.example.com`) only
     /// as written.
-    static func domains(host: String, port: UInt32, addresses: [String], proxyNamespace: String,
-                        domainSuffix: String = MeshDefaults.clusterDomain) -> [String] {
+    static func domains(
+        host: String, port: UInt32, addresses: [String], proxyNamespace: String,
+        domainSuffix: String = MeshDefaults.clusterDomain
+    ) -> [String] {
         var names = [host]
         let kubernetesSuffix = ".svc.\(domainSuffix)"
         if host.hasSuffix(kubernetesSuffix), !host.hasPrefix("*") {

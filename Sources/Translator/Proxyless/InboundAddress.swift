@@ -31,7 +31,8 @@ public struct InboundAddress: Sendable, Hashable, Comparable, CustomStringConver
         guard name.hasPrefix(Self.listenerNamePrefix) else { return nil }
         let address = name.dropFirst(Self.listenerNamePrefix.count)
         guard let colon = address.lastIndex(of: ":"), let port = UInt32(address[address.index(after: colon)...]),
-              (1...65535).contains(port) else { return nil }
+            (1...65535).contains(port)
+        else { return nil }
         var host = address[..<colon]
         if host.hasPrefix("[") && host.hasSuffix("]") {
             host = host.dropFirst().dropLast()

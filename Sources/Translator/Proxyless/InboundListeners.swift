@@ -22,17 +22,23 @@ public enum InboundListeners {
     /// The listeners of the view's inbound addresses, sorted by name.
     public static func generate(for view: ProxyView, in push: PushContext) -> [XDSResource] {
         view.key.inbound.map { address in
-            let mode = push.peerAuthentications.decision(namespace: view.key.namespace, labels: view.key.policyLabels,
-                                                         port: address.port, rootNamespace: push.settings.rootNamespace).mode
-            let policies = push.authorizationPolicies.policies(namespace: view.key.namespace, labels: view.key.policyLabels,
-                                                               rootNamespace: push.settings.rootNamespace)
-            return XDSResource(name: address.listenerName,
-                               message: listener(address, strict: mode == .strict, filters: AuthorizationFilters.filters(policies)))
+            let mode = push.peerAuthentications.decision(
+                namespace: view.key.namespace, labels: view.key.policyLabels,
+                port: address.port, rootNamespace: push.settings.rootNamespace
+            ).mode
+            let policies = push.authorizationPolicies.policies(
+                namespace: view.key.namespace, labels: view.key.policyLabels,
+                rootNamespace: push.settings.rootNamespace)
+            return XDSResource(
+                name: address.listenerName,
+                message: listener(address, strict: mode == .strict, filters: AuthorizationFilters.filters(policies)))
         }.sorted { $0.name < $1.name }
     }
 
-    static func listener(_ address: InboundAddress, strict: Bool,
-                         filters: [Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter]) -> Envoy_Config_Listener_V3_Listener {
+    static func listener(
+        _ address: InboundAddress, strict: Bool,
+        filters: [Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter]
+    ) -> Envoy_Config_Listener_V3_Listener {
         var route = Envoy_Config_Route_V3_Route()
         route.match.prefix = "/"
         route.nonForwardingAction = Envoy_Config_Route_V3_NonForwardingAction()
