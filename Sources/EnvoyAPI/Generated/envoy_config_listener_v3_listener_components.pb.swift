@@ -102,12 +102,22 @@ public nonisolated struct Envoy_Config_Listener_V3_FilterChain: Sendable {
 
   public var name: String = String()
 
+  public var transportSocketConnectTimeout: SwiftProtobuf.Google_Protobuf_Duration {
+    get {_transportSocketConnectTimeout ?? SwiftProtobuf.Google_Protobuf_Duration()}
+    set {_transportSocketConnectTimeout = newValue}
+  }
+  /// Returns true if `transportSocketConnectTimeout` has been explicitly set.
+  public var hasTransportSocketConnectTimeout: Bool {self._transportSocketConnectTimeout != nil}
+  /// Clears the value of `transportSocketConnectTimeout`. Subsequent reads from it will return its default value.
+  public mutating func clearTransportSocketConnectTimeout() {self._transportSocketConnectTimeout = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _filterChainMatch: Envoy_Config_Listener_V3_FilterChainMatch? = nil
   fileprivate var _transportSocket: Envoy_Config_Core_V3_TransportSocket? = nil
+  fileprivate var _transportSocketConnectTimeout: SwiftProtobuf.Google_Protobuf_Duration? = nil
 }
 
 public nonisolated struct Envoy_Config_Listener_V3_ListenerFilter: Sendable {
@@ -243,7 +253,7 @@ nonisolated extension Envoy_Config_Listener_V3_FilterChainMatch: SwiftProtobuf.M
 
 nonisolated extension Envoy_Config_Listener_V3_FilterChain: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FilterChain"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}filter_chain_match\0\u{2}\u{2}filters\0\u{4}\u{3}transport_socket\0\u{1}name\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}filter_chain_match\0\u{2}\u{2}filters\0\u{4}\u{3}transport_socket\0\u{1}name\0\u{4}\u{2}transport_socket_connect_timeout\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -255,6 +265,7 @@ nonisolated extension Envoy_Config_Listener_V3_FilterChain: SwiftProtobuf.Messag
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.filters) }()
       case 6: try { try decoder.decodeSingularMessageField(value: &self._transportSocket) }()
       case 7: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 9: try { try decoder.decodeSingularMessageField(value: &self._transportSocketConnectTimeout) }()
       default: break
       }
     }
@@ -277,6 +288,9 @@ nonisolated extension Envoy_Config_Listener_V3_FilterChain: SwiftProtobuf.Messag
     if !self.name.isEmpty {
       try visitor.visitSingularStringField(value: self.name, fieldNumber: 7)
     }
+    try { if let v = self._transportSocketConnectTimeout {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -285,6 +299,7 @@ nonisolated extension Envoy_Config_Listener_V3_FilterChain: SwiftProtobuf.Messag
     if lhs.filters != rhs.filters {return false}
     if lhs._transportSocket != rhs._transportSocket {return false}
     if lhs.name != rhs.name {return false}
+    if lhs._transportSocketConnectTimeout != rhs._transportSocketConnectTimeout {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

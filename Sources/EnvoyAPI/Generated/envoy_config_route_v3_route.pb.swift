@@ -38,6 +38,9 @@ public nonisolated struct Envoy_Config_Route_V3_RouteConfiguration: Sendable {
   /// Clears the value of `validateClusters`. Subsequent reads from it will return its default value.
   public mutating func clearValidateClusters() {self._validateClusters = nil}
 
+  /// Gateways match virtual hosts on the host alone, whatever port the client wrote.
+  public var ignorePortInHostMatching: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -51,7 +54,7 @@ fileprivate nonisolated let _protobuf_package = "envoy.config.route.v3"
 
 nonisolated extension Envoy_Config_Route_V3_RouteConfiguration: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RouteConfiguration"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}virtual_hosts\0\u{4}\u{5}validate_clusters\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}virtual_hosts\0\u{4}\u{5}validate_clusters\0\u{4}\u{7}ignore_port_in_host_matching\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -62,6 +65,7 @@ nonisolated extension Envoy_Config_Route_V3_RouteConfiguration: SwiftProtobuf.Me
       case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
       case 2: try { try decoder.decodeRepeatedMessageField(value: &self.virtualHosts) }()
       case 7: try { try decoder.decodeSingularMessageField(value: &self._validateClusters) }()
+      case 14: try { try decoder.decodeSingularBoolField(value: &self.ignorePortInHostMatching) }()
       default: break
       }
     }
@@ -81,6 +85,9 @@ nonisolated extension Envoy_Config_Route_V3_RouteConfiguration: SwiftProtobuf.Me
     try { if let v = self._validateClusters {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
     } }()
+    if self.ignorePortInHostMatching != false {
+      try visitor.visitSingularBoolField(value: self.ignorePortInHostMatching, fieldNumber: 14)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -88,6 +95,7 @@ nonisolated extension Envoy_Config_Route_V3_RouteConfiguration: SwiftProtobuf.Me
     if lhs.name != rhs.name {return false}
     if lhs.virtualHosts != rhs.virtualHosts {return false}
     if lhs._validateClusters != rhs._validateClusters {return false}
+    if lhs.ignorePortInHostMatching != rhs.ignorePortInHostMatching {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -31,7 +31,48 @@ public nonisolated struct Envoy_Config_Route_V3_VirtualHost: Sendable {
 
   public var routes: [Envoy_Config_Route_V3_Route] = []
 
+  /// Gateways' httpsRedirect: plain HTTP requests are redirected to HTTPS.
+  public var requireTls: Envoy_Config_Route_V3_VirtualHost.TlsRequirementType = .none
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum TlsRequirementType: SwiftProtobuf.Enum, Swift.CaseIterable {
+    public typealias RawValue = Int
+    case none // = 0
+    case externalOnly // = 1
+    case all // = 2
+    case UNRECOGNIZED(Int)
+
+    public init() {
+      self = .none
+    }
+
+    public init?(rawValue: Int) {
+      switch rawValue {
+      case 0: self = .none
+      case 1: self = .externalOnly
+      case 2: self = .all
+      default: self = .UNRECOGNIZED(rawValue)
+      }
+    }
+
+    public var rawValue: Int {
+      switch self {
+      case .none: return 0
+      case .externalOnly: return 1
+      case .all: return 2
+      case .UNRECOGNIZED(let i): return i
+      }
+    }
+
+    // The compiler won't synthesize support with the UNRECOGNIZED case.
+    public static let allCases: [Envoy_Config_Route_V3_VirtualHost.TlsRequirementType] = [
+      .none,
+      .externalOnly,
+      .all,
+    ]
+
+  }
 
   public init() {}
 }
@@ -828,7 +869,7 @@ fileprivate nonisolated let _protobuf_package = "envoy.config.route.v3"
 
 nonisolated extension Envoy_Config_Route_V3_VirtualHost: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".VirtualHost"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}domains\0\u{1}routes\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}domains\0\u{1}routes\0\u{3}require_tls\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -839,6 +880,7 @@ nonisolated extension Envoy_Config_Route_V3_VirtualHost: SwiftProtobuf.Message, 
       case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
       case 2: try { try decoder.decodeRepeatedStringField(value: &self.domains) }()
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.routes) }()
+      case 4: try { try decoder.decodeSingularEnumField(value: &self.requireTls) }()
       default: break
       }
     }
@@ -854,6 +896,9 @@ nonisolated extension Envoy_Config_Route_V3_VirtualHost: SwiftProtobuf.Message, 
     if !self.routes.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.routes, fieldNumber: 3)
     }
+    if self.requireTls != .none {
+      try visitor.visitSingularEnumField(value: self.requireTls, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -861,9 +906,14 @@ nonisolated extension Envoy_Config_Route_V3_VirtualHost: SwiftProtobuf.Message, 
     if lhs.name != rhs.name {return false}
     if lhs.domains != rhs.domains {return false}
     if lhs.routes != rhs.routes {return false}
+    if lhs.requireTls != rhs.requireTls {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
+}
+
+nonisolated extension Envoy_Config_Route_V3_VirtualHost.TlsRequirementType: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0NONE\0\u{1}EXTERNAL_ONLY\0\u{1}ALL\0")
 }
 
 nonisolated extension Envoy_Config_Route_V3_Route: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

@@ -20,34 +20,75 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
-public nonisolated struct Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager: Sendable {
+public nonisolated struct Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var codecType: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager.CodecType = .auto
+  public var codecType: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager.CodecType {
+    get {_storage._codecType}
+    set {_uniqueStorage()._codecType = newValue}
+  }
 
-  public var statPrefix: String = String()
+  public var statPrefix: String {
+    get {_storage._statPrefix}
+    set {_uniqueStorage()._statPrefix = newValue}
+  }
 
-  public var routeSpecifier: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager.OneOf_RouteSpecifier? = nil
+  public var routeSpecifier: OneOf_RouteSpecifier? {
+    get {return _storage._routeSpecifier}
+    set {_uniqueStorage()._routeSpecifier = newValue}
+  }
 
   public var rds: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_Rds {
     get {
-      if case .rds(let v)? = routeSpecifier {return v}
+      if case .rds(let v)? = _storage._routeSpecifier {return v}
       return Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_Rds()
     }
-    set {routeSpecifier = .rds(newValue)}
+    set {_uniqueStorage()._routeSpecifier = .rds(newValue)}
   }
 
   public var routeConfig: Envoy_Config_Route_V3_RouteConfiguration {
     get {
-      if case .routeConfig(let v)? = routeSpecifier {return v}
+      if case .routeConfig(let v)? = _storage._routeSpecifier {return v}
       return Envoy_Config_Route_V3_RouteConfiguration()
     }
-    set {routeSpecifier = .routeConfig(newValue)}
+    set {_uniqueStorage()._routeSpecifier = .routeConfig(newValue)}
   }
 
-  public var httpFilters: [Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter] = []
+  public var httpFilters: [Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter] {
+    get {_storage._httpFilters}
+    set {_uniqueStorage()._httpFilters = newValue}
+  }
+
+  /// Gateways are the edge: the client's address is the real remote address.
+  public var useRemoteAddress: SwiftProtobuf.Google_Protobuf_BoolValue {
+    get {_storage._useRemoteAddress ?? SwiftProtobuf.Google_Protobuf_BoolValue()}
+    set {_uniqueStorage()._useRemoteAddress = newValue}
+  }
+  /// Returns true if `useRemoteAddress` has been explicitly set.
+  public var hasUseRemoteAddress: Bool {_storage._useRemoteAddress != nil}
+  /// Clears the value of `useRemoteAddress`. Subsequent reads from it will return its default value.
+  public mutating func clearUseRemoteAddress() {_uniqueStorage()._useRemoteAddress = nil}
+
+  public var forwardClientCertDetails: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager.ForwardClientCertDetails {
+    get {_storage._forwardClientCertDetails}
+    set {_uniqueStorage()._forwardClientCertDetails = newValue}
+  }
+
+  public var setCurrentClientCertDetails: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager.SetCurrentClientCertDetails {
+    get {_storage._setCurrentClientCertDetails ?? Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager.SetCurrentClientCertDetails()}
+    set {_uniqueStorage()._setCurrentClientCertDetails = newValue}
+  }
+  /// Returns true if `setCurrentClientCertDetails` has been explicitly set.
+  public var hasSetCurrentClientCertDetails: Bool {_storage._setCurrentClientCertDetails != nil}
+  /// Clears the value of `setCurrentClientCertDetails`. Subsequent reads from it will return its default value.
+  public mutating func clearSetCurrentClientCertDetails() {_uniqueStorage()._setCurrentClientCertDetails = nil}
+
+  public var xffNumTrustedHops: UInt32 {
+    get {_storage._xffNumTrustedHops}
+    set {_uniqueStorage()._xffNumTrustedHops = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -99,7 +140,85 @@ public nonisolated struct Envoy_Extensions_Filters_Network_HttpConnectionManager
 
   }
 
+  /// How the x-forwarded-client-cert header is handled (gateways: SANITIZE_SET).
+  public nonisolated enum ForwardClientCertDetails: SwiftProtobuf.Enum, Swift.CaseIterable {
+    public typealias RawValue = Int
+    case sanitize // = 0
+    case forwardOnly // = 1
+    case appendForward // = 2
+    case sanitizeSet // = 3
+    case alwaysForwardOnly // = 4
+    case UNRECOGNIZED(Int)
+
+    public init() {
+      self = .sanitize
+    }
+
+    public init?(rawValue: Int) {
+      switch rawValue {
+      case 0: self = .sanitize
+      case 1: self = .forwardOnly
+      case 2: self = .appendForward
+      case 3: self = .sanitizeSet
+      case 4: self = .alwaysForwardOnly
+      default: self = .UNRECOGNIZED(rawValue)
+      }
+    }
+
+    public var rawValue: Int {
+      switch self {
+      case .sanitize: return 0
+      case .forwardOnly: return 1
+      case .appendForward: return 2
+      case .sanitizeSet: return 3
+      case .alwaysForwardOnly: return 4
+      case .UNRECOGNIZED(let i): return i
+      }
+    }
+
+    // The compiler won't synthesize support with the UNRECOGNIZED case.
+    public static let allCases: [Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager.ForwardClientCertDetails] = [
+      .sanitize,
+      .forwardOnly,
+      .appendForward,
+      .sanitizeSet,
+      .alwaysForwardOnly,
+    ]
+
+  }
+
+  public nonisolated struct SetCurrentClientCertDetails: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    public var subject: SwiftProtobuf.Google_Protobuf_BoolValue {
+      get {_subject ?? SwiftProtobuf.Google_Protobuf_BoolValue()}
+      set {_subject = newValue}
+    }
+    /// Returns true if `subject` has been explicitly set.
+    public var hasSubject: Bool {self._subject != nil}
+    /// Clears the value of `subject`. Subsequent reads from it will return its default value.
+    public mutating func clearSubject() {self._subject = nil}
+
+    public var cert: Bool = false
+
+    public var dns: Bool = false
+
+    public var uri: Bool = false
+
+    public var chain: Bool = false
+
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    public init() {}
+
+    fileprivate var _subject: SwiftProtobuf.Google_Protobuf_BoolValue? = nil
+  }
+
   public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_Rds: Sendable {
@@ -160,7 +279,167 @@ fileprivate nonisolated let _protobuf_package = "envoy.extensions.filters.networ
 
 nonisolated extension Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HttpConnectionManager"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}codec_type\0\u{3}stat_prefix\0\u{1}rds\0\u{3}route_config\0\u{3}http_filters\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}codec_type\0\u{3}stat_prefix\0\u{1}rds\0\u{3}route_config\0\u{3}http_filters\0\u{4}\u{9}use_remote_address\0\u{4}\u{2}forward_client_cert_details\0\u{3}set_current_client_cert_details\0\u{4}\u{2}xff_num_trusted_hops\0")
+
+  fileprivate class _StorageClass {
+    var _codecType: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager.CodecType = .auto
+    var _statPrefix: String = String()
+    var _routeSpecifier: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager.OneOf_RouteSpecifier?
+    var _httpFilters: [Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter] = []
+    var _useRemoteAddress: SwiftProtobuf.Google_Protobuf_BoolValue? = nil
+    var _forwardClientCertDetails: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager.ForwardClientCertDetails = .sanitize
+    var _setCurrentClientCertDetails: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager.SetCurrentClientCertDetails? = nil
+    var _xffNumTrustedHops: UInt32 = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _codecType = source._codecType
+      _statPrefix = source._statPrefix
+      _routeSpecifier = source._routeSpecifier
+      _httpFilters = source._httpFilters
+      _useRemoteAddress = source._useRemoteAddress
+      _forwardClientCertDetails = source._forwardClientCertDetails
+      _setCurrentClientCertDetails = source._setCurrentClientCertDetails
+      _xffNumTrustedHops = source._xffNumTrustedHops
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularEnumField(value: &_storage._codecType) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._statPrefix) }()
+        case 3: try {
+          var v: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_Rds?
+          var hadOneofValue = false
+          if let current = _storage._routeSpecifier {
+            hadOneofValue = true
+            if case .rds(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._routeSpecifier = .rds(v)
+          }
+        }()
+        case 4: try {
+          var v: Envoy_Config_Route_V3_RouteConfiguration?
+          var hadOneofValue = false
+          if let current = _storage._routeSpecifier {
+            hadOneofValue = true
+            if case .routeConfig(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._routeSpecifier = .routeConfig(v)
+          }
+        }()
+        case 5: try { try decoder.decodeRepeatedMessageField(value: &_storage._httpFilters) }()
+        case 14: try { try decoder.decodeSingularMessageField(value: &_storage._useRemoteAddress) }()
+        case 16: try { try decoder.decodeSingularEnumField(value: &_storage._forwardClientCertDetails) }()
+        case 17: try { try decoder.decodeSingularMessageField(value: &_storage._setCurrentClientCertDetails) }()
+        case 19: try { try decoder.decodeSingularUInt32Field(value: &_storage._xffNumTrustedHops) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if _storage._codecType != .auto {
+        try visitor.visitSingularEnumField(value: _storage._codecType, fieldNumber: 1)
+      }
+      if !_storage._statPrefix.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._statPrefix, fieldNumber: 2)
+      }
+      switch _storage._routeSpecifier {
+      case .rds?: try {
+        guard case .rds(let v)? = _storage._routeSpecifier else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+      }()
+      case .routeConfig?: try {
+        guard case .routeConfig(let v)? = _storage._routeSpecifier else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+      }()
+      case nil: break
+      }
+      if !_storage._httpFilters.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._httpFilters, fieldNumber: 5)
+      }
+      try { if let v = _storage._useRemoteAddress {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
+      } }()
+      if _storage._forwardClientCertDetails != .sanitize {
+        try visitor.visitSingularEnumField(value: _storage._forwardClientCertDetails, fieldNumber: 16)
+      }
+      try { if let v = _storage._setCurrentClientCertDetails {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+      } }()
+      if _storage._xffNumTrustedHops != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._xffNumTrustedHops, fieldNumber: 19)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager, rhs: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._codecType != rhs_storage._codecType {return false}
+        if _storage._statPrefix != rhs_storage._statPrefix {return false}
+        if _storage._routeSpecifier != rhs_storage._routeSpecifier {return false}
+        if _storage._httpFilters != rhs_storage._httpFilters {return false}
+        if _storage._useRemoteAddress != rhs_storage._useRemoteAddress {return false}
+        if _storage._forwardClientCertDetails != rhs_storage._forwardClientCertDetails {return false}
+        if _storage._setCurrentClientCertDetails != rhs_storage._setCurrentClientCertDetails {return false}
+        if _storage._xffNumTrustedHops != rhs_storage._xffNumTrustedHops {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager.CodecType: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0AUTO\0\u{1}HTTP1\0\u{1}HTTP2\0\u{1}HTTP3\0")
+}
+
+nonisolated extension Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager.ForwardClientCertDetails: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SANITIZE\0\u{1}FORWARD_ONLY\0\u{1}APPEND_FORWARD\0\u{1}SANITIZE_SET\0\u{1}ALWAYS_FORWARD_ONLY\0")
+}
+
+nonisolated extension Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager.SetCurrentClientCertDetails: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager.protoMessageName + ".SetCurrentClientCertDetails"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}subject\0\u{2}\u{2}cert\0\u{1}dns\0\u{1}uri\0\u{1}chain\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -168,35 +447,11 @@ nonisolated extension Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularEnumField(value: &self.codecType) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.statPrefix) }()
-      case 3: try {
-        var v: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_Rds?
-        var hadOneofValue = false
-        if let current = self.routeSpecifier {
-          hadOneofValue = true
-          if case .rds(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.routeSpecifier = .rds(v)
-        }
-      }()
-      case 4: try {
-        var v: Envoy_Config_Route_V3_RouteConfiguration?
-        var hadOneofValue = false
-        if let current = self.routeSpecifier {
-          hadOneofValue = true
-          if case .routeConfig(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.routeSpecifier = .routeConfig(v)
-        }
-      }()
-      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.httpFilters) }()
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._subject) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.cert) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.dns) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.uri) }()
+      case 6: try { try decoder.decodeSingularBoolField(value: &self.chain) }()
       default: break
       }
     }
@@ -207,41 +462,33 @@ nonisolated extension Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
     // https://github.com/apple/swift-protobuf/issues/1182
-    if self.codecType != .auto {
-      try visitor.visitSingularEnumField(value: self.codecType, fieldNumber: 1)
+    try { if let v = self._subject {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if self.cert != false {
+      try visitor.visitSingularBoolField(value: self.cert, fieldNumber: 3)
     }
-    if !self.statPrefix.isEmpty {
-      try visitor.visitSingularStringField(value: self.statPrefix, fieldNumber: 2)
+    if self.dns != false {
+      try visitor.visitSingularBoolField(value: self.dns, fieldNumber: 4)
     }
-    switch self.routeSpecifier {
-    case .rds?: try {
-      guard case .rds(let v)? = self.routeSpecifier else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
-    }()
-    case .routeConfig?: try {
-      guard case .routeConfig(let v)? = self.routeSpecifier else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
-    }()
-    case nil: break
+    if self.uri != false {
+      try visitor.visitSingularBoolField(value: self.uri, fieldNumber: 5)
     }
-    if !self.httpFilters.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.httpFilters, fieldNumber: 5)
+    if self.chain != false {
+      try visitor.visitSingularBoolField(value: self.chain, fieldNumber: 6)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager, rhs: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager) -> Bool {
-    if lhs.codecType != rhs.codecType {return false}
-    if lhs.statPrefix != rhs.statPrefix {return false}
-    if lhs.routeSpecifier != rhs.routeSpecifier {return false}
-    if lhs.httpFilters != rhs.httpFilters {return false}
+  public static func ==(lhs: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager.SetCurrentClientCertDetails, rhs: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager.SetCurrentClientCertDetails) -> Bool {
+    if lhs._subject != rhs._subject {return false}
+    if lhs.cert != rhs.cert {return false}
+    if lhs.dns != rhs.dns {return false}
+    if lhs.uri != rhs.uri {return false}
+    if lhs.chain != rhs.chain {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
-}
-
-nonisolated extension Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager.CodecType: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0AUTO\0\u{1}HTTP1\0\u{1}HTTP2\0\u{1}HTTP3\0")
 }
 
 nonisolated extension Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_Rds: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {

@@ -79,6 +79,15 @@ public nonisolated struct Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsCont
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  public var tlsParams: Envoy_Extensions_TransportSockets_Tls_V3_TlsParameters {
+    get {_storage._tlsParams ?? Envoy_Extensions_TransportSockets_Tls_V3_TlsParameters()}
+    set {_uniqueStorage()._tlsParams = newValue}
+  }
+  /// Returns true if `tlsParams` has been explicitly set.
+  public var hasTlsParams: Bool {_storage._tlsParams != nil}
+  /// Clears the value of `tlsParams`. Subsequent reads from it will return its default value.
+  public mutating func clearTlsParams() {_uniqueStorage()._tlsParams = nil}
+
   public var tlsCertificates: [Envoy_Extensions_TransportSockets_Tls_V3_TlsCertificate] {
     get {_storage._tlsCertificates}
     set {_uniqueStorage()._tlsCertificates = newValue}
@@ -132,35 +141,34 @@ public nonisolated struct Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsCont
 
   }
 
-  public nonisolated struct CombinedCertificateValidationContext: Sendable {
+  public nonisolated struct CombinedCertificateValidationContext: @unchecked Sendable {
     // SwiftProtobuf.Message conformance is added in an extension below. See the
     // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
     // methods supported on all messages.
 
     public var defaultValidationContext: Envoy_Extensions_TransportSockets_Tls_V3_CertificateValidationContext {
-      get {_defaultValidationContext ?? Envoy_Extensions_TransportSockets_Tls_V3_CertificateValidationContext()}
-      set {_defaultValidationContext = newValue}
+      get {_storage._defaultValidationContext ?? Envoy_Extensions_TransportSockets_Tls_V3_CertificateValidationContext()}
+      set {_uniqueStorage()._defaultValidationContext = newValue}
     }
     /// Returns true if `defaultValidationContext` has been explicitly set.
-    public var hasDefaultValidationContext: Bool {self._defaultValidationContext != nil}
+    public var hasDefaultValidationContext: Bool {_storage._defaultValidationContext != nil}
     /// Clears the value of `defaultValidationContext`. Subsequent reads from it will return its default value.
-    public mutating func clearDefaultValidationContext() {self._defaultValidationContext = nil}
+    public mutating func clearDefaultValidationContext() {_uniqueStorage()._defaultValidationContext = nil}
 
     public var validationContextSdsSecretConfig: Envoy_Extensions_TransportSockets_Tls_V3_SdsSecretConfig {
-      get {_validationContextSdsSecretConfig ?? Envoy_Extensions_TransportSockets_Tls_V3_SdsSecretConfig()}
-      set {_validationContextSdsSecretConfig = newValue}
+      get {_storage._validationContextSdsSecretConfig ?? Envoy_Extensions_TransportSockets_Tls_V3_SdsSecretConfig()}
+      set {_uniqueStorage()._validationContextSdsSecretConfig = newValue}
     }
     /// Returns true if `validationContextSdsSecretConfig` has been explicitly set.
-    public var hasValidationContextSdsSecretConfig: Bool {self._validationContextSdsSecretConfig != nil}
+    public var hasValidationContextSdsSecretConfig: Bool {_storage._validationContextSdsSecretConfig != nil}
     /// Clears the value of `validationContextSdsSecretConfig`. Subsequent reads from it will return its default value.
-    public mutating func clearValidationContextSdsSecretConfig() {self._validationContextSdsSecretConfig = nil}
+    public mutating func clearValidationContextSdsSecretConfig() {_uniqueStorage()._validationContextSdsSecretConfig = nil}
 
     public var unknownFields = SwiftProtobuf.UnknownStorage()
 
     public init() {}
 
-    fileprivate var _defaultValidationContext: Envoy_Extensions_TransportSockets_Tls_V3_CertificateValidationContext? = nil
-    fileprivate var _validationContextSdsSecretConfig: Envoy_Extensions_TransportSockets_Tls_V3_SdsSecretConfig? = nil
+    fileprivate var _storage = _StorageClass.defaultInstance
   }
 
   public init() {}
@@ -252,9 +260,10 @@ nonisolated extension Envoy_Extensions_TransportSockets_Tls_V3_DownstreamTlsCont
 
 nonisolated extension Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CommonTlsContext"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{4}\u{2}tls_certificates\0\u{3}validation_context\0\u{3}alpn_protocols\0\u{4}\u{2}tls_certificate_sds_secret_configs\0\u{4}\u{2}combined_validation_context\0\u{4}\u{6}tls_certificate_provider_instance\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}tls_params\0\u{3}tls_certificates\0\u{3}validation_context\0\u{3}alpn_protocols\0\u{4}\u{2}tls_certificate_sds_secret_configs\0\u{4}\u{2}combined_validation_context\0\u{4}\u{6}tls_certificate_provider_instance\0")
 
   fileprivate class _StorageClass {
+    var _tlsParams: Envoy_Extensions_TransportSockets_Tls_V3_TlsParameters? = nil
     var _tlsCertificates: [Envoy_Extensions_TransportSockets_Tls_V3_TlsCertificate] = []
     var _validationContextType: Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext.OneOf_ValidationContextType?
     var _alpnProtocols: [String] = []
@@ -270,6 +279,7 @@ nonisolated extension Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext:
     private init() {}
 
     init(copying source: _StorageClass) {
+      _tlsParams = source._tlsParams
       _tlsCertificates = source._tlsCertificates
       _validationContextType = source._validationContextType
       _alpnProtocols = source._alpnProtocols
@@ -293,6 +303,7 @@ nonisolated extension Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext:
         // allocates stack space for every case branch when no optimizations are
         // enabled. https://github.com/apple/swift-protobuf/issues/1034
         switch fieldNumber {
+        case 1: try { try decoder.decodeSingularMessageField(value: &_storage._tlsParams) }()
         case 2: try { try decoder.decodeRepeatedMessageField(value: &_storage._tlsCertificates) }()
         case 3: try {
           var v: Envoy_Extensions_TransportSockets_Tls_V3_CertificateValidationContext?
@@ -335,6 +346,9 @@ nonisolated extension Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext:
       // allocates stack space for every if/case branch local when no optimizations
       // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
       // https://github.com/apple/swift-protobuf/issues/1182
+      try { if let v = _storage._tlsParams {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+      } }()
       if !_storage._tlsCertificates.isEmpty {
         try visitor.visitRepeatedMessageField(value: _storage._tlsCertificates, fieldNumber: 2)
       }
@@ -362,6 +376,7 @@ nonisolated extension Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext:
       let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
         let _storage = _args.0
         let rhs_storage = _args.1
+        if _storage._tlsParams != rhs_storage._tlsParams {return false}
         if _storage._tlsCertificates != rhs_storage._tlsCertificates {return false}
         if _storage._validationContextType != rhs_storage._validationContextType {return false}
         if _storage._alpnProtocols != rhs_storage._alpnProtocols {return false}
@@ -380,36 +395,74 @@ nonisolated extension Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext.
   public static let protoMessageName: String = Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext.protoMessageName + ".CombinedCertificateValidationContext"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}default_validation_context\0\u{3}validation_context_sds_secret_config\0")
 
+  fileprivate class _StorageClass {
+    var _defaultValidationContext: Envoy_Extensions_TransportSockets_Tls_V3_CertificateValidationContext? = nil
+    var _validationContextSdsSecretConfig: Envoy_Extensions_TransportSockets_Tls_V3_SdsSecretConfig? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _defaultValidationContext = source._defaultValidationContext
+      _validationContextSdsSecretConfig = source._validationContextSdsSecretConfig
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularMessageField(value: &self._defaultValidationContext) }()
-      case 2: try { try decoder.decodeSingularMessageField(value: &self._validationContextSdsSecretConfig) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularMessageField(value: &_storage._defaultValidationContext) }()
+        case 2: try { try decoder.decodeSingularMessageField(value: &_storage._validationContextSdsSecretConfig) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    try { if let v = self._defaultValidationContext {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
-    } }()
-    try { if let v = self._validationContextSdsSecretConfig {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
-    } }()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      try { if let v = _storage._defaultValidationContext {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+      } }()
+      try { if let v = _storage._validationContextSdsSecretConfig {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+      } }()
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext.CombinedCertificateValidationContext, rhs: Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext.CombinedCertificateValidationContext) -> Bool {
-    if lhs._defaultValidationContext != rhs._defaultValidationContext {return false}
-    if lhs._validationContextSdsSecretConfig != rhs._validationContextSdsSecretConfig {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._defaultValidationContext != rhs_storage._defaultValidationContext {return false}
+        if _storage._validationContextSdsSecretConfig != rhs_storage._validationContextSdsSecretConfig {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
