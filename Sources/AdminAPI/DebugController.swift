@@ -61,6 +61,8 @@ struct DebugController: Sendable {
                     "revision": .number(Double(push.revision)),
                     "services": .array(push.registry.sortedServices.map { .string($0.host) }),
                     "warnings": .array(push.warnings.map { .string($0.description) }),
+                    // Gateway servers skipped on a conflict with an older server (also among warnings).
+                    "rejectedGatewayServers": .array(push.rejectedGatewayServers.map(Self.warningObject)),
                     // Stored resources that fail validation and are left out of every push.
                     "invalid": .array(push.invalid.map(Self.warningObject)),
                     // Stored spec fields outside Istio's schema: ignored, the resources still pushed.

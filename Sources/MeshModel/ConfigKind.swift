@@ -10,6 +10,8 @@ public enum ConfigKind: String, CaseIterable, Sendable, Codable, Comparable {
     case serviceEntry = "ServiceEntry"
     /// `WorkloadEntry`: a workload (VM, bare process) added to the mesh by hand.
     case workloadEntry = "WorkloadEntry"
+    /// `Gateway`: the ports, hosts and TLS an Envoy gateway proxy exposes at the mesh's edge.
+    case gateway = "Gateway"
     /// `Sidecar`: which services the proxies of a namespace (or selected workloads) can reach.
     case sidecar = "Sidecar"
     /// `PeerAuthentication`: the mutual TLS mode servers accept (mesh, namespace or workload).
@@ -32,19 +34,21 @@ public enum ConfigKind: String, CaseIterable, Sendable, Codable, Comparable {
         case .destinationRule: "destinationrules"
         case .serviceEntry: "serviceentries"
         case .workloadEntry: "workloadentries"
+        case .gateway: "gateways"
         case .sidecar: "sidecars"
         case .peerAuthentication: "peerauthentications"
         case .authorizationPolicy: "authorizationpolicies"
         }
     }
 
-    /// The short names `kubectl` accepts: `vs`, `dr`, `se`, `we` (Sidecar has none).
+    /// The short names `kubectl` accepts: `vs`, `dr`, `se`, `we`, `gw` (Sidecar has none).
     public var shortNames: [String] {
         switch self {
         case .virtualService: ["vs"]
         case .destinationRule: ["dr"]
         case .serviceEntry: ["se"]
         case .workloadEntry: ["we"]
+        case .gateway: ["gw"]
         case .sidecar: []
         case .peerAuthentication: ["pa"]
         case .authorizationPolicy: ["ap"]

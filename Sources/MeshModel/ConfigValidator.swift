@@ -29,6 +29,12 @@ public enum ConfigValidator {
                     message: "invalid health \"\(status)\"; supported: HEALTHY, UNHEALTHY, DRAINING")
             }
             return .workloadEntry(try WorkloadEntry(reading: spec))
+        case .gateway:
+            // Istio: a Gateway's name is a DNS label (VirtualServices name it as `ns/name`).
+            guard NameRules.isDNS1123Label(key.name) else {
+                throw MeshModelError(code: .invalid, resource: name, field: "metadata.name", message: "invalid gateway name: \(NameRules.labelRule)")
+            }
+            return .gateway(try Gateway(reading: spec))
         case .sidecar: return .sidecar(try Sidecar(reading: spec))
         case .peerAuthentication: return .peerAuthentication(try PeerAuthentication(reading: spec))
         case .authorizationPolicy: return .authorizationPolicy(try AuthorizationPolicy(reading: spec))

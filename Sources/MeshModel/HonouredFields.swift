@@ -10,6 +10,7 @@ enum HonouredFields {
         case "DestinationRule": destinationRule
         case "ServiceEntry": serviceEntry
         case "WorkloadEntry": workloadEntry
+        case "Gateway": gateway
         case "Sidecar": sidecar
         case "PeerAuthentication": peerAuthentication
         case "AuthorizationPolicy": authorizationPolicy
@@ -101,6 +102,18 @@ enum HonouredFields {
         "workloadSelector", "workloadSelector.labels.*", "egress", "egress.hosts", "egress.port", "egress.port.number",
         "outboundTrafficPolicy.mode", "ingress.port", "ingress.port.number", "ingress.port.protocol", "ingress.port.name", "ingress.defaultEndpoint",
     ]).union(ClientSupport.of("Sidecar").keys)
+
+    /// Gateways configure Envoy gateway proxies, the only kind that reads them. Certificates by
+    /// file path are read by Envoy itself; several credentials per server, a separate CA
+    /// credential, `insecureSkipVerify` and `defaultEndpoint` (meaningful for sidecar ingress
+    /// only) are not honoured yet.
+    static let gateway: Set<String> = [
+        "selector.*", "servers", "servers.port", "servers.port.number", "servers.port.protocol", "servers.port.name",
+        "servers.hosts", "servers.name", "servers.bind", "servers.tls", "servers.tls.httpsRedirect", "servers.tls.mode",
+        "servers.tls.credentialName", "servers.tls.serverCertificate", "servers.tls.privateKey", "servers.tls.caCertificates",
+        "servers.tls.caCrl", "servers.tls.subjectAltNames", "servers.tls.verifyCertificateSpki", "servers.tls.verifyCertificateHash",
+        "servers.tls.minProtocolVersion", "servers.tls.maxProtocolVersion", "servers.tls.cipherSuites",
+    ]
 
     static let workloadEntry: Set<String> = [
         // `network` is compared by `failoverPriority` (topology.istio.io/network); meshd is one network.

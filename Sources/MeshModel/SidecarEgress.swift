@@ -4,10 +4,10 @@ public struct SidecarEgress: Sendable, Hashable {
     /// listener. Nil catches every port.
     public var port: UInt32?
     /// The imported (and excluded) hosts, as written; never empty once validated.
-    public var hosts: [EgressHost]
+    public var hosts: [NamespacedHost]
 
     /// Creates an egress listener.
-    public init(port: UInt32? = nil, hosts: [EgressHost]) {
+    public init(port: UInt32? = nil, hosts: [NamespacedHost]) {
         self.port = port
         self.hosts = hosts
     }
@@ -42,11 +42,11 @@ extension SidecarEgress {
         }
         let readers = try r["hosts"].list()
         guard !readers.isEmpty else { throw r["hosts"].error("an egress listener must list at least one host") }
-        var hosts: [EgressHost] = []
+        var hosts: [NamespacedHost] = []
         for reader in readers {
             guard let text = try reader.string() else { throw reader.error("expected a string") }
-            do throws(EgressHost.SyntaxError) {
-                hosts.append(try EgressHost(parsing: text))
+            do throws(NamespacedHost.SyntaxError) {
+                hosts.append(try NamespacedHost(parsing: text))
             } catch {
                 throw reader.error(error.message)
             }

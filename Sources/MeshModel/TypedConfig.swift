@@ -8,6 +8,8 @@ public enum TypedConfig: Sendable, Hashable {
     case serviceEntry(ServiceEntry)
     /// A WorkloadEntry spec.
     case workloadEntry(WorkloadEntry)
+    /// A Gateway spec.
+    case gateway(Gateway)
     /// A Sidecar spec.
     case sidecar(Sidecar)
     /// A PeerAuthentication spec.
@@ -22,6 +24,7 @@ public enum TypedConfig: Sendable, Hashable {
         case .destinationRule: .destinationRule
         case .serviceEntry: .serviceEntry
         case .workloadEntry: .workloadEntry
+        case .gateway: .gateway
         case .sidecar: .sidecar
         case .peerAuthentication: .peerAuthentication
         case .authorizationPolicy: .authorizationPolicy

@@ -169,6 +169,7 @@ public struct PushDebouncer: ServiceLifecycle.Service {
     private func publish(_ context: PushContext, previous: PushContext?, events: [RegistryEvent]) -> Int64 {
         for event in events { logger.debug("registry change", metadata: ["event": "\(event)"]) }
         reportInvalid(context.invalid, previously: previous?.invalid)
+        reportRejectedGatewayServers(context.rejectedGatewayServers, previously: previous?.rejectedGatewayServers)
         publisher.publish(context)
         health.markBuilt()
         metrics?.revision.set(Int64(context.revision))
@@ -194,6 +195,18 @@ public struct PushDebouncer: ServiceLifecycle.Service {
                     "resource": "\(warning.key)", "field": "\(warning.field)",
                 ])
         }
+    }
+
+    /// Gateway servers a merge skips are logged when first seen and counted; the apply answer
+    /// and `/debug/push_status` name them.
+    private func reportRejectedGatewayServers(_ rejected: [ConfigWarning], previously: [ConfigWarning]?) {
+        let known = Set(previously ?? [])
+        for warning in rejected where !known.contains(warning) {
+            logger.warning(
+                "gateway server skipped",
+                metadata: ["resource": "\(warning.key)", "field": "\(warning.field)", "reason": "\(warning.message)"])
+        }
+        metrics?.rejectedGatewayServers.set(Int64(rejected.count))
     }
 
     /// Stored config that fails validation is left out of pushes; it is reported loudly — each

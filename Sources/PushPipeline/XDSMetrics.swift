@@ -26,6 +26,10 @@ public struct XDSMetrics: Sendable {
     /// `meshd_config_unknown_fields`: spec fields outside Istio's schema in stored resources
     /// (written before meshd refused them); they are ignored, see `/debug/push_status`.
     public let unknownFields: Gauge
+    /// `meshd_gateway_servers_rejected`: Gateway servers skipped because they conflict with an
+    /// older server on the same port (istiod counts them in `pilot_total_rejected_configs`);
+    /// see `/debug/push_status`.
+    public let rejectedGatewayServers: Gauge
     /// `meshd_push_context_build_failures`: failed attempts to read the store and build a
     /// PushContext (retried with backoff; proxies keep the last good configuration).
     public let buildFailures: Counter
@@ -50,6 +54,8 @@ public struct XDSMetrics: Sendable {
             name: "meshd_config_unknown_fields", help: "Spec fields outside Istio's schema in stored resources (ignored).")
         invalidResources = registry.makeGauge(
             name: "meshd_config_invalid_resources", help: "Stored resources left out of pushes because they fail validation.")
+        rejectedGatewayServers = registry.makeGauge(
+            name: "meshd_gateway_servers_rejected", help: "Gateway servers skipped because they conflict with an older server on their port.")
         buildFailures = registry.makeCounter(
             name: "meshd_push_context_build_failures", help: "Failed attempts to build a PushContext from the store (retried).")
     }

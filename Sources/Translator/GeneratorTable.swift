@@ -2,8 +2,8 @@ import MeshModel
 
 /// The one place that decides, by proxy kind, what meshd sends: the generator of each xDS type
 /// for each kind, as istiod's `findGenerator` does. Generators that serve several kinds are
-/// declared here with the options that shape them for one kind (gateways will share Envoy's
-/// cluster and endpoint generators, as istiod's do); nothing else asks which kind a proxy is.
+/// declared here with the options that shape them for one kind (gateways share Envoy's cluster
+/// and endpoint generators, as istiod's do); nothing else asks which kind a proxy is.
 ///
 /// A kind mapped to no generators is not served: the push server refuses its streams
 /// (`serves(_:)`), so such a proxy gets one clear answer instead of another kind's shapes.
@@ -32,9 +32,13 @@ public struct GeneratorTable: Sendable {
                     EnvoyRouteGenerator(),
                 ]
             case .gateway:
-                // The gateway issue fills this slot; until then gateways are refused
-                // (docs/architecture.md, "Proxy kinds").
-                break
+                // istiod's gateways share the Envoy cluster and endpoint building.
+                byKind[kind] = [
+                    GatewayClusterGenerator(outbound: ClusterGenerator(trustDomain: trustDomain, dialect: .envoy, autoMTLS: true)),
+                    EndpointGenerator(autoMTLS: true, dialect: .envoy),
+                    GatewayListenerGenerator(),
+                    GatewayRouteGenerator(),
+                ]
             }
         }
         self.init(trustDomain: trustDomain, generators: byKind)
@@ -67,6 +71,25 @@ public struct GeneratorTable: Sendable {
         switch kind {
         case .sidecar: true
         case .proxylessGRPC, .gateway: false
+        }
+    }
+
+    /// Whether a proxy of `kind` serves Gateways (those whose selector matches its labels) and
+    /// routes by the VirtualServices bound to them, rather than by the mesh's.
+    public static func takesGateways(_ kind: ProxyKind) -> Bool {
+        switch kind {
+        case .gateway: true
+        case .proxylessGRPC, .sidecar: false
+        }
+    }
+
+    /// Whether a Sidecar resource can apply to a proxy of `kind`: a gateway has no workload
+    /// beside it, and istiod gives gateways a default scope (every exported service), whatever
+    /// Sidecars its namespace holds.
+    public static func takesSidecarResources(_ kind: ProxyKind) -> Bool {
+        switch kind {
+        case .proxylessGRPC, .sidecar: true
+        case .gateway: false
         }
     }
 

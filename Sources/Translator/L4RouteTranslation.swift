@@ -18,17 +18,28 @@ public enum L4RouteTranslation {
     /// The chains for `host`'s `port` as `view` sees them, in the order Envoy must try them.
     public static func filterChains(host: String, port: UInt32, view: ProxyView) -> [L4FilterChain] {
         let statPrefix = ClusterName.outbound(port: port, host: host)
-        var chains: [L4FilterChain] = []
         guard let entry = view.virtualServices[host] else {
             return [defaultChain(host: host, port: port, statPrefix: statPrefix)]
         }
+        let rules = ruleChains(entry, port: port, binding: .mesh, view: view, statPrefix: statPrefix)
+        return rules.takesEverything ? rules.chains : rules.chains + [defaultChain(host: host, port: port, statPrefix: statPrefix)]
+    }
+
+    /// The chains of one VirtualService's `tls[]` then `tcp[]` rules for `port` that apply to
+    /// `binding`, in order; `takesEverything` when a `tcp[]` rule without matches ends the list
+    /// (nothing after it can be reached).
+    static func ruleChains(
+        _ entry: PushContext.VirtualServiceEntry, port: UInt32, binding: RouteBinding, view: ProxyView, statPrefix: String
+    ) -> (chains: [L4FilterChain], takesEverything: Bool) {
+        var chains: [L4FilterChain] = []
         let namespace = entry.key.namespace
         let gateways = entry.spec.gateways
         func applies(_ match: L4MatchAttributes) -> Bool {
             (match.port == nil || match.port == port)
                 && RouteMatchTranslation.callerConditionsHold(
                     gateways: match.gateways, sourceNamespace: match.sourceNamespace,
-                    sourceLabels: match.sourceLabels, virtualServiceGateways: gateways, view: view)
+                    sourceLabels: match.sourceLabels, virtualServiceGateways: gateways, namespace: namespace,
+                    binding: binding, view: view)
         }
         for (r, rule) in entry.spec.tls.enumerated() {
             let proxy = tcpProxy(rule.route, namespace: namespace, port: port, view: view, statPrefix: statPrefix)
@@ -45,17 +56,16 @@ public enum L4RouteTranslation {
                 guard
                     RouteMatchTranslation.callerConditionsHold(
                         gateways: [], sourceNamespace: nil, sourceLabels: [:],
-                        virtualServiceGateways: gateways, view: view)
+                        virtualServiceGateways: gateways, namespace: namespace, binding: binding, view: view)
                 else { continue }
                 chains.append(L4FilterChain(name: "tcp[\(r)]", match: connectionMatch(nil, port: port), tcpProxy: proxy))
-                return chains
+                return (chains, true)
             }
             for (m, match) in rule.match.enumerated() where applies(match) {
                 chains.append(L4FilterChain(name: "tcp[\(r)].match[\(m)]", match: connectionMatch(match, port: port), tcpProxy: proxy))
             }
         }
-        chains.append(defaultChain(host: host, port: port, statPrefix: statPrefix))
-        return chains
+        return (chains, false)
     }
 
     private static func defaultChain(host: String, port: UInt32, statPrefix: String) -> L4FilterChain {

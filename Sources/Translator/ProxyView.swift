@@ -26,6 +26,9 @@ public struct ProxyView: Sendable, DestinationLookup {
     public let services: [Service]
     /// The VirtualService chosen for each visible host that has one.
     public let virtualServices: [String: PushContext.VirtualServiceEntry]
+    /// For a gateway proxy, the VirtualServices bound to its Gateways and exported to its
+    /// namespace, oldest first (empty for other kinds, which use `virtualServices`).
+    public let gatewayVirtualServices: [PushContext.VirtualServiceEntry]
     /// The DestinationRule chosen for each visible host that has one.
     public let destinationRules: [String: PushContext.DestinationRuleEntry]
     private let servicesByHost: [String: Service]
@@ -47,11 +50,21 @@ public struct ProxyView: Sendable, DestinationLookup {
             if !admitted.ports.isEmpty { visible[service.host] = admitted }
         }
         var virtualServices: [String: PushContext.VirtualServiceEntry] = [:]
-        for service in visible.values {
-            virtualServices[service.host] = push.virtualService(for: service.host, serviceNamespace: service.namespace, from: key.namespace)
+        var gatewayVirtualServices: [PushContext.VirtualServiceEntry] = []
+        if GeneratorTable.takesGateways(key.kind) {
+            // A gateway routes by the VirtualServices bound to its Gateways, never the mesh's.
+            let bindings = Set(key.gateways.map { "\($0.namespace)/\($0.name)" })
+            gatewayVirtualServices = push.gatewayVirtualServices.filter { entry in
+                ExportTo.admits(entry.spec.exportTo, owner: entry.key.namespace, viewer: key.namespace)
+                    && !RouteBinding.gatewayNames(of: entry.spec, namespace: entry.key.namespace).isDisjoint(with: bindings)
+            }
+        } else {
+            for service in visible.values {
+                virtualServices[service.host] = push.virtualService(for: service.host, serviceNamespace: service.namespace, from: key.namespace)
+            }
         }
         // A VirtualService's destinations come with it (one level, as in Istio).
-        for entry in virtualServices.values {
+        for entry in Array(virtualServices.values) + gatewayVirtualServices {
             // Mirror destinations too: a mirrored cluster must exist for the proxy to copy to it.
             for destination in entry.spec.referencedDestinations {
                 let host = HostName.resolve(destination.host, namespace: entry.key.namespace)
@@ -64,6 +77,7 @@ public struct ProxyView: Sendable, DestinationLookup {
             destinationRules[service.host] = push.destinationRule(for: service.host, serviceNamespace: service.namespace, from: key.namespace)
         }
         self.virtualServices = virtualServices
+        self.gatewayVirtualServices = gatewayVirtualServices
         self.destinationRules = destinationRules
         servicesByHost = visible
         services = visible.values.sorted { $0.host < $1.host }

@@ -19,9 +19,12 @@ extension PushContext.DestinationRuleEntry: NamespacedRule {
 
 extension PushContext {
     /// The view key of `proxy` at this context: its kind, namespace and the Sidecar that
-    /// applies to it (workload-selected, else the namespace default, else the root default).
+    /// applies to it (workload-selected, else the namespace default, else the root default; none
+    /// for a gateway), and a gateway's Gateways.
     public func viewKey(for proxy: Proxy) -> ViewKey {
-        let sidecar = sidecars.select(namespace: proxy.namespace, labels: proxy.labels, rootNamespace: settings.rootNamespace)
+        let sidecar =
+            GeneratorTable.takesSidecarResources(proxy.kind)
+            ? sidecars.select(namespace: proxy.namespace, labels: proxy.labels, rootNamespace: settings.rootNamespace) : nil
         let labels = sourceLabelKeys.isEmpty ? [:] : proxy.labels.filter { sourceLabelKeys.contains($0.key) }
         var priorityLabels: [String: String] = [:]
         if !failoverPriorityLabelKeys.isEmpty {
@@ -33,7 +36,8 @@ extension PushContext {
             kind: proxy.kind, namespace: proxy.namespace, sidecar: sidecar?.key, sourceLabels: labels,
             locality: isLocalityAware ? proxy.locality : nil, priorityLabels: priorityLabels,
             inbound: proxy.inbound.sorted(), policyLabels: policyKeys.isEmpty ? [:] : proxy.labels.filter { policyKeys.contains($0.key) },
-            workloadPorts: InboundPort.ports(of: proxy, in: registry))
+            workloadPorts: InboundPort.ports(of: proxy, in: registry),
+            gateways: GeneratorTable.takesGateways(proxy.kind) ? gateways.selecting(proxy.labels) : [])
     }
 
     /// The VirtualService a proxy in `namespace` uses for `host` (declared by a service in
@@ -47,10 +51,8 @@ extension PushContext {
     /// matches it (`*.example.com` before `*`), as Istio picks among wildcard rules.
     public func virtualService(for host: String, serviceNamespace: String?, from namespace: String) -> VirtualServiceEntry? {
         func chosen(_ name: String) -> VirtualServiceEntry? {
-            var candidates = virtualServices[name] ?? []
-            if !gatewayOnlyVirtualServices.isEmpty { candidates.removeAll { gatewayOnlyVirtualServices.contains($0.key) } }
-            return Self.choose(
-                candidates, serviceNamespace: serviceNamespace, viewer: namespace,
+            Self.choose(
+                virtualServices[name] ?? [], serviceNamespace: serviceNamespace, viewer: namespace,
                 root: settings.rootNamespace, anyNamespace: true)
         }
         if let exact = chosen(host) { return exact }

@@ -36,13 +36,24 @@ public struct PushContext: Sendable {
     public private(set) var revision: Int64
     /// Services and endpoints.
     public private(set) var registry: RegistrySnapshot
-    /// The VirtualServices naming each host: at most one per namespace (the oldest wins within a
-    /// namespace, as in Istio), oldest first. Which one a proxy uses is decided per namespace by
-    /// `virtualService(for:serviceNamespace:from:)`.
+    /// The VirtualServices bound to the mesh (`gateways` empty or naming `mesh`, in the
+    /// VirtualService or one of its matches) naming each host: at most one per namespace (the
+    /// oldest wins within a namespace, as in Istio), oldest first. Which one a proxy uses is
+    /// decided per namespace by `virtualService(for:serviceNamespace:from:)`. Host ownership is
+    /// settled among mesh-bound VirtualServices only: one bound to gateways alone never takes a
+    /// host from the mesh (each gateway settles its own, `gatewayVirtualServices`).
     public let virtualServices: [String: [VirtualServiceEntry]]
     /// The DestinationRules for each host: at most one per namespace, oldest first; chosen per
     /// proxy by `destinationRule(for:serviceNamespace:from:)`.
     public let destinationRules: [String: [DestinationRuleEntry]]
+    /// Every VirtualService bound to some Gateway (its `gateways` or a match's), oldest first:
+    /// what gateway proxies route by, binding by binding.
+    public let gatewayVirtualServices: [VirtualServiceEntry]
+    /// The Gateways, oldest first.
+    public let gateways: GatewayIndex
+    /// Gateway servers a merge skips (a conflict with an older server), each also among
+    /// `warnings`.
+    public var rejectedGatewayServers: [ConfigWarning] { warnings.filter { $0.message.hasPrefix(GatewayConflicts.prefix) } }
     /// The Sidecars, indexed for selection.
     public let sidecars: SidecarIndex
     /// The PeerAuthentications, indexed for Istio's precedence.
@@ -65,9 +76,6 @@ public struct PushContext: Sendable {
     /// The wildcard hosts VirtualServices name (`*.example.com`, `*`), most specific (longest)
     /// first: a service without a VirtualService for its own name takes the first that matches.
     public let wildcardVirtualServiceHosts: [String]
-    /// VirtualServices bound to gateways only (no `mesh`): never used for mesh proxies. Usually
-    /// empty, so the per-proxy lookup pays nothing for them.
-    public let gatewayOnlyVirtualServices: Set<ConfigKey>
     /// Whether some DestinationRule makes endpoints depend on the proxy's locality (locality
     /// weights, or failover with outlier detection): then the locality is part of view keys.
     public let isLocalityAware: Bool
@@ -76,7 +84,8 @@ public struct PushContext: Sendable {
 
     public init(
         revision: Int64, registry: RegistrySnapshot, virtualServices: [String: [VirtualServiceEntry]],
-        destinationRules: [String: [DestinationRuleEntry]], sidecars: SidecarIndex = SidecarIndex(),
+        destinationRules: [String: [DestinationRuleEntry]], gatewayVirtualServices: [VirtualServiceEntry] = [],
+        gateways: GatewayIndex = GatewayIndex(), sidecars: SidecarIndex = SidecarIndex(),
         peerAuthentications: PeerAuthenticationIndex = PeerAuthenticationIndex(),
         authorizationPolicies: AuthorizationIndex = AuthorizationIndex(),
         settings: MeshSettings = MeshSettings(), warnings: [ConfigWarning], invalid: [ConfigWarning] = [],
@@ -89,22 +98,19 @@ public struct PushContext: Sendable {
         self.virtualServices = virtualServices
         self.destinationRules = destinationRules
         self.sidecars = sidecars
+        self.gatewayVirtualServices = gatewayVirtualServices
+        self.gateways = gateways
         self.settings = settings
         self.warnings = warnings
         self.invalid = invalid
         self.scope = scope
         var keys: Set<String> = []
-        var gatewayOnly: Set<ConfigKey> = []
-        for entries in virtualServices.values {
-            for entry in entries {
-                for rule in entry.spec.http { for match in rule.match { keys.formUnion(match.sourceLabels.keys) } }
-                for rule in entry.spec.tcp { for match in rule.match { keys.formUnion(match.sourceLabels.keys) } }
-                for rule in entry.spec.tls { for match in rule.match { keys.formUnion(match.connection.sourceLabels.keys) } }
-                if !RouteMatchTranslation.reachesMesh(entry.spec) { gatewayOnly.insert(entry.key) }
-            }
+        for entry in virtualServices.values.joined() + gatewayVirtualServices {
+            for rule in entry.spec.http { for match in rule.match { keys.formUnion(match.sourceLabels.keys) } }
+            for rule in entry.spec.tcp { for match in rule.match { keys.formUnion(match.sourceLabels.keys) } }
+            for rule in entry.spec.tls { for match in rule.match { keys.formUnion(match.connection.sourceLabels.keys) } }
         }
         self.sourceLabelKeys = keys
-        self.gatewayOnlyVirtualServices = gatewayOnly
         var localityAware = false
         var priorityKeys: Set<String> = []
         for entries in destinationRules.values {
@@ -128,7 +134,7 @@ public struct PushContext: Sendable {
 
     /// This context at `revision` with another registry, warnings and scope: the endpoint-only
     /// update, where routing config and Sidecars did not change. The routing indices derived
-    /// from them (`sourceLabelKeys`, `wildcardVirtualServiceHosts`, `gatewayOnlyVirtualServices`) are
+    /// from them (`sourceLabelKeys`, `wildcardVirtualServiceHosts`) are
     /// kept, not recomputed.
     public func replacing(
         revision: Int64, registry: RegistrySnapshot, warnings: [ConfigWarning], invalid: [ConfigWarning],

@@ -46,6 +46,8 @@ public enum PushContextBuilder {
         var workloads: [ConfigRegistry.Workload] = []
         var virtualServices: [String: [PushContext.VirtualServiceEntry]] = [:]
         var destinationRules: [String: [PushContext.DestinationRuleEntry]] = [:]
+        var gatewayVirtualServices: [PushContext.VirtualServiceEntry] = []
+        var gateways = GatewayIndex()
         var sidecars = SidecarIndex()
         var peerAuthentications = PeerAuthenticationIndex()
         var authorizationPolicies = AuthorizationIndex()
@@ -59,6 +61,13 @@ public enum PushContextBuilder {
                 if given != nil { continue }
                 workloads.append(.init(key: input.key, spec: spec, health: ConfigRegistry.health(annotations: input.annotations) ?? .unhealthy))
             case .virtualService(let spec):
+                let entry = PushContext.VirtualServiceEntry(key: input.key, createdRevision: input.createdRevision, spec: spec)
+                if !RouteBinding.gatewayNames(of: spec, namespace: input.key.namespace).isEmpty {
+                    gatewayVirtualServices.append(entry)
+                }
+                // Host ownership is settled per binding: only mesh-bound VirtualServices compete
+                // for the mesh's hosts (gateways merge theirs when their routes are built).
+                guard RouteMatchTranslation.reachesMesh(spec) else { continue }
                 for (index, raw) in spec.hosts.enumerated() {
                     let host = HostName.resolve(raw, namespace: input.key.namespace)
                     // One per namespace and host; other namespaces' rules are chosen per proxy.
@@ -69,7 +78,7 @@ public enum PushContextBuilder {
                                 message: "host \(host) is already routed by \(winner.key) in this namespace; this VirtualService is ignored for it"))
                         continue
                     }
-                    virtualServices[host, default: []].append(.init(key: input.key, createdRevision: input.createdRevision, spec: spec))
+                    virtualServices[host, default: []].append(entry)
                 }
             case .destinationRule(let spec):
                 let host = HostName.resolve(spec.host, namespace: input.key.namespace)
@@ -81,6 +90,11 @@ public enum PushContextBuilder {
                     continue
                 }
                 destinationRules[host, default: []].append(.init(key: input.key, createdRevision: input.createdRevision, spec: spec))
+                for advisory in spec.advisories {
+                    warnings.append(.init(key: input.key, field: advisory.field, message: advisory.message))
+                }
+            case .gateway(let spec):
+                gateways.add(.init(key: input.key, createdRevision: input.createdRevision, spec: spec))
                 for advisory in spec.advisories {
                     warnings.append(.init(key: input.key, field: advisory.field, message: advisory.message))
                 }
@@ -99,6 +113,7 @@ public enum PushContextBuilder {
                 }
             }
         }
+        warnings += GatewayConflicts.warnings(gateways)
         let registry = given ?? ConfigRegistry.build(serviceEntries: serviceEntries, workloads: workloads)
         for host in registry.weightOverflows.keys.sorted() {
             guard let overflow = registry.weightOverflows[host] else { continue }
@@ -106,7 +121,7 @@ public enum PushContextBuilder {
         }
         let context = PushContext(
             revision: revision, registry: registry, virtualServices: virtualServices,
-            destinationRules: destinationRules, sidecars: sidecars,
+            destinationRules: destinationRules, gatewayVirtualServices: gatewayVirtualServices, gateways: gateways, sidecars: sidecars,
             peerAuthentications: peerAuthentications, authorizationPolicies: authorizationPolicies,
             settings: settings, warnings: warnings)
         return context.replacing(

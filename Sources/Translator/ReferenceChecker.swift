@@ -44,7 +44,8 @@ enum ReferenceChecker {
     static func findings(in push: PushContext) -> [Finding] {
         var findings: [Finding] = []
         var seen: Set<ConfigKey> = []
-        let entries = push.virtualServices.values.joined().filter { seen.insert($0.key).inserted }.sorted { $0.key < $1.key }
+        let entries = (push.virtualServices.values.joined() + push.gatewayVirtualServices)
+            .filter { seen.insert($0.key).inserted }.sorted { $0.key < $1.key }
         for entry in entries {
             let lookup = NamespaceLookup(push: push, namespace: entry.key.namespace)
             func check(_ destination: Destination, port: UInt32?, at path: String, mirror: Bool = false) {

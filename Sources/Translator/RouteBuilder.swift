@@ -22,7 +22,7 @@ struct RouteBuilder {
     /// service carries exactly these (in its dialect).
     func routes(for service: Service, port: UInt32, view: ProxyView) -> [Envoy_Config_Route_V3_Route] {
         if let entry = view.virtualServices[service.host] {
-            return virtualServiceRoutes(entry, port: port, view: view)
+            return virtualServiceRoutes(entry, port: port, binding: .mesh, view: view)
         }
         let policy = view.destinationRule(service.host)?.spec.policy(subset: nil, port: port)
         return [
@@ -41,14 +41,21 @@ struct RouteBuilder {
         return route
     }
 
-    private func virtualServiceRoutes(_ entry: PushContext.VirtualServiceEntry, port: UInt32, view: ProxyView) -> [Envoy_Config_Route_V3_Route] {
+    /// The routes of a VirtualService's `http[]` rules for listener port `port` that apply to
+    /// `binding` (the mesh, or the Gateways a gateway's route configuration serves), in order.
+    func virtualServiceRoutes(
+        _ entry: PushContext.VirtualServiceEntry, port: UInt32, binding: RouteBinding, view: ProxyView
+    ) -> [Envoy_Config_Route_V3_Route] {
         var routes: [Envoy_Config_Route_V3_Route] = []
         for (index, rule) in entry.spec.http.enumerated() {
             let action = self.action(for: rule, namespace: entry.key.namespace, port: port, view: view)
             let matches = rule.match.isEmpty ? [nil] : rule.match.map(Optional.some)
             for match in matches {
                 if let wanted = match?.port, wanted != port { continue }
-                guard RouteMatchTranslation.applies(match, virtualServiceGateways: entry.spec.gateways, view: view) else { continue }
+                guard
+                    RouteMatchTranslation.applies(
+                        match, virtualServiceGateways: entry.spec.gateways, namespace: entry.key.namespace, binding: binding, view: view)
+                else { continue }
                 var route = Envoy_Config_Route_V3_Route()
                 // As Istio names routes: the rule's name, then `.MATCH` when the match is named.
                 let ruleName = rule.name ?? "\(entry.key.namespace)/\(entry.key.name)#\(index)"

@@ -8,25 +8,29 @@ import MeshModel
 /// not apply to a proxy is left out of its routes — never widened into a catch-all.
 enum RouteMatchTranslation {
     /// The reserved gateway name for sidecars and proxyless clients.
-    static let mesh = "mesh"
+    static let mesh = RouteBinding.meshName
 
-    /// Whether `match` (nil: a rule without matches) applies to proxies of `view`, given the
-    /// VirtualService's own `gateways`.
-    static func applies(_ match: HTTPMatchRequest?, virtualServiceGateways: [String], view: ProxyView) -> Bool {
+    /// Whether `match` (nil: a rule without matches) of a VirtualService in `namespace` applies
+    /// to `binding` for proxies of `view`, given the VirtualService's own `gateways`.
+    static func applies(
+        _ match: HTTPMatchRequest?, virtualServiceGateways: [String], namespace: String, binding: RouteBinding, view: ProxyView
+    ) -> Bool {
         callerConditionsHold(
             gateways: match?.gateways ?? [], sourceNamespace: match?.sourceNamespace,
-            sourceLabels: match?.sourceLabels ?? [:], virtualServiceGateways: virtualServiceGateways, view: view)
+            sourceLabels: match?.sourceLabels ?? [:], virtualServiceGateways: virtualServiceGateways, namespace: namespace,
+            binding: binding, view: view)
     }
 
     /// The caller conditions every match kind (`http`, `tcp`, `tls`) shares: the gateways (a
-    /// match's own list overrides the VirtualService's), the caller's namespace and labels.
+    /// match's own list overrides the VirtualService's, resolved in the VirtualService's
+    /// `namespace`) against the binding being built, the caller's namespace and labels.
     static func callerConditionsHold(
         gateways matchGateways: [String], sourceNamespace: String?, sourceLabels: [String: String],
-        virtualServiceGateways: [String], view: ProxyView
+        virtualServiceGateways: [String], namespace: String, binding: RouteBinding, view: ProxyView
     ) -> Bool {
         let gateways = matchGateways.isEmpty ? virtualServiceGateways : matchGateways
-        guard gateways.isEmpty || gateways.contains(mesh) else { return false }
-        if let namespace = sourceNamespace, namespace != view.key.namespace { return false }
+        guard binding.admits(gateways, namespace: namespace) else { return false }
+        if let sourceNamespace, sourceNamespace != view.key.namespace { return false }
         return sourceLabels.allSatisfy { view.key.sourceLabels[$0.key] == $0.value }
     }
 

@@ -24,6 +24,8 @@ import MeshModel
 /// - `policyLabels`: for a server (non-empty `inbound`), its labels whose keys some security
 ///   policy's selector names, and no others: two servers on the same address with the same
 ///   policy-relevant labels share a snapshot.
+/// - `gateways`: for a gateway proxy, the Gateways that select it, oldest first; empty for
+///   every other kind.
 /// - `workloadPorts`: for an Envoy sidecar, the ports of the workload beside it (its inbound
 ///   listener and clusters); empty for every other kind, so replicas of one workload share.
 public struct ViewKey: Sendable, Hashable, CustomStringConvertible {
@@ -47,13 +49,17 @@ public struct ViewKey: Sendable, Hashable, CustomStringConvertible {
     public var policyLabels: [String: String]
     /// An Envoy sidecar's own workload ports, sorted (see `InboundPort.ports(of:in:)`).
     public var workloadPorts: [InboundPort]
+    /// A gateway proxy's Gateways, oldest first.
+    public var gateways: [ConfigKey]
 
     /// Creates a key.
     public init(
         kind: ProxyKind, namespace: String = "default", sidecar: ConfigKey? = nil, sourceLabels: [String: String] = [:],
         locality: Locality? = nil, priorityLabels: [String: String] = [:],
-        inbound: [InboundAddress] = [], policyLabels: [String: String] = [:], workloadPorts: [InboundPort] = []
+        inbound: [InboundAddress] = [], policyLabels: [String: String] = [:], workloadPorts: [InboundPort] = [],
+        gateways: [ConfigKey] = []
     ) {
+        self.gateways = gateways
         self.inbound = inbound
         self.policyLabels = policyLabels
         self.workloadPorts = workloadPorts
@@ -74,6 +80,7 @@ public struct ViewKey: Sendable, Hashable, CustomStringConvertible {
             + (inbound.isEmpty ? "" : " inbound=" + inbound.map(\.description).joined(separator: ","))
             + (policyLabels.isEmpty ? "" : " policy-labels=" + Self.listed(policyLabels))
             + (workloadPorts.isEmpty ? "" : " workload-ports=" + workloadPorts.map(\.description).joined(separator: ","))
+            + (gateways.isEmpty ? "" : " gateways=" + gateways.map { "\($0.namespace)/\($0.name)" }.joined(separator: ","))
     }
 
     private static func listed(_ labels: [String: String]) -> String {

@@ -95,8 +95,8 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
 
     /// What a proxy of a kind meshd does not serve is told (its stream ends with UNIMPLEMENTED).
     static func notServedMessage(_ proxy: Proxy) -> String {
-        "meshd does not serve \(proxy.kind.displayName) yet (node \"\(proxy.id.prefix(120))\" is a \(proxy.kind.rawValue)): "
-            + "connect Envoy sidecars (sidecar~…) or proxyless gRPC clients, or run an Envoy gateway against istiod for now"
+        "this meshd does not serve \(proxy.kind.displayName) (node \"\(proxy.id.prefix(120))\" is a \(proxy.kind.rawValue)): "
+            + "its generator table has no generators for the kind"
     }
 
     /// The peer a stream's caller authenticated as, when this server requires mesh certificates;

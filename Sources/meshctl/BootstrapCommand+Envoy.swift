@@ -83,10 +83,11 @@ extension BootstrapCommand {
             "LABELS": .object(input.labels.mapValues { .string($0) }),
             "INSTANCE_IPS": .string(input.node.ip),
             "POD_NAME": .string(input.node.podName),
-            "INTERCEPTION_MODE": .string("REDIRECT"),
             "ISTIO_VERSION": .string(Envoy.versionTag),
         ]
         if !input.clusterID.isEmpty { metadata["CLUSTER_ID"] = .string(input.clusterID) }
+        // A sidecar's traffic is captured by iptables; a gateway's listeners bind their ports.
+        if !input.node.isGateway { metadata["INTERCEPTION_MODE"] = .string("REDIRECT") }
         let workload = input.labels["app"] ?? input.labels["app.kubernetes.io/name"] ?? input.node.podName
         return .object([
             "id": .string(input.node.raw),

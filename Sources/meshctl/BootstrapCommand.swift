@@ -13,7 +13,8 @@ struct BootstrapCommand: ParsableCommand {
         abstract: "Print a gRPC xDS bootstrap JSON pointing at meshd (or, with --envoy, an Envoy sidecar's).",
         discussion: """
             With --envoy, --node-id is required and must be an Istio sidecar id, \
-            sidecar~IP~POD.NAMESPACE~NAMESPACE.svc.cluster.local. Envoy then gets its listeners and \
+            sidecar~IP~POD.NAMESPACE~NAMESPACE.svc.cluster.local, or a gateway's, router~IP~POD.NAMESPACE~… \
+            (give it --labels to match Gateways' selectors). Envoy then gets its listeners and \
             clusters from meshd over delta ADS (mTLS on port 15013 with the certificate mesh-agent \
             serves over SDS, or --plaintext on 15010) and its certificates from mesh-agent's \
             --sds-socket.

@@ -1,10 +1,13 @@
 import Foundation
 import MeshCommon
 
-/// An Envoy sidecar's node id in Istio's shape, `sidecar~IP~POD.NAMESPACE~NAMESPACE.svc.DOMAIN`
-/// (`sidecar~10.0.0.7~reviews-v1-5d8f.default~default.svc.cluster.local`), which meshd reads
-/// the proxy's kind, address and namespace from (Sources/XDS/ProxyIdentity.swift).
+/// An Envoy proxy's node id in Istio's shape, `TYPE~IP~POD.NAMESPACE~NAMESPACE.svc.DOMAIN` with
+/// TYPE `sidecar` (`sidecar~10.0.0.7~reviews-v1-5d8f.default~default.svc.cluster.local`) or
+/// `router` for a gateway, which meshd reads the proxy's kind, address and namespace from
+/// (Sources/XDS/ProxyIdentity.swift).
 struct EnvoyNodeID: Sendable, Equatable {
+    /// Whether the id names a gateway (`router~…`) rather than a sidecar.
+    let isGateway: Bool
     /// The workload's IP address (the second field).
     let ip: String
     /// The pod (or workload instance) name, the third field before its namespace.
@@ -14,16 +17,18 @@ struct EnvoyNodeID: Sendable, Equatable {
     /// The id as given.
     let raw: String
 
-    static let shape = "sidecar~IP~POD.NAMESPACE~NAMESPACE.svc.cluster.local"
+    static let shape = "sidecar~IP~POD.NAMESPACE~NAMESPACE.svc.cluster.local, or router~… for a gateway"
 
     /// Parses `text`, or throws a message saying which part is wrong.
     init(parsing text: String) throws(MeshctlError) {
         func refuse(_ why: String) -> MeshctlError {
-            MeshctlError(.input, "--node-id '\(text)' is not an Envoy sidecar id (\(Self.shape)): \(why)")
+            MeshctlError(.input, "--node-id '\(text)' is not an Envoy proxy id (\(Self.shape)): \(why)")
         }
         let parts = text.split(separator: "~", omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 4 else { throw refuse("it has \(parts.count) '~'-separated fields, not 4") }
-        guard parts[0] == "sidecar" else { throw refuse("the first field is '\(parts[0])', not 'sidecar'") }
+        guard parts[0] == "sidecar" || parts[0] == "router" else {
+            throw refuse("the first field is '\(parts[0])', not 'sidecar' or 'router'")
+        }
         guard Self.isIPAddress(parts[1]) else { throw refuse("the second field '\(parts[1])' is not an IP address") }
         let domain = parts[3].split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         guard domain.count >= 3, domain[1] == "svc", domain.allSatisfy({ !$0.isEmpty }) else {
@@ -34,6 +39,7 @@ struct EnvoyNodeID: Sendable, Equatable {
         guard parts[2].hasSuffix(".\(namespace)"), parts[2].count > namespace.count + 1 else {
             throw refuse("the third field '\(parts[2])' is not POD.\(namespace)")
         }
+        isGateway = parts[0] == "router"
         ip = parts[1]
         podName = String(parts[2].dropLast(namespace.count + 1))
         self.namespace = namespace

@@ -10,7 +10,7 @@ struct ProxyConfigCommand: AsyncParsableCommand {
         discussion: """
             PROXY is a proxy id as 'meshctl proxy-status' lists it, or the POD.NAMESPACE part of \
             an Istio id (sidecar~IP~POD.NAMESPACE~...). Tables are generic over the resources: an \
-            Envoy sidecar's and a proxyless gRPC client's both print. 'secrets' lists the secrets \
+            Envoy sidecar's, an Envoy gateway's and a proxyless gRPC client's all print. 'secrets' lists the secrets \
             the resources reference (served by mesh-agent over SDS, or by a gRPC certificate \
             provider), not their contents, which never pass through meshd. -o json or yaml prints \
             the resources of the type; 'all' with -o prints meshd's whole config dump of the proxy.

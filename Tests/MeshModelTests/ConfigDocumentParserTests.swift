@@ -115,12 +115,12 @@ import Testing
 
     @Test func unknownKindsAreNamed() {
         let error = #expect(throws: MeshModelError.self) {
-            try ConfigDocumentParser.parse(Fixtures.document(kind: "Gateway", spec: "servers: []"))
+            try ConfigDocumentParser.parse(Fixtures.document(kind: "EnvoyFilter", spec: "configPatches: []"))
         }
         #expect(error?.code == .unknownKind)
         #expect(
-            error?.description == #"document 1: kind: unknown kind "Gateway"; supported: "#
-                + "AuthorizationPolicy, DestinationRule, PeerAuthentication, ServiceEntry, Sidecar, VirtualService, WorkloadEntry")
+            error?.description == #"document 1: kind: unknown kind "EnvoyFilter"; supported: "#
+                + "AuthorizationPolicy, DestinationRule, Gateway, PeerAuthentication, ServiceEntry, Sidecar, VirtualService, WorkloadEntry")
     }
 
     @Test func wrongAPIVersionIsInvalid() {

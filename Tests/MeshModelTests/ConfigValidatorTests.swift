@@ -121,7 +121,7 @@ private let route = "- destination: {host: reviews}\n"
             message: "must be between 1 and 65535"),
     ]
 
-    @Test(arguments: virtualServiceCases + otherKindCases)
+    @Test(arguments: virtualServiceCases + otherKindCases + GatewayValidationTests.cases)
     func ruleViolationsNameTheResourceAndField(_ rule: RuleCase) {
         let error = #expect(throws: MeshModelError.self) { try Fixtures.validate(kind: rule.kind, spec: rule.spec) }
         #expect(error?.code == .invalid)

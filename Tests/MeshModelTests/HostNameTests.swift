@@ -19,7 +19,8 @@ import Testing
         #expect(ConfigKind.named("VirtualServices") == .virtualService)
         #expect(ConfigKind.named("serviceentry") == .serviceEntry)
         #expect(ConfigKind.named("destinationrules.networking.istio.io") == .destinationRule)
-        #expect(ConfigKind.named("Gateway") == nil)
+        #expect(ConfigKind.named("Gateway") == .gateway)
+        #expect(ConfigKind.named("EnvoyFilter") == nil)
         #expect(
             ConfigKey(kind: .virtualService, namespace: "default", name: "reviews").description
                 == "VirtualService default/reviews")

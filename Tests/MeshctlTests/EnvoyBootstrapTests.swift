@@ -8,10 +8,12 @@ import Testing
         let id = try EnvoyNodeID(parsing: "sidecar~10.0.0.7~reviews-v1-5d8f.bookinfo~bookinfo.svc.cluster.local")
         #expect(id.ip == "10.0.0.7" && id.podName == "reviews-v1-5d8f" && id.namespace == "bookinfo")
         #expect(try EnvoyNodeID(parsing: "sidecar~fd00::7~a-1.b~b.svc.example.org").podName == "a-1")
+        let gateway = try EnvoyNodeID(parsing: "router~10.0.0.1~gw.istio-system~istio-system.svc.cluster.local")
+        #expect(gateway.isGateway && gateway.namespace == "istio-system" && gateway.podName == "gw")
     }
 
     @Test(arguments: [
-        "", "sidecar", "proxyless~x", "router~10.0.0.1~gw.default~default.svc.cluster.local",
+        "", "sidecar", "proxyless~x", "ingress~10.0.0.1~gw.default~default.svc.cluster.local",
         "sidecar~10.0.0.300~app.default~default.svc.cluster.local", "sidecar~~app.default~default.svc.cluster.local",
         "sidecar~10.0.0.1~app.default~other.svc.cluster.local", "sidecar~10.0.0.1~.default~default.svc.cluster.local",
         "sidecar~10.0.0.1~app.default~default.cluster.local", "sidecar~10.0.0.1~app.Default~Default.svc.cluster.local",

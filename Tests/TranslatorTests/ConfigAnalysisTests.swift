@@ -224,6 +224,17 @@ import Testing
         Case(name: "canary 50/50", yaml: [registry, rule, split], expected: []),
         Case(name: "canary 0/100", yaml: [registry, rule, CanaryFixture.virtualService([("v1", 0), ("v2", 100)])], expected: []),
         Case(
+            name: "canary through a gateway its workload serves",
+            yaml: [
+                registry, rule,
+                doc(
+                    "Gateway", "edge",
+                    "selector: {app: reviews}\nservers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: [\"*/reviews.example.com\"]}]"),
+                doc(
+                    "VirtualService", "reviews",
+                    "hosts: [reviews, reviews.example.com]\ngateways: [mesh, edge]\nhttp: [{route: [{destination: {host: reviews, subset: v1}}]}]"),
+            ], expected: []),
+        Case(
             name: "canary with a Sidecar and policies",
             yaml: [
                 registry, rule, split,
@@ -240,6 +251,63 @@ import Testing
                     "PeerAuthentication", "reviews", api: "security.istio.io/v1", "selector: {matchLabels: {app: reviews}}\nmtls: {mode: PERMISSIVE}"),
             ], expected: []),
     ]
+
+    static let gatewayProblems: [Case] = [
+        Case(
+            name: "a VirtualService naming a Gateway that does not exist",
+            yaml: [
+                registry, rule,
+                doc(
+                    "VirtualService", "reviews",
+                    "hosts: [reviews.example.com]\ngateways: [mesh, istio-system/missing]\nhttp: [{route: [{destination: {host: reviews}}]}]"),
+            ],
+            expected: [
+                expect("IST0101", "VirtualService default/reviews", "spec.gateways[1]"),
+                expect("IST0132", "VirtualService default/reviews", "spec.gateways[1]"),
+            ]),
+        Case(
+            name: "a VirtualService host the Gateway does not expose",
+            yaml: [
+                registry, rule,
+                doc(
+                    "Gateway", "edge",
+                    "selector: {app: reviews}\nservers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: [\"*.example.org\"]}]"),
+                doc("VirtualService", "reviews", "hosts: [reviews.example.com]\ngateways: [edge]\nhttp: [{route: [{destination: {host: reviews}}]}]"),
+            ], expected: [expect("IST0132", "VirtualService default/reviews", "spec.gateways[0]")]),
+        Case(
+            name: "a server host for another namespace does not expose it",
+            yaml: [
+                registry, rule,
+                doc("Gateway", "edge", "selector: {app: reviews}\nservers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: [\"prod/*\"]}]"),
+                doc(
+                    "VirtualService", "reviews", "hosts: [reviews.example.com]\ngateways: [./edge]\nhttp: [{route: [{destination: {host: reviews}}]}]"
+                ),
+            ], expected: [expect("IST0132", "VirtualService default/reviews", "spec.gateways[0]")]),
+        Case(
+            name: "a Gateway whose selector matches no workload",
+            yaml: [
+                registry, rule,
+                doc(
+                    "Gateway", "edge",
+                    "selector: {istio: ingressgateway}\nservers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: [\"*\"]}]"),
+            ], expected: [expect("IST0101", "Gateway default/edge", "spec.selector")]),
+    ]
+
+    @Test(arguments: gatewayProblems)
+    func findsGatewayProblems(_ fixture: Case) throws {
+        let messages = try Self.analyze(fixture.yaml)
+        #expect(messages.map { Expected(code: $0.code.rawValue, resource: "\($0.resource)", field: $0.field) } == fixture.expected, "\(messages)")
+    }
+
+    /// A connected gateway proxy counts as the workload a Gateway's selector looks for.
+    @Test func aConnectedGatewayProxySatisfiesTheSelector() throws {
+        let gateway = Self.doc(
+            "Gateway", "edge", "selector: {istio: ingressgateway}\nservers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: [\"*\"]}]")
+        let proxy = AnalysisWorkload(
+            namespace: "istio-system", name: "router~10.0.0.9~ingress-1.istio-system~istio-system.svc.cluster.local",
+            labels: ["istio": "ingressgateway"])
+        #expect(try Self.analyze([Self.registry, gateway], connected: [proxy]).isEmpty)
+    }
 
     static func analyze(_ texts: [String], connected: [AnalysisWorkload] = [], namespace: String? = nil) throws -> [AnalysisMessage] {
         var inputs: [PushContextBuilder.Input] = []

@@ -99,15 +99,26 @@ def test_default_xds_address_is_the_server_host_on_the_mtls_port():
 
 @pytest.mark.parametrize("node_id, why", [
     ("proxyless~client-1", "4"),
-    ("router~10.0.0.1~gw.default~default.svc.cluster.local", "'sidecar'"),
+    ("ingress~10.0.0.1~gw.default~default.svc.cluster.local", "'sidecar' or 'router'"),
     ("sidecar~not-an-ip~app.default~default.svc.cluster.local", "IP address"),
     ("sidecar~10.0.0.1~app.other~default.svc.cluster.local", "POD.default"),
     ("sidecar~10.0.0.1~app.default~default.cluster.local", "NAMESPACE.svc.DOMAIN"),
 ])
-def test_a_node_id_not_shaped_like_a_sidecar_is_refused(node_id, why):
+def test_a_node_id_not_shaped_like_an_envoy_id_is_refused(node_id, why):
     p = meshctl("bootstrap", "--envoy", "--node-id", node_id, check=False)
     assert p.returncode != 0 and p.stdout == ""
-    assert "is not an Envoy sidecar id" in p.stderr and why in p.stderr, p.stderr
+    assert "is not an Envoy proxy id" in p.stderr and why in p.stderr, p.stderr
+
+
+def test_a_gateway_bootstrap_has_no_traffic_capture():
+    """router~ ids are gateways: the same ADS and SDS plumbing, the labels its Gateways select,
+    and no INTERCEPTION_MODE (a gateway's listeners bind their ports)."""
+    node = "router~10.0.0.9~ingress-1.istio-system~istio-system.svc.cluster.local"
+    b = decode(meshctl("bootstrap", "--envoy", "--node-id", node, "--labels", "istio=ingressgateway").stdout)
+    assert b.node.id == node
+    assert "INTERCEPTION_MODE" not in b.node.metadata.fields
+    assert b.node.metadata.fields["LABELS"].struct_value.fields["istio"].string_value == "ingressgateway"
+    assert {"xds-grpc", "sds-grpc"} <= set(clusters(b))
 
 
 def test_namespace_must_agree_with_the_node_id():

@@ -95,19 +95,17 @@ def test_kind_and_namespace_come_from_the_node(meshd, node_id, agent, metadata, 
         assert client.problems() == []
 
 
-def test_a_gateway_node_is_refused_with_one_documented_answer(meshd):
-    """Until meshd serves gateways, a router~ node's stream ends at once with UNIMPLEMENTED and a
-    message naming its kind; it is sent nothing (no proxyless or sidecar shapes) and is not
-    listed as a connected proxy."""
+def test_a_gateway_node_no_gateway_selects_gets_only_its_own_listeners(meshd, ads_clients):
+    """A router~ node is an Envoy gateway: with no Gateway selecting it, its listeners are its own
+    health and stats ports (no proxyless or sidecar shapes), its clusters the outbound ones, and it
+    is listed as a gateway."""
     node_id = "router~10.0.0.9~ingress-1.istio-system~istio-system.svc.cluster.local"
     meshd.apply(configs.canary(9081, 9082))
-    client = AdsClient(meshd.xds_address, node_id, user_agent_name="envoy").start()
-    try:
-        client.wait_for(lambda c: c.error is not None, 10, "the stream to be refused")
-        assert client.error.code() == grpc.StatusCode.UNIMPLEMENTED, client.error
-        assert "does not serve Envoy gateways yet" in client.error.details(), client.error.details()
-        assert not client.responses
-        assert all(entry["proxyID"] != node_id for entry in meshd.syncz())
-    finally:
-        client.close()
+    client = ads_clients(meshd.xds_address, node_id, user_agent_name="envoy", client_features=[])
+    client.wait_quiet(0.5)
+    assert set(client.state["LDS"]) == {"0.0.0.0_15021", "0.0.0.0_15090"}, sorted(client.state["LDS"])
+    assert not client.state["RDS"]
+    assert "virtualOutbound" not in client.state["LDS"] and "PassthroughCluster" not in client.state["CDS"]
+    assert configs.cluster("v1") in client.state["CDS"]
+    assert _entry(meshd, node_id)["kind"] == "gateway"
 

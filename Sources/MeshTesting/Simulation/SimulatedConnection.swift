@@ -7,6 +7,8 @@ public struct SimulatedConnection: Sendable, Hashable, CustomStringConvertible {
         case outbound
         /// From elsewhere to the workload: captured to 15006 (`virtualInbound`).
         case inbound
+        /// To a gateway: no capture, the listener bound to the port takes it.
+        case edge
     }
 
     public var direction: Direction
@@ -40,8 +42,15 @@ public struct SimulatedConnection: Sendable, Hashable, CustomStringConvertible {
             address: address, port: port, request: SimulatedRequest(authority: authority, path: path, headers: headers, method: "GET"))
     }
 
+    /// An HTTP request arriving at a gateway's port `port`, over TLS when `serverName` is set.
+    public static func edge(_ authority: String, port: UInt32, serverName: String? = nil, path: String = "/") -> SimulatedConnection {
+        SimulatedConnection(
+            .edge, address: "0.0.0.0", port: port, serverName: serverName,
+            request: SimulatedRequest(authority: authority, path: path, method: "GET"))
+    }
+
     public var description: String {
-        "\(direction == .outbound ? "out" : "in") \(address):\(port)" + (serverName.map { " sni=\($0)" } ?? "")
+        "\(direction == .outbound ? "out" : direction == .inbound ? "in" : "edge") \(address):\(port)" + (serverName.map { " sni=\($0)" } ?? "")
             + (request.map { " \($0)" } ?? " tcp")
     }
 }

@@ -6,7 +6,8 @@ extension TrafficSimulation {
     static let httpConnectionManager = "envoy.filters.network.http_connection_manager"
     static let tcpProxy = "envoy.filters.network.tcp_proxy"
 
-    /// Where `connection` goes through an Envoy sidecar's listeners, as Envoy decides it:
+    /// Where `connection` goes through an Envoy proxy's listeners, as Envoy decides it (at a
+    /// gateway, `.edge` connections reach the listener bound to their port directly):
     /// iptables delivers it to the capture listener (`0.0.0.0:15001` outbound, `:15006`
     /// inbound); a listener with `use_original_dst` hands it to the listener bound to the
     /// original destination — the exact `ADDRESS:PORT` first, else `0.0.0.0:PORT` — keeping it
@@ -17,7 +18,12 @@ extension TrafficSimulation {
     /// `chosen`: for a weighted split, the cluster the request is taken to have drawn (see
     /// `run(_:cluster:)`).
     public func connect(_ connection: SimulatedConnection, cluster chosen: String? = nil) -> ConnectionResult {
-        let capturePort: UInt32 = connection.direction == .outbound ? 15001 : 15006
+        let capturePort: UInt32 =
+            switch connection.direction {
+            case .outbound: 15001
+            case .inbound: 15006
+            case .edge: connection.port
+            }
         guard var listener = listener(at: "0.0.0.0", port: capturePort) else {
             return ConnectionResult(listener: nil, filterChain: nil, result: .init(route: nil, outcome: .noListener("0.0.0.0:\(capturePort)")))
         }
@@ -43,7 +49,7 @@ extension TrafficSimulation {
                 result = .init(route: nil, outcome: .noRoute)
                 break
             }
-            result = route(request, through: manager, cluster: chosen)
+            result = route(request, through: manager, cluster: chosen, secure: chain.hasTransportSocket)
         case Self.tcpProxy:
             let proxy = (try? Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy(serializedBytes: filter.typedConfig.value)) ?? .init()
             result = .init(route: nil, outcome: forward(to: proxy.cluster, connection: connection))

@@ -17,9 +17,9 @@ import XDSCore
 /// sidecar's listeners and filter chains (`TrafficSimulation+Envoy.swift`). Header matching
 /// follows Envoy's rules, including for absent headers and `invert_match`.
 public struct TrafficSimulation: Sendable {
-    let listeners: [String: Envoy_Config_Listener_V3_Listener]
-    let routes: [String: Envoy_Config_Route_V3_RouteConfiguration]
-    let clusters: [String: Envoy_Config_Cluster_V3_Cluster]
+    public let listeners: [String: Envoy_Config_Listener_V3_Listener]
+    public let routes: [String: Envoy_Config_Route_V3_RouteConfiguration]
+    public let clusters: [String: Envoy_Config_Cluster_V3_Cluster]
     let assignments: [String: Envoy_Config_Endpoint_V3_ClusterLoadAssignment]
 
     /// Decodes every resource of `snapshot` from its bytes.
@@ -68,7 +68,7 @@ public struct TrafficSimulation: Sendable {
     func route(
         _ request: SimulatedRequest,
         through manager: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager,
-        cluster chosen: String? = nil
+        cluster chosen: String? = nil, secure: Bool = false
     ) -> SimulationResult {
         let configuration: Envoy_Config_Route_V3_RouteConfiguration
         if case .routeConfig(let inline)? = manager.routeSpecifier {
@@ -78,8 +78,16 @@ public struct TrafficSimulation: Sendable {
         } else {
             return .init(route: nil, outcome: .noRouteConfiguration(manager.rds.routeConfigName))
         }
-        guard let virtualHost = Self.virtualHost(for: request.authority, in: configuration.virtualHosts) else {
+        var authority = request.authority
+        if configuration.ignorePortInHostMatching, let colon = authority.lastIndex(of: ":"), !authority.hasSuffix("]") {
+            authority = String(authority[..<colon])
+        }
+        guard let virtualHost = Self.virtualHost(for: authority, in: configuration.virtualHosts) else {
             return .init(route: nil, outcome: .noVirtualHost)
+        }
+        // require_tls: a plaintext request is redirected to HTTPS before any route is tried.
+        if virtualHost.requireTls == .all, !secure {
+            return .init(route: nil, outcome: .redirect(location: "https://\(request.authority)\(request.path)", status: 301))
         }
         let headers = request.allHeaders
         guard let route = virtualHost.routes.first(where: { Self.matches($0.match, path: request.path, headers: headers) }) else {

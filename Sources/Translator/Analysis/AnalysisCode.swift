@@ -15,6 +15,8 @@ public enum AnalysisCode: String, Sendable, Hashable, CaseIterable {
     case multipleSidecarsWithoutWorkloadSelectors = "IST0111"
     /// A destination without a port names a service with several ports.
     case virtualServiceDestinationPortSelectorRequired = "IST0112"
+    /// A VirtualService is bound to a Gateway none of whose servers exposes any of its hosts.
+    case virtualServiceHostNotFoundInGateway = "IST0132"
     /// A security policy's selector matches no workload.
     case noMatchingWorkloadsFound = "IST0127"
     /// A DestinationRule subset selects no endpoint of its host.
@@ -35,6 +37,7 @@ public enum AnalysisCode: String, Sendable, Hashable, CaseIterable {
         case .conflictingSidecarWorkloadSelectors: "ConflictingSidecarWorkloadSelectors"
         case .multipleSidecarsWithoutWorkloadSelectors: "MultipleSidecarsWithoutWorkloadSelectors"
         case .virtualServiceDestinationPortSelectorRequired: "VirtualServiceDestinationPortSelectorRequired"
+        case .virtualServiceHostNotFoundInGateway: "VirtualServiceHostNotFoundInGateway"
         case .noMatchingWorkloadsFound: "NoMatchingWorkloadsFound"
         case .destinationRuleSubsetNotSelectPods: "DestinationRuleSubsetNotSelectPods"
         case .unknownDestinationRuleHost: "UnknownDestinationRuleHost"
@@ -50,7 +53,8 @@ public enum AnalysisCode: String, Sendable, Hashable, CaseIterable {
             .conflictingSidecarWorkloadSelectors, .multipleSidecarsWithoutWorkloadSelectors,
             .virtualServiceDestinationPortSelectorRequired, .destinationRuleSubsetNotSelectPods:
             .error
-        case .noMatchingWorkloadsFound, .unknownDestinationRuleHost, .sidecarHidesRoutedHost, .duplicateDestinationRule:
+        case .noMatchingWorkloadsFound, .virtualServiceHostNotFoundInGateway, .unknownDestinationRuleHost, .sidecarHidesRoutedHost,
+            .duplicateDestinationRule:
             .warning
         }
     }

@@ -118,6 +118,15 @@ public struct AnalysisInput: Sendable {
         }
     }
 
+    var gateways: [(key: ConfigKey, createdRevision: Int64, spec: Gateway)] {
+        all {
+            switch $0 {
+            case .gateway(let spec): spec
+            default: nil
+            }
+        }
+    }
+
     /// The workloads of `namespace`.
     func workloads(in namespace: String) -> [AnalysisWorkload] {
         byNamespace[namespace] ?? []

@@ -18,6 +18,7 @@ public enum ConfigAnalysis {
         DestinationRuleAnalyzer.analyze,
         SidecarAnalyzer.analyze,
         PolicySelectorAnalyzer.analyze,
+        GatewayAnalyzer.analyze,
         invalidResources,
     ]
 

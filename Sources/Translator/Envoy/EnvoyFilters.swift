@@ -25,6 +25,27 @@ enum EnvoyFilters {
         return filter(httpConnectionManagerName, manager)
     }
 
+    /// A gateway's HttpConnectionManager over RDS `routeName`: as a sidecar's, and as istiod
+    /// writes it for the edge — the peer's address is the client's (`use_remote_address`), and
+    /// the `x-forwarded-client-cert` header is replaced by what the gateway saw of the client's
+    /// certificate (SANITIZE_SET).
+    static func gatewayConnectionManager(statPrefix: String, routeName: String) -> Envoy_Config_Listener_V3_Filter {
+        var manager = Manager()
+        manager.statPrefix = statPrefix
+        manager.rds.configSource = .adsV3
+        manager.rds.routeConfigName = routeName
+        manager.httpFilters = HTTPFilters.outbound(.envoy)
+        manager.useRemoteAddress = .init(true)
+        manager.forwardClientCertDetails = .sanitizeSet
+        var details = Manager.SetCurrentClientCertDetails()
+        details.subject = .init(true)
+        details.cert = true
+        details.dns = true
+        details.uri = true
+        manager.setCurrentClientCertDetails = details
+        return filter(httpConnectionManagerName, manager)
+    }
+
     /// An HttpConnectionManager with its routes inline (inbound and the proxy's own ports:
     /// nothing there changes per VirtualService, so no RDS round trip).
     static func httpConnectionManager(statPrefix: String, routes: Envoy_Config_Route_V3_RouteConfiguration) -> Envoy_Config_Listener_V3_Filter {

@@ -62,7 +62,7 @@ extension UpstreamTLS {
         return context
     }
 
-    private static func sdsSecret(_ name: String) -> Envoy_Extensions_TransportSockets_Tls_V3_SdsSecretConfig {
+    static func sdsSecret(_ name: String) -> Envoy_Extensions_TransportSockets_Tls_V3_SdsSecretConfig {
         var grpc = Envoy_Config_Core_V3_GrpcService()
         grpc.envoyGrpc.clusterName = sdsClusterName
         var api = Envoy_Config_Core_V3_ApiConfigSource()
@@ -85,7 +85,7 @@ extension UpstreamTLS {
     }
 
     /// A SAN as written in a rule: a URI when it has a scheme (`spiffe://…`), else a DNS name.
-    private static func dnsOrURISAN(_ name: String) -> Envoy_Extensions_TransportSockets_Tls_V3_SubjectAltNameMatcher {
+    static func dnsOrURISAN(_ name: String) -> Envoy_Extensions_TransportSockets_Tls_V3_SubjectAltNameMatcher {
         var san = uriSAN(name)
         if !name.contains("://") { san.sanType = .dns }
         return san

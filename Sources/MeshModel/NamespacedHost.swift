@@ -5,7 +5,7 @@
 /// every namespace, `~ns/h` only from `ns`), as current Istio reads it — `~/*` therefore imports
 /// nothing, which is what older Istio documents `~` to mean. The DNS part is `*`, a wildcard
 /// `*.example.com` (matching any name ending in `.example.com`), or a fully qualified name.
-public struct EgressHost: Sendable, Hashable, CustomStringConvertible {
+public struct NamespacedHost: Sendable, Hashable, CustomStringConvertible {
     /// Which namespaces' services an entry speaks of.
     public enum Namespace: Sendable, Hashable {
         /// `*`: every namespace.
@@ -59,7 +59,7 @@ public struct EgressHost: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-extension EgressHost {
+extension NamespacedHost {
     /// Parses and validates `text` as Istio's `ValidateNamespaceSlashWildcardHostname` does for
     /// sidecars: `namespace/dnsName`, both parts non-empty, the DNS part fully qualified (or
     /// `*`) with a wildcard only as the whole first label.

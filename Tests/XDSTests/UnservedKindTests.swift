@@ -19,9 +19,10 @@ private final class RecordingWriter<Element: Sendable>: RPCWriterProtocol {
     }
 }
 
-/// Until the gateway issue fills its slot, a `router~` node gets one documented answer: its
-/// stream ends with UNIMPLEMENTED naming its kind, it is sent nothing, and it is not listed.
-@Suite struct GatewayRefusalTests {
+/// A kind the generator table does not serve gets one documented answer: its stream ends with
+/// UNIMPLEMENTED naming its kind, it is sent nothing, and it is not listed. meshd's own table
+/// serves every kind; a table without gateways stands in for a kind not served.
+@Suite struct UnservedKindTests {
     static let node = "router~10.0.0.9~ingress-1.istio-system~istio-system.svc.cluster.local"
 
     static func server(_ statuses: ProxyStatusRegistry) throws -> AggregatedDiscoveryServer {
@@ -32,7 +33,7 @@ private final class RecordingWriter<Element: Sendable>: RPCWriterProtocol {
         }
         publisher.publish(PushContextBuilder.build(revision: 1, inputs: inputs))
         return AggregatedDiscoveryServer(
-            publisher: publisher, cache: SnapshotCache(generators: .testing), statuses: statuses,
+            publisher: publisher, cache: SnapshotCache(generators: withoutGateways), statuses: statuses,
             metrics: nil, logger: Logger(label: "test"))
     }
 
@@ -40,11 +41,18 @@ private final class RecordingWriter<Element: Sendable>: RPCWriterProtocol {
         descriptor: MethodDescriptor(fullyQualifiedService: "ads", method: "stream"),
         remotePeer: "test", localPeer: "test", cancellation: .init())
 
-    @Test func theTableServesNoGatewayYet() {
-        #expect(!GeneratorTable.testing.serves(.gateway))
-        #expect(GeneratorTable.testing.generators(for: .gateway).isEmpty)
-        #expect(GeneratorTable.testing.serves(.proxylessGRPC) && GeneratorTable.testing.serves(.sidecar))
-        for kind in ProxyKind.allCases where GeneratorTable.testing.serves(kind) {
+    /// meshd's table without its gateway generators.
+    static let withoutGateways = GeneratorTable(
+        trustDomain: GeneratorTable.testing.trustDomain,
+        generators: [
+            .proxylessGRPC: GeneratorTable.testing.generators(for: .proxylessGRPC),
+            .sidecar: GeneratorTable.testing.generators(for: .sidecar),
+        ])
+
+    @Test func meshdsTableServesEveryKindEveryType() {
+        #expect(!Self.withoutGateways.serves(.gateway))
+        for kind in ProxyKind.allCases {
+            #expect(GeneratorTable.testing.serves(kind))
             #expect(
                 Set(GeneratorTable.testing.generators(for: kind).map(\.typeURL)) == [
                     TypeURL.cluster, TypeURL.endpoint, TypeURL.listener, TypeURL.route,
@@ -87,7 +95,7 @@ private final class RecordingWriter<Element: Sendable>: RPCWriterProtocol {
         }
         let error = try #require(thrown as? RPCError)
         #expect(error.code == .unimplemented)
-        #expect(error.message.contains("does not serve Envoy gateways yet"))
+        #expect(error.message.contains("does not serve Envoy gateways"))
         #expect(error.message.contains(Self.node))
         #expect(sent == 0)
         #expect(statuses.all.isEmpty)
