@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import MeshModel
 
 /// A client of meshd's admin REST API (docs/admin-api.md), one method per endpoint meshctl uses.
 ///
@@ -143,7 +144,7 @@ struct AdminClient: Sendable {
 
     /// `POST /api/v1/rollback[?dryRun=true[&proxy=ID]]` answered as it came (dry run, `-o json`).
     func rollbackRaw(to revision: Int64, dryRun: Bool, proxy: String?) async throws -> Data {
-        let body = try JSONEncoder().encode(JSONValue.object(["toRevision": .integer(revision)]))
+        let body = Data(JSONValue.object(["toRevision": .number(Double(revision))]).canonicalJSON().utf8)
         let query = dryRun ? [("dryRun", "true")] + (proxy.map { [("proxy", $0)] } ?? []) : []
         return try await send(.post, "/api/v1/rollback", query: query, body: body)
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MeshModel
 
 /// `meshctl analyze [-n NS | -A] [-f FILE ...] [-o log|json|yaml]`: meshd's cross-resource
 /// checks, printed as istioctl analyze prints them, with its exit code when issues are found.
@@ -83,7 +84,7 @@ struct AnalyzeCommand: AsyncParsableCommand {
         }
         let messages = all.filter { (Level(argument: $0["level"]?.stringValue ?? "") ?? .error) >= outputThreshold }
         switch output {
-        case .json: Console.out(try JSONValue.array(messages).prettyJSON() + "\n")
+        case .json: Console.out(JSONValue.array(messages).prettyJSON() + "\n")
         case .yaml: Console.out(try JSONValue.array(messages).yamlDocument())
         case .log: Console.out(messages.map { Self.line($0) + "\n" }.joined())
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MeshModel
 
 /// `meshctl apply -f FILE...`: creates or updates resources from YAML or JSON manifests.
 struct ApplyCommand: AsyncParsableCommand {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import MeshModel
 
 /// `meshctl x`: experimental commands, as `istioctl x`.
 struct ExperimentalCommand: AsyncParsableCommand {

@@ -1,5 +1,6 @@
 import Foundation
 import MeshCommon
+import MeshModel
 
 /// `meshctl bootstrap --envoy`: the bootstrap an Envoy sidecar starts from, in the shape
 /// istio-agent writes (node metadata, ADS to the control plane, the `sds-grpc` cluster on the
@@ -65,7 +66,7 @@ extension BootstrapCommand {
                     .object([
                         "name": .string("global config"),
                         "static_layer": .object([
-                            "re2.max_program_size.error_level": .integer(Int64(Envoy.regexProgramSizeLimit))
+                            "re2.max_program_size.error_level": .number(Double(Envoy.regexProgramSizeLimit))
                         ]),
                     ]),
                     .object(["name": .string("admin"), "admin_layer": .object([:])]),
@@ -129,7 +130,7 @@ extension BootstrapCommand {
             "lb_policy": .string("ROUND_ROBIN"),
             "load_assignment": loadAssignment(Envoy.xdsCluster, address: socketAddress(input.xdsHost, input.xdsPort)),
             "typed_extension_protocol_options": http2Options(keepalive: true),
-            "upstream_connection_options": .object(["tcp_keepalive": .object(["keepalive_time": .integer(300)])]),
+            "upstream_connection_options": .object(["tcp_keepalive": .object(["keepalive_time": .number(300)])]),
         ]
         if !input.plaintext {
             cluster["transport_socket"] = .object([
@@ -193,7 +194,7 @@ extension BootstrapCommand {
     }
 
     private static func socketAddress(_ host: String, _ port: Int) -> JSONValue {
-        .object(["socket_address": .object(["address": .string(host), "port_value": .integer(Int64(port))])])
+        .object(["socket_address": .object(["address": .string(host), "port_value": .number(Double(port))])])
     }
 
     private static func isIPAddress(_ host: String) -> Bool { EnvoyNodeID.isIPAddress(host) }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import MeshCommon
+import MeshModel
 
 /// `meshctl bootstrap`: prints an xDS bootstrap for proxyless gRPC clients (grpcio and others),
 /// or with `--envoy` an Envoy sidecar's bootstrap (see BootstrapCommand+Envoy.swift).
@@ -107,7 +108,7 @@ struct BootstrapCommand: ParsableCommand {
                 serverURI: try resolvedXDSAddress(), nodeID: resolvedNodeID,
                 certificateDirectory: certDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path },
                 namespace: namespace, labels: try parsedLabels())
-        Console.out(output == .yaml ? try bootstrap.yamlDocument() : try bootstrap.prettyJSON() + "\n")
+        Console.out(output == .yaml ? try bootstrap.yamlDocument() : bootstrap.prettyJSON() + "\n")
     }
 
     /// The validated input of an Envoy bootstrap: the node id parsed (a malformed one refused),

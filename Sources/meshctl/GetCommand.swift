@@ -1,4 +1,5 @@
 import ArgumentParser
+import MeshModel
 
 /// `meshctl get KIND [NAME]`: lists or shows config resources.
 struct GetCommand: AsyncParsableCommand {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import MeshModel
 
 /// `meshctl history [KIND [NAME]] [-n NS]`: the config changes meshd recorded, newest first.
 struct HistoryCommand: AsyncParsableCommand {
@@ -40,7 +41,7 @@ struct HistoryCommand: AsyncParsableCommand {
             throw MeshctlError(.badResponse, "history response from meshd has no \"items\" array")
         }
         switch output {
-        case .json: Console.out(try answer.prettyJSON() + "\n")
+        case .json: Console.out(answer.prettyJSON() + "\n")
         case .yaml: Console.out(try answer.yamlDocument())
         case .table:
             if items.isEmpty {

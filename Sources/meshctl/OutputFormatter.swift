@@ -1,4 +1,5 @@
 import ArgumentParser
+import MeshModel
 
 /// How `get` (and `proxy-status`) print what meshd returns.
 enum OutputFormat: String, CaseIterable, ExpressibleByArgument, Sendable {
@@ -20,7 +21,7 @@ struct OutputFormatter: Sendable {
         switch format {
         case .table: return Self.table(for: [resource])
         case .yaml: return try resource.yamlDocument()
-        case .json: return try resource.prettyJSON() + "\n"
+        case .json: return resource.prettyJSON() + "\n"
         }
     }
 
@@ -39,7 +40,7 @@ struct OutputFormatter: Sendable {
                 "kind": .string("List"),
                 "items": .array(list),
             ])
-            return try wrapper.prettyJSON() + "\n"
+            return wrapper.prettyJSON() + "\n"
         }
     }
 

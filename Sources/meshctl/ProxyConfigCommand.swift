@@ -1,4 +1,5 @@
 import ArgumentParser
+import MeshModel
 
 /// `meshctl proxy-config TYPE PROXY`: what meshd sends one connected proxy, as tables like
 /// `istioctl proxy-config` prints (from meshd's `/debug/config_dump`, so it is what the control
@@ -66,7 +67,7 @@ struct ProxyConfigCommand: AsyncParsableCommand {
         default: selected = .array(resources[type.dumpKey ?? ""] ?? [])
         }
         switch output {
-        case .json: Console.out(try selected.prettyJSON() + "\n")
+        case .json: Console.out(selected.prettyJSON() + "\n")
         case .yaml: Console.out(try selected.yamlDocument())
         case .table:
             let table: TextTable

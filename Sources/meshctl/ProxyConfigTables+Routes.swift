@@ -1,3 +1,5 @@
+import MeshModel
+
 /// The routes, endpoints and secrets tables of `meshctl proxy-config`.
 extension ProxyConfigTables {
     // MARK: Routes

@@ -1,3 +1,5 @@
+import MeshModel
+
 /// The `meshctl proxy-config` tables, built from the config dump's decoded resources (proto
 /// field names, as meshd's `/debug/config_dump` renders them). Pure functions of the JSON, and
 /// generic: they read Envoy's field names wherever they occur, so a proxyless gRPC client's API

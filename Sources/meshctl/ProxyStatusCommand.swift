@@ -1,4 +1,5 @@
 import ArgumentParser
+import MeshModel
 
 /// `meshctl proxy-status`: the xDS sync state of every connected proxy, like istioctl's.
 struct ProxyStatusCommand: AsyncParsableCommand {
@@ -28,7 +29,7 @@ struct ProxyStatusCommand: AsyncParsableCommand {
             throw MeshctlError(.badResponse, "syncz response from meshd is not a JSON array")
         }
         switch output {
-        case .json: Console.out(try answer.prettyJSON() + "\n")
+        case .json: Console.out(answer.prettyJSON() + "\n")
         case .yaml: Console.out(try answer.yamlDocument())
         case .table:
             if proxies.isEmpty {

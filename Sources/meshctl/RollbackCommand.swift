@@ -1,4 +1,5 @@
 import ArgumentParser
+import MeshModel
 
 /// `meshctl rollback --to REV`: restores the whole configuration as it was right after REV.
 struct RollbackCommand: AsyncParsableCommand {

@@ -1,3 +1,4 @@
+import MeshModel
 import Testing
 
 @testable import meshctl
@@ -35,7 +36,7 @@ import Testing
 
     @Test func authzCheckRendering() {
         let answer = JSONValue.object([
-            "ports": .array([.object(["port": .integer(50051), "mode": .string("STRICT"), "policies": .array([.string("default/strict")])])]),
+            "ports": .array([.object(["port": .number(50051), "mode": .string("STRICT"), "policies": .array([.string("default/strict")])])]),
             "authorizationPolicies": .array([.object(["name": .string("default/deny"), "action": .string("DENY")])]),
             "deny": .array([.string("ns[default]-policy[deny]-rule[0]: authn:exact:spiffe://x -> any")]),
         ])

@@ -1,4 +1,5 @@
 import Foundation
+import MeshModel
 import Testing
 
 @testable import meshctl
