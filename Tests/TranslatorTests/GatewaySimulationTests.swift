@@ -280,6 +280,24 @@ private func route(_ prefix: String? = nil, to host: String, subset: String? = n
         #expect(simulation.routes.keys.sorted() == ["https.443.https.ingress.istio-system", "https.443.mtls.ingress.istio-system"])
     }
 
+    /// Config dumps render every resource as JSON, Any payloads included: every type meshd packs
+    /// is registered (a gateway's DownstreamTlsContext, a sidecar's CORS and RBAC filters).
+    @Test func everyPackedTypeRendersAsJSON() throws {
+        EnvoyTypes.registerForJSON()
+        let config = GatewayFixture.gateway(servers: [
+            "{port: {number: 443, name: https, protocol: HTTPS}, hosts: [a.example.com], tls: {mode: MUTUAL, credentialName: a-cert}}"
+        ])
+        let push = try context([CanaryFixture.registry, EnvoyFixture.mesh, config])
+        for proxy in [GatewayFixture.proxy(), EnvoyFixture.proxy()] {
+            let snapshot = ProxySnapshot(proxy: proxy, push: push, table: .testing)
+            for typeURL in [TypeURL.listener, TypeURL.route, TypeURL.cluster, TypeURL.endpoint] {
+                for (name, resource) in snapshot.of(typeURL) {
+                    #expect(throws: Never.self, "\(name)") { _ = try resource.payload.jsonString() }
+                }
+            }
+        }
+    }
+
     /// A protocol conflict on one port: the later server is skipped and the merge says why.
     @Test func aConflictingServerIsReported() throws {
         let push = try context([

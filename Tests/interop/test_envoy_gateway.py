@@ -159,3 +159,42 @@ spec:
     window = client.run(200, name="after-edge-only")
     scenarios.assert_no_failures(window, "200 RPCs to reviews")
     assert window["counts"] == {"v2": 200}, window["counts"]
+
+
+def test_meshctl_shows_a_gateway_its_config_and_its_conflicts(meshd, ads_clients):
+    """`meshctl get gw`, `proxy-config listeners|routes|clusters` for a gateway, and a server that
+    conflicts with an older one: skipped, named in the apply answer and /debug/push_status."""
+    from meshd_process import run_meshctl
+    _apply(meshd, configs.join(configs.canary(9081, 9082), configs.envoy_mesh(), gateway(), edge_routes(50, 50)))
+    sotw = ads_clients(meshd.xds_address, NODE, user_agent_name="envoy", client_features=[], metadata=LABELS)
+    sotw.wait_quiet(0.5)
+    meshd.wait_synced(NODE)
+    listed = run_meshctl(meshd.admin_url, "get", "gw", "-A").stdout
+    assert "istio-system" in listed and "ingress" in listed, listed
+    listeners = run_meshctl(meshd.admin_url, "proxy-config", "listeners", "ingress-1.istio-system").stdout
+    assert "0.0.0.0_443" in listeners and "https.443.https.ingress.istio-system" in listeners, listeners
+    assert "reviews.example.com" in listeners, listeners
+    routes = run_meshctl(meshd.admin_url, "proxy-config", "routes", "ingress-1.istio-system").stdout
+    assert "http.80" in routes and "reviews.example.com:80" in routes, routes
+    clusters = run_meshctl(meshd.admin_url, "proxy-config", "clusters", "ingress-1.istio-system").stdout
+    assert "BlackHoleCluster" in clusters and "PassthroughCluster" not in clusters, clusters
+
+    conflicting = f"""\
+apiVersion: {configs.API_VERSION}
+kind: Gateway
+metadata: {{name: late, namespace: istio-system}}
+spec:
+  selector: {{istio: ingressgateway}}
+  servers:
+  - port: {{number: 80, name: tcp, protocol: TCP}}
+    hosts: ["*"]
+"""
+    answer = meshd.apply(conflicting)
+    warnings = [w for w in answer.get("warnings", []) if "server skipped" in str(w)]
+    assert warnings and "istio-system/ingress" in str(warnings[0]), answer
+    meshd.wait_pushed(answer["revision"])
+    rejected = meshd.push_status()["rejectedGatewayServers"]
+    assert [(r["name"], r["field"]) for r in rejected] == [("late", "spec.servers[0]")], rejected
+    sotw.wait_quiet(0.5)
+    _validate(sotw.state)
+    assert _tcp_clusters(sotw.state["LDS"]["0.0.0.0_80"].message) == set(), "port 80 stays the older HTTP server's"
