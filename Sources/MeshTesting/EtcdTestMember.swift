@@ -3,16 +3,17 @@ import EtcdStore
 import Foundation
 import Logging
 import Storage
+import Synchronization
 
 /// A single-member etcd on loopback ports in a temporary directory, for tests; the binary is
 /// Debian's `etcd-server` (`/usr/bin/etcd`, or `$ETCD_BIN`).
-public final class EtcdTestMember: @unchecked Sendable {
-    // @unchecked: `process` is only touched by the test that owns the member, one call at a time.
+public final class EtcdTestMember: Sendable {
     public let clientPort: Int
     public let peerPort: Int
     public let directory: URL
     let extraArguments: [String]
-    private var process: Process?
+    /// The running etcd (its pid), behind a lock so the member is Sendable without exceptions.
+    private let process = Mutex<Process?>(nil)
 
     /// The etcd binary, or nil when it is not installed (the tests that need it are skipped).
     public static let binary: String? = {
@@ -61,7 +62,7 @@ public final class EtcdTestMember: @unchecked Sendable {
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        self.process = process
+        self.process.withLock { $0 = process }
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             var probe = EtcdAPI.Etcdserverpb_RangeRequest()
@@ -82,10 +83,14 @@ public final class EtcdTestMember: @unchecked Sendable {
 
     /// Stops etcd (SIGKILL: tests model a crash) and waits for it to exit.
     public func stop() {
-        guard let process, process.isRunning else { return }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        self.process = nil
+        guard
+            let running = process.withLock({ current -> Process? in
+                defer { current = nil }
+                return current
+            }), running.isRunning
+        else { return }
+        kill(running.processIdentifier, SIGKILL)
+        running.waitUntilExit()
     }
 
     /// Runs `etcdctl` against this member (for maintenance etcd's API subset here lacks: compact).
