@@ -53,7 +53,7 @@ public struct PushContext: Sendable {
     public let gateways: GatewayIndex
     /// Gateway servers a merge skips (a conflict with an older server), each also among
     /// `warnings`.
-    public var rejectedGatewayServers: [ConfigWarning] { warnings.filter { $0.message.hasPrefix(GatewayConflicts.prefix) } }
+    public let rejectedGatewayServers: [ConfigWarning]
     /// The Sidecars, indexed for selection.
     public let sidecars: SidecarIndex
     /// The PeerAuthentications, indexed for Istio's precedence.
@@ -85,7 +85,7 @@ public struct PushContext: Sendable {
     public init(
         revision: Int64, registry: RegistrySnapshot, virtualServices: [String: [VirtualServiceEntry]],
         destinationRules: [String: [DestinationRuleEntry]], gatewayVirtualServices: [VirtualServiceEntry] = [],
-        gateways: GatewayIndex = GatewayIndex(), sidecars: SidecarIndex = SidecarIndex(),
+        gateways: GatewayIndex = GatewayIndex(), rejectedGatewayServers: [ConfigWarning] = [], sidecars: SidecarIndex = SidecarIndex(),
         peerAuthentications: PeerAuthenticationIndex = PeerAuthenticationIndex(),
         authorizationPolicies: AuthorizationIndex = AuthorizationIndex(),
         settings: MeshSettings = MeshSettings(), warnings: [ConfigWarning], invalid: [ConfigWarning] = [],
@@ -100,6 +100,7 @@ public struct PushContext: Sendable {
         self.sidecars = sidecars
         self.gatewayVirtualServices = gatewayVirtualServices
         self.gateways = gateways
+        self.rejectedGatewayServers = rejectedGatewayServers
         self.settings = settings
         self.warnings = warnings
         self.invalid = invalid

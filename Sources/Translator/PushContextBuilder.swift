@@ -113,7 +113,8 @@ public enum PushContextBuilder {
                 }
             }
         }
-        warnings += GatewayConflicts.warnings(gateways)
+        let rejectedGatewayServers = GatewayConflicts.warnings(gateways)
+        warnings += rejectedGatewayServers
         let registry = given ?? ConfigRegistry.build(serviceEntries: serviceEntries, workloads: workloads)
         for host in registry.weightOverflows.keys.sorted() {
             guard let overflow = registry.weightOverflows[host] else { continue }
@@ -121,7 +122,8 @@ public enum PushContextBuilder {
         }
         let context = PushContext(
             revision: revision, registry: registry, virtualServices: virtualServices,
-            destinationRules: destinationRules, gatewayVirtualServices: gatewayVirtualServices, gateways: gateways, sidecars: sidecars,
+            destinationRules: destinationRules, gatewayVirtualServices: gatewayVirtualServices, gateways: gateways,
+            rejectedGatewayServers: rejectedGatewayServers, sidecars: sidecars,
             peerAuthentications: peerAuthentications, authorizationPolicies: authorizationPolicies,
             settings: settings, warnings: warnings)
         return context.replacing(
