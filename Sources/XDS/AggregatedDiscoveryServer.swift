@@ -37,7 +37,7 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
     /// On a port that requires mesh certificates: the caller's verified identity (nil when it
     /// has none). Nil on ports where proxies are not authenticated.
     let peerIdentity: (@Sendable (ServerContext) async -> AuthenticatedPeer?)?
-    private let streamCounter = StreamCounter()
+    private let streamCounter = StreamCounter.process
     private let openStreams = OpenStreamCount()
 
     public init(

@@ -19,6 +19,11 @@ public final class StreamCounter: Sendable {
         self.init(prefix: String(UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970)), radix: 36))
     }
 
+    /// The process's one counter for xDS streams: every ADS server (meshd runs one per port
+    /// kind) takes ids from it, so streams of different ports never share an id — in the proxy
+    /// status registry they share, and in the nonces they send.
+    public static let process = StreamCounter()
+
     /// The next id.
     public func next() -> String { "\(prefix)-\(value.add(1, ordering: .relaxed).newValue)" }
 }
