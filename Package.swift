@@ -224,6 +224,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Yams", package: "Yams"),
+                // The serial and expiry of the credentials meshd serves gateways (proxy-config secrets).
+                .product(name: "X509", package: "swift-certificates"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -267,7 +269,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TranslatorTests",
-            dependencies: ["Translator", "MeshModel", "Discovery", "EnvoyAPI", "MeshTesting", "PushPipeline"],
+            dependencies: ["Translator", "MeshModel", "Discovery", "EnvoyAPI", "MeshTesting", "PushPipeline", "Storage"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -299,6 +301,8 @@ let package = Package(
             dependencies: [
                 "AdminAPI", "Storage", "PushPipeline", "XDS", "XDSCore", "MeshModel", "MeshTesting", "CertificateAuthority", "Translator", "EnvoyAPI",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -23,8 +23,10 @@ import MeshModel
 ///    trusted by its address and needs the admin token — the dashboard's own API calls
 ///    (`Sec-Fetch-Site: same-origin`) included, reads and writes alike.
 /// 5. Other callers from `trustedAddresses` need no token — except to mint a workload token
-///    (`POST /api/v1/tokens`), which needs it unless `allowTrustedTokenMinting`. Everyone else
-///    needs `Authorization: Bearer <admin token>` (401 otherwise).
+///    (`POST /api/v1/tokens`), which needs it unless `allowTrustedTokenMinting`, and for the
+///    gateway credentials API (`/api/v1/secrets...`), which always needs it: a local process
+///    that may change routes must not also be able to replace the edge's certificate and key.
+///    Everyone else needs `Authorization: Bearer <admin token>` (401 otherwise).
 /// 6. `POST`/`PUT` bodies under `/api/` must be declared YAML or JSON (`bodyMediaTypes`), 415
 ///    otherwise, including a missing `Content-Type`: a browser's "simple" request can send
 ///    `text/plain` or form types without a CORS preflight, and no meshd client sends anything else.
@@ -57,6 +59,11 @@ public struct AdminAccessPolicy: Sendable {
         self.trustedAddresses = trustedAddresses
         self.allowedHostNames = Set(allowedHostNames.map(Self.normalizedHost))
         self.allowTrustedTokenMinting = allowTrustedTokenMinting
+    }
+
+    /// Whether `path` is the gateway credentials API, which always needs the admin token.
+    public static func isSecretsPath(_ path: String) -> Bool {
+        path == "/api/v1/secrets" || path.hasPrefix("/api/v1/secrets/")
     }
 
     /// The facts of one request that the policy looks at.
@@ -127,6 +134,8 @@ public struct AdminAccessPolicy: Sendable {
             try authenticate(request, who: "callers from \(request.peerIP ?? "an unknown address")")
         } else if mintsToken && !allowTrustedTokenMinting {
             try authenticate(request, who: "minting a workload token (even from loopback; see --allow-loopback-token-minting)")
+        } else if Self.isSecretsPath(request.path) {
+            try authenticate(request, who: "the secrets API (even from loopback)")
         }
         if request.method == .post || request.method == .put || request.method == .patch, request.path.hasPrefix("/api/") {
             let mediaType = request.contentType.map(Self.mediaType)

@@ -25,6 +25,8 @@ public struct AdminDependencies: Sendable {
 
     /// The config store the API reads and writes.
     public var store: any ConfigStore
+    /// Where gateway credentials' key material goes (`/api/v1/secrets`); nil refuses to store any.
+    public var vault: (any CredentialVault)?
     /// The current PushContext, for `/debug/push_status` and readiness.
     public var publisher: PushContextPublisher
     /// Connected proxies, for `/debug/syncz` and `/debug/config_dump`.
@@ -62,8 +64,9 @@ public struct AdminDependencies: Sendable {
         trustedAddresses: Set<String> = ["127.0.0.1", "::1"], allowedHostNames: Set<String> = [],
         allowLoopbackTokenMinting: Bool = false, health: ServingHealth = ServingHealth(),
         configIndex: SharedConfigIndex = SharedConfigIndex(), identity: Identity? = nil,
-        peers: (any PeerProxyStatuses)? = nil, generators: GeneratorTable
+        peers: (any PeerProxyStatuses)? = nil, generators: GeneratorTable, vault: (any CredentialVault)? = nil
     ) {
+        self.vault = vault
         self.generators = generators
         self.store = store
         self.publisher = publisher

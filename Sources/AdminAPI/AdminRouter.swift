@@ -14,6 +14,7 @@ public enum AdminRouter {
         RegistryController(dependencies: dependencies).register(on: router)
         AnalyzeController(dependencies: dependencies).register(on: router)
         HistoryController(dependencies: dependencies).register(on: router)
+        SecretController(dependencies: dependencies).register(on: router)
         DebugController(dependencies: dependencies).register(on: router)
         OverviewController(dependencies: dependencies).register(on: router)
         DashboardController().register(on: router)

@@ -47,8 +47,35 @@ struct ConfigWriter: Sendable {
     /// With `dryRun`, everything up to the write is the same (so are its 4xx, 409 and warnings);
     /// then the answer is planned and the impact worked out instead of writing.
     func apply(_ documents: [ConfigDocument], actor: String, dryRun: DryRunRequest? = nil) async throws -> JSONValue {
+        for document in documents where !document.resource.key.kind.isAppliedAsDocument {
+            throw Self.secretThroughSecretsAPI(document.resource.key)
+        }
         let puts = documents.map { ConfigWrite.Put($0.resource, expected: $0.resourceVersion.map { .revision($0) }) }
         return try await commit(ConfigWrite(puts: puts, metadata: ChangeMetadata(actor: actor, operation: .apply)), dryRun: dryRun)
+    }
+
+    /// Writes one credential's `Secret` resource, its material (already in the vault) staged in
+    /// the prospective build so the answer's warnings are about the real credential.
+    func applySecret(_ resource: ConfigResource, material: CredentialMaterial, actor: String) async throws -> JSONValue {
+        try await commit(
+            ConfigWrite(puts: [ConfigWrite.Put(resource)], metadata: ChangeMetadata(actor: actor, operation: .apply)), material: [material])
+    }
+
+    /// Deletes one credential's `Secret` resource (the secrets API, which then prunes its material).
+    func deleteSecret(_ key: ConfigKey, actor: String) async throws -> JSONValue {
+        let outcome = try await store.write(
+            ConfigWrite(deletes: [ConfigWrite.Delete(key)], metadata: ChangeMetadata(actor: actor, operation: .delete)))
+        return answer(outcome, extra: [:])
+    }
+
+    /// The refusal of a `Secret` written as a config document: its key material must be
+    /// checked and vaulted, which only the secrets API does.
+    static func secretThroughSecretsAPI(_ key: ConfigKey) -> AdminError {
+        AdminError(
+            code: "invalid", status: .unprocessableContent,
+            message:
+                "\(key): Secrets are created and deleted with `meshctl create secret tls` / `meshctl delete secret` (the /api/v1/secrets API), not as config documents",
+            field: "kind")
     }
 
     /// Applies resources without expectations (the registry's writes).
@@ -79,7 +106,9 @@ struct ConfigWriter: Sendable {
     /// anything is written: rules that span resources (endpoint weights of the WorkloadEntries
     /// a ServiceEntry selects must add up within uint32) are checked there, so a refused write
     /// changes nothing, and the same build yields the answer's warnings — then commits it.
-    private func commit(_ write: ConfigWrite, extra: [String: JSONValue] = [:], dryRun: DryRunRequest? = nil) async throws -> JSONValue {
+    private func commit(
+        _ write: ConfigWrite, extra: [String: JSONValue] = [:], dryRun: DryRunRequest? = nil, material: [CredentialMaterial] = []
+    ) async throws -> JSONValue {
         var notHonoured: [JSONValue] = []
         var validated: [(resource: ConfigResource, config: TypedConfig)] = []
         for resource in write.puts.map(\.resource) {
@@ -100,6 +129,7 @@ struct ConfigWriter: Sendable {
                     changes: Dictionary(write.deletes.map { ($0.key, StoredConfig?.none) }, uniquingKeysWith: { a, _ in a })))
         }
         prospective.stage(validated, revision: next)
+        if !material.isEmpty { prospective.addCredentialMaterial(material) }
         let context = prospective.context(reusing: publisher.current)
         let keys = Set(write.keys)
         try Self.checkWeights(context, applied: write.keys)
@@ -130,11 +160,13 @@ struct ConfigWriter: Sendable {
 
     /// Deletes keys and returns the JSON answer (missing keys are reported as `notFound`).
     func delete(_ keys: [ConfigKey], actor: String) async throws -> JSONValue {
-        answer(try await store.delete(keys, actor: actor), extra: [:])
+        if let key = keys.first(where: { !$0.kind.isAppliedAsDocument }) { throw Self.secretThroughSecretsAPI(key) }
+        return answer(try await store.delete(keys, actor: actor), extra: [:])
     }
 
     /// Deletes one resource named by a URL path; a missing one is a 404.
     func deleteOne(_ key: ConfigKey, actor: String) async throws -> JSONValue {
+        guard key.kind.isAppliedAsDocument else { throw Self.secretThroughSecretsAPI(key) }
         let outcome = try await store.delete([key], actor: actor)
         guard outcome.changedAnything else { throw AdminError.notFound("\(key)") }
         return answer(outcome, extra: [:])

@@ -142,7 +142,7 @@ struct DebugController: Sendable {
                 try resources.values.sorted { $0.name < $1.name }.map { resource in
                     .object([
                         "name": .string(resource.name), "version": .string(resource.version),
-                        "resource": try JSONValue.parse(json: resource.payload.jsonString(options: options)),
+                        "resource": try JSONValue.parse(json: SecretRedaction.displayable(resource).jsonString(options: options)),
                     ])
                 })
         }

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import SwiftASN1
 import X509
@@ -33,6 +34,20 @@ public struct GatewayCredential: Sendable, Equatable, CustomStringConvertible {
     public let summary: Summary
     /// Warnings for the answer (expiry within 30 days, not valid yet).
     public let warnings: [String]
+
+    /// `sha256:HEX` over the chain, key and CA bundle (each length-prefixed, so no two
+    /// credentials share one): what the credential vault names this material by. Equal
+    /// credentials have equal digests, so storing one again changes nothing.
+    public var digest: String {
+        var hasher = SHA256()
+        for part in [chainPEM, keyPEM, caPEM ?? ""] {
+            let bytes = Array(part.utf8)
+            withUnsafeBytes(of: UInt64(bytes.count).bigEndian) { hasher.update(bufferPointer: $0) }
+            hasher.update(data: bytes)
+        }
+        hasher.update(data: [caPEM == nil ? 0 : 1])
+        return "sha256:" + hasher.finalize().map { String(format: "%02x", $0) }.joined()
+    }
 
     /// How close to its expiry a leaf is warned about.
     public static let expiryWarningWindow: TimeInterval = 30 * 86_400

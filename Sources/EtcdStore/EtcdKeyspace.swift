@@ -11,7 +11,9 @@ import Storage
 /// - `PREFIX leader`: the replica that runs singleton work, under its lease;
 /// - `PREFIX history/UUID`: one config change's history record (`HistoryCodec`), written in the
 ///   change's own transaction, so its create_revision is the change's revision;
-/// - `PREFIX history-floor`: the oldest revision history can reconstruct (decimal text).
+/// - `PREFIX history-floor`: the oldest revision history can reconstruct (decimal text);
+/// - `PREFIX vault/NAMESPACE/NAME/DIGEST`: a gateway credential's key material, sealed
+///   (`EtcdCredentialVault`).
 public struct EtcdKeyspace: Sendable, Hashable {
     /// The prefix every key starts with, ending in `/`.
     public let prefix: String
@@ -44,6 +46,10 @@ public struct EtcdKeyspace: Sendable, Hashable {
     public var historyEnd: Data { Self.rangeEnd(historyStart) }
     /// The history floor's key (outside the history range: `-` sorts before `/`).
     public var historyFloor: Data { Data("\(prefix)history-floor".utf8) }
+    /// The vault key of one credential's material (`digest` empty: the credential's range start).
+    public func vaultKey(namespace: String, name: String, digest: String) -> Data {
+        Data("\(prefix)vault/\(namespace)/\(name)/\(digest)".utf8)
+    }
     /// The identity record's key.
     public var identity: Data { Data("\(prefix)identity".utf8) }
 

@@ -66,7 +66,7 @@ public enum ConfigDocumentParser {
         let root = FieldReader(document, path: "", resource: label)
         let kindName = try root["kind"].requiredString()
         guard let kind = ConfigKind(rawValue: kindName) else {
-            let supported = ConfigKind.allCases.sorted().map(\.rawValue).joined(separator: ", ")
+            let supported = ConfigKind.allCases.filter(\.isAppliedAsDocument).sorted().map(\.rawValue).joined(separator: ", ")
             throw MeshModelError(
                 code: .unknownKind, resource: label, field: "kind",
                 message: "unknown kind \"\(kindName)\"; supported: \(supported)")

@@ -1,4 +1,6 @@
-/// The Istio networking and security kinds meshd serves, with the names Kubernetes tooling uses for them.
+/// The Istio networking and security kinds meshd serves, with the names Kubernetes tooling uses
+/// for them, and `Secret`: the public half of a gateway TLS credential (its key material lives in
+/// the store's credential vault, never in a resource).
 ///
 /// Ordering (`Comparable`) is by the kind name, so listings are stable and alphabetical.
 public enum ConfigKind: String, CaseIterable, Sendable, Codable, Comparable {
@@ -18,14 +20,24 @@ public enum ConfigKind: String, CaseIterable, Sendable, Codable, Comparable {
     case peerAuthentication = "PeerAuthentication"
     /// `AuthorizationPolicy`: who may call what on the selected workloads.
     case authorizationPolicy = "AuthorizationPolicy"
+    /// `Secret` (core `v1`, type `kubernetes.io/tls`): a gateway TLS credential as resources
+    /// show it: the certificate's names, serial, expiry and the digest of the vaulted material.
+    /// Written only through `/api/v1/secrets` (`meshctl create secret tls`).
+    case secret = "Secret"
 
-    /// The API group: `security.istio.io` for the security kinds, else `networking.istio.io`.
+    /// The API group: `security.istio.io` for the security kinds, `""` (Kubernetes' core group)
+    /// for `Secret`, else `networking.istio.io`.
     public var group: String {
         switch self {
         case .peerAuthentication, .authorizationPolicy: "security.istio.io"
+        case .secret: ""
         default: "networking.istio.io"
         }
     }
+
+    /// Whether documents of this kind may be applied or deleted through the config API; a
+    /// `Secret` goes through `/api/v1/secrets`, which checks and vaults its key material.
+    public var isAppliedAsDocument: Bool { self != .secret }
 
     /// The lowercase plural Kubernetes uses in URLs: `virtualservices`.
     public var plural: String {
@@ -38,6 +50,7 @@ public enum ConfigKind: String, CaseIterable, Sendable, Codable, Comparable {
         case .sidecar: "sidecars"
         case .peerAuthentication: "peerauthentications"
         case .authorizationPolicy: "authorizationpolicies"
+        case .secret: "secrets"
         }
     }
 
@@ -52,6 +65,7 @@ public enum ConfigKind: String, CaseIterable, Sendable, Codable, Comparable {
         case .sidecar: []
         case .peerAuthentication: ["pa"]
         case .authorizationPolicy: ["ap"]
+        case .secret: []
         }
     }
 
@@ -64,7 +78,8 @@ public enum ConfigKind: String, CaseIterable, Sendable, Codable, Comparable {
 
     /// Every accepted `apiVersion` string, e.g. `networking.istio.io/v1`, newest first.
     public var supportedAPIVersions: [String] {
-        (group == "security.istio.io" ? Self.securityVersions : Self.supportedVersions).map { "\(group)/\($0)" }
+        if self == .secret { return ["v1"] }
+        return (group == "security.istio.io" ? Self.securityVersions : Self.supportedVersions).map { "\(group)/\($0)" }
     }
 
     /// Finds a kind by any name a user may type, ignoring case: the kind (`VirtualService`), the

@@ -29,7 +29,7 @@ public enum NameRules {
     /// A short explanation for error messages.
     public static let labelRule = "must be a lowercase DNS-1123 label (letters, digits and '-', at most 63 characters)"
     /// A short explanation for error messages.
-    static let subdomainRule =
+    public static let subdomainRule =
         "must be a lowercase DNS-1123 subdomain (letters, digits, '-' and '.', at most 253 characters)"
 
     private static func isLabel(_ s: String, allowUppercase: Bool) -> Bool {

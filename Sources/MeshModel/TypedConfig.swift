@@ -16,6 +16,8 @@ public enum TypedConfig: Sendable, Hashable {
     case peerAuthentication(PeerAuthentication)
     /// An AuthorizationPolicy spec.
     case authorizationPolicy(AuthorizationPolicy)
+    /// A gateway TLS credential's public half.
+    case secret(TLSSecret)
 
     /// The kind of the spec.
     public var kind: ConfigKind {
@@ -28,6 +30,7 @@ public enum TypedConfig: Sendable, Hashable {
         case .sidecar: .sidecar
         case .peerAuthentication: .peerAuthentication
         case .authorizationPolicy: .authorizationPolicy
+        case .secret: .secret
         }
     }
 }

@@ -66,6 +66,10 @@ public struct ConfigIndex: Sendable {
     /// endpoints. A full load does not know what changed and sets it to the loaded revision.
     private var registryInputsRevision: Int64 = .max
 
+    /// Key material of the stored `Secret`s, by digest, read from the credential vault by the
+    /// push loop (`missingCredentialDigests`, `addCredentialMaterial`); never in `entries`.
+    public private(set) var credentialMaterial: [String: CredentialMaterial] = [:]
+
     /// How many records were validated since the index was made (tests, benchmarks).
     public private(set) var validations = 0
 
@@ -184,6 +188,26 @@ public struct ConfigIndex: Sendable {
         return spec
     }
 
+    /// The valid `Secret`s whose material the index does not hold yet, with the digest each names.
+    public var missingCredentials: [(key: ConfigKey, digest: String)] {
+        var missing: [(key: ConfigKey, digest: String)] = []
+        for (key, entry) in entries where key.kind == .secret {
+            if case .success(.secret(let spec)) = entry.typed, credentialMaterial[spec.material] == nil { missing.append((key, spec.material)) }
+        }
+        return missing.sorted { $0.key < $1.key }
+    }
+
+    /// Adds material read from the vault and forgets material no `Secret` names any more, so a
+    /// deleted or replaced credential's key does not stay in memory.
+    public mutating func addCredentialMaterial(_ material: [CredentialMaterial]) {
+        for item in material { credentialMaterial[item.digest] = item }
+        var named: Set<String> = []
+        for (key, entry) in entries where key.kind == .secret {
+            if case .success(.secret(let spec)) = entry.typed { named.insert(spec.material) }
+        }
+        credentialMaterial = credentialMaterial.filter { named.contains($0.key) }
+    }
+
     /// Puts already validated resources into the index as an apply at `revision` would store
     /// them (creation revisions of existing keys kept): the write path's view of the
     /// configuration after the apply, on its own copy of the index.
@@ -232,7 +256,9 @@ public struct ConfigIndex: Sendable {
             }
         }
         invalid.sort { $0.key < $1.key }
-        return PushContextBuilder.build(revision: revision ?? 0, inputs: inputs, invalid: invalid, registry: reuse, settings: settings)
+        return PushContextBuilder.build(
+            revision: revision ?? 0, inputs: inputs, invalid: invalid, registry: reuse, settings: settings,
+            credentialMaterial: credentialMaterial)
     }
 
     /// Every record that validates, as context inputs sorted by key: what the analyzers read

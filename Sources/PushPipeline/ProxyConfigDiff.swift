@@ -32,7 +32,7 @@ public enum ProxyConfigDiff {
         var options = JSONEncodingOptions()
         options.preserveProtoFieldNames = true
         do {
-            return try JSONValue.parse(json: resource.payload.jsonString(options: options)).canonicalJSON(indent: 2) + "\n"
+            return try JSONValue.parse(json: SecretRedaction.displayable(resource).jsonString(options: options)).canonicalJSON(indent: 2) + "\n"
         } catch {
             return "(\(resource.name) cannot be shown as JSON: \(error))\n"
         }

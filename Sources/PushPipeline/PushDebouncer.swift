@@ -30,6 +30,8 @@ public struct PushDebouncer: ServiceLifecycle.Service {
     private let logger: Logger
     /// The push loop's typed configuration, shared read-only with the write path.
     private let index: SharedConfigIndex
+    /// Where the stored `Secret`s' key material is read from (none: credentials get no material).
+    private let vault: (any CredentialVault)?
 
     /// Retry delays after a failed build: `initial`, doubling up to `maximum`.
     public struct Backoff: Sendable {
@@ -52,9 +54,11 @@ public struct PushDebouncer: ServiceLifecycle.Service {
     public init(
         store: any ConfigStore, publisher: PushContextPublisher, quiet: Duration = .milliseconds(100),
         maxDelay: Duration = .seconds(10), metrics: XDSMetrics? = nil, health: ServingHealth = ServingHealth(),
-        backoff: Backoff = Backoff(), index: SharedConfigIndex = SharedConfigIndex(), logger: Logger
+        backoff: Backoff = Backoff(), index: SharedConfigIndex = SharedConfigIndex(), vault: (any CredentialVault)? = nil,
+        logger: Logger
     ) {
         self.index = index
+        self.vault = vault
         self.store = store
         self.publisher = publisher
         self.quiet = quiet
@@ -146,15 +150,17 @@ public struct PushDebouncer: ServiceLifecycle.Service {
             if let previous, let updated = index.update({ $0.applyEndpoints(delta, previous: previous) }) {
                 return publish(updated, previous: previous, events: updated.scope.endpointEvents)
             }
+            index.update { $0.apply(delta) }
+            try await loadCredentialMaterial()
             (context, unknown, unhonoured) = index.update { index in
-                index.apply(delta)
-                return (index.context(reusing: previous), index.unknownFieldWarnings, index.unhonouredFieldCounts)
+                (index.context(reusing: previous), index.unknownFieldWarnings, index.unhonouredFieldCounts)
             }
         } else {
             let snapshot = try await store.snapshot()
+            index.update { $0.load(snapshot) }
+            try await loadCredentialMaterial()
             (context, unknown, unhonoured) = index.update { index in
-                index.load(snapshot)
-                return (index.context(), index.unknownFieldWarnings, index.unhonouredFieldCounts)
+                (index.context(), index.unknownFieldWarnings, index.unhonouredFieldCounts)
             }
         }
         let events = context.registry.events(since: previous?.registry ?? RegistrySnapshot())
@@ -163,6 +169,20 @@ public struct PushDebouncer: ServiceLifecycle.Service {
             metrics?.setUnhonouredFields(unhonoured[kind] ?? 0, for: kind)
         }
         return publish(context, previous: previous, events: events)
+    }
+
+    /// Reads from the vault the key material of stored `Secret`s the index does not hold yet
+    /// (new or rotated credentials). A vault that cannot be read fails the build, which is
+    /// retried; material the vault lacks is reported by the build as a warning.
+    private func loadCredentialMaterial() async throws {
+        let missing = index.update { $0.missingCredentials }
+        var found: [CredentialMaterial] = []
+        if let vault {
+            for (key, digest) in missing {
+                if let material = try await vault.material(namespace: key.namespace, name: key.name, digest: digest) { found.append(material) }
+            }
+        }
+        index.update { $0.addCredentialMaterial(found) }
     }
 
     /// Reports, publishes and logs `context`; returns its revision.

@@ -36,15 +36,19 @@ public enum HistoryReplay {
     /// put per resource that differs, one delete per resource that did not exist then — each
     /// expecting the resource as the window read it, so a concurrent change refuses the whole
     /// rollback (409) instead of being silently overwritten. Empty when nothing differs.
+    ///
+    /// Credentials (`Secret`) are not rolled back, as `kubectl rollout undo` leaves Secrets
+    /// alone: a replaced certificate's key is pruned from the vault, and a rollback of routing
+    /// must not put a gateway back on a certificate that was rotated away.
     public static func rollback(to revision: Int64, in window: HistoryWindow, actor: String) throws(StorageError) -> ConfigWrite {
         let target = try configuration(at: revision, in: window)
         let current = Dictionary(uniqueKeysWithValues: window.snapshot.configs.map { ($0.key, $0) })
         var write = ConfigWrite(metadata: ChangeMetadata(actor: actor, operation: .rollback, rolledBackTo: revision))
-        for key in target.keys.sorted() {
+        for key in target.keys.sorted() where key.kind.isAppliedAsDocument {
             guard let resource = target[key], current[key]?.resource != resource else { continue }
             write.puts.append(.init(resource, expected: current[key].map { .revision($0.revision) } ?? .absent))
         }
-        for (key, stored) in current.sorted(by: { $0.key < $1.key }) where target[key] == nil {
+        for (key, stored) in current.sorted(by: { $0.key < $1.key }) where target[key] == nil && key.kind.isAppliedAsDocument {
             write.deletes.append(.init(key, expected: .revision(stored.revision)))
         }
         return write

@@ -33,6 +33,9 @@ public final class SQLiteConfigStore: ConfigStore {
             configuration.prepareDatabase { db in
                 // FULL makes each WAL commit durable before apply returns.
                 try db.execute(sql: "PRAGMA synchronous = FULL")
+                // Deleted rows are overwritten, so a pruned credential's key does not linger in
+                // free pages.
+                try db.execute(sql: "PRAGMA secure_delete = ON")
             }
             pool = try DatabasePool(path: path, configuration: configuration)
             try StoreMigrations.migrator.migrate(pool)
@@ -140,7 +143,7 @@ public final class SQLiteConfigStore: ConfigStore {
             arguments: [revision])
     }
 
-    private func write<T: Sendable>(_ what: String, _ body: @escaping @Sendable (Database) throws -> T) async throws(StorageError) -> T {
+    func write<T: Sendable>(_ what: String, _ body: @escaping @Sendable (Database) throws -> T) async throws(StorageError) -> T {
         do { return try await pool.write(body) } catch let error as StorageError {
             // A refusal decided by the plan (a conflict), not a database failure.
             throw error

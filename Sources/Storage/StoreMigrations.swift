@@ -46,6 +46,22 @@ enum StoreMigrations {
                         VALUES ('history_floor', COALESCE((SELECT value FROM meta WHERE key = 'revision'), 0));
                     """)
         }
+        // Gateway credentials' key material, by digest (`CredentialVault`); their public half
+        // is a `Secret` row of `config`.
+        migrator.registerMigration("v3-credential-material") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE credential_material (
+                        namespace TEXT NOT NULL,
+                        name TEXT NOT NULL,
+                        digest TEXT NOT NULL,
+                        chain TEXT NOT NULL,
+                        key TEXT NOT NULL,
+                        ca TEXT,
+                        PRIMARY KEY (namespace, name, digest)
+                    );
+                    """)
+        }
         return migrator
     }
 }

@@ -38,6 +38,7 @@ public struct GeneratorTable: Sendable {
                     EndpointGenerator(autoMTLS: true, dialect: .envoy),
                     GatewayListenerGenerator(),
                     GatewayRouteGenerator(),
+                    GatewaySecretGenerator(),
                 ]
             }
         }

@@ -37,7 +37,8 @@ extension PushContext {
             locality: isLocalityAware ? proxy.locality : nil, priorityLabels: priorityLabels,
             inbound: proxy.inbound.sorted(), policyLabels: policyKeys.isEmpty ? [:] : proxy.labels.filter { policyKeys.contains($0.key) },
             workloadPorts: InboundPort.ports(of: proxy, in: registry),
-            gateways: GeneratorTable.takesGateways(proxy.kind) ? gateways.selecting(proxy.labels) : [])
+            gateways: GeneratorTable.takesGateways(proxy.kind) ? gateways.selecting(proxy.labels) : [],
+            readsCredentials: GeneratorTable.takesGateways(proxy.kind) && proxy.isAuthenticated)
     }
 
     /// The VirtualService a proxy in `namespace` uses for `host` (declared by a service in

@@ -60,6 +60,8 @@ public struct PushContext: Sendable {
     public let peerAuthentications: PeerAuthenticationIndex
     /// The AuthorizationPolicies, indexed by scope.
     public let authorizationPolicies: AuthorizationIndex
+    /// Gateway TLS credentials (stored `Secret`s with their vaulted material).
+    public let credentials: CredentialIndex
     /// The mesh settings the context was built with (the root namespace).
     public let settings: MeshSettings
     /// Problems found while building, each naming the resource and field (dangling references,
@@ -87,12 +89,13 @@ public struct PushContext: Sendable {
         destinationRules: [String: [DestinationRuleEntry]], gatewayVirtualServices: [VirtualServiceEntry] = [],
         gateways: GatewayIndex = GatewayIndex(), rejectedGatewayServers: [ConfigWarning] = [], sidecars: SidecarIndex = SidecarIndex(),
         peerAuthentications: PeerAuthenticationIndex = PeerAuthenticationIndex(),
-        authorizationPolicies: AuthorizationIndex = AuthorizationIndex(),
+        authorizationPolicies: AuthorizationIndex = AuthorizationIndex(), credentials: CredentialIndex = CredentialIndex(),
         settings: MeshSettings = MeshSettings(), warnings: [ConfigWarning], invalid: [ConfigWarning] = [],
         scope: Scope = .full
     ) {
         self.peerAuthentications = peerAuthentications
         self.authorizationPolicies = authorizationPolicies
+        self.credentials = credentials
         self.revision = revision
         self.registry = registry
         self.virtualServices = virtualServices

@@ -32,9 +32,11 @@ public enum PushContextBuilder {
     /// `registry`, the service registry is taken as given (the caller knows no ServiceEntry or
     /// WorkloadEntry changed since it was built) and those kinds among `inputs` are ignored.
     /// `settings` name the root namespace (Sidecar defaults, the lookup's last resort).
+    /// `credentialMaterial` is the vault's material by digest, for the stored `Secret`s.
     public static func build(
         revision: Int64, inputs: [Input], invalid: [ConfigWarning] = [],
-        registry given: RegistrySnapshot? = nil, settings: MeshSettings = MeshSettings()
+        registry given: RegistrySnapshot? = nil, settings: MeshSettings = MeshSettings(),
+        credentialMaterial: [String: CredentialMaterial] = [:]
     ) -> PushContext {
         // Oldest first, then by key: Istio's tie-break for resources that claim the same host.
         // Sorted as indices: an Input carries a whole typed resource, and a sort that moves the
@@ -51,6 +53,7 @@ public enum PushContextBuilder {
         var sidecars = SidecarIndex()
         var peerAuthentications = PeerAuthenticationIndex()
         var authorizationPolicies = AuthorizationIndex()
+        var credentials = CredentialIndex()
         var warnings = invalid
 
         for input in ordered {
@@ -111,6 +114,17 @@ public enum PushContextBuilder {
                 if let warning = peerAuthentications.add(.init(key: input.key, createdRevision: input.createdRevision, spec: spec)) {
                     warnings.append(warning)
                 }
+            case .secret(let spec):
+                let material = credentialMaterial[spec.material]
+                credentials.add(.init(key: input.key, spec: spec, material: material))
+                if material == nil {
+                    warnings.append(
+                        .init(
+                            key: input.key, field: "spec.material",
+                            message:
+                                "its key material (\(spec.material)) is not in the credential vault; gateways get nothing for it until it is created again"
+                        ))
+                }
             }
         }
         let rejectedGatewayServers = GatewayConflicts.warnings(gateways)
@@ -125,7 +139,7 @@ public enum PushContextBuilder {
             destinationRules: destinationRules, gatewayVirtualServices: gatewayVirtualServices, gateways: gateways,
             rejectedGatewayServers: rejectedGatewayServers, sidecars: sidecars,
             peerAuthentications: peerAuthentications, authorizationPolicies: authorizationPolicies,
-            settings: settings, warnings: warnings)
+            credentials: credentials, settings: settings, warnings: warnings)
         return context.replacing(
             revision: revision, registry: registry,
             warnings: warnings + ReferenceChecker.warnings(in: context), invalid: invalid, scope: .full)

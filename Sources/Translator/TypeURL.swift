@@ -4,4 +4,5 @@ public enum TypeURL {
     public static let route = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
     public static let cluster = "type.googleapis.com/envoy.config.cluster.v3.Cluster"
     public static let endpoint = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
+    public static let secret = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret"
 }

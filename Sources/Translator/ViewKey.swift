@@ -26,6 +26,8 @@ import MeshModel
 ///   policy-relevant labels share a snapshot.
 /// - `gateways`: for a gateway proxy, the Gateways that select it, oldest first; empty for
 ///   every other kind.
+/// - `readsCredentials`: a gateway proxy authenticated by its mesh certificate (ADS on the mTLS
+///   port): only such a proxy is served its namespace's TLS credentials over SDS.
 /// - `workloadPorts`: for an Envoy sidecar, the ports of the workload beside it (its inbound
 ///   listener and clusters); empty for every other kind, so replicas of one workload share.
 public struct ViewKey: Sendable, Hashable, CustomStringConvertible {
@@ -51,15 +53,18 @@ public struct ViewKey: Sendable, Hashable, CustomStringConvertible {
     public var workloadPorts: [InboundPort]
     /// A gateway proxy's Gateways, oldest first.
     public var gateways: [ConfigKey]
+    /// Whether the proxy may be served its namespace's TLS credentials.
+    public var readsCredentials: Bool
 
     /// Creates a key.
     public init(
         kind: ProxyKind, namespace: String = "default", sidecar: ConfigKey? = nil, sourceLabels: [String: String] = [:],
         locality: Locality? = nil, priorityLabels: [String: String] = [:],
         inbound: [InboundAddress] = [], policyLabels: [String: String] = [:], workloadPorts: [InboundPort] = [],
-        gateways: [ConfigKey] = []
+        gateways: [ConfigKey] = [], readsCredentials: Bool = false
     ) {
         self.gateways = gateways
+        self.readsCredentials = readsCredentials
         self.inbound = inbound
         self.policyLabels = policyLabels
         self.workloadPorts = workloadPorts
@@ -81,6 +86,7 @@ public struct ViewKey: Sendable, Hashable, CustomStringConvertible {
             + (policyLabels.isEmpty ? "" : " policy-labels=" + Self.listed(policyLabels))
             + (workloadPorts.isEmpty ? "" : " workload-ports=" + workloadPorts.map(\.description).joined(separator: ","))
             + (gateways.isEmpty ? "" : " gateways=" + gateways.map { "\($0.namespace)/\($0.name)" }.joined(separator: ","))
+            + (readsCredentials ? " credentials" : "")
     }
 
     private static func listed(_ labels: [String: String]) -> String {

@@ -20,13 +20,14 @@ public struct XDSType: Sendable, Hashable {
     public static let endpoint = XDSType(typeURL: TypeURL.endpoint, shortName: "EDS", fullState: false)
     public static let listener = XDSType(typeURL: TypeURL.listener, shortName: "LDS", fullState: true)
     public static let route = XDSType(typeURL: TypeURL.route, shortName: "RDS", fullState: false)
+    public static let secret = XDSType(typeURL: TypeURL.secret, shortName: "SDS", fullState: false)
 }
 
 /// The xDS types a push server serves, in push order.
 ///
-/// The order is the make-before-break order (CDS, EDS, LDS, RDS: what a resource names is sent
-/// before it); a type added later (SDS, say) is served, ordered and reported from its entry here,
-/// with no change to the stream machines. Requests for a type not registered are answered empty.
+/// The order is the make-before-break order (CDS, EDS, SDS, LDS, RDS: what a resource names is
+/// sent before it: a gateway's listeners name the credentials SDS carries); a type is served,
+/// ordered and reported from its entry here, with no change to the stream machines. Requests for a type not registered are answered empty.
 public struct XDSTypeRegistry: Sendable {
     /// Every served type, in push order.
     public let pushOrder: [XDSType]
@@ -44,8 +45,8 @@ public struct XDSTypeRegistry: Sendable {
         self.byURL = byURL
     }
 
-    /// The types meshd's generators produce today.
-    public static let standard = XDSTypeRegistry([.cluster, .endpoint, .listener, .route])
+    /// The types meshd's generators produce today (SDS for gateways' credentials only).
+    public static let standard = XDSTypeRegistry([.cluster, .endpoint, .secret, .listener, .route])
 
     /// The entry for `typeURL`, or nil when it is not served.
     public func type(_ typeURL: String) -> XDSType? { byURL[typeURL] }

@@ -153,6 +153,8 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
         var proxy: Proxy?
         var machine = initial
         var pendingSince: ContinuousClock.Instant?
+        // Credential names this stream asked for that were already checked (and logged if refused).
+        var checkedCredentials: Set<String> = []
 
         // The stream ends when the proxy stops sending: the marker after its last request says so.
         let requests = chain(request.map { Input.request($0) }, [Input<Message>.requestsEnded].async)
@@ -196,6 +198,11 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
                         return machine.push(await cache.snapshot(for: next, push: push))
                     }
                 }
+                if let proxy {
+                    let asked = machine.names(of: TypeURL.secret, after: request).subtracting(checkedCredentials)
+                    checkedCredentials.formUnion(asked)
+                    Self.logCredentialRequests(asked, proxy: proxy, push: publisher.current, logger: logger)
+                }
                 events = first + machine.receive(request)
                 // Delta subscriptions accumulate across requests: bound the total too.
                 try limits.checkNames(machine.largestSubscription, subscribed: true)
@@ -218,6 +225,35 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
             }
         }
         return machine.nodeID
+    }
+
+    /// Logs each credential (`kubernetes://NAME`) a proxy asks for and will not get: one not
+    /// entitled to credentials (only gateways authenticated on the mTLS port are, for their own
+    /// namespace), or one naming a credential its namespace does not hold. Names the proxy and
+    /// what it asked for, never anything of the credential.
+    static func logCredentialRequests(_ names: Set<String>, proxy: Proxy, push: PushContext?, logger: Logger) {
+        let credentials = names.filter { $0.hasPrefix("kubernetes://") }.sorted()
+        guard !credentials.isEmpty else { return }
+        let view = push?.viewKey(for: proxy)
+        for name in credentials {
+            let metadata: Logger.Metadata = [
+                "proxy": "\(proxy.id)", "kind": "\(proxy.kind.rawValue)", "namespace": "\(proxy.namespace)",
+                "identity": "\(proxy.identity ?? "none (not authenticated by a mesh certificate)")", "credential": "\(name.prefix(300))",
+            ]
+            if view?.readsCredentials != true {
+                logger.warning(
+                    "credential refused: only gateways authenticated by their mesh certificate read credentials, from their own namespace",
+                    metadata: metadata)
+            } else if let push {
+                var stored = String(name.dropFirst("kubernetes://".count))
+                if stored.hasSuffix("-cacert"), push.credentials.entry(namespace: proxy.namespace, name: stored)?.material == nil {
+                    stored.removeLast("-cacert".count)
+                }
+                if push.credentials.entry(namespace: proxy.namespace, name: stored)?.material == nil {
+                    logger.warning("credential not found in the proxy's namespace", metadata: metadata)
+                }
+            }
+        }
     }
 
     private func perform(

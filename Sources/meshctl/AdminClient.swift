@@ -19,7 +19,7 @@ struct AdminClient: Sendable {
     /// The HTTP methods the admin API uses. Ours rather than NIO's so meshctl depends only on
     /// AsyncHTTPClient's public surface.
     enum Method: Sendable {
-        case get, post, delete
+        case get, post, put, delete
     }
 
     private init(baseURL: String, token: String?, http: HTTPClient) {
@@ -208,7 +208,7 @@ struct AdminClient: Sendable {
     }
 
     /// Sends one request and returns the body of a 2xx answer; throws `MeshctlError` otherwise.
-    private func send(
+    func send(
         _ method: Method,
         _ path: String,
         query: [(String, String)] = [],
@@ -230,6 +230,7 @@ struct AdminClient: Sendable {
         switch method {
         case .get: request.method = .GET
         case .post: request.method = .POST
+        case .put: request.method = .PUT
         case .delete: request.method = .DELETE
         }
         request.headers.add(name: "Accept", value: accept)

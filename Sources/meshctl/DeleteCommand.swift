@@ -63,6 +63,12 @@ struct DeleteCommand: AsyncParsableCommand {
         var missing = 0
         for name in names {
             do {
+                if GetCommand.namesSecrets(kind) {
+                    let answer = try await client.deleteSecret(namespace: namespace, name: name)
+                    for warning in answer.warnings { Console.warning(warning) }
+                    missing += report(answer.results)
+                    continue
+                }
                 missing += report(try await client.deleteResource(kind: kind, namespace: namespace, name: name).results)
             } catch let error as MeshctlError where error.isNotFound {
                 // Keep going so `delete vs a b c` deletes what exists, as kubectl does.

@@ -19,6 +19,7 @@ struct MeshctlCommand: AsyncParsableCommand {
         version: version,
         subcommands: [
             ApplyCommand.self,
+            CreateCommand.self,
             GetCommand.self,
             DeleteCommand.self,
             AnalyzeCommand.self,

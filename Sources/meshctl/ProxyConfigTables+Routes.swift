@@ -105,24 +105,46 @@ extension ProxyConfigTables {
                 }
             }
         }
+        // What meshd itself serves (a gateway's credentials over ADS): served or not, and the
+        // certificate's serial and expiry. The dump carries no key (meshd redacts it).
+        let served = Dictionary(
+            (resources["SDS"] ?? []).compactMap { item in item["name"]?.stringValue.map { ($0, item["resource"] ?? .null) } },
+            uniquingKeysWith: { first, _ in first })
         return seen.keys.sorted().compactMap { key in
             guard let entry = seen[key] else { return nil }
-            return .object([
+            var members: [String: JSONValue] = [
                 "name": .string(entry.name), "type": .string(entry.type), "source": .string(entry.source),
                 "referencedBy": .array(entry.users.sorted().map { .string($0) }),
-            ])
+            ]
+            if entry.source == "ADS" {
+                let resource = served[entry.name]
+                members["served"] = .bool(resource != nil)
+                if let resource, let certificate = SecretCertificate.first(in: resource) {
+                    members["serial"] = .string(certificate.serial)
+                    members["notAfter"] = .string(certificate.notAfter)
+                }
+            }
+            return .object(members)
         }
     }
 
-    /// RESOURCE NAME, TYPE, SOURCE, REFERENCED BY.
+    /// RESOURCE NAME, TYPE, SOURCE, STATUS (for what meshd serves: served or waiting), SERIAL,
+    /// NOT AFTER, REFERENCED BY.
     static func secrets(_ references: [JSONValue]) -> TextTable {
-        var table = TextTable(header: ["RESOURCE NAME", "TYPE", "SOURCE", "REFERENCED BY"])
+        var table = TextTable(header: ["RESOURCE NAME", "TYPE", "SOURCE", "STATUS", "SERIAL", "NOT AFTER", "REFERENCED BY"])
         for reference in references {
             let users = (reference["referencedBy"]?.arrayValue ?? []).compactMap(\.stringValue)
             let shown = users.count > 3 ? users.prefix(3).joined(separator: ",") + " + \(users.count - 3) more" : users.joined(separator: ",")
+            let status: String =
+                switch reference["served"] {
+                case .bool(true): "served"
+                case .bool(false): "not served"
+                default: "-"
+                }
             table.append([
                 reference["name"]?.stringValue ?? "", reference["type"]?.stringValue ?? "",
-                reference["source"]?.stringValue ?? "", shown,
+                reference["source"]?.stringValue ?? "", status, reference["serial"]?.stringValue ?? "-",
+                reference["notAfter"]?.stringValue ?? "-", shown,
             ])
         }
         return table

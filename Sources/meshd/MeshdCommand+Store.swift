@@ -15,6 +15,8 @@ import XDS
 /// replicas on etcd, the other replicas' proxies.
 struct StoreContext {
     let store: any ConfigStore
+    /// Where gateway credentials' key material is kept: the SQLite file, or etcd sealed.
+    let vault: any CredentialVault
     let identity: MeshIdentity
     let services: [any Service]
     let peers: (any PeerProxyStatuses)?
@@ -47,7 +49,7 @@ extension MeshdCommand {
             let identity = try MeshIdentity.load(
                 dataDirectory: directory, caDirectory: caDirectory,
                 trustDomain: trustDomain, metrics: caMetrics, logger: logger)
-            try await body(StoreContext(store: store, identity: identity, services: [], peers: nil))
+            try await body(StoreContext(store: store, vault: store, identity: identity, services: [], peers: nil))
             return
         }
         let endpoints: [EtcdEndpoint]
@@ -93,7 +95,8 @@ extension MeshdCommand {
                 }
             }
             let services: [any Service] = [store, share, election]
-            try await body(StoreContext(store: store, identity: identity, services: services, peers: EtcdPeers(share: share)))
+            let vault = EtcdCredentialVault(client: client, keyspace: keyspace, kek: kek)
+            try await body(StoreContext(store: store, vault: vault, identity: identity, services: services, peers: EtcdPeers(share: share)))
         }
     }
 

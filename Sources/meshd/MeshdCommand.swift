@@ -180,7 +180,7 @@ struct MeshdCommand: AsyncParsableCommand {
             let configIndex = SharedConfigIndex(settings: MeshSettings(rootNamespace: rootNamespace))
             let debouncer = PushDebouncer(
                 store: store, publisher: publisher, quiet: quiet, maxDelay: maxDelay,
-                metrics: metrics, health: health, index: configIndex, logger: logger)
+                metrics: metrics, health: health, index: configIndex, vault: opened.vault, logger: logger)
             let generators = GeneratorTable(trustDomain: trustDomain)
             let cache = SnapshotCache(generators: generators)
             let ads = AggregatedDiscoveryServer(
@@ -226,7 +226,8 @@ struct MeshdCommand: AsyncParsableCommand {
                     store: store, publisher: publisher, statuses: statuses, metrics: prometheus, logger: logger,
                     adminToken: identity.adminToken, trustedAddresses: trusted, allowedHostNames: allowedHosts,
                     allowLoopbackTokenMinting: allowLoopbackTokenMinting, health: health, configIndex: configIndex,
-                    identity: .init(ca: identity.ca, tokens: identity.tokens), peers: opened.peers, generators: generators))
+                    identity: .init(ca: identity.ca, tokens: identity.tokens), peers: opened.peers, generators: generators,
+                    vault: opened.vault))
             let adminLogger = logger
             let admin = Application(
                 router: router,

@@ -9,7 +9,7 @@ import XDSCore
 @testable import XDS
 
 @Suite struct TypeRegistryTests {
-    /// A type added to the registry (here a stand-in for SDS) is served and pushed in its
+    /// A type in the registry (SDS, as meshd registers it) is served and pushed in its
     /// registered place with no change to the stream machine; one left out is answered empty.
     @Test func aRegisteredTypeIsServedInItsPlaceAndAnUnregisteredOneIsNot() throws {
         let secret = XDSType(
@@ -40,12 +40,14 @@ import XDSCore
         // c-1 left the view: it stays in the first CDS response and goes in the last one.
         #expect(pushed == [TypeURL.cluster, secret.typeURL, TypeURL.listener, TypeURL.cluster])
 
-        var standard = StreamStateMachine(streamID: "t", snapshot: snapshot(1, secretVersion: "a"))
+        #expect(XDSTypeRegistry.standard.type(secret.typeURL) == secret)
+        let withoutSDS = XDSTypeRegistry([.cluster, .endpoint, .listener, .route])
+        var standard = StreamStateMachine(streamID: "t", snapshot: snapshot(1, secretVersion: "a"), registry: withoutSDS)
         let events = standard.receive(.init(typeURL: secret.typeURL, resourceNames: ["default"]))
         #expect(events.first == .unknownType(typeURL: secret.typeURL))
         #expect(events.sends.first?.resources.isEmpty == true)
         #expect(registry.shortName(secret.typeURL) == "SDS")
-        #expect(XDSTypeRegistry.standard.pushOrder.map(\.shortName) == ["CDS", "EDS", "LDS", "RDS"])
+        #expect(XDSTypeRegistry.standard.pushOrder.map(\.shortName) == ["CDS", "EDS", "SDS", "LDS", "RDS"])
     }
 }
 

@@ -54,9 +54,8 @@ private final class RecordingWriter<Element: Sendable>: RPCWriterProtocol {
         for kind in ProxyKind.allCases {
             #expect(GeneratorTable.testing.serves(kind))
             #expect(
-                Set(GeneratorTable.testing.generators(for: kind).map(\.typeURL)) == [
-                    TypeURL.cluster, TypeURL.endpoint, TypeURL.listener, TypeURL.route,
-                ])
+                Set(GeneratorTable.testing.generators(for: kind).map(\.typeURL))
+                    == Set([TypeURL.cluster, TypeURL.endpoint, TypeURL.listener, TypeURL.route] + (kind == .gateway ? [TypeURL.secret] : [])))
         }
     }
 

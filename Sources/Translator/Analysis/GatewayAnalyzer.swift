@@ -6,7 +6,10 @@ import MeshModel
 /// - IST0132 for a VirtualService none of whose hosts a bound Gateway's servers expose to its
 ///   namespace (also reported when the Gateway does not exist: then it exposes nothing);
 /// - IST0101 for a Gateway whose selector matches no registered workload or connected proxy:
-///   no proxy would serve it.
+///   no proxy would serve it;
+/// - IST0101 for a server's `tls.credentialName` with no `Secret` of that name in the namespace
+///   of a proxy the Gateway selects (the Gateway's own namespace when it selects none): the
+///   namespace a gateway reads credentials from is its own, as in istiod.
 enum GatewayAnalyzer {
     @Sendable static func analyze(_ input: AnalysisInput) -> [AnalysisMessage] {
         var messages: [AnalysisMessage] = []
@@ -35,6 +38,25 @@ enum GatewayAnalyzer {
                     .referencedResourceNotFound, key, field: "spec.selector",
                     "Referenced selector not found: \"\(spec.selector.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))\""
                 ))
+        }
+        messages += credentialFindings(input)
+        return messages
+    }
+
+    private static func credentialFindings(_ input: AnalysisInput) -> [AnalysisMessage] {
+        var messages: [AnalysisMessage] = []
+        for (key, _, spec) in input.gateways {
+            let proxies = Set(input.workloads.filter { $0.matches(spec.selector) }.map(\.namespace))
+            let namespaces = proxies.isEmpty ? [key.namespace] : proxies.sorted()
+            for (index, server) in spec.servers.enumerated() {
+                guard let credential = server.tls?.credentialName, let name = CredentialIndex.storedName(credential) else { continue }
+                let missing = namespaces.filter { input.context.credentials.entry(namespace: $0, name: name) == nil }
+                guard !missing.isEmpty else { continue }
+                messages.append(
+                    AnalysisMessage(
+                        .referencedResourceNotFound, key, field: "spec.servers[\(index)].tls.credentialName",
+                        "Referenced credential not found: \"\(credential)\" (no Secret \(name) in namespace \(missing.joined(separator: ", ")))"))
+            }
         }
         return messages
     }
