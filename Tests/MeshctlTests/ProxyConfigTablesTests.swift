@@ -83,7 +83,33 @@ import Testing
               "combined_validation_context": {"validation_context_sds_secret_config": {"name": "ROOTCA", "sds_config": {"api_config_source": {"grpc_services": [{"envoy_grpc": {"cluster_name": "sds-grpc"}}]}}}}}}}}
             """)
         let secrets = rows(ProxyConfigTables.secrets(ProxyConfigTables.secretReferences(in: ["CDS": [cluster]])))
-        #expect(secrets.contains(["ROOTCA", "SDS", "sds-grpc", "outbound|9080||reviews"]))
-        #expect(secrets.contains(["default", "SDS", "sds-grpc", "outbound|9080||reviews"]))
+        #expect(secrets.contains(["ROOTCA", "SDS", "sds-grpc", "-", "-", "-", "outbound|9080||reviews"]))
+        #expect(secrets.contains(["default", "SDS", "sds-grpc", "-", "-", "-", "outbound|9080||reviews"]))
     }
+
+    /// A gateway's credentials come from meshd over ADS: served or not, with the certificate's
+    /// serial and expiry read from the dump (whose key meshd redacts).
+    @Test func credentialsServedByMeshdShowSerialAndExpiry() throws {
+        let listener = try json(
+            """
+            {"name": "0.0.0.0_443", "filter_chains": [{"transport_socket": {"typed_config": {"common_tls_context": {
+              "tls_certificate_sds_secret_configs": [{"name": "kubernetes://gw-cred", "sds_config": {"ads": {}}}],
+              "combined_validation_context": {"validation_context_sds_secret_config": {"name": "kubernetes://gw-cred-cacert", "sds_config": {"ads": {}}}}}}}}]}
+            """)
+        let served = try json(
+            """
+            {"name": "kubernetes://gw-cred", "tls_certificate": {"certificate_chain": {"inline_bytes": "\(Self.certificateBase64)"},
+              "private_key": {"inline_bytes": "W3JlZGFjdGVkXQ=="}}}
+            """)
+        let references = ProxyConfigTables.secretReferences(in: [
+            "LDS": [listener], "SDS": [.object(["name": "kubernetes://gw-cred", "resource": served])],
+        ])
+        let secrets = rows(ProxyConfigTables.secrets(references))
+        #expect(secrets.contains(["kubernetes://gw-cred", "SDS", "ADS", "served", "0a1b", "2036-12-04T00:22:56Z", "0.0.0.0_443"]))
+        #expect(secrets.contains(["kubernetes://gw-cred-cacert", "SDS", "ADS", "not served", "-", "-", "0.0.0.0_443"]))
+    }
+
+    /// A self-signed certificate, serial 0a1b, expiring 2036-12-04T00:22:56Z (base64 of its PEM).
+    static let certificateBase64 =
+        "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJmakNDQVNXZ0F3SUJBZ0lDQ2hzd0NnWUlLb1pJemowRUF3SXdIakVjTUJvR0ExVUVBd3dUY21WMmFXVjMKY3k1bGVHRnRjR3hsTG1OdmJUQWVGdzB5TmpFeU1EY3dNREl5TlRaYUZ3MHpOakV5TURRd01ESXlOVFphTUI0eApIREFhQmdOVkJBTU1FM0psZG1sbGQzTXVaWGhoYlhCc1pTNWpiMjB3V1RBVEJnY3Foa2pPUFFJQkJnZ3Foa2pPClBRTUJCd05DQUFSMkRFSkd3S1BIWVBLRW9IVldMYU5IWTdMazA0NThvTkFlNnJaTjk2UjRwb3E2cjliUDR3SGcKUVByTnA0QlgzenN3N3A2NSs4T0tlSVZTL3NYRUdOMldvMU13VVRBZEJnTlZIUTRFRmdRVUNEanJyQnNQRyt2cgp3cnI3L1paOG56V0dNbGt3SHdZRFZSMGpCQmd3Rm9BVUNEanJyQnNQRyt2cndycjcvWlo4bnpXR01sa3dEd1lEClZSMFRBUUgvQkFVd0F3RUIvekFLQmdncWhrak9QUVFEQWdOSEFEQkVBaUFwejB0cGlWN2swV0I5SjA4ZzcrMUMKQnlTV3o1SVpBNWl1VllQakd5Z0ZmUUlnT2ludGFlYVN3N2lnczlVWnJtNWxhQ3Q1SGlIdnUyYUVjWXNtRzhkUQpoWGs9Ci0tLS0tRU5EIENFUlRJRklDQVRFLS0tLS0K"
 }
