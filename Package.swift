@@ -246,7 +246,11 @@ let package = Package(
         .testTarget(name: "DiscoveryTests", dependencies: ["Discovery", "MeshModel"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MeshAgentTests",
-            dependencies: ["mesh-agent", "EnvoyAPI", "XDSCore", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: [
+                "mesh-agent", "EnvoyAPI", "XDSCore", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "X509", package: "swift-certificates"), .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         // MeshModel only to check that the Envoy bootstrap's regex limit is meshd's.

@@ -136,7 +136,9 @@ struct MeshAgentCommand: AsyncParsableCommand {
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
             if let sdsSocket {
-                try await Self.startSDS(SDSListener(path: sdsSocket), store: secrets, logger: logger, in: &group)
+                let files = FileSecretWatcher(store: secrets, logger: logger)
+                try await Self.startSDS(SDSListener(path: sdsSocket), store: secrets, files: files, logger: logger, in: &group)
+                group.addTask { await files.run() }
             }
             group.addTask { [renewer] in try await renewer.run(initial: existing) }
             group.addTask {
@@ -154,13 +156,13 @@ struct MeshAgentCommand: AsyncParsableCommand {
     /// the renewal loop (which writes files) starts after the umask is restored; a socket that
     /// cannot be bound fails the agent at start.
     static func startSDS(
-        _ listener: SDSListener, store: SecretStore, logger: Logger,
+        _ listener: SDSListener, store: SecretStore, files: FileSecretWatcher? = nil, logger: Logger,
         in group: inout ThrowingTaskGroup<Void, any Error>
     ) async throws {
         let (ready, signalReady) = AsyncStream.makeStream(of: Void.self)
         group.addTask {
             defer { signalReady.finish() }
-            try await listener.serve(SecretDiscoveryServer(store: store, logger: logger), logger: logger) {
+            try await listener.serve(SecretDiscoveryServer(store: store, files: files, logger: logger), logger: logger) {
                 signalReady.yield()
             }
         }

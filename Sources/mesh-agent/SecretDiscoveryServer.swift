@@ -12,11 +12,14 @@ import XDSCore
 /// fed by Envoy's requests and by every generation the renewal loop publishes.
 struct SecretDiscoveryServer: Envoy_Service_Secret_V3_SecretDiscoveryService.SimpleServiceProtocol {
     let store: SecretStore
+    /// Reads the `file-cert:`/`file-root:` secrets streams ask for (nil: none are served).
+    let files: FileSecretWatcher?
     let logger: Logger
     private let streams = StreamCounter(prefix: "sds")
 
-    init(store: SecretStore, logger: Logger) {
+    init(store: SecretStore, files: FileSecretWatcher? = nil, logger: Logger) {
         self.store = store
+        self.files = files
         self.logger = logger
     }
 
@@ -33,7 +36,7 @@ struct SecretDiscoveryServer: Envoy_Service_Secret_V3_SecretDiscoveryService.Sim
     ) async throws {
         var machine = SecretStreamMachine(streamID: streams.next())
         try await serve(
-            request, protocolName: "sotw",
+            request, protocolName: "sotw", names: \.resourceNames,
             receive: { try machine.receive($0) }, update: { machine.update($0) },
             write: { event in
                 if case .send(let message) = event { try await response.write(message) }
@@ -47,7 +50,7 @@ struct SecretDiscoveryServer: Envoy_Service_Secret_V3_SecretDiscoveryService.Sim
     ) async throws {
         var machine = DeltaSecretStreamMachine(streamID: streams.next())
         try await serve(
-            request, protocolName: "delta",
+            request, protocolName: "delta", names: \.resourceNamesSubscribe,
             receive: { try machine.receive($0) }, update: { machine.update($0) },
             write: { event in
                 if case .sendDelta(let message) = event { try await response.write(message) }
@@ -57,7 +60,7 @@ struct SecretDiscoveryServer: Envoy_Service_Secret_V3_SecretDiscoveryService.Sim
     /// Runs one stream until Envoy closes it: requests and new generations, in arrival order,
     /// through the machine; its events written or logged.
     private func serve<Request: Sendable>(
-        _ requests: RPCAsyncSequence<Request, any Error>, protocolName: String,
+        _ requests: RPCAsyncSequence<Request, any Error>, protocolName: String, names: (Request) -> [String],
         receive: (Request) throws -> [SecretStreamEvent],
         update: (WorkloadSecrets) -> [SecretStreamEvent],
         write: (SecretStreamEvent) async throws -> Void
@@ -75,8 +78,16 @@ struct SecretDiscoveryServer: Envoy_Service_Secret_V3_SecretDiscoveryService.Sim
             case .requestsEnded:
                 return
             case .request(let message):
+                // File secrets asked for the first time are read now, and the machine takes the
+                // generation holding them before the request, so its answer carries them.
+                var loaded: [SecretStreamEvent] = []
+                if let files, !names(message).isEmpty {
+                    let before = store.current?.version
+                    files.watch(names(message).prefix(SecretStreamError.maxNames))
+                    if let current = store.current, current.version != before { loaded = update(current) }
+                }
                 do {
-                    events = try receive(message)
+                    events = try loaded + receive(message)
                 } catch let error as SecretStreamError {
                     throw RPCError(code: .invalidArgument, message: error.message)
                 }
@@ -118,7 +129,7 @@ struct SecretDiscoveryServer: Envoy_Service_Secret_V3_SecretDiscoveryService.Sim
                 "Envoy asked for secrets this agent does not serve",
                 metadata: [
                     "names": "\(names.joined(separator: ","))",
-                    "served": "\(WorkloadSecrets.names.joined(separator: ","))",
+                    "served": "\((WorkloadSecrets.names + ["file-cert:CERT~KEY", "file-root:CA"]).joined(separator: ","))",
                 ])
         }
     }

@@ -1,12 +1,25 @@
 import Synchronization
 
 /// The secrets the agent currently serves, shared between the renewal loop (which publishes a
-/// new generation after each issuance) and every SDS stream (which pushes it).
+/// new generation after each issuance), the file watcher (the gateway's `file-cert:` and
+/// `file-root:` secrets) and every SDS stream (which pushes each generation).
 final class SecretStore: Sendable {
     private struct State {
-        var current: WorkloadSecrets?
+        var workload: WorkloadSecrets?
+        var files: [String: WorkloadSecrets.Entry] = [:]
         var subscribers: [UInt64: AsyncStream<WorkloadSecrets>.Continuation] = [:]
         var nextID: UInt64 = 0
+
+        /// What is served: nothing before the first certificate, then it and the file secrets.
+        var current: WorkloadSecrets? { workload?.adding(files) }
+
+        /// Hands the current generation to every stream. Inside the lock, so a stream
+        /// subscribing concurrently sees generations in order; yield never blocks (the buffer
+        /// keeps only the newest).
+        func broadcast() {
+            guard let current else { return }
+            for continuation in subscribers.values { continuation.yield(current) }
+        }
     }
 
     private let state = Mutex(State())
@@ -16,13 +29,20 @@ final class SecretStore: Sendable {
     /// The generation being served, nil before the first certificate.
     var current: WorkloadSecrets? { state.withLock { $0.current } }
 
-    /// Makes `secrets` current and hands it to every stream.
+    /// Makes `secrets` the workload's current secrets and hands the generation to every stream.
     func publish(_ secrets: WorkloadSecrets) {
         state.withLock { state in
-            state.current = secrets
-            // Inside the lock, so a stream subscribing concurrently sees generations in order;
-            // yield never blocks (the buffer keeps only the newest).
-            for continuation in state.subscribers.values { continuation.yield(secrets) }
+            state.workload = secrets
+            state.broadcast()
+        }
+    }
+
+    /// Replaces the secrets read from files and hands the generation to every stream.
+    func publishFiles(_ entries: [String: WorkloadSecrets.Entry]) {
+        state.withLock { state in
+            guard state.files != entries else { return }
+            state.files = entries
+            state.broadcast()
         }
     }
 

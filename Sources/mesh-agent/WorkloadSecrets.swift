@@ -9,6 +9,9 @@ import SwiftProtobuf
 /// - `ROOTCA`: a `validation_context` whose `trusted_ca` is the mesh trust bundle.
 ///
 /// Bytes are inline (as istio-agent sends them): Envoy never reads the key from disk.
+///
+/// A generation may also carry secrets read from files a gateway's Envoy names
+/// (`file-cert:CERT~KEY`, `file-root:CA`; see `FileSecretWatcher`), added with `adding(_:)`.
 struct WorkloadSecrets: Sendable, Equatable {
     /// The identity certificate secret's name.
     static let certificateName = "default"
@@ -53,10 +56,28 @@ struct WorkloadSecrets: Sendable, Equatable {
 
         var entries: [String: Entry] = [:]
         for secret in [defaultSecret, rootSecret] {
-            entries[secret.name] = Entry(secret: secret, version: Self.hash(secret))
+            entries[secret.name] = Self.entry(secret)
         }
+        self.init(entries: entries)
+    }
+
+    /// A generation of exactly `entries`; its version covers the workload's secrets first, then
+    /// the others by name, so a generation without file secrets keeps the version it always had.
+    private init(entries: [String: Entry]) {
         self.entries = entries
-        self.version = Self.digest(Data(Self.names.compactMap { entries[$0]?.version }.joined(separator: ",").utf8))
+        let order = Self.names + entries.keys.filter { !Self.names.contains($0) }.sorted()
+        self.version = Self.digest(Data(order.compactMap { entries[$0]?.version }.joined(separator: ",").utf8))
+    }
+
+    /// This generation with `extra` secrets besides the workload's own (which they cannot replace).
+    func adding(_ extra: [String: Entry]) -> WorkloadSecrets {
+        guard !extra.isEmpty else { return self }
+        return WorkloadSecrets(entries: entries.merging(extra) { own, _ in own })
+    }
+
+    /// A served secret with its content version.
+    static func entry(_ secret: Envoy_Extensions_TransportSockets_Tls_V3_Secret) -> Entry {
+        Entry(secret: secret, version: hash(secret))
     }
 
     /// The secret named `name` packed for a response, or nil when the agent does not serve it.

@@ -9,9 +9,10 @@ import SwiftProtobuf
 ///   `kubernetes://NAME-cacert`;
 /// - ISTIO_MUTUAL: the gateway's own mesh certificate and trust bundle from mesh-agent
 ///   (`default`, `ROOTCA` over the `sds-grpc` cluster), a client certificate required;
-/// - certificate files (`serverCertificate`, `privateKey`, `caCertificates`, `caCrl`): read by
-///   Envoy from its file system (istiod routes them through its agent as `file-cert:` SDS
-///   names; mesh-agent serves only the workload's own secrets, so meshd names the files).
+/// - certificate files (`serverCertificate`, `privateKey`, `caCertificates`): served by the
+///   gateway's mesh-agent over `sds-grpc` under istio-agent's names, `file-cert:CERT~KEY` and
+///   `file-root:CA` (the agent reads the files, and pushes a new version when they change);
+///   `caCrl` stays a file Envoy reads, in the default validation context beside the SDS one.
 ///
 /// ALPN is `h2`, `http/1.1` (a TLS server with ISTIO_MUTUAL also offers `istio-peer-exchange`);
 /// TLS versions and cipher suites go in `tls_params` for SIMPLE and the MUTUAL modes.
@@ -24,6 +25,12 @@ enum GatewayTLS {
         }
         return "kubernetes://\(credential)"
     }
+
+    /// istio-agent's SDS name for a certificate and key read from files: `file-cert:CERT~KEY`.
+    static func fileCertificateName(certificate: String, key: String) -> String { "file-cert:\(certificate)~\(key)" }
+
+    /// istio-agent's SDS name for a CA bundle read from a file: `file-root:CA`.
+    static func fileRootName(_ path: String) -> String { "file-root:\(path)" }
 
     /// The client CA's name for a credential: `kubernetes://NAME-cacert`.
     static func caResourceName(_ credential: String) -> String { resourceName(credential) + "-cacert" }
@@ -62,15 +69,16 @@ enum GatewayTLS {
                     common.validationContext = clientChecks
                 }
             } else {
-                var pair = Envoy_Extensions_TransportSockets_Tls_V3_TlsCertificate()
-                pair.certificateChain.filename = tls.serverCertificate ?? ""
-                pair.privateKey.filename = tls.privateKey ?? ""
-                common.tlsCertificates = [pair]
+                common.tlsCertificateSdsSecretConfigs = [
+                    UpstreamTLS.sdsSecret(fileCertificateName(certificate: tls.serverCertificate ?? "", key: tls.privateKey ?? ""))
+                ]
                 if validatesClient {
-                    var validation = clientChecks
-                    validation.trustedCa.filename = tls.caCertificates ?? ""
-                    if let crl = tls.caCrl { validation.crl.filename = crl }
-                    common.validationContext = validation
+                    var checks = clientChecks
+                    if let crl = tls.caCrl { checks.crl.filename = crl }
+                    var combined = Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext.CombinedCertificateValidationContext()
+                    combined.defaultValidationContext = checks
+                    combined.validationContextSdsSecretConfig = UpstreamTLS.sdsSecret(fileRootName(tls.caCertificates ?? ""))
+                    common.combinedValidationContext = combined
                 } else if !tls.subjectAltNames.isEmpty {
                     common.validationContext = clientChecks
                 }
