@@ -259,7 +259,7 @@ let package = Package(
         // The ConfigStore contract, run against every store: SQLite, etcd and the in-memory one.
         .testTarget(
             name: "StoreContractTests",
-            dependencies: ["Storage", "EtcdStore", "MeshModel", "MeshTesting"],
+            dependencies: ["Storage", "EtcdStore", "EtcdAPI", "MeshModel", "MeshTesting"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
