@@ -9,18 +9,24 @@ public struct XDSType: Sendable, Hashable {
     /// empty name list subscribes to everything. True for LDS and CDS; RDS, EDS and SDS are
     /// named and answered per name.
     public var fullState: Bool
+    /// Whether a Delta stream withdraws (`removed_resources`) a resource of this type that no
+    /// longer exists. False for SDS: a deleted credential stays with the gateways that hold it
+    /// (as state of the world leaves it, omission not being deletion for named types), so
+    /// deleting a secret by mistake does not take a listener's certificate away.
+    public var withdrawsDeleted: Bool
 
-    public init(typeURL: String, shortName: String, fullState: Bool) {
+    public init(typeURL: String, shortName: String, fullState: Bool, withdrawsDeleted: Bool = true) {
         self.typeURL = typeURL
         self.shortName = shortName
         self.fullState = fullState
+        self.withdrawsDeleted = withdrawsDeleted
     }
 
     public static let cluster = XDSType(typeURL: TypeURL.cluster, shortName: "CDS", fullState: true)
     public static let endpoint = XDSType(typeURL: TypeURL.endpoint, shortName: "EDS", fullState: false)
     public static let listener = XDSType(typeURL: TypeURL.listener, shortName: "LDS", fullState: true)
     public static let route = XDSType(typeURL: TypeURL.route, shortName: "RDS", fullState: false)
-    public static let secret = XDSType(typeURL: TypeURL.secret, shortName: "SDS", fullState: false)
+    public static let secret = XDSType(typeURL: TypeURL.secret, shortName: "SDS", fullState: false, withdrawsDeleted: false)
 }
 
 /// The xDS types a push server serves, in push order.

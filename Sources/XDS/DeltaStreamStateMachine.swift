@@ -25,6 +25,8 @@ import XDSCore
 /// - Make-before-break as in state of the world (`MakeBeforeBreak`): CDS and EDS updates, LDS,
 ///   RDS, then removed clusters and their endpoints last.
 /// - Unknown types: answered empty and not tracked, as state of the world does.
+/// - A type registered as not withdrawing deleted resources (SDS) never sends
+///   `removed_resources`: the proxy keeps what it holds, as in state of the world.
 /// - `system_version_info` is the content version of the set the proxy holds of that type after
 ///   applying the response: the `version_info` state of the world would send for that set.
 public struct DeltaStreamStateMachine: Sendable {
@@ -170,7 +172,7 @@ public struct DeltaStreamStateMachine: Sendable {
         }
         updates.removeAll { state.held.version(of: $0.name) == $0.version }
         var removed: [String] = []
-        if removals {
+        if removals, registry.type(typeURL)?.withdrawsDeleted ?? true {
             removed = state.held.names.filter { available[$0] == nil && (only?.contains($0) ?? true) }
         }
         guard force || !updates.isEmpty || !removed.isEmpty else { return [] }

@@ -1,3 +1,4 @@
+import EnvoyAPI
 import Foundation
 import MeshTesting
 import Testing
@@ -129,6 +130,29 @@ import XDSCore
         #expect(created.map(\.names) == [[v2Cluster]])
         ack(&machine, created[0])
         #expect(machine.push(base).isEmpty)
+    }
+
+    /// A deleted credential is not withdrawn: the gateway keeps the secret its listener uses (as
+    /// state of the world leaves it); a new one with the same name arrives as an update.
+    @Test func aDeletedSecretIsNotWithdrawnAndItsReplacementArrives() throws {
+        func secrets(_ revision: Int64, key: String?) -> ProxySnapshot {
+            var resources: [String: [String: XDSResource]] = [:]
+            if let key {
+                var secret = Envoy_Extensions_TransportSockets_Tls_V3_Secret()
+                secret.name = "kubernetes://gw-cred"
+                secret.tlsCertificate.privateKey.inlineBytes = Data(key.utf8)
+                resources[TypeURL.secret] = ["kubernetes://gw-cred": XDSResource(name: secret.name, message: secret)]
+            }
+            return ProxySnapshot(revision: revision, resources: resources)
+        }
+        var machine = DeltaStreamStateMachine(streamID: "s", snapshot: secrets(1, key: "first"))
+        let first = machine.receive(.init(typeURL: TypeURL.secret, subscribe: ["kubernetes://gw-cred"])).sends
+        #expect(first.map(\.names) == [["kubernetes://gw-cred"]])
+        ack(&machine, first[0])
+        #expect(machine.push(secrets(2, key: nil)).isEmpty, "no removed_resources for a deleted secret")
+        let replaced = machine.push(secrets(3, key: "second")).sends
+        #expect(replaced.map(\.names) == [["kubernetes://gw-cred"]])
+        #expect(replaced.first?.removedResources.isEmpty == true)
     }
 
     @Test func nackIsRecordedNotResentAndStaleNoncesAreIgnored() throws {
