@@ -50,6 +50,9 @@ struct DeltaSecretStreamMachine: Sendable {
 
     /// Takes a new generation and sends what changed for the subscribed names.
     mutating func update(_ secrets: WorkloadSecrets) -> [SecretStreamEvent] {
+        // A generation older than the one held (queued for the stream while a newer one was
+        // handed to it directly) is stale: taking it would withdraw newer secrets.
+        if let held = self.secrets, secrets.sequence < held.sequence { return [] }
         self.secrets = secrets
         return respond()
     }

@@ -85,6 +85,9 @@ final class FileSecretWatcher: Sendable {
     private let store: SecretStore
     private let logger: Logger
     private let watched = Mutex<[String: Watched]>([:])
+    /// Held for a whole refresh: the periodic one and a request's never interleave, so an older
+    /// read cannot overwrite a newer one.
+    private let refreshing = Mutex(())
 
     init(store: SecretStore, logger: Logger) {
         self.store = store
@@ -120,6 +123,10 @@ final class FileSecretWatcher: Sendable {
 
     /// Reads what changed and publishes the file secrets when any did.
     func refresh() {
+        refreshing.withLock { _ in refreshLocked() }
+    }
+
+    private func refreshLocked() {
         var snapshot = watched.withLock { $0 }
         var changed = false
         for (name, var item) in snapshot {
@@ -193,9 +200,11 @@ final class FileSecretWatcher: Sendable {
     }
 
     private static func checkKey(_ text: String, path: String) throws(Problem) {
+        // Other blocks (the `EC PARAMETERS` `openssl ecparam -genkey` writes first) are allowed,
+        // as Envoy skips them; exactly one private key is required.
         let documents = (try? PEMDocument.parseMultiple(pemString: text)) ?? []
-        guard documents.count == 1, documents[0].discriminator.hasSuffix("PRIVATE KEY") else {
-            throw Problem(description: "\(path) is not one PEM private key")
+        guard documents.filter({ $0.discriminator.hasSuffix("PRIVATE KEY") }).count == 1 else {
+            throw Problem(description: "\(path) does not hold exactly one PEM private key")
         }
     }
 

@@ -9,9 +9,15 @@ final class SecretStore: Sendable {
         var files: [String: WorkloadSecrets.Entry] = [:]
         var subscribers: [UInt64: AsyncStream<WorkloadSecrets>.Continuation] = [:]
         var nextID: UInt64 = 0
+        /// Bumped at every change, stamped on the generation served.
+        var sequence: UInt64 = 0
 
         /// What is served: nothing before the first certificate, then it and the file secrets.
-        var current: WorkloadSecrets? { workload?.adding(files) }
+        var current: WorkloadSecrets? {
+            guard var current = workload?.adding(files) else { return nil }
+            current.sequence = sequence
+            return current
+        }
 
         /// Hands the current generation to every stream. Inside the lock, so a stream
         /// subscribing concurrently sees generations in order; yield never blocks (the buffer
@@ -33,6 +39,7 @@ final class SecretStore: Sendable {
     func publish(_ secrets: WorkloadSecrets) {
         state.withLock { state in
             state.workload = secrets
+            state.sequence += 1
             state.broadcast()
         }
     }
@@ -42,6 +49,7 @@ final class SecretStore: Sendable {
         state.withLock { state in
             guard state.files != entries else { return }
             state.files = entries
+            state.sequence += 1
             state.broadcast()
         }
     }

@@ -51,6 +51,9 @@ struct SecretStreamMachine: Sendable {
 
     /// Takes a new generation; pushes it when a subscribed secret changed.
     mutating func update(_ secrets: WorkloadSecrets) -> [SecretStreamEvent] {
+        // A generation older than the one held (queued for the stream while a newer one was
+        // handed to it directly) is stale: taking it would withdraw newer secrets.
+        if let held = self.secrets, secrets.sequence < held.sequence { return [] }
         self.secrets = secrets
         guard subscribed else { return [] }
         if waiting { return respond() }

@@ -33,6 +33,9 @@ struct WorkloadSecrets: Sendable, Equatable {
     /// This generation's version: a hash of every entry, so a rotation (or a new root) is a new
     /// version and an agent restarted on the same files serves the same one.
     let version: String
+    /// The order in which the `SecretStore` published generations (0 before it stamps one): a
+    /// stream that already holds a later generation ignores an earlier one still queued for it.
+    var sequence: UInt64 = 0
 
     /// The secrets of a certificate the agent holds.
     init(certificate: IssuedCertificate) {

@@ -101,6 +101,19 @@ import X509
         #expect(store.current?.entries[missing] != nil, "a file that appears later is served")
     }
 
+    /// `openssl ecparam -genkey` writes an `EC PARAMETERS` block before the key; Envoy skips it.
+    @Test func aKeyFileWithECParametersIsAccepted() throws {
+        let store = try Self.store()
+        let watcher = FileSecretWatcher(store: store, logger: Logger(label: "test"))
+        let pair = try Self.pair("reviews.example.com")
+        let cert = try write(pair.cert, "tls.crt")
+        let key = try write("-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n" + pair.key, "tls.key")
+        let twoKeys = try write(pair.key + pair.key, "two.key")
+        watcher.watch(["file-cert:\(cert)~\(key)", "file-cert:\(cert)~\(twoKeys)"])
+        #expect(store.current?.entries["file-cert:\(cert)~\(key)"] != nil)
+        #expect(store.current?.entries["file-cert:\(cert)~\(twoKeys)"] == nil)
+    }
+
     @Test func namesParseAsIstioAgentWritesThem() {
         #expect(
             FileSecretWatcher.Request(name: "file-cert:/etc/certs/tls.crt~/etc/certs/tls.key")

@@ -148,3 +148,43 @@ private func names(_ response: Envoy_Service_Discovery_V3_DiscoveryResponse) thr
         #expect(response.resources.isEmpty)
     }
 }
+
+/// A generation queued for a stream that already took a newer one (a request's file secrets,
+/// handed over directly) must not be applied: it would withdraw what the newer one added.
+@Suite struct StaleGenerationTests {
+    static func generations() -> (older: WorkloadSecrets, newer: WorkloadSecrets) {
+        var older = first
+        older.sequence = 1
+        var extra = WorkloadSecrets.entry(Envoy_Extensions_TransportSockets_Tls_V3_Secret())
+        extra = WorkloadSecrets.Entry(
+            secret: {
+                var s = extra.secret
+                s.name = "file-root:/ca.crt"
+                return s
+            }(), version: "f1")
+        var newer = first.adding(["file-root:/ca.crt": extra])
+        newer.sequence = 2
+        return (older, newer)
+    }
+
+    @Test func stateOfTheWorldIgnoresAnOlderGeneration() throws {
+        let (older, newer) = Self.generations()
+        var machine = SecretStreamMachine(streamID: "s")
+        #expect(machine.update(newer).isEmpty)
+        let response = try #require(sent(try machine.receive(request(["default", "file-root:/ca.crt"]))).first)
+        #expect(try names(response) == ["default", "file-root:/ca.crt"])
+        #expect(machine.update(older).isEmpty)
+        #expect(machine.update(newer).isEmpty)
+    }
+
+    @Test func deltaIgnoresAnOlderGeneration() throws {
+        let (older, newer) = Self.generations()
+        var machine = DeltaSecretStreamMachine(streamID: "d")
+        _ = machine.update(newer)
+        var subscribe = Envoy_Service_Discovery_V3_DeltaDiscoveryRequest()
+        subscribe.typeURL = WorkloadSecrets.typeURL
+        subscribe.resourceNamesSubscribe = ["file-root:/ca.crt"]
+        #expect(try machine.receive(subscribe).contains { if case .sendDelta = $0 { true } else { false } })
+        #expect(machine.update(older).isEmpty, "no removal of a secret the newer generation holds")
+    }
+}
