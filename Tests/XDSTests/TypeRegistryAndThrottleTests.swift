@@ -40,7 +40,7 @@ import XDSCore
         // c-1 left the view: it stays in the first CDS response and goes in the last one.
         #expect(pushed == [TypeURL.cluster, secret.typeURL, TypeURL.listener, TypeURL.cluster])
 
-        #expect(XDSTypeRegistry.standard.type(secret.typeURL) == secret)
+        #expect(XDSTypeRegistry.standard.type(secret.typeURL)?.shortName == "SDS")
         let withoutSDS = XDSTypeRegistry([.cluster, .endpoint, .listener, .route])
         var standard = StreamStateMachine(streamID: "t", snapshot: snapshot(1, secretVersion: "a"), registry: withoutSDS)
         let events = standard.receive(.init(typeURL: secret.typeURL, resourceNames: ["default"]))
