@@ -25,6 +25,7 @@ import http.client
 import json
 import os
 import re
+import tempfile
 import time
 from pathlib import Path
 
@@ -41,6 +42,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 import configs
+from ca_tools import make_ca
 from client_runner import XdsClientProcess
 from meshd_process import REPO_ROOT, Meshd
 from results import record_result
@@ -163,6 +165,10 @@ def _known_good(api) -> list[tuple[str, str, dict, int]]:
           "metadata": {"name": "openapi-extra", "namespace": "default"},
           "spec": {"host": "reviews.default.svc.cluster.local", "subsets": [{"name": "v1", "labels": {"version": "v1"}}]}}
     config_path = {"kind": "vs", "namespace": "default", "name": "reviews"}
+    # A self-signed P-256 certificate and its key: a credential the secrets API accepts.
+    gw_cert, gw_key = make_ca(Path(tempfile.mkdtemp(prefix="openapi-gw-")), "openapi-gw")
+    secret_path = {"namespace": "istio-system", "name": "openapi-gw"}
+    secret_body = {"type": "kubernetes.io/tls", "certificate": gw_cert.read_text(), "key": gw_key.read_text()}
     return [
         ("GET", "/healthz", {}, 200),
         ("GET", "/ready", {}, 200),
@@ -198,6 +204,16 @@ def _known_good(api) -> list[tuple[str, str, dict, int]]:
         ("POST", "/api/v1/tokens", {"body": {"namespace": "default", "serviceAccount": "reviews"}, "media_type": "application/json"}, 401),
         ("POST", "/api/v1/tokens", {"body": {"namespace": "Default", "serviceAccount": "reviews"}, "media_type": "application/json",
                                     "headers": token}, 422),
+        ("PUT", "/api/v1/secrets/{namespace}/{name}",
+         {"path_parameters": secret_path, "body": secret_body, "media_type": "application/json"}, 401),
+        ("PUT", "/api/v1/secrets/{namespace}/{name}",
+         {"path_parameters": secret_path, "body": secret_body, "media_type": "application/json", "headers": token}, 200),
+        ("PUT", "/api/v1/secrets/{namespace}/{name}",
+         {"path_parameters": secret_path, "body": {**secret_body, "key": "nope"}, "media_type": "application/json", "headers": token}, 422),
+        ("GET", "/api/v1/secrets", {"query": {"namespace": "istio-system"}, "headers": token}, 200),
+        ("GET", "/api/v1/secrets/{namespace}/{name}", {"path_parameters": secret_path, "headers": token}, 200),
+        ("DELETE", "/api/v1/secrets/{namespace}/{name}", {"path_parameters": secret_path, "headers": token}, 200),
+        ("DELETE", "/api/v1/secrets/{namespace}/{name}", {"path_parameters": secret_path, "headers": token}, 404),
         ("GET", "/api/v1/ca/root", {}, 200),
         ("GET", "/debug/syncz", {}, 200),
         ("GET", "/debug/config_dump", {"query": {"proxyID": CLIENT_NODE}}, 200),
