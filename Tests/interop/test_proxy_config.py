@@ -78,11 +78,13 @@ def test_listeners_routes_endpoints_tables(meshd, connected):
 def test_secrets_lists_what_the_clusters_reference(meshd, connected):
     proxy, _, _ = connected
     rows = table(pc(meshd, "secrets", proxy))
-    assert rows[0] == ["RESOURCE NAME", "TYPE", "SOURCE", "REFERENCED BY"]
+    assert rows[0] == ["RESOURCE NAME", "TYPE", "SOURCE", "STATUS", "SERIAL", "NOT AFTER", "REFERENCED BY"]
     # ISTIO_MUTUAL for a proxyless client: gRPC's certificate provider instance 'default' holds
     # the identity ('default') and the root ('ROOTCA').
     assert {(r[0], r[1], r[2]) for r in rows[1:]} >= {("default", "certificate provider", "default"),
                                                       ("ROOTCA", "certificate provider", "default")}, rows
+    # Served by the client's own certificate provider, not by meshd: no status, serial or expiry.
+    assert all(r[3:6] == ["-", "-", "-"] for r in rows[1:]), rows
 
 
 def test_json_is_the_dump_and_pod_namespace_finds_the_proxy(meshd, connected):
