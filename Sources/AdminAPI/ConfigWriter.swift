@@ -55,17 +55,18 @@ struct ConfigWriter: Sendable {
     }
 
     /// Writes one credential's `Secret` resource, its material (already in the vault) staged in
-    /// the prospective build so the answer's warnings are about the real credential.
-    func applySecret(_ resource: ConfigResource, material: CredentialMaterial, actor: String) async throws -> JSONValue {
+    /// the prospective build so the answer's warnings are about the real credential; `warnings`
+    /// (the certificate's own, such as a near expiry) join them.
+    func applySecret(_ resource: ConfigResource, material: CredentialMaterial, warnings: [String], actor: String) async throws -> JSONValue {
         try await commit(
-            ConfigWrite(puts: [ConfigWrite.Put(resource)], metadata: ChangeMetadata(actor: actor, operation: .apply)), material: [material])
+            ConfigWrite(puts: [ConfigWrite.Put(resource)], metadata: ChangeMetadata(actor: actor, operation: .apply)), material: [material],
+            extraWarnings: warnings)
     }
 
-    /// Deletes one credential's `Secret` resource (the secrets API, which then prunes its material).
-    func deleteSecret(_ key: ConfigKey, actor: String) async throws -> JSONValue {
-        let outcome = try await store.write(
-            ConfigWrite(deletes: [ConfigWrite.Delete(key)], metadata: ChangeMetadata(actor: actor, operation: .delete)))
-        return answer(outcome, extra: [:])
+    /// Deletes one credential's `Secret` resource (the secrets API, which then prunes its
+    /// material); a missing one is a 404. `warnings` go in the answer.
+    func deleteSecret(_ key: ConfigKey, warnings: [String], actor: String) async throws -> JSONValue {
+        try await deleteExisting(key, actor: actor, warnings: warnings)
     }
 
     /// The refusal of a `Secret` written as a config document: its key material must be
@@ -107,7 +108,8 @@ struct ConfigWriter: Sendable {
     /// a ServiceEntry selects must add up within uint32) are checked there, so a refused write
     /// changes nothing, and the same build yields the answer's warnings — then commits it.
     private func commit(
-        _ write: ConfigWrite, extra: [String: JSONValue] = [:], dryRun: DryRunRequest? = nil, material: [CredentialMaterial] = []
+        _ write: ConfigWrite, extra: [String: JSONValue] = [:], dryRun: DryRunRequest? = nil, material: [CredentialMaterial] = [],
+        extraWarnings: [String] = []
     ) async throws -> JSONValue {
         var notHonoured: [JSONValue] = []
         var validated: [(resource: ConfigResource, config: TypedConfig)] = []
@@ -134,7 +136,9 @@ struct ConfigWriter: Sendable {
         let keys = Set(write.keys)
         try Self.checkWeights(context, applied: write.keys)
         // Dangling references are accepted (apply order must not matter) but reported.
-        let warnings = context.warnings.filter { keys.contains($0.key) }.map { JSONValue.string($0.description) } + notHonoured
+        let warnings =
+            context.warnings.filter { keys.contains($0.key) }.map { JSONValue.string($0.description) } + notHonoured
+            + extraWarnings.map(JSONValue.string)
         if let dryRun {
             return try await dryRunAnswer(write, request: dryRun, stored: stored, prospective: context, warnings: warnings, extra: extra)
         }
@@ -167,9 +171,14 @@ struct ConfigWriter: Sendable {
     /// Deletes one resource named by a URL path; a missing one is a 404.
     func deleteOne(_ key: ConfigKey, actor: String) async throws -> JSONValue {
         guard key.kind.isAppliedAsDocument else { throw Self.secretThroughSecretsAPI(key) }
+        return try await deleteExisting(key, actor: actor)
+    }
+
+    /// Deletes `key`, answering 404 when it does not exist.
+    private func deleteExisting(_ key: ConfigKey, actor: String, warnings: [String]? = nil) async throws -> JSONValue {
         let outcome = try await store.delete([key], actor: actor)
         guard outcome.changedAnything else { throw AdminError.notFound("\(key)") }
-        return answer(outcome, extra: [:])
+        return answer(outcome, extra: warnings.map { ["warnings": .array($0.map(JSONValue.string))] } ?? [:])
     }
 
     func answer(_ outcome: ChangeOutcome, extra: [String: JSONValue]) -> JSONValue {

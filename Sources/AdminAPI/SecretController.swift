@@ -1,6 +1,7 @@
 import CertificateAuthority
 import Foundation
 import Hummingbird
+import MeshCommon
 import MeshModel
 import Storage
 import Translator
@@ -56,32 +57,25 @@ struct SecretController: Sendable {
                 notAfter: credential.summary.notAfter, hasClientCA: credential.caPEM != nil, material: credential.digest)
             // Material first: a resource never names material the vault lacks.
             try await vault.storeMaterial(material, namespace: key.namespace, name: key.name)
-            var answer = try await writer.applySecret(
-                spec.resource(namespace: key.namespace, name: key.name), material: material, actor: context.actor)
+            let answer = try await writer.applySecret(
+                spec.resource(namespace: key.namespace, name: key.name), material: material,
+                warnings: credential.warnings.map { "\(key): \($0)" }, actor: context.actor)
             try await vault.pruneMaterial(namespace: key.namespace, name: key.name, keeping: credential.digest)
             logger.notice(
                 "gateway credential stored",
                 metadata: [
                     "secret": "\(key.namespace)/\(key.name)", "serial": "\(credential.summary.serial)", "actor": "\(context.actor)",
                 ])
-            if case .object(var members) = answer {
-                let warnings = (members["warnings"]?.arrayValue ?? []) + credential.warnings.map { JSONValue.string("\(key): \($0)") }
-                members["warnings"] = .array(warnings)
-                answer = .object(members)
-            }
             return JSONResponse.make(answer)
         }
 
         router.delete("/api/v1/secrets/:namespace/:name") { _, context -> Response in
             let key = try Self.key(context)
-            var answer = try await writer.deleteSecret(key, actor: context.actor)
-            guard case .object(var members) = answer, members["results"]?.arrayValue?.first?["action"]?.stringValue == "deleted" else {
-                throw AdminError.notFound("\(key)")
-            }
+            // Deleting the credential changes no Gateway, so what names it now still will.
+            let warnings = try await Self.danglingReferences(to: key, store: store)
+            let answer = try await writer.deleteSecret(key, warnings: warnings, actor: context.actor)
             try await vault?.pruneMaterial(namespace: key.namespace, name: key.name, keeping: nil)
             logger.notice("gateway credential deleted", metadata: ["secret": "\(key.namespace)/\(key.name)", "actor": "\(context.actor)"])
-            members["warnings"] = .array(try await Self.danglingReferences(to: key, store: store))
-            answer = .object(members)
             return JSONResponse.make(answer)
         }
     }
@@ -157,23 +151,22 @@ struct SecretController: Sendable {
             "subject": .string(spec.subject),
             "subjectAltNames": .array(spec.subjectAltNames.map(JSONValue.string)),
             "serial": .string(spec.serial),
-            "notAfter": .string(TLSSecret.timestamp(spec.notAfter)),
+            "notAfter": .string(spec.notAfter.rfc3339),
             "clientCA": .bool(spec.hasClientCA),
             "resourceVersion": .string(String(stored.revision)),
         ])
     }
 
     /// Warnings for the Gateways whose servers still name a deleted credential.
-    static func danglingReferences(to key: ConfigKey, store: any ConfigStore) async throws -> [JSONValue] {
-        var warnings: [JSONValue] = []
+    static func danglingReferences(to key: ConfigKey, store: any ConfigStore) async throws -> [String] {
+        var warnings: [String] = []
         for stored in try await store.list(kind: .gateway, namespace: nil) {
             guard case .gateway(let gateway)? = try? ConfigValidator.validate(stored.resource) else { continue }
             for (index, server) in gateway.servers.enumerated() {
                 guard let credential = server.tls?.credentialName, CredentialIndex.storedName(credential) == key.name else { continue }
                 warnings.append(
-                    .string(
-                        "\(stored.key): spec.servers[\(index)].tls.credentialName: names the deleted credential \(key.name); gateways in namespace \(key.namespace) keep the copy they hold until it is created again"
-                    ))
+                    "\(stored.key): spec.servers[\(index)].tls.credentialName: names the deleted credential \(key.name); gateways in namespace \(key.namespace) keep the copy they hold until it is created again"
+                )
             }
         }
         return warnings
