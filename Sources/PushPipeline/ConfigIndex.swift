@@ -190,22 +190,23 @@ public struct ConfigIndex: Sendable {
 
     /// The valid `Secret`s whose material the index does not hold yet, with the digest each names.
     public var missingCredentials: [(key: ConfigKey, digest: String)] {
-        var missing: [(key: ConfigKey, digest: String)] = []
-        for (key, entry) in entries where key.kind == .secret {
-            if case .success(.secret(let spec)) = entry.typed, credentialMaterial[spec.material] == nil { missing.append((key, spec.material)) }
-        }
-        return missing.sorted { $0.key < $1.key }
+        namedCredentials.filter { credentialMaterial[$0.digest] == nil }.sorted { $0.key < $1.key }
     }
 
     /// Adds material read from the vault and forgets material no `Secret` names any more, so a
     /// deleted or replaced credential's key does not stay in memory.
     public mutating func addCredentialMaterial(_ material: [CredentialMaterial]) {
         for item in material { credentialMaterial[item.digest] = item }
-        var named: Set<String> = []
-        for (key, entry) in entries where key.kind == .secret {
-            if case .success(.secret(let spec)) = entry.typed { named.insert(spec.material) }
-        }
+        let named = Set(namedCredentials.map(\.digest))
         credentialMaterial = credentialMaterial.filter { named.contains($0.key) }
+    }
+
+    /// Every valid `Secret` with the digest of the material it names.
+    private var namedCredentials: [(key: ConfigKey, digest: String)] {
+        entries.compactMap { key, entry in
+            guard case .success(.secret(let spec)) = entry.typed else { return nil }
+            return (key, spec.material)
+        }
     }
 
     /// Puts already validated resources into the index as an apply at `revision` would store

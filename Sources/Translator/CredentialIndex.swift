@@ -40,9 +40,4 @@ public struct CredentialIndex: Sendable {
     public func entries(namespace: String) -> [Entry] {
         (byNamespace[namespace] ?? [:]).values.sorted { $0.key.name < $1.key.name }
     }
-
-    /// Whether `namespace` holds any credential.
-    public func hasCredentials(in namespace: String) -> Bool {
-        !(byNamespace[namespace] ?? [:]).isEmpty
-    }
 }
