@@ -201,7 +201,7 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
                 if let proxy {
                     let asked = machine.names(of: TypeURL.secret, after: request).subtracting(checkedCredentials)
                     checkedCredentials.formUnion(asked)
-                    Self.logCredentialRequests(asked, proxy: proxy, push: publisher.current, logger: logger)
+                    Self.logCredentialRequests(asked, proxy: proxy, snapshot: machine.snapshot, logger: logger)
                 }
                 events = first + machine.receive(request)
                 // Delta subscriptions accumulate across requests: bound the total too.
@@ -227,31 +227,24 @@ public struct AggregatedDiscoveryServer: Envoy_Service_Discovery_V3_AggregatedDi
         return machine.nodeID
     }
 
-    /// Logs each credential (`kubernetes://NAME`) a proxy asks for and will not get: one not
-    /// entitled to credentials (only gateways authenticated on the mTLS port are, for their own
-    /// namespace), or one naming a credential its namespace does not hold. Names the proxy and
-    /// what it asked for, never anything of the credential.
-    static func logCredentialRequests(_ names: Set<String>, proxy: Proxy, push: PushContext?, logger: Logger) {
-        let credentials = names.filter { $0.hasPrefix("kubernetes://") }.sorted()
-        guard !credentials.isEmpty else { return }
-        let view = push?.viewKey(for: proxy)
-        for name in credentials {
+    /// Logs each credential (`kubernetes://NAME`) a proxy asks for that its snapshot does not
+    /// hold: refused when its view may not read credentials (only gateways authenticated on the
+    /// mTLS port may, for their own namespace), else not found in its namespace. Names the proxy
+    /// and what it asked for, never anything of the credential.
+    static func logCredentialRequests(_ names: Set<String>, proxy: Proxy, snapshot: ProxySnapshot?, logger: Logger) {
+        guard let snapshot else { return }
+        let served = snapshot.of(TypeURL.secret)
+        for name in names.filter({ $0.hasPrefix("kubernetes://") && served[$0] == nil }).sorted() {
             let metadata: Logger.Metadata = [
                 "proxy": "\(proxy.id)", "kind": "\(proxy.kind.rawValue)", "namespace": "\(proxy.namespace)",
                 "identity": "\(proxy.identity ?? "none (not authenticated by a mesh certificate)")", "credential": "\(name.prefix(300))",
             ]
-            if view?.readsCredentials != true {
+            if snapshot.view?.key.readsCredentials == true {
+                logger.warning("credential not found in the proxy's namespace", metadata: metadata)
+            } else {
                 logger.warning(
                     "credential refused: only gateways authenticated by their mesh certificate read credentials, from their own namespace",
                     metadata: metadata)
-            } else if let push {
-                var stored = String(name.dropFirst("kubernetes://".count))
-                if stored.hasSuffix("-cacert"), push.credentials.entry(namespace: proxy.namespace, name: stored)?.material == nil {
-                    stored.removeLast("-cacert".count)
-                }
-                if push.credentials.entry(namespace: proxy.namespace, name: stored)?.material == nil {
-                    logger.warning("credential not found in the proxy's namespace", metadata: metadata)
-                }
             }
         }
     }
