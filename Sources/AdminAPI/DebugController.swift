@@ -1,6 +1,7 @@
 import EnvoyAPI
 import Foundation
 import Hummingbird
+import MeshCommon
 import MeshModel
 import PushPipeline
 import SwiftProtobuf

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import MeshCommon
 import MeshModel
 import Storage
 

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import MeshCommon
 import SwiftASN1
 import X509
 
@@ -85,16 +86,16 @@ public struct GatewayCredential: Sendable, Equatable, CustomStringConvertible {
         guard leaf.notValidAfter > now else {
             throw CAError(
                 code: .invalidArgument,
-                message: "the certificate (serial \(serial)) expired at \(ISO8601DateFormatter().string(from: leaf.notValidAfter))")
+                message: "the certificate (serial \(serial)) expired at \(leaf.notValidAfter.rfc3339)")
         }
         var warnings: [String] = []
         if leaf.notValidBefore > now {
-            warnings.append("the certificate (serial \(serial)) is not valid before \(ISO8601DateFormatter().string(from: leaf.notValidBefore))")
+            warnings.append("the certificate (serial \(serial)) is not valid before \(leaf.notValidBefore.rfc3339)")
         }
         if leaf.notValidAfter.timeIntervalSince(now) < expiryWarningWindow {
             let days = Int(leaf.notValidAfter.timeIntervalSince(now) / 86_400)
             warnings.append(
-                "the certificate (serial \(serial)) expires in \(days) day(s), at \(ISO8601DateFormatter().string(from: leaf.notValidAfter))")
+                "the certificate (serial \(serial)) expires in \(days) day(s), at \(leaf.notValidAfter.rfc3339)")
         }
         let summary = Summary(
             subject: leaf.subject.description, subjectAltNames: subjectAltNames(of: leaf), serial: serial, notAfter: leaf.notValidAfter)

@@ -1,4 +1,5 @@
 import Foundation
+import MeshCommon
 
 /// The stored form of a gateway TLS credential (kind `Secret`, type `kubernetes.io/tls`): what
 /// may be shown of it, and the digest naming its key material in the store's credential vault.
@@ -50,7 +51,7 @@ public struct TLSSecret: Sendable, Hashable {
                 "subject": .string(subject),
                 "subjectAltNames": .array(subjectAltNames.map(JSONValue.string)),
                 "serial": .string(serial),
-                "notAfter": .string(Self.timestamp(notAfter)),
+                "notAfter": .string(notAfter.rfc3339),
             ]),
             "clientCA": .bool(hasClientCA),
             "material": .string(material),
@@ -62,13 +63,6 @@ public struct TLSSecret: Sendable, Hashable {
         ConfigResource(
             key: ConfigKey(kind: .secret, namespace: namespace, name: name), apiVersion: "v1", labels: labels,
             annotations: [:], spec: json)
-    }
-
-    /// RFC 3339 in UTC, whole seconds.
-    public static func timestamp(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
     }
 }
 
@@ -83,7 +77,7 @@ extension TLSSecret {
         subjectAltNames = try certificate["subjectAltNames"].strings()
         serial = try certificate["serial"].requiredString()
         let expiry = try certificate["notAfter"].requiredString()
-        guard let date = ISO8601DateFormatter().date(from: expiry) else {
+        guard let date = Date(rfc3339: expiry) else {
             throw certificate["notAfter"].error("not an RFC 3339 time: \"\(expiry.prefix(40))\"")
         }
         notAfter = date

@@ -1,4 +1,5 @@
 import Foundation
+import MeshCommon
 import MeshModel
 import X509
 
@@ -18,9 +19,8 @@ struct SecretCertificate {
             let end = pem.range(of: "-----END CERTIFICATE-----", range: begin.upperBound..<pem.endIndex),
             let certificate = try? Certificate(pemEncoded: String(pem[begin.lowerBound..<end.upperBound]))
         else { return nil }
-        let formatter = ISO8601DateFormatter()
         return SecretCertificate(
             serial: certificate.serialNumber.bytes.map { String(format: "%02x", $0) }.joined(),
-            notAfter: formatter.string(from: certificate.notValidAfter))
+            notAfter: certificate.notValidAfter.rfc3339)
     }
 }
