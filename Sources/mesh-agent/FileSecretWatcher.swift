@@ -84,10 +84,9 @@ final class FileSecretWatcher: Sendable {
 
     private let store: SecretStore
     private let logger: Logger
+    /// Held for a whole refresh (reads and the publish): the periodic one and a request's never
+    /// interleave, so an older read cannot overwrite or outrun a newer one.
     private let watched = Mutex<[String: Watched]>([:])
-    /// Held for a whole refresh: the periodic one and a request's never interleave, so an older
-    /// read cannot overwrite a newer one.
-    private let refreshing = Mutex(())
 
     init(store: SecretStore, logger: Logger) {
         self.store = store
@@ -123,37 +122,30 @@ final class FileSecretWatcher: Sendable {
 
     /// Reads what changed and publishes the file secrets when any did.
     func refresh() {
-        refreshing.withLock { _ in refreshLocked() }
-    }
-
-    private func refreshLocked() {
-        var snapshot = watched.withLock { $0 }
-        var changed = false
-        for (name, var item) in snapshot {
-            let fingerprints = item.request.paths.map(Self.fingerprint)
-            guard fingerprints != item.fingerprints else { continue }
-            item.fingerprints = fingerprints
-            do {
-                let secret = try Self.secret(name: name, request: item.request)
-                item.entry = WorkloadSecrets.entry(secret)
-                item.problem = nil
-                changed = true
-                logger.info("file secret loaded", metadata: ["name": "\(name)"])
-            } catch {
-                if item.problem != error.description {
-                    logger.warning(
-                        "file secret cannot be served; the last good content (if any) stays",
-                        metadata: ["name": "\(name)", "problem": "\(error.description)"])
+        watched.withLock { watched in
+            var changed = false
+            for name in watched.keys {
+                guard var item = watched[name] else { continue }
+                let fingerprints = item.request.paths.map(Self.fingerprint)
+                guard fingerprints != item.fingerprints else { continue }
+                item.fingerprints = fingerprints
+                do throws(Problem) {
+                    item.entry = WorkloadSecrets.entry(try Self.secret(name: name, request: item.request))
+                    item.problem = nil
+                    changed = true
+                    logger.info("file secret loaded", metadata: ["name": "\(name)"])
+                } catch {
+                    if item.problem != error.description {
+                        logger.warning(
+                            "file secret cannot be served; the last good content (if any) stays",
+                            metadata: ["name": "\(name)", "problem": "\(error.description)"])
+                    }
+                    item.problem = error.description
                 }
-                item.problem = error.description
+                watched[name] = item
             }
-            snapshot[name] = item
+            if changed { store.publishFiles(watched.compactMapValues(\.entry)) }
         }
-        let entries = watched.withLock { watched in
-            for (name, item) in snapshot where watched[name] != nil { watched[name] = item }
-            return watched.compactMapValues(\.entry)
-        }
-        if changed { store.publishFiles(entries) }
     }
 
     /// Why a file secret cannot be served: names the file, never its content.

@@ -81,10 +81,11 @@ struct SecretDiscoveryServer: Envoy_Service_Secret_V3_SecretDiscoveryService.Sim
                 // File secrets asked for the first time are read now, and the machine takes the
                 // generation holding them before the request, so its answer carries them.
                 var loaded: [SecretStreamEvent] = []
-                if let files, !names(message).isEmpty {
-                    let before = store.current?.version
-                    files.watch(names(message).prefix(SecretStreamError.maxNames))
-                    if let current = store.current, current.version != before { loaded = update(current) }
+                let requested = names(message)
+                if let files, !requested.isEmpty {
+                    let before = store.sequence
+                    files.watch(requested.prefix(SecretStreamError.maxNames))
+                    if store.sequence != before, let current = store.current { loaded = update(current) }
                 }
                 do {
                     events = try loaded + receive(message)

@@ -35,6 +35,9 @@ final class SecretStore: Sendable {
     /// The generation being served, nil before the first certificate.
     var current: WorkloadSecrets? { state.withLock { $0.current } }
 
+    /// The number of the latest change: cheaper than `current` for telling whether one happened.
+    var sequence: UInt64 { state.withLock { $0.sequence } }
+
     /// Makes `secrets` the workload's current secrets and hands the generation to every stream.
     func publish(_ secrets: WorkloadSecrets) {
         state.withLock { state in
