@@ -17,6 +17,8 @@ public enum EnvoyTypes {
         Envoy_Extensions_TransportSockets_Tls_V3_Secret.self,
         Envoy_Extensions_TransportSockets_RawBuffer_V3_RawBuffer.self,
         Envoy_Extensions_Filters_Http_Rbac_V3_RBAC.self,
+        Envoy_Extensions_Filters_Network_Rbac_V3_RBAC.self,
+        Envoy_Extensions_Path_Match_UriTemplate_V3_UriTemplateMatchConfig.self,
         Envoy_Extensions_Filters_Http_Cors_V3_Cors.self,
         Envoy_Extensions_Filters_Http_Cors_V3_CorsPolicy.self,
         Envoy_Extensions_Upstreams_Http_V3_HttpProtocolOptions.self,

@@ -143,6 +143,15 @@ public nonisolated struct Envoy_Config_Cluster_V3_Cluster: @unchecked Sendable {
     set {_uniqueStorage()._lbConfig = .roundRobinLbConfig(newValue)}
   }
 
+  public var upstreamBindConfig: Envoy_Config_Core_V3_BindConfig {
+    get {_storage._upstreamBindConfig ?? Envoy_Config_Core_V3_BindConfig()}
+    set {_uniqueStorage()._upstreamBindConfig = newValue}
+  }
+  /// Returns true if `upstreamBindConfig` has been explicitly set.
+  public var hasUpstreamBindConfig: Bool {_storage._upstreamBindConfig != nil}
+  /// Clears the value of `upstreamBindConfig`. Subsequent reads from it will return its default value.
+  public mutating func clearUpstreamBindConfig() {_uniqueStorage()._upstreamBindConfig = nil}
+
   public var transportSocket: Envoy_Config_Core_V3_TransportSocket {
     get {_storage._transportSocket ?? Envoy_Config_Core_V3_TransportSocket()}
     set {_uniqueStorage()._transportSocket = newValue}
@@ -631,7 +640,7 @@ nonisolated extension Envoy_Config_Cluster_V3_UpstreamConnectionOptions: SwiftPr
 
 nonisolated extension Envoy_Config_Cluster_V3_Cluster: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Cluster"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}type\0\u{3}eds_cluster_config\0\u{3}connect_timeout\0\u{4}\u{2}lb_policy\0\u{4}\u{4}circuit_breakers\0\u{4}\u{9}outlier_detection\0\u{4}\u{4}ring_hash_lb_config\0\u{3}transport_socket\0\u{4}\u{3}common_lb_config\0\u{3}alt_stat_name\0\u{4}\u{2}upstream_connection_options\0\u{4}\u{3}load_assignment\0\u{4}\u{3}typed_extension_protocol_options\0\u{3}least_request_lb_config\0\u{4}\u{6}transport_socket_matches\0\u{4}\u{9}maglev_lb_config\0\u{4}\u{4}round_robin_lb_config\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}type\0\u{3}eds_cluster_config\0\u{3}connect_timeout\0\u{4}\u{2}lb_policy\0\u{4}\u{4}circuit_breakers\0\u{4}\u{9}outlier_detection\0\u{4}\u{2}upstream_bind_config\0\u{4}\u{2}ring_hash_lb_config\0\u{3}transport_socket\0\u{4}\u{3}common_lb_config\0\u{3}alt_stat_name\0\u{4}\u{2}upstream_connection_options\0\u{4}\u{3}load_assignment\0\u{4}\u{3}typed_extension_protocol_options\0\u{3}least_request_lb_config\0\u{4}\u{6}transport_socket_matches\0\u{4}\u{9}maglev_lb_config\0\u{4}\u{4}round_robin_lb_config\0")
 
   fileprivate class _StorageClass {
     var _name: String = String()
@@ -642,6 +651,7 @@ nonisolated extension Envoy_Config_Cluster_V3_Cluster: SwiftProtobuf.Message, Sw
     var _circuitBreakers: Envoy_Config_Cluster_V3_CircuitBreakers? = nil
     var _outlierDetection: Envoy_Config_Cluster_V3_OutlierDetection? = nil
     var _lbConfig: Envoy_Config_Cluster_V3_Cluster.OneOf_LbConfig?
+    var _upstreamBindConfig: Envoy_Config_Core_V3_BindConfig? = nil
     var _transportSocket: Envoy_Config_Core_V3_TransportSocket? = nil
     var _commonLbConfig: Envoy_Config_Cluster_V3_Cluster.CommonLbConfig? = nil
     var _altStatName: String = String()
@@ -667,6 +677,7 @@ nonisolated extension Envoy_Config_Cluster_V3_Cluster: SwiftProtobuf.Message, Sw
       _circuitBreakers = source._circuitBreakers
       _outlierDetection = source._outlierDetection
       _lbConfig = source._lbConfig
+      _upstreamBindConfig = source._upstreamBindConfig
       _transportSocket = source._transportSocket
       _commonLbConfig = source._commonLbConfig
       _altStatName = source._altStatName
@@ -706,6 +717,7 @@ nonisolated extension Envoy_Config_Cluster_V3_Cluster: SwiftProtobuf.Message, Sw
         case 6: try { try decoder.decodeSingularEnumField(value: &_storage._lbPolicy) }()
         case 10: try { try decoder.decodeSingularMessageField(value: &_storage._circuitBreakers) }()
         case 19: try { try decoder.decodeSingularMessageField(value: &_storage._outlierDetection) }()
+        case 21: try { try decoder.decodeSingularMessageField(value: &_storage._upstreamBindConfig) }()
         case 23: try {
           var v: Envoy_Config_Cluster_V3_Cluster.RingHashLbConfig?
           var hadOneofValue = false
@@ -798,6 +810,9 @@ nonisolated extension Envoy_Config_Cluster_V3_Cluster: SwiftProtobuf.Message, Sw
       try { if let v = _storage._outlierDetection {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 19)
       } }()
+      try { if let v = _storage._upstreamBindConfig {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
+      } }()
       try { if case .ringHashLbConfig(let v)? = _storage._lbConfig {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 23)
       } }()
@@ -853,6 +868,7 @@ nonisolated extension Envoy_Config_Cluster_V3_Cluster: SwiftProtobuf.Message, Sw
         if _storage._circuitBreakers != rhs_storage._circuitBreakers {return false}
         if _storage._outlierDetection != rhs_storage._outlierDetection {return false}
         if _storage._lbConfig != rhs_storage._lbConfig {return false}
+        if _storage._upstreamBindConfig != rhs_storage._upstreamBindConfig {return false}
         if _storage._transportSocket != rhs_storage._transportSocket {return false}
         if _storage._commonLbConfig != rhs_storage._commonLbConfig {return false}
         if _storage._altStatName != rhs_storage._altStatName {return false}

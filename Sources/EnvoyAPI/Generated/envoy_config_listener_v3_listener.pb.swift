@@ -58,6 +58,20 @@ public nonisolated struct Envoy_Config_Listener_V3_Listener: @unchecked Sendable
     set {_uniqueStorage()._listenerFilters = newValue}
   }
 
+  public var listenerFiltersTimeout: SwiftProtobuf.Google_Protobuf_Duration {
+    get {_storage._listenerFiltersTimeout ?? SwiftProtobuf.Google_Protobuf_Duration()}
+    set {_uniqueStorage()._listenerFiltersTimeout = newValue}
+  }
+  /// Returns true if `listenerFiltersTimeout` has been explicitly set.
+  public var hasListenerFiltersTimeout: Bool {_storage._listenerFiltersTimeout != nil}
+  /// Clears the value of `listenerFiltersTimeout`. Subsequent reads from it will return its default value.
+  public mutating func clearListenerFiltersTimeout() {_uniqueStorage()._listenerFiltersTimeout = nil}
+
+  public var continueOnListenerFiltersTimeout: Bool {
+    get {_storage._continueOnListenerFiltersTimeout}
+    set {_uniqueStorage()._continueOnListenerFiltersTimeout = newValue}
+  }
+
   public var trafficDirection: Envoy_Config_Core_V3_TrafficDirection {
     get {_storage._trafficDirection}
     set {_uniqueStorage()._trafficDirection = newValue}
@@ -103,7 +117,7 @@ fileprivate nonisolated let _protobuf_package = "envoy.config.listener.v3"
 
 nonisolated extension Envoy_Config_Listener_V3_Listener: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Listener"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}address\0\u{3}filter_chains\0\u{3}use_original_dst\0\u{4}\u{5}listener_filters\0\u{4}\u{7}traffic_direction\0\u{4}\u{3}api_listener\0\u{4}\u{6}default_filter_chain\0\u{3}bind_to_port\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}address\0\u{3}filter_chains\0\u{3}use_original_dst\0\u{4}\u{5}listener_filters\0\u{4}\u{6}listener_filters_timeout\0\u{3}traffic_direction\0\u{3}continue_on_listener_filters_timeout\0\u{4}\u{2}api_listener\0\u{4}\u{6}default_filter_chain\0\u{3}bind_to_port\0")
 
   fileprivate class _StorageClass {
     var _name: String = String()
@@ -111,6 +125,8 @@ nonisolated extension Envoy_Config_Listener_V3_Listener: SwiftProtobuf.Message, 
     var _filterChains: [Envoy_Config_Listener_V3_FilterChain] = []
     var _useOriginalDst: SwiftProtobuf.Google_Protobuf_BoolValue? = nil
     var _listenerFilters: [Envoy_Config_Listener_V3_ListenerFilter] = []
+    var _listenerFiltersTimeout: SwiftProtobuf.Google_Protobuf_Duration? = nil
+    var _continueOnListenerFiltersTimeout: Bool = false
     var _trafficDirection: Envoy_Config_Core_V3_TrafficDirection = .unspecified
     var _apiListener: Envoy_Config_Listener_V3_ApiListener? = nil
     var _defaultFilterChain: Envoy_Config_Listener_V3_FilterChain? = nil
@@ -130,6 +146,8 @@ nonisolated extension Envoy_Config_Listener_V3_Listener: SwiftProtobuf.Message, 
       _filterChains = source._filterChains
       _useOriginalDst = source._useOriginalDst
       _listenerFilters = source._listenerFilters
+      _listenerFiltersTimeout = source._listenerFiltersTimeout
+      _continueOnListenerFiltersTimeout = source._continueOnListenerFiltersTimeout
       _trafficDirection = source._trafficDirection
       _apiListener = source._apiListener
       _defaultFilterChain = source._defaultFilterChain
@@ -157,7 +175,9 @@ nonisolated extension Envoy_Config_Listener_V3_Listener: SwiftProtobuf.Message, 
         case 3: try { try decoder.decodeRepeatedMessageField(value: &_storage._filterChains) }()
         case 4: try { try decoder.decodeSingularMessageField(value: &_storage._useOriginalDst) }()
         case 9: try { try decoder.decodeRepeatedMessageField(value: &_storage._listenerFilters) }()
+        case 15: try { try decoder.decodeSingularMessageField(value: &_storage._listenerFiltersTimeout) }()
         case 16: try { try decoder.decodeSingularEnumField(value: &_storage._trafficDirection) }()
+        case 17: try { try decoder.decodeSingularBoolField(value: &_storage._continueOnListenerFiltersTimeout) }()
         case 19: try { try decoder.decodeSingularMessageField(value: &_storage._apiListener) }()
         case 25: try { try decoder.decodeSingularMessageField(value: &_storage._defaultFilterChain) }()
         case 26: try { try decoder.decodeSingularMessageField(value: &_storage._bindToPort) }()
@@ -188,8 +208,14 @@ nonisolated extension Envoy_Config_Listener_V3_Listener: SwiftProtobuf.Message, 
       if !_storage._listenerFilters.isEmpty {
         try visitor.visitRepeatedMessageField(value: _storage._listenerFilters, fieldNumber: 9)
       }
+      try { if let v = _storage._listenerFiltersTimeout {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
+      } }()
       if _storage._trafficDirection != .unspecified {
         try visitor.visitSingularEnumField(value: _storage._trafficDirection, fieldNumber: 16)
+      }
+      if _storage._continueOnListenerFiltersTimeout != false {
+        try visitor.visitSingularBoolField(value: _storage._continueOnListenerFiltersTimeout, fieldNumber: 17)
       }
       try { if let v = _storage._apiListener {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 19)
@@ -214,6 +240,8 @@ nonisolated extension Envoy_Config_Listener_V3_Listener: SwiftProtobuf.Message, 
         if _storage._filterChains != rhs_storage._filterChains {return false}
         if _storage._useOriginalDst != rhs_storage._useOriginalDst {return false}
         if _storage._listenerFilters != rhs_storage._listenerFilters {return false}
+        if _storage._listenerFiltersTimeout != rhs_storage._listenerFiltersTimeout {return false}
+        if _storage._continueOnListenerFiltersTimeout != rhs_storage._continueOnListenerFiltersTimeout {return false}
         if _storage._trafficDirection != rhs_storage._trafficDirection {return false}
         if _storage._apiListener != rhs_storage._apiListener {return false}
         if _storage._defaultFilterChain != rhs_storage._defaultFilterChain {return false}

@@ -47,7 +47,8 @@ public nonisolated struct Envoy_Config_Listener_V3_Filter: Sendable {
   public init() {}
 }
 
-/// Which connections a filter chain takes: destination port, destination prefixes, SNI.
+/// Which connections a filter chain takes: destination port, destination prefixes, SNI,
+/// transport protocol and ALPN.
 public nonisolated struct Envoy_Config_Listener_V3_FilterChainMatch: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -67,6 +68,8 @@ public nonisolated struct Envoy_Config_Listener_V3_FilterChainMatch: Sendable {
   public var transportProtocol: String = String()
 
   public var serverNames: [String] = []
+
+  public var applicationProtocols: [String] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -137,6 +140,15 @@ public nonisolated struct Envoy_Config_Listener_V3_ListenerFilter: Sendable {
     set {configType = .typedConfig(newValue)}
   }
 
+  public var filterDisabled: Envoy_Config_Listener_V3_ListenerFilterChainMatchPredicate {
+    get {_filterDisabled ?? Envoy_Config_Listener_V3_ListenerFilterChainMatchPredicate()}
+    set {_filterDisabled = newValue}
+  }
+  /// Returns true if `filterDisabled` has been explicitly set.
+  public var hasFilterDisabled: Bool {self._filterDisabled != nil}
+  /// Clears the value of `filterDisabled`. Subsequent reads from it will return its default value.
+  public mutating func clearFilterDisabled() {self._filterDisabled = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_ConfigType: Equatable, Sendable {
@@ -145,6 +157,87 @@ public nonisolated struct Envoy_Config_Listener_V3_ListenerFilter: Sendable {
   }
 
   public init() {}
+
+  fileprivate var _filterDisabled: Envoy_Config_Listener_V3_ListenerFilterChainMatchPredicate? = nil
+}
+
+/// When a listener filter is skipped (virtualInbound's TLS and HTTP inspectors, by port).
+public nonisolated struct Envoy_Config_Listener_V3_ListenerFilterChainMatchPredicate: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var rule: OneOf_Rule? {
+    get {return _storage._rule}
+    set {_uniqueStorage()._rule = newValue}
+  }
+
+  public var orMatch: Envoy_Config_Listener_V3_ListenerFilterChainMatchPredicate.MatchSet {
+    get {
+      if case .orMatch(let v)? = _storage._rule {return v}
+      return Envoy_Config_Listener_V3_ListenerFilterChainMatchPredicate.MatchSet()
+    }
+    set {_uniqueStorage()._rule = .orMatch(newValue)}
+  }
+
+  public var andMatch: Envoy_Config_Listener_V3_ListenerFilterChainMatchPredicate.MatchSet {
+    get {
+      if case .andMatch(let v)? = _storage._rule {return v}
+      return Envoy_Config_Listener_V3_ListenerFilterChainMatchPredicate.MatchSet()
+    }
+    set {_uniqueStorage()._rule = .andMatch(newValue)}
+  }
+
+  public var notMatch: Envoy_Config_Listener_V3_ListenerFilterChainMatchPredicate {
+    get {
+      if case .notMatch(let v)? = _storage._rule {return v}
+      return Envoy_Config_Listener_V3_ListenerFilterChainMatchPredicate()
+    }
+    set {_uniqueStorage()._rule = .notMatch(newValue)}
+  }
+
+  public var anyMatch: Bool {
+    get {
+      if case .anyMatch(let v)? = _storage._rule {return v}
+      return false
+    }
+    set {_uniqueStorage()._rule = .anyMatch(newValue)}
+  }
+
+  public var destinationPortRange: Envoy_Type_V3_Int32Range {
+    get {
+      if case .destinationPortRange(let v)? = _storage._rule {return v}
+      return Envoy_Type_V3_Int32Range()
+    }
+    set {_uniqueStorage()._rule = .destinationPortRange(newValue)}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum OneOf_Rule: Equatable, Sendable {
+    case orMatch(Envoy_Config_Listener_V3_ListenerFilterChainMatchPredicate.MatchSet)
+    case andMatch(Envoy_Config_Listener_V3_ListenerFilterChainMatchPredicate.MatchSet)
+    case notMatch(Envoy_Config_Listener_V3_ListenerFilterChainMatchPredicate)
+    case anyMatch(Bool)
+    case destinationPortRange(Envoy_Type_V3_Int32Range)
+
+  }
+
+  public nonisolated struct MatchSet: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    public var rules: [Envoy_Config_Listener_V3_ListenerFilterChainMatchPredicate] = []
+
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    public init() {}
+  }
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -204,7 +297,7 @@ nonisolated extension Envoy_Config_Listener_V3_Filter: SwiftProtobuf.Message, Sw
 
 nonisolated extension Envoy_Config_Listener_V3_FilterChainMatch: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FilterChainMatch"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{4}\u{3}prefix_ranges\0\u{4}\u{5}destination_port\0\u{3}transport_protocol\0\u{4}\u{2}server_names\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{4}\u{3}prefix_ranges\0\u{4}\u{5}destination_port\0\u{3}transport_protocol\0\u{3}application_protocols\0\u{3}server_names\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -215,6 +308,7 @@ nonisolated extension Envoy_Config_Listener_V3_FilterChainMatch: SwiftProtobuf.M
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.prefixRanges) }()
       case 8: try { try decoder.decodeSingularMessageField(value: &self._destinationPort) }()
       case 9: try { try decoder.decodeSingularStringField(value: &self.transportProtocol) }()
+      case 10: try { try decoder.decodeRepeatedStringField(value: &self.applicationProtocols) }()
       case 11: try { try decoder.decodeRepeatedStringField(value: &self.serverNames) }()
       default: break
       }
@@ -235,6 +329,9 @@ nonisolated extension Envoy_Config_Listener_V3_FilterChainMatch: SwiftProtobuf.M
     if !self.transportProtocol.isEmpty {
       try visitor.visitSingularStringField(value: self.transportProtocol, fieldNumber: 9)
     }
+    if !self.applicationProtocols.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.applicationProtocols, fieldNumber: 10)
+    }
     if !self.serverNames.isEmpty {
       try visitor.visitRepeatedStringField(value: self.serverNames, fieldNumber: 11)
     }
@@ -246,6 +343,7 @@ nonisolated extension Envoy_Config_Listener_V3_FilterChainMatch: SwiftProtobuf.M
     if lhs._destinationPort != rhs._destinationPort {return false}
     if lhs.transportProtocol != rhs.transportProtocol {return false}
     if lhs.serverNames != rhs.serverNames {return false}
+    if lhs.applicationProtocols != rhs.applicationProtocols {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -307,7 +405,7 @@ nonisolated extension Envoy_Config_Listener_V3_FilterChain: SwiftProtobuf.Messag
 
 nonisolated extension Envoy_Config_Listener_V3_ListenerFilter: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ListenerFilter"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{4}\u{2}typed_config\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{4}\u{2}typed_config\0\u{3}filter_disabled\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -329,6 +427,7 @@ nonisolated extension Envoy_Config_Listener_V3_ListenerFilter: SwiftProtobuf.Mes
           self.configType = .typedConfig(v)
         }
       }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._filterDisabled) }()
       default: break
       }
     }
@@ -345,12 +444,195 @@ nonisolated extension Envoy_Config_Listener_V3_ListenerFilter: SwiftProtobuf.Mes
     try { if case .typedConfig(let v)? = self.configType {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
     } }()
+    try { if let v = self._filterDisabled {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Envoy_Config_Listener_V3_ListenerFilter, rhs: Envoy_Config_Listener_V3_ListenerFilter) -> Bool {
     if lhs.name != rhs.name {return false}
     if lhs.configType != rhs.configType {return false}
+    if lhs._filterDisabled != rhs._filterDisabled {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Envoy_Config_Listener_V3_ListenerFilterChainMatchPredicate: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListenerFilterChainMatchPredicate"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}or_match\0\u{3}and_match\0\u{3}not_match\0\u{3}any_match\0\u{3}destination_port_range\0")
+
+  fileprivate class _StorageClass {
+    var _rule: Envoy_Config_Listener_V3_ListenerFilterChainMatchPredicate.OneOf_Rule?
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _rule = source._rule
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try {
+          var v: Envoy_Config_Listener_V3_ListenerFilterChainMatchPredicate.MatchSet?
+          var hadOneofValue = false
+          if let current = _storage._rule {
+            hadOneofValue = true
+            if case .orMatch(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._rule = .orMatch(v)
+          }
+        }()
+        case 2: try {
+          var v: Envoy_Config_Listener_V3_ListenerFilterChainMatchPredicate.MatchSet?
+          var hadOneofValue = false
+          if let current = _storage._rule {
+            hadOneofValue = true
+            if case .andMatch(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._rule = .andMatch(v)
+          }
+        }()
+        case 3: try {
+          var v: Envoy_Config_Listener_V3_ListenerFilterChainMatchPredicate?
+          var hadOneofValue = false
+          if let current = _storage._rule {
+            hadOneofValue = true
+            if case .notMatch(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._rule = .notMatch(v)
+          }
+        }()
+        case 4: try {
+          var v: Bool?
+          try decoder.decodeSingularBoolField(value: &v)
+          if let v = v {
+            if _storage._rule != nil {try decoder.handleConflictingOneOf()}
+            _storage._rule = .anyMatch(v)
+          }
+        }()
+        case 5: try {
+          var v: Envoy_Type_V3_Int32Range?
+          var hadOneofValue = false
+          if let current = _storage._rule {
+            hadOneofValue = true
+            if case .destinationPortRange(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._rule = .destinationPortRange(v)
+          }
+        }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      switch _storage._rule {
+      case .orMatch?: try {
+        guard case .orMatch(let v)? = _storage._rule else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+      }()
+      case .andMatch?: try {
+        guard case .andMatch(let v)? = _storage._rule else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+      }()
+      case .notMatch?: try {
+        guard case .notMatch(let v)? = _storage._rule else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+      }()
+      case .anyMatch?: try {
+        guard case .anyMatch(let v)? = _storage._rule else { preconditionFailure() }
+        try visitor.visitSingularBoolField(value: v, fieldNumber: 4)
+      }()
+      case .destinationPortRange?: try {
+        guard case .destinationPortRange(let v)? = _storage._rule else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+      }()
+      case nil: break
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Envoy_Config_Listener_V3_ListenerFilterChainMatchPredicate, rhs: Envoy_Config_Listener_V3_ListenerFilterChainMatchPredicate) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._rule != rhs_storage._rule {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Envoy_Config_Listener_V3_ListenerFilterChainMatchPredicate.MatchSet: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = Envoy_Config_Listener_V3_ListenerFilterChainMatchPredicate.protoMessageName + ".MatchSet"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}rules\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.rules) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.rules.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.rules, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Envoy_Config_Listener_V3_ListenerFilterChainMatchPredicate.MatchSet, rhs: Envoy_Config_Listener_V3_ListenerFilterChainMatchPredicate.MatchSet) -> Bool {
+    if lhs.rules != rhs.rules {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

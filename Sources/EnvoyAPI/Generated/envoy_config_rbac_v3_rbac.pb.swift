@@ -160,6 +160,23 @@ public nonisolated struct Envoy_Config_Rbac_V3_Permission: @unchecked Sendable {
     set {_uniqueStorage()._rule = .notRule(newValue)}
   }
 
+  /// Envoy only (gRPC ignores a policy using them: meshd sends them to Envoy alone).
+  public var requestedServerName: Envoy_Type_Matcher_V3_StringMatcher {
+    get {
+      if case .requestedServerName(let v)? = _storage._rule {return v}
+      return Envoy_Type_Matcher_V3_StringMatcher()
+    }
+    set {_uniqueStorage()._rule = .requestedServerName(newValue)}
+  }
+
+  public var uriTemplate: Envoy_Config_Core_V3_TypedExtensionConfig {
+    get {
+      if case .uriTemplate(let v)? = _storage._rule {return v}
+      return Envoy_Config_Core_V3_TypedExtensionConfig()
+    }
+    set {_uniqueStorage()._rule = .uriTemplate(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Rule: Equatable, Sendable {
@@ -171,6 +188,9 @@ public nonisolated struct Envoy_Config_Rbac_V3_Permission: @unchecked Sendable {
     case destinationIp(Envoy_Config_Core_V3_CidrRange)
     case destinationPort(UInt32)
     case notRule(Envoy_Config_Rbac_V3_Permission)
+    /// Envoy only (gRPC ignores a policy using them: meshd sends them to Envoy alone).
+    case requestedServerName(Envoy_Type_Matcher_V3_StringMatcher)
+    case uriTemplate(Envoy_Config_Core_V3_TypedExtensionConfig)
 
   }
 
@@ -415,7 +435,7 @@ nonisolated extension Envoy_Config_Rbac_V3_Policy: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Envoy_Config_Rbac_V3_Permission: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Permission"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}and_rules\0\u{3}or_rules\0\u{1}any\0\u{1}header\0\u{3}destination_ip\0\u{3}destination_port\0\u{4}\u{2}not_rule\0\u{4}\u{2}url_path\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}and_rules\0\u{3}or_rules\0\u{1}any\0\u{1}header\0\u{3}destination_ip\0\u{3}destination_port\0\u{4}\u{2}not_rule\0\u{3}requested_server_name\0\u{3}url_path\0\u{4}\u{3}uri_template\0")
 
   fileprivate class _StorageClass {
     var _rule: Envoy_Config_Rbac_V3_Permission.OneOf_Rule?
@@ -529,6 +549,19 @@ nonisolated extension Envoy_Config_Rbac_V3_Permission: SwiftProtobuf.Message, Sw
             _storage._rule = .notRule(v)
           }
         }()
+        case 9: try {
+          var v: Envoy_Type_Matcher_V3_StringMatcher?
+          var hadOneofValue = false
+          if let current = _storage._rule {
+            hadOneofValue = true
+            if case .requestedServerName(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._rule = .requestedServerName(v)
+          }
+        }()
         case 10: try {
           var v: Envoy_Type_Matcher_V3_PathMatcher?
           var hadOneofValue = false
@@ -540,6 +573,19 @@ nonisolated extension Envoy_Config_Rbac_V3_Permission: SwiftProtobuf.Message, Sw
           if let v = v {
             if hadOneofValue {try decoder.handleConflictingOneOf()}
             _storage._rule = .urlPath(v)
+          }
+        }()
+        case 13: try {
+          var v: Envoy_Config_Core_V3_TypedExtensionConfig?
+          var hadOneofValue = false
+          if let current = _storage._rule {
+            hadOneofValue = true
+            if case .uriTemplate(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._rule = .uriTemplate(v)
           }
         }()
         default: break
@@ -583,9 +629,17 @@ nonisolated extension Envoy_Config_Rbac_V3_Permission: SwiftProtobuf.Message, Sw
         guard case .notRule(let v)? = _storage._rule else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
       }()
+      case .requestedServerName?: try {
+        guard case .requestedServerName(let v)? = _storage._rule else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+      }()
       case .urlPath?: try {
         guard case .urlPath(let v)? = _storage._rule else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+      }()
+      case .uriTemplate?: try {
+        guard case .uriTemplate(let v)? = _storage._rule else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
       }()
       case nil: break
       }
