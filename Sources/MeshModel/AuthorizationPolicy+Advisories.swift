@@ -1,6 +1,6 @@
-/// What the apply answer says about an AuthorizationPolicy's conditions proxyless gRPC servers
-/// cannot evaluate, and how meshd fails closed on them (as Istio does where a proxy cannot check
-/// an attribute): an ALLOW rule needing one allows nothing, a DENY rule denies without it.
+/// What the apply answer says about an AuthorizationPolicy's conditions a kind of server cannot
+/// evaluate, and how meshd fails closed on them (as Istio does where a proxy cannot check an
+/// attribute): an ALLOW rule needing one allows nothing, a DENY rule denies without it.
 extension AuthorizationPolicy {
     /// Whether proxyless gRPC servers cannot evaluate a `when` key: `request.auth.*` needs the
     /// request's JWT (RequestAuthentication), `connection.sni` the TLS server name, neither of
@@ -9,26 +9,35 @@ extension AuthorizationPolicy {
         key.hasPrefix(requestAuthenticationKeyPrefix) || key == "connection.sni"
     }
 
-    /// One warning per field gRPC cannot check, naming the field and the fail-closed outcome;
-    /// AUDIT is warned about by `ClientSupport`.
+    /// Whether Envoy sidecars cannot evaluate a `when` key yet: `request.auth.*` needs the
+    /// request's JWT, which meshd does not validate (no RequestAuthentication).
+    public static func isUncheckableByEnvoy(conditionKey key: String) -> Bool {
+        key.hasPrefix(requestAuthenticationKeyPrefix)
+    }
+
+    /// One warning per field some server cannot check, naming the field, the kinds and the
+    /// fail-closed outcome; AUDIT is warned about by `ClientSupport`.
     public var advisories: [(field: String, message: String)] {
         guard action == .allow || action == .deny else { return [] }
         let outcome =
             action == .allow
-            ? "substituted for proxyless gRPC servers: gRPC cannot check it, so this ALLOW rule allows nothing (fail-closed)"
-            : "substituted for proxyless gRPC servers: gRPC cannot check it, so this DENY rule denies without checking it (fail-closed)"
+            ? "cannot be checked there, so this ALLOW rule allows nothing (fail-closed)"
+            : "cannot be checked there, so this DENY rule denies without checking it (fail-closed)"
+        let jwt = "substituted for proxyless gRPC servers and Envoy sidecars: a request's JWT (RequestAuthentication) \(outcome)"
+        let grpcOnly = "substituted for proxyless gRPC servers: gRPC \(outcome)"
         var result: [(field: String, message: String)] = []
         for (ruleIndex, rule) in rules.enumerated() {
             for (index, source) in rule.from.enumerated() {
                 if !source.requestPrincipals.isEmpty {
-                    result.append(("spec.rules[\(ruleIndex)].from[\(index)].source.requestPrincipals", outcome))
+                    result.append(("spec.rules[\(ruleIndex)].from[\(index)].source.requestPrincipals", jwt))
                 }
                 if !source.notRequestPrincipals.isEmpty {
-                    result.append(("spec.rules[\(ruleIndex)].from[\(index)].source.notRequestPrincipals", outcome))
+                    result.append(("spec.rules[\(ruleIndex)].from[\(index)].source.notRequestPrincipals", jwt))
                 }
             }
             for (index, condition) in rule.when.enumerated() where Self.isUncheckableByGRPC(conditionKey: condition.key) {
-                result.append(("spec.rules[\(ruleIndex)].when[\(index)].key", outcome))
+                result.append(
+                    ("spec.rules[\(ruleIndex)].when[\(index)].key", Self.isUncheckableByEnvoy(conditionKey: condition.key) ? jwt : grpcOnly))
             }
         }
         return result

@@ -122,9 +122,22 @@ extension AuthorizationPolicy.Operation {
         notPorts = try readPorts(operation["notPorts"])
         methods = try values(operation["methods"])
         notMethods = try values(operation["notMethods"])
+        for field in ["paths", "notPaths"] {
+            for (path, element) in try entries(operation[field]) {
+                if let problem = PathTemplate.problem(in: path) { throw element.error(problem) }
+            }
+        }
         paths = try values(operation["paths"])
         notPaths = try values(operation["notPaths"])
         if self == AuthorizationPolicy.Operation() { throw operation.error("`to.operation` must not be empty") }
+    }
+}
+
+extension AuthorizationPolicy.Operation {
+    /// Whether the operation names request attributes (hosts, methods, paths), which a TCP
+    /// connection does not have.
+    public var needsRequest: Bool {
+        !(hosts.isEmpty && notHosts.isEmpty && methods.isEmpty && notMethods.isEmpty && paths.isEmpty && notPaths.isEmpty)
     }
 }
 

@@ -27,6 +27,11 @@ public enum RBACDescription {
         return m.ignoreCase ? text + "(any case)" : text
     }
 
+    static func template(_ extensionConfig: Envoy_Config_Core_V3_TypedExtensionConfig) -> String {
+        (try? Envoy_Extensions_Path_Match_UriTemplate_V3_UriTemplateMatchConfig(serializedBytes: extensionConfig.typedConfig.value))?.pathTemplate
+            ?? "?"
+    }
+
     static func cidr(_ c: Envoy_Config_Core_V3_CidrRange) -> String { "\(c.addressPrefix)/\(c.prefixLen.value)" }
 
     /// One principal.
@@ -57,6 +62,8 @@ public enum RBACDescription {
         case .destinationPort(let port): "port:\(port)"
         case .header(let h): "header:\(h.name)=\(matcher(h.stringMatch))"
         case .destinationIp(let c): "dest-ip:\(cidr(c))"
+        case .requestedServerName(let m): "sni:\(matcher(m))"
+        case .uriTemplate(let t): "path-template:\(template(t))"
         case nil: "unset"
         }
     }

@@ -1,9 +1,25 @@
 import EnvoyAPI
 import MeshModel
 
+/// Which RBAC filter a rule is translated for. What the filter can check decides what falls
+/// away from a rule, as in Istio's authz builder (`pilot/pkg/security/authz/model`).
+public enum RBACTarget: Sendable, Hashable, CaseIterable {
+    /// A proxyless gRPC server's HTTP RBAC filter (gRFC A41): no JWT, no SNI, no path templates
+    /// (those become regexes).
+    case grpc
+    /// An Envoy sidecar's HTTP RBAC filter, on its HTTP inbound chains: everything but the
+    /// JWT attributes (no RequestAuthentication yet).
+    case envoyHTTP
+    /// An Envoy sidecar's network RBAC filter, on its TCP inbound chains: no request at all, so
+    /// also no hosts, methods, paths or headers.
+    case envoyTCP
+
+    /// Whether the filter sees HTTP requests.
+    var seesRequests: Bool { self != .envoyTCP }
+}
+
 /// AuthorizationPolicy rules → Envoy RBAC policies (`envoy.config.rbac.v3`), the shapes istiod's
-/// authz builder (`pilot/pkg/security/authz/model`) emits, restricted to what gRPC's RBAC
-/// filter evaluates (gRFC A41).
+/// authz builder (`pilot/pkg/security/authz/model`) emits, for each `RBACTarget`.
 ///
 /// One rule → one `Policy`: its `permissions` are the rule's `to` entries (any matches; none:
 /// `any`), its `principals` the `from` entries (any matches; none: `any`). Within an entry
@@ -12,22 +28,37 @@ import MeshModel
 /// conditions join every principal (source and request attributes) or every permission
 /// (destination attributes).
 ///
-/// Fail-closed for what gRPC cannot evaluate (`requestPrincipals`, `notRequestPrincipals`,
-/// `request.auth.*`, `connection.sni`), as Istio does where a proxy cannot check an attribute:
-/// an ALLOW rule needing one is dropped (it allows nothing), a DENY rule is kept without it (it
-/// denies more). The write path says so (`advisories`).
+/// What the target cannot check fails closed, as Istio builds TCP filters: an ALLOW rule
+/// needing it is dropped whole (it allows nothing), while a DENY or AUDIT rule is kept without
+/// that field (it matches more). gRPC cannot check `requestPrincipals`, `request.auth.*` and
+/// `connection.sni`; Envoy's HTTP filter the JWT attributes (until RequestAuthentication);
+/// Envoy's network filter no request attribute at all (hosts, methods, paths, headers, JWT).
+/// The write path says so (`advisories`, `ClientSupport`).
 public enum RBACTranslation {
     /// The SPIFFE form of a principal value (`cluster.local/ns/NS/sa/SA`).
     static let spiffePrefix = "spiffe://"
 
-    /// A rule's RBAC policy under `action`, or nil when an ALLOW rule needs what gRPC cannot check.
-    public static func policy(_ rule: AuthorizationPolicy.Rule, action: AuthorizationPolicy.Action) -> Envoy_Config_Rbac_V3_Policy? {
-        let allow = action != .deny
+    /// Whether `target` can check the `when` key `key`.
+    static func checks(conditionKey key: String, on target: RBACTarget) -> Bool {
+        if key.hasPrefix(AuthorizationPolicy.requestAuthenticationKeyPrefix) { return false }
+        switch target {
+        case .grpc: return key != "connection.sni"
+        case .envoyHTTP: return true
+        case .envoyTCP: return !key.hasPrefix("request.")
+        }
+    }
+
+    /// A rule's RBAC policy under `action` for `target`, or nil when an ALLOW rule needs what
+    /// the target cannot check.
+    public static func policy(
+        _ rule: AuthorizationPolicy.Rule, action: AuthorizationPolicy.Action, target: RBACTarget = .grpc
+    ) -> Envoy_Config_Rbac_V3_Policy? {
+        let dropsRule = action == .allow
         var principalConditions: [Envoy_Config_Rbac_V3_Principal] = []
         var permissionConditions: [Envoy_Config_Rbac_V3_Permission] = []
         for condition in rule.when {
-            if AuthorizationPolicy.isUncheckableByGRPC(conditionKey: condition.key) {
-                if allow { return nil }
+            guard checks(conditionKey: condition.key, on: target) else {
+                if dropsRule { return nil }
                 continue
             }
             if let principal = principal(condition) { principalConditions.append(principal) }
@@ -35,11 +66,15 @@ public enum RBACTranslation {
         }
         var principals: [Envoy_Config_Rbac_V3_Principal] = []
         for source in rule.from {
-            if allow && !(source.requestPrincipals.isEmpty && source.notRequestPrincipals.isEmpty) { return nil }
+            if dropsRule && !(source.requestPrincipals.isEmpty && source.notRequestPrincipals.isEmpty) { return nil }
             principals.append(andIDs(principalParts(source) + principalConditions))
         }
         if principals.isEmpty { principals = [andIDs(principalConditions)] }
-        var permissions = rule.to.map { andRules(permissionParts($0) + permissionConditions) }
+        var permissions: [Envoy_Config_Rbac_V3_Permission] = []
+        for operation in rule.to {
+            if dropsRule && !target.seesRequests && operation.needsRequest { return nil }
+            permissions.append(andRules(permissionParts(operation, target: target) + permissionConditions))
+        }
         if permissions.isEmpty { permissions = [andRules(permissionConditions)] }
         var policy = Envoy_Config_Rbac_V3_Policy()
         policy.permissions = permissions
@@ -102,6 +137,12 @@ public enum RBACTranslation {
                 permission.destinationIp = cidr(value)
                 return permission
             }
+        case "connection.sni":
+            make = { value in
+                var permission = Envoy_Config_Rbac_V3_Permission()
+                permission.requestedServerName = stringMatcher(value)
+                return permission
+            }
         default: return nil
         }
         return andRules(matching(condition, make, any: orRules, not: notRule))
@@ -120,15 +161,23 @@ public enum RBACTranslation {
 
     // MARK: - Operations
 
-    private static func permissionParts(_ operation: AuthorizationPolicy.Operation) -> [Envoy_Config_Rbac_V3_Permission] {
+    /// The operation's conditions; on a target without requests only the ports (the rest
+    /// falls away, see the type's summary).
+    private static func permissionParts(_ operation: AuthorizationPolicy.Operation, target: RBACTarget) -> [Envoy_Config_Rbac_V3_Permission] {
         var parts: [Envoy_Config_Rbac_V3_Permission] = []
         func add<Value>(_ values: [Value], negated: Bool, _ make: (Value) -> Envoy_Config_Rbac_V3_Permission) {
             guard !values.isEmpty else { return }
             let any = orRules(values.map(make))
             parts.append(negated ? notRule(any) : any)
         }
+        guard target.seesRequests else {
+            add(operation.ports, negated: false, port)
+            add(operation.notPorts, negated: true, port)
+            return parts
+        }
         let host = { (value: String) in header(":authority", value, ignoreCase: true) }
         let method = { (value: String) in header(":method", value, ignoreCase: false) }
+        let path = { (value: String) in self.path(value, target: target) }
         add(operation.hosts, negated: false, host)
         add(operation.notHosts, negated: true, host)
         add(operation.ports, negated: false, port)
@@ -154,9 +203,22 @@ public enum RBACTranslation {
         return permission
     }
 
-    private static func path(_ value: String) -> Envoy_Config_Rbac_V3_Permission {
+    /// A path in Istio's syntax; a template (`{*}`, `{**}`) is Envoy's `uri_template` matcher,
+    /// and for gRPC (which has none) the equivalent regex.
+    private static func path(_ value: String, target: RBACTarget) -> Envoy_Config_Rbac_V3_Permission {
         var permission = Envoy_Config_Rbac_V3_Permission()
-        permission.urlPath.path = stringMatcher(value)
+        guard let template = PathTemplate(value) else {
+            permission.urlPath.path = stringMatcher(value)
+            return permission
+        }
+        if target == .grpc {
+            permission.urlPath.path.safeRegex = RouteMatchTranslation.regexMatcher(template.regex)
+        } else {
+            var config = Envoy_Extensions_Path_Match_UriTemplate_V3_UriTemplateMatchConfig()
+            config.pathTemplate = template.envoyTemplate
+            permission.uriTemplate.name = "uri-template"
+            permission.uriTemplate.typedConfig = AnyPacking.pack(config)
+        }
         return permission
     }
 }
