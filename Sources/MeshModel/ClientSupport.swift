@@ -175,23 +175,19 @@ public enum ClientSupport {
     private static let permissiveAsPlaintext = FieldSupport.substituted(
         "plaintext is served (a gRPC server cannot serve mutual TLS and plaintext on one port, gRFC A36); set STRICT to require mutual TLS")
 
-    /// PeerAuthentication modes as proxyless gRPC servers serve them. Envoy proxies get no
-    /// inbound listeners from meshd yet, so nothing of it reaches them.
+    /// PeerAuthentication modes: Envoy sidecars serve every mode on `virtualInbound` as istiod
+    /// does; proxyless gRPC servers cannot serve PERMISSIVE.
     static let peerAuthentication: [String: [ProxyKind: FieldSupport]] = [
-        "mtls.mode": [.sidecar: .notHonoured],
-        "mtls.mode=PERMISSIVE": [.proxylessGRPC: permissiveAsPlaintext, .sidecar: .notHonoured],
-        "portLevelMtls.mode": [.sidecar: .notHonoured],
-        "portLevelMtls.mode=PERMISSIVE": [.proxylessGRPC: permissiveAsPlaintext, .sidecar: .notHonoured],
+        "mtls.mode=PERMISSIVE": [.proxylessGRPC: permissiveAsPlaintext],
+        "portLevelMtls.mode=PERMISSIVE": [.proxylessGRPC: permissiveAsPlaintext],
     ]
 
-    /// AuthorizationPolicy actions as proxyless gRPC servers enforce them. AUDIT changes no
-    /// decision anywhere; gRPC servers have no audit log to write it to. Envoy proxies get no
-    /// inbound listeners from meshd yet, so no rule reaches them.
+    /// AuthorizationPolicy actions: Envoy sidecars enforce ALLOW and DENY and log AUDIT matches
+    /// (RBAC LOG); gRPC servers have no audit log. Gateways get no RBAC filters yet.
     static let authorizationPolicy: [String: [ProxyKind: FieldSupport]] = [
-        "action=ALLOW": [.proxylessGRPC: .honoured, .sidecar: .notHonoured],
-        "action=DENY": [.proxylessGRPC: .honoured, .sidecar: .notHonoured],
-        "action=AUDIT": [.proxylessGRPC: .notHonoured, .sidecar: .notHonoured],
-        "rules": [.sidecar: .notHonoured],
+        "action=ALLOW": [.gateway: .notHonoured],
+        "action=DENY": [.gateway: .notHonoured],
+        "action=AUDIT": [.proxylessGRPC: .notHonoured, .gateway: .notHonoured],
     ]
 
     /// ServiceEntry fields whose effect differs for gRPC clients.

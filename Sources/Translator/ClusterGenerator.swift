@@ -48,14 +48,14 @@ public struct ClusterGenerator: HostScopedGenerator {
                 let policy = rule?.policy(subset: nil, port: port.number) ?? PolicySettings()
                 resources.append(
                     cluster(
-                        ClusterName.outbound(port: port.number, host: service.host), policy: policy,
+                        ClusterName.outbound(port: port.number, host: service.host), policy: policy, push: push,
                         service: service, port: port, endpoints: all, all: all))
                 for subset in rule?.subsets ?? [] {
                     let selected = all.filter { $0.matches(subset.labels) }
                     let merged = rule?.policy(subset: subset.name, port: port.number) ?? PolicySettings()
                     resources.append(
                         cluster(
-                            ClusterName.outbound(port: port.number, subset: subset.name, host: service.host), policy: merged,
+                            ClusterName.outbound(port: port.number, subset: subset.name, host: service.host), policy: merged, push: push,
                             service: service, port: port, endpoints: selected, all: all,
                             subset: subset.name))
                 }
@@ -68,7 +68,7 @@ public struct ClusterGenerator: HostScopedGenerator {
     /// the dialect's shapes; mesh mTLS accepting the endpoints' identities and the service's
     /// `subjectAltNames`.
     private func cluster(
-        _ name: String, policy: PolicySettings, service: Service, port: Service.Port,
+        _ name: String, policy: PolicySettings, push: PushContext, service: Service, port: Service.Port,
         endpoints: [Endpoint], all: [Endpoint], subset: String? = nil
     ) -> XDSResource {
         var cluster = Envoy_Config_Cluster_V3_Cluster()
@@ -106,7 +106,7 @@ public struct ClusterGenerator: HostScopedGenerator {
             socket.name = UpstreamTLS.transportSocketName
             socket.typedConfig = AnyPacking.pack(tls)
             cluster.transportSocket = socket
-        } else if autoMTLS, cluster.type == .eds, AutoMTLS.applies(service: service, policy: policy),
+        } else if autoMTLS, cluster.type == .eds, AutoMTLS.applies(service: service, policy: policy, push: push),
             let mutual = UpstreamTLS.envoyContext(
                 ClientTLSSettings(mode: .istioMutual), endpoints: endpoints,
                 extraIdentities: service.subjectAltNames, trustDomain: trustDomain,

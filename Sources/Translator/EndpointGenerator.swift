@@ -40,7 +40,7 @@ public struct EndpointGenerator: HostScopedGenerator {
                 let name = ClusterName.outbound(port: port.number, host: service.host)
                 // A LOGICAL_DNS cluster carries its own endpoint: no assignment for it.
                 if ClusterDiscovery.of(service, port: port, endpoints: all, serviceHasEndpoints: !all.isEmpty, dialect: dialect) == .eds {
-                    resources.append(assignment(name, endpoints: all, policy: rule?.policy(subset: nil, port: port.number), view: view))
+                    resources.append(assignment(name, endpoints: all, policy: rule?.policy(subset: nil, port: port.number), view: view, push: push))
                 }
                 for subset in rule?.subsets ?? [] {
                     let selected = all.filter { $0.matches(subset.labels) }
@@ -49,14 +49,14 @@ public struct EndpointGenerator: HostScopedGenerator {
                     resources.append(
                         assignment(
                             ClusterName.outbound(port: port.number, subset: subset.name, host: service.host),
-                            endpoints: selected, policy: rule?.policy(subset: subset.name, port: port.number), view: view))
+                            endpoints: selected, policy: rule?.policy(subset: subset.name, port: port.number), view: view, push: push))
                 }
             }
         }
         return resources.sorted { $0.name < $1.name }
     }
 
-    private func assignment(_ name: String, endpoints: [Endpoint], policy: PolicySettings?, view: ProxyView) -> XDSResource {
+    private func assignment(_ name: String, endpoints: [Endpoint], policy: PolicySettings?, view: ProxyView, push: PushContext) -> XDSResource {
         var cla = Envoy_Config_Endpoint_V3_ClusterLoadAssignment()
         cla.clusterName = name
         var groups = Self.groups(endpoints)
@@ -72,7 +72,7 @@ public struct EndpointGenerator: HostScopedGenerator {
             out.lbEndpoints = group.endpoints.map { member in
                 var endpoint = lbEndpoint(member.endpoint, weight: member.weight)
                 // Envoy sidecars pick mesh mTLS per endpoint by this (`AutoMTLS`).
-                if autoMTLS, let metadata = AutoMTLS.metadata(for: member.endpoint) { endpoint.metadata = metadata }
+                if autoMTLS, let metadata = AutoMTLS.metadata(for: member.endpoint, in: push) { endpoint.metadata = metadata }
                 return endpoint
             }
             out.loadBalancingWeight = Google_Protobuf_UInt32Value(max(1, group.weight))

@@ -28,7 +28,7 @@ public struct GeneratorTable: Sendable {
                 byKind[kind] = [
                     EnvoySidecarClusterGenerator(outbound: ClusterGenerator(trustDomain: trustDomain, dialect: .envoy, autoMTLS: true)),
                     EndpointGenerator(autoMTLS: true, dialect: .envoy),
-                    EnvoyListenerGenerator(),
+                    EnvoyListenerGenerator(trustDomain: trustDomain),
                     EnvoyRouteGenerator(),
                 ]
             case .gateway:

@@ -65,11 +65,33 @@ public struct PeerAuthenticationIndex: Sendable {
         return nil
     }
 
-    /// The mode for a server of a workload in `namespace` with `labels` listening on `port`.
-    public func decision(namespace: String, labels: [String: String], port: UInt32, rootNamespace: String) -> Decision {
-        let workload = selecting[namespace]?.first { entry in
+    /// The workload policy of a workload in `namespace` with `labels`: the oldest of its
+    /// namespace whose selector its labels carry.
+    private func workloadPolicy(namespace: String, labels: [String: String]) -> Entry? {
+        selecting[namespace]?.first { entry in
             (entry.spec.selector ?? [:]).allSatisfy { labels[$0.key] == $0.value }
         }
+    }
+
+    /// The ports the workload policy of a workload in `namespace` with `labels` sets a mode
+    /// for (`portLevelMtls`), sorted: an Envoy sidecar gives those it does not declare their
+    /// own passthrough chains.
+    public func portLevelPorts(namespace: String, labels: [String: String]) -> [UInt32] {
+        workloadPolicy(namespace: namespace, labels: labels)?.spec.portLevelMtls.keys.sorted() ?? []
+    }
+
+    /// The mode of `namespace` as a whole (Istio's `GetNamespaceMutualTLSMode`, what a client's
+    /// automatic mTLS reads for a service): the namespace policy's, else the mesh policy's, else
+    /// nil when neither exists; UNSET inherits, at the top as PERMISSIVE.
+    public func namespaceMode(_ namespace: String, rootNamespace: String) -> PeerAuthentication.Mode? {
+        let levels = [defaults[namespace], namespace == rootNamespace ? nil : defaults[rootNamespace]].compactMap { $0 }
+        guard !levels.isEmpty else { return nil }
+        return levels.map(\.spec.mode).first { $0 != .unset } ?? .permissive
+    }
+
+    /// The mode for a server of a workload in `namespace` with `labels` listening on `port`.
+    public func decision(namespace: String, labels: [String: String], port: UInt32, rootNamespace: String) -> Decision {
+        let workload = workloadPolicy(namespace: namespace, labels: labels)
         let levels = [workload, defaults[namespace], namespace == rootNamespace ? nil : defaults[rootNamespace]]
         var mode = PeerAuthentication.Mode.unset
         var policies: [ConfigKey] = []

@@ -30,8 +30,10 @@ extension PushContext {
         if !failoverPriorityLabelKeys.isEmpty {
             priorityLabels = proxy.topologyLabels.filter { failoverPriorityLabelKeys.contains($0.key) }
         }
-        // Only a server's listeners depend on security policies, so clients keep sharing.
-        let policyKeys = proxy.inbound.isEmpty ? [] : peerAuthentications.selectorLabelKeys.union(authorizationPolicies.selectorLabelKeys)
+        // Only a server's listeners depend on security policies (a proxyless server's inbound
+        // listeners, every Envoy sidecar's virtualInbound), so proxyless clients keep sharing.
+        let serves = !proxy.inbound.isEmpty || GeneratorTable.takesWorkloadPorts(proxy.kind)
+        let policyKeys = serves ? peerAuthentications.selectorLabelKeys.union(authorizationPolicies.selectorLabelKeys) : []
         return ViewKey(
             kind: proxy.kind, namespace: proxy.namespace, sidecar: sidecar?.key, sourceLabels: labels,
             locality: isLocalityAware ? proxy.locality : nil, priorityLabels: priorityLabels,

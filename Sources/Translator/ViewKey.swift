@@ -21,7 +21,7 @@ import MeshModel
 /// - `inbound`: the addresses the proxy serves on as a gRPC server (the inbound listener names
 ///   it asked for), sorted; empty for a client. Names are unbounded (the address comes from the
 ///   name), so they cannot all be generated ahead: asking for one changes the proxy's key.
-/// - `policyLabels`: for a server (non-empty `inbound`), its labels whose keys some security
+/// - `policyLabels`: for a server (non-empty `inbound`, or an Envoy sidecar), its labels whose keys some security
 ///   policy's selector names, and no others: two servers on the same address with the same
 ///   policy-relevant labels share a snapshot.
 /// - `gateways`: for a gateway proxy, the Gateways that select it, oldest first; empty for

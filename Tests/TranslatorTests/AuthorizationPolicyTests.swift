@@ -140,8 +140,9 @@ struct AuthorizationPolicyTests {
         #expect(push.warnings.allSatisfy { !$0.message.isEmpty })
         let audit = try #require(try ConfigDocumentParser.parse(authorizationPolicy("a", "shop", "action: AUDIT\nrules:\n- {}")).first)
         let limits = try ConfigValidator.validateForWrite(audit).clientLimits
-        #expect(limits.filter { $0.kinds == [.proxylessGRPC] }.map(\.path) == ["spec.action"])
-        #expect(limits.filter { $0.kinds == [.sidecar, .gateway] }.map(\.path) == ["spec.action", "spec.rules"])
+        // gRPC servers have no audit log and gateways no RBAC yet; Envoy sidecars log matches.
+        #expect(Set(limits.map(\.path)) == ["spec.action"])
+        #expect(Set(limits.flatMap(\.kinds)) == [.proxylessGRPC, .gateway])
     }
 
     @Test func inboundListenerFilterOrder() throws {

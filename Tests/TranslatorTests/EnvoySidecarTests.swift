@@ -109,7 +109,7 @@ struct EnvoySnapshot {
             Set(envoy.clusters.keys).isSuperset(of: [
                 "outbound|9080||\(reviews)", "outbound|9080|v1|\(reviews)", "outbound|9080|v2|\(reviews)",
                 "outbound|3306||mysql.default.svc.cluster.local", "outbound|443||api.example.com",
-                "PassthroughCluster", "BlackHoleCluster", "InboundPassthroughClusterIpv4", "prometheus_stats",
+                "PassthroughCluster", "BlackHoleCluster", "InboundPassthroughCluster", "prometheus_stats",
                 "inbound|9081||", "inbound|9000||",
             ]))
         #expect(envoy.clusters["outbound|9080|v2|\(reviews)"]?.type == .eds)
@@ -123,18 +123,30 @@ struct EnvoySnapshot {
         let envoy = try EnvoySnapshot(Self.mesh())
         let inbound = try #require(envoy.listeners["virtualInbound"])
         #expect(inbound.address.socketAddress.portValue == 15006)
-        #expect(inbound.listenerFilters.map(\.name) == ["envoy.filters.listener.original_dst"])
-        #expect(inbound.filterChains.map(\.filterChainMatch.destinationPort.value) == [9000, 9081])
         #expect(
-            inbound.filterChains.map { $0.filters[0].name } == ["envoy.filters.network.tcp_proxy", "envoy.filters.network.http_connection_manager"])
-        #expect(inbound.defaultFilterChain.name == "PassthroughFilterChain")
+            inbound.listenerFilters.map(\.name) == [
+                "envoy.filters.listener.original_dst", "envoy.filters.listener.tls_inspector", "envoy.filters.listener.http_inspector",
+            ])
+        // PERMISSIVE (no PeerAuthentication): the blackhole, five passthrough chains, then
+        // three for TCP 9000 and two for HTTP 9081.
+        #expect(inbound.filterChains.map(\.filterChainMatch.destinationPort.value) == [15006, 0, 0, 0, 0, 0, 9000, 9000, 9000, 9081, 9081])
+        #expect(
+            inbound.filterChains.suffix(5).map { $0.filters.last?.name } == [
+                "envoy.filters.network.tcp_proxy", "envoy.filters.network.tcp_proxy", "envoy.filters.network.tcp_proxy",
+                "envoy.filters.network.http_connection_manager", "envoy.filters.network.http_connection_manager",
+            ])
+        #expect(!inbound.hasDefaultFilterChain, "what no chain takes is closed, as istiod's virtualInbound does")
         // A sidecar whose address no workload has: passthrough only.
         let stranger = try EnvoySnapshot(
             Self.mesh(),
             proxy: Proxy(
                 id: "sidecar~10.9.9.9~x.default~default.svc.cluster.local", kind: .sidecar,
                 instanceIPs: ["10.9.9.9"]))
-        #expect(stranger.listeners["virtualInbound"]?.filterChains.isEmpty == true)
+        #expect(stranger.listeners["virtualInbound"]?.filterChains.map(\.name).first == "virtualInbound-blackhole")
+        #expect(
+            stranger.listeners["virtualInbound"]?.filterChains.allSatisfy {
+                !$0.filterChainMatch.hasDestinationPort || $0.filterChainMatch.destinationPort.value == 15006
+            } == true)
         #expect(stranger.clusters.keys.filter { $0.hasPrefix("inbound|") }.isEmpty)
         // Its view key differs from app-1's (inbound ports), so the two never share a snapshot.
         let push = try Self.mesh()
@@ -273,7 +285,7 @@ struct EnvoySnapshot {
         let proxy = Proxy(id: EnvoyFixture.nodeID, kind: .sidecar, labels: ["app": "productpage"], instanceIPs: ["10.0.0.5"])
         let envoy = try EnvoySnapshot(push, proxy: proxy)
         let inbound = try #require(envoy.listeners["virtualInbound"])
-        #expect(inbound.filterChains.map(\.filterChainMatch.destinationPort.value) == [5000, 9080])
+        #expect(Set(inbound.filterChains.map(\.filterChainMatch.destinationPort.value)) == [0, 5000, 9080, 15006])
         #expect(!envoy.clusters.keys.contains("inbound|9081||"), "the services' ports are replaced, not added to")
         let http = try #require(envoy.clusters["inbound|9080||"]).loadAssignment.endpoints[0].lbEndpoints[0].endpoint.address
         #expect(http.socketAddress.address == "127.0.0.1" && http.socketAddress.portValue == 8080)
@@ -286,7 +298,7 @@ struct EnvoySnapshot {
         #expect(simulation.connect(request).outcome == .cluster("inbound|9080||", endpoints: ["127.0.0.1:8080"]))
         #expect(
             simulation.connect(.init(.inbound, address: "10.0.0.5", port: 9081)).outcome
-                == .cluster("InboundPassthroughClusterIpv4", endpoints: ["10.0.0.5:9081"]))
+                == .cluster("InboundPassthroughCluster", endpoints: ["10.0.0.5:9081"]))
 
         // Proxies the Sidecar does not select keep their workload's ports; gRPC clients get nothing inbound.
         #expect(try EnvoySnapshot(push).clusters.keys.contains("inbound|9081||"))

@@ -78,7 +78,7 @@ private let ratings = "outbound|9080||ratings.prod.svc.cluster.local"
             outcome: .cluster("inbound|9000||", endpoints: ["127.0.0.1:9000"])),
         .init(
             connection: .init(.inbound, address: "10.0.0.5", port: 8888), listener: "virtualInbound",
-            outcome: .cluster("InboundPassthroughClusterIpv4", endpoints: ["10.0.0.5:8888"])),
+            outcome: .cluster("InboundPassthroughCluster", endpoints: ["10.0.0.5:8888"])),
     ]
 
     static let registryOnly: [ConnectionCase] = [
@@ -94,7 +94,7 @@ private let ratings = "outbound|9080||ratings.prod.svc.cluster.local"
         // Inbound is not governed by the outbound policy.
         .init(
             connection: .init(.inbound, address: "10.0.0.5", port: 8888), listener: "virtualInbound",
-            outcome: .cluster("InboundPassthroughClusterIpv4", endpoints: ["10.0.0.5:8888"])),
+            outcome: .cluster("InboundPassthroughCluster", endpoints: ["10.0.0.5:8888"])),
     ]
 
     static func simulation(_ extra: String...) throws -> TrafficSimulation {

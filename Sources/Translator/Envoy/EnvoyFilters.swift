@@ -37,12 +37,7 @@ enum EnvoyFilters {
         manager.httpFilters = HTTPFilters.outbound(.envoy)
         manager.useRemoteAddress = .init(true)
         manager.forwardClientCertDetails = .sanitizeSet
-        var details = Manager.SetCurrentClientCertDetails()
-        details.subject = .init(true)
-        details.cert = true
-        details.dns = true
-        details.uri = true
-        manager.setCurrentClientCertDetails = details
+        manager.setCurrentClientCertDetails = clientCertDetails(withCertificate: true)
         return filter(httpConnectionManagerName, manager)
     }
 
@@ -54,6 +49,34 @@ enum EnvoyFilters {
         manager.routeConfig = routes
         manager.httpFilters = HTTPFilters.outbound(.envoy)
         return filter(httpConnectionManagerName, manager)
+    }
+
+    /// An inbound HttpConnectionManager (`virtualInbound`): routes inline, the workload's
+    /// authorization filters first, and, as istiod writes it for sidecars, the caller's
+    /// certificate passed on to the workload in `x-forwarded-client-cert` (APPEND_FORWARD: what
+    /// the client sent kept, this hop's subject, URI and DNS names added).
+    static func inboundConnectionManager(
+        statPrefix: String, routes: Envoy_Config_Route_V3_RouteConfiguration,
+        authorization: [Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter]
+    ) -> Envoy_Config_Listener_V3_Filter {
+        var manager = Manager()
+        manager.statPrefix = statPrefix
+        manager.routeConfig = routes
+        manager.httpFilters = authorization + HTTPFilters.outbound(.envoy)
+        manager.forwardClientCertDetails = .appendForward
+        manager.setCurrentClientCertDetails = clientCertDetails(withCertificate: false)
+        return filter(httpConnectionManagerName, manager)
+    }
+
+    /// What `x-forwarded-client-cert` says of this hop's client: subject, URI and DNS names,
+    /// and (gateways) the certificate itself.
+    private static func clientCertDetails(withCertificate: Bool) -> Manager.SetCurrentClientCertDetails {
+        var details = Manager.SetCurrentClientCertDetails()
+        details.subject = .init(true)
+        details.cert = withCertificate
+        details.dns = true
+        details.uri = true
+        return details
     }
 
     /// tcp_proxy to `cluster`, its stats under the cluster's name (as Istio does).
@@ -101,7 +124,7 @@ enum EnvoyFilters {
         return filter
     }
 
-    private static func listenerFilter(_ name: String, _ config: some SwiftProtobuf.Message) -> Envoy_Config_Listener_V3_ListenerFilter {
+    static func listenerFilter(_ name: String, _ config: some SwiftProtobuf.Message) -> Envoy_Config_Listener_V3_ListenerFilter {
         var filter = Envoy_Config_Listener_V3_ListenerFilter()
         filter.name = name
         filter.typedConfig = AnyPacking.pack(config)

@@ -2,16 +2,20 @@ import EnvoyAPI
 import SwiftProtobuf
 
 /// LDS for Envoy sidecars, in istiod's shapes and names: the outbound listeners
-/// (`EnvoyOutbound`), `virtualOutbound` (15001), `virtualInbound` (15006, `EnvoyInbound`), and
+/// (`EnvoyOutbound`), `virtualOutbound` (15001), `virtualInbound` (15006, `EnvoyInbound`: mTLS by PeerAuthentication, RBAC by
+/// AuthorizationPolicy), and
 /// the proxy's own health (15021, `/healthz/ready`) and Prometheus stats (15090,
 /// `/stats/prometheus`, forwarded to the admin port) listeners.
 struct EnvoyListenerGenerator: ResourceGenerator {
+    /// The mesh's trust domain: inbound mTLS accepts its identities only.
+    let trustDomain: String
+
     var typeURL: String { TypeURL.listener }
 
     func generate(for view: ProxyView, in push: PushContext) -> [XDSResource] {
         var listeners = EnvoyOutbound.listeners(for: view)
         listeners.append(EnvoyOutbound.virtualOutbound(view.outboundTrafficPolicy ?? .allowAny))
-        listeners.append(EnvoyInbound.listener(view.workloadPorts))
+        listeners.append(EnvoyInbound.listener(view, push: push, trustDomain: trustDomain))
         listeners.append(Self.health())
         listeners.append(Self.stats())
         return listeners.map { listener in

@@ -3,14 +3,15 @@ import SwiftProtobuf
 
 /// The clusters every Envoy sidecar gets besides its services' (istiod sends them always):
 /// `PassthroughCluster` (the connection's original destination), `BlackHoleCluster` (no
-/// endpoints: traffic is dropped), `InboundPassthroughClusterIpv4`, and `prometheus_stats`
+/// endpoints: traffic is dropped), `InboundPassthroughCluster` (the original destination,
+/// from 127.0.0.6), and `prometheus_stats`
 /// (Envoy's own admin port, which the stats listener forwards to).
 enum EnvoyLocalClusters {
     static func all() -> [Envoy_Config_Cluster_V3_Cluster] {
         [
             originalDestination(EnvoyNames.passthroughCluster),
             blackHole(),
-            originalDestination(EnvoyNames.inboundPassthroughCluster),
+            inboundPassthrough(),
             loopback(EnvoyNames.prometheusStatsCluster, port: EnvoyNames.adminPort),
         ]
     }
@@ -21,6 +22,15 @@ enum EnvoyLocalClusters {
         var cluster = base(name)
         cluster.type = .originalDst
         cluster.lbPolicy = .clusterProvided
+        return cluster
+    }
+
+    /// Inbound traffic for ports no service declares, to where it was going, sent from
+    /// 127.0.0.6 so the capture rules do not take it back to Envoy.
+    static func inboundPassthrough() -> Envoy_Config_Cluster_V3_Cluster {
+        var cluster = originalDestination(EnvoyNames.inboundPassthroughCluster)
+        cluster.upstreamBindConfig.sourceAddress.address = EnvoyNames.inboundPassthroughSource
+        cluster.upstreamBindConfig.sourceAddress.portValue = 0
         return cluster
     }
 

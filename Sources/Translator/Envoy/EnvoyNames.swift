@@ -10,8 +10,14 @@ public enum EnvoyNames {
     public static let passthroughCluster = "PassthroughCluster"
     /// Drops traffic (unknown destinations, REGISTRY_ONLY).
     public static let blackHoleCluster = "BlackHoleCluster"
-    /// Forwards inbound traffic for ports no service declares to the workload unchanged.
-    public static let inboundPassthroughCluster = "InboundPassthroughClusterIpv4"
+    /// Forwards inbound traffic for ports no service declares to the workload unchanged (one
+    /// cluster for IPv4 and IPv6, as istiod sends it since 1.23).
+    public static let inboundPassthroughCluster = "InboundPassthroughCluster"
+    /// The passthrough chains that handle HTTP (the TCP ones are named `virtualInbound`).
+    public static let inboundPassthroughHTTPChain = "virtualInbound-catchall-http"
+    /// The source address of inbound passthrough connections: the capture rules let traffic
+    /// from it on loopback through (deploy/sidecar/istio-iptables.sh), as Istio's do.
+    public static let inboundPassthroughSource = "127.0.0.6"
     /// Envoy's admin endpoint, which serves `/stats/prometheus`.
     public static let prometheusStatsCluster = "prometheus_stats"
 
