@@ -2,7 +2,8 @@ import EnvoyAPI
 
 /// Envoy's filter chain matching (`FilterChainManagerImpl`), over the criteria meshd sets, in
 /// Envoy's order: destination port, destination IP, server name (SNI), transport protocol
-/// (application protocols come next in Envoy; meshd sets none). At each step the chains that name the connection's value win (for
+/// then application protocols (ALPN: the first value the connection offers that some chain
+/// names, else the chains naming none). At each step the chains that name the connection's value win (for
 /// addresses the longest matching prefix, for server names an exact name before the longest
 /// wildcard), else those that leave the criterion unset; Envoy never backtracks, so when
 /// neither exists the connection gets the default chain, or none.
@@ -15,12 +16,18 @@ public enum FilterChainSelection {
         public var serverName: String?
         /// `tls` or `raw_buffer`.
         public var transportProtocol: String
+        /// ALPN from the ClientHello, or what the HTTP inspector saw (`http/1.1`).
+        public var applicationProtocols: [String]
 
-        public init(address: String, port: UInt32, serverName: String? = nil, transportProtocol: String = "raw_buffer") {
+        public init(
+            address: String, port: UInt32, serverName: String? = nil, transportProtocol: String = "raw_buffer",
+            applicationProtocols: [String] = []
+        ) {
             self.address = address
             self.port = port
             self.serverName = serverName
             self.transportProtocol = transportProtocol
+            self.applicationProtocols = applicationProtocols
         }
     }
 
@@ -51,6 +58,10 @@ public enum FilterChainSelection {
         candidates = narrow(
             candidates, matching: { $0.transportProtocol == offer.transportProtocol && !$0.transportProtocol.isEmpty },
             unset: { $0.transportProtocol.isEmpty })
+        let named = offer.applicationProtocols.first { value in candidates.contains { $0.filterChainMatch.applicationProtocols.contains(value) } }
+        candidates = narrow(
+            candidates, matching: { match in named.map { match.applicationProtocols.contains($0) } ?? false },
+            unset: { $0.applicationProtocols.isEmpty })
         if let chosen = candidates.first { return chosen }
         return listener.hasDefaultFilterChain ? listener.defaultFilterChain : nil
     }

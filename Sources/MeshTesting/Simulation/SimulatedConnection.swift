@@ -21,16 +21,48 @@ public struct SimulatedConnection: Sendable, Hashable, CustomStringConvertible {
     public var serverName: String?
     /// The HTTP request the connection carries, nil for opaque TCP bytes.
     public var request: SimulatedRequest?
+    /// The ALPN values a TLS client offers (a mesh client: `istio-peer-exchange`, `istio`).
+    public var alpn: [String]
+    /// The URI SAN of the client certificate a TLS client presents, nil for none.
+    public var clientIdentity: String?
+    /// Whether the client speaks TLS (it sends a ClientHello).
+    public var tls: Bool
+    /// The client's address.
+    public var sourceAddress: String
 
     public init(
         _ direction: Direction = .outbound, address: String, port: UInt32, serverName: String? = nil,
-        request: SimulatedRequest? = nil
+        request: SimulatedRequest? = nil, alpn: [String] = [], clientIdentity: String? = nil, tls: Bool? = nil,
+        sourceAddress: String = "10.0.9.9"
     ) {
         self.direction = direction
         self.address = address
         self.port = port
         self.serverName = serverName
         self.request = request
+        self.alpn = alpn
+        self.clientIdentity = clientIdentity
+        self.tls = tls ?? (serverName != nil || !alpn.isEmpty || clientIdentity != nil)
+        self.sourceAddress = sourceAddress
+    }
+
+    /// A connection from another meshd sidecar to this workload's `port`: mesh mTLS (ALPN
+    /// `istio-peer-exchange`, `istio`) with the client's certificate for `identity`
+    /// (`spiffe://…`), carrying `request` (nil: opaque bytes).
+    public static func mesh(
+        _ identity: String, port: UInt32, request: SimulatedRequest? = nil, address: String = "10.0.0.5",
+        sourceAddress: String = "10.0.9.9"
+    ) -> SimulatedConnection {
+        SimulatedConnection(
+            .inbound, address: address, port: port, serverName: "outbound_.\(port)_._.workload", request: request,
+            alpn: ["istio-peer-exchange", "istio"], clientIdentity: identity, sourceAddress: sourceAddress)
+    }
+
+    /// A plaintext connection from outside the mesh to this workload's `port`.
+    public static func plaintext(
+        port: UInt32, request: SimulatedRequest? = nil, address: String = "10.0.0.5", sourceAddress: String = "10.0.9.9"
+    ) -> SimulatedConnection {
+        SimulatedConnection(.inbound, address: address, port: port, request: request, sourceAddress: sourceAddress)
     }
 
     /// An outbound HTTP request to `address:port` with `authority` as its Host.
@@ -51,6 +83,8 @@ public struct SimulatedConnection: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         "\(direction == .outbound ? "out" : direction == .inbound ? "in" : "edge") \(address):\(port)" + (serverName.map { " sni=\($0)" } ?? "")
+            + (tls && serverName == nil ? " tls" : "") + (alpn.isEmpty ? "" : " alpn=" + alpn.joined(separator: ","))
+            + (clientIdentity.map { " cert=\($0)" } ?? "")
             + (request.map { " \($0)" } ?? " tcp")
     }
 }
@@ -61,12 +95,15 @@ public struct ConnectionResult: Sendable, Hashable {
     public var listener: String?
     /// The filter chain that matched (its name), nil when none did.
     public var filterChain: String?
+    /// Whether that chain terminated TLS.
+    public var terminatedTLS: Bool = false
     /// The HTTP routing result, or for tcp_proxy the cluster (route nil).
     public var result: SimulationResult
 
-    public init(listener: String?, filterChain: String?, result: SimulationResult) {
+    public init(listener: String?, filterChain: String?, terminatedTLS: Bool = false, result: SimulationResult) {
         self.listener = listener
         self.filterChain = filterChain
+        self.terminatedTLS = terminatedTLS
         self.result = result
     }
 

@@ -64,6 +64,12 @@ public enum SimulatedOutcome: Sendable, Hashable {
     /// No filter chain of the listener matches the connection and it has no default chain
     /// (Envoy closes the connection).
     case noFilterChain(String)
+    /// The chain terminates TLS and the handshake fails (why: no client certificate, an
+    /// identity the chain does not trust).
+    case handshakeFailed(String)
+    /// An RBAC filter refused it (HTTP 403, or the connection closed): the DENY policy that
+    /// matched, nil when an ALLOW filter matched nothing.
+    case denied(String?)
 
     /// One cluster of a weighted split.
     public struct WeightedTarget: Sendable, Hashable {
