@@ -5,7 +5,9 @@ and everything it receives decodes with the official protos (no unknown fields) 
 Envoy's PGV rules recursively inside every Any (proto_check, also re-checked at teardown by the
 client fixtures). Envoy's cross-resource rules are checked here too: unique listener names and
 addresses, no two filter chains with one match, unique domains per route configuration, every
-referenced RDS, EDS and cluster name sent, no RDS or EDS unreferenced.
+referenced RDS, EDS and cluster name sent, no RDS or EDS unreferenced. virtualInbound is laid out
+as istiod's: the 15006 black hole, the port-less passthrough chains, then each workload port's
+chains, sorted (the PeerAuthentication / AuthorizationPolicy shapes: test_envoy_zero_trust.py).
 
 The canary scenario runs through it: reviews v1/v2 at 50/50, then 0/100.
 """
@@ -19,6 +21,8 @@ from ads_client import eds_names, http_connection_managers, route_names, weighte
 NODE = configs.ENVOY_NODE
 HTTP_VH = f"{configs.HOST}:{configs.PORT}"
 TCP_PROXY = "envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy"
+HCM = "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+PASSTHROUGH = "InboundPassthroughCluster"
 
 
 def _apply(meshd, text: str) -> None:
@@ -27,6 +31,48 @@ def _apply(meshd, text: str) -> None:
 
 def _chains(listener) -> list:
     return list(listener.filter_chains) + ([listener.default_filter_chain] if listener.HasField("default_filter_chain") else [])
+
+
+def _chain_clusters(chain) -> set[str]:
+    """Where a filter chain sends its traffic: tcp_proxy's cluster, or the clusters of its HCM's inline routes."""
+    out = set()
+    for f in chain.filters:
+        inner = proto_check.unpack(f.typed_config)
+        if f.typed_config.type_url.endswith("/" + TCP_PROXY):
+            out.add(inner.cluster)
+        elif f.typed_config.type_url.endswith("/" + HCM) and inner.HasField("route_config"):
+            out |= _route_clusters(inner.route_config)
+    return out
+
+
+def _port(chain):
+    match = chain.filter_chain_match
+    return match.destination_port.value if match.HasField("destination_port") else None
+
+
+def inbound_layout(listener) -> list:
+    """virtualInbound's filter chains as runs of one destination port (None: no port, the
+    passthrough chains), in order, each run with where its chains send traffic: a port whose
+    chains are not contiguous shows up twice."""
+    runs: list = []
+    for chain in listener.filter_chains:
+        port = _port(chain)
+        if runs and runs[-1][0] == port:
+            runs[-1][1].update(_chain_clusters(chain))
+        else:
+            runs.append((port, set(_chain_clusters(chain))))
+    return runs
+
+
+def assert_inbound_layout(listener, workload_ports) -> None:
+    """istiod's virtualInbound: the 15006 black hole first, the port-less passthrough chains to
+    InboundPassthroughCluster, then each workload port's chains, sorted by port, to
+    inbound|PORT||; no default_filter_chain (an unmatched connection is closed)."""
+    assert not listener.HasField("default_filter_chain"), listener.default_filter_chain
+    expected = [(15006, {"BlackHoleCluster"}), (None, {PASSTHROUGH})]
+    expected += [(p, {f"inbound|{p}||"}) for p in sorted(workload_ports)]
+    assert inbound_layout(listener) == expected, [(c.name, _port(c), _chain_clusters(c)) for c in listener.filter_chains]
+    assert listener.filter_chains[0].name == "virtualInbound-blackhole"
 
 
 def _tcp_clusters(listener) -> set[str]:
@@ -109,12 +155,16 @@ def test_an_envoy_sidecar_gets_istiods_shapes_and_follows_the_canary(meshd, ads_
                               "virtualOutbound", "virtualInbound", "0.0.0.0_15021", "0.0.0.0_15090"}, sorted(listeners)
     assert listeners["0.0.0.0_9080"].bind_to_port.value is False and listeners["0.0.0.0_9080"].HasField("bind_to_port")
     assert listeners["virtualOutbound"].use_original_dst.value is True
-    assert [c.filter_chain_match.destination_port.value for c in listeners["virtualInbound"].filter_chains] == [9000, 9081]
+    assert_inbound_layout(listeners["virtualInbound"], [9000, 9081])
     assert set(sotw.state["RDS"]) == {"9080"}
     hosts = {vh.name: list(vh.domains) for vh in sotw.state["RDS"]["9080"].message.virtual_hosts}
     assert "reviews" in hosts[HTTP_VH] and "reviews.default:9080" in hosts[HTTP_VH], hosts
     assert hosts["allow_any"] == ["*"]
-    assert {"PassthroughCluster", "BlackHoleCluster", "inbound|9081||", configs.cluster("v1")} <= set(sotw.state["CDS"])
+    assert {"PassthroughCluster", "BlackHoleCluster", PASSTHROUGH, "inbound|9081||", configs.cluster("v1")} <= set(sotw.state["CDS"])
+    assert "InboundPassthroughClusterIpv4" not in sotw.state["CDS"], "renamed to istiod's InboundPassthroughCluster"
+    passthrough = sotw.state["CDS"][PASSTHROUGH].message
+    assert passthrough.type == passthrough.ORIGINAL_DST and passthrough.lb_policy == passthrough.CLUSTER_PROVIDED, passthrough
+    assert passthrough.upstream_bind_config.source_address.address == "127.0.0.6", passthrough
     assert _weights(sotw) == {configs.cluster("v1"): 50, configs.cluster("v2"): 50}
     details = "outbound|9080||details.default.svc.cluster.local"
     assert [m.name for m in sotw.state["CDS"][details].message.transport_socket_matches] == ["tlsMode-istio", "tlsMode-disabled"]
@@ -181,7 +231,7 @@ def test_a_sidecar_ingress_replaces_the_workloads_inbound_ports(meshd, ads_clien
     client.wait_quiet(0.5)
     _validate(client.state)
     inbound = client.state["LDS"]["virtualInbound"].message
-    assert [c.filter_chain_match.destination_port.value for c in inbound.filter_chains] == [5000, 9080]
+    assert_inbound_layout(inbound, [5000, 9080])
     assert "inbound|9081||" not in client.state["CDS"]
     address = client.state["CDS"]["inbound|5000||"].message.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address
     assert address.pipe.path == "/var/run/app.sock"
