@@ -88,12 +88,20 @@ struct DebugController: Sendable {
             "labels": .object(check.labels.mapValues(JSONValue.string)),
             "ports": .array(
                 check.ports.map { port in
-                    .object(["port": .number(Double(port.port)), "mode": .string(port.mode.rawValue), "policies": .array(port.policies.map(name))])
+                    .object([
+                        "port": .number(Double(port.port)), "mode": .string(port.mode.rawValue), "policies": .array(port.policies.map(name)),
+                        "protocol": .string(port.carriage), "declared": .bool(port.declared),
+                    ])
                 }),
+            "workloadMode": .object(["mode": .string(check.workloadMode.rawValue), "policies": .array(check.workloadPolicies.map(name))]),
             "authorizationPolicies": .array(check.policies.map { .object(["name": name($0.key), "action": .string($0.action.rawValue)]) }),
         ]
         if let deny = check.deny { members["deny"] = .array(deny.map(JSONValue.string)) }
         if let allow = check.allow { members["allow"] = .array(allow.map(JSONValue.string)) }
+        func byAction(_ rules: AuthorizationCheck.Rules) -> JSONValue {
+            .object(Dictionary(uniqueKeysWithValues: rules.map { ($0.action.rawValue, .array($0.lines.map(JSONValue.string))) }))
+        }
+        members["envoy"] = .object(["http": byAction(check.rules(.envoyHTTP)), "tcp": byAction(check.rules(.envoyTCP))])
         return .object(members)
     }
 

@@ -3,30 +3,46 @@ import MeshModel
 
 /// What applies to one workload's servers, as `istioctl x authz check` shows it: the mutual TLS
 /// mode per port with the PeerAuthentications that decided it, the AuthorizationPolicies that
-/// select it, and the RBAC rules its inbound listeners carry (`RBACDescription` lines).
-/// A pure function of the PushContext and the workload.
+/// select it, and the RBAC rules its inbound listeners carry (`RBACDescription` lines) — as a
+/// proxyless gRPC server gets them, and as an Envoy sidecar's HTTP and TCP chains get them
+/// (what each cannot check falls away differently). A pure function of the PushContext and
+/// the workload.
 public struct AuthorizationCheck: Sendable {
     /// The mode of one port.
     public struct Port: Sendable, Hashable {
         public var port: UInt32
         public var mode: PeerAuthentication.Mode
         public var policies: [ConfigKey]
+        /// How an Envoy sidecar carries it: `HTTP`, `TCP`, or `AUTO` (sniffed).
+        public var carriage: String
+        /// Whether a service declares it (else only `portLevelMtls` names it: an Envoy sidecar
+        /// gives it passthrough chains under its mode).
+        public var declared: Bool
     }
+
+    /// The rules of each action that has policies, in evaluation order.
+    public typealias Rules = [(action: AuthorizationPolicy.Action, lines: [String])]
 
     /// The workload's WorkloadEntry.
     public var workload: ConfigKey
     /// Its labels.
     public var labels: [String: String]
-    /// Its ports (what its endpoints serve on), with their modes.
+    /// Its ports (what its endpoints serve on, then undeclared `portLevelMtls` ports), with
+    /// their modes.
     public var ports: [Port]
+    /// The mode of every other port (an Envoy sidecar's passthrough chains).
+    public var workloadMode: PeerAuthentication.Mode
+    /// The policies that decided it, most specific first.
+    public var workloadPolicies: [ConfigKey]
     /// The AuthorizationPolicies that select it, with their actions, root namespace first.
     public var policies: [(key: ConfigKey, action: AuthorizationPolicy.Action)] {
         selected.map { ($0.key, $0.spec.action) }
     }
-    /// The DENY filter's rules (nil: no DENY policy applies).
-    public var deny: [String]?
-    /// The ALLOW filter's rules (nil: no ALLOW policy applies, so everything not denied is allowed).
-    public var allow: [String]?
+    /// The DENY filter's rules for gRPC servers (nil: no DENY policy applies).
+    public var deny: [String]? { rules(.grpc).first { $0.action == .deny }?.lines }
+    /// The ALLOW filter's rules for gRPC servers (nil: no ALLOW policy applies, so everything
+    /// not denied is allowed).
+    public var allow: [String]? { rules(.grpc).first { $0.action == .allow }?.lines }
     private var selected: [AuthorizationIndex.Entry]
 
     /// The check of WorkloadEntry `workload` at `push`; nil when no service selects or lists it
@@ -37,14 +53,30 @@ public struct AuthorizationCheck: Sendable {
         self.workload = workload
         labels = first.labels
         let root = push.settings.rootNamespace
-        ports = Set(endpoints.map(\.port)).sorted().map { port in
-            let decision = push.peerAuthentications.decision(namespace: workload.namespace, labels: first.labels, port: port, rootNamespace: root)
-            return Port(port: port, mode: decision.mode, policies: decision.policies)
+        let authentications = push.peerAuthentications
+        func port(_ number: UInt32, carriage: String, declared: Bool) -> Port {
+            let decision = authentications.decision(namespace: workload.namespace, labels: first.labels, port: number, rootNamespace: root)
+            return Port(port: number, mode: decision.mode, policies: decision.policies, carriage: carriage, declared: declared)
         }
+        var carriages: [UInt32: String] = [:]
+        for found in push.registry.endpoints(namespace: workload.namespace, addresses: Set(endpoints.map(\.address)))
+        where found.endpoint.source == workload && carriages[found.endpoint.port] == nil {
+            let name = PortProtocol.declared(protocol: found.port.protocolName, name: found.port.name)
+            carriages[found.endpoint.port] = "\(InboundChains.Carriage(protocolName: name))".uppercased()
+        }
+        let declared = Set(endpoints.map(\.port))
+        ports =
+            declared.sorted().map { port($0, carriage: carriages[$0] ?? "AUTO", declared: true) }
+            + authentications.portLevelPorts(namespace: workload.namespace, labels: first.labels)
+            .filter { !declared.contains($0) }.map { port($0, carriage: "AUTO", declared: false) }
+        let workloadDecision = authentications.decision(namespace: workload.namespace, labels: first.labels, port: 0, rootNamespace: root)
+        workloadMode = workloadDecision.mode
+        workloadPolicies = workloadDecision.policies
         selected = push.authorizationPolicies.policies(namespace: workload.namespace, labels: first.labels, rootNamespace: root)
-        let denying = selected.filter { $0.spec.action == .deny }
-        let allowing = selected.filter { $0.spec.action == .allow }
-        deny = denying.isEmpty ? nil : RBACDescription.lines(AuthorizationFilters.rules(denying, action: .deny))
-        allow = allowing.isEmpty ? nil : RBACDescription.lines(AuthorizationFilters.rules(allowing, action: .allow))
+    }
+
+    /// The rules the workload's servers get on `target`, by action in evaluation order.
+    public func rules(_ target: RBACTarget) -> Rules {
+        AuthorizationFilters.byAction(selected, target: target).map { action, rbac in (action, RBACDescription.lines(rbac)) }
     }
 }

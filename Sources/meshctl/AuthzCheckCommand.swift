@@ -18,8 +18,9 @@ struct AuthzCommand: AsyncParsableCommand {
 }
 
 /// `meshctl x authz check WORKLOAD-ENTRY [-n NS]`: the mutual TLS mode per port and the RBAC
-/// rules a workload's gRPC servers get, from meshd's current push context
-/// (`GET /debug/authz`), as `istioctl x authz check` lists them for a pod.
+/// rules a workload's servers get — a proxyless gRPC server's, an Envoy sidecar's HTTP and TCP
+/// chains' — from meshd's current push context (`GET /debug/authz`), as `istioctl x authz
+/// check` lists them for a pod.
 struct AuthzCheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
@@ -45,13 +46,22 @@ struct AuthzCheckCommand: AsyncParsableCommand {
         Console.out(Self.render(answer))
     }
 
-    /// The human form: the ports table, the policies, then the DENY and ALLOW rules.
+    /// The human form: the ports table (the last row, `*`, is every port not listed: an Envoy
+    /// sidecar's passthrough), the policies, then the rules as each kind of server applies
+    /// them — gRPC servers, an Envoy sidecar's HTTP ports, its TCP ports — in evaluation order,
+    /// kinds whose rules are the same shown once.
     static func render(_ answer: JSONValue) -> String {
-        var ports = TextTable(header: ["PORT", "MTLS", "PEER AUTHENTICATIONS"])
+        var ports = TextTable(header: ["PORT", "PROTOCOL", "MTLS", "PEER AUTHENTICATIONS"])
+        func names(_ value: JSONValue?) -> String {
+            let policies = (value?.arrayValue ?? []).compactMap(\.stringValue)
+            return policies.isEmpty ? "(none)" : policies.joined(separator: ", ")
+        }
         for port in answer["ports"]?.arrayValue ?? [] {
-            let number = port["port"]?.displayText ?? "?"
-            let policies = (port["policies"]?.arrayValue ?? []).compactMap(\.stringValue)
-            ports.append([number, port["mode"]?.stringValue ?? "?", policies.isEmpty ? "(none)" : policies.joined(separator: ", ")])
+            let number = (port["port"]?.displayText ?? "?") + (port["declared"]?.boolValue == false ? " (portLevelMtls)" : "")
+            ports.append([number, port["protocol"]?.stringValue ?? "-", port["mode"]?.stringValue ?? "?", names(port["policies"])])
+        }
+        if let workload = answer["workloadMode"] {
+            ports.append(["* (other ports)", "AUTO", workload["mode"]?.stringValue ?? "?", names(workload["policies"])])
         }
         var text = ports.render()
         var policies = TextTable(header: ["AUTHORIZATION POLICY", "ACTION"])
@@ -59,13 +69,33 @@ struct AuthzCheckCommand: AsyncParsableCommand {
             policies.append([policy["name"]?.stringValue ?? "?", policy["action"]?.stringValue ?? "?"])
         }
         text += "\n" + policies.render()
-        for (title, key) in [("DENY rules (any match denies)", "deny"), ("ALLOW rules (a request must match one)", "allow")] {
-            guard let rules = answer[key]?.arrayValue else { continue }
-            text += "\n\(title):\n"
-            text += rules.isEmpty ? "  (none: nothing matches)\n" : rules.compactMap(\.stringValue).map { "  \($0)\n" }.joined()
+        var grpc: [String: JSONValue] = [:]
+        for key in ["deny", "allow"] { grpc[key.uppercased()] = answer[key] }
+        var blocks: [(labels: [String], rules: JSONValue)] = []
+        for (label, rules) in [
+            ("proxyless gRPC servers", JSONValue.object(grpc)), ("Envoy sidecar HTTP ports", answer["envoy"]?["http"] ?? .object([:])),
+            ("Envoy sidecar TCP ports", answer["envoy"]?["tcp"] ?? .object([:])),
+        ] {
+            if let index = blocks.firstIndex(where: { $0.rules == rules }) {
+                blocks[index].labels.append(label)
+            } else {
+                blocks.append(([label], rules))
+            }
         }
-        if answer["allow"]?.arrayValue == nil {
-            text += "\nNo ALLOW policy: every request no DENY rule matches is allowed.\n"
+        for block in blocks {
+            text += "\nRules for \(block.labels.joined(separator: ", ")):\n"
+            var any = false
+            for (action, title) in [
+                ("AUDIT", "AUDIT rules (a match is logged)"), ("DENY", "DENY rules (any match denies)"),
+                ("ALLOW", "ALLOW rules (a request must match one)"),
+            ] {
+                guard let rules = block.rules[action]?.arrayValue else { continue }
+                any = true
+                text += "  \(title):\n"
+                text += rules.isEmpty ? "    (none: nothing matches)\n" : rules.compactMap(\.stringValue).map { "    \($0)\n" }.joined()
+            }
+            if !any { text += "  (no policy)\n" }
+            if block.rules["ALLOW"] == nil { text += "  No ALLOW policy: every request no DENY rule matches is allowed.\n" }
         }
         return text
     }

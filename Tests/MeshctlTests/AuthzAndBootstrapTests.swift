@@ -45,4 +45,31 @@ import Testing
         #expect(text.contains("ns[default]-policy[deny]-rule[0]: authn:exact:spiffe://x -> any"))
         #expect(text.contains("No ALLOW policy"))
     }
+
+    @Test func authzCheckRenderingForEnvoy() {
+        let deny = JSONValue.array([.string("ns[default]-policy[deny]-rule[0]: authn:exact:spiffe://x -> any")])
+        let answer = JSONValue.object([
+            "ports": .array([
+                .object([
+                    "port": .number(9080), "protocol": .string("HTTP"), "mode": .string("STRICT"), "policies": .array([]), "declared": .bool(true),
+                ]),
+                .object([
+                    "port": .number(7000), "protocol": .string("AUTO"), "mode": .string("DISABLE"), "policies": .array([]), "declared": .bool(false),
+                ]),
+            ]),
+            "workloadMode": .object(["mode": .string("PERMISSIVE"), "policies": .array([])]),
+            "authorizationPolicies": .array([]),
+            "deny": deny,
+            "envoy": .object([
+                "http": .object(["DENY": deny]),
+                "tcp": .object(["AUDIT": .array([.string("ns[default]-policy[a]-rule[0]: any -> any")]), "DENY": deny, "ALLOW": .array([])]),
+            ]),
+        ])
+        let text = AuthzCheckCommand.render(answer)
+        #expect(text.contains("7000 (portLevelMtls)") && text.contains("* (other ports)") && text.contains("PERMISSIVE"))
+        // gRPC and Envoy's HTTP ports share their rules: one block.
+        #expect(text.contains("Rules for proxyless gRPC servers, Envoy sidecar HTTP ports:"))
+        #expect(text.contains("Rules for Envoy sidecar TCP ports:\n  AUDIT rules (a match is logged):"))
+        #expect(text.contains("ALLOW rules (a request must match one):\n    (none: nothing matches)"))
+    }
 }

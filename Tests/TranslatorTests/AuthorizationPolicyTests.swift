@@ -163,19 +163,24 @@ struct AuthorizationPolicyTests {
 
 @Suite("meshctl x authz check's model")
 struct AuthorizationCheckTests {
+    /// `reviews-1` in `shop`, serving reviews' HTTP port 9080 on 50051.
+    static let workload = [
+        serviceEntry("reviews", "shop", ports: [9080]).replacingOccurrences(
+            of: "  ports:", with: "  workloadSelector: {labels: {app: reviews}}\n  ports:"),
+        """
+        apiVersion: networking.istio.io/v1
+        kind: WorkloadEntry
+        metadata: {name: reviews-1, namespace: shop}
+        spec: {address: 127.0.0.1, ports: {p9080: 50051}, labels: {app: reviews}}
+        """,
+    ]
+
     @Test func aWorkloadsModesPoliciesAndRules() throws {
-        let push = try context([
-            serviceEntry("reviews", "shop", ports: [9080]).replacingOccurrences(
-                of: "  ports:", with: "  workloadSelector: {labels: {app: reviews}}\n  ports:"),
-            """
-            apiVersion: networking.istio.io/v1
-            kind: WorkloadEntry
-            metadata: {name: reviews-1, namespace: shop}
-            spec: {address: 127.0.0.1, ports: {p9080: 50051}, labels: {app: reviews}}
-            """,
-            peerAuthentication("ns", "shop", "mtls: {mode: STRICT}"),
-            authorizationPolicy("deny", "shop", "action: DENY\nrules:\n- from:\n  - source: {principals: [cluster.local/ns/a/sa/x]}"),
-        ])
+        let push = try context(
+            Self.workload + [
+                peerAuthentication("ns", "shop", "mtls: {mode: STRICT}"),
+                authorizationPolicy("deny", "shop", "action: DENY\nrules:\n- from:\n  - source: {principals: [cluster.local/ns/a/sa/x]}"),
+            ])
         let check = try #require(AuthorizationCheck(workload: ConfigKey(kind: .workloadEntry, namespace: "shop", name: "reviews-1"), push: push))
         #expect(check.ports.map(\.port) == [50051])
         #expect(check.ports.first?.mode == .strict)
@@ -184,5 +189,27 @@ struct AuthorizationCheckTests {
         #expect(check.deny == ["ns[shop]-policy[deny]-rule[0]: authn:exact:spiffe://cluster.local/ns/a/sa/x -> any"])
         #expect(check.allow == nil)
         #expect(AuthorizationCheck(workload: ConfigKey(kind: .workloadEntry, namespace: "shop", name: "nobody"), push: push) == nil)
+    }
+
+    @Test func anEnvoySidecarsPortsAndRulesPerChainKind() throws {
+        let push = try context(
+            Self.workload + [
+                peerAuthentication("ns", "shop", "mtls: {mode: STRICT}"),
+                peerAuthentication(
+                    "w", "shop", "selector: {matchLabels: {app: reviews}}\nportLevelMtls:\n  50051: {mode: PERMISSIVE}\n  7000: {mode: DISABLE}"),
+                authorizationPolicy("audit", "shop", "action: AUDIT\nrules:\n- {}"),
+                authorizationPolicy("allow", "shop", "rules:\n- to:\n  - operation: {methods: [GET]}\n- to:\n  - operation: {ports: ['50051']}"),
+            ])
+        let check = try #require(AuthorizationCheck(workload: ConfigKey(kind: .workloadEntry, namespace: "shop", name: "reviews-1"), push: push))
+        #expect(check.ports.map(\.port) == [50051, 7000])
+        #expect(check.ports.map(\.mode) == [.permissive, .disable])
+        #expect(check.ports.map(\.declared) == [true, false])
+        #expect(check.ports.map(\.carriage) == ["HTTP", "AUTO"])
+        #expect(check.workloadMode == .strict && check.workloadPolicies.map(\.name) == ["w", "ns"])
+        // gRPC has no audit log; Envoy's TCP chains lose the HTTP-only rule.
+        #expect(check.rules(.grpc).map(\.action) == [.allow])
+        #expect(check.rules(.envoyHTTP).map(\.action) == [.audit, .allow])
+        #expect(check.rules(.envoyHTTP).last?.lines.count == 2)
+        #expect(check.rules(.envoyTCP).last?.lines == ["ns[shop]-policy[allow]-rule[1]: any -> port:50051"])
     }
 }
