@@ -66,15 +66,16 @@ enum HonouredFields {
         "endpoints.weight", "endpoints.serviceAccount",
     ]).union(ClientSupport.of("ServiceEntry").keys)
 
-    /// Every field: proxyless gRPC servers get the mode in their inbound listener; what a
-    /// gRPC server makes of PERMISSIVE is in `ClientSupport`.
+    /// Every field: proxyless gRPC servers get the mode in their inbound listener, Envoy
+    /// sidecars in `virtualInbound`'s chains; what a gRPC server makes of PERMISSIVE is in
+    /// `ClientSupport`.
     static let peerAuthentication: Set<String> = Set([
         "selector", "selector.matchLabels.*", "mtls", "mtls.mode", "portLevelMtls", "portLevelMtls.mode",
     ]).union(ClientSupport.of("PeerAuthentication").keys)
 
-    /// Selector, action and every rule field become the server's RBAC filters; what gRPC
-    /// cannot check fails closed and is warned about (`AuthorizationPolicy.advisories`), AUDIT
-    /// in `ClientSupport`. `targetRef(s)` name gateways and waypoints, which meshd does not
+    /// Selector, action and every rule field become the server's RBAC filters (a gRPC server's,
+    /// an Envoy sidecar's HTTP and network ones); what a server cannot check fails closed and
+    /// is warned about (`AuthorizationPolicy.advisories`), AUDIT in `ClientSupport`. `targetRef(s)` name gateways and waypoints, which meshd does not
     /// serve: not honoured. `provider` comes only with CUSTOM, which is refused.
     static let authorizationPolicy: Set<String> = {
         var fields: Set<String> = [
