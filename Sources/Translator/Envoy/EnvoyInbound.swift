@@ -25,7 +25,9 @@ enum EnvoyInbound {
         let namespace = view.key.namespace
         let labels = view.key.policyLabels
         let root = push.settings.rootNamespace
-        let policies = push.authorizationPolicies.policies(namespace: namespace, labels: labels, rootNamespace: root)
+        let shared = InboundChains.Shared(
+            policies: push.authorizationPolicies.policies(namespace: namespace, labels: labels, rootNamespace: root),
+            trustDomain: trustDomain)
         func mode(_ port: UInt32) -> PeerAuthentication.Mode {
             push.peerAuthentications.decision(namespace: namespace, labels: labels, port: port, rootNamespace: root).mode
         }
@@ -39,14 +41,14 @@ enum EnvoyInbound {
             .init(
                 port: nil, cluster: passthrough, httpName: EnvoyNames.inboundPassthroughHTTPChain,
                 tcpName: EnvoyNames.virtualInbound, statPrefix: passthrough, routePort: 0),
-            mode: mode(0), carriage: .auto, policies: policies, trustDomain: trustDomain)
+            mode: mode(0), carriage: .auto, shared: shared)
         for port in push.peerAuthentications.portLevelPorts(namespace: namespace, labels: labels)
         where !declared.contains(port) && port != EnvoyNames.inboundCapturePort {
             chains += InboundChains.chains(
                 .init(
                     port: port, cluster: passthrough, httpName: EnvoyNames.inboundPassthroughHTTPChain,
                     tcpName: EnvoyNames.virtualInbound, statPrefix: passthrough, routePort: 0),
-                mode: mode(port), carriage: .auto, policies: policies, trustDomain: trustDomain)
+                mode: mode(port), carriage: .auto, shared: shared)
         }
         for port in ports {
             let name = EnvoyNames.wildcardListener(port: port.number)
@@ -55,7 +57,7 @@ enum EnvoyInbound {
                     port: port.number, cluster: EnvoyNames.inboundCluster(port: port.number), httpName: name, tcpName: name,
                     statPrefix: "inbound_\(name)", routePort: port.number),
                 mode: mode(port.number), carriage: InboundChains.Carriage(protocolName: port.protocolName),
-                policies: policies, trustDomain: trustDomain)
+                shared: shared)
         }
 
         var listener = Envoy_Config_Listener_V3_Listener()

@@ -101,11 +101,25 @@ enum InboundChains {
         var routePort: UInt32
     }
 
-    /// The chains of `target` under `mode` and `carriage`, with the workload's authorization
-    /// `policies` as RBAC filters.
+    /// What every chain of one listener shares, built once: the workload's RBAC filters and the
+    /// mesh mTLS transport sockets.
+    struct Shared {
+        var http: [Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter]
+        var network: [Envoy_Config_Listener_V3_Filter]
+        var httpTLS: Envoy_Config_Core_V3_TransportSocket
+        var tcpTLS: Envoy_Config_Core_V3_TransportSocket
+
+        init(policies: [AuthorizationIndex.Entry], trustDomain: String) {
+            http = AuthorizationFilters.filters(policies, target: .envoyHTTP)
+            network = AuthorizationFilters.networkFilters(policies)
+            httpTLS = DownstreamTLS.socket(InboundTLS.context(http: true, trustDomain: trustDomain))
+            tcpTLS = DownstreamTLS.socket(InboundTLS.context(http: false, trustDomain: trustDomain))
+        }
+    }
+
+    /// The chains of `target` under `mode` and `carriage`, with what the listener's chains share.
     static func chains(
-        _ target: Target, mode: PeerAuthentication.Mode, carriage: Carriage,
-        policies: [AuthorizationIndex.Entry], trustDomain: String
+        _ target: Target, mode: PeerAuthentication.Mode, carriage: Carriage, shared: Shared
     ) -> [Envoy_Config_Listener_V3_FilterChain] {
         shapes(mode: mode, carriage: carriage).map { shape in
             var match = Envoy_Config_Listener_V3_FilterChainMatch()
@@ -119,15 +133,13 @@ enum InboundChains {
                 chain.filters = [
                     EnvoyFilters.inboundConnectionManager(
                         statPrefix: target.statPrefix, routes: routes(cluster: target.cluster, port: target.routePort),
-                        authorization: AuthorizationFilters.filters(policies, target: .envoyHTTP))
+                        authorization: shared.http)
                 ]
             } else {
                 chain.name = target.tcpName
-                chain.filters = AuthorizationFilters.networkFilters(policies) + [EnvoyFilters.tcpProxy(cluster: target.cluster)]
+                chain.filters = shared.network + [EnvoyFilters.tcpProxy(cluster: target.cluster)]
             }
-            if shape.mutualTLS {
-                chain.transportSocket = DownstreamTLS.socket(InboundTLS.context(http: shape.http, trustDomain: trustDomain))
-            }
+            if shape.mutualTLS { chain.transportSocket = shape.http ? shared.httpTLS : shared.tcpTLS }
             return chain
         }
     }
