@@ -9,6 +9,12 @@ extension AuthorizationPolicy {
         key.hasPrefix(requestAuthenticationKeyPrefix) || key == "connection.sni"
     }
 
+    /// Whether a `when` key names a request attribute a TCP connection does not have (the JWT
+    /// ones are warned about on their own).
+    static func isRequestOnly(conditionKey key: String) -> Bool {
+        key.hasPrefix("request.") && !key.hasPrefix(requestAuthenticationKeyPrefix)
+    }
+
     /// Whether Envoy sidecars cannot evaluate a `when` key yet: `request.auth.*` needs the
     /// request's JWT, which meshd does not validate (no RequestAuthentication).
     public static func isUncheckableByEnvoy(conditionKey key: String) -> Bool {
@@ -39,7 +45,32 @@ extension AuthorizationPolicy {
                 result.append(
                     ("spec.rules[\(ruleIndex)].when[\(index)].key", Self.isUncheckableByEnvoy(conditionKey: condition.key) ? jwt : grpcOnly))
             }
+            if action == .deny, let field = rule.firstRequestOnlyField {
+                result.append(
+                    (
+                        "spec.rules[\(ruleIndex)].\(field)",
+                        "substituted for Envoy sidecars' TCP ports: a TCP connection has no request, so there this DENY rule denies without it (every connection its other conditions match), as in Istio"
+                    ))
+            }
         }
         return result
+    }
+}
+
+extension AuthorizationPolicy.Rule {
+    /// The first field (path below the rule) that names a request attribute — hosts, methods,
+    /// paths, a request header — which an Envoy sidecar's TCP chains cannot check.
+    var firstRequestOnlyField: String? {
+        for (index, operation) in to.enumerated() {
+            let named: [(String, [String])] = [
+                ("hosts", operation.hosts), ("notHosts", operation.notHosts), ("methods", operation.methods),
+                ("notMethods", operation.notMethods), ("paths", operation.paths), ("notPaths", operation.notPaths),
+            ]
+            if let field = named.first(where: { !$0.1.isEmpty })?.0 { return "to[\(index)].operation.\(field)" }
+        }
+        for (index, condition) in when.enumerated() where AuthorizationPolicy.isRequestOnly(conditionKey: condition.key) {
+            return "when[\(index)].key"
+        }
+        return nil
     }
 }

@@ -145,6 +145,21 @@ struct AuthorizationPolicyTests {
         #expect(Set(limits.flatMap(\.kinds)) == [.proxylessGRPC, .gateway])
     }
 
+    @Test func aDenyWithRequestFieldsIsWarnedForTCPPorts() throws {
+        let push = try context([
+            authorizationPolicy(
+                "d", "shop",
+                "action: DENY\nrules:\n- from:\n  - source: {namespaces: [x]}\n  to:\n  - operation: {ports: ['80']}\n  - operation: {paths: [/admin]}\n- when:\n  - {key: 'request.headers[x-a]', values: [b]}\n- to:\n  - operation: {ports: ['9000']}"
+            ),
+            authorizationPolicy("a", "shop", "rules:\n- to:\n  - operation: {paths: [/admin]}"),
+        ])
+        let denied = push.warnings.filter { $0.key.name == "d" }
+        #expect(denied.map(\.field) == ["spec.rules[0].to[1].operation.paths", "spec.rules[1].when[0].key"])
+        #expect(denied.allSatisfy { $0.message.contains("TCP ports") })
+        // An ALLOW rule that needs a request simply never matches a TCP connection: nothing to warn.
+        #expect(push.warnings.filter { $0.key.name == "a" }.isEmpty)
+    }
+
     @Test func inboundListenerFilterOrder() throws {
         let push = try context([
             authorizationPolicy("deny", "shop", "action: DENY\nrules:\n- from:\n  - source: {principals: [cluster.local/ns/a/sa/x]}"),
