@@ -45,7 +45,14 @@ struct DebugController: Sendable {
 
         router.get("/debug/authz") { request, _ -> Response in
             guard let push = publisher.current else { throw AdminError.notFound("push context (not built yet)") }
-            let query = try request.query(allowing: ["namespace", "workload"])
+            let query = try request.query(allowing: ["namespace", "workload", "proxyID"])
+            if let id = query["proxyID"].map(String.init) {
+                // A connected sidecar, with its own labels, as its virtualInbound is built.
+                guard let proxy = statuses.proxy(id)?.proxy, GeneratorTable.takesWorkloadPorts(proxy.kind) else {
+                    throw AdminError.notFound("Envoy sidecar \(id) (not connected here)")
+                }
+                return JSONResponse.make(Self.authz(AuthorizationCheck(proxy: proxy, push: push)))
+            }
             let namespace = query["namespace"].map(String.init) ?? "default"
             let name = query["workload"].map(String.init) ?? ""
             let key = ConfigKey(kind: .workloadEntry, namespace: namespace, name: name)
@@ -84,7 +91,6 @@ struct DebugController: Sendable {
     static func authz(_ check: AuthorizationCheck) -> JSONValue {
         func name(_ key: ConfigKey) -> JSONValue { .string("\(key.namespace)/\(key.name)") }
         var members: [String: JSONValue] = [
-            "workload": name(check.workload),
             "labels": .object(check.labels.mapValues(JSONValue.string)),
             "ports": .array(
                 check.ports.map { port in
@@ -96,6 +102,8 @@ struct DebugController: Sendable {
             "workloadMode": .object(["mode": .string(check.workloadMode.rawValue), "policies": .array(check.workloadPolicies.map(name))]),
             "authorizationPolicies": .array(check.policies.map { .object(["name": name($0.key), "action": .string($0.action.rawValue)]) }),
         ]
+        if let workload = check.workload { members["workload"] = name(workload) }
+        if let proxyID = check.proxyID { members["proxyID"] = .string(proxyID) }
         if let deny = check.deny { members["deny"] = .array(deny.map(JSONValue.string)) }
         if let allow = check.allow { members["allow"] = .array(allow.map(JSONValue.string)) }
         func byAction(_ rules: AuthorizationCheck.Rules) -> JSONValue {

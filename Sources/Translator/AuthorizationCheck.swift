@@ -23,9 +23,12 @@ public struct AuthorizationCheck: Sendable {
     /// The rules of each action that has policies, in evaluation order.
     public typealias Rules = [(action: AuthorizationPolicy.Action, lines: [String])]
 
-    /// The workload's WorkloadEntry.
-    public var workload: ConfigKey
-    /// Its labels.
+    /// The workload's WorkloadEntry (nil when checked for a connected sidecar whose workload
+    /// the registry does not know).
+    public var workload: ConfigKey?
+    /// The connected proxy checked, when checked by proxy.
+    public var proxyID: String?
+    /// Its labels (the WorkloadEntry's, or the proxy's own).
     public var labels: [String: String]
     /// Its ports (what its endpoints serve on, then undeclared `portLevelMtls` ports), with
     /// their modes.
@@ -50,29 +53,53 @@ public struct AuthorizationCheck: Sendable {
     public init?(workload: ConfigKey, push: PushContext) {
         let endpoints = push.registry.endpoints.values.flatMap { $0.values.flatMap { $0 } }.filter { $0.source == workload }
         guard let first = endpoints.first else { return nil }
-        self.workload = workload
-        labels = first.labels
-        let root = push.settings.rootNamespace
-        let authentications = push.peerAuthentications
-        func port(_ number: UInt32, carriage: String, declared: Bool) -> Port {
-            let decision = authentications.decision(namespace: workload.namespace, labels: first.labels, port: number, rootNamespace: root)
-            return Port(port: number, mode: decision.mode, policies: decision.policies, carriage: carriage, declared: declared)
-        }
         var carriages: [UInt32: String] = [:]
         for found in push.registry.endpoints(namespace: workload.namespace, addresses: Set(endpoints.map(\.address)))
         where found.endpoint.source == workload && carriages[found.endpoint.port] == nil {
-            let name = PortProtocol.declared(protocol: found.port.protocolName, name: found.port.name)
-            carriages[found.endpoint.port] = "\(InboundChains.Carriage(protocolName: name))".uppercased()
+            carriages[found.endpoint.port] = Self.carriage(PortProtocol.declared(protocol: found.port.protocolName, name: found.port.name))
         }
-        let declared = Set(endpoints.map(\.port))
+        for port in endpoints.map(\.port) where carriages[port] == nil { carriages[port] = "AUTO" }
+        self.init(namespace: workload.namespace, labels: first.labels, carriages: carriages, push: push)
+        self.workload = workload
+    }
+
+    /// The check of the connected Envoy sidecar `proxy` at `push`, as its `virtualInbound` is
+    /// built: its own labels, its view's workload ports (a Sidecar's `ingress` included).
+    public init(proxy: Proxy, push: PushContext) {
+        let view = ProxyView(key: push.viewKey(for: proxy), push: push)
+        var carriages: [UInt32: String] = [:]
+        for port in view.workloadPorts where carriages[port.number] == nil {
+            carriages[port.number] = Self.carriage(port.protocolName)
+        }
+        self.init(namespace: proxy.namespace, labels: proxy.labels, carriages: carriages, push: push)
+        proxyID = proxy.id
+    }
+
+    private init(namespace: String, labels: [String: String], carriages: [UInt32: String], push: PushContext) {
+        self.labels = labels
+        let root = push.settings.rootNamespace
+        let authentications = push.peerAuthentications
+        func port(_ number: UInt32, carriage: String, declared: Bool) -> Port {
+            let decision = authentications.decision(namespace: namespace, labels: labels, port: number, rootNamespace: root)
+            return Port(port: number, mode: decision.mode, policies: decision.policies, carriage: carriage, declared: declared)
+        }
         ports =
-            declared.sorted().map { port($0, carriage: carriages[$0] ?? "AUTO", declared: true) }
-            + authentications.portLevelPorts(namespace: workload.namespace, labels: first.labels)
-            .filter { !declared.contains($0) }.map { port($0, carriage: "AUTO", declared: false) }
-        let workloadDecision = authentications.decision(namespace: workload.namespace, labels: first.labels, port: 0, rootNamespace: root)
+            carriages.keys.sorted().map { port($0, carriage: carriages[$0] ?? "AUTO", declared: true) }
+            + authentications.portLevelPorts(namespace: namespace, labels: labels)
+            .filter { carriages[$0] == nil }.map { port($0, carriage: "AUTO", declared: false) }
+        let workloadDecision = authentications.decision(namespace: namespace, labels: labels, port: 0, rootNamespace: root)
         workloadMode = workloadDecision.mode
         workloadPolicies = workloadDecision.policies
-        selected = push.authorizationPolicies.policies(namespace: workload.namespace, labels: first.labels, rootNamespace: root)
+        selected = push.authorizationPolicies.policies(namespace: namespace, labels: labels, rootNamespace: root)
+    }
+
+    /// `HTTP`, `TCP` or `AUTO`: how an Envoy sidecar carries a port of protocol `name`.
+    private static func carriage(_ name: String) -> String {
+        switch InboundChains.Carriage(protocolName: name) {
+        case .http: "HTTP"
+        case .tcp: "TCP"
+        case .auto: "AUTO"
+        }
     }
 
     /// The rules the workload's servers get on `target`, by action in evaluation order.

@@ -163,6 +163,11 @@ struct AdminClient: Sendable {
             what: "authz check")
     }
 
+    /// `GET /debug/authz?proxyID=ID`: the same for a connected Envoy sidecar, by its own labels.
+    func authzCheck(proxyID: String) async throws -> JSONValue {
+        try JSONValue.parse(try await send(.get, "/debug/authz", query: [("proxyID", proxyID)]), what: "authz check")
+    }
+
     /// `GET /debug/config_dump?proxyID=ID`: the resources meshd last built for one proxy.
     func configDump(proxyID: String) async throws -> JSONValue {
         try JSONValue.parse(try await send(.get, "/debug/config_dump", query: [("proxyID", proxyID)]), what: "config dump")

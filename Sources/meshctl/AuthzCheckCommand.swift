@@ -17,19 +17,23 @@ struct AuthzCommand: AsyncParsableCommand {
         subcommands: [AuthzCheckCommand.self])
 }
 
-/// `meshctl x authz check WORKLOAD-ENTRY [-n NS]`: the mutual TLS mode per port and the RBAC
+/// `meshctl x authz check WORKLOAD-ENTRY [-n NS]` (or `--proxy ID`, a connected Envoy sidecar
+/// judged by its own labels and inbound ports): the mutual TLS mode per port and the RBAC
 /// rules a workload's servers get — a proxyless gRPC server's, an Envoy sidecar's HTTP and TCP
 /// chains' — from meshd's current push context (`GET /debug/authz`), as `istioctl x authz
 /// check` lists them for a pod.
 struct AuthzCheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "List the PeerAuthentication and AuthorizationPolicy results for a WorkloadEntry.")
+        abstract: "List the PeerAuthentication and AuthorizationPolicy results for a WorkloadEntry or a connected Envoy sidecar.")
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "The WorkloadEntry's name.")
-    var workload: String
+    @Argument(help: "The WorkloadEntry's name (or give --proxy).")
+    var workload: String?
+
+    @Option(help: "A connected Envoy sidecar's node id, checked with its own labels instead of a WorkloadEntry's.")
+    var proxy: String?
 
     @Option(name: .shortAndLong, help: "The WorkloadEntry's namespace.")
     var namespace: String = "default"
@@ -37,8 +41,17 @@ struct AuthzCheckCommand: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "Output format: table or json.")
     var output: OutputFormat = .table
 
+    func validate() throws {
+        guard (workload == nil) != (proxy == nil) else {
+            throw ValidationError("give either a WorkloadEntry name or --proxy ID")
+        }
+    }
+
     func run() async throws {
-        let answer = try await AdminClient.withClient(global) { try await $0.authzCheck(namespace: namespace, workload: workload) }
+        let answer = try await AdminClient.withClient(global) { client in
+            if let proxy { return try await client.authzCheck(proxyID: proxy) }
+            return try await client.authzCheck(namespace: namespace, workload: workload ?? "")
+        }
         guard output == .table else {
             Console.out(try (output == .json ? answer.prettyJSON() + "\n" : answer.yamlDocument()))
             return

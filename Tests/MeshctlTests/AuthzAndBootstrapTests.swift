@@ -46,6 +46,13 @@ import Testing
         #expect(text.contains("No ALLOW policy"))
     }
 
+    @Test func authzCheckTakesAWorkloadEntryOrAProxy() throws {
+        #expect(throws: (any Error).self) { _ = try AuthzCheckCommand.parse([]) }
+        #expect(throws: (any Error).self) { _ = try AuthzCheckCommand.parse(["reviews-1", "--proxy", "sidecar~1.2.3.4~a.b~b.svc.cluster.local"]) }
+        #expect(try AuthzCheckCommand.parse(["--proxy", "sidecar~1.2.3.4~a.b~b.svc.cluster.local"]).proxy != nil)
+        #expect(try AuthzCheckCommand.parse(["reviews-1", "-n", "shop"]).workload == "reviews-1")
+    }
+
     @Test func authzCheckRenderingForEnvoy() {
         let deny = JSONValue.array([.string("ns[default]-policy[deny]-rule[0]: authn:exact:spiffe://x -> any")])
         let answer = JSONValue.object([

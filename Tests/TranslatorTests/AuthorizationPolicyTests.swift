@@ -206,6 +206,26 @@ struct AuthorizationCheckTests {
         #expect(AuthorizationCheck(workload: ConfigKey(kind: .workloadEntry, namespace: "shop", name: "nobody"), push: push) == nil)
     }
 
+    @Test func aConnectedSidecarByItsOwnLabelsAndPorts() throws {
+        let push = try context(
+            Self.workload + [
+                peerAuthentication("canary", "shop", "selector: {matchLabels: {track: canary}}\nmtls: {mode: DISABLE}"),
+                authorizationPolicy("canary", "shop", "selector: {matchLabels: {track: canary}}\naction: DENY\nrules:\n- {}"),
+            ])
+        // The sidecar of reviews-1 (127.0.0.1), whose own labels add `track: canary`.
+        let proxy = Proxy(
+            id: "sidecar~127.0.0.1~reviews-1.shop~shop.svc.cluster.local", kind: .sidecar, namespace: "shop",
+            labels: ["app": "reviews", "track": "canary"], instanceIPs: ["127.0.0.1"])
+        let check = AuthorizationCheck(proxy: proxy, push: push)
+        #expect(check.proxyID == proxy.id && check.workload == nil)
+        #expect(check.ports.map(\.port) == [50051] && check.ports.map(\.carriage) == ["HTTP"])
+        #expect(check.ports.map(\.mode) == [.disable] && check.workloadMode == .disable)
+        #expect(check.rules(.envoyTCP).map(\.action) == [.deny])
+        // By its WorkloadEntry (no `track` label) neither policy applies.
+        let byEntry = try #require(AuthorizationCheck(workload: ConfigKey(kind: .workloadEntry, namespace: "shop", name: "reviews-1"), push: push))
+        #expect(byEntry.workloadMode == .permissive && byEntry.policies.isEmpty)
+    }
+
     @Test func anEnvoySidecarsPortsAndRulesPerChainKind() throws {
         let push = try context(
             Self.workload + [

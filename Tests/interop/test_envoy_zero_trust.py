@@ -33,6 +33,7 @@ complete set of resources, and:
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -663,3 +664,32 @@ def test_auto_mtls_follows_each_endpoints_own_mode(meshd, ads_clients):
     assert _matches(client, "legacy.legacy.svc.cluster.local") == []
     # the sidecar's own inbound still follows the mesh's STRICT
     check_inbound(_inbound(client), _all(S))
+
+
+def test_meshctl_authz_check_explains_a_connected_sidecar(meshd, ads_clients):
+    """`meshctl x authz check --proxy ID` (GET /debug/authz?proxyID=) judges the connected
+    sidecar by its own labels: each port's protocol and mode, the undeclared portLevelMtls port,
+    every other port's mode, and the rules as its HTTP and TCP chains apply them."""
+    workload_policy = peer_authentication("web", "default", "STRICT", selector=LABELS, ports={TCP_PORT: "DISABLE", UNDECLARED: "PERMISSIVE"})
+    allow = authorization_policy("allow-get", "ALLOW", '  - to: [{operation: {methods: ["GET"]}}]\n  - to: [{operation: {ports: ["9000"]}}]\n')
+    _apply(meshd, WORKLOAD, workload_policy, allow)
+    sidecar(meshd, ads_clients)
+    out = run_meshctl(meshd.admin_url, "x", "authz", "check", "--proxy", NODE, "-o", "json")
+    assert out.returncode == 0, out.stderr
+    answer = json.loads(out.stdout)
+    assert answer["proxyID"] == NODE and "workload" not in answer
+    ports = {p["port"]: (p["protocol"], p["mode"], p["declared"]) for p in answer["ports"]}
+    assert ports == {HTTP_PORT: ("HTTP", "STRICT", True), TCP_PORT: ("TCP", "DISABLE", True),
+                     AUTO_PORT: ("AUTO", "STRICT", True), UNDECLARED: ("AUTO", "PERMISSIVE", False)}, ports
+    assert answer["workloadMode"] == {"mode": "STRICT", "policies": ["default/web"]}
+    assert answer["envoy"]["http"]["ALLOW"] == [
+        "ns[default]-policy[allow-get]-rule[0]: any -> header::method=exact:GET",
+        "ns[default]-policy[allow-get]-rule[1]: any -> port:9000"]
+    # The method rule cannot match a TCP connection: only the port rule is left there.
+    assert answer["envoy"]["tcp"]["ALLOW"] == ["ns[default]-policy[allow-get]-rule[1]: any -> port:9000"]
+    table = run_meshctl(meshd.admin_url, "x", "authz", "check", "--proxy", NODE)
+    assert table.returncode == 0, table.stderr
+    assert f"{UNDECLARED} (portLevelMtls)" in table.stdout and "* (other ports)" in table.stdout, table.stdout
+    assert "Rules for Envoy sidecar TCP ports:" in table.stdout, table.stdout
+    missing = meshd.request("GET", "/debug/authz?proxyID=sidecar~10.9.9.9~x.default~default.svc.cluster.local")
+    assert missing.status == 404, missing.text
