@@ -119,6 +119,18 @@ struct EnvoyZeroTrustTests {
                     "selector: {matchLabels: {app: productpage}}\nmtls: {mode: STRICT}\nportLevelMtls:\n  9000: {mode: DISABLE}\n  7000: {mode: PERMISSIVE}"
                 )
             ], connection: .plaintext(port: 7001), outcome: .noFilterChain("virtualInbound")),
+        // A STRICT port under a PERMISSIVE workload: plaintext to it is closed, never handed to
+        // the port-less plaintext passthrough chains (Envoy does not fall back across ports)...
+        .init(
+            configs: [peerAuthentication("pp", "default", "selector: {matchLabels: {app: productpage}}\nportLevelMtls:\n  9081: {mode: STRICT}")],
+            connection: .plaintext(port: 9081, request: get()), outcome: .noFilterChain("virtualInbound")),
+        // ...while the other ports keep taking plaintext.
+        .init(
+            configs: [peerAuthentication("pp", "default", "selector: {matchLabels: {app: productpage}}\nportLevelMtls:\n  9081: {mode: STRICT}")],
+            connection: .plaintext(port: 9000), outcome: tcp9000, mutualTLS: false),
+        .init(
+            configs: [peerAuthentication("pp", "default", "selector: {matchLabels: {app: productpage}}\nportLevelMtls:\n  9081: {mode: STRICT}")],
+            connection: .plaintext(port: 7777), outcome: passthrough7777, mutualTLS: false),
         // A selector naming other labels does not apply.
         .init(
             configs: [peerAuthentication("other", "default", "selector: {matchLabels: {app: ratings}}\nmtls: {mode: STRICT}")],
