@@ -84,24 +84,39 @@ public struct PeerAuthenticationIndex: Sendable {
     /// automatic mTLS reads for a service): the namespace policy's, else the mesh policy's, else
     /// nil when neither exists; UNSET inherits, at the top as PERMISSIVE.
     public func namespaceMode(_ namespace: String, rootNamespace: String) -> PeerAuthentication.Mode? {
-        let levels = [defaults[namespace], namespace == rootNamespace ? nil : defaults[rootNamespace]].compactMap { $0 }
-        guard !levels.isEmpty else { return nil }
-        return levels.map(\.spec.mode).first { $0 != .unset } ?? .permissive
+        let local = defaults[namespace]
+        let mesh = namespace == rootNamespace ? nil : defaults[rootNamespace]
+        guard local != nil || mesh != nil else { return nil }
+        return Self.resolved(nil, local, mesh, port: 0)
     }
 
-    /// The mode for a server of a workload in `namespace` with `labels` listening on `port`.
+    /// The mode for a server of a workload in `namespace` with `labels` listening on `port`:
+    /// `decision(…).mode` without listing the policies (what generators ask, per port and per
+    /// endpoint, on every push).
+    public func mode(namespace: String, labels: [String: String], port: UInt32, rootNamespace: String) -> PeerAuthentication.Mode {
+        guard !isEmpty else { return .permissive }
+        return Self.resolved(
+            workloadPolicy(namespace: namespace, labels: labels), defaults[namespace],
+            namespace == rootNamespace ? nil : defaults[rootNamespace], port: port)
+    }
+
+    /// The mode for a server of a workload in `namespace` with `labels` listening on `port`, and
+    /// the policies consulted.
     public func decision(namespace: String, labels: [String: String], port: UInt32, rootNamespace: String) -> Decision {
         let workload = workloadPolicy(namespace: namespace, labels: labels)
-        let levels = [workload, defaults[namespace], namespace == rootNamespace ? nil : defaults[rootNamespace]]
-        var mode = PeerAuthentication.Mode.unset
-        var policies: [ConfigKey] = []
-        for case let entry? in levels {
-            policies.append(entry.key)
-            if mode == .unset { mode = entry.spec.mode }
-        }
-        if let workload, let portMode = workload.spec.portLevelMtls[port], portMode != .unset {
-            mode = portMode
-        }
-        return Decision(mode: mode == .unset ? .permissive : mode, policies: policies)
+        let local = defaults[namespace]
+        let mesh = namespace == rootNamespace ? nil : defaults[rootNamespace]
+        return Decision(
+            mode: Self.resolved(workload, local, mesh, port: port), policies: [workload, local, mesh].compactMap { $0?.key })
+    }
+
+    /// Istio's inheritance: the first level whose mode is set, most specific first, else
+    /// PERMISSIVE; then the workload policy's mode for `port`, when set.
+    private static func resolved(_ workload: Entry?, _ local: Entry?, _ mesh: Entry?, port: UInt32) -> PeerAuthentication.Mode {
+        if let workload, let portMode = workload.spec.portLevelMtls[port], portMode != .unset { return portMode }
+        if let mode = workload?.spec.mode, mode != .unset { return mode }
+        if let mode = local?.spec.mode, mode != .unset { return mode }
+        if let mode = mesh?.spec.mode, mode != .unset { return mode }
+        return .permissive
     }
 }

@@ -65,10 +65,9 @@ enum AutoMTLS {
     /// endpoint's port at `push`, nil for any other.
     static func metadata(for endpoint: Endpoint, in push: PushContext) -> Envoy_Config_Core_V3_Metadata? {
         guard endpoint.labels[label] == istio else { return nil }
-        let mode = push.peerAuthentications.decision(
+        let mode = push.peerAuthentications.mode(
             namespace: endpoint.source.namespace, labels: endpoint.labels, port: endpoint.port,
-            rootNamespace: push.settings.rootNamespace
-        ).mode
+            rootNamespace: push.settings.rootNamespace)
         guard mode != .disable else { return nil }
         var match = Google_Protobuf_Struct()
         match.fields[matchField] = Google_Protobuf_Value(stringValue: istio)

@@ -29,7 +29,7 @@ enum EnvoyInbound {
             policies: push.authorizationPolicies.policies(namespace: namespace, labels: labels, rootNamespace: root),
             trustDomain: trustDomain)
         func mode(_ port: UInt32) -> PeerAuthentication.Mode {
-            push.peerAuthentications.decision(namespace: namespace, labels: labels, port: port, rootNamespace: root).mode
+            push.peerAuthentications.mode(namespace: namespace, labels: labels, port: port, rootNamespace: root)
         }
         let ports = view.workloadPorts.filter { $0.number != EnvoyNames.inboundCapturePort }
         let declared = Set(ports.map(\.number))

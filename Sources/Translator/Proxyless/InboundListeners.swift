@@ -22,10 +22,9 @@ public enum InboundListeners {
     /// The listeners of the view's inbound addresses, sorted by name.
     public static func generate(for view: ProxyView, in push: PushContext) -> [XDSResource] {
         view.key.inbound.map { address in
-            let mode = push.peerAuthentications.decision(
+            let mode = push.peerAuthentications.mode(
                 namespace: view.key.namespace, labels: view.key.policyLabels,
-                port: address.port, rootNamespace: push.settings.rootNamespace
-            ).mode
+                port: address.port, rootNamespace: push.settings.rootNamespace)
             let policies = push.authorizationPolicies.policies(
                 namespace: view.key.namespace, labels: view.key.policyLabels,
                 rootNamespace: push.settings.rootNamespace)
