@@ -11,7 +11,7 @@ extension AuthorizationPolicy {
 
     /// Whether a `when` key names a request attribute a TCP connection does not have (the JWT
     /// ones are warned about on their own).
-    static func isRequestOnly(conditionKey key: String) -> Bool {
+    public static func isRequestOnly(conditionKey key: String) -> Bool {
         key.hasPrefix("request.") && !key.hasPrefix(requestAuthenticationKeyPrefix)
     }
 
@@ -62,11 +62,7 @@ extension AuthorizationPolicy.Rule {
     /// paths, a request header — which an Envoy sidecar's TCP chains cannot check.
     var firstRequestOnlyField: String? {
         for (index, operation) in to.enumerated() {
-            let named: [(String, [String])] = [
-                ("hosts", operation.hosts), ("notHosts", operation.notHosts), ("methods", operation.methods),
-                ("notMethods", operation.notMethods), ("paths", operation.paths), ("notPaths", operation.notPaths),
-            ]
-            if let field = named.first(where: { !$0.1.isEmpty })?.0 { return "to[\(index)].operation.\(field)" }
+            if let field = operation.requestOnlyField { return "to[\(index)].operation.\(field)" }
         }
         for (index, condition) in when.enumerated() where AuthorizationPolicy.isRequestOnly(conditionKey: condition.key) {
             return "when[\(index)].key"

@@ -136,8 +136,14 @@ extension AuthorizationPolicy.Operation {
 extension AuthorizationPolicy.Operation {
     /// Whether the operation names request attributes (hosts, methods, paths), which a TCP
     /// connection does not have.
-    public var needsRequest: Bool {
-        !(hosts.isEmpty && notHosts.isEmpty && methods.isEmpty && notMethods.isEmpty && paths.isEmpty && notPaths.isEmpty)
+    public var needsRequest: Bool { requestOnlyField != nil }
+
+    /// The first of its fields that names a request attribute, nil when none does.
+    var requestOnlyField: String? {
+        let named: [(String, [String])] = [
+            ("hosts", hosts), ("notHosts", notHosts), ("methods", methods), ("notMethods", notMethods), ("paths", paths), ("notPaths", notPaths),
+        ]
+        return named.first { !$0.1.isEmpty }?.0
     }
 }
 

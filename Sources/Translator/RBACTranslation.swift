@@ -38,13 +38,13 @@ public enum RBACTranslation {
     /// The SPIFFE form of a principal value (`cluster.local/ns/NS/sa/SA`).
     static let spiffePrefix = "spiffe://"
 
-    /// Whether `target` can check the `when` key `key`.
+    /// Whether `target` can check the `when` key `key` (what the apply answer warns about is
+    /// decided by the same predicates, in `AuthorizationPolicy+Advisories`).
     static func checks(conditionKey key: String, on target: RBACTarget) -> Bool {
-        if key.hasPrefix(AuthorizationPolicy.requestAuthenticationKeyPrefix) { return false }
         switch target {
-        case .grpc: return key != "connection.sni"
-        case .envoyHTTP: return true
-        case .envoyTCP: return !key.hasPrefix("request.")
+        case .grpc: !AuthorizationPolicy.isUncheckableByGRPC(conditionKey: key)
+        case .envoyHTTP: !AuthorizationPolicy.isUncheckableByEnvoy(conditionKey: key)
+        case .envoyTCP: !AuthorizationPolicy.isUncheckableByEnvoy(conditionKey: key) && !AuthorizationPolicy.isRequestOnly(conditionKey: key)
         }
     }
 
