@@ -34,13 +34,11 @@ enum InboundTLS {
         parameters.tlsMaximumProtocolVersion = .tlsv13
         parameters.cipherSuites = cipherSuites
         common.tlsParams = parameters
-        common.tlsCertificateSdsSecretConfigs = [UpstreamTLS.sdsSecret(UpstreamTLS.identityCertificateName)]
         var trusted = Envoy_Type_Matcher_V3_StringMatcher()
         trusted.prefix = "spiffe://\(trustDomain)/"
-        var combined = Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext.CombinedCertificateValidationContext()
-        combined.defaultValidationContext.matchSubjectAltNames = [trusted]
-        combined.validationContextSdsSecretConfig = UpstreamTLS.sdsSecret(UpstreamTLS.rootCertificateName)
-        common.combinedValidationContext = combined
+        var checks = Envoy_Extensions_TransportSockets_Tls_V3_CertificateValidationContext()
+        checks.matchSubjectAltNames = [trusted]
+        UpstreamTLS.useMeshCertificates(&common, checks: checks)
         var context = Envoy_Extensions_TransportSockets_Tls_V3_DownstreamTlsContext()
         context.commonTlsContext = common
         context.requireClientCertificate = .init(true)

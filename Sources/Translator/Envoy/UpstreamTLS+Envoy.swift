@@ -32,11 +32,9 @@ extension UpstreamTLS {
                 ? Set(endpoints.map { "spiffe://\(trustDomain)/ns/\($0.source.namespace)/sa/\($0.serviceAccount ?? "default")" } + extraIdentities)
                     .sorted()
                 : Set(settings.subjectAltNames).sorted()
-            common.tlsCertificateSdsSecretConfigs = [sdsSecret(identityCertificateName)]
-            var combined = Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext.CombinedCertificateValidationContext()
-            combined.defaultValidationContext.matchTypedSubjectAltNames = identities.map { uriSAN($0) }
-            combined.validationContextSdsSecretConfig = sdsSecret(rootCertificateName)
-            common.combinedValidationContext = combined
+            var checks = Envoy_Extensions_TransportSockets_Tls_V3_CertificateValidationContext()
+            checks.matchTypedSubjectAltNames = identities.map { uriSAN($0) }
+            useMeshCertificates(&common, checks: checks)
             common.alpnProtocols = meshALPN
             context.sni = settings.sni ?? "outbound_.\(port)_.\(subset ?? "")_.\(host)"
         } else {
@@ -60,6 +58,20 @@ extension UpstreamTLS {
         }
         context.commonTlsContext = common
         return context
+    }
+
+    /// The workload's mesh certificate and trust bundle over SDS from mesh-agent (`default` and
+    /// `ROOTCA` through `sds-grpc`), `checks` (SAN matchers) applied beside the bundle: what
+    /// every ISTIO_MUTUAL context, client or server, presents and verifies with.
+    static func useMeshCertificates(
+        _ common: inout Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext,
+        checks: Envoy_Extensions_TransportSockets_Tls_V3_CertificateValidationContext
+    ) {
+        common.tlsCertificateSdsSecretConfigs = [sdsSecret(identityCertificateName)]
+        var combined = Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext.CombinedCertificateValidationContext()
+        combined.defaultValidationContext = checks
+        combined.validationContextSdsSecretConfig = sdsSecret(rootCertificateName)
+        common.combinedValidationContext = combined
     }
 
     static func sdsSecret(_ name: String) -> Envoy_Extensions_TransportSockets_Tls_V3_SdsSecretConfig {

@@ -52,11 +52,7 @@ enum GatewayTLS {
         clientChecks.verifyCertificateHash = tls.verifyCertificateHash
         switch tls.mode {
         case .istioMutual:
-            common.tlsCertificateSdsSecretConfigs = [UpstreamTLS.sdsSecret(UpstreamTLS.identityCertificateName)]
-            var combined = Envoy_Extensions_TransportSockets_Tls_V3_CommonTlsContext.CombinedCertificateValidationContext()
-            combined.defaultValidationContext = clientChecks
-            combined.validationContextSdsSecretConfig = UpstreamTLS.sdsSecret(UpstreamTLS.rootCertificateName)
-            common.combinedValidationContext = combined
+            UpstreamTLS.useMeshCertificates(&common, checks: clientChecks)
         case .simple, .mutual, .optionalMutual:
             if let credential = tls.credentialName {
                 common.tlsCertificateSdsSecretConfigs = [adsSecret(resourceName(credential))]
