@@ -44,11 +44,7 @@ enum EnvoyFilters {
     /// An HttpConnectionManager with its routes inline (inbound and the proxy's own ports:
     /// nothing there changes per VirtualService, so no RDS round trip).
     static func httpConnectionManager(statPrefix: String, routes: Envoy_Config_Route_V3_RouteConfiguration) -> Envoy_Config_Listener_V3_Filter {
-        var manager = Manager()
-        manager.statPrefix = statPrefix
-        manager.routeConfig = routes
-        manager.httpFilters = HTTPFilters.outbound(.envoy)
-        return filter(httpConnectionManagerName, manager)
+        filter(httpConnectionManagerName, inlineManager(statPrefix: statPrefix, routes: routes))
     }
 
     /// An inbound HttpConnectionManager (`virtualInbound`): routes inline, the workload's
@@ -59,13 +55,20 @@ enum EnvoyFilters {
         statPrefix: String, routes: Envoy_Config_Route_V3_RouteConfiguration,
         authorization: [Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter]
     ) -> Envoy_Config_Listener_V3_Filter {
-        var manager = Manager()
-        manager.statPrefix = statPrefix
-        manager.routeConfig = routes
-        manager.httpFilters = authorization + HTTPFilters.outbound(.envoy)
+        var manager = inlineManager(statPrefix: statPrefix, routes: routes)
+        manager.httpFilters.insert(contentsOf: authorization, at: 0)
         manager.forwardClientCertDetails = .appendForward
         manager.setCurrentClientCertDetails = clientCertDetails(withCertificate: false)
         return filter(httpConnectionManagerName, manager)
+    }
+
+    /// A connection manager with its routes inline and meshd's usual HTTP filters.
+    private static func inlineManager(statPrefix: String, routes: Envoy_Config_Route_V3_RouteConfiguration) -> Manager {
+        var manager = Manager()
+        manager.statPrefix = statPrefix
+        manager.routeConfig = routes
+        manager.httpFilters = HTTPFilters.outbound(.envoy)
+        return manager
     }
 
     /// What `x-forwarded-client-cert` says of this hop's client: subject, URI and DNS names,
