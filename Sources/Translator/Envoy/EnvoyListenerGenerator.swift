@@ -2,10 +2,10 @@ import EnvoyAPI
 import SwiftProtobuf
 
 /// LDS for Envoy sidecars, in istiod's shapes and names: the outbound listeners
-/// (`EnvoyOutbound`), `virtualOutbound` (15001), `virtualInbound` (15006, `EnvoyInbound`: mTLS by PeerAuthentication, RBAC by
-/// AuthorizationPolicy), and
-/// the proxy's own health (15021, `/healthz/ready`) and Prometheus stats (15090,
-/// `/stats/prometheus`, forwarded to the admin port) listeners.
+/// (`EnvoyOutbound`), `virtualOutbound` (15001), `virtualInbound` (15006, `EnvoyInbound`: mTLS
+/// by PeerAuthentication, RBAC by AuthorizationPolicy), and the proxy's own health (15021,
+/// `/healthz/ready`) and Prometheus stats (15090, `/stats/prometheus`, forwarded to the admin
+/// port) listeners.
 struct EnvoyListenerGenerator: ResourceGenerator {
     /// The mesh's trust domain: inbound mTLS accepts its identities only.
     let trustDomain: String
@@ -13,14 +13,16 @@ struct EnvoyListenerGenerator: ResourceGenerator {
     var typeURL: String { TypeURL.listener }
 
     func generate(for view: ProxyView, in push: PushContext) -> [XDSResource] {
-        var listeners = EnvoyOutbound.listeners(for: view)
-        listeners.append(EnvoyOutbound.virtualOutbound(view.outboundTrafficPolicy ?? .allowAny))
-        listeners.append(EnvoyInbound.listener(view, push: push, trustDomain: trustDomain))
-        listeners.append(Self.health())
-        listeners.append(Self.stats())
-        return listeners.map { listener in
+        // Only the outbound listeners name route configurations over RDS; the others route
+        // inline or not at all, so their (large, on virtualInbound) filters are not decoded.
+        let outbound = EnvoyOutbound.listeners(for: view).map { listener in
             XDSResource(name: listener.name, message: listener, dependencies: Self.routeNames(listener))
-        }.sorted { $0.name < $1.name }
+        }
+        let own = [
+            EnvoyOutbound.virtualOutbound(view.outboundTrafficPolicy ?? .allowAny),
+            EnvoyInbound.listener(view, push: push, trustDomain: trustDomain), Self.health(), Self.stats(),
+        ].map { XDSResource(name: $0.name, message: $0) }
+        return (outbound + own).sorted { $0.name < $1.name }
     }
 
     /// 15021: answers `/healthz/ready` with 200 itself (Istio's agent would ask Envoy; here
