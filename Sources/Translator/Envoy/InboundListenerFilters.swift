@@ -55,8 +55,8 @@ enum InboundListenerFilters {
     private static func anyOf(_ ports: [UInt32]) -> Envoy_Config_Listener_V3_ListenerFilterChainMatchPredicate {
         let rules = ports.map { port in
             var range = Envoy_Type_V3_Int32Range()
-            range.start = Int32(port)
-            range.end = Int32(port) + 1
+            range.start = Int32(clamping: port)
+            range.end = Int32(clamping: UInt64(port) + 1)
             var rule = Envoy_Config_Listener_V3_ListenerFilterChainMatchPredicate()
             rule.destinationPortRange = range
             return rule
