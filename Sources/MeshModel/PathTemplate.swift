@@ -35,19 +35,6 @@ public struct PathTemplate: Sendable, Hashable {
         self.pieces = pieces
     }
 
-    /// The template Envoy's spelling stands for (`*` one segment, `**` one or more): what a
-    /// test reads back from the bytes meshd sent.
-    public init?(envoyTemplate: String) {
-        let segments = envoyTemplate.split(separator: "/", omittingEmptySubsequences: false).map { segment -> String in
-            switch segment {
-            case "*": "{*}"
-            case "**": "{**}"
-            default: String(segment)
-            }
-        }
-        self.init(segments.joined(separator: "/"))
-    }
-
     /// Why `path` is not a valid template, nil when it is one or is no template at all
     /// (Istio's `validatePathTemplate`): `{**}` only as the last operator, no other braces.
     public static func problem(in path: String) -> String? {

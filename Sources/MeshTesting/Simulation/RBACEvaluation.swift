@@ -106,3 +106,18 @@ public enum RBACEvaluation {
         String(path.prefix { $0 != "?" })
     }
 }
+
+extension PathTemplate {
+    /// The template Envoy's spelling stands for (`*` one segment, `**` one or more): what a
+    /// test reads back from the bytes meshd sent.
+    public init?(envoyTemplate: String) {
+        let segments = envoyTemplate.split(separator: "/", omittingEmptySubsequences: false).map { segment -> String in
+            switch segment {
+            case "*": "{*}"
+            case "**": "{**}"
+            default: String(segment)
+            }
+        }
+        self.init(segments.joined(separator: "/"))
+    }
+}
