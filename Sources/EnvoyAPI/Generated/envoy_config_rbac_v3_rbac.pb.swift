@@ -161,6 +161,14 @@ public nonisolated struct Envoy_Config_Rbac_V3_Permission: @unchecked Sendable {
   }
 
   /// Envoy only (gRPC ignores a policy using them: meshd sends them to Envoy alone).
+  public var metadata: Envoy_Type_Matcher_V3_MetadataMatcher {
+    get {
+      if case .metadata(let v)? = _storage._rule {return v}
+      return Envoy_Type_Matcher_V3_MetadataMatcher()
+    }
+    set {_uniqueStorage()._rule = .metadata(newValue)}
+  }
+
   public var requestedServerName: Envoy_Type_Matcher_V3_StringMatcher {
     get {
       if case .requestedServerName(let v)? = _storage._rule {return v}
@@ -189,6 +197,7 @@ public nonisolated struct Envoy_Config_Rbac_V3_Permission: @unchecked Sendable {
     case destinationPort(UInt32)
     case notRule(Envoy_Config_Rbac_V3_Permission)
     /// Envoy only (gRPC ignores a policy using them: meshd sends them to Envoy alone).
+    case metadata(Envoy_Type_Matcher_V3_MetadataMatcher)
     case requestedServerName(Envoy_Type_Matcher_V3_StringMatcher)
     case uriTemplate(Envoy_Config_Core_V3_TypedExtensionConfig)
 
@@ -301,6 +310,15 @@ public nonisolated struct Envoy_Config_Rbac_V3_Principal: @unchecked Sendable {
     set {_uniqueStorage()._identifier = .notID(newValue)}
   }
 
+  /// Envoy only (gRPC ignores a policy using it: meshd sends it to Envoy alone).
+  public var metadata: Envoy_Type_Matcher_V3_MetadataMatcher {
+    get {
+      if case .metadata(let v)? = _storage._identifier {return v}
+      return Envoy_Type_Matcher_V3_MetadataMatcher()
+    }
+    set {_uniqueStorage()._identifier = .metadata(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Identifier: Equatable, Sendable {
@@ -314,6 +332,8 @@ public nonisolated struct Envoy_Config_Rbac_V3_Principal: @unchecked Sendable {
     case header(Envoy_Config_Route_V3_HeaderMatcher)
     case urlPath(Envoy_Type_Matcher_V3_PathMatcher)
     case notID(Envoy_Config_Rbac_V3_Principal)
+    /// Envoy only (gRPC ignores a policy using it: meshd sends it to Envoy alone).
+    case metadata(Envoy_Type_Matcher_V3_MetadataMatcher)
 
   }
 
@@ -435,7 +455,7 @@ nonisolated extension Envoy_Config_Rbac_V3_Policy: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Envoy_Config_Rbac_V3_Permission: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Permission"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}and_rules\0\u{3}or_rules\0\u{1}any\0\u{1}header\0\u{3}destination_ip\0\u{3}destination_port\0\u{4}\u{2}not_rule\0\u{3}requested_server_name\0\u{3}url_path\0\u{4}\u{3}uri_template\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}and_rules\0\u{3}or_rules\0\u{1}any\0\u{1}header\0\u{3}destination_ip\0\u{3}destination_port\0\u{1}metadata\0\u{3}not_rule\0\u{3}requested_server_name\0\u{3}url_path\0\u{4}\u{3}uri_template\0")
 
   fileprivate class _StorageClass {
     var _rule: Envoy_Config_Rbac_V3_Permission.OneOf_Rule?
@@ -536,6 +556,19 @@ nonisolated extension Envoy_Config_Rbac_V3_Permission: SwiftProtobuf.Message, Sw
             _storage._rule = .destinationPort(v)
           }
         }()
+        case 7: try {
+          var v: Envoy_Type_Matcher_V3_MetadataMatcher?
+          var hadOneofValue = false
+          if let current = _storage._rule {
+            hadOneofValue = true
+            if case .metadata(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._rule = .metadata(v)
+          }
+        }()
         case 8: try {
           var v: Envoy_Config_Rbac_V3_Permission?
           var hadOneofValue = false
@@ -625,6 +658,10 @@ nonisolated extension Envoy_Config_Rbac_V3_Permission: SwiftProtobuf.Message, Sw
         guard case .destinationPort(let v)? = _storage._rule else { preconditionFailure() }
         try visitor.visitSingularUInt32Field(value: v, fieldNumber: 6)
       }()
+      case .metadata?: try {
+        guard case .metadata(let v)? = _storage._rule else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+      }()
       case .notRule?: try {
         guard case .notRule(let v)? = _storage._rule else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
@@ -694,7 +731,7 @@ nonisolated extension Envoy_Config_Rbac_V3_Permission.Set: SwiftProtobuf.Message
 
 nonisolated extension Envoy_Config_Rbac_V3_Principal: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Principal"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}and_ids\0\u{3}or_ids\0\u{1}any\0\u{1}authenticated\0\u{3}source_ip\0\u{1}header\0\u{4}\u{2}not_id\0\u{3}url_path\0\u{3}direct_remote_ip\0\u{3}remote_ip\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}and_ids\0\u{3}or_ids\0\u{1}any\0\u{1}authenticated\0\u{3}source_ip\0\u{1}header\0\u{1}metadata\0\u{3}not_id\0\u{3}url_path\0\u{3}direct_remote_ip\0\u{3}remote_ip\0")
 
   fileprivate class _StorageClass {
     var _identifier: Envoy_Config_Rbac_V3_Principal.OneOf_Identifier?
@@ -800,6 +837,19 @@ nonisolated extension Envoy_Config_Rbac_V3_Principal: SwiftProtobuf.Message, Swi
             _storage._identifier = .header(v)
           }
         }()
+        case 7: try {
+          var v: Envoy_Type_Matcher_V3_MetadataMatcher?
+          var hadOneofValue = false
+          if let current = _storage._identifier {
+            hadOneofValue = true
+            if case .metadata(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._identifier = .metadata(v)
+          }
+        }()
         case 8: try {
           var v: Envoy_Config_Rbac_V3_Principal?
           var hadOneofValue = false
@@ -888,6 +938,10 @@ nonisolated extension Envoy_Config_Rbac_V3_Principal: SwiftProtobuf.Message, Swi
       case .header?: try {
         guard case .header(let v)? = _storage._identifier else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+      }()
+      case .metadata?: try {
+        guard case .metadata(let v)? = _storage._identifier else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
       }()
       case .notID?: try {
         guard case .notID(let v)? = _storage._identifier else { preconditionFailure() }

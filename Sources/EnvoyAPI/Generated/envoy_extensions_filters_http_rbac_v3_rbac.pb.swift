@@ -34,11 +34,23 @@ public nonisolated struct Envoy_Extensions_Filters_Http_Rbac_V3_RBAC: Sendable {
   /// Clears the value of `rules`. Subsequent reads from it will return its default value.
   public mutating func clearRules() {self._rules = nil}
 
+  public var shadowRules: Envoy_Config_Rbac_V3_RBAC {
+    get {_shadowRules ?? Envoy_Config_Rbac_V3_RBAC()}
+    set {_shadowRules = newValue}
+  }
+  /// Returns true if `shadowRules` has been explicitly set.
+  public var hasShadowRules: Bool {self._shadowRules != nil}
+  /// Clears the value of `shadowRules`. Subsequent reads from it will return its default value.
+  public mutating func clearShadowRules() {self._shadowRules = nil}
+
+  public var shadowRulesStatPrefix: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _rules: Envoy_Config_Rbac_V3_RBAC? = nil
+  fileprivate var _shadowRules: Envoy_Config_Rbac_V3_RBAC? = nil
 }
 
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
@@ -47,7 +59,7 @@ fileprivate nonisolated let _protobuf_package = "envoy.extensions.filters.http.r
 
 nonisolated extension Envoy_Extensions_Filters_Http_Rbac_V3_RBAC: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RBAC"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}rules\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}rules\0\u{3}shadow_rules\0\u{3}shadow_rules_stat_prefix\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -56,6 +68,8 @@ nonisolated extension Envoy_Extensions_Filters_Http_Rbac_V3_RBAC: SwiftProtobuf.
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularMessageField(value: &self._rules) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._shadowRules) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.shadowRulesStatPrefix) }()
       default: break
       }
     }
@@ -69,11 +83,19 @@ nonisolated extension Envoy_Extensions_Filters_Http_Rbac_V3_RBAC: SwiftProtobuf.
     try { if let v = self._rules {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
     } }()
+    try { if let v = self._shadowRules {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if !self.shadowRulesStatPrefix.isEmpty {
+      try visitor.visitSingularStringField(value: self.shadowRulesStatPrefix, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Envoy_Extensions_Filters_Http_Rbac_V3_RBAC, rhs: Envoy_Extensions_Filters_Http_Rbac_V3_RBAC) -> Bool {
     if lhs._rules != rhs._rules {return false}
+    if lhs._shadowRules != rhs._shadowRules {return false}
+    if lhs.shadowRulesStatPrefix != rhs.shadowRulesStatPrefix {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
