@@ -48,51 +48,34 @@ public struct ProxyStatus: Sendable {
 public final class ProxyStatusRegistry: Sendable {
     private struct State {
         var entries: [String: ProxyStatus] = [:]
-        var watchers: [Int: AsyncStream<Void>.Continuation] = [:]
-        var nextWatcher = 0
     }
 
     private let state = Mutex(State())
+    private let signal = ChangeSignal()
 
     public init() {}
 
     /// Records a stream's state after it handled an event.
     public func update(connectionID: String, connectedAt: Date, machine: some StreamStatusSource, proxy: Proxy? = nil) {
         let status = ProxyStatus(connectionID: connectionID, connectedAt: connectedAt, machine: machine, proxy: proxy)
-        let watchers = state.withLock { state in
-            state.entries[connectionID] = status
-            return state.watchers.isEmpty ? [] : Array(state.watchers.values)
-        }
-        for watcher in watchers { watcher.yield() }
+        state.withLock { $0.entries[connectionID] = status }
+        signal.signal()
     }
 
     /// Forgets a closed stream.
     public func remove(connectionID: String) {
-        let watchers = state.withLock { state in
-            state.entries.removeValue(forKey: connectionID) == nil || state.watchers.isEmpty ? [] : Array(state.watchers.values)
-        }
-        for watcher in watchers { watcher.yield() }
+        if state.withLock({ $0.entries.removeValue(forKey: connectionID) != nil }) { signal.signal() }
     }
 
     /// A signal after each recorded change (a stream's state, a stream gone), coalesced: however
     /// far behind a consumer falls it holds at most one pending signal. Ends when the consumer
     /// stops iterating.
     public func changes() -> AsyncStream<Void> {
-        let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        let id = state.withLock { state in
-            let id = state.nextWatcher
-            state.nextWatcher += 1
-            state.watchers[id] = continuation
-            return id
-        }
-        continuation.onTermination = { [weak self] _ in
-            _ = self?.state.withLock { $0.watchers.removeValue(forKey: id) }
-        }
-        return stream
+        signal.changes()
     }
 
     /// How many consumers follow `changes()`.
-    public var watcherCount: Int { state.withLock { $0.watchers.count } }
+    public var watcherCount: Int { signal.consumerCount }
 
     /// Every connected stream, sorted by proxy id.
     public var all: [ProxyStatus] {
