@@ -23,6 +23,11 @@ FILES = [
     "networking/v1alpha3/gateway.proto",
     "security/v1beta1/peer_authentication.proto",
     "security/v1beta1/authorization_policy.proto",
+    "security/v1beta1/request_authentication.proto",
+    "mesh/v1alpha1/config.proto",
+    "mesh/v1alpha1/proxy.proto",
+    "networking/v1alpha3/workload_group.proto",
+    "networking/v1beta1/proxy_config.proto",
     "type/v1beta1/selector.proto",
 ]
 # kind -> its spec message, by full protobuf name
@@ -35,6 +40,9 @@ ROOTS = {
     "Gateway": "istio.networking.v1alpha3.Gateway",
     "PeerAuthentication": "istio.security.v1beta1.PeerAuthentication",
     "AuthorizationPolicy": "istio.security.v1beta1.AuthorizationPolicy",
+    "RequestAuthentication": "istio.security.v1beta1.RequestAuthentication",
+    # Not a kind: meshd's --mesh-config file (Istio's MeshConfig), checked with the same rules.
+    "MeshConfig": "istio.mesh.v1alpha1.MeshConfig",
 }
 SCALARS = {"string", "bool", "bytes", "double", "float", "int32", "int64", "uint32", "uint64",
            "sint32", "sint64", "fixed32", "fixed64", "sfixed32", "sfixed64",
@@ -223,6 +231,10 @@ def main():
         if full.startswith("istio.type.v1beta1."):
             # networking has its own WorkloadSelector and PortSelector
             short = "type." + full.split("v1beta1.", 1)[-1]
+        elif full.startswith("istio.mesh.v1alpha1."):
+            short = "mesh." + full.split("v1alpha1.", 1)[-1]
+        elif full.startswith("istio.networking.v1beta1."):
+            short = "networking.v1beta1." + full.split("v1beta1.", 1)[-1]
         else:
             short = full.split("v1alpha3.", 1)[-1] if "v1alpha3." in full else full.split("v1beta1.", 1)[-1]
         names[full] = short

@@ -3,8 +3,8 @@
 /// attribute): an ALLOW rule needing one allows nothing, a DENY rule denies without it.
 extension AuthorizationPolicy {
     /// Whether proxyless gRPC servers cannot evaluate a `when` key: `request.auth.*` needs the
-    /// request's JWT (RequestAuthentication), `connection.sni` the TLS server name, neither of
-    /// which gRPC's RBAC filter sees.
+    /// request's verified JWT (gRPC has no JWT filter), `connection.sni` the TLS server name,
+    /// neither of which gRPC's RBAC filter sees.
     public static func isUncheckableByGRPC(conditionKey key: String) -> Bool {
         key.hasPrefix(requestAuthenticationKeyPrefix) || key == "connection.sni"
     }
@@ -15,9 +15,10 @@ extension AuthorizationPolicy {
         key.hasPrefix("request.") && !key.hasPrefix(requestAuthenticationKeyPrefix)
     }
 
-    /// Whether Envoy sidecars cannot evaluate a `when` key yet: `request.auth.*` needs the
-    /// request's JWT, which meshd does not validate (no RequestAuthentication).
-    public static func isUncheckableByEnvoy(conditionKey key: String) -> Bool {
+    /// Whether a `when` key reads the request's verified JWT (`request.auth.*`): Envoy's HTTP
+    /// chains check it (RequestAuthentication's `jwt_authn` metadata); a TCP chain has no
+    /// request and a gRPC server verifies no JWT.
+    public static func needsJWT(conditionKey key: String) -> Bool {
         key.hasPrefix(requestAuthenticationKeyPrefix)
     }
 
@@ -29,7 +30,8 @@ extension AuthorizationPolicy {
             action == .allow
             ? "cannot be checked there, so this ALLOW rule allows nothing (fail-closed)"
             : "cannot be checked there, so this DENY rule denies without checking it (fail-closed)"
-        let jwt = "substituted for proxyless gRPC servers and Envoy sidecars: a request's JWT (RequestAuthentication) \(outcome)"
+        let jwt =
+            "substituted for proxyless gRPC servers and Envoy TCP ports: a request's verified JWT (RequestAuthentication) is checked on Envoy's HTTP ports only; elsewhere it \(outcome)"
         let grpcOnly = "substituted for proxyless gRPC servers: gRPC \(outcome)"
         var result: [(field: String, message: String)] = []
         for (ruleIndex, rule) in rules.enumerated() {
@@ -43,7 +45,7 @@ extension AuthorizationPolicy {
             }
             for (index, condition) in rule.when.enumerated() where Self.isUncheckableByGRPC(conditionKey: condition.key) {
                 result.append(
-                    ("spec.rules[\(ruleIndex)].when[\(index)].key", Self.isUncheckableByEnvoy(conditionKey: condition.key) ? jwt : grpcOnly))
+                    ("spec.rules[\(ruleIndex)].when[\(index)].key", Self.needsJWT(conditionKey: condition.key) ? jwt : grpcOnly))
             }
             if action == .deny, let field = rule.firstRequestOnlyField {
                 result.append(

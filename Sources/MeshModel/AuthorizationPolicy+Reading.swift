@@ -11,17 +11,47 @@ extension AuthorizationPolicy {
             throw spec["selector"].error("selector and targetRef(s) are mutually exclusive")
         }
         action = try spec["action"].oneOf(Action.allCases.map(\.rawValue), what: "action").flatMap(Action.init(rawValue:)) ?? .allow
+        provider = nil
         if action == .custom {
-            // gRPC servers have no external authorizer; accepting it would allow what it denies.
-            throw spec["action"].error("CUSTOM (external authorization) is not supported by meshd")
+            guard try spec["provider"].object() != nil else { throw spec["provider"].error("a CUSTOM policy must name its provider") }
+            provider = try spec["provider"]["name"].requiredString()
+            if try spec["rules"].list().isEmpty {
+                throw spec["rules"].error("a CUSTOM policy must have rules (a rule `{}` sends every request to the provider)")
+            }
+        } else if !spec["provider"].isAbsent {
+            throw spec["provider"].error("provider is only allowed with the CUSTOM action")
         }
-        if !spec["provider"].isAbsent { throw spec["provider"].error("provider is only allowed with the CUSTOM action") }
         var rules: [Rule] = []
         for reader in try spec["rules"].list() {
             guard try reader.object() != nil else { throw reader.error("a rule must not be null") }
-            rules.append(try Rule(reading: reader))
+            let rule = try Rule(reading: reader)
+            if action == .custom { try Self.checkCustom(rule, reader: reader) }
+            rules.append(rule)
         }
         self.rules = rules
+    }
+
+    /// istiod's rule: the external authorizer runs before JWT verification and sees no peer
+    /// identity in its match, so a CUSTOM rule may not name identities or JWT attributes.
+    private static func checkCustom(_ rule: Rule, reader: FieldReader) throws(MeshModelError) {
+        for (index, source) in rule.from.enumerated() {
+            let named: [(String, [String])] = [
+                ("principals", source.principals), ("notPrincipals", source.notPrincipals),
+                ("requestPrincipals", source.requestPrincipals), ("notRequestPrincipals", source.notRequestPrincipals),
+                ("namespaces", source.namespaces), ("notNamespaces", source.notNamespaces),
+                ("serviceAccounts", source.serviceAccounts), ("notServiceAccounts", source.notServiceAccounts),
+                ("trustDomains", source.trustDomains), ("notTrustDomains", source.notTrustDomains),
+            ]
+            if let field = named.first(where: { !$0.1.isEmpty })?.0 {
+                throw try reader["from"].list()[index]["source"][field].error("\(field) is not supported with the CUSTOM action")
+            }
+        }
+        for (index, condition) in rule.when.enumerated()
+        where condition.key.hasPrefix("source.namespace") || condition.key.hasPrefix("source.serviceAccount")
+            || condition.key.hasPrefix("source.principal") || condition.key.hasPrefix("source.trustDomain") || needsJWT(conditionKey: condition.key)
+        {
+            throw try reader["when"].list()[index]["key"].error("\(condition.key) is not supported with the CUSTOM action")
+        }
     }
 }
 

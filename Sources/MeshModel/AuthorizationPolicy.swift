@@ -85,12 +85,15 @@ public struct AuthorizationPolicy: Sendable, Hashable {
     public var action: Action
     /// `rules`; an ALLOW policy without rules allows nothing, a DENY policy without rules denies nothing.
     public var rules: [Rule]
+    /// `provider.name`: the mesh config's extension provider a CUSTOM policy delegates to.
+    public var provider: String?
 
     /// Creates a policy.
-    public init(selector: [String: String]? = nil, action: Action = .allow, rules: [Rule] = []) {
+    public init(selector: [String: String]? = nil, action: Action = .allow, rules: [Rule] = [], provider: String? = nil) {
         self.selector = selector
         self.action = action
         self.rules = rules
+        self.provider = provider
     }
 
     /// Whether the policy selects particular workloads (a non-empty `matchLabels`).

@@ -182,12 +182,26 @@ public enum ClientSupport {
         "portLevelMtls.mode=PERMISSIVE": [.proxylessGRPC: permissiveAsPlaintext],
     ]
 
-    /// AuthorizationPolicy actions: Envoy sidecars enforce ALLOW and DENY and log AUDIT matches
-    /// (RBAC LOG); gRPC servers have no audit log. Gateways get no RBAC filters yet.
+    /// AuthorizationPolicy actions: Envoy sidecars and gateways enforce ALLOW and DENY, log AUDIT
+    /// matches (RBAC LOG) and delegate CUSTOM to ext_authz; gRPC servers have no audit log and no
+    /// external authorizer.
     static let authorizationPolicy: [String: [ProxyKind: FieldSupport]] = [
-        "action=ALLOW": [.gateway: .notHonoured],
-        "action=DENY": [.gateway: .notHonoured],
-        "action=AUDIT": [.proxylessGRPC: .notHonoured, .gateway: .notHonoured],
+        "action=AUDIT": [.proxylessGRPC: .notHonoured],
+        "action=CUSTOM": [
+            .proxylessGRPC: .substituted(
+                "proxyless gRPC servers have no external authorizer: the requests this policy's rules select are denied there (fail-closed)")
+        ],
+        "provider.*": [.proxylessGRPC: .notHonoured],
+    ]
+
+    /// gRPC's xDS filters include no JWT verification (as with istiod, which sends proxyless
+    /// servers no jwt_authn): the rules reach Envoy sidecars and gateways only.
+    static let requestAuthentication: [String: [ProxyKind: FieldSupport]] = [
+        "jwtRules.*": [
+            .proxylessGRPC: .substituted(
+                "proxyless gRPC servers verify no JWT: tokens are not checked there, and an AuthorizationPolicy that needs a request principal or claim allows nothing there (fail-closed)"
+            )
+        ]
     ]
 
     /// ServiceEntry fields whose effect differs for gRPC clients.
@@ -232,6 +246,7 @@ public enum ClientSupport {
         case "VirtualService": virtualService
         case "PeerAuthentication": peerAuthentication
         case "AuthorizationPolicy": authorizationPolicy
+        case "RequestAuthentication": requestAuthentication
         case "Sidecar": sidecar
         default: [:]
         }

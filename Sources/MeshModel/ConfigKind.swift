@@ -20,6 +20,8 @@ public enum ConfigKind: String, CaseIterable, Sendable, Codable, Comparable {
     case peerAuthentication = "PeerAuthentication"
     /// `AuthorizationPolicy`: who may call what on the selected workloads.
     case authorizationPolicy = "AuthorizationPolicy"
+    /// `RequestAuthentication`: the JSON Web Tokens the selected workloads' proxies verify.
+    case requestAuthentication = "RequestAuthentication"
     /// `Secret` (core `v1`, type `kubernetes.io/tls`): a gateway TLS credential as resources
     /// show it: the certificate's names, serial, expiry and the digest of the vaulted material.
     /// Written only through `/api/v1/secrets` (`meshctl create secret tls`).
@@ -29,7 +31,7 @@ public enum ConfigKind: String, CaseIterable, Sendable, Codable, Comparable {
     /// for `Secret`, else `networking.istio.io`.
     public var group: String {
         switch self {
-        case .peerAuthentication, .authorizationPolicy: "security.istio.io"
+        case .peerAuthentication, .authorizationPolicy, .requestAuthentication: "security.istio.io"
         case .secret: ""
         default: "networking.istio.io"
         }
@@ -50,6 +52,7 @@ public enum ConfigKind: String, CaseIterable, Sendable, Codable, Comparable {
         case .sidecar: "sidecars"
         case .peerAuthentication: "peerauthentications"
         case .authorizationPolicy: "authorizationpolicies"
+        case .requestAuthentication: "requestauthentications"
         case .secret: "secrets"
         }
     }
@@ -65,6 +68,7 @@ public enum ConfigKind: String, CaseIterable, Sendable, Codable, Comparable {
         case .sidecar: []
         case .peerAuthentication: ["pa"]
         case .authorizationPolicy: ["ap"]
+        case .requestAuthentication: ["ra"]
         case .secret: []
         }
     }

@@ -38,6 +38,7 @@ public enum ConfigValidator {
         case .sidecar: return .sidecar(try Sidecar(reading: spec))
         case .peerAuthentication: return .peerAuthentication(try PeerAuthentication(reading: spec))
         case .authorizationPolicy: return .authorizationPolicy(try AuthorizationPolicy(reading: spec))
+        case .requestAuthentication: return .requestAuthentication(try RequestAuthentication(reading: spec))
         case .secret: return .secret(try TLSSecret(reading: spec))
         }
     }

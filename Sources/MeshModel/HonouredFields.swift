@@ -14,6 +14,8 @@ enum HonouredFields {
         case "Sidecar": sidecar
         case "PeerAuthentication": peerAuthentication
         case "AuthorizationPolicy": authorizationPolicy
+        case "RequestAuthentication": requestAuthentication
+        case "MeshConfig": MeshConfig.honoured
         default: []
         }
     }
@@ -75,8 +77,9 @@ enum HonouredFields {
 
     /// Selector, action and every rule field become the server's RBAC filters (a gRPC server's,
     /// an Envoy sidecar's HTTP and network ones); what a server cannot check fails closed and
-    /// is warned about (`AuthorizationPolicy.advisories`), AUDIT in `ClientSupport`. `targetRef(s)` name gateways and waypoints, which meshd does not
-    /// serve: not honoured. `provider` comes only with CUSTOM, which is refused.
+    /// is warned about (`AuthorizationPolicy.advisories`), AUDIT and CUSTOM in `ClientSupport`.
+    /// `targetRef(s)` name Gateway API gateways and waypoints, which meshd does not serve yet:
+    /// not honoured.
     static let authorizationPolicy: Set<String> = {
         var fields: Set<String> = [
             "selector", "selector.matchLabels.*", "action", "rules", "rules.from", "rules.from.source",
@@ -95,6 +98,13 @@ enum HonouredFields {
         }
         return fields.union(ClientSupport.of("AuthorizationPolicy").keys)
     }()
+
+    /// Every JWT rule field becomes Envoy's `jwt_authn` filter on sidecars' inbound HTTP chains
+    /// and gateways (proxyless gRPC servers verify no JWT: `ClientSupport`). `targetRef(s)` name
+    /// Gateway API gateways and waypoints, which meshd does not serve yet: not honoured.
+    static let requestAuthentication: Set<String> = Set([
+        "selector", "selector.matchLabels.*",
+    ]).union(ClientSupport.of("RequestAuthentication").keys)
 
     /// Egress hosts and ports decide what a proxy sees; the outbound traffic policy and ingress
     /// listeners act in Envoy sidecars' listeners (`ClientSupport`). Capture modes, binds and

@@ -16,6 +16,8 @@ public enum TypedConfig: Sendable, Hashable {
     case peerAuthentication(PeerAuthentication)
     /// An AuthorizationPolicy spec.
     case authorizationPolicy(AuthorizationPolicy)
+    /// A RequestAuthentication spec.
+    case requestAuthentication(RequestAuthentication)
     /// A gateway TLS credential's public half.
     case secret(TLSSecret)
 
@@ -30,6 +32,7 @@ public enum TypedConfig: Sendable, Hashable {
         case .sidecar: .sidecar
         case .peerAuthentication: .peerAuthentication
         case .authorizationPolicy: .authorizationPolicy
+        case .requestAuthentication: .requestAuthentication
         case .secret: .secret
         }
     }

@@ -120,7 +120,8 @@ import Testing
         #expect(error?.code == .unknownKind)
         #expect(
             error?.description == #"document 1: kind: unknown kind "EnvoyFilter"; supported: "#
-                + "AuthorizationPolicy, DestinationRule, Gateway, PeerAuthentication, ServiceEntry, Sidecar, VirtualService, WorkloadEntry")
+                + "AuthorizationPolicy, DestinationRule, Gateway, PeerAuthentication, RequestAuthentication, ServiceEntry, Sidecar, VirtualService, WorkloadEntry"
+        )
     }
 
     @Test func wrongAPIVersionIsInvalid() {
