@@ -7,7 +7,8 @@ import MeshModel
 /// that has none, allows nothing); with no policy everything is allowed (no filter). AUDIT
 /// policies change no decision: Envoy gets them as a LOG filter before the others (a matching
 /// request is marked for the access log); gRPC servers have no audit log, so they get nothing
-/// (the apply answer warns). CUSTOM is refused on write.
+/// (the apply answer warns). CUSTOM goes to `ExtAuthzFilters` on Envoy; a gRPC server, which has
+/// no external authorizer, denies what its rules select.
 ///
 /// Each rule is one RBAC policy named `ns[NS]-policy[NAME]-rule[I]`, as istiod names them, and
 /// all policies of one action share one filter.
@@ -78,7 +79,9 @@ public enum AuthorizationFilters {
         -> [(AuthorizationPolicy.Action, Envoy_Config_Rbac_V3_RBAC)]
     {
         actions(on: target).compactMap { action in
-            let matching = policies.filter { $0.spec.action == action }
+            var matching = policies.filter { $0.spec.action == action }
+            // A gRPC server has no external authorizer: what a CUSTOM policy selects is denied.
+            if target == .grpc, action == .deny { matching += policies.filter { $0.spec.action == .custom } }
             return matching.isEmpty ? nil : (action, rules(matching, action: action, target: target))
         }
     }

@@ -1,18 +1,28 @@
 import MeshModel
 
-/// The AuthorizationPolicies of one PushContext, indexed by scope (Istio's
-/// `AuthorizationPolicies.ListAuthorizationPolicies`): the policies of a workload in namespace N
-/// with labels L are those of the root namespace and those of N, each without a selector or
-/// with a selector that L carries (a root-namespace policy's selector matches workloads of
-/// every namespace).
-public struct AuthorizationIndex: Sendable {
+/// A security policy kind that applies by Istio's scope rules: in the mesh root namespace to every
+/// workload, elsewhere to its namespace's, narrowed by an optional `selector.matchLabels`.
+public protocol ScopedPolicy: Sendable, Hashable {
+    /// `selector.matchLabels`; nil without a selector.
+    var selector: [String: String]? { get }
+}
+
+extension AuthorizationPolicy: ScopedPolicy {}
+extension RequestAuthentication: ScopedPolicy {}
+
+/// Policies of one kind in one PushContext, indexed by scope (Istio's
+/// `AuthorizationPolicies.ListAuthorizationPolicies`, and the same lookup for
+/// RequestAuthentications): the policies of a workload in namespace N with labels L are those of
+/// the root namespace and those of N, each without a selector or with a selector that L carries
+/// (a root-namespace policy's selector matches workloads of every namespace).
+public struct ScopedPolicyIndex<Spec: ScopedPolicy>: Sendable {
     /// A policy with what orders it among others.
     public struct Entry: Sendable, Hashable {
         public var key: ConfigKey
         public var createdRevision: Int64
-        public var spec: AuthorizationPolicy
+        public var spec: Spec
 
-        public init(key: ConfigKey, createdRevision: Int64, spec: AuthorizationPolicy) {
+        public init(key: ConfigKey, createdRevision: Int64, spec: Spec) {
             self.key = key
             self.createdRevision = createdRevision
             self.spec = spec
@@ -31,6 +41,9 @@ public struct AuthorizationIndex: Sendable {
     /// Whether no policy is indexed.
     public var isEmpty: Bool { byNamespace.isEmpty }
 
+    /// Every policy, by namespace then age.
+    public var all: [Entry] { byNamespace.keys.sorted().flatMap { byNamespace[$0] ?? [] } }
+
     /// Adds `entry`; entries must come oldest first.
     public mutating func add(_ entry: Entry) {
         selectorLabelKeys.formUnion((entry.spec.selector ?? [:]).keys)
@@ -48,3 +61,8 @@ public struct AuthorizationIndex: Sendable {
         }
     }
 }
+
+/// The AuthorizationPolicies of one PushContext.
+public typealias AuthorizationIndex = ScopedPolicyIndex<AuthorizationPolicy>
+/// The RequestAuthentications of one PushContext.
+public typealias RequestAuthenticationIndex = ScopedPolicyIndex<RequestAuthentication>

@@ -31,9 +31,13 @@ extension PushContext {
             priorityLabels = proxy.topologyLabels.filter { failoverPriorityLabelKeys.contains($0.key) }
         }
         // Only a server's listeners depend on security policies (a proxyless server's inbound
-        // listeners, every Envoy sidecar's virtualInbound), so proxyless clients keep sharing.
-        let serves = !proxy.inbound.isEmpty || GeneratorTable.takesWorkloadPorts(proxy.kind)
-        let policyKeys = serves ? peerAuthentications.selectorLabelKeys.union(authorizationPolicies.selectorLabelKeys) : []
+        // listeners, every Envoy sidecar's virtualInbound, a gateway's listeners), so proxyless
+        // clients keep sharing.
+        let serves = !proxy.inbound.isEmpty || GeneratorTable.takesWorkloadPorts(proxy.kind) || GeneratorTable.takesGateways(proxy.kind)
+        let policyKeys =
+            serves
+            ? peerAuthentications.selectorLabelKeys.union(authorizationPolicies.selectorLabelKeys).union(requestAuthentications.selectorLabelKeys)
+            : []
         return ViewKey(
             kind: proxy.kind, namespace: proxy.namespace, sidecar: sidecar?.key, sourceLabels: labels,
             locality: isLocalityAware ? proxy.locality : nil, priorityLabels: priorityLabels,

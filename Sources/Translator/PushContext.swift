@@ -60,10 +60,13 @@ public struct PushContext: Sendable {
     public let peerAuthentications: PeerAuthenticationIndex
     /// The AuthorizationPolicies, indexed by scope.
     public let authorizationPolicies: AuthorizationIndex
+    /// The RequestAuthentications, indexed by scope.
+    public let requestAuthentications: RequestAuthenticationIndex
     /// Gateway TLS credentials (stored `Secret`s with their vaulted material).
     public let credentials: CredentialIndex
-    /// The mesh settings the context was built with (the root namespace).
-    public let settings: MeshSettings
+    /// The mesh settings the context was built with (root namespace, extension providers,
+    /// fetched key sets, and their generation).
+    public private(set) var settings: MeshSettings
     /// Problems found while building, each naming the resource and field (dangling references,
     /// ignored duplicates); the admin API shows them and apply returns those of the applied resources.
     public private(set) var warnings: [ConfigWarning]
@@ -89,12 +92,14 @@ public struct PushContext: Sendable {
         destinationRules: [String: [DestinationRuleEntry]], gatewayVirtualServices: [VirtualServiceEntry] = [],
         gateways: GatewayIndex = GatewayIndex(), rejectedGatewayServers: [ConfigWarning] = [], sidecars: SidecarIndex = SidecarIndex(),
         peerAuthentications: PeerAuthenticationIndex = PeerAuthenticationIndex(),
-        authorizationPolicies: AuthorizationIndex = AuthorizationIndex(), credentials: CredentialIndex = CredentialIndex(),
+        authorizationPolicies: AuthorizationIndex = AuthorizationIndex(),
+        requestAuthentications: RequestAuthenticationIndex = RequestAuthenticationIndex(), credentials: CredentialIndex = CredentialIndex(),
         settings: MeshSettings = MeshSettings(), warnings: [ConfigWarning], invalid: [ConfigWarning] = [],
         scope: Scope = .full
     ) {
         self.peerAuthentications = peerAuthentications
         self.authorizationPolicies = authorizationPolicies
+        self.requestAuthentications = requestAuthentications
         self.credentials = credentials
         self.revision = revision
         self.registry = registry
@@ -135,6 +140,14 @@ public struct PushContext: Sendable {
 
     /// An empty context (before the store has been read).
     public static let empty = PushContext(revision: 0, registry: RegistrySnapshot(), virtualServices: [:], destinationRules: [:], warnings: [])
+
+    /// This context under other mesh settings (what a settings-only change amounts to when no
+    /// resource depends on the settings' warnings; tests).
+    public func replacingSettings(_ settings: MeshSettings) -> PushContext {
+        var next = self
+        next.settings = settings
+        return next
+    }
 
     /// This context at `revision` with another registry, warnings and scope: the endpoint-only
     /// update, where routing config and Sidecars did not change. The routing indices derived

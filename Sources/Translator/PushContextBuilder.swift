@@ -53,6 +53,7 @@ public enum PushContextBuilder {
         var sidecars = SidecarIndex()
         var peerAuthentications = PeerAuthenticationIndex()
         var authorizationPolicies = AuthorizationIndex()
+        var requestAuthentications = RequestAuthenticationIndex()
         var credentials = CredentialIndex()
         var warnings = invalid
 
@@ -110,6 +111,8 @@ public enum PushContextBuilder {
                 for advisory in spec.advisories {
                     warnings.append(.init(key: input.key, field: advisory.field, message: advisory.message))
                 }
+            case .requestAuthentication(let spec):
+                requestAuthentications.add(.init(key: input.key, createdRevision: input.createdRevision, spec: spec))
             case .peerAuthentication(let spec):
                 if let warning = peerAuthentications.add(.init(key: input.key, createdRevision: input.createdRevision, spec: spec)) {
                     warnings.append(warning)
@@ -134,11 +137,13 @@ public enum PushContextBuilder {
             guard let overflow = registry.weightOverflows[host] else { continue }
             warnings.append(weightWarning(overflow))
         }
+        warnings += SecurityWarnings.warnings(authorizationPolicies, requestAuthentications, settings: settings, registry: registry)
         let context = PushContext(
             revision: revision, registry: registry, virtualServices: virtualServices,
             destinationRules: destinationRules, gatewayVirtualServices: gatewayVirtualServices, gateways: gateways,
             rejectedGatewayServers: rejectedGatewayServers, sidecars: sidecars,
             peerAuthentications: peerAuthentications, authorizationPolicies: authorizationPolicies,
+            requestAuthentications: requestAuthentications,
             credentials: credentials, settings: settings, warnings: warnings)
         return context.replacing(
             revision: revision, registry: registry,

@@ -47,6 +47,29 @@ public enum RBACDescription {
         case .remoteIp(let c): "remote-ip:\(cidr(c))"
         case .header(let h): "header:\(h.name)=\(matcher(h.stringMatch))"
         case .urlPath(let path): "path:\(matcher(path.path))"
+        case .metadata(let m): metadata(m)
+        case nil: "unset"
+        }
+    }
+
+    /// A metadata matcher: `jwt:iss=exact:…` for the verified payload, else `meta:FILTER:PATH=…`.
+    static func metadata(_ m: Envoy_Type_Matcher_V3_MetadataMatcher) -> String {
+        let path = m.path.map(\.key)
+        let text =
+            m.filter == "envoy.filters.http.jwt_authn" && path.first == "payload"
+            ? "jwt:\(path.dropFirst().joined(separator: "."))=\(value(m.value))"
+            : "meta:\(m.filter):\(path.joined(separator: "."))=\(value(m.value))"
+        return m.invert ? "not(\(text))" : text
+    }
+
+    static func value(_ v: Envoy_Type_Matcher_V3_ValueMatcher) -> String {
+        switch v.matchPattern {
+        case .stringMatch(let s): matcher(s)
+        case .listMatch(let l): "list-has(\(value(l.oneOf)))"
+        case .orMatch(let o): "or(\(o.valueMatchers.map(value).joined(separator: ",")))"
+        case .presentMatch(let present): present ? "present" : "absent"
+        case .boolMatch(let b): "bool:\(b)"
+        case .nullMatch: "null"
         case nil: "unset"
         }
     }
@@ -64,6 +87,7 @@ public enum RBACDescription {
         case .destinationIp(let c): "dest-ip:\(cidr(c))"
         case .requestedServerName(let m): "sni:\(matcher(m))"
         case .uriTemplate(let t): "path-template:\(template(t))"
+        case .metadata(let m): metadata(m)
         case nil: "unset"
         }
     }

@@ -7,8 +7,8 @@ public enum RBACTarget: Sendable, Hashable, CaseIterable {
     /// A proxyless gRPC server's HTTP RBAC filter (gRFC A41): no JWT, no SNI, no path templates
     /// (those become regexes).
     case grpc
-    /// An Envoy sidecar's HTTP RBAC filter, on its HTTP inbound chains: everything but the
-    /// JWT attributes (no RequestAuthentication yet).
+    /// An Envoy proxy's HTTP RBAC filter (sidecar inbound HTTP chains, gateway connection
+    /// managers): everything, the JWT attributes from `jwt_authn`'s metadata.
     case envoyHTTP
     /// An Envoy sidecar's network RBAC filter, on its TCP inbound chains: no request at all, so
     /// also no hosts, methods, paths or headers.
@@ -16,6 +16,8 @@ public enum RBACTarget: Sendable, Hashable, CaseIterable {
 
     /// Whether the filter sees HTTP requests.
     var seesRequests: Bool { self != .envoyTCP }
+    /// Whether the filter sees a verified JWT (`jwt_authn`'s metadata).
+    var seesJWT: Bool { self == .envoyHTTP }
 }
 
 /// AuthorizationPolicy rules → Envoy RBAC policies (`envoy.config.rbac.v3`), the shapes istiod's
@@ -31,8 +33,9 @@ public enum RBACTarget: Sendable, Hashable, CaseIterable {
 /// What the target cannot check fails closed, as Istio builds TCP filters: an ALLOW rule
 /// needing it is dropped whole (it allows nothing), while a DENY or AUDIT rule is kept without
 /// that field (it matches more). gRPC cannot check `requestPrincipals`, `request.auth.*` and
-/// `connection.sni`; Envoy's HTTP filter the JWT attributes (until RequestAuthentication);
-/// Envoy's network filter no request attribute at all (hosts, methods, paths, headers, JWT).
+/// `connection.sni`; Envoy's network filter no request attribute at all (hosts, methods,
+/// paths, headers, JWT). Envoy's HTTP filter checks everything: the JWT attributes are
+/// `metadata` matchers on the payload `jwt_authn` verified.
 /// The write path says so (`advisories`, `ClientSupport`).
 public enum RBACTranslation {
     /// The SPIFFE form of a principal value (`cluster.local/ns/NS/sa/SA`).
@@ -43,8 +46,8 @@ public enum RBACTranslation {
     static func checks(conditionKey key: String, on target: RBACTarget) -> Bool {
         switch target {
         case .grpc: !AuthorizationPolicy.isUncheckableByGRPC(conditionKey: key)
-        case .envoyHTTP: !AuthorizationPolicy.isUncheckableByEnvoy(conditionKey: key)
-        case .envoyTCP: !AuthorizationPolicy.isUncheckableByEnvoy(conditionKey: key) && !AuthorizationPolicy.isRequestOnly(conditionKey: key)
+        case .envoyHTTP: true
+        case .envoyTCP: !AuthorizationPolicy.needsJWT(conditionKey: key) && !AuthorizationPolicy.isRequestOnly(conditionKey: key)
         }
     }
 
@@ -66,8 +69,8 @@ public enum RBACTranslation {
         }
         var principals: [Envoy_Config_Rbac_V3_Principal] = []
         for source in rule.from {
-            if dropsRule && !(source.requestPrincipals.isEmpty && source.notRequestPrincipals.isEmpty) { return nil }
-            principals.append(andIDs(principalParts(source) + principalConditions))
+            if dropsRule && !target.seesJWT && !(source.requestPrincipals.isEmpty && source.notRequestPrincipals.isEmpty) { return nil }
+            principals.append(andIDs(principalParts(source, target: target) + principalConditions))
         }
         if principals.isEmpty { principals = [andIDs(principalConditions)] }
         var permissions: [Envoy_Config_Rbac_V3_Permission] = []
@@ -84,7 +87,7 @@ public enum RBACTranslation {
 
     // MARK: - Sources
 
-    private static func principalParts(_ source: AuthorizationPolicy.Source) -> [Envoy_Config_Rbac_V3_Principal] {
+    private static func principalParts(_ source: AuthorizationPolicy.Source, target: RBACTarget) -> [Envoy_Config_Rbac_V3_Principal] {
         var parts: [Envoy_Config_Rbac_V3_Principal] = []
         func add(_ values: [String], negated: Bool, _ make: (String) -> Envoy_Config_Rbac_V3_Principal) {
             guard !values.isEmpty else { return }
@@ -93,6 +96,10 @@ public enum RBACTranslation {
         }
         add(source.principals, negated: false, principalName)
         add(source.notPrincipals, negated: true, principalName)
+        if target.seesJWT {
+            add(source.requestPrincipals, negated: false, requestPrincipal)
+            add(source.notRequestPrincipals, negated: true, requestPrincipal)
+        }
         add(source.namespaces, negated: false, namespace)
         add(source.notNamespaces, negated: true, namespace)
         add(source.serviceAccounts, negated: false, serviceAccount)
@@ -115,6 +122,13 @@ public enum RBACTranslation {
         case "source.serviceAccount": make = serviceAccount
         case "source.ip": make = { ip($0, remote: false) }
         case "remote.ip": make = { ip($0, remote: true) }
+        case "request.auth.principal": make = requestPrincipal
+        case _ where AuthorizationPolicy.needsJWT(conditionKey: condition.key):
+            guard let path = claimPath(condition.key) else { return nil }
+            var parts: [Envoy_Config_Rbac_V3_Principal] = []
+            if !condition.values.isEmpty { parts.append(claim(path, condition.values)) }
+            if !condition.notValues.isEmpty { parts.append(notID(claim(path, condition.notValues))) }
+            return andIDs(parts)
         default:
             guard let header = condition.headerName else { return nil }
             make = { value in

@@ -117,7 +117,11 @@ struct AuthorizationPolicyTests {
         ("rules:\n- from:\n  - source: {ipBlocks: [not-an-ip]}", "spec.rules[0].from[0].source.ipBlocks[0]"),
         ("rules:\n- when:\n  - {key: source.nothing, values: [x]}", "spec.rules[0].when[0].key"),
         ("rules:\n- when:\n  - {key: source.ip}", "spec.rules[0].when[0]"),
-        ("action: CUSTOM\nprovider: {name: x}\nrules:\n- {}", "spec.action"),
+        ("action: CUSTOM\nrules:\n- {}", "spec.provider"),
+        ("action: CUSTOM\nprovider: {name: x}", "spec.rules"),
+        ("action: CUSTOM\nprovider: {name: x}\nrules:\n- from:\n  - source: {namespaces: [a]}", "spec.rules[0].from[0].source.namespaces"),
+        ("action: CUSTOM\nprovider: {name: x}\nrules:\n- when:\n  - {key: 'request.auth.claims[a]', values: [b]}", "spec.rules[0].when[0].key"),
+        ("action: DENY\nprovider: {name: x}\nrules:\n- {}", "spec.provider"),
         ("rules:\n- from:\n  - source: {principals: ['']}", "spec.rules[0].from[0].source.principals[0]"),
     ])
     func invalid(_ spec: String, _ field: String) throws {
@@ -140,9 +144,9 @@ struct AuthorizationPolicyTests {
         #expect(push.warnings.allSatisfy { !$0.message.isEmpty })
         let audit = try #require(try ConfigDocumentParser.parse(authorizationPolicy("a", "shop", "action: AUDIT\nrules:\n- {}")).first)
         let limits = try ConfigValidator.validateForWrite(audit).clientLimits
-        // gRPC servers have no audit log and gateways no RBAC yet; Envoy sidecars log matches.
+        // gRPC servers have no audit log; Envoy sidecars and gateways log matches.
         #expect(Set(limits.map(\.path)) == ["spec.action"])
-        #expect(Set(limits.flatMap(\.kinds)) == [.proxylessGRPC, .gateway])
+        #expect(Set(limits.flatMap(\.kinds)) == [.proxylessGRPC])
     }
 
     @Test func aDenyWithRequestFieldsIsWarnedForTCPPorts() throws {

@@ -141,10 +141,27 @@ struct EnvoyRBACTranslationTests {
         Case(
             name: "http audit", spec: "action: AUDIT\nrules:\n- to:\n  - operation: {methods: [GET]}", target: .envoyHTTP, action: .log,
             lines: ["ns[foo]-policy[p]-rule[0]: any -> header::method=exact:GET"]),
-        // JWT attributes: not checked on Envoy yet either (no RequestAuthentication): fail closed.
+        // JWT attributes: the payload jwt_authn verified (iss and sub, split at the last slash).
         Case(
             name: "requestPrincipals on Envoy HTTP", spec: "rules:\n- from:\n  - source: {requestPrincipals: ['*']}", target: .envoyHTTP,
-            action: .allow, lines: []),
+            action: .allow, lines: ["ns[foo]-policy[p]-rule[0]: and(jwt:iss=regex:.+,jwt:sub=regex:.+) -> any"]),
+        Case(
+            name: "requestPrincipals by issuer URL", spec: "rules:\n- from:\n  - source: {requestPrincipals: ['https://a.example/*', 'x']}",
+            target: .envoyHTTP, action: .allow,
+            lines: ["ns[foo]-policy[p]-rule[0]: or(and(jwt:iss=exact:https://a.example,jwt:sub=regex:.+),and(jwt:iss=exact:x,jwt:sub=exact:)) -> any"]
+        ),
+        Case(
+            name: "a claim: a value or a list holding it", spec: "rules:\n- when:\n  - {key: 'request.auth.claims[groups]', values: [admin, 'dev*']}",
+            target: .envoyHTTP, action: .allow,
+            lines: [
+                "ns[foo]-policy[p]-rule[0]: jwt:groups=or(list-has(or(exact:admin,prefix:dev)),or(exact:admin,prefix:dev)) -> any"
+            ]),
+        Case(
+            name: "a nested claim and notValues", spec: "action: DENY\nrules:\n- when:\n  - {key: 'request.auth.claims[a][b.c]', notValues: [x]}",
+            target: .envoyHTTP, action: .deny, lines: ["ns[foo]-policy[p]-rule[0]: not(jwt:a.b.c=or(list-has(exact:x),exact:x)) -> any"]),
+        Case(
+            name: "JWT attributes on a TCP chain: an ALLOW rule allows nothing",
+            spec: "rules:\n- from:\n  - source: {requestPrincipals: ['*']}", target: .envoyTCP, action: .allow, lines: []),
     ]
 
     @Test(arguments: cases)

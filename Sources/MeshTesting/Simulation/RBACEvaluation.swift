@@ -14,11 +14,15 @@ public struct RBACContext: Sendable, Hashable {
     public var serverName: String?
     /// The request, on HTTP chains.
     public var request: SimulatedRequest?
+    /// The dynamic metadata filters before RBAC wrote, by filter name (`jwt_authn`'s verified
+    /// `payload`, the shadow RBAC's effective policy id).
+    public var metadata: [String: JSONValue]
 
     public init(
         principal: String?, sourceAddress: String, destinationAddress: String, destinationPort: UInt32,
-        serverName: String? = nil, request: SimulatedRequest? = nil
+        serverName: String? = nil, request: SimulatedRequest? = nil, metadata: [String: JSONValue] = [:]
     ) {
+        self.metadata = metadata
         self.principal = principal
         self.sourceAddress = sourceAddress
         self.destinationAddress = destinationAddress
@@ -66,6 +70,36 @@ public enum RBACEvaluation {
             return FilterChainSelection.contains(range, c.sourceAddress)
         case .header(let header): return matches(header, c)
         case .urlPath(let path): return matches(path, c)
+        case .metadata(let matcher): return matches(matcher, c)
+        case nil: return false
+        }
+    }
+
+    /// Envoy's `MetadataMatcher`: the value at the path under the filter's metadata; a missing
+    /// path matches nothing (then `invert` matches).
+    static func matches(_ m: Envoy_Type_Matcher_V3_MetadataMatcher, _ c: RBACContext) -> Bool {
+        var value = c.metadata[m.filter]
+        for segment in m.path { value = value?[segment.key] }
+        let found = value.map { matches(m.value, $0) } ?? false
+        return m.invert ? !found : found
+    }
+
+    /// A `ValueMatcher` on a JSON value: strings only for string matchers, lists for list_match.
+    static func matches(_ v: Envoy_Type_Matcher_V3_ValueMatcher, _ value: JSONValue) -> Bool {
+        switch v.matchPattern {
+        case .stringMatch(let matcher):
+            if case .string(let text) = value { return TrafficSimulation.matches(matcher, text) }
+            return false
+        case .listMatch(let list):
+            if case .array(let items) = value { return items.contains { matches(list.oneOf, $0) } }
+            return false
+        case .orMatch(let or): return or.valueMatchers.contains { matches($0, value) }
+        case .presentMatch(let present): return present
+        case .boolMatch(let expected):
+            if case .bool(let actual) = value { return actual == expected }
+            return false
+        case .nullMatch:
+            return value == .null
         case nil: return false
         }
     }
@@ -91,6 +125,7 @@ public enum RBACEvaluation {
         case .requestedServerName(let matcher): return TrafficSimulation.matches(matcher, c.serverName ?? "")
         case .header(let header): return matches(header, c)
         case .urlPath(let path): return matches(path, c)
+        case .metadata(let matcher): return matches(matcher, c)
         case .uriTemplate(let config):
             guard let request = c.request,
                 let template = try? Envoy_Extensions_Path_Match_UriTemplate_V3_UriTemplateMatchConfig(serializedBytes: config.typedConfig.value),

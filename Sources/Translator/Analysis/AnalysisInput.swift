@@ -109,6 +109,15 @@ public struct AnalysisInput: Sendable {
         }
     }
 
+    var requestAuthentications: [(key: ConfigKey, createdRevision: Int64, spec: RequestAuthentication)] {
+        all {
+            switch $0 {
+            case .requestAuthentication(let spec): spec
+            default: nil
+            }
+        }
+    }
+
     var peerAuthentications: [(key: ConfigKey, createdRevision: Int64, spec: PeerAuthentication)] {
         all {
             switch $0 {

@@ -2,7 +2,7 @@ import MeshModel
 
 /// IST0127: security policies that apply to no workload, with Istio's scoping.
 ///
-/// An AuthorizationPolicy in the root namespace with a selector looks in every namespace (one
+/// An AuthorizationPolicy or RequestAuthentication in the root namespace with a selector looks in every namespace (one
 /// without is mesh-wide and always applies); elsewhere its selector looks in its namespace, and
 /// without one it needs some workload in its namespace. A PeerAuthentication's selector looks
 /// in its namespace (Istio has no analyzer for it; meshd reports the same way, as a policy
@@ -12,8 +12,10 @@ enum PolicySelectorAnalyzer {
     @Sendable static func analyze(_ input: AnalysisInput) -> [AnalysisMessage] {
         let root = input.context.settings.rootNamespace
         var messages: [AnalysisMessage] = []
-        for (key, _, spec) in input.authorizationPolicies {
-            let selector = spec.selector ?? [:]
+        let scoped =
+            input.authorizationPolicies.map { ($0.key, $0.spec.selector) } + input.requestAuthentications.map { ($0.key, $0.spec.selector) }
+        for (key, specSelector) in scoped {
+            let selector = specSelector ?? [:]
             if !selector.isEmpty {
                 let candidates = key.namespace == root ? input.workloads : input.workloads(in: key.namespace)
                 if !candidates.contains(where: { $0.matches(selector) }) {

@@ -28,13 +28,15 @@ enum EnvoyFilters {
     /// A gateway's HttpConnectionManager over RDS `routeName`: as a sidecar's, and as istiod
     /// writes it for the edge — the peer's address is the client's (`use_remote_address`), and
     /// the `x-forwarded-client-cert` header is replaced by what the gateway saw of the client's
-    /// certificate (SANITIZE_SET).
-    static func gatewayConnectionManager(statPrefix: String, routeName: String) -> Envoy_Config_Listener_V3_Filter {
+    /// certificate (SANITIZE_SET). `security` (the gateway's ext_authz, jwt_authn and RBAC) runs first.
+    static func gatewayConnectionManager(
+        statPrefix: String, routeName: String, security: [Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter] = []
+    ) -> Envoy_Config_Listener_V3_Filter {
         var manager = Manager()
         manager.statPrefix = statPrefix
         manager.rds.configSource = .adsV3
         manager.rds.routeConfigName = routeName
-        manager.httpFilters = HTTPFilters.outbound(.envoy)
+        manager.httpFilters = security + HTTPFilters.outbound(.envoy)
         manager.useRemoteAddress = .init(true)
         manager.forwardClientCertDetails = .sanitizeSet
         manager.setCurrentClientCertDetails = clientCertDetails(withCertificate: true)

@@ -26,8 +26,7 @@ enum EnvoyInbound {
         let labels = view.key.policyLabels
         let root = push.settings.rootNamespace
         let shared = InboundChains.Shared(
-            policies: push.authorizationPolicies.policies(namespace: namespace, labels: labels, rootNamespace: root),
-            trustDomain: trustDomain)
+            security: SecurityFilters(push: push, namespace: namespace, labels: labels, gateway: false), trustDomain: trustDomain)
         func mode(_ port: UInt32) -> PeerAuthentication.Mode {
             push.peerAuthentications.mode(namespace: namespace, labels: labels, port: port, rootNamespace: root)
         }

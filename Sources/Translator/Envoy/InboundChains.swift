@@ -101,17 +101,17 @@ enum InboundChains {
         var routePort: UInt32
     }
 
-    /// What every chain of one listener shares, built once: the workload's RBAC filters and the
-    /// mesh mTLS transport sockets.
+    /// What every chain of one listener shares, built once: the workload's security filters
+    /// (ext_authz, jwt_authn, RBAC) and the mesh mTLS transport sockets.
     struct Shared {
         var http: [Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter]
         var network: [Envoy_Config_Listener_V3_Filter]
         var httpTLS: Envoy_Config_Core_V3_TransportSocket
         var tcpTLS: Envoy_Config_Core_V3_TransportSocket
 
-        init(policies: [AuthorizationIndex.Entry], trustDomain: String) {
-            http = AuthorizationFilters.filters(policies, target: .envoyHTTP)
-            network = AuthorizationFilters.networkFilters(policies)
+        init(security: SecurityFilters, trustDomain: String) {
+            http = security.http
+            network = security.network
             httpTLS = DownstreamTLS.socket(InboundTLS.context(http: true, trustDomain: trustDomain))
             tcpTLS = DownstreamTLS.socket(InboundTLS.context(http: false, trustDomain: trustDomain))
         }

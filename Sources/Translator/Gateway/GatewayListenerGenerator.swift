@@ -13,6 +13,11 @@ import SwiftProtobuf
 /// `https.PORT.PORT_NAME.GATEWAY.NAMESPACE`; TLS passthrough servers take bound VirtualServices'
 /// `tls[]` matches as chains by SNI; a TCP server (or a TLS server terminating TLS) forwards
 /// with the first bound `tcp[]` rule that applies. A listener left without chains is not sent.
+///
+/// The gateway's security filters (`SecurityFilters`: the AuthorizationPolicies and
+/// RequestAuthentications selecting the gateway pod's labels in its namespace or the root
+/// namespace) are in every connection manager and before every `tcp_proxy`, as istiod puts them;
+/// AUTO_PASSTHROUGH chains (none here yet) would get none.
 struct GatewayListenerGenerator: ResourceGenerator {
     var typeURL: String { TypeURL.listener }
 
@@ -21,7 +26,8 @@ struct GatewayListenerGenerator: ResourceGenerator {
 
     func generate(for view: ProxyView, in push: PushContext) -> [XDSResource] {
         let merged = MergedGateway(push.gateways.entries(view.key.gateways), reservedPorts: EnvoyNames.reservedPorts)
-        var listeners = merged.listeners.compactMap { listener($0, view: view) }
+        let security = SecurityFilters(push: push, namespace: view.key.namespace, labels: view.key.policyLabels, gateway: true)
+        var listeners = merged.listeners.compactMap { listener($0, view: view, security: security) }
         listeners.append(EnvoyListenerGenerator.health())
         listeners.append(EnvoyListenerGenerator.stats())
         return listeners.map { listener in
@@ -29,27 +35,37 @@ struct GatewayListenerGenerator: ResourceGenerator {
         }.sorted { $0.name < $1.name }
     }
 
-    private func listener(_ merged: MergedGateway.Listener, view: ProxyView) -> Envoy_Config_Listener_V3_Listener? {
+    private func listener(_ merged: MergedGateway.Listener, view: ProxyView, security: SecurityFilters) -> Envoy_Config_Listener_V3_Listener? {
         var chains: [Envoy_Config_Listener_V3_FilterChain] = []
         if let first = merged.plain.first {
             if first.spec.port.protocol.isHTTP, let route = MergedGateway.routeName(first) {
                 chains.append(
                     EnvoyFilters.chain(
-                        merged.name, EnvoyFilters.gatewayConnectionManager(statPrefix: "outbound_\(merged.name)_", routeName: route)))
+                        merged.name,
+                        EnvoyFilters.gatewayConnectionManager(statPrefix: "outbound_\(merged.name)_", routeName: route, security: security.http)))
             } else if let proxy = Self.tcpProxy(for: first, view: view) {
-                chains.append(EnvoyFilters.chain(merged.name, Self.filter(proxy)))
+                var chain = EnvoyFilters.chain(merged.name, Self.filter(proxy))
+                chain.filters.insert(contentsOf: security.network, at: 0)
+                chains.append(chain)
             }
         }
         var sniTaken: Set<[String]> = []
         for server in merged.secure {
             let sni = server.sniHosts
             if server.spec.terminatesHTTPS, let route = MergedGateway.routeName(server) {
-                let manager = EnvoyFilters.gatewayConnectionManager(statPrefix: server.spec.name ?? "outbound_\(merged.name)_", routeName: route)
+                let manager = EnvoyFilters.gatewayConnectionManager(
+                    statPrefix: server.spec.name ?? "outbound_\(merged.name)_", routeName: route, security: security.http)
                 chains.append(Self.terminating(route, sni: sni, server: server, filter: manager))
             } else if server.spec.tls?.mode.isPassthrough ?? false {
-                chains += Self.passthroughChains(server, port: merged.port, view: view, taken: &sniTaken)
+                chains += Self.passthroughChains(server, port: merged.port, view: view, taken: &sniTaken).map { chain in
+                    var chain = chain
+                    chain.filters.insert(contentsOf: security.network, at: 0)
+                    return chain
+                }
             } else if let proxy = Self.tcpProxy(for: server, view: view) {
-                chains.append(Self.terminating("\(server.gatewayName)#\(server.index)", sni: sni, server: server, filter: Self.filter(proxy)))
+                var chain = Self.terminating("\(server.gatewayName)#\(server.index)", sni: sni, server: server, filter: Self.filter(proxy))
+                chain.filters.insert(contentsOf: security.network, at: 0)
+                chains.append(chain)
             }
         }
         chains = EnvoyOutbound.withDistinctMatches(chains)
