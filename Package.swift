@@ -119,6 +119,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // What the push side is built with besides the store: the mesh config file and the key
+        // sets fetched for RequestAuthentications (HTTP client: AsyncHTTPClient).
+        .target(
+            name: "MeshInputs",
+            dependencies: [
+                "MeshModel", "MeshCommon", "Translator", "PushPipeline",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The xDS server: ADS over gRPC, the SotW and Delta stream machines, proxy identity.
         .target(
             name: "XDS",
@@ -135,7 +149,7 @@ let package = Package(
         .target(
             name: "AdminAPI",
             dependencies: [
-                "MeshModel", "Storage", "PushPipeline", "XDSCore", "Translator", "Discovery", "CertificateAuthority",
+                "MeshModel", "Storage", "PushPipeline", "XDSCore", "Translator", "Discovery", "CertificateAuthority", "MeshInputs",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -202,7 +216,7 @@ let package = Package(
             name: "meshd",
             dependencies: [
                 "MeshModel", "MeshCommon", "Storage", "Discovery", "Translator", "PushPipeline", "XDS", "AdminAPI", "EnvoyAPI",
-                "CertificateAuthority",
+                "CertificateAuthority", "MeshInputs",
                 "EtcdStore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,5 +1,6 @@
 import CertificateAuthority
 import Logging
+import MeshInputs
 import Prometheus
 import PushPipeline
 import Storage
@@ -55,6 +56,22 @@ public struct AdminDependencies: Sendable {
     /// The push server's generator table (its trust domain), with which a dry run works out
     /// what each connected proxy would receive.
     public var generators: GeneratorTable
+    /// The mesh config and fetched key sets (`/debug/mesh`, `/debug/jwks`, the apply path's
+    /// JWKS prefetch); nil in tests that run without them.
+    public var meshInputs: MeshInputsAccess?
+
+    /// What the admin API reads of meshd's mesh inputs.
+    public struct MeshInputsAccess: Sendable {
+        public var settings: MeshSettingsSource
+        public var meshConfig: MeshConfigWatcher?
+        public var jwks: JWKSResolver?
+
+        public init(settings: MeshSettingsSource, meshConfig: MeshConfigWatcher?, jwks: JWKSResolver?) {
+            self.settings = settings
+            self.meshConfig = meshConfig
+            self.jwks = jwks
+        }
+    }
 
     /// Creates the dependencies; the defaults trust loopback callers and refuse token minting
     /// without the admin token.
@@ -64,8 +81,10 @@ public struct AdminDependencies: Sendable {
         trustedAddresses: Set<String> = ["127.0.0.1", "::1"], allowedHostNames: Set<String> = [],
         allowLoopbackTokenMinting: Bool = false, health: ServingHealth = ServingHealth(),
         configIndex: SharedConfigIndex = SharedConfigIndex(), identity: Identity? = nil,
-        peers: (any PeerProxyStatuses)? = nil, generators: GeneratorTable, vault: (any CredentialVault)? = nil
+        peers: (any PeerProxyStatuses)? = nil, generators: GeneratorTable, vault: (any CredentialVault)? = nil,
+        meshInputs: MeshInputsAccess? = nil
     ) {
+        self.meshInputs = meshInputs
         self.vault = vault
         self.generators = generators
         self.store = store

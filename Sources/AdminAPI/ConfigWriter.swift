@@ -19,6 +19,9 @@ struct ConfigWriter: Sendable {
     var statuses: ProxyStatusRegistry? = nil
     /// The push server's generator table, which a dry run's impact generates with.
     let generators: GeneratorTable
+    /// The mesh settings and JWKS resolver: an applied RequestAuthentication's `jwksUri`s are
+    /// fetched before the answer, which says when one cannot be had.
+    var meshInputs: AdminDependencies.MeshInputsAccess? = nil
 
     /// The writer every admin endpoint uses: the store, the push side's views and, for dry runs,
     /// the connected proxies and the push server's generators. One initializer, so no endpoint
@@ -27,6 +30,7 @@ struct ConfigWriter: Sendable {
         self.init(
             store: dependencies.store, index: dependencies.configIndex, publisher: dependencies.publisher,
             statuses: dependencies.statuses, generators: dependencies.generators)
+        meshInputs = dependencies.meshInputs
     }
 
     init(
@@ -120,7 +124,9 @@ struct ConfigWriter: Sendable {
             // Said whether or not such a client is connected: the YAML is what is being reviewed.
             notHonoured += limits.map { .string("\(resource.key): \($0.path): \($0.message)") }
         }
+        let fetchWarnings = await prefetchKeySets(validated)
         var prospective = index.read()
+        if let settings = meshInputs?.settings.current { prospective.settings = settings }
         try await prospective.catchUp(with: store)
         let stored = prospective
         let next = (prospective.revision ?? 0) + 1
@@ -138,12 +144,27 @@ struct ConfigWriter: Sendable {
         // Dangling references are accepted (apply order must not matter) but reported.
         let warnings =
             context.warnings.filter { keys.contains($0.key) }.map { JSONValue.string($0.description) } + notHonoured
-            + extraWarnings.map(JSONValue.string)
+            + extraWarnings.map(JSONValue.string) + fetchWarnings.map(JSONValue.string)
         if let dryRun {
             return try await dryRunAnswer(write, request: dryRun, stored: stored, prospective: context, warnings: warnings, extra: extra)
         }
         let outcome = try await store.write(write)
         return answer(outcome, extra: extra.merging(["warnings": .array(warnings)]) { a, _ in a })
+    }
+
+    /// Fetches the `jwksUri`s of the RequestAuthentications being applied that meshd has no
+    /// keys from (each bounded by its rule's timeout); one warning per failure.
+    private func prefetchKeySets(_ validated: [(resource: ConfigResource, config: TypedConfig)]) async -> [String] {
+        guard let jwks = meshInputs?.jwks else { return [] }
+        var warnings: [String] = []
+        for (resource, config) in validated {
+            guard case .requestAuthentication(let spec) = config else { continue }
+            for (index, rule) in spec.jwtRules.enumerated() {
+                guard let uri = rule.fetchedURI, let error = await jwks.prefetch(uri, timeout: rule.timeout) else { continue }
+                warnings.append("\(resource.key): spec.jwtRules[\(index)].jwksUri: fetching \(uri) failed: \(error)")
+            }
+        }
+        return warnings
     }
 
     /// Refuses an apply that makes a service's endpoint weights add up past uint32, naming the

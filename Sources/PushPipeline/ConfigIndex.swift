@@ -73,8 +73,9 @@ public struct ConfigIndex: Sendable {
     /// How many records were validated since the index was made (tests, benchmarks).
     public private(set) var validations = 0
 
-    /// The mesh settings every context of this index is built with.
-    public let settings: MeshSettings
+    /// The mesh settings every context of this index is built with; the push loop sets the
+    /// current ones (`MeshSettingsSource`) before each build.
+    public var settings: MeshSettings
 
     /// An empty index building contexts with `settings`.
     public init(settings: MeshSettings = MeshSettings()) {

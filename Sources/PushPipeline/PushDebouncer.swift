@@ -32,6 +32,8 @@ public struct PushDebouncer: ServiceLifecycle.Service {
     private let index: SharedConfigIndex
     /// Where the stored `Secret`s' key material is read from (none: credentials get no material).
     private let vault: (any CredentialVault)?
+    /// The mesh settings contexts are built with; a change rebuilds as a store change does.
+    private let settings: MeshSettingsSource?
 
     /// Retry delays after a failed build: `initial`, doubling up to `maximum`.
     public struct Backoff: Sendable {
@@ -55,8 +57,9 @@ public struct PushDebouncer: ServiceLifecycle.Service {
         store: any ConfigStore, publisher: PushContextPublisher, quiet: Duration = .milliseconds(100),
         maxDelay: Duration = .seconds(10), metrics: XDSMetrics? = nil, health: ServingHealth = ServingHealth(),
         backoff: Backoff = Backoff(), index: SharedConfigIndex = SharedConfigIndex(), vault: (any CredentialVault)? = nil,
-        logger: Logger
+        settings: MeshSettingsSource? = nil, logger: Logger
     ) {
+        self.settings = settings
         self.index = index
         self.vault = vault
         self.store = store
@@ -72,19 +75,30 @@ public struct PushDebouncer: ServiceLifecycle.Service {
     public func run() async throws {
         // Subscribe before the first build so a change racing with it is not missed.
         let revisions = store.revisions()
+        let settingsChanges = settings?.changes()
+        let (changes, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let forwarders = [
+            Task {
+                for await _ in revisions { continuation.yield() }
+                continuation.finish()
+            },
+            Task { if let settingsChanges { for await _ in settingsChanges { continuation.yield() } } },
+        ]
+        defer { for task in forwarders { task.cancel() } }
         do {
-            try await loop(revisions)
+            try await loop(changes)
         } catch is CancellationError {
             // Graceful shutdown cancels the loop wherever it waits (a debounce window, a retry
             // backoff): that is how it is meant to end, not a failure of meshd.
         }
     }
 
-    private func loop(_ revisions: AsyncStream<Int64>) async throws {
+    private func loop(_ changes: AsyncStream<Void>) async throws {
         try await cancelWhenGracefulShutdown {
             var published = try await buildUntilPublished(previous: nil)
+            var publishedGeneration = settings?.current.generation ?? 0
             var machine = DebounceStateMachine<ContinuousClock.Instant>(quiet: quiet, maxDelay: maxDelay)
-            for await _ in revisions {
+            for await _ in changes {
                 var seen = await currentRevision() ?? published + 1
                 var action = machine.changed(at: .now)
                 // Changes that land while sleeping are noticed on waking (the store's revision
@@ -99,7 +113,11 @@ public struct PushDebouncer: ServiceLifecycle.Service {
                         action = machine.tick(at: .now)
                     }
                 }
-                if seen != published { published = try await buildUntilPublished(previous: published) }
+                let generation = settings?.current.generation ?? 0
+                if seen != published || generation != publishedGeneration {
+                    published = try await buildUntilPublished(previous: published)
+                    publishedGeneration = generation
+                }
             }
         }
     }
@@ -141,13 +159,16 @@ public struct PushDebouncer: ServiceLifecycle.Service {
     @discardableResult
     public func buildAndPublish() async throws -> Int64 {
         let previous = publisher.current
+        if let settings { index.update { $0.settings = settings.current } }
+        let generation = index.update { $0.settings.generation }
         let context: PushContext
         let unknown: [ConfigWarning]
         let unhonoured: [ProxyKind: Int]
         if let known = index.update({ $0.revision }), let delta = try await store.delta(after: known) {
-            if delta.changes.isEmpty, let previous, previous.revision == known { return known }
+            if delta.changes.isEmpty, let previous, previous.revision == known, previous.settings.generation == generation { return known }
             // An endpoint-only change updates the previous context in place of a rebuild.
-            if let previous, let updated = index.update({ $0.applyEndpoints(delta, previous: previous) }) {
+            if let previous, previous.settings.generation == generation, let updated = index.update({ $0.applyEndpoints(delta, previous: previous) })
+            {
                 return publish(updated, previous: previous, events: updated.scope.endpointEvents)
             }
             index.update { $0.apply(delta) }

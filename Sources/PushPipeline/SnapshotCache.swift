@@ -2,7 +2,8 @@ import MeshModel
 import Synchronization
 import Translator
 
-/// Generates each proxy snapshot once per (view key, PushContext revision) and shares it: every
+/// Generates each proxy snapshot once per (view key, PushContext revision and settings
+/// generation) and shares it: every
 /// proxy with the same view at one revision gets the same snapshot and the same encoded bytes.
 ///
 /// The key is computed from (proxy, push) — which Sidecar applies depends on the config — so a
@@ -33,8 +34,16 @@ public final class SnapshotCache: Sendable {
         let lastUsed = Atomic<Int64>(0)
     }
 
+    /// A view key under one generation of the mesh settings: settings change without a store
+    /// write (a reloaded mesh config, a fetched key set), so a snapshot made under other settings
+    /// at the same revision must not be reused.
+    private struct SlotKey: Hashable {
+        var view: ViewKey
+        var settingsGeneration: Int64
+    }
+
     private struct Slots {
-        var byKey: [ViewKey: Slot] = [:]
+        var byKey: [SlotKey: Slot] = [:]
         var sweepThreshold: Int
     }
 
@@ -75,7 +84,7 @@ public final class SnapshotCache: Sendable {
     /// that newer snapshot is returned: streams only ever want the latest.
     public func snapshot(for proxy: Proxy, push: PushContext) async -> ProxySnapshot {
         let key = push.viewKey(for: proxy)
-        let slot = self.slot(for: key, revision: push.revision)
+        let slot = self.slot(for: SlotKey(view: key, settingsGeneration: push.settings.generation), revision: push.revision)
         _ = slot.lastUsed.max(push.revision, ordering: .relaxed)
         while true {
             let step = slot.state.withLock { state -> Step in
@@ -128,7 +137,7 @@ public final class SnapshotCache: Sendable {
     }
 
     /// The slot of `key`, made on first use; sweeps unused slots when the map is full.
-    private func slot(for key: ViewKey, revision: Int64) -> Slot {
+    private func slot(for key: SlotKey, revision: Int64) -> Slot {
         slots.withLock { slots in
             if let slot = slots.byKey[key] { return slot }
             if slots.byKey.count >= slots.sweepThreshold {

@@ -9,6 +9,7 @@ import GRPCNIOTransportHTTP2
 import Hummingbird
 import Logging
 import MeshCommon
+import MeshInputs
 import MeshModel
 import Prometheus
 import PushPipeline
@@ -92,8 +93,18 @@ struct MeshdCommand: AsyncParsableCommand {
         name: .long, parsing: .singleValue, help: "DNS name in meshd's TLS certificate (repeatable; default meshd.mesh-system.svc and localhost).")
     var tlsSan: [String] = []
 
-    @Option(name: .long, help: "SPIFFE trust domain of workload identities.")
+    @Option(name: .long, help: "SPIFFE trust domain of workload identities (or the mesh config's trustDomain).")
     var trustDomain: String = MeshDefaults.trustDomain
+
+    @Option(
+        name: .long,
+        help:
+            "Istio MeshConfig YAML (the 'mesh' key of Istio's ConfigMap): rootNamespace, trustDomain, extensionProviders; re-read when its content changes."
+    )
+    var meshConfig: String?
+
+    @Option(name: .long, help: "How often the key sets of RequestAuthentications' jwksUri are fetched again (e.g. 20m, 30s).")
+    var jwksRefreshInterval: String = "20m"
 
     @Option(
         name: .long,
@@ -103,7 +114,7 @@ struct MeshdCommand: AsyncParsableCommand {
     @Option(
         name: .long,
         help:
-            "Mesh root namespace: its Sidecar without a selector is the mesh-wide default, and its VirtualServices and DestinationRules are the last resort of the namespace-aware lookup."
+            "Mesh root namespace (or the mesh config's rootNamespace): its policies and its Sidecar without a selector are mesh-wide, and its VirtualServices and DestinationRules are the last resort of the namespace-aware lookup."
     )
     var rootNamespace: String = MeshSettings.defaultRootNamespace
 
@@ -143,8 +154,18 @@ struct MeshdCommand: AsyncParsableCommand {
     var logLevel: String = "info"
 
     func run() async throws {
+        var command = self
+        let loaded = try command.resolveMeshConfig()
+        try await command.start(loadedMeshConfig: loaded)
+    }
+
+    /// Runs meshd with `rootNamespace` and `trustDomain` settled and the mesh config file read.
+    func start(loadedMeshConfig: MeshConfigWatcher.Loaded?) async throws {
         var logger = Logger(label: "meshd")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        guard let jwksRefresh = DurationSyntax.parse(jwksRefreshInterval, units: .withDays), jwksRefresh >= .seconds(1) else {
+            throw ValidationError("--jwks-refresh-interval takes a duration of at least 1s, like 30s or 20m")
+        }
         guard let quiet = DurationSyntax.parse(debounceAfter, units: .withDays), let maxDelay = DurationSyntax.parse(debounceMax, units: .withDays)
         else {
             throw ValidationError("--debounce-after and --debounce-max take durations like 100ms, 2s or 1m")
@@ -177,10 +198,23 @@ struct MeshdCommand: AsyncParsableCommand {
             logger.info("config store open", metadata: ["data_dir": "\(directory.path)", "store": "\(storeSpec)", "revision": "\(revision)"])
             let metrics = XDSMetrics(registry: prometheus)
             let publisher = PushContextPublisher()
-            let configIndex = SharedConfigIndex(settings: MeshSettings(rootNamespace: rootNamespace))
+            var initialSettings = MeshSettings(rootNamespace: rootNamespace)
+            if let loadedMeshConfig {
+                MeshConfigWatcher.apply(loadedMeshConfig.parsed.config, rootNamespace: rootNamespace, to: &initialSettings)
+            }
+            let settings = MeshSettingsSource(initialSettings)
+            let configIndex = SharedConfigIndex(settings: initialSettings)
             let debouncer = PushDebouncer(
                 store: store, publisher: publisher, quiet: quiet, maxDelay: maxDelay,
-                metrics: metrics, health: health, index: configIndex, vault: opened.vault, logger: logger)
+                metrics: metrics, health: health, index: configIndex, vault: opened.vault, settings: settings, logger: logger)
+            let meshConfigWatcher = loadedMeshConfig.map { loaded in
+                MeshConfigWatcher(
+                    path: meshConfig ?? "", initial: loaded, settings: settings, health: health, trustDomain: trustDomain,
+                    defaultRootNamespace: rootNamespace, logger: logger)
+            }
+            let jwks = JWKSResolver(
+                publisher: publisher, settings: settings, health: health,
+                limits: .init(refreshInterval: jwksRefresh, retryInterval: min(.seconds(60), jwksRefresh)), logger: logger)
             let generators = GeneratorTable(trustDomain: trustDomain)
             let cache = SnapshotCache(generators: generators)
             let ads = AggregatedDiscoveryServer(
@@ -227,7 +261,7 @@ struct MeshdCommand: AsyncParsableCommand {
                     adminToken: identity.adminToken, trustedAddresses: trusted, allowedHostNames: allowedHosts,
                     allowLoopbackTokenMinting: allowLoopbackTokenMinting, health: health, configIndex: configIndex,
                     identity: .init(ca: identity.ca, tokens: identity.tokens), peers: opened.peers, generators: generators,
-                    vault: opened.vault))
+                    vault: opened.vault, meshInputs: .init(settings: settings, meshConfig: meshConfigWatcher, jwks: jwks)))
             let adminLogger = logger
             let admin = Application(
                 router: router,
@@ -239,7 +273,7 @@ struct MeshdCommand: AsyncParsableCommand {
                 logger: logger)
 
             var lifecycle = ServiceGroupConfiguration(
-                services: opened.services + [debouncer, grpc, tls, renewal, admin],
+                services: opened.services + [debouncer, jwks, grpc, tls, renewal, admin] + (meshConfigWatcher.map { [$0] } ?? []),
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger)
             // A backstop: whatever still runs 10 s after SIGTERM is cancelled.
@@ -295,5 +329,36 @@ struct GRPCServerService: Service {
                 server.beginGracefulShutdown()
             }
         }
+    }
+}
+
+extension MeshdCommand {
+    /// Reads `--mesh-config` (a bad file stops meshd here, naming the field) and settles
+    /// `rootNamespace` and `trustDomain`: the file's value unless the flag says otherwise; a
+    /// flag and a file that disagree are refused.
+    mutating func resolveMeshConfig() throws -> MeshConfigWatcher.Loaded? {
+        guard let meshConfig else { return nil }
+        let loaded: MeshConfigWatcher.Loaded
+        do {
+            loaded = try MeshConfigWatcher.load(path: meshConfig)
+        } catch let error as MeshModelError {
+            throw ValidationError("--mesh-config \(meshConfig): \(error.description)")
+        } catch {
+            throw ValidationError("--mesh-config \(meshConfig): \(error.localizedDescription)")
+        }
+        let config = loaded.parsed.config
+        if let domain = config.trustDomain {
+            guard trustDomain == MeshDefaults.trustDomain || trustDomain == domain else {
+                throw ValidationError("--trust-domain \(trustDomain) and the mesh config's trustDomain \(domain) disagree")
+            }
+            trustDomain = domain
+        }
+        if let namespace = config.rootNamespace {
+            guard rootNamespace == MeshSettings.defaultRootNamespace || rootNamespace == namespace else {
+                throw ValidationError("--root-namespace \(rootNamespace) and the mesh config's rootNamespace \(namespace) disagree")
+            }
+            rootNamespace = namespace
+        }
+        return loaded
     }
 }

@@ -89,6 +89,27 @@ final class FlakyConfigStore: ConfigStore {
         }
     }
 
+    @Test func aSettingsChangeWithoutAStoreWriteIsPublished() async throws {
+        let store = InMemoryConfigStore()
+        _ = try await store.apply(CanaryFixture.resources(CanaryFixture.registry))
+        let publisher = PushContextPublisher()
+        let settings = MeshSettingsSource()
+        let debouncer = PushDebouncer(
+            store: store, publisher: publisher, quiet: .milliseconds(5), settings: settings, logger: Logger(label: "test"))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await debouncer.run() }
+            #expect(try await eventually { publisher.current != nil })
+            let revision = try #require(publisher.current?.revision)
+            // A fetched key set (or a reloaded mesh config): same store revision, new settings.
+            #expect(settings.update { $0.fetchedKeySets["http://x/k"] = "{\"keys\":[]}" })
+            #expect(!settings.update { $0.fetchedKeySets["http://x/k"] = "{\"keys\":[]}" })  // no change, no bump
+            #expect(try await eventually { publisher.current?.settings.generation == 1 })
+            #expect(publisher.current?.revision == revision)
+            #expect(publisher.current?.settings.fetchedKeySets["http://x/k"] != nil)
+            group.cancelAll()
+        }
+    }
+
     @Test func storedConfigThatNoLongerValidatesIsLeftOutAndReported() async throws {
         let store = InMemoryConfigStore()
         var resources = CanaryFixture.resources(CanaryFixture.registry, CanaryFixture.virtualService([("v1", 100)]))
