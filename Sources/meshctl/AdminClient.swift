@@ -168,6 +168,16 @@ struct AdminClient: Sendable {
         try JSONValue.parse(try await send(.get, "/debug/authz", query: [("proxyID", proxyID)]), what: "authz check")
     }
 
+    /// `GET /debug/mesh`: the mesh config in force.
+    func meshConfig() async throws -> JSONValue {
+        try JSONValue.parse(try await send(.get, "/debug/mesh"), what: "mesh config")
+    }
+
+    /// `GET /debug/jwks`: the key sets meshd fetches for RequestAuthentications.
+    func jwks() async throws -> JSONValue {
+        try JSONValue.parse(try await send(.get, "/debug/jwks"), what: "JWKS status")
+    }
+
     /// `GET /debug/config_dump?proxyID=ID`: the resources meshd last built for one proxy.
     func configDump(proxyID: String) async throws -> JSONValue {
         try JSONValue.parse(try await send(.get, "/debug/config_dump", query: [("proxyID", proxyID)]), what: "config dump")
