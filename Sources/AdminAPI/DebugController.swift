@@ -109,7 +109,15 @@ struct DebugController: Sendable {
         func byAction(_ rules: AuthorizationCheck.Rules) -> JSONValue {
             .object(Dictionary(uniqueKeysWithValues: rules.map { ($0.action.rawValue, .array($0.lines.map(JSONValue.string))) }))
         }
-        members["envoy"] = .object(["http": byAction(check.rules(.envoyHTTP)), "tcp": byAction(check.rules(.envoyTCP))])
+        func envoy(_ target: RBACTarget, http: Bool) -> JSONValue {
+            guard case .object(var rules) = byAction(check.rules(target)) else { return .object([:]) }
+            let custom = check.customRules(http: http)
+            if !custom.isEmpty { rules["CUSTOM"] = .array(custom.map(JSONValue.string)) }
+            return .object(rules)
+        }
+        members["envoy"] = .object(["http": envoy(.envoyHTTP, http: true), "tcp": envoy(.envoyTCP, http: false)])
+        members["requestAuthentications"] = .array(
+            check.requestAuthentications.map { .object(["name": name($0.key), "issuers": .array($0.issuers.map(JSONValue.string))]) })
         return .object(members)
     }
 

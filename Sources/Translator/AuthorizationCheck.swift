@@ -91,6 +91,30 @@ public struct AuthorizationCheck: Sendable {
         workloadMode = workloadDecision.mode
         workloadPolicies = workloadDecision.policies
         selected = push.authorizationPolicies.policies(namespace: namespace, labels: labels, rootNamespace: root)
+        requestAuthentications = push.requestAuthentications.policies(namespace: namespace, labels: labels, rootNamespace: root).map {
+            (key: $0.key, issuers: $0.spec.jwtRules.map { $0.issuer.isEmpty ? "(any issuer: \($0.jwksUri ?? ""))" : $0.issuer })
+        }
+        settings = push.settings
+        registry = push.registry
+    }
+
+    /// The RequestAuthentications that select the workload, each with its rules' issuers.
+    public var requestAuthentications: [(key: ConfigKey, issuers: [String])]
+    private var settings: MeshSettings
+    private var registry: RegistrySnapshot
+
+    /// The CUSTOM rules of an Envoy proxy's HTTP (`http`) or TCP chains: `PROVIDER -> CLUSTER:
+    /// RULE` for what is sent to the external authorizer, `PROVIDER (denied): RULE` for what is
+    /// denied because it cannot be (unknown provider, several providers, HTTP provider on TCP).
+    public func customRules(http: Bool) -> [String] {
+        ExtAuthzFilters.plan(selected, settings: settings, registry: registry, http: http).flatMap { step in
+            switch step {
+            case .delegate(let provider, _, let cluster, _, let rules):
+                RBACDescription.lines(rules).map { "\(provider) -> \(cluster): \($0)" }
+            case .deny(let provider, let rules):
+                RBACDescription.lines(rules).map { "\(provider) (denied): \($0)" }
+            }
+        }
     }
 
     /// `HTTP`, `TCP` or `AUTO`: how an Envoy sidecar carries a port of protocol `name`.

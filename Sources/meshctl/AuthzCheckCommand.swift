@@ -82,6 +82,15 @@ struct AuthzCheckCommand: AsyncParsableCommand {
             policies.append([policy["name"]?.stringValue ?? "?", policy["action"]?.stringValue ?? "?"])
         }
         text += "\n" + policies.render()
+        if let authentications = answer["requestAuthentications"]?.arrayValue, !authentications.isEmpty {
+            var table = TextTable(header: ["REQUEST AUTHENTICATION", "ISSUERS"])
+            for entry in authentications {
+                table.append([
+                    entry["name"]?.stringValue ?? "?", (entry["issuers"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: ", "),
+                ])
+            }
+            text += "\n" + table.render()
+        }
         var grpc: [String: JSONValue] = [:]
         for key in ["deny", "allow"] { grpc[key.uppercased()] = answer[key] }
         var blocks: [(labels: [String], rules: JSONValue)] = []
@@ -99,6 +108,7 @@ struct AuthzCheckCommand: AsyncParsableCommand {
             text += "\nRules for \(block.labels.joined(separator: ", ")):\n"
             var any = false
             for (action, title) in [
+                ("CUSTOM", "CUSTOM rules (a match is sent to the external authorizer, or denied when it cannot be)"),
                 ("AUDIT", "AUDIT rules (a match is logged)"), ("DENY", "DENY rules (any match denies)"),
                 ("ALLOW", "ALLOW rules (a request must match one)"),
             ] {

@@ -263,6 +263,25 @@ struct EndUserAuthTests {
         #expect(try EnvoySnapshot(push, proxy: other).listeners["0.0.0.0_8080"] == nil)
     }
 
+    @Test func authzCheckListsIssuersAndWhereCustomRulesGo() throws {
+        let push = try context(
+            [
+                EnvoyFixture.mesh, opaService,
+                authorizationPolicy("ext", "default", "action: CUSTOM\nprovider: {name: opa}\nrules:\n- to:\n  - operation: {paths: [/admin]}"),
+                requestAuthentication("a", "default", "jwtRules:\n- issuer: https://login.example\n  jwks: '\(keys)'"),
+            ], settings: settings())
+        let check = AuthorizationCheck(proxy: workload, push: push)
+        #expect(check.requestAuthentications.map(\.issuers) == [["https://login.example"]])
+        #expect(
+            check.customRules(http: true) == [
+                "opa -> outbound|8181||opa.default.svc.cluster.local: istio-ext-authz-opa-ns[default]-policy[ext]-rule[0]: any -> path:exact:/admin"
+            ])
+        #expect(
+            check.customRules(http: false) == [
+                "opa (denied): istio-ext-authz-opa-ns[default]-policy[ext]-rule[0]-deny-due-to-bad-CUSTOM-action: any -> any"
+            ])
+    }
+
     @Test func newSettingsAreNotServedFromTheOldSnapshot() async throws {
         let push = try context([EnvoyFixture.mesh, requestAuthentication("a", "default", "jwtRules:\n- issuer: i\n  jwksUri: http://127.0.0.1:1/k")])
         let cache = SnapshotCache(generators: .testing)
