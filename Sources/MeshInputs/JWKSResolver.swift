@@ -64,7 +64,15 @@ public final class JWKSResolver: Service, Sendable {
         var lastError: String?
         var failures = 0
         var due: ContinuousClock.Instant
+        /// When a published policy last named it, or the write path fetched it: an entry is
+        /// kept for `unnamedGrace` after that, so a policy on its way to a published context
+        /// does not lose its keys.
+        var since: ContinuousClock.Instant = .now
     }
+
+    /// How long a fetched URI no published policy names is kept (the write path fetches before
+    /// the store write; the context naming it follows within the debounce window).
+    static let unnamedGrace: Duration = .seconds(30)
 
     private let publisher: PushContextPublisher
     private let settings: MeshSettingsSource
@@ -85,6 +93,9 @@ public final class JWKSResolver: Service, Sendable {
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .follow(max: 5, allowCycles: false)
         configuration.decompression = .disabled
+        // A refused connection is a failed fetch now, not retried until the rule's timeout
+        // (which would hold an apply for the whole timeout); the refresh schedule retries.
+        configuration.connectionPool.retryConnectionEstablishment = false
         self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
@@ -136,9 +147,15 @@ public final class JWKSResolver: Service, Sendable {
         }
         let dropped = entries.withLock { entries -> [String] in
             for (uri, timeout) in wanted {
-                if entries[uri] == nil { entries[uri] = Entry(timeout: timeout, due: .now) } else { entries[uri]?.timeout = timeout }
+                if entries[uri] == nil {
+                    entries[uri] = Entry(timeout: timeout, due: .now)
+                } else {
+                    entries[uri]?.timeout = timeout
+                    entries[uri]?.since = .now
+                }
             }
-            let gone = entries.keys.filter { wanted[$0] == nil }
+            let cutoff = ContinuousClock.now - Self.unnamedGrace
+            let gone = entries.filter { wanted[$0.key] == nil && $0.value.since < cutoff }.map(\.key)
             for uri in gone { entries.removeValue(forKey: uri) }
             return gone
         }
@@ -167,8 +184,10 @@ public final class JWKSResolver: Service, Sendable {
             outcome = .failure(JWKSFetchError("\(error)"))
         }
         let now = Date()
+        let failure: String? = if case .failure(let error) = outcome { error.message } else { nil }
         let (changed, message) = entries.withLock { entries -> (String?, String?) in
-            guard var entry = entries[uri] else { return (nil, nil) }
+            // Forgotten meanwhile (no policy names it any more): the outcome is only reported.
+            guard var entry = entries[uri] else { return (nil, failure) }
             entry.lastAttempt = now
             var changed: String?
             switch outcome {
