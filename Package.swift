@@ -317,7 +317,7 @@ let package = Package(
         .testTarget(
             name: "AdminAPITests",
             dependencies: [
-                "AdminAPI", "Storage", "PushPipeline", "XDS", "XDSCore", "MeshModel", "MeshTesting", "CertificateAuthority", "Translator", "EnvoyAPI",
+                "AdminAPI", "Storage", "PushPipeline", "XDS", "XDSCore", "MeshModel", "MeshTesting", "CertificateAuthority", "Translator", "EnvoyAPI", "MeshInputs",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "Crypto", package: "swift-crypto"),
