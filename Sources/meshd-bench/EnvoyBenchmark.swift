@@ -38,9 +38,41 @@ enum EnvoyBenchmark {
         }
         let plainLDS = listeners(push)
         let securedLDS = listeners(secured)
+        // End-user auth on top: three JWT rules (two RequestAuthentications) and two CUSTOM
+        // policies delegated to a gRPC authorizer from the mesh config.
+        let authenticated = PushContextBuilder.build(
+            revision: 1, inputs: inputs + (try policyInputs(after: inputs.count)) + (try endUserInputs(after: inputs.count + 20)),
+            settings: try endUserSettings())
+        let authenticatedLDS = listeners(authenticated)
         return "envoy: \(services) services x \(endpoints) endpoints; generate + encode per proxy: proxyless \(grpc) (\(grpcCount) resources), "
             + "Envoy sidecar \(envoy) (\(envoyCount) resources); sidecar view key (own-workload scan) \(keys); "
-            + "sidecar LDS generate + encode: no policies \(plainLDS), STRICT + 10 AuthorizationPolicies \(securedLDS)"
+            + "sidecar LDS generate + encode: no policies \(plainLDS), STRICT + 10 AuthorizationPolicies \(securedLDS), "
+            + "+ 3 JWT rules and 2 CUSTOM policies \(authenticatedLDS)"
+    }
+
+    /// A mesh config with a gRPC external authorizer on svc-1 (a service of the fixture).
+    static func endUserSettings() throws -> MeshSettings {
+        let config = try MeshConfig.parse(
+            "extensionProviders:\n- name: authz\n  envoyExtAuthzGrpc: {service: svc-1.default.svc.cluster.local, port: 9080}")
+        return MeshSettings(extensionProviders: config.config.extensionProviders)
+    }
+
+    /// Two RequestAuthentications (three rules with inline keys) and two CUSTOM policies
+    /// selecting `app: svc-0`.
+    static func endUserInputs(after offset: Int) throws -> [PushContextBuilder.Input] {
+        let keys =
+            #"{"keys":[{"kty":"EC","crv":"P-256","kid":"k1","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}"#
+        let texts = [
+            "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: users, namespace: default}\nspec:\n  selector: {matchLabels: {app: svc-0}}\n  jwtRules:\n  - {issuer: https://a.example, audiences: [svc-0], jwks: '\(keys)'}\n  - {issuer: https://b.example, jwks: '\(keys)', fromHeaders: [{name: x-jwt}]}",
+            "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: mesh, namespace: istio-system}\nspec:\n  jwtRules:\n  - {issuer: https://mesh.example, jwks: '\(keys)', outputClaimToHeaders: [{header: x-sub, claim: sub}]}",
+            "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: ext-a, namespace: default}\nspec:\n  selector: {matchLabels: {app: svc-0}}\n  action: CUSTOM\n  provider: {name: authz}\n  rules: [{to: [{operation: {paths: ['/admin/*']}}]}]",
+            "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: ext-b, namespace: default}\nspec:\n  selector: {matchLabels: {app: svc-0}}\n  action: CUSTOM\n  provider: {name: authz}\n  rules: [{to: [{operation: {methods: [DELETE]}}]}]",
+        ]
+        var inputs: [PushContextBuilder.Input] = []
+        for resource in try texts.flatMap({ try ConfigDocumentParser.parse($0) }) {
+            inputs.append(.init(key: resource.key, createdRevision: Int64(offset + inputs.count + 1), config: try ConfigValidator.validate(resource)))
+        }
+        return inputs
     }
 
     /// Mesh STRICT, a workload PeerAuthentication with a port-level mode, and ten policies (five
