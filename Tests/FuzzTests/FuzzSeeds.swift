@@ -114,6 +114,50 @@ enum FuzzSeeds {
           weight: 7
           serviceAccount: reviews
         """,
+        // RequestAuthentication: every JWT rule field (inline keys, so nothing is fetched).
+        """
+        apiVersion: security.istio.io/v1
+        kind: RequestAuthentication
+        metadata: {name: users, namespace: default}
+        spec:
+          selector: {matchLabels: {app: reviews}}
+          jwtRules:
+          - issuer: https://login.example.com
+            audiences: [reviews, web]
+            jwks: '{"keys":[{"kty":"EC","crv":"P-256","kid":"k1","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}'
+            fromHeaders: [{name: x-jwt, prefix: "Bearer "}]
+            fromParams: [token]
+            fromCookies: [session]
+            outputPayloadToHeader: x-payload
+            outputClaimToHeaders: [{header: x-sub, claim: sub}]
+            forwardOriginalToken: true
+            timeout: 2s
+            spaceDelimitedClaims: [roles]
+          - issuer: https://other.example.com
+            jwksUri: https://other.example.com:8443/keys
+        """,
+        // AuthorizationPolicy: CUSTOM with a provider, and JWT conditions on an ALLOW one.
+        """
+        apiVersion: security.istio.io/v1
+        kind: AuthorizationPolicy
+        metadata: {name: ext, namespace: default}
+        spec:
+          selector: {matchLabels: {app: reviews}}
+          action: CUSTOM
+          provider: {name: opa}
+          rules:
+          - to: [{operation: {paths: [/admin/*], methods: [POST]}}]
+            when: [{key: "request.headers[x-tenant]", values: [a]}]
+        """,
+        """
+        apiVersion: security.istio.io/v1
+        kind: AuthorizationPolicy
+        metadata: {name: users, namespace: default}
+        spec:
+          rules:
+          - from: [{source: {requestPrincipals: [https://login.example.com/*]}}]
+            when: [{key: "request.auth.claims[groups][team]", values: [a, b*]}]
+        """,
     ]
 
     /// The seeds as trees, parsed once.

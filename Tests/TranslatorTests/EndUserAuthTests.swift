@@ -263,6 +263,18 @@ struct EndUserAuthTests {
         #expect(try EnvoySnapshot(push, proxy: other).listeners["0.0.0.0_8080"] == nil)
     }
 
+    @Test func aProxylessServerDeniesWhatACustomPolicySelects() throws {
+        let push = try context([
+            authorizationPolicy("ext", "default", "action: CUSTOM\nprovider: {name: opa}\nrules:\n- to:\n  - operation: {paths: [/admin]}"),
+            authorizationPolicy("d", "default", "action: DENY\nrules:\n- from:\n  - source: {namespaces: [x]}"),
+        ])
+        let policies = push.authorizationPolicies.policies(namespace: "default", labels: [:], rootNamespace: push.settings.rootNamespace)
+        let deny = try #require(AuthorizationFilters.byAction(policies, target: .grpc).first { $0.0 == .deny }?.1)
+        #expect(deny.policies.keys.sorted() == ["ns[default]-policy[d]-rule[0]", "ns[default]-policy[ext]-rule[0]"])
+        // Envoy's RBAC filters leave CUSTOM to the ext_authz pair.
+        #expect(AuthorizationFilters.byAction(policies, target: .envoyHTTP).first { $0.0 == .deny }?.1.policies.count == 1)
+    }
+
     @Test func authzCheckListsIssuersAndWhereCustomRulesGo() throws {
         let push = try context(
             [
