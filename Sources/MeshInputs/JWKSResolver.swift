@@ -227,9 +227,29 @@ public final class JWKSResolver: Service, Sendable {
                     + failing.prefix(3).map { "\($0.uri) (\($0.lastError ?? ""))" }.joined(separator: ", ") + " (see /debug/jwks)")
     }
 
-    /// GET `uri`, bounded by `timeout` and `limits.maxBytes`; the text of a valid public key set.
+    /// The key set at `uri`, or, for an issuer's OpenID discovery document, at the document's
+    /// `jwks_uri` (both bounded by `timeout` and `limits.maxBytes`).
     private func download(_ uri: String, timeout: Duration) async throws -> String {
-        guard let parsed = JWKSURI(uri) else { throw JWKSFetchError("not an http(s) URL") }
+        guard uri.hasSuffix(RequestAuthentication.JWTRule.discoverySuffix) else {
+            return try await downloadKeySet(uri, timeout: timeout)
+        }
+        let document = try await get(uri, timeout: timeout)
+        guard let value = try? JSONValue.parse(json: document), case .string(let keys)? = value["jwks_uri"] else {
+            throw JWKSFetchError("the OpenID discovery document has no \"jwks_uri\" string")
+        }
+        return try await downloadKeySet(keys, timeout: timeout)
+    }
+
+    /// GET `uri`; the text of a valid public key set.
+    private func downloadKeySet(_ uri: String, timeout: Duration) async throws -> String {
+        let text = try await get(uri, timeout: timeout)
+        if let problem = JWKSDocument.problem(in: text) { throw JWKSFetchError(problem) }
+        return text
+    }
+
+    /// GET `uri`, bounded by `timeout` and `limits.maxBytes`; the body of a 2xx answer.
+    private func get(_ uri: String, timeout: Duration) async throws -> String {
+        guard let parsed = JWKSURI(uri) else { throw JWKSFetchError("\(uri) is not an http(s) URL") }
         if Self.isLinkLocal(parsed.host) { throw JWKSFetchError("link-local addresses are refused (cloud metadata)") }
         let request = HTTPClientRequest(url: uri)
         let deadline =
@@ -255,9 +275,7 @@ public final class JWKSResolver: Service, Sendable {
         } catch {
             throw JWKSFetchError("reading the answer failed: \(error)")
         }
-        let text = String(buffer: buffer)
-        if let problem = JWKSDocument.problem(in: text) { throw JWKSFetchError(problem) }
-        return text
+        return String(buffer: buffer)
     }
 
     /// 169.254.0.0/16 and fe80::/10, by literal address.

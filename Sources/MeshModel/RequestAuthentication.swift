@@ -69,8 +69,23 @@ public struct RequestAuthentication: Sendable, Hashable {
             hasher.combine(audiences)
         }
 
-        /// Whether meshd fetches this rule's keys (no inline `jwks`).
-        public var fetchedURI: String? { jwks == nil ? jwksUri : nil }
+        /// Where meshd fetches this rule's keys: `jwksUri`, or without it the issuer's OpenID
+        /// discovery document (`ISSUER/.well-known/openid-configuration`, whose `jwks_uri` is
+        /// fetched next); nil with inline `jwks`.
+        public var fetchedURI: String? {
+            guard jwks == nil else { return nil }
+            return jwksUri ?? Self.discoveryURI(issuer: issuer)
+        }
+
+        /// The OpenID discovery document of `issuer`, as istiod builds its address.
+        public static func discoveryURI(issuer: String) -> String {
+            var base = Substring(issuer)
+            while base.hasSuffix("/") { base = base.dropLast() }
+            return base + discoverySuffix
+        }
+
+        /// The path OpenID Connect Discovery puts the provider's metadata at.
+        public static let discoverySuffix = "/.well-known/openid-configuration"
     }
 
     /// The `jwksUri`s meshd must fetch for this policy.
@@ -104,6 +119,10 @@ extension RequestAuthentication.JWTRule {
             }
         }
         if issuer.isEmpty, jwksUri == nil { throw rule.error("issuer or jwksUri must be set") }
+        if jwksUri == nil, rule["jwks"].isAbsent, JWKSURI(issuer) == nil {
+            throw rule["issuer"].error(
+                "without jwks or jwksUri the keys are found by OpenID discovery at the issuer, which must then be an http(s) URL; got \"\(issuer)\"")
+        }
         if let text = try rule["jwks"].string() {
             if let problem = JWKSDocument.problem(in: text) { throw rule["jwks"].error(problem) }
             jwks = text

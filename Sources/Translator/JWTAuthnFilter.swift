@@ -82,7 +82,7 @@ public enum JWTAuthnFilter {
         provider.fromCookies = rule.fromCookies
         provider.clearRouteCache_p = clearRouteCache
         var keys = Envoy_Config_Core_V3_DataSource()
-        keys.inlineString = rule.jwks ?? rule.jwksUri.flatMap { settings.fetchedKeySets[$0] } ?? unusableKeySet
+        keys.inlineString = rule.jwks ?? rule.fetchedURI.flatMap { settings.fetchedKeySets[$0] } ?? unusableKeySet
         provider.localJwks = keys
         return provider
     }

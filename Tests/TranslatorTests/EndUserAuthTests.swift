@@ -132,15 +132,24 @@ struct EndUserAuthTests {
         ("jwtRules:\n- issuer: i\n  jwksUri: ftp://x/k", "spec.jwtRules[0].jwksUri"),
         ("jwtRules:\n- issuer: i\n  jwks: '{\"keys\": 1}'", "spec.jwtRules[0].jwks"),
         ("jwtRules:\n- issuer: i\n  jwks: '{\"keys\":[{\"kty\":\"RSA\",\"n\":\"x\",\"e\":\"AQAB\",\"d\":\"y\"}]}'", "spec.jwtRules[0].jwks"),
-        ("jwtRules:\n- issuer: i\n  outputClaimToHeaders: [{header: 'a b', claim: sub}]", "spec.jwtRules[0].outputClaimToHeaders[0].header"),
-        ("jwtRules:\n- issuer: i\n  timeout: 0.0001s", "spec.jwtRules[0].timeout"),
-        ("jwtRules:\n- issuer: i\n  fromHeaders: [{prefix: x}]", "spec.jwtRules[0].fromHeaders[0].name"),
-        ("jwtRules:\n- issuer: i\n  bogus: 1", "spec.jwtRules[0].bogus"),
+        ("jwtRules:\n- issuer: https://i\n  outputClaimToHeaders: [{header: 'a b', claim: sub}]", "spec.jwtRules[0].outputClaimToHeaders[0].header"),
+        ("jwtRules:\n- issuer: https://i\n  timeout: 0.0001s", "spec.jwtRules[0].timeout"),
+        ("jwtRules:\n- issuer: https://i\n  fromHeaders: [{prefix: x}]", "spec.jwtRules[0].fromHeaders[0].name"),
+        ("jwtRules:\n- issuer: https://i\n  bogus: 1", "spec.jwtRules[0].bogus"),
+        // Without keys the issuer is where OpenID discovery looks: it must be a URL.
+        ("jwtRules:\n- issuer: not-a-url", "spec.jwtRules[0].issuer"),
     ])
     func invalidRulesNameTheirField(_ spec: String, _ field: String) throws {
         let resource = try #require(try ConfigDocumentParser.parse(requestAuthentication("a", "default", spec)).first)
         #expect(throws: MeshModelError.self) { try ConfigValidator.validateForWrite(resource) }
         do { _ = try ConfigValidator.validateForWrite(resource) } catch { #expect(error.field == field) }
+    }
+
+    @Test func anIssuerAloneIsFoundByDiscovery() {
+        #expect(
+            RequestAuthentication.JWTRule(issuer: "https://login.example/").fetchedURI == "https://login.example/.well-known/openid-configuration")
+        #expect(RequestAuthentication.JWTRule(issuer: "https://a", jwksUri: "https://a/k").fetchedURI == "https://a/k")
+        #expect(RequestAuthentication.JWTRule(issuer: "https://a", jwksUri: "https://a/k", jwks: keys).fetchedURI == nil)
     }
 
     @Test func proxylessServersAreToldTheyVerifyNoJWT() throws {

@@ -543,6 +543,18 @@ def test_the_keys_fetched_at_apply_are_kept(meshd, ads_clients, jwks_servers):
     assert {s.url: s.count() for s in cases} == {s.url: 1 for s in cases}, "fetched once per apply"
 
 
+def test_an_issuer_without_jwks_uri_is_found_by_openid_discovery(meshd, ads_clients, jwks_servers):
+    """A rule with only `issuer` (istiod's OpenID discovery): meshd reads the issuer's
+    /.well-known/openid-configuration, then its jwks_uri, and inlines those keys."""
+    server = jwks_servers()
+    answer_ = _apply(meshd, WORKLOAD, request_authentication("discovered", {"issuer": server.issuer}))
+    assert [w for w in answer_["warnings"] if "jwks" in w.lower()] == [], answer_["warnings"]
+    assert server.count(server.discovery_url[len(server.issuer):]) == 1 and server.count() == 1
+    client = sidecar_with_keys(meshd, ads_clients, server.issuer, ["ec-1", "rsa-1"])
+    assert answer(inbound_filters(_inbound(client)), server.mint(claims(server.issuer))) == SERVED
+    assert server.issuer + "/.well-known/openid-configuration" in debug_jwks(meshd)
+
+
 def test_an_oversized_jwks_is_refused_and_named(meshd, ads_clients, jwks_servers):
     good, big = jwks_servers(), jwks_servers()
     _apply(meshd, WORKLOAD, request_authentication("jwt", jwt_rule(good)))
