@@ -28,11 +28,11 @@ extension AuthorizationPolicy {
         guard action == .allow || action == .deny else { return [] }
         let outcome =
             action == .allow
-            ? "cannot be checked there, so this ALLOW rule allows nothing (fail-closed)"
-            : "cannot be checked there, so this DENY rule denies without checking it (fail-closed)"
+            ? "so this ALLOW rule allows nothing there (fail-closed)"
+            : "so this DENY rule denies without checking it there (fail-closed)"
         let jwt =
-            "substituted for proxyless gRPC servers and Envoy TCP ports: a request's verified JWT (RequestAuthentication) is checked on Envoy's HTTP ports only; elsewhere it \(outcome)"
-        let grpcOnly = "substituted for proxyless gRPC servers: gRPC \(outcome)"
+            "substituted for proxyless gRPC servers and Envoy TCP ports: a request's verified JWT (RequestAuthentication) is checked on Envoy's HTTP ports only, \(outcome)"
+        let grpcOnly = "substituted for proxyless gRPC servers: gRPC cannot check it, \(outcome)"
         var result: [(field: String, message: String)] = []
         for (ruleIndex, rule) in rules.enumerated() {
             for (index, source) in rule.from.enumerated() {

@@ -221,6 +221,8 @@ def _known_good(api) -> list[tuple[str, str, dict, int]]:
         ("GET", "/debug/authz", {"query": {"workload": "reviews-v1", "namespace": "default"}}, 200),
         ("GET", "/debug/authz", {"query": {"workload": "nobody"}}, 404),
         ("GET", "/debug/push_status", {}, 200),
+        ("GET", "/debug/mesh", {}, 200),
+        ("GET", "/debug/jwks", {}, 200),
         ("GET", "/debug/authz", {"query": {"workload": "reviews-v1", "namespce": "default"}}, 400),
         ("GET", "/api/v1/history", {"query": {"kind": "vs", "limit": "5"}}, 200),
         ("GET", "/api/v1/history", {"query": {"kind": "vs", "nmae": "reviews"}}, 400),
