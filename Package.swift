@@ -119,6 +119,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Kubernetes API access: the list/watch state machine (pure) and, next, the client.
+        .target(
+            name: "Kubernetes",
+            dependencies: ["MeshModel"],
+            swiftSettings: swiftSettings
+        ),
         // What the push side is built with besides the store: the mesh config file and the key
         // sets fetched for RequestAuthentications (HTTP client: AsyncHTTPClient).
         .target(
@@ -258,6 +264,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "DiscoveryTests", dependencies: ["Discovery", "MeshModel"], swiftSettings: swiftSettings),
+        .testTarget(name: "KubernetesTests", dependencies: ["Kubernetes", "MeshModel"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MeshAgentTests",
             dependencies: [
