@@ -122,7 +122,7 @@ let package = Package(
         // Kubernetes API access: the list/watch state machine (pure) and, next, the client.
         .target(
             name: "Kubernetes",
-            dependencies: ["MeshModel"],
+            dependencies: ["MeshModel", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
         // What the push side is built with besides the store: the mesh config file and the key
