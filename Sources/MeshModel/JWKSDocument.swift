@@ -71,13 +71,10 @@ public struct JWKSURI: Sendable, Hashable {
     }
 }
 
-/// HTTP header names as Envoy's validation accepts them in filter configs: an RFC 7230 token.
+/// HTTP header names as Envoy's validation accepts them in filter configs: an RFC 7230 token
+/// (the same rule as hash-policy header names).
 enum HeaderNameSyntax {
     static func isValid(_ name: String) -> Bool {
-        !name.isEmpty
-            && name.unicodeScalars.allSatisfy { scalar in
-                scalar.isASCII
-                    && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "!#$%&'*+-.^_`|~".unicodeScalars.contains(scalar))
-            }
+        !name.isEmpty && name.unicodeScalars.allSatisfy(ConsistentHashSettings.isTokenCharacter)
     }
 }
