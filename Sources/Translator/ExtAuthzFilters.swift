@@ -123,8 +123,9 @@ public enum ExtAuthzFilters {
         let target: RBACTarget = http ? .envoyHTTP : .envoyTCP
         return byProvider.keys.sorted().compactMap { name in
             let entries = byProvider[name] ?? []
-            let delegated = byProvider.count == 1 && problem(provider: name, settings: settings, registry: registry) == nil
-            guard delegated, let authorizer = settings.provider(named: name)?.authorizer,
+            // One provider per proxy (istiod's default), known, an authorizer, callable on this
+            // chain kind, its service in the registry: else the rules deny.
+            guard byProvider.count == 1, let authorizer = settings.provider(named: name)?.authorizer,
                 http || providerIsGRPC(name, settings),
                 case .success(let resolved) = resolve(authorizer, registry: registry)
             else {
