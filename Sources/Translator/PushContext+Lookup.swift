@@ -34,10 +34,7 @@ extension PushContext {
         // listeners, every Envoy sidecar's virtualInbound, a gateway's listeners), so proxyless
         // clients keep sharing.
         let serves = !proxy.inbound.isEmpty || GeneratorTable.takesWorkloadPorts(proxy.kind) || GeneratorTable.takesGateways(proxy.kind)
-        let policyKeys =
-            serves
-            ? peerAuthentications.selectorLabelKeys.union(authorizationPolicies.selectorLabelKeys).union(requestAuthentications.selectorLabelKeys)
-            : []
+        let policyKeys = serves ? policySelectorLabelKeys : []
         return ViewKey(
             kind: proxy.kind, namespace: proxy.namespace, sidecar: sidecar?.key, sourceLabels: labels,
             locality: isLocalityAware ? proxy.locality : nil, priorityLabels: priorityLabels,

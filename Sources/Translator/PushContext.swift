@@ -86,6 +86,10 @@ public struct PushContext: Sendable {
     public let isLocalityAware: Bool
     /// The label keys any `failoverPriority` names: part of view keys.
     public let failoverPriorityLabelKeys: Set<String>
+    /// The label keys any security policy's selector names (PeerAuthentication,
+    /// AuthorizationPolicy, RequestAuthentication): the part of a server's labels its listeners
+    /// depend on. Computed once here, not per view key.
+    public let policySelectorLabelKeys: Set<String>
 
     public init(
         revision: Int64, registry: RegistrySnapshot, virtualServices: [String: [VirtualServiceEntry]],
@@ -100,6 +104,8 @@ public struct PushContext: Sendable {
         self.peerAuthentications = peerAuthentications
         self.authorizationPolicies = authorizationPolicies
         self.requestAuthentications = requestAuthentications
+        self.policySelectorLabelKeys = peerAuthentications.selectorLabelKeys.union(authorizationPolicies.selectorLabelKeys)
+            .union(requestAuthentications.selectorLabelKeys)
         self.credentials = credentials
         self.revision = revision
         self.registry = registry
