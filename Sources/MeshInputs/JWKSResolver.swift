@@ -253,7 +253,7 @@ public final class JWKSResolver: Service, Sendable {
         if Self.isLinkLocal(parsed.host) { throw JWKSFetchError("link-local addresses are refused (cloud metadata)") }
         let request = HTTPClientRequest(url: uri)
         let deadline =
-            NIODeadline.now() + .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
+            NIODeadline.now() + .milliseconds(Int64(timeout / .milliseconds(1)))
         let response: HTTPClientResponse
         do {
             response = try await client.execute(request, deadline: deadline)
