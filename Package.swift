@@ -300,7 +300,7 @@ let package = Package(
         .testTarget(
             name: "XDSTests",
             dependencies: [
-                "XDS", "PushPipeline", "XDSCore", "Translator", "MeshModel", "EnvoyAPI", "MeshTesting", "Storage",
+                "XDS", "PushPipeline", "XDSCore", "Translator", "MeshModel", "EnvoyAPI", "MeshTesting", "Storage", "Discovery",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -130,7 +130,7 @@ public enum MeshOverview {
     /// they serve, their health and the subsets whose labels they carry.
     static func workloads(of service: Service, registry: RegistrySnapshot, subsets: [Subset]) -> [JSONValue] {
         struct Key: Hashable {
-            var source: ConfigKey
+            var source: RegistrySource
             var address: String
         }
         var order: [Key] = []

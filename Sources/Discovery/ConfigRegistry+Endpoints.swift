@@ -32,7 +32,7 @@ extension ConfigRegistry {
                 .sorted { $0.key < $1.key }
             let overflow = weightOverflow(service: key, members: members)
             // Only the hosts this entry owns (the oldest entry wins a host; that did not change).
-            for service in previous.services.values where service.source == key {
+            for service in previous.services.values where service.source == RegistrySource(key) {
                 endpoints[service.host] = endpointsByPort(members, ports: service.ports)
                 overflows[service.host] = overflow
                 hosts.insert(service.host)
@@ -62,6 +62,42 @@ extension ConfigRegistry {
     ) -> [(namespace: String, labels: [String: String])] {
         touchedEntries(changed: changed, serviceEntries: serviceEntries).compactMap { key, entry in
             entry.workloadSelector.map { (key.namespace, $0) }
+        }
+    }
+}
+
+extension ConfigRegistry {
+    /// `previous` with the endpoints of the platform services `hosts` taken from `platform`: an
+    /// endpoint-only platform change (a pod turning ready, a slice scaled) without rebuilding the
+    /// registry. The WorkloadEntries a platform service selects did not change, so the ones
+    /// `previous` holds for it are kept after the platform's endpoints. Hosts that are not
+    /// platform services in `previous` are left alone.
+    public static func updatingPlatformEndpoints(
+        _ previous: RegistrySnapshot, platform: PlatformServices, hosts: Set<String>
+    ) -> (registry: RegistrySnapshot, hosts: Set<String>) {
+        var endpoints = previous.endpoints
+        var touched: Set<String> = []
+        for host in hosts {
+            guard let service = previous.services[host], service.source.isPlatform else { continue }
+            let selected = (previous.endpoints[host] ?? [:]).mapValues { $0.filter { $0.source.kind == .workloadEntry } }
+            endpoints[host] = appending(selected.filter { !$0.value.isEmpty }, to: platform.endpoints[host] ?? [:])
+            touched.insert(host)
+        }
+        return (previous.replacing(endpoints: endpoints, weightOverflows: previous.weightOverflows), touched)
+    }
+
+    /// Whether a WorkloadEntry change in `changed` could move a workload into or out of a platform
+    /// service's selection (then the endpoint-only WorkloadEntry path, which knows only
+    /// ServiceEntry selectors, cannot be used).
+    public static func touchesPlatformSelectors(
+        changed: [ConfigKey: (before: [String: String]?, after: [String: String]?)], platform: PlatformServices
+    ) -> Bool {
+        guard !platform.selectors.isEmpty else { return false }
+        return platform.selectors.contains { host, selector in
+            guard let namespace = platform.services[host]?.namespace else { return false }
+            return changed.contains { key, labels in
+                key.namespace == namespace && [labels.before, labels.after].contains { $0.map { Self.labels($0, match: selector) } ?? false }
+            }
         }
     }
 }

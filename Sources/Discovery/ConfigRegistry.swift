@@ -46,11 +46,25 @@ public enum ConfigRegistry {
 
     /// Builds the registry. Input order does not matter; when two ServiceEntries declare one host,
     /// the one created first wins (`serviceEntries` must be sorted oldest-first).
-    public static func build(serviceEntries: [(key: ConfigKey, spec: ServiceEntry)], workloads: [Workload]) -> RegistrySnapshot {
-        var services: [String: Service] = [:]
-        var endpoints: [String: [UInt32: [Endpoint]]] = [:]
+    ///
+    /// `platform`'s services (Kubernetes) come first, as in Istio: a ServiceEntry never takes a
+    /// Kubernetes Service's host (Istio keeps one in another namespace beside it; meshd's registry
+    /// holds one service per host, so the Kubernetes Service wins there too), and a platform
+    /// service with a selector gets the WorkloadEntries of its namespace that carry it, after
+    /// its own endpoints.
+    public static func build(
+        serviceEntries: [(key: ConfigKey, spec: ServiceEntry)], workloads: [Workload], platform: PlatformServices = .none
+    ) -> RegistrySnapshot {
+        var services = platform.services
+        var endpoints = platform.endpoints
         var overflows: [String: WeightOverflow] = [:]
         let index = WorkloadIndex(workloads)
+        for (host, selector) in platform.selectors {
+            guard let service = services[host] else { continue }
+            let members = index.select(namespace: service.namespace, selector: selector)
+            guard !members.isEmpty else { continue }
+            endpoints[host] = appending(endpointsByPort(members, ports: service.ports), to: endpoints[host] ?? [:])
+        }
         for (key, entry) in serviceEntries {
             let ports = entry.ports.map {
                 Service.Port(number: $0.number, name: $0.name, protocolName: ($0.protocol ?? "").uppercased(), targetPort: $0.targetPort)
@@ -71,13 +85,18 @@ public enum ConfigRegistry {
                 guard services[host] == nil else { continue }
                 overflows[host] = overflow
                 services[host] = Service(
-                    host: host, namespace: key.namespace, ports: ports, source: key, exportTo: entry.exportTo,
+                    host: host, namespace: key.namespace, ports: ports, source: RegistrySource(key), exportTo: entry.exportTo,
                     resolution: entry.resolution.flatMap(Service.Resolution.init(rawValue:)) ?? .none,
                     location: entry.location, addresses: entry.addresses, subjectAltNames: entry.subjectAltNames)
                 endpoints[host] = endpointsByPort(members, ports: ports)
             }
         }
         return RegistrySnapshot(services: services, endpoints: endpoints, weightOverflows: overflows)
+    }
+
+    /// `base` with `extra`'s endpoints after its own, port by port.
+    static func appending(_ extra: [UInt32: [Endpoint]], to base: [UInt32: [Endpoint]]) -> [UInt32: [Endpoint]] {
+        base.merging(extra) { $0 + $1 }
     }
 
     /// Each port's endpoints for `members`.
@@ -105,7 +124,7 @@ public enum ConfigRegistry {
             weight: WeightBudget.effective(spec.weight),
             health: workload.health,
             serviceAccount: spec.serviceAccount,
-            source: workload.key,
+            source: RegistrySource(workload.key),
             network: spec.network)
     }
 }

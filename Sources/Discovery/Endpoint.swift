@@ -19,12 +19,12 @@ public struct Endpoint: Sendable, Hashable {
     public var network: String?
     /// The service account the workload runs as.
     public var serviceAccount: String?
-    /// The WorkloadEntry (or ServiceEntry, for inline endpoints) it came from.
-    public var source: ConfigKey
+    /// The WorkloadEntry (or ServiceEntry, for inline endpoints; Pod for Kubernetes) it came from.
+    public var source: RegistrySource
 
     public init(
         address: String, port: UInt32, labels: [String: String], locality: Locality, weight: UInt32,
-        health: HealthStatus, serviceAccount: String?, source: ConfigKey, network: String? = nil
+        health: HealthStatus, serviceAccount: String?, source: RegistrySource, network: String? = nil
     ) {
         self.address = address
         self.port = port

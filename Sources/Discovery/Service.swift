@@ -23,12 +23,12 @@ public struct Service: Sendable, Hashable {
 
     /// The fully qualified host name (`reviews.default.svc.cluster.local`).
     public var host: String
-    /// The namespace of the ServiceEntry that declared it.
+    /// The namespace of the ServiceEntry (or Kubernetes Service) that declared it.
     public var namespace: String
     /// Ports, sorted by number.
     public var ports: [Port]
-    /// The ServiceEntry that declared it.
-    public var source: ConfigKey
+    /// The ServiceEntry or Kubernetes Service that declared it.
+    public var source: RegistrySource
     /// Its ServiceEntry's `exportTo` (empty: every namespace).
     public var exportTo: [String]
     /// How clients find its endpoints (its ServiceEntry's `resolution`).
@@ -53,7 +53,7 @@ public struct Service: Sendable, Hashable {
     }
 
     public init(
-        host: String, namespace: String, ports: [Port], source: ConfigKey, exportTo: [String] = [],
+        host: String, namespace: String, ports: [Port], source: RegistrySource, exportTo: [String] = [],
         resolution: Resolution = .static, location: String? = nil, addresses: [String] = [], subjectAltNames: [String] = []
     ) {
         self.host = host

@@ -150,7 +150,7 @@ extension ChangeImpact {
             let keyBefore = before.viewKey(for: proxy)
             let keyAfter = after.viewKey(for: proxy)
             if snapshotsBefore[keyBefore] == nil, let snapshot = target.snapshot,
-                snapshot.revision == before.revision, snapshot.view?.key == keyBefore
+                snapshot.version == before.version, snapshot.view?.key == keyBefore
             {
                 snapshotsBefore[keyBefore] = .success(snapshot)
                 reused += 1

@@ -77,6 +77,10 @@ public struct ConfigIndex: Sendable {
     /// current ones (`MeshSettingsSource`) before each build.
     public var settings: MeshSettings
 
+    /// The platform registry's (Kubernetes') services every context of this index merges in;
+    /// the push loop sets the current ones (`PlatformRegistrySource`) before each build.
+    public var platform = PlatformServices.none
+
     /// An empty index building contexts with `settings`.
     public init(settings: MeshSettings = MeshSettings()) {
         self.settings = settings
@@ -119,9 +123,18 @@ public struct ConfigIndex: Sendable {
     /// when the delta is not endpoint-only or `previous` is not this index's last context; the
     /// caller then applies it and builds in full.
     public mutating func applyEndpoints(_ delta: ConfigDelta, previous: PushContext) -> PushContext? {
-        guard delta.isEndpointsOnly, let revision, previous.revision == revision else { return nil }
-        var lookups = self.lookups ?? buildLookups()
+        guard delta.isEndpointsOnly, let revision, previous.revision == revision, previous.platformGeneration == platform.generation
+        else { return nil }
+        // A Kubernetes Service selecting the workload: its endpoints are the platform's plus the
+        // selected WorkloadEntries, which the full build merges. (Checked before anything is
+        // applied, so a fallback leaves the index as it was.)
+        if !platform.selectors.isEmpty {
+            var labels: [ConfigKey: (before: [String: String]?, after: [String: String]?)] = [:]
+            for (key, record) in delta.changes { labels[key] = (workload(key)?.labels, record.flatMap(Self.labels(of:))) }
+            if ConfigRegistry.touchesPlatformSelectors(changed: labels, platform: platform) { return nil }
+        }
         var changed: [ConfigKey: (before: [String: String]?, after: [String: String]?)] = [:]
+        var lookups = self.lookups ?? buildLookups()
         for (key, record) in delta.changes {
             changed[key] = (workload(key)?.labels, nil)
             if let old = entries[key] { lookups.remove(key, old) }
@@ -171,7 +184,14 @@ public struct ConfigIndex: Sendable {
         warnings += hosts.sorted().compactMap { registry.weightOverflows[$0] }.map(PushContextBuilder.weightWarning)
         return previous.replacing(
             revision: delta.revision, registry: registry, warnings: warnings, invalid: invalid,
-            scope: .endpoints(since: previous.revision, hosts: hosts))
+            scope: .endpoints(since: previous.version, hosts: hosts))
+    }
+
+    /// The labels of a stored WorkloadEntry record as stored (nil when it has none or does not
+    /// validate: then it selects nothing).
+    private static func labels(of record: StoredConfig) -> [String: String]? {
+        guard case .success(.workloadEntry(let spec)) = validate(record.resource) else { return nil }
+        return spec.labels
     }
 
     private func buildLookups() -> Lookups {
@@ -247,7 +267,9 @@ public struct ConfigIndex: Sendable {
         var inputs: [PushContextBuilder.Input] = []
         inputs.reserveCapacity(entries.count)
         var invalid: [ConfigWarning] = []
-        let reuse = previous.flatMap { $0.revision >= registryInputsRevision ? $0.registry : nil }
+        let reuse = previous.flatMap {
+            $0.revision >= registryInputsRevision && $0.platformGeneration == platform.generation ? $0.registry : nil
+        }
         for (key, entry) in entries {
             switch entry.typed {
             case .success(let config):
@@ -260,7 +282,7 @@ public struct ConfigIndex: Sendable {
         invalid.sort { $0.key < $1.key }
         return PushContextBuilder.build(
             revision: revision ?? 0, inputs: inputs, invalid: invalid, registry: reuse, settings: settings,
-            credentialMaterial: credentialMaterial)
+            credentialMaterial: credentialMaterial, platform: platform)
     }
 
     /// Every record that validates, as context inputs sorted by key: what the analyzers read

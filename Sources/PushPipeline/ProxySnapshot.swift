@@ -4,15 +4,22 @@ import Translator
 ///
 /// Immutable and shared: proxies with the same view key get the same snapshot value.
 public struct ProxySnapshot: Sendable {
+    /// The context version (store revision, platform generation) the resources were generated from.
+    public let version: PushVersion
     /// The store revision the resources were generated from.
-    public let revision: Int64
+    public var revision: Int64 { version.revision }
     /// Resources by type URL, then by name.
     public let resources: [String: [String: XDSResource]]
     /// The view the resources were generated from (nil for hand-made snapshots in tests).
     public let view: ProxyView?
 
     public init(revision: Int64, resources: [String: [String: XDSResource]], view: ProxyView? = nil) {
-        self.revision = revision
+        self.init(version: PushVersion(revision: revision), resources: resources, view: view)
+    }
+
+    /// A snapshot at `version`.
+    public init(version: PushVersion, resources: [String: [String: XDSResource]], view: ProxyView? = nil) {
+        self.version = version
         self.resources = resources
         self.view = view
     }
@@ -25,7 +32,7 @@ public struct ProxySnapshot: Sendable {
             let generated = generator.generate(for: view, in: push)
             resources[generator.typeURL] = Dictionary(generated.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         }
-        self.init(revision: push.revision, resources: resources, view: view)
+        self.init(version: push.version, resources: resources, view: view)
     }
 
     /// Generates the snapshot of `proxy`'s view at `push` with `table`'s generators for its kind
@@ -35,7 +42,7 @@ public struct ProxySnapshot: Sendable {
     }
 
     /// `previous` brought up to `push` for the view `key` when `push.scope` says only some
-    /// hosts' endpoints changed since `previous.revision`: host-scoped generators (EDS, and CDS
+    /// hosts' endpoints changed since `previous.version`: host-scoped generators (EDS, and CDS
     /// whose mTLS settings name endpoint identities) regenerate those of the hosts the view sees
     /// — none when the change is outside the view, so the snapshot's content stays the same and
     /// no stream sends anything — and every other resource is shared with `previous`. The view
@@ -43,7 +50,7 @@ public struct ProxySnapshot: Sendable {
     /// back to a full generation otherwise. Resource names are stable under such a change, so
     /// replacing by name is complete.
     public init(updating previous: ProxySnapshot, key: ViewKey, push: PushContext, generators: [any ResourceGenerator]) {
-        guard case .endpoints(let since, let hosts) = push.scope, since == previous.revision,
+        guard case .endpoints(let since, let hosts) = push.scope, since == previous.version,
             let view = previous.view, view.key == key
         else {
             self.init(view: ProxyView(key: key, push: push), push: push, generators: generators)
@@ -51,7 +58,7 @@ public struct ProxySnapshot: Sendable {
         }
         let touched = hosts.filter { view.service($0) != nil }
         guard !touched.isEmpty else {
-            self.init(revision: push.revision, resources: previous.resources, view: view)
+            self.init(version: push.version, resources: previous.resources, view: view)
             return
         }
         var resources = previous.resources
@@ -64,7 +71,7 @@ public struct ProxySnapshot: Sendable {
             }
             resources[scoped.typeURL] = ofType
         }
-        self.init(revision: push.revision, resources: resources, view: view)
+        self.init(version: push.version, resources: resources, view: view)
     }
 
     /// The resources of one type (empty when none).

@@ -34,6 +34,11 @@ public struct PushDebouncer: ServiceLifecycle.Service {
     private let vault: (any CredentialVault)?
     /// The mesh settings contexts are built with; a change rebuilds as a store change does.
     private let settings: MeshSettingsSource?
+    /// The platform registry (Kubernetes) merged into every context; an endpoint-only change
+    /// there updates the previous context as a WorkloadEntry-only store change does.
+    private let platform: PlatformRegistrySource?
+    /// How long the first build waits for the platform registry's first complete state.
+    private let platformSyncTimeout: Duration
 
     /// Retry delays after a failed build: `initial`, doubling up to `maximum`.
     public struct Backoff: Sendable {
@@ -57,9 +62,12 @@ public struct PushDebouncer: ServiceLifecycle.Service {
         store: any ConfigStore, publisher: PushContextPublisher, quiet: Duration = .milliseconds(100),
         maxDelay: Duration = .seconds(10), metrics: XDSMetrics? = nil, health: ServingHealth = ServingHealth(),
         backoff: Backoff = Backoff(), index: SharedConfigIndex = SharedConfigIndex(), vault: (any CredentialVault)? = nil,
-        settings: MeshSettingsSource? = nil, logger: Logger
+        settings: MeshSettingsSource? = nil, platform: PlatformRegistrySource? = nil, platformSyncTimeout: Duration = .seconds(30),
+        logger: Logger
     ) {
         self.settings = settings
+        self.platform = platform
+        self.platformSyncTimeout = platformSyncTimeout
         self.index = index
         self.vault = vault
         self.store = store
@@ -76,6 +84,7 @@ public struct PushDebouncer: ServiceLifecycle.Service {
         // Subscribe before the first build so a change racing with it is not missed.
         let revisions = store.revisions()
         let settingsChanges = settings?.changes()
+        let platformChanges = platform?.changes()
         let (changes, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let forwarders = [
             Task {
@@ -83,6 +92,7 @@ public struct PushDebouncer: ServiceLifecycle.Service {
                 continuation.finish()
             },
             Task { if let settingsChanges { for await _ in settingsChanges { continuation.yield() } } },
+            Task { if let platformChanges { for await _ in platformChanges { continuation.yield() } } },
         ]
         defer { for task in forwarders { task.cancel() } }
         do {
@@ -95,8 +105,10 @@ public struct PushDebouncer: ServiceLifecycle.Service {
 
     private func loop(_ changes: AsyncStream<Void>) async throws {
         try await cancelWhenGracefulShutdown {
+            try await waitForPlatformSync()
             var published = try await buildUntilPublished(previous: nil)
             var publishedGeneration = settings?.current.generation ?? 0
+            var publishedPlatform = publisher.current?.platformGeneration ?? 0
             var machine = DebounceStateMachine<ContinuousClock.Instant>(quiet: quiet, maxDelay: maxDelay)
             for await _ in changes {
                 var seen = await currentRevision() ?? published + 1
@@ -114,11 +126,30 @@ public struct PushDebouncer: ServiceLifecycle.Service {
                     }
                 }
                 let generation = settings?.current.generation ?? 0
-                if seen != published || generation != publishedGeneration {
+                let platformGeneration = platform?.current.generation ?? 0
+                if seen != published || generation != publishedGeneration || platformGeneration != publishedPlatform {
                     published = try await buildUntilPublished(previous: published)
                     publishedGeneration = generation
+                    publishedPlatform = publisher.current?.platformGeneration ?? platformGeneration
                 }
             }
+        }
+    }
+
+    /// Holds the first build until the platform registry has its first complete state (as
+    /// istiod waits for its informers), at most `platformSyncTimeout`: a context without the
+    /// platform's services would take them away from every proxy that reconnects.
+    private func waitForPlatformSync() async throws {
+        guard let platform, !platform.isSynced else { return }
+        let deadline = ContinuousClock.now + platformSyncTimeout
+        while !platform.isSynced {
+            guard ContinuousClock.now < deadline else {
+                logger.warning(
+                    "the platform registry has not synced; building without its complete state",
+                    metadata: ["waited": "\(platformSyncTimeout)"])
+                return
+            }
+            try await Task.sleep(for: .milliseconds(50))
         }
     }
 
@@ -161,11 +192,30 @@ public struct PushDebouncer: ServiceLifecycle.Service {
         let previous = publisher.current
         if let settings { index.update { $0.settings = settings.current } }
         let generation = index.update { $0.settings.generation }
+        let taken = platform?.take(since: previous?.platformGeneration ?? -1)
+        if let taken { index.update { $0.platform = taken.services } }
+        let platformGeneration = index.update { $0.platform.generation }
         let context: PushContext
         let unknown: [ConfigWarning]
         let unhonoured: [ProxyKind: Int]
+        // Only platform endpoints changed (a pod turned ready, a slice scaled) and the store did
+        // not move: the previous context with those hosts' endpoints, pushed as EDS only.
+        if let previous, previous.settings.generation == generation, case .endpoints(let hosts)? = taken?.change,
+            index.update({ $0.revision }) == previous.revision, try await store.currentRevision() == previous.revision
+        {
+            let (registry, touched) = ConfigRegistry.updatingPlatformEndpoints(
+                previous.registry, platform: index.update { $0.platform }, hosts: hosts)
+            let updated = previous.replacing(
+                revision: previous.revision, platformGeneration: platformGeneration, registry: registry, warnings: previous.warnings,
+                invalid: previous.invalid, scope: .endpoints(since: previous.version, hosts: touched))
+            return publish(updated, previous: previous, events: updated.scope.endpointEvents)
+        }
         if let known = index.update({ $0.revision }), let delta = try await store.delta(after: known) {
-            if delta.changes.isEmpty, let previous, previous.revision == known, previous.settings.generation == generation { return known }
+            if delta.changes.isEmpty, let previous, previous.revision == known, previous.settings.generation == generation,
+                previous.platformGeneration == platformGeneration
+            {
+                return known
+            }
             // An endpoint-only change updates the previous context in place of a rebuild.
             if let previous, previous.settings.generation == generation, let updated = index.update({ $0.applyEndpoints(delta, previous: previous) })
             {

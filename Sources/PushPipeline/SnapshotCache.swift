@@ -25,8 +25,8 @@ public final class SnapshotCache: Sendable {
         enum State {
             case empty
             case ready(ProxySnapshot)
-            /// One caller generates `revision`; `waiters` resume with its result.
-            case generating(revision: Int64, waiters: [CheckedContinuation<ProxySnapshot?, Never>])
+            /// One caller generates `version`; `waiters` resume with its result.
+            case generating(version: PushVersion, waiters: [CheckedContinuation<ProxySnapshot?, Never>])
         }
 
         let state = Mutex<State>(.empty)
@@ -89,13 +89,13 @@ public final class SnapshotCache: Sendable {
         while true {
             let step = slot.state.withLock { state -> Step in
                 switch state {
-                case .ready(let cached) where cached.revision >= push.revision:
+                case .ready(let cached) where cached.version >= push.version:
                     return .done(cached)
                 case .ready(let cached):
-                    state = .generating(revision: push.revision, waiters: [])
+                    state = .generating(version: push.version, waiters: [])
                     return .generate(previous: cached)
                 case .empty:
-                    state = .generating(revision: push.revision, waiters: [])
+                    state = .generating(version: push.version, waiters: [])
                     return .generate(previous: nil)
                 case .generating:
                     // Whatever revision is under way, its result comes first: a newer push
@@ -122,16 +122,16 @@ public final class SnapshotCache: Sendable {
             case .wait:
                 let landed = await withCheckedContinuation { (continuation: CheckedContinuation<ProxySnapshot?, Never>) in
                     let suspended = slot.state.withLock { state -> Bool in
-                        guard case .generating(let revision, var waiters) = state else { return false }
+                        guard case .generating(let version, var waiters) = state else { return false }
                         state = .empty  // releases the array, so appending does not copy it
                         waiters.append(continuation)
-                        state = .generating(revision: revision, waiters: waiters)
+                        state = .generating(version: version, waiters: waiters)
                         return true
                     }
                     // It landed between the look and the wait: look again at once.
                     if !suspended { continuation.resume(returning: nil) }
                 }
-                if let landed, landed.revision >= push.revision { return landed }
+                if let landed, landed.version >= push.version { return landed }
             }
         }
     }

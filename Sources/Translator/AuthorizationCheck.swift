@@ -51,11 +51,12 @@ public struct AuthorizationCheck: Sendable {
     /// The check of WorkloadEntry `workload` at `push`; nil when no service selects or lists it
     /// (meshd knows a workload's labels and ports from the registry).
     public init?(workload: ConfigKey, push: PushContext) {
-        let endpoints = push.registry.endpoints.values.flatMap { $0.values.flatMap { $0 } }.filter { $0.source == workload }
+        let source = RegistrySource(workload)
+        let endpoints = push.registry.endpoints.values.flatMap { $0.values.flatMap { $0 } }.filter { $0.source == source }
         guard let first = endpoints.first else { return nil }
         var carriages: [UInt32: String] = [:]
         for found in push.registry.endpoints(namespace: workload.namespace, addresses: Set(endpoints.map(\.address)))
-        where found.endpoint.source == workload && carriages[found.endpoint.port] == nil {
+        where found.endpoint.source == source && carriages[found.endpoint.port] == nil {
             carriages[found.endpoint.port] = Self.carriage(PortProtocol.declared(protocol: found.port.protocolName, name: found.port.name))
         }
         for port in endpoints.map(\.port) where carriages[port] == nil { carriages[port] = "AUTO" }

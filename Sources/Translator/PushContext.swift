@@ -8,9 +8,10 @@ public struct PushContext: Sendable {
     public enum Scope: Sendable, Hashable {
         /// Anything may have changed: generate everything.
         case full
-        /// Only the endpoints of `hosts` changed since revision `since` (a WorkloadEntry-only
-        /// change): every other resource is what revision `since` generated.
-        case endpoints(since: Int64, hosts: Set<String>)
+        /// Only the endpoints of `hosts` changed since version `since` (a WorkloadEntry-only
+        /// change, or a platform one such as a pod turning ready): every other resource is what
+        /// version `since` generated.
+        case endpoints(since: PushVersion, hosts: Set<String>)
     }
 
     /// A VirtualService with what orders it among others for the same host.
@@ -34,6 +35,12 @@ public struct PushContext: Sendable {
 
     /// The store revision this context reflects.
     public private(set) var revision: Int64
+    /// The platform registry's generation this context reflects (`PlatformServices.generation`;
+    /// 0 without one): a pod turning ready changes the registry without a store write.
+    public private(set) var platformGeneration: Int64 = 0
+    /// What orders contexts: the store revision, then the platform generation. Snapshots are
+    /// cached and brought up to date by it.
+    public var version: PushVersion { PushVersion(revision: revision, platform: platformGeneration) }
     /// Services and endpoints.
     public private(set) var registry: RegistrySnapshot
     /// The VirtualServices bound to the mesh (`gateways` empty or naming `mesh`, in the
@@ -160,11 +167,12 @@ public struct PushContext: Sendable {
     /// from them (`sourceLabelKeys`, `wildcardVirtualServiceHosts`) are
     /// kept, not recomputed.
     public func replacing(
-        revision: Int64, registry: RegistrySnapshot, warnings: [ConfigWarning], invalid: [ConfigWarning],
-        scope: Scope
+        revision: Int64, platformGeneration: Int64? = nil, registry: RegistrySnapshot, warnings: [ConfigWarning],
+        invalid: [ConfigWarning], scope: Scope
     ) -> PushContext {
         var next = self
         next.revision = revision
+        next.platformGeneration = platformGeneration ?? self.platformGeneration
         next.registry = registry
         next.warnings = warnings
         next.invalid = invalid
@@ -197,4 +205,25 @@ extension PushContext.Scope {
         guard case .endpoints(_, let hosts) = self else { return [] }
         return hosts.sorted().map(RegistryEvent.endpointsChanged)
     }
+}
+
+/// The order of PushContexts: the store revision, then the platform registry's generation. Both
+/// only grow, so a context built later always has a greater version.
+public struct PushVersion: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// The config store's revision.
+    public var revision: Int64
+    /// The platform registry's generation (0 without one).
+    public var platform: Int64
+
+    public init(revision: Int64, platform: Int64 = 0) {
+        self.revision = revision
+        self.platform = platform
+    }
+
+    public static func < (lhs: PushVersion, rhs: PushVersion) -> Bool {
+        (lhs.revision, lhs.platform) < (rhs.revision, rhs.platform)
+    }
+
+    /// `"12"`, or `"12.3"` with a platform generation.
+    public var description: String { platform == 0 ? "\(revision)" : "\(revision).\(platform)" }
 }

@@ -33,10 +33,12 @@ public enum PushContextBuilder {
     /// WorkloadEntry changed since it was built) and those kinds among `inputs` are ignored.
     /// `settings` name the root namespace (Sidecar defaults, the lookup's last resort).
     /// `credentialMaterial` is the vault's material by digest, for the stored `Secret`s.
+    /// `platform` holds the Kubernetes registry's services, merged in (`ConfigRegistry.build`);
+    /// a `registry` given must have been built with the same platform generation.
     public static func build(
         revision: Int64, inputs: [Input], invalid: [ConfigWarning] = [],
         registry given: RegistrySnapshot? = nil, settings: MeshSettings = MeshSettings(),
-        credentialMaterial: [String: CredentialMaterial] = [:]
+        credentialMaterial: [String: CredentialMaterial] = [:], platform: PlatformServices = .none
     ) -> PushContext {
         // Oldest first, then by key: Istio's tie-break for resources that claim the same host.
         // Sorted as indices: an Input carries a whole typed resource, and a sort that moves the
@@ -132,7 +134,7 @@ public enum PushContextBuilder {
         }
         let rejectedGatewayServers = GatewayConflicts.warnings(gateways)
         warnings += rejectedGatewayServers
-        let registry = given ?? ConfigRegistry.build(serviceEntries: serviceEntries, workloads: workloads)
+        let registry = given ?? ConfigRegistry.build(serviceEntries: serviceEntries, workloads: workloads, platform: platform)
         for host in registry.weightOverflows.keys.sorted() {
             guard let overflow = registry.weightOverflows[host] else { continue }
             warnings.append(weightWarning(overflow))
@@ -146,7 +148,7 @@ public enum PushContextBuilder {
             requestAuthentications: requestAuthentications,
             credentials: credentials, settings: settings, warnings: warnings)
         return context.replacing(
-            revision: revision, registry: registry,
+            revision: revision, platformGeneration: platform.generation, registry: registry,
             warnings: warnings + ReferenceChecker.warnings(in: context), invalid: invalid, scope: .full)
     }
 }

@@ -88,7 +88,7 @@ import XDSCore
         _ = try await store.apply(CanaryFixture.resources(Self.workload))
         try await debouncer.buildAndPublish()
         let push = try #require(publisher.current)
-        #expect(push.scope == .endpoints(since: first.revision, hosts: ["reviews.default.svc.cluster.local"]))
+        #expect(push.scope == .endpoints(since: first.version, hosts: ["reviews.default.svc.cluster.local"]))
         let second = await cache.snapshot(for: proxy, push: push)
         #expect(cache.generations == 2)
         // Everything but reviews' endpoints is the very same resource (same bytes, same version).
