@@ -32,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
     ],
     targets: [
@@ -119,10 +120,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Kubernetes API access: the list/watch state machine (pure) and, next, the client.
+        // Kubernetes API access: the list/watch state machine and the registry (pure), and the
+        // client that drives them over AsyncHTTPClient.
         .target(
             name: "Kubernetes",
-            dependencies: ["MeshModel", .product(name: "Yams", package: "Yams")],
+            dependencies: [
+                "MeshModel", "Discovery", .product(name: "Yams", package: "Yams"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         // What the push side is built with besides the store: the mesh config file and the key
@@ -156,6 +165,7 @@ let package = Package(
             name: "AdminAPI",
             dependencies: [
                 "MeshModel", "Storage", "PushPipeline", "XDSCore", "Translator", "Discovery", "CertificateAuthority", "MeshInputs",
+                "Kubernetes",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -222,7 +232,7 @@ let package = Package(
             name: "meshd",
             dependencies: [
                 "MeshModel", "MeshCommon", "Storage", "Discovery", "Translator", "PushPipeline", "XDS", "AdminAPI", "EnvoyAPI",
-                "CertificateAuthority", "MeshInputs",
+                "CertificateAuthority", "MeshInputs", "Kubernetes",
                 "EtcdStore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -264,7 +274,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "DiscoveryTests", dependencies: ["Discovery", "MeshModel"], swiftSettings: swiftSettings),
-        .testTarget(name: "KubernetesTests", dependencies: ["Kubernetes", "MeshModel"], swiftSettings: swiftSettings),
+        .testTarget(name: "KubernetesTests", dependencies: ["Kubernetes", "MeshModel", "Discovery"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MeshAgentTests",
             dependencies: [

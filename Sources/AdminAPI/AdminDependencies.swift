@@ -1,4 +1,5 @@
 import CertificateAuthority
+import Kubernetes
 import Logging
 import MeshInputs
 import Prometheus
@@ -59,6 +60,8 @@ public struct AdminDependencies: Sendable {
     /// The mesh config and fetched key sets (`/debug/mesh`, `/debug/jwks`, the apply path's
     /// JWKS prefetch); nil in tests that run without them.
     public var meshInputs: MeshInputsAccess?
+    /// The Kubernetes registry (`/debug/kubernetes`); nil when meshd runs without one.
+    public var kubernetes: KubernetesDiscovery?
 
     /// What the admin API reads of meshd's mesh inputs.
     public struct MeshInputsAccess: Sendable {
@@ -82,9 +85,10 @@ public struct AdminDependencies: Sendable {
         allowLoopbackTokenMinting: Bool = false, health: ServingHealth = ServingHealth(),
         configIndex: SharedConfigIndex = SharedConfigIndex(), identity: Identity? = nil,
         peers: (any PeerProxyStatuses)? = nil, generators: GeneratorTable, vault: (any CredentialVault)? = nil,
-        meshInputs: MeshInputsAccess? = nil
+        meshInputs: MeshInputsAccess? = nil, kubernetes: KubernetesDiscovery? = nil
     ) {
         self.meshInputs = meshInputs
+        self.kubernetes = kubernetes
         self.vault = vault
         self.generators = generators
         self.store = store

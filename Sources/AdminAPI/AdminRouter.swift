@@ -17,6 +17,7 @@ public enum AdminRouter {
         SecretController(dependencies: dependencies).register(on: router)
         DebugController(dependencies: dependencies).register(on: router)
         MeshInputsController(dependencies: dependencies).register(on: router)
+        RegistryDebugController(dependencies: dependencies).register(on: router)
         OverviewController(dependencies: dependencies).register(on: router)
         DashboardController().register(on: router)
         if let identity = dependencies.identity { IdentityController(identity: identity).register(on: router) }

@@ -6,7 +6,8 @@ import Logging
 ///
 /// Per request: authenticate the caller, check the CSR, and sign it for the caller's own identity.
 /// The identity comes only from authentication, first a bearer token in the `authorization` metadata
-/// (verified by `TokenAuthority`), else the mTLS peer certificate (via `peerIdentity`); the CSR
+/// (verified by `TokenAuthority`, or for a token meshd did not issue, reviewed by the Kubernetes
+/// API server), else the mTLS peer certificate (via `peerIdentity`); the CSR
 /// contributes only its public key. A caller with a valid peer certificate but a bad token is still
 /// authenticated by the certificate, as in istiod, which accepts any authenticator that succeeds.
 ///
@@ -21,6 +22,7 @@ public struct CertificateService: Istio_V1_Auth_IstioCertificateService.SimpleSe
     let metrics: CAMetrics?
     let logger: Logger
     let peerIdentity: (@Sendable (ServerContext) async -> SpiffeID?)?
+    let serviceAccountTokens: (any ServiceAccountTokenReviewer)?
 
     /// Creates the service.
     ///
@@ -31,10 +33,14 @@ public struct CertificateService: Istio_V1_Auth_IstioCertificateService.SimpleSe
     ///   - logger: receives one line per refusal and per issuance.
     ///   - peerIdentity: the authenticated identity of the RPC's TLS peer, or nil when there is none;
     ///     see `CertificateService.tlsPeerIdentity(ca:)`. Omit it to accept tokens only.
+    ///   - serviceAccountTokens: reviews a bearer token meshd did not issue as a Kubernetes
+    ///     service-account token (`--registry kubernetes`); nil: meshd's own tokens only.
     public init(
         ca: any CertificateAuthority, tokens: TokenAuthority, metrics: CAMetrics?, logger: Logger,
-        peerIdentity: (@Sendable (ServerContext) async -> SpiffeID?)? = nil
+        peerIdentity: (@Sendable (ServerContext) async -> SpiffeID?)? = nil,
+        serviceAccountTokens: (any ServiceAccountTokenReviewer)? = nil
     ) {
+        self.serviceAccountTokens = serviceAccountTokens
         self.ca = ca
         self.tokens = tokens
         self.metrics = metrics
@@ -115,6 +121,16 @@ public struct CertificateService: Istio_V1_Auth_IstioCertificateService.SimpleSe
                     return SpiffeID(trustDomain: ca.trustDomain, namespace: namespace, serviceAccount: serviceAccount)
                 } catch {
                     refusal = error
+                }
+                // Not one of meshd's tokens: a Kubernetes service-account token, when meshd runs
+                // with a Kubernetes registry. Either authenticator may succeed, as in istiod.
+                if let reviewer = serviceAccountTokens, !tokens.isOwnToken(token) {
+                    do {
+                        let (namespace, serviceAccount) = try await reviewer.review(token)
+                        return SpiffeID(trustDomain: ca.trustDomain, namespace: namespace, serviceAccount: serviceAccount)
+                    } catch {
+                        refusal = error
+                    }
                 }
             } else {
                 refusal = CAError(code: .unauthenticated, message: "authorization metadata is not a bearer token")

@@ -126,6 +126,16 @@ public struct TokenAuthority: Sendable {
         return try check(claims, audience: audience, now: now.timeIntervalSince1970)
     }
 
+    /// Whether `token` claims to be one of this authority's (its header names this key): its
+    /// refusal by `verify` is final, and it is not sent to another authenticator (a Kubernetes
+    /// TokenReview would only leak it).
+    public func isOwnToken(_ token: String) -> Bool {
+        guard token.utf8.count <= Self.maximumTokenBytes, let first = token.split(separator: ".", maxSplits: 1).first,
+            let bytes = Base64URL.decode(first), let header = try? JSONDecoder().decode(Header.self, from: bytes)
+        else { return false }
+        return header.kid == keyID
+    }
+
     /// The claim checks of `verify`, on an authentic token.
     private func check(_ claims: Claims, audience: String, now: Double) throws(CAError) -> (namespace: String, serviceAccount: String) {
         guard claims.iss == issuer else { throw Self.refusal("token issuer not accepted") }

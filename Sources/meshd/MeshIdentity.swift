@@ -80,3 +80,16 @@ struct ServingCertificate {
         }
     }
 }
+
+extension MeshIdentity {
+    /// The identity whose CA services also accept Kubernetes service-account tokens reviewed by
+    /// `reviewer` (itself when nil).
+    func reviewing(_ reviewer: (any ServiceAccountTokenReviewer)?, metrics: CAMetrics, logger: Logger) -> MeshIdentity {
+        guard let reviewer else { return self }
+        let service = CertificateService(ca: ca, tokens: tokens, metrics: metrics, logger: logger, serviceAccountTokens: reviewer)
+        let renewal = CertificateService(
+            ca: ca, tokens: tokens, metrics: metrics, logger: logger, peerIdentity: CertificateService.tlsPeerIdentity(ca: ca),
+            serviceAccountTokens: reviewer)
+        return MeshIdentity(ca: ca, tokens: tokens, adminToken: adminToken, certificateService: service, renewalService: renewal)
+    }
+}

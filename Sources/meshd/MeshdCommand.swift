@@ -153,6 +153,19 @@ struct MeshdCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
 
+    @Option(
+        name: .long,
+        help:
+            "Service registry: 'embedded' (ServiceEntry and WorkloadEntry only) or 'kubernetes' (also Services, EndpointSlices and Pods read from the API server; the CA then accepts service-account tokens)."
+    )
+    var registry: String = "embedded"
+
+    @Option(name: .long, help: "With --registry kubernetes: the kubeconfig to use (its current context); default: the pod's service account.")
+    var kubeconfig: String?
+
+    @Option(name: .long, help: "With --registry kubernetes: the cluster's DNS domain; Services become NAME.NAMESPACE.svc.DOMAIN.")
+    var clusterDomain: String = "cluster.local"
+
     func run() async throws {
         var command = self
         let loaded = try command.resolveMeshConfig()
@@ -188,12 +201,14 @@ struct MeshdCommand: AsyncParsableCommand {
         let prometheus = PrometheusCollectorRegistry()
         let health = ServingHealth()
         let statuses = ProxyStatusRegistry()
+        let caMetrics = CAMetrics(registry: prometheus)
+        let kubernetes = try kubernetesRegistry(health: health, logger: logger)
         try await withStore(
             directory: directory, health: health, statuses: statuses,
-            caMetrics: CAMetrics(registry: prometheus), logger: logger
+            caMetrics: caMetrics, logger: logger
         ) { opened in
             let store = opened.store
-            let identity = opened.identity
+            let identity = opened.identity.reviewing(kubernetes?.tokenReview, metrics: caMetrics, logger: logger)
             let revision = try await store.currentRevision()
             logger.info("config store open", metadata: ["data_dir": "\(directory.path)", "store": "\(storeSpec)", "revision": "\(revision)"])
             let metrics = XDSMetrics(registry: prometheus)
@@ -206,7 +221,8 @@ struct MeshdCommand: AsyncParsableCommand {
             let configIndex = SharedConfigIndex(settings: initialSettings)
             let debouncer = PushDebouncer(
                 store: store, publisher: publisher, quiet: quiet, maxDelay: maxDelay,
-                metrics: metrics, health: health, index: configIndex, vault: opened.vault, settings: settings, logger: logger)
+                metrics: metrics, health: health, index: configIndex, vault: opened.vault, settings: settings,
+                platform: kubernetes?.source, logger: logger)
             let meshConfigWatcher = loadedMeshConfig.map { loaded in
                 MeshConfigWatcher(
                     path: meshConfig ?? "", initial: loaded, settings: settings, health: health, trustDomain: trustDomain,
@@ -261,7 +277,8 @@ struct MeshdCommand: AsyncParsableCommand {
                     adminToken: identity.adminToken, trustedAddresses: trusted, allowedHostNames: allowedHosts,
                     allowLoopbackTokenMinting: allowLoopbackTokenMinting, health: health, configIndex: configIndex,
                     identity: .init(ca: identity.ca, tokens: identity.tokens), peers: opened.peers, generators: generators,
-                    vault: opened.vault, meshInputs: .init(settings: settings, meshConfig: meshConfigWatcher, jwks: jwks)))
+                    vault: opened.vault, meshInputs: .init(settings: settings, meshConfig: meshConfigWatcher, jwks: jwks),
+                    kubernetes: kubernetes?.discovery))
             let adminLogger = logger
             let admin = Application(
                 router: router,
@@ -273,7 +290,8 @@ struct MeshdCommand: AsyncParsableCommand {
                 logger: logger)
 
             var lifecycle = ServiceGroupConfiguration(
-                services: opened.services + [debouncer, jwks, grpc, tls, renewal, admin] + (meshConfigWatcher.map { [$0] } ?? []),
+                services: opened.services + [debouncer, jwks, grpc, tls, renewal, admin] + (meshConfigWatcher.map { [$0] } ?? [])
+                    + (kubernetes.map { [KubernetesDiscoveryService(discovery: $0.discovery)] } ?? []),
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger)
             // A backstop: whatever still runs 10 s after SIGTERM is cancelled.

@@ -1,0 +1,79 @@
+import Discovery
+import Hummingbird
+import Kubernetes
+import MeshModel
+
+/// `/debug/registryz` (istiod's name): every service of the current PushContext with its
+/// endpoints and where each came from; `/debug/kubernetes`: each Kubernetes resource's
+/// list-and-watch (synced, lists, 410s, failures, resume version, objects held — with
+/// `?objects=true`, each object's key and resourceVersion).
+struct RegistryDebugController: Sendable {
+    let dependencies: AdminDependencies
+
+    func register(on router: Router<AdminRequestContext>) {
+        let publisher = dependencies.publisher
+        let kubernetes = dependencies.kubernetes
+        router.get("/debug/registryz") { _, _ -> Response in
+            let registry = publisher.current?.registry ?? RegistrySnapshot()
+            return JSONResponse.make(.object(["services": .array(registry.sortedServices.map { Self.service($0, registry) })]))
+        }
+        router.get("/debug/kubernetes") { request, _ -> Response in
+            guard let kubernetes else {
+                throw AdminError(
+                    code: "notFound", status: .notFound, message: "meshd runs without a Kubernetes registry (start it with --registry kubernetes)")
+            }
+            let objects = request.uri.queryParameters.get("objects") == "true"
+            let resources = kubernetes.statuses.map { status -> JSONValue in
+                var entry: [String: JSONValue] = [
+                    "resource": .string(status.resource.rawValue), "synced": .bool(status.synced),
+                    "lists": .number(Double(status.lists)), "gones": .number(Double(status.gones)),
+                    "failures": .number(Double(status.failures)), "lastError": status.lastError.map(JSONValue.string) ?? .null,
+                    "resourceVersion": status.resourceVersion.map(JSONValue.string) ?? .null,
+                    "objects": .number(Double(status.objects.count)),
+                ]
+                if objects {
+                    entry["items"] = .object(
+                        Dictionary(uniqueKeysWithValues: status.objects.map { ($0.key.description, JSONValue.string($0.value)) }))
+                }
+                return .object(entry)
+            }
+            let unserved = kubernetes.unservedServices.map {
+                JSONValue.object(["service": .string($0.key.description), "reason": .string($0.reason)])
+            }
+            return JSONResponse.make(
+                .object([
+                    "server": .string(kubernetes.api.config.server), "clusterDomain": .string(kubernetes.clusterDomain),
+                    "resources": .array(resources), "unservedServices": .array(unserved),
+                ]))
+        }
+    }
+
+    private static func service(_ service: Service, _ registry: RegistrySnapshot) -> JSONValue {
+        var endpoints: [JSONValue] = []
+        for port in service.ports {
+            for endpoint in registry.endpoints(host: service.host, port: port.number) {
+                endpoints.append(
+                    .object([
+                        "address": .string(endpoint.address), "port": .number(Double(endpoint.port)),
+                        "servicePort": .number(Double(port.number)), "health": .string(endpoint.health.rawValue),
+                        "labels": .object(endpoint.labels.mapValues(JSONValue.string)),
+                        "serviceAccount": endpoint.serviceAccount.map(JSONValue.string) ?? .null,
+                        "locality": .string(endpoint.locality.description), "source": source(endpoint.source),
+                    ]))
+            }
+        }
+        return .object([
+            "host": .string(service.host), "namespace": .string(service.namespace), "source": source(service.source),
+            "resolution": .string(service.resolution.rawValue), "addresses": .array(service.addresses.map(JSONValue.string)),
+            "ports": .array(
+                service.ports.map {
+                    .object(["number": .number(Double($0.number)), "name": .string($0.name), "protocol": .string($0.protocolName)])
+                }),
+            "endpoints": .array(endpoints),
+        ])
+    }
+
+    private static func source(_ source: RegistrySource) -> JSONValue {
+        .object(["kind": .string(source.kind.rawValue), "namespace": .string(source.namespace), "name": .string(source.name)])
+    }
+}
