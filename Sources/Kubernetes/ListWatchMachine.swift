@@ -58,7 +58,8 @@ public struct ListWatchMachine: Sendable {
         case send(Request)
         /// Store this object (new or changed).
         case upsert(KubeObject)
-        /// Remove this object (it holds the last state seen).
+        /// Remove this object: a watch's DELETED event carries its final state; a delete a relist
+        /// finds carries only its key and last resourceVersion (the machine keeps no bodies).
         case delete(KubeObject)
         /// The consumer holds the complete state of a list (client-go's HasSynced); emitted after
         /// every complete list.
@@ -79,8 +80,9 @@ public struct ListWatchMachine: Sendable {
     /// The page size asked for.
     public let pageSize: Int
     private var phase: Phase = .idle
-    /// What the consumer holds, by key.
-    private var held: [ObjectKey: KubeObject] = [:]
+    /// What the consumer holds, by key: the resourceVersion only. The consumer keeps what it
+    /// needs of the bodies; holding them here too would double the memory of 10,000 pods.
+    private var held: [ObjectKey: String] = [:]
     /// Where a watch resumes: the last version seen in a list, an event or a bookmark.
     public private(set) var resourceVersion: String?
     /// Failures since the last success.
@@ -95,8 +97,8 @@ public struct ListWatchMachine: Sendable {
         self.pageSize = max(1, pageSize)
     }
 
-    /// The objects the consumer holds (what the machine believes it holds).
-    public var objects: [ObjectKey: KubeObject] { held }
+    /// The resourceVersion of each object the consumer holds (what the machine believes it holds).
+    public var objects: [ObjectKey: String] { held }
 
     /// The delay before retry number `attempt` (1-based): 800 ms doubling, at most 30 s.
     public static func backoff(attempt: Int) -> Duration {
@@ -155,11 +157,11 @@ public struct ListWatchMachine: Sendable {
     private mutating func replace(with listed: [ObjectKey: KubeObject], at version: String) -> [Effect] {
         var effects: [Effect] = []
         for key in held.keys.sorted() where listed[key] == nil {
-            if let gone = held.removeValue(forKey: key) { effects.append(.delete(gone)) }
+            if let gone = held.removeValue(forKey: key) { effects.append(.delete(KubeObject(key: key, resourceVersion: gone))) }
         }
         for key in listed.keys.sorted() {
-            guard let object = listed[key], held[key]?.resourceVersion != object.resourceVersion else { continue }
-            held[key] = object
+            guard let object = listed[key], held[key] != object.resourceVersion else { continue }
+            held[key] = object.resourceVersion
             effects.append(.upsert(object))
         }
         resourceVersion = version
@@ -173,8 +175,8 @@ public struct ListWatchMachine: Sendable {
         switch event {
         case .added(let object), .modified(let object):
             resourceVersion = object.resourceVersion
-            guard held[object.key]?.resourceVersion != object.resourceVersion else { return [] }
-            held[object.key] = object
+            guard held[object.key] != object.resourceVersion else { return [] }
+            held[object.key] = object.resourceVersion
             return [.upsert(object)]
         case .deleted(let object):
             resourceVersion = object.resourceVersion
