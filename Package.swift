@@ -211,6 +211,7 @@ let package = Package(
             name: "meshd-bench",
             dependencies: [
                 "MeshModel", "Translator", "XDS", "PushPipeline", "CertificateAuthority", "EnvoyAPI", "MeshTesting", "Storage",
+                "Discovery", "Kubernetes",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),

@@ -27,6 +27,10 @@ if arguments.first == "impact" {
     print(try ImpactBenchmark.run(services: 1000, endpoints: 4, clients: 1000, namespaces: 10, sidecars: 100, iterations: quick ? 1 : 3))
     exit(0)
 }
+if arguments.first == "kubernetes" {
+    print(try await KubernetesBenchmark.run(services: quick ? 20 : 1000, podsPerService: 10, iterations: quick ? 5 : 100))
+    exit(0)
+}
 if arguments.first == "envoy" {
     print(try EnvoyBenchmark.run(services: 1000, endpoints: 4, iterations: quick ? 1 : 5))
     exit(0)
@@ -40,6 +44,7 @@ do {
         try ImpactBenchmark.run(
             services: quick ? 20 : 1000, endpoints: 4, clients: quick ? 100 : 1000, namespaces: 10,
             sidecars: quick ? 10 : 100, iterations: quick ? 1 : 3))
+    print(try await KubernetesBenchmark.run(services: quick ? 20 : 1000, podsPerService: 10, iterations: quick ? 5 : 100))
     print(try CABenchmark.run(seconds: quick ? 0.5 : 5))
 } catch {
     FileHandle.standardError.write(Data("meshd-bench: \(error)\n".utf8))
