@@ -15,6 +15,8 @@ struct KubeWatcher: Sendable {
         case failure(String)
         /// A `410 Gone` arrived: a relist follows.
         case gone
+        /// A watch is open (the server answered 200): the API server is reachable again.
+        case watching
     }
 
     let resource: KubeResource
@@ -100,6 +102,7 @@ struct KubeWatcher: Sendable {
                 let body = (try? await response.body.collect(upTo: 64 * 1024)).map { String(buffer: $0) } ?? ""
                 ending = .failed("watch \(resource): HTTP \(response.status.code): \(Self.message(body))")
             } else {
+                await report(.watching)
                 var decoder = WatchStreamDecoder()
                 for try await chunk in response.body {
                     for input in decoder.feed(chunk.readableBytesView) {
@@ -110,6 +113,8 @@ struct KubeWatcher: Sendable {
                         // A 410 or a failure: the machine has moved on; this stream is done.
                         if effects.count != changes.count { return effects.filter { !changes.contains($0) } }
                     }
+                    // Events and bookmarks move the resume point; the status shows it.
+                    await report(.progress(machine))
                 }
                 ending = decoder.hasPartialEvent ? .failed("watch \(resource): the stream ended mid-event") : .watchEnded
             }

@@ -119,9 +119,12 @@ public final class KubernetesDiscovery: Sendable {
             switch report {
             case .progress(let machine):
                 state.statuses[resource]?.lists = machine.lists
-                state.statuses[resource]?.consecutiveFailures = machine.consecutiveFailures
                 state.statuses[resource]?.resourceVersion = machine.resourceVersion
-                if machine.consecutiveFailures == 0 { state.statuses[resource]?.lastError = nil }
+                // Failures are counted as reported; a success the machine saw clears them.
+                if machine.consecutiveFailures == 0 {
+                    state.statuses[resource]?.consecutiveFailures = 0
+                    state.statuses[resource]?.lastError = nil
+                }
                 return nil
             case .failure(let message):
                 state.statuses[resource]?.failures += 1
@@ -130,6 +133,10 @@ public final class KubernetesDiscovery: Sendable {
                 return message
             case .gone:
                 state.statuses[resource]?.gones += 1
+                return nil
+            case .watching:
+                state.statuses[resource]?.consecutiveFailures = 0
+                state.statuses[resource]?.lastError = nil
                 return nil
             }
         }
