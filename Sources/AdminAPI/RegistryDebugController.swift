@@ -6,23 +6,33 @@ import MeshModel
 /// `/debug/registryz` (istiod's name): every service of the current PushContext with its
 /// endpoints and where each came from; `/debug/kubernetes`: each Kubernetes resource's
 /// list-and-watch (synced, lists, 410s, failures, resume version, objects held — with
-/// `?objects=true`, each object's key and resourceVersion).
+/// `?objects=true`, each object's key and resourceVersion; `enabled: false` and nothing else
+/// without `--registry kubernetes`).
 struct RegistryDebugController: Sendable {
     let dependencies: AdminDependencies
 
     func register(on router: Router<AdminRequestContext>) {
         let publisher = dependencies.publisher
         let kubernetes = dependencies.kubernetes
-        router.get("/debug/registryz") { _, _ -> Response in
+        router.get("/debug/registryz") { request, _ -> Response in
+            _ = try request.query(allowing: [])
             let registry = publisher.current?.registry ?? RegistrySnapshot()
             return JSONResponse.make(.object(["services": .array(registry.sortedServices.map { Self.service($0, registry) })]))
         }
         router.get("/debug/kubernetes") { request, _ -> Response in
-            guard let kubernetes else {
+            let objects: Bool
+            switch try request.query(allowing: ["objects"]).get("objects") {
+            case nil, "false": objects = false
+            case "true": objects = true
+            case let other?:
                 throw AdminError(
-                    code: "notFound", status: .notFound, message: "meshd runs without a Kubernetes registry (start it with --registry kubernetes)")
+                    code: "malformed", status: .badRequest, message: "objects takes true or false, not \"\(other.prefix(64))\"", field: "objects")
             }
-            let objects = request.uri.queryParameters.get("objects") == "true"
+            guard let kubernetes else {
+                // The embedded registry alone: nothing to list, which is an answer, not an error.
+                return JSONResponse.make(
+                    .object(["enabled": false, "server": .null, "clusterDomain": .null, "resources": .array([]), "unservedServices": .array([])]))
+            }
             let resources = kubernetes.statuses.map { status -> JSONValue in
                 var entry: [String: JSONValue] = [
                     "resource": .string(status.resource.rawValue), "synced": .bool(status.synced),
@@ -42,7 +52,7 @@ struct RegistryDebugController: Sendable {
             }
             return JSONResponse.make(
                 .object([
-                    "server": .string(kubernetes.api.config.server), "clusterDomain": .string(kubernetes.clusterDomain),
+                    "enabled": true, "server": .string(kubernetes.api.config.server), "clusterDomain": .string(kubernetes.clusterDomain),
                     "resources": .array(resources), "unservedServices": .array(unserved),
                 ]))
         }
