@@ -6,9 +6,13 @@ struct KubePod: Sendable, Hashable {
     var serviceAccount: String
     var nodeName: String?
     var ip: String?
+    /// Ready as Istio's IP index counts it (`KubernetesRegistry.isReady`): only a ready pod
+    /// lends its labels and account to a slice endpoint that names no pod.
+    var ready: Bool
 
     init(_ object: KubeObject) {
         let body = object.body
+        ready = KubernetesRegistry.isReady(object)
         labels = KubeService.strings(body["metadata"]?["labels"])
         serviceAccount = body["spec"]?["serviceAccountName"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? "default"
         nodeName = body["spec"]?["nodeName"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 }
@@ -53,6 +57,9 @@ struct KubeEndpointSlice: Sendable, Hashable {
     var service: ObjectKey?
     var entries: [Entry]
     var ports: [Port]
+
+    /// The addresses of the endpoints that name no pod (found by IP instead).
+    var unreferencedAddresses: [String] { entries.filter { $0.pod == nil }.flatMap(\.addresses) }
 
     init(_ object: KubeObject) {
         let body = object.body

@@ -44,8 +44,9 @@ struct KubeWatcher: Sendable {
             let changes = effects.filter {
                 if case .upsert = $0 { true } else if case .delete = $0 { true } else if case .synced = $0 { true } else { false }
             }
-            if !changes.isEmpty { await apply(changes) }
+            // The counters first, so a resource never shows as synced with no list made.
             await report(.progress(machine))
+            if !changes.isEmpty { await apply(changes) }
             var next: [ListWatchMachine.Effect] = []
             for effect in effects {
                 switch effect {

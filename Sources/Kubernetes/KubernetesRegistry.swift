@@ -49,6 +49,9 @@ public struct KubernetesRegistry: Sendable {
     private var pods: [ObjectKey: KubePod] = [:]
     /// Ready pods by (namespace, IP), for endpoints without a targetRef.
     private var readyPodsByIP: [ObjectKey: ObjectKey] = [:]
+    /// Slices with an endpoint that names no pod, by (namespace, address): the slices a pod's
+    /// IP can matter to, found without scanning every slice of the namespace.
+    private var unreferencedByIP: [ObjectKey: Set<ObjectKey>] = [:]
     private var nodes: [String: [String: String]] = [:]
     /// Namespace labels (kept for discovery selectors and injection; not read by the registry).
     public private(set) var namespaceLabels: [String: [String: String]] = [:]
@@ -98,11 +101,14 @@ public struct KubernetesRegistry: Sendable {
             let new = object.map(KubePod.init)
             guard old != new else { return Change() }
             pods[key] = new
-            updateReadyIndex(key: key, old: old, new: new, object: object)
+            updateReadyIndex(key: key, old: old, new: new)
             var affected = Set((slicesByPod[key] ?? []).compactMap { slices[$0]?.service })
             // Endpoints without a targetRef find their pod by IP.
-            if old?.ip != new?.ip || old?.labels != new?.labels || old?.serviceAccount != new?.serviceAccount {
-                affected.formUnion(servicesWithUnreferencedEndpoints(namespace: key.namespace, ips: [old?.ip, new?.ip].compactMap { $0 }))
+            if old?.ip != new?.ip || old?.ready != new?.ready || old?.labels != new?.labels || old?.serviceAccount != new?.serviceAccount {
+                for ip in Set([old?.ip, new?.ip].compactMap { $0 }) {
+                    let slices = unreferencedByIP[ObjectKey(namespace: key.namespace, name: ip)] ?? []
+                    affected.formUnion(slices.compactMap { self.slices[$0]?.service })
+                }
             }
             return recompute(affected)
         case .services:
@@ -120,21 +126,25 @@ public struct KubernetesRegistry: Sendable {
             if let old {
                 if let service = old.service { slicesByService[service]?.remove(key) }
                 for pod in old.entries.compactMap(\.pod) { slicesByPod[pod]?.remove(key) }
+                for address in old.unreferencedAddresses { unreferencedByIP[ObjectKey(namespace: key.namespace, name: address)]?.remove(key) }
             }
             slices[key] = new
             if let new {
                 if let service = new.service { slicesByService[service, default: []].insert(key) }
                 for pod in new.entries.compactMap(\.pod) { slicesByPod[pod, default: []].insert(key) }
+                for address in new.unreferencedAddresses {
+                    unreferencedByIP[ObjectKey(namespace: key.namespace, name: address), default: []].insert(key)
+                }
             }
             return recompute(Set([old?.service, new?.service].compactMap { $0 }))
         }
     }
 
-    private mutating func updateReadyIndex(key: ObjectKey, old: KubePod?, new: KubePod?, object: KubeObject?) {
+    private mutating func updateReadyIndex(key: ObjectKey, old: KubePod?, new: KubePod?) {
         if let ip = old?.ip, readyPodsByIP[ObjectKey(namespace: key.namespace, name: ip)] == key {
             readyPodsByIP.removeValue(forKey: ObjectKey(namespace: key.namespace, name: ip))
         }
-        guard let new, let ip = new.ip, let object, Self.isReady(object) else { return }
+        guard let new, let ip = new.ip, new.ready else { return }
         readyPodsByIP[ObjectKey(namespace: key.namespace, name: ip)] = key
     }
 
@@ -146,16 +156,6 @@ public struct KubernetesRegistry: Sendable {
         if let phase = body["status"]?["phase"]?.stringValue, phase == "Succeeded" || phase == "Failed" { return false }
         let conditions = body["status"]?["conditions"]?.arrayValue ?? []
         return conditions.contains { $0["type"]?.stringValue == "Ready" && $0["status"]?.stringValue == "True" }
-    }
-
-    /// Services in `namespace` with a slice endpoint at one of `ips` that names no pod.
-    private func servicesWithUnreferencedEndpoints(namespace: String, ips: [String]) -> Set<ObjectKey> {
-        var found: Set<ObjectKey> = []
-        for (key, slice) in slices where key.namespace == namespace {
-            guard let service = slice.service else { continue }
-            if slice.entries.contains(where: { $0.pod == nil && $0.addresses.contains(where: ips.contains) }) { found.insert(service) }
-        }
-        return found
     }
 
     /// Recomputes the output of `keys`' services: whether each service changed, and which

@@ -166,6 +166,22 @@ enum KubeObjects {
         #expect(endpoints.last?.serviceAccount == nil)
     }
 
+    @Test func anEndpointWithoutAPodTakesTheReadyPodWithItsIPWhenItArrives() {
+        var registry = KubernetesRegistry()
+        _ = registry.upsert(.services, KubeObjects.service("reviews"))
+        _ = registry.upsert(.endpointslices, KubeObjects.slice("reviews-1", endpoints: [("127.0.0.9", nil, "{}")]))
+        #expect(registry.output.endpoints[host]?[9080]?.first?.labels == [:])
+        let unrelated = registry.upsert(.pods, KubeObjects.pod("other", ip: "127.0.0.8"))
+        #expect(unrelated.isEmpty)
+        let change = registry.upsert(.pods, KubeObjects.pod("vm-like", ip: "127.0.0.9"))
+        #expect(change == KubernetesRegistry.Change(services: false, endpointHosts: [host]))
+        #expect(registry.output.endpoints[host]?[9080]?.first?.labels["version"] == "v1")
+        #expect(registry.output.endpoints[host]?[9080]?.first?.source == RegistrySource(kind: .pod, namespace: "default", name: "vm-like"))
+        // A pod that is not ready lends nothing.
+        _ = registry.upsert(.pods, KubeObjects.pod("vm-like", ip: "127.0.0.9", rv: "2", ready: false))
+        #expect(registry.output.endpoints[host]?[9080]?.first?.serviceAccount == nil)
+    }
+
     @Test func headlessExternalNameAndHiddenServices() {
         var registry = KubernetesRegistry(clusterDomain: "corp.example")
         _ = registry.upsert(.services, KubeObjects.service("db", extra: #""clusterIP":"None","selector":{"app":"db"}"#))
