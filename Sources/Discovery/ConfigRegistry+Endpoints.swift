@@ -38,7 +38,7 @@ extension ConfigRegistry {
                 hosts.insert(service.host)
             }
         }
-        return (previous.replacing(endpoints: endpoints, weightOverflows: overflows), hosts)
+        return (previous.replacing(endpoints: endpoints, weightOverflows: overflows, hosts: hosts), hosts)
     }
 
     /// The selector-based entries whose selection `changed` touches: a changed workload's labels
@@ -83,7 +83,7 @@ extension ConfigRegistry {
             endpoints[host] = appending(selected.filter { !$0.value.isEmpty }, to: platform.endpoints[host] ?? [:])
             touched.insert(host)
         }
-        return (previous.replacing(endpoints: endpoints, weightOverflows: previous.weightOverflows), touched)
+        return (previous.replacing(endpoints: endpoints, weightOverflows: previous.weightOverflows, hosts: touched), touched)
     }
 
     /// Whether a WorkloadEntry change in `changed` could move a workload into or out of a platform

@@ -18,12 +18,24 @@ public struct RegistrySnapshot: Sendable, Hashable {
     /// a proxy's own workload is a lookup once per snapshot, not a scan per proxy per push.
     private let byAddress: [AddressKey: [AddressedEndpoint]]
 
-    /// One service port reaching one endpoint, with its rank in (host, port, endpoint) order.
+    /// One service port reaching one endpoint, with its place in (host, port, endpoint) order.
     public struct AddressedEndpoint: Sendable, Hashable {
         public var port: Service.Port
         public var endpoint: Endpoint
-        /// Position in the registry's stable order: host, then port number, then endpoint.
-        public var rank: Int
+        /// The service's host.
+        public var host: String
+        /// Position in the registry's stable order: the host's place among the sorted
+        /// services, then the port number, then the endpoint's place in the port's list.
+        public var rank: Rank
+    }
+
+    /// A place in the registry's stable order (host, port, endpoint).
+    public struct Rank: Sendable, Hashable, Comparable {
+        var host: Int
+        var port: UInt32
+        var endpoint: Int
+
+        public static func < (a: Rank, b: Rank) -> Bool { (a.host, a.port, a.endpoint) < (b.host, b.port, b.endpoint) }
     }
 
     private struct AddressKey: Sendable, Hashable {
@@ -42,36 +54,61 @@ public struct RegistrySnapshot: Sendable, Hashable {
         self.byAddress = Self.index(sortedServices, endpoints)
     }
 
-    /// The same services with other endpoints (and their weight overflows); keeps the sorted
-    /// service list, so an endpoint-only change does not sort again.
-    public func replacing(endpoints: [String: [UInt32: [Endpoint]]], weightOverflows: [String: WeightOverflow]) -> RegistrySnapshot {
-        RegistrySnapshot(services: services, sortedServices: sortedServices, endpoints: endpoints, weightOverflows: weightOverflows)
+    /// The same services with other endpoints for `hosts` (and the weight overflows given);
+    /// keeps the sorted service list and updates the address index for those hosts only, so an
+    /// endpoint-only change costs what it touches, not the whole registry. `endpoints` must
+    /// differ from this snapshot's only at `hosts`.
+    public func replacing(
+        endpoints: [String: [UInt32: [Endpoint]]], weightOverflows: [String: WeightOverflow], hosts: Set<String>
+    ) -> RegistrySnapshot {
+        var index = byAddress
+        var touched: Set<AddressKey> = []
+        for host in hosts {
+            for endpoint in (self.endpoints[host] ?? [:]).values.joined() {
+                let key = AddressKey(namespace: endpoint.source.namespace, address: endpoint.address)
+                index[key]?.removeAll { $0.host == host }
+                if index[key]?.isEmpty == true { index.removeValue(forKey: key) }
+            }
+            for endpoint in (endpoints[host] ?? [:]).values.joined() {
+                touched.insert(AddressKey(namespace: endpoint.source.namespace, address: endpoint.address))
+            }
+        }
+        for (position, service) in sortedServices.enumerated() where hosts.contains(service.host) {
+            Self.add(service, at: position, endpoints: endpoints, to: &index)
+        }
+        // Each list in registry order, as a full build makes it (snapshots compare equal).
+        for key in touched { index[key]?.sort { $0.rank < $1.rank } }
+        return RegistrySnapshot(
+            services: services, sortedServices: sortedServices, endpoints: endpoints, weightOverflows: weightOverflows, byAddress: index)
     }
 
     private init(
         services: [String: Service], sortedServices: [Service], endpoints: [String: [UInt32: [Endpoint]]],
-        weightOverflows: [String: WeightOverflow]
+        weightOverflows: [String: WeightOverflow], byAddress: [AddressKey: [AddressedEndpoint]]
     ) {
         self.services = services
         self.sortedServices = sortedServices
         self.endpoints = endpoints
         self.weightOverflows = weightOverflows
-        self.byAddress = Self.index(sortedServices, endpoints)
+        self.byAddress = byAddress
     }
 
     private static func index(_ services: [Service], _ endpoints: [String: [UInt32: [Endpoint]]]) -> [AddressKey: [AddressedEndpoint]] {
         var index: [AddressKey: [AddressedEndpoint]] = [:]
-        var rank = 0
-        for service in services {
-            for port in service.ports {
-                for endpoint in endpoints[service.host]?[port.number] ?? [] {
-                    index[AddressKey(namespace: endpoint.source.namespace, address: endpoint.address), default: []]
-                        .append(AddressedEndpoint(port: port, endpoint: endpoint, rank: rank))
-                    rank += 1
-                }
+        for (position, service) in services.enumerated() { add(service, at: position, endpoints: endpoints, to: &index) }
+        return index
+    }
+
+    private static func add(
+        _ service: Service, at position: Int, endpoints: [String: [UInt32: [Endpoint]]], to index: inout [AddressKey: [AddressedEndpoint]]
+    ) {
+        for port in service.ports {
+            for (place, endpoint) in (endpoints[service.host]?[port.number] ?? []).enumerated() {
+                index[AddressKey(namespace: endpoint.source.namespace, address: endpoint.address), default: []].append(
+                    AddressedEndpoint(
+                        port: port, endpoint: endpoint, host: service.host, rank: Rank(host: position, port: port.number, endpoint: place)))
             }
         }
-        return index
     }
 
     /// The service ports reaching endpoints in `namespace` at any of `addresses`, in the

@@ -28,7 +28,9 @@ if arguments.first == "impact" {
     exit(0)
 }
 if arguments.first == "kubernetes" {
-    print(try await KubernetesBenchmark.run(services: quick ? 20 : 1000, podsPerService: 10, iterations: quick ? 5 : 100))
+    // `kubernetes --iterations N` runs more slice changes (for profiling that path).
+    let iterations = arguments.firstIndex(of: "--iterations").flatMap { Int(arguments[arguments.index(after: $0)]) }
+    print(try await KubernetesBenchmark.run(services: quick ? 20 : 1000, podsPerService: 10, iterations: iterations ?? (quick ? 5 : 100)))
     exit(0)
 }
 if arguments.first == "envoy" {
