@@ -17,6 +17,9 @@ struct MeshAgentCommand: AsyncParsableCommand {
     static let version = "0.1.0"
     /// The environment variable read when neither `--token` nor `--token-file` is given.
     static let tokenEnvironmentVariable = "MESH_AGENT_TOKEN"
+    /// Where Istio's injector mounts the pod's projected service-account token (audience
+    /// `istio-ca`): read when no token is given, so an injected pod needs no flag for it.
+    static let projectedTokenPath = "/var/run/secrets/tokens/istio-token"
 
     static let configuration = CommandConfiguration(
         commandName: "mesh-agent",
@@ -44,7 +47,10 @@ struct MeshAgentCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Name meshd's TLS certificate is verified against.", valueName: "name"))
     var serverName = "localhost"
 
-    @Option(help: ArgumentHelp("Bearer token (default: $\(MeshAgentCommand.tokenEnvironmentVariable)).", valueName: "token"))
+    @Option(
+        help: ArgumentHelp(
+            "Bearer token (default: $\(MeshAgentCommand.tokenEnvironmentVariable), else the projected token at \(MeshAgentCommand.projectedTokenPath) if there is one).",
+            valueName: "token"))
     var token: String?
 
     @Option(help: ArgumentHelp("File holding the bearer token, re-read before each issuance.", valueName: "file"))
@@ -121,7 +127,8 @@ struct MeshAgentCommand: AsyncParsableCommand {
             throw AgentError(
                 .configuration,
                 """
-                no token: give --token, --token-file or \(Self.tokenEnvironmentVariable) \
+                no token: give --token, --token-file or \(Self.tokenEnvironmentVariable), or mount a projected token at \
+                \(Self.projectedTokenPath) \
                 (only a still-valid certificate in \(outputDir) can renew without one)
                 """)
         }
@@ -185,6 +192,7 @@ struct MeshAgentCommand: AsyncParsableCommand {
         if let value = ProcessInfo.processInfo.environment[Self.tokenEnvironmentVariable], !value.isEmpty {
             return .literal(value.trimmingCharacters(in: .whitespacesAndNewlines))
         }
+        if FileManager.default.isReadableFile(atPath: Self.projectedTokenPath) { return .file(Self.projectedTokenPath) }
         return .none
     }
 
