@@ -75,6 +75,7 @@ struct RegistryDebugController: Sendable {
         return .object([
             "host": .string(service.host), "namespace": .string(service.namespace), "source": source(service.source),
             "resolution": .string(service.resolution.rawValue), "addresses": .array(service.addresses.map(JSONValue.string)),
+            "aliases": .array((registry.aliases[service.host] ?? []).map(JSONValue.string)),
             "ports": .array(
                 service.ports.map {
                     .object(["number": .number(Double($0.number)), "name": .string($0.name), "protocol": .string($0.protocolName)])

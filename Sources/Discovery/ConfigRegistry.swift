@@ -91,7 +91,26 @@ public enum ConfigRegistry {
                 endpoints[host] = endpointsByPort(members, ports: ports)
             }
         }
-        return RegistrySnapshot(services: services, endpoints: endpoints, weightOverflows: overflows)
+        return RegistrySnapshot(
+            services: services, endpoints: endpoints, weightOverflows: overflows, aliases: resolveAliases(platform.aliases, services: services))
+    }
+
+    /// Each service's aliases: an ExternalName Service's host under the concrete service its
+    /// chain of aliases ends at (A → B → concrete). As istiod does, a chain that loops, ends at
+    /// no service, or starts at a host a service already has, is dropped; names are compared
+    /// without case or a trailing dot.
+    static func resolveAliases(_ aliases: [String: String], services: [String: Service]) -> [String: [String]] {
+        func normal(_ host: String) -> String { (host.hasSuffix(".") ? String(host.dropLast()) : host).lowercased() }
+        let targets = Dictionary(aliases.map { (normal($0.key), normal($0.value)) }, uniquingKeysWith: { first, _ in first })
+        var byTarget: [String: [String]] = [:]
+        for alias in targets.keys where services[alias] == nil {
+            var seen: Set<String> = [alias]
+            var current = targets[alias]
+            while let next = current, services[next] == nil, seen.insert(next).inserted { current = targets[next] }
+            guard let target = current, services[target] != nil else { continue }
+            byTarget[target, default: []].append(alias)
+        }
+        return byTarget.mapValues { $0.sorted() }
     }
 
     /// `base` with `extra`'s endpoints after its own, port by port.

@@ -15,15 +15,18 @@ public struct PlatformServices: Sendable, Hashable {
     /// The label selector of each service that selects workloads (non-empty, load-balanced:
     /// not headless), by host: WorkloadEntries of its namespace whose labels carry it join it.
     public var selectors: [String: [String: String]]
+    /// Kubernetes ExternalName Services: each alias host with the name it points at.
+    public var aliases: [String: String]
 
     public init(
         generation: Int64 = 0, services: [String: Service] = [:], endpoints: [String: [UInt32: [Endpoint]]] = [:],
-        selectors: [String: [String: String]] = [:]
+        selectors: [String: [String: String]] = [:], aliases: [String: String] = [:]
     ) {
         self.generation = generation
         self.services = services
         self.endpoints = endpoints
         self.selectors = selectors
+        self.aliases = aliases
     }
 
     /// No platform registry.

@@ -14,6 +14,9 @@ public struct RegistrySnapshot: Sendable, Hashable {
 
     /// Services whose endpoints' weights add up past uint32, by host (see `WeightOverflow`).
     public let weightOverflows: [String: WeightOverflow]
+    /// Other names of a service, by its host: Kubernetes ExternalName Services pointing at it
+    /// (through chains), which Istio matches wherever the target's routes are; sorted.
+    public let aliases: [String: [String]]
     /// Every (service port, endpoint) pair by the endpoint's namespace and address, so finding
     /// a proxy's own workload is a lookup once per snapshot, not a scan per proxy per push.
     private let byAddress: [AddressKey: [AddressedEndpoint]]
@@ -45,11 +48,12 @@ public struct RegistrySnapshot: Sendable, Hashable {
 
     public init(
         services: [String: Service] = [:], endpoints: [String: [UInt32: [Endpoint]]] = [:],
-        weightOverflows: [String: WeightOverflow] = [:]
+        weightOverflows: [String: WeightOverflow] = [:], aliases: [String: [String]] = [:]
     ) {
         self.services = services
         self.endpoints = endpoints
         self.weightOverflows = weightOverflows
+        self.aliases = aliases
         self.sortedServices = services.values.sorted { $0.host < $1.host }
         self.byAddress = Self.index(sortedServices, endpoints)
     }
@@ -79,17 +83,19 @@ public struct RegistrySnapshot: Sendable, Hashable {
         // Each list in registry order, as a full build makes it (snapshots compare equal).
         for key in touched { index[key]?.sort { $0.rank < $1.rank } }
         return RegistrySnapshot(
-            services: services, sortedServices: sortedServices, endpoints: endpoints, weightOverflows: weightOverflows, byAddress: index)
+            services: services, sortedServices: sortedServices, endpoints: endpoints, weightOverflows: weightOverflows,
+            aliases: aliases, byAddress: index)
     }
 
     private init(
         services: [String: Service], sortedServices: [Service], endpoints: [String: [UInt32: [Endpoint]]],
-        weightOverflows: [String: WeightOverflow], byAddress: [AddressKey: [AddressedEndpoint]]
+        weightOverflows: [String: WeightOverflow], aliases: [String: [String]], byAddress: [AddressKey: [AddressedEndpoint]]
     ) {
         self.services = services
         self.sortedServices = sortedServices
         self.endpoints = endpoints
         self.weightOverflows = weightOverflows
+        self.aliases = aliases
         self.byAddress = byAddress
     }
 
@@ -132,7 +138,7 @@ public struct RegistrySnapshot: Sendable, Hashable {
             switch (old.services[host], services[host]) {
             case (nil, .some): events.append(.serviceAdded(host))
             case (.some, nil): events.append(.serviceRemoved(host))
-            case (.some(let a), .some(let b)) where a != b: events.append(.serviceUpdated(host))
+            case (.some(let a), .some(let b)) where a != b || aliases[host] != old.aliases[host]: events.append(.serviceUpdated(host))
             default: break
             }
             if old.endpoints[host] != endpoints[host], services[host] != nil, old.services[host] != nil {

@@ -14,8 +14,9 @@ import MeshModel
 ///   endpoint without a Pod `targetRef` is kept, with the labels and account of a ready Pod
 ///   with its IP in the namespace if there is one.
 /// - Health: `KubeEndpointSlice.Entry.health(drains:)`; terminating endpoints are not sent.
-/// - ExternalName Services (aliases in Istio) and Services hidden with `exportTo: ~` are not
-///   served; `unservedServices` names them.
+/// - ExternalName Services are aliases, as in Istio: no service of their own, their host
+///   matched where the target's routes are (`PlatformServices.aliases`). Services hidden with
+///   `exportTo: ~` are not pushed; `unservedServices` names them.
 public struct KubernetesRegistry: Sendable {
     /// What one object change did to the registry's output.
     public struct Change: Sendable, Hashable {
@@ -63,13 +64,10 @@ public struct KubernetesRegistry: Sendable {
         self.clusterDomain = clusterDomain
     }
 
-    /// Services meshd does not serve, with why: ExternalName (Istio's aliases) and `exportTo: ~`.
+    /// Services meshd does not push, with why: `exportTo: ~`.
     public var unservedServices: [(key: ObjectKey, reason: String)] {
         services.values.compactMap { service -> (key: ObjectKey, reason: String)? in
-            if let target = service.externalName {
-                return (service.key, "type ExternalName (an alias of \(target) in Istio) is not served yet")
-            }
-            return service.hidden ? (service.key, "networking.istio.io/exportTo contains ~") : nil
+            service.hidden ? (service.key, "networking.istio.io/exportTo contains ~") : nil
         }.sorted { $0.key < $1.key }
     }
 
@@ -164,6 +162,11 @@ public struct KubernetesRegistry: Sendable {
         var change = Change()
         for key in keys {
             let host = "\(key.name).\(key.namespace).svc.\(clusterDomain)"
+            let alias = services[key].flatMap { $0.hidden ? nil : $0.externalName }
+            if output.aliases[host] != alias {
+                output.aliases[host] = alias
+                change.services = true
+            }
             guard let service = services[key], service.externalName == nil, !service.hidden else {
                 if output.services.removeValue(forKey: host) != nil { change.services = true }
                 output.endpoints.removeValue(forKey: host)

@@ -1,6 +1,7 @@
-import Discovery
 import MeshModel
 import Testing
+
+@testable import Discovery
 
 @Suite struct ConfigRegistryTests {
     let port = ServicePort(number: 9080, protocol: "GRPC", name: "grpc", targetPort: 8080)
@@ -66,5 +67,26 @@ import Testing
                 .serviceRemoved("ratings.default.svc.cluster.local"),
                 .endpointsChanged("reviews.default.svc.cluster.local"),
             ])
+    }
+}
+
+@Suite struct AliasResolutionTests {
+    static func service(_ host: String) -> Service {
+        Service(host: host, namespace: "default", ports: [], source: RegistrySource(kind: .service, namespace: "default", name: host))
+    }
+
+    @Test func chainsEndAtAConcreteServiceAndLoopsOrDanglingAliasesAreDropped() {
+        let services = ["db.default.svc.cluster.local": Self.service("db.default.svc.cluster.local")]
+        let aliases = ConfigRegistry.resolveAliases(
+            [
+                "a.default.svc.cluster.local": "b.default.svc.cluster.local",
+                "b.default.svc.cluster.local": "DB.default.svc.cluster.local.",
+                "x.default.svc.cluster.local": "y.default.svc.cluster.local",
+                "y.default.svc.cluster.local": "x.default.svc.cluster.local",
+                "ext.default.svc.cluster.local": "api.example.com",
+                // An alias naming a host a service has is not an alias (the service is).
+                "db.default.svc.cluster.local": "a.default.svc.cluster.local",
+            ], services: services)
+        #expect(aliases == ["db.default.svc.cluster.local": ["a.default.svc.cluster.local", "b.default.svc.cluster.local"]])
     }
 }

@@ -1,3 +1,4 @@
+import Discovery
 import EnvoyAPI
 import MeshModel
 import MeshTesting
@@ -80,6 +81,33 @@ struct EnvoySnapshot {
         #expect(!routes.virtualHosts[1].domains.contains("ratings") && routes.virtualHosts[1].domains.contains("ratings.prod"))
         #expect(routes.virtualHosts[3].domains == ["*"])
         #expect(routes.virtualHosts[3].routes[0].route.cluster == "PassthroughCluster")
+    }
+
+    @Test func anExternalNameServiceIsMatchedOnItsTargetsVirtualHost() throws {
+        // Kubernetes ExternalName `reviews-alias` → reviews (through `old-reviews`), as Istio
+        // treats it: no virtual host, cluster or listener of its own; its names on reviews'.
+        let base = try Self.mesh()
+        var inputs = base.registry
+        let platform = PlatformServices(aliases: [
+            "reviews-alias.default.svc.cluster.local": "old-reviews.default.svc.cluster.local.",
+            "old-reviews.default.svc.cluster.local": reviews,
+            "loop-a.default.svc.cluster.local": "loop-b.default.svc.cluster.local",
+            "loop-b.default.svc.cluster.local": "loop-a.default.svc.cluster.local",
+        ])
+        let aliases = ConfigRegistry.build(serviceEntries: [], workloads: [], platform: platform).aliases
+        #expect(aliases.isEmpty)  // no concrete service: nothing to alias
+        inputs = RegistrySnapshot(
+            services: inputs.services, endpoints: inputs.endpoints,
+            aliases: [reviews: ["old-reviews.default.svc.cluster.local", "reviews-alias.default.svc.cluster.local"]])
+        let push = base.replacing(revision: base.revision, registry: inputs, warnings: base.warnings, invalid: base.invalid, scope: .full)
+        let envoy = try EnvoySnapshot(push)
+        let routes = try #require(envoy.routes["9080"])
+        #expect(routes.virtualHosts.map(\.name).filter { $0.contains("alias") }.isEmpty)
+        let reviewsHost = try #require(routes.virtualHosts.first { $0.name == "\(reviews):9080" })
+        for name in ["reviews-alias.default.svc.cluster.local", "reviews-alias", "reviews-alias.default:9080", "old-reviews"] {
+            #expect(reviewsHost.domains.contains(name), "\(name)")
+        }
+        #expect(!envoy.clusters.keys.contains { $0.contains("alias") })
     }
 
     @Test func fromAnotherNamespaceTheShortNameIsLeftOut() throws {

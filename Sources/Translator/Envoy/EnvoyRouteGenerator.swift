@@ -30,10 +30,11 @@ struct EnvoyRouteGenerator: ResourceGenerator {
             var hosts: [Envoy_Config_Route_V3_VirtualHost] = []
             var clusters: Set<String> = []
             for service in services {
-                let domains = VirtualHostDomains.domains(
-                    host: service.host, port: port, addresses: service.addresses,
-                    proxyNamespace: view.key.namespace
-                )
+                // The service's names, then those of the ExternalName Services that alias it.
+                let names = [(service.host, service.addresses)] + (push.registry.aliases[service.host] ?? []).map { ($0, [String]()) }
+                let domains = names.flatMap { name, addresses in
+                    VirtualHostDomains.domains(host: name, port: port, addresses: addresses, proxyNamespace: view.key.namespace)
+                }
                 .filter { used.insert($0.lowercased()).inserted }
                 guard !domains.isEmpty else { continue }
                 var host = Envoy_Config_Route_V3_VirtualHost()
