@@ -49,7 +49,7 @@ AUDIENCE = "istio-ca"
 HOST = configs.HOST                    # reviews.default.svc.cluster.local
 SLICE = "reviews-abcde"
 POD_IPS = {"v1": "127.0.0.2", "v2": "127.0.0.3"}
-TYPES = ("cds", "lds", "rds", "eds")
+OUTAGE = 3.0                           # seconds the API server stays away in the unreachable test
 
 
 def sa_token(namespace_: str, sa: str, audience: str) -> str:
@@ -302,7 +302,8 @@ def test_pod_not_ready_is_an_eds_only_push(kube_api, kube_meshd, pod_pair, xds_c
 
     # Not ready (and not terminating): UNHEALTHY, sent, no traffic.
     window, last = flip([ep_v1, not_ready(ep_v2)], "not-ready", {"127.0.0.2": 1, "127.0.0.3": 2})
-    record_result("kube-not-ready", f"last RPC at v2 {last}s after the patch; " + scenarios.fmt(window))
+    record_result("kube-not-ready", ("no RPC reached v2 after the patch" if last is None else
+                                     f"last RPC at v2 {last:.3f}s after the patch") + "; " + scenarios.fmt(window))
     scenarios.assert_no_failures(window, "while reviews-v2 turned not ready")
     assert last is None or last <= 2.0, f"reviews-v2 still got RPCs {last:.2f}s after it turned not ready: {window}"
     calls = pod_pair["v2"].calls
@@ -435,6 +436,8 @@ def test_watch_storm_converges_to_the_servers_objects(kube_api, kube_meshd, requ
         assert res[r]["failures"] >= 1, f"{r}: the reset and the restart cut its open watch (a failed request): {res[r]}"
         assert res[r]["objects"] == len(standin_items(api, r)), res[r]
     assert not view.mismatches(api)
+    degraded = kubernetes_degradation(meshd)
+    record_result("kube-storm", f"/ready's kubernetes degradation after convergence: {degraded and degraded['message']}")
 
     # The registry: every pod endpoint carries its pod's final labels.
     def labels_final():
@@ -465,50 +468,136 @@ def test_watch_storm_converges_to_the_servers_objects(kube_api, kube_meshd, requ
 
 def test_unreachable_api_server_keeps_the_last_state(kube_api, kube_meshd, pod_pair, xds_clients, node_id):
     """The API server goes away: /ready lists `kubernetes` (still 200), the client keeps routing
-    to both pods; a change made meanwhile (reviews-v2 not ready) arrives once the server is back,
-    and the degradation clears."""
+    to both pods. Changes made meanwhile (reviews-v2 not ready, labels on a pod, a Service, a
+    node, a namespace) arrive once the server is back, and the degradation clears.
+
+    How soon: meshd retries a failed request after 800 ms doubling (docs/kubernetes.md), so after
+    an outage of D seconds every resource's next attempt comes at most about 2 D + 0.8 s after
+    the server's return; the test allows max(10 s, 2 D + 3 s) for the objects and for /ready."""
     meshd, view = setup_reviews(kube_api, kube_meshd, pod_pair)
     client = xds_clients(meshd.xds_address, node_id("grpc"))
     scenarios.warm_up(client)
     run_until(client, {"v1", "v2"}, 20, "both-pods")
     assert kubernetes_degradation(meshd) is None
 
+    down_at = time.monotonic()
     kube_api.unreachable()
-    t0 = time.monotonic()
     degraded = wait_until(lambda: kubernetes_degradation(meshd), 15, "the kubernetes degradation in /ready",
                           describe=lambda: meshd.request("GET", "/ready").text)
-    record_result("kube-unreachable", f"degraded after {time.monotonic() - t0:.2f}s: {degraded['message']}")
+    record_result("kube-unreachable", f"degraded after {time.monotonic() - down_at:.2f}s: {degraded['message']}")
     assert isinstance(degraded.get("message"), str) and degraded["message"].strip(), degraded
     r = meshd.request("GET", "/ready")
     assert r.status == 200, f"/ready while the API server is unreachable: {r}"
 
-    # The change made while meshd cannot see it.
+    # Changes made while meshd cannot see them, one per resource.
     slice_obj = kube_api.get("endpointslices", "default", SLICE)
     ep_v1, ep_v2 = slice_obj["endpoints"]
     kube_api.patch("endpointslices", "default", SLICE, {"endpoints": [ep_v1, not_ready(ep_v2)]})
     kube_api.patch("pods", "default", "reviews-v1", {"metadata": {"labels": {"track": "stable"}}})
+    kube_api.patch("services", "default", "reviews", {"metadata": {"labels": {"tier": "backend"}}})
+    kube_api.patch("nodes", "", "node-a", {"metadata": {"labels": {"maintenance": "planned"}}})
+    kube_api.patch("namespaces", "", "default", {"metadata": {"labels": {"istio-injection": "enabled"}}})
 
     window = client.run(200, name="unreachable")
     assert window["failures"] == 0 and set(window["counts"]) == {"v1", "v2"}, (
         f"the client must keep routing on the last known state: {window}")
     assert {e["address"]: e["health"] for e in view.endpoints(HOST)} == {"127.0.0.2": "HEALTHY", "127.0.0.3": "HEALTHY"}
-    time.sleep(1.0)
+    time.sleep(max(0.5, OUTAGE - (time.monotonic() - down_at)))  # an outage of a few seconds, as a restart
     assert kubernetes_degradation(meshd) is not None
     assert meshd.request("GET", "/ready").status == 200
 
     kube_api.reachable()
-    t1 = time.monotonic()
-    wait_until(lambda: kubernetes_degradation(meshd) is None, 40, "the kubernetes degradation to clear",
-               describe=lambda: meshd.request("GET", "/ready").text + "\n" + json.dumps(view.kubernetes(), indent=1))
-    record_result("kube-unreachable", f"cleared {time.monotonic() - t1:.2f}s after the server came back")
-    view.wait_endpoints(HOST, lambda eps: {e["address"]: e["health"] for e in eps}
-                        == {"127.0.0.2": "HEALTHY", "127.0.0.3": "UNHEALTHY"},
-                        what="reviews-v2 UNHEALTHY (changed while unreachable)")
-    (e1,) = [e for e in view.endpoints(HOST) if e["address"] == "127.0.0.2"]
-    assert e1["labels"].get("track") == "stable", e1
+    back_at = time.monotonic()
+    outage = back_at - down_at
+    bound = max(10.0, 2 * outage + 3.0)
+
+    def since_return() -> str:
+        return f"{time.monotonic() - back_at:.1f}s after the API server came back (outage {outage:.1f}s)"
+
+    # The changes made meanwhile arrive with the resumed watches: every object as the server has it ...
+    wait_until(lambda: not view.mismatches(kube_api), bound, "meshd's objects to equal the server's",
+               describe=lambda: since_return() + ", meshd still lacks: " + json.dumps(view.mismatches(kube_api), indent=1)
+               + "\n/debug/kubernetes: " + json.dumps(view.kubernetes(), indent=1))
+    objects_at = time.monotonic() - back_at
+    # ... and in the registry (the slice and the pod come by different watches: wait for both).
+    view.wait_endpoints(HOST, lambda eps: {(e["address"], e["health"], e["labels"].get("track")) for e in eps}
+                        == {("127.0.0.2", "HEALTHY", "stable"), ("127.0.0.3", "UNHEALTHY", None)}, timeout=bound,
+                        what="reviews-v2 UNHEALTHY and reviews-v1 labelled track=stable (changed while unreachable)")
+    record_result("kube-unreachable", f"outage {outage:.1f}s; the changes made meanwhile were held {objects_at:.2f}s"
+                  f" and in the registry {time.monotonic() - back_at:.2f}s after the server came back")
     run_until(client, {"v1"}, 10, "after-return")
+
+    # The degradation clears once every resource is watching again.
+    wait_until(lambda: kubernetes_degradation(meshd) is None, max(1.0, bound - (time.monotonic() - back_at)),
+               "the kubernetes degradation to clear",
+               describe=lambda: since_return() + ", /ready still says: " + meshd.request("GET", "/ready").text
+               + "\n/debug/kubernetes: " + json.dumps(view.kubernetes(), indent=1))
+    record_result("kube-unreachable", f"degradation cleared {time.monotonic() - back_at:.2f}s after the server came back")
     body = meshd.request("GET", "/ready")
     assert body.status == 200 and not [d for d in body.json()["degradations"] if d["id"] == "kubernetes"], body
+    res = view.resources()
+    assert all(res[r]["lastError"] is None and res[r]["synced"] for r in RESOURCES), res
+
+    # A change made after the return arrives too (the watches are healthy again).
+    kube_api.patch("pods", "default", "reviews-v1", {"metadata": {"labels": {"track": "stable-2"}}})
+    view.wait_endpoints(HOST, lambda eps: any(e["labels"].get("track") == "stable-2" for e in eps), timeout=10,
+                        what="a label changed after the server's return")
+
+
+def watched_resource(path: str) -> str | None:
+    """The resource a watch request of the stand-in's log is for (None for other requests)."""
+    if "watch=1" not in path and "watch=true" not in path:
+        return None
+    return path.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
+
+
+def test_repeated_outages_each_recover_within_the_backoff(kube_api, kube_meshd):
+    """Three outages in a row (4.5 s, 3 s, 2 s, as an API server restarted a few times); during
+    each, reviews-v2's endpoint flips health in the slice. After each return, every one of the
+    five resources opens its watch again, the change is in the registry, and /ready's
+    `kubernetes` degradation clears, within max(10 s, 2 D + 3 s): the bound meshd's own backoff
+    (800 ms doubling) gives, so no resource may sit out the server's return."""
+    create_all(kube_api, reviews_objects(8080, POD_IPS))
+    meshd = kube_meshd()
+    view = KubeView(meshd)
+    timings = []
+    for i, outage in enumerate((4.5, 3.0, 2.0)):
+        wait_until(lambda: kube_api.open_watches() >= len(RESOURCES) and kubernetes_degradation(meshd) is None, 30,
+                   f"every watch open and /ready clear before outage #{i + 1}",
+                   describe=lambda: json.dumps(view.kubernetes(), indent=1))
+        kube_api.unreachable()
+        down_at = time.monotonic()
+        wait_until(lambda: kubernetes_degradation(meshd), 10, f"the kubernetes degradation in outage #{i + 1}")
+        ep_v1, ep_v2 = kube_api.get("endpointslices", "default", SLICE)["endpoints"]
+        health = "UNHEALTHY" if i % 2 == 0 else "HEALTHY"
+        ep_v2 = not_ready(ep_v2) if health == "UNHEALTHY" else {**ep_v2, "conditions": {"ready": True}}
+        kube_api.patch("endpointslices", "default", SLICE, {"endpoints": [ep_v1, ep_v2]})
+        time.sleep(max(0.0, outage - (time.monotonic() - down_at)))
+        n_requests = len(kube_api.requests)
+        kube_api.reachable()
+        back_at = time.monotonic()
+        bound = max(10.0, 2 * outage + 3.0)
+        seen: dict = {}   # what came back, seconds after the return
+
+        def recovered() -> bool:
+            now = round(time.monotonic() - back_at, 2)
+            for _, path, status in list(kube_api.requests)[n_requests:]:
+                r = watched_resource(path)
+                if r and status == 200:
+                    seen.setdefault(f"watch {r}", now)
+            if {e["address"]: e["health"] for e in view.endpoints(HOST)}.get("127.0.0.3") == health:
+                seen.setdefault("registry", now)
+            if kubernetes_degradation(meshd) is None:
+                seen.setdefault("/ready", now)
+            return all(f"watch {r}" in seen for r in RESOURCES) and "registry" in seen and "/ready" in seen
+
+        wait_until(recovered, bound, f"every watch reopened, the slice change held and /ready clear after outage #{i + 1}"
+                   f" ({outage}s)", interval=0.05,
+                   describe=lambda: f"{time.monotonic() - back_at:.1f}s after the server came back: {seen}"
+                   f"\n/ready: {meshd.request('GET', '/ready').text}\n/debug/kubernetes: {json.dumps(view.kubernetes(), indent=1)}"
+                   f"\nstand-in connections open: {len(kube_api._conns)}, watches open: {kube_api.open_watches()}")
+        timings.append(f"#{i + 1} {outage}s: {seen}")
+    record_result("kube-outages", "; ".join(timings))
 
 
 # ------------------------------------------------------------------------------ 5. TokenReview CA
