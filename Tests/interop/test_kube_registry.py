@@ -748,3 +748,49 @@ def test_pod_label_change_moves_its_endpoint_between_subsets(kube_api, kube_mesh
                         what="reviews-v1 back in subset v1")
     ads.wait_for(lambda c: eds_members(c, c1) == {"127.0.0.2": 1} and eds_members(c, c2) == {"127.0.0.3": 1}, 10,
                  "EDS back to one endpoint per subset")
+
+
+# ------------------------------------------------------------------------------ 7. ExternalName
+
+
+def test_external_name_service_is_an_alias_on_the_targets_routes(kube_api, kube_meshd, pod_pair, ads_clients):
+    """An ExternalName Service pointing at reviews (through another alias) is what istiod makes
+    of it: no cluster, listener or virtual host of its own; its names are domains of reviews'
+    virtual host on an Envoy sidecar's routes. A chain that loops is dropped."""
+    meshd, view = setup_reviews(kube_api, kube_meshd, pod_pair)
+
+    def external_name(name: str, target: str) -> dict:
+        return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "default"},
+                "spec": {"type": "ExternalName", "externalName": target, "ports": [{"name": "http", "port": 80}]}}
+
+    create_all(kube_api, [
+        external_name("reviews-legacy", "reviews-old.default.svc.cluster.local"),
+        external_name("reviews-old", HOST + "."),
+        external_name("loop-a", "loop-b.default.svc.cluster.local"),
+        external_name("loop-b", "loop-a.default.svc.cluster.local"),
+    ])
+    aliases = ["reviews-legacy.default.svc.cluster.local", "reviews-old.default.svc.cluster.local"]
+    wait_until(lambda: (view.service(HOST) or {}).get("aliases") == aliases, 10, "reviews' aliases in /debug/registryz",
+               describe=lambda: json.dumps(view.service(HOST), indent=1))
+    hosts = [s["host"] for s in view.registryz()["services"]]
+    assert not [h for h in hosts if "legacy" in h or "loop" in h or "old" in h], hosts
+
+    client = ads_clients(meshd.xds_address, configs.ENVOY_NODE, user_agent_name="envoy", client_features=[],
+                         metadata={"LABELS": {"app": "web"}})
+    client.wait_quiet(0.3)
+    routes = {name: r.message for name, r in client.state["RDS"].items()}
+    port = str(SERVICE_PORT)
+    assert port in routes, f"the sidecar has no route configuration {port}: {sorted(routes)}"
+    vhosts = {vh.name: list(vh.domains) for vh in routes[port].virtual_hosts}
+    reviews = vhosts.get(f"{HOST}:{port}")
+    assert reviews is not None, vhosts
+    for name in ["reviews-legacy.default.svc.cluster.local", "reviews-legacy", f"reviews-legacy.default:{port}",
+                 "reviews-old.default.svc"]:
+        assert name in reviews, f"{name} missing from reviews' domains: {reviews}"
+    others = [d for name, domains in vhosts.items() if name != f"{HOST}:{port}" for d in domains]
+    assert not [d for d in others if "legacy" in d or "loop" in d], others
+    clusters = sorted(client.state["CDS"])
+    assert not [c for c in clusters if "legacy" in c or "loop" in c or "reviews-old" in c], clusters
+    listeners = sorted(client.state["LDS"])
+    assert not [name for name in listeners if "legacy" in name or "loop" in name], listeners
+    record_result("kube-alias", f"reviews' virtual host domains: {len(reviews)} ({', '.join(d for d in reviews if 'legacy' in d)})")
