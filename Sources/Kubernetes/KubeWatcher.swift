@@ -103,6 +103,7 @@ struct KubeWatcher: Sendable {
                 let body = (try? await response.body.collect(upTo: 64 * 1024)).map { String(buffer: $0) } ?? ""
                 ending = .failed("watch \(resource): HTTP \(response.status.code): \(Self.message(body))")
             } else {
+                _ = machine.handle(.watchOpened)
                 await report(.watching)
                 var decoder = WatchStreamDecoder()
                 for try await chunk in response.body {

@@ -89,7 +89,10 @@ public final class KubernetesDiscovery: Sendable {
     }
 
     private func apply(_ resource: KubeResource, _ effects: [ListWatchMachine.Effect]) {
-        let (output, change, synced) = state.withLock { state -> (PlatformServices, KubernetesRegistry.Change, Bool) in
+        let firstSync = effects.contains(.synced)
+        // Published under the lock: two watchers publishing outside it could hand the push
+        // loop an older output after a newer one, losing the newer change until the next.
+        state.withLock { state in
             var change = KubernetesRegistry.Change()
             for effect in effects {
                 switch effect {
@@ -105,11 +108,9 @@ public final class KubernetesDiscovery: Sendable {
                     break
                 }
             }
-            return (state.registry.output, change, state.statuses.values.allSatisfy(\.synced))
+            guard !change.isEmpty || firstSync else { return }
+            publish(state.registry.output, change.services ? nil : change.endpointHosts, state.statuses.values.allSatisfy(\.synced))
         }
-        let firstSync = effects.contains(.synced)
-        guard !change.isEmpty || firstSync else { return }
-        publish(output, change.services ? nil : change.endpointHosts, synced)
     }
 
     private func note(_ resource: KubeResource, _ report: KubeWatcher.Report) {

@@ -14,7 +14,8 @@
 /// - **No change applied twice**: an event whose object has the resourceVersion the consumer
 ///   already holds for that key is dropped (a replay after a resume), and a delete of an object
 ///   the consumer does not hold is dropped. resourceVersions are only compared for equality.
-/// - **Backoff** on failures: 800 ms doubling to 30 s (client-go's), reset by any success.
+/// - **Backoff** on failures: 800 ms doubling to 30 s (client-go's), reset by any success (a
+///   list page, an answered watch, an event or a bookmark).
 public struct ListWatchMachine: Sendable {
     /// A request the driver makes to the API server.
     public enum Request: Sendable, Hashable {
@@ -40,6 +41,8 @@ public struct ListWatchMachine: Sendable {
         /// A list page arrived: its items, the next `continue` token (nil or empty: last page) and
         /// the list's resourceVersion.
         case listPage(items: [KubeObject], continueToken: String?, resourceVersion: String)
+        /// The server answered the watch request (200): it is reachable again.
+        case watchOpened
         /// A watch event arrived.
         case event(Event)
         /// The server ended the watch cleanly (its timeout, or a close between events).
@@ -123,6 +126,11 @@ public struct ListWatchMachine: Sendable {
         case (.listing, .gone):
             // The continue token expired mid-list: list again from the start.
             return startList()
+        case (.watching, .watchOpened):
+            // An answered request is a success: a later failure backs off from the start, not
+            // from where an outage before this watch left the count.
+            consecutiveFailures = 0
+            return []
         case (.watching, .event(let event)):
             consecutiveFailures = 0
             return apply(event)

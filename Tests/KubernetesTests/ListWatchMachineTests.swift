@@ -98,6 +98,23 @@ struct ListWatchMachineTests {
         #expect(c.store.keys.map(\.name) == ["b"])
     }
 
+    @Test func anAnsweredWatchResetsTheBackoff() {
+        var c = Consumer()
+        c.feed(.start)
+        c.feed(.listPage(items: [], continueToken: nil, resourceVersion: "1"))
+        for _ in 0..<3 {
+            c.feed(.failed("unreachable"))
+            c.feed(.backoffElapsed)
+        }
+        #expect(c.waits == [.milliseconds(800), .milliseconds(1600), .milliseconds(3200)])
+        // The server is back and answers the watch, but sends nothing before it goes away again:
+        // the next failure waits 800 ms, not 6.4 s.
+        c.feed(.watchOpened)
+        #expect(c.machine.consecutiveFailures == 0)
+        c.feed(.failed("unreachable"))
+        #expect(c.waits.last == .milliseconds(800))
+    }
+
     @Test func failuresBackOffAndAFailedListStartsOver() {
         var c = Consumer()
         c.feed(.start)
