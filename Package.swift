@@ -287,7 +287,7 @@ let package = Package(
         ),
         // MeshModel only to check that the Envoy bootstrap's regex limit is meshd's.
         .testTarget(name: "MeshctlTests", dependencies: ["meshctl", "MeshModel"], swiftSettings: swiftSettings),
-        .testTarget(name: "StorageTests", dependencies: ["Storage", "MeshModel"], swiftSettings: swiftSettings),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "MeshModel", "MeshTesting"], swiftSettings: swiftSettings),
         // The ConfigStore contract, run against every store: SQLite, etcd and the in-memory one.
         .testTarget(
             name: "StoreContractTests",

@@ -3,8 +3,6 @@ import MeshTesting
 import Storage
 import Testing
 
-@testable import EtcdStore
-
 @Suite struct ConfigMirrorTests {
     func record(_ name: String, revision: Int64) -> StoredConfig {
         StoredConfig(resource: StoreFixture.resource(name, weight: Int(revision)), revision: revision, createdRevision: revision)
@@ -32,18 +30,5 @@ import Testing
         mirror.load([], revision: 5)
         mirror.apply(StoreFixture.key("a"), record: record("a", revision: 4), revision: 4)
         #expect(mirror.records.isEmpty && mirror.log.isEmpty)
-    }
-}
-
-@Suite struct EtcdEndpointTests {
-    @Test func storeURLsNameOneOrMoreMembers() throws {
-        #expect(try EtcdEndpoint.parse(storeURL: "etcd://127.0.0.1:2379") == [EtcdEndpoint(host: "127.0.0.1", port: 2379)])
-        #expect(
-            try EtcdEndpoint.parse(storeURL: "etcd://a:1,b,[::1]:3") == [
-                EtcdEndpoint(host: "a", port: 1), EtcdEndpoint(host: "b", port: 2379), EtcdEndpoint(host: "::1", port: 3),
-            ])
-        for bad in ["sqlite3", "etcd://", "etcd://a:0", "etcd://a:x", "etcd://a:1,,b:2", "etcd://[::1"] {
-            #expect(throws: StorageError.self, "\(bad)") { try EtcdEndpoint.parse(storeURL: bad) }
-        }
     }
 }

@@ -1,26 +1,29 @@
 import MeshModel
-import Storage
 
-/// The etcd store's local copy of the config range, kept current by the watch: what reads,
-/// snapshots and the keyed change feed are answered from, and what keeps serving when etcd
-/// cannot be reached. A value type with no I/O.
-struct ConfigMirror: Sendable {
-    /// The etcd revision the copy reflects.
-    private(set) var revision: Int64 = 0
+/// A replicated store's local copy of the config, kept current by a watch (etcd's, or the
+/// Kubernetes store's history ledger): what reads, snapshots and the keyed change feed are
+/// answered from, and what keeps serving when the backend cannot be reached. A value type with
+/// no I/O.
+public struct ConfigMirror: Sendable {
+    /// An empty copy.
+    public init() {}
+
+    /// The revision the copy reflects.
+    public private(set) var revision: Int64 = 0
     /// Every resource at `revision`.
-    private(set) var records: [ConfigKey: StoredConfig] = [:]
+    public private(set) var records: [ConfigKey: StoredConfig] = [:]
     /// (revision, key) of every change after `logStart`, oldest first.
-    private(set) var log: [(revision: Int64, key: ConfigKey)] = []
+    public private(set) var log: [(revision: Int64, key: ConfigKey)] = []
     /// The revision the log is complete from: `delta(after:)` answers for revisions at or after it.
-    private(set) var logStart: Int64 = 0
+    public private(set) var logStart: Int64 = 0
 
     /// Most log entries kept; older ones are dropped and `logStart` moves on (a reader that far
     /// behind reads a whole snapshot, as after a relist).
-    static let maxLogEntries = 100_000
+    public static let maxLogEntries = 100_000
 
     /// Replaces everything with a full listing read at `revision` (the start, or a relist after
     /// etcd compacted past the watch).
-    mutating func load(_ configs: [StoredConfig], revision: Int64) {
+    public mutating func load(_ configs: [StoredConfig], revision: Int64) {
         records = Dictionary(configs.map { ($0.key, $0) }, uniquingKeysWith: { $1 })
         self.revision = revision
         log = []
@@ -28,7 +31,7 @@ struct ConfigMirror: Sendable {
     }
 
     /// One watched change: a put (`record`) or a delete (nil) of `key` at `revision`.
-    mutating func apply(_ key: ConfigKey, record: StoredConfig?, revision: Int64) {
+    public mutating func apply(_ key: ConfigKey, record: StoredConfig?, revision: Int64) {
         // The watch starts after `revision`; anything older is a replay and already reflected.
         guard revision > self.revision else { return }
         if let record { records[key] = record } else { records.removeValue(forKey: key) }
@@ -41,17 +44,17 @@ struct ConfigMirror: Sendable {
     }
 
     /// Marks the copy current up to `revision` (after a batch of events, or a progress notice).
-    mutating func advance(to revision: Int64) {
+    public mutating func advance(to revision: Int64) {
         self.revision = max(self.revision, revision)
     }
 
     /// Every resource, sorted by key.
-    var snapshot: ConfigSnapshot {
+    public var snapshot: ConfigSnapshot {
         ConfigSnapshot(revision: revision, configs: records.values.sorted { $0.key < $1.key })
     }
 
     /// The keys changed after `since` with their records now; nil when the log does not reach back.
-    func delta(after since: Int64) -> ConfigDelta? {
+    public func delta(after since: Int64) -> ConfigDelta? {
         guard since > 0, since >= logStart, since <= revision else { return nil }
         var changes: [ConfigKey: StoredConfig?] = [:]
         // Entries are in revision order: scan back to the first one at or before `since`.
