@@ -3,6 +3,12 @@
 accepts, by JSON name, from istio/api's .proto files (the facts of the schema; the generated
 Swift is committed, like the Envoy protos, and this script re-derives it when istio/api moves).
 
+The same run writes deploy/kubernetes/istio-crds.yaml: a CustomResourceDefinition for each kind
+meshd serves, whose structural OpenAPI schema has exactly the fields of the Swift table, so the
+API server refuses a misspelled field just as meshd does (Tests/interop/test_crds.py holds the
+two together). The CRD schemas type every field and list enum values, and check nothing else:
+the semantic checks stay in meshd's validating webhook.
+
 Usage: scripts/generate-istio-schema.py ISTIO_API_CHECKOUT
   (a checkout of https://github.com/istio/api; reads networking/v1alpha3/*.proto,
   security/v1beta1/*.proto and type/v1beta1/selector.proto — networking v1 and v1beta1, and
@@ -10,6 +16,7 @@ Usage: scripts/generate-istio-schema.py ISTIO_API_CHECKOUT
 """
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -68,7 +75,7 @@ class Parser:
         self.i = 0
         self.package = package
         self.messages: dict[str, list] = {}   # full name -> [(json, type, repeated, map_value)]
-        self.enums: set[str] = set()
+        self.enums: dict[str, list[str]] = {}  # full name -> value names
 
     def peek(self):
         return self.toks[self.i] if self.i < len(self.toks) else None
@@ -99,17 +106,21 @@ class Parser:
                 self.parse_message(self.package)
             elif tok == "enum":
                 self.take()
-                self.enums.add(f"{self.package}.{self.take()}")
-                self.skip_block()
+                self.parse_enum(self.package)
             else:
                 self.skip_statement()
 
-    def skip_block(self):
+    def parse_enum(self, scope: str):
+        """`enum NAME { VALUE = N [options]; ... }`: the value names, in declaration order."""
+        name = f"{scope}.{self.take()}"
         assert self.take() == "{"
-        depth = 1
-        while depth:
-            tok = self.take()
-            depth += {"{": 1, "}": -1}.get(tok, 0)
+        values = []
+        while self.peek() != "}":
+            if self.peek() not in ("option", "reserved", ";"):
+                values.append(self.peek())
+            self.skip_statement()
+        self.take()
+        self.enums[name] = values
 
     def parse_message(self, scope: str):
         name = f"{scope}.{self.take()}"
@@ -122,8 +133,7 @@ class Parser:
                 self.parse_message(name)
             elif tok == "enum":
                 self.take()
-                self.enums.add(f"{name}.{self.take()}")
-                self.skip_block()
+                self.parse_enum(name)
             elif tok == "oneof":
                 self.take()
                 self.take()
@@ -183,7 +193,7 @@ class Parser:
         return (json_name, ftype, repeated, is_map)
 
 
-def resolve(ftype: str, scope: str, messages: dict, enums: set) -> str:
+def resolve(ftype: str, scope: str, messages: dict, enums: dict) -> str:
     if ftype in SCALARS or ftype in OPEN:
         return ftype
     if ftype.startswith("."):
@@ -214,10 +224,156 @@ def swift_node(ftype: str, repeated: bool, is_map: bool, messages, enums, names)
     return inner
 
 
+# The CRDs: kind -> (plural, short names, printer columns), as in istio's own CRDs
+# (istio/api kubernetes/customresourcedefinitions.gen.yaml). A CRD with no columns gets kubectl's
+# default (Age).
+AGE = ("Age", ".metadata.creationTimestamp", "date")
+CRDS = {
+    "VirtualService": ("virtualservices", ["vs"],
+                       [("Gateways", ".spec.gateways", "string"), ("Hosts", ".spec.hosts", "string"), AGE]),
+    "DestinationRule": ("destinationrules", ["dr"], [("Host", ".spec.host", "string"), AGE]),
+    "ServiceEntry": ("serviceentries", ["se"],
+                     [("Hosts", ".spec.hosts", "string"), ("Location", ".spec.location", "string"),
+                      ("Resolution", ".spec.resolution", "string"), AGE]),
+    "WorkloadEntry": ("workloadentries", ["we"], [AGE, ("Address", ".spec.address", "string")]),
+    "Gateway": ("gateways", ["gw"], []),
+    "Sidecar": ("sidecars", [], []),
+    "PeerAuthentication": ("peerauthentications", ["pa"], [("Mode", ".spec.mtls.mode", "string"), AGE]),
+    "AuthorizationPolicy": ("authorizationpolicies", ["ap"], [("Action", ".spec.action", "string"), AGE]),
+    "RequestAuthentication": ("requestauthentications", ["ra"], []),
+}
+# group -> its versions, the storage version first
+VERSIONS = {"networking.istio.io": ["v1", "v1beta1", "v1alpha3"], "security.istio.io": ["v1", "v1beta1"]}
+# protobuf scalar -> OpenAPI; wrappers as the scalar they wrap, durations and timestamps as their
+# JSON strings. Unsigned integers are at least 0 (protobuf JSON refuses a negative one).
+OPENAPI = {"string": {"type": "string"}, "bytes": {"type": "string"}, "bool": {"type": "boolean"},
+           "double": {"type": "number"}, "float": {"type": "number"},
+           "int32": {"type": "integer", "format": "int32"}, "sint32": {"type": "integer", "format": "int32"},
+           "sfixed32": {"type": "integer", "format": "int32"}, "int64": {"type": "integer", "format": "int64"},
+           "sint64": {"type": "integer", "format": "int64"}, "sfixed64": {"type": "integer", "format": "int64"},
+           "uint32": {"type": "integer", "minimum": 0}, "fixed32": {"type": "integer", "minimum": 0},
+           "uint64": {"type": "integer", "minimum": 0}, "fixed64": {"type": "integer", "minimum": 0},
+           "google.protobuf.Duration": {"type": "string"}, "google.protobuf.Timestamp": {"type": "string"}}
+for wrapper, scalar in [("UInt32Value", "uint32"), ("Int32Value", "int32"), ("UInt64Value", "uint64"),
+                        ("Int64Value", "int64"), ("BoolValue", "bool"), ("DoubleValue", "double"),
+                        ("FloatValue", "float"), ("StringValue", "string")]:
+    OPENAPI[f"google.protobuf.{wrapper}"] = OPENAPI[scalar]
+assert set(OPENAPI) == SCALARS
+PRESERVE = {"x-kubernetes-preserve-unknown-fields": True}
+
+
+def openapi_message(full: str, messages: dict, enums: dict, path: tuple = ()) -> dict:
+    """A message as a structural schema: every field typed, its properties by JSON name. A message
+    already on `path` (recursion, which a structural schema cannot express) keeps any fields."""
+    if full in path:
+        return {"type": "object", **PRESERVE}
+    properties = {}
+    for (json, ftype, repeated, is_map) in messages[full]:
+        r = resolve(ftype, full, messages, enums)
+        if r in OPEN:
+            node = dict(PRESERVE)
+        elif r in enums:
+            node = {"type": "string", "enum": enums[r]}
+        elif r in OPENAPI:
+            node = dict(OPENAPI[r])
+        else:
+            node = openapi_message(r, messages, enums, path + (full,))
+        if is_map:
+            node = {"type": "object", "additionalProperties": node}
+        elif repeated:
+            node = {"type": "array", "items": node}
+        properties[json] = node
+    schema = {"type": "object"}
+    if properties:
+        schema["properties"] = dict(sorted(properties.items()))
+    return schema
+
+
+def crd(kind: str, spec: dict) -> dict:
+    plural, short_names, columns = CRDS[kind]
+    group = "security.istio.io" if ROOTS[kind].startswith("istio.security.") else "networking.istio.io"
+    names = {"categories": ["istio-io", group.replace(".", "-").removesuffix("-io") + "-io"], "kind": kind,
+             "listKind": kind + "List", "plural": plural}
+    if short_names:
+        names["shortNames"] = short_names
+    names["singular"] = kind.lower()
+    schema = {"openAPIV3Schema": {"type": "object", "properties": {
+        "spec": spec, "status": {"type": "object", **PRESERVE}}}}
+    versions = []
+    for i, version in enumerate(VERSIONS[group]):
+        entry = {"name": version, "served": True, "storage": i == 0}
+        if columns:
+            entry["additionalPrinterColumns"] = [{"name": n, "type": t, "jsonPath": p} for (n, p, t) in columns]
+        entry["schema"] = schema
+        entry["subresources"] = {"status": {}}
+        versions.append(entry)
+    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"{plural}.{group}"},
+            "spec": {"group": group, "names": names, "scope": "Namespaced", "versions": versions}}
+
+
+PLAIN = re.compile(r"[A-Za-z][\w.\-/]*$")
+YAML11_WORDS = {"y", "yes", "n", "no", "true", "false", "on", "off", "null"}
+
+
+def yaml_scalar(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if PLAIN.match(value) and value.lower() not in YAML11_WORDS:
+        return value
+    return json.dumps(value)
+
+
+def yaml_flow(value) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {yaml_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(yaml_flow(v) for v in value) + "]"
+    return yaml_scalar(value)
+
+
+def yaml_block(value, indent: int = 0) -> list[str]:
+    """Block YAML, lists at their key's indent (as the manifests under deploy/ are written); a
+    value that fits in 110 columns is written in flow style."""
+    pad = " " * indent
+    lines = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            flow = yaml_flow(item)
+            if not isinstance(item, (dict, list)) or len(pad) + len(key) + len(flow) + 2 <= 110:
+                lines.append(f"{pad}{key}: {flow}")
+            else:
+                lines.append(f"{pad}{key}:")
+                lines += yaml_block(item, indent + (0 if isinstance(item, list) else 2))
+    else:
+        for item in value:
+            inner = yaml_block(item, indent + 2) if isinstance(item, (dict, list)) else [pad + "  " + yaml_flow(item)]
+            lines.append(pad + "- " + inner[0][indent + 2:])
+            lines += inner[1:]
+    return lines
+
+
+def write_crds(messages: dict, enums: dict) -> None:
+    out = ["# Generated by scripts/generate-istio-schema.py from istio/api's .proto files, with the Swift table",
+           "# meshd validates specs with (Sources/MeshModel/Generated/IstioSchema+Generated.swift). Do not edit:",
+           "#   scripts/generate-istio-schema.py ISTIO_API_CHECKOUT",
+           "# The kinds meshd serves, under istio's CRD names. Apply these before meshd-kubernetes.yaml:",
+           "#   kubectl apply -f deploy/kubernetes/istio-crds.yaml",
+           "# Each spec schema types every field (misspelled fields are refused by the API server); the",
+           "# semantic checks are meshd's validating webhook's."]
+    for kind in CRDS:
+        out += ["---", *yaml_block(crd(kind, openapi_message(ROOTS[kind], messages, enums)))]
+    target = Path(__file__).resolve().parent.parent / "deploy/kubernetes/istio-crds.yaml"
+    target.write_text("\n".join(out) + "\n")
+    print(f"wrote {target} ({len(CRDS)} CustomResourceDefinitions)")
+
+
 def main():
     root = Path(sys.argv[1])
     messages: dict[str, list] = {}
-    enums: set[str] = set()
+    enums: dict[str, list[str]] = {}
     for rel in FILES:
         text = (root / rel).read_text()
         package = re.search(r"package\s+([\w.]+)\s*;", text).group(1)
@@ -277,6 +433,7 @@ def main():
     target = Path(__file__).resolve().parent.parent / "Sources/MeshModel/Generated/IstioSchema+Generated.swift"
     target.write_text("\n".join(out))
     print(f"wrote {target} ({len(reachable)} messages)")
+    write_crds(messages, enums)
 
 
 if __name__ == "__main__":
