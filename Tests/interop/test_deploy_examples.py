@@ -1,32 +1,27 @@
 """The manifests under deploy/ are valid and fit together, without meshd running.
 
 Kubernetes-native documents (deploy/gateways/*.yaml, deploy/sidecar/reviews-sidecar.yaml,
-deploy/kubernetes/*.yaml) are validated with PyPI's kubernetes-validate against the Kubernetes
-1.32 schemas in strict mode (an unknown field fails). The package ships its schemas, so no
-network is used; the tests refuse any connection to make sure of it. kubernetes-validate has no
-schema for Istio's kinds (it reports SchemaNotFoundError, which its CLI prints as a warning), so
-the networking.istio.io documents are parsed here and checked for what meshd relies on: the
-Gateway's selector matches the gateway pods' labels (which the bootstrap step sends as node
-metadata LABELS), the VirtualService names the Gateway, the references between resources
-resolve.
+deploy/kubernetes/*.yaml, the Istio CRDs included) are validated with PyPI's kubernetes-validate
+against the Kubernetes 1.32 schemas in strict mode (an unknown field fails). The package ships
+its schemas, so no network is used; the tests refuse any connection to make sure of it.
+kubernetes-validate has no schema for Istio's kinds (it reports SchemaNotFoundError, which its
+CLI prints as a warning): test_crds.py checks them against the CRDs' schemas, and here the
+networking.istio.io documents are checked for what meshd relies on: the Gateway's selector
+matches the gateway pods' labels (which the bootstrap step sends as node metadata LABELS), the
+VirtualService names the Gateway, the references between resources resolve.
 """
 
 from __future__ import annotations
 
 import copy
-import pathlib
 import re
 import socket
 
 import pytest
-import yaml
 
-kv = pytest.importorskip("kubernetes_validate", reason="kubernetes-validate is not installed (requirements.txt)")
-from kubernetes_validate.utils import SchemaNotFoundError  # noqa: E402
+from deploy_manifests import DEPLOY, documents, kv, no_network, validate  # noqa: F401 (no_network: autouse)
+from kubernetes_validate.utils import SchemaNotFoundError
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-DEPLOY = ROOT / "deploy"
-KUBERNETES_VERSION = "1.32.0"
 ISTIO_API = "networking.istio.io/v1"
 ISTIO_KINDS = {"Gateway", "VirtualService", "DestinationRule", "ServiceEntry", "WorkloadEntry"}
 GATEWAY_PROTOCOLS = {"HTTP", "HTTPS", "HTTP2", "GRPC", "GRPC-WEB", "TCP", "TLS", "MONGO", "REDIS", "MYSQL"}
@@ -36,10 +31,6 @@ SDS_SOCKET = "/var/run/secrets/workload-spiffe-uds/socket"
 FILES = sorted(
     [*DEPLOY.glob("gateways/*.yaml"), DEPLOY / "sidecar" / "reviews-sidecar.yaml", *DEPLOY.glob("kubernetes/*.yaml")]
 )
-
-
-def documents(path: pathlib.Path) -> list[dict]:
-    return [d for d in yaml.safe_load_all(path.read_text()) if d]
 
 
 def is_istio(doc: dict) -> bool:
@@ -60,27 +51,11 @@ ISTIO = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    """Schemas come from the package: any connection attempt fails the test."""
-
-    def refuse(*args, **kwargs):
-        raise AssertionError(f"network access attempted: {args!r}")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
-    monkeypatch.setattr(socket, "getaddrinfo", refuse)
-
-
-def validate(doc: dict) -> str:
-    return kv.validate(doc, KUBERNETES_VERSION, strict=True)
-
-
 # --- Kubernetes-native documents -------------------------------------------------------------
 
 def test_the_files_exist_and_have_native_documents():
-    assert {p.name for p in FILES} >= {"ingress-gateway.yaml", "egress-gateway.yaml", "reviews-sidecar.yaml", "meshd.yaml"}
+    assert {p.name for p in FILES} >= {"ingress-gateway.yaml", "egress-gateway.yaml", "reviews-sidecar.yaml", "meshd.yaml",
+                                       "istio-crds.yaml", "meshd-kubernetes.yaml"}
     assert NATIVE and ISTIO
 
 
