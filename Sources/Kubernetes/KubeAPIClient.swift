@@ -52,20 +52,28 @@ public final class KubeAPIClient: Sendable {
 
     /// `GET path?query`, the whole body read (at most `maxBodyBytes`).
     public func get(_ path: String, query: [(String, String)] = [], timeout: Duration = .seconds(30)) async throws -> Response {
-        let request = try makeRequest(.GET, path: path, query: query)
-        let response = try await client.execute(request, deadline: .now() + .init(timeout))
-        let body = try await response.body.collect(upTo: Self.maxBodyBytes)
-        return Response(status: Int(response.status.code), body: String(buffer: body))
+        try await send(.GET, path, query: query, timeout: timeout)
     }
 
     /// `POST path` with a JSON body, the whole answer read.
-    public func post(_ path: String, json: String, timeout: Duration = .seconds(10)) async throws -> Response {
-        var request = try makeRequest(.POST, path: path, query: [])
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(string: json))
+    public func post(_ path: String, json: String, query: [(String, String)] = [], timeout: Duration = .seconds(10)) async throws -> Response {
+        try await send(.POST, path, query: query, body: json, timeout: timeout)
+    }
+
+    /// One request with an optional body of `contentType` (JSON unless a patch type is named),
+    /// the whole answer read (at most `maxBodyBytes`).
+    public func send(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: String? = nil,
+        contentType: String = "application/json", timeout: Duration = .seconds(10)
+    ) async throws -> Response {
+        var request = try makeRequest(method, path: path, query: query)
+        if let body {
+            request.headers.add(name: "Content-Type", value: contentType)
+            request.body = .bytes(ByteBuffer(string: body))
+        }
         let response = try await client.execute(request, deadline: .now() + .init(timeout))
-        let body = try await response.body.collect(upTo: Self.maxBodyBytes)
-        return Response(status: Int(response.status.code), body: String(buffer: body))
+        let collected = try await response.body.collect(upTo: Self.maxBodyBytes)
+        return Response(status: Int(response.status.code), body: String(buffer: collected))
     }
 
     /// `GET path?query` whose body is read as it arrives (a watch); ends by `deadline`.

@@ -24,3 +24,28 @@ public enum KubeResource: String, Sendable, Hashable, CaseIterable, Comparable, 
         allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
     }
 }
+
+/// One collection a `KubeWatcher` lists and watches: a path (every namespace's objects of a
+/// kind, or one namespace's) and an optional label selector.
+public struct KubeCollection: Sendable, Hashable, CustomStringConvertible {
+    /// `/apis/networking.istio.io/v1/virtualservices`, `/api/v1/namespaces/NS/configmaps`.
+    public var path: String
+    /// A label selector (`meshd.io/history=true`), nil for every object.
+    public var labelSelector: String?
+    /// The name logs and statuses use.
+    public var name: String
+    /// A collection at `path`.
+    public init(path: String, labelSelector: String? = nil, name: String) {
+        self.path = path
+        self.labelSelector = labelSelector
+        self.name = name
+    }
+    /// The query parameters every list and watch of it carries.
+    var query: [(String, String)] { labelSelector.map { [("labelSelector", $0)] } ?? [] }
+    public var description: String { name }
+}
+
+extension KubeResource {
+    /// The registry's collection of this resource in every namespace.
+    public var collection: KubeCollection { KubeCollection(path: path, name: rawValue) }
+}

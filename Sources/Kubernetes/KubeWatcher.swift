@@ -3,12 +3,12 @@ import Foundation
 import MeshModel
 import NIOCore
 
-/// Runs a `ListWatchMachine` for one resource against the API server: makes the requests it
+/// Runs a `ListWatchMachine` for one collection against the API server: makes the requests it
 /// asks for, feeds back what came of them, and hands the store changes to `apply` in order.
 /// Runs until cancelled.
-struct KubeWatcher: Sendable {
+public struct KubeWatcher: Sendable {
     /// What the watcher reports besides store changes.
-    enum Report: Sendable {
+    public enum Report: Sendable {
         /// The machine's counters after a step.
         case progress(ListWatchMachine)
         /// A request failed (it is retried after a backoff).
@@ -19,15 +19,17 @@ struct KubeWatcher: Sendable {
         case watching
     }
 
-    let resource: KubeResource
+    /// What is listed and watched.
+    public let collection: KubeCollection
     let api: KubeAPIClient
     let pageSize: Int
     /// The server-side watch timeout asked for; client-go picks 5–10 minutes at random so a
     /// fleet of clients does not reconnect at once.
     let watchTimeout: ClosedRange<Int>
 
-    init(resource: KubeResource, api: KubeAPIClient, pageSize: Int = 500, watchTimeout: ClosedRange<Int> = 300...600) {
-        self.resource = resource
+    /// A watcher of `collection`, listing `pageSize` objects per page.
+    public init(collection: KubeCollection, api: KubeAPIClient, pageSize: Int = 500, watchTimeout: ClosedRange<Int> = 300...600) {
+        self.collection = collection
         self.api = api
         self.pageSize = pageSize
         self.watchTimeout = watchTimeout
@@ -35,7 +37,7 @@ struct KubeWatcher: Sendable {
 
     /// Lists and watches until cancelled; `apply` gets every store change (and `synced`) of
     /// each step together, `report` the machine's state after it.
-    func run(
+    public func run(
         apply: @Sendable ([ListWatchMachine.Effect]) async -> Void, report: @Sendable (Report) async -> Void
     ) async {
         var machine = ListWatchMachine(pageSize: pageSize)
@@ -69,15 +71,15 @@ struct KubeWatcher: Sendable {
 
     /// One list page as the machine's input.
     private func list(limit: Int, continueToken: String?) async -> ListWatchMachine.Input {
-        var query = [("limit", "\(limit)")]
+        var query = collection.query + [("limit", "\(limit)")]
         if let continueToken { query.append(("continue", continueToken)) }
         do {
-            let response = try await api.get(resource.path, query: query)
+            let response = try await api.get(collection.path, query: query)
             if response.status == 410 { return .gone }
-            guard response.status == 200 else { return .failed("list \(resource): HTTP \(response.status): \(Self.message(response.body))") }
+            guard response.status == 200 else { return .failed("list \(collection): HTTP \(response.status): \(Self.message(response.body))") }
             return WatchStreamDecoder.listPage(response.body)
         } catch {
-            return .failed("list \(resource): \(error)")
+            return .failed("list \(collection): \(error)")
         }
     }
 
@@ -89,19 +91,20 @@ struct KubeWatcher: Sendable {
         apply: @Sendable ([ListWatchMachine.Effect]) async -> Void, report: @Sendable (Report) async -> Void
     ) async -> [ListWatchMachine.Effect] {
         let timeout = Int.random(in: watchTimeout)
-        let query = [
-            ("watch", "1"), ("allowWatchBookmarks", "true"), ("resourceVersion", version), ("timeoutSeconds", "\(timeout)"),
-        ]
+        let query =
+            collection.query + [
+                ("watch", "1"), ("allowWatchBookmarks", "true"), ("resourceVersion", version), ("timeoutSeconds", "\(timeout)"),
+            ]
         let ending: ListWatchMachine.Input
         do {
             // The server ends the watch after `timeoutSeconds`; the deadline only catches a
             // server that stops talking without closing.
-            let response = try await api.stream(resource.path, query: query, deadline: .seconds(timeout + 30))
+            let response = try await api.stream(collection.path, query: query, deadline: .seconds(timeout + 30))
             if response.status.code == 410 {
                 ending = .gone
             } else if response.status.code != 200 {
                 let body = (try? await response.body.collect(upTo: 64 * 1024)).map { String(buffer: $0) } ?? ""
-                ending = .failed("watch \(resource): HTTP \(response.status.code): \(Self.message(body))")
+                ending = .failed("watch \(collection): HTTP \(response.status.code): \(Self.message(body))")
             } else {
                 _ = machine.handle(.watchOpened)
                 await report(.watching)
@@ -118,10 +121,10 @@ struct KubeWatcher: Sendable {
                     // Events and bookmarks move the resume point; the status shows it.
                     await report(.progress(machine))
                 }
-                ending = decoder.hasPartialEvent ? .failed("watch \(resource): the stream ended mid-event") : .watchEnded
+                ending = decoder.hasPartialEvent ? .failed("watch \(collection): the stream ended mid-event") : .watchEnded
             }
         } catch {
-            ending = .failed("watch \(resource): \(error)")
+            ending = .failed("watch \(collection): \(error)")
         }
         await note(ending, report)
         return machine.handle(ending)
@@ -136,7 +139,7 @@ struct KubeWatcher: Sendable {
     }
 
     /// A Kubernetes `Status` body's message, else the body's start.
-    static func message(_ body: String) -> String {
+    public static func message(_ body: String) -> String {
         if let value = try? JSONValue.parse(json: body), let message = value["message"]?.stringValue { return message }
         return String(body.prefix(200))
     }

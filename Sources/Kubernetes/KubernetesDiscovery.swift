@@ -79,7 +79,7 @@ public final class KubernetesDiscovery: Sendable {
         await withTaskGroup(of: Void.self) { group in
             for resource in KubeResource.allCases {
                 group.addTask {
-                    let watcher = KubeWatcher(resource: resource, api: self.api, pageSize: self.pageSize)
+                    let watcher = KubeWatcher(collection: resource.collection, api: self.api, pageSize: self.pageSize)
                     await watcher.run(
                         apply: { effects in self.apply(resource, effects) },
                         report: { report in self.note(resource, report) })
