@@ -49,7 +49,8 @@ public struct AdminError: Error, Sendable {
     /// details (SQL, paths) stay in the log; an unreachable store (etcd without quorum) is 503
     /// `unavailable`, a change past the store's limits 413 `tooLarge` naming the limit, a
     /// stale `metadata.resourceVersion` or writers racing on the same resources 409 `conflict`,
-    /// a revision older than the history kept 410 `historyPruned` — each says nothing changed.
+    /// a revision older than the history kept 410 `historyPruned`, a change the store does not
+    /// take (the Kubernetes API server refused it) 422 `refused` — each says nothing changed.
     public init(_ error: StorageError) {
         switch error.code {
         case .notFound: self.init(code: "notFound", status: .notFound, message: error.message)
@@ -59,6 +60,8 @@ public struct AdminError: Error, Sendable {
         case .tooLarge: self.init(code: "tooLarge", status: .contentTooLarge, message: error.message)
         case .conflict:
             self.init(code: "conflict", status: .conflict, message: error.message, resource: error.resource, field: error.field)
+        case .refused:
+            self.init(code: "refused", status: .unprocessableContent, message: error.message, resource: error.resource, field: error.field)
         }
     }
 

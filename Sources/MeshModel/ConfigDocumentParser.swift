@@ -59,6 +59,12 @@ public enum ConfigDocumentParser {
         }
     }
 
+    /// One document already read into a value (an object from the Kubernetes API), checked as a
+    /// document of a request body is; `label` names it in errors until its kind and name are known.
+    public static func document(from document: JSONValue, label: String) throws(MeshModelError) -> ConfigDocument {
+        try resource(from: document, label: label)
+    }
+
     private static func resource(from document: JSONValue, label: String) throws(MeshModelError) -> ConfigDocument {
         guard case .object = document else {
             throw MeshModelError(code: .malformed, resource: label, message: "expected a mapping")

@@ -20,6 +20,9 @@ public struct StorageError: Error, Sendable, CustomStringConvertible {
         case conflict
         /// The revision asked for is older than the history kept; nothing changed.
         case historyPruned
+        /// The store does not take the change as it is (a kind it does not hold; an object the
+        /// Kubernetes API server or its admission refused); the message says why.
+        case refused
     }
 
     /// The coarse category.
