@@ -134,6 +134,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Istio resources from the Kubernetes API (`--store kubernetes`): the objects, the history
+        // ledger that numbers meshd's revisions, the leader Lease and the shared identity Secret.
+        .target(
+            name: "KubernetesStore",
+            dependencies: [
+                "Kubernetes", "Storage", "MeshModel",
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // What the push side is built with besides the store: the mesh config file and the key
         // sets fetched for RequestAuthentications (HTTP client: AsyncHTTPClient).
         .target(
@@ -233,7 +245,7 @@ let package = Package(
             name: "meshd",
             dependencies: [
                 "MeshModel", "MeshCommon", "Storage", "Discovery", "Translator", "PushPipeline", "XDS", "AdminAPI", "EnvoyAPI",
-                "CertificateAuthority", "MeshInputs", "Kubernetes",
+                "CertificateAuthority", "MeshInputs", "Kubernetes", "KubernetesStore",
                 "EtcdStore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -276,6 +288,8 @@ let package = Package(
         ),
         .testTarget(name: "DiscoveryTests", dependencies: ["Discovery", "MeshModel"], swiftSettings: swiftSettings),
         .testTarget(name: "KubernetesTests", dependencies: ["Kubernetes", "MeshModel", "Discovery"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "KubernetesStoreTests", dependencies: ["KubernetesStore", "Kubernetes", "Storage", "MeshModel"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MeshAgentTests",
             dependencies: [

@@ -1,0 +1,94 @@
+import Kubernetes
+import MeshModel
+
+extension ConfigKind {
+    /// The version meshd reads and writes Istio objects in. The CRDs serve every accepted version
+    /// from one stored object (conversion `None`), so watching `v1` sees objects applied as
+    /// `v1alpha3` or `v1beta1` too.
+    static let kubeVersion = "v1"
+
+    /// The Istio kinds the Kubernetes store serves: every kind applied as a document. Gateway
+    /// credentials are Kubernetes Secrets there, not meshd's `Secret` resources.
+    public static let kubeServed: [ConfigKind] = allCases.filter(\.isAppliedAsDocument)
+
+    /// Every namespace's objects of the kind: `/apis/networking.istio.io/v1/virtualservices`.
+    var kubeCollection: KubeCollection {
+        KubeCollection(path: "/apis/\(group)/\(Self.kubeVersion)/\(plural)", name: "\(plural).\(group)")
+    }
+
+    /// One namespace's collection, where objects are created.
+    func kubePath(namespace: String) -> String {
+        "/apis/\(group)/\(Self.kubeVersion)/namespaces/\(namespace)/\(plural)"
+    }
+
+    /// One object's path.
+    func kubePath(_ key: ConfigKey) -> String {
+        "\(kubePath(namespace: key.namespace))/\(key.name)"
+    }
+}
+
+/// An Istio object as the Kubernetes store holds it: what it parses to (nil when it does not
+/// parse as an Istio document), its opaque `resourceVersion`, and who wrote it last.
+struct IstioObject: Sendable, Hashable {
+    /// The resource, or nil with `problem` saying why not.
+    var resource: ConfigResource?
+    /// Why the object is not a resource meshd can serve.
+    var problem: String?
+    /// Kubernetes' `metadata.resourceVersion`: compared for equality only.
+    var resourceVersion: String
+    /// The field manager of the newest `metadata.managedFields` entry (`kubectl-client-side-apply`,
+    /// `meshd:admin`), nil when the server keeps none.
+    var manager: String?
+}
+
+/// Turns Kubernetes objects of the Istio kinds into meshd's resources and back.
+enum IstioObjectCodec {
+    /// `object` of `kind` read from the API server. The envelope is checked as meshd checks a
+    /// document (`ConfigDocumentParser`); `status`, `resourceVersion` and the rest of Kubernetes'
+    /// metadata are not part of a resource.
+    static func decode(_ object: KubeObject, kind: ConfigKind) -> IstioObject {
+        var body = object.body
+        if case .object(var fields) = body, case .object(var metadata)? = fields["metadata"] {
+            metadata.removeValue(forKey: "resourceVersion")
+            fields["metadata"] = .object(metadata)
+            fields["kind"] = fields["kind"] ?? .string(kind.rawValue)
+            body = .object(fields)
+        }
+        let label = "\(kind.rawValue) \(object.key)"
+        do {
+            let document = try ConfigDocumentParser.document(from: body, label: label)
+            return IstioObject(resource: document.resource, resourceVersion: object.resourceVersion, manager: manager(object.body))
+        } catch {
+            return IstioObject(problem: "\(error)", resourceVersion: object.resourceVersion, manager: manager(object.body))
+        }
+    }
+
+    /// The JSON body that creates or replaces `resource` (in `ConfigKind.kubeVersion`), with
+    /// `resourceVersion` as the optimistic-concurrency precondition of a replace.
+    static func body(_ resource: ConfigResource, resourceVersion: String?) -> String {
+        var metadata: [String: JSONValue] = ["name": .string(resource.key.name), "namespace": .string(resource.key.namespace)]
+        if !resource.labels.isEmpty { metadata["labels"] = .object(resource.labels.mapValues(JSONValue.string)) }
+        if !resource.annotations.isEmpty { metadata["annotations"] = .object(resource.annotations.mapValues(JSONValue.string)) }
+        if let resourceVersion { metadata["resourceVersion"] = .string(resourceVersion) }
+        let object: JSONValue = .object([
+            "apiVersion": .string("\(resource.key.kind.group)/\(ConfigKind.kubeVersion)"),
+            "kind": .string(resource.key.kind.rawValue),
+            "metadata": .object(metadata),
+            "spec": resource.spec,
+        ])
+        return object.canonicalJSON()
+    }
+
+    /// The manager of the newest `managedFields` entry (RFC 3339 times in UTC sort as text);
+    /// status writes are not changes of the resource and are skipped.
+    static func manager(_ body: JSONValue) -> String? {
+        guard case .array(let entries)? = body["metadata"]?["managedFields"] else { return nil }
+        var newest: (time: String, manager: String)?
+        for entry in entries {
+            guard let manager = entry["manager"]?.stringValue, entry["subresource"]?.stringValue != "status" else { continue }
+            let time = entry["time"]?.stringValue ?? ""
+            if newest == nil || time >= newest!.time { newest = (time, manager) }
+        }
+        return newest?.manager
+    }
+}

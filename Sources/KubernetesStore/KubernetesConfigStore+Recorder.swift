@@ -1,0 +1,82 @@
+import Foundation
+import Kubernetes
+import MeshModel
+import Storage
+
+extension KubernetesConfigStore {
+    /// Keeps the ledger recording what the API server holds, until cancelled: run by the one
+    /// elected replica (`KubeLeaderElection`).
+    ///
+    /// After every change of objects or ledger it appends the entry `LedgerState.nextEntry`
+    /// gives, as a create of the next revision's ConfigMap. A create that finds the name taken
+    /// lost to another recorder (a leader that has not noticed it lost the Lease yet): the
+    /// ledger watch brings that entry, and the next turn plans on top of it.
+    public func record() async {
+        logger.notice("recording Istio config changes in the history ledger", metadata: ["namespace": "\(namespace)"])
+        var failures = 0
+        let wakes = wakeRecorder.subscribe()
+        // One turn now: changes made while no replica was recording are waiting.
+        wakeRecorder.publish(0)
+        for await _ in wakes {
+            while !Task.isCancelled {
+                let next = state.withLock { $0.ledger.nextEntry(objects: $0.objects, now: Date()) }
+                guard let entry = next else { break }
+                do {
+                    _ = try await api.request(
+                        .POST, "/api/v1/namespaces/\(namespace)/configmaps", body: LedgerCodec.configMap(entry, namespace: namespace),
+                        what: "record revision \(entry.revision)")
+                    failures = 0
+                    logger.info(
+                        "recorded config revision",
+                        metadata: [
+                            "revision": "\(entry.revision)", "changes": "\(entry.record.changes.count)", "actor": "\(entry.record.actor)",
+                        ])
+                } catch  where error.status == 409 {
+                    logger.debug("ledger revision taken by another recorder", metadata: ["revision": "\(entry.revision)"])
+                } catch {
+                    failures += 1
+                    logger.warning("cannot record a config revision; retrying", metadata: ["revision": "\(entry.revision)", "error": "\(error)"])
+                    try? await Task.sleep(for: ListWatchMachine.backoff(attempt: failures))
+                    continue
+                }
+                // Applied here too: the next turn must plan on top of it, and the watch's copy
+                // of the same entry is then ignored.
+                await waitForLedger(beyond: entry.revision - 1)
+            }
+            if Task.isCancelled { return }
+        }
+    }
+
+    /// Deletes the ledger entries `retention` lets go, every `interval`, until cancelled (singleton
+    /// work, beside `record()`).
+    public func prune(retention: HistoryRetention, interval: Duration) async {
+        while !Task.isCancelled {
+            let records = state.withLock { state in state.ledger.records(after: 0).map { (revision: $0.revision, time: $0.time) } }
+            if let through = retention.pruneThrough(records, now: Date()) {
+                let doomed = state.withLock { state in state.entries.filter { $0 <= through }.sorted() }
+                for revision in doomed {
+                    do {
+                        _ = try await api.request(
+                            .DELETE, "/api/v1/namespaces/\(namespace)/configmaps/\(LedgerCodec.name(revision: revision))", body: nil,
+                            what: "prune history revision \(revision)")
+                    } catch  where error.status == 404 {
+                        continue
+                    } catch {
+                        logger.warning("cannot prune config history; retrying later", metadata: ["error": "\(error)"])
+                        break
+                    }
+                }
+                if !doomed.isEmpty { logger.info("pruned config history", metadata: ["through": "\(through)", "entries": "\(doomed.count)"]) }
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+
+    /// Waits (bounded by `recordTimeout`) until the ledger's head is past `revision`.
+    func waitForLedger(beyond revision: Int64) async {
+        let deadline = ContinuousClock.now + recordTimeout
+        while state.withLock({ $0.ledger.head }) <= revision, ContinuousClock.now < deadline, !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+    }
+}

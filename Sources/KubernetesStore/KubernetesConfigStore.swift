@@ -1,0 +1,133 @@
+import Foundation
+import Kubernetes
+import Logging
+import MeshModel
+import Storage
+import Synchronization
+
+/// A `ConfigStore` in the Kubernetes API (`--store kubernetes`): Istio's own objects, applied
+/// with `kubectl` or through meshd, are the configuration; no replica keeps a store of its own.
+///
+/// - Every replica watches the objects of every kind meshd serves (one version per kind: the
+///   CRDs serve every accepted version from one stored object) and the history ledger
+///   (`LedgerEntry`: ConfigMaps in meshd's namespace).
+/// - What replicas serve is what the ledger describes, so they agree on revisions. The elected
+///   replica runs `record()`: it appends an entry for whatever the objects hold that the ledger
+///   does not, so a `kubectl apply` is served once it is recorded — a few milliseconds later.
+/// - Writes through meshd (`meshctl apply`, delete, rollback, the dashboard) go to the API
+///   server with Kubernetes' per-object optimistic concurrency (`resourceVersion`), under the
+///   field manager `meshd:ACTOR` that the record then names, and return once recorded.
+///
+/// Thread-safe; `run()` must be running for changes to arrive.
+public final class KubernetesConfigStore: ConfigStore {
+    struct State: Sendable {
+        var ledger = LedgerState()
+        /// The Istio objects the API server holds, as last listed or watched.
+        var objects: [ConfigKey: IstioObject] = [:]
+        /// Revisions of the ledger's ConfigMaps, as last listed or watched.
+        var entries: Set<Int64> = []
+        /// Objects that cannot be served (why), reported once each.
+        var problems: [ConfigKey: String] = [:]
+        /// Collections whose watch has listed at least once.
+        var synced: Set<String> = []
+        /// Collections whose requests are failing, with the last error.
+        var failing: [String: String] = [:]
+    }
+
+    let api: KubeAPIClient
+    /// meshd's namespace: where the ledger, the Lease and the identity Secret live.
+    public let namespace: String
+    let logger: Logger
+    let health: @Sendable (String?) -> Void
+    let state = Mutex(State())
+    let broadcaster = RevisionBroadcaster()
+    /// Wakes the recorder after any change of objects or ledger (latest only; a new
+    /// subscription per term of leadership).
+    let wakeRecorder = RevisionBroadcaster()
+    /// How long a write waits for the ledger to record it before returning anyway.
+    let recordTimeout: Duration
+
+    /// Opens the store: lists every kind's objects and the ledger once (throws `.unavailable`
+    /// when the API server cannot be reached or refuses), so the first build sees the
+    /// configuration the ledger records, never an empty one.
+    public init(
+        api: KubeAPIClient, namespace: String, recordTimeout: Duration = .seconds(10), logger: Logger,
+        health: @escaping @Sendable (String?) -> Void = { _ in }
+    ) async throws(StorageError) {
+        self.api = api
+        self.namespace = namespace
+        self.logger = logger
+        self.health = health
+        self.recordTimeout = recordTimeout
+        var objects: [ConfigKey: IstioObject] = [:]
+        var entries: [LedgerEntry] = []
+        do {
+            for kind in ConfigKind.kubeServed {
+                for object in try await api.listAll(kind.kubeCollection) {
+                    let key = ConfigKey(kind: kind, namespace: object.key.namespace, name: object.key.name)
+                    objects[key] = IstioObjectCodec.decode(object, kind: kind)
+                }
+            }
+            for object in try await api.listAll(LedgerCodec.collection(namespace: namespace)) {
+                entries.append(try LedgerCodec.entry(object))
+            }
+        } catch let error as KubeAPIError {
+            throw StorageError(code: .unavailable, message: "the Kubernetes API server cannot be read: \(error)")
+        } catch let error as StorageError {
+            throw error
+        } catch {
+            throw StorageError(code: .unavailable, message: "the Kubernetes API server cannot be read: \(error)")
+        }
+        state.withLock { state in
+            state.objects = objects
+            state.entries = Set(entries.map(\.revision))
+            state.ledger.bootstrap(entries: entries, objects: objects)
+        }
+        logger.info(
+            "config from the Kubernetes API",
+            metadata: ["objects": "\(objects.count)", "ledger": "\(entries.count) entries", "namespace": "\(namespace)"])
+    }
+
+    public func get(_ key: ConfigKey) async throws(StorageError) -> StoredConfig? {
+        state.withLock { $0.ledger.mirror.records[key] }
+    }
+
+    public func list(kind: ConfigKind?, namespace: String?) async throws(StorageError) -> [StoredConfig] {
+        state.withLock { $0.ledger.mirror.records.values.matching(kind: kind, namespace: namespace) }
+    }
+
+    public func snapshot() async throws(StorageError) -> ConfigSnapshot {
+        state.withLock { $0.ledger.mirror.snapshot }
+    }
+
+    public func currentRevision() async throws(StorageError) -> Int64 {
+        state.withLock { $0.ledger.head }
+    }
+
+    public func revisions() -> AsyncStream<Int64> { broadcaster.subscribe() }
+
+    public func delta(after revision: Int64) async throws(StorageError) -> ConfigDelta? {
+        state.withLock { $0.ledger.mirror.delta(after: revision) }
+    }
+
+    public func history(_ query: HistoryQuery) async throws(StorageError) -> HistoryPage {
+        state.withLock { state in
+            let items = state.ledger.records(after: 0).reversed().filter {
+                $0.touches(kind: query.kind, namespace: query.namespace, name: query.name)
+            }
+            return HistoryPage(items: Array(items.prefix(query.limit)), oldestRevision: state.ledger.floor)
+        }
+    }
+
+    public func historyWindow(after revision: Int64) async throws(StorageError) -> HistoryWindow {
+        state.withLock { state in
+            HistoryWindow(
+                snapshot: state.ledger.mirror.snapshot, records: state.ledger.records(after: revision), floor: state.ledger.floor)
+        }
+    }
+
+    /// Objects in the API server that meshd cannot serve, with why (for `/debug`).
+    public var problems: [(key: ConfigKey, problem: String)] {
+        state.withLock { $0.problems.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } }
+    }
+}

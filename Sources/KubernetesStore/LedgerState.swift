@@ -1,0 +1,191 @@
+import Foundation
+import MeshModel
+import Storage
+
+/// The configuration the history ledger describes — what every replica serves — and the
+/// ledger's retained records. Pure: the store feeds it ledger entries and, on the elected
+/// replica, asks it what the API server holds that the ledger does not record yet.
+struct LedgerState: Sendable {
+    /// The served configuration, at the ledger's head revision, with its keyed change log.
+    private(set) var mirror = ConfigMirror()
+    /// Retained records by revision (pruned ones are gone).
+    private(set) var records: [Int64: HistoryRecord] = [:]
+    /// Entries that arrived ahead of a missing one, applied once the gap fills.
+    private(set) var pending: [Int64: LedgerEntry] = [:]
+    /// The oldest revision the retained records can reconstruct: 0 before the first entry, then
+    /// 1 (the first entry records what the API server held when meshd started keeping the
+    /// ledger; nothing before it can be restored), then the newest pruned revision.
+    private(set) var floor: Int64 = 0
+
+    /// The ledger's head: the revision the served configuration is at.
+    var head: Int64 { mirror.revision }
+
+    /// Starts from the ledger as listed and the objects the API server holds.
+    ///
+    /// A resource takes its content and revisions from the newest retained entry that touched
+    /// it. One that no retained entry touched was last changed in a pruned entry, so it is
+    /// served as the API server holds it, at the floor revision (when nothing was pruned, an
+    /// untouched object is one the ledger has not recorded yet, and is not served).
+    mutating func bootstrap(entries: [LedgerEntry], objects: [ConfigKey: IstioObject]) {
+        let sorted = entries.sorted { $0.revision < $1.revision }
+        records = Dictionary(sorted.map { ($0.revision, $0.record) }, uniquingKeysWith: { $1 })
+        pending = [:]
+        floor = Self.floor(oldest: sorted.first?.revision)
+        var latest: [ConfigKey: StoredConfig?] = [:]
+        for entry in sorted {
+            for change in entry.record.changes {
+                latest[change.key] = change.after.map {
+                    StoredConfig(resource: $0, revision: entry.revision, createdRevision: entry.created[change.key] ?? entry.revision)
+                }
+            }
+        }
+        var configs = latest.values.compactMap { $0 }
+        if let oldest = sorted.first?.revision, oldest > 1 {
+            for (key, object) in objects where latest[key] == nil {
+                guard let resource = object.resource else { continue }
+                configs.append(StoredConfig(resource: resource, revision: floor, createdRevision: floor))
+            }
+        }
+        mirror.load(configs, revision: sorted.last?.revision ?? 0)
+    }
+
+    /// One entry from the ledger watch. Entries apply in revision order: an older one is already
+    /// reflected, a newer one waits for the gap before it.
+    /// - Returns: whether the served configuration moved on.
+    mutating func receive(_ entry: LedgerEntry) -> Bool {
+        guard entry.revision > head else {
+            // Listed again (a relist): keep it retained, change nothing.
+            if records[entry.revision] == nil, entry.revision > floor { records[entry.revision] = entry.record }
+            return false
+        }
+        pending[entry.revision] = entry
+        var moved = false
+        while let next = pending.removeValue(forKey: head + 1) {
+            apply(next)
+            moved = true
+        }
+        return moved
+    }
+
+    /// An entry's ConfigMap was deleted (pruned): its record is no longer retained.
+    mutating func forget(revision: Int64) {
+        records.removeValue(forKey: revision)
+        pending.removeValue(forKey: revision)
+        if let oldest = records.keys.min() { floor = max(floor, Self.floor(oldest: oldest)) }
+    }
+
+    /// Whether some entry is waiting for one that has not arrived.
+    var hasGap: Bool { !pending.isEmpty }
+
+    /// The next entry for what `objects` (the API server's Istio objects) hold that the served
+    /// configuration does not, compared by content; nil when the ledger records everything.
+    ///
+    /// Changes are taken in key order until their encoded size reaches `maxBytes` (a ConfigMap
+    /// holds at most 1 MiB); what does not fit goes into the entry after. The actor is who wrote
+    /// the objects (their newest field manager: meshd's own writes carry `meshd:ACTOR`).
+    func nextEntry(objects: [ConfigKey: IstioObject], now: Date, maxBytes: Int = 512 * 1024) -> LedgerEntry? {
+        let revision = head + 1
+        var changes: [HistoryRecord.Change] = []
+        var created: [ConfigKey: Int64] = [:]
+        var writers: [FieldManager] = []
+        var bytes = 0
+        let keys = Set(objects.keys).union(mirror.records.keys).sorted()
+        for key in keys {
+            let before = mirror.records[key]
+            let after = objects[key]?.resource
+            guard before?.resource != after else { continue }
+            let change = HistoryRecord.Change(
+                key: key, action: before == nil ? .created : after == nil ? .deleted : .configured, before: before?.resource, after: after)
+            let size = Self.size(of: change)
+            if !changes.isEmpty, bytes + size > maxBytes { break }
+            bytes += size
+            changes.append(change)
+            if after != nil { created[key] = before?.createdRevision ?? revision }
+            if after != nil, let manager = objects[key]?.manager { writers.append(FieldManager(manager)) }
+        }
+        guard !changes.isEmpty else { return nil }
+        let record = HistoryRecord(
+            revision: revision, time: now, actor: FieldManager.actor(of: writers),
+            operation: FieldManager.operation(of: writers, allDeletes: changes.allSatisfy { $0.after == nil }),
+            rolledBackTo: writers.lazy.compactMap(\.rolledBackTo).first, changes: changes)
+        return LedgerEntry(record: record, created: created)
+    }
+
+    /// Retained records after `revision`, oldest first.
+    func records(after revision: Int64) -> [HistoryRecord] {
+        records.values.filter { $0.revision > revision }.sorted { $0.revision < $1.revision }
+    }
+
+    private mutating func apply(_ entry: LedgerEntry) {
+        for change in entry.record.changes {
+            let record = change.after.map {
+                StoredConfig(resource: $0, revision: entry.revision, createdRevision: entry.created[change.key] ?? entry.revision)
+            }
+            mirror.apply(change.key, record: record, revision: entry.revision)
+        }
+        mirror.advance(to: entry.revision)
+        records[entry.revision] = entry.record
+        if floor == 0 { floor = Self.floor(oldest: records.keys.min()) }
+    }
+
+    private static func floor(oldest: Int64?) -> Int64 {
+        guard let oldest else { return 0 }
+        return max(1, oldest - 1)
+    }
+
+    /// What a change adds to an entry's ConfigMap, near enough to keep entries below the limit.
+    private static func size(of change: HistoryRecord.Change) -> Int {
+        let encode = { (resource: ConfigResource?) in resource.map { ResourceEnvelope.encode($0).canonicalJSON().utf8.count } ?? 0 }
+        return 200 + encode(change.before) + encode(change.after)
+    }
+}
+
+/// A field manager name as the ledger reads it: meshd's own writes are managed by
+/// `meshd:ACTOR` (or `meshd:rollback@REV:ACTOR` for a rollback), so the change's record names
+/// the admin API's caller; any other manager (`kubectl-client-side-apply`) is recorded as
+/// `kubernetes:MANAGER`.
+struct FieldManager: Sendable, Hashable {
+    /// The actor the record names.
+    var actor: String
+    /// The revision a rollback restored.
+    var rolledBackTo: Int64?
+
+    /// The field manager meshd writes `metadata` with for `metadata`'s change. Kubernetes takes
+    /// at most 128 printable characters.
+    static func name(for metadata: ChangeMetadata) -> String {
+        let rollback = metadata.operation == .rollback ? "rollback@\(metadata.rolledBackTo ?? 0):" : ""
+        let printable = String(String.UnicodeScalarView(metadata.actor.unicodeScalars.filter { (0x20..<0x7F).contains($0.value) }))
+        return String(("meshd:" + rollback + printable).prefix(128))
+    }
+
+    /// Reads a manager name.
+    init(_ manager: String) {
+        guard manager.hasPrefix("meshd:") else {
+            self.actor = "kubernetes:\(manager)"
+            return
+        }
+        var rest = Substring(manager.dropFirst("meshd:".count))
+        if rest.hasPrefix("rollback@"), let colon = rest.firstIndex(of: ":"),
+            let revision = Int64(rest[rest.index(rest.startIndex, offsetBy: "rollback@".count)..<colon])
+        {
+            rolledBackTo = revision
+            rest = rest[rest.index(after: colon)...]
+        }
+        actor = String(rest)
+    }
+
+    /// The record's actor: the writers' distinct actors, or `kubernetes` when no object said
+    /// who wrote it (deletions carry no manager).
+    static func actor(of writers: [FieldManager]) -> String {
+        var seen: Set<String> = []
+        let actors = writers.map(\.actor).filter { seen.insert($0).inserted }
+        return actors.isEmpty ? "kubernetes" : actors.joined(separator: ", ")
+    }
+
+    /// `rollback` when a writer was meshd rolling back, `delete` when the entry only deletes,
+    /// else `apply`.
+    static func operation(of writers: [FieldManager], allDeletes: Bool) -> ChangeOperation {
+        if writers.contains(where: { $0.rolledBackTo != nil }) { return .rollback }
+        return allDeletes ? .delete : .apply
+    }
+}
