@@ -22,7 +22,9 @@ extension MeshdCommand {
     func kubernetesRegistry(health: ServingHealth, logger: Logger) throws -> KubernetesParts? {
         switch registry {
         case "embedded":
-            if kubeconfig != nil { throw ValidationError("--kubeconfig needs --registry kubernetes") }
+            if kubeconfig != nil, storeSpec != "kubernetes" {
+                throw ValidationError("--kubeconfig needs --registry kubernetes or --store kubernetes")
+            }
             return nil
         case "kubernetes":
             break
@@ -32,6 +34,22 @@ extension MeshdCommand {
         guard NameRules.isDNS1123Subdomain(clusterDomain) else {
             throw ValidationError("--cluster-domain must be a DNS name like cluster.local")
         }
+        let api = try kubernetesClient()
+        let config = api.config
+        let source = PlatformRegistrySource()
+        let discovery = KubernetesDiscovery(
+            api: api, clusterDomain: clusterDomain,
+            publish: { services, endpointHosts, synced in source.publish(services, endpointHosts: endpointHosts, synced: synced) },
+            health: { message in health.set("kubernetes", message) }, logger: logger)
+        logger.info("kubernetes registry", metadata: ["server": "\(config.server)", "cluster_domain": "\(clusterDomain)"])
+        return KubernetesParts(discovery: discovery, source: source, tokenReview: KubernetesTokenReview(reviewer: TokenReviewer(api: api)))
+    }
+}
+
+extension MeshdCommand {
+    /// A client of the API server `--kubeconfig` names (the pod's service account without it);
+    /// throws a usage error when the credentials cannot be used.
+    func kubernetesClient() throws -> KubeAPIClient {
         let config: KubeClientConfig
         do {
             config = try kubeconfig.map { try KubeClientConfig.kubeconfig(path: $0) } ?? KubeClientConfig.inCluster()
@@ -40,15 +58,7 @@ extension MeshdCommand {
                 "the Kubernetes API server cannot be reached with \(kubeconfig.map { "--kubeconfig \($0)" } ?? "the pod's service account"): \(error)"
             )
         }
-        let api: KubeAPIClient
-        do { api = try KubeAPIClient(config: config) } catch { throw ValidationError("\(error)") }
-        let source = PlatformRegistrySource()
-        let discovery = KubernetesDiscovery(
-            api: api, clusterDomain: clusterDomain,
-            publish: { services, endpointHosts, synced in source.publish(services, endpointHosts: endpointHosts, synced: synced) },
-            health: { message in health.set("kubernetes", message) }, logger: logger)
-        logger.info("kubernetes registry", metadata: ["server": "\(config.server)", "cluster_domain": "\(clusterDomain)"])
-        return KubernetesParts(discovery: discovery, source: source, tokenReview: KubernetesTokenReview(reviewer: TokenReviewer(api: api)))
+        do { return try KubeAPIClient(config: config) } catch { throw ValidationError("\(error)") }
     }
 }
 

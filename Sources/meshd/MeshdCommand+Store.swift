@@ -35,7 +35,8 @@ extension MeshdCommand {
     /// connections close when it returns.
     ///
     /// `sqlite`: the embedded store and the identity files in the data directory. `etcd://…`:
-    /// the shared store and the sealed cluster identity; needs `--kek-file`.
+    /// the shared store and the sealed cluster identity; needs `--kek-file`. `kubernetes`:
+    /// Istio's objects in the API server (`withKubernetesStore`).
     func withStore(
         directory: URL, health: ServingHealth, statuses: ProxyStatusRegistry, caMetrics: CAMetrics, logger: Logger,
         _ body: (StoreContext) async throws -> Void
@@ -50,6 +51,11 @@ extension MeshdCommand {
                 dataDirectory: directory, caDirectory: caDirectory,
                 trustDomain: trustDomain, metrics: caMetrics, logger: logger)
             try await body(StoreContext(store: store, vault: store, identity: identity, services: [], peers: nil))
+            return
+        }
+        if storeSpec == "kubernetes" {
+            try await withKubernetesStore(
+                directory: directory, retention: retention, health: health, caMetrics: caMetrics, logger: logger, body)
             return
         }
         let endpoints: [EtcdEndpoint]

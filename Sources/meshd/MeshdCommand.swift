@@ -30,7 +30,9 @@ struct MeshdCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("store"),
-        help: "Config store: sqlite (embedded, in --data-dir) or etcd://HOST:PORT[,HOST:PORT...] (shared by replicas; needs --kek-file).")
+        help:
+            "Config store: sqlite (embedded, in --data-dir), etcd://HOST:PORT[,HOST:PORT...] (shared by replicas; needs --kek-file) or kubernetes (Istio's objects in the Kubernetes API, shared by replicas)."
+    )
     var storeSpec: String = "sqlite"
 
     @Option(name: .long, help: "With an etcd store: PEM CA that signed the etcd members' certificates (TLS to etcd).")
@@ -160,8 +162,17 @@ struct MeshdCommand: AsyncParsableCommand {
     )
     var registry: String = "embedded"
 
-    @Option(name: .long, help: "With --registry kubernetes: the kubeconfig to use (its current context); default: the pod's service account.")
+    @Option(
+        name: .long,
+        help: "With --registry or --store kubernetes: the kubeconfig to use (its current context); default: the pod's service account.")
     var kubeconfig: String?
+
+    @Option(
+        name: .long,
+        help:
+            "With --store kubernetes: meshd's own namespace, where its history ledger, leader Lease and CA Secret live (default: env POD_NAMESPACE, else mesh-system)."
+    )
+    var systemNamespace: String?
 
     @Option(name: .long, help: "With --registry kubernetes: the cluster's DNS domain; Services become NAME.NAMESPACE.svc.DOMAIN.")
     var clusterDomain: String = "cluster.local"

@@ -1,0 +1,73 @@
+import ArgumentParser
+import CertificateAuthority
+import Foundation
+import Kubernetes
+import KubernetesStore
+import Logging
+import MeshModel
+import PushPipeline
+import ServiceLifecycle
+import Storage
+
+extension MeshdCommand {
+    /// meshd's own namespace on Kubernetes: `--system-namespace`, else the pod's (env
+    /// `POD_NAMESPACE`, from the downward API), else `mesh-system`.
+    var kubernetesSystemNamespace: String {
+        systemNamespace ?? ProcessInfo.processInfo.environment["POD_NAMESPACE"].flatMap { $0.isEmpty ? nil : $0 } ?? "mesh-system"
+    }
+
+    /// This replica's name among others: `--replica-name`, else the pod's name (env `POD_NAME`),
+    /// else HOSTNAME-PID.
+    var replicaIdentity: String {
+        replicaName ?? ProcessInfo.processInfo.environment["POD_NAME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
+    }
+
+    /// `--store kubernetes`: Istio's objects in the API server, the history ledger, the leader
+    /// Lease (the elected replica records the ledger and prunes it) and the shared identity Secret.
+    func withKubernetesStore(
+        directory: URL, retention: HistoryRetention, health: ServingHealth, caMetrics: CAMetrics, logger: Logger,
+        _ body: (StoreContext) async throws -> Void
+    ) async throws {
+        let namespace = kubernetesSystemNamespace
+        guard NameRules.isDNS1123Label(namespace) else { throw ValidationError("--system-namespace must be a Kubernetes namespace name") }
+        let api = try kubernetesClient()
+        do {
+            let store = try await KubernetesConfigStore(api: api, namespace: namespace, logger: logger) { trouble in
+                health.set("kubernetes-config", trouble)
+            }
+            let identity = try await MeshIdentity.loadShared(
+                api: api, namespace: namespace, dataDirectory: directory, caDirectory: caDir.map { URL(fileURLWithPath: $0) },
+                trustDomain: trustDomain, metrics: caMetrics, logger: logger)
+            let election = KubeLeaderElection(api: api, namespace: namespace, identity: replicaIdentity, logger: logger) {
+                await withDiscardingTaskGroup { group in
+                    group.addTask { await store.record() }
+                    group.addTask { await store.prune(retention: retention, interval: .seconds(60)) }
+                }
+            }
+            logger.info("config from the Kubernetes API", metadata: ["namespace": "\(namespace)", "replica": "\(replicaIdentity)"])
+            try await body(
+                StoreContext(store: store, vault: KubernetesSecretVault(), identity: identity, services: [store, election], peers: nil))
+        } catch {
+            await api.shutdown()
+            throw error
+        }
+        await api.shutdown()
+    }
+}
+
+/// The credential vault with `--store kubernetes`: gateway credentials there are Kubernetes
+/// Secrets, which the API server keeps, so meshd's own secret store takes none.
+struct KubernetesSecretVault: CredentialVault {
+    func storeMaterial(_ material: CredentialMaterial, namespace: String, name: String) async throws(StorageError) {
+        throw StorageError(
+            code: .refused,
+            message:
+                "Secret \(namespace)/\(name): with --store kubernetes, gateway credentials are Kubernetes Secrets (kubectl create secret tls \(name) -n \(namespace) --cert=FILE --key=FILE); meshd's secret store is not used"
+        )
+    }
+
+    func material(namespace: String, name: String, digest: String) async throws(StorageError) -> CredentialMaterial? { nil }
+
+    func pruneMaterial(namespace: String, name: String, keeping digest: String?) async throws(StorageError) {}
+}
