@@ -42,6 +42,10 @@ public final class KubeAPIClient: Sendable {
         configuration.decompression = .disabled
         // A refused connection fails the request now; the list/watch machine owns the retries.
         configuration.connectionPool.retryConnectionEstablishment = false
+        // Every watch holds a connection for minutes (HTTP/1.1, one stream each): the registry
+        // watches 5 collections and the Kubernetes store 10, with writes and reviews beside them,
+        // beyond AsyncHTTPClient's default of 8 per host.
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 

@@ -19,7 +19,9 @@ extension KubernetesConfigStore {
         wakeRecorder.publish(0)
         for await _ in wakes {
             while !Task.isCancelled {
-                let next = state.withLock { $0.ledger.nextEntry(objects: $0.objects, now: Date()) }
+                let next = state.withLock { state in
+                    state.writing > 0 ? nil : state.ledger.nextEntry(objects: state.objects, deleters: state.deleters, now: Date())
+                }
                 guard let entry = next else { break }
                 do {
                     _ = try await api.request(

@@ -70,6 +70,7 @@ extension KubernetesConfigStore: Service {
                         let entry = try LedgerCodec.entry(object)
                         state.entries.insert(entry.revision)
                         moved = state.ledger.receive(entry) || moved
+                        for change in entry.record.changes where change.after == nil { state.deleters.removeValue(forKey: change.key) }
                     } catch {
                         refused.append("\(error)")
                     }

@@ -39,6 +39,8 @@ extension KubernetesConfigStore {
         guard !plan.isEmpty else { return ChangeOutcome(revision: state.withLock { $0.ledger.head }, results: plan.results) }
         let manager = FieldManager.name(for: change.metadata)
         var written: [ConfigKey: ConfigResource?] = [:]
+        state.withLock { $0.writing += 1 }
+        var failure: StorageError?
         do throws(StorageError) {
             for upsert in plan.upserts {
                 let key = upsert.record.key
@@ -48,17 +50,28 @@ extension KubernetesConfigStore {
             }
             for key in plan.deletes {
                 let expected = change.deletes.last { $0.key == key }?.expected
-                try await delete(key, object: objects[key], recorded: existing[key], expected: expected)
+                let deleter = FieldManager(actor: change.metadata.actor, rolledBackTo: change.metadata.rolledBackTo)
+                state.withLock { $0.deleters[key] = deleter }
+                do {
+                    try await delete(key, object: objects[key], recorded: existing[key], expected: expected)
+                } catch {
+                    state.withLock { _ = $0.deleters.removeValue(forKey: key) }
+                    throw error
+                }
                 written.updateValue(nil, forKey: key)
             }
         } catch {
-            var error = error
+            failure = error
+        }
+        state.withLock { $0.writing -= 1 }
+        wakeRecorder.publish(0)
+        if var failure {
             if !written.isEmpty {
                 let names = written.keys.sorted().map(\.description).joined(separator: ", ")
-                error.message +=
+                failure.message +=
                     "; already written to the API server before it: \(names) (the Kubernetes API has no multi-object transaction; they stay, and are recorded)"
             }
-            throw error
+            throw failure
         }
         await waitForRecord(written)
         return ChangeOutcome(revision: state.withLock { $0.ledger.head }, results: plan.results)

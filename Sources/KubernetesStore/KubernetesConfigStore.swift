@@ -30,6 +30,13 @@ public final class KubernetesConfigStore: ConfigStore {
         var problems: [ConfigKey: String] = [:]
         /// Collections whose watch has listed at least once.
         var synced: Set<String> = []
+        /// Who deleted what through this replica, until the deletion is recorded: a deleted
+        /// object names no field manager, so the record's actor comes from here when this
+        /// replica records it too.
+        var deleters: [ConfigKey: FieldManager] = [:]
+        /// Writes through this replica in progress: while one is, the recorder waits, so a write
+        /// of several objects is one record when this replica records it.
+        var writing = 0
         /// Collections whose requests are failing, with the last error.
         var failing: [String: String] = [:]
     }

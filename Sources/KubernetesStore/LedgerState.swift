@@ -82,8 +82,11 @@ struct LedgerState: Sendable {
     ///
     /// Changes are taken in key order until their encoded size reaches `maxBytes` (a ConfigMap
     /// holds at most 1 MiB); what does not fit goes into the entry after. The actor is who wrote
-    /// the objects (their newest field manager: meshd's own writes carry `meshd:ACTOR`).
-    func nextEntry(objects: [ConfigKey: IstioObject], now: Date, maxBytes: Int = 512 * 1024) -> LedgerEntry? {
+    /// the objects (their newest field manager: meshd's own writes carry `meshd:ACTOR`); a
+    /// deletion carries none, so `deleters` names those this replica made itself.
+    func nextEntry(
+        objects: [ConfigKey: IstioObject], deleters: [ConfigKey: FieldManager] = [:], now: Date, maxBytes: Int = 512 * 1024
+    ) -> LedgerEntry? {
         let revision = head + 1
         var changes: [HistoryRecord.Change] = []
         var created: [ConfigKey: Int64] = [:]
@@ -101,7 +104,11 @@ struct LedgerState: Sendable {
             bytes += size
             changes.append(change)
             if after != nil { created[key] = before?.createdRevision ?? revision }
-            if after != nil, let manager = objects[key]?.manager { writers.append(FieldManager(manager)) }
+            if after != nil, let manager = objects[key]?.manager {
+                writers.append(FieldManager(manager))
+            } else if after == nil, let deleter = deleters[key] {
+                writers.append(deleter)
+            }
         }
         guard !changes.isEmpty else { return nil }
         let record = HistoryRecord(
@@ -156,6 +163,12 @@ struct FieldManager: Sendable, Hashable {
         let rollback = metadata.operation == .rollback ? "rollback@\(metadata.rolledBackTo ?? 0):" : ""
         let printable = String(String.UnicodeScalarView(metadata.actor.unicodeScalars.filter { (0x20..<0x7F).contains($0.value) }))
         return String(("meshd:" + rollback + printable).prefix(128))
+    }
+
+    /// A manager with `actor`.
+    init(actor: String, rolledBackTo: Int64? = nil) {
+        self.actor = actor
+        self.rolledBackTo = rolledBackTo
     }
 
     /// Reads a manager name.
