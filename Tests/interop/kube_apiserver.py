@@ -1,5 +1,5 @@
-"""A stand-in Kubernetes API server for meshd's Kubernetes tests (issue 25), held to real clients
-(kubectl 1.32 and PyPI's `kubernetes` client; see test_kube_apiserver.py).
+"""A stand-in Kubernetes API server for meshd's Kubernetes tests (issues 25 and 26), held to real
+clients (kubectl 1.32 and PyPI's `kubernetes` client; see test_kube_apiserver.py).
 
 No kube-apiserver runs on these machines, so this module speaks enough of the Kubernetes REST API
 (api-conventions.md; client-go's reflector and discovery behaviour) for a controller to list,
@@ -10,7 +10,14 @@ watch, write and review tokens against it, and lets a test break it on purpose.
         api.create({"apiVersion": "v1", "kind": "Pod", "metadata": {...}})
         api.state("pods")                            # {(ns, name): object}
 
+    api.install_crds("deploy/kubernetes/istio-crds.yaml")   # custom resources served at once
+    api.add_webhook_service("istio-system", "istiod", "127.0.0.1:15017")  # where a webhook is
+
     python kube_apiserver.py --port 6443 --data seed.yaml --token admin-token [--http]
+
+The custom resource, field validation and OpenAPI pieces live in kube_crds.py, the admission
+webhooks in kube_admission.py, managedFields in kube_fields.py; each names the Kubernetes code it
+mirrors (v1.32: k8s.io/apiserver, apiextensions-apiserver, apimachinery, kube-openapi, kubectl).
 
 What it serves (thread-based, ThreadingHTTPServer, 127.0.0.1, port 0 = a free one):
 - HTTPS with a CA and a server certificate (127.0.0.1 / localhost SANs) generated at start with
@@ -19,12 +26,21 @@ What it serves (thread-based, ThreadingHTTPServer, 127.0.0.1, port 0 = a free on
   otherwise 401 and a `Status` (reason Unauthorized).
 - Legacy discovery (`/api`, `/api/v1`, `/apis`, `/apis/G/V`) as plain `application/json`; the
   aggregated form (apidiscovery.k8s.io/v2) is not offered, and clients asking for it fall back, as
-  they do against any server answering plain JSON. `/version`. `/openapi/v2` and `/openapi/v3`
-  answer 404, so `kubectl apply` needs `--validate=false` (kubectl then still works: it patches
-  built-in kinds with its compiled-in strategic-merge metadata).
+  they do against any server answering plain JSON. `/version`.
+- OpenAPI: `/openapi/v3` (the root: every group-version with a `serverRelativeURL` carrying a
+  content hash) and `/openapi/v3/api/v1`, `/openapi/v3/apis/G/V`: minimal documents whose PATCH
+  operations carry x-kubernetes-group-version-kind and a `fieldValidation` parameter. That is what
+  kubectl 1.32's query-param verifier (cli-runtime query_param_verifier_v3.go) reads: finding it,
+  kubectl skips its client-side validation and sends `fieldValidation=Strict` (its --validate
+  default; `warn` sends Warn, `false` Ignore), so plain `kubectl apply/create/replace/edit` work
+  as against a cluster. Custom resources' schemas are the documents' components; built-in kinds
+  get no schema, and their PATCH lists no strategic-merge body, so kubectl computes strategic
+  merges from its compiled-in types. `/openapi/v2` answers 404 (kubectl only falls back to it).
 - Kinds (RESOURCES): core/v1 namespaces, nodes (cluster scoped), services, pods, serviceaccounts,
   configmaps; discovery.k8s.io/v1 endpointslices; coordination.k8s.io/v1 leases;
-  authentication.k8s.io/v1 tokenreviews (create only). Namespaces default, kube-system,
+  authentication.k8s.io/v1 tokenreviews (create only); apiextensions.k8s.io/v1
+  customresourcedefinitions and admissionregistration.k8s.io/v1 validatingwebhookconfigurations
+  (cluster scoped, below); plus every served version of each CRD. Namespaces default, kube-system,
   kube-public exist from the start; a namespaced object needs its namespace (404 otherwise);
   deleting a namespace deletes what is in it (each a DELETED event).
 - GET item / list (namespaced and across namespaces), POST (uid, creationTimestamp,
@@ -39,6 +55,93 @@ What it serves (thread-based, ThreadingHTTPServer, 127.0.0.1, port 0 = a free on
   `status` subresource for pods and services: PUT/PATCH `/pods/NAME/status` changes only status;
   the main resource keeps the old status on a PUT/PATCH (as the real server does).
 - One global resourceVersion, an integer rendered as a string, +1 per write.
+- CustomResourceDefinitions (apiextensions.k8s.io/v1, cluster scoped, status subresource): on
+  create (or update) each `served` version of spec.versions becomes a served kind at
+  /apis/GROUP/VERSION, in discovery (`/apis` lists the group's versions, preferred first in
+  kube-aware order: v1, v1beta1, v1alpha3; its APIResourceList has shortNames, categories, the
+  custom-resource verbs and `PLURAL/status` when declared), in `kubectl api-resources`, by short
+  name, `plural.group` and category. The CRD is established at once (status.conditions
+  NamesAccepted/NoConflicts and Established/InitialNamesAccepted, acceptedNames, storedVersions:
+  a MODIFIED event after the ADDED). A few of the real checks (name = plural.group, one storage
+  version, a schema per version, scope) answer 422. All versions share one store (conversion
+  strategy None): objects are stored in the storage version and answered, listed and watched in
+  the requested one, only `apiVersion` rewritten; unstructured lists keep each item's
+  kind/apiVersion. Deleting a CRD deletes its objects (DELETED events), stops serving the kind and
+  ends its open watches. `install_crds(path_or_docs)` creates CRDs from a file, YAML text or dicts.
+- Custom resources, decoded as the custom resource handler does (over HTTP): unknown fields (not
+  in the version's structural schema, outside x-kubernetes-preserve-unknown-fields; metadata
+  against ObjectMeta's fields) are always pruned, and null values of non-nullable fields dropped.
+  `fieldValidation=Strict`: 400 BadRequest `VirtualService in version "v1" cannot be handled as a
+  VirtualService: strict decoding error: unknown field "metadata.x", unknown field
+  "spec.http[0].route[0].weigth"` (metadata first, then the rest sorted, as the real pruner does);
+  on a PATCH the real 422 on `patch` (` "" is invalid: patch: Invalid value: "<patched JSON>":
+  strict decoding error: ...`, which kubectl prints as "The request is invalid: ..."). `Warn`, the
+  server's default when the parameter is absent (handlers/rest.go fieldValidation()): accepted,
+  one `Warning: 299 - "unknown field \"spec.x\""` header per field. `Ignore`: silent. A value
+  against the schema: type (`spec.x: Invalid value: "string": spec.x in body must be of type
+  integer: "string"`), enum (`Unsupported value: "X": supported values: "A", "B"`),
+  minimum/maximum (exclusive), multipleOf, minLength, pattern, minItems, minProperties,
+  required, x-kubernetes-int-or-string, and metadata.name as a DNS subdomain: 422 Invalid
+  `Kind.group "name" is invalid: ERR` (several: `[ERR1, ERR2]`) with details.causes, as
+  errors.NewInvalid writes it (kubectl prints `The Kind "name" is invalid: ...`). A custom
+  resource's PUT needs metadata.resourceVersion (422 `metadata.resourceVersion: Invalid value:
+  0x0: must be specified for an update`). A strategic-merge PATCH of a custom resource is 415
+  with the real list of accepted patch types. Built-in kinds are neither pruned nor
+  type-checked (the stand-in has no schema for them).
+- The status subresource of custom resources (when the version declares it) follows
+  customResourceStrategy: create drops status; PUT/PATCH of the main resource keep the stored
+  status; PUT/PATCH `/NAME/status` change only status; metadata.generation counts changes outside
+  metadata and status (not label or status writes). Without the subresource, status is an
+  ordinary field and `/status` is 404.
+- metadata.managedFields on every write over HTTP (kube_fields.py): Update entries `{manager,
+  operation: Update, apiVersion (the request's), time, fieldsType: FieldsV1, fieldsV1,
+  subresource?}`; the manager is `fieldManager`, else the User-Agent before its first '/'
+  (kubectl apply: kubectl-client-side-apply, create: kubectl-create, patch: kubectl-patch, edit:
+  kubectl-edit, label: kubectl-label, the python client: OpenAPI-Generator). One entry per
+  manager, apiVersion and subresource; the fields a write adds or changes become its manager's
+  (its time renewed; a write changing nothing renews nothing), other managers lose them and the
+  removed ones, an entry left empty goes; entries sorted by operation, time (seconds), manager,
+  apiVersion, subresource — so the newest writer is last unless two wrote in the same second. A
+  /status write is tracked with `subresource: status` and only its status fields; status changes
+  to the main resource are not tracked. Lists are atomic fields (`f:http`), map nodes a manager
+  added carry `.`. Client-sent managedFields replace the stored ones when valid (as the real
+  server does), with times normalised to RFC 3339 `Z`.
+- Validating admission webhooks (kube_admission.py): ValidatingWebhookConfigurations (CRUD,
+  watch, every patch type, so a controller can patch `webhooks[].clientConfig.caBundle`;
+  defaulted: failurePolicy Fail, matchPolicy Equivalent, selectors {}, timeoutSeconds 10,
+  rules[].scope "*", service port 443; a few real checks: sideEffects None/NoneOnDryRun,
+  admissionReviewVersions, exactly one of url/service, https, timeout 1-30). Every CREATE,
+  UPDATE (PUT and PATCH, also no-op ones) and DELETE over HTTP (not the configurations
+  themselves, not test helpers) is matched against every webhook (configurations by name, then
+  in order): namespaceSelector (the namespace's labels; a Namespace's own), objectSelector
+  (object or old object), rules (operations, apiGroups, apiVersions, resources with
+  `res/sub` and `*`, scope), then with matchPolicy Equivalent the CRD's other served versions. A
+  matching webhook gets kube-apiserver's `admission.k8s.io/v1 AdmissionReview` (uid, kind,
+  resource, subResource, requestKind, requestResource, requestSubResource, name, namespace,
+  operation, userInfo of the caller, object, oldObject — converted to the rule's version — dryRun,
+  options: CreateOptions/UpdateOptions/DeleteOptions of meta.k8s.io/v1 with what the request
+  sent) POSTed to `clientConfig.url` or to `https://NAME.NAMESPACE.svc:PORT/PATH` (the
+  connection goes to `webhook_service_address((namespace, name))`: the `webhook_services`
+  option or `add_webhook_service`), both with `?timeout=Ns`, over HTTPS verified against
+  `caBundle` (the system roots without one) for `NAME.NAMESPACE.svc` / the URL's host, within
+  `timeoutSeconds`. Webhooks run after decoding, schema validation and the namespace check, before
+  the write (and, as the real server, before an AlreadyExists). An answer with `allowed: false`
+  ends the request with the webhook's Status: code from `status.code` if >= 400 else 400,
+  `admission webhook "NAME" denied the request: MESSAGE` (or its reason, or "without
+  explanation"). `warnings` become `Warning: 299 - "..."` headers (kubectl prints `Warning: ...`),
+  also on denials. A webhook that cannot be called (connection refused, TLS failure, unknown
+  service, timeout, a non-2xx or undecodable answer, wrong uid/kind, a patch): failurePolicy
+  Fail answers 500 InternalError `Internal error occurred: failed calling webhook "NAME": failed
+  to call webhook: Post "URL?timeout=10s": dial tcp 127.0.0.1:P: connect: connection refused`
+  (or `tls: failed to verify certificate: x509: certificate signed by unknown authority`, `...
+  x509: certificate is valid for A, not B`, `context deadline exceeded`, `received invalid
+  webhook response: ...`); Ignore lets the request through. `dryRun=All` calls webhooks (their
+  sideEffects are None/NoneOnDryRun) and persists nothing. Every call is recorded in
+  `admission_calls` ({webhook, configuration, url, review, response, error, allowed}).
+- Callers (`users` option): a token's user is `users[token]`, else a service-account token's
+  `system:serviceaccount:NS:SA` (uid, groups), else `admin-token` is `kubernetes-admin`
+  (system:masters, system:authenticated), any other token a user named after it. A token only
+  authenticates when it is in `tokens`.
 - Lists: labelSelector (`a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x,y)`, `a`, `!a`),
   fieldSelector (`metadata.name`, `metadata.namespace`, and for pods `spec.nodeName`,
   `status.phase`; `=`, `==`, `!=`; others 400), `limit` / `continue` over a consistent snapshot:
@@ -72,13 +175,29 @@ and history gone, resourceVersion keeps counting, every older version 410), `del
 (every answer waits), `unreachable()` / `reachable()` (listening socket closed, open connections
 cut; the same port again).
 
-Test helpers (no HTTP, no auth, no status-subresource rules): `create(obj)`, `update(obj)` (a
-full replacement, no precondition unless `check_version`), `patch(resource, ns, name, merge)`,
-`delete(resource, ns, name)`, `get(resource, ns, name)`, `state(resource)` ({(ns, name): obj}),
-`resource_version` (int), `kubeconfig(path, token)`, `url`, `requests` (method, path, status).
-Limits: no RBAC, no admission, no defaulting beyond the fields above, no graceful deletion or
-finalizers, no server-side apply, no protobuf, no aggregated discovery, no watch of a single
-object by name other than through fieldSelector=metadata.name, no sendInitialEvents.
+Test helpers (no HTTP, no auth, no status-subresource rules, no pruning or schema checks, no
+admission, managedFields only with `manager=`): `create(obj, manager=None)`, `update(obj,
+check_version=False, manager=None)` (a full replacement), `patch(resource, ns, name, merge,
+manager=None)`, `delete(resource, ns, name)`, `get(resource, ns, name)` and `state(resource)`
+({(ns, name): obj}; custom resources as stored, in their storage version), `resource(name)` (a
+kind's storage Resource by plural, plural.group or kind), `install_crds(path_or_docs)` (the CRDs'
+names), `add_webhook_service(ns, name, "host:port")`, `webhook_service_address((ns, name))`,
+`user_for_token(token)`, `admission_calls`, `resource_version` (int), `kubeconfig(path, token)`,
+`url`, `requests` (method, path, status), `registry` (the served kinds), `openapi_root()`.
+`make_tls_material(dir, dns_names, ips)` makes a CA and a server certificate (for a test's
+webhook server too).
+Limits: no RBAC, no mutating webhooks, no ValidatingAdmissionPolicy, no webhook matchConditions,
+no admission for what a namespace or CRD deletion cascades to, webhooks called one after the
+other (the real server calls them in parallel; the first failure in order is answered), no
+defaulting beyond the fields above (schema `default`s are not applied), no CRD conversion
+webhooks, no `scale` subresource, no additionalPrinterColumns (no server-side Table output:
+kubectl prints NAME/AGE), no validation of built-in kinds, no x-kubernetes-validations (CEL),
+x-kubernetes-list-type or maxLength/maxItems checks, no managedFields cap (the real server folds
+updates beyond 10 managers into "ancient-changes") and no associative-list keys in fieldsV1, no
+graceful deletion or finalizers (a deleted CRD is gone at once), no server-side apply, no
+protobuf (so `kubectl create namespace` and other typed generators fail; `kubectl create -f`
+works), no aggregated discovery, no watch of a single object by name other than through
+fieldSelector=metadata.name, no sendInitialEvents.
 """
 
 from __future__ import annotations
@@ -104,6 +223,10 @@ import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import kube_admission
+import kube_crds
+import kube_fields
+
 # --------------------------------------------------------------------------------------------
 # The kinds served
 
@@ -118,10 +241,20 @@ class Resource:
     short_names: tuple = ()
     verbs: tuple = ("create", "delete", "get", "list", "patch", "update", "watch")
     subresources: tuple = ()  # e.g. ("status",)
+    singular: str = ""
+    categories: tuple = ()
+    crd: str = ""              # custom resources: the CRD's name (plural.group)
+    storage_version: str = ""  # custom resources: the version objects are stored in
+    schema: dict | None = field(default=None, compare=False, hash=False, repr=False)  # openAPIV3Schema
 
     @property
     def api_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def store_key(self) -> str:
+        """The store all versions of a kind share ("pods"; "virtualservices.networking.istio.io")."""
+        return f"{self.plural}.{self.group}" if self.crd else self.plural
 
 
 RESOURCES = [
@@ -134,12 +267,52 @@ RESOURCES = [
     Resource("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True),
     Resource("coordination.k8s.io", "v1", "leases", "Lease", True),
     Resource("authentication.k8s.io", "v1", "tokenreviews", "TokenReview", False, verbs=("create",)),
+    Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False,
+             ("crd", "crds"), subresources=("status",), categories=("api-extensions",)),
+    Resource("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations",
+             "ValidatingWebhookConfiguration", False, categories=("api-extensions",)),
 ]
-BY_PLURAL = {(r.group, r.plural): r for r in RESOURCES}
-BY_KIND = {(r.api_version, r.kind): r for r in RESOURCES}
-GROUPS = {}
-for _r in RESOURCES:
-    GROUPS.setdefault(_r.group, _r.version)
+
+
+class Registry:
+    """The kinds one server serves: the built-in RESOURCES plus every served version of each
+    established CRD (lookups by group/version/plural, by apiVersion/kind, by store; discovery's
+    groups with their versions, preferred first)."""
+
+    def __init__(self):
+        self.resources = list(RESOURCES)
+        self._index()
+
+    def _index(self):
+        self.by_gvp = {(r.group, r.version, r.plural): r for r in self.resources}
+        self.by_kind = {(r.api_version, r.kind): r for r in self.resources}
+        groups: dict = {}
+        for r in self.resources:
+            if r.version not in groups.setdefault(r.group, []):
+                groups[r.group].append(r.version)
+        self.groups = {g: sorted(vs, key=kube_crds.version_priority) for g, vs in groups.items()}
+        by_store: dict = {}
+        for r in self.resources:
+            if not r.crd or r.version == r.storage_version:
+                by_store.setdefault(r.store_key, r)
+        for r in self.resources:  # a CRD whose storage version is not served still has a store
+            by_store.setdefault(r.store_key, r)
+        self.by_store = by_store
+
+    def set_crd(self, name: str, resources: list):
+        self.resources = [r for r in self.resources if r.crd != name] + list(resources)
+        self._index()
+
+    def equivalents(self, res: Resource) -> list:
+        return [r for r in self.resources if r.store_key == res.store_key]
+
+    def lookup(self, plural: str) -> Resource:
+        """A kind's storage Resource by plural, plural.group, Kind or kind."""
+        for r in self.by_store.values():
+            if plural in (r.plural, f"{r.plural}.{r.group}", r.kind, r.kind.lower()):
+                return r
+        raise KeyError(plural)
+
 
 BUILTIN_NAMESPACES = ("default", "kube-system", "kube-public")
 DEFAULT_API_AUDIENCES = ("https://kubernetes.default.svc.cluster.local",)
@@ -149,23 +322,16 @@ SERVER_VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-meshd-stan
                   "platform": "linux/amd64"}
 
 
-def resource(plural: str) -> Resource:
-    """A Resource by plural ("pods") or "plural.group" ("endpointslices.discovery.k8s.io")."""
-    for r in RESOURCES:
-        if plural in (r.plural, f"{r.plural}.{r.group}", r.kind, r.kind.lower()):
-            return r
-    raise KeyError(plural)
-
-
 class ApiError(Exception):
     """An error answered as a metav1 Status."""
 
-    def __init__(self, code: int, reason: str, message: str, details: dict | None = None):
+    def __init__(self, code: int, reason: str, message: str, details: dict | None = None, body: dict | None = None):
         super().__init__(message)
         self.code, self.reason, self.message, self.details = code, reason, message, details
+        self.body = body  # a whole Status to answer as is (a webhook's denial)
 
     def status(self) -> dict:
-        return status_object(self.code, self.reason, self.message, self.details)
+        return self.body or status_object(self.code, self.reason, self.message, self.details)
 
 
 def status_object(code: int, reason: str, message: str, details: dict | None = None) -> dict:
@@ -176,9 +342,29 @@ def status_object(code: int, reason: str, message: str, details: dict | None = N
     return s
 
 
+def qualified(res: Resource) -> str:
+    """schema.GroupResource.String(): "pods", "virtualservices.networking.istio.io"."""
+    return f"{res.plural}.{res.group}" if res.group else res.plural
+
+
 def not_found(res: Resource, name: str) -> ApiError:
-    return ApiError(404, "NotFound", f'{res.plural}{"." + res.group if res.group else ""} "{name}" not found',
+    return ApiError(404, "NotFound", f'{qualified(res)} "{name}" not found',
                     {"name": name, "group": res.group, "kind": res.plural})
+
+
+@dataclass
+class Write:
+    """How a write came: over HTTP (strict decoding, schema checks, the subresource's rules,
+    managedFields, admission webhooks) or from a test helper (none of those; managedFields only
+    when the helper names a manager)."""
+    http: bool = False
+    user: dict = field(default_factory=dict)
+    manager: str | None = None
+    q: dict = field(default_factory=dict)
+    directive: str = "Ignore"     # fieldValidation: Strict / Warn / Ignore
+    warnings: list = field(default_factory=list)
+    sub: str | None = None        # "status" for /status
+    dry_run: bool = False
 
 
 def gone(message: str) -> ApiError:
@@ -390,8 +576,10 @@ def json_patch(target, ops: list):
 # TLS material
 
 
-def make_tls_material(directory: str) -> tuple[str, str, str, bytes]:
-    """A CA and a server certificate for 127.0.0.1 / localhost: (ca_path, cert_path, key_path, ca_pem)."""
+def make_tls_material(directory: str, dns_names=("localhost", "kubernetes.default.svc"),
+                      ips=("127.0.0.1",)) -> tuple[str, str, str, bytes]:
+    """A CA and a server certificate for `dns_names` and `ips` (by default 127.0.0.1 / localhost):
+    (ca_path, cert_path, key_path, ca_pem). Tests use it for their webhook servers too."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -416,9 +604,9 @@ def make_tls_material(directory: str) -> tuple[str, str, str, bytes]:
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))
             .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(start).not_valid_after(end)
-            .add_extension(x509.SubjectAlternativeName([
-                x509.DNSName("localhost"), x509.DNSName("kubernetes.default.svc"),
-                x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.DNSName(n) for n in dns_names] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]),
+                critical=False)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
             .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
@@ -475,11 +663,11 @@ class Store:
         with self.cond:
             if at_rv < self.compacted:
                 raise gone(f"too old resource version: {at_rv} ({self.compacted})")
-            state = {k[1:]: v for k, v in self.objects.items() if k[0] == res.plural}
+            state = {k[1:]: v for k, v in self.objects.items() if k[0] == res.store_key}
             for ev in reversed(self.history):
                 if ev.rv <= at_rv:
                     break
-                if ev.res is not res:
+                if ev.res.store_key != res.store_key:
                     continue
                 if ev.prev is None:
                     state.pop(ev.key, None)
@@ -491,7 +679,7 @@ class Store:
     def commit(self, res: Resource, key: tuple, new: dict | None) -> dict | None:
         """Store `new` (None deletes) as the next resourceVersion; the event's object."""
         with self.cond:
-            full = (res.plural,) + key
+            full = (res.store_key,) + key
             prev = self.objects.get(full)
             self.rv += 1
             if new is None:
@@ -528,10 +716,17 @@ class KubeApiServer:
     def __init__(self, tokens=("admin-token",), service_accounts: dict | None = None, tls: bool = True,
                  host: str = "127.0.0.1", port: int = 0, bookmark_interval: float = 1.0,
                  history_size: int = 1000, watch_timeout: float = 1800.0,
-                 api_audiences=DEFAULT_API_AUDIENCES, workdir: str | None = None):
+                 api_audiences=DEFAULT_API_AUDIENCES, workdir: str | None = None,
+                 users: dict | None = None, webhook_services: dict | None = None):
         self.tokens = set(tokens)
         # token -> (namespace, serviceaccount, audiences)
         self.service_accounts = dict(service_accounts or {})
+        # token -> {"username", "uid", "groups"} (the caller a webhook is told about)
+        self.users = dict(users or {})
+        # (namespace, service name) -> "host:port" a webhook's clientConfig.service is reached at
+        self.webhook_services = dict(webhook_services or {})
+        self.admission_calls: list[dict] = []
+        self.registry = Registry()
         self.tls = tls
         self.host, self.port = host, port
         self.bookmark_interval = bookmark_interval
@@ -557,6 +752,7 @@ class KubeApiServer:
 
     # -- lifecycle
     def _seed_namespaces(self):
+        self.registry = Registry()
         for ns in BUILTIN_NAMESPACES:
             if ("namespaces", "", ns) not in self.store.objects:
                 self.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
@@ -695,51 +891,182 @@ class KubeApiServer:
     def resource_version(self) -> int:
         return self.store.rv
 
+    def resource(self, plural: str) -> Resource:
+        """A served kind's storage Resource by plural, plural.group, Kind or kind."""
+        return self.registry.lookup(plural)
+
+    def equivalents(self, res: Resource) -> list:
+        return self.registry.equivalents(res)
+
     def state(self, plural: str) -> dict:
-        res = resource(plural)
+        res = self.resource(plural)
         with self.store.cond:
-            return {k[1:]: copy.deepcopy(v) for k, v in self.store.objects.items() if k[0] == res.plural}
+            return {k[1:]: copy.deepcopy(v) for k, v in self.store.objects.items() if k[0] == res.store_key}
 
     def get(self, plural: str, namespace: str, name: str) -> dict | None:
         with self.store.cond:
-            o = self.store.objects.get((resource(plural).plural, namespace or "", name))
+            o = self.store.objects.get((self.resource(plural).store_key, namespace or "", name))
             return copy.deepcopy(o)
 
-    def create(self, obj: dict) -> dict:
-        res = BY_KIND[(obj["apiVersion"], obj["kind"])]
-        return self._create(res, obj.get("metadata", {}).get("namespace", "default") if res.namespaced else "", obj)
+    def _by_kind(self, obj: dict) -> Resource:
+        res = self.registry.by_kind.get((obj.get("apiVersion"), obj.get("kind")))
+        if res is None:
+            raise KeyError(f"no {obj.get('kind')} in {obj.get('apiVersion')} is served")
+        return res
 
-    def update(self, obj: dict, check_version: bool = False) -> dict:
-        res = BY_KIND[(obj["apiVersion"], obj["kind"])]
+    def create(self, obj: dict, manager: str | None = None) -> dict:
+        res = self._by_kind(obj)
+        ns = obj.get("metadata", {}).get("namespace", "default") if res.namespaced else ""
+        return self._create(res, ns, obj, Write(manager=manager))
+
+    def update(self, obj: dict, check_version: bool = False, manager: str | None = None) -> dict:
+        res = self._by_kind(obj)
         ns = obj["metadata"].get("namespace", "default") if res.namespaced else ""
-        return self._update(res, ns, obj["metadata"]["name"], obj, keep_status=False,
+        return self._update(res, ns, obj["metadata"]["name"], lambda cur: obj, Write(manager=manager),
                             check_version=check_version)
 
-    def patch(self, plural: str, namespace: str, name: str, merge: dict) -> dict:
-        res = resource(plural)
-        cur = self._get(res, namespace or "", name)
-        return self._update(res, namespace or "", name, merge_patch(cur, merge), keep_status=False,
+    def patch(self, plural: str, namespace: str, name: str, merge: dict, manager: str | None = None) -> dict:
+        res = self.resource(plural)
+        return self._update(res, namespace or "", name, lambda cur: merge_patch(cur, merge), Write(manager=manager),
                             check_version=False)
 
     def delete(self, plural: str, namespace: str, name: str) -> dict:
-        return self._delete(resource(plural), namespace or "", name, {})
+        return self._delete(self.resource(plural), namespace or "", name, {}, Write())
+
+    def install_crds(self, path_or_docs) -> list[str]:
+        """Create every CustomResourceDefinition in a file, YAML text or list of dicts (other kinds
+        skipped); each is established at once. Answers the CRDs' names."""
+        names = []
+        for crd in kube_crds.load_crd_docs(path_or_docs):
+            self.create(crd)
+            names.append(crd["metadata"]["name"])
+        return names
+
+    def add_webhook_service(self, namespace: str, name: str, address: str):
+        """Where a webhook's clientConfig.service (namespace, name) is reached ("127.0.0.1:PORT")."""
+        self.webhook_services[(namespace, name)] = address
+
+    def webhook_service_address(self, key: tuple) -> str | None:
+        """The "host:port" a clientConfig.service (namespace, name) resolves to (None: unknown)."""
+        return self.webhook_services.get(tuple(key))
+
+    def user_for_token(self, token: str) -> dict:
+        """The user a bearer token authenticates as (what an AdmissionReview's userInfo says):
+        `users` first, then a service-account token's system:serviceaccount:NS:SA, admin-token as
+        kubernetes-admin (system:masters), any other token as a user of its own name."""
+        if token in self.users:
+            return dict(self.users[token])
+        if token in self.service_accounts:
+            ns, sa = self.service_accounts[token][:2]
+            return {"username": f"system:serviceaccount:{ns}:{sa}",
+                    "uid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"sa/{ns}/{sa}")),
+                    "groups": ["system:serviceaccounts", f"system:serviceaccounts:{ns}", "system:authenticated"]}
+        if token == "admin-token":
+            return {"username": "kubernetes-admin", "groups": ["system:masters", "system:authenticated"]}
+        return {"username": token, "groups": ["system:authenticated"]}
 
     # -- the store's rules
+    def _out(self, res: Resource, obj: dict | None) -> dict | None:
+        """An object as answered for `res`: custom resources in the requested version."""
+        if obj is None:
+            return None
+        obj = copy.deepcopy(obj)
+        if res.crd:
+            obj["apiVersion"] = res.api_version
+        return obj
+
+    def _storage(self, res: Resource) -> Resource:
+        return self.registry.by_store.get(res.store_key, res)
+
+    def _stored(self, res: Resource, obj: dict) -> dict:
+        return kube_admission.convert(obj, self._storage(res).api_version) if res.crd else obj
+
     def _get(self, res: Resource, ns: str, name: str) -> dict:
         with self.store.cond:
-            o = self.store.objects.get((res.plural, ns, name))
+            o = self.store.objects.get((res.store_key, ns, name))
             if o is None:
                 raise not_found(res, name)
-            return copy.deepcopy(o)
+            return self._out(res, o)
 
     def _check_namespace(self, res: Resource, ns: str):
         if res.namespaced and ("namespaces", "", ns) not in self.store.objects:
             raise ApiError(404, "NotFound", f'namespaces "{ns}" not found',
                            {"name": ns, "kind": "namespaces"})
 
-    def _create(self, res: Resource, ns: str, obj: dict) -> dict:
+    def _decode_custom(self, res: Resource, obj: dict, w: "Write", patched: dict | None = None):
+        """The custom resource decoder: unknown fields pruned (always, as for every structural
+        schema); with fieldValidation Strict a 400 (create/update, transformDecodeError's wording)
+        or a 422 on `patch` (patch.go), with Warn one warning per field."""
+        try:
+            unknown = kube_crds.decode_custom_resource(obj, res.schema)
+        except kube_crds.DecodeError as e:
+            raise ApiError(400, "BadRequest", f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: {e}')
+        if not unknown:
+            return
+        if w.directive == "Strict":
+            msg = kube_crds.strict_error(unknown)
+            if patched is None:
+                raise ApiError(400, "BadRequest", f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: {msg}')
+            raise ApiError(*kube_crds.invalid("", "", "", [kube_crds.FieldError(
+                "FieldValueInvalid", "patch", json.dumps(patched, sort_keys=True, separators=(",", ":")), msg)]))
+        if w.directive == "Warn":
+            w.warnings += [f'unknown field "{p}"' for p in unknown]
+
+    def _validate(self, res: Resource, obj: dict, name: str, create: bool):
+        """422 Invalid: a custom resource against its schema (and its name), a CRD or a webhook
+        configuration against the checks the stand-in knows."""
+        errs = []
+        if res.crd:
+            errs = (kube_crds.name_errors(name) if create else []) + kube_crds.validate(obj, res.schema)
+        elif res.plural == "customresourcedefinitions":
+            errs = kube_crds.crd_errors(obj)
+        elif res.plural == "validatingwebhookconfigurations":
+            errs = kube_admission.configuration_errors(obj)
+        if errs:
+            raise ApiError(*kube_crds.invalid(res.kind, res.group, name, errs))
+
+    def _defaults(self, res: Resource, obj: dict):
+        if res.plural == "customresourcedefinitions":
+            names = (obj.setdefault("spec", {})).setdefault("names", {})
+            if names.get("kind"):
+                names.setdefault("singular", names["kind"].lower())
+                names.setdefault("listKind", names["kind"] + "List")
+            obj["spec"].setdefault("conversion", {"strategy": "None"})
+        elif res.plural == "validatingwebhookconfigurations":
+            kube_admission.default_configuration(obj)
+
+    def _managed_fields(self, res: Resource, live: dict | None, new: dict, w: "Write"):
+        if not w.manager:
+            if live is not None and "managedFields" not in new["metadata"] and (live["metadata"].get("managedFields")):
+                new["metadata"]["managedFields"] = copy.deepcopy(live["metadata"]["managedFields"])
+            return
+        if "status" in res.subresources:
+            def ignored(p, status=w.sub == "status"):
+                return (p[:1] == ("f:status",)) != status
+        else:
+            ignored = None
+        mf = kube_fields.update_managed_fields(live, new, w.manager, res.api_version, w.sub or "", now_rfc3339(), ignored)
+        if mf:
+            new["metadata"]["managedFields"] = mf
+        else:
+            new["metadata"].pop("managedFields", None)
+
+    def _admit(self, res: Resource, op: str, ns: str, name: str, obj: dict | None, old: dict | None, w: "Write",
+               delete_body: dict | None = None):
+        """The validating admission phase (kube_admission.admit); its warnings join the answer's."""
+        if not w.http:
+            return
+        try:
+            w.warnings += kube_admission.admit(self, res, op, ns, name, w.sub, obj, old, w.user, w.q, delete_body)
+        except kube_admission.WebhookRejection as e:
+            w.warnings += getattr(e, "warnings", [])
+            raise ApiError(e.status["code"], e.status.get("reason", ""), e.status["message"], body=e.status)
+
+    def _create(self, res: Resource, ns: str, obj: dict, w: "Write") -> dict:
         obj = copy.deepcopy(obj)
         obj["apiVersion"], obj["kind"] = res.api_version, res.kind
+        if w.http and res.crd:
+            self._decode_custom(res, obj, w)
         meta = obj.setdefault("metadata", {})
         if res.namespaced:
             if meta.get("namespace", ns) != ns:
@@ -755,88 +1082,194 @@ class KubeApiServer:
                            {"kind": res.kind})
         if meta.get("resourceVersion"):
             raise ApiError(400, "BadRequest", "resourceVersion should not be set on objects to be created")
+        if w.http:  # rest.WipeObjectMetaSystemFields
+            for k in ("creationTimestamp", "uid", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
+                meta.pop(k, None)
+            if "status" in res.subresources and (res.crd or res.plural == "customresourcedefinitions"):
+                obj.pop("status", None)  # PrepareForCreate: create cannot set status
+        self._defaults(res, obj)
+        if w.http:
+            self._validate(res, obj, name, create=True)
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = now_rfc3339()
+        meta["generation"] = 1
+        meta.pop("deletionTimestamp", None)
+        if res.plural == "services":
+            spec = obj.setdefault("spec", {})
+            spec.setdefault("type", "ClusterIP")
+            if spec["type"] != "ExternalName" and not spec.get("clusterIP"):
+                spec["clusterIP"] = f"10.96.{random.randint(0, 255)}.{random.randint(1, 254)}"
+            if spec.get("clusterIP") and spec["clusterIP"] != "None":
+                spec.setdefault("clusterIPs", [spec["clusterIP"]])
+        if res.plural == "pods":
+            obj.setdefault("status", {}).setdefault("phase", "Pending")
+        if res.plural == "namespaces":
+            obj.setdefault("status", {"phase": "Active"})
+        self._managed_fields(res, None, obj, w)
+        with self.store.cond:
+            self._check_namespace(res, ns)  # NamespaceLifecycle admission, before the webhooks
+        self._admit(res, "CREATE", ns, name, obj, None, w)
         with self.store.cond:
             self._check_namespace(res, ns)
-            if (res.plural, ns, name) in self.store.objects:
-                raise ApiError(409, "AlreadyExists", f'{res.plural} "{name}" already exists',
+            if (res.store_key, ns, name) in self.store.objects:
+                raise ApiError(409, "AlreadyExists", f'{qualified(res)} "{name}" already exists',
                                {"name": name, "group": res.group, "kind": res.plural})
-            meta["uid"] = str(uuid.uuid4())
-            meta["creationTimestamp"] = now_rfc3339()
-            meta["generation"] = 1
-            meta.pop("deletionTimestamp", None)
-            if res.plural == "services":
-                spec = obj.setdefault("spec", {})
-                spec.setdefault("type", "ClusterIP")
-                if spec["type"] != "ExternalName" and not spec.get("clusterIP"):
-                    spec["clusterIP"] = f"10.96.{random.randint(0, 255)}.{random.randint(1, 254)}"
-                if spec.get("clusterIP") and spec["clusterIP"] != "None":
-                    spec.setdefault("clusterIPs", [spec["clusterIP"]])
-            if res.plural == "pods":
-                obj.setdefault("status", {}).setdefault("phase", "Pending")
-            if res.plural == "namespaces":
-                obj.setdefault("status", {"phase": "Active"})
-            return self.store.commit(res, (ns, name), obj)
+            if w.dry_run:
+                return obj
+            stored = self.store.commit(self._storage(res), (ns, name), self._stored(res, obj))
+        if res.plural == "customresourcedefinitions":
+            self._crd_changed(stored)
+        return self._out(res, stored)
 
-    def _update(self, res: Resource, ns: str, name: str, obj: dict, keep_status: bool,
-                check_version: bool = True, status_only: bool = False) -> dict:
-        obj = copy.deepcopy(obj)
+    def _update(self, res: Resource, ns: str, name: str, mutate, w: "Write", check_version: bool = True) -> dict:
+        """Replace an object with mutate(current) (a PUT's body, a patch applied), retrying on a
+        concurrent write as GuaranteedUpdate does (a precondition on resourceVersion then fails)."""
+        for _ in range(20):
+            with self.store.cond:
+                stored = self.store.objects.get((res.store_key, ns, name))
+                if stored is None:
+                    raise not_found(res, name)
+            cur = self._out(res, stored)
+            new = self._prepare_update(res, ns, name, cur, copy.deepcopy(mutate(copy.deepcopy(cur))), w, check_version)
+            self._admit(res, "UPDATE", ns, name, new, cur, w)
+            with self.store.cond:
+                now_stored = self.store.objects.get((res.store_key, ns, name))
+                if now_stored is None:
+                    raise not_found(res, name)
+                if now_stored["metadata"]["resourceVersion"] != stored["metadata"]["resourceVersion"]:
+                    continue
+                if new == cur:
+                    return cur  # a no-op write keeps its version
+                if w.dry_run:
+                    return new
+                committed = self.store.commit(self._storage(res), (ns, name), self._stored(res, new))
+            if res.plural == "customresourcedefinitions":
+                self._crd_changed(committed)
+            return self._out(res, committed)
+        raise ApiError(409, "Conflict", "too many concurrent writes")
+
+    def _prepare_update(self, res: Resource, ns: str, name: str, cur: dict, obj: dict, w: "Write",
+                        check_version: bool) -> dict:
         meta = obj.setdefault("metadata", {})
         if meta.get("name", name) != name:
             raise ApiError(400, "BadRequest", "the name of the object does not match the name on the URL")
         if res.namespaced and meta.get("namespace", ns) != ns:
             raise ApiError(400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request")
-        with self.store.cond:
-            cur = self.store.objects.get((res.plural, ns, name))
-            if cur is None:
-                raise not_found(res, name)
-            want = meta.get("resourceVersion")
-            if check_version and want and want != cur["metadata"]["resourceVersion"]:
-                raise ApiError(409, "Conflict",
-                               f'Operation cannot be fulfilled on {res.plural} "{name}": the object has been modified; '
-                               "please apply your changes to the latest version and try again",
-                               {"name": name, "group": res.group, "kind": res.plural})
-            if status_only:
-                new = copy.deepcopy(cur)
-                if "status" in obj:
-                    new["status"] = obj["status"]
+        want = meta.get("resourceVersion")
+        if check_version and want and want != cur["metadata"]["resourceVersion"]:
+            raise ApiError(409, "Conflict",
+                           f'Operation cannot be fulfilled on {qualified(res)} "{name}": the object has been modified; '
+                           "please apply your changes to the latest version and try again",
+                           {"name": name, "group": res.group, "kind": res.plural})
+        if w.http and check_version and not want and res.crd:  # AllowUnconditionalUpdate false; a uint64 0
+            raise ApiError(*kube_crds.invalid(res.kind, res.group, name, [kube_crds.FieldError(
+                "FieldValueInvalid", "metadata.resourceVersion", kube_crds.GoLiteral("0x0"),
+                "must be specified for an update")]))
+        if w.sub == "status":
+            new = copy.deepcopy(cur)
+            if "status" in obj:
+                new["status"] = obj["status"]
+            else:
+                new.pop("status", None)
+            if "managedFields" in meta:
+                new["metadata"]["managedFields"] = meta["managedFields"]
+        else:
+            new = obj
+            new["apiVersion"], new["kind"] = res.api_version, res.kind
+            if w.http and "status" in res.subresources:  # the main resource cannot change status
+                if "status" in cur:
+                    new["status"] = copy.deepcopy(cur["status"])
                 else:
                     new.pop("status", None)
+            m = new["metadata"]
+            m["name"] = name
+            if res.namespaced:
+                m["namespace"] = ns
+            for k in ("uid", "creationTimestamp", "generation"):
+                if k in cur["metadata"]:
+                    m[k] = cur["metadata"][k]
+            if res.crd:  # customResourceStrategy.PrepareForUpdate: any change outside metadata
+                changed = {k: v for k, v in new.items() if k != "metadata"} != {k: v for k, v in cur.items() if k != "metadata"}
             else:
-                new = obj
-                new["apiVersion"], new["kind"] = res.api_version, res.kind
-                if keep_status:
-                    if "status" in cur:
-                        new["status"] = copy.deepcopy(cur["status"])
-                    else:
-                        new.pop("status", None)
-                m = new["metadata"]
-                m["name"] = name
-                if res.namespaced:
-                    m["namespace"] = ns
-                for k in ("uid", "creationTimestamp", "generation"):
-                    if k in cur["metadata"]:
-                        m[k] = cur["metadata"][k]
-                if new.get("spec") != cur.get("spec"):
-                    m["generation"] = cur["metadata"].get("generation", 1) + 1
-            new["metadata"]["resourceVersion"] = cur["metadata"]["resourceVersion"]
-            if new == cur:
-                return copy.deepcopy(cur)  # a no-op write keeps its version
-            return self.store.commit(res, (ns, name), new)
+                changed = new.get("spec") != cur.get("spec")
+            if changed:
+                m["generation"] = cur["metadata"].get("generation", 1) + 1
+            self._defaults(res, new)
+        new["metadata"]["resourceVersion"] = cur["metadata"]["resourceVersion"]
+        if w.http:
+            self._validate(res, new, name, create=False)
+        self._managed_fields(res, cur, new, w)
+        return new
 
-    def _delete(self, res: Resource, ns: str, name: str, options: dict) -> dict:
+    def _delete(self, res: Resource, ns: str, name: str, options: dict, w: "Write") -> dict:
+        options = options or {}
         with self.store.cond:
-            cur = self.store.objects.get((res.plural, ns, name))
-            if cur is None:
+            stored = self.store.objects.get((res.store_key, ns, name))
+            if stored is None:
                 raise not_found(res, name)
-            pre = (options or {}).get("preconditions") or {}
-            if pre.get("resourceVersion") and pre["resourceVersion"] != cur["metadata"]["resourceVersion"] or \
-                    pre.get("uid") and pre["uid"] != cur["metadata"]["uid"]:
-                raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {res.plural} "{name}": '
+            pre = options.get("preconditions") or {}
+            if pre.get("resourceVersion") and pre["resourceVersion"] != stored["metadata"]["resourceVersion"] or \
+                    pre.get("uid") and pre["uid"] != stored["metadata"]["uid"]:
+                raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {qualified(res)} "{name}": '
                                "the precondition is not met", {"name": name, "kind": res.plural})
+        cur = self._out(res, stored)
+        self._admit(res, "DELETE", ns, name, None, cur, w, delete_body=options)
+        if w.dry_run or "All" in (options.get("dryRun") or []):
+            return cur
+        with self.store.cond:
+            if (res.store_key, ns, name) not in self.store.objects:
+                raise not_found(res, name)
             if res.plural == "namespaces":
                 for key in [k for k in self.store.objects if k[1] == name and k[0] != "namespaces"]:
-                    self.store.commit(resource(key[0]), key[1:], None)
-            return self.store.commit(res, (ns, name), None)
+                    self.store.commit(self.registry.by_store[key[0]], key[1:], None)
+            if res.plural == "customresourcedefinitions":
+                crd_res = [r for r in self.registry.resources if r.crd == name]
+                if crd_res:
+                    for key in [k for k in self.store.objects if k[0] == crd_res[0].store_key]:
+                        self.store.commit(self._storage(crd_res[0]), key[1:], None)
+            out = self.store.commit(self._storage(res), (ns, name), None)
+            if res.plural == "customresourcedefinitions":
+                self.registry.set_crd(name, [])
+        return self._out(res, out)
+
+    def _delete_collection(self, res: Resource, ns: str | None, q: dict, options: dict, w: "Write") -> dict:
+        listed = self.list(res, ns, {k: v for k, v in q.items() if k in ("labelSelector", "fieldSelector")})
+        items = [self._delete(res, o["metadata"].get("namespace", ""), o["metadata"]["name"], options, w)
+                 for o in listed["items"]]
+        return {"kind": res.kind + "List", "apiVersion": res.api_version, "metadata": {}, "items": items}
+
+    def _crd_changed(self, crd: dict):
+        """A CRD written: serve its versions (or none, once deleted) and, as the naming and
+        establishing controllers do, accept its names and mark it Established."""
+        name = crd["metadata"]["name"]
+        self.registry.set_crd(name, kube_crds.crd_resources(crd, Resource))
+        crd_res = self.registry.by_gvp[("apiextensions.k8s.io", "v1", "customresourcedefinitions")]
+        with self.store.cond:
+            cur = self.store.objects.get((crd_res.store_key, "", name))
+            if cur is None:
+                return
+            status = kube_crds.crd_status(cur, now_rfc3339())
+            if cur.get("status") != status:
+                new = copy.deepcopy(cur)
+                new["status"] = status
+                self.store.commit(crd_res, ("", name), new)
+
+    # -- OpenAPI v3 (kube-openapi handler3): what kubectl reads to leave field validation to us
+    def _openapi_gvs(self) -> dict:
+        out = {}
+        for g, versions in self.registry.groups.items():
+            for v in versions:
+                rs = [r for r in self.registry.resources if (r.group, r.version) == (g, v)]
+                out[kube_crds.gv_path(g, v)] = kube_crds.openapi_gv_document(rs, g, v)
+        return out
+
+    def openapi_root(self) -> dict:
+        """GET /openapi/v3: {"paths": {"apis/G/V": {"serverRelativeURL": "/openapi/v3/apis/G/V?hash=H"}}}."""
+        return {"paths": {p: {"serverRelativeURL": f"/openapi/v3/{p}?hash={kube_crds.document_hash(doc)}"}
+                          for p, doc in self._openapi_gvs().items()}}
+
+    def openapi_document(self, gv_path: str) -> dict | None:
+        return self._openapi_gvs().get(gv_path)
 
     # -- lists
     def list(self, res: Resource, ns: str | None, q: dict) -> dict:
@@ -888,9 +1321,10 @@ class KubeApiServer:
             selected = selected[:limit]
         items = []
         for k in selected:
-            o = copy.deepcopy(objects[k])
-            o.pop("apiVersion", None)
-            o.pop("kind", None)
+            o = self._out(res, objects[k])
+            if not res.crd:  # typed lists leave their items' kind out; unstructured ones keep it
+                o.pop("apiVersion", None)
+                o.pop("kind", None)
             items.append(o)
         return {"kind": res.kind + "List", "apiVersion": res.api_version, "metadata": meta, "items": items}
 
@@ -922,15 +1356,18 @@ class KubeApiServer:
 # HTTP
 
 
-def _discovery_resources(group: str) -> list[dict]:
+def _discovery_resources(registry: Registry, group: str, version: str) -> list[dict]:
+    """An APIResourceList's resources (custom resources as discovery_controller.go lists them)."""
     out = []
-    for r in RESOURCES:
-        if r.group != group:
+    for r in registry.resources:
+        if (r.group, r.version) != (group, version):
             continue
-        d = {"name": r.plural, "singularName": r.kind.lower(), "namespaced": r.namespaced, "kind": r.kind,
-             "verbs": list(r.verbs)}
+        d = {"name": r.plural, "singularName": r.singular or r.kind.lower(), "namespaced": r.namespaced,
+             "kind": r.kind, "verbs": list(r.verbs)}
         if r.short_names:
             d["shortNames"] = list(r.short_names)
+        if r.categories:
+            d["categories"] = list(r.categories)
         out.append(d)
         for sub in r.subresources:
             out.append({"name": f"{r.plural}/{sub}", "singularName": "", "namespaced": r.namespaced,
@@ -938,9 +1375,9 @@ def _discovery_resources(group: str) -> list[dict]:
     return out
 
 
-def _group_entry(group: str, version: str) -> dict:
-    gv = {"groupVersion": f"{group}/{version}", "version": version}
-    return {"name": group, "versions": [gv], "preferredVersion": gv}
+def _group_entry(group: str, versions: list) -> dict:
+    gvs = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
+    return {"name": group, "versions": gvs, "preferredVersion": gvs[0]}
 
 
 class _HTTPServer(ThreadingHTTPServer):
@@ -978,6 +1415,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-cache, private")
+        seen = set()
+        for w in getattr(self, "_warnings", []):  # the warning recorder: deduplicated, in order
+            if w and w not in seen:
+                seen.add(w)
+                self.send_header("Warning", kube_admission.warning_header(w))
         self.end_headers()
         self.wfile.write(data)
         self.api.requests.append((self.command, self.path, code))
@@ -996,6 +1438,7 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiError(400, "BadRequest", f"the body of the request could not be decoded: {e}")
 
     def _handle(self):
+        self._warnings = []
         try:
             if self.api._delay:
                 time.sleep(self.api._delay)
@@ -1013,6 +1456,7 @@ class _Handler(BaseHTTPRequestHandler):
             auth = self.headers.get("Authorization", "")
             if not auth.startswith("Bearer ") or auth[7:].strip() not in self.api.tokens:
                 raise ApiError(401, "Unauthorized", "Unauthorized")
+            self._token = auth[7:].strip()
             self._route(path, q)
         except ApiError as e:
             self._send_json(e.code, e.status())
@@ -1026,8 +1470,29 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
+    def _write(self, sub: str | None, q: dict, options_kind: str) -> Write:
+        """The write's context: the caller, its field manager (fieldManager, else the User-Agent's
+        product as managerOrUserAgent takes it), fieldValidation (Warn when absent, as
+        handlers/rest.go fieldValidation() defaults it) and dryRun, both checked as
+        ValidateCreateOptions / ValidateUpdateOptions / ValidatePatchOptions do."""
+        errs = []
+        directive = q.get("fieldValidation", "")
+        if directive not in ("", "Ignore", "Strict", "Warn"):
+            errs.append(kube_crds.FieldError("FieldValueNotSupported", "fieldValidation", directive,
+                                             'supported values: "", "Ignore", "Strict", "Warn"'))
+        dry = q.get("dryRun", "")
+        if dry not in ("", "All"):
+            errs.append(kube_crds.FieldError("FieldValueNotSupported", "dryRun", dry, 'supported values: "All"'))
+        if errs:
+            raise ApiError(*kube_crds.invalid(options_kind, "meta.k8s.io", "", errs))
+        manager = q.get("fieldManager") or kube_fields.manager_from_user_agent(self.headers.get("User-Agent", ""))
+        return Write(http=True, user=self.api.user_for_token(self._token), manager=manager, q=q,
+                     directive=directive or "Warn", warnings=self._warnings, sub=sub, dry_run=dry == "All")
+
     def _route(self, path: str, q: dict):
         m = self.command
+        api = self.api
+        reg = api.registry
         if path == "/version":
             return self._send_json(200, SERVER_VERSION)
         if path == "/api" and m == "GET":
@@ -1036,31 +1501,37 @@ class _Handler(BaseHTTPRequestHandler):
                                                                          "serverAddress": f"127.0.0.1:{self.api.port}"}]})
         if path == "/apis" and m == "GET":
             return self._send_json(200, {"kind": "APIGroupList", "apiVersion": "v1",
-                                         "groups": [_group_entry(g, v) for g, v in GROUPS.items() if g]})
+                                         "groups": [_group_entry(g, vs) for g, vs in reg.groups.items() if g]})
+        if path == "/openapi/v3" and m == "GET":
+            return self._send_json(200, api.openapi_root())
+        if path.startswith("/openapi/v3/") and m == "GET":
+            doc = api.openapi_document(path[len("/openapi/v3/"):])
+            if doc is not None:
+                return self._send_json(200, doc)
         if path.startswith("/openapi"):
-            raise ApiError(404, "NotFound", "the stand-in serves no OpenAPI document")
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
         parts = path.strip("/").split("/")
         if parts[0] == "api" and len(parts) >= 2 and parts[1] == "v1":
-            group, rest = "", parts[2:]
-        elif parts[0] == "apis" and len(parts) >= 2 and parts[1] in GROUPS:
+            group, version, rest = "", "v1", parts[2:]
+        elif parts[0] == "apis" and len(parts) >= 2 and parts[1] in reg.groups:
             if len(parts) == 2 and m == "GET":
                 return self._send_json(200, {"kind": "APIGroup", "apiVersion": "v1",
-                                             **_group_entry(parts[1], GROUPS[parts[1]])})
-            if len(parts) < 3 or parts[2] != GROUPS[parts[1]]:
+                                             **_group_entry(parts[1], reg.groups[parts[1]])})
+            if len(parts) < 3 or parts[2] not in reg.groups[parts[1]]:
                 raise ApiError(404, "NotFound", "the server could not find the requested resource")
-            group, rest = parts[1], parts[3:]
+            group, version, rest = parts[1], parts[2], parts[3:]
         else:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         if not rest:
             if m != "GET":
                 raise ApiError(405, "MethodNotAllowed", "method not allowed")
             return self._send_json(200, {"kind": "APIResourceList", "apiVersion": "v1",
-                                         "groupVersion": f"{group}/v1" if group else "v1",
-                                         "resources": _discovery_resources(group)})
+                                         "groupVersion": f"{group}/{version}" if group else version,
+                                         "resources": _discovery_resources(reg, group, version)})
         ns = None
         if rest[0] == "namespaces" and len(rest) >= 3:
             ns, rest = rest[1], rest[2:]
-        res = BY_PLURAL.get((group, rest[0]))
+        res = reg.by_gvp.get((group, version, rest[0]))
         if res is None or (ns is not None and not res.namespaced):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         name = rest[1] if len(rest) > 1 else None
@@ -1070,7 +1541,6 @@ class _Handler(BaseHTTPRequestHandler):
         if res.namespaced and ns is None and name is not None:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         nskey = ns if res.namespaced else ""
-        api = self.api
         if res.plural == "tokenreviews":
             if m != "POST" or name:
                 raise ApiError(405, "MethodNotAllowed", "tokenreviews: only create is allowed")
@@ -1083,23 +1553,31 @@ class _Handler(BaseHTTPRequestHandler):
             if m == "POST":
                 if res.namespaced and ns is None:
                     raise ApiError(405, "MethodNotAllowed", "create needs a namespace")
+                w = self._write(None, q, "CreateOptions")
                 body = self._body()
                 self._check_kind(res, body)
-                return self._send_json(201, api._create(res, nskey, body))
+                return self._send_json(201, api._create(res, nskey, body, w))
+            if m == "DELETE" and "deletecollection" in res.verbs:
+                w = self._write(None, q, "DeleteOptions")
+                return self._send_json(200, api._delete_collection(res, ns if res.namespaced else None, q,
+                                                                   self._body(), w))
             raise ApiError(405, "MethodNotAllowed", f"{m} on a collection is not supported by the stand-in")
         if m == "GET":
             return self._send_json(200, api._get(res, nskey, name))
         if m == "PUT":
+            w = self._write(sub, q, "UpdateOptions")
             body = self._body()
             self._check_kind(res, body)
-            return self._send_json(200, api._update(res, nskey, name, body, keep_status=bool(res.subresources),
-                                                    status_only=sub == "status"))
+            if res.crd:
+                api._decode_custom(res, body, w)
+            return self._send_json(200, api._update(res, nskey, name, lambda cur: body, w, check_version=True))
         if m == "PATCH":
-            return self._send_json(200, self._patch(res, nskey, name, sub))
+            return self._send_json(200, self._patch(res, nskey, name, sub, q))
         if m == "DELETE":
             if sub:
                 raise ApiError(405, "MethodNotAllowed", "method not allowed")
-            return self._send_json(200, api._delete(res, nskey, name, self._body()))
+            w = self._write(None, q, "DeleteOptions")
+            return self._send_json(200, api._delete(res, nskey, name, self._body(), w))
         raise ApiError(405, "MethodNotAllowed", "method not allowed")
 
     def _check_kind(self, res: Resource, body: dict):
@@ -1107,31 +1585,33 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiError(400, "BadRequest", f"the API version in the data ({body.get('apiVersion')}) does not match "
                            f"the expected API version ({res.api_version})")
 
-    def _patch(self, res: Resource, ns: str, name: str, sub: str | None) -> dict:
+    def _patch(self, res: Resource, ns: str, name: str, sub: str | None, q: dict) -> dict:
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+        kinds = ["application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"]
+        if not res.crd:
+            kinds.append("application/strategic-merge-patch+json")
         if ctype == "application/apply-patch+yaml":
             raise ApiError(415, "UnsupportedMediaType", "server-side apply is not supported by the stand-in")
+        if ctype not in kinds:  # negotiation.NewUnsupportedMediaTypeError(patchTypes)
+            raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
+                           "accepted media types include: " + ", ".join(kinds))
+        w = self._write(sub, q, "PatchOptions")
         body = self._body()
-        for _ in range(10):  # retry on a concurrent write, as the real server does
-            cur = self.api._get(res, ns, name)
+        patched_rv = (body.get("metadata") or {}).get("resourceVersion") if isinstance(body, dict) else None
+
+        def mutate(cur: dict) -> dict:
             if ctype == "application/merge-patch+json":
                 new = merge_patch(cur, body)
             elif ctype == "application/strategic-merge-patch+json":
                 new = strategic_merge_patch(cur, body)
-            elif ctype == "application/json-patch+json":
-                new = json_patch(cur, body)
             else:
-                raise ApiError(415, "UnsupportedMediaType", f"the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json")
-            patched_rv = (body.get("metadata") or {}).get("resourceVersion") if isinstance(body, dict) else None
+                new = json_patch(cur, body)
             if not patched_rv:
                 new.setdefault("metadata", {})["resourceVersion"] = cur["metadata"]["resourceVersion"]
-            try:
-                return self.api._update(res, ns, name, new, keep_status=bool(res.subresources) and sub != "status",
-                                        status_only=sub == "status")
-            except ApiError as e:
-                if e.code != 409 or patched_rv:
-                    raise
-        raise ApiError(409, "Conflict", "too many concurrent writes")
+            if res.crd:
+                self.api._decode_custom(res, new, w, patched=copy.deepcopy(new))
+            return new
+        return self.api._update(res, ns, name, mutate, w, check_version=bool(patched_rv))
 
     # -- watch
     def _watch(self, res: Resource, ns: str | None, q: dict):
@@ -1151,8 +1631,8 @@ class _Handler(BaseHTTPRequestHandler):
         with store.cond:
             if rv_param in ("", "0"):
                 pos = store.rv
-                initial = [{"type": "ADDED", "object": copy.deepcopy(o)} for k, o in sorted(store.objects.items())
-                           if k[0] == res.plural and matches(o)]
+                initial = [{"type": "ADDED", "object": api._out(res, o)} for k, o in sorted(store.objects.items())
+                           if k[0] == res.store_key and matches(o)]
             else:
                 try:
                     pos = int(rv_param)
@@ -1199,6 +1679,9 @@ class _Handler(BaseHTTPRequestHandler):
                                 out.append(e)
                             pos = store.rv
                             break
+                        if res.crd and res.store_key not in api.registry.by_store:  # its CRD is gone
+                            action = "end"
+                            break
                         if bookmarks and now >= next_bookmark:
                             break
                         wake = deadline
@@ -1225,9 +1708,9 @@ class _Handler(BaseHTTPRequestHandler):
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
                 for e in out:
-                    typ = self._filtered_type(e, matches) if e.res is res else None
+                    typ = self._filtered_type(e, matches) if e.res.store_key == res.store_key else None
                     if typ:
-                        chunk(line({"type": typ, "object": e.obj}))
+                        chunk(line({"type": typ, "object": api._out(res, e.obj) if res.crd else e.obj}))
                 if bookmarks and time.monotonic() >= next_bookmark:
                     chunk(line({"type": "BOOKMARK", "object": {"kind": res.kind, "apiVersion": res.api_version,
                                                                "metadata": {"resourceVersion": str(pos)}}}))

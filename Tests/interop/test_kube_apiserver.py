@@ -502,11 +502,12 @@ spec:
 def test_kubectl_apply_label_delete(api, kubeconfig, tmp_path):
     manifest = tmp_path / "m.yaml"
     manifest.write_text(MANIFEST.replace("IMAGE", "1"))
-    # client-side validation needs /openapi/v2|v3, which the stand-in does not serve
-    p = kubectl(kubeconfig, "apply", "-f", str(manifest), check=False)
-    assert p.returncode != 0 and "openapi" in p.stderr and api.state("pods") == {}
-    out = kubectl(kubeconfig, "apply", "--validate=false", "-f", str(manifest)).stdout
+    # /openapi/v3 says every kind takes fieldValidation: kubectl skips client-side validation (which
+    # would need /openapi/v2) and asks the server for Strict
+    out = kubectl(kubeconfig, "apply", "-f", str(manifest)).stdout
     assert "service/reviews created" in out and "pod/reviews-v1 created" in out
+    assert [r[1].split("?")[1] for r in api.requests if r[0] == "POST"] == \
+        ["fieldManager=kubectl-client-side-apply&fieldValidation=Strict"] * 2
     pod_obj = api.get("pods", "default", "reviews-v1")
     assert "kubectl.kubernetes.io/last-applied-configuration" in pod_obj["metadata"]["annotations"]
     manifest.write_text(MANIFEST.replace("IMAGE", "2").replace("version: v1}", "version: v1, track: stable}"))
