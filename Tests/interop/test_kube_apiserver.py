@@ -17,6 +17,7 @@ import threading
 import time
 
 import pytest
+import yaml
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
@@ -561,3 +562,375 @@ def test_cli(tmp_path):
     finally:
         proc.terminate()
         proc.wait(5)
+
+
+# ------------------------------------------------------------------------------------------
+# custom resources, field validation, managedFields and validating webhooks (issue 26)
+
+
+def _crd(kind, plural, short, v1_spec, versions=("v1", "v1beta1", "v1alpha3"), status=True):
+    """A CRD as Istio's are made: several served versions, v1 stored, structural schemas (the
+    older versions keep spec open), conversion None."""
+    def version(v):
+        spec = v1_spec if v == "v1" else {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+        d = {"name": v, "served": True, "storage": v == "v1",
+             "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                 "spec": spec, "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}}}}
+        if status:
+            d["subresources"] = {"status": {}}
+        return d
+    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"{plural}.networking.istio.io"},
+            "spec": {"group": "networking.istio.io", "scope": "Namespaced",
+                     "names": {"kind": kind, "listKind": kind + "List", "plural": plural, "singular": kind.lower(),
+                               "shortNames": [short], "categories": ["istio-io", "networking-istio-io"]},
+                     "versions": [version(v) for v in versions]}}
+
+
+_OBJ = {"type": "object"}
+VS_CRD = _crd("VirtualService", "virtualservices", "vs", {**_OBJ, "properties": {
+    "hosts": {"type": "array", "items": {"type": "string"}},
+    "gateways": {"type": "array", "items": {"type": "string"}},
+    "http": {"type": "array", "items": {**_OBJ, "properties": {
+        "name": {"type": "string"},
+        "mirror": {**_OBJ, "properties": {"host": {"type": "string"}}},
+        "timeout": {"type": "string"},
+        "route": {"type": "array", "items": {**_OBJ, "properties": {
+            "destination": {**_OBJ, "properties": {
+                "host": {"type": "string"}, "subset": {"type": "string"},
+                "port": {**_OBJ, "properties": {"number": {"type": "integer", "minimum": 1, "maximum": 65535}}}}},
+            "weight": {"type": "integer", "format": "int32"}}}}}}}}})
+DR_CRD = _crd("DestinationRule", "destinationrules", "dr", {**_OBJ, "properties": {
+    "host": {"type": "string"},
+    "trafficPolicy": {**_OBJ, "properties": {"tls": {**_OBJ, "properties": {
+        "mode": {"type": "string", "enum": ["DISABLE", "SIMPLE", "MUTUAL", "ISTIO_MUTUAL"]}}}}}}})
+SE_CRD = _crd("ServiceEntry", "serviceentries", "se", {**_OBJ, "x-kubernetes-preserve-unknown-fields": True},
+              versions=("v1",), status=False)
+
+
+def vs(name="reviews", weight=100, ns="default", version="v1", **http):
+    return {"apiVersion": f"networking.istio.io/{version}", "kind": "VirtualService",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {"hosts": [name], "http": [{"route": [{"destination": {"host": name, "subset": "v1"},
+                                                          "weight": weight}], **http}]}}
+
+
+def dump(tmp_path, name, *docs):
+    path = tmp_path / name
+    path.write_text("---\n".join(yaml.safe_dump(d) for d in docs))
+    return str(path)
+
+
+@pytest.fixture
+def crds(api):
+    api.install_crds([VS_CRD, DR_CRD, SE_CRD])
+    return api
+
+
+@pytest.fixture
+def custom(kubeconfig):
+    c = config.new_client_from_config(config_file=kubeconfig)
+    yield client.CustomObjectsApi(c)
+    c.close()
+
+
+@needs_kubectl
+def test_kubectl_crds_discovery_and_versions(api, kubeconfig, tmp_path):
+    """kubectl apply of CRDs makes their kinds served (discovery with short names and categories);
+    kubectl then creates and lists them by short name, plural.group and category; the CRD is
+    Established with its accepted names."""
+    out = kubectl(kubeconfig, "apply", "-f", dump(tmp_path, "crds.yaml", VS_CRD, DR_CRD)).stdout
+    assert "customresourcedefinition.apiextensions.k8s.io/virtualservices.networking.istio.io created" in out
+    crd = api.get("customresourcedefinitions", "", "virtualservices.networking.istio.io")
+    conds = {c["type"]: (c["status"], c["reason"]) for c in crd["status"]["conditions"]}
+    assert conds == {"NamesAccepted": ("True", "NoConflicts"), "Established": ("True", "InitialNamesAccepted")}
+    assert crd["status"]["acceptedNames"]["shortNames"] == ["vs"] and crd["status"]["storedVersions"] == ["v1"]
+    group = json.loads(kubectl(kubeconfig, "get", "--raw", "/apis/networking.istio.io").stdout)
+    assert [v["version"] for v in group["versions"]] == ["v1", "v1beta1", "v1alpha3"]
+    assert group["preferredVersion"]["version"] == "v1"
+    table = kubectl(kubeconfig, "api-resources", "--api-group=networking.istio.io").stdout
+    assert "virtualservices" in table and " vs " in table and "destinationrules" in table
+    api.create(ns("shop"))  # (kubectl create namespace speaks protobuf, which the stand-in does not)
+    kubectl(kubeconfig, "apply", "-f", dump(tmp_path, "vs.yaml", vs(ns="shop"), vs("ratings", version="v1alpha3")))
+    rows = kubectl(kubeconfig, "get", "vs", "-A", "--no-headers").stdout.split("\n")
+    assert [r.split()[:2] for r in rows if r] == [["default", "ratings"], ["shop", "reviews"]]
+    assert kubectl(kubeconfig, "get", "virtualservices.networking.istio.io", "-n", "shop", "-o", "name").stdout.split() \
+        == ["virtualservice.networking.istio.io/reviews"]
+    assert "virtualservice.networking.istio.io/ratings" in kubectl(kubeconfig, "get", "istio-io", "-o", "name").stdout
+    old = json.loads(kubectl(kubeconfig, "get", "virtualservices.v1alpha3.networking.istio.io", "-n", "shop",
+                             "reviews", "-o", "json").stdout)
+    assert old["apiVersion"] == "networking.istio.io/v1alpha3" and old["spec"]["hosts"] == ["reviews"]
+    assert api.get("virtualservices", "default", "ratings")["apiVersion"] == "networking.istio.io/v1"  # stored as v1
+    out = kubectl(kubeconfig, "delete", "crd", "virtualservices.networking.istio.io").stdout
+    assert 'customresourcedefinition.apiextensions.k8s.io "virtualservices.networking.istio.io" deleted' in out
+    assert not [k for k in api.store.objects if k[0] == "virtualservices.networking.istio.io"]
+    p = kubectl(kubeconfig, "get", "vs", "-A", check=False)  # (kubectl's discovery cache may still name it)
+    assert p.returncode != 0 and "the server could not find the requested resource" in p.stderr
+
+
+def test_one_store_across_versions(crds, custom):
+    """An object written under v1alpha3 is read, listed and watched under v1 and v1beta1 with its
+    apiVersion rewritten; deleting the CRD deletes its objects and ends their watches."""
+    api = crds
+    made = custom.create_namespaced_custom_object("networking.istio.io", "v1alpha3", "default", "virtualservices",
+                                                  vs(version="v1alpha3"), _request_timeout=5)
+    assert made["apiVersion"] == "networking.istio.io/v1alpha3"
+    got = custom.get_namespaced_custom_object("networking.istio.io", "v1", "default", "virtualservices", "reviews",
+                                              _request_timeout=5)
+    assert got["apiVersion"] == "networking.istio.io/v1" and got["metadata"]["uid"] == made["metadata"]["uid"]
+    listed = custom.list_cluster_custom_object("networking.istio.io", "v1beta1", "virtualservices", _request_timeout=5)
+    assert listed["kind"] == "VirtualServiceList" and listed["apiVersion"] == "networking.istio.io/v1beta1"
+    assert [i["apiVersion"] for i in listed["items"]] == ["networking.istio.io/v1beta1"]
+    rv = listed["metadata"]["resourceVersion"]
+
+    def writes():
+        time.sleep(0.2)
+        custom.patch_namespaced_custom_object("networking.istio.io", "v1", "default", "virtualservices", "reviews",
+                                              {"metadata": {"labels": {"x": "1"}}}, _request_timeout=5)
+        api.delete("customresourcedefinitions", "", "virtualservices.networking.istio.io")
+    threading.Thread(target=writes, daemon=True).start()
+    t0 = time.monotonic()
+    events = [(e["type"], e["object"]["apiVersion"]) for e in watch.Watch().stream(
+        custom.list_namespaced_custom_object, "networking.istio.io", "v1beta1", "default", "virtualservices",
+        resource_version=rv, timeout_seconds=5, _request_timeout=8)]
+    assert events == [("MODIFIED", "networking.istio.io/v1beta1"), ("DELETED", "networking.istio.io/v1beta1")]
+    assert time.monotonic() - t0 < 3  # ended with the CRD, not by its timeout
+    assert api.get("customresourcedefinitions", "", "virtualservices.networking.istio.io") is None
+    with pytest.raises(ApiException) as e:
+        custom.list_cluster_custom_object("networking.istio.io", "v1", "virtualservices", _request_timeout=5)
+    assert e.value.status == 404
+
+
+@needs_kubectl
+def test_kubectl_strict_field_validation(crds, kubeconfig, tmp_path):
+    """kubectl sends fieldValidation=Strict (the stand-in's /openapi/v3 says the server validates):
+    a misspelled field is refused with the real strict decoding error on create (400) and on the
+    apply patch (422); --validate=warn stores the object pruned and prints the server's warnings;
+    --validate=false prunes silently."""
+    api = crds
+    bad = vs()
+    bad["spec"]["http"][0]["route"][0]["weigth"] = 90
+    bad["metadata"]["labelz"] = {"a": "b"}
+    path = dump(tmp_path, "bad.yaml", bad)
+    p = kubectl(kubeconfig, "apply", "-f", path, check=False)
+    assert p.returncode == 1 and api.state("virtualservices") == {}
+    assert ('Error from server (BadRequest): error when creating "%s": VirtualService in version "v1" cannot be handled '
+            'as a VirtualService: strict decoding error: unknown field "metadata.labelz", unknown field '
+            '"spec.http[0].route[0].weigth"' % path) in p.stderr, p.stderr
+    assert any("fieldValidation=Strict" in r[1] and r[0] == "POST" for r in api.requests)
+    p = kubectl(kubeconfig, "apply", "--validate=warn", "-f", path)
+    assert 'Warning: unknown field "spec.http[0].route[0].weigth"' in p.stderr
+    assert 'Warning: unknown field "metadata.labelz"' in p.stderr
+    stored = api.get("virtualservices", "default", "reviews")
+    assert "weigth" not in stored["spec"]["http"][0]["route"][0] and "labelz" not in stored["metadata"]
+    # an update through kubectl apply is a merge patch: the strict error is on `patch`, 422
+    bad["spec"]["http"][0]["timeout"] = "5s"
+    p = kubectl(kubeconfig, "apply", "-f", dump(tmp_path, "bad2.yaml", bad), check=False)
+    assert p.returncode == 1 and p.stderr.startswith('The request is invalid: patch: Invalid value: "{'), p.stderr
+    assert ('strict decoding error: unknown field "metadata.labelz", unknown field "spec.http[0].route[0].weigth"'
+            in p.stderr)
+    assert "timeout" not in api.get("virtualservices", "default", "reviews")["spec"]["http"][0]
+    p = kubectl(kubeconfig, "apply", "--validate=false", "-f", dump(tmp_path, "bad2.yaml", bad))
+    assert "Warning" not in p.stderr and "configured" in p.stdout
+    assert api.get("virtualservices", "default", "reviews")["spec"]["http"][0]["timeout"] == "5s"
+    # preserve-unknown-fields keeps what it is given
+    se = {"apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry", "metadata": {"name": "ext"},
+          "spec": {"hosts": ["x.example"], "anything": {"goes": True}}}
+    kubectl(kubeconfig, "apply", "-f", dump(tmp_path, "se.yaml", se))
+    assert api.get("serviceentries", "default", "ext")["spec"]["anything"] == {"goes": True}
+
+
+def test_field_validation_default_is_warn(crds, custom):
+    """Without fieldValidation the server warns (Warning: 299 headers) and prunes; Ignore prunes
+    silently; an unsupported directive is 422 on the options."""
+    body = vs()
+    body["spec"]["bogus"] = 1
+    body["spec"]["http"][0]["extra"] = "x"
+    resp = custom.create_namespaced_custom_object("networking.istio.io", "v1", "default", "virtualservices", body,
+                                                  _request_timeout=5, _preload_content=False)
+    assert resp.status == 201
+    assert resp.headers.getlist("Warning") == ['299 - "unknown field \\"spec.bogus\\""',
+                                               '299 - "unknown field \\"spec.http[0].extra\\""']
+    assert "bogus" not in crds.get("virtualservices", "default", "reviews")["spec"]
+    body["metadata"]["name"] = "quiet"
+    resp = custom.create_namespaced_custom_object("networking.istio.io", "v1", "default", "virtualservices", body,
+                                                  field_validation="Ignore", _request_timeout=5, _preload_content=False)
+    assert resp.status == 201 and resp.headers.getlist("Warning") == []
+    with pytest.raises(ApiException) as e:
+        custom.create_namespaced_custom_object("networking.istio.io", "v1", "default", "virtualservices", body,
+                                               field_validation="Loose", _request_timeout=5)
+    status = json.loads(e.value.body)
+    assert e.value.status == 422 and status["message"] == (
+        'CreateOptions.meta.k8s.io "" is invalid: fieldValidation: Unsupported value: "Loose": '
+        'supported values: "", "Ignore", "Strict", "Warn"')
+
+
+@needs_kubectl
+def test_kubectl_schema_validation(crds, kubeconfig, custom, tmp_path):
+    """Values against the schema: a type (422 with the real message, which kubectl renders from the
+    Status's causes), an enum, a maximum; several errors aggregated in [...]."""
+    p = kubectl(kubeconfig, "apply", "-f", dump(tmp_path, "t.yaml", vs(weight="ninety")), check=False)
+    assert p.returncode == 1
+    assert p.stderr == ('The VirtualService "reviews" is invalid: spec.http[0].route[0].weight: Invalid value: '
+                        '"string": spec.http[0].route[0].weight in body must be of type integer: "string"\n'), p.stderr
+    with pytest.raises(ApiException) as e:
+        custom.create_namespaced_custom_object("networking.istio.io", "v1", "default", "virtualservices",
+                                               vs(weight="ninety"), _request_timeout=5)
+    status = json.loads(e.value.body)
+    assert e.value.status == 422 and status["reason"] == "Invalid" and status["message"] == (
+        'VirtualService.networking.istio.io "reviews" is invalid: spec.http[0].route[0].weight: Invalid value: '
+        '"string": spec.http[0].route[0].weight in body must be of type integer: "string"')
+    assert status["details"] == {"name": "reviews", "group": "networking.istio.io", "kind": "VirtualService",
+                                 "causes": [{"reason": "FieldValueTypeInvalid", "field": "spec.http[0].route[0].weight",
+                                             "message": 'Invalid value: "string": spec.http[0].route[0].weight in body '
+                                                        'must be of type integer: "string"'}]}
+    dr = {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule", "metadata": {"name": "reviews"},
+          "spec": {"host": "reviews", "trafficPolicy": {"tls": {"mode": "BOGUS"}}}}
+    p = kubectl(kubeconfig, "create", "-f", dump(tmp_path, "dr.yaml", dr), check=False)
+    assert ('The DestinationRule "reviews" is invalid: spec.trafficPolicy.tls.mode: Unsupported value: "BOGUS": '
+            'supported values: "DISABLE", "SIMPLE", "MUTUAL", "ISTIO_MUTUAL"') in p.stderr, p.stderr
+    two = vs(weight=True)
+    two["spec"]["http"][0]["route"][0]["destination"]["port"] = {"number": 70000}
+    with pytest.raises(ApiException) as e:
+        custom.create_namespaced_custom_object("networking.istio.io", "v1", "default", "virtualservices", two,
+                                               _request_timeout=5)
+    assert json.loads(e.value.body)["message"].endswith(
+        'is invalid: [spec.http[0].route[0].destination.port.number: Invalid value: 70000: '
+        'spec.http[0].route[0].destination.port.number in body should be less than or equal to 65535, '
+        'spec.http[0].route[0].weight: Invalid value: "boolean": spec.http[0].route[0].weight in body must be of '
+        'type integer: "boolean"]')
+    assert crds.state("virtualservices") == {} and crds.state("destinationrules") == {}
+
+
+def test_status_subresource_and_generation(crds, custom):
+    """With a status subresource: create drops status; the main resource ignores status changes
+    and counts a generation per spec change (not per metadata change); /status changes status
+    only; an update without resourceVersion is refused for custom resources."""
+    args = ("networking.istio.io", "v1", "default", "virtualservices")
+    body = vs()
+    body["status"] = {"observedGeneration": 7}
+    made = custom.create_namespaced_custom_object(*args, body, _request_timeout=5)
+    assert "status" not in made and made["metadata"]["generation"] == 1
+    patched = custom.patch_namespaced_custom_object(*args, "reviews", {"status": {"x": 1}, "metadata": {
+        "labels": {"a": "b"}}}, _request_timeout=5)
+    assert "status" not in patched and patched["metadata"]["generation"] == 1
+    patched = custom.patch_namespaced_custom_object(*args, "reviews", {"spec": {"hosts": ["reviews", "r2"]}},
+                                                    _request_timeout=5)
+    assert patched["metadata"]["generation"] == 2
+    status = {"conditions": [{"type": "Reconciled", "status": "True"}], "observedGeneration": 2}
+    after = custom.patch_namespaced_custom_object_status(*args, "reviews", {"status": status, "spec": {"hosts": []}},
+                                                         _request_timeout=5)
+    assert after["status"] == status and after["spec"]["hosts"] == ["reviews", "r2"]
+    assert after["metadata"]["generation"] == 2
+    after["spec"]["hosts"] = ["reviews"]
+    after["status"] = {"observedGeneration": 99}
+    replaced = custom.replace_namespaced_custom_object(*args, "reviews", after, _request_timeout=5)
+    assert replaced["status"] == status and replaced["metadata"]["generation"] == 3
+    replaced["metadata"].pop("resourceVersion")
+    with pytest.raises(ApiException) as e:
+        custom.replace_namespaced_custom_object(*args, "reviews", replaced, _request_timeout=5)
+    assert e.value.status == 422 and json.loads(e.value.body)["message"] == (
+        'VirtualService.networking.istio.io "reviews" is invalid: metadata.resourceVersion: Invalid value: 0x0: '
+        'must be specified for an update')
+    with pytest.raises(ApiException) as e:  # no status subresource on ServiceEntry: /status is not served
+        custom.patch_namespaced_custom_object_status("networking.istio.io", "v1", "default", "serviceentries", "x",
+                                                     {"status": {}}, _request_timeout=5)
+    assert e.value.status == 404
+
+
+def managers(obj):
+    return [(e["manager"], e["operation"], e["apiVersion"], e.get("subresource", "")) for e in
+            obj["metadata"].get("managedFields") or []]
+
+
+@needs_kubectl
+def test_managed_fields_managers(crds, kubeconfig, custom, tmp_path):
+    """metadata.managedFields as the server records non-apply writes: kubectl apply is
+    kubectl-client-side-apply, create kubectl-create, patch kubectl-patch, edit kubectl-edit, the
+    python client its User-Agent's product (OpenAPI-Generator) or its fieldManager; one entry per
+    manager/apiVersion/subresource, its time renewed when it changes something, fields moving to
+    the newest writer, an entry left with no fields dropped; kubectl shows them with
+    --show-managed-fields only."""
+    api = crds
+    kubectl(kubeconfig, "apply", "-f", dump(tmp_path, "a.yaml", vs("applied")))
+    kubectl(kubeconfig, "create", "-f", dump(tmp_path, "c.yaml", vs("created")))
+    assert managers(api.get("virtualservices", "default", "applied")) == [
+        ("kubectl-client-side-apply", "Update", "networking.istio.io/v1", "")]
+    created = api.get("virtualservices", "default", "created")
+    assert managers(created) == [("kubectl-create", "Update", "networking.istio.io/v1", "")]
+    assert created["metadata"]["managedFields"][0]["fieldsType"] == "FieldsV1"
+    assert created["metadata"]["managedFields"][0]["fieldsV1"] == {"f:spec": {".": {}, "f:hosts": {}, "f:http": {}}}
+    kubectl(kubeconfig, "label", "vs", "created", "team=a")
+    kubectl(kubeconfig, "patch", "vs", "created", "--type=merge", "-p", '{"spec":{"gateways":["mesh"]}}')
+    env_editor = {"KUBE_EDITOR": "sed -i s/subset:\\ v1/subset:\\ v2/"}
+    p = subprocess.run([KUBECTL, "--cache-dir", str(tmp_path / "kube-cache"), "edit", "vs", "created"],
+                       env={**os.environ, "KUBECONFIG": kubeconfig, **env_editor}, capture_output=True, text=True,
+                       timeout=10)
+    assert p.returncode == 0, p.stderr
+    custom.patch_namespaced_custom_object("networking.istio.io", "v1beta1", "default", "virtualservices", "created",
+                                          {"metadata": {"annotations": {"owner": "py"}}}, _request_timeout=5)
+    custom.patch_namespaced_custom_object_status("networking.istio.io", "v1", "default", "virtualservices", "created",
+                                                 {"status": {"observedGeneration": 1}}, field_manager="meshd",
+                                                 _request_timeout=5)
+    obj = api.get("virtualservices", "default", "created")
+    got = managers(obj)
+    assert set(got) == {("kubectl-create", "Update", "networking.istio.io/v1", ""),
+                        ("kubectl-label", "Update", "networking.istio.io/v1", ""),
+                        ("kubectl-patch", "Update", "networking.istio.io/v1", ""),
+                        ("kubectl-edit", "Update", "networking.istio.io/v1", ""),
+                        ("OpenAPI-Generator", "Update", "networking.istio.io/v1beta1", ""),
+                        ("meshd", "Update", "networking.istio.io/v1", "status")}, got
+    by = {e["manager"]: e for e in obj["metadata"]["managedFields"]}
+    assert by["kubectl-patch"]["fieldsV1"] == {"f:spec": {"f:gateways": {}}}
+    assert by["kubectl-edit"]["fieldsV1"] == {"f:spec": {"f:http": {}}}  # a list is one atomic field
+    assert by["kubectl-create"]["fieldsV1"] == {"f:spec": {".": {}, "f:hosts": {}}}  # http moved to the editor
+    assert by["meshd"]["fieldsV1"] == {"f:status": {".": {}, "f:observedGeneration": {}}}
+    times = [e["time"] for e in obj["metadata"]["managedFields"]]
+    assert times == sorted(times) and all(t.endswith("Z") for t in times)
+    # a changed label moves to its new writer (the labels map itself stays with kubectl-label); the
+    # gateways' only owner loses them and its entry goes
+    kubectl(kubeconfig, "label", "vs", "created", "team=b", "--overwrite", "--field-manager=relabeler")
+    custom.patch_namespaced_custom_object("networking.istio.io", "v1", "default", "virtualservices", "created",
+                                          {"spec": {"gateways": ["gw"]}}, field_manager="retargeter",
+                                          _request_timeout=5)
+    by = {e["manager"]: e for e in api.get("virtualservices", "default", "created")["metadata"]["managedFields"]}
+    assert by["kubectl-label"]["fieldsV1"] == {"f:metadata": {"f:labels": {}}}
+    assert by["relabeler"]["fieldsV1"] == {"f:metadata": {"f:labels": {"f:team": {}}}}
+    assert "kubectl-patch" not in by and by["retargeter"]["fieldsV1"] == {"f:spec": {"f:gateways": {}}}
+    shown = yaml.safe_load(kubectl(kubeconfig, "get", "vs", "created", "-o", "yaml", "--show-managed-fields").stdout)
+    assert {e["manager"] for e in shown["metadata"]["managedFields"]} >= {"relabeler", "meshd", "retargeter"}
+    assert "managedFields" not in yaml.safe_load(kubectl(kubeconfig, "get", "vs", "created", "-o", "yaml").stdout)["metadata"]
+    # strategic merge patch is refused for custom resources, as by the real server
+    p = kubectl(kubeconfig, "patch", "vs", "created", "-p", '{"spec":{"gateways":["x"]}}', check=False)
+    assert p.returncode == 1 and ("the body of the request was in an unknown format - accepted media types include: "
+                                  "application/json-patch+json, application/merge-patch+json, "
+                                  "application/apply-patch+yaml") in p.stderr, p.stderr
+
+
+ISTIO_CRDS = os.path.join(os.path.dirname(__file__), "..", "..", "deploy", "kubernetes", "istio-crds.yaml")
+
+
+@needs_kubectl
+@pytest.mark.skipif(not os.path.exists(ISTIO_CRDS), reason="deploy/kubernetes/istio-crds.yaml not generated yet")
+def test_istio_crds_file(api, kubeconfig, custom, tmp_path):
+    """The project's Istio CRDs: kubectl applies them, every served version is discovered, an
+    object is created under each version of VirtualService, a misspelled field is refused."""
+    out = kubectl(kubeconfig, "apply", "-f", ISTIO_CRDS, timeout=20).stdout
+    crds_in_file = [d for d in yaml.safe_load_all(open(ISTIO_CRDS)) if d and d.get("kind") == "CustomResourceDefinition"]
+    assert out.count(" created") == len(crds_in_file)
+    for crd in crds_in_file:
+        stored = api.get("customresourcedefinitions", "", crd["metadata"]["name"])
+        assert {c["type"] for c in stored["status"]["conditions"] if c["status"] == "True"} == \
+            {"NamesAccepted", "Established"}
+        for v in crd["spec"]["versions"]:
+            if v.get("served"):
+                assert (crd["spec"]["group"], v["name"], crd["spec"]["names"]["plural"]) in api.registry.by_gvp
+    for v in ("v1", "v1beta1", "v1alpha3"):
+        custom.create_namespaced_custom_object("networking.istio.io", v, "default", "virtualservices",
+                                               vs(f"reviews-{v}", version=v), _request_timeout=5)
+    assert sorted(api.state("virtualservices")) == [("default", "reviews-v1"), ("default", "reviews-v1alpha3"),
+                                                    ("default", "reviews-v1beta1")]
+    bad = vs("bad")
+    bad["spec"]["http"][0]["route"][0]["weigth"] = 1
+    p = kubectl(kubeconfig, "apply", "-f", dump(tmp_path, "bad.yaml", bad), check=False)
+    assert p.returncode == 1 and 'unknown field "spec.http[0].route[0].weigth"' in p.stderr, p.stderr
