@@ -8,20 +8,24 @@ read timeout.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
+import socket
+import ssl
 import subprocess
 import sys
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import yaml
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
-from kube_apiserver import KubeApiServer
+from kube_apiserver import KubeApiServer, make_tls_material
 
 KUBECTL = os.environ.get("KUBECTL") or shutil.which("kubectl")
 ADMIN = "admin-token"
@@ -905,6 +909,239 @@ def test_managed_fields_managers(crds, kubeconfig, custom, tmp_path):
     assert p.returncode == 1 and ("the body of the request was in an unknown format - accepted media types include: "
                                   "application/json-patch+json, application/merge-patch+json, "
                                   "application/apply-patch+yaml") in p.stderr, p.stderr
+
+
+class WebhookServer:
+    """A validating webhook over HTTPS with a certificate from its own CA (for
+    istiod.istio-system.svc and 127.0.0.1): it denies a route weight of -1, warns on a mirror,
+    waits `delay` seconds first, and keeps every AdmissionReview it gets."""
+
+    def __init__(self, workdir, delay=0.0):
+        os.makedirs(workdir, exist_ok=True)
+        _, cert, key, ca_pem = make_tls_material(workdir, dns_names=("istiod.istio-system.svc",))
+        self.ca_bundle = base64.b64encode(ca_pem).decode()
+        self.reviews, self.delay = [], delay
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                review = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                outer.reviews.append((self.path, review))
+                time.sleep(outer.delay)
+                req = review["request"]
+                http = ((req.get("object") or {}).get("spec") or {}).get("http") or []
+                answer = {"uid": req["uid"], "allowed": True}
+                if any(r.get("weight") == -1 for h in http for r in h.get("route") or []):
+                    answer = {"uid": req["uid"], "allowed": False, "status": {"message": "weight -1 is negative"}}
+                if any("mirror" in h for h in http):
+                    answer["warnings"] = ['spec.http[0].mirror: mirroring is "best effort"']
+                data = json.dumps({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                                   "response": answer}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.port = self.httpd.server_address[1]
+        self.address = f"127.0.0.1:{self.port}"
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def webhook(tmp_path):
+    server = WebhookServer(str(tmp_path / "webhook"))
+    yield server
+    server.stop()
+
+
+def webhook_config(name="istiod-validator", hook="validation.istio.io", ca_bundle=None, service=("istio-system", "istiod"),
+                   url=None, failure="Fail", versions=("*",), operations=("CREATE", "UPDATE", "DELETE"), **extra):
+    cc = {"url": url} if url else {"service": {"namespace": service[0], "name": service[1], "path": "/validate"}}
+    if ca_bundle:
+        cc["caBundle"] = ca_bundle
+    return {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+            "metadata": {"name": name},
+            "webhooks": [{"name": hook, "clientConfig": cc, "failurePolicy": failure, "sideEffects": "None",
+                          "admissionReviewVersions": ["v1"],
+                          "rules": [{"apiGroups": ["networking.istio.io"], "apiVersions": list(versions),
+                                     "operations": list(operations), "resources": ["*"]}], **extra}]}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@needs_kubectl
+def test_kubectl_webhook_denies_warns_and_sees_the_review(crds, kubeconfig, webhook, tmp_path):
+    """A webhook behind a service reference: kubectl apply of a denied object prints the webhook's
+    message and fails; an allowed one with warnings prints `Warning: ...`; the AdmissionReview is
+    kube-apiserver's (kinds, resources, user, options, objects) for CREATE, UPDATE and DELETE; a
+    server-side dry run calls it (dryRun true) and persists nothing."""
+    api = crds
+    api.add_webhook_service("istio-system", "istiod", webhook.address)
+    kubectl(kubeconfig, "apply", "-f", dump(tmp_path, "vwc.yaml", webhook_config(ca_bundle=webhook.ca_bundle)))
+    assert api.get("validatingwebhookconfigurations", "", "istiod-validator")["webhooks"][0]["timeoutSeconds"] == 10
+    p = kubectl(kubeconfig, "apply", "-f", dump(tmp_path, "deny.yaml", vs(weight=-1)), check=False)
+    assert p.returncode == 1 and api.state("virtualservices") == {}
+    assert 'admission webhook "validation.istio.io" denied the request: weight -1 is negative' in p.stderr, p.stderr
+    path, review = webhook.reviews[-1]
+    assert path == "/validate?timeout=10s"
+    req = review["request"]
+    assert (review["apiVersion"], review["kind"]) == ("admission.k8s.io/v1", "AdmissionReview")
+    assert list(req) == ["uid", "kind", "resource", "requestKind", "requestResource", "name", "namespace", "operation",
+                         "userInfo", "object", "oldObject", "dryRun", "options"]
+    assert req["kind"] == {"group": "networking.istio.io", "version": "v1", "kind": "VirtualService"}
+    assert req["resource"] == {"group": "networking.istio.io", "version": "v1", "resource": "virtualservices"}
+    assert req["requestKind"] == req["kind"] and req["requestResource"] == req["resource"]
+    assert (req["name"], req["namespace"], req["operation"], req["dryRun"]) == ("reviews", "default", "CREATE", False)
+    assert req["userInfo"] == {"username": "kubernetes-admin", "groups": ["system:masters", "system:authenticated"]}
+    assert req["options"] == {"kind": "CreateOptions", "apiVersion": "meta.k8s.io/v1",
+                              "fieldManager": "kubectl-client-side-apply", "fieldValidation": "Strict"}
+    assert req["oldObject"] is None and req["object"]["spec"]["http"][0]["route"][0]["weight"] == -1
+    assert req["object"]["metadata"]["uid"] and req["object"]["metadata"]["managedFields"][0]["manager"] == \
+        "kubectl-client-side-apply"
+    p = kubectl(kubeconfig, "apply", "-f", dump(tmp_path, "mirror.yaml", vs(mirror={"host": "shadow"})))
+    assert 'Warning: spec.http[0].mirror: mirroring is "best effort"' in p.stderr and "created" in p.stdout
+    kubectl(kubeconfig, "apply", "-f", dump(tmp_path, "update.yaml", vs(weight=50)))
+    req = webhook.reviews[-1][1]["request"]
+    assert req["operation"] == "UPDATE" and req["options"]["kind"] == "UpdateOptions"
+    assert req["oldObject"]["spec"]["http"][0]["mirror"] == {"host": "shadow"}
+    assert req["object"]["spec"]["http"][0]["route"][0]["weight"] == 50
+    p = kubectl(kubeconfig, "apply", "--dry-run=server", "-f", dump(tmp_path, "dry.yaml", vs("dry")))
+    assert "created (server dry run)" in p.stdout and api.get("virtualservices", "default", "dry") is None
+    assert webhook.reviews[-1][1]["request"]["dryRun"] is True
+    kubectl(kubeconfig, "delete", "vs", "reviews")
+    req = webhook.reviews[-1][1]["request"]
+    assert req["operation"] == "DELETE" and req["object"] is None and req["oldObject"]["metadata"]["name"] == "reviews"
+    assert req["options"]["kind"] == "DeleteOptions" and req["options"]["apiVersion"] == "meta.k8s.io/v1"
+    assert [c["allowed"] for c in api.admission_calls] == [False, True, True, True, True]
+    assert all(c["webhook"] == "validation.istio.io" and c["error"] is None for c in api.admission_calls)
+
+
+def test_webhook_match_policy_equivalent(crds, custom, webhook, kubeconfig):
+    """A rule naming v1 matches a v1alpha3 request (matchPolicy Equivalent, the default): the review
+    carries v1 in kind/resource, v1alpha3 in requestKind/requestResource, the object converted;
+    with matchPolicy Exact it is not called. An objectSelector leaves unlabelled objects alone."""
+    api = crds
+    api.add_webhook_service("istio-system", "istiod", webhook.address)
+    adm = client.AdmissionregistrationV1Api(config.new_client_from_config(config_file=kubeconfig))
+    adm.create_validating_webhook_configuration(webhook_config(ca_bundle=webhook.ca_bundle, versions=("v1",)),
+                                                _request_timeout=5)
+    args = ("networking.istio.io", "v1alpha3", "default", "virtualservices")
+    with pytest.raises(ApiException) as e:
+        custom.create_namespaced_custom_object(*args, vs(weight=-1, version="v1alpha3"), _request_timeout=5)
+    status = json.loads(e.value.body)
+    assert e.value.status == 400 and status["message"] == \
+        'admission webhook "validation.istio.io" denied the request: weight -1 is negative'
+    req = webhook.reviews[-1][1]["request"]
+    assert req["kind"]["version"] == "v1" and req["resource"]["version"] == "v1"
+    assert req["requestKind"] == {"group": "networking.istio.io", "version": "v1alpha3", "kind": "VirtualService"}
+    assert req["requestResource"]["version"] == "v1alpha3"
+    assert req["object"]["apiVersion"] == "networking.istio.io/v1"
+    adm.patch_validating_webhook_configuration("istiod-validator", [
+        {"op": "replace", "path": "/webhooks/0/matchPolicy", "value": "Exact"}], _request_timeout=5)
+    custom.create_namespaced_custom_object(*args, vs(weight=-1, version="v1alpha3"), _request_timeout=5)
+    assert len(webhook.reviews) == 1
+    adm.patch_validating_webhook_configuration("istiod-validator", [
+        {"op": "replace", "path": "/webhooks/0/matchPolicy", "value": "Equivalent"},
+        {"op": "add", "path": "/webhooks/0/objectSelector", "value": {"matchLabels": {"validate": "yes"}}}],
+        _request_timeout=5)
+    custom.create_namespaced_custom_object(*args, vs("other", weight=-1, version="v1alpha3"), _request_timeout=5)
+    assert len(webhook.reviews) == 1
+    labelled = vs("labelled", weight=-1)
+    labelled["metadata"]["labels"] = {"validate": "yes"}
+    with pytest.raises(ApiException):
+        custom.create_namespaced_custom_object("networking.istio.io", "v1", "default", "virtualservices", labelled,
+                                               _request_timeout=5)
+    assert len(webhook.reviews) == 2
+    # a namespaceSelector: the namespace's labels decide; the caller is the token's user
+    adm.patch_validating_webhook_configuration("istiod-validator", [
+        {"op": "remove", "path": "/webhooks/0/objectSelector"},
+        {"op": "add", "path": "/webhooks/0/namespaceSelector",
+         "value": {"matchExpressions": [{"key": "skip-validation", "operator": "DoesNotExist"}]}}], _request_timeout=5)
+    api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "free", "labels": {"skip-validation": ""}}})
+    custom.create_namespaced_custom_object("networking.istio.io", "v1", "free", "virtualservices",
+                                           vs(weight=-1, ns="free"), _request_timeout=5)
+    assert len(webhook.reviews) == 2
+    api.tokens.add("sa-token-reviews")
+    sa = client.CustomObjectsApi(config.new_client_from_config(
+        config_file=api.kubeconfig(kubeconfig + ".sa", "sa-token-reviews")))
+    with pytest.raises(ApiException):
+        sa.create_namespaced_custom_object(*args, vs("by-sa", weight=-1, version="v1alpha3"), _request_timeout=5)
+    user = webhook.reviews[-1][1]["request"]["userInfo"]
+    assert user["username"] == "system:serviceaccount:shop:reviews" and user["uid"]
+    assert user["groups"] == ["system:serviceaccounts", "system:serviceaccounts:shop", "system:authenticated"]
+
+
+def test_webhook_failures(crds, custom, webhook, kubeconfig, tmp_path):
+    """A webhook that cannot be called: failurePolicy Fail refuses the request with 500 and the
+    real `failed calling webhook` wording (connection refused, no caBundle, a certificate for
+    another name, a timeout), Ignore lets it through; patching the caBundle in (as meshd does)
+    heals it."""
+    api = crds
+    adm = client.AdmissionregistrationV1Api(config.new_client_from_config(config_file=kubeconfig))
+    args = ("networking.istio.io", "v1", "default", "virtualservices")
+    dead = free_port()
+    adm.create_validating_webhook_configuration(webhook_config(url=f"https://127.0.0.1:{dead}/validate",
+                                                               hook="dead.example.com"), _request_timeout=5)
+
+    def refused():
+        with pytest.raises(ApiException) as e:
+            custom.create_namespaced_custom_object(*args, vs(), _request_timeout=15)
+        status = json.loads(e.value.body)
+        assert e.value.status == 500 and status["reason"] == "InternalError"
+        return status["message"]
+    assert refused() == (f'Internal error occurred: failed calling webhook "dead.example.com": failed to call webhook: '
+                         f'Post "https://127.0.0.1:{dead}/validate?timeout=10s": dial tcp 127.0.0.1:{dead}: connect: '
+                         f'connection refused')
+    adm.patch_validating_webhook_configuration("istiod-validator", [
+        {"op": "replace", "path": "/webhooks/0/failurePolicy", "value": "Ignore"}], _request_timeout=5)
+    custom.create_namespaced_custom_object(*args, vs("ignored"), _request_timeout=5)
+    assert api.admission_calls[-1]["error"].startswith('failed calling webhook "dead.example.com"')
+    adm.delete_validating_webhook_configuration("istiod-validator", _request_timeout=5)
+    # a live webhook without a caBundle: the certificate is unknown
+    api.add_webhook_service("istio-system", "istiod", webhook.address)
+    api.add_webhook_service("istio-system", "other", webhook.address)
+    adm.create_validating_webhook_configuration(webhook_config(), _request_timeout=5)
+    assert refused().endswith('failed to call webhook: Post "https://istiod.istio-system.svc:443/validate?timeout=10s": '
+                              'tls: failed to verify certificate: x509: certificate signed by unknown authority')
+    adm.patch_validating_webhook_configuration("istiod-validator", [
+        {"op": "add", "path": "/webhooks/0/clientConfig/caBundle", "value": webhook.ca_bundle}], _request_timeout=5)
+    custom.create_namespaced_custom_object(*args, vs("healed"), _request_timeout=5)
+    assert webhook.reviews[-1][1]["request"]["name"] == "healed"
+    adm.patch_validating_webhook_configuration("istiod-validator", [
+        {"op": "replace", "path": "/webhooks/0/clientConfig/service/name", "value": "other"}], _request_timeout=5)
+    assert refused().endswith('tls: failed to verify certificate: x509: certificate is valid for '
+                              'istiod.istio-system.svc, not other.istio-system.svc')
+    adm.patch_validating_webhook_configuration("istiod-validator", [
+        {"op": "replace", "path": "/webhooks/0/clientConfig/service/name", "value": "istiod"},
+        {"op": "replace", "path": "/webhooks/0/timeoutSeconds", "value": 1}], _request_timeout=5)
+    webhook.delay = 2.0
+    t0 = time.monotonic()
+    assert refused().endswith('Post "https://istiod.istio-system.svc:443/validate?timeout=1s": context deadline exceeded')
+    assert time.monotonic() - t0 < 1.9
+    webhook.delay = 0.0
+    with pytest.raises(ApiException) as e:  # v1 webhooks must declare their side effects
+        adm.create_validating_webhook_configuration(webhook_config(name="bad", sideEffects=None), _request_timeout=5)
+    assert e.value.status == 422 and "webhooks[0].sideEffects: Required value: must specify one of None, NoneOnDryRun" \
+        in json.loads(e.value.body)["message"]
 
 
 ISTIO_CRDS = os.path.join(os.path.dirname(__file__), "..", "..", "deploy", "kubernetes", "istio-crds.yaml")
