@@ -87,7 +87,7 @@ extension KubernetesConfigStore {
         if expected != nil, let current, current.resource != recorded?.resource {
             throw Self.changedSinceRecorded(key)
         }
-        let query = [("fieldManager", manager)]
+        let query = [("fieldManager", manager), ("fieldValidation", "Strict")]
         for _ in 1...3 {
             do {
                 if let version = current?.resourceVersion {

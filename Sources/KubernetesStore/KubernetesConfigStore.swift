@@ -34,6 +34,8 @@ public final class KubernetesConfigStore: ConfigStore {
         /// object names no field manager, so the record's actor comes from here when this
         /// replica records it too.
         var deleters: [ConfigKey: FieldManager] = [:]
+        /// Whether the ledger has recorded everything the API server held, once (`isSynced`).
+        var recordedOnce = false
         /// Writes through this replica in progress: while one is, the recorder waits, so a write
         /// of several objects is one record when this replica records it.
         var writing = 0
@@ -130,6 +132,15 @@ public final class KubernetesConfigStore: ConfigStore {
         state.withLock { state in
             HistoryWindow(
                 snapshot: state.ledger.mirror.snapshot, records: state.ledger.records(after: revision), floor: state.ledger.floor)
+        }
+    }
+
+    /// Whether the ledger has recorded what the API server holds (once true, stays true): until
+    /// then the first push waits, so proxies never get a configuration without the cluster's.
+    public var isSynced: Bool {
+        state.withLock { state in
+            if !state.recordedOnce, state.ledger.nextEntry(objects: state.objects, now: Date()) == nil { state.recordedOnce = true }
+            return state.recordedOnce
         }
     }
 

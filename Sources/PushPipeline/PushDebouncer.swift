@@ -39,6 +39,9 @@ public struct PushDebouncer: ServiceLifecycle.Service {
     private let platform: PlatformRegistrySource?
     /// How long the first build waits for the platform registry's first complete state.
     private let platformSyncTimeout: Duration
+    /// Whether the store holds its backend's configuration yet (the Kubernetes store: the
+    /// history ledger records what the API server held at start); the first build waits for it.
+    private let storeSynced: @Sendable () -> Bool
 
     /// Retry delays after a failed build: `initial`, doubling up to `maximum`.
     public struct Backoff: Sendable {
@@ -63,8 +66,9 @@ public struct PushDebouncer: ServiceLifecycle.Service {
         maxDelay: Duration = .seconds(10), metrics: XDSMetrics? = nil, health: ServingHealth = ServingHealth(),
         backoff: Backoff = Backoff(), index: SharedConfigIndex = SharedConfigIndex(), vault: (any CredentialVault)? = nil,
         settings: MeshSettingsSource? = nil, platform: PlatformRegistrySource? = nil, platformSyncTimeout: Duration = .seconds(30),
-        logger: Logger
+        storeSynced: @escaping @Sendable () -> Bool = { true }, logger: Logger
     ) {
+        self.storeSynced = storeSynced
         self.settings = settings
         self.platform = platform
         self.platformSyncTimeout = platformSyncTimeout
@@ -137,15 +141,16 @@ public struct PushDebouncer: ServiceLifecycle.Service {
     }
 
     /// Holds the first build until the platform registry has its first complete state (as
-    /// istiod waits for its informers), at most `platformSyncTimeout`: a context without the
-    /// platform's services would take them away from every proxy that reconnects.
+    /// istiod waits for its informers) and the store holds its backend's configuration, at most
+    /// `platformSyncTimeout`: a context without them would take services and routes away from
+    /// every proxy that reconnects.
     private func waitForPlatformSync() async throws {
-        guard let platform, !platform.isSynced else { return }
+        let synced = { (self.platform?.isSynced ?? true) && self.storeSynced() }
         let deadline = ContinuousClock.now + platformSyncTimeout
-        while !platform.isSynced {
+        while !synced() {
             guard ContinuousClock.now < deadline else {
                 logger.warning(
-                    "the platform registry has not synced; building without its complete state",
+                    "the platform registry or the config store has not synced; building without their complete state",
                     metadata: ["waited": "\(platformSyncTimeout)"])
                 return
             }

@@ -47,7 +47,9 @@ extension MeshdCommand {
             }
             logger.info("config from the Kubernetes API", metadata: ["namespace": "\(namespace)", "replica": "\(replicaIdentity)"])
             try await body(
-                StoreContext(store: store, vault: KubernetesSecretVault(), identity: identity, services: [store, election], peers: nil))
+                StoreContext(
+                    store: store, vault: KubernetesSecretVault(), identity: identity, services: [store, election], peers: nil,
+                    synced: { store.isSynced }))
         } catch {
             await api.shutdown()
             throw error

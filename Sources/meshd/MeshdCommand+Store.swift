@@ -20,6 +20,8 @@ struct StoreContext {
     let identity: MeshIdentity
     let services: [any Service]
     let peers: (any PeerProxyStatuses)?
+    /// Whether the store holds its backend's configuration yet; the first push waits for it.
+    var synced: @Sendable () -> Bool = { true }
 }
 
 /// The etcd proxy-status share as the admin API's view of the other replicas.

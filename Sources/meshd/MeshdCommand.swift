@@ -233,7 +233,7 @@ struct MeshdCommand: AsyncParsableCommand {
             let debouncer = PushDebouncer(
                 store: store, publisher: publisher, quiet: quiet, maxDelay: maxDelay,
                 metrics: metrics, health: health, index: configIndex, vault: opened.vault, settings: settings,
-                platform: kubernetes?.source, logger: logger)
+                platform: kubernetes?.source, storeSynced: opened.synced, logger: logger)
             let meshConfigWatcher = loadedMeshConfig.map { loaded in
                 MeshConfigWatcher(
                     path: meshConfig ?? "", initial: loaded, settings: settings, health: health, trustDomain: trustDomain,
