@@ -37,7 +37,8 @@ What it serves (thread-based, ThreadingHTTPServer, 127.0.0.1, port 0 = a free on
   get no schema, and their PATCH lists no strategic-merge body, so kubectl computes strategic
   merges from its compiled-in types. `/openapi/v2` answers 404 (kubectl only falls back to it).
 - Kinds (RESOURCES): core/v1 namespaces, nodes (cluster scoped), services, pods, serviceaccounts,
-  configmaps; discovery.k8s.io/v1 endpointslices; coordination.k8s.io/v1 leases;
+  configmaps, secrets (`stringData` folded into base64 `data` on write; `type` defaults to
+  Opaque); discovery.k8s.io/v1 endpointslices; coordination.k8s.io/v1 leases;
   authentication.k8s.io/v1 tokenreviews (create only); apiextensions.k8s.io/v1
   customresourcedefinitions and admissionregistration.k8s.io/v1 validatingwebhookconfigurations
   (cluster scoped, below); plus every served version of each CRD. Namespaces default, kube-system,
@@ -264,6 +265,7 @@ RESOURCES = [
     Resource("", "v1", "pods", "Pod", True, ("po",), subresources=("status",)),
     Resource("", "v1", "serviceaccounts", "ServiceAccount", True, ("sa",)),
     Resource("", "v1", "configmaps", "ConfigMap", True, ("cm",)),
+    Resource("", "v1", "secrets", "Secret", True),
     Resource("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True),
     Resource("coordination.k8s.io", "v1", "leases", "Lease", True),
     Resource("authentication.k8s.io", "v1", "tokenreviews", "TokenReview", False, verbs=("create",)),
@@ -1034,6 +1036,12 @@ class KubeApiServer:
             obj["spec"].setdefault("conversion", {"strategy": "None"})
         elif res.plural == "validatingwebhookconfigurations":
             kube_admission.default_configuration(obj)
+        elif res.plural == "secrets":
+            # Secret's stringData is write-only: merged into data (base64), never stored.
+            data = obj.setdefault("data", {})
+            for key, value in (obj.pop("stringData", None) or {}).items():
+                data[key] = base64.b64encode(str(value).encode()).decode()
+            obj.setdefault("type", "Opaque")
 
     def _managed_fields(self, res: Resource, live: dict | None, new: dict, w: "Write"):
         if not w.manager:
