@@ -37,6 +37,9 @@ public final class KubeAPIClient: Sendable {
             throw KubeClientConfig.ConfigError("the API server's CA or the client certificate cannot be read: \(error)")
         }
         if config.insecureSkipTLSVerify { tls.certificateVerification = .none }
+        // Closing waits this long for the server's close_notify; servers that never send it (Go's
+        // TLS stack does not answer one) would hold every shutdown for NIOSSL's default 5 s.
+        tls.shutdownTimeout = .milliseconds(200)
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
         configuration.timeout.connect = .seconds(5)
         configuration.decompression = .disabled
