@@ -36,9 +36,11 @@ struct IstioObject: Sendable, Hashable {
     var problem: String?
     /// Kubernetes' `metadata.resourceVersion`: compared for equality only.
     var resourceVersion: String
-    /// The field manager of the newest `metadata.managedFields` entry (`kubectl-client-side-apply`,
-    /// `meshd:admin`), nil when the server keeps none.
+    /// Who wrote it last: the field manager (`kubectl-client-side-apply`, `meshd:admin`) whose
+    /// `metadata.managedFields` entry this version changed, nil when the server keeps none.
     var manager: String?
+    /// Each manager's entry (time and fields, canonical JSON), to tell which one a write changed.
+    var managerEntries: [String: String] = [:]
 }
 
 /// Turns Kubernetes objects of the Istio kinds into meshd's resources and back.
@@ -46,7 +48,9 @@ enum IstioObjectCodec {
     /// `object` of `kind` read from the API server. The envelope is checked as meshd checks a
     /// document (`ConfigDocumentParser`); `status`, `resourceVersion` and the rest of Kubernetes'
     /// metadata are not part of a resource.
-    static func decode(_ object: KubeObject, kind: ConfigKind) -> IstioObject {
+    /// `previous` is the version the watch held before, whose managedFields tell this write's
+    /// manager apart (entries carry whole seconds and sort by name within one).
+    static func decode(_ object: KubeObject, kind: ConfigKind, previous: IstioObject? = nil) -> IstioObject {
         var body = object.body
         if case .object(var fields) = body, case .object(var metadata)? = fields["metadata"] {
             metadata.removeValue(forKey: "resourceVersion")
@@ -55,12 +59,28 @@ enum IstioObjectCodec {
             body = .object(fields)
         }
         let label = "\(kind.rawValue) \(object.key)"
+        let entries = managerEntries(object.body)
+        // A write that changed no entry is most likely the previous writer's again (the same
+        // manager within the same second).
+        let writer =
+            manager(object.body, changedSince: previous?.managerEntries, entries: entries) ?? previous?.manager ?? manager(object.body)
         do {
             let document = try ConfigDocumentParser.document(from: body, label: label)
-            return IstioObject(resource: document.resource, resourceVersion: object.resourceVersion, manager: manager(object.body))
+            return IstioObject(resource: document.resource, resourceVersion: object.resourceVersion, manager: writer, managerEntries: entries)
         } catch {
-            return IstioObject(problem: "\(error)", resourceVersion: object.resourceVersion, manager: manager(object.body))
+            return IstioObject(problem: "\(error)", resourceVersion: object.resourceVersion, manager: writer, managerEntries: entries)
         }
+    }
+
+    /// Each manager's entries, status writes left out (they are not changes of the resource).
+    static func managerEntries(_ body: JSONValue) -> [String: String] {
+        guard case .array(let entries)? = body["metadata"]?["managedFields"] else { return [:] }
+        var out: [String: String] = [:]
+        for entry in entries {
+            guard let manager = entry["manager"]?.stringValue, entry["subresource"]?.stringValue != "status" else { continue }
+            out[manager, default: ""] += entry.canonicalJSON()
+        }
+        return out
     }
 
     /// The JSON body that creates or replaces `resource` (in `ConfigKind.kubeVersion`), with
@@ -79,13 +99,16 @@ enum IstioObjectCodec {
         return object.canonicalJSON()
     }
 
-    /// The manager of the newest `managedFields` entry (RFC 3339 times in UTC sort as text);
-    /// status writes are not changes of the resource and are skipped.
-    static func manager(_ body: JSONValue) -> String? {
-        guard case .array(let entries)? = body["metadata"]?["managedFields"] else { return nil }
+    /// The writer of this version: among the managers whose entry differs from `previous`
+    /// (all of them without it), the one with the newest time (RFC 3339 in UTC sorts as text);
+    /// status writes are skipped.
+    static func manager(_ body: JSONValue, changedSince previous: [String: String]? = nil, entries: [String: String]? = nil) -> String? {
+        guard case .array(let list)? = body["metadata"]?["managedFields"] else { return nil }
+        let entries = entries ?? managerEntries(body)
         var newest: (time: String, manager: String)?
-        for entry in entries {
+        for entry in list {
             guard let manager = entry["manager"]?.stringValue, entry["subresource"]?.stringValue != "status" else { continue }
+            if let previous, previous[manager] == entries[manager] { continue }
             let time = entry["time"]?.stringValue ?? ""
             if newest == nil || time >= newest!.time { newest = (time, manager) }
         }

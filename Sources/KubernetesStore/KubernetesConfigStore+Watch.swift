@@ -34,7 +34,7 @@ extension KubernetesConfigStore: Service {
                 switch effect {
                 case .upsert(let object):
                     let key = ConfigKey(kind: kind, namespace: object.key.namespace, name: object.key.name)
-                    let decoded = IstioObjectCodec.decode(object, kind: kind)
+                    let decoded = IstioObjectCodec.decode(object, kind: kind, previous: state.objects[key])
                     state.objects[key] = decoded
                     if let problem = decoded.problem {
                         if state.problems.updateValue(problem, forKey: key) != problem { problems.append((key, problem)) }
