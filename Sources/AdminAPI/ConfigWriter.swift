@@ -115,6 +115,28 @@ struct ConfigWriter: Sendable {
         _ write: ConfigWrite, extra: [String: JSONValue] = [:], dryRun: DryRunRequest? = nil, material: [CredentialMaterial] = [],
         extraWarnings: [String] = []
     ) async throws -> JSONValue {
+        let checked = try await check(write, material: material, extraWarnings: extraWarnings)
+        if let dryRun {
+            return try await dryRunAnswer(
+                write, request: dryRun, stored: checked.stored, prospective: checked.context, warnings: checked.warnings, extra: extra)
+        }
+        let outcome = try await store.write(write)
+        return answer(outcome, extra: extra.merging(["warnings": .array(checked.warnings)]) { a, _ in a })
+    }
+
+    /// Every check an apply of `documents` makes, and its warnings, with nothing written: what
+    /// the validating admission webhook asks of an object `kubectl apply` is about to store.
+    func review(_ documents: [ConfigDocument]) async throws -> [String] {
+        let puts = documents.map { ConfigWrite.Put($0.resource) }
+        let checked = try await check(ConfigWrite(puts: puts, metadata: ChangeMetadata(actor: systemActor, operation: .apply)))
+        return checked.warnings.compactMap(\.stringValue)
+    }
+
+    /// Validates `write`'s puts and builds the configuration as it will be after it; the
+    /// configuration as stored (`stored`), the prospective context and the answer's warnings.
+    private func check(
+        _ write: ConfigWrite, material: [CredentialMaterial] = [], extraWarnings: [String] = []
+    ) async throws -> (stored: ConfigIndex, context: PushContext, warnings: [JSONValue]) {
         var notHonoured: [JSONValue] = []
         var validated: [(resource: ConfigResource, config: TypedConfig)] = []
         for resource in write.puts.map(\.resource) {
@@ -145,11 +167,7 @@ struct ConfigWriter: Sendable {
         let warnings =
             context.warnings.filter { keys.contains($0.key) }.map { JSONValue.string($0.description) } + notHonoured
             + extraWarnings.map(JSONValue.string) + fetchWarnings.map(JSONValue.string)
-        if let dryRun {
-            return try await dryRunAnswer(write, request: dryRun, stored: stored, prospective: context, warnings: warnings, extra: extra)
-        }
-        let outcome = try await store.write(write)
-        return answer(outcome, extra: extra.merging(["warnings": .array(warnings)]) { a, _ in a })
+        return (stored, context, warnings)
     }
 
     /// Fetches the `jwksUri`s of the RequestAuthentications being applied that meshd has no

@@ -10,6 +10,8 @@ public enum MeshDefaults {
     public static let mutualTLSPort = 15013
     /// The admin REST API, `/metrics` and `/debug/*`.
     public static let adminPort = 15014
+    /// The validating admission webhook over HTTPS (istiod's port).
+    public static let webhookPort = 15017
     /// The SPIFFE trust domain of workload identities (Istio's default).
     public static let trustDomain = "cluster.local"
     /// The DNS suffix of service host names (`NAME.NAMESPACE.svc.cluster.local`).

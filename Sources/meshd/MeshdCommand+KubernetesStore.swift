@@ -1,10 +1,14 @@
+import AdminAPI
 import ArgumentParser
 import CertificateAuthority
 import Foundation
+import Hummingbird
+import HummingbirdTLS
 import Kubernetes
 import KubernetesStore
 import Logging
 import MeshModel
+import NIOSSL
 import PushPipeline
 import ServiceLifecycle
 import Storage
@@ -39,10 +43,13 @@ extension MeshdCommand {
             let identity = try await MeshIdentity.loadShared(
                 api: api, namespace: namespace, dataDirectory: directory, caDirectory: caDir.map { URL(fileURLWithPath: $0) },
                 trustDomain: trustDomain, metrics: caMetrics, logger: logger)
+            let patcher = WebhookConfigPatcher(
+                api: api, name: webhookConfigName, caBundlePEM: identity.ca.rootCertificatePEM, logger: logger)
             let election = KubeLeaderElection(api: api, namespace: namespace, identity: replicaIdentity, logger: logger) {
                 await withDiscardingTaskGroup { group in
                     group.addTask { await store.record() }
                     group.addTask { await store.prune(retention: retention, interval: .seconds(60)) }
+                    group.addTask { await patcher.run() }
                 }
             }
             logger.info("config from the Kubernetes API", metadata: ["namespace": "\(namespace)", "replica": "\(replicaIdentity)"])
@@ -55,6 +62,32 @@ extension MeshdCommand {
             throw error
         }
         await api.shutdown()
+    }
+}
+
+extension MeshdCommand {
+    /// The validating admission webhook's HTTPS server (`--store kubernetes` only: nothing else
+    /// sends AdmissionReviews): `/validate` with a serving certificate from meshd's CA, which
+    /// the elected replica puts in the webhook configuration's caBundle.
+    func admissionWebhook(
+        _ dependencies: AdminDependencies, identity: MeshIdentity, dnsNames: [String], logger: Logger
+    ) throws -> (any Service)? {
+        guard storeSpec == "kubernetes" else { return nil }
+        var ips = [listenAddress]
+        if listenAddress == "0.0.0.0" { ips = ["127.0.0.1"] }
+        let (chain, key) = try identity.ca.issueServingCertificate(dnsNames: dnsNames, ipAddresses: ips, ttl: .seconds(365 * 86_400))
+        let tls = TLSConfiguration.makeServerConfiguration(
+            certificateChain: try chain.flatMap { try NIOSSLCertificate.fromPEMBytes(Array($0.utf8)) }.map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(key.utf8), format: .pem)))
+        let address = listenAddress
+        return Application(
+            router: AdmissionController.make(dependencies),
+            server: try .tls(.http1(), tlsConfiguration: tls),
+            configuration: .init(address: .hostname(listenAddress, port: webhookPort), serverName: "meshd-webhook"),
+            onServerRunning: { channel in
+                logger.info("admission webhook listening webhook_address=\(Self.display(address)):\(channel.localAddress?.port ?? 0)")
+            },
+            logger: logger)
     }
 }
 

@@ -174,6 +174,16 @@ struct MeshdCommand: AsyncParsableCommand {
     )
     var systemNamespace: String?
 
+    @Option(
+        name: .long,
+        help: "With --store kubernetes: the validating admission webhook's HTTPS port (istiod's 15017; 0 picks a free port).")
+    var webhookPort: Int = MeshDefaults.webhookPort
+
+    @Option(
+        name: .long,
+        help: "With --store kubernetes: the ValidatingWebhookConfiguration whose caBundle and failurePolicy meshd keeps set.")
+    var webhookConfigName: String = "meshd-validator"
+
     @Option(name: .long, help: "With --registry kubernetes: the cluster's DNS domain; Services become NAME.NAMESPACE.svc.DOMAIN.")
     var clusterDomain: String = "cluster.local"
 
@@ -300,8 +310,18 @@ struct MeshdCommand: AsyncParsableCommand {
                 },
                 logger: logger)
 
+            let webhook = try admissionWebhook(
+                AdminDependencies(
+                    store: store, publisher: publisher, statuses: statuses, metrics: prometheus, logger: logger,
+                    adminToken: identity.adminToken, trustedAddresses: trusted, allowedHostNames: allowedHosts,
+                    allowLoopbackTokenMinting: false, health: health, configIndex: configIndex,
+                    identity: nil, peers: nil, generators: generators,
+                    vault: opened.vault, meshInputs: .init(settings: settings, meshConfig: meshConfigWatcher, jwks: jwks), kubernetes: nil),
+                identity: identity, dnsNames: dnsNames, logger: logger)
+
             var lifecycle = ServiceGroupConfiguration(
                 services: opened.services + [debouncer, jwks, grpc, tls, renewal, admin] + (meshConfigWatcher.map { [$0] } ?? [])
+                    + (webhook.map { [$0] } ?? [])
                     + (kubernetes.map { [KubernetesDiscoveryService(discovery: $0.discovery)] } ?? []),
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger)

@@ -191,3 +191,46 @@ import Testing
         #expect(written["status"] == nil)
     }
 }
+
+@Suite struct WebhookConfigPatcherTests {
+    @Test func everyWebhookGetsTheBundleAndFailOnce() throws {
+        let shipped: JSONValue = .object([
+            "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+            "metadata": .object(["name": "meshd-validator", "resourceVersion": "5"]),
+            "webhooks": .array([
+                .object(["name": "validation.meshd.io", "failurePolicy": "Ignore", "clientConfig": .object(["service": .object(["name": "meshd"])])]),
+                .object(["name": "second.meshd.io", "clientConfig": .object(["caBundle": "b2xk"])]),
+            ]),
+        ])
+        let patched = try #require(WebhookConfigPatcher.patched(shipped, caBundle: "bmV3"))
+        for index in 0..<2 {
+            #expect(patched["webhooks"]?[index]?["clientConfig"]?["caBundle"]?.stringValue == "bmV3")
+            #expect(patched["webhooks"]?[index]?["failurePolicy"]?.stringValue == "Fail")
+        }
+        #expect(patched["webhooks"]?[0]?["clientConfig"]?["service"]?["name"]?.stringValue == "meshd")
+        #expect(patched["metadata"]?["resourceVersion"]?.stringValue == "5")
+        #expect(WebhookConfigPatcher.patched(patched, caBundle: "bmV3") == nil)
+    }
+
+    @Test func theWritersEntryNamesTheWriterWithinOneSecond() {
+        func object(_ entries: [(String, String)]) -> JSONValue {
+            .object([
+                "metadata": .object([
+                    "name": "r", "resourceVersion": "1",
+                    "managedFields": .array(
+                        entries.map { .object(["manager": .string($0.0), "time": "2026-12-07T10:00:00Z", "fieldsV1": .string($0.1)]) }),
+                ])
+            ])
+        }
+        let first = IstioObjectCodec.decode(KubeObject(body: object([("meshd:admin", "a")]))!, kind: .virtualService)
+        #expect(first.manager == "meshd:admin")
+        // kubectl writes in the same second: its entry is the one that changed, though entries
+        // sort by name and meshd's comes last.
+        let second = IstioObjectCodec.decode(
+            KubeObject(body: object([("kubectl-client-side-apply", "b"), ("meshd:admin", "a")]))!, kind: .virtualService, previous: first)
+        #expect(second.manager == "kubectl-client-side-apply")
+        let again = IstioObjectCodec.decode(
+            KubeObject(body: object([("kubectl-client-side-apply", "b"), ("meshd:admin", "a")]))!, kind: .virtualService, previous: second)
+        #expect(again.manager == "kubectl-client-side-apply")
+    }
+}

@@ -16,7 +16,9 @@ validation, status subresources, managedFields, Leases) with grpcio's real xDS c
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import subprocess
 import time
 
@@ -74,7 +76,7 @@ def config_meshd(cluster, meshd_factory):
     def start(replica: str = "meshd-a", data_dir=None):
         return meshd_factory(
             extra_args=["--store", "kubernetes", "--registry", "kubernetes", "--kubeconfig", cluster.kubeconfig_path,
-                        "--replica-name", replica, "--system-namespace", SYSTEM_NAMESPACE],
+                        "--replica-name", replica, "--system-namespace", SYSTEM_NAMESPACE, "--webhook-port", "0"],
             data_dir=data_dir, name=replica)
     return start
 
@@ -270,3 +272,62 @@ def test_a_restarted_meshd_serves_the_same_revisions(cluster, config_meshd):
     meshd.start()
     assert history(meshd) == before
     assert meshd.wait_pushed(served)["revision"] == served
+
+
+def webhook_configuration() -> dict:
+    """deploy/kubernetes/meshd-kubernetes.yaml's ValidatingWebhookConfiguration, as shipped."""
+    import yaml
+    with open(repo_file("deploy", "kubernetes", "meshd-kubernetes.yaml")) as f:
+        return next(d for d in yaml.safe_load_all(f) if d and d.get("kind") == "ValidatingWebhookConfiguration")
+
+
+def webhook_address(meshd) -> str:
+    found = {}
+
+    def seen():
+        m = re.search(r"webhook_address=(\S+):(\d+)", meshd.tail(400))
+        found["a"] = m and f"{m.group(1)}:{m.group(2)}"
+        return found["a"]
+    wait_until(seen, 15, "meshd's webhook_address= log line", describe=lambda: meshd.tail(40))
+    return found["a"]
+
+
+def negative_weight_vs() -> str:
+    return configs.virtual_service({"v1": 100, "v2": 0}).replace("weight: 0", "weight: -1")
+
+
+def test_kubectl_apply_is_checked_by_meshds_webhook(cluster, config_meshd):
+    """The webhook configuration as shipped (Ignore, no caBundle) is patched by the leader; then
+    kubectl's applies are refused with meshd's message and field path, or stored with meshd's
+    warnings printed; a misspelled field is refused earlier by strict decoding."""
+    cluster.create(webhook_configuration())
+    meshd = config_meshd()
+    host, port = webhook_address(meshd).rsplit(":", 1)
+    cluster.add_webhook_service(SYSTEM_NAMESPACE, "meshd", f"{host}:{port}")
+
+    def patched():
+        hooks = cluster.get("validatingwebhookconfigurations", "", "meshd-validator")["webhooks"]
+        return all(h.get("failurePolicy") == "Fail" and h.get("clientConfig", {}).get("caBundle") for h in hooks)
+    wait_until(patched, 15, "the leader patching caBundle and failurePolicy: Fail")
+    bundle = base64.b64decode(cluster.get("validatingwebhookconfigurations", "", "meshd-validator")["webhooks"][0]["clientConfig"]["caBundle"])
+    assert bundle.decode().strip() == meshd.ca_root().strip()
+
+    refused = cluster.kubectl("apply", "-f", "-", stdin=negative_weight_vs(), check=False)
+    record_result("kube-config", f"kubectl apply of weight -1: exit {refused.returncode}: {refused.stderr.strip()}")
+    assert refused.returncode != 0, refused
+    assert 'admission webhook "validation.meshd.io" denied the request' in refused.stderr, refused.stderr
+    assert "spec.http[0].route[1].weight" in refused.stderr, refused.stderr
+    assert cluster.get("virtualservices", "default", "reviews") is None
+
+    mirrored = configs.virtual_service({"v1": 100}).rstrip("\n") + "\n    mirror:\n      host: reviews.default.svc.cluster.local\n      subset: v2\n"
+    warned = cluster.kubectl("apply", "-f", "-", stdin=mirrored)
+    record_result("kube-config", f"kubectl apply with mirror: {warned.stderr.strip()}")
+    assert "Warning:" in warned.stderr and "spec.http[0].mirror" in warned.stderr, warned.stderr
+    wait_revision(meshd, "virtualservices", "reviews", lambda r: "mirror" in r["spec"]["http"][0], "the mirrored VirtualService in meshd")
+
+    misspelled = configs.virtual_service({"v1": 100}).replace("weight:", "weigth:")
+    typo = cluster.kubectl("apply", "-f", "-", stdin=misspelled, check=False)
+    assert typo.returncode != 0 and 'unknown field "spec.http[0].route[0].weigth"' in typo.stderr, typo
+    assert "mirror" in cluster.get("virtualservices", "default", "reviews")["spec"]["http"][0]
+    calls = [(c["review"]["request"]["operation"], c["allowed"]) for c in cluster.admission_calls if c["webhook"] == "validation.meshd.io"]
+    assert calls == [("CREATE", False), ("CREATE", True)], calls
