@@ -41,6 +41,10 @@ struct IstioObject: Sendable, Hashable {
     var manager: String?
     /// Each manager's entry (time and fields, canonical JSON), to tell which one a write changed.
     var managerEntries: [String: String] = [:]
+    /// `status`, which meshd's elected replica writes validation messages into.
+    var status: JSONValue?
+    /// `metadata.generation`, echoed as the status' `observedGeneration`.
+    var generation: Int?
 }
 
 /// Turns Kubernetes objects of the Istio kinds into meshd's resources and back.
@@ -64,12 +68,15 @@ enum IstioObjectCodec {
         // manager within the same second).
         let writer =
             manager(object.body, changedSince: previous?.managerEntries, entries: entries) ?? previous?.manager ?? manager(object.body)
+        var decoded = IstioObject(resourceVersion: object.resourceVersion, manager: writer, managerEntries: entries)
+        decoded.status = object.body["status"]
+        decoded.generation = object.body["metadata"]?["generation"]?.intValue
         do {
-            let document = try ConfigDocumentParser.document(from: body, label: label)
-            return IstioObject(resource: document.resource, resourceVersion: object.resourceVersion, manager: writer, managerEntries: entries)
+            decoded.resource = try ConfigDocumentParser.document(from: body, label: label).resource
         } catch {
-            return IstioObject(problem: "\(error)", resourceVersion: object.resourceVersion, manager: writer, managerEntries: entries)
+            decoded.problem = "\(error)"
         }
+        return decoded
     }
 
     /// Each manager's entries, status writes left out (they are not changes of the resource).

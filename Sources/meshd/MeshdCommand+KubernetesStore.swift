@@ -43,20 +43,13 @@ extension MeshdCommand {
             let identity = try await MeshIdentity.loadShared(
                 api: api, namespace: namespace, dataDirectory: directory, caDirectory: caDir.map { URL(fileURLWithPath: $0) },
                 trustDomain: trustDomain, metrics: caMetrics, logger: logger)
-            let patcher = WebhookConfigPatcher(
-                api: api, name: webhookConfigName, caBundlePEM: identity.ca.rootCertificatePEM, logger: logger)
-            let election = KubeLeaderElection(api: api, namespace: namespace, identity: replicaIdentity, logger: logger) {
-                await withDiscardingTaskGroup { group in
-                    group.addTask { await store.record() }
-                    group.addTask { await store.prune(retention: retention, interval: .seconds(60)) }
-                    group.addTask { await patcher.run() }
-                }
-            }
             logger.info("config from the Kubernetes API", metadata: ["namespace": "\(namespace)", "replica": "\(replicaIdentity)"])
+            let parts = KubernetesStoreParts(
+                store: store, api: api, namespace: namespace, retention: retention, rootPEM: identity.ca.rootCertificatePEM)
             try await body(
                 StoreContext(
-                    store: store, vault: KubernetesSecretVault(), identity: identity, services: [store, election], peers: nil,
-                    synced: { store.isSynced }))
+                    store: store, vault: KubernetesSecretVault(), identity: identity, services: [store], peers: nil,
+                    synced: { store.isSynced }, kubernetes: parts))
         } catch {
             await api.shutdown()
             throw error
@@ -65,7 +58,35 @@ extension MeshdCommand {
     }
 }
 
+/// What `--store kubernetes` opened, for the work of the elected replica.
+struct KubernetesStoreParts {
+    let store: KubernetesConfigStore
+    let api: KubeAPIClient
+    let namespace: String
+    let retention: HistoryRetention
+    let rootPEM: String
+}
+
 extension MeshdCommand {
+    /// The election among replicas on one cluster: the holder of the Lease records the ledger,
+    /// prunes it, keeps the webhook configuration trusting meshd and writes resources' status
+    /// (validation messages) after each build.
+    func kubernetesElection(
+        _ parts: KubernetesStoreParts, publisher: PushContextPublisher, index: SharedConfigIndex, logger: Logger
+    ) -> KubeLeaderElection {
+        let patcher = WebhookConfigPatcher(api: parts.api, name: webhookConfigName, caBundlePEM: parts.rootPEM, logger: logger)
+        let store = parts.store
+        let retention = parts.retention
+        return KubeLeaderElection(api: parts.api, namespace: parts.namespace, identity: replicaIdentity, logger: logger) {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await store.record() }
+                group.addTask { await store.prune(retention: retention, interval: .seconds(60)) }
+                group.addTask { await patcher.run() }
+                group.addTask { await StatusReporting.run(store: store, publisher: publisher, index: index) }
+            }
+        }
+    }
+
     /// The validating admission webhook's HTTPS server (`--store kubernetes` only: nothing else
     /// sends AdmissionReviews): `/validate` with a serving certificate from meshd's CA, which
     /// the elected replica puts in the webhook configuration's caBundle.

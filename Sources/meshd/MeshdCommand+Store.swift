@@ -22,6 +22,8 @@ struct StoreContext {
     let peers: (any PeerProxyStatuses)?
     /// Whether the store holds its backend's configuration yet; the first push waits for it.
     var synced: @Sendable () -> Bool = { true }
+    /// With `--store kubernetes`: what the elected replica's work needs.
+    var kubernetes: KubernetesStoreParts? = nil
 }
 
 /// The etcd proxy-status share as the admin API's view of the other replicas.

@@ -319,9 +319,11 @@ struct MeshdCommand: AsyncParsableCommand {
                     vault: opened.vault, meshInputs: .init(settings: settings, meshConfig: meshConfigWatcher, jwks: jwks), kubernetes: nil),
                 identity: identity, dnsNames: dnsNames, logger: logger)
 
+            let election = opened.kubernetes.map { kubernetesElection($0, publisher: publisher, index: configIndex, logger: logger) }
+
             var lifecycle = ServiceGroupConfiguration(
                 services: opened.services + [debouncer, jwks, grpc, tls, renewal, admin] + (meshConfigWatcher.map { [$0] } ?? [])
-                    + (webhook.map { [$0] } ?? [])
+                    + (webhook.map { [$0] } ?? []) + (election.map { [$0] } ?? [])
                     + (kubernetes.map { [KubernetesDiscoveryService(discovery: $0.discovery)] } ?? []),
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger)

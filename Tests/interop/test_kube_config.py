@@ -331,3 +331,30 @@ def test_kubectl_apply_is_checked_by_meshds_webhook(cluster, config_meshd):
     assert "mirror" in cluster.get("virtualservices", "default", "reviews")["spec"]["http"][0]
     calls = [(c["review"]["request"]["operation"], c["allowed"]) for c in cluster.admission_calls if c["webhook"] == "validation.meshd.io"]
     assert calls == [("CREATE", False), ("CREATE", True)], calls
+
+
+def test_the_leader_writes_validation_messages_into_status(cluster, config_meshd):
+    """A VirtualService naming a host that does not exist gets istioctl's IST0101 in its status
+    (written by the Lease holder, as istiod does), with observedGeneration; fixed, it is cleared.
+    Status writes record nothing in the ledger."""
+    meshd = config_meshd()
+    dangling = ("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews, namespace: default}\n"
+                "spec:\n  hosts: [reviews]\n  http:\n  - route:\n    - destination: {host: ratings}\n")
+    cluster.kubectl("apply", "-f", "-", stdin=dangling)
+
+    def status():
+        obj = cluster.get("virtualservices", "default", "reviews") or {}
+        return obj.get("status") or {}
+    wait_until(lambda: any(m["type"]["code"] == "IST0101" for m in status().get("validationMessages") or []), 15,
+               "IST0101 in the VirtualService's status", describe=lambda: json.dumps(status()) + "\n" + meshd.tail(30))
+    message = next(m for m in status()["validationMessages"] if m["type"]["code"] == "IST0101")
+    assert message == {"type": {"code": "IST0101", "name": "ReferencedResourceNotFound"}, "level": "ERROR",
+                       "documentationUrl": "https://istio.io/latest/docs/reference/config/analysis/ist0101/"}, message
+    assert status()["observedGeneration"] == "1"
+    revisions = len(history(meshd))
+
+    cluster.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "ratings", "namespace": "default"},
+                    "spec": {"selector": {"app": "ratings"}, "ports": [{"name": "grpc-echo", "port": 9080, "targetPort": 9080}]}})
+    wait_until(lambda: not status().get("validationMessages"), 15, "the status cleared once the host exists",
+               describe=lambda: json.dumps(status()))
+    assert len(history(meshd)) == revisions, "status writes must not be recorded as config changes"
