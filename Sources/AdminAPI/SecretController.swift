@@ -49,12 +49,8 @@ struct SecretController: Sendable {
             var request = request
             let key = try Self.key(context)
             let credential = try Self.credential(try await request.text(), key: key)
-            let material = CredentialMaterial(
-                certificateChainPEM: credential.chainPEM, privateKeyPEM: credential.keyPEM, caCertificatesPEM: credential.caPEM,
-                digest: credential.digest)
-            let spec = TLSSecret(
-                subject: credential.summary.subject, subjectAltNames: credential.summary.subjectAltNames, serial: credential.summary.serial,
-                notAfter: credential.summary.notAfter, hasClientCA: credential.caPEM != nil, material: credential.digest)
+            let material = credential.material
+            let spec = credential.spec
             // Material first: a resource never names material the vault lacks.
             try await vault.storeMaterial(material, namespace: key.namespace, name: key.name)
             let answer = try await writer.applySecret(

@@ -32,16 +32,21 @@ public struct KubeCollection: Sendable, Hashable, CustomStringConvertible {
     public var path: String
     /// A label selector (`meshd.io/history=true`), nil for every object.
     public var labelSelector: String?
+    /// A field selector (`type!=helm.sh/release.v1`), nil for every object.
+    public var fieldSelector: String?
     /// The name logs and statuses use.
     public var name: String
     /// A collection at `path`.
-    public init(path: String, labelSelector: String? = nil, name: String) {
+    public init(path: String, labelSelector: String? = nil, fieldSelector: String? = nil, name: String) {
         self.path = path
         self.labelSelector = labelSelector
+        self.fieldSelector = fieldSelector
         self.name = name
     }
     /// The query parameters every list and watch of it carries.
-    var query: [(String, String)] { labelSelector.map { [("labelSelector", $0)] } ?? [] }
+    var query: [(String, String)] {
+        (labelSelector.map { [("labelSelector", $0)] } ?? []) + (fieldSelector.map { [("fieldSelector", $0)] } ?? [])
+    }
     public var description: String { name }
 }
 

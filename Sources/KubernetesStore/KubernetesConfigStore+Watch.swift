@@ -17,6 +17,14 @@ extension KubernetesConfigStore: Service {
                             report: { report in self.note(kind.kubeCollection, report) })
                     }
                 }
+                if let credentials = self.credentials {
+                    group.addTask {
+                        let watcher = KubeWatcher(collection: Self.secretsCollection, api: self.api)
+                        await watcher.run(
+                            apply: { effects in self.applySecrets(effects, decode: credentials) },
+                            report: { report in self.note(Self.secretsCollection, report) })
+                    }
+                }
                 group.addTask {
                     let collection = LedgerCodec.collection(namespace: self.namespace)
                     let watcher = KubeWatcher(collection: collection, api: self.api)

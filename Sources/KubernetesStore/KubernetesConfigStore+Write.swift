@@ -15,6 +15,13 @@ extension KubernetesConfigStore {
     /// Kubernetes API has no transaction over several objects, so a refusal part-way leaves the
     /// objects before it written (and recorded); the error names them.
     public func write(_ change: ConfigWrite) async throws(StorageError) -> ChangeOutcome {
+        var change = change
+        if change.metadata.operation == .rollback {
+            // Secrets are the API server's (kubectl's) to change: a rollback restores Istio
+            // resources and leaves gateway credentials as they are.
+            change.puts.removeAll { $0.resource.key.kind == .secret }
+            change.deletes.removeAll { $0.key.kind == .secret }
+        }
         for key in change.keys where !ConfigKind.kubeServed.contains(key.kind) {
             throw StorageError(
                 code: .refused,
@@ -22,7 +29,6 @@ extension KubernetesConfigStore {
                     "\(key): with --store kubernetes, gateway credentials are Kubernetes Secrets (kubectl create secret tls NAME -n NAMESPACE --cert=FILE --key=FILE); meshd's secret store is not used",
                 resource: key.description)
         }
-        var change = change
         // Objects are read and written in one version, so results compare like with like.
         for index in change.puts.indices {
             let kind = change.puts[index].resource.key.kind

@@ -34,6 +34,10 @@ public final class KubernetesConfigStore: ConfigStore {
         /// object names no field manager, so the record's actor comes from here when this
         /// replica records it too.
         var deleters: [ConfigKey: FieldManager] = [:]
+        /// Gateway credentials' material from Kubernetes Secrets, by their `Secret` resource's
+        /// key: the current one first, then the one before it, which the ledger may still
+        /// record until the rotation is recorded.
+        var materials: [ConfigKey: [CredentialMaterial]] = [:]
         /// Whether the ledger has recorded everything the API server held, once (`isSynced`).
         var recordedOnce = false
         /// Writes through this replica in progress: while one is, the recorder waits, so a write
@@ -55,21 +59,25 @@ public final class KubernetesConfigStore: ConfigStore {
     let wakeRecorder = RevisionBroadcaster()
     /// How long a write waits for the ledger to record it before returning anyway.
     let recordTimeout: Duration
+    /// Reads gateway credentials from Kubernetes Secrets (none are read without it).
+    let credentials: CredentialDecoder?
 
     /// Opens the store: lists every kind's objects and the ledger once (throws `.unavailable`
     /// when the API server cannot be reached or refuses), so the first build sees the
     /// configuration the ledger records, never an empty one.
     public init(
-        api: KubeAPIClient, namespace: String, recordTimeout: Duration = .seconds(10), logger: Logger,
+        api: KubeAPIClient, namespace: String, recordTimeout: Duration = .seconds(10), credentials: CredentialDecoder? = nil, logger: Logger,
         health: @escaping @Sendable (String?) -> Void = { _ in }
     ) async throws(StorageError) {
         self.api = api
+        self.credentials = credentials
         self.namespace = namespace
         self.logger = logger
         self.health = health
         self.recordTimeout = recordTimeout
         var objects: [ConfigKey: IstioObject] = [:]
         var entries: [LedgerEntry] = []
+        var secrets: [KubeObject] = []
         do {
             for kind in ConfigKind.kubeServed {
                 for object in try await api.listAll(kind.kubeCollection) {
@@ -80,6 +88,7 @@ public final class KubernetesConfigStore: ConfigStore {
             for object in try await api.listAll(LedgerCodec.collection(namespace: namespace)) {
                 entries.append(try LedgerCodec.entry(object))
             }
+            if credentials != nil { secrets = try await api.listAll(Self.secretsCollection) }
         } catch let error as KubeAPIError {
             throw StorageError(code: .unavailable, message: "the Kubernetes API server cannot be read: \(error)")
         } catch let error as StorageError {
@@ -87,10 +96,11 @@ public final class KubernetesConfigStore: ConfigStore {
         } catch {
             throw StorageError(code: .unavailable, message: "the Kubernetes API server cannot be read: \(error)")
         }
+        state.withLock { state in state.objects = objects }
+        if let credentials { applySecrets(secrets.map { .upsert($0) }, decode: credentials) }
         state.withLock { state in
-            state.objects = objects
             state.entries = Set(entries.map(\.revision))
-            state.ledger.bootstrap(entries: entries, objects: objects)
+            state.ledger.bootstrap(entries: entries, objects: state.objects)
         }
         logger.info(
             "config from the Kubernetes API",

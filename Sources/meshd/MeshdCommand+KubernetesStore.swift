@@ -37,7 +37,9 @@ extension MeshdCommand {
         guard NameRules.isDNS1123Label(namespace) else { throw ValidationError("--system-namespace must be a Kubernetes namespace name") }
         let api = try kubernetesClient()
         do {
-            let store = try await KubernetesConfigStore(api: api, namespace: namespace, logger: logger) { trouble in
+            let store = try await KubernetesConfigStore(
+                api: api, namespace: namespace, credentials: Self.gatewayCredential, logger: logger
+            ) { trouble in
                 health.set("kubernetes-config", trouble)
             }
             let identity = try await MeshIdentity.loadShared(
@@ -48,7 +50,7 @@ extension MeshdCommand {
                 store: store, api: api, namespace: namespace, retention: retention, rootPEM: identity.ca.rootCertificatePEM)
             try await body(
                 StoreContext(
-                    store: store, vault: KubernetesSecretVault(), identity: identity, services: [store], peers: nil,
+                    store: store, vault: store, identity: identity, services: [store], peers: nil,
                     synced: { store.isSynced }, kubernetes: parts))
         } catch {
             await api.shutdown()
@@ -87,6 +89,15 @@ extension MeshdCommand {
         }
     }
 
+    /// A gateway credential from a Kubernetes Secret's PEM parts, checked as `meshctl create
+    /// secret tls` checks one (`GatewayCredential`).
+    @Sendable static func gatewayCredential(certificatePEM: String, keyPEM: String, caPEM: String?) throws -> (
+        spec: TLSSecret, material: CredentialMaterial
+    ) {
+        let credential = try GatewayCredential.check(certificatePEM: certificatePEM, keyPEM: keyPEM, caPEM: caPEM)
+        return (credential.spec, credential.material)
+    }
+
     /// The validating admission webhook's HTTPS server (`--store kubernetes` only: nothing else
     /// sends AdmissionReviews): `/validate` with a serving certificate from meshd's CA, which
     /// the elected replica puts in the webhook configuration's caBundle.
@@ -110,20 +121,4 @@ extension MeshdCommand {
             },
             logger: logger)
     }
-}
-
-/// The credential vault with `--store kubernetes`: gateway credentials there are Kubernetes
-/// Secrets, which the API server keeps, so meshd's own secret store takes none.
-struct KubernetesSecretVault: CredentialVault {
-    func storeMaterial(_ material: CredentialMaterial, namespace: String, name: String) async throws(StorageError) {
-        throw StorageError(
-            code: .refused,
-            message:
-                "Secret \(namespace)/\(name): with --store kubernetes, gateway credentials are Kubernetes Secrets (kubectl create secret tls \(name) -n \(namespace) --cert=FILE --key=FILE); meshd's secret store is not used"
-        )
-    }
-
-    func material(namespace: String, name: String, digest: String) async throws(StorageError) -> CredentialMaterial? { nil }
-
-    func pruneMaterial(namespace: String, name: String, keeping digest: String?) async throws(StorageError) {}
 }

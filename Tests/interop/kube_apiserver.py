@@ -145,7 +145,7 @@ What it serves (thread-based, ThreadingHTTPServer, 127.0.0.1, port 0 = a free on
   authenticates when it is in `tokens`.
 - Lists: labelSelector (`a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x,y)`, `a`, `!a`),
   fieldSelector (`metadata.name`, `metadata.namespace`, and for pods `spec.nodeName`,
-  `status.phase`; `=`, `==`, `!=`; others 400), `limit` / `continue` over a consistent snapshot:
+  `status.phase`, for secrets `type`; `=`, `==`, `!=`; others 400), `limit` / `continue` over a consistent snapshot:
   the continue token (base64 JSON) holds the snapshot's resourceVersion and the last key, a page
   after writes still shows the snapshot, a token older than the history window is 410 Gone with
   reason Expired. The list's metadata.resourceVersion is the snapshot's; `remainingItemCount`.
@@ -438,6 +438,8 @@ def parse_field_selector(selector: str | None, res: Resource):
     allowed = {"metadata.name", "metadata.namespace"}
     if res.plural == "pods":
         allowed |= {"spec.nodeName", "status.phase"}
+    if res.plural == "secrets":
+        allowed |= {"type"}  # pkg/registry/core/secret: SelectableFields
     checks = []
     for term in _split_terms(selector):
         m = _FIELD_TERM.match(term)
