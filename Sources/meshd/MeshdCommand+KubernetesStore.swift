@@ -30,7 +30,8 @@ extension MeshdCommand {
     /// `--store kubernetes`: Istio's objects in the API server, the history ledger, the leader
     /// Lease (the elected replica records the ledger and prunes it) and the shared identity Secret.
     func withKubernetesStore(
-        directory: URL, retention: HistoryRetention, health: ServingHealth, caMetrics: CAMetrics, logger: Logger,
+        directory: URL, retention: HistoryRetention, health: ServingHealth, statuses: ProxyStatusRegistry, caMetrics: CAMetrics,
+        logger: Logger,
         _ body: (StoreContext) async throws -> Void
     ) async throws {
         let namespace = kubernetesSystemNamespace
@@ -48,9 +49,12 @@ extension MeshdCommand {
             logger.info("config from the Kubernetes API", metadata: ["namespace": "\(namespace)", "replica": "\(replicaIdentity)"])
             let parts = KubernetesStoreParts(
                 store: store, api: api, namespace: namespace, retention: retention, rootPEM: identity.ca.rootCertificatePEM)
+            let share = KubeProxyStatusShare(api: api, namespace: namespace, replicaID: replicaIdentity, logger: logger) {
+                SynczEntries.local(statuses)
+            }
             try await body(
                 StoreContext(
-                    store: store, vault: store, identity: identity, services: [store], peers: nil,
+                    store: store, vault: store, identity: identity, services: [store, share], peers: KubePeers(share: share),
                     synced: { store.isSynced }, kubernetes: parts))
         } catch {
             await api.shutdown()
@@ -58,6 +62,13 @@ extension MeshdCommand {
         }
         await api.shutdown()
     }
+}
+
+/// The Kubernetes proxy-status share as the admin API's view of the other replicas.
+struct KubePeers: PeerProxyStatuses {
+    let share: KubeProxyStatusShare
+    var replicaID: String { share.replicaID }
+    func peerEntries() async -> [JSONValue] { await share.peerEntries() }
 }
 
 /// What `--store kubernetes` opened, for the work of the elected replica.

@@ -59,7 +59,7 @@ extension MeshdCommand {
         }
         if storeSpec == "kubernetes" {
             try await withKubernetesStore(
-                directory: directory, retention: retention, health: health, caMetrics: caMetrics, logger: logger, body)
+                directory: directory, retention: retention, health: health, statuses: statuses, caMetrics: caMetrics, logger: logger, body)
             return
         }
         let endpoints: [EtcdEndpoint]

@@ -56,3 +56,12 @@ import Testing
         #expect(LeaseRecord(body: body ?? .null) == Self.lease("a", renew: text))
     }
 }
+
+@Suite struct KubeProxyStatusShareTests {
+    @Test func entriesPastTheBoundAreCountedNotShared() {
+        let entries: [JSONValue] = (0..<10).map { .object(["connectionID": .string("c\($0)"), "pad": .string(String(repeating: "x", count: 80))]) }
+        let (kept, omitted) = KubeProxyStatusShare.bounded(entries, maxBytes: 500)
+        #expect(kept.count == 4 && omitted == 6)
+        #expect(KubeProxyStatusShare.bounded(entries, maxBytes: 1 << 20).1 == 0)
+    }
+}

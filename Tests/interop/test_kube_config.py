@@ -233,9 +233,10 @@ def test_writes_through_meshd_and_their_history(cluster, config_meshd):
     assert sorted(ledger(cluster)) == sorted(h["revision"] for h in records)
 
 
-def test_two_replicas_share_one_ledger_and_the_lease_moves(cluster, config_meshd):
+def test_two_replicas_share_one_ledger_and_the_lease_moves(cluster, config_meshd, ads_clients, node_id):
     """Two replicas on one API server: one holds the Lease and records; both serve the same
-    revision; the holder killed, the other takes the Lease within its duration and records."""
+    revision; each lists the other's proxies; the holder killed, the other takes the Lease within
+    its duration and records."""
     a = config_meshd("meshd-a")
     wait_until(lambda: lease_holder(cluster) == "meshd-a", 10, "meshd-a holding the Lease")
     b = config_meshd("meshd-b")
@@ -246,9 +247,19 @@ def test_two_replicas_share_one_ledger_and_the_lease_moves(cluster, config_meshd
     rev_b = b.get("destinationrules", "default", "reviews")["metadata"]["resourceVersion"]
     assert rev_a == rev_b, (rev_a, rev_b)
     applied = b.apply(configs.virtual_service({"v1": 100}))   # written through the follower
-    a.wait_pushed(applied["revision"])
+    for m in (a, b):
+        m.wait_pushed(applied["revision"])
     assert a.push_status()["revision"] == b.push_status()["revision"] == applied["revision"]
     assert lease_holder(cluster) == "meshd-a"
+
+    # A proxy on meshd-b is listed by meshd-a too, tagged with its replica.
+    proxy = node_id("envoy")
+    ads_clients(b.xds_address, f"sidecar~127.0.0.9~{proxy}.default~default.svc.cluster.local")
+
+    def listed_by_a():
+        return [e for e in a.syncz() if proxy in str(e.get("proxyID"))]
+    wait_until(listed_by_a, 15, "meshd-b's proxy in meshd-a's /debug/syncz", describe=lambda: json.dumps(a.syncz())[:2000] + "\nmeshd-b: " + json.dumps(b.syncz())[:1500])
+    assert {e.get("replica") for e in listed_by_a()} == {"meshd-b"}, listed_by_a()
 
     killed_at = time.monotonic()
     a.kill9()
