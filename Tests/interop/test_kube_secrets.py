@@ -67,21 +67,12 @@ def tls_secret(name: str, chain, key, ca=None, generic: bool = False, ns: str = 
     return json.dumps({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": ns}, **body})
 
 
-def gateway_yaml(*credentials: str) -> str:
-    """A Gateway of istio-system for the ingress gateway: one MUTUAL server per credential."""
-    servers = "".join(f"""\
-  - port: {{number: {443 + i}, name: https-{i}, protocol: HTTPS}}
-    hosts: [reviews.example.com]
-    tls: {{mode: MUTUAL, credentialName: {c}}}
-""" for i, c in enumerate(credentials))
-    return f"""\
-apiVersion: {configs.API_VERSION}
-kind: Gateway
-metadata: {{name: ingress, namespace: {NS}}}
-spec:
-  selector: {{istio: ingressgateway}}
-  servers:
-{servers}"""
+def gateway_manifest(*credentials: str) -> str:
+    """A Gateway of istio-system for the ingress gateway (JSON): one MUTUAL server per credential."""
+    servers = [{"port": {"number": 443 + i, "name": f"https-{i}", "protocol": "HTTPS"}, "hosts": ["reviews.example.com"],
+                "tls": {"mode": "MUTUAL", "credentialName": c}} for i, c in enumerate(credentials)]
+    return json.dumps({"apiVersion": configs.API_VERSION, "kind": "Gateway", "metadata": {"name": "ingress", "namespace": NS},
+                       "spec": {"selector": {"istio": "ingressgateway"}, "servers": servers}})
 
 
 def serial_of(cert_file) -> str:
@@ -125,7 +116,7 @@ def wait_secret(meshd, predicate=lambda s: True, name: str = NAME, what: str = "
 
 
 def apply_gateway(cluster, meshd, *credentials: str) -> None:
-    cluster.kubectl("apply", "-f", "-", stdin=gateway_yaml(*credentials))
+    cluster.kubectl("apply", "-f", "-", stdin=gateway_manifest(*credentials))
     wait_until(lambda: meshd.get_raw("gateways", NS, "ingress").status == 200, 15, "the Gateway in meshd",
                describe=lambda: meshd.tail(30))
     meshd.wait_pushed(int(meshd.get("gateways", NS, "ingress")["metadata"]["resourceVersion"]))
