@@ -11,10 +11,12 @@ public typealias CredentialDecoder =
 
 /// Gateway credentials from Kubernetes Secrets, read as istiod reads them: `kubernetes.io/tls`
 /// (`tls.crt`, `tls.key`, optional `ca.crt`) or Istio's generic form (`cert`, `key`, optional
-/// `cacert`), of any type. Each becomes a `Secret` resource (the public half and the material's
-/// digest, recorded in the ledger like any resource) and material held in memory, which the
-/// push loop reads through `CredentialVault` by digest. Gateways get only their namespace's,
-/// by the rule every meshd credential follows.
+/// `cacert`), of any type. Each one a Gateway names (`credentialName`, `credentialNames`, in the
+/// Gateway's namespace) becomes a `Secret` resource (the public half and the material's digest,
+/// recorded in the ledger like any resource); the material stays in memory, and the push loop
+/// reads it through `CredentialVault` by digest. Gateways get only their namespace's, by the
+/// rule every meshd credential follows. Secrets no Gateway names (a cluster's other
+/// certificates, their renewals) are not recorded.
 extension KubernetesConfigStore: CredentialVault {
     /// Every namespace's Secrets, but those that can never be credentials (service-account
     /// tokens, Helm releases: the bulk of a cluster's Secrets).
@@ -42,7 +44,7 @@ extension KubernetesConfigStore: CredentialVault {
                 case .upsert(let object):
                     let key = ConfigKey(kind: .secret, namespace: object.key.namespace, name: object.key.name)
                     guard let parts = Self.credentialParts(object.body) else {
-                        state.objects.removeValue(forKey: key)
+                        state.credentials.removeValue(forKey: key)
                         state.materials.removeValue(forKey: key)
                         continue
                     }
@@ -50,19 +52,19 @@ extension KubernetesConfigStore: CredentialVault {
                         let (spec, material) = try decode(parts.certificate, parts.key, parts.ca)
                         var decoded = IstioObject(resourceVersion: object.resourceVersion, manager: IstioObjectCodec.manager(object.body))
                         decoded.resource = spec.resource(namespace: key.namespace, name: key.name)
-                        state.objects[key] = decoded
+                        state.credentials[key] = decoded
                         let previous = (state.materials[key] ?? []).filter { $0.digest != material.digest }.prefix(1)
                         state.materials[key] = [material] + previous
                         state.problems.removeValue(forKey: key)
                     } catch {
-                        // An unusable credential is not served (as if absent); said once.
-                        state.objects.removeValue(forKey: key)
-                        state.materials.removeValue(forKey: key)
+                        // An unusable credential is not served: gateways keep the last usable
+                        // version of it (none, for a new one), as Envoy keeps a secret it
+                        // cannot load. Said once.
                         if state.problems.updateValue("\(error)", forKey: key) != "\(error)" { refused.append((key, "\(error)")) }
                     }
                 case .delete(let object):
                     let key = ConfigKey(kind: .secret, namespace: object.key.namespace, name: object.key.name)
-                    state.objects.removeValue(forKey: key)
+                    state.credentials.removeValue(forKey: key)
                     state.materials.removeValue(forKey: key)
                     state.problems.removeValue(forKey: key)
                 case .synced:
@@ -71,11 +73,31 @@ extension KubernetesConfigStore: CredentialVault {
                     break
                 }
             }
+            Self.selectCredentials(&state)
         }
         for (key, problem) in refused {
             logger.warning("Kubernetes Secret is not a usable gateway credential; not served", metadata: ["secret": "\(key)", "error": "\(problem)"])
         }
         wakeRecorder.publish(0)
+    }
+
+    /// Puts the credentials Gateways name among the objects the ledger records, and takes the
+    /// others out.
+    static func selectCredentials(_ state: inout State) {
+        var named: Set<ConfigKey> = []
+        for (key, object) in state.objects where key.kind == .gateway {
+            guard case .array(let servers)? = object.resource?.spec["servers"] else { continue }
+            for server in servers {
+                let tls = server["tls"]
+                var names = tls?["credentialName"]?.stringValue.map { [$0] } ?? []
+                if case .array(let more)? = tls?["credentialNames"] { names += more.compactMap(\.stringValue) }
+                for name in names where !name.isEmpty { named.insert(ConfigKey(kind: .secret, namespace: key.namespace, name: name)) }
+            }
+        }
+        for key in state.objects.keys where key.kind == .secret && (!named.contains(key) || state.credentials[key] == nil) {
+            state.objects.removeValue(forKey: key)
+        }
+        for key in named { if let credential = state.credentials[key] { state.objects[key] = credential } }
     }
 
     /// Credentials are written with kubectl: meshd's secrets API refuses them with this store.

@@ -59,6 +59,8 @@ extension KubernetesConfigStore: Service {
                     break
                 }
             }
+            // A Gateway names credentials: which Secrets are recorded may change with it.
+            if kind == .gateway, credentials != nil { Self.selectCredentials(&state) }
             return problems
         }
         for (key, problem) in problems {
@@ -75,7 +77,7 @@ extension KubernetesConfigStore: Service {
                 switch effect {
                 case .upsert(let object):
                     do {
-                        let entry = try LedgerCodec.entry(object)
+                        let entry = try LedgerCodec.readable(object)
                         state.entries.insert(entry.revision)
                         moved = state.ledger.receive(entry) || moved
                         for change in entry.record.changes where change.after == nil { state.deleters.removeValue(forKey: change.key) }

@@ -12,7 +12,8 @@ authenticated `router~` node of test_gateway_secrets.py, on meshd's mTLS port).
 - meshd's secrets API shows the public half, refuses writes (422 `refused`, naming kubectl); a
   `kubectl delete` is recorded as the Secret's deletion;
 - a Secret whose key does not match its certificate is not served and is logged by name;
-- the key is in no history record, diff or ledger ConfigMap.
+- the key is in no history record, diff or ledger ConfigMap;
+- a Secret no Gateway names is not recorded; named, it is; no longer named, it is left out.
 """
 
 from __future__ import annotations
@@ -89,10 +90,14 @@ def normal_serial(text: str) -> str:
 
 @pytest.fixture
 def kube_meshd(cluster, config_meshd):
-    """A meshd with `--store kubernetes` on the stand-in, where namespaces istio-system and other exist."""
+    """A meshd with `--store kubernetes` on the stand-in, where namespaces istio-system and other
+    exist and the Gateway `ingress` names the credentials NAME and BAD (meshd records only the
+    Secrets a Gateway names)."""
     for ns in (NS, "other"):
         cluster.create(namespace(ns))
-    return config_meshd()
+    meshd = config_meshd()
+    apply_gateway(cluster, meshd, NAME, BAD)
+    return meshd
 
 
 def token(meshd) -> dict:
@@ -367,3 +372,23 @@ def test_the_key_is_in_no_history_record_diff_or_ledger_configmap(kube_meshd, cl
     surfaces["meshd log"] = "\n".join(meshd.lines)
     found = leaks(surfaces, needles)
     assert not found, "key material where it must not be:\n" + "\n".join(found)
+
+
+# ------------------------------------------------------------------ 8: only what a Gateway names
+
+def test_a_secret_no_gateway_names_is_not_recorded_until_one_does(kube_meshd, cluster, pki):
+    """A cluster's other TLS Secrets (cert-manager's, say) stay out of meshd's history; a Gateway
+    naming one brings it in, and dropping the name takes it out again."""
+    meshd = kube_meshd
+    chain, key = pki("first")
+    cluster.kubectl("apply", "-f", "-", stdin=tls_secret("unrelated", chain, key, pki.root))
+    cluster.kubectl("apply", "-f", "-", stdin=tls_secret(NAME, chain, key, pki.root))
+    wait_secret(meshd)   # the named one recorded: the other came first on the same watch
+    assert secret_summary(meshd, "unrelated").status == 404
+    assert not any(c["name"] == "unrelated" for h in history(meshd) for c in h["changes"]), history(meshd)
+
+    apply_gateway(cluster, meshd, NAME, "unrelated")
+    wait_secret(meshd, name="unrelated")
+    apply_gateway(cluster, meshd, NAME)
+    wait_until(lambda: secret_summary(meshd, "unrelated").status == 404, 15, "the Secret no Gateway names any more left out")
+    assert secret_summary(meshd).status == 200
