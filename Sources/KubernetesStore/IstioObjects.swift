@@ -45,6 +45,9 @@ struct IstioObject: Sendable, Hashable {
     var status: JSONValue?
     /// `metadata.generation`, echoed as the status' `observedGeneration`.
     var generation: Int?
+    /// The rest of `metadata` (finalizers, owner references…), kept on a replace: a write
+    /// through meshd changes the resource, not what others attached to the object.
+    var otherMetadata: [String: JSONValue] = [:]
 }
 
 /// Turns Kubernetes objects of the Istio kinds into meshd's resources and back.
@@ -71,6 +74,12 @@ enum IstioObjectCodec {
         var decoded = IstioObject(resourceVersion: object.resourceVersion, manager: writer, managerEntries: entries)
         decoded.status = object.body["status"]
         decoded.generation = object.body["metadata"]?["generation"]?.intValue
+        if case .object(var metadata)? = object.body["metadata"] {
+            // What a replace must not send: the resource's own fields (meshd's), and what the
+            // server manages (managedFields would replace every manager's entries).
+            for field in ["name", "namespace", "labels", "annotations", "resourceVersion", "managedFields"] { metadata.removeValue(forKey: field) }
+            decoded.otherMetadata = metadata
+        }
         do {
             decoded.resource = try ConfigDocumentParser.document(from: body, label: label).resource
         } catch {
@@ -91,9 +100,12 @@ enum IstioObjectCodec {
     }
 
     /// The JSON body that creates or replaces `resource` (in `ConfigKind.kubeVersion`), with
-    /// `resourceVersion` as the optimistic-concurrency precondition of a replace.
-    static func body(_ resource: ConfigResource, resourceVersion: String?) -> String {
-        var metadata: [String: JSONValue] = ["name": .string(resource.key.name), "namespace": .string(resource.key.namespace)]
+    /// `resourceVersion` as the optimistic-concurrency precondition of a replace and the
+    /// replaced object's other metadata kept.
+    static func body(_ resource: ConfigResource, resourceVersion: String?, keeping other: [String: JSONValue] = [:]) -> String {
+        var metadata = other
+        metadata["name"] = .string(resource.key.name)
+        metadata["namespace"] = .string(resource.key.namespace)
         if !resource.labels.isEmpty { metadata["labels"] = .object(resource.labels.mapValues(JSONValue.string)) }
         if !resource.annotations.isEmpty { metadata["annotations"] = .object(resource.annotations.mapValues(JSONValue.string)) }
         if let resourceVersion { metadata["resourceVersion"] = .string(resourceVersion) }

@@ -39,7 +39,8 @@ extension KubernetesConfigStore {
     public func writeStatuses(_ desired: [ConfigKey: [ValidationMessage]]) async -> Int {
         let pending: [(ConfigKey, String)] = state.withLock { state in
             state.objects.compactMap { key, object -> (ConfigKey, String)? in
-                guard object.resource != nil else { return nil }
+                // Kubernetes Secrets carry no Istio status.
+                guard object.resource != nil, key.kind != .secret else { return nil }
                 let messages = (desired[key] ?? []).map(\.json)
                 let current: [JSONValue] = if case .array(let list)? = object.status?["validationMessages"] { list } else { [] }
                 guard current != messages else { return nil }

@@ -98,7 +98,8 @@ extension KubernetesConfigStore {
             do {
                 if let version = current?.resourceVersion {
                     _ = try await api.request(
-                        .PUT, key.kind.kubePath(key), query: query, body: IstioObjectCodec.body(resource, resourceVersion: version),
+                        .PUT, key.kind.kubePath(key), query: query,
+                        body: IstioObjectCodec.body(resource, resourceVersion: version, keeping: current?.otherMetadata ?? [:]),
                         what: "replace \(key)")
                 } else {
                     _ = try await api.request(

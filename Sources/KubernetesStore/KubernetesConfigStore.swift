@@ -34,6 +34,9 @@ public final class KubernetesConfigStore: ConfigStore {
         /// object names no field manager, so the record's actor comes from here when this
         /// replica records it too.
         var deleters: [ConfigKey: FieldManager] = [:]
+        /// Every usable credential in the cluster's Secrets, as `Secret` resources; those a
+        /// Gateway names are also among `objects`.
+        var credentials: [ConfigKey: IstioObject] = [:]
         /// Gateway credentials' material from Kubernetes Secrets, by their `Secret` resource's
         /// key: the current one first, then the one before it, which the ledger may still
         /// record until the rotation is recorded.
@@ -80,13 +83,13 @@ public final class KubernetesConfigStore: ConfigStore {
         var secrets: [KubeObject] = []
         do {
             for kind in ConfigKind.kubeServed {
-                for object in try await api.listAll(kind.kubeCollection) {
+                for object in try await Self.listKind(kind, api: api) {
                     let key = ConfigKey(kind: kind, namespace: object.key.namespace, name: object.key.name)
                     objects[key] = IstioObjectCodec.decode(object, kind: kind)
                 }
             }
             for object in try await api.listAll(LedgerCodec.collection(namespace: namespace)) {
-                entries.append(try LedgerCodec.entry(object))
+                entries.append(try LedgerCodec.readable(object))
             }
             if credentials != nil { secrets = try await api.listAll(Self.secretsCollection) }
         } catch let error as KubeAPIError {
@@ -105,6 +108,19 @@ public final class KubernetesConfigStore: ConfigStore {
         logger.info(
             "config from the Kubernetes API",
             metadata: ["objects": "\(objects.count)", "ledger": "\(entries.count) entries", "namespace": "\(namespace)"])
+    }
+
+    /// Every object of `kind`; a kind the API server does not serve means the CRDs are missing.
+    private static func listKind(_ kind: ConfigKind, api: KubeAPIClient) async throws(StorageError) -> [KubeObject] {
+        do {
+            return try await api.listAll(kind.kubeCollection)
+        } catch {
+            let message =
+                error.status == 404
+                ? "the Istio CRDs are not installed (the API server does not serve \(kind.kubeCollection.name)): kubectl apply -f deploy/kubernetes/istio-crds.yaml"
+                : "the Kubernetes API server cannot be read: \(error)"
+            throw StorageError(code: .unavailable, message: message)
+        }
     }
 
     public func get(_ key: ConfigKey) async throws(StorageError) -> StoredConfig? {

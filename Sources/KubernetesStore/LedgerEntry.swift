@@ -73,6 +73,22 @@ enum LedgerCodec {
         return object.canonicalJSON()
     }
 
+    /// The entry a ledger ConfigMap holds; one that cannot be read (edited by hand, written by
+    /// a meshd that lost data) counts as an entry that changed nothing, so its revision is not a
+    /// gap that would hold every later entry back forever. Only a name that is no revision is
+    /// refused.
+    static func readable(_ object: KubeObject) throws(StorageError) -> LedgerEntry {
+        do {
+            return try entry(object)
+        } catch {
+            guard let revision = revision(name: object.key.name) else { throw error }
+            let record = HistoryRecord(
+                revision: revision, time: Date(timeIntervalSince1970: 0), actor: "unknown (unreadable ledger entry: \(error.message))",
+                operation: .apply, rolledBackTo: nil, changes: [])
+            return LedgerEntry(record: record, created: [:])
+        }
+    }
+
     /// The entry a ledger ConfigMap holds.
     /// - Throws: `.database` naming the ConfigMap when it is not an entry.
     static func entry(_ object: KubeObject) throws(StorageError) -> LedgerEntry {

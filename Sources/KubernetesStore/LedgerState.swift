@@ -97,9 +97,17 @@ struct LedgerState: Sendable {
             let before = mirror.records[key]
             let after = objects[key]?.resource
             guard before?.resource != after else { continue }
-            let change = HistoryRecord.Change(
+            var change = HistoryRecord.Change(
                 key: key, action: before == nil ? .created : after == nil ? .deleted : .configured, before: before?.resource, after: after)
-            let size = Self.size(of: change)
+            var size = Self.size(of: change)
+            if size > maxBytes {
+                // One resource too big for an entry with both versions (a ConfigMap holds 1 MiB):
+                // the version before is left out, so recording goes on; a rollback past this
+                // entry cannot restore it. One whose new version alone is too big is not recorded.
+                change.before = nil
+                size = Self.size(of: change)
+                if size > maxBytes { continue }
+            }
             if !changes.isEmpty, bytes + size > maxBytes { break }
             bytes += size
             changes.append(change)
