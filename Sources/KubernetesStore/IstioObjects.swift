@@ -41,6 +41,8 @@ struct IstioObject: Sendable, Hashable {
     var manager: String?
     /// Each manager's entry (time and fields, canonical JSON), to tell which one a write changed.
     var managerEntries: [String: String] = [:]
+    /// Each manager's entry time.
+    var managerTimes: [String: String] = [:]
     /// `status`, which meshd's elected replica writes validation messages into.
     var status: JSONValue?
     /// `metadata.generation`, echoed as the status' `observedGeneration`.
@@ -66,12 +68,9 @@ enum IstioObjectCodec {
             body = .object(fields)
         }
         let label = "\(kind.rawValue) \(object.key)"
-        let entries = managerEntries(object.body)
-        // A write that changed no entry is most likely the previous writer's again (the same
-        // manager within the same second).
-        let writer =
-            manager(object.body, changedSince: previous?.managerEntries, entries: entries) ?? previous?.manager ?? manager(object.body)
-        var decoded = IstioObject(resourceVersion: object.resourceVersion, manager: writer, managerEntries: entries)
+        var decoded = IstioObject(
+            resourceVersion: object.resourceVersion, manager: manager(object.body, previous: previous), managerEntries: managerEntries(object.body))
+        decoded.managerTimes = managerEntries(object.body, field: "time")
         decoded.status = object.body["status"]
         decoded.generation = object.body["metadata"]?["generation"]?.intValue
         if case .object(var metadata)? = object.body["metadata"] {
@@ -88,13 +87,14 @@ enum IstioObjectCodec {
         return decoded
     }
 
-    /// Each manager's entries, status writes left out (they are not changes of the resource).
-    static func managerEntries(_ body: JSONValue) -> [String: String] {
+    /// Each manager's entries (or one `field` of them), status writes left out (they are not
+    /// changes of the resource).
+    static func managerEntries(_ body: JSONValue, field: String? = nil) -> [String: String] {
         guard case .array(let entries)? = body["metadata"]?["managedFields"] else { return [:] }
         var out: [String: String] = [:]
         for entry in entries {
             guard let manager = entry["manager"]?.stringValue, entry["subresource"]?.stringValue != "status" else { continue }
-            out[manager, default: ""] += entry.canonicalJSON()
+            out[manager, default: ""] += field.map { entry[$0]?.stringValue ?? "" } ?? entry.canonicalJSON()
         }
         return out
     }
@@ -118,19 +118,26 @@ enum IstioObjectCodec {
         return object.canonicalJSON()
     }
 
-    /// The writer of this version: among the managers whose entry differs from `previous`
-    /// (all of them without it), the one with the newest time (RFC 3339 in UTC sorts as text);
-    /// status writes are skipped.
-    static func manager(_ body: JSONValue, changedSince previous: [String: String]? = nil, entries: [String: String]? = nil) -> String? {
+    /// The writer of this version, told apart from `previous` (entries carry whole seconds and
+    /// sort by name within one, so the newest entry is not enough): a manager new to the object,
+    /// else one whose time moved (a manager that only lost fields to the writer keeps its time),
+    /// else the previous writer when its entry changed, else the newest changed entry. Status
+    /// writes are skipped.
+    static func manager(_ body: JSONValue, previous: IstioObject? = nil) -> String? {
         guard case .array(let list)? = body["metadata"]?["managedFields"] else { return nil }
-        let entries = entries ?? managerEntries(body)
-        var newest: (time: String, manager: String)?
-        for entry in list {
-            guard let manager = entry["manager"]?.stringValue, entry["subresource"]?.stringValue != "status" else { continue }
-            if let previous, previous[manager] == entries[manager] { continue }
-            let time = entry["time"]?.stringValue ?? ""
-            if newest == nil || time >= newest!.time { newest = (time, manager) }
+        let entries: [(manager: String, time: String, json: String)] = list.compactMap { entry in
+            guard let manager = entry["manager"]?.stringValue, entry["subresource"]?.stringValue != "status" else { return nil }
+            return (manager, entry["time"]?.stringValue ?? "", entry.canonicalJSON())
         }
-        return newest?.manager
+        func newest(_ candidates: [(manager: String, time: String, json: String)]) -> String? {
+            candidates.max { $0.time < $1.time }?.manager
+        }
+        guard let previous else { return newest(entries) }
+        let before = previous.managerEntries
+        if let writer = newest(entries.filter { before[$0.manager] == nil }) { return writer }
+        if let writer = newest(entries.filter { previous.managerTimes[$0.manager] != $0.time }) { return writer }
+        let changed = entries.filter { before[$0.manager] != $0.json }
+        if let writer = previous.manager, changed.contains(where: { $0.manager == writer }) { return writer }
+        return newest(changed) ?? previous.manager ?? newest(entries)
     }
 }
