@@ -49,29 +49,66 @@ extension KubernetesConfigStore {
         }
     }
 
-    /// Deletes the ledger entries `retention` lets go, every `interval`, until cancelled (singleton
-    /// work, beside `record()`).
+    /// Prunes the history `retention` lets go, every `interval`, until cancelled (singleton work,
+    /// beside `record()`): first the floor ConfigMap moves to the revision pruned through, then
+    /// the entries at or before it are deleted — but each present resource's newest entry,
+    /// which every replica serves the resource's revisions from.
     public func prune(retention: HistoryRetention, interval: Duration) async {
         while !Task.isCancelled {
-            let records = state.withLock { state in state.ledger.records(after: 0).map { (revision: $0.revision, time: $0.time) } }
-            if let through = retention.pruneThrough(records, now: Date()) {
-                let doomed = state.withLock { state in state.entries.filter { $0 <= through }.sorted() }
-                for revision in doomed {
-                    do {
-                        _ = try await api.request(
-                            .DELETE, "/api/v1/namespaces/\(namespace)/configmaps/\(LedgerCodec.name(revision: revision))", body: nil,
-                            what: "prune history revision \(revision)")
-                    } catch  where error.status == 404 {
-                        continue
-                    } catch {
-                        logger.warning("cannot prune config history; retrying later", metadata: ["error": "\(error)"])
-                        break
-                    }
-                }
-                if !doomed.isEmpty { logger.info("pruned config history", metadata: ["through": "\(through)", "entries": "\(doomed.count)"]) }
-            }
+            await pruneOnce(retention: retention)
             try? await Task.sleep(for: interval)
         }
+    }
+
+    func pruneOnce(retention: HistoryRetention) async {
+        let (records, pruned) = state.withLock { state in
+            (state.ledger.records(after: 0).map { (revision: $0.revision, time: $0.time) }, state.ledger.prunedThrough)
+        }
+        let path = "/api/v1/namespaces/\(namespace)/configmaps"
+        var through = pruned
+        if let next = retention.pruneThrough(records, now: Date()), next > pruned {
+            guard await moveFloor(to: next, path: path) else { return }
+            through = next
+        }
+        // Also entries kept back before, whose resource has changed or gone since.
+        let doomed = state.withLock { state in
+            let live = state.ledger.liveRevisions
+            return state.entries.filter { $0 <= through && !live.contains($0) }.sorted()
+        }
+        guard !doomed.isEmpty else { return }
+        var deleted = 0
+        for revision in doomed {
+            do {
+                _ = try await api.request(
+                    .DELETE, "\(path)/\(LedgerCodec.name(revision: revision))", body: nil, what: "prune history revision \(revision)")
+                deleted += 1
+            } catch {
+                if error.status == 404 { continue }
+                logger.warning("cannot prune config history; retrying later", metadata: ["error": "\(error)"])
+                break
+            }
+        }
+        logger.info("pruned config history", metadata: ["through": "\(through)", "entries": "\(deleted)"])
+    }
+
+    /// Writes the floor ConfigMap; whether it was written.
+    private func moveFloor(to through: Int64, path: String) async -> Bool {
+        do {
+            do {
+                _ = try await api.request(
+                    .PUT, "\(path)/\(LedgerCodec.floorName)", body: LedgerCodec.floorConfigMap(prunedThrough: through, namespace: namespace),
+                    what: "move the history floor to \(through)")
+            } catch {
+                guard error.status == 404 else { throw error }
+                _ = try await api.request(
+                    .POST, path, body: LedgerCodec.floorConfigMap(prunedThrough: through, namespace: namespace),
+                    what: "set the history floor to \(through)")
+            }
+        } catch {
+            logger.warning("cannot move the history floor; retrying later", metadata: ["error": "\(error)"])
+            return false
+        }
+        return true
     }
 
     /// Waits (bounded by `recordTimeout`) until the ledger's head is past `revision`.

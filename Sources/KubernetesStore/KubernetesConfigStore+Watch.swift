@@ -76,6 +76,10 @@ extension KubernetesConfigStore: Service {
             for effect in effects {
                 switch effect {
                 case .upsert(let object):
+                    if let through = LedgerCodec.prunedThrough(object) {
+                        state.ledger.pruned(through: through)
+                        continue
+                    }
                     do {
                         let entry = try LedgerCodec.readable(object)
                         state.entries.insert(entry.revision)

@@ -81,6 +81,7 @@ public final class KubernetesConfigStore: ConfigStore {
         var objects: [ConfigKey: IstioObject] = [:]
         var entries: [LedgerEntry] = []
         var secrets: [KubeObject] = []
+        var prunedThrough: Int64 = 0
         do {
             for kind in ConfigKind.kubeServed {
                 for object in try await Self.listKind(kind, api: api) {
@@ -89,7 +90,11 @@ public final class KubernetesConfigStore: ConfigStore {
                 }
             }
             for object in try await api.listAll(LedgerCodec.collection(namespace: namespace)) {
-                entries.append(try LedgerCodec.readable(object))
+                if let through = LedgerCodec.prunedThrough(object) {
+                    prunedThrough = through
+                } else {
+                    entries.append(try LedgerCodec.readable(object))
+                }
             }
             if credentials != nil { secrets = try await api.listAll(Self.secretsCollection) }
         } catch let error as KubeAPIError {
@@ -103,7 +108,7 @@ public final class KubernetesConfigStore: ConfigStore {
         if let credentials { applySecrets(secrets.map { .upsert($0) }, decode: credentials) }
         state.withLock { state in
             state.entries = Set(entries.map(\.revision))
-            state.ledger.bootstrap(entries: entries, objects: state.objects)
+            state.ledger.bootstrap(entries: entries, objects: state.objects, prunedThrough: prunedThrough)
         }
         logger.info(
             "config from the Kubernetes API",

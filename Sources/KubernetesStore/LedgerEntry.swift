@@ -29,6 +29,25 @@ enum LedgerCodec {
     /// so names sort in revision order.
     static let namePrefix = "meshd-history-"
 
+    /// The ConfigMap saying through which revision history was pruned (`data.prunedThrough`),
+    /// labelled like the entries so the same watch brings it.
+    static let floorName = "meshd-history-floor"
+
+    /// The floor ConfigMap for `revision`, as JSON.
+    static func floorConfigMap(prunedThrough revision: Int64, namespace: String) -> String {
+        JSONValue.object([
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": .object(["name": .string(floorName), "namespace": .string(namespace), "labels": .object([label: "true"])]),
+            "data": .object(["prunedThrough": .string(String(revision))]),
+        ]).canonicalJSON()
+    }
+
+    /// The revision the floor ConfigMap names; nil for any other object.
+    static func prunedThrough(_ object: KubeObject) -> Int64? {
+        guard object.key.name == floorName else { return nil }
+        return object.body["data"]?["prunedThrough"]?.stringValue.flatMap { Int64($0) } ?? 0
+    }
+
     /// `meshd-history-000000000042`.
     static func name(revision: Int64) -> String {
         let digits = String(revision)

@@ -12,10 +12,22 @@ struct LedgerState: Sendable {
     private(set) var records: [Int64: HistoryRecord] = [:]
     /// Entries that arrived ahead of a missing one, applied once the gap fills.
     private(set) var pending: [Int64: LedgerEntry] = [:]
-    /// The oldest revision the retained records can reconstruct: 0 before the first entry, then
+    /// The revision history was pruned through (the ledger's floor ConfigMap): records at or
+    /// before it are not listed, though the newest entry of each resource still present is kept,
+    /// so every replica serves it with the same revisions.
+    private(set) var prunedThrough: Int64 = 0
+
+    /// The oldest revision the listed records can reconstruct: 0 before the first entry, then
     /// 1 (the first entry records what the API server held when meshd started keeping the
-    /// ledger; nothing before it can be restored), then the newest pruned revision.
-    private(set) var floor: Int64 = 0
+    /// ledger; nothing before it can be restored), then the revision pruned through.
+    var floor: Int64 {
+        guard head > 0 || !records.isEmpty else { return 0 }
+        let oldestListed = records.keys.filter { $0 > prunedThrough }.min() ?? head + 1
+        return max(1, prunedThrough, oldestListed - 1)
+    }
+
+    /// The revisions no pruning may delete: each present resource's newest entry.
+    var liveRevisions: Set<Int64> { Set(mirror.records.values.map(\.revision)) }
 
     /// The ledger's head: the revision the served configuration is at.
     var head: Int64 { mirror.revision }
@@ -26,11 +38,13 @@ struct LedgerState: Sendable {
     /// it. One that no retained entry touched was last changed in a pruned entry, so it is
     /// served as the API server holds it, at the floor revision (when nothing was pruned, an
     /// untouched object is one the ledger has not recorded yet, and is not served).
-    mutating func bootstrap(entries: [LedgerEntry], objects: [ConfigKey: IstioObject]) {
+    mutating func bootstrap(entries: [LedgerEntry], objects: [ConfigKey: IstioObject], prunedThrough: Int64 = 0) {
         let sorted = entries.sorted { $0.revision < $1.revision }
         records = Dictionary(sorted.map { ($0.revision, $0.record) }, uniquingKeysWith: { $1 })
         pending = [:]
-        floor = Self.floor(oldest: sorted.first?.revision)
+        self.prunedThrough = prunedThrough
+        mirror.load([], revision: sorted.last?.revision ?? 0)
+        let floor = self.floor
         var latest: [ConfigKey: StoredConfig?] = [:]
         for entry in sorted {
             for change in entry.record.changes {
@@ -40,6 +54,7 @@ struct LedgerState: Sendable {
             }
         }
         var configs = latest.values.compactMap { $0 }
+        // Entries pruned by a meshd that did not keep each resource's newest one.
         if let oldest = sorted.first?.revision, oldest > 1 {
             for (key, object) in objects where latest[key] == nil {
                 guard let resource = object.resource else { continue }
@@ -55,7 +70,7 @@ struct LedgerState: Sendable {
     mutating func receive(_ entry: LedgerEntry) -> Bool {
         guard entry.revision > head else {
             // Listed again (a relist): keep it retained, change nothing.
-            if records[entry.revision] == nil, entry.revision > floor { records[entry.revision] = entry.record }
+            if records[entry.revision] == nil { records[entry.revision] = entry.record }
             return false
         }
         pending[entry.revision] = entry
@@ -71,7 +86,11 @@ struct LedgerState: Sendable {
     mutating func forget(revision: Int64) {
         records.removeValue(forKey: revision)
         pending.removeValue(forKey: revision)
-        if let oldest = records.keys.min() { floor = max(floor, Self.floor(oldest: oldest)) }
+    }
+
+    /// The ledger's floor ConfigMap says history was pruned through `revision`.
+    mutating func pruned(through revision: Int64) {
+        prunedThrough = max(prunedThrough, revision)
     }
 
     /// Whether some entry is waiting for one that has not arrived.
@@ -126,9 +145,10 @@ struct LedgerState: Sendable {
         return LedgerEntry(record: record, created: created)
     }
 
-    /// Retained records after `revision`, oldest first.
+    /// Listed records after `revision` (none at or before the revision pruned through), oldest first.
     func records(after revision: Int64) -> [HistoryRecord] {
-        records.values.filter { $0.revision > revision }.sorted { $0.revision < $1.revision }
+        let after = max(revision, prunedThrough)
+        return records.values.filter { $0.revision > after }.sorted { $0.revision < $1.revision }
     }
 
     private mutating func apply(_ entry: LedgerEntry) {
@@ -140,12 +160,6 @@ struct LedgerState: Sendable {
         }
         mirror.advance(to: entry.revision)
         records[entry.revision] = entry.record
-        if floor == 0 { floor = Self.floor(oldest: records.keys.min()) }
-    }
-
-    private static func floor(oldest: Int64?) -> Int64 {
-        guard let oldest else { return 0 }
-        return max(1, oldest - 1)
     }
 
     /// What a change adds to an entry's ConfigMap, near enough to keep entries below the limit.

@@ -234,3 +234,29 @@ import Testing
         #expect(again.manager == "kubectl-client-side-apply")
     }
 }
+
+@Suite struct LedgerPruningTests {
+    @Test func eachPresentResourcesNewestEntryOutlivesPruningSoReplicasAgree() throws {
+        typealias T = LedgerStateTests
+        var leader = LedgerState()
+        leader.bootstrap(entries: [], objects: [:])
+        var objects = [T.key("dr"): T.object(T.resource("dr", weight: 1), version: "1")]
+        var entries: [LedgerEntry] = []
+        for weight in 1...4 {
+            objects[T.key("vs")] = T.object(T.resource("vs", weight: weight), version: "v\(weight)")
+            entries.append(try #require(T.record(&leader, objects)))
+        }
+        // Entry 1 created both; 2...4 changed vs. Pruning through 3 keeps entry 1 (dr's newest).
+        #expect(leader.liveRevisions == [1, 4])
+        leader.pruned(through: 3)
+        let kept = entries.filter { $0.revision > 3 || leader.liveRevisions.contains($0.revision) }
+        #expect(kept.map(\.revision) == [1, 4])
+        #expect(leader.floor == 3 && leader.records(after: 0).map(\.revision) == [4])
+
+        var late = LedgerState()
+        late.bootstrap(entries: kept, objects: objects, prunedThrough: 3)
+        #expect(late.mirror.records == leader.mirror.records)
+        #expect(late.mirror.records[T.key("dr")] == StoredConfig(resource: T.resource("dr", weight: 1), revision: 1, createdRevision: 1))
+        #expect(late.floor == 3 && late.head == 4 && late.records(after: 0).map(\.revision) == [4])
+    }
+}
