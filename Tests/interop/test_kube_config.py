@@ -236,7 +236,7 @@ def test_writes_through_meshd_and_their_history(cluster, config_meshd):
 def test_two_replicas_share_one_ledger_and_the_lease_moves(cluster, config_meshd, ads_clients, node_id):
     """Two replicas on one API server: one holds the Lease and records; both serve the same
     revision; each lists the other's proxies; the holder killed, the other takes the Lease within
-    its duration and records."""
+    its duration, records and writes status."""
     a = config_meshd("meshd-a")
     wait_until(lambda: lease_holder(cluster) == "meshd-a", 10, "meshd-a holding the Lease")
     b = config_meshd("meshd-b")
@@ -270,6 +270,11 @@ def test_two_replicas_share_one_ledger_and_the_lease_moves(cluster, config_meshd
     cluster.kubectl("apply", "-f", "-", stdin=configs.virtual_service({"v2": 100}))
     got = wait_revision(b, "virtualservices", "reviews", lambda r: weights(r) == {"v2": 100}, "meshd-b recording after the takeover")
     assert int(got["metadata"]["resourceVersion"]) == applied["revision"] + 1
+    # The new leader writes status too: no Service named reviews exists here, so IST0101.
+    def codes():
+        messages = ((cluster.get("virtualservices", "default", "reviews") or {}).get("status") or {}).get("validationMessages") or []
+        return {m["type"]["code"] for m in messages}
+    wait_until(lambda: "IST0101" in codes(), 15, "meshd-b writing the VirtualService's status", describe=lambda: b.tail(20))
 
 
 def test_a_restarted_meshd_serves_the_same_revisions(cluster, config_meshd):
