@@ -11,8 +11,9 @@ deploy/kubernetes/istio-crds.yaml and meshd's namespace `mesh-system`; meshd run
 --webhook-port 0` and a fresh --data-dir each time, as test_kube_config.py runs it. Writes to the
 stand-in go over HTTPS, as kubectl's do (one keep-alive connection, User-Agent kubectl/v1.32.0,
 `fieldManager=kubectl-client-side-apply`, `fieldValidation=Strict`), so they reach meshd through
-the same watches as kubectl's. The stand-in's connections get TCP_NODELAY, as kube-apiserver's
-have (`--no-standin-nodelay` leaves it out; see `no_delay`). The proxy is a proxyless gRPC node
+the same watches as kubectl's. The stand-in gets kube-apiserver's TCP settings: TCP_NODELAY and
+a listen backlog of SOMAXCONN (`--no-tune-standin` leaves them out; see `tune_standin`, which
+says what each costs otherwise). The proxy is a proxyless gRPC node
 (the same ADS client as bench_kube.py) subscribed to every LDS/CDS resource and the RDS/EDS they
 name; the route measured is `reviews.default.svc.cluster.local:9080`.
 
@@ -154,13 +155,18 @@ class KubeHttp:
             self.conn = None
 
 
-def no_delay(api: KubeApiServer) -> None:
-    """TCP_NODELAY on every connection the stand-in accepts from now on, as Go's net package
-    sets it on kube-apiserver's. The stand-in writes an answer's headers and body (and each watch
-    event) as separate small writes; with Nagle's algorithm on, a write behind one not yet
-    acknowledged waits for the peer's delayed ACK, 40 ms on Linux, which then dominates every
-    request made right after another on a kept-alive connection."""
+def tune_standin(api: KubeApiServer) -> None:
+    """The stand-in's listening socket and connections as Go's net package sets up kube-apiserver's:
+    - TCP_NODELAY on every connection it accepts. The stand-in writes an answer's headers and body
+      (and each watch event) as separate small writes; with Nagle's algorithm on, a write behind
+      one not yet acknowledged waits for the peer's delayed ACK, 40 ms on Linux: every request
+      made right after another on a kept-alive connection took 44 ms (the burst ran at 22/s).
+    - A listen backlog of SOMAXCONN instead of socketserver's 5. meshd opens a connection per list
+      and per watch (some 16 at once at start, over HTTP/1.1); beyond the backlog the kernel drops
+      the SYNs (TcpExtListenOverflows) and meshd's connect is retried after the 1 s initial RTO:
+      about one start in three took 1 s longer, its registry lists and last watches held."""
     httpd = api._httpd
+    httpd.socket.listen(socket.SOMAXCONN)
     accept = httpd.get_request
 
     def get_request():
@@ -170,12 +176,12 @@ def no_delay(api: KubeApiServer) -> None:
     httpd.get_request = get_request
 
 
-def start_standin(workdir: str, history_size: int, nodelay: bool) -> tuple[KubeApiServer, str]:
+def start_standin(workdir: str, history_size: int, tune: bool) -> tuple[KubeApiServer, str]:
     """A stand-in with the Istio CRDs and meshd's namespace; answers it and its kubeconfig."""
     os.makedirs(workdir, exist_ok=True)
     api = KubeApiServer(tokens={TOKEN}, history_size=history_size, workdir=workdir).start()
-    if nodelay:
-        no_delay(api)
+    if tune:
+        tune_standin(api)
     api.install_crds(str(Path(__file__).resolve().parents[2] / "deploy" / "kubernetes" / "istio-crds.yaml"))
     api.create(namespace(SYSTEM_NAMESPACE))
     return api, api.kubeconfig(os.path.join(workdir, "kubeconfig"), TOKEN)
@@ -560,6 +566,7 @@ def idle_meshd(args, api: KubeApiServer, kubeconfig: str, name: str, started: li
     def caught_up():
         check_meshd_alive(meshd)
         head["ledger"], head["served"] = ledger.head(), served_revision(meshd)
+        head.setdefault("at_ready", (head["served"], head["ledger"]))
         if records:
             head["records"] = len({(c[0], c[1], c[2]) for e in ledger.read().values() for c in changed_keys(e)})
             if head["records"] < records:
@@ -569,10 +576,11 @@ def idle_meshd(args, api: KubeApiServer, kubeconfig: str, name: str, started: li
                describe=lambda: f"{head}\n{meshd.tail(30)}")
     served = time.monotonic() - t0
     mem = settled_rss(meshd.proc.pid)
-    log(f"{name}: pid {meshd.proc.pid}, /ready {ready:.2f} s, revision {head['served']} = ledger head at "
-        f"{served:.2f} s; VmRSS {mem['VmRSS'] / 2**20:.1f} MiB (HWM {mem['VmHWM'] / 2**20:.1f} MiB, steady within "
+    log(f"{name}: pid {meshd.proc.pid}, /ready {ready:.2f} s (then push_status revision {head['at_ready'][0]}, "
+        f"ledger head {head['at_ready'][1]}), revision {head['served']} = ledger head at {served:.2f} s; VmRSS {mem['VmRSS'] / 2**20:.1f} MiB (HWM {mem['VmHWM'] / 2**20:.1f} MiB, steady within "
         f"{mem['spread'] / 2**20:.1f} MiB after {mem['settled_after']:.1f} s)")
-    return {"meshd": meshd, "ready": ready, "served": served, "rss": mem, "head": head["ledger"]}
+    at_ready = " (already in the first answer after /ready)" if head["at_ready"][0] == head["at_ready"][1] else ""
+    return {"meshd": meshd, "ready": ready, "served": served, "rss": mem, "head": head["ledger"], "at_ready": at_ready}
 
 
 def stop(meshd: Meshd, started: list):
@@ -586,7 +594,7 @@ def stop(meshd: Meshd, started: list):
 def measure_startup(args, workdir: str, started: list, apis: list, problems: list) -> dict:
     """Phase 4: a fresh meshd on a cluster with O recorded objects, against empty ones."""
     history_size = max(5000, 4 * args.objects)
-    api, kubeconfig = start_standin(os.path.join(workdir, "startup"), history_size, args.standin_nodelay)
+    api, kubeconfig = start_standin(os.path.join(workdir, "startup"), history_size, args.tune_standin)
     apis.append(api)
     ledger = Ledger(api)
     out: dict = {}
@@ -668,9 +676,9 @@ def main(argv=None) -> int:
     ap.add_argument("--burst-timeout", type=float, default=300.0, help="seconds from the first create to all served")
     ap.add_argument("--startup-timeout", type=float, default=300.0,
                     help="seconds from /ready to the served revision = the ledger head")
-    ap.add_argument("--standin-nodelay", action=argparse.BooleanOptionalAction, default=True,
-                    help="TCP_NODELAY on the stand-in's connections, as kube-apiserver has (off: the stand-in's "
-                         "40 ms Nagle/delayed-ACK stalls between back-to-back requests are measured too)")
+    ap.add_argument("--tune-standin", action=argparse.BooleanOptionalAction, default=True,
+                    help="TCP_NODELAY and a SOMAXCONN listen backlog on the stand-in, as kube-apiserver has (off: "
+                         "its 40 ms Nagle/delayed-ACK stalls and 1 s SYN retries are measured too)")
     ap.add_argument("--max-runtime", type=int, default=1800, help="the whole run's bound, seconds")
     ap.add_argument("--log-tail", type=int, default=0, help="print this many of meshd's last log lines at the end")
     args = ap.parse_args(argv)
@@ -703,8 +711,8 @@ def main(argv=None) -> int:
     meshd_k = None
     workdir = tempfile.mkdtemp(prefix="bench-kube-config-")
     try:
-        log(f"meshd {args.meshd}; phases {','.join(phases)}; stand-in TCP_NODELAY "
-            f"{'on' if args.standin_nodelay else 'off'}; {os.cpu_count()} cores, load average {os.getloadavg()}")
+        log(f"meshd {args.meshd}; phases {','.join(phases)}; stand-in {'tuned' if args.tune_standin else 'untuned'}; "
+            f"{os.cpu_count()} cores, load average {os.getloadavg()}")
         sqlite = None
         if "apply" in phases:
             # SQLite first, alone on the machine: the same route from a ServiceEntry, the same applies.
@@ -722,7 +730,7 @@ def main(argv=None) -> int:
         kube_phases = [p for p in phases if p != "startup"]
         if kube_phases:
             history_size = max(5000, 4 * (args.burst + 2 * args.iterations))
-            api, kubeconfig = start_standin(os.path.join(workdir, "changes"), history_size, args.standin_nodelay)
+            api, kubeconfig = start_standin(os.path.join(workdir, "changes"), history_size, args.tune_standin)
             apis.append(api)
             kube = KubeHttp(api, TOKEN)
             ledger = Ledger(api)
@@ -800,7 +808,7 @@ def main(argv=None) -> int:
             per = (f["rss"]["VmRSS"] - sv["rss"]["VmRSS"]) / args.objects
             print(f"startup: {args.objects} objects ({s['n_vs']} VirtualServices + {s['n_dr']} DestinationRules, "
                   f"{s['n_vs']} Services; ledger head {s['head']}, {s['entries']} entries): fresh meshd /ready "
-                  f"{f['ready']:.2f} s, push_status revision = ledger head {f['served']:.2f} s after spawn "
+                  f"{f['ready']:.2f} s, push_status revision = ledger head {f['served']:.2f} s after spawn{f['at_ready']} "
                   f"(empty cluster: {e['ready']:.2f} s / {e['served']:.2f} s); VmRSS {f['rss']['VmRSS'] / 2**20:.1f} MiB "
                   f"(HWM {f['rss']['VmHWM'] / 2**20:.1f} MiB) vs {e['rss']['VmRSS'] / 2**20:.1f} MiB on an empty "
                   f"cluster and {sv['rss']['VmRSS'] / 2**20:.1f} MiB with the Services only: {per:.0f} bytes per "
