@@ -2,6 +2,7 @@ import CertificateAuthority
 import Kubernetes
 import Logging
 import MeshInputs
+import MeshModel
 import Prometheus
 import PushPipeline
 import Storage
@@ -63,6 +64,10 @@ public struct AdminDependencies: Sendable {
     /// The Kubernetes registry (`/debug/kubernetes`); nil when meshd runs without one.
     public var kubernetes: KubernetesDiscovery?
 
+    /// The Kubernetes store's state as `/debug/ledger` shows it (the ledger, the Lease, what
+    /// cannot be served); nil with the other stores.
+    public var ledgerStatus: (@Sendable () -> JSONValue)?
+
     /// What the admin API reads of meshd's mesh inputs.
     public struct MeshInputsAccess: Sendable {
         public var settings: MeshSettingsSource
@@ -85,8 +90,9 @@ public struct AdminDependencies: Sendable {
         allowLoopbackTokenMinting: Bool = false, health: ServingHealth = ServingHealth(),
         configIndex: SharedConfigIndex = SharedConfigIndex(), identity: Identity? = nil,
         peers: (any PeerProxyStatuses)? = nil, generators: GeneratorTable, vault: (any CredentialVault)? = nil,
-        meshInputs: MeshInputsAccess? = nil, kubernetes: KubernetesDiscovery? = nil
+        meshInputs: MeshInputsAccess? = nil, kubernetes: KubernetesDiscovery? = nil, ledgerStatus: (@Sendable () -> JSONValue)? = nil
     ) {
+        self.ledgerStatus = ledgerStatus
         self.meshInputs = meshInputs
         self.kubernetes = kubernetes
         self.vault = vault

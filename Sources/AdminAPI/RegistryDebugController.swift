@@ -7,13 +7,20 @@ import MeshModel
 /// endpoints and where each came from; `/debug/kubernetes`: each Kubernetes resource's
 /// list-and-watch (synced, lists, 410s, failures, resume version, objects held — with
 /// `?objects=true`, each object's key and resourceVersion; `enabled: false` and nothing else
-/// without `--registry kubernetes`).
+/// without `--registry kubernetes`); `/debug/ledger`: the Kubernetes store's history ledger, Lease
+/// and unservable objects (`enabled: false` with the other stores).
 struct RegistryDebugController: Sendable {
     let dependencies: AdminDependencies
 
     func register(on router: Router<AdminRequestContext>) {
         let publisher = dependencies.publisher
         let kubernetes = dependencies.kubernetes
+        let ledger = dependencies.ledgerStatus
+        router.get("/debug/ledger") { request, _ -> Response in
+            _ = try request.query(allowing: [])
+            // The other stores keep no ledger: an answer, not an error.
+            return JSONResponse.make(ledger?() ?? .object(["enabled": false]))
+        }
         router.get("/debug/registryz") { request, _ -> Response in
             _ = try request.query(allowing: [])
             let registry = publisher.current?.registry ?? RegistrySnapshot()

@@ -174,9 +174,4 @@ public final class KubernetesConfigStore: ConfigStore {
             return state.recordedOnce
         }
     }
-
-    /// Objects in the API server that meshd cannot serve, with why (for `/debug`).
-    public var problems: [(key: ConfigKey, problem: String)] {
-        state.withLock { $0.problems.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } }
-    }
 }

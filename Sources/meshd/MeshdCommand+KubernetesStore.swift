@@ -109,6 +109,19 @@ extension MeshdCommand {
         return (credential.spec, credential.material)
     }
 
+    /// `/debug/ledger`: the store's state and who holds the Lease.
+    static func ledgerStatus(_ parts: KubernetesStoreParts?, _ election: KubeLeaderElection) -> @Sendable () -> JSONValue {
+        let store = parts?.store
+        return {
+            guard case .object(var status)? = store?.debugStatus() else { return .object(["enabled": false]) }
+            status["leader"] = .object([
+                "identity": .string(election.identity), "holder": election.holder.map(JSONValue.string) ?? .null,
+                "leading": .bool(election.isLeader),
+            ])
+            return .object(status)
+        }
+    }
+
     /// The validating admission webhook's HTTPS server (`--store kubernetes` only: nothing else
     /// sends AdmissionReviews): `/validate` with a serving certificate from meshd's CA, which
     /// the elected replica puts in the webhook configuration's caBundle.

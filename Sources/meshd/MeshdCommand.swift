@@ -289,6 +289,7 @@ struct MeshdCommand: AsyncParsableCommand {
                     services: [authenticatedADS, identity.renewalService]),
                 name: "CA renewal and authenticated xDS mTLS server", addressKey: "renew_address", logger: logger)
 
+            let election = opened.kubernetes.map { kubernetesElection($0, publisher: publisher, index: configIndex, logger: logger) }
             let trusted = Self.list(adminTrustedAddresses)
             // The names meshd is reached by are the ones its certificate names, unless told otherwise.
             let allowedHosts = adminAllowedHosts.map(Self.list) ?? Set(dnsNames)
@@ -299,7 +300,7 @@ struct MeshdCommand: AsyncParsableCommand {
                     allowLoopbackTokenMinting: allowLoopbackTokenMinting, health: health, configIndex: configIndex,
                     identity: .init(ca: identity.ca, tokens: identity.tokens), peers: opened.peers, generators: generators,
                     vault: opened.vault, meshInputs: .init(settings: settings, meshConfig: meshConfigWatcher, jwks: jwks),
-                    kubernetes: kubernetes?.discovery))
+                    kubernetes: kubernetes?.discovery, ledgerStatus: election.map { Self.ledgerStatus(opened.kubernetes, $0) }))
             let adminLogger = logger
             let admin = Application(
                 router: router,
@@ -318,8 +319,6 @@ struct MeshdCommand: AsyncParsableCommand {
                     identity: nil, peers: nil, generators: generators,
                     vault: opened.vault, meshInputs: .init(settings: settings, meshConfig: meshConfigWatcher, jwks: jwks), kubernetes: nil),
                 identity: identity, dnsNames: dnsNames, logger: logger)
-
-            let election = opened.kubernetes.map { kubernetesElection($0, publisher: publisher, index: configIndex, logger: logger) }
 
             var lifecycle = ServiceGroupConfiguration(
                 services: opened.services + [debouncer, jwks, grpc, tls, renewal, admin] + (meshConfigWatcher.map { [$0] } ?? [])

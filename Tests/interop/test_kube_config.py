@@ -262,6 +262,12 @@ def test_two_replicas_share_one_ledger_and_the_lease_moves(cluster, config_meshd
     wait_until(listed_by_a, 15, "meshd-b's proxy in meshd-a's /debug/syncz", describe=lambda: json.dumps(a.syncz())[:2000] + "\nmeshd-b: " + json.dumps(b.syncz())[:1500])
     assert {e.get("replica") for e in listed_by_a()} == {"meshd-b"}, listed_by_a()
 
+    # /debug/ledger on each: the same head, one of them leading.
+    ledgers = {m.name: m.request("GET", "/debug/ledger").json() for m in (a, b)}
+    assert [l["leader"]["leading"] for l in ledgers.values()] == [True, False], ledgers
+    assert {l["head"] for l in ledgers.values()} == {applied["revision"]}, ledgers
+    assert all(l["enabled"] and l["leader"]["holder"] == "meshd-a" and not l["problems"] for l in ledgers.values()), ledgers
+
     killed_at = time.monotonic()
     a.kill9()
     wait_until(lambda: lease_holder(cluster) == "meshd-b", LEASE_SECONDS + 10, "meshd-b taking over the Lease")

@@ -226,6 +226,7 @@ def _known_good(api) -> list[tuple[str, str, dict, int]]:
         ("GET", "/debug/registryz", {}, 200),
         ("GET", "/debug/kubernetes", {}, 200),
         ("GET", "/debug/kubernetes", {"query": {"objects": "true"}}, 200),
+        ("GET", "/debug/ledger", {}, 200),
         ("GET", "/debug/authz", {"query": {"workload": "reviews-v1", "namespce": "default"}}, 400),
         ("GET", "/api/v1/history", {"query": {"kind": "vs", "limit": "5"}}, 200),
         ("GET", "/api/v1/history", {"query": {"kind": "vs", "nmae": "reviews"}}, 400),
