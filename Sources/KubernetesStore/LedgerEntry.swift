@@ -54,11 +54,13 @@ enum LedgerCodec {
         return namePrefix + String(repeating: "0", count: max(0, 12 - digits.count)) + digits
     }
 
-    /// The revision an entry's ConfigMap name carries; nil for any other name.
+    /// The revision an entry's ConfigMap name carries (exactly 12 digits, as `name(revision:)`
+    /// writes it, so revisions stay far from Int64's end and `head + 1` cannot trap on a name
+    /// someone else wrote); nil for any other name.
     static func revision(name: String) -> Int64? {
         guard name.hasPrefix(namePrefix) else { return nil }
         let digits = name.dropFirst(namePrefix.count)
-        guard !digits.isEmpty, digits.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let revision = Int64(digits), revision > 0
+        guard digits.utf8.count == 12, digits.utf8.allSatisfy({ (0x30...0x39).contains($0) }), let revision = Int64(digits), revision > 0
         else { return nil }
         return revision
     }

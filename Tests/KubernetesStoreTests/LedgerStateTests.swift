@@ -151,7 +151,7 @@ import Testing
         let decoded = try LedgerCodec.entry(try #require(KubeObject(body: listed)))
         #expect(decoded.revision == 1 && decoded.created == entry.created && decoded.record.changes == entry.record.changes)
         #expect(LedgerCodec.revision(name: "meshd-history-000000000012") == 12)
-        for bad in ["meshd-history-", "meshd-history-00x", "other-000000000001", "meshd-history-000000000000"] {
+        for bad in ["meshd-history-", "meshd-history-00x", "other-000000000001", "meshd-history-000000000000", "meshd-history-9223372036854775807"] {
             #expect(LedgerCodec.revision(name: bad) == nil, "\(bad)")
         }
     }
