@@ -577,6 +577,22 @@ def measure_eds(args, api: KubeApiServer, slices: dict, meshd: Meshd, client: Be
 # --------------------------------------------------------------------------------------------
 
 
+
+def bound_run(max_runtime: int) -> None:
+    """SIGTERM/SIGINT end the run as KeyboardInterrupt and `max_runtime` seconds as Timeout, so
+    every path out stops meshd and the stand-in."""
+    def bail(signum, _frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, bail)
+    signal.signal(signal.SIGINT, bail)
+
+    def overrun(_signum, _frame):
+        raise Timeout(f"--max-runtime {max_runtime} s exceeded")
+
+    signal.signal(signal.SIGALRM, overrun)
+    signal.alarm(max_runtime)
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -602,17 +618,7 @@ def main(argv=None) -> int:
     os.environ["MESHD_BIN"] = os.path.abspath(args.meshd)
     pods = args.services * args.pods_per_service
 
-    def bail(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, bail)
-    signal.signal(signal.SIGINT, bail)
-
-    def overrun(_signum, _frame):
-        raise Timeout(f"--max-runtime {args.max_runtime} s exceeded")
-
-    signal.signal(signal.SIGALRM, overrun)
-    signal.alarm(args.max_runtime)
+    bound_run(args.max_runtime)
 
     started: list = []
     api = None

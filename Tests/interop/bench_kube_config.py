@@ -80,7 +80,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import configs  # noqa: E402
 from ads_client import weighted_clusters  # noqa: E402
-from bench_kube import (BenchAdsClient, BenchError, CpuWindow, ListTimer, Timeout, connect_proxy,  # noqa: E402
+from bench_kube import (BenchAdsClient, BenchError, CpuWindow, ListTimer, Timeout, bound_run, connect_proxy,  # noqa: E402
                         get_json, log, percentile, settled_rss)
 from kube_apiserver import KubeApiServer  # noqa: E402
 from kube_fixtures import namespace, reviews_objects, service, wait_until  # noqa: E402
@@ -692,17 +692,7 @@ def main(argv=None) -> int:
         ap.error(f"{args.meshd} is not an executable")
     os.environ["MESHD_BIN"] = os.path.abspath(args.meshd)
 
-    def bail(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, bail)
-    signal.signal(signal.SIGINT, bail)
-
-    def overrun(_signum, _frame):
-        raise Timeout(f"--max-runtime {args.max_runtime} s exceeded")
-
-    signal.signal(signal.SIGALRM, overrun)
-    signal.alarm(args.max_runtime)
+    bound_run(args.max_runtime)
 
     started: list = []
     apis: list = []

@@ -27,13 +27,13 @@ import pytest
 import configs
 import scenarios
 from kube_apiserver import KubeApiServer
-from kube_fixtures import KubeView, attach, namespace, pod_backends, reviews_objects, wait_until
+from kube_fixtures import KubeView, attach, namespace, reviews_objects, wait_until
 from meshd_process import run_meshctl
 from results import record_result
+from test_kube_registry import POD_IPS, pod_pair  # noqa: F401  (the fixture: v1 on 127.0.0.2, v2 on 127.0.0.3)
 
 ADMIN_TOKEN = "meshd-config-token"
 SYSTEM_NAMESPACE = "mesh-system"
-POD_IPS = {"v1": "127.0.0.2", "v2": "127.0.0.3"}
 HOST = configs.HOST
 LEASE_SECONDS = 15
 
@@ -79,16 +79,6 @@ def config_meshd(cluster, meshd_factory):
                         "--replica-name", replica, "--system-namespace", SYSTEM_NAMESPACE, "--webhook-port", "0"],
             data_dir=data_dir, name=replica)
     return start
-
-
-@pytest.fixture
-def pod_pair():
-    started = pod_backends(POD_IPS)
-    try:
-        yield started
-    finally:
-        for b in started.values():
-            b.stop()
 
 
 def history(meshd) -> list[dict]:
