@@ -24,12 +24,25 @@ public final class EtcdTestMember: Sendable {
     /// Why etcd tests are skipped, when they are.
     public static let skipReason = "etcd binary not found (apt-get install etcd-server, or set ETCD_BIN): etcd store tests skipped"
 
+    /// Where members keep their data: tmpfs (`/dev/shm`) when the machine has it. etcd fsyncs
+    /// every write; on a disk still flushing a fresh build's gigabytes, one fsync can wait many
+    /// seconds, which made every etcd call time out at once. The tests are about meshd, not the
+    /// disk. `$MESHD_ETCD_TEST_DIR` overrides.
+    static var dataRoot: URL {
+        let environment = ProcessInfo.processInfo.environment["MESHD_ETCD_TEST_DIR"]
+        for candidate in [environment, "/dev/shm"].compactMap({ $0 })
+        where FileManager.default.isWritableFile(atPath: candidate) {
+            return URL(fileURLWithPath: candidate)
+        }
+        return FileManager.default.temporaryDirectory
+    }
+
     public var endpoint: EtcdEndpoint { EtcdEndpoint(host: "127.0.0.1", port: clientPort) }
 
     private init(extraArguments: [String]) throws {
         clientPort = try Self.freePort()
         peerPort = try Self.freePort()
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("meshd-etcd-\(UUID().uuidString)")
+        directory = Self.dataRoot.appendingPathComponent("meshd-etcd-\(UUID().uuidString)")
         self.extraArguments = extraArguments
     }
 

@@ -29,6 +29,14 @@ def etcd_bin() -> str | None:
     return shutil.which("etcd")
 
 
+def etcd_data_root() -> str | None:
+    """/dev/shm when writable ($MESHD_ETCD_TEST_DIR first), else the default temp dir."""
+    for candidate in (os.environ.get("MESHD_ETCD_TEST_DIR"), "/dev/shm"):
+        if candidate and os.access(candidate, os.W_OK):
+            return candidate
+    return None
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -41,7 +49,9 @@ class EtcdCluster:
         certificate signed by "ca" (etcd's --client-cert-auth)."""
         self.tls = tls
         self.binary = etcd_bin()
-        self.tmp = tempfile.TemporaryDirectory(prefix="meshd-etcd-")
+        # tmpfs when there is one: etcd fsyncs every write, and on a disk still flushing a
+        # fresh build one fsync can stall for seconds (every etcd call timed out at once).
+        self.tmp = tempfile.TemporaryDirectory(prefix="meshd-etcd-", dir=etcd_data_root())
         self.size = size
         self.client_ports = [free_port() for _ in range(size)]
         self.peer_ports = [free_port() for _ in range(size)]
