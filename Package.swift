@@ -173,11 +173,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Sidecar injection (docs/injection.md): pure, shared by meshd's webhook and meshctl kube-inject.
+        .target(name: "SidecarInjection", dependencies: ["MeshModel", "MeshCommon"], swiftSettings: swiftSettings),
         .target(
             name: "AdminAPI",
             dependencies: [
                 "MeshModel", "Storage", "PushPipeline", "XDSCore", "Translator", "Discovery", "CertificateAuthority", "MeshInputs",
-                "Kubernetes",
+                "Kubernetes", "SidecarInjection",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -246,7 +248,7 @@ let package = Package(
             dependencies: [
                 "MeshModel", "MeshCommon", "Storage", "Discovery", "Translator", "PushPipeline", "XDS", "AdminAPI", "EnvoyAPI",
                 "CertificateAuthority", "MeshInputs", "Kubernetes", "KubernetesStore",
-                "EtcdStore",
+                "EtcdStore", "SidecarInjection",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
@@ -265,7 +267,7 @@ let package = Package(
             dependencies: [
                 // YAMLEmitter, and the values meshd and meshctl share (MeshCommon); meshctl's
                 // JSON stays its own (see JSONValue.swift).
-                "MeshModel", "MeshCommon",
+                "MeshModel", "MeshCommon", "SidecarInjection",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Yams", package: "Yams"),
@@ -288,6 +290,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "SidecarInjectionTests", dependencies: ["SidecarInjection", "MeshModel"], swiftSettings: swiftSettings),
         .testTarget(name: "DiscoveryTests", dependencies: ["Discovery", "MeshModel"], swiftSettings: swiftSettings),
         .testTarget(name: "KubernetesTests", dependencies: ["Kubernetes", "MeshModel", "Discovery"], swiftSettings: swiftSettings),
         .testTarget(

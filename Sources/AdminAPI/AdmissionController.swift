@@ -1,6 +1,7 @@
 import Hummingbird
 import Logging
 import MeshModel
+import SidecarInjection
 import Storage
 
 /// The validating admission webhook (`POST /validate`, served over TLS on istiod's port 15017):
@@ -17,8 +18,8 @@ public enum AdmissionController {
     /// The largest AdmissionReview read: an object and its old version near etcd's 1.5 MiB each.
     static let maxBodyBytes = 8 << 20
 
-    /// The webhook's router.
-    public static func make(_ dependencies: AdminDependencies) -> Router<BasicRequestContext> {
+    /// The webhook's router: `/validate`, and `/inject` when given an injector.
+    public static func make(_ dependencies: AdminDependencies, injector: SidecarInjector? = nil) -> Router<BasicRequestContext> {
         let writer = ConfigWriter(dependencies)
         let logger = dependencies.logger
         let router = Router(context: BasicRequestContext.self)
@@ -48,6 +49,7 @@ public enum AdmissionController {
                 return JSONResponse.make(answer)
             }
         }
+        if let injector { addInjection(to: router, injector: injector, logger: logger) }
         return router
     }
 

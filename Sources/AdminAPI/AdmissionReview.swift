@@ -1,3 +1,4 @@
+import Foundation
 import MeshModel
 
 /// An `admission.k8s.io/v1` AdmissionReview as kube-apiserver sends it to a validating webhook,
@@ -13,6 +14,8 @@ public enum AdmissionReview {
         public var object: JSONValue?
         /// `GROUP/VERSION, Kind=KIND` of the request, for messages.
         public var kind: String
+        /// The namespace of a namespaced object (a pod's, before it has a name).
+        public var namespace: String? = nil
     }
 
     /// Why a body is not an AdmissionReview request.
@@ -34,7 +37,8 @@ public enum AdmissionReview {
         let name = [kind?["group"]?.stringValue, kind?["version"]?.stringValue].compactMap { $0 }.joined(separator: "/")
         return Request(
             uid: uid, operation: operation, object: request["object"].flatMap { $0 == .null ? nil : $0 },
-            kind: "\(name), Kind=\(kind?["kind"]?.stringValue ?? "")")
+            kind: "\(name), Kind=\(kind?["kind"]?.stringValue ?? "")",
+            namespace: request["namespace"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 })
     }
 
     /// The answer to request `uid`: allowed with `warnings`, or refused with `message` and an
@@ -49,6 +53,18 @@ public enum AdmissionReview {
         }
         if !warnings.isEmpty { response["warnings"] = .array(warnings.map { .string(Self.warning($0)) }) }
         return .object(["apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": .object(response)])
+    }
+
+    /// The answer allowing request `uid` with an RFC 6902 `patch` (a mutating webhook's):
+    /// `patchType: JSONPatch` and the patch's JSON, base64-encoded, as the admission API wants.
+    public static func patched(uid: String, patch: [JSONValue], warnings: [String] = []) -> JSONValue {
+        var answer = response(uid: uid, allowed: true, warnings: warnings)
+        guard case .object(var top) = answer, case .object(var body)? = top["response"] else { return answer }
+        body["patchType"] = "JSONPatch"
+        body["patch"] = .string(Data(JSONValue.array(patch).canonicalJSON().utf8).base64EncodedString())
+        top["response"] = .object(body)
+        answer = .object(top)
+        return answer
     }
 
     /// kube-apiserver drops warnings over 4 KiB in total and shortens long ones; meshd keeps each

@@ -3,7 +3,8 @@ import Kubernetes
 import Logging
 import MeshModel
 
-/// Keeps meshd's ValidatingWebhookConfiguration (`meshd-validator`) trusting meshd: every
+/// Keeps meshd's webhook configurations (the ValidatingWebhookConfiguration `meshd-validator`,
+/// the MutatingWebhookConfiguration `meshd-sidecar-injector`) trusting meshd: every
 /// webhook's `clientConfig.caBundle` is the mesh root (which issued the webhook's serving
 /// certificate) and its `failurePolicy` is `Fail`. The configuration ships with `Ignore` and no
 /// bundle, so applies work before meshd runs; once meshd has patched it, an object meshd would
@@ -15,13 +16,19 @@ public struct WebhookConfigPatcher: Sendable {
     let api: KubeAPIClient
     /// The configuration's name.
     public let name: String
+    /// Its resource: `validatingwebhookconfigurations` or `mutatingwebhookconfigurations`.
+    public let resource: String
     /// The PEM bundle to trust: the mesh root.
     let caBundle: String
     let logger: Logger
 
-    public init(api: KubeAPIClient, name: String, caBundlePEM: String, logger: Logger) {
+    /// A patcher of the configuration `name` of kind `resource`.
+    public init(
+        api: KubeAPIClient, name: String, resource: String = "validatingwebhookconfigurations", caBundlePEM: String, logger: Logger
+    ) {
         self.api = api
         self.name = name
+        self.resource = resource
         self.caBundle = Data(caBundlePEM.utf8).base64EncodedString()
         self.logger = logger
     }
@@ -35,7 +42,8 @@ public struct WebhookConfigPatcher: Sendable {
                 missingLogged = false
             } catch  where error.status == 404 {
                 if !missingLogged {
-                    logger.info("no ValidatingWebhookConfiguration to patch; applies are not checked by meshd", metadata: ["name": "\(name)"])
+                    logger.info(
+                        "no webhook configuration to patch; its webhook is not called", metadata: ["name": "\(name)", "resource": "\(resource)"])
                     missingLogged = true
                 }
             } catch {
@@ -48,7 +56,7 @@ public struct WebhookConfigPatcher: Sendable {
     /// One read-modify-write (the read's `resourceVersion` as precondition); whether it changed
     /// anything.
     func patchOnce() async throws(KubeAPIError) -> Bool {
-        let path = "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/\(name)"
+        let path = "/apis/admissionregistration.k8s.io/v1/\(resource)/\(name)"
         let response = try await api.request(.GET, path, body: nil, what: "read webhook configuration \(name)")
         guard let current = try? JSONValue.parse(json: response.body) else {
             throw KubeAPIError(status: 0, message: "webhook configuration \(name) is not JSON")

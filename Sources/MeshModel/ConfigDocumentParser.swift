@@ -28,6 +28,16 @@ public enum ConfigDocumentParser {
         return parsed
     }
 
+    /// Every document in `text` (YAML stream or JSON; arrays and `List`s expanded) as a plain
+    /// value, whatever its kind: for tools that read Kubernetes manifests (`meshctl kube-inject`).
+    public static func plainDocuments(_ text: String) throws(MeshModelError) -> [JSONValue] {
+        var documents: [JSONValue] = []
+        for document in try values(in: text) {
+            expand(document, into: &documents)
+        }
+        return documents
+    }
+
     /// The documents in `text`. JSON is recognised by its first character and read with the
     /// strict JSON parser (exact numbers and error positions); if that fails the text is tried
     /// as YAML, since a YAML flow mapping also starts with `{`, and the JSON error is reported

@@ -32,6 +32,7 @@ struct MeshctlCommand: AsyncParsableCommand {
             TokenCommand.self,
             CACommand.self,
             VersionCommand.self,
+            KubeInjectCommand.self,
             ExperimentalCommand.self,
         ]
     )

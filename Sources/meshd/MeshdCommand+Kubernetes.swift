@@ -2,6 +2,7 @@ import ArgumentParser
 import CertificateAuthority
 import Discovery
 import Kubernetes
+import KubernetesStore
 import Logging
 import MeshModel
 import PushPipeline
@@ -84,5 +85,26 @@ struct KubernetesDiscoveryService: ServiceLifecycle.Service {
             await discovery.run()
             await discovery.api.shutdown()
         }
+    }
+}
+
+extension MeshdCommand {
+    /// The root certificate ConfigMaps' publisher when meshd reads the cluster without keeping
+    /// its config there (with the Kubernetes store, the Lease holder publishes them).
+    func rootCertServices(_ kubernetes: KubernetesParts?, rootPEM: String, logger: Logger) -> [any ServiceLifecycle.Service] {
+        guard let kubernetes, storeSpec != "kubernetes" else { return [] }
+        return [RootCertService(publisher: RootCertPublisher(api: kubernetes.discovery.api, rootPEM: rootPEM, logger: logger))]
+    }
+}
+
+/// Keeps the root certificate ConfigMaps when meshd reads the cluster but keeps its config
+/// elsewhere (`--registry kubernetes` without `--store kubernetes`): every replica publishes,
+/// which is harmless (writes happen only on a difference; a lost race is a 409, skipped). With
+/// the Kubernetes store the Lease holder alone does it.
+struct RootCertService: ServiceLifecycle.Service {
+    let publisher: RootCertPublisher
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await publisher.run() }
     }
 }

@@ -11,6 +11,7 @@ import MeshModel
 import NIOSSL
 import PushPipeline
 import ServiceLifecycle
+import SidecarInjection
 import Storage
 
 extension MeshdCommand {
@@ -88,6 +89,9 @@ extension MeshdCommand {
         _ parts: KubernetesStoreParts, publisher: PushContextPublisher, index: SharedConfigIndex, logger: Logger
     ) -> KubeLeaderElection {
         let patcher = WebhookConfigPatcher(api: parts.api, name: webhookConfigName, caBundlePEM: parts.rootPEM, logger: logger)
+        let injectorPatcher = WebhookConfigPatcher(
+            api: parts.api, name: injectorConfigName, resource: "mutatingwebhookconfigurations", caBundlePEM: parts.rootPEM, logger: logger)
+        let roots = RootCertPublisher(api: parts.api, rootPEM: parts.rootPEM, logger: logger)
         let store = parts.store
         let retention = parts.retention
         return KubeLeaderElection(api: parts.api, namespace: parts.namespace, identity: replicaIdentity, logger: logger) {
@@ -95,6 +99,8 @@ extension MeshdCommand {
                 group.addTask { await store.record() }
                 group.addTask { await store.prune(retention: retention, interval: .seconds(60)) }
                 group.addTask { await patcher.run() }
+                group.addTask { await injectorPatcher.run() }
+                group.addTask { await roots.run() }
                 group.addTask { await StatusReporting.run(store: store, publisher: publisher, index: index) }
             }
         }
@@ -122,13 +128,14 @@ extension MeshdCommand {
         }
     }
 
-    /// The validating admission webhook's HTTPS server (`--store kubernetes` only: nothing else
-    /// sends AdmissionReviews): `/validate` with a serving certificate from meshd's CA, which
-    /// the elected replica puts in the webhook configuration's caBundle.
+    /// The admission webhooks' HTTPS server (on Kubernetes only: nothing else sends
+    /// AdmissionReviews): `/validate` and `/inject` with a serving certificate from meshd's CA,
+    /// which the elected replica puts in the webhook configurations' caBundle.
     func admissionWebhook(
         _ dependencies: AdminDependencies, identity: MeshIdentity, dnsNames: [String], logger: Logger
     ) throws -> (any Service)? {
-        guard storeSpec == "kubernetes" else { return nil }
+        guard storeSpec == "kubernetes" || registry == "kubernetes" else { return nil }
+        let injector = SidecarInjector(values: try injectionValues())
         var ips = [listenAddress]
         if listenAddress == "0.0.0.0" { ips = ["127.0.0.1"] }
         let (chain, key) = try identity.ca.issueServingCertificate(dnsNames: dnsNames, ipAddresses: ips, ttl: .seconds(365 * 86_400))
@@ -137,12 +144,32 @@ extension MeshdCommand {
             privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(key.utf8), format: .pem)))
         let address = listenAddress
         return Application(
-            router: AdmissionController.make(dependencies),
+            router: AdmissionController.make(dependencies, injector: injector),
             server: try .tls(.http1(), tlsConfiguration: tls),
             configuration: .init(address: .hostname(listenAddress, port: webhookPort), serverName: "meshd-webhook"),
             onServerRunning: { channel in
                 logger.info("admission webhook listening webhook_address=\(Self.display(address)):\(channel.localAddress?.port ?? 0)")
             },
             logger: logger)
+    }
+}
+
+extension MeshdCommand {
+    /// The sidecar injector's values: `--injection-values` (YAML or JSON), else the defaults for
+    /// meshd's namespace. A file that cannot be read or names an unknown key stops meshd.
+    func injectionValues() throws -> InjectionValues {
+        let namespace = kubernetesSystemNamespace
+        guard let injectionValuesFile else { return InjectionValues(systemNamespace: namespace) }
+        let text: String
+        do {
+            text = try String(contentsOfFile: injectionValuesFile, encoding: .utf8)
+        } catch {
+            throw ValidationError("--injection-values \(injectionValuesFile) cannot be read: \(error.localizedDescription)")
+        }
+        do {
+            return try InjectionValues.parse(text, source: injectionValuesFile, systemNamespace: namespace)
+        } catch {
+            throw ValidationError("--injection-values: \(error.message)")
+        }
     }
 }

@@ -176,13 +176,23 @@ struct MeshdCommand: AsyncParsableCommand {
 
     @Option(
         name: .long,
-        help: "With --store kubernetes: the validating admission webhook's HTTPS port (istiod's 15017; 0 picks a free port).")
+        help: "On Kubernetes: the admission webhooks' HTTPS port, /validate and /inject (istiod's 15017; 0 picks a free port).")
     var webhookPort: Int = MeshDefaults.webhookPort
 
     @Option(
         name: .long,
         help: "With --store kubernetes: the ValidatingWebhookConfiguration whose caBundle and failurePolicy meshd keeps set.")
     var webhookConfigName: String = "meshd-validator"
+
+    @Option(
+        name: .long,
+        help: "On Kubernetes: the MutatingWebhookConfiguration (sidecar injection) whose caBundle and failurePolicy meshd keeps set.")
+    var injectorConfigName: String = "meshd-sidecar-injector"
+
+    @Option(
+        name: .customLong("injection-values"),
+        help: "On Kubernetes: the sidecar injector's values (YAML or JSON: images, meshd's addresses, proxy resources; docs/injection.md).")
+    var injectionValuesFile: String?
 
     @Option(name: .long, help: "With --registry kubernetes: the cluster's DNS domain; Services become NAME.NAMESPACE.svc.DOMAIN.")
     var clusterDomain: String = "cluster.local"
@@ -323,7 +333,8 @@ struct MeshdCommand: AsyncParsableCommand {
             var lifecycle = ServiceGroupConfiguration(
                 services: opened.services + [debouncer, jwks, grpc, tls, renewal, admin] + (meshConfigWatcher.map { [$0] } ?? [])
                     + (webhook.map { [$0] } ?? []) + (election.map { [$0] } ?? [])
-                    + (kubernetes.map { [KubernetesDiscoveryService(discovery: $0.discovery)] } ?? []),
+                    + (kubernetes.map { [KubernetesDiscoveryService(discovery: $0.discovery)] } ?? [])
+                    + rootCertServices(kubernetes, rootPEM: identity.ca.rootCertificatePEM, logger: logger),
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger)
             // A backstop: whatever still runs 10 s after SIGTERM is cancelled.
