@@ -175,6 +175,8 @@ let package = Package(
         ),
         // Sidecar injection (docs/injection.md): pure, shared by meshd's webhook and meshctl kube-inject.
         .target(name: "SidecarInjection", dependencies: ["MeshModel", "MeshCommon"], swiftSettings: swiftSettings),
+        // What an install is made of (docs/install.md): pure, printed and applied by meshctl.
+        .target(name: "MeshInstall", dependencies: ["MeshModel", "SidecarInjection"], swiftSettings: swiftSettings),
         .target(
             name: "AdminAPI",
             dependencies: [
@@ -267,7 +269,7 @@ let package = Package(
             dependencies: [
                 // YAMLEmitter, and the values meshd and meshctl share (MeshCommon); meshctl's
                 // JSON stays its own (see JSONValue.swift).
-                "MeshModel", "MeshCommon", "SidecarInjection",
+                "MeshModel", "MeshCommon", "SidecarInjection", "MeshInstall", "Kubernetes",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Yams", package: "Yams"),
@@ -291,6 +293,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "SidecarInjectionTests", dependencies: ["SidecarInjection", "MeshModel"], swiftSettings: swiftSettings),
+        .testTarget(name: "MeshInstallTests", dependencies: ["MeshInstall", "SidecarInjection", "MeshModel"], swiftSettings: swiftSettings),
         .testTarget(name: "DiscoveryTests", dependencies: ["Discovery", "MeshModel"], swiftSettings: swiftSettings),
         .testTarget(name: "KubernetesTests", dependencies: ["Kubernetes", "MeshModel", "Discovery"], swiftSettings: swiftSettings),
         .testTarget(

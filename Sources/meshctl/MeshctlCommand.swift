@@ -33,6 +33,10 @@ struct MeshctlCommand: AsyncParsableCommand {
             CACommand.self,
             VersionCommand.self,
             KubeInjectCommand.self,
+            ManifestCommand.self,
+            InstallCommand.self,
+            UninstallCommand.self,
+            VerifyInstallCommand.self,
             ExperimentalCommand.self,
         ]
     )
