@@ -1,12 +1,14 @@
-"""Validating admission webhooks for the stand-in Kubernetes API server (kube_apiserver.py):
-ValidatingWebhookConfiguration defaults and checks, which webhooks a request calls, the
+"""Admission webhooks for the stand-in Kubernetes API server (kube_apiserver.py): Validating- and
+MutatingWebhookConfiguration defaults and checks, which webhooks a request calls, the
 AdmissionReview kube-apiserver posts, the HTTPS call, and the answer turned into the request's
-fate and its Warning headers.
+fate (for a mutating webhook also its JSONPatch applied to the object) and its Warning headers.
 
 Each piece follows k8s.io/apiserver v0.32 (pkg/admission/plugin/webhook: generic/webhook.go
 ShouldCallHook, predicates/rules, predicates/namespace, predicates/object, validating/dispatcher.go,
-request/admissionreview.go, errors/statuserror.go; pkg/util/webhook: client.go, error.go) and
-names what it mirrors.
+mutating/dispatcher.go, request/admissionreview.go VerifyAdmissionResponse, errors/statuserror.go;
+pkg/util/webhook: client.go, error.go) and names what it mirrors. Mutating webhooks are called
+once each: reinvocationPolicy IfNeeded is treated as Never (the real server calls such a webhook
+again when a later one changed the object).
 """
 
 from __future__ import annotations
@@ -43,8 +45,10 @@ class CallError(Exception):
 # Configurations: defaults (admissionregistration/v1 defaults.go) and the checks a test trips
 
 
-def default_configuration(cfg: dict) -> dict:
+def default_configuration(cfg: dict, mutating: bool = False) -> dict:
     for hook in cfg.get("webhooks") or []:
+        if mutating:
+            hook.setdefault("reinvocationPolicy", "Never")
         hook.setdefault("failurePolicy", "Fail")
         hook.setdefault("matchPolicy", "Equivalent")
         hook.setdefault("namespaceSelector", {})
@@ -58,8 +62,9 @@ def default_configuration(cfg: dict) -> dict:
     return cfg
 
 
-def configuration_errors(cfg: dict) -> list[FieldError]:
-    """A few of ValidateValidatingWebhookConfiguration's checks, with the real paths and details."""
+def configuration_errors(cfg: dict, mutating: bool = False) -> list[FieldError]:
+    """A few of ValidateValidatingWebhookConfiguration's (and ValidateMutatingWebhookConfiguration's)
+    checks, with the real paths and details."""
     errs = []
     for i, hook in enumerate(cfg.get("webhooks") or []):
         p = f"webhooks[{i}]"
@@ -77,6 +82,9 @@ def configuration_errors(cfg: dict) -> list[FieldError]:
             errs.append(FieldError("FieldValueNotSupported", f"{p}.sideEffects", side, 'supported values: "None", "NoneOnDryRun"'))
         if hook.get("failurePolicy") not in ("Fail", "Ignore"):
             errs.append(FieldError("FieldValueNotSupported", f"{p}.failurePolicy", hook.get("failurePolicy"), 'supported values: "Fail", "Ignore"'))
+        if mutating and hook.get("reinvocationPolicy") not in ("Never", "IfNeeded"):
+            errs.append(FieldError("FieldValueNotSupported", f"{p}.reinvocationPolicy", hook.get("reinvocationPolicy"),
+                                   'supported values: "IfNeeded", "Never"'))
         t = hook.get("timeoutSeconds")
         if not isinstance(t, int) or not 1 <= t <= 30:
             errs.append(FieldError("FieldValueInvalid", f"{p}.timeoutSeconds", t, "the timeout value must be between 1 and 30 seconds"))
@@ -301,16 +309,28 @@ def convert(obj: dict | None, api_version: str) -> dict | None:
     return out
 
 
+def _exempt(res) -> bool:
+    """IsExemptAdmissionConfigurationResource: webhook configurations never go through webhooks."""
+    return res.group == "admissionregistration.k8s.io" and res.kind in CONFIG_KINDS
+
+
+def _dry(q: dict, delete_body: dict | None) -> bool:
+    return q.get("dryRun") == "All" or "All" in ((delete_body or {}).get("dryRun") or [])
+
+
+def _configurations(api, plural: str) -> list:
+    return sorted(api.state(plural).values(), key=lambda c: c["metadata"]["name"])
+
+
 def admit(api, res, op: str, ns: str, name: str, sub: str | None, obj: dict | None, old: dict | None,
           user: dict, q: dict, delete_body: dict | None = None) -> list[str]:
     """Run the validating webhooks a request matches (configurations by name, webhooks in order);
     answers the warnings to send, raises WebhookRejection with the Status that ends the request."""
-    if res.group == "admissionregistration.k8s.io" and res.kind in CONFIG_KINDS:
-        return []  # IsExemptAdmissionConfigurationResource
-    dry = q.get("dryRun") == "All" or "All" in ((delete_body or {}).get("dryRun") or [])
-    configs = sorted(api.state("validatingwebhookconfigurations").values(), key=lambda c: c["metadata"]["name"])
+    if _exempt(res):
+        return []
+    dry = _dry(q, delete_body)
     invocations = []
-    for cfg in configs:
+    for cfg in _configurations(api, "validatingwebhookconfigurations"):
         for hook in cfg.get("webhooks") or []:
             inv = _should_call(api, hook, res, op, ns, sub, obj, old)
             if inv:
@@ -318,7 +338,7 @@ def admit(api, res, op: str, ns: str, name: str, sub: str | None, obj: dict | No
     warnings, errors = [], []
     for cfg, hook, inv in invocations:
         try:
-            w = _call(api, cfg, hook, inv, res, op, ns, name, sub, obj, old, user, q, delete_body, dry)
+            w, _ = _call(api, cfg, hook, inv, res, op, ns, name, sub, obj, old, user, q, delete_body, dry)
             warnings += w
         except WebhookRejection as e:
             warnings += getattr(e, "warnings", [])
@@ -327,6 +347,60 @@ def admit(api, res, op: str, ns: str, name: str, sub: str | None, obj: dict | No
         errors[0].warnings = warnings
         raise errors[0]
     return warnings
+
+
+def mutate(api, res, op: str, ns: str, name: str, sub: str | None, obj: dict | None, old: dict | None,
+           user: dict, q: dict, delete_body: dict | None = None, apply_patch=None, reprocess=None):
+    """MutatingAdmissionWebhook (mutating/dispatcher.go): the matching webhooks called one after
+    the other (configurations by name, webhooks in order), each matched against and sent the
+    object as the previous ones left it; an allowed answer's JSONPatch is applied with
+    `apply_patch(obj, ops)` to the object in the webhook's version, then `reprocess(obj)` (the
+    defaulting and pruning decoding the patched object does). Answers (object, warnings); raises
+    WebhookRejection with the Status that ends the request (a denial, a failure under
+    failurePolicy Fail, a patch that does not decode or apply: 500 InternalError)."""
+    if _exempt(res):
+        return obj, []
+    dry = _dry(q, delete_body)
+    warnings: list[str] = []
+    for cfg in _configurations(api, "mutatingwebhookconfigurations"):
+        for hook in cfg.get("webhooks") or []:
+            inv = _should_call(api, hook, res, op, ns, sub, obj, old)
+            if not inv:
+                continue
+            try:
+                w, ops = _call(api, cfg, hook, inv, res, op, ns, name, sub, obj, old, user, q, delete_body, dry,
+                               mutating=True)
+            except WebhookRejection as e:
+                e.warnings = warnings + getattr(e, "warnings", [])
+                raise
+            warnings += w
+            if ops is None:
+                continue
+            if obj is None:
+                raise _rejection(_internal(f'admission webhook "{hook["name"]}" attempted to modify the object, '
+                                           "which is not supported for this operation"), warnings)
+            try:  # jsonpatch's Apply or the decoding failing: apierrors.NewInternalError(err)
+                obj = convert(apply_patch(convert(obj, inv.api_version), ops), res.api_version)
+                if reprocess:
+                    obj = reprocess(obj)
+            except Exception as e:
+                raise _rejection(_internal(_patch_error(e)), warnings)
+    return obj, warnings
+
+
+def _rejection(status: dict, warnings: list) -> WebhookRejection:
+    e = WebhookRejection(status)
+    e.warnings = list(warnings)
+    return e
+
+
+def _patch_error(e: Exception) -> str:
+    msg = getattr(e, "message", None) or str(e)
+    if isinstance(e, KeyError):
+        return f"doc is missing path: {msg}"
+    if isinstance(e, IndexError):
+        return f"Unable to access invalid index: {msg}"
+    return msg
 
 
 def _should_call(api, hook, res, op, ns, sub, obj, old):
@@ -355,7 +429,9 @@ def _should_call(api, hook, res, op, ns, sub, obj, old):
     return None
 
 
-def _call(api, cfg, hook, inv, res, op, ns, name, sub, obj, old, user, q, delete_body, dry) -> list[str]:
+def _call(api, cfg, hook, inv, res, op, ns, name, sub, obj, old, user, q, delete_body, dry,
+          mutating: bool = False) -> tuple[list[str], list | None]:
+    """One webhook: (its warnings, its JSONPatch operations or None)."""
     hname = hook["name"]
     if dry and hook.get("sideEffects") not in ("None", "NoneOnDryRun"):
         raise WebhookRejection(_bad_request(f'admission webhook "{hname}" does not support dry run'))
@@ -383,7 +459,8 @@ def _call(api, cfg, hook, inv, res, op, ns, name, sub, obj, old, user, q, delete
     cc = hook.get("clientConfig") or {}
     timeout = hook.get("timeoutSeconds", 10)
     record = {"webhook": hname, "configuration": cfg["metadata"]["name"], "url": None, "review": review,
-              "response": None, "error": None, "allowed": None}
+              "response": None, "error": None, "allowed": None,
+              "type": "mutating" if mutating else "validating", "patch": None}
     api.admission_calls.append(record)
     try:
         if "v1" not in (hook.get("admissionReviewVersions") or []):
@@ -416,22 +493,45 @@ def _call(api, cfg, hook, inv, res, op, ns, name, sub, obj, old, user, q, delete
             g, _, v = got.rpartition("/")
             raise CallError(f"received invalid webhook response: expected webhook response of admission.k8s.io/v1, "
                             f"Kind=AdmissionReview, got {g + '/' if g else ''}{v}, Kind={answer.get('kind', '')}")
-        if resp.get("patch"):
-            raise CallError("received invalid webhook response: validating webhook may not return response.patch")
-        if resp.get("patchType") is not None:
-            raise CallError("received invalid webhook response: validating webhook may not return response.patchType")
+        if not mutating:
+            if resp.get("patch"):
+                raise CallError("received invalid webhook response: validating webhook may not return response.patch")
+            if resp.get("patchType") is not None:
+                raise CallError("received invalid webhook response: validating webhook may not return response.patchType")
+        elif resp.get("patch") and resp.get("patchType") is None:
+            raise CallError("received invalid webhook response: webhook returned response.patch but not response.patchType")
+        elif not resp.get("patch") and resp.get("patchType") is not None:
+            raise CallError("received invalid webhook response: webhook returned response.patchType but not response.patch")
+        elif resp.get("patchType") not in (None, "JSONPatch"):
+            raise CallError(f'received invalid webhook response: webhook returned invalid response.patchType of '
+                            f'{json.dumps(resp["patchType"])}')
+        raw = None
+        if mutating and resp.get("patch"):
+            try:  # []byte in the Go struct: base64 in JSON
+                raw = base64.b64decode(resp["patch"], validate=True)
+            except (ValueError, TypeError):
+                raise CallError("failed to call webhook: illegal base64 data in response.patch")
     except CallError as e:
         record["error"] = f'failed calling webhook "{hname}": {e}'
         if hook.get("failurePolicy", "Fail") == "Ignore":
-            return []
+            return [], None
         raise WebhookRejection(_internal(record["error"]))
     warnings = [w for w in resp.get("warnings") or [] if w]
     record["allowed"] = bool(resp.get("allowed"))
-    if resp.get("allowed"):
-        return warnings
-    rej = WebhookRejection(to_status(hname, resp.get("status")))
-    rej.warnings = warnings
-    raise rej
+    if not resp.get("allowed"):
+        rej = WebhookRejection(to_status(hname, resp.get("status")))
+        rej.warnings = warnings
+        raise rej
+    if raw is None:
+        return warnings, None
+    try:  # jsonpatch.DecodePatch: apierrors.NewInternalError(err)
+        ops = json.loads(raw)
+        if not isinstance(ops, list) or not all(isinstance(o, dict) for o in ops):
+            raise ValueError("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
+    except ValueError as e:
+        raise _rejection(_internal(str(e)), warnings)
+    record["patch"] = ops
+    return warnings, (ops or None)
 
 
 def to_status(hook_name: str, result: dict | None) -> dict:
@@ -472,5 +572,7 @@ def _bad_request(message: str) -> dict:
 
 
 def warning_header(text: str) -> str:
-    """net.NewWarningHeader(299, "", text): `299 - "text"` with " and \\ escaped."""
+    """net.NewWarningHeader(299, "", text): `299 - "text"` with " and \\ escaped (newlines become
+    spaces, as net/http writes header values)."""
+    text = text.replace("\r", " ").replace("\n", " ")
     return '299 - "' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -12,12 +12,14 @@ watch, write and review tokens against it, and lets a test break it on purpose.
 
     api.install_crds("deploy/kubernetes/istio-crds.yaml")   # custom resources served at once
     api.add_webhook_service("istio-system", "istiod", "127.0.0.1:15017")  # where a webhook is
+    api.set_deployment_ready("mesh-system", "meshd")      # as the deployment controller would
 
     python kube_apiserver.py --port 6443 --data seed.yaml --token admin-token [--http]
 
 The custom resource, field validation and OpenAPI pieces live in kube_crds.py, the admission
-webhooks in kube_admission.py, managedFields in kube_fields.py; each names the Kubernetes code it
-mirrors (v1.32: k8s.io/apiserver, apiextensions-apiserver, apimachinery, kube-openapi, kubectl).
+webhooks in kube_admission.py, managedFields and server-side apply in kube_fields.py; each names
+the Kubernetes code it mirrors (v1.32: k8s.io/apiserver, apiextensions-apiserver, apimachinery,
+kube-openapi, kubectl, sigs.k8s.io/structured-merge-diff v4.4).
 
 What it serves (thread-based, ThreadingHTTPServer, 127.0.0.1, port 0 = a free one):
 - HTTPS with a CA and a server certificate (127.0.0.1 / localhost SANs) generated at start with
@@ -34,16 +36,22 @@ What it serves (thread-based, ThreadingHTTPServer, 127.0.0.1, port 0 = a free on
   kubectl skips its client-side validation and sends `fieldValidation=Strict` (its --validate
   default; `warn` sends Warn, `false` Ignore), so plain `kubectl apply/create/replace/edit` work
   as against a cluster. Custom resources' schemas are the documents' components; built-in kinds
-  get no schema, and their PATCH lists no strategic-merge body, so kubectl computes strategic
-  merges from its compiled-in types. `/openapi/v2` answers 404 (kubectl only falls back to it).
+  get no schema, and their PATCH lists json-patch, merge-patch and apply-patch bodies but no
+  strategic-merge one, so kubectl computes strategic merges from its compiled-in types. `/openapi/v2` answers 404 (kubectl only falls back to it).
 - Kinds (RESOURCES): core/v1 namespaces, nodes (cluster scoped), services, pods, serviceaccounts,
   configmaps, secrets (`stringData` folded into base64 `data` on write; `type` defaults to
   Opaque); discovery.k8s.io/v1 endpointslices; coordination.k8s.io/v1 leases;
   authentication.k8s.io/v1 tokenreviews (create only); apiextensions.k8s.io/v1
-  customresourcedefinitions and admissionregistration.k8s.io/v1 validatingwebhookconfigurations
-  (cluster scoped, below); plus every served version of each CRD. Namespaces default, kube-system,
-  kube-public exist from the start; a namespaced object needs its namespace (404 otherwise);
-  deleting a namespace deletes what is in it (each a DELETED event).
+  customresourcedefinitions and admissionregistration.k8s.io/v1 validatingwebhookconfigurations and
+  mutatingwebhookconfigurations (cluster scoped, below); apps/v1 deployments (`deploy`; status
+  subresource; SetDefaults_Deployment's top-level defaults: replicas 1, strategy RollingUpdate
+  25%/25%, revisionHistoryLimit 10, progressDeadlineSeconds 600, the pod template not defaulted;
+  create drops status; generation counts spec and annotation changes, as deploymentStrategy does);
+  policy/v1 poddisruptionbudgets (`pdb`, status subresource, create drops status);
+  rbac.authorization.k8s.io/v1 clusterroles, clusterrolebindings (cluster scoped), roles,
+  rolebindings (stored, never enforced); plus every served version of each CRD. Namespaces
+  default, kube-system, kube-public exist from the start; a namespaced object needs its
+  namespace (404 otherwise); deleting a namespace deletes what is in it (each a DELETED event).
 - GET item / list (namespaced and across namespaces), POST (uid, creationTimestamp,
   resourceVersion, generation; generateName; services get a clusterIP), PUT (409 Conflict on a
   stale metadata.resourceVersion), PATCH (application/merge-patch+json,
@@ -51,10 +59,42 @@ What it serves (thread-based, ThreadingHTTPServer, 127.0.0.1, port 0 = a free on
   of objects merged by their usual key (containers/env/volumes by name, ports by port or
   containerPort, conditions by type...) honouring `$patch: delete`, `$setElementOrder/` and
   `$retainKeys` directives dropped; application/json-patch+json add/remove/replace/test;
-  server-side apply (apply-patch+yaml) answers 415), DELETE (preconditions.resourceVersion /
-  uid honoured; answers the object). A write that changes nothing keeps the resourceVersion.
-  `status` subresource for pods and services: PUT/PATCH `/pods/NAME/status` changes only status;
-  the main resource keeps the old status on a PUT/PATCH (as the real server does).
+  server-side apply, below), DELETE (preconditions.resourceVersion / uid honoured; answers the
+  object). A write that changes nothing keeps the resourceVersion (and makes no watch event).
+  `status` subresource for namespaces, nodes, pods, services, deployments and
+  poddisruptionbudgets: PUT/PATCH `/pods/NAME/status` changes only status; the main resource keeps
+  the old status on a PUT/PATCH (as the real server does).
+- Server-side apply (PATCH application/apply-patch+yaml; patch.go applyPatcher, fieldmanager's
+  Apply, structured-merge-diff; kube_fields.py), for every kind and its /status: the body is the
+  YAML or JSON of the intended object (read as sigs.k8s.io/yaml does: timestamps stay strings).
+  ValidatePatchOptions first: no `fieldManager` is 422 `PatchOptions.meta.k8s.io "" is invalid:
+  fieldManager: Required value: is required for apply patch` (and `force` on any other patch type
+  422 `force: Forbidden: may not be specified for non-apply patch`); then 400 `Incorrect version
+  specified in apply patch. Specified patch version: X, expected: Y`, 400 `metadata.managedFields
+  must be nil`, a custom resource's field its schema lacks or an associative list item without
+  its key (or a duplicate) 500 without a reason (`failed to create typed patch object (NS/NAME;
+  GROUP/VERSION, Kind=KIND): .spec.x: field not declared in schema`, as kube-apiserver answers
+  it), 400 `the name of the object (A) does not match the name on the URL (B)`. An absent object
+  is created (201; through the create path: defaults, mutating and validating webhooks as
+  CREATE); otherwise (200) the configuration is merged into the live object: maps by key,
+  associative lists by their keys (kube_fields.py lists them: containers, env, volumes, ports...;
+  CRDs' x-kubernetes-list-type), atomic lists and maps replaced; what the manager applied last
+  time and leaves out now goes unless another manager owns it; a field the apply changes that
+  another manager owns is a 409 (reason Conflict, `Apply failed with 1 conflict: conflict with
+  "kubectl-patch" using apps/v1: .spec.replicas`, one `FieldManagerConflict` cause per field;
+  several: `Apply failed with N conflicts: conflicts with "M":\n- PATH...`) unless `force=true`,
+  which takes the fields; the same value is shared ownership. managedFields get the manager's
+  `operation: Apply` entry (fieldsV1 of the applied fields: leaves, list items with `.`); a live
+  object without managedFields first gets a `before-first-apply` Update entry. An apply that
+  changes nothing renews no time and writes nothing; but, as the real server, a default inside
+  an atomic list (a webhook rule's `scope`) or a write-only field (`stringData`) makes the merge
+  differ from the live object, so such an apply renews its time, and rewrites the object, in
+  every new second (kubernetes#121404). Status in an apply to the main resource (and all but
+  status in one to /status) is ignored, as GetResetFields makes it. With fieldManager `kubectl`:
+  conflicts its last-applied-configuration annotation shows as kubectl's own are forced (the
+  client-side to server-side upgrade) and that annotation follows the applied configuration.
+  fieldValidation Strict: repeated YAML keys are 400 `error strict decoding YAML: ...` (Warn: a
+  warning). dryRun=All persists nothing. A resourceVersion in the body is a precondition.
 - One global resourceVersion, an integer rendered as a string, +1 per write.
 - CustomResourceDefinitions (apiextensions.k8s.io/v1, cluster scoped, status subresource): on
   create (or update) each `served` version of spec.versions becomes a served kind at
@@ -104,9 +144,13 @@ What it serves (thread-based, ThreadingHTTPServer, 127.0.0.1, port 0 = a free on
   removed ones, an entry left empty goes; entries sorted by operation, time (seconds), manager,
   apiVersion, subresource — so the newest writer is last unless two wrote in the same second. A
   /status write is tracked with `subresource: status` and only its status fields; status changes
-  to the main resource are not tracked. Lists are atomic fields (`f:http`), map nodes a manager
-  added carry `.`. Client-sent managedFields replace the stored ones when valid (as the real
-  server does), with times normalised to RFC 3339 `Z`.
+  to the main resource are not tracked. Lists and maps as the kind's schema has them
+  (kube_fields.py): associative lists of built-in kinds by their keys (`k:{"name":"app"}`,
+  `k:{"containerPort":8080,"protocol":"TCP"}`), a CRD's by x-kubernetes-list-type, every other
+  list one atomic field (`f:http`); selectors and roleRef atomic; nodes a manager added carry
+  `.`. Server-side apply adds `operation: Apply` entries (above). What mutating webhooks change
+  is no one's, as in the real server. Client-sent managedFields replace the stored ones when valid
+  (as the real server does), with times normalised to RFC 3339 `Z`.
 - Validating admission webhooks (kube_admission.py): ValidatingWebhookConfigurations (CRUD,
   watch, every patch type, so a controller can patch `webhooks[].clientConfig.caBundle`;
   defaulted: failurePolicy Fail, matchPolicy Equivalent, selectors {}, timeoutSeconds 10,
@@ -130,7 +174,7 @@ What it serves (thread-based, ThreadingHTTPServer, 127.0.0.1, port 0 = a free on
   ends the request with the webhook's Status: code from `status.code` if >= 400 else 400,
   `admission webhook "NAME" denied the request: MESSAGE` (or its reason, or "without
   explanation"). `warnings` become `Warning: 299 - "..."` headers (kubectl prints `Warning: ...`),
-  also on denials. A webhook that cannot be called (connection refused, TLS failure, unknown
+  also on denials. A validating webhook that cannot be called (connection refused, TLS failure, unknown
   service, timeout, a non-2xx or undecodable answer, wrong uid/kind, a patch): failurePolicy
   Fail answers 500 InternalError `Internal error occurred: failed calling webhook "NAME": failed
   to call webhook: Post "URL?timeout=10s": dial tcp 127.0.0.1:P: connect: connection refused`
@@ -138,7 +182,25 @@ What it serves (thread-based, ThreadingHTTPServer, 127.0.0.1, port 0 = a free on
   x509: certificate is valid for A, not B`, `context deadline exceeded`, `received invalid
   webhook response: ...`); Ignore lets the request through. `dryRun=All` calls webhooks (their
   sideEffects are None/NoneOnDryRun) and persists nothing. Every call is recorded in
-  `admission_calls` ({webhook, configuration, url, review, response, error, allowed}).
+  `admission_calls` ({webhook, configuration, url, review, response, error, allowed, type:
+  "validating" or "mutating", patch: the JSONPatch operations applied or None}).
+- Mutating admission webhooks (kube_admission.mutate, mutating/dispatcher.go):
+  MutatingWebhookConfigurations (as the validating ones, defaulted also reinvocationPolicy Never,
+  which is checked as Never/IfNeeded) are matched the same way (namespaceSelector against the
+  namespace's labels, so labelling a namespace istio-injection=enabled sends its pods through a
+  webhook selecting it) for every CREATE, UPDATE and DELETE over HTTP, before the validating ones
+  and in kube-apiserver's place: on CREATE after decoding, defaults, managedFields and the
+  namespace check but before the store fills in uid, creationTimestamp, generation and a
+  generateName's name (the review then has no `name`) and before validation; on UPDATE after the
+  managedFields, before the strategy (status kept, generation) and validation. They are called one
+  after the other, configurations by name then in order, each sent the object as the previous
+  ones left it. An allowed answer with `patchType: JSONPatch` and a base64 `patch` (RFC 6902,
+  json_patch) changes the object, which is then defaulted again (and, a custom resource, pruned);
+  a patch without patchType or the reverse, another patchType, bad base64: `received invalid
+  webhook response: ...` (a call failure, under failurePolicy); a patch that is not a JSON array
+  or does not apply, or one on a DELETE: 500 InternalError whatever the failurePolicy. Denials,
+  warnings, call failures and dryRun as for validating webhooks. reinvocationPolicy IfNeeded is
+  treated as Never (each webhook is called once).
 - Callers (`users` option): a token's user is `users[token]`, else a service-account token's
   `system:serviceaccount:NS:SA` (uid, groups), else `admin-token` is `kubernetes-admin`
   (system:masters, system:authenticated), any other token a user named after it. A token only
@@ -184,18 +246,30 @@ manager=None)`, `delete(resource, ns, name)`, `get(resource, ns, name)` and `sta
 kind's storage Resource by plural, plural.group or kind), `install_crds(path_or_docs)` (the CRDs'
 names), `add_webhook_service(ns, name, "host:port")`, `webhook_service_address((ns, name))`,
 `user_for_token(token)`, `admission_calls`, `resource_version` (int), `kubeconfig(path, token)`,
-`url`, `requests` (method, path, status), `registry` (the served kinds), `openapi_root()`.
+`url`, `requests` (method, path, status), `registry` (the served kinds), `openapi_root()`,
+`set_deployment_ready(ns, name, replicas=None)` (status as the deployment controller writes it
+once the pods are ready: observedGeneration = generation; replicas, updatedReplicas,
+readyReplicas, availableReplicas = `replicas` else spec.replicas, default 1; conditions
+Available/MinimumReplicasAvailable and Progressing/NewReplicaSetAvailable; a /status Update by
+kube-controller-manager, writing nothing when the status already says so).
 `make_tls_material(dir, dns_names, ips)` makes a CA and a server certificate (for a test's
 webhook server too).
-Limits: no RBAC, no mutating webhooks, no ValidatingAdmissionPolicy, no webhook matchConditions,
-no admission for what a namespace or CRD deletion cascades to, webhooks called one after the
-other (the real server calls them in parallel; the first failure in order is answered), no
+Limits: no RBAC (roles and bindings are stored, never enforced), no controllers (a Deployment
+gets no ReplicaSet or pods; set_deployment_ready plays its controller), mutating webhooks called
+once each (no reinvocation), no ValidatingAdmissionPolicy, no webhook matchConditions,
+no admission for what a namespace or CRD deletion cascades to, validating webhooks called one
+after the other (the real server calls them in parallel; the first failure in order is answered), no
 defaulting beyond the fields above (schema `default`s are not applied), no CRD conversion
 webhooks, no `scale` subresource, no additionalPrinterColumns (no server-side Table output:
 kubectl prints NAME/AGE), no validation of built-in kinds, no x-kubernetes-validations (CEL),
-x-kubernetes-list-type or maxLength/maxItems checks, no managedFields cap (the real server folds
-updates beyond 10 managers into "ancient-changes") and no associative-list keys in fieldsV1, no
-graceful deletion or finalizers (a deleted CRD is gone at once), no server-side apply, no
+x-kubernetes-list-type uniqueness or maxLength/maxItems checks, no managedFields cap (the real server folds
+updates beyond 10 managers into "ancient-changes"), built-in kinds' list and map types only as
+kube_fields.py's table knows them (any other list atomic), no schema for built-in kinds (an apply
+of an unknown built-in field is accepted, not a 500; no scalar type checks), a null in an applied
+configuration dropped (not owned), managed field sets not converted between versions, the
+Update entry of a built-in kind's create with `.` on its spec and lists (the real server compares
+with the typed zero object, whose spec exists and whose lists are null), no CBOR apply, no
+graceful deletion or finalizers (a deleted CRD is gone at once), no
 protobuf (so `kubectl create namespace` and other typed generators fail; `kubectl create -f`
 works), no aggregated discovery, no watch of a single object by name other than through
 fieldSelector=metadata.name, no sendInitialEvents.
@@ -223,6 +297,8 @@ import urllib.parse
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import yaml
 
 import kube_admission
 import kube_crds
@@ -273,7 +349,16 @@ RESOURCES = [
              ("crd", "crds"), subresources=("status",), categories=("api-extensions",)),
     Resource("admissionregistration.k8s.io", "v1", "validatingwebhookconfigurations",
              "ValidatingWebhookConfiguration", False, categories=("api-extensions",)),
+    Resource("admissionregistration.k8s.io", "v1", "mutatingwebhookconfigurations",
+             "MutatingWebhookConfiguration", False, categories=("api-extensions",)),
+    Resource("apps", "v1", "deployments", "Deployment", True, ("deploy",), subresources=("status",)),
+    Resource("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, ("pdb",), subresources=("status",)),
+    Resource("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),
+    Resource("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False),
+    Resource("rbac.authorization.k8s.io", "v1", "roles", "Role", True),
+    Resource("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", True),
 ]
+WEBHOOK_CONFIGURATIONS = ("validatingwebhookconfigurations", "mutatingwebhookconfigurations")
 
 
 class Registry:
@@ -337,8 +422,10 @@ class ApiError(Exception):
 
 
 def status_object(code: int, reason: str, message: str, details: dict | None = None) -> dict:
-    s = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-         "message": message, "reason": reason, "code": code}
+    s = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message}
+    if reason:  # StatusReasonUnknown ("") is left out, as for an error that is not a Status
+        s["reason"] = reason
+    s["code"] = code
     if details:
         s["details"] = details
     return s
@@ -367,6 +454,7 @@ class Write:
     warnings: list = field(default_factory=list)
     sub: str | None = None        # "status" for /status
     dry_run: bool = False
+    apply: bool = False           # server-side apply: managedFields already computed
 
 
 def gone(message: str) -> ApiError:
@@ -574,6 +662,16 @@ def json_patch(target, ops: list):
         else:
             raise ApiError(422, "Invalid", f"json patch op {kind!r} not supported by the stand-in")
     return doc
+
+
+def pod_template_hash(template) -> str:
+    """controller.ComputeHash's shape: an FNV-32a hash of the template, its decimal digits
+    rand.SafeEncodeString-ed (the stand-in hashes the template's JSON, not Go's DeepHashObject)."""
+    h = 0x811C9DC5
+    for b in json.dumps(template, sort_keys=True).encode():
+        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+    alphabet = "bcdfghjklmnpqrstvwxz2456789"
+    return "".join(alphabet[ord(c) % len(alphabet)] for c in str(h))
 
 
 # --------------------------------------------------------------------------------------------
@@ -937,6 +1035,43 @@ class KubeApiServer:
     def delete(self, plural: str, namespace: str, name: str) -> dict:
         return self._delete(self.resource(plural), namespace or "", name, {}, Write())
 
+    def set_deployment_ready(self, namespace: str, name: str, replicas: int | None = None) -> dict:
+        """Write a Deployment's status as the deployment controller does once its pods are ready
+        (a /status write by kube-controller-manager): observedGeneration = generation; replicas,
+        updatedReplicas, readyReplicas, availableReplicas = `replicas`, else spec.replicas (1 when
+        unset), zeros left out as the API leaves them; conditions Available (MinimumReplicasAvailable)
+        and Progressing (NewReplicaSetAvailable, naming the ReplicaSet NAME-HASH), their times kept
+        when they already said so. kubectl rollout status then reports it rolled out."""
+        res = self.resource("deployments")
+
+        def mutate(cur: dict) -> dict:
+            spec = cur.get("spec") or {}
+            n = replicas if replicas is not None else (spec.get("replicas") if spec.get("replicas") is not None else 1)
+            now = now_rfc3339()
+            old = {c.get("type"): c for c in (cur.get("status") or {}).get("conditions") or []}
+
+            def condition(kind: str, reason: str, message: str) -> dict:
+                prev = old.get(kind) or {}
+                same = prev.get("status") == "True" and prev.get("reason") == reason and prev.get("message") == message
+                return {"type": kind, "status": "True",
+                        "lastUpdateTime": prev["lastUpdateTime"] if same and prev.get("lastUpdateTime") else now,
+                        "lastTransitionTime": prev["lastTransitionTime"] if prev.get("status") == "True"
+                        and prev.get("lastTransitionTime") else now,
+                        "reason": reason, "message": message}
+            status = {"observedGeneration": cur["metadata"].get("generation", 1)}
+            for k in ("replicas", "updatedReplicas", "readyReplicas", "availableReplicas"):
+                if n:
+                    status[k] = n
+            status["conditions"] = [
+                condition("Available", "MinimumReplicasAvailable", "Deployment has minimum availability."),
+                condition("Progressing", "NewReplicaSetAvailable",
+                          f'ReplicaSet "{name}-{pod_template_hash(spec.get("template"))}" has successfully progressed.')]
+            new = copy.deepcopy(cur)
+            new["status"] = status
+            return new
+        return self._update(res, namespace or "", name, mutate, Write(manager="kube-controller-manager", sub="status"),
+                            check_version=False)
+
     def install_crds(self, path_or_docs) -> list[str]:
         """Create every CustomResourceDefinition in a file, YAML text or list of dicts (other kinds
         skipped); each is established at once. Answers the CRDs' names."""
@@ -1024,8 +1159,8 @@ class KubeApiServer:
             errs = (kube_crds.name_errors(name) if create else []) + kube_crds.validate(obj, res.schema)
         elif res.plural == "customresourcedefinitions":
             errs = kube_crds.crd_errors(obj)
-        elif res.plural == "validatingwebhookconfigurations":
-            errs = kube_admission.configuration_errors(obj)
+        elif res.plural in WEBHOOK_CONFIGURATIONS:
+            errs = kube_admission.configuration_errors(obj, mutating=res.plural.startswith("mutating"))
         if errs:
             raise ApiError(*kube_crds.invalid(res.kind, res.group, name, errs))
 
@@ -1036,26 +1171,55 @@ class KubeApiServer:
                 names.setdefault("singular", names["kind"].lower())
                 names.setdefault("listKind", names["kind"] + "List")
             obj["spec"].setdefault("conversion", {"strategy": "None"})
-        elif res.plural == "validatingwebhookconfigurations":
-            kube_admission.default_configuration(obj)
+        elif res.plural in WEBHOOK_CONFIGURATIONS:
+            kube_admission.default_configuration(obj, mutating=res.plural.startswith("mutating"))
         elif res.plural == "secrets":
             # Secret's stringData is write-only: merged into data (base64), never stored.
             data = obj.setdefault("data", {})
             for key, value in (obj.pop("stringData", None) or {}).items():
                 data[key] = base64.b64encode(str(value).encode()).decode()
             obj.setdefault("type", "Opaque")
+        elif res.plural == "deployments":  # apps/v1 SetDefaults_Deployment (the pod template is not defaulted)
+            spec = obj.setdefault("spec", {})
+            for k, v in (("replicas", 1), ("revisionHistoryLimit", 10), ("progressDeadlineSeconds", 600)):
+                if spec.get(k) is None:
+                    spec[k] = v
+            strategy = spec.get("strategy") or {}
+            spec["strategy"] = strategy
+            if not strategy.get("type"):
+                strategy["type"] = "RollingUpdate"
+            if strategy["type"] == "RollingUpdate":
+                rolling = strategy.get("rollingUpdate") or {}
+                strategy["rollingUpdate"] = rolling
+                for k in ("maxUnavailable", "maxSurge"):
+                    if rolling.get(k) is None:
+                        rolling[k] = "25%"
+
+    def _field_type(self, res: Resource):
+        """The schema managedFields and server-side apply walk (kube_fields): a custom resource's
+        structural schema, a built-in kind's list and map markers."""
+        if res.crd:
+            return kube_fields.SchemaType(res.schema, res.kind, root=True)
+        return kube_fields.BuiltinType(res.kind)
+
+    @staticmethod
+    def _ignored(res: Resource, sub: str | None):
+        """The reset fields (GetResetFields) a write to `sub` leaves to the other endpoint: status
+        on the main resource, everything else on /status; None without a status subresource."""
+        if "status" not in res.subresources:
+            return None
+        status = sub == "status"
+        return lambda p: (p[:1] == ("f:status",)) != status
 
     def _managed_fields(self, res: Resource, live: dict | None, new: dict, w: "Write"):
+        if w.apply:  # computed by the apply itself (kube_fields.apply_managed_fields)
+            return
         if not w.manager:
             if live is not None and "managedFields" not in new["metadata"] and (live["metadata"].get("managedFields")):
                 new["metadata"]["managedFields"] = copy.deepcopy(live["metadata"]["managedFields"])
             return
-        if "status" in res.subresources:
-            def ignored(p, status=w.sub == "status"):
-                return (p[:1] == ("f:status",)) != status
-        else:
-            ignored = None
-        mf = kube_fields.update_managed_fields(live, new, w.manager, res.api_version, w.sub or "", now_rfc3339(), ignored)
+        mf = kube_fields.update_managed_fields(live, new, w.manager, res.api_version, w.sub or "", now_rfc3339(),
+                                               self._ignored(res, w.sub), self._field_type(res))
         if mf:
             new["metadata"]["managedFields"] = mf
         else:
@@ -1072,7 +1236,34 @@ class KubeApiServer:
             w.warnings += getattr(e, "warnings", [])
             raise ApiError(e.status["code"], e.status.get("reason", ""), e.status["message"], body=e.status)
 
+    def _mutate(self, res: Resource, op: str, ns: str, name: str, obj: dict | None, old: dict | None, w: "Write",
+                delete_body: dict | None = None) -> dict | None:
+        """The mutating admission phase (kube_admission.mutate): the object as the mutating
+        webhooks leave it (their JSONPatches applied, then defaulted again and, for a custom
+        resource, pruned, as decoding the patched object does); their warnings join the answer's."""
+        if not w.http:
+            return obj
+
+        def reprocess(o: dict) -> dict:
+            o = copy.deepcopy(o)
+            if res.crd:
+                kube_crds.decode_custom_resource(o, res.schema)
+            self._defaults(res, o)
+            return o
+        try:
+            out, warnings = kube_admission.mutate(self, res, op, ns, name, w.sub, obj, old, w.user, w.q, delete_body,
+                                                  apply_patch=json_patch, reprocess=reprocess)
+        except kube_admission.WebhookRejection as e:
+            w.warnings += getattr(e, "warnings", [])
+            raise ApiError(e.status["code"], e.status.get("reason", ""), e.status["message"], body=e.status)
+        w.warnings += warnings
+        return out
+
     def _create(self, res: Resource, ns: str, obj: dict, w: "Write") -> dict:
+        """POST (and an apply that creates), in kube-apiserver's order: the create handler (decoded
+        and defaulted, namespace set, system fields wiped, managedFields), NamespaceLifecycle,
+        mutating admission, then the store (generateName, uid, creationTimestamp, generation,
+        PrepareForCreate, validation), validating admission and the write."""
         obj = copy.deepcopy(obj)
         obj["apiVersion"], obj["kind"] = res.api_version, res.kind
         if w.http and res.crd:
@@ -1084,20 +1275,26 @@ class KubeApiServer:
             meta["namespace"] = ns
         else:
             meta.pop("namespace", None)
+        if meta.get("resourceVersion"):
+            raise ApiError(400, "BadRequest", "resourceVersion should not be set on objects to be created")
+        if w.http:  # rest.WipeObjectMetaSystemFields
+            for k in ("creationTimestamp", "uid", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
+                meta.pop(k, None)
+        self._defaults(res, obj)
+        self._managed_fields(res, None, obj, w)
+        with self.store.cond:
+            self._check_namespace(res, ns)  # NamespaceLifecycle admission, before the webhooks
+        obj = self._mutate(res, "CREATE", ns, meta.get("name") or "", obj, None, w)
+        meta = obj.setdefault("metadata", {})
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = meta["generateName"] + "".join(random.choices(string.ascii_lowercase + string.digits, k=5))
         name = meta.get("name")
         if not name:
             raise ApiError(422, "Invalid", f"{res.kind}.{res.group or 'core'} is invalid: metadata.name: Required value: name or generateName is required",
                            {"kind": res.kind})
-        if meta.get("resourceVersion"):
-            raise ApiError(400, "BadRequest", "resourceVersion should not be set on objects to be created")
-        if w.http:  # rest.WipeObjectMetaSystemFields
-            for k in ("creationTimestamp", "uid", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
-                meta.pop(k, None)
-            if "status" in res.subresources and (res.crd or res.plural == "customresourcedefinitions"):
-                obj.pop("status", None)  # PrepareForCreate: create cannot set status
-        self._defaults(res, obj)
+        if w.http and "status" in res.subresources and \
+                (res.crd or res.plural in ("customresourcedefinitions", "deployments", "poddisruptionbudgets")):
+            obj.pop("status", None)  # PrepareForCreate: create cannot set status
         if w.http:
             self._validate(res, obj, name, create=True)
         meta["uid"] = str(uuid.uuid4())
@@ -1115,9 +1312,6 @@ class KubeApiServer:
             obj.setdefault("status", {}).setdefault("phase", "Pending")
         if res.plural == "namespaces":
             obj.setdefault("status", {"phase": "Active"})
-        self._managed_fields(res, None, obj, w)
-        with self.store.cond:
-            self._check_namespace(res, ns)  # NamespaceLifecycle admission, before the webhooks
         self._admit(res, "CREATE", ns, name, obj, None, w)
         with self.store.cond:
             self._check_namespace(res, ns)
@@ -1160,6 +1354,9 @@ class KubeApiServer:
 
     def _prepare_update(self, res: Resource, ns: str, name: str, cur: dict, obj: dict, w: "Write",
                         check_version: bool) -> dict:
+        """The update path in kube-apiserver's order: the handler's checks, the object (a /status
+        write takes only status), defaults, managedFields, mutating admission, then the strategy
+        (PrepareForUpdate: the main resource keeps the stored status, generation) and validation."""
         meta = obj.setdefault("metadata", {})
         if meta.get("name", name) != name:
             raise ApiError(400, "BadRequest", "the name of the object does not match the name on the URL")
@@ -1186,11 +1383,6 @@ class KubeApiServer:
         else:
             new = obj
             new["apiVersion"], new["kind"] = res.api_version, res.kind
-            if w.http and "status" in res.subresources:  # the main resource cannot change status
-                if "status" in cur:
-                    new["status"] = copy.deepcopy(cur["status"])
-                else:
-                    new.pop("status", None)
             m = new["metadata"]
             m["name"] = name
             if res.namespaced:
@@ -1198,17 +1390,42 @@ class KubeApiServer:
             for k in ("uid", "creationTimestamp", "generation"):
                 if k in cur["metadata"]:
                     m[k] = cur["metadata"][k]
+            self._defaults(res, new)
+        new["metadata"]["resourceVersion"] = cur["metadata"]["resourceVersion"]
+        self._managed_fields(res, cur, new, w)
+        new = self._mutate(res, "UPDATE", ns, name, new, cur, w)
+        if w.sub == "status":  # the status strategy keeps only what the webhooks did to status
+            status, mf = new.get("status"), new["metadata"].get("managedFields")
+            new = copy.deepcopy(cur)
+            if status is None:
+                new.pop("status", None)
+            else:
+                new["status"] = status
+            if mf is None:
+                new["metadata"].pop("managedFields", None)
+            else:
+                new["metadata"]["managedFields"] = mf
+        else:
+            if w.http and "status" in res.subresources:  # the main resource cannot change status
+                if "status" in cur:
+                    new["status"] = copy.deepcopy(cur["status"])
+                else:
+                    new.pop("status", None)
+            m = new["metadata"]
+            for k in ("uid", "creationTimestamp", "generation", "resourceVersion"):
+                if k in cur["metadata"]:
+                    m[k] = cur["metadata"][k]
             if res.crd:  # customResourceStrategy.PrepareForUpdate: any change outside metadata
                 changed = {k: v for k, v in new.items() if k != "metadata"} != {k: v for k, v in cur.items() if k != "metadata"}
+            elif res.plural == "deployments":  # deploymentStrategy: annotations are copied to ReplicaSets
+                changed = new.get("spec") != cur.get("spec") or \
+                    m.get("annotations") != cur["metadata"].get("annotations")
             else:
                 changed = new.get("spec") != cur.get("spec")
             if changed:
                 m["generation"] = cur["metadata"].get("generation", 1) + 1
-            self._defaults(res, new)
-        new["metadata"]["resourceVersion"] = cur["metadata"]["resourceVersion"]
         if w.http:
             self._validate(res, new, name, create=False)
-        self._managed_fields(res, cur, new, w)
         return new
 
     def _delete(self, res: Resource, ns: str, name: str, options: dict, w: "Write") -> dict:
@@ -1223,6 +1440,7 @@ class KubeApiServer:
                 raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {qualified(res)} "{name}": '
                                "the precondition is not met", {"name": name, "kind": res.plural})
         cur = self._out(res, stored)
+        self._mutate(res, "DELETE", ns, name, None, cur, w, delete_body=options)
         self._admit(res, "DELETE", ns, name, None, cur, w, delete_body=options)
         if w.dry_run or "All" in (options.get("dryRun") or []):
             return cur
@@ -1390,6 +1608,43 @@ def _group_entry(group: str, versions: list) -> dict:
     return {"name": group, "versions": gvs, "preferredVersion": gvs[0]}
 
 
+APPLY_PATCH = "application/apply-patch+yaml"
+_GO_TRUE = ("1", "t", "T", "TRUE", "true", "True")
+_GO_BOOLS = _GO_TRUE + ("0", "f", "F", "FALSE", "false", "False")
+
+
+class _ApplyYAMLLoader(yaml.SafeLoader):
+    """YAML as sigs.k8s.io/yaml turns it into JSON: timestamps stay strings, keys become strings;
+    repeated keys are noted ((line, key)) for the strict decoding that refuses them."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self.duplicates: list = []
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                self.duplicates.append((key_node.start_mark.line + 1, str(key)))
+            seen.add(key)
+        return {str(k): v for k, v in super().construct_mapping(node, deep=True).items()}
+
+
+_ApplyYAMLLoader.yaml_implicit_resolvers = {
+    k: [r for r in v if r[0] != "tag:yaml.org,2002:timestamp"]
+    for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+
+def _without_nulls(v):
+    """An applied configuration's null fields dropped (the stand-in does not model null ownership)."""
+    if isinstance(v, dict):
+        return {k: _without_nulls(x) for k, x in v.items() if x is not None}
+    if isinstance(v, list):
+        return [_without_nulls(x) for x in v]
+    return v
+
+
 class _HTTPServer(ThreadingHTTPServer):
     def handle_error(self, request, client_address):
         exc = sys.exc_info()[1]
@@ -1480,24 +1735,34 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
-    def _write(self, sub: str | None, q: dict, options_kind: str) -> Write:
+    def _write(self, sub: str | None, q: dict, options_kind: str, patch_type: str | None = None) -> Write:
         """The write's context: the caller, its field manager (fieldManager, else the User-Agent's
         product as managerOrUserAgent takes it), fieldValidation (Warn when absent, as
-        handlers/rest.go fieldValidation() defaults it) and dryRun, both checked as
-        ValidateCreateOptions / ValidateUpdateOptions / ValidatePatchOptions do."""
+        handlers/rest.go fieldValidation() defaults it) and dryRun, checked as
+        ValidateCreateOptions / ValidateUpdateOptions / ValidatePatchOptions do (a PATCH: force only
+        for apply, fieldManager required for apply, after `force` decoded as a bool)."""
         errs = []
+        apply = patch_type == APPLY_PATCH
+        if options_kind == "PatchOptions":
+            if "force" in q and q["force"] not in _GO_BOOLS:  # the parameter codec's strconv.ParseBool
+                raise ApiError(400, "BadRequest", f'strconv.ParseBool: parsing {json.dumps(q["force"])}: invalid syntax')
+            if not apply and "force" in q:
+                errs.append(kube_crds.FieldError("FieldValueForbidden", "force", detail="may not be specified for non-apply patch"))
+            if apply and not q.get("fieldManager"):
+                errs.append(kube_crds.FieldError("FieldValueRequired", "fieldManager", detail="is required for apply patch"))
+        dry = q.get("dryRun", "")
+        if dry not in ("", "All"):
+            errs.append(kube_crds.FieldError("FieldValueNotSupported", "dryRun", dry, 'supported values: "All"'))
         directive = q.get("fieldValidation", "")
         if directive not in ("", "Ignore", "Strict", "Warn"):
             errs.append(kube_crds.FieldError("FieldValueNotSupported", "fieldValidation", directive,
                                              'supported values: "", "Ignore", "Strict", "Warn"'))
-        dry = q.get("dryRun", "")
-        if dry not in ("", "All"):
-            errs.append(kube_crds.FieldError("FieldValueNotSupported", "dryRun", dry, 'supported values: "All"'))
         if errs:
             raise ApiError(*kube_crds.invalid(options_kind, "meta.k8s.io", "", errs))
         manager = q.get("fieldManager") or kube_fields.manager_from_user_agent(self.headers.get("User-Agent", ""))
         return Write(http=True, user=self.api.user_for_token(self._token), manager=manager, q=q,
-                     directive=directive or "Warn", warnings=self._warnings, sub=sub, dry_run=dry == "All")
+                     directive=directive or "Warn", warnings=self._warnings, sub=sub, dry_run=dry == "All",
+                     apply=apply)
 
     def _route(self, path: str, q: dict):
         m = self.command
@@ -1582,7 +1847,7 @@ class _Handler(BaseHTTPRequestHandler):
                 api._decode_custom(res, body, w)
             return self._send_json(200, api._update(res, nskey, name, lambda cur: body, w, check_version=True))
         if m == "PATCH":
-            return self._send_json(200, self._patch(res, nskey, name, sub, q))
+            return self._send_json(*self._patch(res, nskey, name, sub, q))
         if m == "DELETE":
             if sub:
                 raise ApiError(405, "MethodNotAllowed", "method not allowed")
@@ -1595,17 +1860,17 @@ class _Handler(BaseHTTPRequestHandler):
             raise ApiError(400, "BadRequest", f"the API version in the data ({body.get('apiVersion')}) does not match "
                            f"the expected API version ({res.api_version})")
 
-    def _patch(self, res: Resource, ns: str, name: str, sub: str | None, q: dict) -> dict:
+    def _patch(self, res: Resource, ns: str, name: str, sub: str | None, q: dict) -> tuple[int, dict]:
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
-        kinds = ["application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"]
+        kinds = ["application/json-patch+json", "application/merge-patch+json", APPLY_PATCH]
         if not res.crd:
             kinds.append("application/strategic-merge-patch+json")
-        if ctype == "application/apply-patch+yaml":
-            raise ApiError(415, "UnsupportedMediaType", "server-side apply is not supported by the stand-in")
         if ctype not in kinds:  # negotiation.NewUnsupportedMediaTypeError(patchTypes)
             raise ApiError(415, "UnsupportedMediaType", "the body of the request was in an unknown format - "
                            "accepted media types include: " + ", ".join(kinds))
-        w = self._write(sub, q, "PatchOptions")
+        if ctype == APPLY_PATCH:
+            return self._apply(res, ns, name, sub, q)
+        w = self._write(sub, q, "PatchOptions", ctype)
         body = self._body()
         patched_rv = (body.get("metadata") or {}).get("resourceVersion") if isinstance(body, dict) else None
 
@@ -1621,7 +1886,105 @@ class _Handler(BaseHTTPRequestHandler):
             if res.crd:
                 self.api._decode_custom(res, new, w, patched=copy.deepcopy(new))
             return new
-        return self.api._update(res, ns, name, mutate, w, check_version=bool(patched_rv))
+        return 200, self.api._update(res, ns, name, mutate, w, check_version=bool(patched_rv))
+
+    def _apply(self, res: Resource, ns: str, name: str, sub: str | None, q: dict) -> tuple[int, dict]:
+        """Server-side apply (patch.go applyPatcher, fieldmanager's Apply, kube_fields): the body is
+        the YAML (or JSON) of the intended object; 201 when it creates the object, 200 otherwise."""
+        api = self.api
+        w = self._write(sub, q, "PatchOptions", APPLY_PATCH)
+        force = q.get("force", "false") in _GO_TRUE
+        config, duplicates = self._apply_body()
+        gvknn = lambda o: (f'{((o.get("metadata") or {}).get("namespace") or "")}/'  # noqa: E731
+                           f'{((o.get("metadata") or {}).get("name") or "")}; {res.group}/{res.version}, Kind={o.get("kind", "")}')
+        if config.get("apiVersion") != res.api_version:
+            raise ApiError(400, "BadRequest", "Incorrect version specified in apply patch. Specified patch version: "
+                           f'{config.get("apiVersion") or ""}, expected: {res.api_version}')
+        if isinstance(config.get("metadata"), dict) and config["metadata"].get("managedFields") is not None:
+            raise ApiError(400, "BadRequest", "metadata.managedFields must be nil")
+        typ = api._field_type(res)
+        try:
+            if config.get("kind") != res.kind:
+                raise kube_fields.SchemaError(f"no corresponding type for {res.group}/{res.version}, Kind={config.get('kind', '')}")
+            kube_fields.validate_config(config, typ)
+        except kube_fields.SchemaError as e:  # a plain error: 500 without a reason
+            raise ApiError(500, "", f"failed to create typed patch object ({gvknn(config)}): {e}")
+        if duplicates and w.directive in ("Strict", "Warn"):  # yaml.UnmarshalStrict, after the apply
+            text = "error converting YAML to JSON: yaml: unmarshal errors:\n" + "\n".join(
+                f"  line {line}: key {json.dumps(key)} already set in map" for line, key in duplicates)
+            if w.directive == "Strict":
+                raise ApiError(400, "BadRequest", f"error strict decoding YAML: {text}")
+            w.warnings.append(text)
+        ignored = api._ignored(res, sub)
+        want_rv = (config.get("metadata") or {}).get("resourceVersion")
+
+        def applied(live: dict | None) -> dict:
+            try:
+                merged, mf = kube_fields.apply_managed_fields(live, config, w.manager, res.api_version, sub or "",
+                                                              now_rfc3339(), typ, ignored, force)
+            except kube_fields.Conflicts as e:
+                raise ApiError(409, "Conflict", e.message(), body=e.status())
+            meta = merged.setdefault("metadata", {})
+            if live is None and meta.get("uid"):
+                raise ApiError(409, "Conflict", f'Operation cannot be fulfilled on {qualified(res)} "{name}": uid mismatch: '
+                               f'the provided object specified uid {meta["uid"]}, and no existing object was found',
+                               {"name": name, "group": res.group, "kind": res.plural})
+            if not res.namespaced:  # EnsureObjectNamespaceMatchesRequestNamespace
+                meta.pop("namespace", None)
+            elif meta.get("namespace", ns) not in (ns, ""):
+                raise ApiError(400, "BadRequest", "the namespace of the provided object does not match the namespace sent on the request")
+            if not meta.get("name"):  # checkName
+                raise ApiError(400, "BadRequest", f"the name of the object ({name} based on URL) was undeterminable: "
+                               "name must be provided")
+            if meta["name"] != name:
+                raise ApiError(400, "BadRequest", f'the name of the object ({meta["name"]}) does not match the name on '
+                               f'the URL ({name})')
+            if mf:
+                meta["managedFields"] = mf
+            else:
+                meta.pop("managedFields", None)
+            return merged
+
+        for _ in range(5):
+            with api.store.cond:
+                exists = (res.store_key, ns, name) in api.store.objects
+            if not exists:
+                if sub:  # subresources never create on update
+                    raise not_found(res, name)
+                obj = applied(None)
+                obj["metadata"].pop("resourceVersion", None)  # PrepareObjectForStorage
+                try:
+                    return 201, api._create(res, ns, obj, w)
+                except ApiError as e:
+                    if e.reason != "AlreadyExists":
+                        raise
+                    continue
+            try:
+                return 200, api._update(res, ns, name, applied, w, check_version=bool(want_rv))
+            except ApiError as e:
+                if e.reason != "NotFound" or (e.details or {}).get("name") != name:
+                    raise
+        raise ApiError(409, "Conflict", "too many concurrent writes")
+
+    def _apply_body(self) -> tuple[dict, list]:
+        """The apply body as sigs.k8s.io/yaml reads it into a map (400 `error decoding YAML: ...`
+        otherwise), nulls dropped, and the keys it repeats ((line, key): UnmarshalStrict's errors)."""
+        n = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(n) if n else b""
+        loader = _ApplyYAMLLoader(raw.decode("utf-8", errors="replace"))
+        try:
+            doc = loader.get_single_data()
+        except yaml.YAMLError as e:
+            raise ApiError(400, "BadRequest", f"error decoding YAML: error converting YAML to JSON: yaml: {e}")
+        finally:
+            loader.dispose()
+        if doc is None:
+            doc = {}
+        if not isinstance(doc, dict):
+            kind = "array" if isinstance(doc, list) else "string" if isinstance(doc, str) else "number"
+            raise ApiError(400, "BadRequest", "error decoding YAML: error unmarshaling JSON: while decoding JSON: json: "
+                           f"cannot unmarshal {kind} into Go value of type map[string]interface {{}}")
+        return _without_nulls(doc), loader.duplicates
 
     # -- watch
     def _watch(self, res: Resource, ns: str | None, q: dict):

@@ -23,15 +23,17 @@ class FieldError:
     """k8s.io/apimachinery/pkg/util/validation/field.Error: Error() is "FIELD: BODY"."""
 
     TYPES = {"FieldValueTypeInvalid": "Invalid value", "FieldValueInvalid": "Invalid value",
-             "FieldValueRequired": "Required value", "FieldValueNotSupported": "Unsupported value"}
+             "FieldValueRequired": "Required value", "FieldValueNotSupported": "Unsupported value",
+             "FieldValueForbidden": "Forbidden"}
 
     def __init__(self, type_: str, field: str, value=None, detail: str = "", omit_value: bool = False):
         self.type, self.field, self.value, self.detail, self.omit_value = type_, field, value, detail, omit_value
 
     def body(self) -> str:
-        """field.Error.ErrorBody(): Required has no value; strings quoted; simple types as %v."""
+        """field.Error.ErrorBody(): Required and Forbidden have no value; strings quoted; simple
+        types as %v."""
         s = self.TYPES[self.type]
-        if self.type != "FieldValueRequired" and not self.omit_value:
+        if self.type not in ("FieldValueRequired", "FieldValueForbidden") and not self.omit_value:
             s += ": " + go_value(self.value)
         if self.detail:
             s += ": " + self.detail
@@ -565,8 +567,9 @@ def openapi_gv_document(resources: list, group: str, version: str) -> dict:
     with get/put/patch/delete/post operations tagged x-kubernetes-action and
     x-kubernetes-group-version-kind, the write operations taking dryRun / fieldManager /
     fieldValidation; custom resources also get their schema as a component. PATCH of a built-in
-    kind lists no strategic-merge body (the stand-in publishes no built-in schemas, so kubectl
-    keeps computing strategic merges from its compiled-in types)."""
+    kind lists json-patch, merge-patch and apply-patch bodies but no strategic-merge one (the
+    stand-in publishes no built-in schemas, so kubectl keeps computing strategic merges from its
+    compiled-in types)."""
     paths, schemas = {}, {}
     prefix = "/" + gv_path(group, version)
     for r in resources:
@@ -575,7 +578,7 @@ def openapi_gv_document(resources: list, group: str, version: str) -> dict:
         ref = {"$ref": f"#/components/schemas/{_definition_name(r)}"}
         body = {"content": {"application/json": {"schema": ref}}}
         writes = [_param("dryRun"), _param("fieldManager"), _param("fieldValidation")]
-        patch_types = _PATCH_TYPES_CR if r.crd else _PATCH_TYPES_CR[:2]
+        patch_types = _PATCH_TYPES_CR
         ok = {"200": {"description": "OK", "content": {"application/json": {"schema": ref}}}}
 
         def op(action, params=(), request=None, r=r, gvk=gvk):
