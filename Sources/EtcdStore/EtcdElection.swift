@@ -42,7 +42,11 @@ public final class EtcdElection: Service, Sendable {
                 if let lease = try? await self.campaign() {
                     self.logger.notice("leading singleton work", metadata: ["replica": "\(self.replicaID)"])
                     await self.lead(lease)
-                    await self.client.revoke(lease: lease, what: "resign the singleton election")
+                    // Shutting down cancels this task, and a cancelled task's calls fail at once:
+                    // the revoke runs in a task of its own, so the next leader need not wait
+                    // out the lease's TTL.
+                    let client = self.client
+                    await Task { await client.revoke(lease: lease, what: "resign the singleton election") }.value
                     self.logger.notice("stopped leading singleton work", metadata: ["replica": "\(self.replicaID)"])
                 }
                 try? await Task.sleep(for: self.retry)

@@ -37,7 +37,8 @@ struct EtcdElectionTests {
                 let record = Record()
                 func election(_ name: String) -> EtcdElection {
                     EtcdElection(
-                        client: client, keyspace: keyspace, replicaID: name, ttl: 2, retry: .milliseconds(100),
+                        // A lease far longer than the wait below: only a revoke lets another take over.
+                        client: client, keyspace: keyspace, replicaID: name, ttl: 60, retry: .milliseconds(100),
                         logger: Logger(label: name)
                     ) {
                         record.start(name)
