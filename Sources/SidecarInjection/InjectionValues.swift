@@ -199,4 +199,17 @@ enum Quantity {
         if exponent.first == "+" || exponent.first == "-" { exponent = exponent.dropFirst() }
         return !exponent.isEmpty && exponent.allSatisfy { $0.isASCII && $0.isNumber }
     }
+
+    /// The quantity's amount in base units (cores, bytes), for comparisons; nil when invalid.
+    static func value(_ text: String) -> Double? {
+        guard isValid(text) else { return nil }
+        let suffixes: [(String, Double)] = [
+            ("Ki", 1024), ("Mi", 1_048_576), ("Gi", 1_073_741_824), ("Ti", 1_099_511_627_776), ("Pi", 1_125_899_906_842_624),
+            ("Ei", 1_152_921_504_606_846_976), ("m", 0.001), ("k", 1e3), ("M", 1e6), ("G", 1e9), ("T", 1e12), ("P", 1e15), ("E", 1e18),
+        ]
+        for (suffix, scale) in suffixes where text.hasSuffix(suffix) {
+            return Double(text.dropLast(suffix.count)).map { $0 * scale }
+        }
+        return Double(text)
+    }
 }

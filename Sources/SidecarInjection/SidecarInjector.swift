@@ -57,8 +57,7 @@ public struct SidecarInjector: Sendable {
         }
         var warnings: [String] = []
         let capture = try TrafficCapture(annotations: annotations, warnings: &warnings)
-        let template = SidecarTemplate(
-            values: values, capture: capture, resources: try resources(annotations), podLabels: labels)
+        let proxyResources = try resources(annotations)
 
         let containers = spec["containers"]?.arrayValue ?? []
         let appContainer = containers.first?["name"]?.stringValue
@@ -71,10 +70,15 @@ public struct SidecarInjector: Sendable {
         if labels[Key.canonicalRevision] == nil {
             newLabels[Key.canonicalRevision] = labels["app.kubernetes.io/version"] ?? labels["version"] ?? "latest"
         }
+        // The proxy reports the labels the pod will have (node metadata LABELS), those added here
+        // included, as Istio's proxies do.
+        let template = SidecarTemplate(
+            values: values, capture: capture, resources: proxyResources, podLabels: labels.merging(newLabels) { $1 })
         var newAnnotations: [String: String] = [Key.status: template.status]
         if let appContainer {
-            if annotations[Key.defaultContainer] == nil { newAnnotations[Key.defaultContainer] = appContainer }
-            if annotations[Key.defaultLogsContainer] == nil { newAnnotations[Key.defaultLogsContainer] = appContainer }
+            let chosen = annotations[Key.defaultContainer] ?? appContainer
+            if annotations[Key.defaultContainer] == nil { newAnnotations[Key.defaultContainer] = chosen }
+            if annotations[Key.defaultLogsContainer] == nil { newAnnotations[Key.defaultLogsContainer] = chosen }
         }
         // The application's own scrape annotations win (docs/injection.md, Prometheus scraping).
         if !annotations.keys.contains(where: { $0.hasPrefix("prometheus.io/") }) {
@@ -119,6 +123,14 @@ public struct SidecarInjector: Sendable {
         if annotations[Key.status] != nil { return "already injected (\(Key.status) is set)" }
         let names = (spec["containers"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
         if names.contains(SidecarTemplate.proxyName) { return "already has a \(SidecarTemplate.proxyName) container" }
+        // A hand-written sidecar (deploy/sidecar/reviews-sidecar.yaml) or a name the injection
+        // would add twice: the API server would refuse the duplicate, so the pod is left as it is.
+        let initNames = (spec["initContainers"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue }
+        if initNames.contains(SidecarTemplate.initName) { return "already has a \(SidecarTemplate.initName) init container" }
+        let volumes = Set((spec["volumes"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue })
+        if let clash = SidecarTemplate.volumeNames.first(where: volumes.contains) {
+            return "already has a volume named \(clash) (a hand-written sidecar?); injecting would duplicate it"
+        }
         if let choice = labels[Key.inject] ?? annotations[Key.inject], choice.lowercased() == "false" {
             return "\(Key.inject) is false"
         }
@@ -132,8 +144,18 @@ public struct SidecarInjector: Sendable {
             (Key.proxyCPULimit, \.limitsCPU), (Key.proxyMemoryLimit, \.limitsMemory),
         ] {
             guard let value = annotations[key] else { continue }
-            guard Quantity.isValid(value) else { throw InjectionError("annotation \(key): \(value) is not a Kubernetes quantity") }
+            guard Quantity.isValid(value), let amount = Quantity.value(value), amount >= 0 else {
+                throw InjectionError("annotation \(key): \(value) is not a non-negative Kubernetes quantity")
+            }
             result[keyPath: path] = value
+        }
+        for (request, limit, what) in [
+            (result.requestsCPU, result.limitsCPU, "CPU (\(Key.proxyCPU) / \(Key.proxyCPULimit))"),
+            (result.requestsMemory, result.limitsMemory, "memory (\(Key.proxyMemory) / \(Key.proxyMemoryLimit))"),
+        ] {
+            if let r = Quantity.value(request), let l = Quantity.value(limit), r > l {
+                throw InjectionError("the proxy's \(what) request \(request) is above its limit \(limit)")
+            }
         }
         return result
     }

@@ -132,10 +132,10 @@ extension MeshdCommand {
     /// AdmissionReviews): `/validate` and `/inject` with a serving certificate from meshd's CA,
     /// which the elected replica puts in the webhook configurations' caBundle.
     func admissionWebhook(
-        _ dependencies: AdminDependencies, identity: MeshIdentity, dnsNames: [String], logger: Logger
+        _ dependencies: AdminDependencies, identity: MeshIdentity, dnsNames: [String], injection: InjectionValues, logger: Logger
     ) throws -> (any Service)? {
         guard storeSpec == "kubernetes" || registry == "kubernetes" else { return nil }
-        let injector = SidecarInjector(values: try injectionValues())
+        let injector = SidecarInjector(values: injection)
         var ips = [listenAddress]
         if listenAddress == "0.0.0.0" { ips = ["127.0.0.1"] }
         let (chain, key) = try identity.ca.issueServingCertificate(dnsNames: dnsNames, ipAddresses: ips, ttl: .seconds(365 * 86_400))
@@ -160,6 +160,9 @@ extension MeshdCommand {
     func injectionValues() throws -> InjectionValues {
         let namespace = kubernetesSystemNamespace
         guard let injectionValuesFile else { return InjectionValues(systemNamespace: namespace) }
+        guard storeSpec == "kubernetes" || registry == "kubernetes" else {
+            throw ValidationError("--injection-values needs --registry kubernetes or --store kubernetes (injection is Kubernetes' webhook)")
+        }
         let text: String
         do {
             text = try String(contentsOfFile: injectionValuesFile, encoding: .utf8)

@@ -14,6 +14,7 @@ import MeshModel
 import Prometheus
 import PushPipeline
 import ServiceLifecycle
+import SidecarInjection
 import Storage
 import Translator
 import XDS
@@ -233,6 +234,8 @@ struct MeshdCommand: AsyncParsableCommand {
         let health = ServingHealth()
         let statuses = ProxyStatusRegistry()
         let caMetrics = CAMetrics(registry: prometheus)
+        // Read before any client exists: a bad values file stops meshd with its message.
+        let injection = try injectionValues()
         let kubernetes = try kubernetesRegistry(health: health, logger: logger)
         try await withStore(
             directory: directory, health: health, statuses: statuses,
@@ -328,7 +331,7 @@ struct MeshdCommand: AsyncParsableCommand {
                     allowLoopbackTokenMinting: false, health: health, configIndex: configIndex,
                     identity: nil, peers: nil, generators: generators,
                     vault: opened.vault, meshInputs: .init(settings: settings, meshConfig: meshConfigWatcher, jwks: jwks), kubernetes: nil),
-                identity: identity, dnsNames: dnsNames, logger: logger)
+                identity: identity, dnsNames: dnsNames, injection: injection, logger: logger)
 
             var lifecycle = ServiceGroupConfiguration(
                 services: opened.services + [debouncer, jwks, grpc, tls, renewal, admin] + (meshConfigWatcher.map { [$0] } ?? [])

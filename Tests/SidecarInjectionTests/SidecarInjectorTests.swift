@@ -54,6 +54,35 @@ struct SidecarInjectorTests {
                 == .skipped(reason: "sidecar.istio.io/inject is false"))
     }
 
+    @Test func aHandWrittenSidecarIsNotInjectedAgain() throws {
+        // deploy/sidecar/reviews-sidecar.yaml's shape: its own volumes for the SDS socket and certificates.
+        let manual = pod(spec: ["volumes": [["name": "workload-socket", "emptyDir": .object([:])]]])
+        guard case .skipped(let reason) = try injector.inject(pod: manual, namespace: "default") else {
+            Issue.record("a pod with the sidecar's volumes was injected again")
+            return
+        }
+        #expect(reason.contains("workload-socket"))
+    }
+
+    @Test func proxyResourcesMustBeNonNegativeAndRequestsWithinLimits() throws {
+        #expect(throws: InjectionError.self) { try injector.inject(pod: pod(annotations: ["sidecar.istio.io/proxyCPU": "-1"]), namespace: "default") }
+        #expect(throws: InjectionError.self) { try injector.inject(pod: pod(annotations: ["sidecar.istio.io/proxyCPU": "3"]), namespace: "default") }
+        #expect(throws: InjectionError.self) {
+            try injector.inject(pod: pod(annotations: ["sidecar.istio.io/proxyMemory": "2Gi"]), namespace: "default")
+        }
+        let fits = pod(annotations: ["sidecar.istio.io/proxyCPU": "3", "sidecar.istio.io/proxyCPULimit": "4000m"])
+        #expect(injected(try injector.inject(pod: fits, namespace: "default")) != nil)
+    }
+
+    @Test func theProxyReportsThePodsFinalLabels() throws {
+        let result = try #require(injected(try injector.inject(pod: pod(), namespace: "default")))
+        let env = result.pod["spec"]?["containers"]?[1]?["env"]?.arrayValue ?? []
+        let labels = env.first { $0["name"] == "MESH_POD_LABELS" }?["value"]?.stringValue
+        #expect(
+            labels == "app=reviews,security.istio.io/tlsMode=istio,service.istio.io/canonical-name=reviews,service.istio.io/canonical-revision=latest"
+        )
+    }
+
     @Test func trafficAnnotationsReachTheInitContainerAndMalformedOnesAreRefused() throws {
         let annotated = pod(annotations: [
             "traffic.sidecar.istio.io/excludeInboundPorts": "9090, 8081",
