@@ -10,7 +10,9 @@ extension InstallManifest {
         }
         let rules: [JSONValue] = Self.istioResources.map { group, versions, resources in
             [
-                "operations": ["CREATE", "UPDATE"], "apiGroups": [.string(group)],
+                // scope spelled out: the API server defaults it, and a rule without it would make
+                // every server-side apply a change (kubernetes#121404).
+                "operations": ["CREATE", "UPDATE"], "apiGroups": [.string(group)], "scope": "*",
                 "apiVersions": .array(versions.map(JSONValue.string)), "resources": .array(resources.map(JSONValue.string)),
             ]
         }
@@ -32,7 +34,7 @@ extension InstallManifest {
         let injector = { (name: String, namespaceSelector: [JSONValue], objectSelector: [JSONValue]) -> JSONValue in
             [
                 "name": .string(name), "clientConfig": service("/inject"),
-                "rules": [["operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"]]],
+                "rules": [["operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"], "scope": "*"]],
                 "namespaceSelector": ["matchExpressions": .array(namespaceSelector)],
                 "objectSelector": ["matchExpressions": .array(objectSelector)],
                 // A pod in an injected namespace is not created without its sidecar.

@@ -37,7 +37,7 @@ struct InstallManifestTests {
         let meshd = try #require(objects.first { $0["kind"] == "Deployment" && $0["metadata"]?["name"] == "meshd" })
         #expect(meshd["spec"]?["replicas"] == 3)
         #expect(meshd["metadata"]?["namespace"] == "mesh")
-        #expect(meshd["spec"]?["template"]?["spec"]?["containers"]?[0]?["image"] == "registry.example/m/meshd:\(InstallManifest.version)")
+        #expect(meshd["spec"]?["template"]?["spec"]?["containers"]?[0]?["image"] == .string("registry.example/m/meshd:\(InstallManifest.version)"))
         let service = try #require(objects.first { $0["kind"] == "Service" && $0["metadata"]?["name"] == "istio-ingressgateway" })
         #expect(service["spec"]?["type"] == "NodePort")
         #expect(throws: InstallError.self) { try values.apply(set: "meshd.replica=3") }

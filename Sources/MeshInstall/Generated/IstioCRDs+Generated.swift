@@ -3817,5 +3817,6 @@ spec:
                     namespace: {type: string}
           status: {type: object, x-kubernetes-preserve-unknown-fields: true}
     subresources: {status: {}}
+
 """#
 }
