@@ -128,7 +128,7 @@ def test_render_is_the_pods_bootstrap(meshctl):
 
     xds, sds = clusters(b)["xds-grpc"], clusters(b)["sds-grpc"]
     address = endpoint_address(xds).socket_address
-    assert (address.address, address.port_value) == ("meshd.mesh-system.svc", 15013)
+    assert (address.socket_address.address, address.socket_address.port_value) == ("meshd.mesh-system.svc", 15013)
     assert xds.type == xds.STRICT_DNS
     tls = unpack(xds.transport_socket.typed_config)
     assert tls.sni == "meshd.mesh-system.svc"
@@ -547,3 +547,36 @@ def test_a_gateway_renders_a_router_node_and_a_bad_type_is_exit_2(meshctl):
     assert decode(p.stdout).node.id.startswith("router~")
     bad = run_script("render", env=script_env(MESHCTL_BIN=meshctl, MESH_PROXY_TYPE="waypoint"))
     assert bad.returncode == 2 and "MESH_PROXY_TYPE" in bad.stderr
+
+
+def test_an_injected_pods_environment_renders_a_valid_bootstrap(meshctl, tmp_path):
+    """The chain a real pod runs: `meshctl kube-inject` adds istio-proxy with its environment;
+    the kubelet fills the downward-API variables; the entrypoint renders the bootstrap. It
+    passes PGV and points at meshd's Service names with the pod's final labels."""
+    import yaml
+    manifest = tmp_path / "pod.yaml"
+    manifest.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "reviews-v2", "namespace": "bookinfo", "labels": {"app": "reviews", "version": "v2"}},
+        "spec": {"serviceAccountName": "bookinfo-reviews", "containers": [{"name": "reviews", "image": "reviews:2"}]}}))
+    p = subprocess.run([meshctl, "kube-inject", "-f", str(manifest)], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    pod = yaml.safe_load(p.stdout)
+    proxy = next(c for c in pod["spec"]["containers"] if c["name"] == "istio-proxy")
+    downward = {"metadata.name": "reviews-v2", "metadata.namespace": "bookinfo", "status.podIP": "10.8.0.17",
+                "spec.serviceAccountName": "bookinfo-reviews"}
+    env = {"PATH": os.environ["PATH"], "MESHCTL_BIN": meshctl}
+    for variable in proxy["env"]:
+        if "value" in variable:
+            env[variable["name"]] = variable["value"]
+        else:
+            env[variable["name"]] = downward[variable["valueFrom"]["fieldRef"]["fieldPath"]]
+    rendered = run_script("render", env=env)
+    assert rendered.returncode == 0, rendered.stderr
+    bootstrap = decode(rendered.stdout)
+    assert bootstrap.node.id == "sidecar~10.8.0.17~reviews-v2.bookinfo~bookinfo.svc.cluster.local"
+    labels = json_format.MessageToDict(bootstrap.node.metadata)["LABELS"]
+    assert labels["version"] == "v2" and labels["security.istio.io/tlsMode"] == "istio"
+    xds = clusters(bootstrap)["xds-grpc"]
+    address = endpoint_address(xds)
+    assert (address.socket_address.address, address.socket_address.port_value) == ("meshd.mesh-system.svc", 15013)
