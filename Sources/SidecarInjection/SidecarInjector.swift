@@ -107,9 +107,7 @@ public struct SidecarInjector: Sendable {
     /// and its volumes, for a gateway Deployment whose pods carry `labels` (what Gateway
     /// resources select).
     public func gatewayProxy(labels: [String: String]) -> (container: JSONValue, volumes: [JSONValue]) {
-        var warnings: [String] = []
-        let capture = (try? TrafficCapture(annotations: [:], warnings: &warnings)) ?? TrafficCapture.none
-        var template = SidecarTemplate(values: values, capture: capture, resources: values.resources, podLabels: labels)
+        var template = SidecarTemplate(values: values, capture: .defaults, resources: values.resources, podLabels: labels)
         template.proxyType = "router"
         return (template.proxyContainer, template.volumes)
     }

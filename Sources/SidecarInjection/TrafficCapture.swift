@@ -34,7 +34,7 @@ struct TrafficCapture: Equatable {
     }
 
     /// Istio's defaults: everything captured but the proxy's own ports.
-    static let none = TrafficCapture()
+    static let defaults = TrafficCapture()
 
     private init() {}
 
