@@ -11,20 +11,10 @@ extension AdmissionController {
     /// Adds `/inject` to the webhook's router.
     static func addInjection(to router: Router<BasicRequestContext>, injector: SidecarInjector, logger: Logger) {
         router.post("/inject") { request, _ -> Response in
-            let buffer: ByteBuffer
-            do {
-                buffer = try await request.body.collect(upTo: maxBodyBytes)
-            } catch {
-                return JSONResponse.make(
-                    .object(["error": .string("the AdmissionReview is larger than \(maxBodyBytes) bytes")]), status: .contentTooLarge)
+            switch await review(of: request) {
+            case .review(let review): JSONResponse.make(injectionAnswer(review, injector: injector, logger: logger))
+            case .refused(let response): response
             }
-            let review: AdmissionReview.Request
-            do {
-                review = try AdmissionReview.request(try JSONValue.parse(json: String(buffer: buffer)))
-            } catch {
-                return JSONResponse.make(.object(["error": .string("not an AdmissionReview: \(error)")]), status: .badRequest)
-            }
-            return JSONResponse.make(injectionAnswer(review, injector: injector, logger: logger))
         }
     }
 

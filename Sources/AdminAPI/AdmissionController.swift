@@ -27,18 +27,10 @@ public enum AdmissionController {
         // Hummingbird matches `/validate/` (the other spelling istiod serves) here too.
         do {
             router.post("/validate") { request, _ -> Response in
-                let buffer: ByteBuffer
-                do {
-                    buffer = try await request.body.collect(upTo: maxBodyBytes)
-                } catch {
-                    return JSONResponse.make(
-                        .object(["error": .string("the AdmissionReview is larger than \(maxBodyBytes) bytes")]), status: .contentTooLarge)
-                }
                 let review: AdmissionReview.Request
-                do {
-                    review = try AdmissionReview.request(try JSONValue.parse(json: String(buffer: buffer)))
-                } catch {
-                    return JSONResponse.make(.object(["error": .string("not an AdmissionReview: \(error)")]), status: .badRequest)
+                switch await Self.review(of: request) {
+                case .review(let read): review = read
+                case .refused(let response): return response
                 }
                 let answer = await Self.answer(review, writer: writer)
                 if answer["response"]?["allowed"] == .bool(false) {
@@ -51,6 +43,29 @@ public enum AdmissionController {
         }
         if let injector { addInjection(to: router, injector: injector, logger: logger) }
         return router
+    }
+
+    /// A webhook call's body: its AdmissionReview, or the answer to a body that is none.
+    enum ReviewBody {
+        case review(AdmissionReview.Request)
+        case refused(Response)
+    }
+
+    /// Reads the AdmissionReview of `request` (at most `maxBodyBytes`).
+    static func review(of request: Request) async -> ReviewBody {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: maxBodyBytes)
+        } catch {
+            return .refused(
+                JSONResponse.make(
+                    .object(["error": .string("the AdmissionReview is larger than \(maxBodyBytes) bytes")]), status: .contentTooLarge))
+        }
+        do {
+            return .review(try AdmissionReview.request(try JSONValue.parse(json: String(buffer: buffer))))
+        } catch {
+            return .refused(JSONResponse.make(.object(["error": .string("not an AdmissionReview: \(error)")]), status: .badRequest))
+        }
     }
 
     /// The answer to one review: only creates and updates of Istio kinds are checked.

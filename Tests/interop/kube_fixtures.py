@@ -14,6 +14,7 @@ the stand-in API server (kube_apiserver.py).
 from __future__ import annotations
 
 import json
+import re
 import time
 
 from backend import EchoBackend
@@ -166,6 +167,19 @@ def wait_until(predicate, timeout: float, what: str, interval: float = 0.1, desc
                     extra = f"\n(could not describe: {exc!r})"
             raise AssertionError(f"timed out after {timeout}s waiting for {what}{extra}")
         time.sleep(interval)
+
+
+def webhook_address(meshd) -> str:
+    """meshd's webhook "HOST:PORT", from its `webhook_address=` log line (meshd runs with
+    `--webhook-port 0`)."""
+    found = {}
+
+    def seen():
+        m = re.search(r"webhook_address=(\S+):(\d+)", meshd.tail(400))
+        found["a"] = m and f"{m.group(1)}:{m.group(2)}"
+        return found["a"]
+    wait_until(seen, 15, "meshd's webhook_address= log line", describe=lambda: meshd.tail(40))
+    return found["a"]
 
 
 def object_key(ns: str, name: str) -> str:

@@ -46,7 +46,7 @@ import yaml
 import test_injection as inj
 from deploy_manifests import validate
 from kube_apiserver import KubeApiServer
-from kube_fixtures import attach, namespace, wait_until
+from kube_fixtures import attach, namespace, wait_until, webhook_address
 from meshd_process import Meshd, MeshdError
 from results import record_result
 
@@ -67,17 +67,6 @@ WEBHOOK_TIMEOUT = 10.0
 class Env:
     def __init__(self, api, meshd, webhook, kubeconfig, root):
         self.api, self.meshd, self.webhook, self.kubeconfig, self.root = api, meshd, webhook, kubeconfig, root
-
-
-def webhook_address(meshd) -> str:
-    found = {}
-
-    def seen():
-        m = re.search(r"webhook_address=(\S+):(\d+)", meshd.tail(400))
-        found["a"] = m and f"{m.group(1)}:{m.group(2)}"
-        return found["a"]
-    wait_until(seen, 15, "meshd's webhook_address= log line", describe=lambda: meshd.tail(40))
-    return found["a"]
 
 
 def kube_meshd(api, kubeconfig, extra=(), name="meshd-inject", store=True, values=inj.VALUES) -> Meshd:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import re
 import subprocess
 import threading
 import time
@@ -29,7 +28,7 @@ import yaml
 
 from deploy_manifests import kv
 from kube_apiserver import KubeApiServer
-from kube_fixtures import attach, namespace, wait_until
+from kube_fixtures import attach, namespace, wait_until, webhook_address
 from meshd_process import meshctl_bin
 
 REPO = Path(__file__).resolve().parents[2]
@@ -248,12 +247,7 @@ def test_after_install_meshd_makes_it_whole_and_pods_get_their_sidecar(cluster, 
         "--store", "kubernetes", "--registry", "kubernetes", "--kubeconfig", cluster.kubeconfig_path,
         "--replica-name", "meshd-a", "--system-namespace", SYSTEM_NAMESPACE, "--webhook-port", "0",
         "--injection-values", str(values)], name="meshd-a")
-
-    def webhook_address():
-        m = re.search(r"webhook_address=(\S+):(\d+)", meshd.tail(400))
-        return m and f"{m.group(1)}:{m.group(2)}"
-    wait_until(webhook_address, 15, "meshd's webhook_address= log line", describe=lambda: meshd.tail(40))
-    cluster.add_webhook_service(SYSTEM_NAMESPACE, "meshd", webhook_address())
+    cluster.add_webhook_service(SYSTEM_NAMESPACE, "meshd", webhook_address(meshd))
 
     def trusted():
         for plural, name in [("validatingwebhookconfigurations", "meshd-validator"),

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import subprocess
 import time
 
@@ -27,7 +26,7 @@ import pytest
 import configs
 import scenarios
 from kube_apiserver import KubeApiServer
-from kube_fixtures import KubeView, attach, namespace, reviews_objects, wait_until
+from kube_fixtures import KubeView, attach, namespace, reviews_objects, wait_until, webhook_address
 from meshd_process import run_meshctl
 from results import record_result
 from test_kube_registry import POD_IPS, pod_pair  # noqa: F401  (the fixture: v1 on 127.0.0.2, v2 on 127.0.0.3)
@@ -292,17 +291,6 @@ def webhook_configuration() -> dict:
     import yaml
     with open(repo_file("deploy", "kubernetes", "meshd-kubernetes.yaml")) as f:
         return next(d for d in yaml.safe_load_all(f) if d and d.get("kind") == "ValidatingWebhookConfiguration")
-
-
-def webhook_address(meshd) -> str:
-    found = {}
-
-    def seen():
-        m = re.search(r"webhook_address=(\S+):(\d+)", meshd.tail(400))
-        found["a"] = m and f"{m.group(1)}:{m.group(2)}"
-        return found["a"]
-    wait_until(seen, 15, "meshd's webhook_address= log line", describe=lambda: meshd.tail(40))
-    return found["a"]
 
 
 def negative_weight_vs() -> str:

@@ -32,12 +32,12 @@ import time
 from pathlib import Path
 
 import pytest
-from envoy.config.bootstrap.v3 import bootstrap_pb2
 from google.protobuf import json_format
 
 from ca_tools import cert_sans, spiffe_id, split_pem
 from meshd_process import mesh_agent_bin, meshctl_bin
-from proto_check import find_problems, load_all_protos, unpack
+from proto_check import unpack
+from test_envoy_bootstrap import clusters, decode  # the oracle: xds-protos, then PGV
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "deploy" / "proxy" / "mesh-proxy.sh"
@@ -85,20 +85,6 @@ def meshctl() -> str:
     return binary
 
 
-def decode(text: str) -> bootstrap_pb2.Bootstrap:
-    """The oracle: xds-protos' Bootstrap (json_format refuses unknown fields), then PGV everywhere."""
-    load_all_protos()  # so the Any payloads (UpstreamTlsContext, HttpProtocolOptions) resolve
-    bootstrap = bootstrap_pb2.Bootstrap()
-    json_format.Parse(text, bootstrap)
-    problems = find_problems(bootstrap)
-    assert problems == [], "\n".join(problems)
-    return bootstrap
-
-
-def clusters(bootstrap) -> dict:
-    return {c.name: c for c in bootstrap.static_resources.clusters}
-
-
 def endpoint_address(cluster):
     return cluster.load_assignment.endpoints[0].lb_endpoints[0].endpoint.address
 
@@ -128,7 +114,7 @@ def test_render_is_the_pods_bootstrap(meshctl):
 
     xds, sds = clusters(b)["xds-grpc"], clusters(b)["sds-grpc"]
     address = endpoint_address(xds).socket_address
-    assert (address.socket_address.address, address.socket_address.port_value) == ("meshd.mesh-system.svc", 15013)
+    assert (address.address, address.port_value) == ("meshd.mesh-system.svc", 15013)
     assert xds.type == xds.STRICT_DNS
     tls = unpack(xds.transport_socket.typed_config)
     assert tls.sni == "meshd.mesh-system.svc"
