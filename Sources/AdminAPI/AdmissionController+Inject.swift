@@ -32,7 +32,7 @@ extension AdmissionController {
                 return AdmissionReview.response(uid: review.uid, allowed: true)
             case .injected(_, let patch, let warnings):
                 logger.info("sidecar injected", metadata: ["pod": "\(namespace ?? "")/\(name)"])
-                return AdmissionReview.patched(uid: review.uid, patch: patch, warnings: warnings)
+                return AdmissionReview.response(uid: review.uid, allowed: true, warnings: warnings, patch: patch)
             }
         } catch {
             logger.info("pod refused", metadata: ["pod": "\(namespace ?? "")/\(name)", "message": "\(error.message)"])

@@ -41,9 +41,13 @@ public enum AdmissionReview {
             namespace: request["namespace"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 })
     }
 
-    /// The answer to request `uid`: allowed with `warnings`, or refused with `message` and an
-    /// HTTP status `code` (kubectl prints the message; kube-apiserver prefixes the webhook's name).
-    public static func response(uid: String, allowed: Bool, code: Int = 400, message: String? = nil, warnings: [String] = []) -> JSONValue {
+    /// The answer to request `uid`: allowed with `warnings` (and, from a mutating webhook, an
+    /// RFC 6902 `patch`: `patchType: JSONPatch` and the patch's JSON base64-encoded, as the
+    /// admission API wants), or refused with `message` and an HTTP status `code` (kubectl prints
+    /// the message; kube-apiserver prefixes the webhook's name).
+    public static func response(
+        uid: String, allowed: Bool, code: Int = 400, message: String? = nil, warnings: [String] = [], patch: [JSONValue]? = nil
+    ) -> JSONValue {
         var response: [String: JSONValue] = ["uid": .string(uid), "allowed": .bool(allowed)]
         if !allowed {
             response["status"] = .object([
@@ -52,19 +56,11 @@ public enum AdmissionReview {
             ])
         }
         if !warnings.isEmpty { response["warnings"] = .array(warnings.map { .string(Self.warning($0)) }) }
+        if let patch {
+            response["patchType"] = "JSONPatch"
+            response["patch"] = .string(Data(JSONValue.array(patch).canonicalJSON().utf8).base64EncodedString())
+        }
         return .object(["apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": .object(response)])
-    }
-
-    /// The answer allowing request `uid` with an RFC 6902 `patch` (a mutating webhook's):
-    /// `patchType: JSONPatch` and the patch's JSON, base64-encoded, as the admission API wants.
-    public static func patched(uid: String, patch: [JSONValue], warnings: [String] = []) -> JSONValue {
-        var answer = response(uid: uid, allowed: true, warnings: warnings)
-        guard case .object(var top) = answer, case .object(var body)? = top["response"] else { return answer }
-        body["patchType"] = "JSONPatch"
-        body["patch"] = .string(Data(JSONValue.array(patch).canonicalJSON().utf8).base64EncodedString())
-        top["response"] = .object(body)
-        answer = .object(top)
-        return answer
     }
 
     /// kube-apiserver drops warnings over 4 KiB in total and shortens long ones; meshd keeps each

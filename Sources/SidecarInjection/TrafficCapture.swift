@@ -1,3 +1,4 @@
+import Foundation
 import MeshCommon
 import MeshModel
 
@@ -42,13 +43,16 @@ struct TrafficCapture: Equatable {
     init(annotations: [String: String], warnings: inout [String]) throws(InjectionError) {
         if let value = annotations[Annotation.includeInboundPorts] {
             inboundPorts =
-                value.trimmingSpaces == "*" ? "*" : try Self.ports(value, Annotation.includeInboundPorts).map(String.init).joined(separator: ",")
+                value.trimmingCharacters(in: .whitespaces) == "*"
+                ? "*" : try Self.ports(value, Annotation.includeInboundPorts).map(String.init).joined(separator: ",")
         }
         if let value = annotations[Annotation.excludeInboundPorts] {
             excludeInboundPorts = try Self.ports(value, Annotation.excludeInboundPorts)
         }
         if let value = annotations[Annotation.includeOutboundIPRanges] {
-            outboundCIDRs = value.trimmingSpaces == "*" ? "*" : try Self.cidrs(value, Annotation.includeOutboundIPRanges).joined(separator: ",")
+            outboundCIDRs =
+                value.trimmingCharacters(in: .whitespaces) == "*"
+                ? "*" : try Self.cidrs(value, Annotation.includeOutboundIPRanges).joined(separator: ",")
         }
         if let value = annotations[Annotation.excludeOutboundIPRanges] {
             excludeOutboundCIDRs = try Self.cidrs(value, Annotation.excludeOutboundIPRanges)
@@ -93,7 +97,7 @@ struct TrafficCapture: Equatable {
     }
 
     private static func items(_ value: String) -> [String] {
-        value.split(separator: ",").map { String($0).trimmingSpaces }.filter { !$0.isEmpty }
+        value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
     private static func ports(_ value: String, _ annotation: String) throws(InjectionError) -> [Int] {
@@ -117,15 +121,5 @@ struct TrafficCapture: Equatable {
             if !cidrs.contains(cidr) { cidrs.append(cidr) }
         }
         return cidrs
-    }
-}
-
-extension String {
-    /// Without leading and trailing spaces and tabs.
-    var trimmingSpaces: String {
-        var s = Substring(self)
-        while let first = s.first, first == " " || first == "\t" { s = s.dropFirst() }
-        while let last = s.last, last == " " || last == "\t" { s = s.dropLast() }
-        return String(s)
     }
 }

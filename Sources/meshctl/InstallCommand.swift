@@ -24,11 +24,10 @@ struct InstallCommand: AsyncParsableCommand {
     var timeout = "5m"
 
     func run() async throws {
-        let objects = try install.objects()
+        let (values, objects) = try install.manifest()
         guard let limit = DurationSyntax.parse(timeout) else {
             throw MeshctlError(.input, "--timeout \(timeout): expected a duration like 5m or 90s")
         }
-        let values = try install.values()
         try await install.withCluster { api in
             var changed = 0
             for object in objects where try await Self.apply(object, api: api) {
@@ -57,7 +56,7 @@ struct InstallCommand: AsyncParsableCommand {
                 .PATCH, path.item, query: [("fieldManager", InstallManifest.fieldManager), ("force", "true")],
                 body: object.canonicalJSON(), contentType: "application/apply-patch+yaml", what: "apply \(path)")
         } catch let error as KubeAPIError {
-            throw MeshctlError(.server(status: UInt(max(error.status, 0)), apiCode: error.reason), error.message)
+            throw MeshctlError(error)
         }
         let version = { (body: String?) in body.flatMap { try? JSONValue.parse(json: $0) }?["metadata"]?["resourceVersion"]?.stringValue }
         return version(before?.body) != version(response.body)
@@ -76,7 +75,7 @@ struct UninstallCommand: AsyncParsableCommand {
     var purge = false
 
     func run() async throws {
-        let objects = try install.objects().reversed().filter { purge || $0["kind"]?.stringValue != "CustomResourceDefinition" }
+        let objects = try install.manifest().objects.reversed().filter { purge || $0["kind"]?.stringValue != "CustomResourceDefinition" }
         try await install.withCluster { api in
             var deleted = 0
             for object in objects {
@@ -86,7 +85,7 @@ struct UninstallCommand: AsyncParsableCommand {
                     deleted += 1
                 } catch let error as KubeAPIError {
                     guard error.status == 404 else {
-                        throw MeshctlError(.server(status: UInt(max(error.status, 0)), apiCode: error.reason), error.message)
+                        throw MeshctlError(error)
                     }
                 }
             }

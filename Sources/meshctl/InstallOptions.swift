@@ -34,10 +34,11 @@ struct InstallOptions: ParsableArguments {
         }
     }
 
-    /// The install's objects.
-    func objects() throws -> [JSONValue] {
+    /// The install's values and objects (the values file read once).
+    func manifest() throws -> (values: InstallValues, objects: [JSONValue]) {
+        let values = try values()
         do {
-            return try InstallManifest(values: try values()).objects()
+            return (values, try InstallManifest(values: values).objects())
         } catch let error as InstallError {
             throw MeshctlError(.input, error.message)
         }
@@ -65,6 +66,13 @@ struct InstallOptions: ParsableArguments {
     }
 }
 
+extension MeshctlError {
+    /// A refusal (or no answer) from the Kubernetes API server, for the install commands.
+    init(_ error: KubeAPIError) {
+        self.init(.server(status: UInt(max(error.status, 0)), apiCode: error.reason), error.message)
+    }
+}
+
 /// `meshctl manifest`: the objects of an install, printed.
 struct ManifestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -81,6 +89,6 @@ struct ManifestGenerateCommand: ParsableCommand {
     @OptionGroup var install: InstallOptions
 
     func run() throws {
-        Console.out(try JSONValue.yamlStream(try install.objects()))
+        Console.out(try JSONValue.yamlStream(try install.manifest().objects))
     }
 }

@@ -18,8 +18,7 @@ struct VerifyInstallCommand: AsyncParsableCommand {
     var injectionNamespace: String?
 
     func run() async throws {
-        let objects = try install.objects()
-        let values = try install.values()
+        let (values, objects) = try install.manifest()
         let namespace = values.string("namespace")
         var failures: [String] = []
         try await install.withCluster { api in
