@@ -57,6 +57,7 @@ public struct SidecarInjector: Sendable {
         }
         var warnings: [String] = []
         let capture = try TrafficCapture(annotations: annotations, warnings: &warnings)
+        warnings += Self.unhonoured(annotations)
         let proxyResources = try resources(annotations)
 
         let containers = spec["containers"]?.arrayValue ?? []
@@ -110,6 +111,32 @@ public struct SidecarInjector: Sendable {
         var template = SidecarTemplate(values: values, capture: .defaults, resources: values.resources, podLabels: labels)
         template.proxyType = "router"
         return (template.proxyContainer, template.volumes)
+    }
+
+    /// The prefixes of Istio's injection and proxy annotations: each one a pod carries is
+    /// honoured here or named in a warning, never silently dropped.
+    static let istioAnnotationPrefixes = [
+        "sidecar.istio.io/", "traffic.sidecar.istio.io/", "proxy.istio.io/", "status.sidecar.istio.io/",
+        "readiness.status.sidecar.istio.io/", "inject.istio.io/",
+    ]
+
+    /// The Istio annotations this injector reads (or `TrafficCapture` already warns about).
+    static let readAnnotations: Set<String> = [
+        Key.inject, Key.status, Key.proxyCPU, Key.proxyMemory, Key.proxyCPULimit, Key.proxyMemoryLimit,
+        TrafficCapture.Annotation.includeInboundPorts, TrafficCapture.Annotation.excludeInboundPorts,
+        TrafficCapture.Annotation.includeOutboundIPRanges, TrafficCapture.Annotation.excludeOutboundIPRanges,
+        TrafficCapture.Annotation.excludeOutboundPorts, TrafficCapture.Annotation.includeOutboundPorts,
+        TrafficCapture.Annotation.kubevirtInterfaces, TrafficCapture.Annotation.interceptionMode,
+        TrafficCapture.Annotation.rewriteAppHTTPProbers,
+    ]
+
+    /// Warnings for Istio annotations meshd's injector does not act on (`proxy.istio.io/config`,
+    /// `sidecar.istio.io/proxyImage`, `sidecar.istio.io/userVolume`, ...), sorted.
+    static func unhonoured(_ annotations: [String: String]) -> [String] {
+        annotations.keys.sorted().compactMap { key in
+            guard !readAnnotations.contains(key), istioAnnotationPrefixes.contains(where: key.hasPrefix) else { return nil }
+            return "\(key) is not honoured by meshd's sidecar injector (docs/injection.md lists what is)"
+        }
     }
 
     /// Why a pod is left alone, or nil to inject it (docs/injection.md, "Which pods").

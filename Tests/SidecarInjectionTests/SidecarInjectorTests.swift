@@ -101,6 +101,19 @@ struct SidecarInjectorTests {
         #expect(throws: InjectionError.self) { try injector.inject(pod: badQuantity, namespace: "default") }
     }
 
+    @Test func istioAnnotationsTheInjectorDoesNotReadAreNamedInWarnings() throws {
+        let annotated = pod(annotations: [
+            "sidecar.istio.io/proxyImage": "my/proxy:1", "proxy.istio.io/config": "{}", "sidecar.istio.io/proxyCPU": "200m",
+            "example.com/owner": "team-a",
+        ])
+        let result = try #require(injected(try injector.inject(pod: annotated, namespace: "default")))
+        #expect(
+            result.warnings == [
+                "proxy.istio.io/config is not honoured by meshd's sidecar injector (docs/injection.md lists what is)",
+                "sidecar.istio.io/proxyImage is not honoured by meshd's sidecar injector (docs/injection.md lists what is)",
+            ])
+    }
+
     @Test func theApplicationsOwnScrapeAnnotationsAreKept() throws {
         let own = pod(annotations: ["prometheus.io/port": "9102", "prometheus.io/scrape": "true"])
         let result = try #require(injected(try injector.inject(pod: own, namespace: "default")))
