@@ -8,7 +8,8 @@ import SwiftProtobuf
 /// DestinationRule. How a cluster finds its endpoints (`ClusterDiscovery`) and how the rule's
 /// traffic policy, merged for its port and subset (`DestinationRule.policy`), is written depend
 /// on the dialect: gRPC gets what it honours (`ProxylessTrafficPolicy`, mesh mTLS through its
-/// certificate providers, nothing for SIMPLE and MUTUAL, as Istio does), Envoy istiod's shapes
+/// certificate providers, nothing for SIMPLE and MUTUAL, as Istio does; the labels its metrics
+/// name the destination by, `CSMTelemetryLabels`), Envoy istiod's shapes
 /// (`EnvoyTrafficPolicy`, TLS over SDS) and, with `autoMTLS`, Istio's automatic mTLS.
 /// `GeneratorTable` declares which kind gets which; sidecars add their own clusters around it
 /// (`EnvoySidecarClusterGenerator`).
@@ -94,6 +95,7 @@ public struct ClusterGenerator: HostScopedGenerator {
         switch dialect {
         case .grpc:
             ProxylessTrafficPolicy.apply(policy, to: &cluster)
+            CSMTelemetryLabels.apply(to: &cluster, namespace: service.namespace)
             tls = UpstreamTLS.context(policy.tls, endpoints: endpoints, extraIdentities: service.subjectAltNames, trustDomain: trustDomain)
         case .envoy:
             if cluster.type != .originalDst { EnvoyTrafficPolicy.apply(policy, to: &cluster, protocolName: port.protocolName) }

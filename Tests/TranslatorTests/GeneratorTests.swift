@@ -115,6 +115,18 @@ let proxy = Proxy(id: "test")
         #expect(cluster.lbPolicy == .roundRobin)
     }
 
+    /// gRPC's CSM observability labels client metrics from this metadata; meshd names the
+    /// cluster itself, so a metric names host, port and subset as Envoy's cluster stats do.
+    @Test func proxylessClustersCarryTheCSMTelemetryLabels() throws {
+        let push = try pushContext(CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]))
+        for resource in GeneratorTable.testing.resources(TypeURL.cluster, for: proxy, in: push) {
+            let cluster = try decode(Envoy_Config_Cluster_V3_Cluster.self, resource)
+            let labels = try #require(cluster.metadata.filterMetadata["com.google.csm.telemetry_labels"])
+            #expect(labels.fields["service_name"]?.stringValue == resource.name)
+            #expect(labels.fields["service_namespace"]?.stringValue == "default")
+        }
+    }
+
     @Test func endpointsAreSelectedBySubsetLabelsWithLocalityWeights() throws {
         let push = try pushContext(CanaryFixture.registry, CanaryFixture.destinationRule(subsets: ["v1", "v2"]))
         let assignments = Dictionary(

@@ -161,6 +161,16 @@ public nonisolated struct Envoy_Config_Cluster_V3_Cluster: @unchecked Sendable {
   /// Clears the value of `transportSocket`. Subsequent reads from it will return its default value.
   public mutating func clearTransportSocket() {_uniqueStorage()._transportSocket = nil}
 
+  /// Proxyless gRPC: `com.google.csm.telemetry_labels`, the labels its CSM metrics carry.
+  public var metadata: Envoy_Config_Core_V3_Metadata {
+    get {_storage._metadata ?? Envoy_Config_Core_V3_Metadata()}
+    set {_uniqueStorage()._metadata = newValue}
+  }
+  /// Returns true if `metadata` has been explicitly set.
+  public var hasMetadata: Bool {_storage._metadata != nil}
+  /// Clears the value of `metadata`. Subsequent reads from it will return its default value.
+  public mutating func clearMetadata() {_uniqueStorage()._metadata = nil}
+
   public var commonLbConfig: Envoy_Config_Cluster_V3_Cluster.CommonLbConfig {
     get {_storage._commonLbConfig ?? Envoy_Config_Cluster_V3_Cluster.CommonLbConfig()}
     set {_uniqueStorage()._commonLbConfig = newValue}
@@ -640,7 +650,7 @@ nonisolated extension Envoy_Config_Cluster_V3_UpstreamConnectionOptions: SwiftPr
 
 nonisolated extension Envoy_Config_Cluster_V3_Cluster: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Cluster"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}type\0\u{3}eds_cluster_config\0\u{3}connect_timeout\0\u{4}\u{2}lb_policy\0\u{4}\u{4}circuit_breakers\0\u{4}\u{9}outlier_detection\0\u{4}\u{2}upstream_bind_config\0\u{4}\u{2}ring_hash_lb_config\0\u{3}transport_socket\0\u{4}\u{3}common_lb_config\0\u{3}alt_stat_name\0\u{4}\u{2}upstream_connection_options\0\u{4}\u{3}load_assignment\0\u{4}\u{3}typed_extension_protocol_options\0\u{3}least_request_lb_config\0\u{4}\u{6}transport_socket_matches\0\u{4}\u{9}maglev_lb_config\0\u{4}\u{4}round_robin_lb_config\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}type\0\u{3}eds_cluster_config\0\u{3}connect_timeout\0\u{4}\u{2}lb_policy\0\u{4}\u{4}circuit_breakers\0\u{4}\u{9}outlier_detection\0\u{4}\u{2}upstream_bind_config\0\u{4}\u{2}ring_hash_lb_config\0\u{3}transport_socket\0\u{1}metadata\0\u{4}\u{2}common_lb_config\0\u{3}alt_stat_name\0\u{4}\u{2}upstream_connection_options\0\u{4}\u{3}load_assignment\0\u{4}\u{3}typed_extension_protocol_options\0\u{3}least_request_lb_config\0\u{4}\u{6}transport_socket_matches\0\u{4}\u{9}maglev_lb_config\0\u{4}\u{4}round_robin_lb_config\0")
 
   fileprivate class _StorageClass {
     var _name: String = String()
@@ -653,6 +663,7 @@ nonisolated extension Envoy_Config_Cluster_V3_Cluster: SwiftProtobuf.Message, Sw
     var _lbConfig: Envoy_Config_Cluster_V3_Cluster.OneOf_LbConfig?
     var _upstreamBindConfig: Envoy_Config_Core_V3_BindConfig? = nil
     var _transportSocket: Envoy_Config_Core_V3_TransportSocket? = nil
+    var _metadata: Envoy_Config_Core_V3_Metadata? = nil
     var _commonLbConfig: Envoy_Config_Cluster_V3_Cluster.CommonLbConfig? = nil
     var _altStatName: String = String()
     var _upstreamConnectionOptions: Envoy_Config_Cluster_V3_UpstreamConnectionOptions? = nil
@@ -679,6 +690,7 @@ nonisolated extension Envoy_Config_Cluster_V3_Cluster: SwiftProtobuf.Message, Sw
       _lbConfig = source._lbConfig
       _upstreamBindConfig = source._upstreamBindConfig
       _transportSocket = source._transportSocket
+      _metadata = source._metadata
       _commonLbConfig = source._commonLbConfig
       _altStatName = source._altStatName
       _upstreamConnectionOptions = source._upstreamConnectionOptions
@@ -732,6 +744,7 @@ nonisolated extension Envoy_Config_Cluster_V3_Cluster: SwiftProtobuf.Message, Sw
           }
         }()
         case 24: try { try decoder.decodeSingularMessageField(value: &_storage._transportSocket) }()
+        case 25: try { try decoder.decodeSingularMessageField(value: &_storage._metadata) }()
         case 27: try { try decoder.decodeSingularMessageField(value: &_storage._commonLbConfig) }()
         case 28: try { try decoder.decodeSingularStringField(value: &_storage._altStatName) }()
         case 30: try { try decoder.decodeSingularMessageField(value: &_storage._upstreamConnectionOptions) }()
@@ -819,6 +832,9 @@ nonisolated extension Envoy_Config_Cluster_V3_Cluster: SwiftProtobuf.Message, Sw
       try { if let v = _storage._transportSocket {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 24)
       } }()
+      try { if let v = _storage._metadata {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 25)
+      } }()
       try { if let v = _storage._commonLbConfig {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 27)
       } }()
@@ -870,6 +886,7 @@ nonisolated extension Envoy_Config_Cluster_V3_Cluster: SwiftProtobuf.Message, Sw
         if _storage._lbConfig != rhs_storage._lbConfig {return false}
         if _storage._upstreamBindConfig != rhs_storage._upstreamBindConfig {return false}
         if _storage._transportSocket != rhs_storage._transportSocket {return false}
+        if _storage._metadata != rhs_storage._metadata {return false}
         if _storage._commonLbConfig != rhs_storage._commonLbConfig {return false}
         if _storage._altStatName != rhs_storage._altStatName {return false}
         if _storage._upstreamConnectionOptions != rhs_storage._upstreamConnectionOptions {return false}
