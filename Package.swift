@@ -177,11 +177,21 @@ let package = Package(
         .target(name: "SidecarInjection", dependencies: ["MeshModel", "MeshCommon"], swiftSettings: swiftSettings),
         // What an install is made of (docs/install.md): pure, printed and applied by meshctl.
         .target(name: "MeshInstall", dependencies: ["MeshModel", "SidecarInjection"], swiftSettings: swiftSettings),
+        // Observed traffic (docs/observed-traffic.md): PromQL per source, the report, Prometheus' HTTP API.
+        .target(
+            name: "ObservedTraffic",
+            dependencies: [
+                "MeshModel",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "AdminAPI",
             dependencies: [
                 "MeshModel", "Storage", "PushPipeline", "XDSCore", "Translator", "Discovery", "CertificateAuthority", "MeshInputs",
-                "Kubernetes", "SidecarInjection",
+                "Kubernetes", "SidecarInjection", "ObservedTraffic",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -250,7 +260,7 @@ let package = Package(
             dependencies: [
                 "MeshModel", "MeshCommon", "Storage", "Discovery", "Translator", "PushPipeline", "XDS", "AdminAPI", "EnvoyAPI",
                 "CertificateAuthority", "MeshInputs", "Kubernetes", "KubernetesStore",
-                "EtcdStore", "SidecarInjection",
+                "EtcdStore", "SidecarInjection", "ObservedTraffic",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
@@ -294,6 +304,7 @@ let package = Package(
         ),
         .testTarget(name: "SidecarInjectionTests", dependencies: ["SidecarInjection", "MeshModel"], swiftSettings: swiftSettings),
         .testTarget(name: "MeshInstallTests", dependencies: ["MeshInstall", "SidecarInjection", "MeshModel"], swiftSettings: swiftSettings),
+        .testTarget(name: "ObservedTrafficTests", dependencies: ["ObservedTraffic", "MeshModel"], swiftSettings: swiftSettings),
         .testTarget(name: "DiscoveryTests", dependencies: ["Discovery", "MeshModel"], swiftSettings: swiftSettings),
         .testTarget(name: "KubernetesTests", dependencies: ["Kubernetes", "MeshModel", "Discovery"], swiftSettings: swiftSettings),
         .testTarget(
