@@ -3,6 +3,7 @@ import Kubernetes
 import Logging
 import MeshInputs
 import MeshModel
+import ObservedTraffic
 import Prometheus
 import PushPipeline
 import Storage
@@ -61,6 +62,8 @@ public struct AdminDependencies: Sendable {
     /// The mesh config and fetched key sets (`/debug/mesh`, `/debug/jwks`, the apply path's
     /// JWKS prefetch); nil in tests that run without them.
     public var meshInputs: MeshInputsAccess?
+    /// Reads observed traffic from Prometheus (`/api/v1/traffic`); nil without `--prometheus-url`.
+    public var traffic: ObservedTrafficReader?
     /// The Kubernetes registry (`/debug/kubernetes`); nil when meshd runs without one.
     public var kubernetes: KubernetesDiscovery?
 
@@ -90,8 +93,10 @@ public struct AdminDependencies: Sendable {
         allowLoopbackTokenMinting: Bool = false, health: ServingHealth = ServingHealth(),
         configIndex: SharedConfigIndex = SharedConfigIndex(), identity: Identity? = nil,
         peers: (any PeerProxyStatuses)? = nil, generators: GeneratorTable, vault: (any CredentialVault)? = nil,
-        meshInputs: MeshInputsAccess? = nil, kubernetes: KubernetesDiscovery? = nil, ledgerStatus: (@Sendable () -> JSONValue)? = nil
+        meshInputs: MeshInputsAccess? = nil, kubernetes: KubernetesDiscovery? = nil, ledgerStatus: (@Sendable () -> JSONValue)? = nil,
+        traffic: ObservedTrafficReader? = nil
     ) {
+        self.traffic = traffic
         self.ledgerStatus = ledgerStatus
         self.meshInputs = meshInputs
         self.kubernetes = kubernetes

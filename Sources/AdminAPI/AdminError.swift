@@ -104,7 +104,7 @@ public struct AdminError: Error, Sendable {
         }
         if status.code >= 500 {
             logger.warning(
-                "admin API request refused: store unavailable",
+                "admin API request refused: a dependency is unavailable",
                 metadata: [
                     "method": "\(request.method)", "path": "\(request.uri.path)",
                     "error": "\(message)", "cause": "\(cause.map { String(describing: $0) } ?? "-")",

@@ -11,6 +11,7 @@ import Logging
 import MeshCommon
 import MeshInputs
 import MeshModel
+import ObservedTraffic
 import Prometheus
 import PushPipeline
 import ServiceLifecycle
@@ -121,6 +122,13 @@ struct MeshdCommand: AsyncParsableCommand {
     )
     var rootNamespace: String = MeshSettings.defaultRootNamespace
 
+    @Option(
+        name: .long,
+        help:
+            "Prometheus server that scrapes the proxies and workloads (e.g. http://prometheus.istio-system:9090): /api/v1/traffic, meshctl x traffic and the dashboard read observed traffic from it."
+    )
+    var prometheusURL: String?
+
     @Option(name: .long, help: "Comma-separated caller addresses trusted by the admin API without the admin token.")
     var adminTrustedAddresses: String = "127.0.0.1,::1"
 
@@ -204,6 +212,16 @@ struct MeshdCommand: AsyncParsableCommand {
         try await command.start(loadedMeshConfig: loaded)
     }
 
+    /// The reader of observed traffic, nil without `--prometheus-url`.
+    func observedTraffic() throws -> ObservedTrafficReader? {
+        guard let prometheusURL else { return nil }
+        do throws(ObservedTrafficError) {
+            return ObservedTrafficReader(prometheus: try PrometheusClient(baseURL: prometheusURL))
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
     /// Runs meshd with `rootNamespace` and `trustDomain` settled and the mesh config file read.
     func start(loadedMeshConfig: MeshConfigWatcher.Loaded?) async throws {
         var logger = Logger(label: "meshd")
@@ -236,6 +254,7 @@ struct MeshdCommand: AsyncParsableCommand {
         let caMetrics = CAMetrics(registry: prometheus)
         // Read before any client exists: a bad values file stops meshd with its message.
         let injection = try injectionValues()
+        let traffic = try observedTraffic()
         let kubernetes = try kubernetesRegistry(health: health, logger: logger)
         try await withStore(
             directory: directory, health: health, statuses: statuses,
@@ -313,7 +332,8 @@ struct MeshdCommand: AsyncParsableCommand {
                     allowLoopbackTokenMinting: allowLoopbackTokenMinting, health: health, configIndex: configIndex,
                     identity: .init(ca: identity.ca, tokens: identity.tokens), peers: opened.peers, generators: generators,
                     vault: opened.vault, meshInputs: .init(settings: settings, meshConfig: meshConfigWatcher, jwks: jwks),
-                    kubernetes: kubernetes?.discovery, ledgerStatus: election.map { Self.ledgerStatus(opened.kubernetes, $0) }))
+                    kubernetes: kubernetes?.discovery, ledgerStatus: election.map { Self.ledgerStatus(opened.kubernetes, $0) },
+                    traffic: traffic))
             let adminLogger = logger
             let admin = Application(
                 router: router,
