@@ -169,6 +169,12 @@ struct AdminClient: Sendable {
     }
 
     /// `GET /debug/mesh`: the mesh config in force.
+    /// `GET /api/v1/traffic?host=…&window=…`: observed traffic per subset, from Prometheus.
+    func traffic(host: String, window: String) async throws -> JSONValue {
+        let query = [("host", host), ("window", window)]
+        return try JSONValue.parse(try await send(.get, "/api/v1/traffic", query: query), what: "traffic")
+    }
+
     func meshConfig() async throws -> JSONValue {
         try JSONValue.parse(try await send(.get, "/debug/mesh"), what: "mesh config")
     }

@@ -6,7 +6,7 @@ struct ExperimentalCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "x",
         abstract: "Experimental commands.",
-        subcommands: [AuthzCommand.self, MeshConfigCommand.self])
+        subcommands: [AuthzCommand.self, MeshConfigCommand.self, TrafficCommand.self])
 }
 
 /// `meshctl x authz`: authorization inspection.
