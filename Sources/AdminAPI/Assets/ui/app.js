@@ -8,7 +8,11 @@
 const TOKEN_KEY = "meshd-admin-token";
 const HISTORY_LIMIT = 25;
 
-const state = { overview: null, history: null, stream: null, refreshTimer: null, refreshing: false, again: false };
+const TRAFFIC_INTERVAL_MS = 5000;
+/** Without --prometheus-url there is nothing to poll for; ask again now and then (meshd may restart with it). */
+const TRAFFIC_UNCONFIGURED_INTERVAL_MS = 60000;
+
+const state = { overview: null, history: null, stream: null, refreshTimer: null, refreshing: false, again: false, traffic: null, trafficSource: "auto" };
 
 // ---------------------------------------------------------------- token and API
 
@@ -213,9 +217,39 @@ function setRevision(revision, what) {
 
 function renderOverview(overview) {
   setRevision(overview.revision, "pushed");
-  renderGraph(overview.services || []);
+  renderGraph(overview.services || [], state.traffic, state.trafficSource);
   renderServices(overview.services || []);
   renderProxies(overview.proxies || []);
+}
+
+// ---------------------------------------------------------------- observed traffic
+
+/**
+ * Reads /api/v1/traffic every few seconds while a token is set. Unavailable (no
+ * --prometheus-url, Prometheus down) is said beside the graph, which then shows weights only;
+ * nothing else on the page depends on it.
+ */
+async function followTraffic() {
+  for (;;) {
+    let unconfigured = false;
+    if (token() && document.visibilityState !== "hidden") {
+      const status = $("traffic-status");
+      try {
+        const traffic = await api("GET", "/api/v1/traffic");
+        state.traffic = traffic;
+        status.className = "traffic-status on";
+        status.textContent = "Observed traffic over " + traffic.window + " from " + traffic.prometheus + ", refreshed every "
+          + (TRAFFIC_INTERVAL_MS / 1000) + " s.";
+      } catch (error) {
+        state.traffic = null;
+        status.className = "traffic-status off";
+        status.textContent = "Observed traffic unavailable: " + (error.message || error);
+        unconfigured = String(error.message || "").includes("--prometheus-url");
+      }
+      if (state.overview) renderGraph(state.overview.services || [], state.traffic, state.trafficSource);
+    }
+    await Promise.race([delay(unconfigured ? TRAFFIC_UNCONFIGURED_INTERVAL_MS : TRAFFIC_INTERVAL_MS), tokenChanged()]);
+  }
 }
 
 // ---------------------------------------------------------------- history actions
@@ -261,6 +295,11 @@ document.addEventListener("DOMContentLoaded", () => {
     $("token").value = "";
     setToken("");
   });
+  $("traffic-source").addEventListener("change", (event) => {
+    state.trafficSource = event.target.value;
+    if (state.overview) renderGraph(state.overview.services || [], state.traffic, state.trafficSource);
+  });
   scheduleRefresh(true);
   follow();
+  followTraffic();
 });

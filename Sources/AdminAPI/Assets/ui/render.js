@@ -70,9 +70,32 @@ function subsetHealth(service, subset) {
   return healthy === members.length ? "healthy" : healthy === 0 ? "unhealthy" : "degraded";
 }
 
-function renderGraph(services) {
+/** The observed-traffic reading of one host, from the source chosen (auto: the first with rows). */
+function observedFor(traffic, host, chosen) {
+  if (!traffic || !traffic.services) return null;
+  const service = traffic.services.find((s) => s.host === host);
+  if (!service) return null;
+  const order = chosen && chosen !== "auto" ? [chosen] : ["client", "envoy", "destination"];
+  for (const source of order) {
+    const reading = (service.sources || {})[source];
+    if (reading && (reading.rows || []).length) return { source, rows: reading.rows };
+  }
+  return { source: order[0], rows: [] };
+}
+
+function fixed(value, places) { return value === null || value === undefined ? "–" : Number(value).toFixed(places); }
+
+/** The second line of an edge: what the subset was seen to take, beside its configured weight. */
+function observedLabel(row) {
+  if (!row) return "observed: no traffic";
+  return "observed " + fixed(row.sharePercent, 1) + "% · " + fixed(row.requestsPerSecond, 1) + " rps · "
+    + fixed(row.errorPercent, 1) + "% err · p99 " + (row.p99Ms === null || row.p99Ms === undefined ? "–" : fixed(row.p99Ms, row.p99Ms < 10 ? 2 : 0) + " ms");
+}
+
+function renderGraph(services, traffic, chosenSource) {
   const graph = clear($("graph"));
-  const rowGap = 18, nodeHeight = 30, hostWidth = 330, childX = 520, childWidth = 330, width = childX + childWidth + 10;
+  const observing = !!(traffic && traffic.services);
+  const rowGap = 18, nodeHeight = observing ? 44 : 30, hostWidth = 330, childX = 520, childWidth = 380, width = childX + childWidth + 10;
   let y = 10;
   for (const service of services) {
     const children = (service.subsets || []).map((s) => ({ name: s.name, label: weightLabel(s.weights || []), cls: "subset " + subsetHealth(service, s.name), subset: s.name }))
@@ -84,6 +107,7 @@ function renderGraph(services) {
     group.append(svg("title", {}, service.host + " (" + service.namespace + ")"));
     group.append(svg("rect", { x: 10, y: hostY, width: hostWidth, height: nodeHeight, rx: 6, class: "host" }));
     group.append(svg("text", { x: 20, y: hostY + 20, class: "host-label" }, shorten(shortHost(service.host), 44)));
+    const observed = observing ? observedFor(traffic, service.host, chosenSource) : null;
     children.forEach((child, index) => {
       const cy = y + index * (nodeHeight + 8);
       const edge = svg("g", { class: "edge " + child.cls, "data-host": service.host, "data-subset": child.subset || null, "data-target": child.subset ? null : child.name });
@@ -91,6 +115,16 @@ function renderGraph(services) {
       edge.append(svg("rect", { x: childX, y: cy, width: childWidth, height: nodeHeight, rx: 6, class: "child" }));
       edge.append(svg("text", { x: childX + 10, y: cy + 20, class: "child-label" }, shorten(child.name, 22)));
       edge.append(svg("text", { x: childX + childWidth - 10, y: cy + 20, class: "weight", "text-anchor": "end" }, child.label));
+      if (observed) {
+        // A route to the whole host is the cluster without a subset ("" in the traffic answer).
+        const key = child.subset !== undefined ? child.subset : child.name === "(all of host)" ? "" : null;
+        const row = key === null ? null : observed.rows.find((r) => r.subset === key);
+        edge.append(svg("text", {
+          x: childX + 10, y: cy + 36, class: "observed" + (row && row.errorPercent > 1 ? " failing" : ""), "data-source": observed.source,
+          "data-share": row ? row.sharePercent : null, "data-rps": row ? row.requestsPerSecond : null,
+          "data-errors": row ? row.errorPercent : null, "data-p99": row ? row.p99Ms : null,
+        }, observed.source + " " + observedLabel(row)));
+      }
       group.append(edge);
     });
     if (!children.length) {
