@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import MeshModel
 import PushPipeline
@@ -12,6 +13,7 @@ struct ConfigController: Sendable {
         let writer = ConfigWriter(dependencies)
         let store = dependencies.store
         let configIndex = dependencies.configIndex
+        let creation = CreationTimes(store: store)
 
         router.post("/api/v1/apply") { request, context -> Response in
             var request = request
@@ -31,18 +33,26 @@ struct ConfigController: Sendable {
             let namespace = try request.query(allowing: ["namespace"])["namespace"].map(String.init)
             let items = try await store.list(kind: kind, namespace: namespace)
             let index = configIndex.read()
-            return JSONResponse.make(.object(["items": .array(items.map { Self.render($0, index: index) })]))
+            let created = await creation.times(of: Set(items.map(\.createdRevision)))
+            return JSONResponse.make(
+                .object(["items": .array(items.map { Self.render($0, index: index, createdAt: created[$0.createdRevision]) })]))
         }
 
         router.get("/api/v1/config/:kind/:namespace/:name") { _, context -> Response in
             let key = try Self.key(context)
             guard let stored = try await store.get(key) else { throw AdminError.notFound("\(key)") }
-            return JSONResponse.make(Self.render(stored, index: configIndex.read()))
+            let created = await creation.times(of: [stored.createdRevision])
+            return JSONResponse.make(Self.render(stored, index: configIndex.read(), createdAt: created[stored.createdRevision]))
         }
 
         router.delete("/api/v1/config/:kind/:namespace/:name") { _, context -> Response in
             JSONResponse.make(try await writer.deleteOne(try Self.key(context), actor: context.actor))
         }
+    }
+
+    /// `2026-12-07T19:30:00Z`: whole seconds in UTC, Kubernetes' form of a timestamp.
+    static func timestamp(_ date: Date) -> String {
+        Date(timeIntervalSince1970: date.timeIntervalSince1970.rounded(.down)).formatted(.iso8601)
     }
 
     /// A stored resource as the API shows it. One that fails today's validation (stored under
@@ -51,8 +61,14 @@ struct ConfigController: Sendable {
     /// marks it.
     /// The verdict comes from the push loop's typed index (`index`), which has validated every
     /// stored record already, so a listing does not validate the store again.
-    static func render(_ stored: StoredConfig, index: ConfigIndex) -> JSONValue {
+    /// `createdAt` becomes `metadata.creationTimestamp` (RFC 3339, as Kubernetes writes it).
+    static func render(_ stored: StoredConfig, index: ConfigIndex, createdAt: Date? = nil) -> JSONValue {
         var json = stored.resource.toJSONValue(resourceVersion: stored.revision)
+        if let createdAt, case .object(var members) = json, case .object(var metadata)? = members["metadata"] {
+            metadata["creationTimestamp"] = .string(Self.timestamp(createdAt))
+            members["metadata"] = .object(metadata)
+            json = .object(members)
+        }
         if let error = index.validationError(of: stored) {
             guard case .object(var members) = json else { return json }
             members["status"] = .object([

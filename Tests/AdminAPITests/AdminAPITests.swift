@@ -48,6 +48,24 @@ import XDSCore
         }
     }
 
+    /// kubectl's AGE: the time of the history record that created the resource, kept across
+    /// later changes, in a listing and a single read alike.
+    @Test func resourcesCarryTheirCreationTimestamp() async throws {
+        try await withApp { client in
+            let before = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down))
+            #expect(try await apply(client, CanaryFixture.destinationRule(subsets: ["v1"])).status == .ok)
+            #expect(try await apply(client, CanaryFixture.destinationRule(subsets: ["v1", "v2"])).status == .ok)
+            let one = try JSONValue.parse(json: String(buffer: try await client.execute(uri: "/api/v1/config/dr/default/reviews", method: .get).body))
+            let listed = try JSONValue.parse(json: String(buffer: try await client.execute(uri: "/api/v1/config/dr", method: .get).body))
+            let stamp = try #require(one["metadata"]?["creationTimestamp"]?.stringValue)
+            #expect(listed["items"]?[0]?["metadata"]?["creationTimestamp"]?.stringValue == stamp)
+            #expect(one["metadata"]?["resourceVersion"] == .string("2"))
+            let created = try Date(stamp, strategy: .iso8601)
+            #expect(created >= before && created <= Date())
+            #expect(stamp.hasSuffix("Z") && !stamp.contains("."))
+        }
+    }
+
     @Test func negativeWeightIsRejectedNamingTheFieldAndChangesNothing() async throws {
         try await withApp { client in
             let bad = CanaryFixture.virtualService([("v1", 50), ("v2", -1)])
