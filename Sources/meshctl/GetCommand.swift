@@ -45,7 +45,8 @@ struct GetCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let formatter = OutputFormatter(format: output)
+        var formatter = OutputFormatter(format: output)
+        formatter.showNamespace = allNamespaces
         let namespace = self.namespace ?? Self.defaultNamespace
         if Self.namesSecrets(kind) {
             try await getSecrets(namespace: namespace, formatter: formatter)

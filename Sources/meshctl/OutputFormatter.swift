@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import MeshInstall
 import MeshModel
 
 /// How `get` (and `proxy-status`) print what meshd returns.
@@ -15,11 +17,15 @@ enum OutputFormat: String, CaseIterable, ExpressibleByArgument, Sendable {
 struct OutputFormatter: Sendable {
     /// The format every render call uses.
     let format: OutputFormat
+    /// Whether tables name each resource's namespace (kubectl does with `-A` only).
+    var showNamespace = true
+    /// The moment AGE is measured from.
+    var now = Date()
 
     /// Renders one resource fetched by name. The text ends with a newline.
     func render(resource: JSONValue) throws -> String {
         switch format {
-        case .table: return Self.table(for: [resource])
+        case .table: return table(for: [resource])
         case .yaml: return try resource.yamlDocument()
         case .json: return resource.prettyJSON() + "\n"
         }
@@ -31,7 +37,7 @@ struct OutputFormatter: Sendable {
     func render(list: [JSONValue]) throws -> String {
         switch format {
         case .table:
-            return list.isEmpty ? "" : Self.table(for: list)
+            return list.isEmpty ? "" : table(for: list)
         case .yaml:
             return try JSONValue.yamlStream(list)
         case .json:
@@ -44,22 +50,32 @@ struct OutputFormatter: Sendable {
         }
     }
 
-    /// NAMESPACE NAME REVISION, where REVISION is `metadata.resourceVersion` (the store revision
-    /// of the resource's last change). When a resource fails today's validation (meshd reports it
-    /// in `status.validationMessages` and leaves it out of pushes) a STATUS column marks it, so an
-    /// operator sees it in the listing.
-    private static func table(for resources: [JSONValue]) -> String {
-        let marks = resources.map(invalidMark)
+    /// kubectl's columns: NAMESPACE (across namespaces only), NAME, the kind's CRD printer
+    /// columns (`PrinterColumn`), then REVISION (`metadata.resourceVersion`, the store revision
+    /// of the resource's last change) before AGE. When a resource fails today's validation
+    /// (meshd reports it in `status.validationMessages` and leaves it out of pushes) a STATUS
+    /// column marks it, so an operator sees it in the listing.
+    private func table(for resources: [JSONValue]) -> String {
+        let marks = resources.map(Self.invalidMark)
         let anyInvalid = marks.contains { $0 != nil }
-        var table = TextTable(header: ["NAMESPACE", "NAME", "REVISION"] + (anyInvalid ? ["STATUS"] : []))
+        let kind = resources.first?["kind"]?.stringValue.flatMap(ConfigKind.init(rawValue:))
+        var columns = kind.map(PrinterColumn.of) ?? []
+        let age =
+            columns.first { $0.type == "date" && $0.jsonPath == ".metadata.creationTimestamp" }
+            ?? PrinterColumn(name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp")
+        columns.removeAll { $0 == age }
+        let header =
+            (showNamespace ? ["NAMESPACE"] : []) + ["NAME"] + columns.map { $0.name.uppercased() } + ["REVISION", "AGE"]
+            + (anyInvalid ? ["STATUS"] : [])
+        var table = TextTable(header: header)
         for (resource, mark) in zip(resources, marks) {
             let metadata = resource["metadata"]
             table.append(
-                [
-                    metadata?["namespace"]?.stringValue ?? "",
-                    metadata?["name"]?.stringValue ?? "<unnamed>",
-                    metadata?["resourceVersion"]?.displayText ?? "<none>",
-                ] + (anyInvalid ? [mark ?? "OK"] : []))
+                (showNamespace ? [metadata?["namespace"]?.stringValue ?? ""] : [])
+                    + [metadata?["name"]?.stringValue ?? "<unnamed>"]
+                    + columns.map { $0.value(in: resource, now: now) }
+                    + [metadata?["resourceVersion"]?.displayText ?? "<none>", age.value(in: resource, now: now)]
+                    + (anyInvalid ? [mark ?? "OK"] : []))
         }
         return table.render()
     }
