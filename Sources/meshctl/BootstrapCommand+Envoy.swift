@@ -4,7 +4,8 @@ import MeshModel
 
 /// `meshctl bootstrap --envoy`: the bootstrap an Envoy sidecar starts from, in the shape
 /// istio-agent writes (node metadata, ADS to the control plane, the `sds-grpc` cluster on the
-/// agent's socket), so everything else it needs comes over xDS and SDS.
+/// agent's socket, Prometheus' listener on 15090), so everything else it needs comes over xDS
+/// and SDS.
 extension BootstrapCommand {
     /// What the Envoy bootstrap is made from; all validated before generation.
     struct EnvoyBootstrapInput: Sendable {
@@ -59,8 +60,10 @@ extension BootstrapCommand {
                 "lds_config": adsConfigSource,
             ]),
             "static_resources": .object([
-                "clusters": .array([xdsCluster(input), sdsCluster(input.sdsSocket)])
+                "listeners": .array([prometheusStatsListener]),
+                "clusters": .array([xdsCluster(input), sdsCluster(input.sdsSocket), prometheusStatsClusterConfig]),
             ]),
+            "stats_config": statsConfig,
             "layered_runtime": .object([
                 "layers": .array([
                     .object([

@@ -131,3 +131,57 @@ def test_namespace_must_agree_with_the_node_id():
 def test_envoy_flags_without_envoy_are_refused_not_ignored(flag):
     p = meshctl("bootstrap", *flag, check=False)
     assert p.returncode != 0 and f"{flag[0]} is for --envoy bootstraps" in p.stderr, p.stderr
+
+
+def envoy_prometheus_name(stat: str, tags: list) -> tuple[str, dict]:
+    """What Envoy's /stats/prometheus makes of `stat` under `stats_tags` (use_all_default_tags
+    false): each specifier in turn searches the name still left, takes group 2 (else 1) as the
+    tag's value and cuts group 1 out; the rest becomes the metric name, dots as underscores."""
+    import re
+    labels = {}
+    for tag in tags:
+        match = re.search(tag.regex, stat)
+        if not match:
+            continue
+        labels[tag.tag_name.replace(".", "_")] = match.group(2) if match.re.groups >= 2 else match.group(1)
+        stat = stat[:match.start(1)] + stat[match.end(1):]
+    return "envoy_" + stat.replace(".", "_"), labels
+
+
+def test_stats_tags_keep_the_whole_cluster_name_meshd_reads():
+    """Envoy's default extractor ends a cluster name at its first dot; meshd's observed traffic
+    reads `envoy_cluster_name` = `outbound|PORT|SUBSET|HOST`, so the bootstrap's own tags must
+    keep the host whole. No Envoy binary exists here: its extraction algorithm is applied to
+    the bootstrap's regexes (the ones Python's `re` reads; listener_address uses a POSIX class)."""
+    b = decode(meshctl("bootstrap", "--envoy", "--node-id", NODE, "--xds-address", "10.0.0.1:15013").stdout)
+    assert b.stats_config.use_all_default_tags.value is False
+    tags = [t for t in b.stats_config.stats_tags if t.tag_name != "envoy.listener_address"]
+    host = "reviews.default.svc.cluster.local"
+    cases = {
+        f"cluster.outbound|9080|v1|{host}.upstream_rq_2xx":
+            ("envoy_cluster_upstream_rq_xx", {"envoy_cluster_name": f"outbound|9080|v1|{host}", "envoy_response_code_class": "2"}),
+        f"cluster.outbound|9080||{host}.upstream_rq_503":
+            ("envoy_cluster_upstream_rq", {"envoy_cluster_name": f"outbound|9080||{host}", "envoy_response_code": "503"}),
+        f"cluster.outbound|9080|v2|{host}.upstream_rq_time":
+            ("envoy_cluster_upstream_rq_time", {"envoy_cluster_name": f"outbound|9080|v2|{host}"}),
+        "cluster.outbound|443||api.example.com.circuit_breakers.default.rq_open":
+            ("envoy_cluster_circuit_breakers_default_rq_open", {"envoy_cluster_name": "outbound|443||api.example.com"}),
+        "cluster.inbound|9080||.upstream_cx_total": ("envoy_cluster_upstream_cx_total", {"envoy_cluster_name": "inbound|9080||"}),
+        "cluster.BlackHoleCluster.upstream_cx_none_healthy":
+            ("envoy_cluster_upstream_cx_none_healthy", {"envoy_cluster_name": "BlackHoleCluster"}),
+        "http.stats.downstream_rq_2xx":
+            ("envoy_http_downstream_rq_xx", {"envoy_http_conn_manager_prefix": "stats", "envoy_response_code_class": "2"}),
+    }
+    for stat, want in cases.items():
+        assert envoy_prometheus_name(stat, tags) == want, stat
+
+
+def test_prometheus_scrapes_envoy_on_15090_through_the_admin_port():
+    b = decode(meshctl("bootstrap", "--envoy", "--node-id", NODE, "--xds-address", "10.0.0.1:15013").stdout)
+    [listener] = b.static_resources.listeners
+    assert (listener.address.socket_address.address, listener.address.socket_address.port_value) == ("0.0.0.0", 15090)
+    manager = unpack(listener.filter_chains[0].filters[0].typed_config)
+    [route] = manager.route_config.virtual_hosts[0].routes
+    assert route.match.prefix == "/stats/prometheus" and route.route.cluster == "prometheus_stats"
+    admin = clusters(b)["prometheus_stats"].load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address
+    assert (admin.address, admin.port_value) == ("127.0.0.1", 15000)
