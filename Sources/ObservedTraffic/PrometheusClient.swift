@@ -66,10 +66,19 @@ public final class PrometheusClient: PrometheusQuerying {
             status = response.status.code
             text = String(buffer: try await response.body.collect(upTo: Self.maxAnswerBytes))
         } catch {
-            let reason = "\(error)".contains("deadlineExceeded") ? "no answer within \(timeout)" : "\(error)"
-            throw .unavailable("Prometheus at \(baseURL) cannot be reached: \(reason)")
+            throw .unavailable("Prometheus at \(baseURL) cannot be reached: \(Self.reason(error, timeout: timeout))")
         }
         return try Self.vector(from: text, status: status, baseURL: baseURL)
+    }
+
+    /// A transport failure in words: NIO's own descriptions of the common ones are not
+    /// written for operators ("connection reset (error set): Connection refused) (errno: 111)").
+    static func reason(_ error: any Error, timeout: Duration) -> String {
+        let text = "\(error)"
+        if text.contains("deadlineExceeded") || text.contains("connectTimeout") { return "no answer within \(timeout)" }
+        if text.contains("Connection refused") { return "connection refused" }
+        if text.contains("No address associated") || text.contains("Name or service not known") { return "the host name does not resolve" }
+        return text
     }
 
     /// The samples of an instant-vector answer.

@@ -47,7 +47,7 @@ import Testing
         do {
             _ = try await client.query("up")
         } catch {
-            #expect(error.description.hasPrefix("Prometheus at http://127.0.0.1:9 cannot be reached"))
+            #expect(error.description == "Prometheus at http://127.0.0.1:9 cannot be reached: connection refused")
         }
     }
 }
