@@ -58,6 +58,10 @@ def main() -> int:
     b.add_argument("--xds-address")
     b.add_argument("--node-id", default="client")
     b.add_argument("--cert-dir")
+    x = sub.add_parser("x").add_subparsers(dest="sub", required=True).add_parser("traffic")
+    x.add_argument("host")
+    x.add_argument("--window", default="30s")
+    x.add_argument("-o", "--output", default="table")
     args = p.parse_args()
     s = args.server
     if args.cmd == "apply":
@@ -93,6 +97,31 @@ def main() -> int:
         if status != 200:
             return fail(body)
         sys.stdout.write(body.decode())
+    elif args.cmd == "x":
+        status, body = call(s, "GET", f"/api/v1/traffic?host={args.host}&window={args.window}")
+        if status != 200:
+            print("error: " + json.loads(body)["error"]["message"], file=sys.stderr)
+            return 1
+        answer = json.loads(body)
+        if args.output == "json":
+            print(json.dumps(answer, indent=2))
+            return 0
+        for svc in answer["services"]:
+            print(f"{svc['host']} (over {answer['window']}, from {answer['prometheus']})")
+            rows = [["SOURCE", "SUBSET", "WEIGHT", "OBSERVED", "RPS", "ERRORS", "P50", "P99"]]
+            for source in ("client", "destination", "envoy"):
+                found = svc["sources"][source]["rows"]
+                if not found:
+                    rows.append([source, "-", "-", "no traffic seen", "-", "-", "-", "-"])
+                for r in found:
+                    pct = (lambda v: "-" if v is None else f"{v:.1f}%")
+                    ms = (lambda v: "-" if v is None else f"{v:.2f}ms")
+                    rows.append([source, r["subset"] or "(none)", "-" if r["weight"] is None else f"{r['weight']}%",
+                                 pct(r["sharePercent"]), f"{r['requestsPerSecond']:.1f}", pct(r["errorPercent"]),
+                                 ms(r["p50Ms"]), ms(r["p99Ms"])])
+            widths = [max(len(r[i]) for r in rows) for i in range(8)]
+            for r in rows:
+                print("   ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
     elif args.cmd == "proxy-status":
         status, body = call(s, "GET", "/debug/syncz")
         for e in json.loads(body):

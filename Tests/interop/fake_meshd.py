@@ -17,6 +17,7 @@ import signal
 import sys
 import threading
 import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -26,7 +27,9 @@ import grpc  # noqa: E402
 import yaml  # noqa: E402
 
 import fake_ads  # noqa: E402
+import fake_traffic  # noqa: E402
 from fake_ca import FakeCA  # noqa: E402
+from google.protobuf import struct_pb2  # noqa: E402
 
 MAX_BODY = 1024 * 1024
 KINDS = {
@@ -191,6 +194,9 @@ def translate(resources: dict) -> dict:
                                for w in workloads}) if host in mutual else None
                 for cname, labels in clusters.items():
                     out["CDS"][cname] = fake_ads.eds_cluster(cname, sans)
+                    telemetry = struct_pb2.Struct()
+                    telemetry.update({"service_name": cname, "service_namespace": ns})
+                    out["CDS"][cname].metadata.filter_metadata["com.google.csm.telemetry_labels"].CopyFrom(telemetry)
                     out["EDS"][cname] = fake_ads.load_assignment(cname, eps(labels))
                 weights = {f"outbound|{num}|{s}|{h}": w for h, s, w in routes.get(host, [])} or {
                     f"outbound|{num}||{host}": 100}
@@ -205,6 +211,7 @@ class FakeMeshd:
         key, chain = self.ca.serving_identity(args.tls_san or ["meshd.mesh-system.svc", "localhost"],
                                               [args.listen_address])
         creds = grpc.ssl_server_credentials([(key, chain)])
+        self.prometheus_url = args.prometheus_url
         self.trusted = {a.strip() for a in args.admin_trusted_addresses.split(",") if a.strip()}
         self.ads = fake_ads.FakeAds().start(args.listen_address, args.grpc_port, handlers=[self.ca.handler()],
                                             tls=(args.tls_port, creds))
@@ -314,6 +321,23 @@ def make_handler(m: FakeMeshd):
                     text += f"meshd_config_revision {m.store.revision}\n"
                     text += m.ca.metrics()
                     return self.send(200, text.encode(), "text/plain")
+                if method == "GET" and path == "/api/v1/overview":
+                    _, resources = m.store.snapshot()
+                    return self.send(200, {"revision": m.pushed_revision,
+                                           "services": fake_traffic.services(resources, None), "proxies": m.syncz()})
+                if method == "GET" and path == "/api/v1/traffic":
+                    params = dict(urllib.parse.parse_qsl(query))
+                    try:
+                        window = fake_traffic.parse_window(params.get("window", "30s"))
+                        if not m.prometheus_url:
+                            raise fake_traffic.TrafficError(503, "unavailable", "observed traffic needs --prometheus-url")
+                        _, resources = m.store.snapshot()
+                        chosen = fake_traffic.services(resources, params.get("host"))
+                        if "host" in params and not chosen:
+                            raise ApiError("notFound", f'service "{params["host"]}" not found')
+                        return self.send(200, fake_traffic.report(m.prometheus_url, chosen, window))
+                    except fake_traffic.TrafficError as err:
+                        return self.send(err.status, {"error": {"code": err.code, "message": err.message}})
                 if method == "POST" and path in ("/api/v1/apply", "/api/v1/delete"):
                     docs = parse_docs(self.body())
                     if path.endswith("apply"):
@@ -377,6 +401,8 @@ def main() -> int:
     p.add_argument("--trust-domain", default="cluster.local")
     p.add_argument("--ca-dir")
     p.add_argument("--admin-trusted-addresses", default="127.0.0.1,::1")
+    p.add_argument("--renew-port", type=int, default=15013)  # accepted, not served by the fake
+    p.add_argument("--prometheus-url")
     args = p.parse_args()
     global TRUST_DOMAIN
     TRUST_DOMAIN = args.trust_domain
