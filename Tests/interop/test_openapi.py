@@ -45,6 +45,7 @@ import configs
 from ca_tools import make_ca
 from client_runner import XdsClientProcess
 from meshd_process import REPO_ROOT, Meshd
+from prometheus_server import PrometheusServer
 from results import record_result
 
 HERE = Path(__file__).resolve().parent
@@ -83,8 +84,10 @@ FUZZ_STATUSES: dict[int, int] = {}
 
 @pytest.fixture(scope="module")
 def api(request):
-    """A started meshd with seeded config and a connected grpcio client; closed after the module."""
-    meshd = Meshd(name="meshd[test_openapi]")
+    """A started meshd with seeded config and a connected grpcio client; closed after the module.
+    meshd reads observed traffic from a real (empty) Prometheus, so /api/v1/traffic answers 200."""
+    prometheus = PrometheusServer(name="prometheus[test_openapi]").start()
+    meshd = Meshd(name="meshd[test_openapi]", extra_args=["--prometheus-url", prometheus.url])
     client = None
     try:
         meshd.start()
@@ -104,6 +107,7 @@ def api(request):
         if client is not None:
             client.close()
         meshd.close()
+        prometheus.stop()
 
 
 def _auth(meshd: Meshd) -> dict:
@@ -240,6 +244,9 @@ def _known_good(api) -> list[tuple[str, str, dict, int]]:
         ("GET", "/api/v1/analyze", {"query": {"namespace": "default"}}, 200),
         ("POST", "/api/v1/analyze", {"body": dr, "media_type": "application/yaml"}, 200),
         ("GET", "/api/v1/overview", {}, 200),
+        ("GET", "/api/v1/traffic", {"query": {"host": "reviews", "window": "1m"}}, 200),
+        ("GET", "/api/v1/traffic", {"query": {"window": "2s"}}, 400),
+        ("GET", "/api/v1/traffic", {"query": {"host": "nobody"}}, 404),
         ("GET", "/ui/", {}, 200),
         ("GET", "/ui/{file}", {"path_parameters": {"file": "app.js"}}, 200),
         ("GET", "/ui/{file}", {"path_parameters": {"file": "nope.js"}}, 404),
