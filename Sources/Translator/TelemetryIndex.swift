@@ -3,7 +3,9 @@ import MeshModel
 extension Telemetry: ScopedPolicy {}
 
 /// The Telemetries of one PushContext. Indexed as the security policies are, but looked up as
-/// istiod's `Telemetries.applicableTelemetries` (`applicable(namespace:labels:rootNamespace:)`).
+/// istiod's `Telemetries.applicableTelemetries`: use `applicable(namespace:labels:rootNamespace:)`,
+/// not the security policies' `policies(namespace:labels:rootNamespace:)`, whose scope differs
+/// (one namespace-wide Telemetry per level, selectors only in the proxy's own namespace).
 public typealias TelemetryIndex = ScopedPolicyIndex<Telemetry>
 
 extension ScopedPolicyIndex where Spec == Telemetry {

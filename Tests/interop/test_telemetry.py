@@ -42,6 +42,8 @@ extensionProviders:
   zipkin: {{service: {ZIPKIN_HOST}, port: 9411, maxTagLength: 128}}
 - name: otel-traces
   opentelemetry: {{service: observability/{OTEL_HOST}, port: 4317, grpc: {{timeout: 2s}}}}
+- name: otel-http
+  opentelemetry: {{service: {OTEL_HOST}, port: 4317, http: {{path: /v1/traces}}}}
 """
 
 COLLECTORS = f"""\
@@ -177,7 +179,7 @@ def test_an_envoy_gateway_logs_and_traces_as_the_client_side(meshd_factory, ads_
     edge = telemetry("edge", "istio-system", {
         "selector": {"matchLabels": {"istio": "ingressgateway"}},
         "accessLogging": [{"providers": [{"name": "otel-logs"}]}],
-        "tracing": [{"providers": [{"name": "zipkin"}], "randomSamplingPercentage": 5}]})
+        "tracing": [{"providers": [{"name": "otel-http"}], "randomSamplingPercentage": 5}]})
     answer = meshd.apply(configs.join(configs.canary(9081, 9082), configs.envoy_mesh(), COLLECTORS, gateway(),
                                       edge_routes(50, 50), edge))
     meshd.wait_pushed(answer["revision"])
@@ -191,7 +193,9 @@ def test_an_envoy_gateway_logs_and_traces_as_the_client_side(meshd_factory, ads_
     (manager,) = managers(listener)
     assert [log.name for log in manager.access_log] == ["envoy.access_loggers.open_telemetry"]
     assert manager.tracing.spawn_upstream_span.value is True and manager.tracing.random_sampling.value == 5
-    assert proto_check.unpack(manager.tracing.provider.typed_config).collector_cluster == f"outbound|9411||{ZIPKIN_HOST}"
+    otel = proto_check.unpack(manager.tracing.provider.typed_config)  # OTLP/HTTP: HttpUri's PGV rules hold
+    uri = otel.http_service.http_uri
+    assert (uri.uri, uri.cluster, uri.timeout.seconds) == (f"{OTEL_HOST}/v1/traces", f"outbound|4317||{OTEL_HOST}", 3)
     # The gateway's own stats listener logs nothing.
     assert all(not m.access_log for m in managers(client.state["LDS"]["0.0.0.0_15090"].message))
 
