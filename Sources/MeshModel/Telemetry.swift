@@ -122,7 +122,9 @@ public struct Telemetry: Sendable, Hashable {
 
 extension Telemetry {
     /// Istio's validation warnings (`ValidateTelemetry`): more than one tracing entry, or more
-    /// than one provider in one, of which istiod (and meshd) use only the first.
+    /// than one provider in one, of which istiod (and meshd) use only the first; and a `filter`
+    /// on an access logging entry that names no provider, which istiod (and meshd) apply to no
+    /// logger (`mergeLogs` keys filters by the providers an entry names).
     public var advisories: [(field: String, message: String)] {
         var result: [(field: String, message: String)] = []
         if tracing.count > 1 {
@@ -131,6 +133,13 @@ extension Telemetry {
         for (index, entry) in tracing.enumerated() where entry.providers.count > 1 {
             result.append(
                 ("spec.tracing[\(index)].providers", "multiple providers are not supported: only \"\(entry.providers[0])\" is used"))
+        }
+        for (index, entry) in accessLogging.enumerated() where entry.filter != nil && entry.providers.isEmpty {
+            result.append(
+                (
+                    "spec.accessLogging[\(index)].filter",
+                    "a filter applies only to the providers its entry names: this entry names none, so nothing is filtered"
+                ))
         }
         return result
     }

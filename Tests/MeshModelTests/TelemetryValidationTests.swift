@@ -103,10 +103,11 @@ import Testing
     }
 
     @Test func advisesOnSeveralTracingEntriesAndProviders() throws {
-        guard case .telemetry(let telemetry) = try ConfigValidator.validate(resource("tracing: [{providers: [{name: a}, {name: b}]}, {}]")) else {
+        let spec = "tracing: [{providers: [{name: a}, {name: b}]}, {}]\naccessLogging: [{filter: {expression: 'true'}}]"
+        guard case .telemetry(let telemetry) = try ConfigValidator.validate(resource(spec)) else {
             Issue.record("not a Telemetry")
             return
         }
-        #expect(telemetry.advisories.map(\.field) == ["spec.tracing", "spec.tracing[0].providers"])
+        #expect(telemetry.advisories.map(\.field) == ["spec.tracing", "spec.tracing[0].providers", "spec.accessLogging[0].filter"])
     }
 }
