@@ -115,6 +115,7 @@ public final class MeshConfigWatcher: Service, Sendable {
     public static func apply(_ config: MeshConfig, rootNamespace: String, to settings: inout MeshSettings) {
         settings.rootNamespace = config.rootNamespace ?? rootNamespace
         settings.extensionProviders = config.extensionProviders
+        settings.telemetry = config.telemetry
     }
 
     public func run() async throws {
@@ -189,14 +190,7 @@ public final class MeshConfigWatcher: Service, Sendable {
         Effective(
             rootNamespace: config.rootNamespace ?? rootNamespace, trustDomain: trustDomain,
             extensionProviders: config.extensionProviders.map { provider in
-                switch provider.kind {
-                case .envoyExtAuthzHttp(let authorizer):
-                    .init(name: provider.name, kind: "envoyExtAuthzHttp", service: authorizer.service, port: authorizer.port)
-                case .envoyExtAuthzGrpc(let authorizer):
-                    .init(name: provider.name, kind: "envoyExtAuthzGrpc", service: authorizer.service, port: authorizer.port)
-                case .other(let kind):
-                    .init(name: provider.name, kind: kind, service: nil, port: nil)
-                }
+                .init(name: provider.name, kind: provider.kindName, service: provider.endpoint?.service, port: provider.endpoint?.port)
             })
     }
 }

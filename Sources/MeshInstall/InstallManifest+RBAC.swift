@@ -9,6 +9,7 @@ extension InstallManifest {
             ["virtualservices", "destinationrules", "serviceentries", "workloadentries", "gateways", "sidecars"]
         ),
         ("security.istio.io", ["v1", "v1beta1"], ["peerauthentications", "authorizationpolicies", "requestauthentications"]),
+        ("telemetry.istio.io", ["v1", "v1alpha1"], ["telemetries"]),
     ]
 
     /// meshd's ServiceAccount, ClusterRole and Role with their bindings: verb by verb what meshd

@@ -232,6 +232,26 @@ public enum ClientSupport {
         return table
     }()
 
+    /// Telemetry (docs/telemetry.md): access logs and tracing go into Envoy's
+    /// HttpConnectionManager and tcp_proxy; gRPC takes neither from xDS, and no kind can take
+    /// metrics overrides through xDS.
+    static let telemetry: [String: [ProxyKind: FieldSupport]] = [
+        "accessLogging.*": [
+            .proxylessGRPC: .notHonouredBecause("gRPC writes no access log from xDS; log in the application (an interceptor)")
+        ],
+        "tracing": [
+            .proxylessGRPC: .notHonouredBecause(
+                "gRPC takes no tracer or sampling from xDS; trace with its OpenTelemetry plugin (grpcio-observability), configured in the process")
+        ],
+        "metrics.*": [
+            .proxylessGRPC: .notHonouredBecause(
+                "gRPC's metrics are configured in the process (its OpenTelemetry plugin), not over xDS"),
+            .sidecar: .notHonouredBecause(
+                "stock Envoy has no istio.stats filter: its standard statistics (served on 15090) cannot be enabled, disabled, relabelled or re-timed over xDS"
+            ),
+        ],
+    ]
+
     /// Fields only Envoy sidecars act on: proxyless clients have no capture and no passthrough.
     static let sidecar: [String: [ProxyKind: FieldSupport]] = [
         "outboundTrafficPolicy": [.proxylessGRPC: .notHonoured],
@@ -248,6 +268,7 @@ public enum ClientSupport {
         case "AuthorizationPolicy": authorizationPolicy
         case "RequestAuthentication": requestAuthentication
         case "Sidecar": sidecar
+        case "Telemetry": telemetry
         default: [:]
         }
     }

@@ -1,4 +1,4 @@
-/// The Istio networking and security kinds meshd serves, with the names Kubernetes tooling uses
+/// The Istio networking, security and telemetry kinds meshd serves, with the names Kubernetes tooling uses
 /// for them, and `Secret`: the public half of a gateway TLS credential (its key material lives in
 /// the store's credential vault, never in a resource).
 ///
@@ -22,16 +22,20 @@ public enum ConfigKind: String, CaseIterable, Sendable, Codable, Comparable {
     case authorizationPolicy = "AuthorizationPolicy"
     /// `RequestAuthentication`: the JSON Web Tokens the selected workloads' proxies verify.
     case requestAuthentication = "RequestAuthentication"
+    /// `Telemetry` (telemetry.istio.io): access logs, tracing and metrics of the selected
+    /// workloads' proxies.
+    case telemetry = "Telemetry"
     /// `Secret` (core `v1`, type `kubernetes.io/tls`): a gateway TLS credential as resources
     /// show it: the certificate's names, serial, expiry and the digest of the vaulted material.
     /// Written only through `/api/v1/secrets` (`meshctl create secret tls`).
     case secret = "Secret"
 
-    /// The API group: `security.istio.io` for the security kinds, `""` (Kubernetes' core group)
-    /// for `Secret`, else `networking.istio.io`.
+    /// The API group: `security.istio.io` for the security kinds, `telemetry.istio.io` for
+    /// `Telemetry`, `""` (Kubernetes' core group) for `Secret`, else `networking.istio.io`.
     public var group: String {
         switch self {
         case .peerAuthentication, .authorizationPolicy, .requestAuthentication: "security.istio.io"
+        case .telemetry: "telemetry.istio.io"
         case .secret: ""
         default: "networking.istio.io"
         }
@@ -53,11 +57,12 @@ public enum ConfigKind: String, CaseIterable, Sendable, Codable, Comparable {
         case .peerAuthentication: "peerauthentications"
         case .authorizationPolicy: "authorizationpolicies"
         case .requestAuthentication: "requestauthentications"
+        case .telemetry: "telemetries"
         case .secret: "secrets"
         }
     }
 
-    /// The short names `kubectl` accepts: `vs`, `dr`, `se`, `we`, `gw` (Sidecar has none).
+    /// The short names `kubectl` accepts: `vs`, `dr`, `se`, `we`, `gw`, `telemetry` (Sidecar has none).
     public var shortNames: [String] {
         switch self {
         case .virtualService: ["vs"]
@@ -69,6 +74,7 @@ public enum ConfigKind: String, CaseIterable, Sendable, Codable, Comparable {
         case .peerAuthentication: ["pa"]
         case .authorizationPolicy: ["ap"]
         case .requestAuthentication: ["ra"]
+        case .telemetry: ["telemetry"]
         case .secret: []
         }
     }
@@ -80,20 +86,29 @@ public enum ConfigKind: String, CaseIterable, Sendable, Codable, Comparable {
     /// The versions of `security.istio.io` accepted on input, newest first (one schema).
     public static let securityVersions: [String] = ["v1", "v1beta1"]
 
+    /// The versions of `telemetry.istio.io` accepted on input, newest first (one schema).
+    public static let telemetryVersions: [String] = ["v1", "v1alpha1"]
+
     /// Every accepted `apiVersion` string, e.g. `networking.istio.io/v1`, newest first.
     public var supportedAPIVersions: [String] {
-        if self == .secret { return ["v1"] }
-        return (group == "security.istio.io" ? Self.securityVersions : Self.supportedVersions).map { "\(group)/\($0)" }
+        let versions: [String]
+        switch group {
+        case "": return ["v1"]
+        case "security.istio.io": versions = Self.securityVersions
+        case "telemetry.istio.io": versions = Self.telemetryVersions
+        default: versions = Self.supportedVersions
+        }
+        return versions.map { "\(group)/\($0)" }
     }
 
     /// Finds a kind by any name a user may type, ignoring case: the kind (`VirtualService`), the
     /// plural (`virtualservices`), the singular (`virtualservice`), a short name (`vs`), or any of
     /// these qualified by the group (`virtualservices.networking.istio.io`,
-    /// `peerauthentications.security.istio.io`).
+    /// `peerauthentications.security.istio.io`, `telemetries.telemetry.istio.io`).
     /// - Returns: `nil` when nothing matches.
     public static func named(_ s: String) -> ConfigKind? {
         var name = s.lowercased()
-        for suffix in [".networking.istio.io", ".security.istio.io"] where name.hasSuffix(suffix) {
+        for suffix in [".networking.istio.io", ".security.istio.io", ".telemetry.istio.io"] where name.hasSuffix(suffix) {
             name.removeLast(suffix.count)
         }
         return allCases.first { kind in

@@ -39,6 +39,7 @@ public enum ConfigValidator {
         case .peerAuthentication: return .peerAuthentication(try PeerAuthentication(reading: spec))
         case .authorizationPolicy: return .authorizationPolicy(try AuthorizationPolicy(reading: spec))
         case .requestAuthentication: return .requestAuthentication(try RequestAuthentication(reading: spec))
+        case .telemetry: return .telemetry(try Telemetry(reading: spec))
         case .secret: return .secret(try TLSSecret(reading: spec))
         }
     }

@@ -6,6 +6,8 @@ public enum FieldSupport: Sendable, Hashable {
     case substituted(String)
     /// Accepted and validated, but the client cannot honour it: nothing is sent.
     case notHonoured
+    /// As `notHonoured`, with the reason the warning gives (what the client lacks).
+    case notHonouredBecause(String)
 
     /// The apply warning for a field with this support by `kinds`; nil when honoured.
     public func warning(for kinds: [ProxyKind]) -> String? {
@@ -13,6 +15,7 @@ public enum FieldSupport: Sendable, Hashable {
         case .honoured: nil
         case .substituted(let how): "substituted for \(ProxyKind.displayName(of: kinds)): \(how)"
         case .notHonoured: "not honoured by \(ProxyKind.displayName(of: kinds))"
+        case .notHonouredBecause(let why): "not honoured by \(ProxyKind.displayName(of: kinds)): \(why)"
         }
     }
 }

@@ -15,6 +15,7 @@ enum HonouredFields {
         case "PeerAuthentication": peerAuthentication
         case "AuthorizationPolicy": authorizationPolicy
         case "RequestAuthentication": requestAuthentication
+        case "Telemetry": telemetry
         case "MeshConfig": MeshConfig.honoured
         default: []
         }
@@ -105,6 +106,15 @@ enum HonouredFields {
     static let requestAuthentication: Set<String> = Set([
         "selector", "selector.matchLabels.*",
     ]).union(ClientSupport.of("RequestAuthentication").keys)
+
+    /// Access logging and tracing become Envoy's access loggers and tracer (docs/telemetry.md);
+    /// what no kind honours (metrics) and what gRPC does not are in `ClientSupport`. Tracing's
+    /// `useRequestIdForTraceSampling`, `enableIstioTags` and `disableContextPropagation`, and
+    /// `targetRef(s)` (Gateway API gateways and waypoints), are not honoured yet.
+    static let telemetry: Set<String> = Set([
+        "selector", "selector.matchLabels.*", "tracing.match", "tracing.match.mode", "tracing.providers", "tracing.providers.name",
+        "tracing.randomSamplingPercentage", "tracing.disableSpanReporting", "tracing.customTags.*",
+    ]).union(ClientSupport.of("Telemetry").keys)
 
     /// Egress hosts and ports decide what a proxy sees; the outbound traffic policy and ingress
     /// listeners act in Envoy sidecars' listeners (`ClientSupport`). Capture modes, binds and

@@ -3,7 +3,9 @@ import MeshCommon
 extension MeshConfig {
     /// One `extensionProviders` entry: a name and exactly one provider. meshd acts on the
     /// external authorizers (`envoyExtAuthzHttp`, `envoyExtAuthzGrpc`), which CUSTOM
-    /// AuthorizationPolicies name; the telemetry kinds are accepted and listed as not honoured.
+    /// AuthorizationPolicies name, and on the telemetry kinds Telemetry resources name
+    /// (`envoyFileAccessLog`, `envoyOtelAls`, `zipkin`, `opentelemetry`); the other kinds are
+    /// accepted and listed as not honoured.
     public struct ExtensionProvider: Sendable, Hashable {
         /// `name`: what a CUSTOM policy's `provider.name` says. A DNS-1123 label, as istiod's
         /// authz builder requires (it names the filters' metadata prefix).
@@ -17,7 +19,15 @@ extension MeshConfig {
             case envoyExtAuthzHttp(ExternalAuthorizer)
             /// `envoyExtAuthzGrpc`: Envoy's ext_authz filter calling the gRPC Authorization service.
             case envoyExtAuthzGrpc(ExternalAuthorizer)
-            /// Any other provider kind of Istio's (`zipkin`, `prometheus`, …), by its field name.
+            /// `envoyFileAccessLog`: access logs written to a file.
+            case envoyFileAccessLog(MeshConfig.FileAccessLogProvider)
+            /// `envoyOtelAls`: access logs sent over OTLP/gRPC.
+            case envoyOtelAls(MeshConfig.OpenTelemetryLogProvider)
+            /// `zipkin`: spans sent to a Zipkin collector.
+            case zipkin(MeshConfig.TracingProvider)
+            /// `opentelemetry`: spans sent over OTLP (gRPC or HTTP).
+            case opentelemetry(MeshConfig.TracingProvider)
+            /// Any other provider kind of Istio's (`prometheus`, `datadog`, …), by its field name.
             case other(String)
         }
 
@@ -25,7 +35,7 @@ extension MeshConfig {
         public var authorizer: ExternalAuthorizer? {
             switch kind {
             case .envoyExtAuthzHttp(let authorizer), .envoyExtAuthzGrpc(let authorizer): authorizer
-            case .other: nil
+            default: nil
             }
         }
 
@@ -117,24 +127,14 @@ extension MeshConfig.ExtensionProvider {
         switch field {
         case "envoyExtAuthzHttp": kind = .envoyExtAuthzHttp(try MeshConfig.ExternalAuthorizer(reading: reader[field], http: true))
         case "envoyExtAuthzGrpc": kind = .envoyExtAuthzGrpc(try MeshConfig.ExternalAuthorizer(reading: reader[field], http: false))
-        default: kind = .other(field)
+        default: kind = try MeshConfig.telemetryProvider(field, reader[field]) ?? .other(field)
         }
     }
 }
 
 extension MeshConfig.ExternalAuthorizer {
     init(reading reader: FieldReader, http: Bool) throws(MeshModelError) {
-        guard try reader.object() != nil else { throw reader.error("the provider must be a mapping") }
-        service = try reader["service"].requiredString()
-        let host = service.split(separator: "/", maxSplits: 1).last.map(String.init) ?? service
-        let parts = service.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count <= 2, !host.isEmpty, NameRules.isHost(host), !host.hasPrefix("*"),
-            parts.count == 1 || NameRules.isDNS1123Label(String(parts[0]))
-        else {
-            throw reader["service"].error("\"\(service)\" must be HOST or NAMESPACE/HOST naming a service in the registry")
-        }
-        guard let port = try reader["port"].port() else { throw reader["port"].error("port is required") }
-        self.port = port
+        (service, port) = try MeshConfig.serviceAndPort(reader)
         if let timeout = try reader["timeout"].durationValue() {
             guard timeout >= .zero, timeout < .seconds(Int64(UInt32.max)) else {
                 throw reader["timeout"].error("timeout must be between 0 and 2^32 seconds")

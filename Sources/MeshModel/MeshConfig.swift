@@ -16,6 +16,9 @@ public struct MeshConfig: Sendable, Hashable {
     public var trustDomain: String?
     /// `extensionProviders`, in file order; names are unique.
     public var extensionProviders: [ExtensionProvider]
+    /// The mesh-wide telemetry settings (`accessLogFile`, `accessLogFormat`,
+    /// `accessLogEncoding`, `defaultProviders`).
+    public var telemetry = TelemetrySettings()
 
     /// An empty configuration: every setting from flags and defaults.
     public init(rootNamespace: String? = nil, trustDomain: String? = nil, extensionProviders: [ExtensionProvider] = []) {
@@ -34,11 +37,12 @@ public struct MeshConfig: Sendable, Hashable {
         public var notHonoured: [IstioSchema.Finding]
     }
 
-    /// The top-level fields meshd acts on; `extensionProviders` only for the ext_authz kinds.
-    static let honoured: Set<String> = [
+    /// The fields meshd acts on: `extensionProviders` of the ext_authz and telemetry kinds, and
+    /// the mesh-wide telemetry settings (`telemetryHonoured`).
+    static let honoured: Set<String> = Set([
         "rootNamespace", "trustDomain", "extensionProviders", "extensionProviders.name",
         "extensionProviders.envoyExtAuthzHttp.*", "extensionProviders.envoyExtAuthzGrpc.*",
-    ]
+    ]).union(telemetryHonoured)
 
     /// The provider with `name`, if any.
     public func provider(named name: String) -> ExtensionProvider? {
@@ -78,8 +82,33 @@ public struct MeshConfig: Sendable, Hashable {
             }
             config.extensionProviders.append(provider)
         }
+        try config.readTelemetry(root)
         let notHonoured = report.notHonoured.map { IstioSchema.Finding(path: strip($0.path), name: $0.name) }
         return Loaded(config: config, document: value, notHonoured: notHonoured)
+    }
+
+    /// The mesh-wide telemetry settings: the legacy access log and the default providers, which
+    /// must name telemetry providers of the file.
+    private mutating func readTelemetry(_ root: FieldReader) throws(MeshModelError) {
+        telemetry.accessLogFile = try root["accessLogFile"].string() ?? ""
+        telemetry.accessLogFormat = try root["accessLogFormat"].string() ?? ""
+        telemetry.accessLogJSON = try root["accessLogEncoding"].oneOf(["TEXT", "JSON"], what: "accessLogEncoding") == "JSON"
+        if telemetry.accessLogJSON, !telemetry.accessLogFormat.isEmpty {
+            let parsed = try? JSONValue.parse(json: telemetry.accessLogFormat)
+            guard case .object? = parsed else {
+                throw root["accessLogFormat"].error("with accessLogEncoding JSON, accessLogFormat must be a JSON object of format strings")
+            }
+        }
+        let defaults = root["defaultProviders"]
+        telemetry.defaultProviders.accessLogging = try defaults["accessLogging"].strings()
+        telemetry.defaultProviders.tracing = try defaults["tracing"].strings()
+        for (index, name) in telemetry.defaultProviders.accessLogging.enumerated() where provider(named: name)?.isAccessLogger != true {
+            throw defaults["accessLogging"].error(
+                "[\(index)] \"\(name)\" is not an envoyFileAccessLog or envoyOtelAls extension provider of this file")
+        }
+        for (index, name) in telemetry.defaultProviders.tracing.enumerated() where provider(named: name)?.tracer == nil {
+            throw defaults["tracing"].error("[\(index)] \"\(name)\" is not a zipkin or opentelemetry extension provider of this file")
+        }
     }
 
     /// Istio's rule: non-empty, every dot-separated label a DNS-1123 label (a trailing dot allowed).

@@ -18,6 +18,8 @@ public enum TypedConfig: Sendable, Hashable {
     case authorizationPolicy(AuthorizationPolicy)
     /// A RequestAuthentication spec.
     case requestAuthentication(RequestAuthentication)
+    /// A Telemetry spec.
+    case telemetry(Telemetry)
     /// A gateway TLS credential's public half.
     case secret(TLSSecret)
 
@@ -33,6 +35,7 @@ public enum TypedConfig: Sendable, Hashable {
         case .peerAuthentication: .peerAuthentication
         case .authorizationPolicy: .authorizationPolicy
         case .requestAuthentication: .requestAuthentication
+        case .telemetry: .telemetry
         case .secret: .secret
         }
     }

@@ -44,6 +44,9 @@ public struct ScopedPolicyIndex<Spec: ScopedPolicy>: Sendable {
     /// Every policy, by namespace then age.
     public var all: [Entry] { byNamespace.keys.sorted().flatMap { byNamespace[$0] ?? [] } }
 
+    /// The policies of `namespace`, oldest first.
+    public func entries(in namespace: String) -> [Entry] { byNamespace[namespace] ?? [] }
+
     /// Adds `entry`; entries must come oldest first.
     public mutating func add(_ entry: Entry) {
         selectorLabelKeys.formUnion((entry.spec.selector ?? [:]).keys)

@@ -1,7 +1,7 @@
 import MeshModel
 
 /// Mesh-wide settings the push context is built with: meshd's mesh configuration (Istio's
-/// MeshConfig, `--mesh-config`) and what meshd fetched for it (the JWKS of RequestAuthentications'
+/// MeshConfig, `--mesh-config`: root namespace, extension providers, telemetry defaults) and what meshd fetched for it (the JWKS of RequestAuthentications'
 /// `jwksUri`s).
 ///
 /// A value passed down from meshd's flags to where contexts are built (`ConfigIndex`), never a
@@ -15,6 +15,9 @@ public struct MeshSettings: Sendable, Hashable {
     public var rootNamespace: String
     /// The mesh config's `extensionProviders`: the external authorizers CUSTOM policies name.
     public var extensionProviders: [MeshConfig.ExtensionProvider]
+    /// The mesh config's access log file and default telemetry providers (Telemetry resources
+    /// name the providers themselves among `extensionProviders`).
+    public var telemetry: MeshConfig.TelemetrySettings
     /// The last good key set fetched from each `jwksUri` (absent: never fetched successfully).
     public var fetchedKeySets: [String: String]
     /// Bumped whenever any of the above changes while meshd runs (0 for the settings meshd starts with).
@@ -26,8 +29,9 @@ public struct MeshSettings: Sendable, Hashable {
     /// Creates settings; `rootNamespace` defaults to `istio-system`.
     public init(
         rootNamespace: String = MeshSettings.defaultRootNamespace, extensionProviders: [MeshConfig.ExtensionProvider] = [],
-        fetchedKeySets: [String: String] = [:], generation: Int64 = 0
+        fetchedKeySets: [String: String] = [:], generation: Int64 = 0, telemetry: MeshConfig.TelemetrySettings = .init()
     ) {
+        self.telemetry = telemetry
         self.rootNamespace = rootNamespace
         self.extensionProviders = extensionProviders
         self.fetchedKeySets = fetchedKeySets

@@ -69,6 +69,8 @@ public struct PushContext: Sendable {
     public let authorizationPolicies: AuthorizationIndex
     /// The RequestAuthentications, indexed by scope.
     public let requestAuthentications: RequestAuthenticationIndex
+    /// The Telemetries, indexed by scope (istiod's lookup: root, namespace, workload).
+    public let telemetries: TelemetryIndex
     /// Gateway TLS credentials (stored `Secret`s with their vaulted material).
     public let credentials: CredentialIndex
     /// The mesh settings the context was built with (root namespace, extension providers,
@@ -93,7 +95,7 @@ public struct PushContext: Sendable {
     public let isLocalityAware: Bool
     /// The label keys any `failoverPriority` names: part of view keys.
     public let failoverPriorityLabelKeys: Set<String>
-    /// The label keys any security policy's selector names (PeerAuthentication,
+    /// The label keys any security policy's or Telemetry's selector names (PeerAuthentication,
     /// AuthorizationPolicy, RequestAuthentication): the part of a server's labels its listeners
     /// depend on. Computed once here, not per view key.
     public let policySelectorLabelKeys: Set<String>
@@ -104,15 +106,17 @@ public struct PushContext: Sendable {
         gateways: GatewayIndex = GatewayIndex(), rejectedGatewayServers: [ConfigWarning] = [], sidecars: SidecarIndex = SidecarIndex(),
         peerAuthentications: PeerAuthenticationIndex = PeerAuthenticationIndex(),
         authorizationPolicies: AuthorizationIndex = AuthorizationIndex(),
-        requestAuthentications: RequestAuthenticationIndex = RequestAuthenticationIndex(), credentials: CredentialIndex = CredentialIndex(),
+        requestAuthentications: RequestAuthenticationIndex = RequestAuthenticationIndex(), telemetries: TelemetryIndex = TelemetryIndex(),
+        credentials: CredentialIndex = CredentialIndex(),
         settings: MeshSettings = MeshSettings(), warnings: [ConfigWarning], invalid: [ConfigWarning] = [],
         scope: Scope = .full
     ) {
         self.peerAuthentications = peerAuthentications
         self.authorizationPolicies = authorizationPolicies
         self.requestAuthentications = requestAuthentications
+        self.telemetries = telemetries
         self.policySelectorLabelKeys = peerAuthentications.selectorLabelKeys.union(authorizationPolicies.selectorLabelKeys)
-            .union(requestAuthentications.selectorLabelKeys)
+            .union(requestAuthentications.selectorLabelKeys).union(telemetries.selectorLabelKeys)
         self.credentials = credentials
         self.revision = revision
         self.registry = registry

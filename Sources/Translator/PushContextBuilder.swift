@@ -56,6 +56,7 @@ public enum PushContextBuilder {
         var peerAuthentications = PeerAuthenticationIndex()
         var authorizationPolicies = AuthorizationIndex()
         var requestAuthentications = RequestAuthenticationIndex()
+        var telemetries = TelemetryIndex()
         var credentials = CredentialIndex()
         var warnings = invalid
 
@@ -115,6 +116,11 @@ public enum PushContextBuilder {
                 }
             case .requestAuthentication(let spec):
                 requestAuthentications.add(.init(key: input.key, createdRevision: input.createdRevision, spec: spec))
+            case .telemetry(let spec):
+                telemetries.add(.init(key: input.key, createdRevision: input.createdRevision, spec: spec))
+                for advisory in spec.advisories {
+                    warnings.append(.init(key: input.key, field: advisory.field, message: advisory.message))
+                }
             case .peerAuthentication(let spec):
                 if let warning = peerAuthentications.add(.init(key: input.key, createdRevision: input.createdRevision, spec: spec)) {
                     warnings.append(warning)
@@ -140,12 +146,13 @@ public enum PushContextBuilder {
             warnings.append(weightWarning(overflow))
         }
         warnings += SecurityWarnings.warnings(authorizationPolicies, requestAuthentications, settings: settings, registry: registry)
+        warnings += TelemetryWarnings.warnings(telemetries, settings: settings, registry: registry)
         let context = PushContext(
             revision: revision, registry: registry, virtualServices: virtualServices,
             destinationRules: destinationRules, gatewayVirtualServices: gatewayVirtualServices, gateways: gateways,
             rejectedGatewayServers: rejectedGatewayServers, sidecars: sidecars,
             peerAuthentications: peerAuthentications, authorizationPolicies: authorizationPolicies,
-            requestAuthentications: requestAuthentications,
+            requestAuthentications: requestAuthentications, telemetries: telemetries,
             credentials: credentials, settings: settings, warnings: warnings)
         return context.replacing(
             revision: revision, platformGeneration: platform.generation, registry: registry,

@@ -25,6 +25,7 @@ struct ResourceResult: Decodable, Sendable {
         "peerauthentication": "security.istio.io",
         "authorizationpolicy": "security.istio.io",
         "requestauthentication": "security.istio.io",
+        "telemetry": "telemetry.istio.io",
     ]
 
     /// `virtualservice.networking.istio.io/reviews`, as kubectl names a resource.

@@ -136,6 +136,24 @@ enum FuzzSeeds {
           - issuer: https://other.example.com
             jwksUri: https://other.example.com:8443/keys
         """,
+        // Telemetry: every section (providers need not exist: the translator leaves them out).
+        """
+        apiVersion: telemetry.istio.io/v1
+        kind: Telemetry
+        metadata: {name: reviews, namespace: default}
+        spec:
+          selector: {matchLabels: {app: reviews}}
+          accessLogging:
+          - providers: [{name: stdout}]
+            match: {mode: SERVER}
+            filter: {expression: "response.code >= 500"}
+          tracing:
+          - providers: [{name: zipkin}]
+            randomSamplingPercentage: 12.5
+            customTags: {team: {literal: {value: web}}, user: {header: {name: x-user, defaultValue: none}}}
+          metrics:
+          - overrides: [{match: {metric: REQUEST_COUNT, mode: CLIENT}, tagOverrides: {x: {operation: REMOVE}}}]
+        """,
         // AuthorizationPolicy: CUSTOM with a provider, and JWT conditions on an ALLOW one.
         """
         apiVersion: security.istio.io/v1

@@ -59,7 +59,7 @@ struct InstallManifestTests {
             .appendingPathComponent("deploy/kubernetes/istio-crds.yaml")
         let text = try String(contentsOf: file, encoding: .utf8)
         #expect(text == InstallManifest.istioCRDsYAML, "run scripts/embed-istio-crds.py")
-        #expect(try InstallManifest.crds().count == 9)
+        #expect(try InstallManifest.crds().count == 10)
     }
 
     @Test func everyObjectHasARestPathAndTheInstallsLabels() throws {

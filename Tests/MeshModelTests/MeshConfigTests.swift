@@ -27,8 +27,57 @@ struct MeshConfigTests {
         let opa = try #require(loaded.config.provider(named: "opa")?.authorizer)
         #expect(opa.serviceNamespace == "auth" && opa.serviceHost == "opa.auth.svc.cluster.local" && opa.port == 8181)
         #expect(opa.timeout == .seconds(2) && opa.includeRequestBodyInCheck?.maxRequestBytes == 4096)
-        #expect(loaded.config.provider(named: "tracing")?.kind == .other("zipkin"))
-        #expect(loaded.notHonoured.map(\.path) == ["accessLogFile", "defaultConfig", "extensionProviders[1].zipkin"])
+        #expect(loaded.config.provider(named: "tracing")?.tracer?.name == "envoy.tracers.zipkin")
+        #expect(loaded.config.telemetry.accessLogFile == "/dev/stdout")
+        #expect(loaded.notHonoured.map(\.path) == ["defaultConfig"])
+    }
+
+    @Test func readsTelemetryProvidersAndDefaults() throws {
+        let loaded = try MeshConfig.parse(
+            """
+            accessLogEncoding: JSON
+            accessLogFormat: '{"code": "%RESPONSE_CODE%"}'
+            defaultProviders: {accessLogging: [otel], tracing: [traces]}
+            extensionProviders:
+            - name: file
+              envoyFileAccessLog: {path: /tmp/a.log, logFormat: {text: "%START_TIME%"}, omitEmptyValues: true}
+            - name: otel
+              envoyOtelAls: {service: otel.o.svc.cluster.local, port: 4317, logName: mesh, logFormat: {labels: {a: b}}}
+            - name: traces
+              opentelemetry: {service: o/otel.o.svc.cluster.local, port: 4318, http: {path: /v1/traces, timeout: 2s, headers: [{name: a, value: b}]}}
+            - name: z
+              zipkin: {service: zipkin.o.svc.cluster.local, port: 9411, enable64bitTraceId: true, traceContextOption: USE_B3_WITH_W3C_PROPAGATION, timeout: 1s}
+            """)
+        let config = loaded.config
+        #expect(config.telemetry.accessLogJSON && config.telemetry.defaultProviders == .init(accessLogging: ["otel"], tracing: ["traces"]))
+        #expect(
+            config.provider(named: "file")?.kind
+                == .envoyFileAccessLog(.init(path: "/tmp/a.log", format: .text("%START_TIME%"), omitEmptyValues: true)))
+        guard case .envoyOtelAls(let otel)? = config.provider(named: "otel")?.kind else {
+            Issue.record("not envoyOtelAls")
+            return
+        }
+        #expect(otel.logName == "mesh" && otel.labels == ["a": "b"] && otel.port == 4317)
+        let traces = try #require(config.provider(named: "traces")?.tracer)
+        #expect(traces.name == "envoy.tracers.opentelemetry" && traces.provider.overHTTP && traces.provider.path == "/v1/traces")
+        #expect(traces.provider.timeout == .seconds(2))
+        let zipkin = try #require(config.provider(named: "z")?.tracer?.provider)
+        #expect(zipkin.enable64bitTraceId && zipkin.w3cPropagation)
+        #expect(loaded.notHonoured.map(\.path) == ["extensionProviders[2].opentelemetry.http.headers", "extensionProviders[3].zipkin.timeout"])
+    }
+
+    @Test(arguments: [
+        ("defaultProviders: {tracing: [nope]}", "defaultProviders.tracing"),
+        ("accessLogEncoding: JSON\naccessLogFormat: 'not json'", "accessLogFormat"),
+        ("extensionProviders:\n- name: z\n  zipkin: {service: zipkin, port: 0}", "extensionProviders[0].zipkin.port"),
+        ("extensionProviders:\n- name: o\n  opentelemetry: {service: o, port: 1, http: {}, grpc: {}}", "extensionProviders[0].opentelemetry.http"),
+    ])
+    func refusesBadTelemetrySettings(text: String, field: String) {
+        #expect {
+            _ = try MeshConfig.parse(text)
+        } throws: { error in
+            "\(error)".contains(field)
+        }
     }
 
     @Test func anEmptyFileIsTheDefaults() throws {

@@ -109,7 +109,23 @@ def _check_for(descriptor) -> object:
         return check
 
 
+def _has_rules(descriptor) -> bool:
+    """Whether any field of the type carries `validate.rules` or any oneof `validate.required`.
+    A type without any (OpenTelemetry's common.proto, say) has nothing to break; the library's
+    generated code is not run for it, since it mishandles some such types (a field named
+    `values`, as in opentelemetry.proto.common.v1.KeyValueList, fails it with a TypeError)."""
+    for fd in descriptor.fields:
+        if any(option.full_name == "validate.rules" for option, _ in fd.GetOptions().ListFields()):
+            return True
+    for oneof in descriptor.oneofs:
+        if any(option.full_name == "validate.required" for option, _ in oneof.GetOptions().ListFields()):
+            return True
+    return False
+
+
 def _errors(msg: Message) -> list[str]:
+    if not _has_rules(msg.DESCRIPTOR):
+        return []
     check = _check_for(msg.DESCRIPTOR)
     if isinstance(check, str):
         return [f"no PGV validator for {msg.DESCRIPTOR.full_name} ({check})"]

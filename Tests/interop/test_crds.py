@@ -98,7 +98,8 @@ def crd_paths(node: dict, path: str) -> dict[str, str]:
 
 
 def config_kinds() -> dict[str, dict]:
-    """ConfigKind's cases (minus Secret) with their group, versions, plural and short names."""
+    """ConfigKind's cases (minus Secret) with their group (security, telemetry or networking),
+    versions, plural and short names."""
     text = CONFIG_KIND.read_text()
     cases = dict(re.findall(r'case (\w+) = "(\w+)"', text))
     plurals = dict(re.findall(r'case \.(\w+): "(\w+)"', text))
@@ -107,13 +108,19 @@ def config_kinds() -> dict[str, dict]:
     security = {c.strip(" .") for c in security.split(",")}
     networking_versions = re.findall(r'"(\w+)"', re.search(r"supportedVersions: \[String\] = (\[.*\])", text).group(1))
     security_versions = re.findall(r'"(\w+)"', re.search(r"securityVersions: \[String\] = (\[.*\])", text).group(1))
+    telemetry = {c.strip(" .") for c in re.search(r"case (\.\w+(?:, \.\w+)*): \"telemetry\.istio\.io\"", text).group(1).split(",")}
+    telemetry_versions = re.findall(r'"(\w+)"', re.search(r"telemetryVersions: \[String\] = (\[.*\])", text).group(1))
     kinds = {}
     for case, kind in cases.items():
         if kind == "Secret":
             continue
-        group = "security.istio.io" if case in security else "networking.istio.io"
-        kinds[kind] = {"group": group, "plural": plurals[case], "shortNames": shorts[case],
-                       "versions": security_versions if case in security else networking_versions}
+        if case in security:
+            group, group_versions = "security.istio.io", security_versions
+        elif case in telemetry:
+            group, group_versions = "telemetry.istio.io", telemetry_versions
+        else:
+            group, group_versions = "networking.istio.io", networking_versions
+        kinds[kind] = {"group": group, "plural": plurals[case], "shortNames": shorts[case], "versions": group_versions}
     return kinds
 
 

@@ -112,7 +112,7 @@ def mesh_config(port: int = 8181, extra: str = "") -> str:
     return f"""\
 rootNamespace: istio-system
 trustDomain: cluster.local
-accessLogFile: /dev/stdout
+enableTracing: true
 extensionProviders:
 - name: opa
   envoyExtAuthzHttp:
@@ -599,7 +599,7 @@ def test_mesh_config_ext_authz_provider_and_its_reload(meshd_factory, ads_client
     assert mesh["path"] == str(path) and mesh["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest(), mesh
     assert mesh["effective"] == {"rootNamespace": "istio-system", "trustDomain": "cluster.local", "extensionProviders": [
         {"name": "opa", "kind": "envoyExtAuthzHttp", "service": OPA_HOST, "port": 8181}]}, mesh
-    assert mesh["notHonoured"] == ["accessLogFile"] and not mesh.get("error"), mesh
+    assert mesh["notHonoured"] == ["enableTracing"] and not mesh.get("error"), mesh
     generation = mesh["generation"]
 
     signer = jwks_servers()

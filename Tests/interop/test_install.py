@@ -63,7 +63,7 @@ def test_every_profile_validates_against_the_kubernetes_schemas(profile):
         assert kv.validate(obj, "1.32.0", strict=True), f"{obj['kind']}/{obj['metadata']['name']}"
         assert obj["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "meshctl"
     kinds = [o["kind"] for o in objects]
-    assert kinds[0] == "Namespace" and kinds.count("CustomResourceDefinition") == 9
+    assert kinds[0] == "Namespace" and kinds.count("CustomResourceDefinition") == 10
     # What a later object names comes first: CRDs before the webhook naming their kinds, the
     # ConfigMap and ServiceAccount before the Deployment mounting and running as them.
     assert kinds.index("ConfigMap") < kinds.index("Deployment") and kinds.index("ServiceAccount") < kinds.index("Deployment")
@@ -222,7 +222,7 @@ def test_install_creates_the_generated_objects_twice_changes_nothing_and_uninsta
     meshctl("uninstall", "--kubeconfig", cluster.kubeconfig_path)
     left = [o for o in objects if stored(cluster, o) is not None]
     assert {o["kind"] for o in left} <= {"CustomResourceDefinition"}, [f"{o['kind']}/{o['metadata']['name']}" for o in left]
-    assert len(left) == 9, "uninstall without --purge keeps the CRDs"
+    assert len(left) == 10, "uninstall without --purge keeps the CRDs"
     meshctl("uninstall", "--purge", "--kubeconfig", cluster.kubeconfig_path)
     assert all(stored(cluster, o) is None for o in objects)
 

@@ -211,3 +211,21 @@ def test_socket_address_needs_its_port_specifier():
           "oneof port_specifier is required")
     endpoint.address.socket_address.port_value = 0
     assert proto_check.find_problems(endpoint) == []
+
+
+def test_a_type_without_rules_passes_without_running_the_library():
+    """OpenTelemetry's KeyValueList (Telemetry's OTel access log attributes) has no PGV rules;
+    the library's generated code fails on its `values` field, so it is not run for such types."""
+    from envoy.extensions.access_loggers.open_telemetry.v3 import logs_service_pb2
+
+    config = logs_service_pb2.OpenTelemetryAccessLogConfig()
+    config.common_config.log_name = "otel_envoy_accesslog"
+    config.common_config.grpc_service.envoy_grpc.cluster_name = "outbound|4317||otel"
+    pair = config.attributes.values.add(key="pod")
+    pair.value.string_value = "%ENVIRONMENT(POD_NAME)%"
+    assert not pgv_check._has_rules(config.attributes.DESCRIPTOR)
+    assert proto_check.find_problems(config) == []
+    config.common_config.log_name = ""
+    _only(proto_check.find_problems(config),
+          "envoy.extensions.access_loggers.open_telemetry.v3.OpenTelemetryAccessLogConfig.common_config.log_name",
+          "length is less than 1")

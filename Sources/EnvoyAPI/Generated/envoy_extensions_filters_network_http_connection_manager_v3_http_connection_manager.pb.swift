@@ -61,6 +61,20 @@ public nonisolated struct Envoy_Extensions_Filters_Network_HttpConnectionManager
     set {_uniqueStorage()._httpFilters = newValue}
   }
 
+  public var tracing: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager.Tracing {
+    get {_storage._tracing ?? Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager.Tracing()}
+    set {_uniqueStorage()._tracing = newValue}
+  }
+  /// Returns true if `tracing` has been explicitly set.
+  public var hasTracing: Bool {_storage._tracing != nil}
+  /// Clears the value of `tracing`. Subsequent reads from it will return its default value.
+  public mutating func clearTracing() {_uniqueStorage()._tracing = nil}
+
+  public var accessLog: [Envoy_Config_Accesslog_V3_AccessLog] {
+    get {_storage._accessLog}
+    set {_uniqueStorage()._accessLog = newValue}
+  }
+
   /// Gateways are the edge: the client's address is the real remote address.
   public var useRemoteAddress: SwiftProtobuf.Google_Protobuf_BoolValue {
     get {_storage._useRemoteAddress ?? SwiftProtobuf.Google_Protobuf_BoolValue()}
@@ -216,6 +230,80 @@ public nonisolated struct Envoy_Extensions_Filters_Network_HttpConnectionManager
     fileprivate var _subject: SwiftProtobuf.Google_Protobuf_BoolValue? = nil
   }
 
+  /// Tracing: sampling, the tracer and the tags of every span.
+  public nonisolated struct Tracing: Sendable {
+    // SwiftProtobuf.Message conformance is added in an extension below. See the
+    // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+    // methods supported on all messages.
+
+    public var clientSampling: Envoy_Type_V3_Percent {
+      get {_clientSampling ?? Envoy_Type_V3_Percent()}
+      set {_clientSampling = newValue}
+    }
+    /// Returns true if `clientSampling` has been explicitly set.
+    public var hasClientSampling: Bool {self._clientSampling != nil}
+    /// Clears the value of `clientSampling`. Subsequent reads from it will return its default value.
+    public mutating func clearClientSampling() {self._clientSampling = nil}
+
+    public var randomSampling: Envoy_Type_V3_Percent {
+      get {_randomSampling ?? Envoy_Type_V3_Percent()}
+      set {_randomSampling = newValue}
+    }
+    /// Returns true if `randomSampling` has been explicitly set.
+    public var hasRandomSampling: Bool {self._randomSampling != nil}
+    /// Clears the value of `randomSampling`. Subsequent reads from it will return its default value.
+    public mutating func clearRandomSampling() {self._randomSampling = nil}
+
+    public var overallSampling: Envoy_Type_V3_Percent {
+      get {_overallSampling ?? Envoy_Type_V3_Percent()}
+      set {_overallSampling = newValue}
+    }
+    /// Returns true if `overallSampling` has been explicitly set.
+    public var hasOverallSampling: Bool {self._overallSampling != nil}
+    /// Clears the value of `overallSampling`. Subsequent reads from it will return its default value.
+    public mutating func clearOverallSampling() {self._overallSampling = nil}
+
+    public var maxPathTagLength: SwiftProtobuf.Google_Protobuf_UInt32Value {
+      get {_maxPathTagLength ?? SwiftProtobuf.Google_Protobuf_UInt32Value()}
+      set {_maxPathTagLength = newValue}
+    }
+    /// Returns true if `maxPathTagLength` has been explicitly set.
+    public var hasMaxPathTagLength: Bool {self._maxPathTagLength != nil}
+    /// Clears the value of `maxPathTagLength`. Subsequent reads from it will return its default value.
+    public mutating func clearMaxPathTagLength() {self._maxPathTagLength = nil}
+
+    public var customTags: [Envoy_Type_Tracing_V3_CustomTag] = []
+
+    public var provider: Envoy_Config_Trace_V3_Tracing.Http {
+      get {_provider ?? Envoy_Config_Trace_V3_Tracing.Http()}
+      set {_provider = newValue}
+    }
+    /// Returns true if `provider` has been explicitly set.
+    public var hasProvider: Bool {self._provider != nil}
+    /// Clears the value of `provider`. Subsequent reads from it will return its default value.
+    public mutating func clearProvider() {self._provider = nil}
+
+    public var spawnUpstreamSpan: SwiftProtobuf.Google_Protobuf_BoolValue {
+      get {_spawnUpstreamSpan ?? SwiftProtobuf.Google_Protobuf_BoolValue()}
+      set {_spawnUpstreamSpan = newValue}
+    }
+    /// Returns true if `spawnUpstreamSpan` has been explicitly set.
+    public var hasSpawnUpstreamSpan: Bool {self._spawnUpstreamSpan != nil}
+    /// Clears the value of `spawnUpstreamSpan`. Subsequent reads from it will return its default value.
+    public mutating func clearSpawnUpstreamSpan() {self._spawnUpstreamSpan = nil}
+
+    public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+    public init() {}
+
+    fileprivate var _clientSampling: Envoy_Type_V3_Percent? = nil
+    fileprivate var _randomSampling: Envoy_Type_V3_Percent? = nil
+    fileprivate var _overallSampling: Envoy_Type_V3_Percent? = nil
+    fileprivate var _maxPathTagLength: SwiftProtobuf.Google_Protobuf_UInt32Value? = nil
+    fileprivate var _provider: Envoy_Config_Trace_V3_Tracing.Http? = nil
+    fileprivate var _spawnUpstreamSpan: SwiftProtobuf.Google_Protobuf_BoolValue? = nil
+  }
+
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
@@ -279,13 +367,15 @@ fileprivate nonisolated let _protobuf_package = "envoy.extensions.filters.networ
 
 nonisolated extension Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HttpConnectionManager"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}codec_type\0\u{3}stat_prefix\0\u{1}rds\0\u{3}route_config\0\u{3}http_filters\0\u{4}\u{9}use_remote_address\0\u{4}\u{2}forward_client_cert_details\0\u{3}set_current_client_cert_details\0\u{4}\u{2}xff_num_trusted_hops\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}codec_type\0\u{3}stat_prefix\0\u{1}rds\0\u{3}route_config\0\u{3}http_filters\0\u{2}\u{2}tracing\0\u{4}\u{6}access_log\0\u{3}use_remote_address\0\u{4}\u{2}forward_client_cert_details\0\u{3}set_current_client_cert_details\0\u{4}\u{2}xff_num_trusted_hops\0")
 
   fileprivate class _StorageClass {
     var _codecType: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager.CodecType = .auto
     var _statPrefix: String = String()
     var _routeSpecifier: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager.OneOf_RouteSpecifier?
     var _httpFilters: [Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpFilter] = []
+    var _tracing: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager.Tracing? = nil
+    var _accessLog: [Envoy_Config_Accesslog_V3_AccessLog] = []
     var _useRemoteAddress: SwiftProtobuf.Google_Protobuf_BoolValue? = nil
     var _forwardClientCertDetails: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager.ForwardClientCertDetails = .sanitize
     var _setCurrentClientCertDetails: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager.SetCurrentClientCertDetails? = nil
@@ -304,6 +394,8 @@ nonisolated extension Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_
       _statPrefix = source._statPrefix
       _routeSpecifier = source._routeSpecifier
       _httpFilters = source._httpFilters
+      _tracing = source._tracing
+      _accessLog = source._accessLog
       _useRemoteAddress = source._useRemoteAddress
       _forwardClientCertDetails = source._forwardClientCertDetails
       _setCurrentClientCertDetails = source._setCurrentClientCertDetails
@@ -355,6 +447,8 @@ nonisolated extension Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_
           }
         }()
         case 5: try { try decoder.decodeRepeatedMessageField(value: &_storage._httpFilters) }()
+        case 7: try { try decoder.decodeSingularMessageField(value: &_storage._tracing) }()
+        case 13: try { try decoder.decodeRepeatedMessageField(value: &_storage._accessLog) }()
         case 14: try { try decoder.decodeSingularMessageField(value: &_storage._useRemoteAddress) }()
         case 16: try { try decoder.decodeSingularEnumField(value: &_storage._forwardClientCertDetails) }()
         case 17: try { try decoder.decodeSingularMessageField(value: &_storage._setCurrentClientCertDetails) }()
@@ -391,6 +485,12 @@ nonisolated extension Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_
       if !_storage._httpFilters.isEmpty {
         try visitor.visitRepeatedMessageField(value: _storage._httpFilters, fieldNumber: 5)
       }
+      try { if let v = _storage._tracing {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+      } }()
+      if !_storage._accessLog.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._accessLog, fieldNumber: 13)
+      }
       try { if let v = _storage._useRemoteAddress {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
       } }()
@@ -416,6 +516,8 @@ nonisolated extension Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_
         if _storage._statPrefix != rhs_storage._statPrefix {return false}
         if _storage._routeSpecifier != rhs_storage._routeSpecifier {return false}
         if _storage._httpFilters != rhs_storage._httpFilters {return false}
+        if _storage._tracing != rhs_storage._tracing {return false}
+        if _storage._accessLog != rhs_storage._accessLog {return false}
         if _storage._useRemoteAddress != rhs_storage._useRemoteAddress {return false}
         if _storage._forwardClientCertDetails != rhs_storage._forwardClientCertDetails {return false}
         if _storage._setCurrentClientCertDetails != rhs_storage._setCurrentClientCertDetails {return false}
@@ -486,6 +588,70 @@ nonisolated extension Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_
     if lhs.dns != rhs.dns {return false}
     if lhs.uri != rhs.uri {return false}
     if lhs.chain != rhs.chain {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager.Tracing: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager.protoMessageName + ".Tracing"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{4}\u{3}client_sampling\0\u{3}random_sampling\0\u{3}overall_sampling\0\u{4}\u{2}max_path_tag_length\0\u{3}custom_tags\0\u{1}provider\0\u{3}spawn_upstream_span\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._clientSampling) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._randomSampling) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._overallSampling) }()
+      case 7: try { try decoder.decodeSingularMessageField(value: &self._maxPathTagLength) }()
+      case 8: try { try decoder.decodeRepeatedMessageField(value: &self.customTags) }()
+      case 9: try { try decoder.decodeSingularMessageField(value: &self._provider) }()
+      case 10: try { try decoder.decodeSingularMessageField(value: &self._spawnUpstreamSpan) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._clientSampling {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._randomSampling {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._overallSampling {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    try { if let v = self._maxPathTagLength {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    } }()
+    if !self.customTags.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.customTags, fieldNumber: 8)
+    }
+    try { if let v = self._provider {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    } }()
+    try { if let v = self._spawnUpstreamSpan {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager.Tracing, rhs: Envoy_Extensions_Filters_Network_HttpConnectionManager_V3_HttpConnectionManager.Tracing) -> Bool {
+    if lhs._clientSampling != rhs._clientSampling {return false}
+    if lhs._randomSampling != rhs._randomSampling {return false}
+    if lhs._overallSampling != rhs._overallSampling {return false}
+    if lhs._maxPathTagLength != rhs._maxPathTagLength {return false}
+    if lhs.customTags != rhs.customTags {return false}
+    if lhs._provider != rhs._provider {return false}
+    if lhs._spawnUpstreamSpan != rhs._spawnUpstreamSpan {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -28,6 +28,8 @@ public nonisolated struct Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy:
 
   public var statPrefix: String = String()
 
+  public var accessLog: [Envoy_Config_Accesslog_V3_AccessLog] = []
+
   public var clusterSpecifier: Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy.OneOf_ClusterSpecifier? = nil
 
   public var cluster: String {
@@ -89,7 +91,7 @@ fileprivate nonisolated let _protobuf_package = "envoy.extensions.filters.networ
 
 nonisolated extension Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TcpProxy"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}stat_prefix\0\u{1}cluster\0\u{4}\u{8}weighted_clusters\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}stat_prefix\0\u{1}cluster\0\u{4}\u{3}access_log\0\u{4}\u{5}weighted_clusters\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -106,6 +108,7 @@ nonisolated extension Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy: Swi
           self.clusterSpecifier = .cluster(v)
         }
       }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.accessLog) }()
       case 10: try {
         var v: Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy.WeightedCluster?
         var hadOneofValue = false
@@ -132,22 +135,21 @@ nonisolated extension Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy: Swi
     if !self.statPrefix.isEmpty {
       try visitor.visitSingularStringField(value: self.statPrefix, fieldNumber: 1)
     }
-    switch self.clusterSpecifier {
-    case .cluster?: try {
-      guard case .cluster(let v)? = self.clusterSpecifier else { preconditionFailure() }
+    try { if case .cluster(let v)? = self.clusterSpecifier {
       try visitor.visitSingularStringField(value: v, fieldNumber: 2)
-    }()
-    case .weightedClusters?: try {
-      guard case .weightedClusters(let v)? = self.clusterSpecifier else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
-    }()
-    case nil: break
+    } }()
+    if !self.accessLog.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.accessLog, fieldNumber: 5)
     }
+    try { if case .weightedClusters(let v)? = self.clusterSpecifier {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy, rhs: Envoy_Extensions_Filters_Network_TcpProxy_V3_TcpProxy) -> Bool {
     if lhs.statPrefix != rhs.statPrefix {return false}
+    if lhs.accessLog != rhs.accessLog {return false}
     if lhs.clusterSpecifier != rhs.clusterSpecifier {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true

@@ -3817,6 +3817,239 @@ spec:
                     namespace: {type: string}
           status: {type: object, x-kubernetes-preserve-unknown-fields: true}
     subresources: {status: {}}
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: telemetries.telemetry.istio.io}
+spec:
+  group: telemetry.istio.io
+  names:
+    categories: [istio-io, telemetry-istio-io]
+    kind: Telemetry
+    listKind: TelemetryList
+    plural: telemetries
+    shortNames: [telemetry]
+    singular: telemetry
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    additionalPrinterColumns: [{name: Age, type: date, jsonPath: ".metadata.creationTimestamp"}]
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              accessLogging:
+                type: array
+                items:
+                  type: object
+                  properties:
+                    disabled: {type: boolean}
+                    filter: {type: object, properties: {expression: {type: string}}}
+                    match:
+                      type: object
+                      properties: {mode: {type: string, enum: [CLIENT_AND_SERVER, CLIENT, SERVER]}}
+                    providers: {type: array, items: {type: object, properties: {name: {type: string}}}}
+              metrics:
+                type: array
+                items:
+                  type: object
+                  properties:
+                    overrides:
+                      type: array
+                      items:
+                        type: object
+                        properties:
+                          disabled: {type: boolean}
+                          match:
+                            type: object
+                            properties:
+                              customMetric: {type: string}
+                              metric:
+                                type: string
+                                enum:
+                                - ALL_METRICS
+                                - REQUEST_COUNT
+                                - REQUEST_DURATION
+                                - REQUEST_SIZE
+                                - RESPONSE_SIZE
+                                - TCP_OPENED_CONNECTIONS
+                                - TCP_CLOSED_CONNECTIONS
+                                - TCP_SENT_BYTES
+                                - TCP_RECEIVED_BYTES
+                                - GRPC_REQUEST_MESSAGES
+                                - GRPC_RESPONSE_MESSAGES
+                              mode: {type: string, enum: [CLIENT_AND_SERVER, CLIENT, SERVER]}
+                          tagOverrides:
+                            type: object
+                            additionalProperties:
+                              type: object
+                              properties:
+                                operation: {type: string, enum: [UPSERT, REMOVE]}
+                                value: {type: string}
+                    providers: {type: array, items: {type: object, properties: {name: {type: string}}}}
+                    reportingInterval: {type: string}
+              selector:
+                type: object
+                properties: {matchLabels: {type: object, additionalProperties: {type: string}}}
+              targetRef:
+                type: object
+                properties:
+                  group: {type: string}
+                  kind: {type: string}
+                  name: {type: string}
+                  namespace: {type: string}
+              targetRefs:
+                type: array
+                items:
+                  type: object
+                  properties:
+                    group: {type: string}
+                    kind: {type: string}
+                    name: {type: string}
+                    namespace: {type: string}
+              tracing:
+                type: array
+                items:
+                  type: object
+                  properties:
+                    customTags:
+                      type: object
+                      additionalProperties:
+                        type: object
+                        properties:
+                          environment:
+                            type: object
+                            properties: {defaultValue: {type: string}, name: {type: string}}
+                          formatter: {type: object, properties: {value: {type: string}}}
+                          header:
+                            type: object
+                            properties: {defaultValue: {type: string}, name: {type: string}}
+                          literal: {type: object, properties: {value: {type: string}}}
+                    disableContextPropagation: {type: boolean}
+                    disableSpanReporting: {type: boolean}
+                    enableIstioTags: {type: boolean}
+                    match:
+                      type: object
+                      properties: {mode: {type: string, enum: [CLIENT_AND_SERVER, CLIENT, SERVER]}}
+                    providers: {type: array, items: {type: object, properties: {name: {type: string}}}}
+                    randomSamplingPercentage: {type: number}
+                    useRequestIdForTraceSampling: {type: boolean}
+          status: {type: object, x-kubernetes-preserve-unknown-fields: true}
+    subresources: {status: {}}
+  - name: v1alpha1
+    served: true
+    storage: false
+    additionalPrinterColumns: [{name: Age, type: date, jsonPath: ".metadata.creationTimestamp"}]
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              accessLogging:
+                type: array
+                items:
+                  type: object
+                  properties:
+                    disabled: {type: boolean}
+                    filter: {type: object, properties: {expression: {type: string}}}
+                    match:
+                      type: object
+                      properties: {mode: {type: string, enum: [CLIENT_AND_SERVER, CLIENT, SERVER]}}
+                    providers: {type: array, items: {type: object, properties: {name: {type: string}}}}
+              metrics:
+                type: array
+                items:
+                  type: object
+                  properties:
+                    overrides:
+                      type: array
+                      items:
+                        type: object
+                        properties:
+                          disabled: {type: boolean}
+                          match:
+                            type: object
+                            properties:
+                              customMetric: {type: string}
+                              metric:
+                                type: string
+                                enum:
+                                - ALL_METRICS
+                                - REQUEST_COUNT
+                                - REQUEST_DURATION
+                                - REQUEST_SIZE
+                                - RESPONSE_SIZE
+                                - TCP_OPENED_CONNECTIONS
+                                - TCP_CLOSED_CONNECTIONS
+                                - TCP_SENT_BYTES
+                                - TCP_RECEIVED_BYTES
+                                - GRPC_REQUEST_MESSAGES
+                                - GRPC_RESPONSE_MESSAGES
+                              mode: {type: string, enum: [CLIENT_AND_SERVER, CLIENT, SERVER]}
+                          tagOverrides:
+                            type: object
+                            additionalProperties:
+                              type: object
+                              properties:
+                                operation: {type: string, enum: [UPSERT, REMOVE]}
+                                value: {type: string}
+                    providers: {type: array, items: {type: object, properties: {name: {type: string}}}}
+                    reportingInterval: {type: string}
+              selector:
+                type: object
+                properties: {matchLabels: {type: object, additionalProperties: {type: string}}}
+              targetRef:
+                type: object
+                properties:
+                  group: {type: string}
+                  kind: {type: string}
+                  name: {type: string}
+                  namespace: {type: string}
+              targetRefs:
+                type: array
+                items:
+                  type: object
+                  properties:
+                    group: {type: string}
+                    kind: {type: string}
+                    name: {type: string}
+                    namespace: {type: string}
+              tracing:
+                type: array
+                items:
+                  type: object
+                  properties:
+                    customTags:
+                      type: object
+                      additionalProperties:
+                        type: object
+                        properties:
+                          environment:
+                            type: object
+                            properties: {defaultValue: {type: string}, name: {type: string}}
+                          formatter: {type: object, properties: {value: {type: string}}}
+                          header:
+                            type: object
+                            properties: {defaultValue: {type: string}, name: {type: string}}
+                          literal: {type: object, properties: {value: {type: string}}}
+                    disableContextPropagation: {type: boolean}
+                    disableSpanReporting: {type: boolean}
+                    enableIstioTags: {type: boolean}
+                    match:
+                      type: object
+                      properties: {mode: {type: string, enum: [CLIENT_AND_SERVER, CLIENT, SERVER]}}
+                    providers: {type: array, items: {type: object, properties: {name: {type: string}}}}
+                    randomSamplingPercentage: {type: number}
+                    useRequestIdForTraceSampling: {type: boolean}
+          status: {type: object, x-kubernetes-preserve-unknown-fields: true}
+    subresources: {status: {}}
 
 """#
 }

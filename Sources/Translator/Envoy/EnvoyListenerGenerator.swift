@@ -5,7 +5,8 @@ import SwiftProtobuf
 /// (`EnvoyOutbound`), `virtualOutbound` (15001), `virtualInbound` (15006, `EnvoyInbound`: mTLS
 /// by PeerAuthentication, RBAC by AuthorizationPolicy), and the proxy's own health (15021,
 /// `/healthz/ready`) and Prometheus stats (15090, `/stats/prometheus`, forwarded to the admin
-/// port) listeners.
+/// port) listeners. Telemetry's access loggers and tracer go into the outbound listeners (client
+/// side) and `virtualInbound` (server side) (`TelemetryListeners`).
 struct EnvoyListenerGenerator: ResourceGenerator {
     /// The mesh's trust domain: inbound mTLS accepts its identities only.
     let trustDomain: String
@@ -15,13 +16,15 @@ struct EnvoyListenerGenerator: ResourceGenerator {
     func generate(for view: ProxyView, in push: PushContext) -> [XDSResource] {
         // Only the outbound listeners name route configurations over RDS; the others route
         // inline or not at all, so their (large, on virtualInbound) filters are not decoded.
-        let outbound = EnvoyOutbound.listeners(for: view).map { listener in
+        let client = TelemetryListeners.additions(for: view, in: push, direction: .client)
+        let server = TelemetryListeners.additions(for: view, in: push, direction: .server)
+        let outbound = TelemetryListeners.decorate(EnvoyOutbound.listeners(for: view), with: client).map { listener in
             XDSResource(name: listener.name, message: listener, dependencies: Self.routeNames(listener))
         }
-        let own = [
-            EnvoyOutbound.virtualOutbound(view.outboundTrafficPolicy ?? .allowAny),
-            EnvoyInbound.listener(view, push: push, trustDomain: trustDomain), Self.health(), Self.stats(),
-        ].map { XDSResource(name: $0.name, message: $0) }
+        let own =
+            (TelemetryListeners.decorate([EnvoyOutbound.virtualOutbound(view.outboundTrafficPolicy ?? .allowAny)], with: client)
+            + TelemetryListeners.decorate([EnvoyInbound.listener(view, push: push, trustDomain: trustDomain)], with: server)
+            + [Self.health(), Self.stats()]).map { XDSResource(name: $0.name, message: $0) }
         return (outbound + own).sorted { $0.name < $1.name }
     }
 

@@ -17,7 +17,8 @@ import SwiftProtobuf
 /// The gateway's security filters (`SecurityFilters`: the AuthorizationPolicies and
 /// RequestAuthentications selecting the gateway pod's labels in its namespace or the root
 /// namespace) are in every connection manager and before every `tcp_proxy`, as istiod puts them;
-/// AUTO_PASSTHROUGH chains (none here yet) would get none.
+/// AUTO_PASSTHROUGH chains (none here yet) would get none. Telemetry's access loggers and
+/// tracer (client side, as istiod's gateway class) go into every one (`TelemetryListeners`).
 struct GatewayListenerGenerator: ResourceGenerator {
     var typeURL: String { TypeURL.listener }
 
@@ -27,7 +28,8 @@ struct GatewayListenerGenerator: ResourceGenerator {
     func generate(for view: ProxyView, in push: PushContext) -> [XDSResource] {
         let merged = MergedGateway(push.gateways.entries(view.key.gateways), reservedPorts: EnvoyNames.reservedPorts)
         let security = SecurityFilters(push: push, namespace: view.key.namespace, labels: view.key.policyLabels, gateway: true)
-        var listeners = merged.listeners.compactMap { listener($0, view: view, security: security) }
+        let telemetry = TelemetryListeners.additions(for: view, in: push, direction: .client)
+        var listeners = TelemetryListeners.decorate(merged.listeners.compactMap { listener($0, view: view, security: security) }, with: telemetry)
         listeners.append(EnvoyListenerGenerator.health())
         listeners.append(EnvoyListenerGenerator.stats())
         return listeners.map { listener in
