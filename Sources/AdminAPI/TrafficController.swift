@@ -34,7 +34,7 @@ struct TrafficController: Sendable {
             let services = Self.services(in: publisher.current, host: host)
             if let host, services.isEmpty { throw AdminError.notFound("service \"\(host)\"") }
             do throws(ObservedTrafficError) {
-                let report = try await reader.report(services: services, window: window, everyHost: host == nil)
+                let report = try await reader.sharedReport(services: services, window: window, everyHost: host == nil)
                 return JSONResponse.make(report.json)
             } catch {
                 throw AdminError(code: "unavailable", status: .serviceUnavailable, message: error.description)

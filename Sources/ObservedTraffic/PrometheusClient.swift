@@ -29,8 +29,9 @@ public final class PrometheusClient: PrometheusQuerying {
     private let client: HTTPClient
     private let timeout: Duration
 
-    /// The largest answer read (a vector per host and subset is small; this bounds a wrong URL).
-    static let maxAnswerBytes = 8 << 20
+    /// The largest answer read: latency buckets of every subset of a large mesh run to a few
+    /// megabytes; this bounds a wrong URL.
+    static let maxAnswerBytes = 64 << 20
 
     /// - Throws: `.badRequest` when `baseURL` is not an http(s) URL.
     public init(baseURL: String, timeout: Duration = .seconds(5)) throws(ObservedTrafficError) {
@@ -44,6 +45,8 @@ public final class PrometheusClient: PrometheusQuerying {
         var configuration = HTTPClient.Configuration()
         // A refused connection is an answer now ("cannot be reached"), not a retry until the deadline.
         configuration.connectionPool.retryConnectionEstablishment = false
+        // An answer sends its nine queries at once; the default (8 per host) would queue one.
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 16
         configuration.decompression = .enabled(limit: .size(Self.maxAnswerBytes))
         self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }

@@ -1,13 +1,18 @@
-/// The PromQL meshd asks Prometheus, per source and measure. Every answer is a vector whose
-/// samples carry `meshd_host` and `meshd_subset` (the destination subset; empty for a cluster
-/// without one), so the report reads every source the same way.
+/// The PromQL meshd asks Prometheus, per source and measure: nine queries whatever the number
+/// of services (three sources × requests, errors, latency buckets), each one selector summed by
+/// the labels that name a destination, so Prometheus' cost grows with the series it reads and
+/// not with the services asked about.
 ///
 /// - `client` and `envoy` name the destination in one label holding the cluster name,
 ///   `outbound|PORT|SUBSET|HOST` (gRPC's `csm_service_name`, which meshd sets through
-///   `com.google.csm.telemetry_labels`; Envoy's `envoy_cluster_name`): the host and subset are
-///   cut out of it with `label_replace`, and ports are summed.
-/// - `destination` selects each subset's workloads by their labels (the service's namespace,
-///   its application label, the subset's labels) and tags the sum with host and subset.
+///   `com.google.csm.telemetry_labels`; Envoy's `envoy_cluster_name`): host and subset are cut
+///   out of it with `label_replace` into `meshd_host` / `meshd_subset`, and ports are summed.
+/// - `destination` sums the workloads' own series by namespace and by every label a service's
+///   application or subset is told by; `attribute(_:to:)` then adds each group to the subsets
+///   whose labels it carries.
+/// - Latency is read as bucket rates (`le`) and its quantiles worked out by `HistogramQuantile`
+///   exactly as `histogram_quantile` does: one bucket query serves p50 and p99, where two
+///   `histogram_quantile` queries would each compute every bucket's rate.
 public struct TrafficQuery: Sendable, Hashable {
     /// What a query measures.
     public enum Measure: String, Sendable, CaseIterable {
@@ -15,10 +20,8 @@ public struct TrafficQuery: Sendable, Hashable {
         case requests
         /// Failed requests per second: a gRPC status other than OK, or an HTTP 5xx.
         case errors
-        /// The median latency, in milliseconds.
-        case p50
-        /// The 99th percentile latency, in milliseconds.
-        case p99
+        /// The latency histogram's bucket rates, per `le` (in the source's unit).
+        case latency
     }
 
     public var source: TrafficSource
@@ -31,7 +34,7 @@ public struct TrafficQuery: Sendable, Hashable {
     static let subsetLabel = "meshd_subset"
 
     /// Every query for `services` over `window`: one per source and measure. With `everyHost`
-    /// the cluster-named sources match any host (a shorter query when `services` is the mesh).
+    /// the queries match any host and namespace (shorter when `services` is the mesh).
     public static func all(for services: [TrafficService], window: TrafficWindow, everyHost: Bool = false) -> [TrafficQuery] {
         TrafficSource.allCases.flatMap { source in
             Measure.allCases.compactMap { measure in
@@ -41,14 +44,15 @@ public struct TrafficQuery: Sendable, Hashable {
                     case .clusterLabel(let label):
                         clusterQuery(series, label: label, measure: measure, hosts: everyHost ? nil : services.map(\.host), window: window)
                     case .workloadLabels(let namespaceLabel):
-                        workloadQuery(series, namespaceLabel: namespaceLabel, measure: measure, services: services, window: window)
+                        workloadQuery(
+                            series, namespaceLabel: namespaceLabel, measure: measure, services: services, everyHost: everyHost, window: window)
                     }
                 return text.map { TrafficQuery(source: source, measure: measure, text: $0) }
             }
         }
     }
 
-    /// A query over series named by cluster: the rate (or quantile) summed per host and subset.
+    /// A query over series named by cluster: the rate summed per host and subset (and `le`).
     static func clusterQuery(_ series: SourceSeries, label: String, measure: Measure, hosts: [String]?, window: TrafficWindow) -> String {
         let hostPattern: String
         if let hosts {
@@ -66,35 +70,69 @@ public struct TrafficQuery: Sendable, Hashable {
         expression =
             "label_replace(\(expression), \(PromQL.string(hostLabel)), \"$1\", \(PromQL.string(label)), "
             + PromQL.string("outbound\\|[0-9]+\\|[^|]*\\|(.*)") + ")"
-        switch measure {
-        case .requests, .errors: return "sum by (\(hostLabel), \(subsetLabel)) (\(expression))"
-        case .p50, .p99: return series.quantile(measure, of: expression, by: [hostLabel, subsetLabel])
-        }
+        let by = [hostLabel, subsetLabel] + (measure == .latency ? ["le"] : [])
+        return "sum by (\(by.joined(separator: ", "))) (\(expression))"
     }
 
-    /// A query over the workloads' own series: one sum per service and subset, tagged with both.
-    /// nil when no service's workloads can be told apart (no shared application label).
+    /// A query over the workloads' own series, summed by namespace and by every label the
+    /// services' applications and subsets are told by (and `le`); nil when no service's
+    /// workloads can be told apart (no shared application label).
     static func workloadQuery(
-        _ series: SourceSeries, namespaceLabel: String, measure: Measure, services: [TrafficService], window: TrafficWindow
+        _ series: SourceSeries, namespaceLabel: String, measure: Measure, services: [TrafficService], everyHost: Bool,
+        window: TrafficWindow
     ) -> String? {
-        var parts: [String] = []
+        let readable = services.filter { $0.application != nil }
+        guard !readable.isEmpty else { return nil }
+        let keys = groupingLabels(of: readable)
+        var matchers: [String] = []
+        if !everyHost {
+            let namespaces = Set(readable.map(\.namespace)).sorted().map(PromQL.literalRegex)
+            matchers.append("\(namespaceLabel)=~" + PromQL.string("(" + namespaces.joined(separator: "|") + ")"))
+        }
+        let (metric, extra) = series.metric(for: measure)
+        let by = [namespaceLabel] + keys + (measure == .latency ? ["le"] : [])
+        return "sum by (\(by.joined(separator: ", "))) (rate(\(metric)\(PromQL.selector(matchers + extra))\(window.range)))"
+    }
+
+    /// The Prometheus label names the destination side groups by: every service's application
+    /// label and every subset label, sanitized, sorted.
+    static func groupingLabels(of services: [TrafficService]) -> [String] {
+        var keys: Set<String> = []
+        for service in services {
+            if let application = service.application { keys.insert(PromQL.labelName(application.key)) }
+            for subset in service.subsets { keys.formUnion(subset.labels.keys.map(PromQL.labelName)) }
+        }
+        keys.remove("namespace")
+        keys.remove("le")
+        return keys.sorted()
+    }
+
+    /// The destination side's groups as samples of `meshd_host` / `meshd_subset`: each group is
+    /// added to every subset of every service it belongs to (its namespace, its application
+    /// label's value, the subset's labels; a service without subsets takes it as subset "").
+    static func attribute(_ samples: [PrometheusSample], to services: [TrafficService], namespaceLabel: String) -> [PrometheusSample] {
+        // Services by namespace and application, so a group is matched against its own only.
+        var byApplication: [String: [TrafficService]] = [:]
         for service in services {
             guard let application = service.application else { continue }
-            let subsets = service.subsets.isEmpty ? [TrafficService.Subset(name: "", labels: [:])] : service.subsets
-            for subset in subsets {
-                var labels = [namespaceLabel: service.namespace, PromQL.labelName(application.key): application.value]
-                for (key, value) in subset.labels { labels[PromQL.labelName(key)] = value }
-                let (metric, extra) = series.metric(for: measure)
-                let matchers = labels.sorted { $0.key < $1.key }.map { "\($0.key)=\(PromQL.string($0.value))" } + extra
-                let rate = "rate(\(metric)\(PromQL.selector(matchers))\(window.range))"
-                let expression: String
-                switch measure {
-                case .requests, .errors: expression = "sum(\(rate))"
-                case .p50, .p99: expression = series.quantile(measure, of: rate, by: [])
+            byApplication["\(service.namespace)\u{0}\(PromQL.labelName(application.key))\u{0}\(application.value)", default: []].append(service)
+        }
+        let applicationKeys = Set(services.compactMap { $0.application.map { PromQL.labelName($0.key) } }).sorted()
+        var attributed: [PrometheusSample] = []
+        for sample in samples {
+            let namespace = sample.labels[namespaceLabel] ?? ""
+            for key in applicationKeys {
+                guard let value = sample.labels[key] else { continue }
+                for service in byApplication["\(namespace)\u{0}\(key)\u{0}\(value)"] ?? [] {
+                    let subsets = service.subsets.isEmpty ? [TrafficService.Subset(name: "", labels: [:])] : service.subsets
+                    for subset in subsets where subset.labels.allSatisfy({ sample.labels[PromQL.labelName($0.key)] == $0.value }) {
+                        var labels = [hostLabel: service.host, subsetLabel: subset.name]
+                        if let le = sample.labels["le"] { labels["le"] = le }
+                        attributed.append(PrometheusSample(labels: labels, value: sample.value))
+                    }
                 }
-                parts.append(PromQL.withLabel(PromQL.withLabel(expression, subsetLabel, subset.name), hostLabel, service.host))
             }
         }
-        return parts.isEmpty ? nil : parts.joined(separator: " or ")
+        return attributed
     }
 }

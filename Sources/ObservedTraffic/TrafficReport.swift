@@ -38,20 +38,20 @@ public struct TrafficReport: Sendable {
     public static func make(
         services: [TrafficService], window: TrafficWindow, prometheus: String, answers: [TrafficQuery: [PrometheusSample]]
     ) -> TrafficReport {
-        // source → measure → host → subset → value
-        var values: [TrafficSource: [TrafficQuery.Measure: [String: [String: Double]]]] = [:]
+        var readings: [TrafficSource: Readings] = [:]
         for (query, samples) in answers {
-            for sample in samples {
-                guard let host = sample.labels[TrafficQuery.hostLabel] else { continue }
-                let subset = sample.labels[TrafficQuery.subsetLabel] ?? ""
-                values[query.source, default: [:]][query.measure, default: [:]][host, default: [:]][subset, default: 0] += sample.value
+            let series = query.source.series
+            var named = samples
+            if case .workloadLabels(let namespaceLabel) = series.destination {
+                named = TrafficQuery.attribute(samples, to: services, namespaceLabel: namespaceLabel)
             }
+            readings[query.source, default: Readings()].add(named, measure: query.measure, millisecondsPerUnit: series.millisecondsPerUnit)
         }
         let traffic = services.map { service in
             var sources: [TrafficSource: [Row]] = [:]
             var notes: [TrafficSource: String] = [:]
             for source in TrafficSource.allCases {
-                sources[source] = rows(of: service, in: values[source] ?? [:])
+                sources[source] = rows(of: service, in: readings[source] ?? Readings())
             }
             if service.application == nil {
                 notes[.destination] =
@@ -63,29 +63,53 @@ public struct TrafficReport: Sendable {
         return TrafficReport(window: window, prometheus: prometheus, services: traffic)
     }
 
+    /// One source's answers by host and subset: rates, and latency buckets in milliseconds.
+    struct Readings {
+        var requests: [String: [String: Double]] = [:]
+        var errors: [String: [String: Double]] = [:]
+        var buckets: [String: [String: [Double: Double]]] = [:]
+
+        mutating func add(_ samples: [PrometheusSample], measure: TrafficQuery.Measure, millisecondsPerUnit: Double) {
+            for sample in samples {
+                guard let host = sample.labels[TrafficQuery.hostLabel], sample.value.isFinite else { continue }
+                let subset = sample.labels[TrafficQuery.subsetLabel] ?? ""
+                switch measure {
+                case .requests: requests[host, default: [:]][subset, default: 0] += sample.value
+                case .errors: errors[host, default: [:]][subset, default: 0] += sample.value
+                case .latency:
+                    guard let text = sample.labels["le"], let bound = PrometheusClient.number(text) else { continue }
+                    let milliseconds = bound.isFinite ? bound * millisecondsPerUnit : bound
+                    buckets[host, default: [:]][subset, default: [:]][milliseconds, default: 0] += sample.value
+                }
+            }
+        }
+
+        func quantile(_ q: Double, host: String, subset: String) -> Double? {
+            guard let buckets = buckets[host]?[subset] else { return nil }
+            return HistogramQuantile.quantile(q, buckets: buckets.map { (le: $0.key, count: $0.value) })
+        }
+    }
+
     /// The rows of `service` in one source: every subset seen there, and every subset of the
     /// rule (so a configured subset taking nothing shows as 0); none when the source saw nothing
     /// of the host.
-    static func rows(of service: TrafficService, in values: [TrafficQuery.Measure: [String: [String: Double]]]) -> [Row] {
-        guard let requests = values[.requests]?[service.host] else { return [] }
+    static func rows(of service: TrafficService, in readings: Readings) -> [Row] {
+        guard let requests = readings.requests[service.host] else { return [] }
         var subsets = service.subsets.map(\.name)
         for seen in requests.keys.sorted() where !subsets.contains(seen) { subsets.append(seen) }
-        let total = requests.values.reduce(0) { $0 + finite($1) }
+        let total = requests.values.reduce(0, +)
         return subsets.map { subset in
-            let rate = finite(requests[subset] ?? 0)
-            let errors = finite(values[.errors]?[service.host]?[subset] ?? 0)
+            let rate = requests[subset] ?? 0
+            let errors = readings.errors[service.host]?[subset] ?? 0
             return Row(
                 subset: subset, requestsPerSecond: rate,
                 sharePercent: total > 0 ? rate / total * 100 : nil,
                 errorPercent: rate > 0 ? min(100, errors / rate * 100) : nil,
-                p50Ms: values[.p50]?[service.host]?[subset].flatMap(finiteOrNil),
-                p99Ms: values[.p99]?[service.host]?[subset].flatMap(finiteOrNil),
+                p50Ms: readings.quantile(0.5, host: service.host, subset: subset),
+                p99Ms: readings.quantile(0.99, host: service.host, subset: subset),
                 weight: service.weights.map { $0[subset] ?? 0 })
         }
     }
-
-    private static func finite(_ value: Double) -> Double { value.isFinite ? value : 0 }
-    private static func finiteOrNil(_ value: Double) -> Double? { value.isFinite ? value : nil }
 
     /// The answer's JSON (docs/observed-traffic.md gives the shape); numbers to 3 decimals.
     public var json: JSONValue {

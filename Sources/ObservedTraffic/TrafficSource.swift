@@ -54,16 +54,7 @@ struct SourceSeries: Hashable {
         switch measure {
         case .requests: (count, [])
         case .errors: (count, [errorMatcher])
-        case .p50, .p99: (bucket, [])
+        case .latency: (bucket, [])
         }
-    }
-
-    /// `rate` as a latency quantile in milliseconds when `measure` is one, grouped `by`.
-    func quantile(_ measure: TrafficQuery.Measure, of rate: String, by labels: [String]) -> String {
-        let quantile = measure == .p50 ? "0.5" : "0.99"
-        let grouped = "histogram_quantile(\(quantile), sum by (\((labels + ["le"]).joined(separator: ", "))) (\(rate)))"
-        guard millisecondsPerUnit != 1 else { return grouped }
-        let factor = millisecondsPerUnit == millisecondsPerUnit.rounded() ? String(Int(millisecondsPerUnit)) : String(millisecondsPerUnit)
-        return "(\(grouped) * \(factor))"
     }
 }

@@ -34,8 +34,16 @@ import XDSCore
             }
             // The client source only: 30 and 10 RPCs/s, a quarter of v2's failing.
             guard promql.contains("grpc_client_attempt") else { return [] }
-            if promql.contains("histogram_quantile(0.99") { return [sample("v1", 4), sample("v2", 6)] }
-            if promql.contains("histogram_quantile(0.5") { return [sample("v1", 1), sample("v2", 2)] }
+            if promql.contains("_bucket") {
+                // v1 entirely under 4 ms, v2 under 6 ms (gRPC's histograms are in seconds).
+                func bucket(_ subset: String, _ le: String, _ value: Double) -> PrometheusSample {
+                    PrometheusSample(labels: ["meshd_host": host, "meshd_subset": subset, "le": le], value: value)
+                }
+                return [
+                    bucket("v1", "0.004", 30), bucket("v1", "+Inf", 30), bucket("v2", "0.004", 0), bucket("v2", "0.006", 10),
+                    bucket("v2", "+Inf", 10),
+                ]
+            }
             if promql.contains(#"grpc_status!="OK""#) { return [sample("v2", 2.5)] }
             return [sample("v1", 30), sample("v2", 10)]
         }
@@ -75,13 +83,15 @@ import XDSCore
             #expect(rows.map { $0["sharePercent"]?.doubleValue } == [75, 25])
             #expect(rows.map { $0["weight"]?.intValue } == [75, 25])
             #expect(rows[1]["errorPercent"]?.doubleValue == 25)
-            #expect(rows[1]["p99Ms"]?.doubleValue == 6)
+            #expect(rows[1]["p99Ms"]?.doubleValue == 5.98)
             #expect(service["sources"]?["destination"]?["rows"] == .array([]))
         }
         let asked = prometheus.asked.withLock { $0 }
-        #expect(asked.count == 12)
-        // The destination side selects the canary's workloads by their app label and subset labels.
-        #expect(asked.contains { $0.contains(#"grpc_server_call_duration_seconds_count{app="reviews",namespace="default",version="v2"}[60s]"#) })
+        #expect(asked.count == 9)
+        // The destination side groups the workloads' series by namespace, app label and subset labels.
+        #expect(
+            asked.contains { $0 == #"sum by (namespace, app, version) (rate(grpc_server_call_duration_seconds_count{namespace=~"(default)"}[60s]))"# }
+        )
     }
 
     @Test func withoutPrometheusTheAnswerSaysSoAndTheOverviewStillWorks() async throws {

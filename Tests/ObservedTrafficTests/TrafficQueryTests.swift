@@ -16,7 +16,7 @@ import Testing
 
     @Test func everySourceAndMeasureIsAsked() {
         let queries = TrafficQuery.all(for: [Self.reviews], window: .standard)
-        #expect(queries.count == 12)
+        #expect(queries.count == 9)
         #expect(Set(queries.map(\.source)) == Set(TrafficSource.allCases))
     }
 
@@ -36,34 +36,62 @@ import Testing
         #expect(try #require(Self.query(queries, .envoy, .requests)).contains("envoy_cluster_upstream_rq_xx{envoy_cluster_name=~"))
     }
 
-    @Test func latencyIsAQuantileOfTheBucketsInMilliseconds() throws {
+    @Test func latencyIsReadAsBucketRatesPerHostSubsetAndBound() throws {
         let queries = TrafficQuery.all(for: [Self.reviews], window: .standard)
-        let client = try #require(Self.query(queries, .client, .p99))
-        #expect(client.hasPrefix("(histogram_quantile(0.99, sum by (meshd_host, meshd_subset, le) (label_replace("))
-        #expect(client.hasSuffix(" * 1000)"))
+        let client = try #require(Self.query(queries, .client, .latency))
+        #expect(client.hasPrefix("sum by (meshd_host, meshd_subset, le) (label_replace("))
         #expect(client.contains("grpc_client_attempt_duration_seconds_bucket{"))
-        // Envoy's histogram is already in milliseconds.
-        let envoy = try #require(Self.query(queries, .envoy, .p50))
-        #expect(envoy.hasPrefix("histogram_quantile(0.5, "))
-        #expect(!envoy.contains("* 1000"))
-        #expect(envoy.contains("envoy_cluster_upstream_rq_time_bucket{"))
+        #expect(try #require(Self.query(queries, .envoy, .latency)).contains("envoy_cluster_upstream_rq_time_bucket{"))
+        #expect(!queries.contains { $0.text.contains("histogram_quantile") })
     }
 
-    @Test func destinationSelectsEachSubsetByNamespaceApplicationAndSubsetLabels() throws {
+    @Test func destinationSumsOneSelectorByNamespaceApplicationAndSubsetLabels() throws {
         let text = try #require(Self.query(TrafficQuery.all(for: [Self.reviews], window: .standard), .destination, .requests))
         #expect(
             text
-                == #"label_replace(label_replace(sum(rate(grpc_server_call_duration_seconds_count{app="reviews",namespace="default",version="v1"}[30s])), "meshd_subset", "v1", "", ""), "meshd_host", "reviews.default.svc.cluster.local", "", "") or label_replace(label_replace(sum(rate(grpc_server_call_duration_seconds_count{app="reviews",namespace="default",version="v2"}[30s])), "meshd_subset", "v2", "", ""), "meshd_host", "reviews.default.svc.cluster.local", "", "")"#
-        )
+                == #"sum by (namespace, app, version) (rate(grpc_server_call_duration_seconds_count{namespace=~"(default)"}[30s]))"#)
+        let every = try #require(Self.query(TrafficQuery.all(for: [Self.reviews], window: .standard, everyHost: true), .destination, .errors))
+        #expect(every == #"sum by (namespace, app, version) (rate(grpc_server_call_duration_seconds_count{grpc_status!="OK"}[30s]))"#)
     }
 
-    @Test func destinationLabelNamesAreSanitizedAndValuesQuoted() throws {
+    /// The query does not grow with the services asked about beyond their label names: a
+    /// thousand services with the same labels in one namespace ask the same query as one.
+    @Test func destinationQueryDoesNotGrowWithServices() throws {
+        let many = (0..<1000).map { index in
+            TrafficService(
+                host: "svc-\(index).bench.svc.cluster.local", namespace: "bench", subsets: Self.reviews.subsets,
+                application: WorkloadIdentity(key: "app", value: "svc-\(index)"), weights: nil)
+        }
+        let text = try #require(Self.query(TrafficQuery.all(for: many, window: .standard), .destination, .latency))
+        #expect(text == #"sum by (namespace, app, version, le) (rate(grpc_server_call_duration_seconds_bucket{namespace=~"(bench)"}[30s]))"#)
+    }
+
+    @Test func groupsAreAttributedToEverySubsetWhoseLabelsTheyCarry() {
+        var all = Self.reviews
+        all.subsets.append(.init(name: "all", labels: [:]))
+        let ratings = TrafficService(
+            host: "ratings.default.svc.cluster.local", namespace: "default", subsets: [],
+            application: WorkloadIdentity(key: "app.kubernetes.io/name", value: "ratings"), weights: nil)
+        let samples = [
+            PrometheusSample(labels: ["namespace": "default", "app": "reviews", "version": "v2", "le": "0.01"], value: 3),
+            PrometheusSample(labels: ["namespace": "default", "app_kubernetes_io_name": "ratings"], value: 5),
+            PrometheusSample(labels: ["namespace": "other", "app": "reviews", "version": "v2"], value: 7),
+        ]
+        let attributed = TrafficQuery.attribute(samples, to: [all, ratings], namespaceLabel: "namespace")
+        let seen = attributed.map { "\($0.labels["meshd_host"] ?? "")|\($0.labels["meshd_subset"] ?? "")|\($0.labels["le"] ?? "-")|\($0.value)" }
+        #expect(
+            seen.sorted() == [
+                "ratings.default.svc.cluster.local||-|5.0", "reviews.default.svc.cluster.local|all|0.01|3.0",
+                "reviews.default.svc.cluster.local|v2|0.01|3.0",
+            ])
+    }
+
+    @Test func destinationLabelNamesAreSanitized() throws {
         var service = Self.reviews
-        service.application = WorkloadIdentity(key: "app.kubernetes.io/name", value: #"rev"iews\"#)
+        service.application = WorkloadIdentity(key: "app.kubernetes.io/name", value: "reviews")
         service.subsets = [.init(name: "canary", labels: ["track/stage": "1"])]
         let text = try #require(Self.query(TrafficQuery.all(for: [service], window: .standard), .destination, .requests))
-        #expect(text.contains(#"app_kubernetes_io_name="rev\"iews\\""#))
-        #expect(text.contains(#"track_stage="1""#))
+        #expect(text.hasPrefix("sum by (namespace, app_kubernetes_io_name, track_stage) ("))
     }
 
     @Test func aServiceWithoutAnApplicationLabelHasNoDestinationQuery() {
@@ -71,7 +99,7 @@ import Testing
         service.application = nil
         let queries = TrafficQuery.all(for: [service], window: .standard)
         #expect(Self.query(queries, .destination, .requests) == nil)
-        #expect(queries.count == 8)
+        #expect(queries.count == 6)
     }
 
     @Test func hostsAreMatchedLiterallyAndEveryHostWhenAsked() throws {

@@ -20,14 +20,18 @@ import Testing
         return answers
     }
 
+    static func bucket(_ subset: String, _ le: String, _ value: Double) -> PrometheusSample {
+        PrometheusSample(labels: ["meshd_host": host, "meshd_subset": subset, "le": le], value: value)
+    }
+
     @Test func sharesErrorsAndLatencyPerSubset() throws {
         let answers = Self.answers(
             .client,
             [
                 .requests: [Self.sample("v1", 48), Self.sample("v2", 12)],
                 .errors: [Self.sample("v2", 3.6)],
-                .p50: [Self.sample("v1", 1.5), Self.sample("v2", .nan)],
-                .p99: [Self.sample("v1", 4), Self.sample("v2", .infinity)],
+                // v1: half under 1 ms, all under 2 ms (seconds, as gRPC's histograms are); v2: none.
+                .latency: [Self.bucket("v1", "0.001", 24), Self.bucket("v1", "0.002", 48), Self.bucket("v1", "+Inf", 48)],
             ])
         let report = TrafficReport.make(
             services: [TrafficQueryTests.reviews], window: .standard, prometheus: "http://p:9090", answers: answers)
@@ -37,10 +41,39 @@ import Testing
         #expect(rows[1].sharePercent == 20)
         #expect(rows[0].errorPercent == 0)
         #expect(abs((rows[1].errorPercent ?? 0) - 30) < 1e-9)
-        #expect(rows[0].p50Ms == 1.5)
+        #expect(rows[0].p50Ms == 1)
+        #expect(abs((rows[0].p99Ms ?? 0) - 1.98) < 1e-9)
         #expect(rows[1].p50Ms == nil && rows[1].p99Ms == nil)
         #expect(rows.map(\.weight) == [50, 50])
         #expect(report.services.first?.sources[.envoy] == [])
+    }
+
+    @Test func envoyBucketsAreMillisecondsAlready() throws {
+        let answers = Self.answers(
+            .envoy,
+            [.requests: [Self.sample("v1", 10)], .latency: [Self.bucket("v1", "5", 5), Self.bucket("v1", "10", 10), Self.bucket("v1", "+Inf", 10)]])
+        let report = TrafficReport.make(services: [TrafficQueryTests.reviews], window: .standard, prometheus: "p", answers: answers)
+        #expect(report.services.first?.sources[.envoy]?.first?.p50Ms == 5)
+    }
+
+    /// histogram_quantile's arithmetic, case by case.
+    @Test func quantilesFollowPrometheus() {
+        func q(_ q: Double, _ buckets: [(Double, Double)]) -> Double? {
+            HistogramQuantile.quantile(q, buckets: buckets.map { (le: $0.0, count: $0.1) })
+        }
+        #expect(q(0.5, [(1, 10), (2, 20), (.infinity, 20)]) == 1)
+        #expect(q(0.75, [(1, 10), (2, 20), (.infinity, 20)]) == 1.5)
+        // A rank in the first bucket interpolates from 0.
+        #expect(q(0.25, [(4, 10), (.infinity, 10)]) == 1)
+        // In the +Inf bucket: the highest finite bound.
+        #expect(q(0.99, [(1, 10), (2, 10), (.infinity, 20)]) == 2)
+        // Counts are made cumulative; unsorted input is sorted.
+        #expect(q(0.5, [(.infinity, 20), (2, 9), (1, 10)]) == 1)
+        // Nothing counted, no +Inf bucket, a single bucket, a q outside [0, 1]: no answer.
+        #expect(q(0.5, [(1, 0), (.infinity, 0)]) == nil)
+        #expect(q(0.5, [(1, 10), (2, 20)]) == nil)
+        #expect(q(0.5, [(.infinity, 20)]) == nil)
+        #expect(q(1.5, [(1, 10), (.infinity, 10)]) == nil)
     }
 
     @Test func aConfiguredSubsetTakingNothingShowsAsZeroAndOtherClustersAppear() throws {
