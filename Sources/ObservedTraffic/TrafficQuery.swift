@@ -88,6 +88,13 @@ public struct TrafficQuery: Sendable, Hashable {
         if !everyHost {
             let namespaces = Set(readable.map(\.namespace)).sorted().map(PromQL.literalRegex)
             matchers.append("\(namespaceLabel)=~" + PromQL.string("(" + namespaces.joined(separator: "|") + ")"))
+            // The services' applications too when they are told by one label (the usual case):
+            // a namespace of many services must not be read whole to answer for one.
+            let keys = Set(readable.compactMap { $0.application.map { PromQL.labelName($0.key) } })
+            if keys.count == 1, let key = keys.first {
+                let values = Set(readable.compactMap { $0.application?.value }).sorted().map(PromQL.literalRegex)
+                matchers.append("\(key)=~" + PromQL.string("(" + values.joined(separator: "|") + ")"))
+            }
         }
         let (metric, extra) = series.metric(for: measure)
         let by = [namespaceLabel] + keys + (measure == .latency ? ["le"] : [])

@@ -90,7 +90,10 @@ import XDSCore
         #expect(asked.count == 9)
         // The destination side groups the workloads' series by namespace, app label and subset labels.
         #expect(
-            asked.contains { $0 == #"sum by (namespace, app, version) (rate(grpc_server_call_duration_seconds_count{namespace=~"(default)"}[60s]))"# }
+            asked.contains {
+                $0
+                    == #"sum by (namespace, app, version) (rate(grpc_server_call_duration_seconds_count{namespace=~"(default)",app=~"(reviews)"}[60s]))"#
+            }
         )
     }
 

@@ -49,21 +49,25 @@ import Testing
         let text = try #require(Self.query(TrafficQuery.all(for: [Self.reviews], window: .standard), .destination, .requests))
         #expect(
             text
-                == #"sum by (namespace, app, version) (rate(grpc_server_call_duration_seconds_count{namespace=~"(default)"}[30s]))"#)
+                == #"sum by (namespace, app, version) (rate(grpc_server_call_duration_seconds_count{namespace=~"(default)",app=~"(reviews)"}[30s]))"#
+        )
         let every = try #require(Self.query(TrafficQuery.all(for: [Self.reviews], window: .standard, everyHost: true), .destination, .errors))
         #expect(every == #"sum by (namespace, app, version) (rate(grpc_server_call_duration_seconds_count{grpc_status!="OK"}[30s]))"#)
     }
 
-    /// The query does not grow with the services asked about beyond their label names: a
-    /// thousand services with the same labels in one namespace ask the same query as one.
+    /// Asked for every service, the query does not grow with them beyond their label names:
+    /// a thousand services with the same labels ask one selector.
     @Test func destinationQueryDoesNotGrowWithServices() throws {
         let many = (0..<1000).map { index in
             TrafficService(
                 host: "svc-\(index).bench.svc.cluster.local", namespace: "bench", subsets: Self.reviews.subsets,
                 application: WorkloadIdentity(key: "app", value: "svc-\(index)"), weights: nil)
         }
-        let text = try #require(Self.query(TrafficQuery.all(for: many, window: .standard), .destination, .latency))
-        #expect(text == #"sum by (namespace, app, version, le) (rate(grpc_server_call_duration_seconds_bucket{namespace=~"(bench)"}[30s]))"#)
+        let text = try #require(Self.query(TrafficQuery.all(for: many, window: .standard, everyHost: true), .destination, .latency))
+        #expect(text == #"sum by (namespace, app, version, le) (rate(grpc_server_call_duration_seconds_bucket{}[30s]))"#)
+        // Asked for some, the selector names their namespaces and applications.
+        let some = try #require(Self.query(TrafficQuery.all(for: Array(many.prefix(2)), window: .standard), .destination, .latency))
+        #expect(some.contains(#"{namespace=~"(bench)",app=~"(svc-0|svc-1)"}"#))
     }
 
     @Test func groupsAreAttributedToEverySubsetWhoseLabelsTheyCarry() {
