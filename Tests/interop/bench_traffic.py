@@ -340,19 +340,22 @@ def check_answer(status: int, body: bytes, path: str, services: int | None, grpc
     found = answer["services"]
     if services is not None and len(found) != services:
         raise SystemExit(f"GET {path}: {len(found)} services, want {services}")
-    sample = next((s for s in found if s["host"] == host(0)), None)
+    # A one-host answer names its own host (the timed loop asks each host in turn); an
+    # all-services answer is checked on svc-0.
+    wanted = found[0]["host"] if services is None and len(found) == 1 else host(0)
+    sample = next((s for s in found if s["host"] == wanted), None)
     if sample is None:
-        raise SystemExit(f"GET {path}: no {host(0)} in the answer")
+        raise SystemExit(f"GET {path}: no {wanted} in the answer")
     if not shares:
         return answer
     sources = {"on": ("envoy", "client", "destination"), "counts": ("envoy", "destination")}.get(grpc, ("envoy",))
     for source in sources:
         rows = {r["subset"]: r for r in sample["sources"][source]["rows"]}
         if set(rows) != {"v1", "v2"}:
-            raise SystemExit(f"GET {path}: {source} rows of {host(0)}: {rows}")
+            raise SystemExit(f"GET {path}: {source} rows of {wanted}: {rows}")
         for subset, row in rows.items():
             if row["weight"] != 50 or row["sharePercent"] is None or abs(row["sharePercent"] - 50) > SHARE_TOLERANCE:
-                raise SystemExit(f"GET {path}: {source} {subset} of {host(0)}: {row}")
+                raise SystemExit(f"GET {path}: {source} {subset} of {wanted}: {row}")
     return answer
 
 
@@ -413,6 +416,10 @@ def checked(meshd: Meshd, c: http.client.HTTPConnection, path: str, services: in
         return False, len(body), None
 
 
+SHARED_FOR = 4.1          # meshd's ObservedTrafficReader.sharedFor, and a margin
+SERVICES_IN_RUN = [200]  # set by main from --services
+
+
 def sequential(meshd: Meshd, path: str, count: int, warmup: int, services: int | None, grpc: str, phase_pids):
     """`count` requests one after the other on one connection: the times of the good answers."""
     c = meshd.connection()
@@ -422,9 +429,17 @@ def sequential(meshd: Meshd, path: str, count: int, warmup: int, services: int |
     failures = Failures()
     times, size, last = [], 0, None
     with Phase(*phase_pids) as phase:
-        for _ in range(count):
+        for i in range(count):
+            # meshd shares an answer with callers asking the same queries within 4 s: a timed
+            # request must not be one of those. One host: each request asks the next host; all
+            # services: requests are spaced past the sharing time.
+            asked = path
+            if services is None:
+                asked = path.replace(f"host={host(0)}", f"host={host(i % SERVICES_IN_RUN[0])}")
+            elif i:
+                time.sleep(max(0.0, SHARED_FOR - (time.perf_counter() - t0)))
             t0 = time.perf_counter()
-            ok, length, answer = checked(meshd, c, path, services, grpc, failures)
+            ok, length, answer = checked(meshd, c, asked, services, grpc, failures)
             elapsed = time.perf_counter() - t0
             if ok:
                 times.append(elapsed)
@@ -546,8 +561,8 @@ def capture_queries(args, prometheus: PrometheusServer, workdir: Path, yaml_batc
             if status != 200:
                 print(f"(capture: {path} answered {status} through the recording proxy: {body[:200]!r})", flush=True)
             out[name] = proxy.take()
-            if len(out[name]) != 12:
-                raise SystemExit(f"captured {len(out[name])} queries for {path}, want 12")
+            if not out[name]:
+                raise SystemExit(f"captured no query for {path}")
         return out
     finally:
         capture.stop()
@@ -583,6 +598,7 @@ def main() -> None:
     args = parser.parse_args()
     grpc = args.grpc_series
     n = args.services
+    SERVICES_IN_RUN[0] = n
 
     import tempfile
     with tempfile.TemporaryDirectory(prefix="bench-traffic-") as tmp:
