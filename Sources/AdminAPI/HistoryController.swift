@@ -84,6 +84,7 @@ struct HistoryController: Sendable {
             "changes": .array(record.changes.map { render($0.key, action: $0.action) }),
         ]
         if let rolledBackTo = record.rolledBackTo { object["rolledBackTo"] = .number(Double(rolledBackTo)) }
+        if let reason = record.reason { object["reason"] = .string(reason) }
         return .object(object)
     }
 

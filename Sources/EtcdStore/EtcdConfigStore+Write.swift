@@ -36,7 +36,7 @@ extension EtcdConfigStore {
             }
             let record = HistoryRecord(
                 revision: 0, time: Date(), actor: change.metadata.actor, operation: change.metadata.operation,
-                rolledBackTo: change.metadata.rolledBackTo, changes: plan.changes)
+                rolledBackTo: change.metadata.rolledBackTo, reason: change.metadata.reason, changes: plan.changes)
             var request = Etcdserverpb_TxnRequest()
             request.compare = keys.map { EtcdClient.modRevision(keyspace.key($0), is: existing[$0]?.revision ?? 0) }
             request.success =

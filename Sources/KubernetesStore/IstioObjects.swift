@@ -8,8 +8,9 @@ extension ConfigKind {
     static let kubeVersion = "v1"
 
     /// The Istio kinds the Kubernetes store serves: every kind applied as a document. Gateway
-    /// credentials are Kubernetes Secrets there, not meshd's `Secret` resources.
-    public static let kubeServed: [ConfigKind] = allCases.filter(\.isAppliedAsDocument)
+    /// credentials are Kubernetes Secrets there, not meshd's `Secret` resources; meshd's own
+    /// `Canary` has no CRD yet, so canaries run on the SQLite and etcd stores only.
+    public static let kubeServed: [ConfigKind] = allCases.filter { $0.isAppliedAsDocument && $0 != .canary }
 
     /// Every namespace's objects of the kind: `/apis/networking.istio.io/v1/virtualservices`.
     var kubeCollection: KubeCollection {

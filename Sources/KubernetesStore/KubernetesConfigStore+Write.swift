@@ -22,6 +22,13 @@ extension KubernetesConfigStore {
             change.puts.removeAll { $0.resource.key.kind == .secret }
             change.deletes.removeAll { $0.key.kind == .secret }
         }
+        for key in change.keys where key.kind == .canary {
+            throw StorageError(
+                code: .refused,
+                message:
+                    "\(key): canaries are not stored in the Kubernetes API yet (no canaries.meshd.io CRD); run them with --store sqlite or etcd",
+                resource: key.description)
+        }
         for key in change.keys where !ConfigKind.kubeServed.contains(key.kind) {
             throw StorageError(
                 code: .refused,

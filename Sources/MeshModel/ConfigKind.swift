@@ -29,14 +29,20 @@ public enum ConfigKind: String, CaseIterable, Sendable, Codable, Comparable {
     /// show it: the certificate's names, serial, expiry and the digest of the vaulted material.
     /// Written only through `/api/v1/secrets` (`meshctl create secret tls`).
     case secret = "Secret"
+    /// `Canary` (meshd.io, meshd's own kind): a VirtualService's weights stepped from one subset
+    /// to another by the new subset's observed traffic, rolled back when it is out of bounds
+    /// (docs/canary-steps.md). Its `status` is written by meshd.
+    case canary = "Canary"
 
     /// The API group: `security.istio.io` for the security kinds, `telemetry.istio.io` for
-    /// `Telemetry`, `""` (Kubernetes' core group) for `Secret`, else `networking.istio.io`.
+    /// `Telemetry`, `""` (Kubernetes' core group) for `Secret`, `meshd.io` for `Canary`, else
+    /// `networking.istio.io`.
     public var group: String {
         switch self {
         case .peerAuthentication, .authorizationPolicy, .requestAuthentication: "security.istio.io"
         case .telemetry: "telemetry.istio.io"
         case .secret: ""
+        case .canary: "meshd.io"
         default: "networking.istio.io"
         }
     }
@@ -59,6 +65,7 @@ public enum ConfigKind: String, CaseIterable, Sendable, Codable, Comparable {
         case .requestAuthentication: "requestauthentications"
         case .telemetry: "telemetries"
         case .secret: "secrets"
+        case .canary: "canaries"
         }
     }
 
@@ -76,6 +83,7 @@ public enum ConfigKind: String, CaseIterable, Sendable, Codable, Comparable {
         case .requestAuthentication: ["ra"]
         case .telemetry: ["telemetry"]
         case .secret: []
+        case .canary: []
         }
     }
 
@@ -89,6 +97,12 @@ public enum ConfigKind: String, CaseIterable, Sendable, Codable, Comparable {
     /// The versions of `telemetry.istio.io` accepted on input, newest first (one schema).
     public static let telemetryVersions: [String] = ["v1", "v1alpha1"]
 
+    /// The versions of `meshd.io` accepted on input.
+    public static let meshdVersions: [String] = ["v1alpha1"]
+
+    /// Whether meshd writes the resource's `status` (and keeps it across a user's apply).
+    public var hasStatus: Bool { self == .canary }
+
     /// Every accepted `apiVersion` string, e.g. `networking.istio.io/v1`, newest first.
     public var supportedAPIVersions: [String] {
         let versions: [String]
@@ -96,6 +110,7 @@ public enum ConfigKind: String, CaseIterable, Sendable, Codable, Comparable {
         case "": return ["v1"]
         case "security.istio.io": versions = Self.securityVersions
         case "telemetry.istio.io": versions = Self.telemetryVersions
+        case "meshd.io": versions = Self.meshdVersions
         default: versions = Self.supportedVersions
         }
         return versions.map { "\(group)/\($0)" }
@@ -104,11 +119,12 @@ public enum ConfigKind: String, CaseIterable, Sendable, Codable, Comparable {
     /// Finds a kind by any name a user may type, ignoring case: the kind (`VirtualService`), the
     /// plural (`virtualservices`), the singular (`virtualservice`), a short name (`vs`), or any of
     /// these qualified by the group (`virtualservices.networking.istio.io`,
-    /// `peerauthentications.security.istio.io`, `telemetries.telemetry.istio.io`).
+    /// `peerauthentications.security.istio.io`, `telemetries.telemetry.istio.io`,
+    /// `canaries.meshd.io`).
     /// - Returns: `nil` when nothing matches.
     public static func named(_ s: String) -> ConfigKind? {
         var name = s.lowercased()
-        for suffix in [".networking.istio.io", ".security.istio.io", ".telemetry.istio.io"] where name.hasSuffix(suffix) {
+        for suffix in [".networking.istio.io", ".security.istio.io", ".telemetry.istio.io", ".meshd.io"] where name.hasSuffix(suffix) {
             name.removeLast(suffix.count)
         }
         return allCases.first { kind in

@@ -13,6 +13,9 @@ public struct ConfigResource: Sendable, Hashable {
     public var annotations: [String: String]
     /// The `spec` object, untyped (an empty object when the document had none).
     public var spec: JSONValue
+    /// The `status` object of kinds whose status meshd writes (`ConfigKind.hasStatus`: a
+    /// canary's progress); nil for every other kind. Never read from a user's document.
+    public var status: JSONValue?
 
     /// Creates a resource; `apiVersion` defaults to the kind's newest version.
     public init(
@@ -20,8 +23,10 @@ public struct ConfigResource: Sendable, Hashable {
         apiVersion: String? = nil,
         labels: [String: String] = [:],
         annotations: [String: String] = [:],
-        spec: JSONValue = .object([:])
+        spec: JSONValue = .object([:]),
+        status: JSONValue? = nil
     ) {
+        self.status = status
         self.key = key
         self.apiVersion = apiVersion ?? key.kind.supportedAPIVersions[0]
         self.labels = labels
@@ -30,7 +35,7 @@ public struct ConfigResource: Sendable, Hashable {
     }
 
     /// The Kubernetes-shaped object: `{apiVersion, kind, metadata{name, namespace, labels?,
-    /// annotations?, resourceVersion?}, spec}`.
+    /// annotations?, resourceVersion?}, spec, status?}`.
     ///
     /// Empty label and annotation maps are left out. `resourceVersion` is written as a string,
     /// as Kubernetes does, so clients that round-trip it as an opaque token keep working.
@@ -42,11 +47,13 @@ public struct ConfigResource: Sendable, Hashable {
         if !labels.isEmpty { metadata["labels"] = .object(labels.mapValues(JSONValue.string)) }
         if !annotations.isEmpty { metadata["annotations"] = .object(annotations.mapValues(JSONValue.string)) }
         if let resourceVersion { metadata["resourceVersion"] = .string(String(resourceVersion)) }
-        return .object([
+        var object: [String: JSONValue] = [
             "apiVersion": .string(apiVersion),
             "kind": .string(key.kind.rawValue),
             "metadata": .object(metadata),
             "spec": spec,
-        ])
+        ]
+        if let status { object["status"] = status }
+        return .object(object)
     }
 }

@@ -41,6 +41,9 @@ public enum ConfigValidator {
         case .requestAuthentication: return .requestAuthentication(try RequestAuthentication(reading: spec))
         case .telemetry: return .telemetry(try Telemetry(reading: spec))
         case .secret: return .secret(try TLSSecret(reading: spec))
+        case .canary:
+            if let status = resource.status { _ = try CanaryStatus(reading: FieldReader(status, path: "status", resource: name)) }
+            return .canary(try CanarySpec(reading: spec))
         }
     }
 }

@@ -17,6 +17,8 @@ enum HonouredFields {
         case "RequestAuthentication": requestAuthentication
         case "Telemetry": telemetry
         case "MeshConfig": MeshConfig.honoured
+        // meshd's own kind: every field of its schema is read.
+        case "Canary": ["host", "virtualService", "from", "to", "steps", "interval", "analysis.*"]
         default: []
         }
     }

@@ -51,7 +51,7 @@ public enum IstioSchema {
         public var message: String
     }
 
-    static let messages = generatedMessages()
+    static let messages = generatedMessages().merging(meshdMessages) { generated, _ in generated }
 
     /// The warning text for a field meshd accepts but does not translate yet.
     public static let notHonouredMessage = "not yet honoured by meshd"
@@ -60,7 +60,7 @@ public enum IstioSchema {
     /// meshd's honoured fields. A kind without a schema yields an empty report.
     public static func check(kind: String, spec: JSONValue) -> Report {
         var report = Report()
-        guard let root = generatedRoots[kind] else { return report }
+        guard let root = generatedRoots[kind] ?? meshdRoots[kind] else { return report }
         walk(
             spec, .message(root), path: "spec", pattern: "", honoured: HonouredFields.of(kind),
             clients: ClientSupport.of(kind), into: &report)

@@ -22,6 +22,8 @@ public enum TypedConfig: Sendable, Hashable {
     case telemetry(Telemetry)
     /// A gateway TLS credential's public half.
     case secret(TLSSecret)
+    /// A canary's spec (meshd's own kind).
+    case canary(CanarySpec)
 
     /// The kind of the spec.
     public var kind: ConfigKind {
@@ -37,6 +39,7 @@ public enum TypedConfig: Sendable, Hashable {
         case .requestAuthentication: .requestAuthentication
         case .telemetry: .telemetry
         case .secret: .secret
+        case .canary: .canary
         }
     }
 }

@@ -45,7 +45,7 @@ public final class InMemoryConfigStore: ConfigStore {
             state.history.append(
                 HistoryRecord(
                     revision: state.revision, time: now, actor: change.metadata.actor, operation: change.metadata.operation,
-                    rolledBackTo: change.metadata.rolledBackTo, changes: plan.changes))
+                    rolledBackTo: change.metadata.rolledBackTo, reason: change.metadata.reason, changes: plan.changes))
             if let through = retention.pruneThrough(state.history.map { ($0.revision, $0.time) }, now: now) {
                 state.history.removeAll { $0.revision <= through }
                 state.historyFloor = max(state.historyFloor, through)

@@ -32,15 +32,15 @@ enum ConfigRow {
         let r = record.resource
         try db.execute(
             sql: """
-                INSERT INTO config(kind, namespace, name, api_version, labels, annotations, spec, revision, created_revision)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO config(kind, namespace, name, api_version, labels, annotations, spec, status, revision, created_revision)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT(kind, namespace, name) DO UPDATE SET
                   api_version = excluded.api_version, labels = excluded.labels, annotations = excluded.annotations,
-                  spec = excluded.spec, revision = excluded.revision
+                  spec = excluded.spec, status = excluded.status, revision = excluded.revision
                 """,
             arguments: [
                 r.key.kind.rawValue, r.key.namespace, r.key.name, r.apiVersion,
-                encode(r.labels), encode(r.annotations), r.spec.canonicalJSON(),
+                encode(r.labels), encode(r.annotations), r.spec.canonicalJSON(), r.status?.canonicalJSON(),
                 record.revision, record.createdRevision,
             ])
     }
@@ -64,7 +64,8 @@ enum ConfigRow {
             apiVersion: row["api_version"],
             labels: try decodeMap(row["labels"]),
             annotations: try decodeMap(row["annotations"]),
-            spec: try JSONValue.parse(json: row["spec"]))
+            spec: try JSONValue.parse(json: row["spec"]),
+            status: kind.hasStatus ? try (row["status"] as String?).map { try JSONValue.parse(json: $0) } : nil)
         return StoredConfig(resource: resource, revision: row["revision"], createdRevision: row["created_revision"])
     }
 

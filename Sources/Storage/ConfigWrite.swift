@@ -15,12 +15,16 @@ public struct ChangeMetadata: Sendable, Hashable {
     public var operation: ChangeOperation
     /// For a rollback, the revision whose configuration it restored.
     public var rolledBackTo: Int64?
+    /// Why the change was made, when meshd made it on its own (a canary's step and what it
+    /// observed); nil for a user's change.
+    public var reason: String?
 
     /// Creates metadata.
-    public init(actor: String, operation: ChangeOperation, rolledBackTo: Int64? = nil) {
+    public init(actor: String, operation: ChangeOperation, rolledBackTo: Int64? = nil, reason: String? = nil) {
         self.actor = actor
         self.operation = operation
         self.rolledBackTo = rolledBackTo
+        self.reason = reason
     }
 }
 

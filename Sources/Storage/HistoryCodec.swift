@@ -22,6 +22,7 @@ public enum HistoryCodec {
                 }),
         ]
         if let rolledBackTo = record.rolledBackTo { object["rolledBackTo"] = .number(Double(rolledBackTo)) }
+        if let reason = record.reason { object["reason"] = .string(reason) }
         return JSONValue.object(object).canonicalJSON()
     }
 
@@ -50,6 +51,7 @@ public enum HistoryCodec {
         }
         return HistoryRecord(
             revision: revision, time: Date(timeIntervalSince1970: time), actor: actor, operation: operation,
-            rolledBackTo: json["rolledBackTo"]?.doubleValue.flatMap { Int64(exactly: $0) }, changes: decoded)
+            rolledBackTo: json["rolledBackTo"]?.doubleValue.flatMap { Int64(exactly: $0) }, reason: json["reason"]?.stringValue,
+            changes: decoded)
     }
 }

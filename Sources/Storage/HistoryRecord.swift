@@ -34,11 +34,17 @@ public struct HistoryRecord: Sendable, Hashable {
     public var operation: ChangeOperation
     /// For a rollback, the revision it restored.
     public var rolledBackTo: Int64?
+    /// Why meshd made the change (`ChangeMetadata.reason`); nil for a user's change.
+    public var reason: String?
     /// The resources it changed, in request order.
     public var changes: [Change]
 
     /// Creates a record.
-    public init(revision: Int64, time: Date, actor: String, operation: ChangeOperation, rolledBackTo: Int64?, changes: [Change]) {
+    public init(
+        revision: Int64, time: Date, actor: String, operation: ChangeOperation, rolledBackTo: Int64?, reason: String? = nil,
+        changes: [Change]
+    ) {
+        self.reason = reason
         self.revision = revision
         self.time = time
         self.actor = actor

@@ -1,16 +1,19 @@
 import MeshModel
 
-/// A resource's stored content without its key: `{apiVersion, labels, annotations, spec}`, the
-/// value of an etcd config key and of a history record's before/after. Revisions are never in it.
+/// A resource's stored content without its key: `{apiVersion, labels, annotations, spec,
+/// status?}`, the value of an etcd config key and of a history record's before/after. Revisions
+/// are never in it.
 public enum ResourceEnvelope {
     /// The envelope of `resource`.
     public static func encode(_ resource: ConfigResource) -> JSONValue {
-        .object([
+        var object: [String: JSONValue] = [
             "apiVersion": .string(resource.apiVersion),
             "labels": .object(resource.labels.mapValues { .string($0) }),
             "annotations": .object(resource.annotations.mapValues { .string($0) }),
             "spec": resource.spec,
-        ])
+        ]
+        if let status = resource.status { object["status"] = status }
+        return .object(object)
     }
 
     /// The resource `key` names with `envelope`'s content; nil when it is not an envelope (no
@@ -19,7 +22,8 @@ public enum ResourceEnvelope {
         guard case .object(let object) = envelope, case .string(let apiVersion)? = object["apiVersion"] else { return nil }
         return ConfigResource(
             key: key, apiVersion: apiVersion, labels: strings(object["labels"]),
-            annotations: strings(object["annotations"]), spec: object["spec"] ?? .object([:]))
+            annotations: strings(object["annotations"]), spec: object["spec"] ?? .object([:]),
+            status: key.kind.hasStatus ? object["status"] : nil)
     }
 
     private static func strings(_ value: JSONValue?) -> [String: String] {

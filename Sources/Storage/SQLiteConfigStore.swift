@@ -83,7 +83,7 @@ public final class SQLiteConfigStore: ConfigStore {
                 db,
                 HistoryRecord(
                     revision: next, time: now, actor: change.metadata.actor, operation: change.metadata.operation,
-                    rolledBackTo: change.metadata.rolledBackTo, changes: plan.changes))
+                    rolledBackTo: change.metadata.rolledBackTo, reason: change.metadata.reason, changes: plan.changes))
             try HistoryRow.prune(db, retention, now: now)
             try ChangeRow.prune(db, revision: next, keep: Self.changeLogRevisions)
             try Self.setRevision(db, next)

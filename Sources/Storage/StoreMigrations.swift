@@ -62,6 +62,10 @@ enum StoreMigrations {
                     );
                     """)
         }
+        // The status meshd writes of its own kinds (a Canary's progress); NULL for the others.
+        migrator.registerMigration("v4-config-status") { db in
+            try db.execute(sql: "ALTER TABLE config ADD COLUMN status TEXT")
+        }
         return migrator
     }
 }

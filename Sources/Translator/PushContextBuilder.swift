@@ -125,6 +125,8 @@ public enum PushContextBuilder {
                 if let warning = peerAuthentications.add(.init(key: input.key, createdRevision: input.createdRevision, spec: spec)) {
                     warnings.append(warning)
                 }
+            case .canary:
+                continue  // meshd's own: its steps are VirtualService changes, never translated itself
             case .secret(let spec):
                 let material = credentialMaterial[spec.material]
                 credentials.add(.init(key: input.key, spec: spec, material: material))

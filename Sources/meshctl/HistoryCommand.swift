@@ -52,16 +52,19 @@ struct HistoryCommand: AsyncParsableCommand {
         }
     }
 
-    /// The REVISION TIME ACTOR OPERATION CHANGES table.
+    /// The REVISION TIME ACTOR OPERATION CHANGES table, and REASON when a change meshd made
+    /// on its own (a canary's step) is listed.
     static func table(_ items: [JSONValue]) -> String {
-        var table = TextTable(header: ["REVISION", "TIME", "ACTOR", "OPERATION", "CHANGES"])
+        let reasons = items.contains { $0["reason"]?.stringValue != nil }
+        var table = TextTable(header: ["REVISION", "TIME", "ACTOR", "OPERATION", "CHANGES"] + (reasons ? ["REASON"] : []))
         for item in items {
             var operation = item["operation"]?.displayText ?? ""
             if let target = item["rolledBackTo"]?.displayText { operation += " to \(target)" }
-            table.append([
-                item["revision"]?.displayText ?? "", item["time"]?.displayText ?? "", item["actor"]?.displayText ?? "",
-                operation, changes(item["changes"]?.arrayValue ?? []),
-            ])
+            table.append(
+                [
+                    item["revision"]?.displayText ?? "", item["time"]?.displayText ?? "", item["actor"]?.displayText ?? "",
+                    operation, changes(item["changes"]?.arrayValue ?? []),
+                ] + (reasons ? [item["reason"]?.stringValue ?? ""] : []))
         }
         return table.render()
     }

@@ -53,7 +53,8 @@ enum KnownCrash: String, CaseIterable, Sendable {
                 for endpoint in se.endpoints {
                     localityWeights["se:" + (endpoint.locality ?? ""), default: 0] += UInt64(max(endpoint.weight ?? 1, 1))
                 }
-            case .destinationRule, .gateway, .sidecar, .peerAuthentication, .authorizationPolicy, .requestAuthentication, .telemetry, .secret:
+            case .destinationRule, .gateway, .sidecar, .peerAuthentication, .authorizationPolicy, .requestAuthentication, .telemetry, .secret,
+                .canary:
                 break
             }
         }
