@@ -177,6 +177,17 @@ let package = Package(
         .target(name: "SidecarInjection", dependencies: ["MeshModel", "MeshCommon"], swiftSettings: swiftSettings),
         // What an install is made of (docs/install.md): pure, printed and applied by meshctl.
         .target(name: "MeshInstall", dependencies: ["MeshModel", "SidecarInjection"], swiftSettings: swiftSettings),
+        // Canary steps (docs/canary-steps.md): the pure rules (routes, judge, writes) and the
+        // driver that runs on the replica elected for singleton work.
+        .target(
+            name: "CanaryDelivery",
+            dependencies: [
+                "MeshModel", "Storage", "ObservedTraffic",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Observed traffic (docs/observed-traffic.md): PromQL per source, the report, Prometheus' HTTP API.
         .target(
             name: "ObservedTraffic",
@@ -191,7 +202,7 @@ let package = Package(
             name: "AdminAPI",
             dependencies: [
                 "MeshModel", "Storage", "PushPipeline", "XDSCore", "Translator", "Discovery", "CertificateAuthority", "MeshInputs",
-                "Kubernetes", "SidecarInjection", "ObservedTraffic",
+                "Kubernetes", "SidecarInjection", "ObservedTraffic", "CanaryDelivery",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -260,7 +271,7 @@ let package = Package(
             dependencies: [
                 "MeshModel", "MeshCommon", "Storage", "Discovery", "Translator", "PushPipeline", "XDS", "AdminAPI", "EnvoyAPI",
                 "CertificateAuthority", "MeshInputs", "Kubernetes", "KubernetesStore",
-                "EtcdStore", "SidecarInjection", "ObservedTraffic",
+                "EtcdStore", "SidecarInjection", "ObservedTraffic", "CanaryDelivery",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),

@@ -20,6 +20,7 @@ public enum AdminRouter {
         RegistryDebugController(dependencies: dependencies).register(on: router)
         OverviewController(dependencies: dependencies).register(on: router)
         TrafficController(dependencies: dependencies).register(on: router)
+        CanaryController(dependencies: dependencies).register(on: router)
         DashboardController().register(on: router)
         if let identity = dependencies.identity { IdentityController(identity: identity).register(on: router) }
         router.get("/api/v1/openapi.json") { request, _ -> Response in

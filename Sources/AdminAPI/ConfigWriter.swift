@@ -54,8 +54,33 @@ struct ConfigWriter: Sendable {
         for document in documents where !document.resource.key.kind.isAppliedAsDocument {
             throw Self.secretThroughSecretsAPI(document.resource.key)
         }
-        let puts = documents.map { ConfigWrite.Put($0.resource, expected: $0.resourceVersion.map { .revision($0) }) }
+        var puts = documents.map { ConfigWrite.Put($0.resource, expected: $0.resourceVersion.map { .revision($0) }) }
+        for index in puts.indices where puts[index].resource.key.kind.hasStatus {
+            puts[index].resource.status = try await carriedStatus(for: puts[index].resource)
+        }
         return try await commit(ConfigWrite(puts: puts, metadata: ChangeMetadata(actor: actor, operation: .apply)), dryRun: dryRun)
+    }
+
+    /// The status an apply of `resource` keeps: a status is meshd's, never the document's, so
+    /// an apply of an unchanged spec keeps the stored one (a re-applied file changes nothing);
+    /// a changed spec starts afresh, except while a canary is running, when it is refused.
+    private func carriedStatus(for resource: ConfigResource) async throws -> JSONValue? {
+        guard let stored = try await store.get(resource.key), let status = stored.resource.status else { return nil }
+        if stored.resource.spec == resource.spec { return status }
+        if let phase = status["phase"]?.stringValue.flatMap(CanaryStatus.Phase.init(rawValue:)), !phase.isFinal {
+            throw AdminError(
+                code: "conflict", status: .conflict,
+                message:
+                    "the canary is \(phase.rawValue): its spec cannot change until it ends (meshctl canary abort \(resource.key.name) -n \(resource.key.namespace), or promote)",
+                resource: resource.key.description, field: "spec")
+        }
+        return nil
+    }
+
+    /// Commits a write meshd makes on its own (a canary's step): the same checks as an apply,
+    /// then the write; the answer is an apply's.
+    func commitOwn(_ write: ConfigWrite) async throws -> JSONValue {
+        try await commit(write)
     }
 
     /// Writes one credential's `Secret` resource, its material (already in the vault) staged in

@@ -1,3 +1,5 @@
+import Foundation
+import MeshCommon
 import MeshModel
 import PushPipeline
 import Storage
@@ -25,6 +27,19 @@ struct MeshEventFeed: Sendable {
         let revisions = store.revisions()
         group.addTask {
             for await revision in revisions { sink.yield(.revision(revision)) }
+        }
+        let canaryRevisions = store.revisions()
+        let store = self.store
+        group.addTask {
+            // Decisions are store writes, so every replica sees each one, whichever drives it.
+            var seen = await Self.lastDecisions(store)
+            for await _ in canaryRevisions {
+                let now = await Self.lastDecisions(store)
+                for (key, event) in now.sorted(by: { $0.key < $1.key }) where seen[key] != event {
+                    sink.yield(.canary(event))
+                }
+                seen = now
+            }
         }
         let changes = statuses.changes()
         let registry = self.statuses
@@ -64,6 +79,25 @@ struct MeshEventFeed: Sendable {
                 sink.yield(.keepAlive)
             }
         }
+    }
+
+    /// Each canary's newest decision as its event's data: `{namespace, name, phase, weight,
+    /// decision, reason, time}`.
+    static func lastDecisions(_ store: any ConfigStore) async -> [ConfigKey: JSONValue] {
+        guard let canaries = try? await store.list(kind: .canary, namespace: nil) else { return [:] }
+        var events: [ConfigKey: JSONValue] = [:]
+        for stored in canaries {
+            let key = stored.resource.key
+            guard let json = stored.resource.status, let status = try? CanaryStatus(json: json, resource: key.description),
+                let decision = status.decisions.last
+            else { continue }
+            events[key] = .object([
+                "namespace": .string(key.namespace), "name": .string(key.name), "phase": .string(status.phase.rawValue),
+                "weight": .number(Double(status.weight)), "decision": .string(decision.verb.rawValue), "reason": .string(decision.reason),
+                "time": .string(decision.time.rfc3339),
+            ])
+        }
+        return events
     }
 
     /// What the dashboard shows of the proxies, to tell a visible change from an ACK of the

@@ -7,6 +7,8 @@ enum ServerSentEvent: Sendable, Hashable {
     case revision(Int64)
     /// Some connected proxy's state changed (connected, disconnected, synced, stale, NACKed).
     case proxies
+    /// A canary made a decision: `{namespace, name, phase, weight, decision, reason, time}`.
+    case canary(JSONValue)
     /// A comment line that keeps idle connections (and proxies in between) from timing out.
     case keepAlive
 
@@ -17,6 +19,8 @@ enum ServerSentEvent: Sendable, Hashable {
             "event: revision\ndata: \(JSONValue.object(["revision": .number(Double(revision))]).canonicalJSON())\n\n"
         case .proxies:
             "event: proxies\ndata: {}\n\n"
+        case .canary(let data):
+            "event: canary\ndata: \(data.canonicalJSON())\n\n"
         case .keepAlive:
             ": keep-alive\n\n"
         }

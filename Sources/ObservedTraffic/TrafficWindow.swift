@@ -14,6 +14,11 @@ public struct TrafficWindow: Sendable, Hashable, CustomStringConvertible {
 
     private init(checkedSeconds: Int) { self.seconds = checkedSeconds }
 
+    /// The window of a canary's step: its interval, which the operator chose knowing the scrape
+    /// interval, so it may be shorter than `bounds` admits from a query (down to 2 s, a rate's
+    /// two scrapes at Prometheus' shortest sensible 1 s interval); clamped to 2 s–1 h.
+    public init(stepSeconds: Int) { self.seconds = min(max(stepSeconds, 2), Self.bounds.upperBound) }
+
     /// Parses `30s`, `1m`, `1m30s`, `2h` (Istio's duration syntax, whole seconds).
     /// - Throws: `ObservedTrafficError.badRequest` naming the problem.
     public init(parsing text: String) throws(ObservedTrafficError) {

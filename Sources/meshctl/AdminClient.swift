@@ -168,6 +168,14 @@ struct AdminClient: Sendable {
         try JSONValue.parse(try await send(.get, "/debug/authz", query: [("proxyID", proxyID)]), what: "authz check")
     }
 
+    /// `POST /api/v1/canaries/NAMESPACE/NAME/OPERATION` (abort, promote, resume).
+    func canaryOperation(_ operation: String, namespace: String, name: String) async throws -> JSONValue {
+        var allowed = CharacterSet.urlPathAllowed
+        allowed.remove("/")
+        let segments = [namespace, name, operation].map { $0.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0 }
+        return try JSONValue.parse(try await send(.post, "/api/v1/canaries/" + segments.joined(separator: "/")), what: "canary \(operation)")
+    }
+
     /// `GET /debug/mesh`: the mesh config in force.
     /// `GET /api/v1/traffic?host=…&window=…`: observed traffic per subset, from Prometheus.
     func traffic(host: String, window: String) async throws -> JSONValue {

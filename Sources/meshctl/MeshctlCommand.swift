@@ -26,6 +26,7 @@ struct MeshctlCommand: AsyncParsableCommand {
             HistoryCommand.self,
             DiffCommand.self,
             RollbackCommand.self,
+            CanaryCommand.self,
             ProxyStatusCommand.self,
             ProxyConfigCommand.self,
             BootstrapCommand.self,

@@ -26,6 +26,7 @@ struct ResourceResult: Decodable, Sendable {
         "authorizationpolicy": "security.istio.io",
         "requestauthentication": "security.istio.io",
         "telemetry": "telemetry.istio.io",
+        "canary": "meshd.io",
     ]
 
     /// `virtualservice.networking.istio.io/reviews`, as kubectl names a resource.

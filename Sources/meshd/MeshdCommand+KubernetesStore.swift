@@ -86,7 +86,8 @@ extension MeshdCommand {
     /// prunes it, keeps the webhook configuration trusting meshd and writes resources' status
     /// (validation messages) after each build.
     func kubernetesElection(
-        _ parts: KubernetesStoreParts, publisher: PushContextPublisher, index: SharedConfigIndex, logger: Logger
+        _ parts: KubernetesStoreParts, publisher: PushContextPublisher, index: SharedConfigIndex, singletons: SingletonWork,
+        logger: Logger
     ) -> KubeLeaderElection {
         let patcher = WebhookConfigPatcher(api: parts.api, name: webhookConfigName, caBundlePEM: parts.rootPEM, logger: logger)
         let injectorPatcher = WebhookConfigPatcher(
@@ -102,6 +103,7 @@ extension MeshdCommand {
                 group.addTask { await injectorPatcher.run() }
                 group.addTask { await roots.run() }
                 group.addTask { await StatusReporting.run(store: store, publisher: publisher, index: index) }
+                group.addTask { await singletons.run() }
             }
         }
     }

@@ -41,9 +41,11 @@ extension MeshdCommand {
     /// `sqlite`: the embedded store and the identity files in the data directory. `etcd://…`:
     /// the shared store and the sealed cluster identity; needs `--kek-file`. `kubernetes`:
     /// Istio's objects in the API server (`withKubernetesStore`).
+    /// `singletons` runs on one replica at a time: always on a lone SQLite meshd, on the
+    /// elected replica on etcd.
     func withStore(
-        directory: URL, health: ServingHealth, statuses: ProxyStatusRegistry, caMetrics: CAMetrics, logger: Logger,
-        _ body: (StoreContext) async throws -> Void
+        directory: URL, health: ServingHealth, statuses: ProxyStatusRegistry, caMetrics: CAMetrics, singletons: SingletonWork,
+        logger: Logger, _ body: (StoreContext) async throws -> Void
     ) async throws {
         let caDirectory = caDir.map { URL(fileURLWithPath: $0) }
         guard let retention = HistoryRetention.parse(historyRetention) else {
@@ -54,7 +56,9 @@ extension MeshdCommand {
             let identity = try MeshIdentity.load(
                 dataDirectory: directory, caDirectory: caDirectory,
                 trustDomain: trustDomain, metrics: caMetrics, logger: logger)
-            try await body(StoreContext(store: store, vault: store, identity: identity, services: [], peers: nil))
+            // One meshd, so it leads: its singleton work runs for as long as it does.
+            let singleton = BackgroundService { await singletons.run() }
+            try await body(StoreContext(store: store, vault: store, identity: identity, services: [singleton], peers: nil))
             return
         }
         if storeSpec == "kubernetes" {
@@ -95,13 +99,15 @@ extension MeshdCommand {
                 SynczEntries.local(statuses)
             }
             logger.info("replica on etcd", metadata: ["replica": "\(replica)", "endpoints": "\(endpoints)"])
-            // Singleton work runs on the elected replica only: history pruning and etcd compaction.
+            // Singleton work runs on the elected replica only: history pruning, etcd compaction
+            // and whatever meshd adds (the canaries' driver).
             let pruner = EtcdHistoryPruner(client: client, keyspace: keyspace, retention: retention, interval: .seconds(60), logger: logger)
             let compactor = compaction > .zero ? EtcdCompactor(client: client, interval: compaction, logger: logger) : nil
             let election = EtcdElection(client: client, keyspace: keyspace, replicaID: replica, logger: logger) {
                 await withDiscardingTaskGroup { group in
                     group.addTask { await pruner.run() }
                     if let compactor { group.addTask { await compactor.run() } }
+                    group.addTask { await singletons.run() }
                 }
             }
             let services: [any Service] = [store, share, election]

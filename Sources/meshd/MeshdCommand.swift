@@ -1,5 +1,6 @@
 import AdminAPI
 import ArgumentParser
+import CanaryDelivery
 import CertificateAuthority
 import EnvoyAPI
 import EtcdStore
@@ -256,9 +257,10 @@ struct MeshdCommand: AsyncParsableCommand {
         let injection = try injectionValues()
         let traffic = try observedTraffic()
         let kubernetes = try kubernetesRegistry(health: health, logger: logger)
+        let singletons = SingletonWork()
         try await withStore(
             directory: directory, health: health, statuses: statuses,
-            caMetrics: caMetrics, logger: logger
+            caMetrics: caMetrics, singletons: singletons, logger: logger
         ) { opened in
             let store = opened.store
             let identity = opened.identity.reviewing(kubernetes?.tokenReview, metrics: caMetrics, logger: logger)
@@ -321,19 +323,27 @@ struct MeshdCommand: AsyncParsableCommand {
                     services: [authenticatedADS, identity.renewalService]),
                 name: "CA renewal and authenticated xDS mTLS server", addressKey: "renew_address", logger: logger)
 
-            let election = opened.kubernetes.map { kubernetesElection($0, publisher: publisher, index: configIndex, logger: logger) }
+            let election = opened.kubernetes.map {
+                kubernetesElection($0, publisher: publisher, index: configIndex, singletons: singletons, logger: logger)
+            }
             let trusted = Self.list(adminTrustedAddresses)
             // The names meshd is reached by are the ones its certificate names, unless told otherwise.
             let allowedHosts = adminAllowedHosts.map(Self.list) ?? Set(dnsNames)
-            let router = AdminRouter.make(
-                AdminDependencies(
-                    store: store, publisher: publisher, statuses: statuses, metrics: prometheus, logger: logger,
-                    adminToken: identity.adminToken, trustedAddresses: trusted, allowedHostNames: allowedHosts,
-                    allowLoopbackTokenMinting: allowLoopbackTokenMinting, health: health, configIndex: configIndex,
-                    identity: .init(ca: identity.ca, tokens: identity.tokens), peers: opened.peers, generators: generators,
-                    vault: opened.vault, meshInputs: .init(settings: settings, meshConfig: meshConfigWatcher, jwks: jwks),
-                    kubernetes: kubernetes?.discovery, ledgerStatus: election.map { Self.ledgerStatus(opened.kubernetes, $0) },
-                    traffic: traffic))
+            let adminDependencies = AdminDependencies(
+                store: store, publisher: publisher, statuses: statuses, metrics: prometheus, logger: logger,
+                adminToken: identity.adminToken, trustedAddresses: trusted, allowedHostNames: allowedHosts,
+                allowLoopbackTokenMinting: allowLoopbackTokenMinting, health: health, configIndex: configIndex,
+                identity: .init(ca: identity.ca, tokens: identity.tokens), peers: opened.peers, generators: generators,
+                vault: opened.vault, meshInputs: .init(settings: settings, meshConfig: meshConfigWatcher, jwks: jwks),
+                kubernetes: kubernetes?.discovery, ledgerStatus: election.map { Self.ledgerStatus(opened.kubernetes, $0) },
+                traffic: traffic)
+            let router = AdminRouter.make(adminDependencies)
+            // Canaries (docs/canary-steps.md): driven by the replica that leads singleton work,
+            // their gauges kept on every replica from the store.
+            let canaries = adminDependencies.canaryOperator()
+            let canaryRunner = CanaryRunner(canaries: canaries, logger: logger)
+            singletons.add { await canaryRunner.run() }
+            let canaryGauges = BackgroundService { await canaries.metrics?.follow(store) }
             let adminLogger = logger
             let admin = Application(
                 router: router,
@@ -354,7 +364,8 @@ struct MeshdCommand: AsyncParsableCommand {
                 identity: identity, dnsNames: dnsNames, injection: injection, logger: logger)
 
             var lifecycle = ServiceGroupConfiguration(
-                services: opened.services + [debouncer, jwks, grpc, tls, renewal, admin] + (meshConfigWatcher.map { [$0] } ?? [])
+                services: opened.services + [debouncer, jwks, grpc, tls, renewal, admin, canaryGauges]
+                    + (meshConfigWatcher.map { [$0] } ?? [])
                     + (webhook.map { [$0] } ?? []) + (election.map { [$0] } ?? [])
                     + (kubernetes.map { [KubernetesDiscoveryService(discovery: $0.discovery)] } ?? [])
                     + rootCertServices(kubernetes, rootPEM: identity.ca.rootCertificatePEM, logger: logger),

@@ -1,0 +1,61 @@
+import CanaryDelivery
+import Hummingbird
+import MeshModel
+import Storage
+
+/// `/api/v1/canaries`: the canaries with their status, and the operations on one (abort,
+/// promote, resume). Any replica answers: each operation is one store write that expects the
+/// canary as read, and the replica driving the canaries takes it from there
+/// (docs/canary-steps.md).
+struct CanaryController: Sendable {
+    let dependencies: AdminDependencies
+
+    func register(on router: Router<AdminRequestContext>) {
+        let store = dependencies.store
+        let canaries = dependencies.canaryOperator()
+
+        router.get("/api/v1/canaries") { request, _ -> Response in
+            let parameters = try request.query(allowing: ["namespace"])
+            let items = try await store.list(kind: .canary, namespace: parameters.get("namespace"))
+            return JSONResponse.make(.object(["items": .array(items.map { $0.resource.toJSONValue(resourceVersion: $0.revision) })]))
+        }
+
+        router.get("/api/v1/canaries/:namespace/:name") { _, context -> Response in
+            let key = try Self.key(context)
+            guard let stored = try await store.get(key) else { throw AdminError.notFound("\(key)") }
+            return JSONResponse.make(stored.resource.toJSONValue(resourceVersion: stored.revision))
+        }
+
+        router.post("/api/v1/canaries/:namespace/:name/:operation") { _, context -> Response in
+            let key = try Self.key(context)
+            let operation = context.parameters.get("operation") ?? ""
+            do {
+                switch operation {
+                case "abort": _ = try await canaries.abort(key, actor: context.actor)
+                case "promote": _ = try await canaries.promote(key, actor: context.actor)
+                case "resume": _ = try await canaries.resume(key, actor: context.actor)
+                default:
+                    throw AdminError(
+                        code: "notFound", status: .notFound,
+                        message: "no canary operation \"\(operation.prefix(64))\"; operations: abort, promote, resume")
+                }
+            } catch let error as CanaryError {
+                switch error {
+                case .notFound: throw AdminError.notFound(error.description)
+                case .conflict: throw AdminError(code: "conflict", status: .conflict, message: error.description, resource: key.description)
+                }
+            }
+            guard let stored = try await store.get(key) else { throw AdminError.notFound("\(key)") }
+            return JSONResponse.make(.object(["canary": stored.resource.toJSONValue(resourceVersion: stored.revision)]))
+        }
+    }
+
+    private static func key(_ context: AdminRequestContext) throws -> ConfigKey {
+        let namespace = context.parameters.get("namespace") ?? ""
+        let name = context.parameters.get("name") ?? ""
+        guard NameRules.isDNS1123Label(namespace), NameRules.isDNS1123Subdomain(name) else {
+            throw AdminError.notFound("Canary \(namespace.prefix(64))/\(name.prefix(253))")
+        }
+        return ConfigKey(kind: .canary, namespace: namespace, name: name)
+    }
+}
