@@ -316,6 +316,9 @@ let package = Package(
         .testTarget(name: "SidecarInjectionTests", dependencies: ["SidecarInjection", "MeshModel"], swiftSettings: swiftSettings),
         .testTarget(name: "MeshInstallTests", dependencies: ["MeshInstall", "SidecarInjection", "MeshModel"], swiftSettings: swiftSettings),
         .testTarget(name: "ObservedTrafficTests", dependencies: ["ObservedTraffic", "MeshModel"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "CanaryDeliveryTests", dependencies: ["CanaryDelivery", "ObservedTraffic", "MeshModel", "Storage", "MeshTesting"],
+            swiftSettings: swiftSettings),
         .testTarget(name: "DiscoveryTests", dependencies: ["Discovery", "MeshModel"], swiftSettings: swiftSettings),
         .testTarget(name: "KubernetesTests", dependencies: ["Kubernetes", "MeshModel", "Discovery"], swiftSettings: swiftSettings),
         .testTarget(
