@@ -1,4 +1,5 @@
 import CanaryDelivery
+import Foundation
 import Hummingbird
 import MeshModel
 import Storage
@@ -26,8 +27,21 @@ struct CanaryController: Sendable {
             return JSONResponse.make(stored.resource.toJSONValue(resourceVersion: stored.revision))
         }
 
-        router.post("/api/v1/canaries/:namespace/:name/:operation") { _, context -> Response in
+        router.post("/api/v1/canaries/:namespace/:name/:operation") { request, context -> Response in
             let key = try Self.key(context)
+            // The operation is in the path; a body, when sent, is an empty JSON object.
+            var request = request
+            let text = try await request.text()
+            if !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                guard case .object(let members) = try JSONValue.parse(json: text) else {
+                    throw AdminError(code: "invalid", status: .unprocessableContent, message: "expected an empty JSON object, {}")
+                }
+                if let extra = members.keys.sorted().first {
+                    throw AdminError(
+                        code: "invalid", status: .unprocessableContent, message: "unknown field; a canary operation takes none",
+                        field: String(extra.prefix(64)))
+                }
+            }
             let operation = context.parameters.get("operation") ?? ""
             do {
                 switch operation {
@@ -42,7 +56,7 @@ struct CanaryController: Sendable {
             } catch let error as CanaryError {
                 switch error {
                 case .notFound: throw AdminError.notFound(error.description)
-                case .conflict: throw AdminError(code: "conflict", status: .conflict, message: error.description, resource: key.description)
+                case .conflict: throw AdminError(code: "conflict", status: .conflict, message: error.description)
                 }
             }
             guard let stored = try await store.get(key) else { throw AdminError.notFound("\(key)") }

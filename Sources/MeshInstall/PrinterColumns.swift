@@ -24,9 +24,17 @@ public struct PrinterColumn: Sendable, Hashable {
         table[kind.rawValue] ?? []
     }
 
-    /// Every kind's columns, read once.
+    /// Every kind's columns, read once. meshd's own `Canary` has no CRD yet: its columns are
+    /// stated here, in the CRD's terms.
     static let table: [String: [PrinterColumn]] = {
-        var table: [String: [PrinterColumn]] = [:]
+        var table: [String: [PrinterColumn]] = [
+            "Canary": [
+                PrinterColumn(name: "Host", type: "string", jsonPath: ".spec.host"),
+                PrinterColumn(name: "Phase", type: "string", jsonPath: ".status.phase"),
+                PrinterColumn(name: "Weight", type: "integer", jsonPath: ".status.weight"),
+                PrinterColumn(name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp"),
+            ]
+        ]
         for crd in (try? InstallManifest.crds()) ?? [] {
             guard let kind = crd["spec"]?["names"]?["kind"]?.stringValue,
                 let columns = crd["spec"]?["versions"]?[0]?["additionalPrinterColumns"]?.arrayValue

@@ -173,7 +173,10 @@ struct AdminClient: Sendable {
         var allowed = CharacterSet.urlPathAllowed
         allowed.remove("/")
         let segments = [namespace, name, operation].map { $0.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0 }
-        return try JSONValue.parse(try await send(.post, "/api/v1/canaries/" + segments.joined(separator: "/")), what: "canary \(operation)")
+        return try JSONValue.parse(
+            try await send(
+                .post, "/api/v1/canaries/" + segments.joined(separator: "/"), body: Data("{}".utf8), contentType: "application/json"),
+            what: "canary \(operation)")
     }
 
     /// `GET /debug/mesh`: the mesh config in force.
