@@ -103,6 +103,14 @@ async function refresh() {
     state.overview = overview;
     renderOverview(overview);
   } catch (error) { showError(error); }
+  if (withHistory || !state.canaries) {
+    try {
+      const canaries = await api("GET", "/api/v1/canaries");
+      clearErrors("GET /api/v1/canaries");
+      state.canaries = canaries.items || [];
+      renderCanaries(state.canaries, operateCanary);
+    } catch (error) { showError(error); }
+  }
   if (withHistory || !state.history) {
     try {
       const history = await api("GET", "/api/v1/history?limit=" + HISTORY_LIMIT);
@@ -183,6 +191,12 @@ function handleFrame(frame) {
     scheduleRefresh(true);
   } else if (type === "proxies") {
     scheduleRefresh(false);
+  } else if (type === "canary") {
+    try {
+      const event = JSON.parse(data);
+      notice("Canary " + event.namespace + "/" + event.name + ": " + event.decision + " at " + event.weight + "% (" + event.phase + "): " + event.reason);
+    } catch (_) { /* a malformed frame only skips the notice */ }
+    scheduleRefresh(true);
   }
 }
 
@@ -279,6 +293,21 @@ async function rollbackTo(revision) {
     clearErrors("POST /api/v1/rollback");
     notice("Rolled back to revision " + result.rolledBackTo + " as revision " + result.revision
       + ((result.warnings || []).length ? " (" + result.warnings.length + " warning(s))" : ""));
+    scheduleRefresh(true);
+  } catch (error) { showError(error); }
+}
+
+// ---------------------------------------------------------------- canary actions
+
+async function operateCanary(namespace, name, operation) {
+  const what = { abort: "restore its VirtualService as it was before the canary", promote: "send 100% to the new subset",
+    resume: "apply the current step's weights again and go on" }[operation];
+  if (!window.confirm(operation[0].toUpperCase() + operation.slice(1) + " canary " + namespace + "/" + name + ": " + what + "?")) return;
+  try {
+    const path = "/api/v1/canaries/" + encodeURIComponent(namespace) + "/" + encodeURIComponent(name) + "/" + operation;
+    const result = await api("POST", path, {});
+    clearErrors("POST /api/v1/canaries");
+    notice("Canary " + namespace + "/" + name + ": " + ((result.canary.status || {}).message || operation));
     scheduleRefresh(true);
   } catch (error) { showError(error); }
 }

@@ -204,6 +204,7 @@ function renderHistory(history) {
       title: item.revision === newest ? "this is the current configuration" : "restore the configuration as it was right after revision " + item.revision },
     "Roll back to here");
     rollback.addEventListener("click", () => rollbackTo(item.revision));
+    if (item.reason) changes.push(el("div", { class: "reason" }, item.reason));
     body.append(el("tr", { "data-revision": item.revision },
       el("td", {}, String(item.revision)), el("td", {}, item.time || ""), el("td", {}, item.actor || ""),
       el("td", {}, operation), el("td", {}, changes), el("td", { class: "actions" }, diff, rollback)));
@@ -213,4 +214,35 @@ function renderHistory(history) {
 
 function renderHistoryMissing() {
   clear($("history").tBodies[0]).append(el("tr", {}, el("td", { colspan: 6, class: "muted" }, "this meshd keeps no history (GET /api/v1/history answered 404)")));
+}
+
+// ---------------------------------------------------------------- rendering: canaries
+
+/** One row per canary: phase, step, weight, its decisions (newest first) and the operations its phase allows. */
+function renderCanaries(canaries, operate) {
+  const body = clear($("canaries").tBodies[0]);
+  for (const canary of canaries) {
+    const spec = canary.spec || {};
+    const status = canary.status || {};
+    const name = canary.metadata.namespace + "/" + canary.metadata.name;
+    const phase = status.phase || "Pending";
+    const steps = (spec.steps || []).length;
+    const decisions = (status.decisions || []).slice().reverse().map((d) =>
+      el("div", { class: "decision", "data-decision": d.decision }, d.time + " " + d.decision + " " + d.weight + "%: " + d.reason));
+    const actions = [];
+    const active = phase === "Progressing" || phase === "Paused";
+    for (const operation of ["resume", "promote", "abort"]) {
+      if (!active || (operation === "resume" && phase !== "Paused")) continue;
+      const button = el("button", { type: "button", class: operation + "-button" }, operation[0].toUpperCase() + operation.slice(1));
+      button.addEventListener("click", () => operate(canary.metadata.namespace, canary.metadata.name, operation));
+      actions.push(button);
+    }
+    body.append(el("tr", { "data-canary": name, "data-phase": phase },
+      el("td", {}, name), el("td", {}, String(spec.host || "")), el("td", {}, (spec.from || "") + " → " + (spec.to || "")),
+      el("td", { class: "phase " + phase.toLowerCase() }, phase), el("td", {}, status.step === undefined ? "–" : (status.step + 1) + "/" + steps),
+      el("td", { class: "canary-weight" }, status.weight === undefined ? "–" : percent(status.weight)),
+      el("td", { class: "decisions" }, decisions.length ? decisions : (status.message || "waiting for meshd to start it")),
+      el("td", { class: "actions" }, actions)));
+  }
+  if (!canaries.length) body.append(el("tr", {}, el("td", { colspan: 8, class: "muted" }, "no canaries")));
 }
