@@ -20,7 +20,7 @@ extension AdminDependencies {
             }
         }
         let environment = CanaryEnvironment(
-            store: store, commit: { write in _ = try await writer.commitOwn(write) }, observe: observe)
+            store: store, commit: { write in try await writer.commitOwn(write) }, observe: observe)
         return CanaryOperator(environment: environment, metrics: CanaryMetrics(registry: metrics))
     }
 }

@@ -43,11 +43,12 @@ struct CanaryController: Sendable {
                 }
             }
             let operation = context.parameters.get("operation") ?? ""
+            let outcome: CanaryOperator.Outcome
             do {
                 switch operation {
-                case "abort": _ = try await canaries.abort(key, actor: context.actor)
-                case "promote": _ = try await canaries.promote(key, actor: context.actor)
-                case "resume": _ = try await canaries.resume(key, actor: context.actor)
+                case "abort": outcome = try await canaries.abort(key, actor: context.actor)
+                case "promote": outcome = try await canaries.promote(key, actor: context.actor)
+                case "resume": outcome = try await canaries.resume(key, actor: context.actor)
                 default:
                     throw AdminError(
                         code: "notFound", status: .notFound,
@@ -59,8 +60,11 @@ struct CanaryController: Sendable {
                 case .conflict: throw AdminError(code: "conflict", status: .conflict, message: error.description)
                 }
             }
-            guard let stored = try await store.get(key) else { throw AdminError.notFound("\(key)") }
-            return JSONResponse.make(.object(["canary": stored.resource.toJSONValue(resourceVersion: stored.revision)]))
+            guard let stored = try await store.get(key), case .object(var answer) = outcome.answer else {
+                throw AdminError.notFound("\(key)")
+            }
+            answer["canary"] = stored.resource.toJSONValue(resourceVersion: stored.revision)
+            return JSONResponse.make(.object(answer))
         }
     }
 

@@ -67,6 +67,8 @@ struct ConfigWriter: Sendable {
     private func carriedStatus(for resource: ConfigResource) async throws -> JSONValue? {
         guard let stored = try await store.get(resource.key), let status = stored.resource.status else { return nil }
         if stored.resource.spec == resource.spec { return status }
+        // A spec that is wrong is answered as wrong first, whatever the canary is doing.
+        _ = try ConfigValidator.validateForWrite(resource)
         if let phase = status["phase"]?.stringValue.flatMap(CanaryStatus.Phase.init(rawValue:)), !phase.isFinal {
             throw AdminError(
                 code: "conflict", status: .conflict,

@@ -22,8 +22,9 @@ public enum CanaryError: Error, Sendable, Equatable, CustomStringConvertible {
 public struct CanaryEnvironment: Sendable {
     /// The config store, read for canaries, their VirtualServices and history.
     public var store: any ConfigStore
-    /// Commits a write through the admin API's write path (validated and checked as an apply).
-    public var commit: @Sendable (ConfigWrite) async throws -> Void
+    /// Commits a write through the admin API's write path (validated and checked as an apply);
+    /// the answer is an apply's (`revision`, `results`, `warnings`).
+    public var commit: @Sendable (ConfigWrite) async throws -> JSONValue
     /// The observed traffic of a host over a window (seconds); nil without `--prometheus-url`.
     public var observe:
         (@Sendable (_ host: String, _ namespace: String, _ windowSeconds: Int) async throws(ObservedTrafficError) -> TrafficReport.ServiceTraffic?)?
@@ -32,7 +33,7 @@ public struct CanaryEnvironment: Sendable {
 
     /// Creates an environment.
     public init(
-        store: any ConfigStore, commit: @escaping @Sendable (ConfigWrite) async throws -> Void,
+        store: any ConfigStore, commit: @escaping @Sendable (ConfigWrite) async throws -> JSONValue,
         observe: (
             @Sendable (_ host: String, _ namespace: String, _ windowSeconds: Int) async throws(ObservedTrafficError) -> TrafficReport.ServiceTraffic?
         )?,
@@ -76,10 +77,20 @@ public struct CanaryOperator: Sendable {
             virtualService: CanaryCase.virtualService(for: spec, namespace: key.namespace, among: candidates))
     }
 
-    /// Commits `transition` and counts its decision.
-    func perform(_ transition: CanaryWrites.Transition, on c: CanaryCase) async throws {
-        try await environment.commit(transition.write)
+    /// Commits `transition` and counts its decision; the write's answer.
+    @discardableResult
+    func perform(_ transition: CanaryWrites.Transition, on c: CanaryCase) async throws -> JSONValue {
+        let answer = try await environment.commit(transition.write)
         metrics?.decided(namespace: c.key.namespace, name: c.key.name, verb: transition.decision.verb)
+        return answer
+    }
+
+    /// What an operation did: the canary's status after it and the write's answer (an apply's).
+    public struct Outcome: Sendable {
+        /// The status written.
+        public var status: CanaryStatus
+        /// The write's answer: `revision`, `results`, `warnings`.
+        public var answer: JSONValue
     }
 
     /// The VirtualService as it was at the canary's base revision (read from history); when
@@ -101,28 +112,26 @@ public struct CanaryOperator: Sendable {
     }
 
     /// Rolls `key` back to its pre-canary VirtualService by hand (phase Aborted).
-    public func abort(_ key: ConfigKey, actor: String) async throws -> CanaryStatus {
+    public func abort(_ key: ConfigKey, actor: String) async throws -> Outcome {
         let c = try await active(key, "abort")
         guard let (restored, note) = await restored(c) else { throw CanaryError.conflict("\(key): its VirtualService no longer exists") }
         let reason = "aborted by \(actor): VirtualService back as at revision \(c.status?.baseRevision ?? 0)" + (note.map { "; \($0)" } ?? "")
         guard let transition = CanaryWrites.rollback(c, restored: restored, now: environment.now(), verb: .abort, reason: reason, actor: actor)
         else { throw CanaryError.conflict("\(key) has not started") }
-        try await perform(transition, on: c)
-        return transition.status
+        return Outcome(status: transition.status, answer: try await perform(transition, on: c))
     }
 
     /// Sends 100% to the new subset by hand (phase Succeeded).
-    public func promote(_ key: ConfigKey, actor: String) async throws -> CanaryStatus {
+    public func promote(_ key: ConfigKey, actor: String) async throws -> Outcome {
         let c = try await active(key, "promote")
         guard let transition = CanaryWrites.promote(c, now: environment.now(), actor: actor) else {
             throw CanaryError.conflict("\(key): its VirtualService no longer exists")
         }
-        try await perform(transition, on: c)
-        return transition.status
+        return Outcome(status: transition.status, answer: try await perform(transition, on: c))
     }
 
     /// Resumes a paused canary at its current step.
-    public func resume(_ key: ConfigKey, actor: String) async throws -> CanaryStatus {
+    public func resume(_ key: ConfigKey, actor: String) async throws -> Outcome {
         let c = try await active(key, "resume")
         guard c.status?.phase == .paused else {
             throw CanaryError.conflict("\(key) is \(c.status?.phase.rawValue ?? "not started"): only a Paused canary resumes")
@@ -134,8 +143,7 @@ public struct CanaryOperator: Sendable {
         guard let transition = CanaryWrites.resume(c, now: environment.now(), actor: actor) else {
             throw CanaryError.conflict("\(key): its VirtualService no longer exists")
         }
-        try await perform(transition, on: c)
-        return transition.status
+        return Outcome(status: transition.status, answer: try await perform(transition, on: c))
     }
 
     /// The canary `key`, refused unless it has started and not finished.

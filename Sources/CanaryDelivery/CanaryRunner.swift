@@ -58,24 +58,37 @@ public final class CanaryRunner: Sendable {
             logger.warning("cannot list canaries", metadata: ["error": "\(error)"])
             return
         }
+        var cases: [CanaryCase] = []
         for canary in stored {
+            do {
+                if let c = try await canaries.read(canary) { cases.append(c) }
+            } catch {
+                logger.warning("cannot read canary", metadata: ["canary": "\(canary.resource.key)", "error": "\(error)"])
+            }
+        }
+        // A VirtualService is stepped by one canary at a time: the one running on it.
+        var claims: [ConfigKey: ConfigKey] = [:]
+        for c in cases {
+            guard let status = c.status, !status.phase.isFinal, let virtualService = c.virtualService else { continue }
+            claims[virtualService.resource.key] = claims[virtualService.resource.key] ?? c.key
+        }
+        for c in cases {
             if Task.isCancelled { return }
             do {
-                guard let c = try await canaries.read(canary) else { continue }
-                try await reconcile(c)
+                try await reconcile(c, claims: claims)
             } catch {
                 // A conflict means someone wrote meanwhile: the next pass reads it afresh.
-                logger.warning(
-                    "canary decision not written", metadata: ["canary": "\(canary.resource.key)", "error": "\(error)"])
+                logger.warning("canary decision not written", metadata: ["canary": "\(c.key)", "error": "\(error)"])
             }
         }
     }
 
-    /// Decides what `c` needs now and writes it.
-    func reconcile(_ c: CanaryCase) async throws {
+    /// Decides what `c` needs now and writes it; `claims` names the canary running on each
+    /// VirtualService.
+    func reconcile(_ c: CanaryCase, claims: [ConfigKey: ConfigKey] = [:]) async throws {
         let now = environment.now()
         guard let status = c.status else {
-            if let problem = cannotStart(c) {
+            if let problem = cannotStart(c, claims: claims) {
                 try await canaries.perform(CanaryWrites.fail(c, now: now, reason: problem), on: c)
             } else if let transition = CanaryWrites.start(c, now: now) {
                 try await canaries.perform(transition, on: c)
@@ -136,11 +149,16 @@ public final class CanaryRunner: Sendable {
     }
 
     /// Why `c` cannot start, or nil.
-    private func cannotStart(_ c: CanaryCase) -> String? {
+    private func cannotStart(_ c: CanaryCase, claims: [ConfigKey: ConfigKey]) -> String? {
         guard environment.observe != nil else { return Self.noPrometheus }
         guard let virtualService = c.virtualService else {
             if let name = c.spec.virtualService { return "VirtualService \(c.key.namespace)/\(name) does not exist" }
             return "no VirtualService in namespace \(c.key.namespace) names host \(c.spec.host)"
+        }
+        let target = virtualService.resource.key
+        if let other = claims[target], other != c.key {
+            return
+                "VirtualService \(target.namespace)/\(target.name) is being stepped by canary \(other.namespace)/\(other.name): one canary at a time"
         }
         guard !c.routes.stepped(in: virtualService.resource.spec).isEmpty else {
             return

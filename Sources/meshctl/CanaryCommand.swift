@@ -94,12 +94,13 @@ struct CanaryStartCommand: AsyncParsableCommand {
         let document = try document()
         let name = document["metadata"]?["name"]?.stringValue ?? ""
         try await AdminClient.withClient(root.global) { client in
-            if let existing = try? await client.get(kind: "Canary", namespace: namespace, name: name),
+            // The same spec again would change nothing (meshd keeps its status): say how to re-run it.
+            if let existing = try? await client.get(kind: "Canary", namespace: namespace, name: name), existing["spec"] == document["spec"],
                 let phase = existing["status"]?["phase"]?.stringValue, ["Succeeded", "RolledBack", "Aborted", "Failed"].contains(phase)
             {
                 throw MeshctlError(
                     .input,
-                    "canary \(namespace)/\(name) already ran (\(phase)); delete it first (meshctl delete canary \(name) -n \(namespace)) to start another"
+                    "canary \(namespace)/\(name) already ran with this spec (\(phase)); delete it first (meshctl delete canary \(name) -n \(namespace)) to run it again, or change the spec"
                 )
             }
             let data = Data(document.canonicalJSON().utf8)

@@ -34,7 +34,8 @@ final class CanaryHarness: Sendable {
             } : nil
         canaries = CanaryOperator(
             environment: CanaryEnvironment(
-                store: store, commit: { write in _ = try await store.write(write) }, observe: observe, now: { script.clock.withLock { $0 } }))
+                store: store, commit: { write in .number(Double(try await store.write(write).revision)) }, observe: observe,
+                now: { script.clock.withLock { $0 } }))
         runner = CanaryRunner(canaries: canaries, logger: Logger(label: "test"))
     }
 
@@ -137,11 +138,11 @@ struct CanaryRunnerTests {
         h.advance(seconds: 30)
         await h.runner.pass()
         #expect(try await h.weight() == 70)
-        status = try await h.canaries.resume(CanaryHarness.key, actor: "admin")
+        status = try await h.canaries.resume(CanaryHarness.key, actor: "admin").status
         #expect(status.phase == .progressing && status.weight == 20)
         #expect(try await h.weight() == 20)
         await #expect(throws: CanaryError.self) { try await h.canaries.resume(CanaryHarness.key, actor: "admin") }
-        status = try await h.canaries.promote(CanaryHarness.key, actor: "admin")
+        status = try await h.canaries.promote(CanaryHarness.key, actor: "admin").status
         #expect(status.phase == .succeeded)
         #expect(try await h.weight() == 100)
         await #expect(throws: CanaryError.self) { try await h.canaries.abort(CanaryHarness.key, actor: "admin") }
@@ -153,7 +154,7 @@ struct CanaryRunnerTests {
         _ = try await h.store.apply([original, CanaryFixtures.canary()])
         h.script.traffic.withLock { $0 = CanaryFixtures.traffic(rps: 20, errors: 0) }
         await h.runner.pass()
-        let status = try await h.canaries.abort(CanaryHarness.key, actor: "loopback 127.0.0.1")
+        let status = try await h.canaries.abort(CanaryHarness.key, actor: "loopback 127.0.0.1").status
         #expect(status.phase == .aborted)
         #expect(try await h.store.get(original.key)?.resource.spec == original.spec)
         #expect(status.decisions.last?.reason.hasPrefix("aborted by loopback 127.0.0.1") == true)
@@ -210,5 +211,21 @@ struct CanaryRunnerTests {
         h.advance(seconds: 7)
         await successor.pass()
         #expect(try await h.weight() == 100)
+    }
+
+    @Test func aSecondCanaryOnTheSameVirtualServiceFails() async throws {
+        let h = CanaryHarness()
+        var second = CanaryFixtures.canary()
+        second.key.name = "reviews-again"
+        _ = try await h.store.apply([CanaryFixtures.virtualService(), CanaryFixtures.canary()])
+        h.script.traffic.withLock { $0 = CanaryFixtures.traffic(rps: 20, errors: 0) }
+        await h.runner.pass()
+        _ = try await h.store.apply([second])
+        await h.runner.pass()
+        let stored = try #require(try await h.store.get(second.key))
+        let status = try #require(CanaryCase.read(stored)?.status)
+        #expect(status.phase == .failed)
+        #expect(status.message.contains("is being stepped by canary default/reviews"))
+        #expect(try await h.status()?.phase == .progressing)
     }
 }
