@@ -29,6 +29,9 @@ struct CanaryController: Sendable {
 
         router.post("/api/v1/canaries/:namespace/:name/:operation") { request, context -> Response in
             let key = try Self.key(context)
+            let dryRun = try ConfigController.dryRun(try request.query(allowing: ["dryRun", "proxy"])).map {
+                CanaryOperator.DryRun(proxy: $0.proxy)
+            }
             // The operation is in the path; a body, when sent, is an empty JSON object.
             var request = request
             let text = try await request.text()
@@ -46,9 +49,9 @@ struct CanaryController: Sendable {
             let outcome: CanaryOperator.Outcome
             do {
                 switch operation {
-                case "abort": outcome = try await canaries.abort(key, actor: context.actor)
-                case "promote": outcome = try await canaries.promote(key, actor: context.actor)
-                case "resume": outcome = try await canaries.resume(key, actor: context.actor)
+                case "abort": outcome = try await canaries.abort(key, actor: context.actor, dryRun: dryRun)
+                case "promote": outcome = try await canaries.promote(key, actor: context.actor, dryRun: dryRun)
+                case "resume": outcome = try await canaries.resume(key, actor: context.actor, dryRun: dryRun)
                 default:
                     throw AdminError(
                         code: "notFound", status: .notFound,
@@ -63,7 +66,10 @@ struct CanaryController: Sendable {
             guard let stored = try await store.get(key), case .object(var answer) = outcome.answer else {
                 throw AdminError.notFound("\(key)")
             }
-            answer["canary"] = stored.resource.toJSONValue(resourceVersion: stored.revision)
+            var canary = stored.resource
+            // A dry run shows the canary as the operation would leave it.
+            if dryRun != nil { canary.status = outcome.status.json }
+            answer["canary"] = canary.toJSONValue(resourceVersion: stored.revision)
             return JSONResponse.make(.object(answer))
         }
     }

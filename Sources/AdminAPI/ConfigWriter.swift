@@ -80,9 +80,9 @@ struct ConfigWriter: Sendable {
     }
 
     /// Commits a write meshd makes on its own (a canary's step): the same checks as an apply,
-    /// then the write; the answer is an apply's.
-    func commitOwn(_ write: ConfigWrite) async throws -> JSONValue {
-        try await commit(write)
+    /// then the write; the answer is an apply's. With `dryRun`, an apply's dry run.
+    func commitOwn(_ write: ConfigWrite, dryRun: DryRunRequest? = nil) async throws -> JSONValue {
+        try await commit(write, dryRun: dryRun)
     }
 
     /// Writes one credential's `Secret` resource, its material (already in the vault) staged in

@@ -25,6 +25,10 @@ public struct CanaryEnvironment: Sendable {
     /// Commits a write through the admin API's write path (validated and checked as an apply);
     /// the answer is an apply's (`revision`, `results`, `warnings`).
     public var commit: @Sendable (ConfigWrite) async throws -> JSONValue
+    /// Works a write out as `commit` would and answers what it would do (an apply's dry run,
+    /// with the impact on connected proxies; `proxy`: that proxy's xDS diff); nothing written.
+    /// Nil: operations cannot be previewed.
+    public var preview: (@Sendable (ConfigWrite, _ proxy: String?) async throws -> JSONValue)?
     /// The observed traffic of a host over a window (seconds); nil without `--prometheus-url`.
     public var observe:
         (@Sendable (_ host: String, _ namespace: String, _ windowSeconds: Int) async throws(ObservedTrafficError) -> TrafficReport.ServiceTraffic?)?
@@ -37,8 +41,10 @@ public struct CanaryEnvironment: Sendable {
         observe: (
             @Sendable (_ host: String, _ namespace: String, _ windowSeconds: Int) async throws(ObservedTrafficError) -> TrafficReport.ServiceTraffic?
         )?,
-        now: @escaping @Sendable () -> Date = { Date() }
+        now: @escaping @Sendable () -> Date = { Date() },
+        preview: (@Sendable (ConfigWrite, _ proxy: String?) async throws -> JSONValue)? = nil
     ) {
+        self.preview = preview
         self.store = store
         self.commit = commit
         self.observe = observe
@@ -67,11 +73,18 @@ public struct CanaryOperator: Sendable {
         return try await read(stored)
     }
 
-    /// `stored` with its VirtualService; nil when it does not validate.
-    func read(_ stored: StoredConfig) async throws -> CanaryCase? {
+    /// `stored` with its VirtualService; nil when it does not validate. `virtualServices`: the
+    /// canary's namespace's, when the caller has read them already (a pass over every canary
+    /// reads them once).
+    func read(_ stored: StoredConfig, virtualServices: [StoredConfig]? = nil) async throws -> CanaryCase? {
         guard let (spec, status) = CanaryCase.read(stored) else { return nil }
         let key = stored.resource.key
-        let candidates = try await environment.store.list(kind: .virtualService, namespace: key.namespace)
+        let candidates: [StoredConfig]
+        if let virtualServices {
+            candidates = virtualServices
+        } else {
+            candidates = try await environment.store.list(kind: .virtualService, namespace: key.namespace)
+        }
         return CanaryCase(
             canary: stored, spec: spec, status: status,
             virtualService: CanaryCase.virtualService(for: spec, namespace: key.namespace, among: candidates))
@@ -83,6 +96,21 @@ public struct CanaryOperator: Sendable {
         let answer = try await environment.commit(transition.write)
         metrics?.decided(namespace: c.key.namespace, name: c.key.name, verb: transition.decision.verb)
         return answer
+    }
+
+    /// An operation previewed, not made: the proxy whose xDS diff the answer carries, if any.
+    public struct DryRun: Sendable {
+        /// The node id (`&proxy=`).
+        public var proxy: String?
+        /// Creates a request.
+        public init(proxy: String?) { self.proxy = proxy }
+    }
+
+    /// Commits `transition`, or with `dryRun` only works it out; the answer either way.
+    func perform(_ transition: CanaryWrites.Transition, on c: CanaryCase, dryRun: DryRun?) async throws -> JSONValue {
+        guard let dryRun else { return try await perform(transition, on: c) }
+        guard let preview = environment.preview else { throw CanaryError.conflict("this meshd cannot preview canary operations") }
+        return try await preview(transition.write, dryRun.proxy)
     }
 
     /// What an operation did: the canary's status after it and the write's answer (an apply's).
@@ -111,27 +139,28 @@ public struct CanaryOperator: Sendable {
         return (resource, "history no longer reaches revision \(status.baseRevision): the stepped routes were set to 100% \(c.spec.from)")
     }
 
-    /// Rolls `key` back to its pre-canary VirtualService by hand (phase Aborted).
-    public func abort(_ key: ConfigKey, actor: String) async throws -> Outcome {
+    /// Rolls `key` back to its pre-canary VirtualService by hand (phase Aborted). Each
+    /// operation with `dryRun` answers what it would do, writing nothing.
+    public func abort(_ key: ConfigKey, actor: String, dryRun: DryRun? = nil) async throws -> Outcome {
         let c = try await active(key, "abort")
         guard let (restored, note) = await restored(c) else { throw CanaryError.conflict("\(key): its VirtualService no longer exists") }
         let reason = "aborted by \(actor): VirtualService back as at revision \(c.status?.baseRevision ?? 0)" + (note.map { "; \($0)" } ?? "")
         guard let transition = CanaryWrites.rollback(c, restored: restored, now: environment.now(), verb: .abort, reason: reason, actor: actor)
         else { throw CanaryError.conflict("\(key) has not started") }
-        return Outcome(status: transition.status, answer: try await perform(transition, on: c))
+        return Outcome(status: transition.status, answer: try await perform(transition, on: c, dryRun: dryRun))
     }
 
     /// Sends 100% to the new subset by hand (phase Succeeded).
-    public func promote(_ key: ConfigKey, actor: String) async throws -> Outcome {
+    public func promote(_ key: ConfigKey, actor: String, dryRun: DryRun? = nil) async throws -> Outcome {
         let c = try await active(key, "promote")
         guard let transition = CanaryWrites.promote(c, now: environment.now(), actor: actor) else {
             throw CanaryError.conflict("\(key): its VirtualService no longer exists")
         }
-        return Outcome(status: transition.status, answer: try await perform(transition, on: c))
+        return Outcome(status: transition.status, answer: try await perform(transition, on: c, dryRun: dryRun))
     }
 
     /// Resumes a paused canary at its current step.
-    public func resume(_ key: ConfigKey, actor: String) async throws -> Outcome {
+    public func resume(_ key: ConfigKey, actor: String, dryRun: DryRun? = nil) async throws -> Outcome {
         let c = try await active(key, "resume")
         guard c.status?.phase == .paused else {
             throw CanaryError.conflict("\(key) is \(c.status?.phase.rawValue ?? "not started"): only a Paused canary resumes")
@@ -143,7 +172,7 @@ public struct CanaryOperator: Sendable {
         guard let transition = CanaryWrites.resume(c, now: environment.now(), actor: actor) else {
             throw CanaryError.conflict("\(key): its VirtualService no longer exists")
         }
-        return Outcome(status: transition.status, answer: try await perform(transition, on: c))
+        return Outcome(status: transition.status, answer: try await perform(transition, on: c, dryRun: dryRun))
     }
 
     /// The canary `key`, refused unless it has started and not finished.

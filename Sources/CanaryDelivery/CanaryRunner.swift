@@ -49,11 +49,17 @@ public final class CanaryRunner: Sendable {
         }
     }
 
-    /// One look at every canary.
+    /// One look at every canary: two store reads (the canaries, the VirtualServices), then
+    /// Prometheus only for the steps whose check is due.
     func pass() async {
         let stored: [StoredConfig]
+        var virtualServices: [String: [StoredConfig]] = [:]
         do {
             stored = try await environment.store.list(kind: .canary, namespace: nil)
+            guard !stored.isEmpty else { return }
+            for virtualService in try await environment.store.list(kind: .virtualService, namespace: nil) {
+                virtualServices[virtualService.resource.key.namespace, default: []].append(virtualService)
+            }
         } catch {
             logger.warning("cannot list canaries", metadata: ["error": "\(error)"])
             return
@@ -61,7 +67,8 @@ public final class CanaryRunner: Sendable {
         var cases: [CanaryCase] = []
         for canary in stored {
             do {
-                if let c = try await canaries.read(canary) { cases.append(c) }
+                let namespace = canary.resource.key.namespace
+                if let c = try await canaries.read(canary, virtualServices: virtualServices[namespace] ?? []) { cases.append(c) }
             } catch {
                 logger.warning("cannot read canary", metadata: ["canary": "\(canary.resource.key)", "error": "\(error)"])
             }

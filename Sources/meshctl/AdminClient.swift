@@ -168,15 +168,15 @@ struct AdminClient: Sendable {
         try JSONValue.parse(try await send(.get, "/debug/authz", query: [("proxyID", proxyID)]), what: "authz check")
     }
 
-    /// `POST /api/v1/canaries/NAMESPACE/NAME/OPERATION` (abort, promote, resume).
-    func canaryOperation(_ operation: String, namespace: String, name: String) async throws -> JSONValue {
+    /// `POST /api/v1/canaries/NAMESPACE/NAME/OPERATION[?dryRun=true[&proxy=ID]]` (abort,
+    /// promote, resume): the answer as it came.
+    func canaryOperation(_ operation: String, namespace: String, name: String, dryRun: Bool, proxy: String?) async throws -> Data {
         var allowed = CharacterSet.urlPathAllowed
         allowed.remove("/")
         let segments = [namespace, name, operation].map { $0.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0 }
-        return try JSONValue.parse(
-            try await send(
-                .post, "/api/v1/canaries/" + segments.joined(separator: "/"), body: Data("{}".utf8), contentType: "application/json"),
-            what: "canary \(operation)")
+        let query = dryRun ? [("dryRun", "true")] + (proxy.map { [("proxy", $0)] } ?? []) : []
+        return try await send(
+            .post, "/api/v1/canaries/" + segments.joined(separator: "/"), query: query, body: Data("{}".utf8), contentType: "application/json")
     }
 
     /// `GET /debug/mesh`: the mesh config in force.

@@ -185,40 +185,56 @@ struct CanaryStatusCommand: AsyncParsableCommand {
     }
 }
 
-/// `meshctl canary abort|promote|resume NAME`.
+/// `meshctl canary abort|promote|resume NAME [--dry-run [--proxy ID]]`.
 enum CanaryOperationCommand {
-    /// Runs `operation` on the canary and prints its status line.
-    static func run(_ operation: String, name: String, namespace: String, global: GlobalOptions) async throws {
+    /// Runs `operation` on the canary and prints its status line (with `--dry-run`, what it would
+    /// do and which connected proxies it would reach, as `apply --dry-run` prints it).
+    static func run(_ operation: String, target: Target, global: GlobalOptions) async throws {
+        let preview = target.preview
         try await AdminClient.withClient(global) { client in
-            let answer = try await client.canaryOperation(operation, namespace: namespace, name: name)
-            let canary = answer["canary"] ?? .null
-            Console.out(CanaryStatusCommand.table([canary], namespaces: false))
+            let data = try await client.canaryOperation(
+                operation, namespace: target.namespace, name: target.name, dryRun: preview.dryRun, proxy: preview.proxy)
+            if preview.output == .json {
+                Console.out(try JSONValue.parse(data, what: "canary \(operation)").prettyJSON() + "\n")
+            } else if preview.dryRun {
+                preview.print(try DryRunAnswer.decode(data))
+            } else {
+                let answer = try JSONValue.parse(data, what: "canary \(operation)")
+                Console.out(CanaryStatusCommand.table([answer["canary"] ?? .null], namespaces: false))
+            }
         }
+    }
+
+    /// The arguments every operation takes.
+    struct Target: ParsableArguments {
+        @Argument(help: "The canary's name.") var name: String
+        @Option(name: .shortAndLong, help: "Namespace (default: default).") var namespace: String = "default"
+        @OptionGroup var preview: DryRunOptions
     }
 
     struct Abort: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "abort", abstract: "Stop a canary and restore its VirtualService as it was before the canary.")
         @ParentCommand var root: MeshctlCommand
-        @Argument(help: "The canary's name.") var name: String
-        @Option(name: .shortAndLong, help: "Namespace (default: default).") var namespace: String = "default"
-        func run() async throws { try await CanaryOperationCommand.run("abort", name: name, namespace: namespace, global: root.global) }
+        @OptionGroup var target: Target
+        func validate() throws { try target.preview.validate(command: "canary abort") }
+        func run() async throws { try await CanaryOperationCommand.run("abort", target: target, global: root.global) }
     }
 
     struct Promote: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "promote", abstract: "Send 100% to the canary's new subset and end it.")
         @ParentCommand var root: MeshctlCommand
-        @Argument(help: "The canary's name.") var name: String
-        @Option(name: .shortAndLong, help: "Namespace (default: default).") var namespace: String = "default"
-        func run() async throws { try await CanaryOperationCommand.run("promote", name: name, namespace: namespace, global: root.global) }
+        @OptionGroup var target: Target
+        func validate() throws { try target.preview.validate(command: "canary promote") }
+        func run() async throws { try await CanaryOperationCommand.run("promote", target: target, global: root.global) }
     }
 
     struct Resume: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "resume", abstract: "Resume a paused canary at its current step (its weights applied again).")
         @ParentCommand var root: MeshctlCommand
-        @Argument(help: "The canary's name.") var name: String
-        @Option(name: .shortAndLong, help: "Namespace (default: default).") var namespace: String = "default"
-        func run() async throws { try await CanaryOperationCommand.run("resume", name: name, namespace: namespace, global: root.global) }
+        @OptionGroup var target: Target
+        func validate() throws { try target.preview.validate(command: "canary resume") }
+        func run() async throws { try await CanaryOperationCommand.run("resume", target: target, global: root.global) }
     }
 }

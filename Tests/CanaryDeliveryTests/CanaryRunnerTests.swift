@@ -35,7 +35,8 @@ final class CanaryHarness: Sendable {
         canaries = CanaryOperator(
             environment: CanaryEnvironment(
                 store: store, commit: { write in .number(Double(try await store.write(write).revision)) }, observe: observe,
-                now: { script.clock.withLock { $0 } }))
+                now: { script.clock.withLock { $0 } },
+                preview: { write, proxy in .object(["puts": .number(Double(write.puts.count)), "proxy": proxy.map(JSONValue.string) ?? .null]) }))
         runner = CanaryRunner(canaries: canaries, logger: Logger(label: "test"))
     }
 
@@ -227,5 +228,19 @@ struct CanaryRunnerTests {
         #expect(status.phase == .failed)
         #expect(status.message.contains("is being stepped by canary default/reviews"))
         #expect(try await h.status()?.phase == .progressing)
+    }
+
+    @Test func aDryRunWorksTheOperationOutAndWritesNothing() async throws {
+        let h = CanaryHarness()
+        _ = try await h.store.apply([CanaryFixtures.virtualService(), CanaryFixtures.canary()])
+        h.script.traffic.withLock { $0 = CanaryFixtures.traffic(rps: 20, errors: 0) }
+        await h.runner.pass()
+        let revision = try await h.store.currentRevision()
+        let outcome = try await h.canaries.promote(CanaryHarness.key, actor: "admin", dryRun: .init(proxy: "client-1"))
+        #expect(outcome.status.phase == .succeeded && outcome.status.weight == 100)
+        #expect(outcome.answer["puts"] == .number(2))
+        #expect(outcome.answer["proxy"] == .string("client-1"))
+        #expect(try await h.store.currentRevision() == revision)
+        #expect(try await h.weight() == 20)
     }
 }
