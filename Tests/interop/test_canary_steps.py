@@ -800,6 +800,18 @@ def test_metrics_and_rest_actions(meshd_factory, probes):
     items = items.get("items") if isinstance(items, dict) else items
     assert [i["metadata"]["name"] for i in items] == [NAME] and items[0].get("status", {}).get("phase") == "Progressing", items
 
+    # A dry run of promote says what it would change and writes nothing.
+    before = meshd.request("GET", "/api/v1/history?limit=1").json()["items"][0]["revision"]
+    preview = meshd.request("POST", f"/api/v1/canaries/{NS}/{NAME}/promote?dryRun=true", b"{}", "application/json")
+    assert preview.status == 200, f"promote?dryRun=true: {preview.status} {preview.text[:1500]}"
+    previewed = preview.json()
+    assert previewed.get("dryRun") is True and previewed["canary"]["status"]["phase"] == "Succeeded", previewed
+    assert {(r["kind"], r["action"]) for r in previewed["results"]} == {("VirtualService", "configured"), ("Canary", "configured")}, previewed
+    assert meshd.request("GET", "/api/v1/history?limit=1").json()["items"][0]["revision"] == before
+    assert status_of(meshd)["phase"] == "Progressing" and vs_weights(meshd) == {"v1": 100 - STEPS[0], "v2": STEPS[0]}
+    out = run_meshctl(meshd.admin_url, "canary", "promote", NAME, "--dry-run").stdout
+    assert "(dry run)" in out and status_of(meshd)["phase"] == "Progressing", out
+
     r = post_action(meshd, "abort")
     assert r.status == 200, f"POST .../abort: {r.status} {r.text[:2000]}\n{meshd.tail(40)}"
     answer = r.json()

@@ -98,7 +98,7 @@ def crd_paths(node: dict, path: str) -> dict[str, str]:
 
 
 def config_kinds() -> dict[str, dict]:
-    """ConfigKind's cases (minus Secret) with their group (security, telemetry or networking),
+    """ConfigKind's cases (minus Secret and meshd's own Canary) with their group (security, telemetry or networking),
     versions, plural and short names."""
     text = CONFIG_KIND.read_text()
     cases = dict(re.findall(r'case (\w+) = "(\w+)"', text))
@@ -112,7 +112,7 @@ def config_kinds() -> dict[str, dict]:
     telemetry_versions = re.findall(r'"(\w+)"', re.search(r"telemetryVersions: \[String\] = (\[.*\])", text).group(1))
     kinds = {}
     for case, kind in cases.items():
-        if kind == "Secret":
+        if kind in ("Secret", "Canary"):  # a Kubernetes Secret; meshd's own kind, without a CRD yet
             continue
         if case in security:
             group, group_versions = "security.istio.io", security_versions

@@ -1,5 +1,7 @@
 """The dashboard at /ui/ in a real headless browser (Debian's chromium + chromium-driver, PyPI
-selenium), against a real meshd with the canary config and a connected grpcio xDS client; and
+selenium), against a real meshd with the canary config and a connected grpcio xDS client; its
+Canaries table following a canary that meshd drives on a fake Prometheus's healthy answers
+(started, paused by a manual apply, resumed and aborted through its buttons); and
 /api/v1/events on the wire (bounded streams, a clean end at shutdown).
 
 Every wait polls with a deadline; nothing sleeps to assert. The tests write nothing outside
@@ -8,6 +10,7 @@ their temporary directories (scripts/dashboard-screenshot.py makes docs/dashboar
 
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -16,7 +19,10 @@ import pytest
 import browser
 import configs
 import scenarios
+import test_canary_steps as canaries
 from event_stream import EventStream
+from prometheus_server import free_port
+from prometheus_standin import PrometheusStandIn
 from results import record_result
 
 HOST = configs.HOST
@@ -124,21 +130,29 @@ def history_rows(driver) -> list[str]:
         "return Array.from(document.querySelectorAll('#history tbody tr[data-revision]'), (r) => r.dataset.revision)")
 
 
-def click_in_row(driver, revision: int, button: str) -> None:
-    """Clicks a history row's button; the table is re-rendered on every event, so a button
+def click(driver, css: str, what: str) -> None:
+    """Clicks the element `css` names; the tables are re-rendered on every event, so a button
     replaced between finding and clicking it is found again."""
     from selenium.webdriver.common.by import By
 
-    def click():
-        driver.find_element(By.CSS_SELECTOR, f'#history tr[data-revision="{revision}"] button.{button}').click()
+    def attempt():
+        driver.find_element(By.CSS_SELECTOR, css).click()
         return True
 
-    browser.wait_for(f"a click on {button} of revision {revision}", click)
+    browser.wait_for(f"a click on {what}", attempt)
 
 
-def accept_confirm(driver) -> None:
-    alert = browser.wait_for("the rollback confirmation", lambda: _alert(driver))
+def click_in_row(driver, revision: int, button: str) -> None:
+    """Clicks a history row's button."""
+    click(driver, f'#history tr[data-revision="{revision}"] button.{button}', f"{button} of revision {revision}")
+
+
+def accept_confirm(driver) -> str:
+    """Accepts the page's window.confirm dialog; returns its text."""
+    alert = browser.wait_for("a confirmation dialog", lambda: _alert(driver))
+    text = alert.text
     alert.accept()
+    return text
 
 
 def _alert(driver):
@@ -204,6 +218,116 @@ def test_dashboard_diff_and_rollback_need_the_token(meshd, backends, xds_clients
         f"rollback to {even}" in t for t in browser.texts(driver, "#history tbody td:nth-child(4)")))
     meshd.wait_synced(proxy)
     scenarios.warm_up(client)
+
+
+# ---------------------------------------------------------------- the Canaries table
+
+
+@pytest.fixture
+def fake_prometheus():
+    prometheus = PrometheusStandIn([HOST], {"v1": 8.0, "v2": 2.0})
+    try:
+        yield prometheus
+    finally:
+        prometheus.close()
+
+
+CANARY_ROW = f'#canaries tr[data-canary="{configs.NAMESPACE}/reviews"]'
+
+
+def canary_shown(driver) -> dict | None:
+    """The canary's row as the page shows it: phase, cells, decisions (newest first), buttons."""
+    return driver.execute_script("""
+        const row = document.querySelector(arguments[0]);
+        if (!row) return null;
+        return {phase: row.dataset.phase, cells: Array.from(row.cells, (c) => c.textContent),
+                weight: row.querySelector('.canary-weight').textContent,
+                decisions: Array.from(row.querySelectorAll('.decisions .decision'), (d) => d.dataset.decision),
+                buttons: Array.from(row.querySelectorAll('.actions button'), (b) => b.className)};""", CANARY_ROW)
+
+
+def wait_canary_shown(driver, what: str, predicate, timeout: float = 10.0) -> dict:
+    return browser.wait_for(what, lambda: (lambda row: row if row and predicate(row) else None)(canary_shown(driver)), timeout=timeout)
+
+
+@needs_browser
+def test_dashboard_canaries_table_follows_and_operates_a_canary(meshd_factory, fake_prometheus, chromium):
+    """A canary watched for 60 s (healthy v2 in a fake Prometheus: it stays at its first step)
+    in the Canaries table: shown live as it starts, paused by a manual apply (with a notice),
+    resumed and aborted through its buttons, the canary's revisions with their reasons in
+    History; the page is never reloaded."""
+    meshd = meshd_factory(extra_args=["--prometheus-url", fake_prometheus.url])
+    applied = meshd.apply(canaries.registry({"v1": free_port(), "v2": free_port()}))
+    meshd.wait_pushed(applied["revision"])
+    pre_canary = meshd.get("VirtualService", configs.NAMESPACE, "reviews")["spec"]
+    assert vs_weights(meshd) == [100, 0], pre_canary
+    driver = chromium
+    open_dashboard(driver, meshd, meshd.admin_token())
+    browser.wait_for("the empty Canaries table", lambda: browser.texts(driver, "#canaries tbody td") == ["no canaries"], timeout=10)
+    driver.execute_script("window.__sameDocument = true")
+
+    # Started: Progressing at the first step, the row appearing through the event stream.
+    meshd.apply(canaries.canary_doc(interval="60s"))
+    started = canaries.wait_started(meshd)
+    shown = wait_canary_shown(driver, "the canary Progressing at 20%",
+                              lambda r: r["phase"] == "Progressing" and r["weight"] == "20%")
+    assert shown["cells"][:5] == [f"{configs.NAMESPACE}/reviews", HOST, "v1 → v2", "Progressing", "1/3"], shown
+    assert shown["decisions"] == ["start"] == canaries.decision_names(started), (shown, canaries.dump(started))
+    assert shown["buttons"] == ["promote-button", "abort-button"], shown
+    assert vs_weights(meshd) == [80, 20]
+    browser.wait_for("a notice of the start", lambda: [t for t in browser.texts(driver, "#notice .ok")
+                                                       if t.startswith(f"Canary {configs.NAMESPACE}/reviews: start at 20% (Progressing): ")], timeout=10)
+
+    # A manual apply of the VirtualService pauses it: the row turns Paused and a notice says so.
+    changed = time.monotonic()
+    manual = meshd.apply(configs.virtual_service({"v1": 70, "v2": 30}))["revision"]
+    shown = wait_canary_shown(driver, "the canary Paused", lambda r: r["phase"] == "Paused")
+    record_result("dashboard", f"canary: manual apply -> row Paused in {time.monotonic() - changed:.2f}s")
+    assert shown["decisions"] == ["pause", "start"], shown
+    pause = browser.texts(driver, CANARY_ROW + ' .decision[data-decision="pause"]')
+    assert len(pause) == 1 and f"revision {manual}" in pause[0], pause
+    assert shown["buttons"] == ["resume-button", "promote-button", "abort-button"], shown
+    told = browser.wait_for("a notice of the pause", lambda: [
+        t for t in browser.texts(driver, "#notice .ok") if t.startswith(f"Canary {configs.NAMESPACE}/reviews: pause")], timeout=10)
+    assert f"revision {manual}" in told[0], told
+    assert canaries.status_of(meshd)["phase"] == "Paused"
+    assert vs_weights(meshd) == [70, 30]
+
+    # Resume (confirmed): Progressing again at the step's weights.
+    click(driver, CANARY_ROW + " button.resume-button", "Resume")
+    asked = accept_confirm(driver)
+    assert asked.startswith(f"Resume canary {configs.NAMESPACE}/reviews"), asked
+    shown = wait_canary_shown(driver, "the canary Progressing after Resume",
+                              lambda r: r["phase"] == "Progressing" and r["decisions"][:1] == ["resume"])
+    assert shown["weight"] == "20%" and shown["buttons"] == ["promote-button", "abort-button"], shown
+    browser.wait_for("the VirtualService at 80/20 again", lambda: vs_weights(meshd) == [80, 20], timeout=5)
+
+    # Abort (confirmed): Aborted, no button left, the VirtualService as before the canary.
+    click(driver, CANARY_ROW + " button.abort-button", "Abort")
+    asked = accept_confirm(driver)
+    assert asked.startswith(f"Abort canary {configs.NAMESPACE}/reviews"), asked
+    shown = wait_canary_shown(driver, "the canary Aborted", lambda r: r["phase"] == "Aborted")
+    status = canaries.status_of(meshd)
+    assert status["phase"] == "Aborted", canaries.dump(status)
+    assert shown["decisions"] == ["abort", "resume", "pause", "start"] == canaries.decision_names(status)[::-1], (
+        shown, canaries.dump(status))
+    assert shown["buttons"] == [], shown
+    assert meshd.get("VirtualService", configs.NAMESPACE, "reviews")["spec"] == pre_canary
+    assert browser.texts(driver, "#errors .error") == [], "every operation succeeded"
+
+    # History: each decision is a revision with the decision's reason, shown beside its changes.
+    records = [r for r in canaries.history(meshd, limit=25) if r.get("reason")][::-1]
+    assert [r["reason"] for r in records] == [d["reason"] for d in canaries.decisions(status)], (
+        f"one revision per decision, with its reason: {json.dumps(records, indent=1)}\n{canaries.dump(status)}")
+
+    def reasons_shown():
+        return all(browser.texts(driver, f'#history tr[data-revision="{r["revision"]}"] td:nth-child(5) .reason') == [r["reason"]]
+                   for r in records)
+
+    browser.wait_for("the canary's reasons in the history table", reasons_shown, timeout=10)
+    assert driver.execute_script("return window.__sameDocument === true"), "the page was reloaded"
+    # The canary was judged on the fake's answers all along: asked, never held.
+    assert fake_prometheus.queries and "hold" not in canaries.decision_names(status), canaries.dump(status)
 
 
 # ---------------------------------------------------------------- /api/v1/events on the wire

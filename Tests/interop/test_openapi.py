@@ -78,6 +78,18 @@ FUZZED = DOCUMENT.exclude(
 
 CLIENT_NODE = "openapi-fuzz-client"
 
+CANARY = """apiVersion: meshd.io/v1alpha1
+kind: Canary
+metadata: {name: reviews, namespace: default}
+spec:
+  host: reviews.default.svc.cluster.local
+  from: v1
+  to: v2
+  steps: [20, 100]
+  interval: 1h
+  analysis: {minRequests: 1}
+"""
+
 # Requests sent by test_fuzz and their statuses, for the run's summary.
 FUZZ_STATUSES: dict[int, int] = {}
 
@@ -93,6 +105,12 @@ def api(request):
         meshd.start()
         revision = meshd.apply(configs.canary(9001, 9002))["revision"]
         meshd.wait_pushed(revision)
+        # A canary for /api/v1/canaries: one-hour steps, so it stays at its first step.
+        meshd.apply(CANARY)
+        deadline = time.monotonic() + 10
+        while (meshd.request("GET", "/api/v1/canaries/default/reviews").json().get("status") or {}).get("phase") != "Progressing":
+            assert time.monotonic() < deadline, f"the canary never started\n{meshd.tail()}"
+            time.sleep(0.1)
         client = XdsClientProcess(meshd.xds_address, CLIENT_NODE)
         deadline = time.monotonic() + 30
         while meshd.proxy_status(CLIENT_NODE) is None:
@@ -236,6 +254,16 @@ def _known_good(api) -> list[tuple[str, str, dict, int]]:
         ("GET", "/api/v1/history", {"query": {"kind": "vs", "nmae": "reviews"}}, 400),
         ("GET", "/api/v1/history/diff", {"query": {"from": "1"}}, 200),
         ("GET", "/api/v1/history/diff", {"query": {"from": "999999"}}, 404),
+        # The canary seeded by the fixture (1 h steps, so still running here: at its first step,
+        # or paused by an earlier test's apply); the rollback below removes it.
+        ("GET", "/api/v1/canaries", {"query": {"namespace": "default"}}, 200),
+        ("GET", "/api/v1/canaries/{namespace}/{name}", {"path_parameters": {"namespace": "default", "name": "reviews"}}, 200),
+        ("GET", "/api/v1/canaries/{namespace}/{name}", {"path_parameters": {"namespace": "default", "name": "nope"}}, 404),
+        ("POST", "/api/v1/canaries/{namespace}/{name}/{operation}", {"path_parameters": {"namespace": "default", "name": "reviews", "operation": "promote"}, "body": {}, "media_type": "application/json", "query": {"dryRun": "true"}}, 200),
+        ("POST", "/api/v1/canaries/{namespace}/{name}/{operation}", {"path_parameters": {"namespace": "default", "name": "reviews", "operation": "resume"}, "body": {"now": True}, "media_type": "application/json"}, 422),
+        ("POST", "/api/v1/canaries/{namespace}/{name}/{operation}", {"path_parameters": {"namespace": "default", "name": "reviews", "operation": "explode"}, "body": {}, "media_type": "application/json"}, 404),
+        ("POST", "/api/v1/canaries/{namespace}/{name}/{operation}", {"path_parameters": {"namespace": "default", "name": "reviews", "operation": "abort"}, "body": {}, "media_type": "application/json"}, 200),
+        ("POST", "/api/v1/canaries/{namespace}/{name}/{operation}", {"path_parameters": {"namespace": "default", "name": "reviews", "operation": "abort"}, "body": {}, "media_type": "application/json"}, 409),
         ("POST", "/api/v1/rollback", {"body": {"toRevision": 1}, "media_type": "application/json"}, 200),
         ("POST", "/api/v1/rollback", {"body": {"toRevision": 1, "dryRun": True}, "media_type": "application/json"}, 422),
         ("POST", "/api/v1/rollback", {"body": {"toRevision": 1}, "media_type": "application/json", "query": {"dryRun": "true"}}, 200),
