@@ -14,17 +14,23 @@ struct CanaryController: Sendable {
     func register(on router: Router<AdminRequestContext>) {
         let store = dependencies.store
         let canaries = dependencies.canaryOperator()
+        let creation = CreationTimes(store: store)
+        let configIndex = dependencies.configIndex
 
         router.get("/api/v1/canaries") { request, _ -> Response in
             let parameters = try request.query(allowing: ["namespace"])
             let items = try await store.list(kind: .canary, namespace: parameters.get("namespace"))
-            return JSONResponse.make(.object(["items": .array(items.map { $0.resource.toJSONValue(resourceVersion: $0.revision) })]))
+            let created = await creation.times(of: Set(items.map(\.createdRevision)))
+            let index = configIndex.read()
+            return JSONResponse.make(
+                .object(["items": .array(items.map { ConfigController.render($0, index: index, createdAt: created[$0.createdRevision]) })]))
         }
 
         router.get("/api/v1/canaries/:namespace/:name") { _, context -> Response in
             let key = try Self.key(context)
             guard let stored = try await store.get(key) else { throw AdminError.notFound("\(key)") }
-            return JSONResponse.make(stored.resource.toJSONValue(resourceVersion: stored.revision))
+            let created = await creation.times(of: [stored.createdRevision])
+            return JSONResponse.make(ConfigController.render(stored, index: configIndex.read(), createdAt: created[stored.createdRevision]))
         }
 
         router.post("/api/v1/canaries/:namespace/:name/:operation") { request, context -> Response in

@@ -52,10 +52,15 @@ public final class CanaryRunner: Sendable {
     /// One look at every canary: two store reads (the canaries, the VirtualServices), then
     /// Prometheus only for the steps whose check is due.
     func pass() async {
-        let stored: [StoredConfig]
+        var stored: [StoredConfig]
         var virtualServices: [String: [StoredConfig]] = [:]
         do {
             stored = try await environment.store.list(kind: .canary, namespace: nil)
+            // A finished canary needs nothing until its spec changes (which drops its status):
+            // skipped before its spec is validated, so finished canaries cost a listing only.
+            stored.removeAll { canary in
+                canary.resource.status?["phase"]?.stringValue.flatMap(CanaryStatus.Phase.init(rawValue:))?.isFinal ?? false
+            }
             guard !stored.isEmpty else { return }
             for virtualService in try await environment.store.list(kind: .virtualService, namespace: nil) {
                 virtualServices[virtualService.resource.key.namespace, default: []].append(virtualService)
