@@ -21,7 +21,8 @@ extension AdminDependencies {
         }
         let environment = CanaryEnvironment(
             store: store, commit: { write in try await writer.commitOwn(write) }, observe: observe,
-            preview: { write, proxy in try await writer.commitOwn(write, dryRun: DryRunRequest(proxy: proxy)) })
+            preview: { write, proxy in try await writer.commitOwn(write, dryRun: DryRunRequest(proxy: proxy)) },
+            ready: { publisher.current != nil })
         return CanaryOperator(environment: environment, metrics: CanaryMetrics(registry: metrics))
     }
 }

@@ -34,6 +34,10 @@ public struct CanaryEnvironment: Sendable {
         (@Sendable (_ host: String, _ namespace: String, _ windowSeconds: Int) async throws(ObservedTrafficError) -> TrafficReport.ServiceTraffic?)?
     /// The clock decisions are stamped with.
     public var now: @Sendable () -> Date
+    /// Whether meshd can judge traffic yet: false until its first configuration is built (the
+    /// registry that names a host's subsets), so a restarted meshd never judges a due step on
+    /// an empty registry.
+    public var ready: @Sendable () -> Bool
 
     /// Creates an environment.
     public init(
@@ -42,8 +46,10 @@ public struct CanaryEnvironment: Sendable {
             @Sendable (_ host: String, _ namespace: String, _ windowSeconds: Int) async throws(ObservedTrafficError) -> TrafficReport.ServiceTraffic?
         )?,
         now: @escaping @Sendable () -> Date = { Date() },
-        preview: (@Sendable (ConfigWrite, _ proxy: String?) async throws -> JSONValue)? = nil
+        preview: (@Sendable (ConfigWrite, _ proxy: String?) async throws -> JSONValue)? = nil,
+        ready: @escaping @Sendable () -> Bool = { true }
     ) {
+        self.ready = ready
         self.preview = preview
         self.store = store
         self.commit = commit

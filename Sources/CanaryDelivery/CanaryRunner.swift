@@ -52,6 +52,7 @@ public final class CanaryRunner: Sendable {
     /// One look at every canary: two store reads (the canaries, the VirtualServices), then
     /// Prometheus only for the steps whose check is due.
     func pass() async {
+        guard environment.ready() else { return }
         var stored: [StoredConfig]
         var virtualServices: [String: [StoredConfig]] = [:]
         do {

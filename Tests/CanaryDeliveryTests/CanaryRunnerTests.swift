@@ -16,6 +16,7 @@ final class CanaryHarness: Sendable {
         let clock = Mutex(Date(timeIntervalSince1970: 1_800_000_000))
         let traffic = Mutex<TrafficReport.ServiceTraffic?>(nil)
         let prometheusDown = Mutex(false)
+        let ready = Mutex(true)
     }
 
     let store = InMemoryConfigStore()
@@ -36,7 +37,8 @@ final class CanaryHarness: Sendable {
             environment: CanaryEnvironment(
                 store: store, commit: { write in .number(Double(try await store.write(write).revision)) }, observe: observe,
                 now: { script.clock.withLock { $0 } },
-                preview: { write, proxy in .object(["puts": .number(Double(write.puts.count)), "proxy": proxy.map(JSONValue.string) ?? .null]) }))
+                preview: { write, proxy in .object(["puts": .number(Double(write.puts.count)), "proxy": proxy.map(JSONValue.string) ?? .null]) },
+                ready: { script.ready.withLock { $0 } }))
         runner = CanaryRunner(canaries: canaries, logger: Logger(label: "test"))
     }
 
@@ -242,5 +244,22 @@ struct CanaryRunnerTests {
         #expect(outcome.answer["proxy"] == .string("client-1"))
         #expect(try await h.store.currentRevision() == revision)
         #expect(try await h.weight() == 20)
+    }
+
+    @Test func nothingIsJudgedBeforeTheFirstConfigurationIsBuilt() async throws {
+        let h = CanaryHarness()
+        _ = try await h.store.apply([CanaryFixtures.virtualService(), CanaryFixtures.canary()])
+        h.script.traffic.withLock { $0 = CanaryFixtures.traffic(rps: 20, errors: 0) }
+        await h.runner.pass()
+        // A restart long after the step was due, before the first build: no verdict on nothing.
+        h.script.ready.withLock { $0 = false }
+        h.script.traffic.withLock { $0 = nil }
+        h.advance(seconds: 600)
+        await h.runner.pass()
+        #expect(try await h.status()?.decisions.map(\.verb) == [.start])
+        h.script.ready.withLock { $0 = true }
+        h.script.traffic.withLock { $0 = CanaryFixtures.traffic(rps: 20, errors: 0) }
+        await h.runner.pass()
+        #expect(try await h.weight() == 50)
     }
 }
