@@ -96,14 +96,6 @@ public struct CanaryOperator: Sendable {
             virtualService: CanaryCase.virtualService(for: spec, namespace: key.namespace, among: candidates))
     }
 
-    /// Commits `transition` and counts its decision; the write's answer.
-    @discardableResult
-    func perform(_ transition: CanaryWrites.Transition, on c: CanaryCase) async throws -> JSONValue {
-        let answer = try await environment.commit(transition.write)
-        metrics?.decided(namespace: c.key.namespace, name: c.key.name, verb: transition.decision.verb)
-        return answer
-    }
-
     /// An operation previewed, not made: the proxy whose xDS diff the answer carries, if any.
     public struct DryRun: Sendable {
         /// The node id (`&proxy=`).
@@ -112,11 +104,17 @@ public struct CanaryOperator: Sendable {
         public init(proxy: String?) { self.proxy = proxy }
     }
 
-    /// Commits `transition`, or with `dryRun` only works it out; the answer either way.
-    func perform(_ transition: CanaryWrites.Transition, on c: CanaryCase, dryRun: DryRun?) async throws -> JSONValue {
-        guard let dryRun else { return try await perform(transition, on: c) }
-        guard let preview = environment.preview else { throw CanaryError.conflict("this meshd cannot preview canary operations") }
-        return try await preview(transition.write, dryRun.proxy)
+    /// Commits `transition` and counts its decision, or with `dryRun` only works it out; the
+    /// write's answer either way.
+    @discardableResult
+    func perform(_ transition: CanaryWrites.Transition, on c: CanaryCase, dryRun: DryRun? = nil) async throws -> JSONValue {
+        if let dryRun {
+            guard let preview = environment.preview else { throw CanaryError.conflict("this meshd cannot preview canary operations") }
+            return try await preview(transition.write, dryRun.proxy)
+        }
+        let answer = try await environment.commit(transition.write)
+        metrics?.decided(namespace: c.key.namespace, name: c.key.name, verb: transition.decision.verb)
+        return answer
     }
 
     /// What an operation did: the canary's status after it and the write's answer (an apply's).

@@ -161,7 +161,8 @@ struct CanaryStatusCommand: AsyncParsableCommand {
             let spec = item["spec"]
             let status = item["status"]
             let steps = spec?["steps"]?.arrayValue?.count ?? 0
-            let step = status?["step"]?.intValue.map { "\($0 + 1)/\(steps)" } ?? "-"
+            // The index shown from 1; meshd writes at most 100 steps, a larger value is shown as sent.
+            let step = status?["step"]?.intValue.map { "\($0 < CanarySpec.maximumSteps ? $0 + 1 : $0)/\(steps)" } ?? "-"
             table.append(
                 (namespaces ? [item["metadata"]?["namespace"]?.stringValue ?? ""] : []) + [
                     item["metadata"]?["name"]?.stringValue ?? "", spec?["host"]?.stringValue ?? "", spec?["from"]?.stringValue ?? "",
