@@ -213,16 +213,6 @@ struct MeshdCommand: AsyncParsableCommand {
         try await command.start(loadedMeshConfig: loaded)
     }
 
-    /// The reader of observed traffic, nil without `--prometheus-url`.
-    func observedTraffic() throws -> ObservedTrafficReader? {
-        guard let prometheusURL else { return nil }
-        do throws(ObservedTrafficError) {
-            return ObservedTrafficReader(prometheus: try PrometheusClient(baseURL: prometheusURL))
-        } catch {
-            throw ValidationError(error.description)
-        }
-    }
-
     /// Runs meshd with `rootNamespace` and `trustDomain` settled and the mesh config file read.
     func start(loadedMeshConfig: MeshConfigWatcher.Loaded?) async throws {
         var logger = Logger(label: "meshd")
@@ -377,19 +367,6 @@ struct MeshdCommand: AsyncParsableCommand {
             try await group.run()
         }
         logger.info("meshd stopped")
-    }
-
-    /// HTTP/2 streams one connection may hold open: a proxy needs one ADS stream (plus short CA
-    /// calls), so this bounds a single connection's state well below the stream budget.
-    static let maxStreamsPerConnection = 1024
-
-    /// The gRPC transport bounds for every port: request size from `limits`, and HTTP/2 streams
-    /// per connection capped so one connection cannot hold the whole stream budget's state.
-    static func transportConfig(_ limits: ADSLimits) -> HTTP2ServerTransport.Posix.Config {
-        var config = HTTP2ServerTransport.Posix.Config.defaults
-        config.rpc.maxRequestPayloadSize = limits.maxRequestBytes
-        config.http2.maxConcurrentStreams = maxStreamsPerConnection
-        return config
     }
 
     /// A comma-separated flag value as a set, blanks dropped.
