@@ -11,6 +11,16 @@ public enum RegexSyntax {
     /// afford to evaluate on every request.
     public static let maxProgramSize = 32_768
 
+    /// An RE2 expression matching `text` literally (its metacharacters escaped).
+    public static func literal(_ text: String) -> String {
+        var out = ""
+        for character in text {
+            if "\\.+*?()|[]{}^$".contains(character) { out.append("\\") }
+            out.append(character)
+        }
+        return out
+    }
+
     /// Why RE2 refuses `pattern`, or `nil` when it compiles within `maxProgramSize`.
     /// Thread-safe.
     public static func problem(in pattern: String) -> String? {

@@ -16,16 +16,6 @@ enum PromQL {
         return out + "\""
     }
 
-    /// A RE2 expression matching `text` literally.
-    static func literalRegex(_ text: String) -> String {
-        var out = ""
-        for character in text {
-            if "\\.+*?()|[]{}^$".contains(character) { out.append("\\") }
-            out.append(character)
-        }
-        return out
-    }
-
     /// The Prometheus label name a workload label key becomes under Kubernetes service discovery
     /// with `labelmap` (`__meta_kubernetes_pod_label_(.+)`): every character outside
     /// `[a-zA-Z0-9_]` becomes `_`, as Prometheus sanitizes pod label names.

@@ -1,3 +1,5 @@
+import MeshModel
+
 /// The PromQL meshd asks Prometheus, per source and measure: nine queries whatever the number
 /// of services (three sources × requests, errors, latency buckets), each one selector summed by
 /// the labels that name a destination, so Prometheus' cost grows with the series it reads and
@@ -57,7 +59,7 @@ public struct TrafficQuery: Sendable, Hashable {
         let hostPattern: String
         if let hosts {
             // An empty host list must match nothing, not everything.
-            hostPattern = hosts.isEmpty ? "\\x00" : "(" + hosts.map(PromQL.literalRegex).joined(separator: "|") + ")"
+            hostPattern = hosts.isEmpty ? "\\x00" : "(" + hosts.map(RegexSyntax.literal).joined(separator: "|") + ")"
         } else {
             hostPattern = ".+"
         }
@@ -86,13 +88,13 @@ public struct TrafficQuery: Sendable, Hashable {
         let keys = groupingLabels(of: readable)
         var matchers: [String] = []
         if !everyHost {
-            let namespaces = Set(readable.map(\.namespace)).sorted().map(PromQL.literalRegex)
+            let namespaces = Set(readable.map(\.namespace)).sorted().map(RegexSyntax.literal)
             matchers.append("\(namespaceLabel)=~" + PromQL.string("(" + namespaces.joined(separator: "|") + ")"))
             // The services' applications too when they are told by one label (the usual case):
             // a namespace of many services must not be read whole to answer for one.
             let keys = Set(readable.compactMap { $0.application.map { PromQL.labelName($0.key) } })
             if keys.count == 1, let key = keys.first {
-                let values = Set(readable.compactMap { $0.application?.value }).sorted().map(PromQL.literalRegex)
+                let values = Set(readable.compactMap { $0.application?.value }).sorted().map(RegexSyntax.literal)
                 matchers.append("\(key)=~" + PromQL.string("(" + values.joined(separator: "|") + ")"))
             }
         }
