@@ -9,8 +9,10 @@ extension ConfigKind {
 
     /// The Istio kinds the Kubernetes store serves: every kind applied as a document. Gateway
     /// credentials are Kubernetes Secrets there, not meshd's `Secret` resources; meshd's own
-    /// `Canary` has no CRD yet, so canaries run on the SQLite and etcd stores only.
-    public static let kubeServed: [ConfigKind] = allCases.filter { $0.isAppliedAsDocument && $0 != .canary }
+    /// `Canary` has no CRD yet, so canaries run on the SQLite and etcd stores only; nor are the
+    /// Gateway API's kinds read from the API server yet (their CRDs are the cluster's, installed
+    /// apart from the mesh's), so routes run on the SQLite and etcd stores only.
+    public static let kubeServed: [ConfigKind] = allCases.filter { $0.isAppliedAsDocument && $0 != .canary && !$0.isGatewayAPI }
 
     /// Every namespace's objects of the kind: `/apis/networking.istio.io/v1/virtualservices`.
     var kubeCollection: KubeCollection {

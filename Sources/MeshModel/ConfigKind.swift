@@ -33,6 +33,15 @@ public enum ConfigKind: String, CaseIterable, Sendable, Codable, Comparable {
     /// to another by the new subset's observed traffic, rolled back when it is out of bounds
     /// (docs/canary-steps.md). Its `status` is written by meshd.
     case canary = "Canary"
+    /// `HTTPRoute` (gateway.networking.k8s.io): the Gateway API's HTTP routing; attached to a
+    /// Service (`parentRefs` kind `Service`), it routes the mesh's traffic to that Service.
+    case httpRoute = "HTTPRoute"
+    /// `GRPCRoute` (gateway.networking.k8s.io): the Gateway API's gRPC routing, by service and
+    /// method.
+    case grpcRoute = "GRPCRoute"
+    /// `ReferenceGrant` (gateway.networking.k8s.io): lets routes of other namespaces refer to
+    /// the grant's namespace's Services.
+    case referenceGrant = "ReferenceGrant"
 
     /// The API group: `security.istio.io` for the security kinds, `telemetry.istio.io` for
     /// `Telemetry`, `""` (Kubernetes' core group) for `Secret`, `meshd.io` for `Canary`, else
@@ -43,6 +52,7 @@ public enum ConfigKind: String, CaseIterable, Sendable, Codable, Comparable {
         case .telemetry: "telemetry.istio.io"
         case .secret: ""
         case .canary: "meshd.io"
+        case .httpRoute, .grpcRoute, .referenceGrant: "gateway.networking.k8s.io"
         default: "networking.istio.io"
         }
     }
@@ -66,10 +76,14 @@ public enum ConfigKind: String, CaseIterable, Sendable, Codable, Comparable {
         case .telemetry: "telemetries"
         case .secret: "secrets"
         case .canary: "canaries"
+        case .httpRoute: "httproutes"
+        case .grpcRoute: "grpcroutes"
+        case .referenceGrant: "referencegrants"
         }
     }
 
-    /// The short names `kubectl` accepts: `vs`, `dr`, `se`, `we`, `gw`, `telemetry` (Sidecar has none).
+    /// The short names `kubectl` accepts: `vs`, `dr`, `se`, `we`, `gw`, `telemetry`, `refgrant`
+    /// (Sidecar and the routes have none).
     public var shortNames: [String] {
         switch self {
         case .virtualService: ["vs"]
@@ -84,6 +98,8 @@ public enum ConfigKind: String, CaseIterable, Sendable, Codable, Comparable {
         case .telemetry: ["telemetry"]
         case .secret: []
         case .canary: []
+        case .httpRoute, .grpcRoute: []
+        case .referenceGrant: ["refgrant"]
         }
     }
 
@@ -103,6 +119,10 @@ public enum ConfigKind: String, CaseIterable, Sendable, Codable, Comparable {
     /// Whether meshd writes the resource's `status` (and keeps it across a user's apply).
     public var hasStatus: Bool { self == .canary }
 
+    /// Whether the kind is one of the Gateway API's (its schema is the pinned CRDs',
+    /// `GatewaySchema`).
+    public var isGatewayAPI: Bool { group == "gateway.networking.k8s.io" }
+
     /// Every accepted `apiVersion` string, e.g. `networking.istio.io/v1`, newest first.
     public var supportedAPIVersions: [String] {
         let versions: [String]
@@ -111,6 +131,7 @@ public enum ConfigKind: String, CaseIterable, Sendable, Codable, Comparable {
         case "security.istio.io": versions = Self.securityVersions
         case "telemetry.istio.io": versions = Self.telemetryVersions
         case "meshd.io": versions = Self.meshdVersions
+        case "gateway.networking.k8s.io": versions = GatewaySchema.servedVersions[rawValue] ?? []
         default: versions = Self.supportedVersions
         }
         return versions.map { "\(group)/\($0)" }
@@ -120,11 +141,12 @@ public enum ConfigKind: String, CaseIterable, Sendable, Codable, Comparable {
     /// plural (`virtualservices`), the singular (`virtualservice`), a short name (`vs`), or any of
     /// these qualified by the group (`virtualservices.networking.istio.io`,
     /// `peerauthentications.security.istio.io`, `telemetries.telemetry.istio.io`,
-    /// `canaries.meshd.io`).
+    /// `canaries.meshd.io`, `httproutes.gateway.networking.k8s.io`).
     /// - Returns: `nil` when nothing matches.
     public static func named(_ s: String) -> ConfigKind? {
         var name = s.lowercased()
-        for suffix in [".networking.istio.io", ".security.istio.io", ".telemetry.istio.io", ".meshd.io"] where name.hasSuffix(suffix) {
+        for suffix in [".networking.istio.io", ".security.istio.io", ".telemetry.istio.io", ".meshd.io", ".gateway.networking.k8s.io"]
+        where name.hasSuffix(suffix) {
             name.removeLast(suffix.count)
         }
         return allCases.first { kind in

@@ -23,6 +23,10 @@ extension ConfigValidator {
         {
             throw problem
         }
+        if case .route(let route) = config {
+            let support = GatewayRouteSupport.report(route)
+            return (config, report.notHonoured + support.notHonoured, report.clientLimits + support.clientLimits)
+        }
         return (config, report.notHonoured, report.clientLimits)
     }
 }

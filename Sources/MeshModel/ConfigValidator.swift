@@ -44,6 +44,12 @@ public enum ConfigValidator {
         case .canary:
             if let status = resource.status { _ = try CanaryStatus(reading: FieldReader(status, path: "status", resource: name)) }
             return .canary(try CanarySpec(reading: spec))
+        case .httpRoute, .grpcRoute, .referenceGrant:
+            // The API's own schema and CEL rules first, then the typed reading of the defaulted spec.
+            let defaulted = try GatewaySchema.check(kind: key.kind.rawValue, spec: resource.spec, resource: name)
+            let reader = FieldReader(defaulted, path: "spec", resource: name)
+            if key.kind == .referenceGrant { return .referenceGrant(try ReferenceGrant(reading: reader)) }
+            return .route(try GatewayRoute(reading: reader, flavor: key.kind == .httpRoute ? .http : .grpc))
         }
     }
 }

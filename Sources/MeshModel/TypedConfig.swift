@@ -24,6 +24,10 @@ public enum TypedConfig: Sendable, Hashable {
     case secret(TLSSecret)
     /// A canary's spec (meshd's own kind).
     case canary(CanarySpec)
+    /// A Gateway API HTTPRoute or GRPCRoute (its flavor says which).
+    case route(GatewayRoute)
+    /// A Gateway API ReferenceGrant.
+    case referenceGrant(ReferenceGrant)
 
     /// The kind of the spec.
     public var kind: ConfigKind {
@@ -40,6 +44,8 @@ public enum TypedConfig: Sendable, Hashable {
         case .telemetry: .telemetry
         case .secret: .secret
         case .canary: .canary
+        case .route(let route): route.flavor == .http ? .httpRoute : .grpcRoute
+        case .referenceGrant: .referenceGrant
         }
     }
 }

@@ -54,7 +54,7 @@ enum KnownCrash: String, CaseIterable, Sendable {
                     localityWeights["se:" + (endpoint.locality ?? ""), default: 0] += UInt64(max(endpoint.weight ?? 1, 1))
                 }
             case .destinationRule, .gateway, .sidecar, .peerAuthentication, .authorizationPolicy, .requestAuthentication, .telemetry, .secret,
-                .canary:
+                .canary, .route, .referenceGrant:
                 break
             }
         }

@@ -120,7 +120,8 @@ import Testing
         #expect(error?.code == .unknownKind)
         #expect(
             error?.description == #"document 1: kind: unknown kind "EnvoyFilter"; supported: "#
-                + "AuthorizationPolicy, Canary, DestinationRule, Gateway, PeerAuthentication, RequestAuthentication, ServiceEntry, Sidecar, Telemetry, VirtualService, WorkloadEntry"
+                + "AuthorizationPolicy, Canary, DestinationRule, GRPCRoute, Gateway, HTTPRoute, PeerAuthentication, ReferenceGrant, "
+                + "RequestAuthentication, ServiceEntry, Sidecar, Telemetry, VirtualService, WorkloadEntry"
         )
     }
 

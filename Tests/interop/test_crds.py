@@ -98,7 +98,8 @@ def crd_paths(node: dict, path: str) -> dict[str, str]:
 
 
 def config_kinds() -> dict[str, dict]:
-    """ConfigKind's cases (minus Secret and meshd's own Canary) with their group (security, telemetry or networking),
+    """ConfigKind's Istio cases (minus Secret, meshd's own Canary and the Gateway API's kinds, whose CRDs are the
+    Gateway API release's) with their group (security, telemetry or networking),
     versions, plural and short names."""
     text = CONFIG_KIND.read_text()
     cases = dict(re.findall(r'case (\w+) = "(\w+)"', text))
@@ -113,6 +114,8 @@ def config_kinds() -> dict[str, dict]:
     kinds = {}
     for case, kind in cases.items():
         if kind in ("Secret", "Canary"):  # a Kubernetes Secret; meshd's own kind, without a CRD yet
+            continue
+        if kind in ("HTTPRoute", "GRPCRoute", "ReferenceGrant"):  # the Gateway API's own CRDs
             continue
         if case in security:
             group, group_versions = "security.istio.io", security_versions

@@ -1,0 +1,40 @@
+/// What each kind of proxy makes of a Gateway API route's fields: the warnings an apply answers
+/// with, at the route's own field paths (its rules are translated into Istio's shapes, whose
+/// `ClientSupport` entries these mirror).
+public enum GatewayRouteSupport {
+    /// The fields meshd accepts without translating them (CORS filters), and the fields some
+    /// kind of client does not honour as written.
+    public static func report(_ route: GatewayRoute) -> (notHonoured: [IstioSchema.Finding], clientLimits: [IstioSchema.ClientFinding]) {
+        var notHonoured: [IstioSchema.Finding] = []
+        var limits: [IstioSchema.ClientFinding] = []
+        func grpc(_ path: String, _ support: FieldSupport) {
+            limits += ClientSupport.findings([.proxylessGRPC: support], path: path)
+        }
+        func filters(_ list: [GatewayRoute.Filter], at base: String) {
+            for (index, filter) in list.enumerated() {
+                let path = "\(base).filters[\(index)]"
+                switch filter {
+                case .requestHeaders: grpc("\(path).requestHeaderModifier", .notHonoured)
+                case .responseHeaders: grpc("\(path).responseHeaderModifier", .notHonoured)
+                case .rewrite: grpc("\(path).urlRewrite", .notHonoured)
+                case .mirror: grpc("\(path).requestMirror", .notHonoured)
+                case .redirect:
+                    grpc(
+                        "\(path).requestRedirect",
+                        .substituted("gRPC clients fail the RPCs this rule matches with UNAVAILABLE (gRPC cannot follow a redirect)"))
+                case .cors: notHonoured.append(.init(path: "\(path).cors", name: "cors"))
+                case .extensionRef: continue  // answered by the route's status and a warning: the rule answers 500
+                }
+            }
+        }
+        for (r, rule) in route.rules.enumerated() {
+            let base = "spec.rules[\(r)]"
+            for (m, match) in rule.matches.enumerated() where !match.queryParams.isEmpty {
+                grpc("\(base).matches[\(m)].queryParams", .notHonoured)
+            }
+            filters(rule.filters, at: base)
+            for (b, backend) in rule.backendRefs.enumerated() { filters(backend.filters, at: "\(base).backendRefs[\(b)]") }
+        }
+        return (notHonoured, limits)
+    }
+}
