@@ -12,6 +12,23 @@ public struct HTTPRedirect: Sendable, Hashable {
     public var scheme: String?
     /// The redirect status: 301 (Istio's default), 302, 303, 307 or 308.
     public var redirectCode: UInt32
+    /// Rewrites the path by a regular expression instead of replacing it (`uri`): how a Gateway
+    /// API redirect's `ReplacePrefixMatch` is written; Istio's YAML cannot set it.
+    public var pathRegexRewrite: HTTPRewrite.RegexRewrite?
+
+    /// Creates a redirect (the Gateway API's `RequestRedirect` filter, translated).
+    public init(
+        uri: String? = nil, authority: String? = nil, port: UInt32? = nil, derivePort: DerivePort? = nil, scheme: String? = nil,
+        redirectCode: UInt32 = 301, pathRegexRewrite: HTTPRewrite.RegexRewrite? = nil
+    ) {
+        self.uri = uri
+        self.authority = authority
+        self.port = port
+        self.derivePort = derivePort
+        self.scheme = scheme
+        self.redirectCode = redirectCode
+        self.pathRegexRewrite = pathRegexRewrite
+    }
 
     /// Istio's `derivePort`.
     public enum DerivePort: String, Sendable, Hashable {
@@ -34,6 +51,12 @@ public struct HTTPDirectResponse: Sendable, Hashable {
 
     /// The largest body meshd accepts (the body is sent to every proxy in the route).
     public static let maxBodyBytes = 64 * 1024
+
+    /// Creates a direct response (a Gateway API rule with no valid backend answers 500).
+    public init(status: UInt32, body: String? = nil) {
+        self.status = status
+        self.body = body
+    }
 }
 
 extension HTTPRedirect {

@@ -12,6 +12,12 @@ enum RouteAnswer {
     static func redirect(_ redirect: HTTPRedirect, listenerPort: UInt32) -> Envoy_Config_Route_V3_RedirectAction {
         var action = Envoy_Config_Route_V3_RedirectAction()
         if let uri = redirect.uri { action.pathRedirect = uri }
+        if let regex = redirect.pathRegexRewrite {
+            var substitute = Envoy_Type_Matcher_V3_RegexMatchAndSubstitute()
+            substitute.pattern = RouteMatchTranslation.regexMatcher(regex.match)
+            substitute.substitution = regex.rewrite
+            action.regexRewrite = substitute
+        }
         if let authority = redirect.authority { action.hostRedirect = authority }
         if let scheme = redirect.scheme { action.schemeRedirect = scheme }
         var port = redirect.port

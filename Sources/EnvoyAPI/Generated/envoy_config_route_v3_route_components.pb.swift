@@ -690,6 +690,22 @@ public nonisolated struct Envoy_Config_Route_V3_RedirectAction: Sendable {
     set {pathRewriteSpecifier = .pathRedirect(newValue)}
   }
 
+  public var prefixRewrite: String {
+    get {
+      if case .prefixRewrite(let v)? = pathRewriteSpecifier {return v}
+      return String()
+    }
+    set {pathRewriteSpecifier = .prefixRewrite(newValue)}
+  }
+
+  public var regexRewrite: Envoy_Type_Matcher_V3_RegexMatchAndSubstitute {
+    get {
+      if case .regexRewrite(let v)? = pathRewriteSpecifier {return v}
+      return Envoy_Type_Matcher_V3_RegexMatchAndSubstitute()
+    }
+    set {pathRewriteSpecifier = .regexRewrite(newValue)}
+  }
+
   public var responseCode: Envoy_Config_Route_V3_RedirectAction.RedirectResponseCode = .movedPermanently
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -701,6 +717,8 @@ public nonisolated struct Envoy_Config_Route_V3_RedirectAction: Sendable {
 
   public nonisolated enum OneOf_PathRewriteSpecifier: Equatable, Sendable {
     case pathRedirect(String)
+    case prefixRewrite(String)
+    case regexRewrite(Envoy_Type_Matcher_V3_RegexMatchAndSubstitute)
 
   }
 
@@ -1892,7 +1910,7 @@ nonisolated extension Envoy_Config_Route_V3_RetryPolicy: SwiftProtobuf.Message, 
 
 nonisolated extension Envoy_Config_Route_V3_RedirectAction: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RedirectAction"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}host_redirect\0\u{3}path_redirect\0\u{3}response_code\0\u{4}\u{4}scheme_redirect\0\u{3}port_redirect\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}host_redirect\0\u{3}path_redirect\0\u{3}response_code\0\u{4}\u{2}prefix_rewrite\0\u{4}\u{2}scheme_redirect\0\u{3}port_redirect\0\u{3}regex_rewrite\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1910,6 +1928,14 @@ nonisolated extension Envoy_Config_Route_V3_RedirectAction: SwiftProtobuf.Messag
         }
       }()
       case 3: try { try decoder.decodeSingularEnumField(value: &self.responseCode) }()
+      case 5: try {
+        var v: String?
+        try decoder.decodeSingularStringField(value: &v)
+        if let v = v {
+          if self.pathRewriteSpecifier != nil {try decoder.handleConflictingOneOf()}
+          self.pathRewriteSpecifier = .prefixRewrite(v)
+        }
+      }()
       case 7: try {
         var v: String?
         try decoder.decodeSingularStringField(value: &v)
@@ -1919,6 +1945,19 @@ nonisolated extension Envoy_Config_Route_V3_RedirectAction: SwiftProtobuf.Messag
         }
       }()
       case 8: try { try decoder.decodeSingularUInt32Field(value: &self.portRedirect) }()
+      case 9: try {
+        var v: Envoy_Type_Matcher_V3_RegexMatchAndSubstitute?
+        var hadOneofValue = false
+        if let current = self.pathRewriteSpecifier {
+          hadOneofValue = true
+          if case .regexRewrite(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.pathRewriteSpecifier = .regexRewrite(v)
+        }
+      }()
       default: break
       }
     }
@@ -1938,12 +1977,18 @@ nonisolated extension Envoy_Config_Route_V3_RedirectAction: SwiftProtobuf.Messag
     if self.responseCode != .movedPermanently {
       try visitor.visitSingularEnumField(value: self.responseCode, fieldNumber: 3)
     }
+    try { if case .prefixRewrite(let v)? = self.pathRewriteSpecifier {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 5)
+    } }()
     try { if case .schemeRedirect(let v)? = self.schemeRewriteSpecifier {
       try visitor.visitSingularStringField(value: v, fieldNumber: 7)
     } }()
     if self.portRedirect != 0 {
       try visitor.visitSingularUInt32Field(value: self.portRedirect, fieldNumber: 8)
     }
+    try { if case .regexRewrite(let v)? = self.pathRewriteSpecifier {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 

@@ -94,7 +94,7 @@ public struct TrafficSimulation: Sendable {
             return .init(route: nil, outcome: .noRoute)
         }
         let filters = manager.httpFilters.map(\.name)
-        var result = SimulationResult(route: route.name, outcome: outcome(of: route), fault: fault(of: route, filters: filters))
+        var result = SimulationResult(route: route.name, outcome: outcome(of: route, path: request.path), fault: fault(of: route, filters: filters))
         if case .route(let action)? = route.action {
             var weight: Envoy_Config_Route_V3_WeightedCluster.ClusterWeight?
             if case .weightedClusters(let split)? = action.clusterSpecifier, let chosen {
@@ -145,7 +145,7 @@ public struct TrafficSimulation: Sendable {
         return fault
     }
 
-    private func outcome(of route: Envoy_Config_Route_V3_Route) -> SimulatedOutcome {
+    private func outcome(of route: Envoy_Config_Route_V3_Route, path: String) -> SimulatedOutcome {
         switch route.action {
         case .directResponse(let direct):
             return .directResponse(status: direct.status)
@@ -159,7 +159,18 @@ public struct TrafficSimulation: Sendable {
                 default: 301
                 }
             let port = redirect.portRedirect == 0 ? "" : ":\(redirect.portRedirect)"
-            return .redirect(location: "\(redirect.schemeRedirect)://\(redirect.hostRedirect)\(port)\(redirect.pathRedirect)", status: status)
+            // A path rewrite keeps the request's path through Envoy's rewrite; no path part
+            // means the path is left as it was (shown empty, like the other parts).
+            var location = redirect.pathRedirect
+            switch redirect.pathRewriteSpecifier {
+            case .regexRewrite(let regex):
+                let pathOnly = String(path.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0])
+                location = Self.substitute(pathOnly, pattern: regex.pattern.regex, with: regex.substitution)
+            case .prefixRewrite(let prefix):
+                if case .prefix(let matched) = route.match.pathSpecifier { location = prefix + path.dropFirst(matched.count) }
+            default: break
+            }
+            return .redirect(location: "\(redirect.schemeRedirect)://\(redirect.hostRedirect)\(port)\(location)", status: status)
         case .route(let action):
             switch action.clusterSpecifier {
             case .cluster(let name):
