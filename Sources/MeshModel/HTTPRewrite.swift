@@ -11,6 +11,12 @@ public struct HTTPRewrite: Sendable, Hashable {
         public var match: String
         /// The substitution (`\1` names a capture group).
         public var rewrite: String
+
+        /// Creates a regex rewrite.
+        public init(match: String, rewrite: String) {
+            self.match = match
+            self.rewrite = rewrite
+        }
     }
 
     /// Replaces the matched prefix of the path.

@@ -59,6 +59,12 @@ extension PushContext {
                 virtualServices[name] ?? [], serviceNamespace: serviceNamespace, viewer: namespace,
                 root: settings.rootNamespace, anyNamespace: true)
         }
+        // A Gateway API route of the client's own namespace comes first (istiod's consumer override).
+        if let own = routeVirtualServices[host]?.first(where: {
+            $0.key.namespace == namespace && ExportTo.admits($0.spec.exportTo, owner: $0.key.namespace, viewer: namespace)
+        }) {
+            return own
+        }
         if let exact = chosen(host) { return exact }
         for pattern in wildcardVirtualServiceHosts where HostName.matches(pattern: pattern, host: host) {
             if let match = chosen(pattern) { return match }

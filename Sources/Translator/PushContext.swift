@@ -19,6 +19,9 @@ public struct PushContext: Sendable {
         public var key: ConfigKey
         public var createdRevision: Int64
         public var spec: VirtualService
+        /// The Gateway API routes the entry was generated from (`MeshRouteTranslation`), oldest
+        /// first; empty for a VirtualService a user wrote. `key` is the oldest route's.
+        public var routes: [ConfigKey] = []
     }
 
     /// A DestinationRule.
@@ -53,6 +56,14 @@ public struct PushContext: Sendable {
     /// The DestinationRules for each host: at most one per namespace, oldest first; chosen per
     /// proxy by `destinationRule(for:serviceNamespace:from:)`.
     public let destinationRules: [String: [DestinationRuleEntry]]
+    /// The VirtualServices generated from Gateway API routes attached to Services, per host: one
+    /// per route namespace, oldest first. Each is also among `virtualServices` for its
+    /// namespace unless an older VirtualService there names the host (istiod's rule: a route
+    /// serves the clients of its own namespace before any VirtualService; elsewhere the older
+    /// wins).
+    public let routeVirtualServices: [String: [VirtualServiceEntry]]
+    /// Each Gateway API route's status (`Accepted`, `ResolvedRefs` per parent).
+    public let routeStatuses: [ConfigKey: RouteStatus]
     /// Every VirtualService bound to some Gateway (its `gateways` or a match's), oldest first:
     /// what gateway proxies route by, binding by binding.
     public let gatewayVirtualServices: [VirtualServiceEntry]
@@ -109,8 +120,10 @@ public struct PushContext: Sendable {
         requestAuthentications: RequestAuthenticationIndex = RequestAuthenticationIndex(), telemetries: TelemetryIndex = TelemetryIndex(),
         credentials: CredentialIndex = CredentialIndex(),
         settings: MeshSettings = MeshSettings(), warnings: [ConfigWarning], invalid: [ConfigWarning] = [],
-        scope: Scope = .full
+        scope: Scope = .full, routeVirtualServices: [String: [VirtualServiceEntry]] = [:], routeStatuses: [ConfigKey: RouteStatus] = [:]
     ) {
+        self.routeVirtualServices = routeVirtualServices
+        self.routeStatuses = routeStatuses
         self.peerAuthentications = peerAuthentications
         self.authorizationPolicies = authorizationPolicies
         self.requestAuthentications = requestAuthentications

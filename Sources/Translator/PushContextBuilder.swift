@@ -58,6 +58,8 @@ public enum PushContextBuilder {
         var requestAuthentications = RequestAuthenticationIndex()
         var telemetries = TelemetryIndex()
         var credentials = CredentialIndex()
+        var routes: [MeshRouteTranslation.RouteInput] = []
+        var grants: [(key: ConfigKey, grant: ReferenceGrant)] = []
         var warnings = invalid
 
         for input in ordered {
@@ -127,6 +129,10 @@ public enum PushContextBuilder {
                 }
             case .canary:
                 continue  // meshd's own: its steps are VirtualService changes, never translated itself
+            case .route(let route):
+                routes.append(.init(key: input.key, createdRevision: input.createdRevision, route: route))
+            case .referenceGrant(let grant):
+                grants.append((input.key, grant))
             case .secret(let spec):
                 let material = credentialMaterial[spec.material]
                 credentials.add(.init(key: input.key, spec: spec, material: material))
@@ -147,6 +153,9 @@ public enum PushContextBuilder {
             guard let overflow = registry.weightOverflows[host] else { continue }
             warnings.append(weightWarning(overflow))
         }
+        let meshRoutes = MeshRouteTranslation.translate(routes: routes, grants: grants, registry: registry)
+        warnings += meshRoutes.warnings
+        warnings += merge(meshRoutes.virtualServices, into: &virtualServices)
         warnings += SecurityWarnings.warnings(authorizationPolicies, requestAuthentications, settings: settings, registry: registry)
         warnings += TelemetryWarnings.warnings(telemetries, settings: settings, registry: registry)
         let context = PushContext(
@@ -155,9 +164,48 @@ public enum PushContextBuilder {
             rejectedGatewayServers: rejectedGatewayServers, sidecars: sidecars,
             peerAuthentications: peerAuthentications, authorizationPolicies: authorizationPolicies,
             requestAuthentications: requestAuthentications, telemetries: telemetries,
-            credentials: credentials, settings: settings, warnings: warnings)
+            credentials: credentials, settings: settings, warnings: warnings,
+            routeVirtualServices: meshRoutes.virtualServices, routeStatuses: meshRoutes.statuses)
         return context.replacing(
             revision: revision, platformGeneration: platform.generation, registry: registry,
             warnings: warnings + ReferenceChecker.warnings(in: context), invalid: invalid, scope: .full)
+    }
+
+    /// Puts the VirtualServices generated from Gateway API routes among the mesh's: in each
+    /// namespace the older of a route's and a user's VirtualService for a host serves the
+    /// clients of other namespaces (the route always serves its own namespace's, through
+    /// `PushContext.routeVirtualServices`). Returns a warning for each one set aside.
+    static func merge(
+        _ generated: [String: [PushContext.VirtualServiceEntry]], into virtualServices: inout [String: [PushContext.VirtualServiceEntry]]
+    ) -> [ConfigWarning] {
+        var warnings: [ConfigWarning] = []
+        for host in generated.keys.sorted() {
+            for entry in generated[host] ?? [] {
+                var entries = virtualServices[host] ?? []
+                if let index = entries.firstIndex(where: { $0.key.namespace == entry.key.namespace }) {
+                    let other = entries[index]
+                    if (other.createdRevision, other.key) < (entry.createdRevision, entry.key) {
+                        warnings.append(
+                            .init(
+                                key: entry.key, field: "spec.parentRefs",
+                                message:
+                                    "host \(host) is also routed by the older \(other.key); this route serves clients in namespace \(entry.key.namespace) only, the VirtualService the others"
+                            ))
+                        continue
+                    }
+                    warnings.append(
+                        .init(
+                            key: other.key, field: "spec.hosts",
+                            message:
+                                "host \(host) is also routed by the older \(entry.key) (Gateway API); it serves clients in namespace \(entry.key.namespace), and this VirtualService is ignored for it"
+                        ))
+                    entries.remove(at: index)
+                }
+                entries.append(entry)
+                entries.sort { ($0.createdRevision, $0.key) < ($1.createdRevision, $1.key) }
+                virtualServices[host] = entries
+            }
+        }
+        return warnings
     }
 }

@@ -19,10 +19,13 @@ struct RouteBuilder {
 
     /// The routes of `service`'s port `port` as `view` sees them: its VirtualService's rules,
     /// else one catch-all route to the port's cluster. Every proxy kind's virtual host for the
-    /// service carries exactly these (in its dialect).
+    /// service carries exactly these (in its dialect). As istiod: a VirtualService with HTTP rules
+    /// none of which applies to the port (each names another port, or another client) leaves the
+    /// port its default route — a Gateway API route attached to port 80 leaves 8080 alone.
     func routes(for service: Service, port: UInt32, view: ProxyView) -> [Envoy_Config_Route_V3_Route] {
         if let entry = view.virtualServices[service.host] {
-            return virtualServiceRoutes(entry, port: port, binding: .mesh, view: view)
+            let routes = virtualServiceRoutes(entry, port: port, binding: .mesh, view: view)
+            if !routes.isEmpty || entry.spec.http.isEmpty { return routes }
         }
         let policy = view.destinationRule(service.host)?.spec.policy(subset: nil, port: port)
         return [
