@@ -3,6 +3,7 @@ import Hummingbird
 import MeshModel
 import PushPipeline
 import Storage
+import Translator
 import XDSCore
 
 /// `/api/v1/apply`, `/api/v1/delete` and `/api/v1/config/...`: kubectl-style config access.
@@ -33,16 +34,25 @@ struct ConfigController: Sendable {
             let namespace = try request.query(allowing: ["namespace"])["namespace"].map(String.init)
             let items = try await store.list(kind: kind, namespace: namespace)
             let index = configIndex.read()
-            let created = await creation.times(of: Set(items.map(\.createdRevision)))
+            let created = await creation.times(of: Set(items.map(\.createdRevision) + items.map(\.revision)))
+            let push = dependencies.publisher.current
             return JSONResponse.make(
-                .object(["items": .array(items.map { Self.render($0, index: index, createdAt: created[$0.createdRevision]) })]))
+                .object([
+                    "items": .array(
+                        items.map {
+                            Self.render($0, index: index, createdAt: created[$0.createdRevision], push: push, modifiedAt: created[$0.revision])
+                        })
+                ]))
         }
 
         router.get("/api/v1/config/:kind/:namespace/:name") { _, context -> Response in
             let key = try Self.key(context)
             guard let stored = try await store.get(key) else { throw AdminError.notFound("\(key)") }
-            let created = await creation.times(of: [stored.createdRevision])
-            return JSONResponse.make(Self.render(stored, index: configIndex.read(), createdAt: created[stored.createdRevision]))
+            let created = await creation.times(of: [stored.createdRevision, stored.revision])
+            return JSONResponse.make(
+                Self.render(
+                    stored, index: configIndex.read(), createdAt: created[stored.createdRevision], push: dependencies.publisher.current,
+                    modifiedAt: created[stored.revision]))
         }
 
         router.delete("/api/v1/config/:kind/:namespace/:name") { _, context -> Response in
@@ -62,8 +72,18 @@ struct ConfigController: Sendable {
     /// The verdict comes from the push loop's typed index (`index`), which has validated every
     /// stored record already, so a listing does not validate the store again.
     /// `createdAt` becomes `metadata.creationTimestamp` (RFC 3339, as Kubernetes writes it).
-    static func render(_ stored: StoredConfig, index: ConfigIndex, createdAt: Date? = nil) -> JSONValue {
+    /// A Gateway API route carries the `status` `push` computed for it (its conditions'
+    /// `lastTransitionTime` is `modifiedAt`, when the route last changed).
+    static func render(
+        _ stored: StoredConfig, index: ConfigIndex, createdAt: Date? = nil, push: PushContext? = nil, modifiedAt: Date? = nil
+    ) -> JSONValue {
         var json = stored.resource.toJSONValue(resourceVersion: stored.revision)
+        if let status = push?.routeStatuses[stored.resource.key], push.map({ $0.revision >= stored.revision }) == true,
+            case .object(var members) = json
+        {
+            members["status"] = status.toJSONValue(since: Self.timestamp(modifiedAt ?? createdAt ?? Date()))
+            json = .object(members)
+        }
         if let createdAt, case .object(var members) = json, case .object(var metadata)? = members["metadata"] {
             metadata["creationTimestamp"] = .string(Self.timestamp(createdAt))
             members["metadata"] = .object(metadata)

@@ -33,7 +33,10 @@ public struct PrinterColumn: Sendable, Hashable {
                 PrinterColumn(name: "Phase", type: "string", jsonPath: ".status.phase"),
                 PrinterColumn(name: "Weight", type: "integer", jsonPath: ".status.weight"),
                 PrinterColumn(name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp"),
-            ]
+            ],
+            // The Gateway API CRDs' own columns (v1.6.1), plus where each route stands.
+            "HTTPRoute": routeColumns,
+            "GRPCRoute": routeColumns,
         ]
         for crd in (try? InstallManifest.crds()) ?? [] {
             guard let kind = crd["spec"]?["names"]?["kind"]?.stringValue,
@@ -46,6 +49,12 @@ public struct PrinterColumn: Sendable, Hashable {
         }
         return table
     }()
+
+    /// A route's columns: kubectl's (`Hostnames`, `Age`).
+    static let routeColumns = [
+        PrinterColumn(name: "Hostnames", type: "string", jsonPath: ".spec.hostnames"),
+        PrinterColumn(name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp"),
+    ]
 
     /// The column's cell for `resource` as kubectl prints it: a string as is, a list or map as
     /// JSON (`["reviews"]`), a date as an age at `now` (`<unknown>` when absent or not a
