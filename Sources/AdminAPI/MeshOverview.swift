@@ -52,7 +52,11 @@ public enum MeshOverview {
                 }),
             "workloads": .array(workloads(of: service, registry: push.registry, subsets: subsets)),
         ]
-        members["virtualService"] = virtualService.map { .string("\($0.key.namespace)/\($0.key.name)") } ?? .null
+        // A VirtualService generated from Gateway API routes is named by those routes instead.
+        let gatewayRoutes = virtualService?.routes ?? []
+        members["virtualService"] =
+            gatewayRoutes.isEmpty ? virtualService.map { .string("\($0.key.namespace)/\($0.key.name)") } ?? .null : .null
+        members["gatewayRoutes"] = .array(gatewayRoutes.map { .string("\($0.kind.rawValue) \($0.namespace)/\($0.name)") })
         members["destinationRule"] = rule.map { .string("\($0.key.namespace)/\($0.key.name)") } ?? .null
         return .object(members)
     }

@@ -157,7 +157,8 @@ function renderServices(services) {
   for (const service of services) {
     const ports = (service.ports || []).map((p) => p.number + "/" + (p.protocol || "?") + (p.name ? " (" + p.name + ")" : "")).join(", ");
     const routing = [
-      service.virtualService ? "VirtualService " + service.virtualService : "no VirtualService",
+      (service.gatewayRoutes || []).length ? service.gatewayRoutes.join(", ")
+        : service.virtualService ? "VirtualService " + service.virtualService : "no VirtualService",
       service.destinationRule ? "DestinationRule " + service.destinationRule : "no DestinationRule",
     ].join(" · ");
     const rows = (service.workloads || []).map((w) => el("tr", { "data-workload": w.name, class: "health-" + String(w.health).toLowerCase() },
