@@ -176,6 +176,24 @@ public struct GatewayRoute: Sendable, Hashable {
     public var hostnames: [String]
     public var rules: [Rule]
 
+    /// Every `ExtensionRef` filter, with its path (`spec.rules[0].filters[1].extensionRef`) and
+    /// what it names (`example.org/Auth a`).
+    public var extensionRefs: [(path: String, ref: String)] {
+        var found: [(String, String)] = []
+        func scan(_ filters: [Filter], _ base: String) {
+            for (index, filter) in filters.enumerated() {
+                if case .extensionRef(let group, let kind, let name) = filter {
+                    found.append(("\(base).filters[\(index)].extensionRef", "\(group)/\(kind) \(name)"))
+                }
+            }
+        }
+        for (r, rule) in rules.enumerated() {
+            scan(rule.filters, "spec.rules[\(r)]")
+            for (b, backend) in rule.backendRefs.enumerated() { scan(backend.filters, "spec.rules[\(r)].backendRefs[\(b)]") }
+        }
+        return found
+    }
+
     /// Every backend the route names, with the path of its reference (`spec.rules[0].backendRefs[1]`),
     /// mirrors included.
     public var referencedBackends: [(path: String, ref: ObjectReference)] {

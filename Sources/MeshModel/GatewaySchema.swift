@@ -128,6 +128,10 @@ public enum GatewaySchema {
                 fail(path, "Invalid value: must be of type integer")
                 return
             }
+            // Enums of integers (a redirect's statusCode) are generated as their decimal text.
+            if !node.enumValues.isEmpty, !node.enumValues.contains(String(Int64(number))) {
+                fail(path, "Unsupported value: \(Int64(number)): supported values: \(node.enumValues.joined(separator: ", "))")
+            }
             if node.isInt32, number < Double(Int32.min) || number > Double(Int32.max) {
                 fail(path, "Invalid value: \(number): must fit in a 32-bit integer")
             }

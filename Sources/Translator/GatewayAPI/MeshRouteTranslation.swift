@@ -61,6 +61,10 @@ public enum MeshRouteTranslation {
                     result.warnings.append(ConfigWarning(key: key, field: path, message: message))
                 }
             }
+            for (path, ref) in route.extensionRefs {
+                result.warnings.append(
+                    ConfigWarning(key: key, field: path, message: "\(ref): meshd knows no extension filters; the rule answers 500"))
+            }
             var parents: [RouteStatus.Parent] = []
             for (index, parent) in route.parentRefs.enumerated() {
                 guard parent.isService else {
