@@ -7,12 +7,15 @@ extension ConfigKind {
     /// `v1alpha3` or `v1beta1` too.
     static let kubeVersion = "v1"
 
-    /// The Istio kinds the Kubernetes store serves: every kind applied as a document. Gateway
+    /// The kinds the Kubernetes store serves: every kind applied as a document. Gateway
     /// credentials are Kubernetes Secrets there, not meshd's `Secret` resources; meshd's own
-    /// `Canary` has no CRD yet, so canaries run on the SQLite and etcd stores only; nor are the
-    /// Gateway API's kinds read from the API server yet (their CRDs are the cluster's, installed
-    /// apart from the mesh's), so routes run on the SQLite and etcd stores only.
-    public static let kubeServed: [ConfigKind] = allCases.filter { $0.isAppliedAsDocument && $0 != .canary && !$0.isGatewayAPI }
+    /// `Canary` has no CRD yet, so canaries run on the SQLite and etcd stores only.
+    public static let kubeServed: [ConfigKind] = allCases.filter { $0.isAppliedAsDocument && $0 != .canary }
+
+    /// Whether the kind's CRDs may be missing from a cluster meshd runs in: the Gateway API's
+    /// are the cluster's, installed apart from the mesh (`kubectl apply -f` the release's
+    /// standard-install.yaml). Without them the kind is served empty until they appear.
+    var isOptionalOnKubernetes: Bool { isGatewayAPI }
 
     /// Every namespace's objects of the kind: `/apis/networking.istio.io/v1/virtualservices`.
     var kubeCollection: KubeCollection {

@@ -35,12 +35,19 @@ extension KubernetesConfigStore {
     /// with `observedGeneration` the generation checked; objects whose status already says so
     /// are not written. Singleton work: the elected replica runs it after each build.
     /// - Returns: how many statuses were written.
+    /// Gateway API routes get their `status.parents` instead (`routes`): meshd's entries
+    /// replaced, other controllers' kept, a condition's `lastTransitionTime` kept while its
+    /// status does not change.
     @discardableResult
-    public func writeStatuses(_ desired: [ConfigKey: [ValidationMessage]]) async -> Int {
+    public func writeStatuses(_ desired: [ConfigKey: [ValidationMessage]], routes: [ConfigKey: RouteStatus] = [:]) async -> Int {
+        let now = Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down)).formatted(.iso8601)
         let pending: [(ConfigKey, String)] = state.withLock { state in
             state.objects.compactMap { key, object -> (ConfigKey, String)? in
-                // Kubernetes Secrets carry no Istio status.
-                guard object.resource != nil, key.kind != .secret else { return nil }
+                // Kubernetes Secrets carry no Istio status; ReferenceGrants have no status.
+                guard object.resource != nil, key.kind != .secret, key.kind != .referenceGrant else { return nil }
+                if key.kind.isGatewayAPI {
+                    return Self.routeStatusPatch(routes[key], object: object, now: now).map { (key, $0) }
+                }
                 let messages = (desired[key] ?? []).map(\.json)
                 let current: [JSONValue] = if case .array(let list)? = object.status?["validationMessages"] { list } else { [] }
                 guard current != messages else { return nil }
@@ -64,5 +71,31 @@ extension KubernetesConfigStore {
             }
         }
         return written
+    }
+
+    /// The merge patch that brings a route's `status.parents` to `status` (nil: meshd's entries
+    /// removed), or nil when it already says so.
+    static func routeStatusPatch(_ status: RouteStatus?, object: IstioObject, now: String) -> String? {
+        let current = object.status?["parents"]?.arrayValue ?? []
+        let ours = { (entry: JSONValue) in entry["controllerName"]?.stringValue == RouteStatus.controllerName }
+        let previous = current.filter(ours)
+        var parents = current.filter { !ours($0) }
+        let wanted = status?.toJSONValue(since: now, generation: object.generation.map(Int64.init))["parents"]?.arrayValue ?? []
+        for entry in wanted {
+            guard case .object(var members) = entry, case .array(let conditions)? = members["conditions"] else { continue }
+            let before = previous.first { $0["parentRef"] == entry["parentRef"] }?["conditions"]?.arrayValue ?? []
+            members["conditions"] = .array(
+                conditions.map { condition in
+                    guard case .object(var fields) = condition,
+                        let old = before.first(where: { $0["type"] == condition["type"] }), old["status"] == condition["status"],
+                        let since = old["lastTransitionTime"]
+                    else { return condition }
+                    fields["lastTransitionTime"] = since
+                    return .object(fields)
+                })
+            parents.append(.object(members))
+        }
+        guard parents != current else { return nil }
+        return JSONValue.object(["status": .object(["parents": .array(parents)])]).canonicalJSON()
     }
 }

@@ -11,6 +11,7 @@ extension KubernetesConfigStore: Service {
             await withTaskGroup(of: Void.self) { group in
                 for kind in ConfigKind.kubeServed {
                     group.addTask {
+                        if kind.isOptionalOnKubernetes, await !self.awaitInstalled(kind) { return }
                         let watcher = KubeWatcher(collection: kind.kubeCollection, api: self.api)
                         await watcher.run(
                             apply: { effects in self.applyObjects(kind, effects) },
@@ -33,6 +34,26 @@ extension KubernetesConfigStore: Service {
                 }
             }
         }
+    }
+
+    /// Waits until the API server serves `kind` (its CRD installed), asking every 30 seconds;
+    /// false when cancelled first. A missing optional CRD is not a failing API server.
+    func awaitInstalled(_ kind: ConfigKind) async -> Bool {
+        var announced = false
+        while !Task.isCancelled {
+            guard let response = try? await api.get(kind.kubeCollection.path, query: [("limit", "1")]) else {
+                return true  // unreachable: the watcher reports it as any failure
+            }
+            if response.status != 404 { return true }
+            if !announced {
+                logger.notice(
+                    "the API server does not serve this kind (its CRD is not installed); watching for it",
+                    metadata: ["collection": "\(kind.kubeCollection)"])
+                announced = true
+            }
+            try? await Task.sleep(for: .seconds(30))
+        }
+        return false
     }
 
     func applyObjects(_ kind: ConfigKind, _ effects: [ListWatchMachine.Effect]) {

@@ -29,13 +29,6 @@ extension KubernetesConfigStore {
                     "\(key): canaries are not stored in the Kubernetes API yet (no canaries.meshd.io CRD); run them with --store sqlite or etcd",
                 resource: key.description)
         }
-        for key in change.keys where key.kind.isGatewayAPI {
-            throw StorageError(
-                code: .refused,
-                message:
-                    "\(key): Gateway API routes are not read from the Kubernetes API yet; run them with --store sqlite or etcd",
-                resource: key.description)
-        }
         for key in change.keys where !ConfigKind.kubeServed.contains(key.kind) {
             throw StorageError(
                 code: .refused,

@@ -115,10 +115,13 @@ public final class KubernetesConfigStore: ConfigStore {
             metadata: ["objects": "\(objects.count)", "ledger": "\(entries.count) entries", "namespace": "\(namespace)"])
     }
 
-    /// Every object of `kind`; a kind the API server does not serve means the CRDs are missing.
+    /// Every object of `kind`; a kind the API server does not serve means the CRDs are missing
+    /// (for an optional kind, the Gateway API's: none yet).
     private static func listKind(_ kind: ConfigKind, api: KubeAPIClient) async throws(StorageError) -> [KubeObject] {
         do {
             return try await api.listAll(kind.kubeCollection)
+        } catch  where error.status == 404 && kind.isOptionalOnKubernetes {
+            return []
         } catch {
             let message =
                 error.status == 404

@@ -12,6 +12,13 @@ extension InstallManifest {
         ("telemetry.istio.io", ["v1", "v1alpha1"], ["telemetries"]),
     ]
 
+    /// The Gateway API kinds meshd serves: read and written like Istio's, routes' status
+    /// written (`status.parents`). Not validated by meshd's webhook: the cluster's CRDs (maybe
+    /// the experimental channel, for other controllers) are the API server's to check.
+    static let gatewayResources: (group: String, resources: [String], statuses: [String]) = (
+        "gateway.networking.k8s.io", ["httproutes", "grpcroutes", "referencegrants"], ["httproutes/status", "grpcroutes/status"]
+    )
+
     /// meshd's ServiceAccount, ClusterRole and Role with their bindings: verb by verb what meshd
     /// does (docs/kubernetes.md explains each rule).
     func rbac() -> [JSONValue] {
@@ -22,6 +29,10 @@ extension InstallManifest {
             rules.append(rule([group], names, ["create", "update", "patch", "delete"]))
             rules.append(rule([group], resources.map { .string("\($0)/status") }, ["get", "update", "patch"]))
         }
+        let gateway = Self.gatewayResources
+        rules.append(rule([gateway.group], gateway.resources.map(JSONValue.string), ["get", "list", "watch"]))
+        rules.append(rule([gateway.group], gateway.resources.map(JSONValue.string), ["create", "update", "patch", "delete"]))
+        rules.append(rule([gateway.group], gateway.statuses.map(JSONValue.string), ["get", "update", "patch"]))
         rules += [
             // The registry lists and watches these; the root-certificate publisher lists namespaces.
             rule([""], ["services", "pods", "nodes", "namespaces"], ["list", "watch"]),

@@ -21,7 +21,7 @@ enum StatusReporting {
 
     static func report(store: KubernetesConfigStore, publisher: PushContextPublisher, index: SharedConfigIndex) async {
         guard let context = publisher.current else { return }
-        await store.writeStatuses(messages(index: index.read(), context: context))
+        await store.writeStatuses(messages(index: index.read(), context: context), routes: context.routeStatuses)
     }
 
     /// Each resource's messages: analysis findings, and a schema error for an object that does
