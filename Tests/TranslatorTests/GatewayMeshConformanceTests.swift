@@ -17,7 +17,8 @@ import Translator
     static let mesh = "gateway-conformance-mesh"
     static let consumer = "gateway-conformance-mesh-consumer"
 
-    static let services = ["echo": ("10.96.1.10", [String: String]()), "echo-v1": ("10.96.1.11", ["version": "v1"]), "echo-v2": ("10.96.1.12", ["version": "v2"])]
+    static let services =
+        ["echo": ("10.96.1.10", [String: String]()), "echo-v1": ("10.96.1.11", ["version": "v1"]), "echo-v2": ("10.96.1.12", ["version": "v2"])]
         .map { name, value in
             let (address, labels) = value
             let selector = (["app": "echo"].merging(labels) { $1 }).map { "\($0): \($1)" }.sorted().joined(separator: ", ")
@@ -121,25 +122,25 @@ import Translator
 
     // MARK: - The scenarios
 
-    @Test func MeshBasic() throws {
+    @Test("MeshBasic") func meshBasic() throws {
         let mesh = try Self.mesh()
         #expect(Self.backend(mesh.get("echo")) == "echo")
     }
 
-    @Test func MeshPorts() throws {
+    @Test("MeshPorts") func meshPorts() throws {
         let mesh = try Self.mesh(
             Self.route(
                 "mesh-split-v1", parent: "echo-v1", port: 80,
                 rules: """
-                  - filters: [{type: ResponseHeaderModifier, responseHeaderModifier: {set: [{name: X-Header-Set, value: v1}]}}]
-                    backendRefs: [{name: echo-v1, port: 80}]
-                """),
+                      - filters: [{type: ResponseHeaderModifier, responseHeaderModifier: {set: [{name: X-Header-Set, value: v1}]}}]
+                        backendRefs: [{name: echo-v1, port: 80}]
+                    """),
             Self.route(
                 "mesh-split-v2", parent: "echo-v2", port: nil,
                 rules: """
-                  - filters: [{type: ResponseHeaderModifier, responseHeaderModifier: {set: [{name: X-Header-Set, value: v2}]}}]
-                    backendRefs: [{name: echo-v2, port: 80}]
-                """))
+                      - filters: [{type: ResponseHeaderModifier, responseHeaderModifier: {set: [{name: X-Header-Set, value: v2}]}}]
+                        backendRefs: [{name: echo-v2, port: 80}]
+                    """))
         mesh.expectAccepted()
         let v1 = mesh.get("echo-v1")
         #expect(Self.backend(v1) == "echo-v1" && v1.responseHeaders?["x-header-set"] == "v1")
@@ -151,29 +152,29 @@ import Translator
         }
     }
 
-    @Test func MeshTrafficSplit() throws {
+    @Test("MeshTrafficSplit") func meshTrafficSplit() throws {
         let mesh = try Self.mesh(
             Self.route(
                 "mesh-split", port: nil,
                 rules: """
-                  - matches: [{path: {type: Exact, value: /v1}}]
-                    backendRefs: [{name: echo-v1, port: 80}]
-                  - matches: [{path: {type: Exact, value: /v2}}]
-                    backendRefs: [{name: echo-v2, port: 80}]
-                """))
+                      - matches: [{path: {type: Exact, value: /v1}}]
+                        backendRefs: [{name: echo-v1, port: 80}]
+                      - matches: [{path: {type: Exact, value: /v2}}]
+                        backendRefs: [{name: echo-v2, port: 80}]
+                    """))
         mesh.expectAccepted()
         #expect(Self.backend(mesh.get("echo", path: "/v1")) == "echo-v1")
         #expect(Self.backend(mesh.get("echo", path: "/v2")) == "echo-v2")
     }
 
-    @Test func MeshFrontend() throws {
+    @Test("MeshFrontend") func meshFrontend() throws {
         let mesh = try Self.mesh(
             Self.route(
                 "mesh-split-v1", parent: "echo-v2", port: nil,
                 rules: """
-                  - filters: [{type: ResponseHeaderModifier, responseHeaderModifier: {set: [{name: X-Header-Set, value: set}]}}]
-                    backendRefs: [{name: echo-v2, port: 80}]
-                """))
+                      - filters: [{type: ResponseHeaderModifier, responseHeaderModifier: {set: [{name: X-Header-Set, value: set}]}}]
+                        backendRefs: [{name: echo-v2, port: 80}]
+                    """))
         mesh.expectAccepted()
         let service = mesh.get("echo-v2")
         #expect(Self.backend(service) == "echo-v2" && service.responseHeaders?["x-header-set"] == "set")
@@ -183,13 +184,13 @@ import Translator
         #expect(pod.responseHeaders?["x-header-set"] == nil)
     }
 
-    @Test func MeshConsumerRoute() throws {
+    @Test("MeshConsumerRoute") func meshConsumerRoute() throws {
         let route = Self.route(
             "mesh-echo-add-header", namespace: Self.consumer, parent: "echo-v1", port: nil, parentNamespace: Self.mesh,
             rules: """
-              - filters: [{type: ResponseHeaderModifier, responseHeaderModifier: {set: [{name: X-Header-Set, value: set}]}}]
-                backendRefs: [{name: echo-v1, namespace: \(Self.mesh), port: 80}]
-            """)
+                  - filters: [{type: ResponseHeaderModifier, responseHeaderModifier: {set: [{name: X-Header-Set, value: set}]}}]
+                    backendRefs: [{name: echo-v1, namespace: \(Self.mesh), port: 80}]
+                """)
         let consumer = try Self.mesh(route, client: Self.consumer)
         consumer.expectAccepted()
         let there = consumer.get("echo-v1.\(Self.mesh)")
@@ -199,22 +200,22 @@ import Translator
         #expect(Self.backend(here) == "echo-v1" && here.responseHeaders?["x-header-set"] == nil)
     }
 
-    @Test func MeshHTTPRouteSimpleSameNamespace() throws {
+    @Test("MeshHTTPRouteSimpleSameNamespace") func meshHTTPRouteSimpleSameNamespace() throws {
         let mesh = try Self.mesh(Self.route("gateway-conformance-mesh-test", rules: "  - backendRefs: [{name: echo-v1, port: 8080}]"))
         mesh.expectAccepted()
         #expect(mesh.get("echo").outcome == .cluster(Self.cluster("echo-v1"), endpoints: ["10.1.0.1:8080"]))
     }
 
-    @Test func MeshHTTPRouteMatching() throws {
+    @Test("MeshHTTPRouteMatching") func meshHTTPRouteMatching() throws {
         let mesh = try Self.mesh(
             Self.route(
                 "mesh-matching",
                 rules: """
-                  - matches: [{path: {type: PathPrefix, value: /}}, {headers: [{name: version, value: one}]}]
-                    backendRefs: [{name: echo-v1, port: 8080}]
-                  - matches: [{path: {type: PathPrefix, value: /v2}}, {headers: [{name: version, value: two}]}]
-                    backendRefs: [{name: echo-v2, port: 8080}]
-                """))
+                      - matches: [{path: {type: PathPrefix, value: /}}, {headers: [{name: version, value: one}]}]
+                        backendRefs: [{name: echo-v1, port: 8080}]
+                      - matches: [{path: {type: PathPrefix, value: /v2}}, {headers: [{name: version, value: two}]}]
+                        backendRefs: [{name: echo-v2, port: 8080}]
+                    """))
         mesh.expectAccepted()
         let expected: [(String, [String: String], String)] = [
             ("/", [:], "echo-v1"), ("/example", [:], "echo-v1"), ("/", ["Version": "one"], "echo-v1"), ("/v2", [:], "echo-v2"),
@@ -226,44 +227,44 @@ import Translator
         }
     }
 
-    @Test func MeshHTTPRouteNamedRule() throws {
+    @Test("MeshHTTPRouteNamedRule") func meshHTTPRouteNamedRule() throws {
         let mesh = try Self.mesh(
             Self.route(
                 "mesh-http-named-rules",
                 rules: """
-                  - name: named-rule
-                    matches: [{path: {type: PathPrefix, value: /named}}]
-                    backendRefs: [{name: echo-v1, port: 8080}]
-                  - matches: [{path: {type: PathPrefix, value: /unnamed}}]
-                    backendRefs: [{name: echo-v2, port: 8080}]
-                """))
+                      - name: named-rule
+                        matches: [{path: {type: PathPrefix, value: /named}}]
+                        backendRefs: [{name: echo-v1, port: 8080}]
+                      - matches: [{path: {type: PathPrefix, value: /unnamed}}]
+                        backendRefs: [{name: echo-v2, port: 8080}]
+                    """))
         mesh.expectAccepted()
         #expect(Self.backend(mesh.get("echo", path: "/named")) == "echo-v1")
         #expect(Self.backend(mesh.get("echo", path: "/unnamed")) == "echo-v2")
     }
 
-    @Test func MeshHTTPRouteQueryParamMatching() throws {
+    @Test("MeshHTTPRouteQueryParamMatching") func meshHTTPRouteQueryParamMatching() throws {
         let mesh = try Self.mesh(
             Self.route(
                 "mesh-query-param-matching",
                 rules: """
-                  - matches: [{queryParams: [{name: animal, value: whale}]}]
-                    backendRefs: [{name: echo-v1, port: 8080}]
-                  - matches: [{queryParams: [{name: animal, value: dolphin}]}]
-                    backendRefs: [{name: echo-v2, port: 8080}]
-                  - matches: [{path: {type: PathPrefix, value: /path1}, queryParams: [{name: animal, value: whale}]}]
-                    backendRefs: [{name: echo-v1, port: 8080}]
-                  - matches: [{headers: [{name: version, value: one}], queryParams: [{name: animal, value: whale}]}]
-                    backendRefs: [{name: echo-v2, port: 8080}]
-                  - matches:
-                    - {path: {type: PathPrefix, value: /path3}, queryParams: [{name: animal, value: shark}]}
-                    - {path: {type: PathPrefix, value: /path4}, headers: [{name: version, value: three}], queryParams: [{name: animal, value: kraken}]}
-                    backendRefs: [{name: echo-v1, port: 8080}]
-                  - matches: [{path: {type: PathPrefix, value: /path5}}]
-                    backendRefs: [{name: echo-v1, port: 8080}]
-                  - matches: [{queryParams: [{name: animal, value: hydra}]}]
-                    backendRefs: [{name: echo-v2, port: 8080}]
-                """))
+                      - matches: [{queryParams: [{name: animal, value: whale}]}]
+                        backendRefs: [{name: echo-v1, port: 8080}]
+                      - matches: [{queryParams: [{name: animal, value: dolphin}]}]
+                        backendRefs: [{name: echo-v2, port: 8080}]
+                      - matches: [{path: {type: PathPrefix, value: /path1}, queryParams: [{name: animal, value: whale}]}]
+                        backendRefs: [{name: echo-v1, port: 8080}]
+                      - matches: [{headers: [{name: version, value: one}], queryParams: [{name: animal, value: whale}]}]
+                        backendRefs: [{name: echo-v2, port: 8080}]
+                      - matches:
+                        - {path: {type: PathPrefix, value: /path3}, queryParams: [{name: animal, value: shark}]}
+                        - {path: {type: PathPrefix, value: /path4}, headers: [{name: version, value: three}], queryParams: [{name: animal, value: kraken}]}
+                        backendRefs: [{name: echo-v1, port: 8080}]
+                      - matches: [{path: {type: PathPrefix, value: /path5}}]
+                        backendRefs: [{name: echo-v1, port: 8080}]
+                      - matches: [{queryParams: [{name: animal, value: hydra}]}]
+                        backendRefs: [{name: echo-v2, port: 8080}]
+                    """))
         mesh.expectAccepted()
         let expected: [(String, [String: String], String?)] = [
             ("/?animal=whale", [:], "echo-v1"), ("/?animal=dolphin", [:], "echo-v2"), ("/?animal=whale&otherparam=irrelevant", [:], "echo-v1"),
@@ -284,7 +285,7 @@ import Translator
         }
     }
 
-    @Test func MeshHTTPRouteWeight() throws {
+    @Test("MeshHTTPRouteWeight") func meshHTTPRouteWeight() throws {
         let mesh = try Self.mesh(
             Self.route(
                 "mesh-weighted-backends",
@@ -293,16 +294,16 @@ import Translator
         #expect(mesh.get("echo").outcome == .weighted([.init(Self.cluster("echo-v1"), 70), .init(Self.cluster("echo-v2"), 30)]))
     }
 
-    @Test func MeshGRPCRouteWeight() throws {
+    @Test("MeshGRPCRouteWeight") func meshGRPCRouteWeight() throws {
         let mesh = try Self.mesh(
             Self.route(
                 "mesh-grpc-weighted-backends", kind: "GRPCRoute", port: 7070,
                 rules: """
-                  - backendRefs:
-                    - {name: echo-v1, port: 7070, weight: 70}
-                    - {name: echo-v2, port: 7070, weight: 30}
-                    - {name: echo-v3, port: 7070, weight: 0}
-                """))
+                      - backendRefs:
+                        - {name: echo-v1, port: 7070, weight: 70}
+                        - {name: echo-v2, port: 7070, weight: 30}
+                        - {name: echo-v3, port: 7070, weight: 0}
+                    """))
         #expect(
             mesh.get("echo:7070", path: "/grpc.examples.echo.Echo/UnaryEcho").outcome
                 == .weighted([.init(Self.cluster("echo-v1", port: 7070), 70), .init(Self.cluster("echo-v2", port: 7070), 30)]))
@@ -312,53 +313,55 @@ import Translator
         #expect(status.parents[0].condition("ResolvedRefs")?.reason == "BackendNotFound")
     }
 
-    @Test(arguments: [(303, "/redirect"), (307, "/temporary"), (308, "/permanent")])
-    func MeshHTTPRouteRedirectStatus(_ code: Int, _ path: String) throws {
+    @Test(
+        "MeshHTTPRoute303Redirect, MeshHTTPRoute307Redirect, MeshHTTPRoute308Redirect",
+        arguments: [(303, "/redirect"), (307, "/temporary"), (308, "/permanent")])
+    func meshHTTPRouteRedirectStatus(_ code: Int, _ path: String) throws {
         // MeshHTTPRoute303Redirect, MeshHTTPRoute307Redirect, MeshHTTPRoute308Redirect.
         let mesh = try Self.mesh(
             Self.route(
                 "mesh-redirect-\(code)",
                 rules: """
-                  - matches: [{path: {type: PathPrefix, value: \(path)}}]
-                    filters: [{type: RequestRedirect, requestRedirect: {statusCode: \(code)}}]
-                """))
+                      - matches: [{path: {type: PathPrefix, value: \(path)}}]
+                        filters: [{type: RequestRedirect, requestRedirect: {statusCode: \(code)}}]
+                    """))
         mesh.expectAccepted()
         #expect(mesh.get("echo", path: path).outcome == .redirect(location: "://", status: UInt32(code)))
     }
 
-    @Test func MeshHTTPRouteRedirectHostAndStatus() throws {
+    @Test("MeshHTTPRouteRedirectHostAndStatus") func meshHTTPRouteRedirectHostAndStatus() throws {
         let mesh = try Self.mesh(
             Self.route(
                 "mesh-redirect-host-and-status",
                 rules: """
-                  - matches: [{path: {type: PathPrefix, value: /hostname-redirect}}]
-                    filters: [{type: RequestRedirect, requestRedirect: {hostname: example.org}}]
-                  - matches: [{path: {type: PathPrefix, value: /host-and-status}}]
-                    filters: [{type: RequestRedirect, requestRedirect: {statusCode: 301, hostname: example.org}}]
-                """))
+                      - matches: [{path: {type: PathPrefix, value: /hostname-redirect}}]
+                        filters: [{type: RequestRedirect, requestRedirect: {hostname: example.org}}]
+                      - matches: [{path: {type: PathPrefix, value: /host-and-status}}]
+                        filters: [{type: RequestRedirect, requestRedirect: {statusCode: 301, hostname: example.org}}]
+                    """))
         mesh.expectAccepted()
         #expect(mesh.get("echo", path: "/hostname-redirect").outcome == .redirect(location: "://example.org", status: 302))
         #expect(mesh.get("echo", path: "/host-and-status").outcome == .redirect(location: "://example.org", status: 301))
     }
 
-    @Test func MeshHTTPRouteRedirectPath() throws {
+    @Test("MeshHTTPRouteRedirectPath") func meshHTTPRouteRedirectPath() throws {
         let mesh = try Self.mesh(
             Self.route(
                 "mesh-redirect-path",
                 rules: """
-                  - matches: [{path: {type: PathPrefix, value: /original-prefix}}]
-                    filters: [{type: RequestRedirect, requestRedirect: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /replacement-prefix}}}]
-                  - matches: [{path: {type: PathPrefix, value: /full}}]
-                    filters: [{type: RequestRedirect, requestRedirect: {path: {type: ReplaceFullPath, replaceFullPath: /full-path-replacement}}}]
-                  - matches: [{path: {type: PathPrefix, value: /path-and-host}}]
-                    filters: [{type: RequestRedirect, requestRedirect: {hostname: example.org, path: {type: ReplacePrefixMatch, replacePrefixMatch: /replacement-prefix}}}]
-                  - matches: [{path: {type: PathPrefix, value: /path-and-status}}]
-                    filters: [{type: RequestRedirect, requestRedirect: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /replacement-prefix}, statusCode: 301}}]
-                  - matches: [{path: {type: PathPrefix, value: /full-path-and-host}}]
-                    filters: [{type: RequestRedirect, requestRedirect: {hostname: example.org, path: {type: ReplaceFullPath, replaceFullPath: /replacement-full}}}]
-                  - matches: [{path: {type: PathPrefix, value: /full-path-and-status}}]
-                    filters: [{type: RequestRedirect, requestRedirect: {path: {type: ReplaceFullPath, replaceFullPath: /replacement-full}, statusCode: 301}}]
-                """))
+                      - matches: [{path: {type: PathPrefix, value: /original-prefix}}]
+                        filters: [{type: RequestRedirect, requestRedirect: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /replacement-prefix}}}]
+                      - matches: [{path: {type: PathPrefix, value: /full}}]
+                        filters: [{type: RequestRedirect, requestRedirect: {path: {type: ReplaceFullPath, replaceFullPath: /full-path-replacement}}}]
+                      - matches: [{path: {type: PathPrefix, value: /path-and-host}}]
+                        filters: [{type: RequestRedirect, requestRedirect: {hostname: example.org, path: {type: ReplacePrefixMatch, replacePrefixMatch: /replacement-prefix}}}]
+                      - matches: [{path: {type: PathPrefix, value: /path-and-status}}]
+                        filters: [{type: RequestRedirect, requestRedirect: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /replacement-prefix}, statusCode: 301}}]
+                      - matches: [{path: {type: PathPrefix, value: /full-path-and-host}}]
+                        filters: [{type: RequestRedirect, requestRedirect: {hostname: example.org, path: {type: ReplaceFullPath, replaceFullPath: /replacement-full}}}]
+                      - matches: [{path: {type: PathPrefix, value: /full-path-and-status}}]
+                        filters: [{type: RequestRedirect, requestRedirect: {path: {type: ReplaceFullPath, replaceFullPath: /replacement-full}, statusCode: 301}}]
+                    """))
         mesh.expectAccepted()
         let expected: [(String, String, UInt32)] = [
             ("/original-prefix/lemon", ":///replacement-prefix/lemon", 302), ("/full/path/original", ":///full-path-replacement", 302),
@@ -370,20 +373,20 @@ import Translator
         }
     }
 
-    @Test func MeshHTTPRouteRedirectPort() throws {
+    @Test("MeshHTTPRouteRedirectPort") func meshHTTPRouteRedirectPort() throws {
         let mesh = try Self.mesh(
             Self.route(
                 "mesh-redirect-port",
                 rules: """
-                  - matches: [{path: {type: PathPrefix, value: /port}}]
-                    filters: [{type: RequestRedirect, requestRedirect: {port: 8083}}]
-                  - matches: [{path: {type: PathPrefix, value: /port-and-host}}]
-                    filters: [{type: RequestRedirect, requestRedirect: {hostname: example.org, port: 8083}}]
-                  - matches: [{path: {type: PathPrefix, value: /port-and-status}}]
-                    filters: [{type: RequestRedirect, requestRedirect: {port: 8083, statusCode: 301}}]
-                  - matches: [{path: {type: PathPrefix, value: /port-and-host-and-status}}]
-                    filters: [{type: RequestRedirect, requestRedirect: {port: 8083, hostname: example.org, statusCode: 302}}]
-                """))
+                      - matches: [{path: {type: PathPrefix, value: /port}}]
+                        filters: [{type: RequestRedirect, requestRedirect: {port: 8083}}]
+                      - matches: [{path: {type: PathPrefix, value: /port-and-host}}]
+                        filters: [{type: RequestRedirect, requestRedirect: {hostname: example.org, port: 8083}}]
+                      - matches: [{path: {type: PathPrefix, value: /port-and-status}}]
+                        filters: [{type: RequestRedirect, requestRedirect: {port: 8083, statusCode: 301}}]
+                      - matches: [{path: {type: PathPrefix, value: /port-and-host-and-status}}]
+                        filters: [{type: RequestRedirect, requestRedirect: {port: 8083, hostname: example.org, statusCode: 302}}]
+                    """))
         mesh.expectAccepted()
         #expect(mesh.get("echo", path: "/port").outcome == .redirect(location: "://:8083", status: 302))
         #expect(mesh.get("echo", path: "/port-and-host").outcome == .redirect(location: "://example.org:8083", status: 302))
@@ -391,20 +394,20 @@ import Translator
         #expect(mesh.get("echo", path: "/port-and-host-and-status").outcome == .redirect(location: "://example.org:8083", status: 302))
     }
 
-    @Test func MeshHTTPRouteSchemeRedirect() throws {
+    @Test("MeshHTTPRouteSchemeRedirect") func meshHTTPRouteSchemeRedirect() throws {
         let mesh = try Self.mesh(
             Self.route(
                 "mesh-redirect-scheme",
                 rules: """
-                  - matches: [{path: {type: PathPrefix, value: /scheme}}]
-                    filters: [{type: RequestRedirect, requestRedirect: {scheme: https}}]
-                  - matches: [{path: {type: PathPrefix, value: /scheme-and-host}}]
-                    filters: [{type: RequestRedirect, requestRedirect: {hostname: example.org, scheme: https}}]
-                  - matches: [{path: {type: PathPrefix, value: /scheme-and-status}}]
-                    filters: [{type: RequestRedirect, requestRedirect: {scheme: https, statusCode: 301}}]
-                  - matches: [{path: {type: PathPrefix, value: /scheme-and-host-and-status}}]
-                    filters: [{type: RequestRedirect, requestRedirect: {scheme: https, statusCode: 302, hostname: example.org}}]
-                """))
+                      - matches: [{path: {type: PathPrefix, value: /scheme}}]
+                        filters: [{type: RequestRedirect, requestRedirect: {scheme: https}}]
+                      - matches: [{path: {type: PathPrefix, value: /scheme-and-host}}]
+                        filters: [{type: RequestRedirect, requestRedirect: {hostname: example.org, scheme: https}}]
+                      - matches: [{path: {type: PathPrefix, value: /scheme-and-status}}]
+                        filters: [{type: RequestRedirect, requestRedirect: {scheme: https, statusCode: 301}}]
+                      - matches: [{path: {type: PathPrefix, value: /scheme-and-host-and-status}}]
+                        filters: [{type: RequestRedirect, requestRedirect: {scheme: https, statusCode: 302, hostname: example.org}}]
+                    """))
         mesh.expectAccepted()
         // No port: the new scheme's own (left out of the location).
         #expect(mesh.get("echo", path: "/scheme").outcome == .redirect(location: "https://", status: 302))
@@ -421,13 +424,17 @@ import Translator
             "/multiple",
             "{set: [{name: X-Header-Set-1, value: header-set-1}, {name: X-Header-Set-2, value: header-set-2}], add: [{name: X-Header-Add-1, value: header-add-1}, {name: X-Header-Add-2, value: header-add-2}, {name: X-Header-Add-3, value: header-add-3}], remove: [X-Header-Remove-1, X-Header-Remove-2]}"
         ),
-        ("/case-insensitivity", "{set: [{name: X-Header-Set, value: header-set}], add: [{name: X-Header-Add, value: header-add}], remove: [X-Header-Remove]}"),
+        (
+            "/case-insensitivity",
+            "{set: [{name: X-Header-Set, value: header-set}], add: [{name: X-Header-Add, value: header-add}], remove: [X-Header-Remove]}"
+        ),
     ]
 
     /// MeshHTTPRouteRequestHeaderModifier (filters on the rule) and
     /// MeshHTTPRouteBackendRequestHeaderModifier (on the backend): the same requests, the same
     /// headers at the backend.
-    @Test(arguments: [false, true]) func MeshHTTPRouteRequestHeaderModifier(onBackend: Bool) throws {
+    @Test("MeshHTTPRouteRequestHeaderModifier, MeshHTTPRouteBackendRequestHeaderModifier", arguments: [false, true])
+    func meshHTTPRouteRequestHeaderModifier(onBackend: Bool) throws {
         let rules = Self.headerRules.map { (path: String, modifier: String) -> String in
             let filter: String = "[{type: RequestHeaderModifier, requestHeaderModifier: \(modifier)}]"
             return onBackend
@@ -449,9 +456,14 @@ import Translator
         #expect(forwarded("/remove", ["X-Header-Remove": "val"])["x-header-remove"] == nil)
         seen = forwarded(
             "/multiple",
-            ["X-Header-Set-2": "set-val-2", "X-Header-Add-2": "add-val-2", "X-Header-Remove-2": "remove-val-2", "Another-Header": "another-header-val"])
+            [
+                "X-Header-Set-2": "set-val-2", "X-Header-Add-2": "add-val-2", "X-Header-Remove-2": "remove-val-2",
+                "Another-Header": "another-header-val",
+            ])
         #expect(seen["x-header-set-1"] == "header-set-1" && seen["x-header-set-2"] == "header-set-2")
-        #expect(seen["x-header-add-1"] == "header-add-1" && seen["x-header-add-2"] == "add-val-2,header-add-2" && seen["x-header-add-3"] == "header-add-3")
+        #expect(
+            seen["x-header-add-1"] == "header-add-1" && seen["x-header-add-2"] == "add-val-2,header-add-2" && seen["x-header-add-3"] == "header-add-3"
+        )
         #expect(seen["another-header"] == "another-header-val" && seen["x-header-remove-1"] == nil && seen["x-header-remove-2"] == nil)
         seen = forwarded(
             "/case-insensitivity",
@@ -460,29 +472,29 @@ import Translator
         #expect(seen["x-header-remove"] == nil && seen["another-header"] == "a")
     }
 
-    @Test func MeshHTTPRouteRewritePath() throws {
+    @Test("MeshHTTPRouteRewritePath") func meshHTTPRouteRewritePath() throws {
         let modify =
             "{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: X-Header-Set, value: set-overwrites-values}], add: [{name: X-Header-Add, value: header-val-1}, {name: X-Header-Add-Append, value: header-val-2}], remove: [X-Header-Remove]}}"
         let mesh = try Self.mesh(
             Self.route(
                 "mesh-rewrite-path",
                 rules: """
-                  - matches: [{path: {type: PathPrefix, value: /prefix/one}}]
-                    filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /one}}}]
-                    backendRefs: [{name: echo-v1, port: 80}]
-                  - matches: [{path: {type: PathPrefix, value: /strip-prefix}}]
-                    filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /}}}]
-                    backendRefs: [{name: echo-v1, port: 80}]
-                  - matches: [{path: {type: PathPrefix, value: /full/one}}]
-                    filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplaceFullPath, replaceFullPath: /one}}}]
-                    backendRefs: [{name: echo-v1, port: 80}]
-                  - matches: [{path: {type: PathPrefix, value: /full/rewrite-path-and-modify-headers}}]
-                    filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplaceFullPath, replaceFullPath: /test}}}, \(modify)]
-                    backendRefs: [{name: echo-v1, port: 80}]
-                  - matches: [{path: {type: PathPrefix, value: /prefix/rewrite-path-and-modify-headers}}]
-                    filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /prefix}}}, \(modify)]
-                    backendRefs: [{name: echo-v1, port: 80}]
-                """))
+                      - matches: [{path: {type: PathPrefix, value: /prefix/one}}]
+                        filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /one}}}]
+                        backendRefs: [{name: echo-v1, port: 80}]
+                      - matches: [{path: {type: PathPrefix, value: /strip-prefix}}]
+                        filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /}}}]
+                        backendRefs: [{name: echo-v1, port: 80}]
+                      - matches: [{path: {type: PathPrefix, value: /full/one}}]
+                        filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplaceFullPath, replaceFullPath: /one}}}]
+                        backendRefs: [{name: echo-v1, port: 80}]
+                      - matches: [{path: {type: PathPrefix, value: /full/rewrite-path-and-modify-headers}}]
+                        filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplaceFullPath, replaceFullPath: /test}}}, \(modify)]
+                        backendRefs: [{name: echo-v1, port: 80}]
+                      - matches: [{path: {type: PathPrefix, value: /prefix/rewrite-path-and-modify-headers}}]
+                        filters: [{type: URLRewrite, urlRewrite: {path: {type: ReplacePrefixMatch, replacePrefixMatch: /prefix}}}, \(modify)]
+                        backendRefs: [{name: echo-v1, port: 80}]
+                    """))
         mesh.expectAccepted()
         let paths = [
             ("/prefix/one/two", "/one/two"), ("/strip-prefix/three", "/three"), ("/strip-prefix", "/"), ("/full/one/two", "/one"),
@@ -492,7 +504,9 @@ import Translator
             #expect(Self.backend(result) == "echo-v1" && result.forwarded?.path == rewritten, "\(path)")
         }
         let headers = ["X-Header-Remove": "remove-val", "X-Header-Add-Append": "append-val-1", "X-Header-Set": "set-val"]
-        for (path, rewritten) in [("/full/rewrite-path-and-modify-headers/test", "/test"), ("/prefix/rewrite-path-and-modify-headers/one", "/prefix/one")] {
+        for (path, rewritten) in [
+            ("/full/rewrite-path-and-modify-headers/test", "/test"), ("/prefix/rewrite-path-and-modify-headers/one", "/prefix/one"),
+        ] {
             let result = mesh.get("echo", path: path, headers: headers)
             let seen = result.forwarded?.headers ?? [:]
             #expect(result.forwarded?.path == rewritten, "\(path)")
