@@ -5,7 +5,10 @@
 #include <re2/re2.h>
 
 #include <cstring>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
 extern "C" int meshd_re2_check(const char *pattern, size_t length, char *error, size_t error_capacity,
                                int *program_size) {
@@ -25,10 +28,34 @@ extern "C" int meshd_re2_check(const char *pattern, size_t length, char *error, 
     return 0;
 }
 
-extern "C" int meshd_re2_full_match(const char *pattern, size_t pattern_length, const char *text, size_t text_length) {
+namespace {
+// Compiled patterns by text: validation matches the same few dozen schema patterns (the Gateway
+// API CRDs') over and over, and compiling costs far more than matching. Bounded: when full it is
+// emptied, so patterns from input cannot grow it without limit. RE2 objects are safe to match
+// from several threads at once.
+std::mutex cache_lock;
+std::unordered_map<std::string, std::shared_ptr<const RE2>> cache;
+constexpr size_t cache_limit = 256;
+
+std::shared_ptr<const RE2> compiled(const char *pattern, size_t length) {
+    std::string key(pattern, length);
+    {
+        std::lock_guard<std::mutex> guard(cache_lock);
+        auto found = cache.find(key);
+        if (found != cache.end()) return found->second;
+    }
     RE2::Options options;
     options.set_log_errors(false);
-    RE2 compiled(re2::StringPiece(pattern, pattern_length), options);
-    if (!compiled.ok()) return -1;
-    return RE2::FullMatch(re2::StringPiece(text, text_length), compiled) ? 1 : 0;
+    auto made = std::make_shared<const RE2>(re2::StringPiece(pattern, length), options);
+    std::lock_guard<std::mutex> guard(cache_lock);
+    if (cache.size() >= cache_limit) cache.clear();
+    cache.emplace(std::move(key), made);
+    return made;
+}
+}  // namespace
+
+extern "C" int meshd_re2_full_match(const char *pattern, size_t pattern_length, const char *text, size_t text_length) {
+    auto regex = compiled(pattern, pattern_length);
+    if (!regex->ok()) return -1;
+    return RE2::FullMatch(re2::StringPiece(text, text_length), *regex) ? 1 : 0;
 }

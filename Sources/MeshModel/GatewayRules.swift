@@ -8,38 +8,55 @@ enum GatewayRules {
     /// A rule's meaning: whether it holds for the value at its path.
     typealias Check = @Sendable (JSONValue) -> Bool
 
-    /// Checks every rule of `kind` that applies to `spec`, in the CRD's order.
-    /// - Throws: `MeshModelError` with the rule's message at the first failing value's path.
-    static func check(kind: String, spec: JSONValue, resource: String) throws(MeshModelError) {
-        for rule in GatewaySchema.celRules where rule.kind == kind {
-            guard let holds = checks[rule.message] else {
-                // Unreachable while the test holds the tables together; refuse rather than skip.
-                throw MeshModelError(
-                    code: .invalid, resource: resource, field: rule.path,
-                    message: "meshd has no check for the Gateway API rule \"\(rule.message)\"")
-            }
-            for (path, value) in values(at: rule.path, in: spec) where !holds(value) {
-                throw MeshModelError(code: .invalid, resource: resource, field: path, message: "Invalid value: \(rule.message)")
-            }
-        }
+    /// One rule where it applies: its path as member names with list depths, and its check
+    /// (nil when this file has none, which a test rules out).
+    struct Placed: Sendable {
+        var kind: String
+        var path: String
+        var segments: [(name: String, depth: Int)]
+        var message: String
+        var holds: Check?
     }
 
-    /// The values a schema path (`spec.rules[].filters[]`) names in `spec`, with their concrete
-    /// paths (`spec.rules[0].filters[1]`). Absent members name nothing.
-    static func values(at pattern: String, in spec: JSONValue) -> [(String, JSONValue)] {
-        var found: [(String, JSONValue)] = [("spec", spec)]
-        var segments = pattern.split(separator: ".").map(String.init)
-        segments.removeFirst()  // "spec"
-        for segment in segments {
+    /// Every generated rule, its path split once.
+    static let placed: [Placed] = GatewaySchema.celRules.map { rule in
+        var segments: [(String, Int)] = []
+        for segment in rule.path.split(separator: ".").dropFirst() {  // "spec"
             var name = Substring(segment)
             var depth = 0
             while name.hasSuffix("[]") {
                 name = name.dropLast(2)
                 depth += 1
             }
+            segments.append((String(name), depth))
+        }
+        return Placed(kind: rule.kind, path: rule.path, segments: segments, message: rule.message, holds: checks[rule.message])
+    }
+
+    /// Checks every rule of `kind` that applies to `spec`, in the CRD's order.
+    /// - Throws: `MeshModelError` with the rule's message at the first failing value's path.
+    static func check(kind: String, spec: JSONValue, resource: String) throws(MeshModelError) {
+        for rule in placed where rule.kind == kind {
+            guard let holds = rule.holds else {
+                // Unreachable while the test holds the tables together; refuse rather than skip.
+                throw MeshModelError(
+                    code: .invalid, resource: resource, field: rule.path,
+                    message: "meshd has no check for the Gateway API rule \"\(rule.message)\"")
+            }
+            for (path, value) in values(at: rule.segments, in: spec) where !holds(value) {
+                throw MeshModelError(code: .invalid, resource: resource, field: path, message: "Invalid value: \(rule.message)")
+            }
+        }
+    }
+
+    /// The values a schema path (`spec.rules[].filters[]`, split) names in `spec`, with their
+    /// concrete paths (`spec.rules[0].filters[1]`). Absent members name nothing.
+    static func values(at segments: [(name: String, depth: Int)], in spec: JSONValue) -> [(String, JSONValue)] {
+        var found: [(String, JSONValue)] = [("spec", spec)]
+        for (name, depth) in segments {
             var next: [(String, JSONValue)] = []
             for (path, value) in found {
-                guard let member = value[String(name)] else { continue }
+                guard let member = value[name] else { continue }
                 var level = [("\(path).\(name)", member)]
                 for _ in 0..<depth {
                     level = level.flatMap { path, list in
@@ -49,6 +66,7 @@ enum GatewayRules {
                 next += level
             }
             found = next
+            if found.isEmpty { break }
         }
         return found
     }
