@@ -33,6 +33,10 @@ if arguments.first == "kubernetes" {
     print(try await KubernetesBenchmark.run(services: quick ? 20 : 1000, podsPerService: 10, iterations: iterations ?? (quick ? 5 : 100)))
     exit(0)
 }
+if arguments.first == "gateway" {
+    print(try GatewayRouteBenchmark.run(services: quick ? 20 : 1000, iterations: quick ? 1 : 5))
+    exit(0)
+}
 if arguments.first == "envoy" {
     print(try EnvoyBenchmark.run(services: 1000, endpoints: 4, iterations: quick ? 1 : 5))
     exit(0)
