@@ -138,4 +138,16 @@ import Translator
         let answer = try ConfigValidator.validateForWrite(resource)
         #expect(answer.notHonoured.map(\.path) == ["spec.rules[0].backendRefs[0].filters[0].urlRewrite"])
     }
+
+    /// `meshctl analyze` says what the routes' status says, and where a route and a
+    /// VirtualService meet.
+    @Test func analysisReportsRouteProblemsAndConflicts() throws {
+        let messages = try ConfigAnalysisTests.analyze([
+            Self.services, Self.virtualService, Self.route(backends: "[{name: ratings, namespace: prod, port: 9080}]"),
+            Self.route("orphan", parent: "details", backends: "[{name: reviews, port: 9080}]"),
+        ])
+        let codes = Set(messages.filter { $0.resource.kind == .httpRoute }.map { "\($0.resource.name) \($0.code.rawValue)" })
+        #expect(codes == ["reviews MSH0004", "reviews MSH0005", "orphan MSH0003"])
+        #expect(messages.contains { $0.code == .gatewayRouteRefNotResolved && $0.message.hasPrefix("RefNotPermitted: ") })
+    }
 }

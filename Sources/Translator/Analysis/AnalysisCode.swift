@@ -27,6 +27,15 @@ public enum AnalysisCode: String, Sendable, Hashable, CaseIterable {
     case sidecarHidesRoutedHost = "MSH0001"
     /// A second DestinationRule for one host in one namespace: meshd ignores it.
     case duplicateDestinationRule = "MSH0002"
+    /// A Gateway API route's Service parent does not exist (or lacks the port it names): the
+    /// route is not attached to it (`Accepted` false).
+    case gatewayRouteNotAccepted = "MSH0003"
+    /// A Gateway API route names a backend that cannot be routed to (missing, another kind, or
+    /// in another namespace without a ReferenceGrant): `ResolvedRefs` false.
+    case gatewayRouteRefNotResolved = "MSH0004"
+    /// A Gateway API route and a VirtualService name one host: one is set aside for some
+    /// clients (docs/gateway-api.md).
+    case gatewayRouteHostConflict = "MSH0005"
 
     /// Istio's name for the message type (meshd's own for `MSH` codes).
     public var name: String {
@@ -43,6 +52,9 @@ public enum AnalysisCode: String, Sendable, Hashable, CaseIterable {
         case .unknownDestinationRuleHost: "UnknownDestinationRuleHost"
         case .sidecarHidesRoutedHost: "SidecarHidesRoutedHost"
         case .duplicateDestinationRule: "DuplicateDestinationRule"
+        case .gatewayRouteNotAccepted: "GatewayRouteNotAccepted"
+        case .gatewayRouteRefNotResolved: "GatewayRouteRefNotResolved"
+        case .gatewayRouteHostConflict: "GatewayRouteHostConflict"
         }
     }
 
@@ -51,10 +63,11 @@ public enum AnalysisCode: String, Sendable, Hashable, CaseIterable {
         switch self {
         case .referencedResourceNotFound, .schemaValidationError, .conflictingMeshGatewayVirtualServiceHosts,
             .conflictingSidecarWorkloadSelectors, .multipleSidecarsWithoutWorkloadSelectors,
-            .virtualServiceDestinationPortSelectorRequired, .destinationRuleSubsetNotSelectPods:
+            .virtualServiceDestinationPortSelectorRequired, .destinationRuleSubsetNotSelectPods, .gatewayRouteNotAccepted,
+            .gatewayRouteRefNotResolved:
             .error
         case .noMatchingWorkloadsFound, .virtualServiceHostNotFoundInGateway, .unknownDestinationRuleHost, .sidecarHidesRoutedHost,
-            .duplicateDestinationRule:
+            .duplicateDestinationRule, .gatewayRouteHostConflict:
             .warning
         }
     }

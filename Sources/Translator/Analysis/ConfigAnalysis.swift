@@ -19,6 +19,7 @@ public enum ConfigAnalysis {
         SidecarAnalyzer.analyze,
         PolicySelectorAnalyzer.analyze,
         GatewayAnalyzer.analyze,
+        GatewayRouteAnalyzer.analyze,
         invalidResources,
     ]
 
