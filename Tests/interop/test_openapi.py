@@ -90,6 +90,15 @@ spec:
   analysis: {minRequests: 1}
 """
 
+# A Gateway API route, so config reads answer a route with its computed status.
+ROUTE = """apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: reviews-route, namespace: default}
+spec:
+  parentRefs: [{group: "", kind: Service, name: reviews, port: 9080}]
+  rules: [{backendRefs: [{name: reviews, port: 9080}, {name: missing, port: 9080}]}]
+"""
+
 # Requests sent by test_fuzz and their statuses, for the run's summary.
 FUZZ_STATUSES: dict[int, int] = {}
 
@@ -107,6 +116,7 @@ def api(request):
         meshd.wait_pushed(revision)
         # A canary for /api/v1/canaries: one-hour steps, so it stays at its first step.
         meshd.apply(CANARY)
+        meshd.wait_pushed(meshd.apply(ROUTE)["revision"])
         deadline = time.monotonic() + 10
         while (meshd.request("GET", "/api/v1/canaries/default/reviews").json().get("status") or {}).get("phase") != "Progressing":
             assert time.monotonic() < deadline, f"the canary never started\n{meshd.tail()}"
@@ -202,6 +212,10 @@ def _known_good(api) -> list[tuple[str, str, dict, int]]:
         ("POST", "/api/v1/apply", {"body": {**dr, "kind": "Gizmo"}, "media_type": "application/json"}, 400),
         ("GET", "/api/v1/config/{kind}", {"path_parameters": {"kind": "virtualservices"}}, 200),
         ("GET", "/api/v1/config/{kind}", {"path_parameters": {"kind": "gizmo"}}, 400),
+        # A route, with the status its configuration computed (validated against RouteStatus).
+        ("GET", "/api/v1/config/{kind}", {"path_parameters": {"kind": "httproutes"}}, 200),
+        ("GET", "/api/v1/config/{kind}/{namespace}/{name}",
+         {"path_parameters": {"kind": "HTTPRoute", "namespace": "default", "name": "reviews-route"}}, 200),
         ("GET", "/api/v1/config/{kind}/{namespace}/{name}", {"path_parameters": config_path}, 200),
         ("GET", "/api/v1/config/{kind}/{namespace}/{name}", {"path_parameters": {**config_path, "name": "nope"}}, 404),
         ("DELETE", "/api/v1/config/{kind}/{namespace}/{name}",
