@@ -302,10 +302,14 @@ public struct ConfigIndex: Sendable {
     private mutating func entry(for stored: StoredConfig) -> Entry {
         validations += 1
         let report = IstioSchema.check(kind: stored.key.kind.rawValue, spec: stored.resource.spec)
+        let typed = Self.validate(stored.resource)
+        var clientLimits = report.clientLimits
+        // A Gateway API route's limits are read from its typed form (its schema is not Istio's).
+        if case .success(.route(let route)) = typed { clientLimits += GatewayRouteSupport.report(route).clientLimits }
         return Entry(
             revision: stored.revision, createdRevision: stored.createdRevision,
-            annotations: stored.resource.annotations, typed: Self.validate(stored.resource),
-            unknownFields: report.unknown, clientLimits: report.clientLimits)
+            annotations: stored.resource.annotations, typed: typed,
+            unknownFields: report.unknown, clientLimits: clientLimits)
     }
 
     /// How many stored fields each kind of client does not honour as written: what the push loop
