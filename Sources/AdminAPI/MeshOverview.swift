@@ -114,9 +114,14 @@ public enum MeshOverview {
         }
         let spec = entry.spec
         return spec.http.enumerated().map { index, rule in
-            Route(
-                label: "http[\(index)]", name: rule.name, matched: !rule.match.isEmpty,
-                destinations: resolved(rule.route.map { ($0.destination, $0.weight) }))
+            var weights = rule.route.map { ($0.destination, $0.weight) }
+            // A Gateway API route's weights are relative (1:1 is half each): shown as percent shares.
+            if !entry.routes.isEmpty {
+                let total = rule.route.reduce(0.0) { $0 + Double(max(0, $1.weight ?? 0)) }
+                weights = rule.route.map { ($0.destination, total > 0 ? Int((Double(max(0, $0.weight ?? 0)) * 100 / total).rounded()) : 0) }
+            }
+            return Route(
+                label: "http[\(index)]", name: rule.name, matched: !rule.match.isEmpty, destinations: resolved(weights))
         }
             + spec.tcp.enumerated().map { index, rule in
                 Route(

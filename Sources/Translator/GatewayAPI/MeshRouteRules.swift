@@ -37,8 +37,11 @@ enum MeshRouteRules {
             apply(rule.filters, to: &istio, prefix: prefix, broken: &broken, resolve: resolve, problems: &problems)
             if istio.redirect == nil {
                 var total = 0
-                for backend in rule.backendRefs where backend.weight > 0 {
+                for backend in rule.backendRefs {
                     total += backend.weight
+                    // A weight-0 backend takes no traffic and is not an error whatever it names; one
+                    // that resolves stays (at 0) so tools show the split's idle side.
+                    if backend.weight == 0, case .invalid = resolve(backend.ref) { continue }
                     switch resolve(backend.ref) {
                     case .service(let destination):
                         var headers = HeaderOperations()
@@ -55,7 +58,7 @@ enum MeshRouteRules {
                         problems.append((reason, message))
                     }
                 }
-                if rule.backendRefs.isEmpty || total == 0 || istio.route.isEmpty || broken != nil {
+                if rule.backendRefs.isEmpty || total == 0 || !istio.route.contains(where: { ($0.weight ?? 0) > 0 }) || broken != nil {
                     // The API: a rule whose backends are all invalid (or that has none, or whose
                     // filter cannot be honoured) answers 500.
                     istio.route = []
