@@ -20,6 +20,7 @@ import browser
 import configs
 import scenarios
 import test_canary_steps as canaries
+import test_gateway_api_mesh as gamma
 from event_stream import EventStream
 from prometheus_server import free_port
 from prometheus_standin import PrometheusStandIn
@@ -123,6 +124,52 @@ def test_dashboard_shows_a_nack_message_as_text(meshd, backends, ads_clients, no
     assert driver.execute_script("return document.querySelectorAll('#proxies img').length") == 0
     assert driver.execute_script("return window.__pwned === undefined")
     assert "RDS STALE" in browser.texts(driver, row + " .sync")
+
+
+def target_weights(driver, host: str = HOST) -> dict:
+    """data-target -> weight label of the graph's target edges (routes to other hosts) from `host`."""
+    return driver.execute_script("""
+        return Object.fromEntries(Array.from(
+            document.querySelectorAll('#graph g.edge.target[data-host="' + arguments[0] + '"]'),
+            (e) => [e.dataset.target, (e.querySelector('text.weight') || {}).textContent]));""", host)
+
+
+@needs_browser
+def test_dashboard_shows_gateway_routes_and_their_weights(meshd, chromium):
+    """A GRPCRoute attached to the Service reviews (GAMMA) names itself in the services list
+    instead of a VirtualService, and its weighted backendRefs are the graph's target edges,
+    which follow a 50/50 -> 0/100 apply through the event stream without a reload."""
+    applied = meshd.apply(configs.join(gamma.services(),
+                                       gamma.route("GRPCRoute", {"reviews-v1": 50, "reviews-v2": 50})))
+    assert applied["warnings"] == [], applied
+    meshd.wait_pushed(applied["revision"])
+    gamma.wait_status(meshd, "GRPCRoute", "reviews", gamma.ACCEPTED)
+    v1, v2 = (f"{name}.{configs.NAMESPACE}.svc.cluster.local" for name in ("reviews-v1", "reviews-v2"))
+
+    driver = chromium
+    open_dashboard(driver, meshd, meshd.admin_token())
+    driver.execute_script("window.__sameDocument = true")
+    meta = f'#services article[data-host="{HOST}"] p.meta'
+    shown = browser.wait_for("the GRPCRoute named on reviews' meta line", lambda: [
+        t for t in browser.texts(driver, meta) if "GRPCRoute default/reviews" in t])
+    assert "VirtualService" not in shown[0], shown
+    browser.wait_for("target edges to reviews-v1 / reviews-v2 at 50%",
+                     lambda: target_weights(driver) == {v1: "50%", v2: "50%"})
+
+    started = time.monotonic()
+    shifted = meshd.apply(gamma.route("GRPCRoute", {"reviews-v1": 0, "reviews-v2": 100}))
+    assert [r["action"] for r in shifted["results"]] == ["configured"], shifted
+    try:
+        browser.wait_for("target edges at 0% / 100%", lambda: target_weights(driver) == {v1: "0%", v2: "100%"})
+    except AssertionError as exc:
+        overview = meshd.request("GET", "/api/v1/overview").json()
+        reviews = [s for s in overview.get("services", []) if s.get("host") == HOST]
+        raise AssertionError(f"{exc}\npage: {target_weights(driver)}, live: {browser.texts(driver, '#live')}, "
+                             f"revision {shifted['revision']}\noverview's reviews: {json.dumps(reviews)}") from None
+    record_result("dashboard", f"GRPCRoute apply -> page shows 0/100 in {time.monotonic() - started:.2f}s")
+    assert "GRPCRoute default/reviews" in browser.texts(driver, meta)[0]
+    assert driver.execute_script("return window.__sameDocument === true"), "the page was reloaded"
+    assert browser.texts(driver, "#errors .error") == []
 
 
 def history_rows(driver) -> list[str]:

@@ -153,6 +153,110 @@ def test_httproute_canary_grpcio(meshd, backends, xds_clients, node_id):
     run_canary("HTTPRoute", meshd, backends, xds_clients, node_id)
 
 
+# ------------------------------------------------------------------ upstream mesh conformance, with grpcio
+# Gateway API v1.6.1 conformance/tests/mesh: MeshGRPCRouteWeight, MeshHTTPRouteWeight and
+# MeshTrafficSplit, with the mesh's echo Services as reviews-v1 / reviews-v2 and grpcio's xDS
+# client as the mesh client.
+
+WEIGHT_RPCS = 500          # upstream weight.TestWeightedDistribution: totalRequests
+WEIGHT_TOLERANCE = 0.05    # upstream: tolerancePercentage, of the share of all requests
+WEIGHT_RETRIES = 10        # upstream: weight.MaxTestRetries attempts at the distribution
+WEIGHTS = {"reviews-v1": 70, "reviews-v2": 30, "reviews-v3": 0}   # reviews-v3: no such Service
+
+
+def distribution_errors(window: dict, want: dict) -> list:
+    """Upstream's check on one batch: {"v1": 0.7, "v2": 0.3}: exactly the backends with a weight
+    > 0 answered, and each answered a share within WEIGHT_TOLERANCE of its weight."""
+    errors, total = [], window["total"]
+    active = {b for b, w in want.items() if w > 0}
+    if set(window["counts"]) != active:
+        errors.append(f"expected {sorted(active)} to receive traffic, got {window['counts']}")
+    for backend, share in want.items():
+        got = window["counts"].get(backend, 0) / total
+        if abs(got - share) > WEIGHT_TOLERANCE:
+            errors.append(f"{backend}: share {got:.3f} not within {share}+/-{WEIGHT_TOLERANCE}")
+    return errors
+
+
+def run_weighted(kind: str, meshd, backends, xds_clients, node_id) -> None:
+    """A KIND attached to Service reviews:9080 with one rule and no matches (as upstream's
+    grpcroute-weight.yaml / httproute-weight.yaml), backendRefs reviews-v1 70, reviews-v2 30,
+    reviews-v3 0; 500 RPCs through grpcio's xDS client: every one succeeds, only v1 and v2
+    answer, v1 70%+/-5 and v2 30%+/-5. As upstream, the first request must succeed before the
+    distribution is measured, and a batch out of tolerance is retried (up to MaxTestRetries);
+    a failed RPC or an answer from another backend is never retried away."""
+    ports = {n: b.port for n, b in backends.items()}
+    spec = {"parentRefs": [parent_ref()], "rules": [{"backendRefs": backend_refs(WEIGHTS)}]}
+    applied = meshd.apply(configs.join(services(ports["v1"], ports["v2"]), doc(kind, "reviews", configs.NAMESPACE, spec)))
+    meshd.wait_pushed(applied["revision"])
+    status = wait_status(meshd, kind, "reviews", {"Accepted": ("True", "Accepted")})
+    tag = f"Mesh{'GRPC' if kind == 'GRPCRoute' else 'HTTP'}RouteWeight"
+    record_result(tag, f"apply warnings {applied['warnings']}; ResolvedRefs "
+                       f"{status['ResolvedRefs']['status']}/{status['ResolvedRefs']['reason']}"
+                  if "ResolvedRefs" in status else f"apply warnings {applied['warnings']}")
+
+    proxy = node_id("grpc")
+    client = xds_clients(meshd.xds_address, proxy)
+    scenarios.warm_up(client)
+    meshd.wait_synced(proxy)
+    settled = scenarios.settle(client, ("v1", "v2"), f"{kind}-70-30")
+    want = {"v1": 0.7, "v2": 0.3}
+    attempts = []
+    for attempt in range(1, WEIGHT_RETRIES + 1):
+        window = client.run(WEIGHT_RPCS, name=f"{kind}-70-30-{attempt}")
+        scenarios.assert_no_failures(window, f"{kind} 70/30/0, attempt {attempt}")
+        assert window["total"] == WEIGHT_RPCS, window
+        assert set(window["counts"]) <= {"v1", "v2"}, f"{kind} 70/30/0: answers from outside v1/v2: {window['counts']}"
+        errors = distribution_errors(window, want)
+        attempts.append(f"{window['counts']} in {window['seconds']}s")
+        if not errors:
+            break
+        record_result(tag, f"attempt {attempt} out of tolerance: {errors}")
+    record_result(tag, f"settled after {settled['rpcs']} RPCs {settled['counts']}; attempts: {attempts}")
+    assert not errors, f"{kind} 70/30/0: no batch of {WEIGHT_RPCS} within tolerance in {len(attempts)} attempts: {attempts}"
+
+
+def test_MeshGRPCRouteWeight_grpcio(meshd, backends, xds_clients, node_id):
+    run_weighted("GRPCRoute", meshd, backends, xds_clients, node_id)
+
+
+def test_MeshHTTPRouteWeight_grpcio(meshd, backends, xds_clients, node_id):
+    """The same split written as an HTTPRoute: gRPC is HTTP/2, and a rule with no matches
+    (upstream's httproute-weight.yaml has none) matches every path."""
+    run_weighted("HTTPRoute", meshd, backends, xds_clients, node_id)
+
+
+def test_MeshTrafficSplit_grpcio(meshd, backends, xds_clients, node_id):
+    """Upstream MeshTrafficSplit (an HTTPRoute splitting /v1 -> echo-v1, /v2 -> echo-v2), as a
+    GRPCRoute splitting by method: {service: meshd.test.Echo, method: Who} -> reviews-v1 and
+    {service: meshd.test.Echo, method: Where} -> reviews-v2. backend.py registers Who and
+    answers every other method path the same way (its _AnyMethod handler), so both methods
+    are served by both backends and only the route decides who answers. Each kind of RPC must
+    reach only its backend, with 0 failures."""
+    import backend as echo
+
+    ports = {n: b.port for n, b in backends.items()}
+    methods = {"v1": echo.FULL_METHOD, "v2": f"/{echo.SERVICE}/Where"}
+    rules = [{"matches": [{"method": {"service": echo.SERVICE, "method": path.rsplit("/", 1)[1]}}],
+              "backendRefs": backend_refs({f"reviews-{version}": None})} for version, path in methods.items()]
+    applied = meshd.apply(configs.join(services(ports["v1"], ports["v2"]), doc(
+        "GRPCRoute", "reviews", configs.NAMESPACE, {"parentRefs": [parent_ref()], "rules": rules})))
+    assert applied["warnings"] == [], applied
+    meshd.wait_pushed(applied["revision"])
+    wait_status(meshd, "GRPCRoute", "reviews", ACCEPTED)
+
+    proxy = node_id("grpc")
+    client = xds_clients(meshd.xds_address, proxy)
+    scenarios.warm_up(client)
+    meshd.wait_synced(proxy)
+    for version, method in methods.items():
+        window = client.run(200, name=f"split-{version}", method=method)
+        record_result("MeshTrafficSplit", f"{method}: " + scenarios.fmt(window))
+        scenarios.assert_no_failures(window, f"{method} (expected on {version})")
+        assert window["counts"] == {version: 200}, f"{method}: expected only {version}, got {window['counts']}"
+        assert backends[version].calls >= 200, (version, backends[version].calls)
+
+
 # ------------------------------------------------------------------ status
 
 
