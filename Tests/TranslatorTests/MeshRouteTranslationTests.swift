@@ -150,4 +150,25 @@ import Translator
         #expect(codes == ["reviews MSH0004", "reviews MSH0005", "orphan MSH0003"])
         #expect(messages.contains { $0.code == .gatewayRouteRefNotResolved && $0.message.hasPrefix("RefNotPermitted: ") })
     }
+
+    /// As istiod: a non-zero backendRequest is the route's timeout, else a non-zero request;
+    /// `0s` turns neither on.
+    @Test(
+        arguments: [("10s", "0s", "10000ms"), ("10s", "2s", "2000ms"), ("0s", "0s", nil), ("1m30s", nil, "90000ms")] as [(String, String?, String?)])
+    func timeouts(_ request: String, _ backend: String?, _ expected: String?) throws {
+        let backendText = backend.map { ", backendRequest: \($0)" } ?? ""
+        let push = try context([
+            Self.services,
+            """
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: {name: reviews, namespace: default}
+            spec:
+              parentRefs: [{group: "", kind: Service, name: reviews}]
+              rules: [{timeouts: {request: \(request)\(backendText)}, backendRefs: [{name: reviews, port: 9080}]}]
+            """,
+        ])
+        let entry = try #require(push.virtualService(for: "reviews.default.svc.cluster.local", serviceNamespace: "default", from: "default"))
+        #expect(entry.spec.http.first?.timeout == expected)
+    }
 }

@@ -68,9 +68,11 @@ enum MeshRouteRules {
                     istio.mirrors = []
                 }
             }
-            if let timeout = rule.backendRequestTimeout.flatMap(GatewayRoute.milliseconds) ?? rule.requestTimeout.flatMap(GatewayRoute.milliseconds),
-                timeout > 0, istio.directResponse == nil, istio.redirect == nil
-            {
+            // As istiod: a non-zero backendRequest is the route's timeout, else a non-zero request.
+            let backendTimeout = rule.backendRequestTimeout.flatMap(GatewayRoute.milliseconds) ?? 0
+            let requestTimeout = rule.requestTimeout.flatMap(GatewayRoute.milliseconds) ?? 0
+            let timeout = backendTimeout > 0 ? backendTimeout : requestTimeout
+            if timeout > 0, istio.directResponse == nil, istio.redirect == nil {
                 istio.timeout = "\(timeout)ms"
             }
             let matches = rule.matches.isEmpty ? [GatewayRoute.Match(path: route.flavor == .http ? .prefix("/") : nil)] : rule.matches
