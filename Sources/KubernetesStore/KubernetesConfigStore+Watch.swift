@@ -36,20 +36,28 @@ extension KubernetesConfigStore: Service {
         }
     }
 
-    /// Waits until the API server serves `kind` (its CRD installed), asking every 30 seconds;
-    /// false when cancelled first. A missing optional CRD is not a failing API server.
+    /// Waits until the API server serves `kind` (its CRD installed) and meshd may read it,
+    /// asking every 30 seconds; false when cancelled first. A missing optional CRD is not a
+    /// failing API server, nor is a ClusterRole from before meshd served the kind (an upgrade
+    /// that has not applied the new install manifest yet): each is said once in the log.
     func awaitInstalled(_ kind: ConfigKind) async -> Bool {
-        var announced = false
+        var announced: Int?
         while !Task.isCancelled {
             guard let response = try? await api.get(kind.kubeCollection.path, query: [("limit", "1")]) else {
                 return true  // unreachable: the watcher reports it as any failure
             }
-            if response.status != 404 { return true }
-            if !announced {
-                logger.notice(
-                    "the API server does not serve this kind (its CRD is not installed); watching for it",
-                    metadata: ["collection": "\(kind.kubeCollection)"])
-                announced = true
+            guard response.status == 404 || response.status == 403 else { return true }
+            if announced != response.status {
+                if response.status == 404 {
+                    logger.notice(
+                        "the API server does not serve this kind (its CRD is not installed); watching for it",
+                        metadata: ["collection": "\(kind.kubeCollection)"])
+                } else {
+                    logger.warning(
+                        "meshd may not read this kind (its ClusterRole predates it: apply the install manifest again); watching for it",
+                        metadata: ["collection": "\(kind.kubeCollection)"])
+                }
+                announced = response.status
             }
             try? await Task.sleep(for: .seconds(30))
         }

@@ -116,11 +116,13 @@ public final class KubernetesConfigStore: ConfigStore {
     }
 
     /// Every object of `kind`; a kind the API server does not serve means the CRDs are missing
-    /// (for an optional kind, the Gateway API's: none yet).
+    /// (for an optional kind, the Gateway API's: none yet, as when meshd may not read it).
     private static func listKind(_ kind: ConfigKind, api: KubeAPIClient) async throws(StorageError) -> [KubeObject] {
         do {
             return try await api.listAll(kind.kubeCollection)
-        } catch  where error.status == 404 && kind.isOptionalOnKubernetes {
+        } catch  where (error.status == 404 || error.status == 403) && kind.isOptionalOnKubernetes {
+            // Not installed, or not readable under an older install's RBAC: served empty (the
+            // watch task says which and waits for it to change).
             return []
         } catch {
             let message =
