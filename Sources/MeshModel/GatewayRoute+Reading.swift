@@ -77,7 +77,12 @@ extension GatewayRoute {
     private static func headerFilter(_ r: FieldReader) throws(MeshModelError) -> HeaderFilter {
         func pairs(_ list: FieldReader) throws(MeshModelError) -> [NameValue] {
             var pairs: [NameValue] = []
-            for p in try list.list() { pairs.append(NameValue(name: try p["name"].requiredString(), value: try p["value"].string() ?? "")) }
+            for p in try list.list() {
+                let value = try p["value"].string() ?? ""
+                // Values are literal (meshd escapes `%` for Envoy); what no proxy can carry is refused.
+                if let problem = HeaderOperations.valueProblem(value, formatted: false) { throw p["value"].error(problem) }
+                pairs.append(NameValue(name: try p["name"].requiredString(), value: value))
+            }
             return pairs
         }
         return HeaderFilter(set: try pairs(r["set"]), add: try pairs(r["add"]), remove: try r["remove"].strings())
@@ -85,8 +90,10 @@ extension GatewayRoute {
 
     private static func pathModifier(_ r: FieldReader) throws(MeshModelError) -> PathModifier? {
         guard !r.isAbsent else { return nil }
-        if try r["type"].string() == "ReplaceFullPath" { return .fullPath(try r["replaceFullPath"].string() ?? "/") }
-        return .prefixMatch(try r["replacePrefixMatch"].string() ?? "/")
+        let field = try r["type"].string() == "ReplaceFullPath" ? "replaceFullPath" : "replacePrefixMatch"
+        let path = try r[field].string() ?? "/"
+        if let problem = HeaderOperations.valueProblem(path, formatted: false) { throw r[field].error(problem) }
+        return field == "replaceFullPath" ? .fullPath(path) : .prefixMatch(path)
     }
 
     static func filters(_ list: FieldReader) throws(MeshModelError) -> [Filter] {

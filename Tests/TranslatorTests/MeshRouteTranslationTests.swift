@@ -171,4 +171,28 @@ import Translator
         let entry = try #require(push.virtualService(for: "reviews.default.svc.cluster.local", serviceNamespace: "default", from: "default"))
         #expect(entry.spec.http.first?.timeout == expected)
     }
+
+    /// The API's header values and paths are literal: a `%` is not an Envoy variable, a `\` not
+    /// a group reference.
+    @Test func headerValuesAndPathsAreLiteral() throws {
+        let push = try context([
+            Self.services,
+            #"""
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: {name: reviews, namespace: default}
+            spec:
+              parentRefs: [{group: "", kind: Service, name: reviews}]
+              rules:
+              - filters:
+                - {type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: X-Share, value: 100%}]}}
+                - {type: URLRewrite, urlRewrite: {path: {type: ReplaceFullPath, replaceFullPath: '/a\1'}}}
+                backendRefs: [{name: reviews, port: 9080}]
+            """#,
+        ])
+        let rule = try #require(
+            push.virtualService(for: "reviews.default.svc.cluster.local", serviceNamespace: "default", from: "default")?.spec.http.first)
+        #expect(rule.headers?.request.set["x-share"] == "100%%")
+        #expect(rule.rewrite?.uriRegexRewrite?.rewrite == #"/a\\1"#)
+    }
 }

@@ -108,7 +108,7 @@ enum MeshRouteRules {
             case .rewrite(let rewrite):
                 var istio = HTTPRewrite(authority: rewrite.hostname)
                 switch rewrite.path {
-                case .fullPath(let path): istio.uriRegexRewrite = .init(match: "^/.*$", rewrite: path)
+                case .fullPath(let path): istio.uriRegexRewrite = .init(match: "^/.*$", rewrite: substitution(path))
                 case .prefixMatch(let replacement): istio.uriRegexRewrite = prefixRegex(prefix: prefix, replacement: replacement)
                 case nil: break
                 }
@@ -133,8 +133,10 @@ enum MeshRouteRules {
     private static func operations(_ modifier: GatewayRoute.HeaderFilter) -> HeaderOperations.Operations {
         var set: [String: String] = [:]
         var add: [String: String] = [:]
-        for pair in modifier.set where set[pair.name.lowercased()] == nil { set[pair.name.lowercased()] = pair.value }
-        for pair in modifier.add where add[pair.name.lowercased()] == nil { add[pair.name.lowercased()] = pair.value }
+        // The API's values are literal; Envoy reads `%` as the start of a variable.
+        func literal(_ value: String) -> String { value.replacingOccurrences(of: "%", with: "%%") }
+        for pair in modifier.set where set[pair.name.lowercased()] == nil { set[pair.name.lowercased()] = literal(pair.value) }
+        for pair in modifier.add where add[pair.name.lowercased()] == nil { add[pair.name.lowercased()] = literal(pair.value) }
         return HeaderOperations.Operations(set: set, add: add, remove: modifier.remove.map { $0.lowercased() })
     }
 
@@ -159,12 +161,15 @@ enum MeshRouteRules {
     /// `/` and `/prefix/a` → `/a`; for `/new`, `/prefix/a` → `/new/a`.
     static func prefixRegex(prefix: String, replacement: String) -> HTTPRewrite.RegexRewrite {
         let trimmedPrefix = prefix == "/" ? "" : String(prefix.reversed().drop { $0 == "/" }.reversed())
-        let trimmedReplacement = String(replacement.reversed().drop { $0 == "/" }.reversed())
+        let trimmedReplacement = substitution(String(replacement.reversed().drop { $0 == "/" }.reversed()))
         let quoted = RegexSyntax.literal(trimmedPrefix)
         if trimmedReplacement.isEmpty { return .init(match: "^\(quoted)/?(.*)$", rewrite: "/\\1") }
         if trimmedPrefix.isEmpty { return .init(match: "^/(.*)$", rewrite: "\(trimmedReplacement)/\\1") }
         return .init(match: "^\(quoted)(/.*)?$", rewrite: "\(trimmedReplacement)\\1")
     }
+
+    /// `text` as a literal in an RE2 substitution (where `\1` names a group).
+    static func substitution(_ text: String) -> String { text.replacingOccurrences(of: "\\", with: "\\\\") }
 
     /// The Istio matches for one Gateway API match (a segment-aware prefix is two: the path
     /// itself, and the path followed by `/`), each on `port` when the parent names one.
