@@ -49,6 +49,18 @@ import Translator
 
     static let key = ConfigKey(kind: .httpRoute, namespace: "default", name: "reviews")
 
+    /// A route on every port of `reviews` whose one rule has `filters` and sends to reviews.
+    static func filtered(_ filters: String) -> String {
+        """
+        apiVersion: gateway.networking.k8s.io/v1
+        kind: HTTPRoute
+        metadata: {name: reviews, namespace: default}
+        spec:
+          parentRefs: [{group: "", kind: Service, name: reviews}]
+          rules: [{filters: \(filters), backendRefs: [{name: reviews, port: 9080}]}]
+        """
+    }
+
     func condition(_ push: PushContext, _ type: String) -> RouteStatus.Condition? {
         push.routeStatuses[Self.key]?.parents.first?.condition(type)
     }
@@ -85,16 +97,7 @@ import Translator
     @Test func anExtensionFilterAnswers500AndIsReported() throws {
         let push = try context([
             Self.services,
-            """
-            apiVersion: gateway.networking.k8s.io/v1
-            kind: HTTPRoute
-            metadata: {name: reviews, namespace: default}
-            spec:
-              parentRefs: [{group: "", kind: Service, name: reviews}]
-              rules:
-              - filters: [{type: ExtensionRef, extensionRef: {group: example.org, kind: Auth, name: a}}]
-                backendRefs: [{name: reviews, port: 9080}]
-            """,
+            Self.filtered("[{type: ExtensionRef, extensionRef: {group: example.org, kind: Auth, name: a}}]"),
         ])
         #expect(condition(push, "ResolvedRefs")?.reason == "InvalidKind")
         #expect(push.warnings.contains { $0.field == "spec.rules[0].filters[0].extensionRef" })
@@ -177,18 +180,9 @@ import Translator
     @Test func headerValuesAndPathsAreLiteral() throws {
         let push = try context([
             Self.services,
-            #"""
-            apiVersion: gateway.networking.k8s.io/v1
-            kind: HTTPRoute
-            metadata: {name: reviews, namespace: default}
-            spec:
-              parentRefs: [{group: "", kind: Service, name: reviews}]
-              rules:
-              - filters:
-                - {type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: X-Share, value: 100%}]}}
-                - {type: URLRewrite, urlRewrite: {path: {type: ReplaceFullPath, replaceFullPath: '/a\1'}}}
-                backendRefs: [{name: reviews, port: 9080}]
-            """#,
+            Self.filtered(
+                #"[{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: X-Share, value: 100%}]}}, {type: URLRewrite, urlRewrite: {path: {type: ReplaceFullPath, replaceFullPath: '/a\1'}}}]"#
+            ),
         ])
         let rule = try #require(
             push.virtualService(for: "reviews.default.svc.cluster.local", serviceNamespace: "default", from: "default")?.spec.http.first)
