@@ -23,6 +23,20 @@ public struct CorsPolicy: Sendable, Hashable {
     /// What happens to preflights from origins not allowed.
     public var unmatchedPreflights: UnmatchedPreflights
 
+    /// Creates a policy (the Gateway API's `CORS` filter, translated).
+    public init(
+        allowOrigins: [StringMatch], allowMethods: [String] = [], allowHeaders: [String] = [], exposeHeaders: [String] = [],
+        maxAgeSeconds: Int64? = nil, allowCredentials: Bool? = nil, unmatchedPreflights: UnmatchedPreflights = .forward
+    ) {
+        self.allowOrigins = allowOrigins
+        self.allowMethods = allowMethods
+        self.allowHeaders = allowHeaders
+        self.exposeHeaders = exposeHeaders
+        self.maxAgeSeconds = maxAgeSeconds
+        self.allowCredentials = allowCredentials
+        self.unmatchedPreflights = unmatchedPreflights
+    }
+
     /// The methods Istio accepts in `allowMethods`.
     public static let methods: Set<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]
 }

@@ -123,7 +123,14 @@ extension GatewayRoute {
                     percentage = 100 * Double(numerator) / Double(denominator)
                 }
                 filters.append(.mirror(Mirror(backend: try objectReference(r["backendRef"]), percentage: percentage)))
-            case "CORS": filters.append(.cors)
+            case "CORS":
+                let r = f["cors"]
+                filters.append(
+                    .cors(
+                        CORS(
+                            allowOrigins: try r["allowOrigins"].strings(), allowMethods: try r["allowMethods"].strings(),
+                            allowHeaders: try r["allowHeaders"].strings(), exposeHeaders: try r["exposeHeaders"].strings(),
+                            maxAge: Int64(try r["maxAge"].integer() ?? 5), allowCredentials: try r["allowCredentials"].boolean())))
             default:
                 let r = f["extensionRef"]
                 filters.append(

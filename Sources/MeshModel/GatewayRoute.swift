@@ -129,6 +129,18 @@ public struct GatewayRoute: Sendable, Hashable {
         public var path: PathModifier?
     }
 
+    /// `CORS`: origins (`*`, or `SCHEME://HOST[:PORT]` whose host may start with `*.`),
+    /// methods, headers allowed and exposed, how long a preflight answer may be cached.
+    public struct CORS: Sendable, Hashable {
+        public var allowOrigins: [String] = []
+        public var allowMethods: [String] = []
+        public var allowHeaders: [String] = []
+        public var exposeHeaders: [String] = []
+        /// Seconds (the API's default: 5).
+        public var maxAge: Int64 = 5
+        public var allowCredentials: Bool?
+    }
+
     /// `RequestMirror`: a copy of the request to another backend, for a share of requests.
     public struct Mirror: Sendable, Hashable {
         public var backend: ObjectReference
@@ -143,8 +155,8 @@ public struct GatewayRoute: Sendable, Hashable {
         case redirect(Redirect)
         case rewrite(Rewrite)
         case mirror(Mirror)
-        /// `CORS`: accepted, not yet translated (answered as a warning).
-        case cors
+        /// `CORS`: how the route answers cross-origin requests (Envoy's CORS filter).
+        case cors(CORS)
         /// `ExtensionRef`: meshd knows no extension kinds.
         case extensionRef(group: String, kind: String, name: String)
     }

@@ -2,9 +2,8 @@
 /// with, at the route's own field paths (its rules are translated into Istio's shapes, whose
 /// `ClientSupport` entries these mirror).
 public enum GatewayRouteSupport {
-    /// The fields meshd accepts without translating them (CORS filters; a backend's filters
-    /// other than the header modifiers), and the fields some kind of client does not honour as
-    /// written.
+    /// The fields meshd accepts without translating them (a backend's filters other than the
+    /// header modifiers), and the fields some kind of client does not honour as written.
     public static func report(_ route: GatewayRoute) -> (notHonoured: [IstioSchema.Finding], clientLimits: [IstioSchema.ClientFinding]) {
         var notHonoured: [IstioSchema.Finding] = []
         var limits: [IstioSchema.ClientFinding] = []
@@ -27,7 +26,8 @@ public enum GatewayRouteSupport {
                     grpc(
                         "\(path).requestRedirect",
                         .substituted("gRPC clients fail the RPCs this rule matches with UNAVAILABLE (gRPC cannot follow a redirect)"))
-                case .cors: notHonoured.append(.init(path: "\(path).cors", name: "cors"))
+                case .cors where onBackend: notHonoured.append(.init(path: "\(path).cors", name: "cors"))
+                case .cors: grpc("\(path).cors", .notHonoured)
                 case .extensionRef: continue  // a warning from the translation and the route's status: the rule answers 500
                 }
             }

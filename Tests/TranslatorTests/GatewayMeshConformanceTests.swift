@@ -514,4 +514,35 @@ import Translator
             #expect(seen["x-header-set"] == "set-overwrites-values" && seen["x-header-remove"] == nil)
         }
     }
+
+    /// Not a mesh scenario upstream (HTTPRouteCORS is the gateway profile's): a route's CORS
+    /// filter answers a sidecar's preflights, an origin's `*` standing for its leading labels.
+    @Test func corsFilterAnswersPreflights() throws {
+        let mesh = try Self.mesh(
+            Self.route(
+                "mesh-cors",
+                rules: """
+                      - filters:
+                        - type: CORS
+                          cors: {allowOrigins: ["https://*.example.com", "http://app.test:8080"], allowMethods: [GET, POST], allowHeaders: [x-user], maxAge: 60}
+                        backendRefs: [{name: echo-v1, port: 8080}]
+                    """))
+        mesh.expectAccepted()
+        func preflight(_ origin: String) -> SimulationResult {
+            mesh.simulation.connect(
+                SimulatedConnection(
+                    address: Self.address(of: "echo"), port: 80,
+                    request: SimulatedRequest(
+                        authority: "echo", path: "/", headers: ["Origin": origin, "Access-Control-Request-Method": "POST"], method: "OPTIONS"))
+            ).result
+        }
+        #expect(
+            preflight("https://shop.example.com").cors
+                == .preflightAllowed(headers: [
+                    "access-control-allow-origin": "https://shop.example.com", "access-control-allow-methods": "GET,POST",
+                    "access-control-allow-headers": "x-user", "access-control-max-age": "60",
+                ]))
+        #expect(preflight("http://app.test:8080").cors != .preflightDenied(forwarded: true))
+        #expect(preflight("https://example.org").cors == .preflightDenied(forwarded: true))
+    }
 }

@@ -118,14 +118,24 @@ enum MeshRouteRules {
                 case .service(let destination): rule.mirrors.append(HTTPMirrorPolicy(destination: destination, percentage: mirror.percentage))
                 case .invalid(let reason, let message): problems.append((reason, message))
                 }
-            case .cors:
-                continue  // accepted and answered as not yet honoured (MeshRouteSupport)
+            case .cors(let cors):
+                rule.corsPolicy = CorsPolicy(
+                    allowOrigins: cors.allowOrigins.map(origin), allowMethods: cors.allowMethods, allowHeaders: cors.allowHeaders,
+                    exposeHeaders: cors.exposeHeaders, maxAgeSeconds: cors.maxAge, allowCredentials: cors.allowCredentials)
             case .extensionRef(let group, let kind, let name):
                 broken = "\(group)/\(kind) \(name)"
                 problems.append(
                     ("InvalidKind", "filter extensionRef \(group)/\(kind) \(name): meshd knows no extension filters; the rule answers 500"))
             }
         }
+    }
+
+    /// A CORS origin as a match: exact, or with its `*` (the whole origin, or the host's leading
+    /// labels) standing for any text without a `/`.
+    static func origin(_ text: String) -> StringMatch {
+        guard text.contains("*") else { return .exact(text) }
+        if text == "*" { return .regex(".+") }
+        return .regex(text.split(separator: "*", omittingEmptySubsequences: false).map { RegexSyntax.literal(String($0)) }.joined(separator: "[^/]+"))
     }
 
     /// Header operations with the API's rules: names compare without case, the first entry for
