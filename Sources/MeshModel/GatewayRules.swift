@@ -1,3 +1,5 @@
+import MeshCommon
+
 /// The Gateway API CRDs' CEL rules (`x-kubernetes-validations`), each written as a Swift check
 /// and found by the rule's message. `GatewaySchema.celRules` (generated) says where each rule
 /// applies; this file says what it means. A test proves every generated rule has a check here,
@@ -152,35 +154,14 @@ enum GatewayRules {
         }
     }
 
-    /// The Gateway API's duration (`1h`, `500ms`, `1m30s`), in milliseconds.
+    /// The Gateway API's duration (`1h`, `500ms`, `1m30s`), in milliseconds: the API's grammar
+    /// (at most four whole amounts of up to five digits), read by the shared Go-unit parser.
     static func milliseconds(_ duration: String) -> Int? {
-        var total = 0
-        var digits = ""
-        var rest = Substring(duration)
-        while let first = rest.first {
-            if first.isASCII, first.isNumber {
-                digits.append(first)
-                rest.removeFirst()
-                continue
-            }
-            guard let amount = Int(digits), digits.count <= 5 else { return nil }
-            let unit: Int
-            if rest.hasPrefix("ms") {
-                unit = 1
-                rest.removeFirst(2)
-            } else {
-                switch first {
-                case "h": unit = 3_600_000
-                case "m": unit = 60_000
-                case "s": unit = 1000
-                default: return nil
-                }
-                rest.removeFirst()
-            }
-            total += amount * unit
-            digits = ""
-        }
-        return digits.isEmpty && !duration.isEmpty ? total : nil
+        guard RegexSyntax.fullMatch("([0-9]{1,5}(h|m|s|ms)){1,4}", duration) == true,
+            let parsed = DurationSyntax.parse(duration, units: .go)
+        else { return nil }
+        let (seconds, attoseconds) = parsed.components
+        return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
     }
 
     // MARK: - The rules, by message
