@@ -41,8 +41,9 @@ enum MeshRouteRules {
                     total += backend.weight
                     // A weight-0 backend takes no traffic and is not an error whatever it names; one
                     // that resolves stays (at 0) so tools show the split's idle side.
-                    if backend.weight == 0, case .invalid = resolve(backend.ref) { continue }
-                    switch resolve(backend.ref) {
+                    let resolved = resolve(backend.ref)
+                    if backend.weight == 0, case .invalid = resolved { continue }
+                    switch resolved {
                     case .service(let destination):
                         var headers = HeaderOperations()
                         var ignored: String?
