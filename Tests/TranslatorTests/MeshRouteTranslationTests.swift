@@ -189,4 +189,13 @@ import Translator
         #expect(rule.headers?.request.set["x-share"] == "100%%")
         #expect(rule.rewrite?.uriRegexRewrite?.rewrite == #"/a\\1"#)
     }
+
+    /// `hostnames` do not apply to Service parents, and the apply says so.
+    @Test func hostnamesOfAServiceRouteAreAnswered() throws {
+        let route = Self.route(backends: "[{name: reviews, port: 9080}]").replacingOccurrences(
+            of: "  rules:", with: "  hostnames: [reviews.example.com]\n  rules:")
+        let push = try context([Self.services, route])
+        #expect(push.warnings.contains { $0.key == Self.key && $0.field == "spec.hostnames" })
+        #expect(condition(push, "Accepted")?.isTrue == true)
+    }
 }

@@ -61,6 +61,12 @@ public enum MeshRouteTranslation {
                     result.warnings.append(ConfigWarning(key: key, field: path, message: message))
                 }
             }
+            if !route.hostnames.isEmpty, route.parentRefs.contains(where: \.isService) {
+                result.warnings.append(
+                    ConfigWarning(
+                        key: key, field: "spec.hostnames",
+                        message: "not used for Service parents: the mesh routes a Service by its own names (as istiod)"))
+            }
             for (path, ref) in route.extensionRefs {
                 result.warnings.append(
                     ConfigWarning(key: key, field: path, message: "\(ref): meshd knows no extension filters; the rule answers 500"))
